@@ -1,0 +1,67 @@
+import type { Dn } from './dn.js';
+import type { Attribute, AttributeValue, Entry } from './entry.js';
+import type { Filter } from './filter.js';
+
+export type Scope = 'base' | 'one' | 'sub';
+
+/** Who is asking: the front end fills it from the session, stages read it. */
+export interface OperationContext {
+  /** Aborted when the client abandons the operation, unbinds or disconnects. */
+  readonly signal: AbortSignal;
+  readonly connectionId: number;
+  /** The bound DN as the client sent it; empty for anonymous. */
+  readonly boundDn: string;
+}
+
+export interface SearchRequest {
+  readonly base: Dn;
+  readonly scope: Scope;
+  readonly filter: Filter;
+  /** Requested attribute names as sent (`*`, `+`, `1.1` included); empty means all user attributes. */
+  readonly attributes: readonly string[];
+  readonly typesOnly: boolean;
+  /** 0 = no limit. Applied where the stream is consumed, so a backend may ignore it. */
+  readonly sizeLimit: number;
+  /** Seconds; 0 = no limit. */
+  readonly timeLimit: number;
+}
+
+/**
+ * Entries of a search, produced lazily: the consumer pulls one at a time, so a slow client slows
+ * the producer. It ends by returning, or fails with an LdapError (noSuchObject, unavailable, …).
+ */
+export type SearchStream = AsyncIterable<Entry>;
+
+export type ModificationOperation = 'add' | 'delete' | 'replace';
+
+export interface Modification {
+  readonly operation: ModificationOperation;
+  readonly attribute: Attribute;
+}
+
+export interface ModifyDnRequest {
+  readonly dn: Dn;
+  /** The new RDN as text, e.g. `cn=Jane Doe`. */
+  readonly newRdn: string;
+  readonly deleteOldRdn: boolean;
+  readonly newSuperior?: Dn;
+}
+
+/**
+ * The table of operations every backend implements and every pipeline stage wraps (slapd's
+ * backend/overlay model). Failures are LdapErrors carrying the result code the client gets.
+ */
+export interface Directory {
+  /** The naming contexts this directory holds, for routing and the root DSE. */
+  namingContexts(): readonly Dn[];
+  search(request: SearchRequest, ctx: OperationContext): SearchStream;
+  /** Resolves when the credentials are valid; rejects with invalidCredentials otherwise. */
+  bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void>;
+  add(entry: Entry, ctx: OperationContext): Promise<void>;
+  modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void>;
+  delete(dn: Dn, ctx: OperationContext): Promise<void>;
+  modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void>;
+  /** True for compareTrue, false for compareFalse. */
+  compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean>;
+  close(): Promise<void>;
+}

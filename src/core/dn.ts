@@ -1,0 +1,171 @@
+import { LdapError } from './ldap-error.js';
+import { ResultCode } from './result-codes.js';
+
+/** One attribute-value assertion of an RDN: the type as spelled, the value unescaped. */
+export interface Ava {
+  readonly type: string;
+  readonly value: string;
+}
+
+/** One relative distinguished name: its AVAs and its text exactly as spelled. */
+export interface Rdn {
+  readonly avas: readonly Ava[];
+  readonly text: string;
+}
+
+/**
+ * A distinguished name (RFC 4514). `text` keeps the spelling it came with (clients show and store
+ * it: `cn=José` must not come back as `cn=Jos\c3\a9`); `key` is the normalised form used for
+ * every comparison (types and values case-folded, insignificant spaces and escapes removed).
+ */
+export class Dn {
+  readonly key: string;
+
+  private constructor(
+    readonly rdns: readonly Rdn[],
+    readonly text: string,
+  ) {
+    this.key = rdns.map(rdnKey).join(',');
+  }
+
+  static readonly root = new Dn([], '');
+
+  /** Parses a DN; malformed input is an LdapError(invalidDNSyntax) naming the DN. */
+  static parse(text: string): Dn {
+    const rdns = parseRdns(text);
+    return new Dn(rdns, rdns.map((r) => r.text).join(','));
+  }
+
+  /** Builds a DN from RDNs that are already parsed (a child, a parent, a moved entry). */
+  static fromRdns(rdns: readonly Rdn[]): Dn {
+    return new Dn(rdns, rdns.map((r) => r.text).join(','));
+  }
+
+  get isRoot(): boolean {
+    return this.rdns.length === 0;
+  }
+
+  get depth(): number {
+    return this.rdns.length;
+  }
+
+  parent(): Dn | undefined {
+    return this.isRoot ? undefined : Dn.fromRdns(this.rdns.slice(1));
+  }
+
+  /** The DN of a child of this entry, named by an RDN string such as `cn=John Doe`. */
+  child(rdnText: string): Dn {
+    const [rdn, ...rest] = parseRdns(rdnText);
+    if (!rdn || rest.length > 0) throw invalid(rdnText, 'expected exactly one RDN');
+    return Dn.fromRdns([rdn, ...this.rdns]);
+  }
+
+  equals(other: Dn): boolean {
+    return this.key === other.key;
+  }
+
+  /** True when this DN is `ancestor` itself or lies below it. */
+  isWithin(ancestor: Dn): boolean {
+    if (ancestor.rdns.length > this.rdns.length) return false;
+    if (ancestor.isRoot) return true;
+    return this.key === ancestor.key || this.key.endsWith(',' + ancestor.key);
+  }
+
+  /** Replaces the `from` suffix (which this DN must lie within) by `to`, keeping the rest as spelled. */
+  rebase(from: Dn, to: Dn): Dn {
+    return Dn.fromRdns([...this.rdns.slice(0, this.rdns.length - from.rdns.length), ...to.rdns]);
+  }
+
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** The normalised form of a single value, as DN comparison uses it (case-ignore, spaces folded). */
+export function normaliseDnValue(value: string): string {
+  return value.trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+function rdnKey(rdn: Rdn): string {
+  const parts = rdn.avas.map((a) => `${a.type.toLowerCase()}=${escapeKey(normaliseDnValue(a.value))}`);
+  return parts.length > 1 ? parts.sort().join('+') : parts[0];
+}
+
+function escapeKey(v: string): string {
+  return v.replace(/[,+"\\<>;=]/g, (c) => '\\' + c);
+}
+
+function invalid(text: string, why: string): LdapError {
+  return new LdapError(ResultCode.invalidDNSyntax, `invalid DN "${text}": ${why}`);
+}
+
+const TYPE = /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)*)$/;
+
+function parseRdns(text: string): Rdn[] {
+  const rdns: Rdn[] = [];
+  if (text.trim() === '') return rdns;
+  let i = 0;
+  const n = text.length;
+  let avas: Ava[] = [];
+  let rdnStart = 0;
+  for (;;) {
+    // attribute type
+    while (i < n && text[i] === ' ') i++;
+    const typeStart = i;
+    while (i < n && text[i] !== '=' && text[i] !== ',' && text[i] !== '+') i++;
+    const type = text.slice(typeStart, i).trim();
+    if (i >= n || text[i] !== '=') throw invalid(text, `missing "=" after "${type}"`);
+    if (!TYPE.test(type)) throw invalid(text, `bad attribute type "${type}"`);
+    i++; // '='
+    while (i < n && text[i] === ' ') i++;
+    let value: string;
+    if (text[i] === '#') {
+      const m = /^#((?:[0-9A-Fa-f]{2})+)/.exec(text.slice(i));
+      if (!m) throw invalid(text, 'bad hex value');
+      value = Buffer.from(m[1], 'hex').toString('utf8');
+      i += m[0].length;
+      while (i < n && text[i] === ' ') i++;
+    } else {
+      const bytes: number[] = [];
+      let trailingSpaces = 0; // unescaped spaces at the end are not part of the value
+      while (i < n && text[i] !== ',' && text[i] !== '+' && text[i] !== ';') {
+        const c = text[i];
+        if (c === '\\') {
+          const h = text.slice(i + 1, i + 3);
+          if (/^[0-9A-Fa-f]{2}$/.test(h)) {
+            bytes.push(parseInt(h, 16));
+            i += 3;
+          } else if (i + 1 < n) {
+            bytes.push(...Buffer.from(text[i + 1], 'utf8'));
+            i += 2;
+          } else {
+            throw invalid(text, 'dangling escape');
+          }
+          trailingSpaces = 0;
+        } else if (c === '"' || c === '=') {
+          throw invalid(text, `unescaped "${c}" in value`);
+        } else {
+          const cp = text.codePointAt(i)!;
+          const ch = String.fromCodePoint(cp);
+          bytes.push(...Buffer.from(ch, 'utf8'));
+          trailingSpaces = ch === ' ' ? trailingSpaces + 1 : 0;
+          i += ch.length;
+        }
+      }
+      value = Buffer.from(bytes.slice(0, bytes.length - trailingSpaces)).toString('utf8');
+    }
+    avas.push({ type, value });
+    if (i >= n || text[i] === ',' || text[i] === ';') {
+      const rdnText = text.slice(rdnStart, i).trim();
+      if (value === '' && rdnText.endsWith('=')) throw invalid(text, `empty value for "${type}"`);
+      rdns.push({ avas, text: rdnText });
+      if (i >= n) return rdns;
+      avas = [];
+      i++;
+      rdnStart = i;
+      if (text.slice(i).trim() === '') throw invalid(text, 'trailing separator');
+    } else {
+      i++; // '+'
+    }
+  }
+}
