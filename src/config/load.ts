@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, ConfigErrors, isSecretPath } from './config-error.js';
+import { substituteEnv } from './env-substitution.js';
+import { configSchema, type CanopyConfig } from './schema.js';
+
+/** A validated configuration whose file paths are absolute and whose secrets are read. */
+export interface LoadedConfig extends CanopyConfig {
+  readonly source: string;
+}
+
+/** Reads, substitutes, validates and resolves a configuration file; throws ConfigErrors. */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigErrors([new ConfigError([], `cannot read configuration file ${file}: ${(err as Error).message}`)]);
+  }
+  return parseConfig(text, { source: file, baseDir: dirname(resolve(file)), env });
+}
+
+export function parseConfig(
+  text: string,
+  options: { source: string; baseDir: string; env?: NodeJS.ProcessEnv },
+): LoadedConfig {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigErrors(doc.errors.map((e) => new ConfigError([], `${options.source}: ${e.message}`)));
+  }
+  let raw: unknown;
+  try {
+    raw = substituteEnv(doc.toJS() ?? {}, options.env ?? process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigErrors([err]);
+    throw err;
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigErrors(parsed.error.issues.flatMap((i) => describeIssue(i, raw)));
+  return resolveFiles(parsed.data, options.baseDir, options.source);
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigError[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => new ConfigError([...path, k], 'is not a known key'));
+  }
+  const value = valueAt(raw, path);
+  if (value === undefined && issue.code === 'invalid_type') return [new ConfigError(path, 'is required')];
+  if (issue.code === 'invalid_union' && path.at(-1) === undefined) return [new ConfigError(path, issue.message)];
+  const shown = isSecretPath(path) ? '(secret)' : JSON.stringify(value);
+  const message = issue.code === 'custom' ? issue.message : issue.message.replace(/^Invalid input: /, '');
+  return [new ConfigError(path, `${shown} ${message}`)];
+}
+
+function valueAt(raw: unknown, path: readonly (string | number)[]): unknown {
+  let v: unknown = raw;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[p];
+  }
+  return v;
+}
+
+function resolveFiles(config: CanopyConfig, baseDir: string, source: string): LoadedConfig {
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const tls = config.tls && {
+    ...config.tls,
+    certFile: abs(config.tls.certFile),
+    keyFile: abs(config.tls.keyFile),
+    password: config.tls.passwordFile
+      ? readSecret(abs(config.tls.passwordFile), ['tls', 'passwordFile'])
+      : config.tls.password,
+    passwordFile: undefined,
+  };
+  return {
+    ...config,
+    tls,
+    forests: config.forests.map((f) => ({ ...f, ldif: f.ldif.map(abs) })),
+    source,
+  };
+}
+
+/** Reads a secret from a file (trailing newline dropped); the error names the key, never the content. */
+function readSecret(file: string, path: (string | number)[]): string {
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigErrors([new ConfigError(path, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)]);
+  }
+}

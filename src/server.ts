@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises';
+import { ConfigError, ConfigErrors } from './config/config-error.js';
+import type { LoadedConfig } from './config/load.js';
+import type { ForestConfig } from './config/schema.js';
+import { Dn } from './core/dn.js';
+import type { Directory } from './core/directory.js';
+import { MemoryDirectory } from './backends/memory/memory-directory.js';
+import { startFrontEnd, type FrontEnd } from './frontend/listener.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { SuffixRouter } from './router/suffix-router.js';
+import { version } from './version.js';
+
+export interface RunningServer {
+  readonly urls: readonly string[];
+  readonly ldapPort?: number;
+  readonly ldapsPort?: number;
+  readonly directory: Directory;
+  close(): Promise<void>;
+}
+
+/** The one place that turns a configuration into a running stack: backends → router → front end. */
+export async function startServer(config: LoadedConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logging.level);
+  const forests = await Promise.all(
+    config.forests.map(async (f, i) => ({ name: f.name, directory: await openForest(f, i, logger) })),
+  );
+  const directory = new SuffixRouter(forests);
+  let frontEnd: FrontEnd;
+  try {
+    frontEnd = await startFrontEnd({
+      ldap: hostPort(config.listen.ldap),
+      ldaps: config.tls ? hostPort(config.listen.ldaps) : undefined,
+      tls: config.tls && (await readTls(config.tls)),
+      limits: {
+        maxMessageBytes: config.limits.maxMessageBytes,
+        maxConnections: config.limits.maxConnections,
+        maxPendingOperations: config.limits.maxPendingOperations,
+        idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+      },
+      directory,
+      logger,
+      vendorVersion: version,
+    });
+  } catch (err) {
+    await directory.close();
+    throw err;
+  }
+  logger.info({ urls: frontEnd.urls, forests: forests.map((f) => f.name) }, 'canopy listening');
+  return {
+    urls: frontEnd.urls,
+    ldapPort: frontEnd.ldapPort,
+    ldapsPort: frontEnd.ldapsPort,
+    directory,
+    async close() {
+      await frontEnd.close();
+      await directory.close();
+      logger.flush();
+    },
+  };
+}
+
+async function openForest(forest: ForestConfig, index: number, logger: Logger): Promise<Directory> {
+  const sources = await Promise.all(
+    forest.ldif.map(async (file, j) => {
+      try {
+        return { name: file, text: await readFile(file, 'utf8') };
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'error';
+        throw new ConfigErrors([new ConfigError(['forests', index, 'ldif', j], `cannot read ${file}: ${code}`)]);
+      }
+    }),
+  );
+  const directory = MemoryDirectory.fromLdif({ suffix: Dn.parse(forest.base), sources });
+  logger.info({ forest: forest.name, backend: forest.backend, entries: directory.size }, 'forest loaded');
+  return directory;
+}
+
+function hostPort(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { host, port: u.port === '' ? (u.protocol === 'ldaps:' ? 636 : 389) : Number(u.port) };
+}
+
+async function readTls(tls: NonNullable<LoadedConfig['tls']>) {
+  const read = async (file: string, key: string) => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new ConfigErrors([new ConfigError(['tls', key], `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`)]);
+    }
+  };
+  return { cert: await read(tls.certFile, 'certFile'), key: await read(tls.keyFile, 'keyFile'), passphrase: tls.password };
+}

@@ -1,0 +1,61 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { spawnCanopy } from '../support/canopy-process.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const cli = join(root, 'dist/cli.js');
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+}
+
+describe('canopy command line', () => {
+  it('--help lists the commands and the default configuration', () => {
+    const r = run(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('serve');
+    expect(r.stdout).toContain(join(root, 'config/default.yaml'));
+  });
+
+  it('an unknown command is a usage error', () => {
+    const r = run(['frobnicate']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('unknown command "frobnicate"');
+  });
+
+  it('exits non-zero before listening on an invalid configuration, naming key and value', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'canopy-cli-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'listen: { ldap: "ldap//dc1" }\nforests:\n  - { name: a, backend: memory, base: "dc=a", ldif: [a.ldif], colour: red }\n');
+    const r = run(['serve', '--config', file]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('listen.ldap: "ldap//dc1" is not an ldap://host:port URL');
+    expect(r.stderr).toContain('forests[0].colour: is not a known key');
+    expect(r.stdout).not.toContain('canopy listening');
+  });
+
+  it('names a missing LDIF file by its key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'canopy-cli-'));
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, 'forests:\n  - { name: a, backend: memory, base: "dc=a", ldif: [nowhere.ldif] }\n');
+    const r = run(['serve', '--config', file]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('forests[0].ldif[0]: cannot read');
+  });
+
+  it('validate accepts the default configuration', () => {
+    const r = run(['validate']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('serve starts on the default configuration and stops cleanly on SIGTERM', async () => {
+    const canopy = await spawnCanopy(process.execPath, [cli, 'serve'], { env: { CANOPY_PORT: '0' } });
+    expect(canopy.url).toMatch(/^ldap:\/\/127\.0\.0\.1:\d+$/);
+    expect(canopy.logLines.some((l) => l.includes('"forest":"avvid"'))).toBe(true);
+    expect(await canopy.stop()).toBe(0);
+  });
+});

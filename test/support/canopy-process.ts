@@ -1,0 +1,47 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface CanopyProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly logLines: string[];
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts `canopy serve` as a separate process (command and args given) and resolves with the URL
+ * it printed in its "canopy listening" log line; rejects with its output if it exits first.
+ */
+export function spawnCanopy(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  return new Promise<CanopyProcess>((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const logLines: string[] = [];
+    let stderr = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`canopy did not start within 20 s:\n${logLines.join('\n')}\n${stderr}`));
+    }, 20_000);
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      logLines.push(line);
+      if (!line.includes('canopy listening')) return;
+      clearTimeout(timer);
+      const { urls } = JSON.parse(line) as { urls: string[] };
+      resolve({
+        url: urls[0],
+        child,
+        logLines,
+        stop: () =>
+          new Promise((done) => {
+            if (child.exitCode !== null) return done(child.exitCode);
+            child.once('exit', (code) => done(code));
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`canopy exited with ${code} before listening:\n${logLines.join('\n')}\n${stderr}`));
+    });
+  });
+}
