@@ -1,7 +1,8 @@
 /**
  * What Canopy knows of attribute types and object classes: how values of an attribute are
  * matched and carried (binary attributes stay bytes), which are operational, and the
- * definitions published in the subschema entry. (Data to be completed by the memory backend work.)
+ * definitions published in the subschema entry. The table is AD-like: the X.500/RFC 4519
+ * attributes plus the Microsoft ones sync clients read, with Microsoft's OIDs.
  */
 export type SyntaxKind = 'string' | 'integer' | 'binary' | 'dn' | 'boolean' | 'time' | 'oid';
 
@@ -12,6 +13,10 @@ export interface AttributeTypeDef {
   readonly singleValue?: boolean;
   /** Operational attributes are returned only when asked for by name or with `+`. */
   readonly operational?: boolean;
+  /** Maintained by the server (timestamps, entryDN): clients may not modify them. */
+  readonly noUserModification?: boolean;
+  /** Text values compared exactly (octet-string matching), e.g. passwords. */
+  readonly exact?: boolean;
   readonly aliases?: readonly string[];
 }
 
@@ -24,17 +29,160 @@ export interface ObjectClassDef {
   readonly may: readonly string[];
 }
 
-export const attributeTypes: readonly AttributeTypeDef[] = [];
-export const objectClasses: readonly ObjectClassDef[] = [];
+const MS = '1.2.840.113556';
+/** Private arc for attributes whose Microsoft OID collides with OpenLDAP's core schema. */
+const PRIVATE = '1.3.6.1.4.1.99999.1';
+
+const s = (name: string, oid: string, extra: Partial<AttributeTypeDef> = {}): AttributeTypeDef => ({
+  name,
+  oid,
+  syntax: 'string',
+  ...extra,
+});
+
+export const attributeTypes: readonly AttributeTypeDef[] = [
+  s('objectClass', '2.5.4.0', { syntax: 'oid' }),
+  s('cn', '2.5.4.3', { aliases: ['commonName'] }),
+  s('sn', '2.5.4.4', { aliases: ['surname'] }),
+  s('givenName', '2.5.4.42', { aliases: ['gn'] }),
+  s('initials', '2.5.4.43'),
+  s('middleName', `${PRIVATE}.1`, { singleValue: true }),
+  s('displayName', '2.16.840.1.113730.3.1.241', { singleValue: true }),
+  s('description', '2.5.4.13'),
+  s('name', '2.5.4.41'),
+  s('mail', '0.9.2342.19200300.100.1.3', { aliases: ['rfc822Mailbox'] }),
+  s('uid', '0.9.2342.19200300.100.1.1', { aliases: ['userid'] }),
+  s('telephoneNumber', '2.5.4.20'),
+  s('mobile', '0.9.2342.19200300.100.1.41', { aliases: ['mobileTelephoneNumber'] }),
+  s('pager', '0.9.2342.19200300.100.1.42', { aliases: ['pagerTelephoneNumber'] }),
+  s('homePhone', '0.9.2342.19200300.100.1.20', { aliases: ['homeTelephoneNumber'] }),
+  s('ipPhone', `${MS}.1.4.721`),
+  s('title', '2.5.4.12'),
+  s('department', `${MS}.1.2.141`, { singleValue: true }),
+  s('company', `${MS}.1.2.146`, { singleValue: true }),
+  s('l', '2.5.4.7', { aliases: ['localityName'] }),
+  s('st', '2.5.4.8', { aliases: ['stateOrProvinceName'] }),
+  s('street', '2.5.4.9', { aliases: ['streetAddress'] }),
+  s('postalCode', '2.5.4.17'),
+  s('c', '2.5.4.6', { aliases: ['countryName'], singleValue: true }),
+  s('co', '0.9.2342.19200300.100.1.43', { aliases: ['friendlyCountryName'] }),
+  s('o', '2.5.4.10', { aliases: ['organizationName'] }),
+  s('ou', '2.5.4.11', { aliases: ['organizationalUnitName'] }),
+  s('dc', '0.9.2342.19200300.100.1.25', { aliases: ['domainComponent'], singleValue: true }),
+  s('info', `${MS}.1.2.81`, { singleValue: true }),
+  s('employeeNumber', '2.16.840.1.113730.3.1.3', { singleValue: true }),
+  s('employeeID', `${MS}.1.4.35`, { singleValue: true }),
+  s('sAMAccountName', `${MS}.1.4.221`, { singleValue: true }),
+  s('userPrincipalName', `${MS}.1.4.656`, { singleValue: true }),
+  s('msRTCSIP-PrimaryUserAddress', `${PRIVATE}.2`, { singleValue: true }),
+  s('proxyAddresses', `${MS}.1.2.210`),
+  s('userPassword', '2.5.4.35', { exact: true }),
+
+  s('member', '2.5.4.31', { syntax: 'dn' }),
+  s('memberOf', `${MS}.1.2.102`, { syntax: 'dn' }),
+  s('manager', '0.9.2342.19200300.100.1.10', { syntax: 'dn', singleValue: true }),
+  s('directReports', `${MS}.1.2.436`, { syntax: 'dn' }),
+  s('owner', '2.5.4.32', { syntax: 'dn' }),
+  s('seeAlso', '2.5.4.34', { syntax: 'dn' }),
+  s('secretary', '0.9.2342.19200300.100.1.21', { syntax: 'dn' }),
+  s('managedBy', `${MS}.1.4.653`, { syntax: 'dn', singleValue: true }),
+  s('distinguishedName', '2.5.4.49', { syntax: 'dn', singleValue: true }),
+  s('objectCategory', `${MS}.1.4.782`, { syntax: 'dn', singleValue: true }),
+
+  s('objectGUID', `${MS}.1.4.2`, { syntax: 'binary', singleValue: true }),
+  s('objectSid', `${MS}.1.4.146`, { syntax: 'binary', singleValue: true }),
+  s('jpegPhoto', '0.9.2342.19200300.100.1.60', { syntax: 'binary' }),
+  s('thumbnailPhoto', '2.16.840.1.113730.3.1.35', { syntax: 'binary', singleValue: true }),
+  s('userCertificate', '2.5.4.36', { syntax: 'binary' }),
+  s('unicodePwd', `${MS}.1.4.90`, { syntax: 'binary', singleValue: true }),
+
+  s('userAccountControl', `${MS}.1.4.8`, { syntax: 'integer', singleValue: true }),
+  s('groupType', `${MS}.1.4.750`, { syntax: 'integer', singleValue: true }),
+  s('sAMAccountType', `${MS}.1.4.302`, { syntax: 'integer', singleValue: true }),
+  s('primaryGroupID', `${MS}.1.4.98`, { syntax: 'integer', singleValue: true }),
+  s('uSNChanged', `${MS}.1.2.120`, { syntax: 'integer', singleValue: true }),
+  s('uSNCreated', `${MS}.1.2.19`, { syntax: 'integer', singleValue: true }),
+  s('pwdLastSet', `${MS}.1.4.96`, { syntax: 'integer', singleValue: true }),
+  s('accountExpires', `${MS}.1.4.159`, { syntax: 'integer', singleValue: true }),
+  s('lastLogonTimestamp', `${MS}.1.4.1696`, { syntax: 'integer', singleValue: true }),
+  s('msDS-UserAccountDisabled', `${MS}.1.4.1853`, { syntax: 'boolean', singleValue: true }),
+  s('whenCreated', `${MS}.1.2.2`, { syntax: 'time', singleValue: true }),
+  s('whenChanged', `${MS}.1.2.3`, { syntax: 'time', singleValue: true }),
+
+  s('createTimestamp', '2.5.18.1', { syntax: 'time', singleValue: true, operational: true, noUserModification: true }),
+  s('modifyTimestamp', '2.5.18.2', { syntax: 'time', singleValue: true, operational: true, noUserModification: true }),
+  s('subschemaSubentry', '2.5.18.10', { syntax: 'dn', singleValue: true, operational: true, noUserModification: true }),
+  s('hasSubordinates', '2.5.18.9', { syntax: 'boolean', singleValue: true, operational: true, noUserModification: true }),
+  s('entryDN', '1.3.6.1.1.20', { syntax: 'dn', singleValue: true, operational: true, noUserModification: true }),
+];
+
+const oc = (
+  name: string,
+  oid: string,
+  kind: ObjectClassDef['kind'],
+  sup: string | undefined,
+  must: readonly string[],
+  may: readonly string[],
+): ObjectClassDef => ({ name, oid, kind, ...(sup ? { sup } : {}), must, may });
+
+const PERSON_MAY = ['sn', 'telephoneNumber', 'userPassword', 'seeAlso', 'description'];
+const ORG_PERSON_MAY = [
+  'givenName', 'initials', 'middleName', 'displayName', 'title', 'department', 'company', 'manager',
+  'directReports', 'secretary', 'mail', 'mobile', 'pager', 'homePhone', 'ipPhone', 'l', 'st', 'street',
+  'postalCode', 'c', 'co', 'o', 'ou', 'employeeNumber', 'employeeID', 'thumbnailPhoto', 'info',
+];
+const USER_MAY = [
+  'sAMAccountName', 'userPrincipalName', 'userAccountControl', 'objectGUID', 'objectSid',
+  'memberOf', 'primaryGroupID', 'sAMAccountType', 'pwdLastSet', 'accountExpires',
+  'lastLogonTimestamp', 'unicodePwd', 'proxyAddresses', 'msRTCSIP-PrimaryUserAddress',
+  'msDS-UserAccountDisabled', 'userCertificate', 'uid', 'jpegPhoto',
+];
+/** Attributes every AD object may carry (AD puts them on `top`). */
+const TOP_MAY = [
+  'cn', 'name', 'description', 'distinguishedName', 'objectCategory', 'objectGUID', 'whenCreated',
+  'whenChanged', 'uSNCreated', 'uSNChanged', 'memberOf', 'managedBy', 'info', 'proxyAddresses',
+];
+
+export const objectClasses: readonly ObjectClassDef[] = [
+  oc('top', '2.5.6.0', 'abstract', undefined, ['objectClass'], TOP_MAY),
+  oc('person', '2.5.6.6', 'structural', 'top', ['cn'], PERSON_MAY),
+  oc('organizationalPerson', '2.5.6.7', 'structural', 'person', [], ORG_PERSON_MAY),
+  oc('user', `${MS}.1.5.9`, 'structural', 'organizationalPerson', [], USER_MAY),
+  oc('inetOrgPerson', '2.16.840.1.113730.3.2.2', 'structural', 'user', [], ['uid', 'jpegPhoto', 'userCertificate']),
+  oc('computer', `${MS}.1.3.30`, 'structural', 'user', [], []),
+  oc('group', `${MS}.1.5.8`, 'structural', 'top', [], ['groupType', 'member', 'sAMAccountName', 'sAMAccountType', 'objectSid', 'mail', 'owner']),
+  oc('groupOfNames', '2.5.6.9', 'structural', 'top', ['cn'], ['member', 'owner', 'seeAlso', 'o', 'ou']),
+  oc('organizationalUnit', '2.5.6.5', 'structural', 'top', ['ou'], ['l', 'st', 'street', 'postalCode', 'seeAlso']),
+  oc('organization', '2.5.6.4', 'structural', 'top', ['o'], ['l', 'st', 'street', 'postalCode', 'seeAlso']),
+  oc('container', `${MS}.1.3.23`, 'structural', 'top', ['cn'], []),
+  oc('domain', '0.9.2342.19200300.100.4.13', 'structural', 'top', ['dc'], ['o', 'l', 'st', 'street', 'seeAlso']),
+  oc('domainDNS', `${MS}.1.5.67`, 'structural', 'domain', [], ['objectSid']),
+  oc('dcObject', '1.3.6.1.4.1.1466.344', 'auxiliary', 'top', ['dc'], []),
+  oc('extensibleObject', '1.3.6.1.4.1.1466.101.120.111', 'auxiliary', 'top', [], []),
+  oc('subschema', '2.5.20.1', 'auxiliary', 'top', [], []),
+];
 
 const byName = new Map<string, AttributeTypeDef>();
 for (const t of attributeTypes) {
   byName.set(t.name.toLowerCase(), t);
+  byName.set(t.oid, t);
   for (const a of t.aliases ?? []) byName.set(a.toLowerCase(), t);
 }
 
+const classByName = new Map<string, ObjectClassDef>();
+for (const c of objectClasses) {
+  classByName.set(c.name.toLowerCase(), c);
+  classByName.set(c.oid, c);
+}
+
+/** An attribute type by name, alias or OID (case-insensitive). */
 export function attributeType(name: string): AttributeTypeDef | undefined {
   return byName.get(name.toLowerCase());
+}
+
+/** An object class by name or OID (case-insensitive). */
+export function objectClass(nameOrOid: string): ObjectClassDef | undefined {
+  return classByName.get(nameOrOid.toLowerCase());
 }
 
 /** The syntax an attribute's values have; unknown attributes are strings, `x;binary` is binary. */

@@ -1,0 +1,146 @@
+import type { Modification } from '../../core/directory.js';
+import type { Dn, Rdn } from '../../core/dn.js';
+import { Entry, type Attribute, type AttributeValue } from '../../core/entry.js';
+import { LdapError } from '../../core/ldap-error.js';
+import { normalise, withoutBinaryOption } from '../../core/matching.js';
+import { ResultCode } from '../../core/result-codes.js';
+import { attributeType } from '../../core/schema.js';
+
+/**
+ * Pure entry transformations behind the memory directory's writes. Each takes a stored entry,
+ * returns a new one (stored entries may be in flight to clients, so they are never changed) and
+ * fails with the result code a real server gives.
+ */
+
+/** An attribute as the entry holds it, whether it is named by its schema name, an alias or an OID. */
+function findAttribute(entry: Entry, name: string): Attribute | undefined {
+  return entry.get(name) ?? entry.get(attributeType(name)?.name ?? name);
+}
+
+function hasValue(entry: Entry, name: string, value: AttributeValue): boolean {
+  const want = normalise(name, value);
+  return findAttribute(entry, name)?.values.some((v) => normalise(name, v) === want) ?? false;
+}
+
+/** Checks an entry a client adds: it needs an objectClass, no server-maintained attributes, no duplicate values. */
+export function checkNewEntry(entry: Entry): void {
+  if (!entry.get('objectClass')?.values.length) {
+    throw new LdapError(ResultCode.objectClassViolation, `entry "${entry.dn.text}" has no objectClass`);
+  }
+  for (const a of entry.attributes()) {
+    rejectServerAttribute(a.name);
+    rejectDuplicates(a.name, a.values);
+  }
+}
+
+/**
+ * The form in which an added entry is stored: `;binary` options dropped from names (they only say
+ * how a value travels) and the RDN's values present, which AD adds itself when an add omits them.
+ */
+export function storedForm(entry: Entry, dn: Dn = entry.dn): Entry {
+  const attributes = [...entry.attributes()].map((a) => ({ name: withoutBinaryOption(a.name), values: a.values }));
+  const next = new Entry(dn, attributes);
+  addRdnValues(next, dn.rdns[0]);
+  return next;
+}
+
+function addRdnValues(entry: Entry, rdn: Rdn | undefined): void {
+  for (const ava of rdn?.avas ?? []) {
+    if (!hasValue(entry, ava.type, ava.value)) {
+      const existing = findAttribute(entry, ava.type);
+      entry.addValues(existing?.name ?? attributeType(ava.type)?.name ?? ava.type, [ava.value]);
+    }
+  }
+}
+
+/** Applies a modify request's changes in order, all or nothing (RFC 4511 §4.6). */
+export function applyModifications(entry: Entry, changes: readonly Modification[]): Entry {
+  const next = entry.clone();
+  for (const { operation, attribute } of changes) {
+    const name = withoutBinaryOption(attribute.name);
+    const values = attribute.values;
+    rejectServerAttribute(name);
+    const current = findAttribute(next, name);
+    const target = current?.name ?? name;
+    switch (operation) {
+      case 'add': {
+        if (values.length === 0) {
+          throw new LdapError(ResultCode.protocolError, `modify/add of "${name}" without values`);
+        }
+        rejectDuplicates(name, values);
+        for (const v of values) {
+          if (hasValue(next, name, v)) {
+            throw new LdapError(ResultCode.attributeOrValueExists, `"${name}" already has the value being added`);
+          }
+        }
+        next.addValues(target, values);
+        break;
+      }
+      case 'delete': {
+        if (!current) throw new LdapError(ResultCode.noSuchAttribute, `no attribute "${name}" to delete`);
+        if (values.length === 0) {
+          next.delete(target);
+          break;
+        }
+        for (const v of values) {
+          if (!hasValue(next, name, v)) {
+            throw new LdapError(ResultCode.noSuchAttribute, `"${name}" does not have a value being deleted`);
+          }
+        }
+        const remove = new Set(values.map((v) => normalise(name, v)));
+        next.set(target, current.values.filter((v) => !remove.has(normalise(name, v))));
+        break;
+      }
+      case 'replace':
+        rejectDuplicates(name, values);
+        next.set(target, values);
+        break;
+    }
+  }
+  if (!next.get('objectClass')?.values.length) {
+    throw new LdapError(ResultCode.objectClassViolation, 'an entry must keep at least one objectClass');
+  }
+  for (const ava of next.dn.rdns[0]?.avas ?? []) {
+    if (!hasValue(next, ava.type, ava.value)) {
+      throw new LdapError(ResultCode.notAllowedOnRDN, `cannot remove the naming value ${ava.type}=${ava.value}: rename the entry instead`);
+    }
+  }
+  return next;
+}
+
+/** The entry under its new DN: the new RDN's values added, the old RDN's removed when asked. */
+export function renamedEntry(entry: Entry, newDn: Dn, deleteOldRdn: boolean): Entry {
+  const next = entry.clone(newDn);
+  const newRdn = newDn.rdns[0];
+  if (deleteOldRdn) {
+    for (const ava of entry.dn.rdns[0]?.avas ?? []) {
+      const keep = newRdn.avas.some(
+        (n) => sameType(n.type, ava.type) && normalise(ava.type, n.value) === normalise(ava.type, ava.value),
+      );
+      const current = findAttribute(next, ava.type);
+      if (keep || !current) continue;
+      const drop = normalise(ava.type, ava.value);
+      next.set(current.name, current.values.filter((v) => normalise(ava.type, v) !== drop));
+    }
+  }
+  addRdnValues(next, newRdn);
+  return next;
+}
+
+function sameType(a: string, b: string): boolean {
+  const canon = (t: string): string => (attributeType(t)?.name ?? t).toLowerCase();
+  return canon(a) === canon(b);
+}
+
+function rejectServerAttribute(name: string): void {
+  if (attributeType(name)?.noUserModification) {
+    throw new LdapError(ResultCode.constraintViolation, `"${name}" is maintained by the server and cannot be written`);
+  }
+}
+
+function rejectDuplicates(name: string, values: readonly AttributeValue[]): void {
+  const keys = new Set(values.map((v) => normalise(name, v)));
+  if (keys.size !== values.length) {
+    throw new LdapError(ResultCode.attributeOrValueExists, `duplicate values for "${name}"`);
+  }
+}

@@ -1,0 +1,47 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AttributeValue } from '../../core/entry.js';
+
+/** RFC 2307-style `{SCHEME}base64` password schemes: digest algorithm and whether a salt follows the digest. */
+const SCHEMES: Readonly<Record<string, { algorithm: string; salted: boolean }>> = {
+  SHA: { algorithm: 'sha1', salted: false },
+  SSHA: { algorithm: 'sha1', salted: true },
+  SHA256: { algorithm: 'sha256', salted: false },
+  SSHA256: { algorithm: 'sha256', salted: true },
+  SHA512: { algorithm: 'sha512', salted: false },
+  SSHA512: { algorithm: 'sha512', salted: true },
+};
+
+export type PasswordScheme = 'SSHA' | 'SSHA256' | 'SSHA512';
+
+/**
+ * Checks a password against one stored userPassword value: `{SHA}`/`{SSHA}` (and the SHA-2
+ * variants) hashed, anything without a scheme prefix in plain text. Unknown schemes never match.
+ */
+export function verifyPassword(stored: AttributeValue, password: Buffer): boolean {
+  const text = typeof stored === 'string' ? stored : stored.toString('utf8');
+  const m = /^\{([A-Za-z0-9-]+)\}(.*)$/s.exec(text);
+  if (!m) return constantTimeEquals(Buffer.from(text, 'utf8'), password);
+  const scheme = SCHEMES[m[1].toUpperCase()];
+  if (!scheme) return false;
+  const decoded = Buffer.from(m[2], 'base64');
+  const size = createHash(scheme.algorithm).digest().length;
+  if (decoded.length < size || (!scheme.salted && decoded.length !== size)) return false;
+  const digest = decoded.subarray(0, size);
+  const salt = decoded.subarray(size);
+  return timingSafeEqual(createHash(scheme.algorithm).update(password).update(salt).digest(), digest);
+}
+
+/** A salted hash for userPassword (what `canopy hash-password` prints); {SSHA} is what slapd accepts by default. */
+export function hashPassword(password: string | Buffer, scheme: PasswordScheme = 'SSHA'): string {
+  const { algorithm } = SCHEMES[scheme];
+  const salt = randomBytes(8);
+  const digest = createHash(algorithm).update(password).update(salt).digest();
+  return `{${scheme}}${Buffer.concat([digest, salt]).toString('base64')}`;
+}
+
+/** Compares digests so the time taken does not reveal how much of a plain password matched. */
+function constantTimeEquals(a: Buffer, b: Buffer): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}

@@ -1,0 +1,252 @@
+import type { AttributeValue, Entry } from './entry.js';
+import { extensibleRule, IN_CHAIN_RULE } from './extensible-rules.js';
+import type { Filter } from './filter.js';
+import {
+  compareOrder,
+  equalityKey,
+  orderingKey,
+  rulesFor,
+  stripOptions,
+  substringMatcher,
+  type AttributeRules,
+} from './matching.js';
+import { attributeType } from './schema.js';
+
+/**
+ * Filter evaluation with RFC 4511 three-valued logic: an item that cannot be decided (unknown
+ * matching rule, no ordering rule, an assertion invalid for the syntax) is Undefined, and NOT of
+ * Undefined stays Undefined, so `(!(x:unknownRule:=1))` matches nothing. An entry is returned
+ * only when the filter is TRUE. Filters are compiled once per search into closures.
+ */
+export type EntryMatcher = (entry: Entry) => boolean;
+
+export interface CompileOptions {
+  /** Looks an entry up by DN key; enables the in-chain rule (1.2.840.113556.1.4.1941). */
+  readonly resolve?: (dnKey: string) => Entry | undefined;
+}
+
+const FALSE = 0;
+const TRUE = 1;
+const UNDEFINED = 2;
+type Tri = typeof FALSE | typeof TRUE | typeof UNDEFINED;
+type TriMatcher = (entry: Entry) => Tri;
+
+/** Longest member/memberOf/manager chain the in-chain rule follows before giving up. */
+const MAX_CHAIN_VISITS = 10_000;
+
+export function compileFilter(filter: Filter, options: CompileOptions = {}): EntryMatcher {
+  const m = compile(filter, options);
+  return (entry) => m(entry) === TRUE;
+}
+
+const always =
+  (t: Tri): TriMatcher =>
+  () =>
+    t;
+
+function compile(f: Filter, options: CompileOptions): TriMatcher {
+  switch (f.type) {
+    case 'and': {
+      const parts = f.filters.map((x) => compile(x, options));
+      return (e) => {
+        let r: Tri = TRUE;
+        for (const p of parts) {
+          const v = p(e);
+          if (v === FALSE) return FALSE;
+          if (v === UNDEFINED) r = UNDEFINED;
+        }
+        return r;
+      };
+    }
+    case 'or': {
+      const parts = f.filters.map((x) => compile(x, options));
+      return (e) => {
+        let r: Tri = FALSE;
+        for (const p of parts) {
+          const v = p(e);
+          if (v === TRUE) return TRUE;
+          if (v === UNDEFINED) r = UNDEFINED;
+        }
+        return r;
+      };
+    }
+    case 'not': {
+      const inner = compile(f.filter, options);
+      return (e) => {
+        const v = inner(e);
+        return v === TRUE ? FALSE : v === FALSE ? TRUE : UNDEFINED;
+      };
+    }
+    case 'present': {
+      // Every entry has an objectClass; a bare `(objectClass=*)` must never depend on data.
+      if (stripOptions(f.attribute).toLowerCase() === 'objectclass') return always(TRUE);
+      const values = valueLookup(f.attribute);
+      return (e) => (values(e) ? TRUE : FALSE);
+    }
+    case 'equality':
+    case 'approx': {
+      // Approximate matching is case-ignore equality: no phonetic rule is worth guessing at.
+      const rules = rulesFor(f.attribute);
+      const want = equalityKey(rules, f.value);
+      if (want === undefined) return always(UNDEFINED);
+      return anyValue(valueLookup(f.attribute), (v) => {
+        const k = equalityKey(rules, v);
+        return k === undefined ? undefined : k === want;
+      });
+    }
+    case 'ge':
+    case 'le': {
+      const rules = rulesFor(f.attribute);
+      const bound = orderingKey(rules, f.value);
+      if (bound === undefined) return always(UNDEFINED);
+      const sign = f.type === 'ge' ? 1 : -1;
+      return anyValue(valueLookup(f.attribute), (v) => {
+        const k = orderingKey(rules, v);
+        return k === undefined ? undefined : compareOrder(k, bound) * sign >= 0;
+      });
+    }
+    case 'substrings': {
+      const test = substringMatcher(f.attribute, f);
+      return anyValue(valueLookup(f.attribute), test);
+    }
+    case 'extensible':
+      return compileExtensible(f, options);
+  }
+}
+
+type ValueTest = (value: AttributeValue) => boolean | undefined;
+
+/** TRUE if some value matches, else UNDEFINED if some value could not be evaluated, else FALSE. */
+function anyValue(values: (e: Entry) => readonly AttributeValue[] | undefined, test: ValueTest): TriMatcher {
+  return (e) => {
+    const vs = values(e);
+    return vs ? someValue(vs, test) : FALSE;
+  };
+}
+
+function someValue(values: readonly AttributeValue[], test: ValueTest): Tri {
+  let r: Tri = FALSE;
+  for (const v of values) {
+    const t = test(v);
+    if (t === true) return TRUE;
+    if (t === undefined) r = UNDEFINED;
+  }
+  return r;
+}
+
+function canonicalName(attribute: string): string {
+  const base = stripOptions(attribute);
+  return (attributeType(base)?.name ?? base).toLowerCase();
+}
+
+/**
+ * Finds an attribute's values as the filter names it, without its options, or by its schema
+ * name (a filter may say `commonName` for `cn`). entryDN is computed from the entry's DN.
+ */
+function valueLookup(attribute: string): (e: Entry) => readonly AttributeValue[] | undefined {
+  const canonical = canonicalName(attribute);
+  const names = [...new Set([attribute, stripOptions(attribute), canonical].map((n) => n.toLowerCase()))];
+  const isEntryDn = canonical === 'entrydn';
+  return (e) => {
+    for (const n of names) {
+      const a = e.get(n);
+      if (a && a.values.length > 0) return a.values;
+    }
+    return isEntryDn ? [e.dn.text] : undefined;
+  };
+}
+
+type ExtensibleFilter = Extract<Filter, { type: 'extensible' }>;
+
+function compileExtensible(f: ExtensibleFilter, options: CompileOptions): TriMatcher {
+  if (f.rule === IN_CHAIN_RULE) return compileInChain(f, options);
+
+  let test: ValueTest;
+  let applies: (attribute: string) => boolean;
+  if (f.rule !== undefined) {
+    const rule = extensibleRule(f.rule);
+    const prepared = rule?.prepare(f.value);
+    if (!rule || !prepared) return always(UNDEFINED);
+    test = prepared;
+    applies =
+      f.attribute !== undefined
+        ? sameAttributeAs(f.attribute)
+        : (name) => rule.appliesTo(rulesFor(name).syntax);
+  } else {
+    // No rule: the attribute's own equality rule (RFC 4511 §4.5.1.7.7); an attribute is required.
+    if (f.attribute === undefined) return always(UNDEFINED);
+    const rules: AttributeRules = rulesFor(f.attribute);
+    const want = equalityKey(rules, f.value);
+    if (want === undefined) return always(UNDEFINED);
+    test = (v) => {
+      const k = equalityKey(rules, v);
+      return k === undefined ? undefined : k === want;
+    };
+    applies = sameAttributeAs(f.attribute);
+  }
+
+  const attrs: TriMatcher =
+    f.attribute !== undefined
+      ? anyValue(valueLookup(f.attribute), test)
+      : (e) => {
+          let r: Tri = FALSE;
+          for (const a of e.attributes()) {
+            if (!applies(a.name)) continue;
+            const t = someValue(a.values, test);
+            if (t === TRUE) return TRUE;
+            if (t === UNDEFINED) r = UNDEFINED;
+          }
+          return r;
+        };
+  if (!f.dnAttributes) return attrs;
+
+  // dnAttributes: the AVAs of the entry's DN count as values too.
+  return (e) => {
+    const r = attrs(e);
+    if (r === TRUE) return TRUE;
+    let d: Tri = r;
+    for (const rdn of e.dn.rdns) {
+      for (const ava of rdn.avas) {
+        if (!applies(ava.type)) continue;
+        const t = test(ava.value);
+        if (t === true) return TRUE;
+        if (t === undefined) d = UNDEFINED;
+      }
+    }
+    return d;
+  };
+}
+
+function sameAttributeAs(attribute: string): (name: string) => boolean {
+  const want = canonicalName(attribute);
+  return (name) => canonicalName(name) === want;
+}
+
+/**
+ * AD's LDAP_MATCHING_RULE_IN_CHAIN: TRUE when the assertion DN is reachable from the entry by
+ * following the (DN-valued) attribute transitively, e.g. nested group membership via memberOf.
+ */
+function compileInChain(f: ExtensibleFilter, options: CompileOptions): TriMatcher {
+  const resolve = options.resolve;
+  if (f.attribute === undefined || resolve === undefined) return always(UNDEFINED);
+  const dnRules: AttributeRules = { syntax: 'dn', exact: false };
+  const target = equalityKey(dnRules, f.value);
+  if (target === undefined) return always(UNDEFINED);
+  const values = valueLookup(f.attribute);
+  return (e) => {
+    const start = values(e);
+    if (!start) return FALSE;
+    const seen = new Set<string>();
+    const queue: AttributeValue[] = [...start];
+    while (queue.length > 0 && seen.size < MAX_CHAIN_VISITS) {
+      const key = equalityKey(dnRules, queue.pop()!)!;
+      if (key === target) return TRUE;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const next = resolve(key);
+      const more = next && values(next);
+      if (more) queue.push(...more);
+    }
+    return FALSE;
+  };
+}

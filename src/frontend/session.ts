@@ -1,0 +1,27 @@
+import { Dn } from '../core/dn.js';
+import type { Directory, OperationContext } from '../core/directory.js';
+import { LdapError } from '../core/ldap-error.js';
+import { ResultCode } from '../core/result-codes.js';
+import type { BindAuth } from '../protocol/codec.js';
+
+/** A connection's bound identity. A failed bind leaves it anonymous (RFC 4511 §4.2.1). */
+export class Session {
+  /** The bound DN as the client sent it; empty when anonymous. */
+  boundDn = '';
+
+  /** Binds or throws the LdapError the client gets. Only a full name-and-password bind reaches the directory. */
+  async bind(version: number, name: string, auth: BindAuth, directory: Directory, ctx: OperationContext): Promise<void> {
+    this.boundDn = '';
+    if (version !== 3) throw new LdapError(ResultCode.protocolError, `LDAP version ${version} is not supported`);
+    if (auth.method === 'sasl') {
+      throw new LdapError(ResultCode.authMethodNotSupported, `SASL mechanism ${auth.mechanism} is not supported`);
+    }
+    if (name === '' && auth.password.length === 0) return; // anonymous
+    // An empty password with a name is an unauthenticated bind (RFC 4513 §5.1.2): a classic
+    // authentication bypass in applications, so refused here and never forwarded.
+    if (auth.password.length === 0) throw new LdapError(ResultCode.invalidCredentials, 'unauthenticated bind (empty password) refused');
+    if (name === '') throw new LdapError(ResultCode.invalidCredentials, 'a password without a name is not valid');
+    await directory.bind(Dn.parse(name), auth.password, ctx);
+    this.boundDn = name;
+  }
+}

@@ -1,0 +1,22 @@
+import { resolve } from 'node:path';
+import { parseConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+
+/** The embedded default's forests, as YAML, for tests that serve the fixtures. */
+export const fixtureForests = `forests:
+  - { name: avvid, backend: memory, base: "DC=avvid,DC=info", ldif: [fixtures/avvid.info.ldif] }
+  - { name: vse, backend: memory, base: "DC=vse,DC=lab", ldif: [fixtures/vse.lab.ldif] }
+`;
+
+/** Starts Canopy in this process on an ephemeral loopback port; `yaml` is a configuration file's text. */
+export async function startTestServer(yaml: string = fixtureForests): Promise<RunningServer & { url: string }> {
+  const config = parseConfig(`listen: { ldap: "ldap://127.0.0.1:0", ldaps: "ldaps://127.0.0.1:0" }\n${yaml}`, {
+    source: 'test',
+    baseDir: repoRoot,
+  });
+  const server = await startServer(config, { logger: createLogger('silent') });
+  return Object.assign(server, { url: server.urls[0] });
+}

@@ -1,0 +1,185 @@
+/**
+ * Starts a throw-away OpenLDAP slapd (back-mdb, AD-like schema) loaded from LDIF, on a free
+ * loopback port. For tests that need a real upstream directory.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface SlapdOptions {
+  /** The database suffix, e.g. `DC=avvid,DC=info`. */
+  readonly suffix: string;
+  /** LDIF file paths, or LDIF texts (anything containing a newline), loaded in order. */
+  readonly ldif: readonly string[];
+  readonly rootDn?: string;
+  readonly rootPassword?: string;
+  /** Lines appended to the database section, e.g. `sizelimit size.soft=1000 …`. */
+  readonly extraConfig?: string;
+}
+
+export interface Slapd {
+  readonly url: string;
+  readonly port: number;
+  readonly rootDn: string;
+  readonly rootPassword: string;
+  /** The generated slapd.conf, for slap* tools (slapcat, slapschema) run against the same data. */
+  readonly configFile: string;
+  stop(): Promise<void>;
+}
+
+const SBIN = '/usr/sbin';
+const SLAPD = join(SBIN, 'slapd');
+const SLAPADD = join(SBIN, 'slapadd');
+const SCHEMA_DIR = '/etc/ldap/schema';
+const AD_SCHEMA = fileURLToPath(new URL('../../fixtures/openldap/ad-schema.schema', import.meta.url));
+export const MISSING_SLAPD =
+  'OpenLDAP is not installed: install the Debian packages `slapd` and `ldap-utils` (e.g. `apt-get install -y slapd ldap-utils`)';
+
+export async function startSlapd(options: SlapdOptions): Promise<Slapd> {
+  if (!existsSync(SLAPD) || !existsSync(SLAPADD) || !existsSync(join(SCHEMA_DIR, 'core.schema'))) {
+    throw new Error(MISSING_SLAPD);
+  }
+  const rootDn = options.rootDn ?? `CN=admin,${options.suffix}`;
+  const rootPassword = options.rootPassword ?? 'secret';
+  const dir = await mkdtemp(join(tmpdir(), 'canopy-slapd-'));
+  try {
+    await mkdir(join(dir, 'db'));
+    const configFile = join(dir, 'slapd.conf');
+    await writeFile(join(dir, 'core.schema'), adLikeCoreSchema(await readFile(join(SCHEMA_DIR, 'core.schema'), 'utf8')));
+    await writeFile(configFile, config(dir, options, rootDn, rootPassword));
+    for (const [i, source] of options.ldif.entries()) {
+      const file = join(dir, `data-${i}.ldif`);
+      const text = source.includes('\n') ? source : await readFile(source, 'utf8');
+      // slapadd (2.5) does not know RFC 2849's `version: 1` line and reads it as an attribute.
+      await writeFile(file, text.replace(/^version:[^\n]*\n/i, ''));
+      await run(SLAPADD, ['-f', configFile, '-l', file, '-q']);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      try {
+        const child = await launch(configFile, port);
+        return {
+          url: `ldap://127.0.0.1:${port}`,
+          port,
+          rootDn,
+          rootPassword,
+          configFile,
+          stop: async () => {
+            await kill(child);
+            await rm(dir, { recursive: true, force: true });
+          },
+        };
+      } catch (err) {
+        // Another process may take the port between our probe and slapd's bind.
+        if (attempt >= 5 || !/already in use|bind/i.test(String(err))) throw err;
+      }
+    }
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function config(dir: string, options: SlapdOptions, rootDn: string, rootPassword: string): string {
+  const quote = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return [
+    `include ${join(dir, 'core.schema')}`,
+    ...['cosine', 'inetorgperson'].map((s) => `include ${join(SCHEMA_DIR, `${s}.schema`)}`),
+    `include ${AD_SCHEMA}`,
+    `pidfile ${join(dir, 'slapd.pid')}`,
+    `argsfile ${join(dir, 'slapd.args')}`,
+    'modulepath /usr/lib/ldap',
+    'moduleload back_mdb',
+    'database mdb',
+    'maxsize 1073741824',
+    `suffix ${quote(options.suffix)}`,
+    `rootdn ${quote(rootDn)}`,
+    `rootpw ${quote(rootPassword)}`,
+    `directory ${join(dir, 'db')}`,
+    'index objectClass eq',
+    'index sAMAccountName,userPrincipalName,mail eq,sub',
+    'index objectGUID eq',
+    options.extraConfig ?? '',
+    '',
+  ].join('\n');
+}
+
+/**
+ * OpenLDAP's `person` requires `sn`; AD's does not (computers, service accounts and some people
+ * have none). A copy of core.schema with `sn` optional keeps full schema checking for the rest.
+ */
+function adLikeCoreSchema(core: string): string {
+  const person = /(NAME 'person'[^)]*?)MUST \( sn \$ cn \)(\s+)MAY \( /;
+  if (!person.test(core)) throw new Error(`unexpected ${SCHEMA_DIR}/core.schema: cannot make person's sn optional`);
+  return core.replace(person, '$1MUST cn$2MAY ( sn $$ ');
+}
+
+function run(command: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`)),
+    );
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Starts slapd in the foreground (-d) and resolves once it accepts TCP connections. */
+async function launch(configFile: string, port: number): Promise<ChildProcess> {
+  const child = spawn(SLAPD, ['-f', configFile, '-h', `ldap://127.0.0.1:${port}/`, '-d', '0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  let exited: string | undefined;
+  child.on('exit', (code, signal) => (exited = `slapd exited (${code ?? signal}):\n${stderr}`));
+  child.on('error', (err) => (exited = `slapd failed to start: ${err.message}`));
+  const deadline = Date.now() + 10_000;
+  while (!(await accepts(port))) {
+    if (exited !== undefined) throw new Error(exited);
+    if (Date.now() > deadline) {
+      await kill(child);
+      throw new Error(`slapd did not accept connections on port ${port} within 10 s:\n${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return child;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { Dn } from '../../src/core/dn.js';
+import { Entry } from '../../src/core/entry.js';
+import { entriesToLdif, LdifError, parseLdif } from '../../src/backends/memory/ldif.js';
+
+const sample = [
+  'version: 1',
+  '# a comment that is',
+  '  folded',
+  'dn: CN=José Núñez,OU=Users,DC=avvid,DC=info',
+  'objectClass: top',
+  'objectClass: user',
+  'cn: José Núñez',
+  'description: a long value that is fol',
+  ' ded over two lines',
+  'objectGUID:: AID/EA==',
+  'givenName:: Sm9zw6k=',
+  'userCertificate;binary:: AQID',
+  'sn:',
+  '',
+  '',
+  'dn:: Q049TcO8bGxlcixEQz1hdnZpZCxEQz1pbmZv',
+  'objectClass: person',
+  '',
+].join('\n');
+
+describe('parseLdif', () => {
+  const records = parseLdif(sample, 'fixtures/x.ldif');
+
+  it('reads records with their line numbers', () => {
+    expect(records.map((r) => [r.entry.dn.text, r.line])).toEqual([
+      ['CN=José Núñez,OU=Users,DC=avvid,DC=info', 4],
+      ['CN=Müller,DC=avvid,DC=info', 16],
+    ]);
+  });
+
+  it('joins folded lines and drops comments', () => {
+    const e = records[0].entry;
+    expect(e.get('description')?.values).toEqual(['a long value that is folded over two lines']);
+    expect(e.get('objectClass')?.values).toEqual(['top', 'user']);
+  });
+
+  it('decodes base64 as bytes for binary attributes and as UTF-8 text otherwise', () => {
+    const e = records[0].entry;
+    expect(e.get('objectGUID')?.values).toEqual([Buffer.from([0x00, 0x80, 0xff, 0x10])]);
+    expect(e.get('givenName')?.values).toEqual(['José']);
+    expect(e.get('userCertificate')?.values).toEqual([Buffer.from([1, 2, 3])]);
+    expect(e.get('sn')?.values).toEqual(['']);
+  });
+
+  it('accepts CRLF line endings', () => {
+    const crlf = parseLdif(sample.replace(/\n/g, '\r\n'), 'x.ldif');
+    expect(crlf.map((r) => r.entry.dn.text)).toEqual(records.map((r) => r.entry.dn.text));
+    expect(crlf[0].entry.get('description')?.values).toEqual(['a long value that is folded over two lines']);
+  });
+
+  it('keeps base64 text that is not UTF-8 as bytes', () => {
+    const [r] = parseLdif('dn: cn=x,dc=y\ndescription:: /w==\n', 'x.ldif');
+    expect(r.entry.get('description')?.values).toEqual([Buffer.from([0xff])]);
+  });
+
+  const errors: Array<[string, string, RegExp]> = [
+    ['changetype records', 'dn: cn=a,dc=x\nchangetype: add\ncn: a\n', /^f\.ldif:2: .*changetype/],
+    ['URL values', 'dn: cn=a,dc=x\njpegPhoto:< file:///etc/passwd\n', /^f\.ldif:2: .*URL values are not supported/],
+    ['bad DN', '\n\ndn: cn=a,,dc=x\n', /^f\.ldif:3: invalid DN/],
+    ['missing dn', 'cn: a\n', /^f\.ldif:1: expected "dn:"/],
+    ['bad base64', 'dn: cn=a,dc=x\ncn:: %%%\n', /^f\.ldif:2: invalid base64/],
+    ['no colon', 'dn: cn=a,dc=x\nnonsense\n', /^f\.ldif:2: expected "attribute: value"/],
+    ['second dn in one record', 'dn: cn=a,dc=x\ncn: a\ndn: cn=b,dc=x\n', /^f\.ldif:3: second "dn:"/],
+    ['dangling continuation', ' x\n', /^f\.ldif:1: continuation/],
+    ['version 2', 'version: 2\n\ndn: cn=a,dc=x\n', /^f\.ldif:1: unsupported LDIF version/],
+  ];
+  it.each(errors)('reports %s with file and line', (_name, text, message) => {
+    let caught: unknown;
+    try {
+      parseLdif(text, 'f.ldif');
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(LdifError);
+    expect((caught as Error).message).toMatch(message);
+  });
+});
+
+describe('entriesToLdif', () => {
+  const entry = new Entry(Dn.parse('CN=José Núñez,OU=Users,DC=avvid,DC=info'), [
+    { name: 'objectClass', values: ['top', 'user'] },
+    { name: 'cn', values: ['José Núñez'] },
+    { name: 'description', values: ['x'.repeat(200), ' leading space', 'trailing ', ':colon', '<angle', ''] },
+    { name: 'objectGUID', values: [Buffer.from([0x00, 0x80, 0xff, 0x10])] },
+    { name: 'sAMAccountName', values: ['jnunez'] },
+  ]);
+  const text = entriesToLdif([entry, new Entry(Dn.parse('dc=x'), [{ name: 'dc', values: ['x'] }])]);
+
+  it('folds lines at 76 columns and base64-encodes unsafe values', () => {
+    for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(76);
+    expect(text).toContain('sAMAccountName: jnunez\n');
+    expect(text).toContain(`cn:: ${Buffer.from('José Núñez').toString('base64')}\n`);
+    expect(text).toContain('objectGUID:: AID/EA==\n');
+  });
+
+  it('round-trips through the parser', () => {
+    const [a, b] = parseLdif(text, 'saved.ldif');
+    expect(a.entry.dn.text).toBe(entry.dn.text);
+    for (const attr of entry.attributes()) expect(a.entry.get(attr.name)?.values).toEqual(attr.values);
+    expect(b.entry.dn.text).toBe('dc=x');
+  });
+});

@@ -1,0 +1,383 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryDirectory } from '../../src/backends/memory/memory-directory.js';
+import { hashPassword } from '../../src/backends/memory/password.js';
+import { LdifError } from '../../src/backends/memory/ldif.js';
+import type { Modification, OperationContext, Scope } from '../../src/core/directory.js';
+import { Dn } from '../../src/core/dn.js';
+import { Entry } from '../../src/core/entry.js';
+import { compileFilter } from '../../src/core/filter-eval.js';
+import type { Filter } from '../../src/core/filter.js';
+import { LdapError } from '../../src/core/ldap-error.js';
+import { ResultCode } from '../../src/core/result-codes.js';
+
+const b = (v: string | Buffer): Buffer => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
+const eq = (attribute: string, value: string | Buffer): Filter => ({ type: 'equality', attribute, value: b(value) });
+const present = (attribute: string): Filter => ({ type: 'present', attribute });
+const and = (...filters: Filter[]): Filter => ({ type: 'and', filters });
+const or = (...filters: Filter[]): Filter => ({ type: 'or', filters });
+const not = (filter: Filter): Filter => ({ type: 'not', filter });
+const prefix = (attribute: string, initial: string, final?: string): Filter => ({
+  type: 'substrings',
+  attribute,
+  initial: b(initial),
+  any: [],
+  ...(final !== undefined ? { final: b(final) } : {}),
+});
+const bitAnd = (attribute: string, value: string): Filter => ({
+  type: 'extensible',
+  attribute,
+  rule: '1.2.840.113556.1.4.803',
+  value: b(value),
+  dnAttributes: false,
+});
+
+const ctx = (signal: AbortSignal = new AbortController().signal): OperationContext => ({ signal, connectionId: 1, boundDn: '' });
+const SUFFIX = Dn.parse('DC=avvid,DC=info');
+
+const BASE = `version: 1
+
+dn: DC=avvid,DC=info
+objectClass: top
+objectClass: domain
+objectClass: domainDNS
+dc: avvid
+
+dn: OU=Users,DC=avvid,DC=info
+objectClass: top
+objectClass: organizationalUnit
+ou: Users
+
+dn: CN=John Doe,OU=Users,DC=avvid,DC=info
+objectClass: top
+objectClass: person
+objectClass: organizationalPerson
+objectClass: user
+cn: John Doe
+sn: Doe
+sAMAccountName: jdoe
+userPrincipalName: jdoe@avvid.info
+mail: john.doe@avvid.info
+userAccountControl: 512
+userPassword: secret
+manager: CN=Jane Boss,OU=Users,DC=avvid,DC=info
+objectGUID:: AID/EA==
+
+dn: CN=Jane Boss,OU=Users,DC=avvid,DC=info
+objectClass: top
+objectClass: person
+objectClass: organizationalPerson
+objectClass: user
+cn: Jane Boss
+sAMAccountName: jboss
+userAccountControl: 512
+userPassword: ${hashPassword('boss-pw')}
+
+dn: CN=Dis Abled,OU=Users,DC=avvid,DC=info
+objectClass: top
+objectClass: user
+cn: Dis Abled
+sAMAccountName: disabled
+userAccountControl: 514
+userPassword: secret
+
+dn: CN=PC01,OU=Users,DC=avvid,DC=info
+objectClass: top
+objectClass: user
+objectClass: computer
+cn: PC01
+userAccountControl: 4096
+
+dn: CN=Staff,DC=avvid,DC=info
+objectClass: top
+objectClass: group
+cn: Staff
+member: CN=John Doe,OU=Users,DC=avvid,DC=info
+member: CN=Jane Boss,OU=Users,DC=avvid,DC=info
+`;
+
+function load(extra = ''): MemoryDirectory {
+  return MemoryDirectory.fromLdif({ suffix: SUFFIX, sources: [{ name: 'test.ldif', text: BASE + '\n' + extra }] });
+}
+
+async function search(dir: MemoryDirectory, base: string, scope: Scope, filter: Filter = present('objectClass')): Promise<string[]> {
+  const out: string[] = [];
+  const request = { base: Dn.parse(base), scope, filter, attributes: [], typesOnly: false, sizeLimit: 0, timeLimit: 0 };
+  for await (const e of dir.search(request, ctx())) out.push(e.dn.text);
+  return out;
+}
+
+async function ldapError(p: Promise<unknown>): Promise<LdapError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof LdapError) return err;
+    throw err;
+  }
+  throw new Error('expected an LdapError');
+}
+
+const entry = (dn: string, attrs: Record<string, string[]>): Entry =>
+  new Entry(Dn.parse(dn), Object.entries(attrs).map(([name, values]) => ({ name, values })));
+
+describe('MemoryDirectory loading', () => {
+  it('loads entries, parents first whatever the order of the sources', () => {
+    const [head, ...rest] = BASE.split('\n\n');
+    const dir = MemoryDirectory.fromLdif({
+      suffix: SUFFIX,
+      sources: [
+        { name: 'users.ldif', text: rest.slice(1).join('\n\n') },
+        { name: 'base.ldif', text: [head, rest[0]].join('\n\n') },
+      ],
+    });
+    expect(dir.size).toBe(7);
+    expect([...dir.entries()][0].dn.text).toBe('DC=avvid,DC=info');
+    expect(dir.namingContexts()).toEqual([SUFFIX]);
+  });
+
+  const failures: Array<[string, string, RegExp]> = [
+    ['outside the suffix', 'dn: dc=other\nobjectClass: top\n', /^test\.ldif:\d+: .*outside the naming context/],
+    ['missing parent', 'dn: cn=x,ou=nowhere,DC=avvid,DC=info\nobjectClass: top\n', /^test\.ldif:\d+: parent .* does not exist/],
+    ['duplicate', 'dn: cn=staff,dc=AVVID,dc=info\nobjectClass: top\n', /duplicate entry .*first defined at test\.ldif:\d+/],
+    ['no objectClass', 'dn: cn=x,DC=avvid,DC=info\ncn: x\n', /has no objectClass/],
+  ];
+  it.each(failures)('refuses an entry %s, naming file and line', (_n, extra, message) => {
+    expect(() => load(extra)).toThrow(LdifError);
+    expect(() => load(extra)).toThrow(message);
+  });
+});
+
+describe('MemoryDirectory search', () => {
+  const dir = load();
+
+  it('honours scopes', async () => {
+    expect(await search(dir, 'dc=AVVID,dc=info', 'base')).toEqual(['DC=avvid,DC=info']);
+    expect(await search(dir, 'dc=avvid,dc=info', 'one')).toEqual(['OU=Users,DC=avvid,DC=info', 'CN=Staff,DC=avvid,DC=info']);
+    expect(await search(dir, 'ou=users,dc=avvid,dc=info', 'sub')).toHaveLength(5);
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub')).toHaveLength(7);
+  });
+
+  it('sees the whole tree from above the naming context', async () => {
+    expect(await search(dir, 'dc=info', 'sub')).toHaveLength(7);
+    expect(await search(dir, 'dc=info', 'one')).toEqual(['DC=avvid,DC=info']);
+    expect(await search(dir, '', 'sub', eq('sAMAccountName', 'jdoe'))).toEqual(['CN=John Doe,OU=Users,DC=avvid,DC=info']);
+  });
+
+  it('fails a missing base with noSuchObject and the longest existing ancestor', async () => {
+    const err = await ldapError(search(dir, 'cn=nobody,cn=ghosts,ou=USERS,dc=avvid,dc=info', 'sub'));
+    expect(err.code).toBe(ResultCode.noSuchObject);
+    expect(err.matchedDn).toBe('OU=Users,DC=avvid,DC=info');
+    const outside = await ldapError(search(dir, 'dc=elsewhere', 'base'));
+    expect(outside.code).toBe(ResultCode.noSuchObject);
+    expect(outside.matchedDn).toBe('');
+  });
+
+  it('stops when the operation is abandoned', async () => {
+    const abort = new AbortController();
+    const request = { base: SUFFIX, scope: 'sub' as const, filter: present('objectClass'), attributes: [], typesOnly: false, sizeLimit: 0, timeLimit: 0 };
+    const seen: string[] = [];
+    await expect(async () => {
+      for await (const e of dir.search(request, ctx(abort.signal))) {
+        seen.push(e.dn.text);
+        abort.abort();
+      }
+    }).rejects.toThrow();
+    expect(seen).toHaveLength(1);
+  });
+
+  it('returns stored entries that cannot be changed in place', async () => {
+    const request = { base: SUFFIX, scope: 'sub' as const, filter: eq('sAMAccountName', 'jdoe'), attributes: [], typesOnly: false, sizeLimit: 0, timeLimit: 0 };
+    for await (const e of dir.search(request, ctx())) {
+      expect(() => e.get('cn')!.values.push('x')).toThrow(TypeError);
+      expect(e.get('createTimestamp')?.values[0]).toMatch(/^\d{14}Z$/);
+    }
+  });
+});
+
+describe('MemoryDirectory indexes agree with a scan', () => {
+  const users = Array.from({ length: 300 }, (_, i) =>
+    [
+      `dn: CN=User ${i},OU=Users,DC=avvid,DC=info`,
+      'objectClass: top',
+      'objectClass: user',
+      `cn: User ${i}`,
+      `sAMAccountName: user${i}`,
+      `mail: user${i}@avvid.info`,
+      `userAccountControl: ${i % 7 === 0 ? 514 : 512}`,
+      `manager: CN=User ${i % 10},OU=Users,DC=avvid,DC=info`,
+    ].join('\n'),
+  ).join('\n\n');
+  const dir = load(users);
+  const filters: Array<[string, Filter]> = [
+    ['equality', eq('samaccountname', 'USER42')],
+    ['equality on a DN attribute', eq('manager', 'cn=user 3, ou=users,dc=avvid,dc=info')],
+    ['member', eq('member', 'CN=John Doe,OU=Users,DC=avvid,DC=info')],
+    ['binary GUID', eq('objectGUID', Buffer.from([0x00, 0x80, 0xff, 0x10]))],
+    ['prefix', prefix('cn', 'user 1')],
+    ['prefix and final', prefix('mail', 'USER2', '@avvid.info')],
+    ['AND picks an index and re-checks', and(eq('objectClass', 'user'), prefix('sAMAccountName', 'user1'), not(bitAnd('userAccountControl', '2')))],
+    ['OR of indexed branches', or(eq('uid', 'nobody'), eq('sAMAccountName', 'user7'), eq('mail', 'user8@avvid.info'))],
+    ['OR with an unindexed branch', or(eq('sAMAccountName', 'user7'), eq('sn', 'doe'))],
+    ['objectClass only', eq('objectClass', 'USER')],
+    ['no match', eq('cn', 'nobody')],
+  ];
+  it.each(filters)('%s', async (_n, filter) => {
+    const scan = [...dir.entries()].filter((e) => e.dn.isWithin(Dn.parse('ou=users,dc=avvid,dc=info')) && compileFilter(filter)(e));
+    const got = await search(dir, 'ou=users,dc=avvid,dc=info', 'sub', filter);
+    expect(got.sort()).toEqual(scan.map((e) => e.dn.text).sort());
+    expect(await search(dir, 'dc=avvid,dc=info', 'one', filter)).toEqual(
+      [...dir.entries()].filter((e) => e.dn.depth === 3 && compileFilter(filter)(e)).map((e) => e.dn.text),
+    );
+  });
+
+  it('answers exact lookups on 20,000 users far faster than a scan', async () => {
+    const many = Array.from({ length: 20_000 }, (_, i) =>
+      `dn: CN=U${i},OU=Users,DC=avvid,DC=info\nobjectClass: user\ncn: U${i}\nsAMAccountName: u${i}\nuserAccountControl: 512`,
+    ).join('\n\n');
+    const big = load(many);
+    const n = 5_000;
+    const start = performance.now();
+    for (let i = 0; i < n; i++) {
+      const found = await search(big, 'dc=avvid,dc=info', 'sub', and(eq('objectClass', 'user'), eq('sAMAccountName', `u${i * 3}`)));
+      expect(found).toHaveLength(1);
+    }
+    const perSecond = n / ((performance.now() - start) / 1000);
+    expect(perSecond).toBeGreaterThan(10_000);
+  });
+});
+
+describe('MemoryDirectory writes', () => {
+  const JOHN = Dn.parse('cn=john doe,ou=users,dc=avvid,dc=info');
+  const mod = (operation: Modification['operation'], name: string, ...values: string[]): Modification => ({
+    operation,
+    attribute: { name, values },
+  });
+
+  it('adds an entry, adding the RDN value and timestamps', async () => {
+    const dir = load();
+    await dir.add(entry('cn=New Person,ou=Users,dc=avvid,dc=info', { objectClass: ['user'], sn: ['Person'] }), ctx());
+    const found = await search(dir, 'dc=avvid,dc=info', 'sub', eq('cn', 'new person'));
+    expect(found).toEqual(['cn=New Person,OU=Users,DC=avvid,DC=info']); // under the parent's spelling
+    const stored = [...dir.entries()].find((e) => e.dn.text === found[0])!;
+    expect(stored.get('modifyTimestamp')?.values[0]).toMatch(/^\d{14}Z$/);
+  });
+
+  const addFailures: Array<[string, Entry, number, string?]> = [
+    ['existing entry', entry('CN=JOHN DOE,OU=Users,DC=avvid,DC=info', { objectClass: ['user'] }), ResultCode.entryAlreadyExists],
+    ['missing parent', entry('cn=x,ou=gone,ou=Users,dc=avvid,dc=info', { objectClass: ['user'] }), ResultCode.noSuchObject, 'OU=Users,DC=avvid,DC=info'],
+    ['outside the suffix', entry('cn=x,dc=other', { objectClass: ['user'] }), ResultCode.noSuchObject, ''],
+    ['no objectClass', entry('cn=x,dc=avvid,dc=info', { cn: ['x'] }), ResultCode.objectClassViolation],
+    ['server attribute', entry('cn=x,dc=avvid,dc=info', { objectClass: ['user'], createTimestamp: ['20200101000000Z'] }), ResultCode.constraintViolation],
+    ['duplicate values', entry('cn=x,dc=avvid,dc=info', { objectClass: ['user'], mail: ['a@x', 'A@X'] }), ResultCode.attributeOrValueExists],
+  ];
+  it.each(addFailures)('add refuses %s', async (_n, e, code, matched) => {
+    const err = await ldapError(load().add(e, ctx()));
+    expect(err.code).toBe(code);
+    if (matched !== undefined) expect(err.matchedDn).toBe(matched);
+  });
+
+  it('modifies with add, delete and replace, replacing the stored entry', async () => {
+    const dir = load();
+    const before = [...dir.entries()].find((e) => e.dn.key === JOHN.key)!;
+    await dir.modify(JOHN, [mod('add', 'telephoneNumber', '+1 555 0100'), mod('replace', 'mail', 'jd@avvid.info'), mod('delete', 'sn')], ctx());
+    expect(before.get('mail')?.values).toEqual(['john.doe@avvid.info']); // the old object is untouched
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', eq('mail', 'JD@avvid.info'))).toHaveLength(1);
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', eq('mail', 'john.doe@avvid.info'))).toHaveLength(0);
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', present('sn'))).toHaveLength(0);
+    await dir.modify(JOHN, [mod('delete', 'telephoneNumber', '+1  555 0100')], ctx());
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', present('telephoneNumber'))).toHaveLength(0);
+  });
+
+  const modifyFailures: Array<[string, Modification[], number]> = [
+    ['deleting a missing value', [mod('delete', 'mail', 'other@x')], ResultCode.noSuchAttribute],
+    ['deleting a missing attribute', [mod('delete', 'pager')], ResultCode.noSuchAttribute],
+    ['adding an existing value', [mod('add', 'mail', 'JOHN.DOE@avvid.info')], ResultCode.attributeOrValueExists],
+    ['removing every objectClass', [mod('delete', 'objectClass')], ResultCode.objectClassViolation],
+    ['changing the RDN value', [mod('replace', 'cn', 'Johnny')], ResultCode.notAllowedOnRDN],
+    ['writing a server attribute', [mod('replace', 'modifyTimestamp', '20200101000000Z')], ResultCode.constraintViolation],
+  ];
+  it.each(modifyFailures)('modify refuses %s, changing nothing', async (_n, changes, code) => {
+    const dir = load();
+    const err = await ldapError(dir.modify(JOHN, [mod('replace', 'title', 'Boss'), ...changes], ctx()));
+    expect(err.code).toBe(code);
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', present('title'))).toHaveLength(0);
+  });
+
+  it('modify of a missing entry is noSuchObject', async () => {
+    const err = await ldapError(load().modify(Dn.parse('cn=x,ou=users,dc=avvid,dc=info'), [mod('add', 'cn', 'x')], ctx()));
+    expect(err.code).toBe(ResultCode.noSuchObject);
+    expect(err.matchedDn).toBe('OU=Users,DC=avvid,DC=info');
+  });
+
+  it('deletes leaves only', async () => {
+    const dir = load();
+    expect((await ldapError(dir.delete(Dn.parse('ou=users,dc=avvid,dc=info'), ctx()))).code).toBe(ResultCode.notAllowedOnNonLeaf);
+    expect((await ldapError(dir.delete(Dn.parse('cn=x,dc=avvid,dc=info'), ctx()))).code).toBe(ResultCode.noSuchObject);
+    await dir.delete(JOHN, ctx());
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', eq('sAMAccountName', 'jdoe'))).toEqual([]);
+    expect(dir.size).toBe(6);
+  });
+
+  it('renames in place, with and without deleteOldRdn', async () => {
+    const dir = load();
+    await dir.modifyDn({ dn: JOHN, newRdn: 'cn=Johnny Doe', deleteOldRdn: false }, ctx());
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', eq('cn', 'john doe'))).toEqual(['cn=Johnny Doe,OU=Users,DC=avvid,DC=info']);
+    await dir.modifyDn({ dn: Dn.parse('cn=johnny doe,ou=users,dc=avvid,dc=info'), newRdn: 'cn=JD', deleteOldRdn: true }, ctx());
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', eq('sAMAccountName', 'jdoe'))).toEqual(['cn=JD,OU=Users,DC=avvid,DC=info']);
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', eq('cn', 'johnny doe'))).toEqual([]);
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', eq('cn', 'john doe'))).toEqual(['cn=JD,OU=Users,DC=avvid,DC=info']);
+  });
+
+  it('moves a subtree under a new superior', async () => {
+    const dir = load('dn: OU=Archive,DC=avvid,DC=info\nobjectClass: organizationalUnit\nou: Archive\n');
+    await dir.modifyDn({ dn: Dn.parse('ou=users,dc=avvid,dc=info'), newRdn: 'ou=Old Users', deleteOldRdn: true, newSuperior: Dn.parse('ou=archive,dc=avvid,dc=info') }, ctx());
+    expect(await search(dir, 'ou=old users,ou=archive,dc=avvid,dc=info', 'one', eq('sAMAccountName', 'jdoe'))).toEqual([
+      'CN=John Doe,ou=Old Users,OU=Archive,DC=avvid,DC=info',
+    ]);
+    expect(await search(dir, 'ou=archive,dc=avvid,dc=info', 'sub')).toHaveLength(6);
+    expect((await ldapError(search(dir, 'ou=users,dc=avvid,dc=info', 'base'))).code).toBe(ResultCode.noSuchObject);
+    await dir.modify(Dn.parse('cn=john doe,ou=old users,ou=archive,dc=avvid,dc=info'), [mod('replace', 'title', 'x')], ctx());
+  });
+
+  const renameFailures: Array<[string, { dn: string; newRdn: string; newSuperior?: string }, number]> = [
+    ['a missing entry', { dn: 'cn=x,dc=avvid,dc=info', newRdn: 'cn=y' }, ResultCode.noSuchObject],
+    ['onto an existing entry', { dn: 'cn=john doe,ou=users,dc=avvid,dc=info', newRdn: 'cn=Jane Boss' }, ResultCode.entryAlreadyExists],
+    ['under a missing superior', { dn: 'cn=staff,dc=avvid,dc=info', newRdn: 'cn=staff', newSuperior: 'ou=gone,dc=avvid,dc=info' }, ResultCode.noSuchObject],
+    ['below itself', { dn: 'ou=users,dc=avvid,dc=info', newRdn: 'ou=x', newSuperior: 'cn=john doe,ou=users,dc=avvid,dc=info' }, ResultCode.unwillingToPerform],
+  ];
+  it.each(renameFailures)('modifyDn refuses %s', async (_n, r, code) => {
+    const request = { dn: Dn.parse(r.dn), newRdn: r.newRdn, deleteOldRdn: true, ...(r.newSuperior ? { newSuperior: Dn.parse(r.newSuperior) } : {}) };
+    expect((await ldapError(load().modifyDn(request, ctx()))).code).toBe(code);
+  });
+
+  it('compares with the matching rules', async () => {
+    const dir = load();
+    expect(await dir.compare(JOHN, 'SAMACCOUNTNAME', 'JDOE', ctx())).toBe(true);
+    expect(await dir.compare(JOHN, 'userAccountControl', '0512', ctx())).toBe(true);
+    expect(await dir.compare(JOHN, 'manager', 'cn=jane boss,ou=users,dc=avvid,dc=info', ctx())).toBe(true);
+    expect(await dir.compare(JOHN, 'objectGUID', Buffer.from([0x00, 0x80, 0xff, 0x10]), ctx())).toBe(true);
+    expect(await dir.compare(JOHN, 'sn', 'smith', ctx())).toBe(false);
+    expect((await ldapError(dir.compare(JOHN, 'title', 'x', ctx()))).code).toBe(ResultCode.noSuchAttribute);
+    expect((await ldapError(dir.compare(Dn.parse('cn=x,dc=avvid,dc=info'), 'cn', 'x', ctx()))).code).toBe(ResultCode.noSuchObject);
+  });
+});
+
+describe('MemoryDirectory bind', () => {
+  const dir = load();
+  const outcomes: Array<[string, string, string, boolean]> = [
+    ['plain password', 'cn=john doe,ou=users,dc=avvid,dc=info', 'secret', true],
+    ['{SSHA} password', 'CN=Jane Boss,OU=Users,DC=avvid,DC=info', 'boss-pw', true],
+    ['wrong password', 'cn=john doe,ou=users,dc=avvid,dc=info', 'Secret', false],
+    ['wrong {SSHA} password', 'CN=Jane Boss,OU=Users,DC=avvid,DC=info', 'boss', false],
+    ['empty password', 'cn=john doe,ou=users,dc=avvid,dc=info', '', false],
+    ['unknown user', 'cn=nobody,ou=users,dc=avvid,dc=info', 'secret', false],
+    ['disabled account', 'cn=dis abled,ou=users,dc=avvid,dc=info', 'secret', false],
+    ['entry without a password', 'cn=pc01,ou=users,dc=avvid,dc=info', 'x', false],
+  ];
+  it.each(outcomes)('%s', async (_n, dn, password, ok) => {
+    const p = dir.bind(Dn.parse(dn), Buffer.from(password), ctx());
+    if (ok) return expect(p).resolves.toBeUndefined();
+    const err = await ldapError(p);
+    expect(err.code).toBe(ResultCode.invalidCredentials);
+    expect(err.message).toBe('invalid credentials');
+  });
+});
