@@ -2,7 +2,7 @@ import ldapFilter from '@ldapjs/filter';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import { MAX_FILTER_DEPTH, type Filter } from '../core/filter.js';
-import { BerReader } from './ber-reader.js';
+import type { BerReader } from './ber-reader.js';
 
 const AND = 0xa0;
 const OR = 0xa1;

@@ -40,7 +40,8 @@ export const MISSING_SLAPD =
   'OpenLDAP is not installed: install the Debian packages `slapd` and `ldap-utils` (e.g. `apt-get install -y slapd ldap-utils`)';
 
 export async function startSlapd(options: SlapdOptions): Promise<Slapd> {
-  if (!existsSync(SLAPD) || !existsSync(SLAPADD) || !existsSync(join(SCHEMA_DIR, 'core.schema'))) {
+  // ldapsearch (ldap-utils) is not needed here, but tests using this harness spawn it.
+  if (![SLAPD, SLAPADD, join(SCHEMA_DIR, 'core.schema'), '/usr/bin/ldapsearch'].every((f) => existsSync(f))) {
     throw new Error(MISSING_SLAPD);
   }
   const rootDn = options.rootDn ?? `CN=admin,${options.suffix}`;

@@ -1,0 +1,417 @@
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Directory, OperationContext, SearchRequest } from '../core/directory.js';
+import type { Entry } from '../core/entry.js';
+import { compileFilter } from '../core/filter-eval.js';
+import { filterToString } from '../core/filter-text.js';
+import { LdapError } from '../core/ldap-error.js';
+import { ResultCode } from '../core/result-codes.js';
+import { decodeMessage, type Control, type LdapRequest } from '../protocol/codec.js';
+import {
+  AttributeSelection,
+  encodeNoticeOfDisconnection,
+  encodeResult,
+  encodeSearchEntry,
+  type ResultExtras,
+} from '../protocol/encoder.js';
+import { FramingError, MessageFramer } from '../protocol/framing.js';
+import { ExtendedOid, Op } from '../protocol/tags.js';
+import { rootDseAttributes, rootDseEntry } from './root-dse.js';
+import { Session } from './session.js';
+import { SUBSCHEMA_DN } from './subschema.js';
+
+export interface ConnectionLimits {
+  readonly maxMessageBytes: number;
+  /** Operations of one connection running at once; reading pauses at this many. */
+  readonly maxPendingOperations: number;
+  /** 0 = off. */
+  readonly idleTimeoutMs: number;
+}
+
+export interface ConnectionOptions {
+  readonly id: number;
+  readonly directory: Directory;
+  readonly logger: Logger;
+  readonly limits: ConnectionLimits;
+  /** Present when StartTLS is offered. */
+  readonly secureContext?: SecureContext;
+  readonly vendorVersion: string;
+  readonly subschema: Entry;
+}
+
+/** What an operation ends with: the LDAPResult fields, plus what the log line reports. */
+interface Outcome {
+  readonly code: ResultCode;
+  readonly message?: string;
+  readonly matchedDn?: string;
+  readonly extras?: ResultExtras;
+  readonly entries?: number;
+}
+
+const RESPONSE: Record<LdapRequest['op'], number> = {
+  bind: Op.bindResponse,
+  search: Op.searchResultDone,
+  modify: Op.modifyResponse,
+  add: Op.addResponse,
+  delete: Op.delResponse,
+  modifyDn: Op.modDnResponse,
+  compare: Op.compareResponse,
+  extended: Op.extendedResponse,
+  unbind: 0,
+  abandon: 0,
+};
+
+/** How long a closing connection may take to flush before it is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
+/**
+ * One client connection: framing → decoding → dispatch, message-ID bookkeeping, abandon, StartTLS,
+ * and writing with backpressure. Operations run concurrently (up to maxPendingOperations, then
+ * reading pauses); a search's entries are written in order, and the directory's stream is pulled
+ * only while the socket accepts more.
+ */
+export class Connection {
+  private socket: Socket;
+  private readonly framer: MessageFramer;
+  private readonly inFlight = new Map<number, AbortController>();
+  private readonly session = new Session();
+  private readonly log: Logger;
+  private secure: boolean;
+  private upgrading = false;
+  /** No more reading or writing: unbind, disconnect, shutdown or the socket closed. */
+  private closed = false;
+  /** The socket has closed and the listener was told. */
+  private finished = false;
+
+  constructor(
+    socket: Socket,
+    private readonly options: ConnectionOptions,
+    private readonly onClosed: () => void,
+  ) {
+    this.socket = socket;
+    this.secure = socket instanceof TLSSocket;
+    this.framer = new MessageFramer(options.limits.maxMessageBytes);
+    this.log = options.logger.child({ conn: options.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.attach(socket);
+    this.log.debug({ tls: this.secure }, 'connection opened');
+  }
+
+  /** Ends the connection (server shutdown): outstanding operations are aborted. */
+  close(): void {
+    this.end();
+  }
+
+  private attach(socket: Socket): void {
+    socket.on('data', this.onData);
+    socket.on('drain', this.onDrain);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    if (this.options.limits.idleTimeoutMs > 0) {
+      socket.setTimeout(this.options.limits.idleTimeoutMs);
+      socket.on('timeout', this.onTimeout);
+    }
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.closed) return;
+    this.framer.push(chunk);
+    this.pump();
+  };
+
+  private readonly onDrain = (): void => this.pump();
+
+  private readonly onError = (err: Error): void => {
+    this.log.debug({ err: err.message }, 'connection error');
+  };
+
+  private readonly onClose = (): void => {
+    if (this.finished) return; // after StartTLS both the TLS socket and the TCP one report it
+    this.finished = true;
+    this.closed = true;
+    this.abortAll();
+    this.log.debug('connection closed');
+    this.onClosed();
+  };
+
+  private readonly onTimeout = (): void => {
+    if (this.inFlight.size === 0) this.end();
+  };
+
+  /** Decodes and dispatches buffered messages while there is room for more operations. */
+  private pump(): void {
+    const limit = this.options.limits.maxPendingOperations;
+    while (!this.closed && !this.upgrading && this.inFlight.size < limit && !this.socket.writableNeedDrain) {
+      let message: Buffer | undefined;
+      try {
+        message = this.framer.next();
+      } catch (err) {
+        this.disconnect(ResultCode.protocolError, err instanceof FramingError ? err.message : 'framing error');
+        return;
+      }
+      if (!message) break;
+      try {
+        this.dispatch(message);
+      } catch (err) {
+        this.log.error({ err }, 'dispatch failed');
+        this.disconnect(ResultCode.other, 'internal error');
+        return;
+      }
+    }
+    if (this.closed || this.upgrading) return;
+    if (this.inFlight.size >= limit || this.socket.writableNeedDrain) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  private dispatch(message: Buffer): void {
+    const decoded = decodeMessage(message);
+    if (decoded.kind === 'disconnect') {
+      this.disconnect(ResultCode.protocolError, decoded.reason);
+      return;
+    }
+    if (decoded.kind === 'reject') {
+      const { messageId, responseTag, error } = decoded;
+      if (responseTag !== 0) this.write(encodeResult(messageId, responseTag, error.code, error.matchedDn, error.message));
+      this.log.info({ msgId: messageId, code: error.code, message: error.message }, 'request rejected');
+      return;
+    }
+    const { messageId, controls, request } = decoded;
+    switch (request.op) {
+      case 'abandon':
+        this.inFlight.get(request.abandonId)?.abort();
+        return;
+      case 'unbind':
+        this.end();
+        return;
+    }
+    const responseTag = RESPONSE[request.op];
+    const critical = unsupportedCritical(controls);
+    if (critical) {
+      const msg = `critical control ${critical.oid} is not supported`;
+      this.write(encodeResult(messageId, responseTag, ResultCode.unavailableCriticalExtension, '', msg));
+      return;
+    }
+    if (this.inFlight.has(messageId)) {
+      this.write(encodeResult(messageId, responseTag, ResultCode.protocolError, '', `message ID ${messageId} is in use`));
+      return;
+    }
+    if (request.op === 'extended' && request.oid === ExtendedOid.startTls) {
+      this.startTls(messageId);
+      return;
+    }
+    const controller = new AbortController();
+    this.inFlight.set(messageId, controller);
+    void this.execute(messageId, request, controller.signal).finally(() => {
+      this.inFlight.delete(messageId);
+      this.pump();
+    });
+  }
+
+  /** Runs one operation and writes its result, unless it was abandoned or the connection closed. */
+  private async execute(messageId: number, request: LdapRequest, signal: AbortSignal): Promise<void> {
+    const started = performance.now();
+    let outcome: Outcome;
+    try {
+      outcome = await this.perform(messageId, request, signal);
+    } catch (err) {
+      if (!(err instanceof LdapError)) this.log.error({ err, msgId: messageId }, 'operation failed');
+      const e = err instanceof LdapError ? err : new LdapError(ResultCode.other, 'internal error');
+      outcome = { code: e.code, message: e.message, matchedDn: e.matchedDn };
+    }
+    const ms = Math.round((performance.now() - started) * 10) / 10;
+    if (signal.aborted) {
+      this.log.info({ msgId: messageId, ...describe(request), abandoned: true, ms }, 'operation');
+      return;
+    }
+    this.write(encodeResult(messageId, RESPONSE[request.op], outcome.code, outcome.matchedDn, outcome.message, outcome.extras));
+    this.log.info(
+      { msgId: messageId, ...describe(request), code: outcome.code, ...(outcome.entries !== undefined && { entries: outcome.entries }), ms },
+      'operation',
+    );
+  }
+
+  private async perform(messageId: number, request: LdapRequest, signal: AbortSignal): Promise<Outcome> {
+    const { directory } = this.options;
+    const ctx: OperationContext = { signal, connectionId: this.options.id, boundDn: this.session.boundDn };
+    switch (request.op) {
+      case 'bind':
+        await this.session.bind(request.version, request.name, request.auth, directory, ctx);
+        return { code: ResultCode.success };
+      case 'search':
+        return this.search(messageId, request.search, ctx);
+      case 'add':
+        await directory.add(request.entry, ctx);
+        return { code: ResultCode.success };
+      case 'modify':
+        await directory.modify(request.dn, request.changes, ctx);
+        return { code: ResultCode.success };
+      case 'delete':
+        await directory.delete(request.dn, ctx);
+        return { code: ResultCode.success };
+      case 'modifyDn':
+        await directory.modifyDn(request.request, ctx);
+        return { code: ResultCode.success };
+      case 'compare': {
+        const equal = await directory.compare(request.dn, request.attribute, request.value, ctx);
+        return { code: equal ? ResultCode.compareTrue : ResultCode.compareFalse };
+      }
+      case 'extended':
+        if (request.oid === ExtendedOid.whoAmI) {
+          const id = this.session.boundDn === '' ? '' : `dn:${this.session.boundDn}`;
+          return { code: ResultCode.success, extras: { responseValue: Buffer.from(id, 'utf8') } };
+        }
+        // RFC 4511 §4.12: an unknown extended operation is a protocolError without responseName.
+        return { code: ResultCode.protocolError, message: `unsupported extended operation ${request.oid}` };
+      default:
+        throw new LdapError(ResultCode.protocolError, `unexpected operation ${request.op}`);
+    }
+  }
+
+  private async search(messageId: number, request: SearchRequest, ctx: OperationContext): Promise<Outcome> {
+    if (request.scope === 'base' && (request.base.isRoot || request.base.equals(SUBSCHEMA_DN))) {
+      return this.searchServerEntry(messageId, request);
+    }
+    const selection = AttributeSelection.compile(request.attributes, request.typesOnly);
+    const timer = request.timeLimit > 0 ? AbortSignal.timeout(request.timeLimit * 1000) : undefined;
+    const signal = timer ? AbortSignal.any([ctx.signal, timer]) : ctx.signal;
+    const iterator = this.options.directory.search(request, { ...ctx, signal })[Symbol.asyncIterator]();
+    let entries = 0;
+    try {
+      while (!signal.aborted) {
+        const next = await iterator.next();
+        if (signal.aborted) break;
+        if (next.done) return { code: ResultCode.success, entries };
+        if (request.sizeLimit > 0 && entries >= request.sizeLimit) {
+          return { code: ResultCode.sizeLimitExceeded, message: `more than ${request.sizeLimit} entries`, entries };
+        }
+        entries++;
+        if (!this.socket.write(encodeSearchEntry(messageId, next.value, selection))) await this.drained(signal);
+      }
+    } catch (err) {
+      if (!timer?.aborted || ctx.signal.aborted) throw err;
+    } finally {
+      iterator.return?.().catch(() => undefined);
+    }
+    return { code: ResultCode.timeLimitExceeded, message: `time limit of ${request.timeLimit}s exceeded`, entries };
+  }
+
+  /** The root DSE and the subschema subentry: the front end's own entries, base scope only. */
+  private searchServerEntry(messageId: number, request: SearchRequest): Outcome {
+    const isRoot = request.base.isRoot;
+    const entry = isRoot
+      ? rootDseEntry(this.options.directory.namingContexts(), {
+          startTls: this.options.secureContext !== undefined,
+          vendorVersion: this.options.vendorVersion,
+        })
+      : this.options.subschema;
+    if (!compileFilter(request.filter)(entry)) return { code: ResultCode.success, entries: 0 };
+    const attributes = isRoot ? rootDseAttributes(request.attributes) : request.attributes;
+    this.write(encodeSearchEntry(messageId, entry, AttributeSelection.compile(attributes, request.typesOnly)));
+    return { code: ResultCode.success, entries: 1 };
+  }
+
+  /** Resolves when the socket wants more, closes, or the operation is aborted. */
+  private drained(signal: AbortSignal): Promise<void> {
+    const socket = this.socket;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  /** StartTLS (RFC 4511 §4.14): answer success in clear, then run the TLS handshake on the same socket. */
+  private startTls(messageId: number): void {
+    const answer = (code: ResultCode, message: string): void =>
+      this.write(encodeResult(messageId, Op.extendedResponse, code, '', message, { responseName: ExtendedOid.startTls }));
+    const context = this.options.secureContext;
+    if (!context) {
+      this.write(encodeResult(messageId, Op.extendedResponse, ResultCode.protocolError, '', 'StartTLS is not configured'));
+      return;
+    }
+    if (this.secure) return answer(ResultCode.operationsError, 'TLS is already established');
+    if (this.inFlight.size > 0) return answer(ResultCode.operationsError, 'operations are outstanding');
+    const plain = this.socket;
+    // Stop reading before answering: the client's next bytes are its TLS handshake.
+    this.upgrading = true;
+    plain.pause();
+    plain.off('data', this.onData);
+    plain.off('drain', this.onDrain);
+    plain.setTimeout(0);
+    plain.off('timeout', this.onTimeout);
+    plain.write(encodeResult(messageId, Op.extendedResponse, ResultCode.success, '', '', { responseName: ExtendedOid.startTls }), () => {
+      if (this.closed) return;
+      const tls = new TLSSocket(plain, { isServer: true, secureContext: context });
+      this.socket = tls;
+      this.secure = true;
+      this.attach(tls);
+      tls.once('secure', () => {
+        this.upgrading = false;
+        this.log.debug('StartTLS established');
+        this.pump();
+      });
+    });
+    this.log.info({ msgId: messageId, op: 'startTLS', code: ResultCode.success }, 'operation');
+  }
+
+  private write(buf: Buffer): void {
+    if (!this.closed) this.socket.write(buf);
+  }
+
+  /** Notice of Disconnection, then close. */
+  private disconnect(code: ResultCode, reason: string): void {
+    if (this.closed) return;
+    this.log.info({ code, reason }, 'disconnecting client');
+    this.socket.write(encodeNoticeOfDisconnection(code, reason));
+    this.end();
+  }
+
+  private end(): void {
+    if (!this.closed) {
+      this.closed = true;
+      this.abortAll();
+      this.socket.end();
+      this.socket.resume(); // discard whatever the client still sends
+      setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+    }
+  }
+
+  private abortAll(): void {
+    for (const c of this.inFlight.values()) c.abort();
+  }
+}
+
+/** Canopy implements no controls yet: a critical one must be refused, non-critical ones are ignored. */
+function unsupportedCritical(controls: readonly Control[]): Control | undefined {
+  return controls.find((c) => c.critical);
+}
+
+/** The fields of a request that its log line shows (never a password). */
+function describe(request: LdapRequest): Record<string, unknown> {
+  switch (request.op) {
+    case 'bind':
+      return { op: 'bind', dn: request.name, method: request.auth.method };
+    case 'search': {
+      const s = request.search;
+      return { op: 'search', dn: s.base.text, scope: s.scope, filter: filterToString(s.filter) };
+    }
+    case 'add':
+      return { op: 'add', dn: request.entry.dn.text };
+    case 'modify':
+    case 'delete':
+    case 'compare':
+      return { op: request.op, dn: request.dn.text };
+    case 'modifyDn':
+      return { op: 'modifyDn', dn: request.request.dn.text };
+    case 'extended':
+      return { op: 'extended', oid: request.oid };
+    default:
+      return { op: request.op };
+  }
+}
