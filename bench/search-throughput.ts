@@ -61,7 +61,7 @@ async function measure(name: string, make: (i: number) => string): Promise<{ nam
         const socket = net.connect(port, '127.0.0.1');
         const sent = new Map<number, number>();
         let id = 0;
-        let buffered = Buffer.alloc(0);
+        let buffered: Buffer = Buffer.alloc(0);
         const send = () => {
           id = (id % 0x7fffffff) + 1;
           const filter = make(seq++);

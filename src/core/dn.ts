@@ -87,8 +87,12 @@ export function normaliseDnValue(value: string): string {
 }
 
 function rdnKey(rdn: Rdn): string {
-  const parts = rdn.avas.map((a) => `${a.type.toLowerCase()}=${escapeKey(normaliseDnValue(a.value))}`);
-  return parts.length > 1 ? parts.sort().join('+') : parts[0];
+  if (rdn.avas.length === 1) return avaKey(rdn.avas[0]);
+  return rdn.avas.map(avaKey).sort().join('+');
+}
+
+function avaKey(a: Ava): string {
+  return `${a.type.toLowerCase()}=${escapeKey(normaliseDnValue(a.value))}`;
 }
 
 function escapeKey(v: string): string {
@@ -101,9 +105,42 @@ function invalid(text: string, why: string): LdapError {
 
 const TYPE = /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)*)$/;
 
+/** Any character the fast path leaves to the full parser: non-printable or non-ASCII, `"`, `#`, `+`, `;`, `\`. */
+const NOT_PLAIN = /[^\x20\x21\x24-\x2a\x2c-\x3a\x3c-\x5b\x5d-\x7e]/;
+
 function parseRdns(text: string): Rdn[] {
+  if (text.trim() === '') return [];
+  return parsePlainRdns(text) ?? parseFullRdns(text);
+}
+
+/**
+ * The common case (printable ASCII, one AVA per RDN, no escapes, quotes or hex values) by
+ * splitting on `,` and `=`: loading a large LDIF is dominated by DN parsing, and the full
+ * parser's per-character work costs several times more. Returns undefined for anything else,
+ * malformed input included, so that the full parser gives the result and the error.
+ */
+function parsePlainRdns(text: string): Rdn[] | undefined {
+  if (NOT_PLAIN.test(text)) return undefined;
   const rdns: Rdn[] = [];
-  if (text.trim() === '') return rdns;
+  let start = 0;
+  for (;;) {
+    let end = text.indexOf(',', start);
+    if (end < 0) end = text.length;
+    const eq = text.indexOf('=', start);
+    if (eq < 0 || eq > end) return undefined;
+    const next = text.indexOf('=', eq + 1);
+    if (next >= 0 && next < end) return undefined;
+    const type = text.slice(start, eq).trim();
+    const value = text.slice(eq + 1, end).trim();
+    if (value === '' || !TYPE.test(type)) return undefined;
+    rdns.push({ avas: [{ type, value }], text: text.slice(start, end).trim() });
+    if (end === text.length) return rdns;
+    start = end + 1;
+  }
+}
+
+function parseFullRdns(text: string): Rdn[] {
+  const rdns: Rdn[] = [];
   let i = 0;
   const n = text.length;
   let avas: Ava[] = [];

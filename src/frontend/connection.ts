@@ -337,6 +337,8 @@ export class Connection {
     }
     if (this.secure) return answer(ResultCode.operationsError, 'TLS is already established');
     if (this.inFlight.size > 0) return answer(ResultCode.operationsError, 'operations are outstanding');
+    // Bytes after the request would be read as clear text inside the TLS session (RFC 4511 §4.14.1).
+    if (this.framer.bufferedBytes > 0) return answer(ResultCode.operationsError, 'requests were sent after StartTLS');
     const plain = this.socket;
     // Stop reading before answering: the client's next bytes are its TLS handshake.
     this.upgrading = true;

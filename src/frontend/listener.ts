@@ -62,8 +62,8 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
       servers.push(server);
       urls.push(`ldap://${urlHost(options.ldap.host)}:${ldapPort}`);
     }
-    if (options.ldaps && secureContext) {
-      const server = createTlsServer({ secureContext }, accept);
+    if (options.ldaps && options.tls) {
+      const server = createTlsServer({ ...options.tls }, accept);
       server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
       ldapsPort = await listen(server, options.ldaps.host, options.ldaps.port);
       servers.push(server);

@@ -4,6 +4,15 @@ import { ResultCode } from '../../src/core/result-codes.js';
 
 describe('Dn.parse keeps the spelling and normalises the key', () => {
   const cases: Array<[input: string, text: string, key: string]> = [
+    // Plain ASCII without escapes, quotes, `+`, `#` or `;`: the split fast path.
+    ['CN=User 123,OU=Users,DC=avvid,DC=info', 'CN=User 123,OU=Users,DC=avvid,DC=info', 'cn=user 123,ou=users,dc=avvid,dc=info'],
+    ['cn = John  Doe , ou=Users ,  DC=x', 'cn = John  Doe,ou=Users,DC=x', 'cn=john doe,ou=users,dc=x'],
+    ['  cn=a,dc=x  ', 'cn=a,dc=x', 'cn=a,dc=x'],
+    ['dc=x', 'dc=x', 'dc=x'],
+    ['cn=<a>,dc=x', 'cn=<a>,dc=x', 'cn=\\<a\\>,dc=x'],
+    ['cn=a-b (c),1.2.3=X', 'cn=a-b (c),1.2.3=X', 'cn=a-b (c),1.2.3=x'],
+    ['   ', '', ''],
+    // Everything else: the full parser.
     ['CN=Doe\\, John,OU=Users,DC=avvid,DC=info', 'CN=Doe\\, John,OU=Users,DC=avvid,DC=info', 'cn=doe\\, john,ou=users,dc=avvid,dc=info'],
     ['cn=José, dc=x', 'cn=José,dc=x', 'cn=josé,dc=x'],
     ['cn=Jos\\c3\\a9,dc=x', 'cn=Jos\\c3\\a9,dc=x', 'cn=josé,dc=x'],
@@ -20,6 +29,18 @@ describe('Dn.parse keeps the spelling and normalises the key', () => {
     expect(dn.key).toBe(key);
   });
 
+  // The same names, once plain (fast path) and once with an escaped letter (full parser).
+  it.each([
+    ['CN=User 123,OU=Users,DC=avvid,DC=info', 'CN=User 123,OU=Users,DC=avvid,DC=inf\\6f'],
+    ['cn = John  Doe , ou=Users ,  DC=x', 'cn = John  Doe , ou=Users ,  DC=\\78'],
+    ['cn=a,dc=x', 'cn=\\61;dc=x'],
+  ])('parses %s like %s', (plain, escaped) => {
+    const a = Dn.parse(plain);
+    const b = Dn.parse(escaped);
+    expect(a.key).toBe(b.key);
+    expect(a.rdns.map((r) => r.avas)).toEqual(b.rdns.map((r) => r.avas));
+  });
+
   it('compares differently spelled DNs as equal', () => {
     expect(Dn.parse('CN=José,DC=X').equals(Dn.parse('cn=jos\\c3\\a9, dc=x'))).toBe(true);
     expect(Dn.parse('cn=a,dc=x').equals(Dn.parse('cn=b,dc=x'))).toBe(false);
@@ -27,8 +48,17 @@ describe('Dn.parse keeps the spelling and normalises the key', () => {
 });
 
 describe('Dn.parse rejects malformed DNs with invalidDNSyntax', () => {
-  it.each(['cn', 'cn=a,', '=a', 'cn=a"b', '1cn=x', 'cn=a\\', 'cn=,dc=x', 'c n=a'])('%s', (input) => {
+  it.each([
+    ...['cn', 'cn=a,', '=a', 'cn=a"b', '1cn=x', 'cn=a\\', 'cn=,dc=x', 'c n=a'],
+    // Plain ASCII that the fast path must not accept either.
+    ...['cn=a,,dc=x', ',cn=a', 'cn=a=b,dc=x', 'cn= ,dc=x', 'cn=a,dc', 'cn=a, ', 'cn_x=a', 'cn=a,dc=x,'],
+  ])('%s', (input) => {
     expect(() => Dn.parse(input)).toThrow(expect.objectContaining({ code: ResultCode.invalidDNSyntax }));
+  });
+
+  it('names the DN and the reason', () => {
+    expect(() => Dn.parse('cn=a=b,dc=x')).toThrow('invalid DN "cn=a=b,dc=x": unescaped "=" in value');
+    expect(() => Dn.parse('cn=a,dc')).toThrow('invalid DN "cn=a,dc": missing "=" after "dc"');
   });
 });
 

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { Dn } from '../../src/core/dn.js';
+import type { Directory, OperationContext } from '../../src/core/directory.js';
+import { attributeType, objectClass } from '../../src/core/schema.js';
+import { rootDseAttributes, rootDseEntry } from '../../src/frontend/root-dse.js';
+import { Session } from '../../src/frontend/session.js';
+import { attributeTypeDescription, objectClassDescription, subschemaEntry } from '../../src/frontend/subschema.js';
+
+describe('subschema', () => {
+  it('renders RFC 4512 descriptions from the schema tables', () => {
+    expect(attributeTypeDescription(attributeType('sAMAccountName')!)).toBe(
+      "( 1.2.840.113556.1.4.221 NAME 'sAMAccountName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )",
+    );
+    expect(attributeTypeDescription(attributeType('cn')!)).toContain("NAME ( 'cn' 'commonName' )");
+    expect(attributeTypeDescription(attributeType('modifyTimestamp')!)).toMatch(/NO-USER-MODIFICATION USAGE directoryOperation \)$/);
+    expect(objectClassDescription(objectClass('person')!)).toMatch(/^\( 2\.5\.6\.6 NAME 'person' SUP top STRUCTURAL MUST cn MAY \( sn \$ /);
+    const entry = subschemaEntry();
+    expect(entry.dn.text).toBe('cn=Subschema');
+    expect(entry.get('attributeTypes')!.values.length).toBeGreaterThan(10);
+  });
+});
+
+describe('root DSE', () => {
+  it('lists naming contexts and extensions', () => {
+    const e = rootDseEntry([Dn.parse('DC=avvid,DC=info')], { startTls: true, vendorVersion: '1.2.3' });
+    expect(e.get('namingContexts')!.values).toEqual(['DC=avvid,DC=info']);
+    expect(e.get('supportedExtension')!.values).toEqual(['1.3.6.1.4.1.4203.1.11.3', '1.3.6.1.4.1.1466.20037']);
+    expect(rootDseEntry([], { startTls: false, vendorVersion: 'x' }).get('supportedExtension')!.values).toEqual(['1.3.6.1.4.1.4203.1.11.3']);
+    expect(rootDseAttributes([])).toEqual(['*', '+']);
+    expect(rootDseAttributes(['1.1'])).toEqual(['1.1']);
+  });
+});
+
+describe('Session.bind', () => {
+  const ctx: OperationContext = { signal: new AbortController().signal, connectionId: 1, boundDn: '' };
+  const calls: string[] = [];
+  const directory = {
+    bind: async (dn: Dn) => {
+      calls.push(dn.text);
+    },
+  } as unknown as Directory;
+  const simple = (password: string) => ({ method: 'simple' as const, password: Buffer.from(password) });
+
+  it('binds anonymously, refuses unauthenticated binds without asking the directory, forwards real ones', async () => {
+    const s = new Session();
+    await s.bind(3, '', simple(''), directory, ctx);
+    expect(s.boundDn).toBe('');
+    await expect(s.bind(3, 'cn=a', simple(''), directory, ctx)).rejects.toMatchObject({ code: 49 });
+    expect(calls).toEqual([]);
+    await s.bind(3, 'cn=a', simple('pw'), directory, ctx);
+    expect(s.boundDn).toBe('cn=a');
+    await expect(s.bind(2, 'cn=a', simple('pw'), directory, ctx)).rejects.toMatchObject({ code: 2 });
+    expect(s.boundDn).toBe('');
+    await expect(s.bind(3, '', { method: 'sasl', mechanism: 'GSSAPI' }, directory, ctx)).rejects.toMatchObject({ code: 7 });
+    await expect(s.bind(3, 'not a dn', simple('pw'), directory, ctx)).rejects.toMatchObject({ code: 34 });
+  });
+});
