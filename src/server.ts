@@ -60,6 +60,7 @@ export async function startServer(config: LoadedConfig, options: { logger?: Logg
 }
 
 async function openForest(forest: ForestConfig, index: number, logger: Logger): Promise<Directory> {
+  if (forest.backend !== 'memory') throw new ConfigErrors([new ConfigError(['forests', index, 'backend'], `"${forest.backend}" is not available yet`)]);
   const sources = await Promise.all(
     forest.ldif.map(async (file, j) => {
       try {

@@ -50,8 +50,9 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigError[] {
   const value = valueAt(raw, path);
   if (value === undefined && issue.code === 'invalid_type') return [new ConfigError(path, 'is required')];
   if (issue.code === 'invalid_union' && path.at(-1) === undefined) return [new ConfigError(path, issue.message)];
-  const shown = isSecretPath(path) ? '(secret)' : JSON.stringify(value);
   const message = issue.code === 'custom' ? issue.message : issue.message.replace(/^Invalid input: /, '');
+  if (value === undefined) return [new ConfigError(path, message)];
+  const shown = isSecretPath(path) ? '(secret)' : JSON.stringify(value);
   return [new ConfigError(path, `${shown} ${message}`)];
 }
 
@@ -78,7 +79,14 @@ function resolveFiles(config: CanopyConfig, baseDir: string, source: string): Lo
   return {
     ...config,
     tls,
-    forests: config.forests.map((f) => ({ ...f, ldif: f.ldif.map(abs) })),
+    forests: config.forests.map((f, i) => {
+      if (f.backend === 'memory') return { ...f, ldif: f.ldif.map(abs) };
+      const bind = f.bind && {
+        dn: f.bind.dn,
+        password: f.bind.passwordFile ? readSecret(abs(f.bind.passwordFile), ['forests', i, 'bind', 'passwordFile']) : f.bind.password,
+      };
+      return { ...f, bind, tls: { ...f.tls, ca: f.tls.ca && abs(f.tls.ca) } };
+    }),
     source,
   };
 }

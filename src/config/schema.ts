@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Dn } from '../core/dn.js';
+import { parseFilterString } from '../protocol/filter-codec.js';
 
 /** The configuration file's shape. Types derive from it; messages read as "<path>: <value> <message>". */
 
@@ -27,18 +28,115 @@ function listenUrl(scheme: 'ldap' | 'ldaps') {
   );
 }
 
-const memoryForest = z.strictObject({
+function ldapUrl() {
+  return z.string().refine(
+    (v) => {
+      try {
+        const u = new URL(v);
+        return (u.protocol === 'ldap:' || u.protocol === 'ldaps:') && u.hostname !== '' && u.pathname.replace(/^\/$/, '') === '';
+      } catch {
+        return false;
+      }
+    },
+    { message: 'is not an LDAP URL' },
+  );
+}
+
+const filterString = z.string().refine(
+  (v) => {
+    try {
+      parseFilterString(v);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'is not an RFC 4515 filter' },
+);
+
+const attributeName = z.string().regex(/^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)(?:;[A-Za-z0-9-]+)*$/, {
+  message: 'is not an attribute name',
+});
+
+/** A password given inline or read from a file (exactly one of the two, or neither). */
+const secretFields = {
+  password: z.string().optional(),
+  passwordFile: z.string().optional(),
+};
+const oneSecret = (s: { password?: string; passwordFile?: string }) => !(s.password !== undefined && s.passwordFile !== undefined);
+
+/** What every forest has, whatever serves it: where it appears and how it is rewritten. */
+const forestCommon = {
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'is not a forest name (letters, digits, . _ -)' }),
-  backend: z.literal('memory'),
-  /** The forest's naming context. */
+  /** The forest's own naming context. */
   base: dnString,
+  /** Where the forest appears in the virtual tree; defaults to `base` (no DN rewriting). */
+  mount: dnString.optional(),
+  /** Virtual UPN suffix → the forest's own suffix. */
+  upnSuffixes: z.record(z.string().regex(/^[A-Za-z0-9.-]+$/, { message: 'is not a UPN suffix' }), z.string().regex(/^[A-Za-z0-9.-]+$/, { message: 'is not a UPN suffix' })).default({}),
+  netbiosName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, { message: 'is not a NetBIOS domain name' }).optional(),
+  /** RFC 4515, in the forest's own attribute names, AND-ed onto every search sent to it. */
+  filter: filterString.optional(),
+  attributes: z
+    .strictObject({
+      /** Virtual name → the forest's name. */
+      map: z.record(attributeName, attributeName).default({}),
+      hide: z.array(attributeName).default([]),
+      dnValued: z.array(attributeName).default([]),
+    })
+    .prefault({}),
+  /** Lower wins when `namespace.onDuplicate` is `priority`. */
+  priority: z.number().int().default(100),
+};
+
+const memoryForest = z.strictObject({
+  ...forestCommon,
+  backend: z.literal('memory'),
   /** LDIF content files, relative to the configuration file. */
   ldif: z.array(z.string().min(1)).min(1),
 });
 
-export const forestSchema = z.discriminatedUnion('backend', [memoryForest]);
+const ldapForest = z.strictObject({
+  ...forestCommon,
+  backend: z.literal('ldap'),
+  /** Tried in order; the first is preferred again once it answers. */
+  servers: z.array(ldapUrl()).min(1),
+  /** The forest's service account; anonymous when absent. */
+  bind: z
+    .strictObject({ dn: dnString, ...secretFields })
+    .refine(oneSecret, { message: 'sets both password and passwordFile' })
+    .optional(),
+  tls: z
+    .strictObject({
+      /** PEM CA bundle to verify the servers with (default: Node's CA store). */
+      ca: z.string().min(1).optional(),
+      startTls: z.boolean().default(false),
+      rejectUnauthorized: z.boolean().default(true),
+      servername: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  timeouts: z
+    .strictObject({
+      connectMs: z.number().int().min(1).default(3000),
+      operationMs: z.number().int().min(1).default(15000),
+    })
+    .prefault({}),
+  pool: z
+    .strictObject({
+      size: z.number().int().min(1).max(64).default(4),
+      idleMs: z.number().int().min(0).default(300_000),
+    })
+    .prefault({}),
+  /** Upstream page size (AD's MaxPageSize is 1000). */
+  pageSize: z.number().int().min(1).max(10_000).default(500),
+  binaryAttributes: z.array(attributeName).default(['objectGUID', 'objectSid', 'jpegPhoto', 'thumbnailPhoto', 'userCertificate']),
+  referrals: z.enum(['drop', 'pass']).default('drop'),
+});
 
-export const configSchema = z.strictObject({
+export const forestSchema = z.discriminatedUnion('backend', [memoryForest, ldapForest]);
+
+export const configSchema = z
+  .strictObject({
   listen: z
     .strictObject({
       ldap: listenUrl('ldap').default('ldap://127.0.0.1:3389'),
@@ -71,24 +169,51 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
-  forests: z
-    .array(forestSchema)
-    .min(1)
-    .superRefine((forests, ctx) => {
-      const names = new Set<string>();
-      const bases: Dn[] = [];
-      forests.forEach((f, i) => {
-        if (names.has(f.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: 'is used by another forest' });
-        names.add(f.name);
-        const base = tryDn(f.base);
-        if (!base) return; // reported by the field's own check
-        const clash = bases.find((b) => b.isWithin(base) || base.isWithin(b));
-        if (clash) ctx.addIssue({ code: 'custom', path: [i, 'base'], message: `overlaps "${clash.text}"` });
-        bases.push(base);
-      });
-    }),
+  /** The single virtual tree; without it each forest is served at its own mount (default: its base). */
+  namespace: z
+    .strictObject({
+      suffix: dnString,
+      /** Attributes whose values identify one person across forests (e.g. sAMAccountName). */
+      uniqueAttributes: z.array(attributeName).default([]),
+      onDuplicate: z.enum(['all', 'priority']).default('all'),
+    })
+    .optional(),
+  forests: z.array(forestSchema).min(1),
+}).superRefine((config, ctx) => {
+  const suffix = config.namespace && tryDn(config.namespace.suffix);
+  const names = new Set<string>();
+  const netbios = new Set<string>();
+  const upn = new Set<string>();
+  const mounts: Dn[] = [];
+  config.forests.forEach((f, i) => {
+    const issue = (path: (string | number)[], message: string) =>
+      ctx.addIssue({ code: 'custom', path: ['forests', i, ...path], message });
+    if (names.has(f.name)) issue(['name'], 'is used by another forest');
+    names.add(f.name);
+    if (f.netbiosName) {
+      if (netbios.has(f.netbiosName.toUpperCase())) issue(['netbiosName'], 'is used by another forest');
+      netbios.add(f.netbiosName.toUpperCase());
+    }
+    for (const v of Object.keys(f.upnSuffixes)) {
+      if (upn.has(v.toLowerCase())) issue(['upnSuffixes', v], 'is mapped by another forest');
+      upn.add(v.toLowerCase());
+    }
+    if (config.namespace && f.mount === undefined) issue(['mount'], 'is required when namespace.suffix is set');
+    const mount = tryDn(f.mount ?? f.base);
+    if (!mount) return; // reported by the field's own check
+    if (suffix && !mount.isWithin(suffix)) issue(['mount'], `is not within namespace.suffix "${suffix.text}"`);
+    if (suffix && mount.equals(suffix) && config.forests.length > 1) {
+      issue(['mount'], 'may be the namespace suffix itself only when there is one forest');
+    }
+    const clash = mounts.find((m) => m.isWithin(mount) || mount.isWithin(m));
+    if (clash) issue([f.mount === undefined ? 'base' : 'mount'], `overlaps "${clash.text}"`);
+    mounts.push(mount);
+  });
 });
 
 export type CanopyConfig = z.infer<typeof configSchema>;
 export type ForestConfig = z.infer<typeof forestSchema>;
+export type MemoryForestConfig = z.infer<typeof memoryForest>;
+export type LdapForestConfig = z.infer<typeof ldapForest>;
+export type NamespaceConfig = NonNullable<CanopyConfig['namespace']>;
 export type TlsConfig = NonNullable<CanopyConfig['tls']>;

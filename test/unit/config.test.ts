@@ -33,7 +33,7 @@ describe('configuration', () => {
     expect(c.listen.ldaps).toBe('ldaps://127.0.0.1:3636');
     expect(c.limits.maxMessageBytes).toBe(1024 * 1024);
     expect(c.logging.level).toBe('info');
-    expect(c.forests[0].ldif).toEqual(['/etc/canopy/data/avvid.ldif']);
+    expect(c.forests[0]).toMatchObject({ ldif: ['/etc/canopy/data/avvid.ldif'] });
     expect(c.tls).toBeUndefined();
   });
 
@@ -63,6 +63,30 @@ describe('configuration', () => {
       `forests:\n  - { name: a, backend: memory, base: "dc=a", ldif: [x] }\n  - { name: b, backend: memory, base: "ou=x,DC=A", ldif: [y] }`,
       'forests[1].base: "ou=x,DC=A" overlaps "dc=a"',
     ],
+    [
+      `namespace: { suffix: "dc=corp,dc=example" }\nforests:\n  - { name: a, backend: memory, base: "dc=a", ldif: [x] }`,
+      'forests[0].mount: is required when namespace.suffix is set',
+    ],
+    [
+      `namespace: { suffix: "dc=corp,dc=example" }\nforests:\n  - { name: a, backend: memory, base: "dc=a", mount: "ou=a,dc=other", ldif: [x] }`,
+      'forests[0].mount: "ou=a,dc=other" is not within namespace.suffix "dc=corp,dc=example"',
+    ],
+    [
+      `namespace: { suffix: "dc=corp,dc=example" }\nforests:\n  - { name: a, backend: memory, base: "dc=a", mount: "dc=corp,dc=example", ldif: [x] }\n  - { name: b, backend: memory, base: "dc=b", mount: "ou=b,dc=corp,dc=example", ldif: [x] }`,
+      'forests[0].mount: "dc=corp,dc=example" may be the namespace suffix itself only when there is one forest',
+    ],
+    [
+      `forests:\n  - { name: a, backend: memory, base: "dc=a", ldif: [x], filter: "(objectClass=user" }`,
+      'forests[0].filter: "(objectClass=user" is not an RFC 4515 filter',
+    ],
+    [
+      `forests:\n  - { name: a, backend: memory, base: "dc=a", ldif: [x], upnSuffixes: { a.com: a.com } }\n  - { name: b, backend: memory, base: "dc=b", ldif: [x], upnSuffixes: { A.com: b.com } }`,
+      'forests[1].upnSuffixes.A.com: "b.com" is mapped by another forest',
+    ],
+    [
+      `forests:\n  - { name: a, backend: ldap, base: "dc=a", servers: ["ldap//dc1"] }`,
+      'forests[0].servers[0]: "ldap//dc1" is not an LDAP URL',
+    ],
     [`forests:\n  - { name: a, backend: memory, base: "dc=a", ldif: [x], extra: 1 }`, 'forests[0].extra: is not a known key'],
     [`forests: []`, 'forests: [] Too small: expected array to have >=1 items'],
     [`${forest}tls: { certFile: c.pem }`, 'tls.keyFile: is required'],
@@ -78,6 +102,24 @@ describe('configuration', () => {
     const messages = errorsOf(`${forest}tls: { certFile: c, keyFile: k, password: 12345 }`).join('\n');
     expect(messages).toContain('tls.password: (secret)');
     expect(messages).not.toContain('12345');
+  });
+
+  it('reads an ldap forest bind password from passwordFile and resolves its CA file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'canopy-config-'));
+    writeFileSync(join(dir, 'avvid.secret'), 'svc-pass\n');
+    writeFileSync(
+      join(dir, 'canopy.yaml'),
+      'forests:\n  - name: avvid\n    backend: ldap\n    base: DC=avvid,DC=info\n    servers: [ldaps://dc1.avvid.info:636, ldap://dc2.avvid.info]\n' +
+        '    bind: { dn: "CN=svc,DC=avvid,DC=info", passwordFile: avvid.secret }\n    tls: { ca: ca.pem }\n',
+    );
+    const f = loadConfigFile(join(dir, 'canopy.yaml')).forests[0];
+    expect(f).toMatchObject({
+      backend: 'ldap',
+      bind: { dn: 'CN=svc,DC=avvid,DC=info', password: 'svc-pass' },
+      tls: { ca: join(dir, 'ca.pem'), rejectUnauthorized: true, startTls: false },
+      pageSize: 500,
+      pool: { size: 4 },
+    });
   });
 
   it('reads secrets from passwordFile', () => {
