@@ -7,7 +7,7 @@ import type { Directory } from './core/directory.js';
 import { MemoryDirectory } from './backends/memory/memory-directory.js';
 import { startFrontEnd, type FrontEnd } from './frontend/listener.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { SuffixRouter } from './router/suffix-router.js';
+import { NamespaceRouter } from './router/namespace-router.js';
 import { version } from './version.js';
 
 export interface RunningServer {
@@ -22,9 +22,19 @@ export interface RunningServer {
 export async function startServer(config: LoadedConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logging.level);
   const forests = await Promise.all(
-    config.forests.map(async (f, i) => ({ name: f.name, directory: await openForest(f, i, logger) })),
+    config.forests.map(async (f, i) => ({
+      name: f.name,
+      mount: Dn.parse(f.mount ?? f.base),
+      priority: f.priority,
+      directory: await openForest(f, i, logger),
+    })),
   );
-  const directory = new SuffixRouter(forests);
+  const directory = new NamespaceRouter(forests, {
+    suffix: config.namespace && Dn.parse(config.namespace.suffix),
+    uniqueAttributes: config.namespace?.uniqueAttributes ?? [],
+    onDuplicate: config.namespace?.onDuplicate ?? 'all',
+    logger,
+  });
   let frontEnd: FrontEnd;
   try {
     frontEnd = await startFrontEnd({

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryDirectory } from '../../src/backends/memory/memory-directory.js';
+import type { Directory, OperationContext, Scope, SearchRequest } from '../../src/core/directory.js';
+import { Dn } from '../../src/core/dn.js';
+import { Entry } from '../../src/core/entry.js';
+import type { Filter } from '../../src/core/filter.js';
+import { LdapError } from '../../src/core/ldap-error.js';
+import { ResultCode } from '../../src/core/result-codes.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { parseFilterString } from '../../src/protocol/filter-codec.js';
+import { NamespaceRouter, type RoutedForest } from '../../src/router/namespace-router.js';
+
+const ctx = (): OperationContext => ({ signal: new AbortController().signal, connectionId: 1, boundDn: '' });
+
+function forestLdif(base: string, people: string[]): string {
+  const rdn = base.split(',')[0];
+  const [type, value] = rdn.split('=');
+  const head = `dn: ${base}\nobjectClass: top\nobjectClass: organizationalUnit\n${type}: ${value}\n`;
+  return [head, ...people.map((p) => `dn: CN=${p},${base}\nobjectClass: user\ncn: ${p}\nsAMAccountName: ${p.toLowerCase()}\n`)].join('\n');
+}
+
+function memoryForest(name: string, mount: string, people: string[], priority = 100): RoutedForest {
+  const dn = Dn.parse(mount);
+  return { name, mount: dn, priority, directory: MemoryDirectory.fromLdif({ suffix: dn, sources: [{ name, text: forestLdif(mount, people) }] }) };
+}
+
+/** Counts searches, so tests can assert which forests were asked. */
+function counting(forest: RoutedForest): RoutedForest & { calls: number } {
+  const counted = { ...forest, calls: 0 };
+  const inner = forest.directory;
+  counted.directory = Object.assign(Object.create(inner) as Directory, {
+    search: (r: SearchRequest, c: OperationContext) => {
+      counted.calls++;
+      return inner.search(r, c);
+    },
+  });
+  return counted;
+}
+
+function failing(name: string, mount: string, afterEntries: number): RoutedForest {
+  const dn = Dn.parse(mount);
+  return {
+    name,
+    mount: dn,
+    priority: 100,
+    directory: {
+      namingContexts: () => [dn],
+      async *search() {
+        for (let i = 0; i < afterEntries; i++) yield new Entry(dn.child(`cn=x${i}`), [{ name: 'objectClass', values: ['user'] }]);
+        throw new LdapError(ResultCode.unavailable, 'no server reachable');
+      },
+    } as unknown as Directory,
+  };
+}
+
+const suffix = Dn.parse('dc=corp,dc=example');
+const logger = createLogger('silent');
+
+function router(forests: RoutedForest[], onDuplicate: 'all' | 'priority' = 'all') {
+  return new NamespaceRouter(forests, { suffix, uniqueAttributes: ['sAMAccountName'], onDuplicate, logger });
+}
+
+async function search(dir: Directory, base: string, scope: Scope, filter = '(objectClass=*)'): Promise<string[]> {
+  const out: string[] = [];
+  const f: Filter = parseFilterString(filter);
+  for await (const e of dir.search({ base: Dn.parse(base), scope, filter: f, attributes: [], typesOnly: false, sizeLimit: 0, timeLimit: 0 }, ctx())) {
+    out.push(e.dn.text);
+  }
+  return out.sort();
+}
+
+describe('NamespaceRouter', () => {
+  const avvid = () => memoryForest('avvid', 'ou=avvid,dc=corp,dc=example', ['Ann', 'JDoe']);
+  const vse = () => memoryForest('vse', 'ou=vse,ou=labs,dc=corp,dc=example', ['Bob', 'JDoe'], 1);
+
+  it.each<[string, Scope, string[]]>([
+    ['dc=corp,dc=example', 'base', ['dc=corp,dc=example']],
+    ['dc=corp,dc=example', 'one', ['ou=avvid,dc=corp,dc=example', 'ou=labs,dc=corp,dc=example']],
+    ['ou=labs,dc=corp,dc=example', 'base', ['ou=labs,dc=corp,dc=example']],
+    ['ou=labs,dc=corp,dc=example', 'one', ['ou=vse,ou=labs,dc=corp,dc=example']],
+    ['ou=labs,dc=corp,dc=example', 'sub', ['CN=Bob,ou=vse,ou=labs,dc=corp,dc=example', 'CN=JDoe,ou=vse,ou=labs,dc=corp,dc=example', 'ou=labs,dc=corp,dc=example', 'ou=vse,ou=labs,dc=corp,dc=example']],
+    ['ou=avvid,dc=corp,dc=example', 'base', ['ou=avvid,dc=corp,dc=example']],
+    ['ou=avvid,dc=corp,dc=example', 'one', ['CN=Ann,ou=avvid,dc=corp,dc=example', 'CN=JDoe,ou=avvid,dc=corp,dc=example']],
+    ['CN=Ann,ou=avvid,dc=corp,dc=example', 'sub', ['CN=Ann,ou=avvid,dc=corp,dc=example']],
+  ])('%s scope %s is exact', async (base, scope, expected) => {
+    expect(await search(router([avvid(), vse()]), base, scope)).toEqual(expected);
+  });
+
+  it('a subtree search at the suffix merges every forest and the synthetic containers', async () => {
+    const found = await search(router([avvid(), vse()]), 'dc=corp,dc=example', 'sub');
+    expect(found).toHaveLength(3 + 3 + 2);
+    expect(await search(router([avvid(), vse()]), 'dc=corp,dc=example', 'sub', '(sAMAccountName=jdoe)')).toEqual([
+      'CN=JDoe,ou=avvid,dc=corp,dc=example',
+      'CN=JDoe,ou=vse,ou=labs,dc=corp,dc=example',
+    ]);
+  });
+
+  it('filters synthetic entries like any other', async () => {
+    expect(await search(router([avvid(), vse()]), 'dc=corp,dc=example', 'sub', '(objectClass=organizationalUnit)')).toEqual([
+      'ou=avvid,dc=corp,dc=example',
+      'ou=labs,dc=corp,dc=example',
+      'ou=vse,ou=labs,dc=corp,dc=example',
+    ]);
+  });
+
+  it('asks only the forests whose mount lies in scope', async () => {
+    const a = counting(avvid());
+    const v = counting(vse());
+    await search(router([a, v]), 'ou=labs,dc=corp,dc=example', 'sub');
+    await search(router([a, v]), 'CN=Ann,ou=avvid,dc=corp,dc=example', 'base');
+    expect([a.calls, v.calls]).toEqual([1, 1]);
+  });
+
+  it.each([
+    ['ou=missing,dc=corp,dc=example', 'dc=corp,dc=example'],
+    ['cn=x,ou=missing,ou=labs,dc=corp,dc=example', 'ou=labs,dc=corp,dc=example'],
+    ['dc=elsewhere', ''],
+  ])('a base %s outside the mounts is noSuchObject with matchedDN %j', async (base, matched) => {
+    await expect(search(router([avvid(), vse()]), base, 'sub')).rejects.toMatchObject({ code: ResultCode.noSuchObject, matchedDn: matched });
+  });
+
+  it('an outage in one forest ends the merged search with unavailable naming the forest', async () => {
+    const r = router([avvid(), failing('vse', 'ou=vse,dc=corp,dc=example', 2)]);
+    await expect(search(r, 'dc=corp,dc=example', 'sub')).rejects.toMatchObject({
+      code: ResultCode.unavailable,
+      message: expect.stringContaining('forest "vse"'),
+    });
+  });
+
+  it('onDuplicate: priority keeps the lower priority number and returns other entries', async () => {
+    const found = await search(router([avvid(), vse()], 'priority'), 'dc=corp,dc=example', 'sub', '(objectClass=user)');
+    expect(found).toEqual(['CN=Ann,ou=avvid,dc=corp,dc=example', 'CN=Bob,ou=vse,ou=labs,dc=corp,dc=example', 'CN=JDoe,ou=vse,ou=labs,dc=corp,dc=example']);
+  });
+
+  it('routes writes by DN and refuses them on virtual containers', async () => {
+    const r = router([avvid(), vse()]);
+    await r.modify(Dn.parse('CN=Ann,ou=avvid,dc=corp,dc=example'), [{ operation: 'replace', attribute: { name: 'ipPhone', values: ['1234'] } }], ctx());
+    expect(await search(r, 'dc=corp,dc=example', 'sub', '(ipPhone=1234)')).toEqual(['CN=Ann,ou=avvid,dc=corp,dc=example']);
+    await expect(r.delete(Dn.parse('ou=labs,dc=corp,dc=example'), ctx())).rejects.toMatchObject({ code: ResultCode.unwillingToPerform });
+    await expect(
+      r.modifyDn({ dn: Dn.parse('CN=Ann,ou=avvid,dc=corp,dc=example'), newRdn: 'cn=Ann', deleteOldRdn: true, newSuperior: Dn.parse('ou=vse,ou=labs,dc=corp,dc=example') }, ctx()),
+    ).rejects.toMatchObject({ code: ResultCode.affectsMultipleDSAs });
+    await expect(r.bind(Dn.parse('cn=nobody,dc=corp,dc=example'), Buffer.from('x'), ctx())).rejects.toMatchObject({ code: ResultCode.invalidCredentials });
+    expect(await r.compare(Dn.parse('ou=labs,dc=corp,dc=example'), 'ou', 'LABS', ctx())).toBe(true);
+  });
+
+  it('lists the suffix as its naming context, or every mount without one', () => {
+    expect(router([avvid(), vse()]).namingContexts().map((d) => d.text)).toEqual(['dc=corp,dc=example']);
+    const plain = new NamespaceRouter([avvid(), vse()], { uniqueAttributes: [], onDuplicate: 'all', logger });
+    expect(plain.namingContexts().map((d) => d.text)).toEqual(['ou=avvid,dc=corp,dc=example', 'ou=vse,ou=labs,dc=corp,dc=example']);
+  });
+});
