@@ -2,6 +2,7 @@
 // Run: ./dev bench   (or: npm run bench -- --users 20000 --seconds 5)
 // The server runs in its own process (one core), the load generator here (the other core):
 // pipelined pre-encoded requests on a few connections, so the client is not the bottleneck.
+// The server logs at its default level (info: one line per operation), as in production.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -9,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { SearchRequest } from '@ldapjs/messages';
+import ldapMessages from '@ldapjs/messages';
+
+const { SearchRequest } = ldapMessages;
 
 const { values } = parseArgs({
   options: {
@@ -31,7 +34,7 @@ const ldif = join(dir, 'forest.ldif');
 execFileSync(process.execPath, [join(root, 'dist/tools/generate-fixtures.js'), '--users', String(users), '--suffix', suffix, '--seed', '7', '--out', ldif]);
 writeFileSync(
   join(dir, 'canopy.yaml'),
-  `listen: { ldap: "ldap://127.0.0.1:0" }\nlogging: { level: warn }\nforests:\n  - { name: bench, backend: memory, base: "${suffix}", ldif: ["${ldif}"] }\n`,
+  `listen: { ldap: "ldap://127.0.0.1:0" }\nlogging: { level: info }\nforests:\n  - { name: bench, backend: memory, base: "${suffix}", ldif: ["${ldif}"] }\n`,
 );
 
 const server = spawn(process.execPath, [join(root, 'dist/cli.js'), 'serve', '--config', join(dir, 'canopy.yaml')], {

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigErrors } from './config/config-error.js';
 import { loadConfigFile } from './config/load.js';
 import { startServer } from './server.js';
+import { runCheck } from './tools/check.js';
 import { version } from './version.js';
 
 const defaultConfig = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
@@ -13,6 +14,7 @@ const usage = `Usage: canopy <command> [options]
 Commands:
   serve       start the LDAP server
   validate    check a configuration file and exit
+  check       connect to every forest's servers, bind and read each base; exit 1 if a forest has none working
 
 Options:
   -c, --config FILE   configuration file (default: ${defaultConfig})
@@ -46,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? 'serve';
-  if (positionals.length > 1 || !['serve', 'validate'].includes(command)) {
+  if (positionals.length > 1 || !['serve', 'validate', 'check'].includes(command)) {
     process.stderr.write(`canopy: unknown command "${positionals.join(' ')}"\n\n${usage}`);
     return 2;
   }
@@ -57,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${file}: configuration is valid\n`);
       return 0;
     }
+    if (command === 'check') return (await runCheck(config, process.stdout)) ? 0 : 1;
     const server = await startServer(config);
     const stop = () => {
       server.close().then(

@@ -8,6 +8,10 @@ import { MemoryDirectory } from './backends/memory/memory-directory.js';
 import { startFrontEnd, type FrontEnd } from './frontend/listener.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { NamespaceRouter } from './router/namespace-router.js';
+import { NamespaceMap } from './stages/namespace/namespace-map.js';
+import { NamespaceStage } from './stages/namespace/namespace-stage.js';
+import { compileForestView } from './stages/namespace/forest-view.js';
+import { openLdapForest } from './backends/ldap/ldap-directory.js';
 import { version } from './version.js';
 
 export interface RunningServer {
@@ -18,15 +22,20 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The one place that turns a configuration into a running stack: backends → router → front end. */
+/**
+ * The one place that turns a configuration into a running stack:
+ * backends → namespace stage per forest → router → front end.
+ */
 export async function startServer(config: LoadedConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logging.level);
+  const views = config.forests.map(compileForestView);
+  const namespace = new NamespaceMap(views);
   const forests = await Promise.all(
     config.forests.map(async (f, i) => ({
       name: f.name,
-      mount: Dn.parse(f.mount ?? f.base),
+      mount: views[i].mount,
       priority: f.priority,
-      directory: await openForest(f, i, logger),
+      directory: new NamespaceStage(views[i], namespace, await openForest(f, i, logger)),
     })),
   );
   const directory = new NamespaceRouter(forests, {
@@ -69,8 +78,9 @@ export async function startServer(config: LoadedConfig, options: { logger?: Logg
   };
 }
 
-async function openForest(forest: ForestConfig, index: number, logger: Logger): Promise<Directory> {
-  if (forest.backend !== 'memory') throw new ConfigErrors([new ConfigError(['forests', index, 'backend'], `"${forest.backend}" is not available yet`)]);
+/** The forest's backend, speaking the forest's own namespace. */
+export async function openForest(forest: ForestConfig, index: number, logger: Logger): Promise<Directory> {
+  if (forest.backend === 'ldap') return openLdapForest(forest, logger);
   const sources = await Promise.all(
     forest.ldif.map(async (file, j) => {
       try {

@@ -32,6 +32,8 @@ export interface ObjectClassDef {
 const MS = '1.2.840.113556';
 /** Private arc for attributes whose Microsoft OID collides with OpenLDAP's core schema. */
 const PRIVATE = '1.3.6.1.4.1.99999.1';
+/** Private arc for attributes Canopy itself computes. */
+const CANOPY = '1.3.6.1.4.1.99999.2';
 
 const s = (name: string, oid: string, extra: Partial<AttributeTypeDef> = {}): AttributeTypeDef => ({
   name,
@@ -114,6 +116,8 @@ export const attributeTypes: readonly AttributeTypeDef[] = [
   s('subschemaSubentry', '2.5.18.10', { syntax: 'dn', singleValue: true, operational: true, noUserModification: true }),
   s('hasSubordinates', '2.5.18.9', { syntax: 'boolean', singleValue: true, operational: true, noUserModification: true }),
   s('entryDN', '1.3.6.1.1.20', { syntax: 'dn', singleValue: true, operational: true, noUserModification: true }),
+  // Canopy's own: the forest an entry of the virtual tree comes from (private arc).
+  s('canopyForest', `${CANOPY}.1`, { singleValue: true, operational: true, noUserModification: true }),
 ];
 
 const oc = (

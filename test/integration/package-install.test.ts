@@ -31,7 +31,7 @@ describe('the packed package', () => {
   it('starts on its bundled default and answers a search', async () => {
     const client = new Client({ url: canopy.url });
     try {
-      const { searchEntries } = await client.search('DC=avvid,DC=info', {
+      const { searchEntries } = await client.search('ou=avvid,dc=corp,dc=example', {
         filter: '(sAMAccountName=jdoe)',
         attributes: ['userPrincipalName'],
       });

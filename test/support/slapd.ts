@@ -19,6 +19,8 @@ export interface SlapdOptions {
   readonly rootPassword?: string;
   /** Lines appended to the database section, e.g. `sizelimit size.soft=1000 …`. */
   readonly extraConfig?: string;
+  /** Serve StartTLS on the ldap:// listener and LDAPS on a second port with this certificate. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
 }
 
 export interface Slapd {
@@ -28,6 +30,12 @@ export interface Slapd {
   readonly rootPassword: string;
   /** The generated slapd.conf, for slap* tools (slapcat, slapschema) run against the same data. */
   readonly configFile: string;
+  /** Set when started with `tls`. */
+  readonly ldapsUrl?: string;
+  /** Stops the server but keeps its data and ports, for `restart` (failover tests). */
+  kill(): Promise<void>;
+  /** Starts the server again on the same ports after `kill`. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,16 +69,27 @@ export async function startSlapd(options: SlapdOptions): Promise<Slapd> {
     }
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
+      const ldapsPort = options.tls ? await freePort() : undefined;
       try {
-        const child = await launch(configFile, port);
+        let child: ChildProcess | undefined = await launch(configFile, port, ldapsPort);
         return {
           url: `ldap://127.0.0.1:${port}`,
           port,
+          ldapsUrl: ldapsPort === undefined ? undefined : `ldaps://127.0.0.1:${ldapsPort}`,
           rootDn,
           rootPassword,
           configFile,
+          kill: async () => {
+            if (child) await kill(child);
+            child = undefined;
+          },
+          restart: async () => {
+            if (child) await kill(child);
+            child = await launch(configFile, port, ldapsPort);
+          },
           stop: async () => {
-            await kill(child);
+            if (child) await kill(child);
+            child = undefined;
             await rm(dir, { recursive: true, force: true });
           },
         };
@@ -93,6 +112,7 @@ function config(dir: string, options: SlapdOptions, rootDn: string, rootPassword
     `include ${AD_SCHEMA}`,
     `pidfile ${join(dir, 'slapd.pid')}`,
     `argsfile ${join(dir, 'slapd.args')}`,
+    ...(options.tls ? [`TLSCertificateFile ${options.tls.certFile}`, `TLSCertificateKeyFile ${options.tls.keyFile}`] : []),
     'modulepath /usr/lib/ldap',
     'moduleload back_mdb',
     'database mdb',
@@ -144,8 +164,9 @@ function freePort(): Promise<number> {
 }
 
 /** Starts slapd in the foreground (-d) and resolves once it accepts TCP connections. */
-async function launch(configFile: string, port: number): Promise<ChildProcess> {
-  const child = spawn(SLAPD, ['-f', configFile, '-h', `ldap://127.0.0.1:${port}/`, '-d', '0'], {
+async function launch(configFile: string, port: number, ldapsPort?: number): Promise<ChildProcess> {
+  const urls = [`ldap://127.0.0.1:${port}/`, ...(ldapsPort === undefined ? [] : [`ldaps://127.0.0.1:${ldapsPort}/`])];
+  const child = spawn(SLAPD, ['-f', configFile, '-h', urls.join(' '), '-d', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -154,7 +175,7 @@ async function launch(configFile: string, port: number): Promise<ChildProcess> {
   child.on('exit', (code, signal) => (exited = `slapd exited (${code ?? signal}):\n${stderr}`));
   child.on('error', (err) => (exited = `slapd failed to start: ${err.message}`));
   const deadline = Date.now() + 10_000;
-  while (!(await accepts(port))) {
+  while (!(await accepts(port)) || (ldapsPort !== undefined && !(await accepts(ldapsPort)))) {
     if (exited !== undefined) throw new Error(exited);
     if (Date.now() > deadline) {
       await kill(child);

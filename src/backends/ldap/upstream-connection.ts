@@ -1,0 +1,187 @@
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { EventEmitter } from 'node:events';
+import {
+  Client,
+  CompareRequest,
+  ModifyDNRequest,
+  PagedResultsControl,
+  SearchEntry,
+  SearchReference,
+  SearchResponse,
+  StatusCodeParser,
+  type BerWriter,
+  type Message,
+} from 'ldapts';
+import { isServerFailure, upstreamError, type UpstreamResult } from './errors.js';
+import type { ServerTls } from './tls-options.js';
+
+export interface ConnectOptions {
+  readonly url: string;
+  readonly tls: ServerTls;
+  readonly connectMs: number;
+  readonly operationMs: number;
+}
+
+export interface Credentials {
+  readonly dn: string;
+  readonly password: string;
+}
+
+/** The connection's socket closed before the request was sent: nothing reached the server. */
+export class ConnectionLost extends Error {
+  constructor() {
+    super('connection closed before the request was sent');
+  }
+}
+
+/** Probes dead peers on idle pooled connections (firewalls drop silent TCP sessions). */
+const KEEPALIVE_MS = 60_000;
+
+/**
+ * One ldapts Client on one socket to one server. It never reconnects by itself: ldapts would
+ * silently open a new socket for the next request, without StartTLS and without the service
+ * bind, so a lost socket makes this connection unusable and the pool opens a fresh one.
+ */
+export class UpstreamConnection {
+  private last: UpstreamResult | undefined;
+  private pagedSearchOpen = false;
+
+  private constructor(
+    readonly client: Client,
+    /** Which of the forest's servers this connection reaches. */
+    readonly serverIndex: number,
+  ) {
+    // ldapts keeps matchedDN and paging cookies to itself; its message parser (a private field)
+    // is the one place that sees every response. The connection runs one operation at a time,
+    // so the last response is the current operation's.
+    const parser = (client as unknown as { messageParser?: EventEmitter }).messageParser;
+    parser?.on('message', (m: unknown) => this.observe(m));
+  }
+
+  /** Connects (TLS or StartTLS as configured) and binds when credentials are given. */
+  static async open(options: ConnectOptions, serverIndex: number, credentials?: Credentials): Promise<UpstreamConnection> {
+    const { tls } = options;
+    const client = new Client({
+      url: options.url,
+      connectTimeout: options.connectMs,
+      timeout: options.operationMs,
+      // ldapts treats any tlsOptions as "connect with TLS", so they go here only for ldaps.
+      tlsOptions: tls.mode === 'ldaps' ? tls.options : undefined,
+      ...singleSocket(),
+    });
+    const connection = new UpstreamConnection(client, serverIndex);
+    try {
+      // ldapts' startTLS writes the socket into the options it is given: hand it a copy.
+      if (tls.mode === 'startTls') await client.startTLS({ ...tls.options });
+      // An anonymous forest binds anonymously: it proves the server answers before the connection is pooled.
+      await client.bind(credentials?.dn ?? '', credentials?.password ?? '');
+      return connection;
+    } catch (err) {
+      connection.close();
+      throw isServerFailure(err) ? err : upstreamError(err, connection.last);
+    }
+  }
+
+  /** The last result message the server sent (for matchedDN and its diagnostic text). */
+  get lastResult(): UpstreamResult | undefined {
+    return this.last;
+  }
+
+  /** True while the socket is open and no paged search is left unfinished on it. */
+  get reusable(): boolean {
+    return this.client.isConnected && !this.pagedSearchOpen;
+  }
+
+  get connected(): boolean {
+    return this.client.isConnected;
+  }
+
+  /**
+   * ModifyDN with the request's own deleteOldRdn and newSuperior (ldapts' modifyDN always
+   * deletes the old RDN and splits the new DN at the first comma).
+   */
+  async modifyDn(dn: string, newRdn: string, deleteOldRdn: boolean, newSuperior: string | undefined): Promise<void> {
+    await this.send(new ModifyDNRequest({ messageId: 0, dn, newRdn, deleteOldRdn, newSuperior }), [0]);
+  }
+
+  /** Compare with the value's bytes (ldapts' compare takes text only); true for compareTrue. */
+  async compare(dn: string, attribute: string, value: Buffer): Promise<boolean> {
+    return (await this.send(new BytesCompareRequest(dn, attribute, value), [5, 6])) === 6;
+  }
+
+  /** Unbinds and closes the socket; anything outstanding on it fails. Never throws. */
+  close(): void {
+    this.client.unbind().catch(() => undefined);
+  }
+
+  /** Sends one request through ldapts' private request path; resolves with an accepted status. */
+  private async send(request: Message, accepted: readonly number[]): Promise<number> {
+    const client = this.client as unknown as LdaptsInternals;
+    if (!client.isConnected) throw new ConnectionLost();
+    request.messageId = client._nextMessageId();
+    const response = await client._send(request);
+    if (!response || !accepted.includes(response.status)) throw StatusCodeParser.parse(response);
+    return response.status;
+  }
+
+  private observe(message: unknown): void {
+    if (message instanceof SearchEntry || message instanceof SearchReference) return;
+    const result = message as { matchedDN?: unknown; errorMessage?: unknown };
+    if (typeof result.matchedDN !== 'string') return; // not a result message
+    this.last = { matchedDn: result.matchedDN, message: typeof result.errorMessage === 'string' ? result.errorMessage : '' };
+    if (message instanceof SearchResponse) {
+      const paged = message.controls?.find((c): c is PagedResultsControl => c instanceof PagedResultsControl);
+      this.pagedSearchOpen = (paged?.value?.cookie?.length ?? 0) > 0;
+    }
+  }
+}
+
+/** The ldapts Client members used for requests its public API cannot express. */
+interface LdaptsInternals {
+  readonly isConnected: boolean;
+  _nextMessageId(): number;
+  _send(message: Message): Promise<Parameters<typeof StatusCodeParser.parse>[0]>;
+}
+
+class BytesCompareRequest extends CompareRequest {
+  constructor(
+    dn: string,
+    attribute: string,
+    private readonly bytes: Buffer,
+  ) {
+    super({ messageId: 0, dn, attribute, value: bytes.toString('utf8') });
+  }
+
+  override writeMessage(writer: BerWriter): void {
+    writer.writeString(this.dn);
+    writer.startSequence();
+    writer.writeString(this.attribute);
+    writer.writeBuffer(this.bytes, 0x04);
+    writer.endSequence();
+  }
+}
+
+/**
+ * Socket factories that open at most one connection per Client (a StartTLS upgrade of that
+ * socket is allowed), with TCP keep-alive.
+ */
+function singleSocket(): { createConnection: typeof netConnect; createSecureConnection: typeof tlsConnect } {
+  let opened = false;
+  const once = (): void => {
+    if (opened) throw new ConnectionLost();
+    opened = true;
+  };
+  const createConnection = ((port: number, host: string) => {
+    once();
+    return netConnect({ port, host, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
+  }) as typeof netConnect;
+  const createSecureConnection = ((...args: [ConnectionOptions] | [number, string, ConnectionOptions | undefined]) => {
+    if (args.length === 1) return tlsConnect(args[0]); // StartTLS: upgrades the socket already opened
+    once();
+    const socket = tlsConnect({ ...args[2], port: args[0], host: args[1] });
+    socket.setKeepAlive(true, KEEPALIVE_MS);
+    return socket;
+  }) as typeof tlsConnect;
+  return { createConnection, createSecureConnection };
+}

@@ -1,0 +1,13 @@
+// Canopy's programmatic API: start a server from a configuration, or use its pieces in tests.
+export { startServer, type RunningServer } from './server.js';
+export { loadConfigFile, parseConfig, type LoadedConfig } from './config/load.js';
+export { ConfigError, ConfigErrors } from './config/config-error.js';
+export type { CanopyConfig, ForestConfig } from './config/schema.js';
+export { MemoryDirectory } from './backends/memory/memory-directory.js';
+export { parseLdif, entriesToLdif } from './backends/memory/ldif.js';
+export { generateForest } from './tools/fixture-generator.js';
+export { Dn } from './core/dn.js';
+export { Entry, type Attribute, type AttributeValue } from './core/entry.js';
+export { LdapError } from './core/ldap-error.js';
+export { ResultCode } from './core/result-codes.js';
+export type { Directory, SearchRequest, SearchStream, OperationContext } from './core/directory.js';

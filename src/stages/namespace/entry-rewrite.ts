@@ -1,0 +1,84 @@
+import type { AttributeValue } from '../../core/entry.js';
+import { Entry } from '../../core/entry.js';
+import { syntaxOf } from '../../core/schema.js';
+import { disabledValue } from './account-disabled.js';
+import type { AttributeRequest } from './attribute-request.js';
+import { dnValueToVirtual } from './dn-rewrite.js';
+import type { ForestView } from './forest-view.js';
+import type { NamespaceMap } from './namespace-map.js';
+import { UPN, upnToVirtual } from './upn-rewrite.js';
+
+/** How one attribute (by its upstream spelling) reaches the client. */
+interface AttributePlan {
+  readonly name: string;
+  readonly values: 'copy' | 'dn' | 'upn';
+}
+
+/** Spellings remembered per search: entries of one search share a handful. */
+const MAX_PLANS = 1024;
+
+/**
+ * Rewrites the entries of one search into virtual terms: DN, attribute names, DN values, UPN
+ * suffixes; hidden and unrequested attributes left out; msDS-UserAccountDisabled and canopyForest
+ * added when asked for. Decisions per attribute spelling are made once per search, so the work per
+ * entry is a map lookup per attribute plus the values that really change. Upstream entries are
+ * never modified (a memory forest shares its stored objects).
+ */
+export class EntryRewriter {
+  private readonly plans = new Map<string, AttributePlan | null>();
+  /** Mount and base differ only in spelling (or not at all): entry DNs stay as the forest spells them. */
+  private readonly keepDn: boolean;
+
+  constructor(
+    private readonly map: NamespaceMap,
+    private readonly view: ForestView,
+    private readonly request: AttributeRequest,
+  ) {
+    this.keepDn = view.base.key === view.mount.key;
+  }
+
+  rewrite(entry: Entry): Entry {
+    const out = new Entry(this.keepDn && entry.dn.isWithin(this.view.base) ? entry.dn : this.map.toVirtual(entry.dn, this.view));
+    for (const a of entry.attributes()) {
+      const plan = this.plan(a.name);
+      if (plan === null) continue;
+      out.addValues(plan.name, plan.values === 'copy' ? a.values : this.values(plan.values, a.values));
+    }
+    if (this.request.wantsDisabled) {
+      const disabled = disabledValue(entry);
+      if (disabled !== undefined) out.set('msDS-UserAccountDisabled', [disabled]);
+    }
+    if (this.request.wantsForest) out.set('canopyForest', [this.view.name]);
+    return out;
+  }
+
+  private values(kind: 'dn' | 'upn', values: readonly AttributeValue[]): AttributeValue[] {
+    return values.map((v) => {
+      if (typeof v !== 'string') return v;
+      return kind === 'dn' ? dnValueToVirtual(this.map, this.view, v) : upnToVirtual(this.view, v);
+    });
+  }
+
+  private plan(upstreamName: string): AttributePlan | null {
+    let plan = this.plans.get(upstreamName);
+    if (plan === undefined) {
+      plan = this.decide(upstreamName);
+      if (this.plans.size < MAX_PLANS) this.plans.set(upstreamName, plan);
+    }
+    return plan;
+  }
+
+  private decide(upstreamName: string): AttributePlan | null {
+    const name = this.view.virtualName(upstreamName);
+    if (name === undefined || !this.request.includes(name)) return null;
+    if (syntaxOf(upstreamName) === 'binary') return { name, values: 'copy' };
+    if (this.view.isDnValued(upstreamName) || this.view.isDnValued(name)) return { name, values: 'dn' };
+    if (this.view.upnToVirtual.size > 0 && bare(name).toLowerCase() === UPN) return { name, values: 'upn' };
+    return { name, values: 'copy' };
+  }
+}
+
+function bare(name: string): string {
+  const i = name.indexOf(';');
+  return i < 0 ? name : name.slice(0, i);
+}

@@ -1,0 +1,179 @@
+import type {
+  Directory,
+  Modification,
+  ModifyDnRequest,
+  OperationContext,
+  SearchRequest,
+  SearchStream,
+} from '../../core/directory.js';
+import { Dn } from '../../core/dn.js';
+import { Entry, type AttributeValue } from '../../core/entry.js';
+import { LdapError } from '../../core/ldap-error.js';
+import { ResultCode } from '../../core/result-codes.js';
+import { failedSearch } from '../../core/search-stream.js';
+import { AttributeRequest } from './attribute-request.js';
+import { EntryRewriter } from './entry-rewrite.js';
+import { rewriteFilter, upstreamFilter } from './filter-rewrite.js';
+import type { ForestView } from './forest-view.js';
+import type { NamespaceMap } from './namespace-map.js';
+import { attributeToUpstream, modificationToUpstream } from './write-rewrite.js';
+
+/** A search as it will be sent to one forest; `execute` runs it and rewrites what comes back. */
+export interface SearchPlan {
+  readonly forest: string;
+  /** The request in the forest's own terms. */
+  readonly request: SearchRequest;
+  execute(ctx: OperationContext): SearchStream;
+}
+
+const EMPTY: SearchStream = {
+  [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ done: true, value: undefined }) }),
+};
+
+/**
+ * One forest's Directory presented at its mount in the virtual tree: requests are rewritten into
+ * the forest's terms (DNs, attribute names, DN values, UPN suffixes, filters), results and errors
+ * back into virtual ones. The router calls it only for DNs within the mount, and may call `plan`
+ * first to skip forests where the filter cannot match.
+ */
+export class NamespaceStage implements Directory {
+  constructor(
+    readonly view: ForestView,
+    private readonly map: NamespaceMap,
+    private readonly inner: Directory,
+  ) {}
+
+  namingContexts(): readonly Dn[] {
+    return [this.view.mount];
+  }
+
+  /**
+   * The search in the forest's terms, or undefined when its filter cannot match in this forest
+   * (then the forest need not be asked). Throws noSuchObject for a base outside the mount.
+   */
+  plan(request: SearchRequest): SearchPlan | undefined {
+    const base = this.toUpstream(request.base);
+    const filter = upstreamFilter(this.map, this.view, request.filter);
+    if (filter === undefined) return undefined;
+    const attributes = AttributeRequest.compile(this.view, request.attributes);
+    const upstream: SearchRequest = { ...request, base, filter, attributes: attributes.upstream };
+    return {
+      forest: this.view.name,
+      request: upstream,
+      execute: (ctx) => this.run(upstream, new EntryRewriter(this.map, this.view, attributes), ctx),
+    };
+  }
+
+  search(request: SearchRequest, ctx: OperationContext): SearchStream {
+    let plan: SearchPlan | undefined;
+    try {
+      plan = this.plan(request);
+    } catch (err) {
+      return failedSearch(err as Error);
+    }
+    return plan === undefined ? EMPTY : plan.execute(ctx);
+  }
+
+  private async *run(request: SearchRequest, rewriter: EntryRewriter, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
+    try {
+      for await (const entry of this.inner.search(request, ctx)) yield rewriter.rewrite(entry);
+    } catch (err) {
+      throw this.virtualError(err);
+    }
+  }
+
+  async bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void> {
+    // A name outside the mount fails exactly like a wrong password.
+    if (!dn.isWithin(this.view.mount)) throw new LdapError(ResultCode.invalidCredentials, 'invalid credentials');
+    return this.guard(this.inner.bind(this.toUpstream(dn), password, ctx));
+  }
+
+  async add(entry: Entry, ctx: OperationContext): Promise<void> {
+    const dn = this.toUpstream(entry.dn);
+    const attributes = [...entry.attributes()].map((a) => attributeToUpstream(this.map, this.view, a));
+    return this.guard(this.inner.add(new Entry(dn, attributes), ctx));
+  }
+
+  async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
+    const upstream = changes.map((c) => modificationToUpstream(this.map, this.view, c));
+    return this.guard(this.inner.modify(this.toUpstream(dn), upstream, ctx));
+  }
+
+  async delete(dn: Dn, ctx: OperationContext): Promise<void> {
+    return this.guard(this.inner.delete(this.toUpstream(dn), ctx));
+  }
+
+  async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
+    const dn = this.toUpstream(request.dn);
+    let newSuperior: Dn | undefined;
+    if (request.newSuperior !== undefined) {
+      const target = this.map.toUpstream(request.newSuperior);
+      if (target?.forest !== this.view) {
+        throw new LdapError(ResultCode.affectsMultipleDSAs, `cannot move "${request.dn.text}" out of forest "${this.view.name}"`);
+      }
+      newSuperior = target.dn;
+    }
+    return this.guard(this.inner.modifyDn({ ...request, dn, ...(newSuperior ? { newSuperior } : {}) }, ctx));
+  }
+
+  /**
+   * Compare as the equality assertion it is, rewritten like a filter: an assertion that cannot hold
+   * here is false without asking, and one that becomes another kind of filter
+   * (msDS-UserAccountDisabled) is answered by a base search.
+   */
+  async compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
+    const base = this.toUpstream(dn);
+    const name = this.view.upstreamName(attribute);
+    if (name === undefined) {
+      throw new LdapError(ResultCode.unwillingToPerform, `attribute "${attribute}" cannot be compared through this directory`);
+    }
+    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+    const filter = rewriteFilter(this.map, this.view, { type: 'equality', attribute, value: bytes });
+    if (typeof filter === 'boolean') return filter;
+    if (filter.type === 'equality') {
+      const upstreamValue = filter.value === bytes ? value : typeof value === 'string' ? filter.value.toString('utf8') : filter.value;
+      return this.guard(this.inner.compare(base, filter.attribute, upstreamValue, ctx));
+    }
+    const request: SearchRequest = { base, scope: 'base', filter, attributes: ['1.1'], typesOnly: true, sizeLimit: 1, timeLimit: 0 };
+    try {
+      for await (const _ of this.inner.search(request, ctx)) return true;
+    } catch (err) {
+      throw this.virtualError(err);
+    }
+    return false;
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  private toUpstream(dn: Dn): Dn {
+    if (!dn.isWithin(this.view.mount)) {
+      throw new LdapError(ResultCode.noSuchObject, `"${dn.text}" is not in forest "${this.view.name}"`);
+    }
+    return dn.rebase(this.view.mount, this.view.base);
+  }
+
+  private async guard<T>(operation: Promise<T>): Promise<T> {
+    try {
+      return await operation;
+    } catch (err) {
+      throw this.virtualError(err);
+    }
+  }
+
+  /** An error of the forest with its matchedDN in virtual terms (empty when outside the forest's base). */
+  private virtualError(err: unknown): unknown {
+    if (!(err instanceof LdapError) || err.matchedDn === '') return err;
+    let matched = '';
+    try {
+      const dn = Dn.parse(err.matchedDn);
+      if (dn.isWithin(this.view.base)) matched = dn.rebase(this.view.base, this.view.mount).text;
+    } catch {
+      // an unparsable matchedDN is dropped rather than passed on in the forest's terms
+    }
+    const rewritten = new LdapError(err.code, err.message, matched);
+    rewritten.stack = err.stack;
+    return rewritten;
+  }
+}

@@ -1,0 +1,59 @@
+import type { Modification } from '../../core/directory.js';
+import type { Attribute, AttributeValue } from '../../core/entry.js';
+import { LdapError } from '../../core/ldap-error.js';
+import { ResultCode } from '../../core/result-codes.js';
+import { syntaxOf } from '../../core/schema.js';
+import { DISABLED } from './account-disabled.js';
+import { dnValueToUpstream } from './dn-rewrite.js';
+import { CANOPY_FOREST } from './filter-rewrite.js';
+import type { ForestView } from './forest-view.js';
+import type { NamespaceMap } from './namespace-map.js';
+import { UPN, upnToUpstream } from './upn-rewrite.js';
+
+/**
+ * Attributes of writes (add, modify) in one forest's terms. Hidden and computed attributes
+ * (canopyForest, msDS-UserAccountDisabled: write userAccountControl instead) are refused, and so is
+ * a DN value naming an entry of another forest: a forest cannot store a reference it cannot resolve.
+ */
+export function attributeToUpstream(map: NamespaceMap, view: ForestView, attribute: Attribute): Attribute {
+  const lower = attribute.name.toLowerCase();
+  const name = lower === CANOPY_FOREST || lower === DISABLED ? undefined : view.upstreamName(attribute.name);
+  if (name === undefined) {
+    throw new LdapError(ResultCode.unwillingToPerform, `attribute "${attribute.name}" cannot be written through this directory`);
+  }
+  if (syntaxOf(name) === 'binary') return name === attribute.name ? attribute : { name, values: attribute.values };
+  const values = valuesToUpstream(map, view, attribute.name, name, attribute.values);
+  return name === attribute.name && values === attribute.values ? attribute : { name, values };
+}
+
+export function modificationToUpstream(map: NamespaceMap, view: ForestView, change: Modification): Modification {
+  const attribute = attributeToUpstream(map, view, change.attribute);
+  return attribute === change.attribute ? change : { operation: change.operation, attribute };
+}
+
+function valuesToUpstream(
+  map: NamespaceMap,
+  view: ForestView,
+  virtual: string,
+  upstream: string,
+  values: AttributeValue[],
+): AttributeValue[] {
+  if (view.isDnValued(virtual) || view.isDnValued(upstream)) {
+    return values.map((v) => {
+      const text = typeof v === 'string' ? v : v.toString('utf8');
+      const out = dnValueToUpstream(map, view, text);
+      if (out === undefined) {
+        throw new LdapError(
+          ResultCode.unwillingToPerform,
+          `"${virtual}" value "${text}" names an entry of another forest; forest "${view.name}" cannot hold it`,
+        );
+      }
+      return out === text ? v : out;
+    });
+  }
+  if (virtual.toLowerCase() === UPN) {
+    // A suffix this forest does not map is written as given: the forest decides whether it takes it.
+    return values.map((v) => (typeof v === 'string' ? (upnToUpstream(map, view, v) ?? v) : v));
+  }
+  return values;
+}

@@ -1,0 +1,49 @@
+/**
+ * Throw-away certificates for TLS tests, made with the `openssl` command line: a CA, a server
+ * certificate for 127.0.0.1 / localhost signed by it, and a second, unrelated CA (the wrong one).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface TestCertificates {
+  readonly dir: string;
+  /** PEM CA certificate that signed the server certificate. */
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** A CA that signed nothing here. */
+  readonly otherCaFile: string;
+  remove(): Promise<void>;
+}
+
+export async function makeTestCertificates(): Promise<TestCertificates> {
+  const dir = await mkdtemp(join(tmpdir(), 'canopy-tls-'));
+  const file = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]) => run('openssl', args);
+  try {
+    for (const ca of ['ca', 'other-ca']) {
+      await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=Canopy test ${ca}`,
+        '-keyout', file(`${ca}.key`), '-out', file(`${ca}.pem`));
+    }
+    await writeFile(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', file('server.key'), '-out', file('server.csr'));
+    await openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial',
+      '-days', '2', '-extfile', file('server.ext'), '-out', file('server.pem'));
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    dir,
+    caFile: file('ca.pem'),
+    certFile: file('server.pem'),
+    keyFile: file('server.key'),
+    otherCaFile: file('other-ca.pem'),
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}

@@ -1,0 +1,78 @@
+import type { ResultCodeError} from 'ldapts';
+import { UnavailableError, InvalidCredentialsError } from 'ldapts';
+import { describe, expect, it } from 'vitest';
+import { ServerSelector } from '../../src/backends/ldap/server-selector.js';
+import { isServerFailure, upstreamError } from '../../src/backends/ldap/errors.js';
+import { LdapError } from '../../src/core/ldap-error.js';
+import { createLogger } from '../../src/observability/logger.js';
+
+const logger = createLogger('silent');
+
+function selector(clock: { now: number }): ServerSelector {
+  return new ServerSelector('avvid', ['ldap://a', 'ldap://b', 'ldap://c'], logger, { initialMs: 100, maxMs: 400 }, () => clock.now);
+}
+
+describe('ServerSelector', () => {
+  it('skips a failed server until its backoff ends, doubling it per failure, and prefers the first again', () => {
+    const clock = { now: 0 };
+    const s = selector(clock);
+    expect(s.candidates()).toEqual([0, 1, 2]);
+    s.markDown(0, new Error('ECONNREFUSED'));
+    expect(s.candidates()).toEqual([1, 2]);
+    expect(s.shouldLeave(1)).toBe(false);
+    clock.now = 100;
+    expect(s.candidates()).toEqual([0, 1, 2]);
+    expect(s.shouldLeave(1)).toBe(true); // failback: the first server may be tried again
+    s.markDown(0, new Error('ECONNREFUSED'));
+    clock.now = 250;
+    expect(s.candidates()).toEqual([1, 2]);
+    clock.now = 300;
+    expect(s.candidates()).toEqual([0, 1, 2]);
+    s.markUp(0);
+    s.markDown(0, new Error('x'));
+    clock.now = 399;
+    expect(s.candidates()).toEqual([1, 2]);
+    clock.now = 400;
+    expect(s.candidates()).toEqual([0, 1, 2]); // back to the initial backoff after an answer
+  });
+
+  it('tries servers in order and names every reason when none answers', async () => {
+    const s = selector({ now: 0 });
+    const tried: number[] = [];
+    const found = await s.firstReachable(async (i) => {
+      tried.push(i);
+      if (i < 2) throw new Error(`down ${i}`);
+      return 'ok';
+    });
+    expect(found).toEqual({ index: 2, value: 'ok' });
+    expect(tried).toEqual([0, 1, 2]);
+    const err = await s.firstReachable(() => Promise.reject(new UnavailableError('shutting down'))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LdapError);
+    expect((err as LdapError).code).toBe(52);
+    expect((err as LdapError).message).toBe(
+      'forest "avvid": no server reachable (ldap://a: down 0; ldap://b: down 1; ldap://c: unavailable (52))',
+    );
+  });
+
+  it('stops at an error that is not a server failure', async () => {
+    const s = selector({ now: 0 });
+    const refused = new LdapError(49, 'invalid credentials');
+    await expect(s.firstReachable(() => Promise.reject(refused))).rejects.toBe(refused);
+    expect(s.candidates()).toEqual([0, 1, 2]);
+  });
+});
+
+describe('upstream errors', () => {
+  it('classifies server failures', () => {
+    expect(isServerFailure(new Error('socket hang up'))).toBe(true);
+    expect(isServerFailure(new UnavailableError())).toBe(true);
+    expect(isServerFailure(new InvalidCredentialsError())).toBe(false);
+  });
+
+  it('keeps the upstream code, message and matchedDN', () => {
+    const err: ResultCodeError = new InvalidCredentialsError('ignored');
+    const e = upstreamError(err, { matchedDn: 'OU=Users,DC=x', message: 'bad password' });
+    expect([e.code, e.message, e.matchedDn]).toEqual([49, 'bad password', 'OU=Users,DC=x']);
+    expect(upstreamError(new Error('boom'), undefined).code).toBe(80);
+  });
+});
