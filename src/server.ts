@@ -22,21 +22,30 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+export interface ServerOptions {
+  readonly logger?: Logger;
+  /** Test seam: wraps each forest's backend (below its namespace stage), e.g. to count the operations it receives. */
+  readonly wrapBackend?: (forest: string, directory: Directory) => Directory;
+}
+
 /**
  * The one place that turns a configuration into a running stack:
  * backends → namespace stage per forest → router → front end.
  */
-export async function startServer(config: LoadedConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
+export async function startServer(config: LoadedConfig, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logging.level);
   const views = config.forests.map(compileForestView);
   const namespace = new NamespaceMap(views);
   const forests = await Promise.all(
-    config.forests.map(async (f, i) => ({
-      name: f.name,
-      mount: views[i].mount,
-      priority: f.priority,
-      directory: new NamespaceStage(views[i], namespace, await openForest(f, i, logger)),
-    })),
+    config.forests.map(async (f, i) => {
+      const backend = await openForest(f, i, logger);
+      return {
+        name: f.name,
+        mount: views[i].mount,
+        priority: f.priority,
+        directory: new NamespaceStage(views[i], namespace, options.wrapBackend?.(f.name, backend) ?? backend),
+      };
+    }),
   );
   const directory = new NamespaceRouter(forests, {
     suffix: config.namespace && Dn.parse(config.namespace.suffix),

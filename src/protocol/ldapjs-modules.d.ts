@@ -20,6 +20,7 @@ declare module '@ldapjs/messages' {
   }
   export const LdapMessage: { parse(reader: unknown): LdapMessageObject };
   export const SearchRequest: new (options: Record<string, unknown>) => LdapMessageObject;
+  export const SearchResultEntry: new (options: Record<string, unknown>) => LdapMessageObject;
 }
 
 declare module '@ldapjs/asn1' {
