@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Filter } from './filter.js';
 import { rulesFor } from './matching.js';
+import { isSecretAttribute } from './schema.js';
 
 /**
  * RFC 4515 text of a filter, for logs and cache keys. Unlike @ldapjs/filter's toString it keeps
@@ -8,13 +9,25 @@ import { rulesFor } from './matching.js';
  * byte of binary attributes and of values that are not valid UTF-8, so the text is unambiguous.
  */
 export function filterToString(filter: Filter): string {
+  return render(filter, escapeValue);
+}
+
+/** The same text for log lines, with assertion values on password attributes replaced by `***`. */
+export function filterToLogString(filter: Filter): string {
+  return render(filter, (attribute, value) => (isSecretAttribute(attribute) ? '***' : escapeValue(attribute, value)));
+}
+
+type ValueText = (attribute: string, value: Buffer) => string;
+
+function render(filter: Filter, escapeValue: ValueText): string {
+  const sub = (f: Filter) => render(f, escapeValue);
   switch (filter.type) {
     case 'and':
-      return `(&${filter.filters.map(filterToString).join('')})`;
+      return `(&${filter.filters.map(sub).join('')})`;
     case 'or':
-      return `(|${filter.filters.map(filterToString).join('')})`;
+      return `(|${filter.filters.map(sub).join('')})`;
     case 'not':
-      return `(!${filterToString(filter.filter)})`;
+      return `(!${sub(filter.filter)})`;
     case 'present':
       return `(${filter.attribute}=*)`;
     case 'equality':

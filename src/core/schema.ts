@@ -199,3 +199,9 @@ export function syntaxOf(name: string): SyntaxKind {
 export function isOperational(name: string): boolean {
   return byName.get(name.toLowerCase())?.operational === true;
 }
+
+/** Attributes whose values are secrets: never logged, whatever the operation. */
+export function isSecretAttribute(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower === 'unicodepwd' || lower.includes('password');
+}

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Directory, OperationContext, SearchRequest } from '../core/directory.js';
 import type { Entry } from '../core/entry.js';
 import { compileFilter } from '../core/filter-eval.js';
-import { filterToString } from '../core/filter-text.js';
+import { filterToLogString } from '../core/filter-text.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import { decodeMessage, type Control, type LdapRequest } from '../protocol/codec.js';
@@ -401,7 +401,7 @@ function describe(request: LdapRequest): Record<string, unknown> {
       return { op: 'bind', dn: request.name, method: request.auth.method };
     case 'search': {
       const s = request.search;
-      return { op: 'search', dn: s.base.text, scope: s.scope, filter: filterToString(s.filter) };
+      return { op: 'search', dn: s.base.text, scope: s.scope, filter: filterToLogString(s.filter) };
     }
     case 'add':
       return { op: 'add', dn: request.entry.dn.text };

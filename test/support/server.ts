@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -12,11 +12,14 @@ export const fixtureForests = `forests:
 `;
 
 /** Starts Canopy in this process on an ephemeral loopback port; `yaml` is a configuration file's text. */
-export async function startTestServer(yaml: string = fixtureForests): Promise<RunningServer & { url: string }> {
+export async function startTestServer(
+  yaml: string = fixtureForests,
+  options: ServerOptions = {},
+): Promise<RunningServer & { url: string }> {
   const config = parseConfig(`listen: { ldap: "ldap://127.0.0.1:0", ldaps: "ldaps://127.0.0.1:0" }\n${yaml}`, {
     source: 'test',
     baseDir: repoRoot,
   });
-  const server = await startServer(config, { logger: createLogger('silent') });
+  const server = await startServer(config, { logger: createLogger('silent'), ...options });
   return Object.assign(server, { url: server.urls[0] });
 }
