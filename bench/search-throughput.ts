@@ -34,7 +34,7 @@ const ldif = join(dir, 'forest.ldif');
 execFileSync(process.execPath, [join(root, 'dist/tools/generate-fixtures.js'), '--users', String(users), '--suffix', suffix, '--seed', '7', '--out', ldif]);
 writeFileSync(
   join(dir, 'canopy.yaml'),
-  `listen: { ldap: "ldap://127.0.0.1:0" }\nlogging: { level: info }\nforests:\n  - { name: bench, backend: memory, base: "${suffix}", ldif: ["${ldif}"] }\n`,
+  `listen: { ldap: "ldap://127.0.0.1:0" }\nlogging: { level: info }\nforests:\n  - { name: bench, backend: memory, base: "${suffix}", ldif: ["${ldif}"] }\naccess:\n  - { who: "*", what: { dn: "", scope: subtree }, allow: read }\n`,
 );
 
 const server = spawn(process.execPath, [join(root, 'dist/cli.js'), 'serve', '--config', join(dir, 'canopy.yaml')], {

@@ -5,6 +5,8 @@ import { ConfigErrors } from './config/config-error.js';
 import { loadConfigFile } from './config/load.js';
 import { startServer } from './server.js';
 import { runCheck } from './tools/check.js';
+import { runHashPassword } from './tools/hash-password.js';
+import { runMock } from './mock/mock-command.js';
 import { version } from './version.js';
 
 const defaultConfig = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
@@ -15,6 +17,8 @@ Commands:
   serve       start the LDAP server
   validate    check a configuration file and exit
   check       connect to every forest's servers, bind and read each base; exit 1 if a forest has none working
+  hash-password  read a password from standard input, print its scrypt hash for accounts[].passwordHash
+  mock        serve LDIF files as a mock directory, no configuration needed (canopy mock --help)
 
 Options:
   -c, --config FILE   configuration file (default: ${defaultConfig})
@@ -23,6 +27,13 @@ Options:
 `;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'mock') {
+    const stopped = new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    return runMock(argv.slice(1), { out: process.stdout, err: process.stderr, stopped });
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -48,9 +59,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? 'serve';
-  if (positionals.length > 1 || !['serve', 'validate', 'check'].includes(command)) {
+  if (positionals.length > 1 || !['serve', 'validate', 'check', 'hash-password'].includes(command)) {
     process.stderr.write(`canopy: unknown command "${positionals.join(' ')}"\n\n${usage}`);
     return 2;
+  }
+  if (command === 'hash-password') {
+    if (await runHashPassword(process.stdin, process.stdout)) return 0;
+    process.stderr.write('canopy: no password on standard input\n');
+    return 1;
   }
   const file = values.config ?? defaultConfig;
   try {

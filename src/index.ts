@@ -6,6 +6,15 @@ export type { CanopyConfig, ForestConfig } from './config/schema.js';
 export { MemoryDirectory } from './backends/memory/memory-directory.js';
 export { parseLdif, entriesToLdif } from './backends/memory/ldif.js';
 export { generateForest } from './tools/fixture-generator.js';
+export {
+  startMockDirectory,
+  MOCK_ADMIN_DN,
+  type MockDirectory,
+  type MockDirectoryOptions,
+  type MockProfile,
+  type MockSnapshot,
+} from './mock/mock-directory.js';
+export { FaultSwitches, type FaultSpec, type FaultKind, type ActiveFault } from './mock/faults.js';
 export { Dn } from './core/dn.js';
 export { Entry, type Attribute, type AttributeValue } from './core/entry.js';
 export { LdapError } from './core/ldap-error.js';

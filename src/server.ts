@@ -11,6 +11,9 @@ import { NamespaceRouter } from './router/namespace-router.js';
 import { NamespaceMap } from './stages/namespace/namespace-map.js';
 import { NamespaceStage } from './stages/namespace/namespace-stage.js';
 import { compileForestView } from './stages/namespace/forest-view.js';
+import { AccessPolicy } from './stages/access/access-policy.js';
+import { AccessStage } from './stages/access/access-stage.js';
+import { assembleAuthenticator } from './authentication.js';
 import { openLdapForest } from './backends/ldap/ldap-directory.js';
 import { version } from './version.js';
 
@@ -24,13 +27,15 @@ export interface RunningServer {
 
 export interface ServerOptions {
   readonly logger?: Logger;
-  /** Test seam: wraps each forest's backend (below its namespace stage), e.g. to count the operations it receives. */
+  /** Wraps each forest's backend (below its namespace stage): to count the operations it receives, to inject faults. */
   readonly wrapBackend?: (forest: string, directory: Directory) => Directory;
+  /** Supplies a forest's backend instead of opening it from the configuration (the mock directory's, already loaded). */
+  readonly openBackend?: (forest: ForestConfig) => Directory | undefined;
 }
 
 /**
  * The one place that turns a configuration into a running stack:
- * backends → namespace stage per forest → router → front end.
+ * backends → namespace stage per forest → router → access stage → front end (with the authenticator).
  */
 export async function startServer(config: LoadedConfig, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logging.level);
@@ -38,21 +43,27 @@ export async function startServer(config: LoadedConfig, options: ServerOptions =
   const namespace = new NamespaceMap(views);
   const forests = await Promise.all(
     config.forests.map(async (f, i) => {
-      const backend = await openForest(f, i, logger);
+      const backend = options.openBackend?.(f) ?? (await openForest(f, i, logger));
       return {
         name: f.name,
         mount: views[i].mount,
         priority: f.priority,
+        view: views[i],
+        backend,
         directory: new NamespaceStage(views[i], namespace, options.wrapBackend?.(f.name, backend) ?? backend),
       };
     }),
   );
-  const directory = new NamespaceRouter(forests, {
+  const router = new NamespaceRouter(forests, {
     suffix: config.namespace && Dn.parse(config.namespace.suffix),
     uniqueAttributes: config.namespace?.uniqueAttributes ?? [],
     onDuplicate: config.namespace?.onDuplicate ?? 'all',
+    onForestError: config.namespace?.onForestError ?? 'fail',
+    maxSortEntries: config.limits.maxSortEntries,
     logger,
   });
+  const directory = new AccessStage(new AccessPolicy(config.access ?? []), router);
+  const authenticator = assembleAuthenticator(config, namespace, forests, logger);
   let frontEnd: FrontEnd;
   try {
     frontEnd = await startFrontEnd({
@@ -64,8 +75,16 @@ export async function startServer(config: LoadedConfig, options: ServerOptions =
         maxConnections: config.limits.maxConnections,
         maxPendingOperations: config.limits.maxPendingOperations,
         idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+        search: {
+          maxResultEntries: config.limits.maxResultEntries,
+          maxPageSize: config.limits.maxPageSize,
+          searchTimeMs: config.limits.searchTimeMs,
+          maxCursors: config.limits.maxPagedSearches,
+          cursorIdleMs: config.limits.pagedSearchIdleSeconds * 1000,
+        },
       },
       directory,
+      authenticator,
       logger,
       vendorVersion: version,
     });
@@ -100,7 +119,8 @@ export async function openForest(forest: ForestConfig, index: number, logger: Lo
       }
     }),
   );
-  const directory = MemoryDirectory.fromLdif({ suffix: Dn.parse(forest.base), sources });
+  const ad = forest.profile === 'ad' ? { maxValRange: forest.maxValRange } : undefined;
+  const directory = MemoryDirectory.fromLdif({ suffix: Dn.parse(forest.base), sources, ad });
   logger.info({ forest: forest.name, backend: forest.backend, entries: directory.size }, 'forest loaded');
   return directory;
 }

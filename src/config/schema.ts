@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Dn } from '../core/dn.js';
 import { parseFilterString } from '../protocol/filter-codec.js';
+import { accessSchema, accountsSchema, checkAccounts, securitySchema } from './auth-schema.js';
 
 /** The configuration file's shape. Types derive from it; messages read as "<path>: <value> <message>". */
 
@@ -94,6 +95,10 @@ const memoryForest = z.strictObject({
   backend: z.literal('memory'),
   /** LDIF content files, relative to the configuration file. */
   ldif: z.array(z.string().min(1)).min(1),
+  /** `ad`: behave like an Active Directory domain controller (memberOf back links, USNs, range retrieval). */
+  profile: z.enum(['plain', 'ad']).default('plain'),
+  /** Under `profile: ad`, values of one attribute returned at once (AD's MaxValRange). */
+  maxValRange: z.number().int().min(1).default(1500),
 });
 
 const ldapForest = z.strictObject({
@@ -131,6 +136,8 @@ const ldapForest = z.strictObject({
   pageSize: z.number().int().min(1).max(10_000).default(500),
   binaryAttributes: z.array(attributeName).default(['objectGUID', 'objectSid', 'jpegPhoto', 'thumbnailPhoto', 'userCertificate']),
   referrals: z.enum(['drop', 'pass']).default('drop'),
+  /** How UPN logins are checked: `search` finds the DN with the service account, `native` binds with the UPN. */
+  bindResolution: z.enum(['search', 'native']).default('search'),
 });
 
 export const forestSchema = z.discriminatedUnion('backend', [memoryForest, ldapForest]);
@@ -162,6 +169,18 @@ export const configSchema = z
       maxConnections: z.number().int().min(1).default(4096),
       maxPendingOperations: z.number().int().min(1).max(10_000).default(64),
       idleTimeoutSeconds: z.number().int().min(0).default(0),
+      /** Entries of an unpaged search (AD's MaxPageSize for unpaged searches); 0 = no limit. */
+      maxResultEntries: z.number().int().min(0).default(0),
+      /** Larger pages asked for are served at this size (AD's MaxPageSize). */
+      maxPageSize: z.number().int().min(1).default(1000),
+      /** Per search operation, each page of a paged search (AD's MaxQueryDuration); 0 = no limit. */
+      searchTimeMs: z.number().int().min(0).default(120_000),
+      /** Entries buffered for a server-side sort (AD's MaxTempTableSize); 0 = no limit. */
+      maxSortEntries: z.number().int().min(0).default(10_000),
+      /** Paged searches open at once on one connection (AD's MaxResultSetsPerConn). */
+      maxPagedSearches: z.number().int().min(1).max(1000).default(10),
+      /** A paged search not continued for this long is released. */
+      pagedSearchIdleSeconds: z.number().int().min(1).default(300),
     })
     .prefault({}),
   logging: z
@@ -176,9 +195,14 @@ export const configSchema = z
       /** Attributes whose values identify one person across forests (e.g. sAMAccountName). */
       uniqueAttributes: z.array(attributeName).default([]),
       onDuplicate: z.enum(['all', 'priority']).default('all'),
+      /** `partial` returns the other forests' entries when one fails: unsafe for synchronisation. */
+      onForestError: z.enum(['fail', 'partial']).default('fail'),
     })
     .optional(),
   forests: z.array(forestSchema).min(1),
+  accounts: accountsSchema,
+  access: accessSchema,
+  security: securitySchema,
 }).superRefine((config, ctx) => {
   const suffix = config.namespace && tryDn(config.namespace.suffix);
   const names = new Set<string>();
@@ -209,6 +233,7 @@ export const configSchema = z
     if (clash) issue([f.mount === undefined ? 'base' : 'mount'], `overlaps "${clash.text}"`);
     mounts.push(mount);
   });
+  checkAccounts(config.accounts, mounts, ctx);
 });
 
 export type CanopyConfig = z.infer<typeof configSchema>;

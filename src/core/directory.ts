@@ -1,6 +1,7 @@
 import type { Dn } from './dn.js';
 import type { Attribute, AttributeValue, Entry } from './entry.js';
 import type { Filter } from './filter.js';
+import type { Identity } from './identity.js';
 
 export type Scope = 'base' | 'one' | 'sub';
 
@@ -11,6 +12,35 @@ export interface OperationContext {
   readonly connectionId: number;
   /** The bound DN as the client sent it; empty for anonymous. */
   readonly boundDn: string;
+  /** Who is bound; absent counts as anonymous. */
+  readonly identity?: Identity;
+  /** Where a search records what its result must report (set by the front end for searches). */
+  readonly notes?: SearchNotes;
+}
+
+/**
+ * What a search's final result must say besides its code: filled by the stages that know (the
+ * router), read by the front end when it writes SearchResultDone.
+ */
+export interface SearchNotes {
+  /** Forests left out of a partial result (`onForestError: partial`), with why. */
+  readonly missingForests: string[];
+  /** RFC 2891 sortResult when the entries could not be sorted; unset means sorted. */
+  sortResult?: number;
+}
+
+/** One server-side sort key (RFC 2891). */
+export interface SortKey {
+  readonly attribute: string;
+  /** Matching rule OID; the attribute's own ordering when absent. */
+  readonly orderingRule?: string;
+  readonly reverse: boolean;
+}
+
+export interface SortRequest {
+  readonly keys: readonly SortKey[];
+  /** The client marked the control critical: no entries rather than unsorted ones. */
+  readonly required: boolean;
 }
 
 export interface SearchRequest {
@@ -24,6 +54,8 @@ export interface SearchRequest {
   readonly sizeLimit: number;
   /** Seconds; 0 = no limit. */
   readonly timeLimit: number;
+  /** Server-side sort (RFC 2891), applied by the router across forests. */
+  readonly sort?: SortRequest;
 }
 
 /**

@@ -4,3 +4,8 @@ import type { SearchStream } from './directory.js';
 export function failedSearch(error: Error): SearchStream {
   return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }) };
 }
+
+/** A search with no entries. */
+export const EMPTY_SEARCH: SearchStream = {
+  [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ done: true, value: undefined }) }),
+};

@@ -5,6 +5,7 @@ import type { Directory, OperationContext, SearchRequest } from '../core/directo
 import type { Entry } from '../core/entry.js';
 import { compileFilter } from '../core/filter-eval.js';
 import { filterToLogString } from '../core/filter-text.js';
+import { authzId, type Authenticator } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import { decodeMessage, type Control, type LdapRequest } from '../protocol/codec.js';
@@ -16,8 +17,10 @@ import {
   type ResultExtras,
 } from '../protocol/encoder.js';
 import { FramingError, MessageFramer } from '../protocol/framing.js';
+import { SEARCH_CONTROLS } from '../protocol/controls/oids.js';
 import { ExtendedOid, Op } from '../protocol/tags.js';
 import { rootDseAttributes, rootDseEntry } from './root-dse.js';
+import { NO_SEARCH_LIMITS, SearchResponder, type SearchLimits } from './search-responder.js';
 import { Session } from './session.js';
 import { SUBSCHEMA_DN } from './subschema.js';
 
@@ -27,6 +30,8 @@ export interface ConnectionLimits {
   readonly maxPendingOperations: number;
   /** 0 = off. */
   readonly idleTimeoutMs: number;
+  /** Server-side search limits; none when absent. */
+  readonly search?: SearchLimits;
 }
 
 export interface ConnectionOptions {
@@ -38,6 +43,8 @@ export interface ConnectionOptions {
   readonly secureContext?: SecureContext;
   readonly vendorVersion: string;
   readonly subschema: Entry;
+  /** Checks named simple binds. */
+  readonly authenticator: Authenticator;
 }
 
 /** What an operation ends with: the LDAPResult fields, plus what the log line reports. */
@@ -76,6 +83,7 @@ export class Connection {
   private readonly framer: MessageFramer;
   private readonly inFlight = new Map<number, AbortController>();
   private readonly session = new Session();
+  private readonly searches: SearchResponder;
   private readonly log: Logger;
   private secure: boolean;
   private upgrading = false;
@@ -92,6 +100,8 @@ export class Connection {
     this.socket = socket;
     this.secure = socket instanceof TLSSocket;
     this.framer = new MessageFramer(options.limits.maxMessageBytes);
+    const output = { write: (b: Buffer) => this.socket.write(b), drained: (signal: AbortSignal) => this.drained(signal) };
+    this.searches = new SearchResponder(options.directory, output, options.limits.search ?? NO_SEARCH_LIMITS);
     this.log = options.logger.child({ conn: options.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
     this.attach(socket);
     this.log.debug({ tls: this.secure }, 'connection opened');
@@ -179,13 +189,14 @@ export class Connection {
     switch (request.op) {
       case 'abandon':
         this.inFlight.get(request.abandonId)?.abort();
+        this.searches.abandoned(request.abandonId);
         return;
       case 'unbind':
         this.end();
         return;
     }
     const responseTag = RESPONSE[request.op];
-    const critical = unsupportedCritical(controls);
+    const critical = unsupportedCritical(request.op, controls);
     if (critical) {
       const msg = `critical control ${critical.oid} is not supported`;
       this.write(encodeResult(messageId, responseTag, ResultCode.unavailableCriticalExtension, '', msg));
@@ -201,18 +212,18 @@ export class Connection {
     }
     const controller = new AbortController();
     this.inFlight.set(messageId, controller);
-    void this.execute(messageId, request, controller.signal).finally(() => {
+    void this.execute(messageId, request, controls, controller.signal).finally(() => {
       this.inFlight.delete(messageId);
       this.pump();
     });
   }
 
   /** Runs one operation and writes its result, unless it was abandoned or the connection closed. */
-  private async execute(messageId: number, request: LdapRequest, signal: AbortSignal): Promise<void> {
+  private async execute(messageId: number, request: LdapRequest, controls: readonly Control[], signal: AbortSignal): Promise<void> {
     const started = performance.now();
     let outcome: Outcome;
     try {
-      outcome = await this.perform(messageId, request, signal);
+      outcome = await this.perform(messageId, request, controls, signal);
     } catch (err) {
       if (!(err instanceof LdapError)) this.log.error({ err, msgId: messageId }, 'operation failed');
       const e = err instanceof LdapError ? err : new LdapError(ResultCode.other, 'internal error');
@@ -230,15 +241,16 @@ export class Connection {
     );
   }
 
-  private async perform(messageId: number, request: LdapRequest, signal: AbortSignal): Promise<Outcome> {
+  private async perform(messageId: number, request: LdapRequest, controls: readonly Control[], signal: AbortSignal): Promise<Outcome> {
     const { directory } = this.options;
-    const ctx: OperationContext = { signal, connectionId: this.options.id, boundDn: this.session.boundDn };
+    const ctx: OperationContext = { signal, connectionId: this.options.id, boundDn: this.session.boundDn, identity: this.session.identity };
     switch (request.op) {
       case 'bind':
-        await this.session.bind(request.version, request.name, request.auth, directory, ctx);
+        this.searches.releaseAll(); // paged searches belong to the identity that started them
+        await this.session.bind(request.version, request.name, request.auth, this.options.authenticator, this.client(), ctx);
         return { code: ResultCode.success };
       case 'search':
-        return this.search(messageId, request.search, ctx);
+        return this.search(messageId, request.search, controls, ctx);
       case 'add':
         await directory.add(request.entry, ctx);
         return { code: ResultCode.success };
@@ -257,7 +269,7 @@ export class Connection {
       }
       case 'extended':
         if (request.oid === ExtendedOid.whoAmI) {
-          const id = this.session.boundDn === '' ? '' : `dn:${this.session.boundDn}`;
+          const id = authzId(this.session.identity);
           return { code: ResultCode.success, extras: { responseValue: Buffer.from(id, 'utf8') } };
         }
         // RFC 4511 §4.12: an unknown extended operation is a protocolError without responseName.
@@ -267,32 +279,11 @@ export class Connection {
     }
   }
 
-  private async search(messageId: number, request: SearchRequest, ctx: OperationContext): Promise<Outcome> {
+  private async search(messageId: number, request: SearchRequest, controls: readonly Control[], ctx: OperationContext): Promise<Outcome> {
     if (request.scope === 'base' && (request.base.isRoot || request.base.equals(SUBSCHEMA_DN))) {
       return this.searchServerEntry(messageId, request);
     }
-    const selection = AttributeSelection.compile(request.attributes, request.typesOnly);
-    const timer = request.timeLimit > 0 ? AbortSignal.timeout(request.timeLimit * 1000) : undefined;
-    const signal = timer ? AbortSignal.any([ctx.signal, timer]) : ctx.signal;
-    const iterator = this.options.directory.search(request, { ...ctx, signal })[Symbol.asyncIterator]();
-    let entries = 0;
-    try {
-      while (!signal.aborted) {
-        const next = await iterator.next();
-        if (signal.aborted) break;
-        if (next.done) return { code: ResultCode.success, entries };
-        if (request.sizeLimit > 0 && entries >= request.sizeLimit) {
-          return { code: ResultCode.sizeLimitExceeded, message: `more than ${request.sizeLimit} entries`, entries };
-        }
-        entries++;
-        if (!this.socket.write(encodeSearchEntry(messageId, next.value, selection))) await this.drained(signal);
-      }
-    } catch (err) {
-      if (!timer?.aborted || ctx.signal.aborted) throw err;
-    } finally {
-      iterator.return?.().catch(() => undefined);
-    }
-    return { code: ResultCode.timeLimitExceeded, message: `time limit of ${request.timeLimit}s exceeded`, entries };
+    return this.searches.search(messageId, request, controls, ctx);
   }
 
   /** The root DSE and the subschema subentry: the front end's own entries, base scope only. */
@@ -362,6 +353,11 @@ export class Connection {
     this.log.info({ msgId: messageId, op: 'startTLS', code: ResultCode.success }, 'operation');
   }
 
+  /** What a bind needs to know about the client: its address (for throttling) and whether TLS protects it. */
+  private client(): { peer: string; secure: boolean } {
+    return { peer: this.socket.remoteAddress ?? 'unknown', secure: this.secure };
+  }
+
   private write(buf: Buffer): void {
     if (!this.closed) this.socket.write(buf);
   }
@@ -386,12 +382,13 @@ export class Connection {
 
   private abortAll(): void {
     for (const c of this.inFlight.values()) c.abort();
+    this.searches.releaseAll();
   }
 }
 
-/** Canopy implements no controls yet: a critical one must be refused, non-critical ones are ignored. */
-function unsupportedCritical(controls: readonly Control[]): Control | undefined {
-  return controls.find((c) => c.critical);
+/** A critical control the operation does not implement must be refused; non-critical ones are ignored. */
+function unsupportedCritical(op: LdapRequest['op'], controls: readonly Control[]): Control | undefined {
+  return controls.find((c) => c.critical && !(op === 'search' && SEARCH_CONTROLS.has(c.oid)));
 }
 
 /** The fields of a request that its log line shows (never a password). */

@@ -2,6 +2,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server, type So
 import { createSecureContext, createServer as createTlsServer, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Directory } from '../core/directory.js';
+import type { Authenticator } from '../core/identity.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { subschemaEntry } from './subschema.js';
 
@@ -14,6 +15,8 @@ export interface FrontEndOptions {
   readonly limits: ConnectionLimits & { readonly maxConnections: number };
   /** The assembled pipeline. */
   readonly directory: Directory;
+  /** Checks named simple binds (local accounts, forest logins). */
+  readonly authenticator: Authenticator;
   readonly logger: Logger;
   readonly vendorVersion: string;
 }
@@ -45,7 +48,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     socket.setNoDelay(true);
     const connection: Connection = new Connection(
       socket,
-      { id: nextId++, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema },
+      { id: nextId++, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator },
       () => connections.delete(connection),
     );
     connections.add(connection);

@@ -1,5 +1,6 @@
 import { Dn } from '../core/dn.js';
 import { Entry } from '../core/entry.js';
+import { ControlOid } from '../protocol/controls/oids.js';
 import { ExtendedOid } from '../protocol/tags.js';
 import { SUBSCHEMA_DN } from './subschema.js';
 
@@ -20,6 +21,7 @@ export function rootDseEntry(namingContexts: readonly Dn[], options: RootDseOpti
     ...(namingContexts.length > 0 ? [{ name: 'namingContexts', values: namingContexts.map((d) => d.text) }] : []),
     { name: 'supportedLDAPVersion', values: ['3'] },
     { name: 'supportedExtension', values: extensions },
+    { name: 'supportedControl', values: [ControlOid.pagedResults, ControlOid.sortRequest] },
     { name: 'subschemaSubentry', values: [SUBSCHEMA_DN.text] },
     { name: 'vendorName', values: ['Canopy'] },
     { name: 'vendorVersion', values: [options.vendorVersion] },

@@ -1,5 +1,5 @@
-import { Dn } from '../core/dn.js';
-import type { Directory, OperationContext } from '../core/directory.js';
+import type { OperationContext } from '../core/directory.js';
+import { ANONYMOUS, type Authenticator, type Identity } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import type { BindAuth } from '../protocol/codec.js';
@@ -8,10 +8,19 @@ import type { BindAuth } from '../protocol/codec.js';
 export class Session {
   /** The bound DN as the client sent it; empty when anonymous. */
   boundDn = '';
+  identity: Identity = ANONYMOUS;
 
   /** Binds or throws the LdapError the client gets. Only a full name-and-password bind reaches the directory. */
-  async bind(version: number, name: string, auth: BindAuth, directory: Directory, ctx: OperationContext): Promise<void> {
+  async bind(
+    version: number,
+    name: string,
+    auth: BindAuth,
+    authenticator: Authenticator,
+    client: { readonly peer: string; readonly secure: boolean },
+    ctx: OperationContext,
+  ): Promise<void> {
     this.boundDn = '';
+    this.identity = ANONYMOUS;
     if (version !== 3) throw new LdapError(ResultCode.protocolError, `LDAP version ${version} is not supported`);
     if (auth.method === 'sasl') {
       throw new LdapError(ResultCode.authMethodNotSupported, `SASL mechanism ${auth.mechanism} is not supported`);
@@ -21,7 +30,8 @@ export class Session {
     // authentication bypass in applications, so refused here and never forwarded.
     if (auth.password.length === 0) throw new LdapError(ResultCode.invalidCredentials, 'unauthenticated bind (empty password) refused');
     if (name === '') throw new LdapError(ResultCode.invalidCredentials, 'a password without a name is not valid');
-    await directory.bind(Dn.parse(name), auth.password, ctx);
+    const credentials = { name, password: auth.password, ...client, signal: ctx.signal, connectionId: ctx.connectionId };
+    this.identity = await authenticator.authenticate(credentials);
     this.boundDn = name;
   }
 }

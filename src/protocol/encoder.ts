@@ -1,6 +1,8 @@
 import type { Attribute, Entry } from '../core/entry.js';
+import type { Control } from './codec.js';
 import type { ResultCode } from '../core/result-codes.js';
 import { attributeType, isOperational } from '../core/schema.js';
+import { berOctets, berTlv } from './ber-writer.js';
 import { ExtendedOid, Op } from './tags.js';
 
 /**
@@ -47,8 +49,11 @@ export class AttributeSelection {
   }
 }
 
+/** Options do not change which attribute is meant: `member` selects AD's `member;range=0-1499`. */
 function canonical(name: string): string {
-  return (attributeType(name)?.name ?? name).toLowerCase();
+  const i = name.indexOf(';');
+  const bare = i < 0 ? name : name.slice(0, i);
+  return (attributeType(bare)?.name ?? bare).toLowerCase();
 }
 
 // Scratch space reused by every call (encoding is synchronous): lengths computed in the first
@@ -166,6 +171,8 @@ export interface ResultExtras {
   readonly responseName?: string;
   /** ExtendedResponse responseValue [11]. */
   readonly responseValue?: Buffer;
+  /** Response controls (paged results cookie, sort result), after the protocolOp. */
+  readonly controls?: readonly Control[];
 }
 
 /**
@@ -186,7 +193,8 @@ export function encodeResult(
   const value = extra.responseValue;
   const opContent =
     2 + intContentLength(code) + tlv(matchedLen) + tlv(diagLen) + (nameLen >= 0 ? tlv(nameLen) : 0) + (value ? tlv(value.length) : 0);
-  const msgContent = 2 + intContentLength(messageId) + tlv(opContent);
+  const controls = extra.controls ? encodeControls(extra.controls) : undefined;
+  const msgContent = 2 + intContentLength(messageId) + tlv(opContent) + (controls?.length ?? 0);
   const buf = Buffer.allocUnsafe(tlv(msgContent));
   let off = writeHeader(buf, 0, 0x30, msgContent);
   off = writeInt(buf, off, 0x02, messageId);
@@ -197,9 +205,18 @@ export function encodeResult(
   if (nameLen >= 0) off = writeString(buf, off, 0x8a, extra.responseName!, nameLen);
   if (value) {
     off = writeHeader(buf, off, 0x8b, value.length);
-    value.copy(buf, off);
+    off += value.copy(buf, off);
   }
+  controls?.copy(buf, off);
   return buf;
+}
+
+/** controls [0] SEQUENCE OF Control { controlType, criticality DEFAULT FALSE, controlValue OPTIONAL }. */
+function encodeControls(controls: readonly Control[]): Buffer {
+  const items = controls.map((c) =>
+    berTlv(0x30, berOctets(c.oid), ...(c.critical ? [Buffer.from([0x01, 0x01, 0xff])] : []), ...(c.value ? [berOctets(c.value)] : [])),
+  );
+  return berTlv(0xa0, ...items);
 }
 
 /** Notice of Disconnection (RFC 4511 §4.4.1): unsolicited, message ID 0, sent before closing. */

@@ -16,6 +16,11 @@ export class ForestStreamError extends Error {
   }
 }
 
+/** `err` as a failure of `forest`, unless it already names the forest it came from. */
+export function forestError(forest: string, err: unknown): ForestStreamError {
+  return err instanceof ForestStreamError ? err : new ForestStreamError(forest, err);
+}
+
 /**
  * Interleaves several forests' streams as entries arrive, pulling at most one entry ahead per
  * forest (memory is bounded by the number of forests, and a slow consumer pauses all of them).
@@ -29,7 +34,7 @@ export async function* mergeStreams(sources: readonly NamedStream[]): AsyncGener
     iterators[index].next().then(
       (result) => ({ index, result }),
       (err: unknown) => {
-        throw new ForestStreamError(sources[index].forest, err);
+        throw forestError(sources[index].forest, err);
       },
     );
   const pending = new Map<number, Promise<Pull>>(iterators.map((_, i) => [i, pull(i)]));
@@ -59,7 +64,7 @@ export async function* concatStreams(sources: readonly NamedStream[]): AsyncGene
     try {
       yield* s.stream;
     } catch (err) {
-      throw new ForestStreamError(s.forest, err);
+      throw forestError(s.forest, err);
     }
   }
 }

@@ -14,8 +14,10 @@ import { normalise } from '../core/matching.js';
 import { ResultCode } from '../core/result-codes.js';
 import { failedSearch } from '../core/search-stream.js';
 import type { Logger } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
 import { DuplicateFilter } from './duplicates.js';
 import { concatStreams, ForestStreamError, mergeStreams, type NamedStream } from './merge-streams.js';
+import { sortedMerge } from './sort.js';
 import { SyntheticTree } from './synthetic-entries.js';
 
 /** A forest as the router sees it: a Directory already speaking the virtual tree at `mount`. */
@@ -31,8 +33,15 @@ export interface RouterOptions {
   readonly suffix?: Dn;
   readonly uniqueAttributes: readonly string[];
   readonly onDuplicate: 'all' | 'priority';
+  /** `fail`: a failed forest fails the search; `partial`: the others' entries end in success with a diagnostic. */
+  readonly onForestError?: 'fail' | 'partial';
+  /** Most entries buffered for a server-side sort (0 = no limit). */
+  readonly maxSortEntries?: number;
   readonly logger: Logger;
 }
+
+/** The pseudo-forest name of the synthetic entries in a sorted merge. */
+const VIRTUAL_TREE = 'virtual tree';
 
 /**
  * Decides which forests an operation touches: by DN for everything but searches above the mounts,
@@ -62,6 +71,7 @@ export class NamespaceRouter implements Directory {
 
   search(request: SearchRequest, ctx: OperationContext): SearchStream {
     const owner = this.owner(request.base);
+    if (owner && request.sort) return this.sortedOwner(owner, request, ctx);
     if (owner) return owner.directory.search(request, ctx);
     const base = this.synthetic?.get(request.base);
     if (!base) return failedSearch(this.missing(request.base, 'search'));
@@ -113,41 +123,87 @@ export class NamespaceRouter implements Directory {
     await Promise.all(this.forests.map((f) => f.directory.close()));
   }
 
+  /** One forest's entries, sorted; its errors stay its own, as in an unsorted search. */
+  private async *sortedOwner(owner: RoutedForest, request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
+    const stream = owner.directory.search(this.withAttributes(request, sortAttributes(request)), ctx);
+    try {
+      yield* this.sorted([{ forest: owner.name, stream }], request, ctx);
+    } catch (err) {
+      throw err instanceof ForestStreamError ? err.cause : err;
+    }
+  }
+
   private async *searchAbove(base: Entry, request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
     const matches = compileFilter(request.filter);
-    const local =
+    const scoped =
       request.scope === 'base' ? [base] : request.scope === 'one' ? this.synthetic!.childrenOf(base.dn) : this.synthetic!.subtree(base.dn);
-    for (const e of local) if (matches(e)) yield e;
-    if (request.scope === 'base') return;
+    const local = [...scoped].filter(matches);
+    if (request.scope === 'base') {
+      yield* local;
+      return;
+    }
 
     const below = request.scope === 'one' ? (f: RoutedForest) => f.mount.parent()?.equals(base.dn) === true : (f: RoutedForest) => f.mount.isWithin(base.dn);
     const scope = request.scope === 'one' ? 'base' : 'sub';
-    const downstream = this.withUniqueAttributes(request);
+    const unique = this.options.onDuplicate === 'priority' ? this.options.uniqueAttributes : [];
+    const downstream = this.withAttributes(request, [...unique, ...sortAttributes(request)]);
     const forests = (this.options.onDuplicate === 'priority' ? this.byPriority : this.forests).filter(below);
-    const sources: NamedStream[] = forests.map((f) => ({
-      forest: f.name,
-      stream: f.directory.search({ ...downstream, base: f.mount, scope }, ctx),
-    }));
+    const missing: string[] = [];
+    const sources: NamedStream[] = forests.map((f) => {
+      const stream = f.directory.search({ ...downstream, base: f.mount, scope }, ctx);
+      return { forest: f.name, stream: this.options.onForestError === 'partial' ? this.tolerant(f.name, stream, missing, ctx) : stream };
+    });
+    // Sequential, in priority order, so the entry kept is always the preferred forest's.
+    const streams = unique.length > 0 ? [{ forest: 'priority', stream: this.deduplicated(sources) }] : sources;
     try {
-      if (this.options.onDuplicate === 'priority' && this.options.uniqueAttributes.length > 0) {
-        const duplicates = new DuplicateFilter(this.options.uniqueAttributes, this.options.logger);
-        // Sequential, in priority order, so the entry kept is always the preferred forest's.
-        for (const s of sources) {
-          for await (const e of concatStreams([s])) if (duplicates.admit(e, s.forest)) yield e;
-        }
+      if (request.sort) {
+        yield* this.sorted([{ forest: VIRTUAL_TREE, stream: arrayStream(local) }, ...streams], request, ctx);
       } else {
-        yield* mergeStreams(sources);
+        yield* local;
+        yield* mergeStreams(streams);
       }
     } catch (err) {
       throw err instanceof ForestStreamError ? forestFailure(err.forest, err.cause) : err;
     }
+    // Every forest gone is an outage even in partial mode: an empty success would read as "no users".
+    if (forests.length > 0 && missing.length === forests.length) {
+      throw new LdapError(ResultCode.unavailable, `every forest failed: ${missing.join('; ')}`);
+    }
   }
 
-  /** Unique attributes must reach the router to compare them; the front end returns only what was asked. */
-  private withUniqueAttributes(request: SearchRequest): SearchRequest {
-    const unique = this.options.onDuplicate === 'priority' ? this.options.uniqueAttributes : [];
-    if (unique.length === 0 || request.attributes.length === 0 || request.attributes.includes('*')) return request;
-    return { ...request, attributes: [...request.attributes.filter((a) => a !== '1.1'), ...unique] };
+  private sorted(sources: readonly NamedStream[], request: SearchRequest, ctx: OperationContext): SearchStream {
+    return sortedMerge(sources, request.sort!, this.options.maxSortEntries ?? 0, ctx.notes);
+  }
+
+  private async *deduplicated(sources: readonly NamedStream[]): AsyncGenerator<Entry, void, undefined> {
+    const duplicates = new DuplicateFilter(this.options.uniqueAttributes, this.options.logger);
+    for (const s of sources) {
+      for await (const e of concatStreams([s])) if (duplicates.admit(e, s.forest)) yield e;
+    }
+  }
+
+  /**
+   * `onForestError: partial`: a forest's outage ends only its own stream; the search goes on and
+   * its result names the forest (notes), with a warning log and a metric.
+   */
+  private async *tolerant(forest: string, stream: SearchStream, missing: string[], ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
+    try {
+      yield* stream;
+    } catch (err) {
+      if (ctx.signal.aborted || !isOutage(err)) throw err;
+      const reason = forestFailure(forest, err).message;
+      missing.push(reason);
+      ctx.notes?.missingForests.push(reason);
+      metrics.partialSearches.inc(forest);
+      this.options.logger.warn({ forest, reason }, 'forest missing from a partial search result (onForestError: partial)');
+    }
+  }
+
+  /** Attributes the router needs to see in entries; the front end still returns only what was asked. */
+  private withAttributes(request: SearchRequest, extra: readonly string[]): SearchRequest {
+    if (extra.length === 0) return request;
+    const asked = request.attributes.length === 0 ? ['*'] : request.attributes.filter((a) => a !== '1.1');
+    return { ...request, attributes: [...asked, ...extra] };
   }
 
   private owner(dn: Dn): RoutedForest | undefined {
@@ -181,7 +237,21 @@ export class NamespaceRouter implements Directory {
 function forestFailure(forest: string, err: unknown): Error {
   if (!(err instanceof LdapError)) return new LdapError(ResultCode.unavailable, `forest "${forest}" failed: internal error`);
   if (err.message.includes(`forest "${forest}"`)) return err;
-  const outage = [ResultCode.unavailable, ResultCode.busy, ResultCode.other, ResultCode.operationsError] as number[];
-  const code = outage.includes(err.code) ? ResultCode.unavailable : err.code;
+  const code = isOutage(err) ? ResultCode.unavailable : err.code;
   return new LdapError(code, `forest "${forest}": ${err.message}`, err.matchedDn);
+}
+
+const OUTAGE_CODES: readonly number[] = [ResultCode.unavailable, ResultCode.busy, ResultCode.other, ResultCode.operationsError];
+
+/** A forest that could not answer, as opposed to a directory answer (noSuchObject, limits, …). */
+function isOutage(err: unknown): boolean {
+  return !(err instanceof LdapError) || OUTAGE_CODES.includes(err.code);
+}
+
+function sortAttributes(request: SearchRequest): string[] {
+  return request.sort?.keys.map((k) => k.attribute) ?? [];
+}
+
+async function* arrayStream(entries: readonly Entry[]): AsyncGenerator<Entry, void, undefined> {
+  yield* entries;
 }

@@ -17,6 +17,7 @@ import { failedSearch } from '../../src/core/search-stream.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { BerReader } from '../../src/protocol/ber-reader.js';
 import { MessageFramer } from '../../src/protocol/framing.js';
+import { dnAuthenticator } from '../support/dn-authenticator.js';
 import { startFrontEnd, type FrontEnd } from '../../src/frontend/listener.js';
 
 const run = promisify(execFile);
@@ -189,6 +190,7 @@ beforeAll(async () => {
     tls: { cert: readFileSync(join(tmp, 'cert.pem')), key: readFileSync(join(tmp, 'key.pem')) },
     limits: { maxMessageBytes: 1 << 20, maxConnections: 100, idleTimeoutMs: 0, maxPendingOperations: 64 },
     directory: dir,
+    authenticator: dnAuthenticator(dir),
     logger: createLogger('silent'),
     vendorVersion: '0.0.0-test',
   });
@@ -395,6 +397,7 @@ describe('front end limits', () => {
       ldap: { host: '127.0.0.1', port: 0 },
       limits: { maxMessageBytes: 1 << 16, maxConnections: 1, idleTimeoutMs: 200, maxPendingOperations: 4 },
       directory: new TestDirectory(),
+      authenticator: dnAuthenticator(new TestDirectory()),
       logger: createLogger('silent'),
       vendorVersion: 'x',
     });

@@ -104,7 +104,8 @@ type NamespaceOverride = Partial<Pick<NamespaceConfig, 'onDuplicate' | 'uniqueAt
 async function startStack(config: LoadedConfig, namespace: NamespaceOverride = {}): Promise<Started> {
   const counters = new Map<string, CountingDirectory>();
   const server = await startServer(
-    { ...config, namespace: { ...config.namespace!, ...namespace } },
+    // These suites read the tree anonymously: access rules are tested in auth-access.test.ts.
+    { ...config, namespace: { ...config.namespace!, ...namespace }, access: [{ who: '*', what: { dn: '', scope: 'subtree' }, allow: 'write' }] },
     {
       logger: createLogger('silent'),
       wrapBackend: (name, directory) => {

@@ -31,6 +31,8 @@ describe('the packed package', () => {
   it('starts on its bundled default and answers a search', async () => {
     const client = new Client({ url: canopy.url });
     try {
+      // The default's local sync account (anonymous clients see the root DSE and schema only).
+      await client.bind('cn=cucm-sync,ou=accounts,dc=corp,dc=example', 'Cucm-Sync-Passw0rd!');
       const { searchEntries } = await client.search('ou=avvid,dc=corp,dc=example', {
         filter: '(sAMAccountName=jdoe)',
         attributes: ['userPrincipalName'],

@@ -11,9 +11,14 @@ export const fixtureForests = `forests:
   - { name: vse, backend: memory, base: "DC=vse,DC=lab", ldif: [fixtures/vse.lab.ldif] }
 `;
 
+/** An access rule letting every client read and write everything, for tests that are not about access. */
+export const openAccess = `access:
+  - { who: "*", what: { dn: "", scope: subtree }, allow: write }
+`;
+
 /** Starts Canopy in this process on an ephemeral loopback port; `yaml` is a configuration file's text. */
 export async function startTestServer(
-  yaml: string = fixtureForests,
+  yaml: string = fixtureForests + openAccess,
   options: ServerOptions = {},
 ): Promise<RunningServer & { url: string }> {
   const config = parseConfig(`listen: { ldap: "ldap://127.0.0.1:0", ldaps: "ldaps://127.0.0.1:0" }\n${yaml}`, {

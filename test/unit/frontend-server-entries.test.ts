@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Dn } from '../../src/core/dn.js';
-import type { Directory, OperationContext } from '../../src/core/directory.js';
+import type { OperationContext } from '../../src/core/directory.js';
+import type { Authenticator } from '../../src/core/identity.js';
 import { attributeType, objectClass } from '../../src/core/schema.js';
 import { rootDseAttributes, rootDseEntry } from '../../src/frontend/root-dse.js';
 import { Session } from '../../src/frontend/session.js';
@@ -34,24 +35,28 @@ describe('root DSE', () => {
 describe('Session.bind', () => {
   const ctx: OperationContext = { signal: new AbortController().signal, connectionId: 1, boundDn: '' };
   const calls: string[] = [];
-  const directory = {
-    bind: async (dn: Dn) => {
-      calls.push(dn.text);
+  const authenticator: Authenticator = {
+    authenticate: async ({ name }) => {
+      calls.push(name);
+      return { kind: 'account', dn: Dn.parse(name) };
     },
-  } as unknown as Directory;
+  };
+  const client = { peer: '127.0.0.1', secure: false };
   const simple = (password: string) => ({ method: 'simple' as const, password: Buffer.from(password) });
 
-  it('binds anonymously, refuses unauthenticated binds without asking the directory, forwards real ones', async () => {
+  it('binds anonymously, refuses unauthenticated binds without asking the authenticator, forwards real ones', async () => {
     const s = new Session();
-    await s.bind(3, '', simple(''), directory, ctx);
+    await s.bind(3, '', simple(''), authenticator, client, ctx);
     expect(s.boundDn).toBe('');
-    await expect(s.bind(3, 'cn=a', simple(''), directory, ctx)).rejects.toMatchObject({ code: 49 });
+    expect(s.identity).toEqual({ kind: 'anonymous' });
+    await expect(s.bind(3, 'cn=a', simple(''), authenticator, client, ctx)).rejects.toMatchObject({ code: 49 });
     expect(calls).toEqual([]);
-    await s.bind(3, 'cn=a', simple('pw'), directory, ctx);
+    await s.bind(3, 'cn=a', simple('pw'), authenticator, client, ctx);
     expect(s.boundDn).toBe('cn=a');
-    await expect(s.bind(2, 'cn=a', simple('pw'), directory, ctx)).rejects.toMatchObject({ code: 2 });
+    expect(s.identity).toMatchObject({ kind: 'account' });
+    await expect(s.bind(2, 'cn=a', simple('pw'), authenticator, client, ctx)).rejects.toMatchObject({ code: 2 });
     expect(s.boundDn).toBe('');
-    await expect(s.bind(3, '', { method: 'sasl', mechanism: 'GSSAPI' }, directory, ctx)).rejects.toMatchObject({ code: 7 });
-    await expect(s.bind(3, 'not a dn', simple('pw'), directory, ctx)).rejects.toMatchObject({ code: 34 });
+    expect(s.identity).toEqual({ kind: 'anonymous' });
+    await expect(s.bind(3, '', { method: 'sasl', mechanism: 'GSSAPI' }, authenticator, client, ctx)).rejects.toMatchObject({ code: 7 });
   });
 });

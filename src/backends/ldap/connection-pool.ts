@@ -8,6 +8,12 @@ export interface PoolOptions {
   readonly size: number;
   /** An idle connection is closed after this long; 0 keeps idle connections open. */
   readonly idleMs: number;
+  /**
+   * Longest wait for a free connection before failing with busy (51). Paged searches hold their
+   * connection between pages, so more open paged searches than connections would otherwise wait
+   * for each other forever.
+   */
+  readonly waitMs?: number;
 }
 
 export interface PoolStats {
@@ -43,15 +49,17 @@ export class ConnectionPool {
     return { open: this.count, busy: this.count - this.idle.length, idleServers: this.idle.map((i) => i.connection.serverIndex) };
   }
 
-  /** Lends a connection; waits while all are busy. Rejects when the signal aborts or no server answers. */
+  /** Lends a connection; waits (up to waitMs) while all are busy. Rejects when the signal aborts or no server answers. */
   async acquire(signal: AbortSignal): Promise<UpstreamConnection> {
+    const waitMs = this.options.waitMs;
+    const deadline = waitMs === undefined ? Infinity : Date.now() + waitMs;
     for (;;) {
       signal.throwIfAborted();
       if (this.closed) throw new LdapError(ResultCode.unavailable, 'forest connection pool is closed');
       const connection = this.takeIdle();
       if (connection) return connection;
       if (this.count < this.options.size) return this.openNew();
-      await this.turn(signal);
+      await this.turn(signal, deadline);
     }
   }
 
@@ -107,18 +115,27 @@ export class ConnectionPool {
     this.discard(connection);
   }
 
-  /** Resolves when a connection may be free; the caller looks again. */
-  private turn(signal: AbortSignal): Promise<void> {
+  /** Resolves when a connection may be free (the caller looks again); rejects with busy at the deadline. */
+  private turn(signal: AbortSignal, deadline: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const wake = (): void => {
+      const stop = (): void => {
         this.waiting.delete(wake);
         signal.removeEventListener('abort', onAbort);
+        clearTimeout(timer);
+      };
+      const wake = (): void => {
+        stop();
         resolve();
       };
       const onAbort = (): void => {
-        this.waiting.delete(wake);
+        stop();
         reject(signal.reason as Error);
       };
+      const onTimeout = (): void => {
+        stop();
+        reject(new LdapError(ResultCode.busy, `all ${this.options.size} pooled connections stayed busy for ${this.options.waitMs} ms`));
+      };
+      const timer = deadline === Infinity ? undefined : setTimeout(onTimeout, Math.max(0, deadline - Date.now()));
       this.waiting.add(wake);
       signal.addEventListener('abort', onAbort, { once: true });
     });

@@ -49,7 +49,7 @@ export class LdapDirectory implements Directory {
       operationMs: config.timeouts.operationMs,
     }));
     this.selector = new ServerSelector(config.name, config.servers, logger, options.backoff ?? DEFAULT_BACKOFF);
-    this.pool = new ConnectionPool(this.selector, (i) => this.openService(i), config.pool);
+    this.pool = new ConnectionPool(this.selector, (i) => this.openService(i), { ...config.pool, waitMs: config.timeouts.operationMs });
     this.binaryAttributes = binaryAttributeList(config.binaryAttributes);
     if (!config.tls.rejectUnauthorized) {
       logger.warn({ forest: config.name }, 'upstream TLS certificates are not verified (tls.rejectUnauthorized: false)');
@@ -126,11 +126,16 @@ export class LdapDirectory implements Directory {
     }
   }
 
-  async bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void> {
+  bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void> {
+    return this.bindName(dn.text, password, ctx);
+  }
+
+  /** A bind with any name the server accepts (Active Directory takes a UPN), on a connection of its own. */
+  async bindName(name: string, password: Buffer, ctx: OperationContext): Promise<void> {
     // RFC 4513 §5.1.2: a name with an empty password is an unauthenticated bind; never forward it.
     if (password.length === 0) throw new LdapError(ResultCode.invalidCredentials, 'empty password: unauthenticated bind refused');
     ctx.signal.throwIfAborted();
-    const credentials = { dn: dn.text, password: password.toString('utf8') };
+    const credentials = { dn: name, password: password.toString('utf8') };
     const { value: connection } = await this.selector.firstReachable((i) => UpstreamConnection.open(this.servers[i], i, credentials));
     connection.close();
   }

@@ -10,11 +10,12 @@ import { Dn } from '../../core/dn.js';
 import type { AttributeValue, Entry } from '../../core/entry.js';
 import { compileFilter, type EntryMatcher } from '../../core/filter-eval.js';
 import { LdapError } from '../../core/ldap-error.js';
-import { integerValue } from '../../core/matching.js';
+import { integerValue, normalise } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
+import { adTime, highestUsn, rangeRequests, withRanges, type AdProfile } from './ad-profile.js';
 import { AttributeIndex } from './attribute-index.js';
 import { applyModifications, checkNewEntry, renamedEntry, storedForm } from './entry-writes.js';
-import { LdifError, parseLdif } from './ldif.js';
+import { LdifError, parseLdif, type LdifRecord } from './ldif.js';
 import { verifyPassword } from './password.js';
 import { candidates, indexKey } from './query-plan.js';
 
@@ -29,6 +30,19 @@ export interface LdifSource {
   /** Shown in load errors, e.g. the file name. */
   readonly name: string;
   readonly text: string;
+}
+
+export interface MemoryOptions {
+  /** Behave like an Active Directory domain controller (back links, USNs, range retrieval, …). */
+  readonly ad?: AdProfile;
+  /** Record every write so that `undoTo` can take it back (the mock directory's reset). */
+  readonly journal?: boolean;
+}
+
+/** One change to the tree: what a DN key held before it (undefined: nothing). */
+interface JournalRecord {
+  readonly key: string;
+  readonly previous: Entry | undefined;
 }
 
 /** Attributes looked up by exact value in practice: sync and login filters, group and manager links. */
@@ -47,14 +61,34 @@ export class MemoryDirectory implements Directory {
   private readonly nodes = new Map<string, Node>();
   private readonly indexes = new Map<string, AttributeIndex>(INDEXED.map((a) => [indexKey(a), new AttributeIndex(a)]));
   private readonly resolve = (dnKey: string): Entry | undefined => this.nodes.get(dnKey)?.entry;
+  private readonly ad: AdProfile | undefined;
+  private journal: JournalRecord[] | undefined;
+  /** AD's update sequence number: the last one given to a change. */
+  private usn = 0n;
 
-  private constructor(readonly suffix: Dn) {}
+  private constructor(
+    readonly suffix: Dn,
+    options: MemoryOptions,
+  ) {
+    this.ad = options.ad;
+    if (options.journal) this.journal = [];
+  }
 
   /** Loads LDIF content; parents may come after children or in another source. Errors name `file:line`. */
-  static fromLdif(options: { suffix: Dn; sources: readonly LdifSource[] }): MemoryDirectory {
-    const dir = new MemoryDirectory(options.suffix);
+  static fromLdif(options: { suffix: Dn; sources: readonly LdifSource[] } & MemoryOptions): MemoryDirectory {
     const records = options.sources.flatMap((s) => parseLdif(s.text, s.name).map((r) => ({ ...r, source: s.name })));
-    records.sort((a, b) => a.entry.dn.depth - b.entry.dn.depth); // stable: file order within a level
+    return MemoryDirectory.fromRecords({ ...options, records });
+  }
+
+  /** Loads parsed LDIF records (each naming its source for errors), as `fromLdif` does. */
+  static fromRecords(
+    options: { suffix: Dn; records: readonly (LdifRecord & { readonly source: string })[] } & MemoryOptions,
+  ): MemoryDirectory {
+    const dir = new MemoryDirectory(options.suffix, options);
+    const journal = dir.journal;
+    dir.journal = undefined; // loaded data is the state a reset returns to
+    const records = [...options.records].sort((a, b) => a.entry.dn.depth - b.entry.dn.depth); // stable: file order within a level
+    const backLinks = dir.ad && memberOfByKey(records.map((r) => r.entry));
     const where = new Map<string, string>();
     for (const { entry, line, source } of records) {
       const fail = (detail: string): never => {
@@ -72,10 +106,48 @@ export class MemoryDirectory implements Directory {
       const now = generalizedTime();
       if (!stored.has('createTimestamp')) stored.set('createTimestamp', [now]);
       if (!stored.has('modifyTimestamp')) stored.set('modifyTimestamp', [now]);
+      if (backLinks) {
+        // A back link: computed from the groups, never taken from the data.
+        stored.set('memberOf', backLinks.get(dn.key) ?? []);
+        dir.usn = highestUsn(stored, dir.usn);
+      }
       dir.insert(stored);
       where.set(dn.key, `${source}:${line}`);
     }
+    dir.journal = journal;
     return dir;
+  }
+
+  /** A position in the journal of writes, for `undoTo`. */
+  mark(): number {
+    if (!this.journal) throw new Error('this memory directory keeps no journal');
+    return this.journal.length;
+  }
+
+  /**
+   * Takes back every write made since `mark`, newest first: work proportional to the changes,
+   * not to the directory. Marks taken after `mark` are no longer valid afterwards.
+   */
+  undoTo(mark: number): void {
+    const journal = this.journal;
+    if (!journal) throw new Error('this memory directory keeps no journal');
+    if (mark > journal.length) throw new Error('this state was already undone');
+    this.journal = undefined;
+    try {
+      while (journal.length > mark) {
+        const { key, previous } = journal.pop()!;
+        const node = this.nodes.get(key);
+        if (previous === undefined) {
+          if (node) this.remove(node);
+        } else if (node) {
+          this.replace(node, previous);
+        } else {
+          this.insert(previous);
+        }
+      }
+    } finally {
+      this.journal = journal;
+    }
   }
 
   get size(): number {
@@ -95,7 +167,12 @@ export class MemoryDirectory implements Directory {
   }
 
   search(request: SearchRequest, ctx: OperationContext): SearchStream {
-    return this.runSearch(request, ctx);
+    return this.ad ? this.withRanges(this.runSearch(request, ctx), request.attributes, this.ad.maxValRange) : this.runSearch(request, ctx);
+  }
+
+  private async *withRanges(entries: AsyncIterable<Entry>, attributes: readonly string[], maxValRange: number): AsyncGenerator<Entry> {
+    const windows = rangeRequests(attributes);
+    for await (const entry of entries) yield withRanges(entry, windows, maxValRange);
   }
 
   private async *runSearch(request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
@@ -196,18 +273,29 @@ export class MemoryDirectory implements Directory {
     if (this.nodes.has(dn.key)) throw new LdapError(ResultCode.entryAlreadyExists, `entry "${dn.text}" already exists`);
     if (!dn.equals(this.suffix) && !this.nodes.has(dn.parent()!.key)) throw this.noSuchObject(dn);
     checkNewEntry(entry);
+    if (this.ad) rejectBackLink(entry.has('memberOf'));
     const stored = storedForm(entry, this.spelled(dn));
     const now = generalizedTime();
     stored.set('createTimestamp', [now]);
     stored.set('modifyTimestamp', [now]);
+    if (this.ad) {
+      const when = adTime();
+      stored.set('whenCreated', [when]);
+      stored.set('uSNCreated', [String(this.usn + 1n)]);
+      this.stamp(stored, when);
+    }
     this.insert(stored);
+    if (this.ad) this.relink([dn.key, ...this.memberKeys(stored)]);
   }
 
   async modify(dn: Dn, changes: readonly Modification[], _ctx: OperationContext): Promise<void> {
     const node = this.existing(dn);
-    const next = applyModifications(node.entry, changes);
-    touch(next);
+    if (this.ad) rejectBackLink(changes.some((c) => indexKey(c.attribute.name) === 'memberof'));
+    const before = node.entry;
+    const next = applyModifications(before, changes);
+    this.touch(next);
     this.replace(node, next);
+    if (this.ad) this.relink([...this.memberKeys(before), ...this.memberKeys(next)]);
   }
 
   async delete(dn: Dn, _ctx: OperationContext): Promise<void> {
@@ -216,6 +304,11 @@ export class MemoryDirectory implements Directory {
       throw new LdapError(ResultCode.notAllowedOnNonLeaf, `entry "${dn.text}" has subordinates`);
     }
     this.remove(node);
+    if (this.ad) {
+      // AD keeps links whole: a deleted object leaves every group it was a member of.
+      this.relinkGroups(dn, undefined);
+      this.relink(this.memberKeys(node.entry));
+    }
   }
 
   async modifyDn(request: ModifyDnRequest, _ctx: OperationContext): Promise<void> {
@@ -239,12 +332,19 @@ export class MemoryDirectory implements Directory {
       throw new LdapError(ResultCode.entryAlreadyExists, `entry "${newDn.text}" already exists`);
     }
     const renamed = renamedEntry(node.entry, newDn, request.deleteOldRdn);
-    touch(renamed);
+    this.touch(renamed);
     const subtree = [...this.descendants(node)]; // pre-order: parents are re-inserted before children
-    for (const entry of subtree) this.remove(this.nodes.get(entry.dn.key)!);
+    // Children before parents, so that undoing (newest first) puts parents back first.
+    for (const entry of subtree.toReversed()) this.remove(this.nodes.get(entry.dn.key)!);
     this.remove(node);
     this.insert(renamed);
     for (const entry of subtree) this.insert(entry.clone(entry.dn.rebase(dn, newDn)));
+    if (this.ad) {
+      // Links follow a renamed object: groups name its new DN, its members' memberOf the group's.
+      const moved = [node.entry, ...subtree];
+      for (const entry of moved) this.relinkGroups(entry.dn, entry.dn.rebase(dn, newDn));
+      this.relink(moved.flatMap((e) => [e.dn.rebase(dn, newDn).key, ...this.memberKeys(e)]));
+    }
   }
 
   async compare(dn: Dn, attribute: string, value: AttributeValue, _ctx: OperationContext): Promise<boolean> {
@@ -283,8 +383,61 @@ export class MemoryDirectory implements Directory {
     return new LdapError(ResultCode.noSuchObject, `no such entry "${dn.text}"`, matched);
   }
 
+  /** Records a change on a new entry version: modifyTimestamp, and AD's whenChanged and uSNChanged. */
+  private touch(entry: Entry): void {
+    entry.set('modifyTimestamp', [generalizedTime()]);
+    if (this.ad) this.stamp(entry, adTime());
+    else if (entry.has('whenChanged')) entry.set('whenChanged', [adTime()]);
+  }
+
+  /** AD numbers every originating write with the next USN. */
+  private stamp(entry: Entry, when: string): void {
+    this.usn += 1n;
+    entry.set('uSNChanged', [String(this.usn)]);
+    entry.set('whenChanged', [when]);
+  }
+
+  /** DN keys an entry's `member` values name. */
+  private memberKeys(entry: Entry): string[] {
+    return (entry.get('member')?.values ?? []).map((v) => normalise('member', v));
+  }
+
+  /**
+   * Recomputes `memberOf` of the entries with these DN keys from the groups naming them (the
+   * member index), as AD maintains its back links. Back-link changes are not originating writes:
+   * they change no USN.
+   */
+  private relink(keys: Iterable<string>): void {
+    const members = this.indexes.get('member')!;
+    for (const key of new Set(keys)) {
+      const node = this.nodes.get(key);
+      if (!node) continue;
+      const groups = [...members.equal(key)].map((k) => this.nodes.get(k)!.entry.dn.text);
+      const current = node.entry.get('memberOf')?.values ?? [];
+      if (groups.length === current.length && groups.every((g, i) => g === current[i])) continue;
+      const next = node.entry.clone();
+      next.set('memberOf', groups);
+      this.replace(node, next);
+    }
+  }
+
+  /** Replaces `from` by `to` (or removes it) in every group's `member` naming it. */
+  private relinkGroups(from: Dn, to: Dn | undefined): void {
+    const members = this.indexes.get('member')!;
+    for (const groupKey of [...members.equal(from.key)]) {
+      const group = this.nodes.get(groupKey);
+      if (!group) continue;
+      const next = group.entry.clone();
+      const values = next.get('member')!.values.flatMap((v) => (normalise('member', v) !== from.key ? [v] : to ? [to.text] : []));
+      next.set('member', values);
+      this.touch(next);
+      this.replace(group, next);
+    }
+  }
+
   private insert(entry: Entry): void {
     const key = entry.dn.key;
+    this.journal?.push({ key, previous: undefined });
     const parentKey = entry.dn.equals(this.suffix) ? undefined : entry.dn.parent()!.key;
     this.nodes.set(key, { entry: seal(entry), parentKey, children: new Set() });
     if (parentKey !== undefined) this.nodes.get(parentKey)!.children.add(key);
@@ -293,6 +446,7 @@ export class MemoryDirectory implements Directory {
 
   private remove(node: Node): void {
     const key = node.entry.dn.key;
+    this.journal?.push({ key, previous: node.entry });
     this.nodes.delete(key);
     if (node.parentKey !== undefined) this.nodes.get(node.parentKey)?.children.delete(key);
     for (const index of this.indexes.values()) index.remove(node.entry, key);
@@ -300,6 +454,7 @@ export class MemoryDirectory implements Directory {
 
   private replace(node: Node, entry: Entry): void {
     const key = entry.dn.key;
+    this.journal?.push({ key, previous: node.entry });
     for (const index of this.indexes.values()) index.remove(node.entry, key);
     node.entry = seal(entry);
     for (const index of this.indexes.values()) index.add(entry, key);
@@ -320,11 +475,23 @@ function seal(entry: Entry): Entry {
   return entry;
 }
 
-/** Records a change on a new entry version: modifyTimestamp always, AD's whenChanged when the entry has one. */
-function touch(entry: Entry): void {
-  const now = generalizedTime();
-  entry.set('modifyTimestamp', [now]);
-  if (entry.has('whenChanged')) entry.set('whenChanged', [`${now.slice(0, -1)}.0Z`]);
+/** The DNs of the groups naming each DN key in `member`: AD's memberOf, computed once at load. */
+function memberOfByKey(entries: readonly Entry[]): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const group of entries) {
+    for (const v of group.get('member')?.values ?? []) {
+      const key = normalise('member', v);
+      const list = groups.get(key);
+      if (list) list.push(group.dn.text);
+      else groups.set(key, [group.dn.text]);
+    }
+  }
+  return groups;
+}
+
+/** memberOf is AD's back link of `member`: written through the groups only. */
+function rejectBackLink(written: boolean): void {
+  if (written) throw new LdapError(ResultCode.constraintViolation, 'memberOf is maintained by the directory: change the group\'s member instead');
 }
 
 /** GeneralizedTime in UTC to the second, e.g. `20240131120000Z`. */

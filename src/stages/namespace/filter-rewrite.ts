@@ -1,4 +1,5 @@
 import type { Filter } from '../../core/filter.js';
+import { foldAnd, foldFilter, type Folded } from '../../core/filter-fold.js';
 import { compareOrdering, substringMatcher, valueText } from '../../core/matching.js';
 import { DISABLED, UAC_DISABLED, UAC_ENABLED, UAC_PRESENT } from './account-disabled.js';
 import { dnValueToUpstream } from './dn-rewrite.js';
@@ -12,7 +13,7 @@ import { UPN, upnToUpstream } from './upn-rewrite.js';
  * is FALSE, `canopyForest` assertions are decided here, and TRUE/FALSE propagate through and/or/not.
  * A filter that folds to FALSE means the forest need not be asked at all.
  */
-export type Rewritten = Filter | boolean;
+export type Rewritten = Folded;
 
 export const CANOPY_FOREST = 'canopyforest';
 
@@ -22,46 +23,13 @@ const ANY_ENTRY: Filter = { type: 'present', attribute: 'objectClass' };
 /** The filter to send to the forest (its configured filter AND-ed on), or undefined when nothing can match. */
 export function upstreamFilter(map: NamespaceMap, view: ForestView, filter: Filter): Filter | undefined {
   const rewritten = rewriteFilter(map, view, filter);
-  const combined = view.filter === undefined ? rewritten : and([rewritten, view.filter]);
+  const combined = view.filter === undefined ? rewritten : foldAnd([rewritten, view.filter]);
   if (combined === false) return undefined;
   return combined === true ? ANY_ENTRY : combined;
 }
 
 export function rewriteFilter(map: NamespaceMap, view: ForestView, f: Filter): Rewritten {
-  switch (f.type) {
-    case 'and':
-    case 'or': {
-      const parts = f.filters.map((x) => rewriteFilter(map, view, x));
-      if (parts.length > 0 && parts.every((p, i) => p === f.filters[i])) return f;
-      return f.type === 'and' ? and(parts) : or(parts);
-    }
-    case 'not': {
-      const inner = rewriteFilter(map, view, f.filter);
-      return typeof inner === 'boolean' ? !inner : inner === f.filter ? f : { type: 'not', filter: inner };
-    }
-    case 'extensible':
-      return extensible(map, view, f);
-    default:
-      return assertion(map, view, f);
-  }
-}
-
-function and(parts: readonly Rewritten[]): Rewritten {
-  const kept: Filter[] = [];
-  for (const p of parts) {
-    if (p === false) return false;
-    if (p !== true) kept.push(p);
-  }
-  return kept.length === 0 ? true : kept.length === 1 ? kept[0] : { type: 'and', filters: kept };
-}
-
-function or(parts: readonly Rewritten[]): Rewritten {
-  const kept: Filter[] = [];
-  for (const p of parts) {
-    if (p === true) return true;
-    if (p !== false) kept.push(p);
-  }
-  return kept.length === 0 ? false : kept.length === 1 ? kept[0] : { type: 'or', filters: kept };
+  return foldFilter(f, (leaf) => (leaf.type === 'extensible' ? extensible(map, view, leaf) : assertion(map, view, leaf)));
 }
 
 type Assertion = Exclude<Filter, { type: 'and' | 'or' | 'not' | 'extensible' }>;

@@ -10,7 +10,7 @@ import { Dn } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { failedSearch } from '../../core/search-stream.js';
+import { EMPTY_SEARCH, failedSearch } from '../../core/search-stream.js';
 import { AttributeRequest } from './attribute-request.js';
 import { EntryRewriter } from './entry-rewrite.js';
 import { rewriteFilter, upstreamFilter } from './filter-rewrite.js';
@@ -25,10 +25,6 @@ export interface SearchPlan {
   readonly request: SearchRequest;
   execute(ctx: OperationContext): SearchStream;
 }
-
-const EMPTY: SearchStream = {
-  [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ done: true, value: undefined }) }),
-};
 
 /**
  * One forest's Directory presented at its mount in the virtual tree: requests are rewritten into
@@ -71,7 +67,7 @@ export class NamespaceStage implements Directory {
     } catch (err) {
       return failedSearch(err as Error);
     }
-    return plan === undefined ? EMPTY : plan.execute(ctx);
+    return plan === undefined ? EMPTY_SEARCH : plan.execute(ctx);
   }
 
   private async *run(request: SearchRequest, rewriter: EntryRewriter, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {

@@ -1,0 +1,49 @@
+import type { Dn } from './dn.js';
+
+/**
+ * Who a connection is bound as. Access rules and Who Am I read it; the bound DN alone cannot tell
+ * a local service account from a forest user, nor name the forest that checked the password.
+ */
+export type Identity =
+  | { readonly kind: 'anonymous' }
+  /** An account defined in Canopy's configuration (like AD LDS's own principals). */
+  | { readonly kind: 'account'; readonly dn: Dn }
+  /**
+   * A user whose password a forest checked. `dn` is the virtual DN; it is absent only when the
+   * forest checked a UPN natively and the entry could not be looked up afterwards.
+   */
+  | { readonly kind: 'user'; readonly forest: string; readonly dn?: Dn; readonly login: string };
+
+export const ANONYMOUS: Identity = { kind: 'anonymous' };
+
+/** The RFC 4532 authorization identity: `dn:<DN>`, `u:<login>`, or empty for anonymous. */
+export function authzId(identity: Identity): string {
+  switch (identity.kind) {
+    case 'anonymous':
+      return '';
+    case 'account':
+      return `dn:${identity.dn.text}`;
+    case 'user':
+      return identity.dn ? `dn:${identity.dn.text}` : `u:${identity.login}`;
+  }
+}
+
+/**
+ * Checks a simple bind's credentials. The front end calls it for every named bind; it knows
+ * nothing of forests. Rejects with an LdapError (invalidCredentials, confidentialityRequired, …).
+ */
+export interface Authenticator {
+  authenticate(request: BindCredentials): Promise<Identity>;
+}
+
+export interface BindCredentials {
+  /** The bind name as the client sent it: a DN, `user@upn.suffix`, `DOMAIN\user` or a bare name. */
+  readonly name: string;
+  readonly password: Buffer;
+  /** The client's address, for throttling. */
+  readonly peer: string;
+  /** Whether the connection is protected by TLS (LDAPS or StartTLS). */
+  readonly secure: boolean;
+  readonly signal: AbortSignal;
+  readonly connectionId: number;
+}

@@ -1,0 +1,176 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { ZodError } from 'zod';
+import { LdifError } from '../backends/memory/ldif.js';
+import { ConfigErrors } from '../config/config-error.js';
+import { createLogger } from '../observability/logger.js';
+import { faultSchema, type FaultSpec } from './faults.js';
+import { startMockDirectory, type MockDirectory, type MockDirectoryOptions } from './mock-directory.js';
+
+export const mockUsage = `Usage: canopy mock [FILE.ldif ...] [options]
+
+Serves LDIF files as a mock directory, without a configuration file; the suffixes come from the
+data. Without files: the bundled AD-like fixtures.
+
+Options:
+  --host HOST             listen address (default 127.0.0.1)
+  -p, --port N            port (default 3389; 0 = a free one, printed)
+  --admin-password PW     the administrator's password (default: generated, printed)
+  --profile ad|plain      Active Directory behaviour (default: ad when the data looks like AD)
+  --max-val-range N       values of one attribute returned at once under the ad profile (default 1500)
+  --save FILE             write the directory's state as LDIF on exit
+  --watch                 restart with the files' new content when they change
+  --fault SPEC            inject a fault at start, e.g. unavailable:count=3  latency:ms=200,per=entry
+                          drop:afterEntries=100  hang  busy:forest=avvid.info (repeatable)
+  --fault-port N          serve the fault switches over HTTP on 127.0.0.1:N (0 = a free one)
+  --log-level LEVEL       default warn
+  -h, --help              show this help
+`;
+
+/** Output stream and process hooks, replaceable in tests. */
+export interface MockIo {
+  readonly out: NodeJS.WritableStream;
+  readonly err: NodeJS.WritableStream;
+  /** Resolves when the process should stop (SIGINT/SIGTERM). */
+  readonly stopped: Promise<void>;
+}
+
+/** `canopy mock`: runs until `io.stopped`; returns the exit status. */
+export async function runMock(argv: readonly string[], io: MockIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string', short: 'p' },
+        'admin-password': { type: 'string' },
+        profile: { type: 'string' },
+        'max-val-range': { type: 'string' },
+        save: { type: 'string' },
+        watch: { type: 'boolean' },
+        fault: { type: 'string', multiple: true },
+        'fault-port': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    io.err.write(`canopy mock: ${(err as Error).message}\n\n${mockUsage}`);
+    return 2;
+  }
+  const { values, positionals: files } = parsed;
+  if (values.help) {
+    io.out.write(mockUsage);
+    return 0;
+  }
+  let options: MockDirectoryOptions;
+  let faults: FaultSpec[];
+  try {
+    if (values.profile !== undefined && values.profile !== 'ad' && values.profile !== 'plain') throw new UsageError('--profile must be ad or plain');
+    faults = (values.fault ?? []).map((f) => faultSchema.parse(parseFaultFlag(f)));
+    options = {
+      ...(files.length > 0 && { files }),
+      host: values.host ?? '127.0.0.1',
+      port: integerFlag('--port', values.port ?? '3389'),
+      ...(values['admin-password'] !== undefined && { adminPassword: values['admin-password'] }),
+      ...(values.profile !== undefined && { profile: values.profile as 'ad' | 'plain' }),
+      ...(values['max-val-range'] !== undefined && { maxValRange: integerFlag('--max-val-range', values['max-val-range']) }),
+      ...(values['fault-port'] !== undefined && { faultPort: integerFlag('--fault-port', values['fault-port']) }),
+      logger: createLogger((values['log-level'] ?? 'warn') as 'warn'),
+    };
+  } catch (err) {
+    if (!(err instanceof UsageError) && !(err instanceof ZodError)) throw err;
+    io.err.write(`canopy mock: ${describeError(err)}\n`);
+    return 2;
+  }
+
+  let mock: MockDirectory;
+  try {
+    mock = await start(options, faults, io);
+  } catch (err) {
+    io.err.write(`canopy mock: ${describeError(err)}\n`);
+    return 1;
+  }
+  let watchers: FSWatcher[] = [];
+  if (values.watch && files.length > 0) {
+    let timer: NodeJS.Timeout | undefined;
+    const restart = async (): Promise<void> => {
+      const previous = mock.toLdif();
+      await mock.close();
+      // Same port and password, so clients only need to reconnect.
+      const again = { ...options, port: mock.port, adminPassword: mock.password, ...(mock.faultUrl && { faultPort: Number(new URL(mock.faultUrl).port) }) };
+      try {
+        mock = await start(again, faults, io);
+      } catch (err) {
+        io.err.write(`canopy mock: not reloaded, serving the previous data: ${describeError(err)}\n`);
+        const { files: _files, ...rest } = again;
+        mock = await start({ ...rest, ldif: previous }, faults, io);
+      }
+    };
+    watchers = files.map((f) =>
+      watch(f, () => {
+        clearTimeout(timer);
+        // Editors write a file in several steps: reload once they are done.
+        timer = setTimeout(() => void restart(), 200);
+      }),
+    );
+  }
+  await io.stopped;
+  for (const w of watchers) w.close();
+  if (values.save !== undefined) {
+    await writeFile(values.save, mock.toLdif());
+    io.out.write(`saved ${values.save}\n`);
+  }
+  await mock.close();
+  return 0;
+}
+
+async function start(options: MockDirectoryOptions, faults: readonly FaultSpec[], io: MockIo): Promise<MockDirectory> {
+  const mock = await startMockDirectory(options);
+  const lines = [
+    `canopy mock directory listening on ${mock.url}`,
+    `  port:      ${mock.port}`,
+    `  suffixes:  ${mock.suffixes.join('  ')}`,
+    `  profile:   ${mock.profile}`,
+    `  entries:   ${mock.loaded}`,
+    `  bind DN:   ${mock.bindDn}`,
+    `  password:  ${mock.password}`,
+    ...(mock.faultUrl ? [`  faults:    ${mock.faultUrl}/faults`] : []),
+  ];
+  io.out.write(lines.join('\n') + '\n');
+  for (const f of faults) mock.faults.inject(f);
+  return mock;
+}
+
+class UsageError extends Error {}
+
+function integerFlag(name: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`${name} must be a non-negative integer, not "${text}"`);
+  return Number(text);
+}
+
+/** `kind[:key=value,...]`, numbers as numbers: `latency:ms=200,per=entry`. */
+export function parseFaultFlag(text: string): FaultSpec {
+  const [kind, rest] = text.split(/:(.*)/s, 2);
+  const spec: Record<string, string | number> = { kind };
+  for (const pair of rest ? rest.split(',') : []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--fault ${text}: "${pair}" is not key=value`);
+    const value = pair.slice(eq + 1);
+    spec[pair.slice(0, eq)] = /^\d+$/.test(value) ? Number(value) : value;
+  }
+  return spec as unknown as FaultSpec;
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof ConfigErrors) return `invalid data:\n${err.message.replace(/^/gm, '  ')}`;
+  if (err instanceof ZodError) return `invalid fault: ${err.issues.map((i) => `${i.path.join('.') || 'kind'}: ${i.message}`).join('; ')}`;
+  if (err instanceof LdifError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE' || e.code === 'EACCES') return `cannot listen: ${e.message}`;
+  if (e.code === 'ENOENT') return `cannot read ${e.path ?? 'file'}: no such file`;
+  return e.message;
+}

@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { hashPassword } from '../auth/scrypt-hash.js';
+import { MemoryDirectory } from '../backends/memory/memory-directory.js';
+import { entriesToLdif } from '../backends/memory/ldif.js';
+import { parseConfig, type LoadedConfig } from '../config/load.js';
+import { Dn } from '../core/dn.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { startServer } from '../server.js';
+import { FaultSwitches } from './faults.js';
+import { startFaultEndpoint, type FaultEndpoint } from './fault-endpoint.js';
+import { forestsFromSources, looksLikeAd, readSources, type MockForestData } from './mock-sources.js';
+
+export type MockProfile = 'ad' | 'plain';
+
+export interface MockDirectoryOptions {
+  /** LDIF content, one string per source. With neither `ldif` nor `files` nor `config`: the bundled AD-like fixtures. */
+  readonly ldif?: string | readonly string[];
+  /** LDIF files to serve. Suffixes come from the data: an entry whose parent is not in it starts a naming context. */
+  readonly files?: readonly string[];
+  /**
+   * A whole configuration (YAML text) instead of `ldif`/`files`, e.g. several memory forests behind
+   * a namespace; its `listen` is replaced by `host`/`port`, relative files resolve against `baseDir`.
+   */
+  readonly config?: string;
+  readonly baseDir?: string;
+  /** Default: `ad` when the data looks like Active Directory's (sAMAccountName, objectGUID, userAccountControl). With `config`, each forest's `profile` decides. */
+  readonly profile?: MockProfile;
+  /** Under `profile: ad`: values of one attribute returned at once (default 1500). */
+  readonly maxValRange?: number;
+  /**
+   * Under `profile: ad`: AD's MaxPageSize (default 1000): an unpaged search returns that many
+   * entries, then sizeLimitExceeded; larger pages are served at this size.
+   */
+  readonly maxPageSize?: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 0: a free port. */
+  readonly port?: number;
+  /** The administrator's password; generated when absent. */
+  readonly adminPassword?: string;
+  /** Serve the fault switches over HTTP on this loopback port (0 = a free one). Off when absent. */
+  readonly faultPort?: number;
+  /** Default: a silent logger. */
+  readonly logger?: Logger;
+}
+
+/** A position to return to with `restore`. */
+export interface MockSnapshot {
+  readonly marks: ReadonlyMap<string, number>;
+}
+
+export interface MockDirectory extends AsyncDisposable {
+  /** `ldap://host:port`. */
+  readonly url: string;
+  readonly port: number;
+  /** The administrator: reads and writes everything. */
+  readonly bindDn: string;
+  readonly password: string;
+  /** The naming contexts served (forest bases). */
+  readonly suffixes: readonly string[];
+  readonly profile: MockProfile;
+  /** Entries loaded at start. */
+  readonly loaded: number;
+  readonly faults: FaultSwitches;
+  /** `http://127.0.0.1:port` of the fault endpoint, when `faultPort` was given. */
+  readonly faultUrl?: string;
+  /** Back to the loaded data: every write taken back, newest first (work proportional to the writes). */
+  reset(): void;
+  snapshot(): MockSnapshot;
+  /** Back to a snapshot; snapshots taken after it (or before a later `reset`) become invalid. */
+  restore(snapshot: MockSnapshot): void;
+  /** The current data as LDIF, one document for every naming context. */
+  toLdif(): string;
+  close(): Promise<void>;
+}
+
+export const MOCK_ADMIN_DN = 'cn=admin';
+
+const FIXTURES = ['avvid.info.ldif', 'vse.lab.ldif'].map((f) => fileURLToPath(new URL(`../../fixtures/${f}`, import.meta.url)));
+
+/**
+ * Starts a mock directory: Canopy's own stack (configuration, namespace stage, router, front end)
+ * over memory forests that keep a journal of writes, behind fault switches, with an administrator
+ * account that may read and write everything.
+ */
+export async function startMockDirectory(options: MockDirectoryOptions = {}): Promise<MockDirectory> {
+  const logger = options.logger ?? createLogger('silent');
+  const password = options.adminPassword ?? randomBytes(12).toString('base64url');
+  const account = { dn: MOCK_ADMIN_DN, passwordHash: await hashPassword(password) };
+  const listen = `ldap://${urlHost(options.host ?? '127.0.0.1')}:${options.port ?? 0}`;
+
+  let config: LoadedConfig;
+  let data: ReadonlyMap<string, MockForestData>;
+  let profile: MockProfile;
+  if (options.config !== undefined) {
+    const parsed = parseConfig(options.config, { source: 'mock configuration', baseDir: options.baseDir ?? process.cwd() });
+    config = { ...parsed, listen: { ...parsed.listen, ldap: listen }, accounts: [...parsed.accounts, account], access: parsed.access ?? FULL_ACCESS };
+    data = await dataOfConfig(config);
+    profile = config.forests.some((f) => f.backend === 'memory' && f.profile === 'ad') ? 'ad' : 'plain';
+  } else {
+    const texts = typeof options.ldif === 'string' ? [options.ldif] : options.ldif;
+    const sources = texts
+      ? texts.map((text, i) => ({ name: `ldif[${i}]`, text }))
+      : await readSources(options.files ?? FIXTURES);
+    const forests = forestsFromSources(sources);
+    profile = options.profile ?? (looksLikeAd(forests) ? 'ad' : 'plain');
+    data = new Map(forests.map((f) => [f.name, f]));
+    config = configFor(forests, { listen, profile, maxValRange: options.maxValRange, maxPageSize: options.maxPageSize ?? 1000, account });
+  }
+
+  const memories = new Map<string, MemoryDirectory>();
+  for (const f of config.forests) {
+    const d = data.get(f.name);
+    if (f.backend !== 'memory' || !d) continue;
+    const ad = f.profile === 'ad' ? { maxValRange: f.maxValRange } : undefined;
+    memories.set(f.name, MemoryDirectory.fromRecords({ suffix: Dn.parse(f.base), records: d.records, ad, journal: true }));
+  }
+  const faults = new FaultSwitches(logger);
+  const server = await startServer(config, {
+    logger,
+    openBackend: (f) => memories.get(f.name),
+    wrapBackend: (name, directory) => faults.wrap(name, directory),
+  });
+  let endpoint: FaultEndpoint | undefined;
+  const snapshot = (): MockSnapshot => ({ marks: new Map([...memories].map(([name, m]) => [name, m.mark()])) });
+  const restore = (s: MockSnapshot): void => {
+    for (const [name, m] of memories) m.undoTo(s.marks.get(name) ?? 0);
+  };
+  const reset = (): void => {
+    for (const m of memories.values()) m.undoTo(0);
+  };
+  try {
+    if (options.faultPort !== undefined) endpoint = await startFaultEndpoint(faults, { port: options.faultPort, reset, logger });
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  const close = async (): Promise<void> => {
+    await endpoint?.close();
+    await server.close();
+  };
+  return {
+    url: server.urls[0],
+    port: server.ldapPort!,
+    bindDn: MOCK_ADMIN_DN,
+    password,
+    suffixes: config.forests.map((f) => f.base),
+    profile,
+    loaded: [...memories.values()].reduce((n, m) => n + m.size, 0),
+    faults,
+    ...(endpoint && { faultUrl: endpoint.url }),
+    reset,
+    snapshot,
+    restore,
+    toLdif: () => entriesToLdif((function* () {
+      for (const m of memories.values()) yield* m.entries();
+    })()),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Whoever is bound may read and write everything; anonymous clients see the root DSE, as on AD. */
+const FULL_ACCESS = [{ who: 'authenticated' as const, what: { dn: '' as const, scope: 'subtree' as const }, allow: 'write' as const }];
+
+/** The configuration serving the forests found in the data, validated by the configuration's own parser. */
+function configFor(
+  forests: readonly MockForestData[],
+  options: { listen: string; profile: MockProfile; maxValRange?: number; maxPageSize: number; account: { dn: string; passwordHash: string } },
+): LoadedConfig {
+  const upnOwner = new Map<string, string>();
+  for (const f of forests) for (const s of [...(f.dnsName ? [f.dnsName] : []), ...f.upnSuffixes]) if (!upnOwner.has(s)) upnOwner.set(s, f.name);
+  const netbios = new Set<string>();
+  const document = {
+    listen: { ldap: options.listen },
+    logging: { level: 'silent' },
+    ...(options.profile === 'ad' && { limits: { maxResultEntries: options.maxPageSize, maxPageSize: options.maxPageSize } }),
+    forests: forests.map((f) => {
+      const upnSuffixes = Object.fromEntries([...upnOwner].filter(([, owner]) => owner === f.name).map(([s]) => [s, s]));
+      // AD's down-level domain name: the first DNS label, upper case, as the fixtures have it.
+      const nb = f.dnsName?.split('.')[0].toUpperCase().slice(0, 15);
+      const netbiosName = nb && /^[A-Z0-9][A-Z0-9_.-]*$/.test(nb) && !netbios.has(nb) ? (netbios.add(nb), nb) : undefined;
+      return {
+        name: f.name,
+        backend: 'memory',
+        base: f.suffix.text,
+        ldif: [...new Set(f.records.map((r) => r.source))],
+        upnSuffixes,
+        ...(netbiosName && { netbiosName }),
+        profile: options.profile,
+        ...(options.maxValRange !== undefined && { maxValRange: options.maxValRange }),
+      };
+    }),
+    accounts: [options.account],
+    access: FULL_ACCESS,
+  };
+  // JSON is YAML; `$` is doubled so that no value is read as an environment variable reference.
+  return parseConfig(JSON.stringify(document).replaceAll('$', '$$$$'), { source: 'canopy mock', baseDir: process.cwd() });
+}
+
+/** The records of a configuration's memory forests, read from their files. */
+async function dataOfConfig(config: LoadedConfig): Promise<Map<string, MockForestData>> {
+  const data = new Map<string, MockForestData>();
+  for (const f of config.forests) {
+    if (f.backend !== 'memory') continue;
+    const sources = await readSources(f.ldif);
+    const records = forestsFromSources(sources).flatMap((d) => d.records);
+    data.set(f.name, { name: f.name, suffix: Dn.parse(f.base), records, upnSuffixes: new Set() });
+  }
+  return data;
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

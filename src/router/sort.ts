@@ -1,0 +1,182 @@
+import type { SearchNotes, SortKey, SortRequest } from '../core/directory.js';
+import type { Entry } from '../core/entry.js';
+import { LdapError } from '../core/ldap-error.js';
+import { compareOrder, orderingKey, rulesFor, type AttributeRules, type OrderKey } from '../core/matching.js';
+import { ResultCode } from '../core/result-codes.js';
+import { forestError, type NamedStream } from './merge-streams.js';
+
+/**
+ * Server-side sorting (RFC 2891) across forests: each forest's stream is sorted in a buffer (all
+ * buffers together bounded by `limits.maxSortEntries`), and the sorted streams are merged k-way,
+ * so a forest that already returns sorted entries needs no buffer.
+ */
+
+/** An entry with its sort keys computed once (the least value of each key's attribute). */
+interface Sorted {
+  readonly entry: Entry;
+  readonly keys: readonly (OrderKey | undefined)[];
+}
+
+/** Ordering rules a sort key may name, by OID and by name. */
+const ORDERING_RULES = new Map<string, AttributeRules>([
+  ['2.5.13.3', { syntax: 'string', exact: false }],
+  ['caseignoreorderingmatch', { syntax: 'string', exact: false }],
+  ['2.5.13.5', { syntax: 'string', exact: true }],
+  ['caseexactorderingmatch', { syntax: 'string', exact: true }],
+  ['2.5.13.15', { syntax: 'integer', exact: true }],
+  ['integerorderingmatch', { syntax: 'integer', exact: true }],
+  ['2.5.13.28', { syntax: 'time', exact: true }],
+  ['generalizedtimeorderingmatch', { syntax: 'time', exact: true }],
+]);
+
+/** Attributes without an ordering of their own (DNs, booleans) sort as case-ignore text. */
+const TEXT_ORDER: AttributeRules = { syntax: 'string', exact: false };
+
+interface CompiledKey {
+  readonly attribute: string;
+  readonly rules: AttributeRules;
+  readonly sign: 1 | -1;
+}
+
+class EntryOrder {
+  constructor(private readonly keys: readonly CompiledKey[]) {}
+
+  decorate(entry: Entry): Sorted {
+    return { entry, keys: this.keys.map((k) => leastValue(entry, k)) };
+  }
+
+  /** RFC 2891 §2.2: an entry without the attribute sorts after every value (before, in reverse). */
+  compare = (a: Sorted, b: Sorted): number => {
+    for (let i = 0; i < this.keys.length; i++) {
+      const x = a.keys[i];
+      const y = b.keys[i];
+      const c = x === undefined ? (y === undefined ? 0 : 1) : y === undefined ? -1 : compareOrder(x, y);
+      if (c !== 0) return c * this.keys[i].sign;
+    }
+    return 0;
+  };
+}
+
+function leastValue(entry: Entry, key: CompiledKey): OrderKey | undefined {
+  let least: OrderKey | undefined;
+  for (const v of entry.get(key.attribute)?.values ?? []) {
+    const k = orderingKey(key.rules, v);
+    if (k !== undefined && (least === undefined || compareOrder(k, least) < 0)) least = k;
+  }
+  return least;
+}
+
+/** The order the keys describe, or the RFC 2891 sortResult saying why they cannot be used. */
+function compileOrder(keys: readonly SortKey[]): EntryOrder | { readonly code: ResultCode; readonly message: string } {
+  const compiled: CompiledKey[] = [];
+  for (const k of keys) {
+    let rules = rulesFor(k.attribute);
+    if (k.orderingRule !== undefined) {
+      const named = ORDERING_RULES.get(k.orderingRule.toLowerCase());
+      if (!named) return { code: ResultCode.inappropriateMatching, message: `ordering rule ${k.orderingRule} is not supported` };
+      rules = named;
+    } else if (rules.syntax === 'binary') {
+      return { code: ResultCode.inappropriateMatching, message: `${k.attribute} has no ordering` };
+    } else if (rules.syntax === 'dn' || rules.syntax === 'boolean') {
+      rules = TEXT_ORDER;
+    }
+    compiled.push({ attribute: k.attribute, rules, sign: k.reverse ? -1 : 1 });
+  }
+  return new EntryOrder(compiled);
+}
+
+/**
+ * Records why the entries are not sorted, and fails the search when the client required sorting;
+ * otherwise the entries go out unsorted, as RFC 2891 §1.2 asks of a non-critical control.
+ */
+function cannotSort(sort: SortRequest, notes: SearchNotes | undefined, code: ResultCode, message: string): void {
+  if (notes) notes.sortResult = code;
+  if (sort.required) throw new LdapError(code, message);
+}
+
+/**
+ * The entries of `sources` in the requested order. Errors of a source's stream come out as
+ * ForestStreamErrors naming it; a sort that cannot be done is reported through `notes`.
+ */
+export async function* sortedMerge(
+  sources: readonly NamedStream[],
+  sort: SortRequest,
+  maxEntries: number,
+  notes: SearchNotes | undefined,
+): AsyncGenerator<Entry, void, undefined> {
+  const order = compileOrder(sort.keys);
+  if (!(order instanceof EntryOrder)) {
+    cannotSort(sort, notes, order.code, order.message);
+    for (const s of sources) yield* s.stream;
+    return;
+  }
+  const budget = {
+    remaining: maxEntries,
+    exceeded: () =>
+      cannotSort(sort, notes, ResultCode.adminLimitExceeded, `more than ${maxEntries} entries to sort (limits.maxSortEntries)`),
+  };
+  yield* mergeSorted(
+    sources.map((s) => sortBounded(s, order, budget)),
+    order.compare,
+  );
+}
+
+interface SortBudget {
+  remaining: number;
+  /** Throws when the sort is required; otherwise the buffer goes out as it is, then the rest. */
+  exceeded(): void;
+}
+
+/** One source sorted in a buffer, which counts against the budget shared by all sources. */
+async function* sortBounded(source: NamedStream, order: EntryOrder, budget: SortBudget): AsyncGenerator<Sorted, void, undefined> {
+  const iterator = source.stream[Symbol.asyncIterator]();
+  const pull = (): Promise<IteratorResult<Entry>> =>
+    iterator.next().catch((err: unknown) => {
+      throw forestError(source.forest, err);
+    });
+  const buffer: Sorted[] = [];
+  let overflow = false;
+  try {
+    for (let next = await pull(); !next.done; next = await pull()) {
+      const item = order.decorate(next.value);
+      if (overflow) {
+        yield item;
+      } else if (--budget.remaining < 0) {
+        budget.exceeded();
+        overflow = true;
+        buffer.sort(order.compare);
+        yield* buffer.splice(0);
+        yield item;
+      } else {
+        buffer.push(item);
+      }
+    }
+  } finally {
+    void iterator.return?.()?.catch(() => undefined);
+  }
+  buffer.sort(order.compare);
+  yield* buffer;
+}
+
+/** k-way merge of sorted streams: holds one entry per stream; ties keep the sources' order. */
+async function* mergeSorted(
+  sources: readonly AsyncIterator<Sorted>[],
+  compare: (a: Sorted, b: Sorted) => number,
+): AsyncGenerator<Entry, void, undefined> {
+  try {
+    // The first pulls run concurrently: each source fills its buffer at the same time.
+    const heads = await Promise.all(sources.map((s) => s.next()));
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const h = heads[i];
+        if (!h.done && (best < 0 || compare(h.value, (heads[best] as IteratorYieldResult<Sorted>).value) < 0)) best = i;
+      }
+      if (best < 0) return;
+      yield (heads[best] as IteratorYieldResult<Sorted>).value.entry;
+      heads[best] = await sources[best].next();
+    }
+  } finally {
+    for (const s of sources) void s.return?.()?.catch(() => undefined);
+  }
+}

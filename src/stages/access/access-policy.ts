@@ -1,0 +1,150 @@
+import type { AccessRuleConfig } from '../../config/auth-schema.js';
+import { Dn } from '../../core/dn.js';
+import type { Scope } from '../../core/directory.js';
+import type { Identity } from '../../core/identity.js';
+import { stripOptions } from '../../core/matching.js';
+import { attributeType } from '../../core/schema.js';
+
+/** What a rule grants; `write` includes `read`. */
+export type Level = 'none' | 'read' | 'write';
+
+const RANK: Record<Level, number> = { none: 0, read: 1, write: 2 };
+
+export function allows(level: Level, wanted: Level): boolean {
+  return RANK[level] >= RANK[wanted];
+}
+
+interface Rule {
+  readonly who: (identity: Identity) => boolean;
+  readonly base: Dn;
+  readonly scope: 'base' | 'one' | 'subtree';
+  /** Canonical lower-case names; undefined covers every attribute. */
+  readonly attributes?: ReadonlySet<string>;
+  readonly allow: Level;
+}
+
+/** An attribute's name for rule matching: options dropped, aliases (commonName → cn) folded. */
+export function canonicalAttribute(name: string): string {
+  const bare = stripOptions(name);
+  return (attributeType(bare)?.name ?? bare).toLowerCase();
+}
+
+/**
+ * The configured access rules, compiled. A decision for an (entry, attribute) pair is the first
+ * rule whose `who` matches the identity, whose region holds the entry and whose attribute list
+ * (if any) holds the attribute; no match means no access. An entry is visible when the first rule
+ * covering it that is not an attribute-limited refusal grants read.
+ */
+export class AccessPolicy {
+  private readonly rules: readonly Rule[];
+
+  constructor(config: readonly AccessRuleConfig[]) {
+    this.rules = config.map((r) => ({
+      who: compileWho(r.who),
+      base: Dn.parse(r.what.dn),
+      scope: r.what.scope,
+      ...(r.what.attributes ? { attributes: new Set(r.what.attributes.map(canonicalAttribute)) } : {}),
+      allow: r.allow,
+    }));
+  }
+
+  /** The rules that apply to one identity. */
+  view(identity: Identity): AccessView {
+    return new AccessView(this.rules.filter((r) => r.who(identity)));
+  }
+}
+
+export class AccessView {
+  /** Whether some rule limits attributes: then readability can differ from entry to entry. */
+  readonly attributeLimited: boolean;
+
+  constructor(private readonly rules: readonly Rule[]) {
+    this.attributeLimited = rules.some((r) => r.attributes !== undefined);
+  }
+
+  /** The rules covering an entry, in order (the first deciding per attribute). */
+  covering(dn: Dn): EntryAccess {
+    return new EntryAccess(this.rules.filter((r) => covers(r, dn)));
+  }
+
+  /**
+   * Whether some rule may grant `level` on an entry in the search region `base`/`scope`: false
+   * when a refusal covering the whole region comes before every grant.
+   */
+  reaches(base: Dn, scope: Scope, level: Level): boolean {
+    for (const r of this.rules) {
+      if (allows(r.allow, level)) {
+        if (intersects(r, base, scope)) return true;
+      } else if (r.attributes === undefined && (r.scope === 'subtree' || scope === 'base') && covers(r, base)) {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** Whether some rule may grant read on `attribute` anywhere in the search region. */
+  mayRead(attribute: string, base: Dn, scope: Scope): boolean {
+    const name = canonicalAttribute(attribute);
+    return this.rules.some((r) => allows(r.allow, 'read') && (r.attributes?.has(name) ?? true) && intersects(r, base, scope));
+  }
+}
+
+/** The decisions for one entry. */
+export class EntryAccess {
+  constructor(private readonly rules: readonly Rule[]) {}
+
+  get entry(): Level {
+    return this.rules.find((r) => r.attributes === undefined || r.allow !== 'none')?.allow ?? 'none';
+  }
+
+  /** True when every attribute gets the entry's level (the first covering rule has no attribute list). */
+  get uniform(): boolean {
+    return this.rules.length === 0 || this.rules[0].attributes === undefined;
+  }
+
+  attribute(name: string): Level {
+    const canonical = canonicalAttribute(name);
+    return this.rules.find((r) => r.attributes?.has(canonical) ?? true)?.allow ?? 'none';
+  }
+}
+
+function compileWho(who: string): (identity: Identity) => boolean {
+  switch (who) {
+    case '*':
+      return () => true;
+    case 'anonymous':
+      return (i) => i.kind === 'anonymous';
+    case 'authenticated':
+      return (i) => i.kind !== 'anonymous';
+    default: {
+      const dn = Dn.parse(who);
+      return (i) => i.kind !== 'anonymous' && i.dn?.equals(dn) === true;
+    }
+  }
+}
+
+function covers(rule: Rule, dn: Dn): boolean {
+  switch (rule.scope) {
+    case 'base':
+      return dn.equals(rule.base);
+    case 'one':
+      return dn.parent()?.equals(rule.base) === true;
+    case 'subtree':
+      return dn.isWithin(rule.base);
+  }
+}
+
+/** Whether the rule's region and a search region share an entry. */
+function intersects(rule: Rule, base: Dn, scope: Scope): boolean {
+  if (scope !== 'one' && covers(rule, base)) return true;
+  if (scope === 'base') return false;
+  // Entries strictly below the search base.
+  if (base.isWithin(rule.base)) {
+    if (rule.scope === 'subtree') return true;
+    return rule.scope === 'one' && base.equals(rule.base);
+  }
+  if (!rule.base.isWithin(base)) return false;
+  if (scope === 'sub') return true;
+  // scope one: only the search base's children.
+  return rule.base.parent()?.equals(base) === true && rule.scope !== 'one';
+}

@@ -1,0 +1,123 @@
+/**
+ * A minimal LDAP client over a raw socket, for tests that need what ldapts does not expose:
+ * Abandon, chosen message IDs, hand-made cookies and the response controls of each page.
+ */
+import { connect, type Socket } from 'node:net';
+import { BerReader } from '../../src/protocol/ber-reader.js';
+import { berInt, berOctets, berTlv } from '../../src/protocol/ber-writer.js';
+import { MessageFramer } from '../../src/protocol/framing.js';
+
+export interface RawDone {
+  readonly dns: string[];
+  readonly code: number;
+  readonly message: string;
+  /** Response controls by OID. */
+  readonly controls: Map<string, Buffer>;
+}
+
+export const PAGED_OID = '1.2.840.113556.1.4.319';
+
+export function pagedControl(size: number, cookie: Buffer = Buffer.alloc(0)): Buffer {
+  return berTlv(0x30, berOctets(PAGED_OID), berOctets(berTlv(0x30, berInt(size), berOctets(cookie))));
+}
+
+/** The cookie of a paged results response control. */
+export function pagedCookie(done: RawDone): Buffer {
+  const value = done.controls.get(PAGED_OID);
+  if (!value) throw new Error('no paged results control in the response');
+  const r = new BerReader(value).child(0x30);
+  r.int();
+  return Buffer.from(r.octets());
+}
+
+export class RawLdapClient {
+  private readonly framer = new MessageFramer(1 << 24);
+  private readonly pending = new Map<number, { dns: string[]; resolve: (d: RawDone) => void }>();
+  private nextId = 1;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.framer.push(chunk);
+      for (let m = this.framer.next(); m; m = this.framer.next()) this.receive(m);
+    });
+  }
+
+  static connect(url: string): Promise<RawLdapClient> {
+    const u = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(u.port), u.hostname, () => resolve(new RawLdapClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  async bind(dn: string, password: string): Promise<RawDone> {
+    return this.request(berTlv(0x60, berInt(3), berOctets(dn), berOctets(password, 0x80)));
+  }
+
+  /** A subtree search for `(objectClass=*)` returning only `cn`; `id` is the message ID used. */
+  search(base: string, controls: Buffer[] = [], id = this.nextId++): Promise<RawDone> {
+    const op = berTlv(
+      0x63,
+      berOctets(base),
+      berInt(2, 0x0a),
+      berInt(0, 0x0a),
+      berInt(0),
+      berInt(0),
+      Buffer.from([0x01, 0x01, 0x00]),
+      berOctets('objectClass', 0x87),
+      berTlv(0x30, berOctets('cn')),
+    );
+    return this.request(op, controls, id);
+  }
+
+  /** Sends a request without waiting for it (for Abandon tests); returns its message ID. */
+  send(op: Buffer, controls: Buffer[] = [], id = this.nextId++): number {
+    const parts = [berInt(id), op, ...(controls.length > 0 ? [berTlv(0xa0, ...controls)] : [])];
+    this.socket.write(berTlv(0x30, ...parts));
+    return id;
+  }
+
+  abandon(id: number): void {
+    const content = berInt(id).subarray(2);
+    this.send(Buffer.concat([Buffer.from([0x50, content.length]), content]));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private request(op: Buffer, controls: Buffer[] = [], id = this.nextId++): Promise<RawDone> {
+    return new Promise((resolve) => {
+      this.pending.set(id, { dns: [], resolve });
+      this.send(op, controls, id);
+    });
+  }
+
+  private receive(message: Buffer): void {
+    const r = new BerReader(message).child(0x30);
+    const id = r.int();
+    const tag = r.peek();
+    const op = r.child(tag);
+    const waiting = this.pending.get(id);
+    if (!waiting) return;
+    if (tag === 0x64) {
+      waiting.dns.push(op.string());
+      return;
+    }
+    const code = op.enumerated();
+    op.string();
+    const text = op.string();
+    const controls = new Map<string, Buffer>();
+    if (!r.atEnd && r.peek() === 0xa0) {
+      const list = r.child(0xa0);
+      while (!list.atEnd) {
+        const c = list.child(0x30);
+        const oid = c.string();
+        if (!c.atEnd && c.peek() === 0x01) c.bool();
+        controls.set(oid, c.atEnd ? Buffer.alloc(0) : Buffer.from(c.octets()));
+      }
+    }
+    this.pending.delete(id);
+    waiting.resolve({ dns: waiting.dns, code, message: text, controls });
+  }
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { accessSchema } from '../../src/config/auth-schema.js';
+import type { Directory, OperationContext, SearchRequest } from '../../src/core/directory.js';
+import { Dn } from '../../src/core/dn.js';
+import { Entry } from '../../src/core/entry.js';
+import type { Identity } from '../../src/core/identity.js';
+import { parseFilterString } from '../../src/protocol/filter-codec.js';
+import { AccessPolicy } from '../../src/stages/access/access-policy.js';
+import { AccessStage } from '../../src/stages/access/access-stage.js';
+
+const policy = (rules: unknown[]) => new AccessPolicy(accessSchema.parse(rules)!);
+const user: Identity = { kind: 'user', forest: 'a', dn: Dn.parse('cn=u,ou=a,dc=x'), login: 'u' };
+const anonymous: Identity = { kind: 'anonymous' };
+
+describe('AccessPolicy', () => {
+  it('first matching rule wins, per entry and per attribute; no rule means no access', () => {
+    const p = policy([
+      { who: 'authenticated', what: { dn: 'ou=a,dc=x', attributes: ['userPassword'] }, allow: 'none' },
+      { who: 'authenticated', what: { dn: 'ou=hidden,ou=a,dc=x' }, allow: 'none' },
+      { who: 'cn=u,ou=a,dc=x', what: { dn: 'ou=a,dc=x' }, allow: 'write' },
+      { who: 'authenticated', what: { dn: 'dc=x', attributes: ['cn', 'mail'] }, allow: 'read' },
+      { who: 'anonymous', what: { dn: 'dc=x', scope: 'base' }, allow: 'read' },
+    ]);
+    const v = policy([]).view(user);
+    expect(v.covering(Dn.parse('dc=x')).entry).toBe('none');
+    const u = p.view(user);
+    const e = u.covering(Dn.parse('cn=z,ou=a,dc=x'));
+    expect([e.entry, e.attribute('userPassword'), e.attribute('commonName'), e.attribute('title;lang-en')]).toEqual(['write', 'none', 'write', 'write']);
+    expect(u.covering(Dn.parse('cn=z,ou=hidden,ou=a,dc=x')).entry).toBe('none');
+    const b = u.covering(Dn.parse('cn=z,ou=b,dc=x'));
+    expect([b.entry, b.attribute('cn'), b.attribute('title')]).toEqual(['read', 'read', 'none']);
+    expect(u.reaches(Dn.parse('ou=hidden,ou=a,dc=x'), 'sub', 'read')).toBe(false);
+    expect(u.reaches(Dn.parse('dc=x'), 'sub', 'read')).toBe(true);
+    const anon = p.view(anonymous);
+    expect(anon.reaches(Dn.parse('dc=x'), 'base', 'read')).toBe(true);
+    expect(anon.reaches(Dn.parse('dc=x'), 'one', 'read')).toBe(false);
+    expect(anon.reaches(Dn.parse('ou=a,dc=x'), 'sub', 'read')).toBe(false);
+  });
+});
+
+describe('AccessStage', () => {
+  const entries = [
+    new Entry(Dn.parse('cn=p,ou=a,dc=x'), [
+      { name: 'cn', values: ['p'] },
+      { name: 'title', values: ['boss'] },
+    ]),
+    new Entry(Dn.parse('cn=q,ou=b,dc=x'), [
+      { name: 'cn', values: ['q'] },
+      { name: 'title', values: ['boss'] },
+    ]),
+  ];
+  const sent: SearchRequest[] = [];
+  const inner = {
+    async *search(request: SearchRequest) {
+      sent.push(request);
+      yield* entries;
+    },
+  } as unknown as Directory;
+  const ctx = (identity: Identity): OperationContext => ({ signal: new AbortController().signal, connectionId: 1, boundDn: '', identity });
+  const request = (base: string, filter: string, attributes: string[] = []): SearchRequest => ({
+    base: Dn.parse(base),
+    scope: 'sub',
+    filter: parseFilterString(filter),
+    attributes,
+    typesOnly: false,
+    sizeLimit: 0,
+    timeLimit: 0,
+  });
+  const run = async (stage: AccessStage, r: SearchRequest, identity: Identity) => {
+    const out: Entry[] = [];
+    for await (const e of stage.search(r, ctx(identity))) out.push(e);
+    return out;
+  };
+
+  it('strips attributes, folds assertions on unreadable ones, and checks varying ones per entry', async () => {
+    const stage = new AccessStage(
+      policy([
+        { who: 'authenticated', what: { dn: 'ou=a,dc=x' }, allow: 'read' },
+        { who: 'authenticated', what: { dn: 'dc=x', attributes: ['cn'] }, allow: 'read' },
+      ]),
+      inner,
+    );
+    const all = await run(stage, request('dc=x', '(cn=*)'), user);
+    expect(all.map((e) => [e.dn.text, [...e.attributes()].map((a) => a.name)])).toEqual([
+      ['cn=p,ou=a,dc=x', ['cn', 'title']],
+      ['cn=q,ou=b,dc=x', ['cn']],
+    ]);
+    // title is readable under ou=a only: q matches upstream but not for this client.
+    const titled = await run(stage, request('dc=x', '(title=boss)', ['cn']), user);
+    expect(titled.map((e) => e.dn.text)).toEqual(['cn=p,ou=a,dc=x']);
+    expect(sent.at(-1)!.attributes).toEqual(['cn', 'title']);
+    // Below ou=b mail is readable nowhere: the assertion is FALSE before anything is asked.
+    const before = sent.length;
+    expect(await run(stage, request('ou=b,dc=x', '(mail=*)'), user)).toEqual([]);
+    expect(sent.length).toBe(before);
+    await expect(run(stage, request('dc=x', '(cn=*)'), anonymous)).rejects.toMatchObject({ code: 50 });
+  });
+
+  it('refuses writes and compares it may not do, like a missing entry when the entry is invisible', async () => {
+    const stage = new AccessStage(policy([{ who: 'authenticated', what: { dn: 'ou=a,dc=x' }, allow: 'read' }]), inner);
+    await expect(stage.delete(Dn.parse('cn=p,ou=a,dc=x'), ctx(user))).rejects.toMatchObject({ code: 50 });
+    await expect(stage.delete(Dn.parse('cn=q,ou=b,dc=x'), ctx(user))).rejects.toMatchObject({ code: 32 });
+    await expect(stage.compare(Dn.parse('cn=q,ou=b,dc=x'), 'cn', 'q', ctx(user))).rejects.toMatchObject({ code: 32 });
+  });
+});

@@ -1,0 +1,137 @@
+/** Server-side sorting across forests and `onForestError: partial`, at the router. */
+import { describe, expect, it } from 'vitest';
+import type { Directory, OperationContext, SearchNotes, SearchRequest, SortKey } from '../../src/core/directory.js';
+import { Dn } from '../../src/core/dn.js';
+import { Entry } from '../../src/core/entry.js';
+import { LdapError } from '../../src/core/ldap-error.js';
+import { ResultCode } from '../../src/core/result-codes.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { metrics } from '../../src/observability/metrics.js';
+import { parseFilterString } from '../../src/protocol/filter-codec.js';
+import { NamespaceRouter, type RoutedForest } from '../../src/router/namespace-router.js';
+
+const suffix = Dn.parse('dc=corp,dc=example');
+
+/** A forest answering `people` (attributes as given) in the order given, optionally failing after them. */
+function forest(name: string, people: Record<string, string>[], fail = false): RoutedForest {
+  const mount = suffix.child(`ou=${name}`);
+  return {
+    name,
+    mount,
+    priority: 100,
+    directory: {
+      namingContexts: () => [mount],
+      async *search() {
+        for (const p of people) {
+          yield new Entry(mount.child(`cn=${p.cn}`), Object.entries(p).map(([k, v]) => ({ name: k, values: [v] })));
+        }
+        if (fail) throw new LdapError(ResultCode.unavailable, 'no server reachable');
+      },
+    } as unknown as Directory,
+  };
+}
+
+function search(keys: SortKey[] | undefined, required = false, base = suffix): SearchRequest {
+  return {
+    base,
+    scope: 'sub',
+    filter: parseFilterString('(cn=*)'),
+    attributes: ['cn'],
+    typesOnly: false,
+    sizeLimit: 0,
+    timeLimit: 0,
+    ...(keys && { sort: { keys, required } }),
+  };
+}
+
+async function run(router: Directory, request: SearchRequest): Promise<{ cns: string[]; notes: SearchNotes }> {
+  const notes: SearchNotes = { missingForests: [] };
+  const ctx: OperationContext = { signal: new AbortController().signal, connectionId: 1, boundDn: '', notes };
+  const cns: string[] = [];
+  for await (const e of router.search(request, ctx)) cns.push(String(e.get('cn')!.values[0]));
+  return { cns, notes };
+}
+
+const a = forest('a', [
+  { cn: 'a1', sn: 'smith', givenName: 'Zoe', employeeNumber: '10' },
+  { cn: 'a2', sn: 'Adams', givenName: 'bob', employeeNumber: '9' },
+  { cn: 'a3', givenName: 'no surname', employeeNumber: '100' },
+]);
+const b = forest('b', [
+  { cn: 'b1', sn: 'Smith', givenName: 'anna', employeeNumber: '2' },
+  { cn: 'b2', sn: 'jones', givenName: 'Carl', employeeNumber: '30' },
+]);
+const options = { suffix, uniqueAttributes: [], onDuplicate: 'all' as const, logger: createLogger('silent'), maxSortEntries: 100 };
+
+describe('server-side sort across forests', () => {
+  const router = new NamespaceRouter([a, b], options);
+
+  it('orders case-insensitively by several keys, an entry without the attribute last, even when not asked for', async () => {
+    const { cns, notes } = await run(router, search([{ attribute: 'sn', reverse: false }, { attribute: 'givenName', reverse: false }]));
+    expect(cns).toEqual(['a2', 'b2', 'b1', 'a1', 'a3']);
+    expect(notes.sortResult).toBeUndefined();
+  });
+
+  it('reverses per key and uses the named ordering rule (integers numerically)', async () => {
+    expect((await run(router, search([{ attribute: 'sn', reverse: true }, { attribute: 'givenName', reverse: false }]))).cns).toEqual([
+      'a3', 'b1', 'a1', 'b2', 'a2',
+    ]);
+    const numeric = await run(router, search([{ attribute: 'employeeNumber', orderingRule: '2.5.13.15', reverse: false }]));
+    expect(numeric.cns).toEqual(['b1', 'a2', 'a1', 'b2', 'a3']);
+  });
+
+  it('sorts within one forest too', async () => {
+    expect((await run(router, search([{ attribute: 'sn', reverse: false }], false, a.mount))).cns).toEqual(['a2', 'a1', 'a3']);
+  });
+
+  it('an unknown ordering rule: unsorted with sortResult 18, or an error when required', async () => {
+    const keys = [{ attribute: 'sn', orderingRule: '1.2.3.4', reverse: false }];
+    const lenient = await run(router, search(keys));
+    expect(lenient.cns.sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
+    expect(lenient.notes.sortResult).toBe(ResultCode.inappropriateMatching);
+    await expect(run(router, search(keys, true))).rejects.toMatchObject({ code: ResultCode.inappropriateMatching });
+  });
+
+  it('beyond maxSortEntries: every entry, unsorted, with sortResult 11; or an error before any entry when required', async () => {
+    const small = new NamespaceRouter([a, b], { ...options, maxSortEntries: 3 });
+    const keys = [{ attribute: 'sn', reverse: false }];
+    const lenient = await run(small, search(keys));
+    expect(lenient.cns.sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
+    expect(lenient.notes.sortResult).toBe(ResultCode.adminLimitExceeded);
+    await expect(run(small, search(keys, true))).rejects.toMatchObject({ code: ResultCode.adminLimitExceeded });
+  });
+
+  it('a forest failing during a sort fails the search naming it', async () => {
+    const broken = new NamespaceRouter([a, forest('c', [{ cn: 'c1', sn: 'x' }], true)], options);
+    await expect(run(broken, search([{ attribute: 'sn', reverse: false }]))).rejects.toMatchObject({
+      code: ResultCode.unavailable,
+      message: expect.stringContaining('forest "c"'),
+    });
+  });
+});
+
+describe('onForestError', () => {
+  const broken = forest('c', [{ cn: 'c1' }], true);
+
+  it('fail (default): unavailable naming the forest, after the entries already streamed', async () => {
+    const router = new NamespaceRouter([a, broken], options);
+    await expect(run(router, search(undefined))).rejects.toMatchObject({ code: ResultCode.unavailable, message: expect.stringContaining('forest "c"') });
+  });
+
+  it('partial: the other forests entries, the missing forest noted, counted', async () => {
+    const router = new NamespaceRouter([a, broken], { ...options, onForestError: 'partial' });
+    const before = metrics.partialSearches.get('c');
+    const { cns, notes } = await run(router, search(undefined));
+    expect(cns.sort()).toEqual(['a1', 'a2', 'a3', 'c1']);
+    expect(notes.missingForests).toEqual([expect.stringContaining('forest "c"')]);
+    expect(metrics.partialSearches.get('c')).toBe(before + 1);
+    // Sorted and partial together.
+    const sorted = await run(router, search([{ attribute: 'cn', reverse: true }]));
+    expect(sorted.cns).toEqual(['c1', 'a3', 'a2', 'a1']);
+  });
+
+  it('partial with every forest failing is still unavailable: an empty success would read as "no users"', async () => {
+    const router = new NamespaceRouter([broken, forest('d', [], true)], { ...options, onForestError: 'partial' });
+    await expect(run(router, search(undefined))).rejects.toMatchObject({ code: ResultCode.unavailable });
+  });
+});
