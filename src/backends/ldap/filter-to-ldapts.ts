@@ -33,11 +33,11 @@ export function toLdaptsFilter(filter: Filter): LdaptsFilter {
     case 'equality':
       return new EqualityFilter({ attribute: filter.attribute, value: filter.value });
     case 'ge':
-      return new BytesGreaterOrEqual(filter.attribute, filter.value);
+      return bytesAssertion(GreaterThanEqualsFilter, filter.attribute, filter.value);
     case 'le':
-      return new BytesLessOrEqual(filter.attribute, filter.value);
+      return bytesAssertion(LessThanEqualsFilter, filter.attribute, filter.value);
     case 'approx':
-      return new BytesApproximate(filter.attribute, filter.value);
+      return bytesAssertion(ApproximateFilter, filter.attribute, filter.value);
     case 'substrings':
       return new BytesSubstrings(filter.attribute, filter.initial, filter.any, filter.final);
     case 'extensible':
@@ -53,31 +53,15 @@ function writeAssertion(writer: BerWriter, attribute: string, value: Buffer): vo
   writer.writeBuffer(value, Ber.OctetString);
 }
 
-class BytesGreaterOrEqual extends GreaterThanEqualsFilter {
-  constructor(attribute: string, private readonly bytes: Buffer) {
-    super({ attribute, value: bytes.toString('utf8') });
-  }
-  override writeFilter(writer: BerWriter): void {
-    writeAssertion(writer, this.attribute, this.bytes);
-  }
-}
-
-class BytesLessOrEqual extends LessThanEqualsFilter {
-  constructor(attribute: string, private readonly bytes: Buffer) {
-    super({ attribute, value: bytes.toString('utf8') });
-  }
-  override writeFilter(writer: BerWriter): void {
-    writeAssertion(writer, this.attribute, this.bytes);
-  }
-}
-
-class BytesApproximate extends ApproximateFilter {
-  constructor(attribute: string, private readonly bytes: Buffer) {
-    super({ attribute, value: bytes.toString('utf8') });
-  }
-  override writeFilter(writer: BerWriter): void {
-    writeAssertion(writer, this.attribute, this.bytes);
-  }
+/** ldapts writes assertion values as UTF-8 text; these keep the filter's exact bytes. */
+function bytesAssertion(
+  Kind: typeof GreaterThanEqualsFilter | typeof LessThanEqualsFilter | typeof ApproximateFilter,
+  attribute: string,
+  bytes: Buffer,
+) {
+  const filter = new Kind({ attribute, value: bytes.toString('utf8') });
+  filter.writeFilter = (writer: BerWriter) => writeAssertion(writer, attribute, bytes);
+  return filter;
 }
 
 class BytesSubstrings extends SubstringFilter {
