@@ -68,7 +68,7 @@ export class FaultSwitches {
     const id = this.nextId++;
     this.slots.push({ id, fault, remaining: 'count' in fault ? fault.count : undefined });
     bump(this.counts.injected, fault.kind);
-    metrics.mockFaultsInjected.inc(fault.kind);
+    metrics.mockFaultsInjected.inc({ kind: fault.kind });
     this.logger?.warn({ fault, id }, 'mock fault injected');
     return id;
   }
@@ -106,7 +106,7 @@ export class FaultSwitches {
     const latency = this.find(forestName, (f) => f.kind === 'latency' && (f.per === 'entry') === entry);
     if (latency?.fault.kind === 'latency') {
       bump(this.counts.triggered, 'latency');
-      metrics.mockFaultsTriggered.inc(forestName);
+      metrics.mockFaultsTriggered.inc({ forest: forestName });
       await sleep(latency.fault.ms, undefined, { signal });
     }
   }
@@ -130,7 +130,7 @@ export class FaultSwitches {
 
   private trigger(slot: Slot, forestName: string): void {
     bump(this.counts.triggered, slot.fault.kind);
-    metrics.mockFaultsTriggered.inc(forestName);
+    metrics.mockFaultsTriggered.inc({ forest: forestName });
     this.logger?.info({ fault: slot.fault.kind, id: slot.id, forest: forestName }, 'mock fault triggered');
     if (slot.remaining !== undefined && --slot.remaining <= 0) this.slots = this.slots.filter((s) => s !== slot);
   }

@@ -1,29 +1,73 @@
+import { Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
 /**
- * Process-wide counters, labelled by one value (a forest name). Kept in memory for tests and for
- * the metrics endpoint to expose; incrementing is a map update, cheap enough for any path.
+ * Canopy's metrics, in one process-wide prom-client registry that the HTTP listener exposes as
+ * `/metrics`. Every metric is declared here so that the catalogue (and the Grafana dashboard built
+ * on it) is readable in one place; modules import the one they update. Updating a prom-client
+ * counter is a map update, cheap enough for any path but the per-entry one.
  */
-export class LabelledCounter {
-  private readonly values = new Map<string, number>();
+export const registry = new Registry();
 
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-
-  inc(label: string): void {
-    this.values.set(label, (this.values.get(label) ?? 0) + 1);
-  }
-
-  get(label: string): number {
-    return this.values.get(label) ?? 0;
-  }
+function counter<L extends string>(name: string, help: string, labelNames: readonly L[]) {
+  return new Counter<L>({ name, help, labelNames, registers: [registry] });
 }
 
+function gauge<L extends string>(name: string, help: string, labelNames: readonly L[]) {
+  return new Gauge<L>({ name, help, labelNames, registers: [registry] });
+}
+
+/** Latency buckets from 0.5 ms to 30 s: a cached lookup and a full paged sync page both land in range. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 export const metrics = {
-  partialSearches: new LabelledCounter(
+  // Front end
+  operations: counter('canopy_operations_total', 'LDAP operations answered, by operation and result code', ['op', 'code']),
+  operationSeconds: new Histogram<'op'>({
+    name: 'canopy_operation_duration_seconds',
+    help: 'Time from request to result, by operation',
+    labelNames: ['op'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  }),
+  openConnections: gauge('canopy_open_connections', 'Client connections open', []),
+  openPagedSearches: gauge('canopy_open_paged_searches', 'Paged searches (cursors) kept between pages', []),
+  bindsThrottled: counter('canopy_binds_throttled_total', 'Binds refused by the failed-bind throttle', []),
+
+  // Forests and their upstream servers
+  upstreamRequests: counter('canopy_upstream_requests_total', 'Operations sent to an upstream server', ['forest', 'server']),
+  upstreamErrors: counter('canopy_upstream_errors_total', 'Upstream operations that failed for want of a server (connect, timeout, busy, unavailable)', ['forest', 'server']),
+  upstreamServerUp: gauge('canopy_upstream_server_up', '1 while an upstream server is considered up, 0 while it is marked down', ['forest', 'server']),
+  upstreamFailovers: counter('canopy_upstream_failovers_total', 'Times a forest moved to another server', ['forest']),
+  upstreamPoolInUse: gauge('canopy_upstream_pool_in_use', 'Upstream connections busy with an operation', ['forest']),
+  partialSearches: counter(
     'canopy_search_forest_missing_total',
     'Searches answered with success without a failed forest (namespace.onForestError: partial), by forest',
+    ['forest'],
   ),
-  mockFaultsInjected: new LabelledCounter('canopy_mock_faults_injected_total', 'Faults switched on in mock directories, by kind'),
-  mockFaultsTriggered: new LabelledCounter('canopy_mock_faults_triggered_total', 'Operations and entries a mock fault acted on, by forest'),
+
+  // Result cache
+  cacheHits: counter('canopy_cache_hits_total', 'Searches answered from the result cache', []),
+  cacheMisses: counter('canopy_cache_misses_total', 'Cacheable searches not found in the result cache', []),
+  cacheEvictions: counter('canopy_cache_evictions_total', 'Cached results removed, by reason (size, expired, write)', ['reason']),
+  cacheStaleServed: counter('canopy_cache_stale_served_total', 'Cached results served past their TTL because a forest was unavailable', []),
+  cacheResults: gauge('canopy_cache_results', 'Search results held in the cache', []),
+  cacheBytes: gauge('canopy_cache_bytes', 'Bytes of encoded entries held in the cache', []),
+
+  // Mock directory
+  mockFaultsInjected: counter('canopy_mock_faults_injected_total', 'Faults switched on in mock directories, by kind', ['kind']),
+  mockFaultsTriggered: counter('canopy_mock_faults_triggered_total', 'Operations and entries a mock fault acted on, by forest', ['forest']),
 } as const;
+
+/** One series' current value (0 when it has never been set): for tests and the logged summary. */
+export async function metricValue(
+  metric: { get(): Promise<MetricObjectWithValues<MetricValue<string>>> },
+  labels: Record<string, string | number> = {},
+): Promise<number> {
+  const { values } = await metric.get();
+  const wanted = Object.entries(labels);
+  // A histogram's series carry a metricName; its count is the value of interest.
+  const series = values.find(
+    (v) => (!('metricName' in v) || String(v.metricName).endsWith('_count')) && wanted.every(([k, x]) => String(v.labels[k]) === String(x)),
+  );
+  return series?.value ?? 0;
+}

@@ -194,7 +194,7 @@ export class NamespaceRouter implements Directory {
       const reason = forestFailure(forest, err).message;
       missing.push(reason);
       ctx.notes?.missingForests.push(reason);
-      metrics.partialSearches.inc(forest);
+      metrics.partialSearches.inc({ forest });
       this.options.logger.warn({ forest, reason }, 'forest missing from a partial search result (onForestError: partial)');
     }
   }

@@ -9,7 +9,7 @@ import { Attribute, Change, Client } from 'ldapts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseLdif } from '../../src/backends/memory/ldif.js';
 import { startMockDirectory, type MockDirectory } from '../../src/index.js';
-import { metrics } from '../../src/observability/metrics.js';
+import { metricValue, metrics } from '../../src/observability/metrics.js';
 import { runLdapTool } from '../support/ldap-tools.js';
 import { repoRoot } from '../support/server.js';
 
@@ -136,8 +136,8 @@ describe('fault switches', () => {
     expect((await search('DC=vse,DC=lab')).status).toBe(51);
     expect((await search()).status).toBe(0); // only the forest named
     expect(dir.faults.counts.triggered).toMatchObject({ unavailable: 2, busy: 1 });
-    expect(metrics.mockFaultsTriggered.get('vse.lab')).toBeGreaterThanOrEqual(1);
-    expect(metrics.mockFaultsInjected.get('unavailable')).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(metrics.mockFaultsTriggered, { forest: 'vse.lab' })).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(metrics.mockFaultsInjected, { kind: 'unavailable' })).toBeGreaterThanOrEqual(1);
   });
 
   it('adds latency per operation and per entry', async () => {

@@ -9,7 +9,7 @@ import { parseLdif } from '../../src/backends/memory/ldif.js';
 import { hashPassword } from '../../src/auth/scrypt-hash.js';
 import { Dn } from '../../src/core/dn.js';
 import type { Entry } from '../../src/core/entry.js';
-import { metrics } from '../../src/observability/metrics.js';
+import { metricValue, metrics } from '../../src/observability/metrics.js';
 import { generateForest, SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
 import { RawLdapClient, pagedControl, pagedCookie } from '../support/raw-ldap.js';
@@ -284,12 +284,12 @@ describe('paged sync across two slapd forests of 5,000 users', () => {
     try {
       const raw = await RawLdapClient.connect(partial.url);
       await raw.bind(SYNC_DN, SYNC_PASSWORD);
-      const before = metrics.partialSearches.get('vse');
+      const before = await metricValue(metrics.partialSearches, { forest: 'vse' });
       const done = await raw.search(SUFFIX, [pagedControl(1000)]);
       expect(done.code).toBe(0);
       expect(done.message).toMatch(/partial result: forest "vse"/);
       expect(done.dns.length).toBe(1000);
-      expect(metrics.partialSearches.get('vse')).toBe(before + 1);
+      expect(await metricValue(metrics.partialSearches, { forest: 'vse' })).toBe(before + 1);
       raw.close();
     } finally {
       await partial.close();

@@ -6,7 +6,7 @@ import { Entry } from '../../src/core/entry.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { ResultCode } from '../../src/core/result-codes.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { metrics } from '../../src/observability/metrics.js';
+import { metricValue, metrics } from '../../src/observability/metrics.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { NamespaceRouter, type RoutedForest } from '../../src/router/namespace-router.js';
 
@@ -120,11 +120,11 @@ describe('onForestError', () => {
 
   it('partial: the other forests entries, the missing forest noted, counted', async () => {
     const router = new NamespaceRouter([a, broken], { ...options, onForestError: 'partial' });
-    const before = metrics.partialSearches.get('c');
+    const before = await metricValue(metrics.partialSearches, { forest: 'c' });
     const { cns, notes } = await run(router, search(undefined));
     expect(cns.sort()).toEqual(['a1', 'a2', 'a3', 'c1']);
     expect(notes.missingForests).toEqual([expect.stringContaining('forest "c"')]);
-    expect(metrics.partialSearches.get('c')).toBe(before + 1);
+    expect(await metricValue(metrics.partialSearches, { forest: 'c' })).toBe(before + 1);
     // Sorted and partial together.
     const sorted = await run(router, search([{ attribute: 'cn', reverse: true }]));
     expect(sorted.cns).toEqual(['c1', 'a3', 'a2', 'a1']);
