@@ -3,10 +3,13 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ConfigErrors } from './config/config-error.js';
 import { loadConfigFile } from './config/load.js';
+import { createLogger, LOG_FORMATS, type LogFormat } from './observability/logger.js';
 import { startServer } from './server.js';
 import { runCheck } from './tools/check.js';
 import { runHashPassword } from './tools/hash-password.js';
 import { runMock } from './mock/mock-command.js';
+import { runDoctorCommand } from './tools/doctor-command.js';
+import { runExport } from './tools/export.js';
 import { version } from './version.js';
 
 const defaultConfig = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
@@ -19,9 +22,14 @@ Commands:
   check       connect to every forest's servers, bind and read each base; exit 1 if a forest has none working
   hash-password  read a password from standard input, print its scrypt hash for accounts[].passwordHash
   mock        serve LDIF files as a mock directory, no configuration needed (canopy mock --help)
+  doctor      read every forest through the configured view, report what breaks directory sync;
+              exit 1 if something blocks (canopy doctor --help)
+  export      write a directory read through Canopy as LDIF for canopy mock, --anonymize to replace
+              personal data consistently (canopy export --help)
 
 Options:
   -c, --config FILE   configuration file (default: ${defaultConfig})
+  --log-format FORMAT serve: json (default, one object a line) or pretty (for people)
   -h, --help          show this help
   -v, --version       print the version
 `;
@@ -34,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
     });
     return runMock(argv.slice(1), { out: process.stdout, err: process.stderr, stopped });
   }
+  if (argv[0] === 'doctor') return runDoctorCommand(argv.slice(1), { out: process.stdout, err: process.stderr, defaultConfig });
+  if (argv[0] === 'export') return runExport(argv.slice(1), { out: process.stdout, err: process.stderr });
   let parsed;
   try {
     parsed = parseArgs({
@@ -41,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' },
+        'log-format': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -57,6 +68,11 @@ async function main(argv: string[]): Promise<number> {
   if (values.version) {
     process.stdout.write(`${version}\n`);
     return 0;
+  }
+  const logFormat = values['log-format'] ?? 'json';
+  if (!LOG_FORMATS.includes(logFormat as LogFormat)) {
+    process.stderr.write(`canopy: --log-format must be ${LOG_FORMATS.join(' or ')}, not "${logFormat}"\n\n${usage}`);
+    return 2;
   }
   const command = positionals[0] ?? 'serve';
   if (positionals.length > 1 || !['serve', 'validate', 'check', 'hash-password'].includes(command)) {
@@ -76,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'check') return (await runCheck(config, process.stdout)) ? 0 : 1;
-    const server = await startServer(config);
+    const server = await startServer(config, { logger: createLogger(config.logging.level, undefined, logFormat as LogFormat) });
     const stop = () => {
       server.close().then(
         () => process.exit(0),

@@ -4,6 +4,7 @@ import type { Authenticator, BindCredentials, Identity } from '../core/identity.
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import type { Logger } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
 import { BindThrottle } from './bind-throttle.js';
 import type { ForestLogins } from './forest-logins.js';
 import type { LocalAccounts } from './local-accounts.js';
@@ -30,15 +31,16 @@ export class CanopyAuthenticator implements Authenticator {
 
   async authenticate(request: BindCredentials): Promise<Identity> {
     if (this.security.requireTlsForBind && !request.secure) {
-      throw new LdapError(ResultCode.confidentialityRequired, 'simple binds require TLS (LDAPS or StartTLS)');
+      throw new LdapError(ResultCode[this.security.tlsRequiredResult], 'simple binds require TLS (LDAPS or StartTLS)');
     }
     const login = parseLoginName(request.name);
     const key = throttleKey(login);
     const wait = this.throttle.blockedFor(request.peer, key);
     if (wait > 0) {
+      metrics.bindsThrottled.inc();
       throw new LdapError(ResultCode.invalidCredentials, `too many failed binds for this name or from this address: try again in ${wait} s`);
     }
-    const ctx = { signal: request.signal, connectionId: request.connectionId, boundDn: '' };
+    const ctx = { signal: request.signal, connectionId: request.connectionId, boundDn: '', ...(request.session && { session: request.session }) };
     try {
       const identity =
         login.kind === 'dn' && this.accounts.has(login.dn)

@@ -55,6 +55,11 @@ export const securitySchema = z
   .strictObject({
     /** Refuse simple binds (with a password) on connections without TLS. */
     requireTlsForBind: z.boolean().default(false),
+    /**
+     * The result such a refusal gets: confidentialityRequired (13, RFC 4513), or Active Directory's
+     * strongerAuthRequired (8) of domain controllers that require LDAP signing.
+     */
+    tlsRequiredResult: z.enum(['confidentialityRequired', 'strongerAuthRequired']).default('confidentialityRequired'),
     throttle: z
       .strictObject({
         windowSeconds: z.number().int().min(1).default(300),

@@ -43,6 +43,12 @@ function ldapUrl() {
   );
 }
 
+/** A TCP port (0 = any free one); digits in a string are accepted too, so that `${VAR}` can set it. */
+const portNumber = z.preprocess(
+  (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+  z.number().int().min(0).max(65535),
+);
+
 const filterString = z.string().refine(
   (v) => {
     try {
@@ -88,6 +94,10 @@ const forestCommon = {
     .prefault({}),
   /** Lower wins when `namespace.onDuplicate` is `priority`. */
   priority: z.number().int().default(100),
+  /** Every write to the forest is refused (unwillingToPerform), whoever sends it. */
+  readOnly: z.boolean().default(false),
+  /** `false`: searches touching this forest are never answered from the result cache. */
+  cache: z.boolean().default(true),
 };
 
 const memoryForest = z.strictObject({
@@ -99,6 +109,11 @@ const memoryForest = z.strictObject({
   profile: z.enum(['plain', 'ad']).default('plain'),
   /** Under `profile: ad`, values of one attribute returned at once (AD's MaxValRange). */
   maxValRange: z.number().int().min(1).default(1500),
+  /**
+   * Under `profile: ad`, subtree searches at the forest's base end with AD's continuation references
+   * to its DNS zone and configuration partitions (for testing clients that must cope with them).
+   */
+  referrals: z.boolean().default(false),
 });
 
 const ldapForest = z.strictObject({
@@ -186,6 +201,23 @@ export const configSchema = z
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** The per-operation access log; failures are logged whatever the sample rate. */
+      accessLog: z.boolean().default(true),
+      accessLogSampleRate: z.number().min(0).max(1).default(1),
+    })
+    .prefault({}),
+  /** Search results kept in memory, encoded, per request and access view. */
+  cache: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      ttlSeconds: z.number().int().min(0).default(60),
+      maxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+      /** Larger results (and every page after the first of a paged search) go around the cache. */
+      maxEntriesPerResult: z.number().int().min(1).default(1000),
+      /** How long an empty result is kept. */
+      negativeTtlSeconds: z.number().int().min(0).default(10),
+      /** How long past its TTL a result is still served while a forest it touches is unavailable; 0 = never. */
+      staleIfErrorSeconds: z.number().int().min(0).default(0),
     })
     .prefault({}),
   /** The single virtual tree; without it each forest is served at its own mount (default: its base). */
@@ -199,6 +231,14 @@ export const configSchema = z
       onForestError: z.enum(['fail', 'partial']).default('fail'),
     })
     .optional(),
+  /** The HTTP listener for /metrics, /healthz and /readyz. */
+  http: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: portNumber.default(9389),
+    })
+    .prefault({}),
   forests: z.array(forestSchema).min(1),
   accounts: accountsSchema,
   access: accessSchema,
@@ -242,3 +282,4 @@ export type MemoryForestConfig = z.infer<typeof memoryForest>;
 export type LdapForestConfig = z.infer<typeof ldapForest>;
 export type NamespaceConfig = NonNullable<CanopyConfig['namespace']>;
 export type TlsConfig = NonNullable<CanopyConfig['tls']>;
+export type CacheConfig = CanopyConfig['cache'];

@@ -2,6 +2,7 @@ import type { Dn } from './dn.js';
 import type { Attribute, AttributeValue, Entry } from './entry.js';
 import type { Filter } from './filter.js';
 import type { Identity } from './identity.js';
+import type { SessionResources } from './session-resources.js';
 
 export type Scope = 'base' | 'one' | 'sub';
 
@@ -16,6 +17,26 @@ export interface OperationContext {
   readonly identity?: Identity;
   /** Where a search records what its result must report (set by the front end for searches). */
   readonly notes?: SearchNotes;
+  /** What the client connection holds while its bind lasts; absent outside client connections. */
+  readonly session?: SessionResources;
+  /**
+   * Set by the access stage on a write by a forest user to its own forest: the forest applies the
+   * user's own permissions (ldap: the user's own upstream connection; memory: its own entry, and
+   * what the access rules allow).
+   * Absent: the write uses the forest's service account, Canopy's access rules having allowed it.
+   */
+  readonly asUser?: UserWriter;
+}
+
+/** A forest user writing as itself. */
+export interface UserWriter {
+  /** The user's entry in the terms of the directory receiving the write; absent when unknown (native UPN login). */
+  readonly dn?: Dn;
+  /**
+   * Whether Canopy's access rules alone would let this identity make the write. A forest without
+   * permissions of its own (memory) goes by them, besides letting users change their own entry.
+   */
+  readonly rulesAllow: boolean;
 }
 
 /**
@@ -27,6 +48,29 @@ export interface SearchNotes {
   readonly missingForests: string[];
   /** RFC 2891 sortResult when the entries could not be sorted; unset means sorted. */
   sortResult?: number;
+  /**
+   * Search continuation references (RFC 4511 §4.5.3), each the URLs any of which continues the
+   * search; the front end writes them before the result of the page that collected them. Added
+   * through `noteReferences`, which keeps at most MAX_SEARCH_REFERENCES per search.
+   */
+  references?: string[][];
+  /** The URLs of a search that ends with referral (10), for its result's referral field. */
+  referral?: readonly string[];
+  /** Facts the result's diagnostic message must mention (an upstream referral not followed). */
+  remarks?: string[];
+}
+
+/** Continuation references kept per search: more are dropped, so a search's notes stay small. */
+export const MAX_SEARCH_REFERENCES = 1000;
+
+/** Adds continuation references to a search's notes (none when the caller has no notes), up to the cap. */
+export function noteReferences(notes: SearchNotes | undefined, references: readonly (readonly string[])[]): void {
+  if (!notes || references.length === 0) return;
+  const kept = (notes.references ??= []);
+  for (const urls of references) {
+    if (kept.length >= MAX_SEARCH_REFERENCES) return;
+    if (urls.length > 0) kept.push([...urls]);
+  }
 }
 
 /** One server-side sort key (RFC 2891). */
@@ -79,6 +123,14 @@ export interface ModifyDnRequest {
   readonly newSuperior?: Dn;
 }
 
+/** RFC 3062 Password Modify, resolved: the front end fills in the bound user when the client named none. */
+export interface PasswordModifyRequest {
+  readonly user: Dn;
+  /** The current password, when the client sent it: the directory checks it. */
+  readonly oldPassword?: Buffer;
+  readonly newPassword: Buffer;
+}
+
 /**
  * The table of operations every backend implements and every pipeline stage wraps (slapd's
  * backend/overlay model). Failures are LdapErrors carrying the result code the client gets.
@@ -95,5 +147,7 @@ export interface Directory {
   modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void>;
   /** True for compareTrue, false for compareFalse. */
   compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean>;
+  /** Sets a user's password (RFC 3062); the forest decides how (extended operation, unicodePwd, its own store). */
+  passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import type { Dn } from './dn.js';
+import type { SessionResources } from './session-resources.js';
 
 /**
  * Who a connection is bound as. Access rules and Who Am I read it; the bound DN alone cannot tell
@@ -46,4 +47,6 @@ export interface BindCredentials {
   readonly secure: boolean;
   readonly signal: AbortSignal;
   readonly connectionId: number;
+  /** The client connection's session: a forest that checks the password may keep the user's authenticated connection there. */
+  readonly session?: SessionResources;
 }

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
+import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory, OperationContext, SearchRequest } from '../core/directory.js';
 import type { Entry } from '../core/entry.js';
 import { compileFilter } from '../core/filter-eval.js';
@@ -19,8 +20,11 @@ import {
 import { FramingError, MessageFramer } from '../protocol/framing.js';
 import { SEARCH_CONTROLS } from '../protocol/controls/oids.js';
 import { ExtendedOid, Op } from '../protocol/tags.js';
+import type { AccessLogFilter } from './access-log.js';
+import { recordOperation } from './operation-metrics.js';
 import { rootDseAttributes, rootDseEntry } from './root-dse.js';
-import { NO_SEARCH_LIMITS, SearchResponder, type SearchLimits } from './search-responder.js';
+import { NO_SEARCH_LIMITS, SearchResponder, type DropAfterPage, type SearchLimits } from './search-responder.js';
+import { passwordModify } from './password-modify.js';
 import { Session } from './session.js';
 import { SUBSCHEMA_DN } from './subschema.js';
 
@@ -45,6 +49,12 @@ export interface ConnectionOptions {
   readonly subschema: Entry;
   /** Checks named simple binds. */
   readonly authenticator: Authenticator;
+  /** Which operations get an access log line (`logging.accessLog*`); all when absent. */
+  readonly accessLog?: AccessLogFilter;
+  /** Drops the connection after a page of a paged search (the mock directory's fault switches). */
+  readonly dropAfterPage?: DropAfterPage;
+  /** The result cache of the pipeline serving now, asked per search; none: every search goes to the directory. */
+  readonly resultCache?: () => ResultCache | undefined;
 }
 
 /** What an operation ends with: the LDAPResult fields, plus what the log line reports. */
@@ -54,6 +64,7 @@ interface Outcome {
   readonly matchedDn?: string;
   readonly extras?: ResultExtras;
   readonly entries?: number;
+  readonly dropConnection?: boolean;
 }
 
 const RESPONSE: Record<LdapRequest['op'], number> = {
@@ -69,6 +80,9 @@ const RESPONSE: Record<LdapRequest['op'], number> = {
   abandon: 0,
 };
 
+/** The operation a rejected request was, known from the response it gets. */
+const OP_OF_RESPONSE = new Map(Object.entries(RESPONSE).map(([op, tag]) => [tag, op]));
+
 /** How long a closing connection may take to flush before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -82,6 +96,7 @@ export class Connection {
   private socket: Socket;
   private readonly framer: MessageFramer;
   private readonly inFlight = new Map<number, AbortController>();
+  private readonly idleWaiters: (() => void)[] = [];
   private readonly session = new Session();
   private readonly searches: SearchResponder;
   private readonly log: Logger;
@@ -101,7 +116,7 @@ export class Connection {
     this.secure = socket instanceof TLSSocket;
     this.framer = new MessageFramer(options.limits.maxMessageBytes);
     const output = { write: (b: Buffer) => this.socket.write(b), drained: (signal: AbortSignal) => this.drained(signal) };
-    this.searches = new SearchResponder(options.directory, output, options.limits.search ?? NO_SEARCH_LIMITS);
+    this.searches = new SearchResponder(options.directory, output, options.limits.search ?? NO_SEARCH_LIMITS, options.dropAfterPage, options.resultCache);
     this.log = options.logger.child({ conn: options.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
     this.attach(socket);
     this.log.debug({ tls: this.secure }, 'connection opened');
@@ -110,6 +125,12 @@ export class Connection {
   /** Ends the connection (server shutdown): outstanding operations are aborted. */
   close(): void {
     this.end();
+  }
+
+  /** Resolves when no operation of this connection is running (graceful shutdown waits for it). */
+  idle(): Promise<void> {
+    if (this.inFlight.size === 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private attach(socket: Socket): void {
@@ -181,7 +202,10 @@ export class Connection {
     }
     if (decoded.kind === 'reject') {
       const { messageId, responseTag, error } = decoded;
-      if (responseTag !== 0) this.write(encodeResult(messageId, responseTag, error.code, error.matchedDn, error.message));
+      if (responseTag !== 0) {
+        this.write(encodeResult(messageId, responseTag, error.code, error.matchedDn, error.message));
+        recordOperation(OP_OF_RESPONSE.get(responseTag) ?? 'unknown', error.code);
+      }
       this.log.info({ msgId: messageId, code: error.code, message: error.message }, 'request rejected');
       return;
     }
@@ -200,10 +224,12 @@ export class Connection {
     if (critical) {
       const msg = `critical control ${critical.oid} is not supported`;
       this.write(encodeResult(messageId, responseTag, ResultCode.unavailableCriticalExtension, '', msg));
+      recordOperation(request.op, ResultCode.unavailableCriticalExtension);
       return;
     }
     if (this.inFlight.has(messageId)) {
       this.write(encodeResult(messageId, responseTag, ResultCode.protocolError, '', `message ID ${messageId} is in use`));
+      recordOperation(request.op, ResultCode.protocolError);
       return;
     }
     if (request.op === 'extended' && request.oid === ExtendedOid.startTls) {
@@ -214,6 +240,7 @@ export class Connection {
     this.inFlight.set(messageId, controller);
     void this.execute(messageId, request, controls, controller.signal).finally(() => {
       this.inFlight.delete(messageId);
+      if (this.inFlight.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
       this.pump();
     });
   }
@@ -229,12 +256,19 @@ export class Connection {
       const e = err instanceof LdapError ? err : new LdapError(ResultCode.other, 'internal error');
       outcome = { code: e.code, message: e.message, matchedDn: e.matchedDn };
     }
-    const ms = Math.round((performance.now() - started) * 10) / 10;
+    const elapsed = performance.now() - started;
+    const ms = Math.round(elapsed * 10) / 10;
+    if (request.op === 'bind') this.auditBind(request.name, outcome.code);
+    const logged = this.options.accessLog?.(signal.aborted ? undefined : outcome.code) ?? true;
     if (signal.aborted) {
-      this.log.info({ msgId: messageId, ...describe(request), abandoned: true, ms }, 'operation');
+      if (logged) this.log.info({ msgId: messageId, ...describe(request), abandoned: true, ms }, 'operation');
       return;
     }
-    this.write(encodeResult(messageId, RESPONSE[request.op], outcome.code, outcome.matchedDn, outcome.message, outcome.extras));
+    const result = encodeResult(messageId, RESPONSE[request.op], outcome.code, outcome.matchedDn, outcome.message, outcome.extras);
+    if (outcome.dropConnection) this.dropAfter(result);
+    else this.write(result);
+    recordOperation(request.op, outcome.code, elapsed / 1000);
+    if (!logged) return;
     this.log.info(
       { msgId: messageId, ...describe(request), code: outcome.code, ...(outcome.entries !== undefined && { entries: outcome.entries }), ms },
       'operation',
@@ -243,7 +277,13 @@ export class Connection {
 
   private async perform(messageId: number, request: LdapRequest, controls: readonly Control[], signal: AbortSignal): Promise<Outcome> {
     const { directory } = this.options;
-    const ctx: OperationContext = { signal, connectionId: this.options.id, boundDn: this.session.boundDn, identity: this.session.identity };
+    const ctx: OperationContext = {
+      signal,
+      connectionId: this.options.id,
+      boundDn: this.session.boundDn,
+      identity: this.session.identity,
+      session: this.session.resources,
+    };
     switch (request.op) {
       case 'bind':
         this.searches.releaseAll(); // paged searches belong to the identity that started them
@@ -271,6 +311,10 @@ export class Connection {
         if (request.oid === ExtendedOid.whoAmI) {
           const id = authzId(this.session.identity);
           return { code: ResultCode.success, extras: { responseValue: Buffer.from(id, 'utf8') } };
+        }
+        if (request.passwordModify) {
+          await passwordModify(request.passwordModify, directory, ctx);
+          return { code: ResultCode.success };
         }
         // RFC 4511 §4.12: an unknown extended operation is a protocolError without responseName.
         return { code: ResultCode.protocolError, message: `unsupported extended operation ${request.oid}` };
@@ -350,7 +394,20 @@ export class Connection {
         this.pump();
       });
     });
-    this.log.info({ msgId: messageId, op: 'startTLS', code: ResultCode.success }, 'operation');
+    recordOperation('extended', ResultCode.success);
+    if (this.options.accessLog?.(ResultCode.success) ?? true) {
+      this.log.info({ msgId: messageId, op: 'startTLS', code: ResultCode.success }, 'operation');
+    }
+  }
+
+  /**
+   * The bind audit line, whatever the access log settings: who (the name as sent), from where (the
+   * logger's peer), which forest checked it, and the result. The request's password never gets here.
+   */
+  private auditBind(name: string, code: ResultCode): void {
+    const identity = this.session.identity;
+    const forest = identity.kind === 'user' ? identity.forest : undefined;
+    this.log.info({ bind: name, identity: identity.kind, ...(forest !== undefined && { forest }), code }, 'bind audit');
   }
 
   /** What a bind needs to know about the client: its address (for throttling) and whether TLS protects it. */
@@ -360,6 +417,16 @@ export class Connection {
 
   private write(buf: Buffer): void {
     if (!this.closed) this.socket.write(buf);
+  }
+
+  /** Writes `last`, then destroys the socket without a Notice of Disconnection, as a crashed server would. */
+  private dropAfter(last: Buffer): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.abortAll();
+    const socket = this.socket;
+    socket.write(last, () => socket.destroy());
+    this.log.info('connection dropped');
   }
 
   /** Notice of Disconnection, then close. */
@@ -383,6 +450,7 @@ export class Connection {
   private abortAll(): void {
     for (const c of this.inFlight.values()) c.abort();
     this.searches.releaseAll();
+    this.session.end(); // the bind ends with the connection, and so do the upstream connections it holds
   }
 }
 

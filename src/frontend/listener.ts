@@ -1,9 +1,13 @@
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
+import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory } from '../core/directory.js';
 import type { Authenticator } from '../core/identity.js';
+import { metrics } from '../observability/metrics.js';
+import { accessLogFilter, type AccessLogOptions } from './access-log.js';
 import { Connection, type ConnectionLimits } from './connection.js';
+import type { DropAfterPage } from './search-responder.js';
 import { subschemaEntry } from './subschema.js';
 
 export interface FrontEndOptions {
@@ -19,14 +23,22 @@ export interface FrontEndOptions {
   readonly authenticator: Authenticator;
   readonly logger: Logger;
   readonly vendorVersion: string;
+  /** The per-operation access log; every operation is logged when absent. */
+  readonly accessLog?: AccessLogOptions;
+  /** Drops a client's connection after a page of a paged search (the mock directory's fault switches). */
+  readonly dropAfterPage?: DropAfterPage;
+  /** The result cache of the pipeline serving now, asked per search (a reload may replace it). */
+  readonly resultCache?: () => ResultCache | undefined;
 }
 
 export interface FrontEnd {
   readonly ldapPort?: number;
   readonly ldapsPort?: number;
   readonly urls: string[];
-  /** Stops listening and ends every connection. */
-  close(): Promise<void>;
+  /** True while every listener accepts connections (readiness). */
+  readonly listening: boolean;
+  /** Stops listening, lets running operations finish for up to `graceMs`, then ends every connection. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Listens for LDAP and LDAPS clients and gives each socket its own Connection. */
@@ -36,6 +48,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
   const subschema = subschemaEntry();
   const connections = new Set<Connection>();
   const log = options.logger;
+  const accessLog = options.accessLog && accessLogFilter(options.accessLog);
   let nextId = 1;
 
   const accept = (socket: Socket): void => {
@@ -48,10 +61,14 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     socket.setNoDelay(true);
     const connection: Connection = new Connection(
       socket,
-      { id: nextId++, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator },
-      () => connections.delete(connection),
+      { id: nextId++, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache },
+      () => {
+        connections.delete(connection);
+        metrics.openConnections.dec();
+      },
     );
     connections.add(connection);
+    metrics.openConnections.inc();
   };
 
   const servers: Server[] = [];
@@ -80,8 +97,15 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     ldapPort,
     ldapsPort,
     urls,
-    async close() {
+    get listening() {
+      return servers.length > 0 && servers.every((s) => s.listening);
+    },
+    async close(graceMs = 0) {
       const closing = Promise.all(servers.map(closeServer));
+      if (graceMs > 0) {
+        const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+        await Promise.race([Promise.all([...connections].map((c) => c.idle())), grace]);
+      }
       for (const c of connections) c.close();
       await closing;
     },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
+import { metrics } from '../observability/metrics.js';
 import type { SearchCursor } from './search-cursor.js';
 
 interface Held {
@@ -36,6 +37,7 @@ export class PagedCursors {
     const cursor = start();
     const cookie = randomBytes(16);
     this.held.set(cookie.toString('hex'), { cursor, fingerprint, busy: true });
+    metrics.openPagedSearches.inc();
     return { cursor, cookie };
   }
 
@@ -66,6 +68,7 @@ export class PagedCursors {
     const held = this.held.get(key);
     if (!held) return;
     this.held.delete(key);
+    metrics.openPagedSearches.dec();
     clearTimeout(held.idle);
     held.cursor.close();
   }

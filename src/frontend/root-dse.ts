@@ -14,7 +14,7 @@ export interface RootDseOptions {
  * naming contexts come from the directory, which may change them.
  */
 export function rootDseEntry(namingContexts: readonly Dn[], options: RootDseOptions): Entry {
-  const extensions: string[] = [ExtendedOid.whoAmI];
+  const extensions: string[] = [ExtendedOid.whoAmI, ExtendedOid.passwordModify];
   if (options.startTls) extensions.push(ExtendedOid.startTls);
   return new Entry(Dn.root, [
     { name: 'objectClass', values: ['top'] },

@@ -17,6 +17,10 @@ export class SearchCursor {
   sent = 0;
   /** The message ID of the page last served (an Abandon naming it releases the cursor). */
   lastMessageId = 0;
+  /** Pages answered with a cookie so far. */
+  pages = 0;
+  /** Continuation references of `notes` already written to the client. */
+  referencesSent = 0;
   private readonly controller = new AbortController();
 
   constructor(

@@ -1,12 +1,14 @@
-import type { Directory, OperationContext, SearchRequest, SortRequest } from '../core/directory.js';
-import { filterToString } from '../core/filter-text.js';
+import { answerFromCache } from '../cache/cached-search.js';
+import type { ResultCache } from '../cache/result-cache.js';
+import type { Directory, OperationContext, SearchNotes, SearchRequest, SortRequest } from '../core/directory.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
+import { searchShape } from '../core/search-shape.js';
 import type { Control } from '../protocol/codec.js';
 import { ControlOid } from '../protocol/controls/oids.js';
 import { decodePagedResults, pagedResultsControl, type PagedResults } from '../protocol/controls/paged-results.js';
 import { decodeSortRequest, sortResponseControl } from '../protocol/controls/server-side-sort.js';
-import { AttributeSelection, encodeSearchEntry, type ResultExtras } from '../protocol/encoder.js';
+import { AttributeSelection, encodeSearchEntry, encodeSearchReference, type ResultExtras } from '../protocol/encoder.js';
 import { PagedCursors } from './paged-cursors.js';
 import { SearchCursor } from './search-cursor.js';
 
@@ -41,7 +43,18 @@ export interface SearchOutcome {
   readonly matchedDn?: string;
   readonly extras?: ResultExtras;
   readonly entries: number;
+  /** After writing the result, drop the client's connection (a `DropAfterPage` hook said so). */
+  readonly dropConnection?: boolean;
+  /** Success with the whole result, nothing to add (no forest missing, no remark, no page to follow): the result cache may keep it. */
+  readonly cacheable?: boolean;
 }
+
+/**
+ * Asked after each page of a paged search is answered with a cookie (`pages`: how many so far);
+ * true drops the client's connection as a crashed server would. The mock directory's fault
+ * switches use it; `notes` is the object the search's stages saw, so it identifies the search.
+ */
+export type DropAfterPage = (notes: SearchNotes, pages: number) => boolean;
 
 interface SearchControls {
   readonly paged?: PagedResults;
@@ -60,6 +73,9 @@ export class SearchResponder {
     private readonly directory: Directory,
     private readonly output: SearchOutput,
     private readonly limits: SearchLimits,
+    private readonly dropAfterPage?: DropAfterPage,
+    /** The result cache serving now (asked per search); without one every search goes to the directory. */
+    private readonly resultCache?: () => ResultCache | undefined,
   ) {
     this.cursors = new PagedCursors(limits.maxCursors, limits.cursorIdleMs);
   }
@@ -72,12 +88,21 @@ export class SearchResponder {
   async search(messageId: number, request: SearchRequest, controls: readonly Control[], ctx: OperationContext): Promise<SearchOutcome> {
     const { paged, sort } = searchControls(controls);
     const full = sort ? { ...request, sort } : request;
-    if (paged) return this.page(messageId, full, paged, ctx);
-    const cursor = new SearchCursor(this.directory, full, ctx);
+    const run = (output: SearchOutput): Promise<SearchOutcome> =>
+      paged ? this.page(messageId, full, paged, ctx, output) : this.unpaged(messageId, full, ctx, output);
+    // Every page after the first of a paged search goes around the cache; a first page is kept only when it is the whole result.
+    const firstPage = paged && paged.cookie.length === 0 && paged.size > 0;
+    const cache = !paged || firstPage ? this.resultCache?.() : undefined;
+    const key = cache?.key(full, ctx, paged && lowest(paged.size, this.limits.maxPageSize));
+    return cache && key ? answerFromCache(cache, key, messageId, this.output, ctx.signal, run) : run(this.output);
+  }
+
+  private async unpaged(messageId: number, request: SearchRequest, ctx: OperationContext, output: SearchOutput): Promise<SearchOutcome> {
+    const cursor = new SearchCursor(this.directory, request, ctx);
     const detach = cursor.attach(ctx.signal, this.timeMs(request));
     const sizeLimit = lowest(request.sizeLimit, this.limits.maxResultEntries);
     try {
-      if (await this.send(messageId, cursor, sizeLimit)) return this.done(cursor, ResultCode.success);
+      if (await this.send(messageId, cursor, sizeLimit, output)) return this.done(cursor, ResultCode.success);
       const which = sizeLimit === request.sizeLimit ? 'the size limit' : 'limits.maxResultEntries; page the search to read more';
       return this.done(cursor, ResultCode.sizeLimitExceeded, `more than ${sizeLimit} entries (${which})`);
     } catch (err) {
@@ -98,7 +123,7 @@ export class SearchResponder {
     this.cursors.releaseAll();
   }
 
-  private async page(messageId: number, request: SearchRequest, paged: PagedResults, ctx: OperationContext): Promise<SearchOutcome> {
+  private async page(messageId: number, request: SearchRequest, paged: PagedResults, ctx: OperationContext, output: SearchOutput): Promise<SearchOutcome> {
     const fingerprint = fingerprintOf(request, ctx.boundDn);
     const first = paged.cookie.length === 0;
     if (first && paged.size === 0) return { code: ResultCode.success, entries: 0, extras: { controls: [pagedResultsControl(EMPTY)] } };
@@ -117,7 +142,7 @@ export class SearchResponder {
     const allowed = request.sizeLimit > 0 ? Math.min(pageSize, request.sizeLimit - cursor.sent) : pageSize;
     const detach = cursor.attach(ctx.signal, this.timeMs(request));
     try {
-      if (await this.send(messageId, cursor, allowed)) {
+      if (await this.send(messageId, cursor, allowed, output)) {
         this.cursors.release(cookie);
         return this.done(cursor, ResultCode.success, undefined, EMPTY, cursor.sent - before);
       }
@@ -126,7 +151,8 @@ export class SearchResponder {
         return this.done(cursor, ResultCode.sizeLimitExceeded, `more than ${request.sizeLimit} entries (the size limit)`, EMPTY, cursor.sent - before);
       }
       this.cursors.park(cookie);
-      return this.done(cursor, ResultCode.success, undefined, cookie, cursor.sent - before);
+      const outcome = this.done(cursor, ResultCode.success, undefined, cookie, cursor.sent - before);
+      return this.dropAfterPage?.(cursor.notes, ++cursor.pages) ? { ...outcome, dropConnection: true } : outcome;
     } catch (err) {
       this.cursors.release(cookie);
       return this.failed(cursor, err, cursor.sent - before);
@@ -139,7 +165,7 @@ export class SearchResponder {
    * Writes up to `max` entries (0 = all) and tells whether the search has ended; when `max` is
    * reached it pulls one entry ahead, so the last page is known to be the last.
    */
-  private async send(messageId: number, cursor: SearchCursor, max: number): Promise<boolean> {
+  private async send(messageId: number, cursor: SearchCursor, max: number, output: SearchOutput): Promise<boolean> {
     const { iterator, signal } = cursor;
     const selection = AttributeSelection.compile(cursor.request.attributes, cursor.request.typesOnly);
     let n = 0;
@@ -148,14 +174,14 @@ export class SearchResponder {
         n++;
         const head = cursor.head;
         cursor.head = undefined;
-        if (!this.output.write(encodeSearchEntry(messageId, head, selection))) await this.output.drained(signal);
+        if (!output.write(encodeSearchEntry(messageId, head, selection))) await output.drained(signal);
       }
       while (max === 0 || n < max) {
         const next = await iterator.next();
         if (signal.aborted) throw cursor.stopReason();
         if (next.done) return true;
         n++;
-        if (!this.output.write(encodeSearchEntry(messageId, next.value, selection))) await this.output.drained(signal);
+        if (!output.write(encodeSearchEntry(messageId, next.value, selection))) await output.drained(signal);
       }
       if (signal.aborted) throw cursor.stopReason();
       const next = await iterator.next();
@@ -168,7 +194,18 @@ export class SearchResponder {
       throw signal.aborted ? cursor.stopReason() : err;
     } finally {
       cursor.sent += n;
+      if (!signal.aborted) this.writeReferences(messageId, cursor, output);
     }
+  }
+
+  /**
+   * Continuation references the stages noted while this operation pulled entries go out before its
+   * result. Written without waiting for the socket: they are few (MAX_SEARCH_REFERENCES per search).
+   */
+  private writeReferences(messageId: number, cursor: SearchCursor, output: SearchOutput): void {
+    const references = cursor.notes.references;
+    if (!references) return;
+    while (cursor.referencesSent < references.length) output.write(encodeSearchReference(messageId, references[cursor.referencesSent++]));
   }
 
   private done(cursor: SearchCursor, code: ResultCode, message?: string, cookie?: Buffer, entries = cursor.sent): SearchOutcome {
@@ -178,8 +215,9 @@ export class SearchResponder {
     if (cursor.request.sort) controls.push(sortResponseControl(notes.sortResult ?? ResultCode.success));
     // onForestError: partial — the result names what is missing, never a silent success.
     const partial = notes.missingForests.length > 0 ? `partial result: ${notes.missingForests.join('; ')}` : undefined;
-    const text = [message, partial].filter((t) => t !== undefined).join('; ');
-    return { code, entries, ...(text && { message: text }), ...(controls.length > 0 && { extras: { controls } }) };
+    const text = [message, partial, ...(notes.remarks ?? [])].filter((t) => t !== undefined).join('; ');
+    const cacheable = code === ResultCode.success && !text && !cookie?.length;
+    return { code, entries, ...(text && { message: text }), ...(controls.length > 0 && { extras: { controls } }), ...(cacheable && { cacheable }) };
   }
 
   /** The error result; a sort the client required but that could not be done is RFC 2891's 12. */
@@ -195,7 +233,10 @@ export class SearchResponder {
         extras: { controls: [sortResponseControl(sortResult)] },
       };
     }
-    return { ...this.done(cursor, err.code, err.message, undefined, entries), matchedDn: err.matchedDn };
+    const outcome = { ...this.done(cursor, err.code, err.message, undefined, entries), matchedDn: err.matchedDn };
+    // RFC 4511 §4.1.10: a referral result carries its URLs (an upstream's, passed on by its forest).
+    const referral = err.code === ResultCode.referral ? cursor.notes.referral : undefined;
+    return referral ? { ...outcome, extras: { ...outcome.extras, referral } } : outcome;
   }
 
   private timeMs(request: SearchRequest): number {
@@ -223,14 +264,5 @@ function searchControls(controls: readonly Control[]): SearchControls {
 
 /** What a continued paged search must repeat: the identity and every field that shapes the result. */
 function fingerprintOf(request: SearchRequest, boundDn: string): string {
-  const sort = request.sort?.keys.map((k) => `${k.attribute.toLowerCase()}:${k.orderingRule ?? ''}:${k.reverse}`).join(',') ?? '';
-  return [
-    boundDn.toLowerCase(),
-    request.base.key,
-    request.scope,
-    filterToString(request.filter),
-    request.attributes.map((a) => a.toLowerCase()).join(','),
-    request.typesOnly,
-    sort,
-  ].join('\0');
+  return `${boundDn.toLowerCase()}\0${searchShape(request)}`;
 }

@@ -2,6 +2,7 @@ import type { OperationContext } from '../core/directory.js';
 import { ANONYMOUS, type Authenticator, type Identity } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
+import { SessionResources } from '../core/session-resources.js';
 import type { BindAuth } from '../protocol/codec.js';
 
 /** A connection's bound identity. A failed bind leaves it anonymous (RFC 4511 §4.2.1). */
@@ -9,6 +10,8 @@ export class Session {
   /** The bound DN as the client sent it; empty when anonymous. */
   boundDn = '';
   identity: Identity = ANONYMOUS;
+  /** What the bound identity holds (a forest user's own upstream connections): released with the bind. */
+  readonly resources = new SessionResources();
 
   /** Binds or throws the LdapError the client gets. Only a full name-and-password bind reaches the directory. */
   async bind(
@@ -19,8 +22,7 @@ export class Session {
     client: { readonly peer: string; readonly secure: boolean },
     ctx: OperationContext,
   ): Promise<void> {
-    this.boundDn = '';
-    this.identity = ANONYMOUS;
+    this.end();
     if (version !== 3) throw new LdapError(ResultCode.protocolError, `LDAP version ${version} is not supported`);
     if (auth.method === 'sasl') {
       throw new LdapError(ResultCode.authMethodNotSupported, `SASL mechanism ${auth.mechanism} is not supported`);
@@ -30,8 +32,20 @@ export class Session {
     // authentication bypass in applications, so refused here and never forwarded.
     if (auth.password.length === 0) throw new LdapError(ResultCode.invalidCredentials, 'unauthenticated bind (empty password) refused');
     if (name === '') throw new LdapError(ResultCode.invalidCredentials, 'a password without a name is not valid');
-    const credentials = { name, password: auth.password, ...client, signal: ctx.signal, connectionId: ctx.connectionId };
-    this.identity = await authenticator.authenticate(credentials);
+    const credentials = { name, password: auth.password, ...client, signal: ctx.signal, connectionId: ctx.connectionId, session: this.resources };
+    try {
+      this.identity = await authenticator.authenticate(credentials);
+    } catch (err) {
+      this.resources.release(); // nothing may stay held for a bind that failed
+      throw err;
+    }
     this.boundDn = name;
+  }
+
+  /** Back to anonymous, releasing what the old identity held (rebind, unbind, disconnect). */
+  end(): void {
+    this.boundDn = '';
+    this.identity = ANONYMOUS;
+    this.resources.release();
   }
 }

@@ -5,6 +5,8 @@ import type {
   Modification,
   ModifyDnRequest,
   OperationContext,
+  PasswordModifyRequest,
+  SearchNotes,
   SearchRequest,
   SearchStream,
 } from '../core/directory.js';
@@ -24,8 +26,24 @@ export const faultSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.enum(['unavailable', 'busy']), forest, count }),
   /** Every operation, or every entry of a search, waits `ms` first. */
   z.strictObject({ kind: z.literal('latency'), forest, ms: z.number().int().min(0), per: z.enum(['operation', 'entry']).default('operation') }),
-  /** A search's connection drops after `afterEntries` entries (the client gets unavailable): the next `count` searches, or all. */
-  z.strictObject({ kind: z.literal('drop'), forest, afterEntries: z.number().int().min(0), count }),
+  /**
+   * `afterEntries`: a search's upstream connection drops after that many of the forest's entries
+   * (the client's search ends with unavailable; its connection stays). `afterPages`: the client's
+   * own connection is dropped once that many pages of a paged search were answered. The next
+   * `count` searches it breaks, or all.
+   */
+  z
+    .strictObject({
+      kind: z.literal('drop'),
+      forest,
+      afterEntries: z.number().int().min(0).optional(),
+      afterPages: z.number().int().min(1).optional(),
+      count,
+    })
+    .refine((f) => (f.afterEntries === undefined) !== (f.afterPages === undefined), {
+      message: 'a drop fault takes exactly one of afterEntries and afterPages',
+      path: ['afterPages'],
+    }),
   /** Operations never answer (until cleared, or the client's time limit or abandon ends them). */
   z.strictObject({ kind: z.literal('hang'), forest, count }),
 ]);
@@ -50,11 +68,15 @@ interface Slot {
 /**
  * The fault switches of a mock directory: faults are injected and cleared at any time and apply
  * to the forests they name (all when none), each time an operation starts and each time a search
- * is about to return an entry, so a fault switched on mid-search breaks that search.
+ * is about to return an entry, so a fault switched on mid-search breaks that search. A drop after
+ * pages is armed when a paged search reaches the forest and fires through the front end's
+ * `dropAfterPage` hook.
  */
 export class FaultSwitches {
   private slots: Slot[] = [];
   private nextId = 1;
+  /** Paged searches under a drop-after-pages fault, by the notes object that identifies each to the front end. */
+  private readonly pageDrops = new WeakMap<SearchNotes, { readonly slot: Slot; readonly forest: string }>();
   /** Released when faults are cleared, so hanging operations re-check. */
   private cleared = released();
   /** Times each kind of fault was injected and took effect. */
@@ -111,10 +133,10 @@ export class FaultSwitches {
     }
   }
 
-  /** The drop fault a search starting now is subject to, counted as triggered when it fires. */
+  /** The drop-after-entries fault a search starting now is subject to, counted as triggered when it fires. */
   dropFor(forestName: string): { afterEntries: number; fire(): LdapError } | undefined {
-    const slot = this.find(forestName, (f) => f.kind === 'drop');
-    if (slot?.fault.kind !== 'drop') return undefined;
+    const slot = this.find(forestName, (f) => f.kind === 'drop' && f.afterEntries !== undefined);
+    if (slot?.fault.kind !== 'drop' || slot.fault.afterEntries === undefined) return undefined;
     return {
       afterEntries: slot.fault.afterEntries,
       fire: () => {
@@ -123,6 +145,23 @@ export class FaultSwitches {
       },
     };
   }
+
+  /** Subjects a search starting now in the forest to its drop-after-pages fault, if any. */
+  armPageDrop(forestName: string, notes: SearchNotes | undefined): void {
+    if (!notes || this.pageDrops.has(notes)) return;
+    const slot = this.find(forestName, (f) => f.kind === 'drop' && f.afterPages !== undefined);
+    if (slot) this.pageDrops.set(notes, { slot, forest: forestName });
+  }
+
+  /** The front end's `DropAfterPage` hook (`ServerOptions.dropAfterPage`): true drops the client's connection now. */
+  readonly dropAfterPage = (notes: SearchNotes, pages: number): boolean => {
+    const armed = this.pageDrops.get(notes);
+    if (armed?.slot.fault.kind !== 'drop' || pages < (armed.slot.fault.afterPages ?? Infinity)) return false;
+    this.pageDrops.delete(notes);
+    if (!this.slots.includes(armed.slot)) return false; // cleared (or used up) since the search started
+    this.trigger(armed.slot, armed.forest);
+    return true;
+  };
 
   private find(forestName: string, kind: (f: Fault) => boolean): Slot | undefined {
     return this.slots.find((s) => (s.fault.forest === undefined || s.fault.forest === forestName) && kind(s.fault));
@@ -172,6 +211,7 @@ class FaultyDirectory implements Directory {
 
   private async *faultySearch(request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
     await this.switches.before(this.forest, ctx.signal, false);
+    this.switches.armPageDrop(this.forest, ctx.notes);
     const drop = this.switches.dropFor(this.forest);
     let sent = 0;
     for await (const entry of this.inner.search(request, ctx)) {
@@ -210,6 +250,11 @@ class FaultyDirectory implements Directory {
   async compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
     await this.switches.before(this.forest, ctx.signal, false);
     return this.inner.compare(dn, attribute, value, ctx);
+  }
+
+  async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
+    await this.switches.before(this.forest, ctx.signal, false);
+    return this.inner.passwordModify(request, ctx);
   }
 
   close(): Promise<void> {

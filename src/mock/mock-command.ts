@@ -19,10 +19,15 @@ Options:
   --admin-password PW     the administrator's password (default: generated, printed)
   --profile ad|plain      Active Directory behaviour (default: ad when the data looks like AD)
   --max-val-range N       values of one attribute returned at once under the ad profile (default 1500)
+  --referrals             under the ad profile, subtree searches at a domain root end with AD's
+                          continuation references (DNS zones, configuration partition)
+  --require-tls           refuse simple binds without TLS with strongerAuthRequired (8), as DCs
+                          that require LDAP signing do (the mock has no TLS: every simple bind)
   --save FILE             write the directory's state as LDIF on exit
   --watch                 restart with the files' new content when they change
   --fault SPEC            inject a fault at start, e.g. unavailable:count=3  latency:ms=200,per=entry
-                          drop:afterEntries=100  hang  busy:forest=avvid.info (repeatable)
+                          drop:afterEntries=100  drop:afterPages=2  hang  busy:forest=avvid.info
+                          (repeatable)
   --fault-port N          serve the fault switches over HTTP on 127.0.0.1:N (0 = a free one)
   --log-level LEVEL       default warn
   -h, --help              show this help
@@ -49,6 +54,8 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
         'admin-password': { type: 'string' },
         profile: { type: 'string' },
         'max-val-range': { type: 'string' },
+        referrals: { type: 'boolean' },
+        'require-tls': { type: 'boolean' },
         save: { type: 'string' },
         watch: { type: 'boolean' },
         fault: { type: 'string', multiple: true },
@@ -78,6 +85,8 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
       ...(values['admin-password'] !== undefined && { adminPassword: values['admin-password'] }),
       ...(values.profile !== undefined && { profile: values.profile as 'ad' | 'plain' }),
       ...(values['max-val-range'] !== undefined && { maxValRange: integerFlag('--max-val-range', values['max-val-range']) }),
+      ...(values.referrals && { referrals: true }),
+      ...(values['require-tls'] && { requireTls: true }),
       ...(values['fault-port'] !== undefined && { faultPort: integerFlag('--fault-port', values['fault-port']) }),
       logger: createLogger((values['log-level'] ?? 'warn') as 'warn'),
     };

@@ -33,6 +33,17 @@ export interface MockDirectoryOptions {
    * entries, then sizeLimitExceeded; larger pages are served at this size.
    */
   readonly maxPageSize?: number;
+  /**
+   * Under `profile: ad`: subtree searches at a domain root end with AD's continuation references to
+   * its DNS zones and configuration partition. With `config`, each forest's `referrals` decides.
+   */
+  readonly referrals?: boolean;
+  /**
+   * Refuse simple binds without TLS with strongerAuthRequired (8), as domain controllers that
+   * require LDAP signing do. The mock listens without TLS unless `config` sets it up, so every
+   * simple bind is refused then: for testing how a client handles it.
+   */
+  readonly requireTls?: boolean;
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** Default 0: a free port. */
@@ -95,7 +106,17 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
   let profile: MockProfile;
   if (options.config !== undefined) {
     const parsed = parseConfig(options.config, { source: 'mock configuration', baseDir: options.baseDir ?? process.cwd() });
-    config = { ...parsed, listen: { ...parsed.listen, ldap: listen }, accounts: [...parsed.accounts, account], access: parsed.access ?? FULL_ACCESS };
+    // No /metrics listener: several mock directories run side by side in test suites. No result
+    // cache: a reset, a restore or a fault must show in the very next search.
+    config = {
+      ...parsed,
+      listen: { ...parsed.listen, ldap: listen },
+      http: { ...parsed.http, enabled: false },
+      cache: { ...parsed.cache, enabled: false },
+      accounts: [...parsed.accounts, account],
+      access: parsed.access ?? FULL_ACCESS,
+      ...(options.requireTls && { security: { ...parsed.security, ...REQUIRE_TLS } }),
+    };
     data = await dataOfConfig(config);
     profile = config.forests.some((f) => f.backend === 'memory' && f.profile === 'ad') ? 'ad' : 'plain';
   } else {
@@ -106,14 +127,22 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
     const forests = forestsFromSources(sources);
     profile = options.profile ?? (looksLikeAd(forests) ? 'ad' : 'plain');
     data = new Map(forests.map((f) => [f.name, f]));
-    config = configFor(forests, { listen, profile, maxValRange: options.maxValRange, maxPageSize: options.maxPageSize ?? 1000, account });
+    config = configFor(forests, {
+      listen,
+      profile,
+      maxValRange: options.maxValRange,
+      maxPageSize: options.maxPageSize ?? 1000,
+      referrals: options.referrals ?? false,
+      requireTls: options.requireTls ?? false,
+      account,
+    });
   }
 
   const memories = new Map<string, MemoryDirectory>();
   for (const f of config.forests) {
     const d = data.get(f.name);
     if (f.backend !== 'memory' || !d) continue;
-    const ad = f.profile === 'ad' ? { maxValRange: f.maxValRange } : undefined;
+    const ad = f.profile === 'ad' ? { maxValRange: f.maxValRange, referrals: f.referrals } : undefined;
     memories.set(f.name, MemoryDirectory.fromRecords({ suffix: Dn.parse(f.base), records: d.records, ad, journal: true }));
   }
   const faults = new FaultSwitches(logger);
@@ -121,6 +150,7 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
     logger,
     openBackend: (f) => memories.get(f.name),
     wrapBackend: (name, directory) => faults.wrap(name, directory),
+    dropAfterPage: faults.dropAfterPage,
   });
   let endpoint: FaultEndpoint | undefined;
   const snapshot = (): MockSnapshot => ({ marks: new Map([...memories].map(([name, m]) => [name, m.mark()])) });
@@ -161,21 +191,35 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
   };
 }
 
+/** AD's answer to a simple bind without TLS when the domain controller requires LDAP signing. */
+const REQUIRE_TLS = { requireTlsForBind: true, tlsRequiredResult: 'strongerAuthRequired' } as const;
+
 /** Whoever is bound may read and write everything; anonymous clients see the root DSE, as on AD. */
 const FULL_ACCESS = [{ who: 'authenticated' as const, what: { dn: '' as const, scope: 'subtree' as const }, allow: 'write' as const }];
 
 /** The configuration serving the forests found in the data, validated by the configuration's own parser. */
 function configFor(
   forests: readonly MockForestData[],
-  options: { listen: string; profile: MockProfile; maxValRange?: number; maxPageSize: number; account: { dn: string; passwordHash: string } },
+  options: {
+    listen: string;
+    profile: MockProfile;
+    maxValRange?: number;
+    maxPageSize: number;
+    referrals: boolean;
+    requireTls: boolean;
+    account: { dn: string; passwordHash: string };
+  },
 ): LoadedConfig {
   const upnOwner = new Map<string, string>();
   for (const f of forests) for (const s of [...(f.dnsName ? [f.dnsName] : []), ...f.upnSuffixes]) if (!upnOwner.has(s)) upnOwner.set(s, f.name);
   const netbios = new Set<string>();
   const document = {
     listen: { ldap: options.listen },
+    http: { enabled: false },
+    cache: { enabled: false },
     logging: { level: 'silent' },
     ...(options.profile === 'ad' && { limits: { maxResultEntries: options.maxPageSize, maxPageSize: options.maxPageSize } }),
+    ...(options.requireTls && { security: REQUIRE_TLS }),
     forests: forests.map((f) => {
       const upnSuffixes = Object.fromEntries([...upnOwner].filter(([, owner]) => owner === f.name).map(([s]) => [s, s]));
       // AD's down-level domain name: the first DNS label, upper case, as the fixtures have it.
@@ -190,6 +234,7 @@ function configFor(
         ...(netbiosName && { netbiosName }),
         profile: options.profile,
         ...(options.maxValRange !== undefined && { maxValRange: options.maxValRange }),
+        ...(options.referrals && { referrals: true }),
       };
     }),
     accounts: [options.account],

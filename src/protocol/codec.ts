@@ -6,7 +6,7 @@ import { ResultCode } from '../core/result-codes.js';
 import { syntaxOf } from '../core/schema.js';
 import { BerError, BerReader } from './ber-reader.js';
 import { decodeFilter } from './filter-codec.js';
-import { Op } from './tags.js';
+import { ExtendedOid, Op } from './tags.js';
 
 export interface Control {
   readonly oid: string;
@@ -29,7 +29,14 @@ export type LdapRequest =
   | { readonly op: 'modifyDn'; readonly request: ModifyDnRequest }
   | { readonly op: 'compare'; readonly dn: Dn; readonly attribute: string; readonly value: AttributeValue }
   | { readonly op: 'abandon'; readonly abandonId: number }
-  | { readonly op: 'extended'; readonly oid: string; readonly value?: Buffer };
+  | { readonly op: 'extended'; readonly oid: string; readonly value?: Buffer; readonly passwordModify?: PasswordModify };
+
+/** RFC 3062's PasswdModifyRequestValue: every field optional. Never logged. */
+export interface PasswordModify {
+  readonly userIdentity?: string;
+  readonly oldPassword?: Buffer;
+  readonly newPassword?: Buffer;
+}
 
 export type Decoded =
   | { readonly kind: 'request'; readonly messageId: number; readonly controls: readonly Control[]; readonly request: LdapRequest }
@@ -115,10 +122,33 @@ function decodeOp(outer: BerReader, tag: number): LdapRequest {
       const r = outer.child(tag);
       const oid = r.string(0x80);
       const value = !r.atEnd && r.peek() === 0x81 ? Buffer.from(r.octets(0x81)) : undefined;
+      if (oid === ExtendedOid.passwordModify) return { op: 'extended', oid, passwordModify: decodePasswordModify(value) };
       return { op: 'extended', oid, ...(value && { value }) };
     }
     default:
       throw new BerError(`unexpected operation 0x${tag.toString(16)}`);
+  }
+}
+
+/**
+ * PasswdModifyRequestValue ::= SEQUENCE { userIdentity [0], oldPasswd [1], newPasswd [2] OPTIONAL }
+ * (RFC 3062); an absent value omits all three. A malformed value is the request's error, not the
+ * connection's: the envelope around it was well formed.
+ */
+function decodePasswordModify(value: Buffer | undefined): PasswordModify {
+  if (value === undefined) return {};
+  try {
+    const outer = new BerReader(value);
+    const r = outer.child(0x30);
+    const field = (tag: number): Buffer | undefined => (!r.atEnd && r.peek() === tag ? Buffer.from(r.octets(tag)) : undefined);
+    const userIdentity = field(0x80)?.toString('utf8');
+    const oldPassword = field(0x81);
+    const newPassword = field(0x82);
+    if (!r.atEnd || !outer.atEnd) throw new BerError('unexpected field');
+    return { ...(userIdentity !== undefined && { userIdentity }), ...(oldPassword && { oldPassword }), ...(newPassword && { newPassword }) };
+  } catch (err) {
+    if (!(err instanceof BerError)) throw err;
+    throw new LdapError(ResultCode.protocolError, 'malformed Password Modify request value');
   }
 }
 

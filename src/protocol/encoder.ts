@@ -2,7 +2,7 @@ import type { Attribute, Entry } from '../core/entry.js';
 import type { Control } from './codec.js';
 import type { ResultCode } from '../core/result-codes.js';
 import { attributeType, isOperational } from '../core/schema.js';
-import { berOctets, berTlv } from './ber-writer.js';
+import { berInt, berOctets, berTlv } from './ber-writer.js';
 import { ExtendedOid, Op } from './tags.js';
 
 /**
@@ -166,6 +166,29 @@ export function encodeSearchEntry(messageId: number, entry: Entry, selection: At
   return buf;
 }
 
+/** The protocolOp of a response message without controls (an entry or a reference): what a cache keeps of it. */
+export function protocolOpOf(message: Buffer): Buffer {
+  const first = message[1];
+  let off = first < 0x80 ? 2 : 2 + (first & 0x7f);
+  off += 2 + message[off + 1]; // the messageID INTEGER: tag, length, content
+  return message.subarray(off);
+}
+
+/** Kept protocolOps (`ops[start..end)`) sent again under `messageId`: one LDAPMessage each, in one buffer. */
+export function encodeEnvelopes(messageId: number, ops: readonly Buffer[], start = 0, end = ops.length): Buffer {
+  const idLen = 2 + intContentLength(messageId);
+  let size = 0;
+  for (let i = start; i < end; i++) size += tlv(idLen + ops[i].length);
+  const buf = Buffer.allocUnsafe(size);
+  let off = 0;
+  for (let i = start; i < end; i++) {
+    off = writeHeader(buf, off, 0x30, idLen + ops[i].length);
+    off = writeInt(buf, off, 0x02, messageId);
+    off += ops[i].copy(buf, off);
+  }
+  return buf;
+}
+
 export interface ResultExtras {
   /** ExtendedResponse responseName [10]. */
   readonly responseName?: string;
@@ -173,6 +196,8 @@ export interface ResultExtras {
   readonly responseValue?: Buffer;
   /** Response controls (paged results cookie, sort result), after the protocolOp. */
   readonly controls?: readonly Control[];
+  /** LDAPResult referral [3]: the URLs of a referral (10) result. */
+  readonly referral?: readonly string[];
 }
 
 /**
@@ -191,8 +216,15 @@ export function encodeResult(
   const diagLen = Buffer.byteLength(diagnosticMessage, 'utf8');
   const nameLen = extra.responseName === undefined ? -1 : Buffer.byteLength(extra.responseName, 'utf8');
   const value = extra.responseValue;
+  const referral = extra.referral?.length ? berTlv(0xa3, ...extra.referral.map((url) => berOctets(url))) : undefined;
   const opContent =
-    2 + intContentLength(code) + tlv(matchedLen) + tlv(diagLen) + (nameLen >= 0 ? tlv(nameLen) : 0) + (value ? tlv(value.length) : 0);
+    2 +
+    intContentLength(code) +
+    tlv(matchedLen) +
+    tlv(diagLen) +
+    (referral?.length ?? 0) +
+    (nameLen >= 0 ? tlv(nameLen) : 0) +
+    (value ? tlv(value.length) : 0);
   const controls = extra.controls ? encodeControls(extra.controls) : undefined;
   const msgContent = 2 + intContentLength(messageId) + tlv(opContent) + (controls?.length ?? 0);
   const buf = Buffer.allocUnsafe(tlv(msgContent));
@@ -202,6 +234,7 @@ export function encodeResult(
   off = writeInt(buf, off, 0x0a, code);
   off = writeString(buf, off, 0x04, matchedDn, matchedLen);
   off = writeString(buf, off, 0x04, diagnosticMessage, diagLen);
+  if (referral) off += referral.copy(buf, off);
   if (nameLen >= 0) off = writeString(buf, off, 0x8a, extra.responseName!, nameLen);
   if (value) {
     off = writeHeader(buf, off, 0x8b, value.length);
@@ -217,6 +250,11 @@ function encodeControls(controls: readonly Control[]): Buffer {
     berTlv(0x30, berOctets(c.oid), ...(c.critical ? [Buffer.from([0x01, 0x01, 0xff])] : []), ...(c.value ? [berOctets(c.value)] : [])),
   );
   return berTlv(0xa0, ...items);
+}
+
+/** SearchResultReference (RFC 4511 §4.5.3): one continuation reference, the URLs any of which continues the search. */
+export function encodeSearchReference(messageId: number, urls: readonly string[]): Buffer {
+  return berTlv(0x30, berInt(messageId), berTlv(Op.searchResultReference, ...urls.map((url) => berOctets(url))));
 }
 
 /** Notice of Disconnection (RFC 4511 §4.4.1): unsolicited, message ID 0, sent before closing. */

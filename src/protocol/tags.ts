@@ -6,6 +6,7 @@ export const Op = {
   searchRequest: 0x63,
   searchResultEntry: 0x64,
   searchResultDone: 0x65,
+  searchResultReference: 0x73,
   modifyRequest: 0x66,
   modifyResponse: 0x67,
   addRequest: 0x68,
@@ -25,5 +26,6 @@ export const Op = {
 export const ExtendedOid = {
   startTls: '1.3.6.1.4.1.1466.20037',
   whoAmI: '1.3.6.1.4.1.4203.1.11.3',
+  passwordModify: '1.3.6.1.4.1.4203.1.11.1',
   noticeOfDisconnection: '1.3.6.1.4.1.1466.20036',
 } as const;

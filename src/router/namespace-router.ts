@@ -4,6 +4,7 @@ import type {
   Modification,
   ModifyDnRequest,
   OperationContext,
+  PasswordModifyRequest,
   SearchRequest,
   SearchStream,
 } from '../core/directory.js';
@@ -117,6 +118,10 @@ export class NamespaceRouter implements Directory {
     if (!attr) throw new LdapError(ResultCode.noSuchAttribute, `compare: "${dn.text}" has no ${attribute}`);
     const wanted = normalise(attribute, value);
     return attr.values.some((v) => normalise(attribute, v) === wanted);
+  }
+
+  async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
+    return this.writer(request.user, 'password modify').directory.passwordModify(request, ctx);
   }
 
   async close(): Promise<void> {

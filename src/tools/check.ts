@@ -3,6 +3,7 @@ import { probeForest, type ServerProbe } from '../backends/ldap/probe.js';
 import { parseLdif } from '../backends/memory/ldif.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { ForestConfig } from '../config/schema.js';
+import { formatTable } from './text-table.js';
 
 type Row = readonly [forest: string, server: string, tls: string, bind: string, base: string, ms: string];
 
@@ -23,8 +24,7 @@ export async function runCheck(config: LoadedConfig, out: NodeJS.WritableStream)
     problems.push(...forestProblems.map((p) => `${forest}: ${p}`));
     healthy &&= ok;
   }
-  const widths = HEADER.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const row of rows) out.write(row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd() + '\n');
+  out.write(formatTable(rows));
   for (const p of problems) out.write(`${p}\n`);
   const failed = results.filter((r) => !r.ok).map((r) => r.forest);
   out.write(failed.length === 0 ? 'every forest has a working server\n' : `no working server: ${failed.join(', ')}\n`);

@@ -18,7 +18,7 @@ export interface ForestOptions {
   readonly upnSuffix?: string;
   /** Defaults to the first DNS label, upper case, at most 15 characters. */
   readonly netbios?: string;
-  /** Adds jdoe, non-ASCII names, DN special characters and a user without `sn`. */
+  /** Adds jdoe, non-ASCII names, DN special characters, a user without `sn` and a UPN under an extra suffix. */
   readonly specials?: boolean;
 }
 
@@ -66,17 +66,23 @@ interface Person {
   readonly initials?: string;
   /** GUID forced to hold bytes that break naive handling (jdoe). */
   readonly trickyGuid?: boolean;
+  /**
+   * A label put before the forest's UPN suffix (`xwang@legacy.avvid.info`): an alternative suffix
+   * such as AD forests collect over the years, which no `upnSuffixes` entry maps.
+   */
+  readonly upnSubdomain?: string;
 }
 
 /**
  * The special people of the committed fixtures: jdoe (the login every forest shares, GUID with
- * 0x00/0x80/0xff and filter metacharacters), non-ASCII names, DN metacharacters, no `sn`.
+ * 0x00/0x80/0xff and filter metacharacters), non-ASCII names, DN metacharacters, no `sn`, a UPN
+ * under an unmapped suffix.
  */
 const SPECIALS: readonly Person[] = [
   { cn: 'John Doe', givenName: 'John', sn: 'Doe', sam: 'jdoe', mailLocal: 'john.doe', trickyGuid: true },
   { cn: 'José Müller', givenName: 'José', sn: 'Müller', sam: 'jmuller', mailLocal: 'jose.muller' },
   { cn: 'Zoë Ångström', givenName: 'Zoë', sn: 'Ångström', sam: 'zangstrom', mailLocal: 'zoe.angstrom' },
-  { cn: '王小明', givenName: '小明', sn: '王', sam: 'xwang', mailLocal: 'xiaoming.wang' },
+  { cn: '王小明', givenName: '小明', sn: '王', sam: 'xwang', mailLocal: 'xiaoming.wang', upnSubdomain: 'legacy' },
   { cn: 'Doe, Jane', givenName: 'Jane', sn: 'Doe', sam: 'jane.doe', mailLocal: 'jane.doe' },
   { cn: 'A+B Smith', givenName: 'A+B', sn: 'Smith', sam: 'absmith', mailLocal: 'ab.smith' },
   { cn: 'Back\\slash User', givenName: 'Back\\slash', sn: 'User', sam: 'bsuser', mailLocal: 'backslash.user' },
@@ -307,7 +313,7 @@ export function generateForest(options: ForestOptions): string {
       .add('initials', p.initials)
       .add('displayName', p.cn)
       .add('sAMAccountName', p.sam)
-      .add('userPrincipalName', `${p.sam}@${upnSuffix}`)
+      .add('userPrincipalName', `${p.sam}@${p.upnSubdomain === undefined ? '' : `${p.upnSubdomain}.`}${upnSuffix}`)
       .add('mail', mail)
       .add('employeeNumber', 100_001 + i)
       .add('telephoneNumber', phone(random, area))

@@ -13,7 +13,8 @@ const USAGE = `usage: generate-fixtures --users N --suffix DC=x,DC=y --seed S [-
   --seed S           integer seed: the same options always give the same bytes
   --upn-suffix S     userPrincipalName/mail suffix (default: the suffix's DNS name)
   --netbios NAME     NetBIOS domain name (default: first DNS label, upper case)
-  --specials         add jdoe, non-ASCII names, DN special characters, a user without sn
+  --specials         add jdoe, non-ASCII names, DN special characters, a user without sn,
+                     a UPN under an unmapped suffix
   --out FILE         write to FILE instead of stdout`;
 
 function usage(message: string): never {

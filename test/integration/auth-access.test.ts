@@ -17,7 +17,7 @@ import { ldapForestConfig, serviceWriteAcl } from './ldap-helpers.js';
 // served by the memory backend and by slapd alike.
 
 const DEFAULT_CONFIG = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
-const defaults = loadConfigFile(DEFAULT_CONFIG, { ...process.env, CANOPY_HOST: '127.0.0.1', CANOPY_PORT: '0', CANOPY_LOG_LEVEL: 'silent' });
+const defaults = loadConfigFile(DEFAULT_CONFIG, { ...process.env, CANOPY_HOST: '127.0.0.1', CANOPY_PORT: '0', CANOPY_HTTP_PORT: '0', CANOPY_LOG_LEVEL: 'silent' });
 const SYNC = 'cn=cucm-sync,ou=accounts,dc=corp,dc=example';
 const SYNC_PASSWORD = 'Cucm-Sync-Passw0rd!';
 const WRONG = 'Not-The-Passw0rd!';
@@ -153,13 +153,15 @@ function describeAuthSuite(title: string, config: () => LoadedConfig) {
       expect(userGroups.some((e) => Dn.parse(e.dn).isWithin(Dn.parse(GROUPS)))).toBe(false);
       expect(userGroups.length).toBeGreaterThan(0);
       expect(await failure(user.search(GROUPS, { filter: groups }))).toMatchObject({ code: 32 });
-      // Writes: the sync account may write phone numbers only; users may write nothing.
+      // Writes: the sync account may write phone numbers only; users may not write other forests' entries.
       const target = full.searchEntries[0].dn;
       const change = (type: string, value: string) => new Change({ operation: 'replace', modification: new Attribute({ type, values: [value] }) });
       await sync.modify(target, change('ipPhone', '4711'));
       expect(attr((await sync.search(target, { scope: 'base', attributes: ['ipPhone'] })).searchEntries[0], 'ipPhone')).toEqual(['4711']);
       expect(await failure(sync.modify(target, change('title', 'Boss')))).toMatchObject({ code: 50 });
-      expect(await failure(user.modify(target, change('ipPhone', '4712')))).toMatchObject({ code: 50 });
+      // A user writes as itself only in its own forest (there, its forest's permissions decide).
+      const elsewhere = full.searchEntries.find((e) => Dn.parse(e.dn).isWithin(Dn.parse('ou=vse,dc=corp,dc=example')))!.dn;
+      expect(await failure(user.modify(elsewhere, change('ipPhone', '4712')))).toMatchObject({ code: 50 });
     });
 
     it('throttles failed binds per name: slowed, then refused, while another account still logs in', async () => {

@@ -91,6 +91,9 @@ class TestDirectory implements Directory {
   async compare(_dn: Dn, _attribute: string, value: unknown): Promise<boolean> {
     return value === 'John Doe';
   }
+  async passwordModify(): Promise<void> {
+    throw new LdapError(ResultCode.unwillingToPerform, 'read-only');
+  }
   async close(): Promise<void> {}
 }
 

@@ -1,12 +1,13 @@
 /**
  * The mock directory's Active Directory behaviour (`profile: ad`) through real clients: range
  * retrieval on a 5,000-member group, MaxPageSize for unpaged searches, connection-bound paging
- * cookies, memberOf back links and in-chain matching.
+ * cookies, memberOf back links and in-chain matching, and `requireTls`'s strongerAuthRequired.
  */
 import { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockDirectory, type MockDirectory } from '../../src/index.js';
 import { runLdapTool } from '../support/ldap-tools.js';
+import { runMockInProcess } from '../support/mock-command.js';
 import { RawLdapClient, pagedControl, pagedCookie } from '../support/raw-ldap.js';
 
 const USERS = 5000;
@@ -128,5 +129,29 @@ describe('mock directory, profile ad', () => {
     expect((await client.search(userDn(1), { scope: 'base', attributes: ['memberOf'] })).searchEntries[0].memberOf).toBe(BIG);
     dir.reset();
     await expect(client.search(group, { scope: 'base' })).rejects.toThrow(/no such|32/i);
+  });
+});
+
+describe('mock directory, requireTls', () => {
+  it('refuses simple binds in cleartext with strongerAuthRequired (8), as DCs requiring LDAP signing do', async () => {
+    await using strict = await startMockDirectory({ requireTls: true }); // the bundled fixtures
+    const user = new Client({ url: strict.url });
+    await expect(user.bind(strict.bindDn, strict.password)).rejects.toMatchObject({ code: 8 });
+    await expect(user.bind('jdoe@avvid.info', 'Passw0rd!')).rejects.toMatchObject({ code: 8 });
+    await user.unbind();
+    const r = await runLdapTool('ldapsearch', ['-x', '-H', strict.url, '-D', strict.bindDn, '-w', strict.password, '-b', '', '-s', 'base']);
+    expect(r.status).toBe(8);
+    expect(r.stderr).toMatch(/Strong\(er\) authentication required \(8\)/);
+    // Anonymous clients still read the root DSE, as on AD.
+    const anonymous = await runLdapTool('ldapsearch', ['-x', '-H', strict.url, '-b', '', '-s', 'base', 'namingContexts']);
+    expect(anonymous.status).toBe(0);
+  });
+
+  it('is off by default, and `canopy mock --require-tls` switches it on', async () => {
+    const bind = (url: string, password: string) => runLdapTool('ldapwhoami', ['-x', '-H', url, '-D', 'cn=admin', '-w', password]);
+    expect((await bind(dir.url, dir.password)).status).toBe(0);
+    const mock = await runMockInProcess(['--port', '0', '--admin-password', 'Adm1n!pw', '--require-tls']);
+    expect((await bind(mock.url, 'Adm1n!pw')).status).toBe(8);
+    expect(await mock.stop()).toBe(0);
   });
 });

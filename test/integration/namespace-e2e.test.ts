@@ -28,7 +28,7 @@ const ADLDS_FILTER = '(&(objectclass=user)(!(objectclass=Computer))(!(msDS-UserA
 /** Below each forest's size, so only upstream paging returns a whole forest. */
 const SLAPD_SIZE_LIMIT = 20;
 
-const defaults = loadConfigFile(DEFAULT_CONFIG, { ...process.env, CANOPY_HOST: '127.0.0.1', CANOPY_PORT: '0', CANOPY_LOG_LEVEL: 'silent' });
+const defaults = loadConfigFile(DEFAULT_CONFIG, { ...process.env, CANOPY_HOST: '127.0.0.1', CANOPY_PORT: '0', CANOPY_HTTP_PORT: '0', CANOPY_LOG_LEVEL: 'silent' });
 const SUFFIX = Dn.parse(defaults.namespace!.suffix);
 
 interface Forest {
@@ -89,6 +89,7 @@ class CountingDirectory implements Directory {
   delete = (...a: Parameters<Directory['delete']>): Promise<void> => this.inner.delete(...a);
   modifyDn = (...a: Parameters<Directory['modifyDn']>): Promise<void> => this.inner.modifyDn(...a);
   compare = (...a: Parameters<Directory['compare']>): Promise<boolean> => this.inner.compare(...a);
+  passwordModify = (...a: Parameters<Directory['passwordModify']>): Promise<void> => this.inner.passwordModify(...a);
   close = (): Promise<void> => this.inner.close();
 }
 

@@ -14,7 +14,9 @@ export interface CanopyProcess {
  */
 export function spawnCanopy(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   return new Promise<CanopyProcess>((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The default configuration's HTTP port is fixed (9389): tests running side by side take any free one.
+    const env = { CANOPY_HTTP_PORT: '0', ...process.env, ...options.env };
+    const child = spawn(command, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const logLines: string[] = [];
     let stderr = '';
     const timer = setTimeout(() => {

@@ -21,7 +21,7 @@ export async function startTestServer(
   yaml: string = fixtureForests + openAccess,
   options: ServerOptions = {},
 ): Promise<RunningServer & { url: string }> {
-  const config = parseConfig(`listen: { ldap: "ldap://127.0.0.1:0", ldaps: "ldaps://127.0.0.1:0" }\n${yaml}`, {
+  const config = parseConfig(`listen: { ldap: "ldap://127.0.0.1:0", ldaps: "ldaps://127.0.0.1:0" }\nhttp: { port: 0 }\n${yaml}`, {
     source: 'test',
     baseDir: repoRoot,
   });

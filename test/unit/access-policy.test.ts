@@ -102,4 +102,30 @@ describe('AccessStage', () => {
     await expect(stage.delete(Dn.parse('cn=q,ou=b,dc=x'), ctx(user))).rejects.toMatchObject({ code: 32 });
     await expect(stage.compare(Dn.parse('cn=q,ou=b,dc=x'), 'cn', 'q', ctx(user))).rejects.toMatchObject({ code: 32 });
   });
+
+  it('a forest user writes as itself in its own forest; elsewhere, and for everyone else, the rules decide', async () => {
+    const writers: OperationContext['asUser'][] = [];
+    const writable = {
+      async modify(_dn: Dn, _changes: unknown, c: OperationContext) {
+        writers.push(c.asUser);
+      },
+    } as unknown as Directory;
+    const admin: Identity = { kind: 'account', dn: Dn.parse('cn=admin') };
+    const stage = new AccessStage(
+      policy([
+        { who: 'cn=admin', what: { dn: 'dc=x' }, allow: 'write' },
+        { who: 'authenticated', what: { dn: 'dc=x' }, allow: 'read' },
+      ]),
+      writable,
+      new Map([['a', Dn.parse('ou=a,dc=x')]]),
+    );
+    const change = [{ operation: 'replace' as const, attribute: { name: 'title', values: ['x'] } }];
+    await stage.modify(Dn.parse('cn=p,ou=a,dc=x'), change, ctx(user));
+    expect(writers).toEqual([{ dn: user.kind === 'user' && user.dn, rulesAllow: false }]);
+    await expect(stage.modify(Dn.parse('cn=q,ou=b,dc=x'), change, ctx(user))).rejects.toMatchObject({ code: 50 });
+    await stage.modify(Dn.parse('cn=q,ou=b,dc=x'), change, ctx(admin));
+    expect(writers).toHaveLength(2);
+    expect(writers[1]).toBeUndefined();
+    await expect(stage.modify(Dn.parse('cn=p,ou=a,dc=x'), change, ctx(anonymous))).rejects.toMatchObject({ code: 50 });
+  });
 });

@@ -73,7 +73,8 @@ describe.each(COMMITTED)('committed fixture $file', ({ file, options }) => {
     expect(people.filter((e) => !e.has('sn')).map((e) => text(e, 'sAMAccountName'))).toEqual(['prince']);
     for (const e of people) {
       const sam = text(e, 'sAMAccountName')!;
-      expect(text(e, 'userPrincipalName')).toBe(`${sam}@${options.upnSuffix}`);
+      // xwang's UPN is under an extra suffix that no upnSuffixes entry maps (canopy doctor finds it).
+      expect(text(e, 'userPrincipalName')).toBe(`${sam}@${sam === 'xwang' ? 'legacy.' : ''}${options.upnSuffix}`);
       expect(text(e, 'msRTCSIP-PrimaryUserAddress')).toBe(`sip:${text(e, 'mail')}`);
       expect(text(e, 'telephoneNumber')).toMatch(/^\+1 \d{3} 555 01\d{2}$/);
       expect(text(e, 'ipPhone')).toMatch(/^\d{4}$/);

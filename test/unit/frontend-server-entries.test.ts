@@ -25,8 +25,8 @@ describe('root DSE', () => {
   it('lists naming contexts and extensions', () => {
     const e = rootDseEntry([Dn.parse('DC=avvid,DC=info')], { startTls: true, vendorVersion: '1.2.3' });
     expect(e.get('namingContexts')!.values).toEqual(['DC=avvid,DC=info']);
-    expect(e.get('supportedExtension')!.values).toEqual(['1.3.6.1.4.1.4203.1.11.3', '1.3.6.1.4.1.1466.20037']);
-    expect(rootDseEntry([], { startTls: false, vendorVersion: 'x' }).get('supportedExtension')!.values).toEqual(['1.3.6.1.4.1.4203.1.11.3']);
+    expect(e.get('supportedExtension')!.values).toEqual(['1.3.6.1.4.1.4203.1.11.3', '1.3.6.1.4.1.4203.1.11.1', '1.3.6.1.4.1.1466.20037']);
+    expect(rootDseEntry([], { startTls: false, vendorVersion: 'x' }).get('supportedExtension')!.values).toEqual(['1.3.6.1.4.1.4203.1.11.3', '1.3.6.1.4.1.4203.1.11.1']);
     expect(rootDseAttributes([])).toEqual(['*', '+']);
     expect(rootDseAttributes(['1.1'])).toEqual(['1.1']);
   });

@@ -124,6 +124,9 @@ class CountingDirectory implements Directory {
   compare(...args: Parameters<Directory['compare']>) {
     return this.inner.compare(...args);
   }
+  passwordModify(...args: Parameters<Directory['passwordModify']>) {
+    return this.inner.passwordModify(...args);
+  }
   close() {
     return this.inner.close();
   }
@@ -364,15 +367,15 @@ describe('NamespaceStage writes, bind and compare', () => {
   it('refuses a DN value of another forest, hidden and computed attributes', async () => {
     const { avvid } = setup();
     const cases = [
-      { name: 'manager', values: [`CN=Priya Wright,OU=Users,${VSE}`] },
-      { name: 'telephoneNumber', values: ['1'] },
-      { name: 'sAMAccountName', values: ['x'] },
-      { name: 'canopyForest', values: ['vse'] },
-      { name: 'msDS-UserAccountDisabled', values: ['TRUE'] },
+      { name: 'manager', values: [`CN=Priya Wright,OU=Users,${VSE}`], code: ResultCode.unwillingToPerform },
+      { name: 'telephoneNumber', values: ['1'], code: ResultCode.insufficientAccessRights },
+      { name: 'sAMAccountName', values: ['x'], code: ResultCode.insufficientAccessRights },
+      { name: 'canopyForest', values: ['vse'], code: ResultCode.unwillingToPerform },
+      { name: 'msDS-UserAccountDisabled', values: ['TRUE'], code: ResultCode.unwillingToPerform },
     ];
-    for (const attribute of cases) {
+    for (const { code, ...attribute } of cases) {
       const err = await rejection(avvid.modify(john, [{ operation: 'replace', attribute }], ctx));
-      expect(err.code).toBe(ResultCode.unwillingToPerform);
+      expect(err.code).toBe(code);
     }
     const err = await rejection(avvid.modify(john, [{ operation: 'add', attribute: cases[0] }], ctx));
     expect(err.message).toMatch(/another forest/);
@@ -398,7 +401,7 @@ describe('NamespaceStage writes, bind and compare', () => {
       { name: 'cn', values: ['Other'] },
       { name: 'telephoneNumber', values: ['1'] },
     ]);
-    expect((await rejection(avvid.add(hidden, ctx))).code).toBe(ResultCode.unwillingToPerform);
+    expect((await rejection(avvid.add(hidden, ctx))).code).toBe(ResultCode.insufficientAccessRights);
     await avvid.delete(dn, ctx);
     expect((await rejection(avvid.delete(dn, ctx))).matchedDn).toBe(`OU=Users,${AVVID}`);
   });

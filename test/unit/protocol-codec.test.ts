@@ -103,6 +103,23 @@ describe('decodeMessage', () => {
     expect(decodeMessage(message(5, tlv(0x63, [0x04, 0x10, 0x61])))).toMatchObject({ kind: 'disconnect' });
     expect(decodeMessage(Buffer.from([0x30, 0x00]))).toMatchObject({ kind: 'disconnect' });
   });
+
+  it('decodes the Password Modify value (RFC 3062), and rejects a malformed one under its message ID', () => {
+    const oid = str('1.3.6.1.4.1.4203.1.11.1', 0x80);
+    const passwd = (value?: Buffer) => decodeMessage(message(11, tlv(0x77, Buffer.concat([oid, ...(value ? [str(value, 0x81)] : [])]))));
+    const full = request(passwd(tlv(0x30, Buffer.concat([str('cn=u,dc=x', 0x80), str('old', 0x81), str('new', 0x82)]))));
+    expect(full.request).toEqual({
+      op: 'extended',
+      oid: '1.3.6.1.4.1.4203.1.11.1',
+      passwordModify: { userIdentity: 'cn=u,dc=x', oldPassword: Buffer.from('old'), newPassword: Buffer.from('new') },
+    });
+    expect(request(passwd(tlv(0x30, str('new', 0x82)))).request).toMatchObject({ passwordModify: { newPassword: Buffer.from('new') } });
+    expect(request(passwd()).request).toMatchObject({ passwordModify: {} });
+    // Fields out of order, unknown ones, or a value that is no SEQUENCE.
+    for (const bad of [tlv(0x30, Buffer.concat([str('new', 0x82), str('old', 0x81)])), tlv(0x30, str('x', 0x83)), str('x')]) {
+      expect(passwd(bad)).toMatchObject({ kind: 'reject', messageId: 11, responseTag: 0x78, error: { code: 2 } });
+    }
+  });
 });
 
 describe('parseFilterString', () => {

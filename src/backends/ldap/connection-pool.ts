@@ -14,6 +14,8 @@ export interface PoolOptions {
    * for each other forever.
    */
   readonly waitMs?: number;
+  /** Told the number of connections lent out whenever it changes (the pool-in-use gauge). */
+  readonly inUse?: { set(value: number): void };
 }
 
 export interface PoolStats {
@@ -56,9 +58,11 @@ export class ConnectionPool {
     for (;;) {
       signal.throwIfAborted();
       if (this.closed) throw new LdapError(ResultCode.unavailable, 'forest connection pool is closed');
-      const connection = this.takeIdle();
-      if (connection) return connection;
-      if (this.count < this.options.size) return this.openNew();
+      const connection = this.takeIdle() ?? (this.count < this.options.size ? await this.openNew() : undefined);
+      if (connection) {
+        this.report();
+        return connection;
+      }
       await this.turn(signal, deadline);
     }
   }
@@ -71,6 +75,7 @@ export class ConnectionPool {
       const timer = this.options.idleMs > 0 ? setTimeout(() => this.expire(connection), this.options.idleMs).unref() : undefined;
       this.idle.push({ connection, timer });
     }
+    this.report();
     this.wakeOne();
   }
 
@@ -80,6 +85,7 @@ export class ConnectionPool {
       clearTimeout(timer);
       this.discard(connection);
     }
+    this.report();
     for (const wake of [...this.waiting]) wake();
   }
 
@@ -139,6 +145,10 @@ export class ConnectionPool {
       this.waiting.add(wake);
       signal.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  private report(): void {
+    this.options.inUse?.set(this.count - this.idle.length);
   }
 
   private wakeOne(): void {

@@ -6,6 +6,8 @@ import { ResultCode, resultName } from '../../core/result-codes.js';
 export interface UpstreamResult {
   readonly matchedDn: string;
   readonly message: string;
+  /** The referral field's URLs of a referral (10) result. */
+  readonly referral?: readonly string[];
 }
 
 /**

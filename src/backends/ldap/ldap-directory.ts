@@ -1,18 +1,43 @@
 import { Attribute, Change, ResultCodeError, type SearchOptions, type SearchResult } from 'ldapts';
 import type { LdapForestConfig } from '../../config/schema.js';
-import type { Directory, Modification, ModifyDnRequest, OperationContext, SearchRequest } from '../../core/directory.js';
+import {
+  noteReferences,
+  type Directory,
+  type Modification,
+  type ModifyDnRequest,
+  type OperationContext,
+  type PasswordModifyRequest,
+  type SearchRequest,
+} from '../../core/directory.js';
 import { Dn } from '../../core/dn.js';
 import type { AttributeValue, Entry } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
+import type { ForestReadiness } from '../../core/readiness.js';
 import { ResultCode } from '../../core/result-codes.js';
 import type { Logger } from '../../observability/logger.js';
+import { metrics } from '../../observability/metrics.js';
 import { ConnectionPool } from './connection-pool.js';
 import { binaryAttributeList, entryFromLdapts } from './entry-from-ldapts.js';
 import { describeFailure, isServerFailure, upstreamError } from './errors.js';
 import { toLdaptsFilter } from './filter-to-ldapts.js';
+import {
+  isUnicodePwd,
+  passwordMethod,
+  passwordModifyValue,
+  PASSWORD_MODIFY_OID,
+  unicodePwdChanges,
+  type PasswordMethod,
+} from './password-change.js';
+import { CachedProbe } from './readiness.js';
 import { DEFAULT_BACKOFF, ServerSelector, type BackoffOptions } from './server-selector.js';
 import { serverTls } from './tls-options.js';
 import { ConnectionLost, UpstreamConnection, type ConnectOptions } from './upstream-connection.js';
+import { UserConnection } from './user-connection.js';
+
+/** Longest a readiness probe waits for a server to connect, bind and read the base. */
+const PROBE_TIMEOUT_MS = 2000;
+/** How long a readiness answer is reused: scrapes and probes never hammer the servers. */
+const PROBE_CACHE_MS = 2000;
 
 /** Knobs that are not configuration: tests shorten the backoff. */
 export interface LdapForestOptions {
@@ -35,6 +60,11 @@ export class LdapDirectory implements Directory {
   private readonly selector: ServerSelector;
   private readonly pool: ConnectionPool;
   private readonly binaryAttributes: string[];
+  /** Per server: operations sent to it. */
+  private readonly requests: readonly { inc(): void }[];
+  private readonly readiness = new CachedProbe(() => this.probe(), PROBE_CACHE_MS);
+  /** How the forest takes password changes, once a server's root DSE told. */
+  private passwordChange: PasswordMethod | undefined;
 
   constructor(
     private readonly config: LdapForestConfig,
@@ -49,7 +79,12 @@ export class LdapDirectory implements Directory {
       operationMs: config.timeouts.operationMs,
     }));
     this.selector = new ServerSelector(config.name, config.servers, logger, options.backoff ?? DEFAULT_BACKOFF);
-    this.pool = new ConnectionPool(this.selector, (i) => this.openService(i), { ...config.pool, waitMs: config.timeouts.operationMs });
+    this.pool = new ConnectionPool(this.selector, (i) => this.openService(i), {
+      ...config.pool,
+      waitMs: config.timeouts.operationMs,
+      inUse: metrics.upstreamPoolInUse.labels(config.name),
+    });
+    this.requests = config.servers.map((url) => metrics.upstreamRequests.labels(config.name, url));
     this.binaryAttributes = binaryAttributeList(config.binaryAttributes);
     if (!config.tls.rejectUnauthorized) {
       logger.warn({ forest: config.name }, 'upstream TLS certificates are not verified (tls.rejectUnauthorized: false)');
@@ -84,6 +119,7 @@ export class LdapDirectory implements Directory {
     let delivered = false;
     for (let attempt = 1; ; attempt++) {
       const connection = await this.pool.acquire(signal);
+      this.requests[connection.serverIndex].inc();
       const pages = connection.client.searchPaginated(request.base.text, options);
       // A connection goes back to the pool only if no page request is outstanding on it.
       let pending = false;
@@ -92,8 +128,8 @@ export class LdapDirectory implements Directory {
           pending = true;
           const page = await nextPage(pages, connection, signal);
           pending = false;
+          this.forwardReferences(connection.takeReferences(), ctx);
           if (page.done) return;
-          if (page.value.searchReferences.length > 0) this.droppedReferences(page.value.searchReferences);
           for (const raw of page.value.searchEntries) {
             delivered = true;
             yield entryFromLdapts(raw);
@@ -105,7 +141,7 @@ export class LdapDirectory implements Directory {
           pending = false;
           const error = upstreamError(err, connection.lastResult);
           if (error.code !== ResultCode.referral) throw error;
-          this.droppedReferences([error.message]);
+          this.referralResult(error, connection.lastResult?.referral, ctx);
           return;
         }
         // A pooled connection found closed before sending says nothing about the server.
@@ -120,6 +156,7 @@ export class LdapDirectory implements Directory {
           );
         }
       } finally {
+        connection.takeReferences(); // a failed search's must not reach the next one on this connection
         pages.return(undefined).catch(() => undefined);
         this.pool.release(connection, !pending);
       }
@@ -136,8 +173,13 @@ export class LdapDirectory implements Directory {
     if (password.length === 0) throw new LdapError(ResultCode.invalidCredentials, 'empty password: unauthenticated bind refused');
     ctx.signal.throwIfAborted();
     const credentials = { dn: name, password: password.toString('utf8') };
-    const { value: connection } = await this.selector.firstReachable((i) => UpstreamConnection.open(this.servers[i], i, credentials));
-    connection.close();
+    const { value: connection } = await this.selector.firstReachable((i) => {
+      this.requests[i].inc();
+      return UpstreamConnection.open(this.servers[i], i, credentials);
+    });
+    // A client's login keeps its authenticated connection for the session: its writes go there.
+    if (ctx.session && !ctx.signal.aborted) ctx.session.hold(this, new UserConnection(connection));
+    else connection.close();
   }
 
   add(entry: Entry, ctx: OperationContext): Promise<void> {
@@ -149,7 +191,11 @@ export class LdapDirectory implements Directory {
     const ldaptsChanges = changes.map(
       (m) => new Change({ operation: m.operation, modification: ldaptsAttribute(m.attribute.name, m.attribute.values) }),
     );
-    return this.write('modify', ctx, (c) => c.client.modify(dn.text, ldaptsChanges));
+    const password = changes.some((m) => isUnicodePwd(m.attribute.name));
+    return this.write('modify', ctx, (c) => {
+      if (password) this.requireEncrypted(c);
+      return c.client.modify(dn.text, ldaptsChanges);
+    });
   }
 
   delete(dn: Dn, ctx: OperationContext): Promise<void> {
@@ -167,17 +213,67 @@ export class LdapDirectory implements Directory {
     return this.write('compare', ctx, (c) => c.compare(dn.text, attribute, bytes));
   }
 
+  /**
+   * RFC 3062 where the server offers it; Active Directory, which does not, gets a modify of
+   * unicodePwd (over an encrypted connection only); other servers refuse.
+   */
+  passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
+    return this.write('password modify', ctx, async (c) => {
+      const method = await this.passwordMethod(c);
+      if (method === 'exop') {
+        await c.client.exop(PASSWORD_MODIFY_OID, passwordModifyValue(request));
+      } else if (method === 'unicodePwd') {
+        this.requireEncrypted(c);
+        await c.client.modify(request.user.text, unicodePwdChanges(ctx.asUser ? request.oldPassword : undefined, request.newPassword));
+      } else {
+        throw new LdapError(ResultCode.unwillingToPerform, `forest "${this.config.name}" supports no password change (RFC 3062 or unicodePwd)`);
+      }
+    });
+  }
+
+  /** How the forest takes password changes, read from a server's root DSE once. */
+  private async passwordMethod(c: UpstreamConnection): Promise<PasswordMethod> {
+    try {
+      this.passwordChange ??= await passwordMethod(c.client);
+      return this.passwordChange;
+    } catch (err) {
+      // Nothing was changed yet: a failure here is an outage, never an unknown outcome.
+      throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": reading the root DSE of ${this.selector.url(c.serverIndex)} failed (${describeFailure(err)})`);
+    }
+  }
+
+  /** Passwords in unicodePwd cross the network only encrypted (Active Directory insists too). */
+  private requireEncrypted(c: UpstreamConnection): void {
+    if (this.servers[c.serverIndex].tls.mode !== 'none') return;
+    throw new LdapError(
+      ResultCode.unwillingToPerform,
+      `forest "${this.config.name}": unicodePwd is written only over an encrypted upstream connection (ldaps:// or tls.startTls), and ${this.selector.url(c.serverIndex)} is not one`,
+    );
+  }
+
+  /**
+   * Whether a server of the forest answers (readiness): the first server the selector offers must
+   * take the service bind and read the base within a short timeout. Probes go through the
+   * selector, so a dead server is marked down (and a recovered one up) even while no client asks.
+   */
+  ready(): Promise<ForestReadiness> {
+    return this.readiness.get();
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }
 
   /**
-   * Runs one write on a pooled service connection. It is sent once: a connection that fails
-   * after sending leaves the outcome unknown, and retrying elsewhere could apply it twice.
+   * Runs one write on a pooled service connection, or on the user's own when it writes as itself.
+   * It is sent once: a connection that fails after sending leaves the outcome unknown, and
+   * retrying elsewhere could apply it twice.
    */
   private async write<T>(what: string, ctx: OperationContext, send: (c: UpstreamConnection) => Promise<T>): Promise<T> {
+    if (ctx.asUser) return this.writeAsUser(what, ctx, send);
     for (let attempt = 1; ; attempt++) {
       const connection = await this.pool.acquire(ctx.signal);
+      this.requests[connection.serverIndex].inc();
       let reusable = true;
       try {
         return await send(connection);
@@ -188,20 +284,64 @@ export class LdapDirectory implements Directory {
         this.selector.markDown(connection.serverIndex, err);
         // busy/unavailable are answers: the server did nothing, and the client hears its code.
         if (err instanceof ResultCodeError) throw upstreamError(err, connection.lastResult);
-        throw new LdapError(
-          ResultCode.unavailable,
-          `forest "${this.config.name}": ${what} sent to ${this.selector.url(connection.serverIndex)} but the connection failed (${describeFailure(err)}); its outcome is unknown`,
-        );
+        throw this.unknownOutcome(what, connection, err);
       } finally {
         this.pool.release(connection, reusable);
       }
     }
   }
 
-  private async openService(index: number): Promise<UpstreamConnection> {
+  /** A write on the connection the user's bind authenticated (held in its session). */
+  private async writeAsUser<T>(what: string, ctx: OperationContext, send: (c: UpstreamConnection) => Promise<T>): Promise<T> {
+    const held = ctx.session?.get<UserConnection>(this);
+    const lost = (): LdapError =>
+      new LdapError(ResultCode.unavailable, `forest "${this.config.name}": the upstream connection of this login was closed; bind again to write`);
+    if (!held?.connection.connected) throw lost();
+    return held.run(async (connection) => {
+      ctx.signal.throwIfAborted();
+      this.requests[connection.serverIndex].inc();
+      try {
+        return await send(connection);
+      } catch (err) {
+        if (!isServerFailure(err) || err instanceof ResultCodeError) throw upstreamError(err, connection.lastResult);
+        if (err instanceof ConnectionLost) throw lost(); // never sent
+        this.selector.markDown(connection.serverIndex, err);
+        throw this.unknownOutcome(what, connection, err);
+      }
+    });
+  }
+
+  /**
+   * A write whose connection failed after it was sent: the server may or may not have applied it.
+   * `other`, not `unavailable`/`busy`, which tell a client that nothing was done.
+   */
+  private unknownOutcome(what: string, connection: UpstreamConnection, err: unknown): LdapError {
+    return new LdapError(
+      ResultCode.other,
+      `forest "${this.config.name}": ${what} sent to ${this.selector.url(connection.serverIndex)} but the connection failed (${describeFailure(err)}); result unknown: the write may or may not have been applied`,
+    );
+  }
+
+  private async probe(): Promise<void> {
+    await this.selector.firstReachable(async (i) => {
+      this.requests[i].inc();
+      const server = this.servers[i];
+      const short = { ...server, connectMs: Math.min(server.connectMs, PROBE_TIMEOUT_MS), operationMs: Math.min(server.operationMs, PROBE_TIMEOUT_MS) };
+      const connection = await this.openService(i, short);
+      try {
+        await connection.client.search(this.base.text, { scope: 'base', attributes: ['1.1'] });
+      } catch (err) {
+        throw isServerFailure(err) ? err : upstreamError(err, connection.lastResult);
+      } finally {
+        connection.close();
+      }
+    });
+  }
+
+  private async openService(index: number, server: ConnectOptions = this.servers[index]): Promise<UpstreamConnection> {
     const bind = this.config.bind && { dn: this.config.bind.dn, password: this.config.bind.password ?? '' };
     try {
-      return await UpstreamConnection.open(this.servers[index], index, bind);
+      return await UpstreamConnection.open(server, index, bind);
     } catch (err) {
       // A refused service bind is the forest's configuration problem, not the client's credentials.
       if (err instanceof LdapError) {
@@ -214,9 +354,24 @@ export class LdapDirectory implements Directory {
     }
   }
 
-  private droppedReferences(uris: readonly string[]): void {
-    // The core SearchStream has no reference type yet: references are not chased and not passed on.
-    if (this.config.referrals === 'pass') this.logger.debug({ forest: this.config.name, uris }, 'upstream references dropped');
+  /** Continuation references are never chased: `pass` hands them on as the upstream sent them, `drop` discards them. */
+  private forwardReferences(references: readonly string[][], ctx: OperationContext): void {
+    if (references.length === 0) return;
+    if (this.config.referrals === 'pass') noteReferences(ctx.notes, references);
+    else this.logger.debug({ forest: this.config.name, references: references.length }, 'upstream continuation references dropped');
+  }
+
+  /**
+   * A referral result (the search's base lies in a part of the tree the server refers elsewhere)
+   * is never chased either. With `pass` the client gets it, with the upstream's URLs; with `drop`
+   * the search ends as a success whose diagnostic message says what happened, never silently.
+   */
+  private referralResult(error: LdapError, urls: readonly string[] | undefined, ctx: OperationContext): void {
+    if (this.config.referrals === 'pass' && urls) {
+      if (ctx.notes) ctx.notes.referral = urls;
+      throw error;
+    }
+    if (ctx.notes) (ctx.notes.remarks ??= []).push(`forest "${this.config.name}" answered with a referral; not followed`);
   }
 }
 

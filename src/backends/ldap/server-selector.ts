@@ -1,5 +1,6 @@
 import { LdapError } from '../../core/ldap-error.js';
 import type { Logger } from '../../observability/logger.js';
+import { metrics } from '../../observability/metrics.js';
 import { ResultCode } from '../../core/result-codes.js';
 import { describeFailure, isServerFailure } from './errors.js';
 
@@ -16,6 +17,8 @@ interface ServerState {
   failures: number;
   retryAt: number;
   lastError?: string;
+  readonly up: { set(value: number): void };
+  readonly errors: { inc(): void };
 }
 
 /**
@@ -25,6 +28,8 @@ interface ServerState {
  */
 export class ServerSelector {
   private readonly servers: ServerState[];
+  /** The server that last answered: a different one answering next is a failover (or failback). */
+  private active: number | undefined;
 
   constructor(
     private readonly forest: string,
@@ -33,7 +38,14 @@ export class ServerSelector {
     private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
     private readonly now: () => number = Date.now,
   ) {
-    this.servers = urls.map((url) => ({ url, failures: 0, retryAt: 0 }));
+    this.servers = urls.map((url) => ({
+      url,
+      failures: 0,
+      retryAt: 0,
+      up: metrics.upstreamServerUp.labels(forest, url),
+      errors: metrics.upstreamErrors.labels(forest, url),
+    }));
+    for (const s of this.servers) s.up.set(1);
   }
 
   url(index: number): string {
@@ -67,6 +79,8 @@ export class ServerSelector {
     s.lastError = describeFailure(err);
     const waitMs = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (s.failures - 1));
     s.retryAt = this.now() + waitMs;
+    s.errors.inc();
+    s.up.set(0);
     this.logger.warn({ forest: this.forest, server: s.url, reason: s.lastError, retryInMs: waitMs }, 'upstream server marked down');
   }
 
@@ -76,6 +90,7 @@ export class ServerSelector {
     s.failures = 0;
     s.retryAt = 0;
     s.lastError = undefined;
+    s.up.set(1);
   }
 
   /**
@@ -88,6 +103,7 @@ export class ServerSelector {
       try {
         const value = await open(index);
         this.markUp(index);
+        this.answeredBy(index);
         return { index, value };
       } catch (err) {
         if (!isServerFailure(err)) throw err;
@@ -95,6 +111,14 @@ export class ServerSelector {
       }
     }
     throw this.unreachable();
+  }
+
+  private answeredBy(index: number): void {
+    if (this.active !== undefined && this.active !== index) {
+      metrics.upstreamFailovers.labels(this.forest).inc();
+      this.logger.info({ forest: this.forest, from: this.servers[this.active].url, to: this.servers[index].url }, 'forest moved to another server');
+    }
+    this.active = index;
   }
 
   unreachable(): LdapError {

@@ -10,9 +10,11 @@ import {
   SearchReference,
   SearchResponse,
   StatusCodeParser,
+  type BerReader,
   type BerWriter,
   type Message,
 } from 'ldapts';
+import { MAX_SEARCH_REFERENCES } from '../../core/directory.js';
 import { isServerFailure, upstreamError, type UpstreamResult } from './errors.js';
 import type { ServerTls } from './tls-options.js';
 
@@ -46,6 +48,10 @@ const KEEPALIVE_MS = 60_000;
 export class UpstreamConnection {
   private last: UpstreamResult | undefined;
   private pagedSearchOpen = false;
+  /** Continuation references received since they were last taken, each one message's URLs. */
+  private references: string[][] = [];
+  /** The referral field of the result being parsed (ldapts does not read it). */
+  private referral: string[] | undefined;
 
   private constructor(
     readonly client: Client,
@@ -55,8 +61,17 @@ export class UpstreamConnection {
     // ldapts keeps matchedDN and paging cookies to itself; its message parser (a private field)
     // is the one place that sees every response. The connection runs one operation at a time,
     // so the last response is the current operation's.
-    const parser = (client as unknown as { messageParser?: EventEmitter }).messageParser;
+    const parser = (client as unknown as { messageParser?: ParserInternals }).messageParser;
     parser?.on('message', (m: unknown) => this.observe(m));
+    // ldapts stops reading a search result before its referral field: read the URLs from there.
+    const parse = parser?._getMessageFromProtocolOperation;
+    if (parser && typeof parse === 'function') {
+      parser._getMessageFromProtocolOperation = (...args) => {
+        const message = parse.apply(parser, args);
+        if (message instanceof SearchResponse) this.referral = referralUrls(args[2]);
+        return message;
+      };
+    }
   }
 
   /** Connects (TLS or StartTLS as configured) and binds when credentials are given. */
@@ -86,6 +101,13 @@ export class UpstreamConnection {
   /** The last result message the server sent (for matchedDN and its diagnostic text). */
   get lastResult(): UpstreamResult | undefined {
     return this.last;
+  }
+
+  /** The continuation references received since the last call (at most MAX_SEARCH_REFERENCES). */
+  takeReferences(): string[][] {
+    const taken = this.references;
+    if (taken.length > 0) this.references = [];
+    return taken;
   }
 
   /** True while the socket is open and no paged search is left unfinished on it. */
@@ -126,16 +148,51 @@ export class UpstreamConnection {
   }
 
   private observe(message: unknown): void {
-    if (message instanceof SearchEntry || message instanceof SearchReference) return;
+    if (message instanceof SearchEntry) return;
+    if (message instanceof SearchReference) {
+      if (this.references.length < MAX_SEARCH_REFERENCES) this.references.push(message.uris);
+      return;
+    }
     const result = message as { matchedDN?: unknown; errorMessage?: unknown };
     if (typeof result.matchedDN !== 'string') return; // not a result message
-    this.last = { matchedDn: result.matchedDN, message: typeof result.errorMessage === 'string' ? result.errorMessage : '' };
+    const referral = this.referral;
+    this.referral = undefined;
+    this.last = {
+      matchedDn: result.matchedDN,
+      message: typeof result.errorMessage === 'string' ? result.errorMessage : '',
+      ...(referral && { referral }),
+    };
     if (message instanceof SearchResponse) {
       const paged = message.controls?.find((c): c is PagedResultsControl => c instanceof PagedResultsControl);
       this.pagedSearchOpen = (paged?.value?.cookie?.length ?? 0) > 0;
     }
   }
 }
+
+/** The ldapts MessageParser members used to see every response and the referral fields it skips. */
+interface ParserInternals extends EventEmitter {
+  _getMessageFromProtocolOperation(messageId: number, protocolOperation: number, reader: BerReader, details: unknown): Message;
+}
+
+/** LDAPResult's referral [3] (RFC 4511 §4.1.10) where the reader stands after a result's fields; undefined when absent or malformed. */
+function referralUrls(reader: BerReader): string[] | undefined {
+  if (reader.peek() !== REFERRAL_TAG) return undefined;
+  try {
+    reader.readSequence(REFERRAL_TAG);
+    const end = reader.offset + reader.length;
+    const urls: string[] = [];
+    while (reader.offset < end) {
+      const url = reader.readString();
+      if (url === null) break;
+      urls.push(url);
+    }
+    return urls.length > 0 ? urls : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const REFERRAL_TAG = 0xa3;
 
 /** The ldapts Client members used for requests its public API cannot express. */
 interface LdaptsInternals {

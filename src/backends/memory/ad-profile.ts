@@ -1,3 +1,4 @@
+import type { Dn } from '../../core/dn.js';
 import { Entry, type Attribute } from '../../core/entry.js';
 import { integerValue, stripOptions } from '../../core/matching.js';
 import { attributeType } from '../../core/schema.js';
@@ -6,6 +7,8 @@ import { attributeType } from '../../core/schema.js';
 export interface AdProfile {
   /** Values of one attribute returned at once; more come in ranges (`member;range=0-1499`). AD's default is 1500. */
   readonly maxValRange: number;
+  /** Subtree searches at the domain root end with continuation references, as AD's do. */
+  readonly referrals?: boolean;
 }
 
 export const AD_DEFAULTS: AdProfile = { maxValRange: 1500 };
@@ -61,6 +64,21 @@ function rangedAttribute(a: Attribute, windows: ReadonlyMap<string, RangeWindow>
 function canonical(name: string): string {
   const bare = stripOptions(name);
   return (attributeType(bare)?.name ?? bare).toLowerCase();
+}
+
+/**
+ * The continuation references AD returns from a subtree search at its domain root, for the
+ * partitions below it that the domain controller serves as other naming contexts: the forest and
+ * domain DNS zones and the configuration partition. None for a base that is not all `DC=` RDNs.
+ */
+export function domainRootReferences(domain: Dn): string[][] {
+  if (domain.isRoot || !domain.rdns.every((r) => r.avas.length === 1 && r.avas[0].type.toLowerCase() === 'dc')) return [];
+  const dns = domain.rdns.map((r) => r.avas[0].value).join('.');
+  return [
+    [`ldap://ForestDnsZones.${dns}/DC=ForestDnsZones,${domain.text}`],
+    [`ldap://DomainDnsZones.${dns}/DC=DomainDnsZones,${domain.text}`],
+    [`ldap://${dns}/CN=Configuration,${domain.text}`],
+  ];
 }
 
 /** The highest update sequence number in loaded data, so new changes number after it. */

@@ -1,4 +1,4 @@
-import type { Modification } from '../../core/directory.js';
+import type { Modification, UserWriter } from '../../core/directory.js';
 import type { Dn, Rdn } from '../../core/dn.js';
 import { Entry, type Attribute, type AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
@@ -20,6 +20,16 @@ function findAttribute(entry: Entry, name: string): Attribute | undefined {
 function hasValue(entry: Entry, name: string, value: AttributeValue): boolean {
   const want = normalise(name, value);
   return findAttribute(entry, name)?.values.some((v) => normalise(name, v) === want) ?? false;
+}
+
+/**
+ * A forest user writing as itself (`asUser`): the mock directory keeps no access control of its
+ * own, so, like Active Directory's default for users, it lets a user change its own entry (modify,
+ * password); anything more only where Canopy's access rules allow it.
+ */
+export function checkUserWrite(writer: UserWriter | undefined, operation: string, own?: Dn): void {
+  if (writer === undefined || writer.rulesAllow || (own !== undefined && writer.dn?.equals(own) === true)) return;
+  throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: a user may change its own entry only`);
 }
 
 /** Checks an entry a client adds: it needs an objectClass, no server-maintained attributes, no duplicate values. */

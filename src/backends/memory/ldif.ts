@@ -163,14 +163,21 @@ function isSafe(value: string): boolean {
 
 /** Renders entries as LDIF content, base64 for bytes and unsafe text, lines folded at 76 columns. */
 export function entriesToLdif(entries: Iterable<Entry>): string {
-  const out: string[] = ['version: 1', ''];
-  for (const entry of entries) {
-    out.push(fold(field('dn', entry.dn.text)));
-    for (const a of entry.attributes()) {
-      for (const v of a.values) out.push(fold(field(a.name, v)));
-    }
-    out.push('');
+  const out: string[] = [LDIF_HEADER];
+  for (const entry of entries) out.push('\n', entryToLdif(entry));
+  return out.join('');
+}
+
+/** What LDIF content starts with; each record follows it after a blank line. */
+export const LDIF_HEADER = 'version: 1\n';
+
+/** One entry's record, newline-terminated, without the blank line that separates records (for writers that stream). */
+export function entryToLdif(entry: Entry): string {
+  const out: string[] = [fold(field('dn', entry.dn.text))];
+  for (const a of entry.attributes()) {
+    for (const v of a.values) out.push(fold(field(a.name, v)));
   }
+  out.push('');
   return out.join('\n');
 }
 

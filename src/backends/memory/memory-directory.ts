@@ -1,10 +1,12 @@
-import type {
-  Directory,
-  Modification,
-  ModifyDnRequest,
-  OperationContext,
-  SearchRequest,
-  SearchStream,
+import {
+  noteReferences,
+  type Directory,
+  type Modification,
+  type ModifyDnRequest,
+  type OperationContext,
+  type PasswordModifyRequest,
+  type SearchRequest,
+  type SearchStream,
 } from '../../core/directory.js';
 import { Dn } from '../../core/dn.js';
 import type { AttributeValue, Entry } from '../../core/entry.js';
@@ -12,11 +14,11 @@ import { compileFilter, type EntryMatcher } from '../../core/filter-eval.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { integerValue, normalise } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { adTime, highestUsn, rangeRequests, withRanges, type AdProfile } from './ad-profile.js';
+import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, type AdProfile } from './ad-profile.js';
 import { AttributeIndex } from './attribute-index.js';
-import { applyModifications, checkNewEntry, renamedEntry, storedForm } from './entry-writes.js';
+import { applyModifications, checkNewEntry, checkUserWrite, renamedEntry, storedForm } from './entry-writes.js';
 import { LdifError, parseLdif, type LdifRecord } from './ldif.js';
-import { verifyPassword } from './password.js';
+import { verifyPassword, withNewPassword } from './password.js';
 import { candidates, indexKey } from './query-plan.js';
 
 interface Node {
@@ -205,6 +207,9 @@ export class MemoryDirectory implements Directory {
     } else {
       yield* this.scan(node, scope, matches, signal);
     }
+    if (scope === 'sub' && this.ad?.referrals && node.entry.dn.equals(this.suffix)) {
+      noteReferences(ctx.notes, domainRootReferences(this.suffix));
+    }
   }
 
   private async *scan(node: Node, scope: 'one' | 'sub', matches: EntryMatcher, signal: AbortSignal): AsyncGenerator<Entry> {
@@ -267,7 +272,8 @@ export class MemoryDirectory implements Directory {
     if (!stored.some((v) => verifyPassword(v, password))) throw invalid;
   }
 
-  async add(entry: Entry, _ctx: OperationContext): Promise<void> {
+  async add(entry: Entry, ctx: OperationContext): Promise<void> {
+    checkUserWrite(ctx.asUser, 'add');
     const dn = entry.dn;
     if (!dn.isWithin(this.suffix)) throw this.noSuchObject(dn);
     if (this.nodes.has(dn.key)) throw new LdapError(ResultCode.entryAlreadyExists, `entry "${dn.text}" already exists`);
@@ -288,8 +294,9 @@ export class MemoryDirectory implements Directory {
     if (this.ad) this.relink([dn.key, ...this.memberKeys(stored)]);
   }
 
-  async modify(dn: Dn, changes: readonly Modification[], _ctx: OperationContext): Promise<void> {
+  async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
     const node = this.existing(dn);
+    checkUserWrite(ctx.asUser, 'modify', dn);
     if (this.ad) rejectBackLink(changes.some((c) => indexKey(c.attribute.name) === 'memberof'));
     const before = node.entry;
     const next = applyModifications(before, changes);
@@ -298,8 +305,9 @@ export class MemoryDirectory implements Directory {
     if (this.ad) this.relink([...this.memberKeys(before), ...this.memberKeys(next)]);
   }
 
-  async delete(dn: Dn, _ctx: OperationContext): Promise<void> {
+  async delete(dn: Dn, ctx: OperationContext): Promise<void> {
     const node = this.existing(dn);
+    checkUserWrite(ctx.asUser, 'delete');
     if (node.children.size > 0) {
       throw new LdapError(ResultCode.notAllowedOnNonLeaf, `entry "${dn.text}" has subordinates`);
     }
@@ -311,9 +319,10 @@ export class MemoryDirectory implements Directory {
     }
   }
 
-  async modifyDn(request: ModifyDnRequest, _ctx: OperationContext): Promise<void> {
+  async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
     const { dn, newSuperior } = request;
     const node = this.existing(dn);
+    checkUserWrite(ctx.asUser, 'modifyDN');
     if (dn.equals(this.suffix)) {
       throw new LdapError(ResultCode.unwillingToPerform, 'the naming context entry cannot be renamed');
     }
@@ -354,6 +363,14 @@ export class MemoryDirectory implements Directory {
     }
     const assertion = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
     return compileFilter({ type: 'equality', attribute, value: assertion })(entry);
+  }
+
+  async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
+    const node = this.existing(request.user);
+    checkUserWrite(ctx.asUser, 'password modify', request.user);
+    const next = withNewPassword(node.entry, request.oldPassword, request.newPassword);
+    this.touch(next);
+    this.replace(node, next);
   }
 
   async close(): Promise<void> {}

@@ -1,5 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AttributeValue } from '../../core/entry.js';
+import type { AttributeValue, Entry } from '../../core/entry.js';
+import { LdapError } from '../../core/ldap-error.js';
+import { ResultCode } from '../../core/result-codes.js';
 
 /** RFC 2307-style `{SCHEME}base64` password schemes: digest algorithm and whether a salt follows the digest. */
 const SCHEMES: Readonly<Record<string, { algorithm: string; salted: boolean }>> = {
@@ -37,6 +39,19 @@ export function hashPassword(password: string | Buffer, scheme: PasswordScheme =
   const salt = randomBytes(8);
   const digest = createHash(algorithm).update(password).update(salt).digest();
   return `{${scheme}}${Buffer.concat([digest, salt]).toString('base64')}`;
+}
+
+/**
+ * The entry with its password changed (RFC 3062): a given old password must match one stored
+ * value (else unwillingToPerform, as slapd answers); the new one replaces every value, hashed.
+ */
+export function withNewPassword(entry: Entry, oldPassword: Buffer | undefined, newPassword: Buffer): Entry {
+  if (oldPassword !== undefined && !(entry.get('userPassword')?.values ?? []).some((v) => verifyPassword(v, oldPassword))) {
+    throw new LdapError(ResultCode.unwillingToPerform, 'the old password does not match');
+  }
+  const next = entry.clone();
+  next.set('userPassword', [hashPassword(newPassword)]);
+  return next;
 }
 
 /** Compares digests so the time taken does not reveal how much of a plain password matched. */

@@ -52,6 +52,16 @@ export class AccessPolicy {
   view(identity: Identity): AccessView {
     return new AccessView(this.rules.filter((r) => r.who(identity)));
   }
+
+  /**
+   * Which rules apply to an identity (their positions): identities with the same key get the same
+   * view, so they may share cached results; identities with different keys never do.
+   */
+  viewKey(identity: Identity): string {
+    let key = '';
+    for (let i = 0; i < this.rules.length; i++) if (this.rules[i].who(identity)) key += `${i},`;
+    return key;
+  }
 }
 
 export class AccessView {

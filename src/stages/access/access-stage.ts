@@ -3,6 +3,7 @@ import type {
   Modification,
   ModifyDnRequest,
   OperationContext,
+  PasswordModifyRequest,
   SearchRequest,
   SearchStream,
 } from '../../core/directory.js';
@@ -26,11 +27,17 @@ const ANY_ENTRY: Filter = { type: 'present', attribute: 'objectClass' };
  * accounts; this stage returns only the entries the identity may read, strips the attributes it
  * may not, and makes assertions on those attributes FALSE. An operation on an entry the identity
  * may not see fails like a missing entry, so refusals never reveal what exists.
+ *
+ * Writes: a forest user writing in its own forest writes as itself (`asUser`), and the forest's
+ * own permissions decide; anyone else needs `write` from the rules and writes with the forest's
+ * service account.
  */
 export class AccessStage implements Directory {
   constructor(
     private readonly policy: AccessPolicy,
     private readonly inner: Directory,
+    /** Each forest's mount by name: where its users write as themselves. */
+    private readonly forestMounts: ReadonlyMap<string, Dn> = new Map(),
   ) {}
 
   namingContexts(): readonly Dn[] {
@@ -72,27 +79,28 @@ export class AccessStage implements Directory {
   }
 
   async add(entry: Entry, ctx: OperationContext): Promise<void> {
-    const access = this.entryAccess(entry.dn, ctx, 'add');
-    for (const a of entry.attributes()) this.demand(access, a.name, 'add', entry.dn);
-    return this.inner.add(entry, ctx);
+    const names = Array.from(entry.attributes(), (a) => a.name);
+    return this.inner.add(entry, this.writer(entry.dn, names, ctx, 'add'));
   }
 
   async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
-    const access = this.entryAccess(dn, ctx, 'modify');
-    for (const c of changes) this.demand(access, c.attribute.name, 'modify', dn);
-    return this.inner.modify(dn, changes, ctx);
+    const names = changes.map((c) => c.attribute.name);
+    return this.inner.modify(dn, changes, this.writer(dn, names, ctx, 'modify'));
   }
 
   async delete(dn: Dn, ctx: OperationContext): Promise<void> {
-    this.entryAccess(dn, ctx, 'delete');
-    return this.inner.delete(dn, ctx);
+    return this.inner.delete(dn, this.writer(dn, [], ctx, 'delete'));
   }
 
   async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
-    this.entryAccess(request.dn, ctx, 'modifyDN');
     const parent = request.newSuperior ?? request.dn.parent();
-    if (parent) this.entryAccess(Dn.parse(`${request.newRdn},${parent.text}`), ctx, 'modifyDN');
-    return this.inner.modifyDn(request, ctx);
+    // The rules must allow writing at the new place too.
+    const target = parent && Dn.parse(`${request.newRdn},${parent.text}`);
+    return this.inner.modifyDn(request, this.writer(request.dn, [], ctx, 'modifyDN', target));
+  }
+
+  async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
+    return this.inner.passwordModify(request, this.writer(request.user, ['userPassword'], ctx, 'password modify'));
   }
 
   async compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
@@ -112,19 +120,32 @@ export class AccessStage implements Directory {
     return this.policy.view(ctx.identity ?? ANONYMOUS);
   }
 
-  /** The entry's decisions when the identity may write it; throws otherwise. */
-  private entryAccess(dn: Dn, ctx: OperationContext, operation: string): EntryAccess {
-    const access = this.view(ctx).covering(dn);
-    const level = access.entry;
-    if (!allows(level, 'read')) throw refusal(ctx, dn);
-    if (!allows(level, 'write')) throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to "${dn.text}"`);
-    return access;
+  /**
+   * The context a write runs with. A forest user writing in its own forest writes as itself
+   * (`asUser`: its forest's permissions decide); anyone else writes with the forest's service
+   * account, where the rules must allow writing the entry (and `alsoAt`, a rename's new place) and
+   * each named attribute.
+   */
+  private writer(dn: Dn, attributes: readonly string[], ctx: OperationContext, operation: string, alsoAt?: Dn): OperationContext {
+    const identity = ctx.identity ?? ANONYMOUS;
+    const mount = identity.kind === 'user' ? this.forestMounts.get(identity.forest) : undefined;
+    const denied = this.denial(dn, attributes, ctx, operation) ?? (alsoAt && this.denial(alsoAt, [], ctx, operation));
+    if (identity.kind === 'user' && mount !== undefined && dn.isWithin(mount)) {
+      if (!allows(this.view(ctx).covering(dn).entry, 'read')) throw refusal(ctx, dn);
+      return { ...ctx, asUser: { ...(identity.dn && { dn: identity.dn }), rulesAllow: denied === undefined } };
+    }
+    if (denied) throw denied;
+    return ctx;
   }
 
-  private demand(access: EntryAccess, attribute: string, operation: string, dn: Dn): void {
-    if (!allows(access.attribute(attribute), 'write')) {
-      throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to ${attribute} of "${dn.text}"`);
-    }
+  /** Why the rules do not let the identity write the entry and attributes; undefined when they do. */
+  private denial(dn: Dn, attributes: readonly string[], ctx: OperationContext, operation: string): LdapError | undefined {
+    const access = this.view(ctx).covering(dn);
+    if (!allows(access.entry, 'read')) return refusal(ctx, dn);
+    if (!allows(access.entry, 'write')) return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to "${dn.text}"`);
+    const attribute = attributes.find((a) => !allows(access.attribute(a), 'write'));
+    if (attribute === undefined) return undefined;
+    return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to ${attribute} of "${dn.text}"`);
   }
 }
 

@@ -21,6 +21,8 @@ export interface ForestView {
   readonly name: string;
   readonly mount: Dn;
   readonly base: Dn;
+  /** Writes are refused (`readOnly: true`). */
+  readonly readOnly: boolean;
   /** Virtual UPN suffix (lower case) → the forest's own suffix as configured. */
   readonly upnToUpstream: ReadonlyMap<string, string>;
   /** The forest's own UPN suffix (lower case) → its virtual suffix as configured. */
@@ -75,6 +77,7 @@ export function compileForestView(config: ForestConfig): ForestView {
     name: config.name,
     mount,
     base,
+    readOnly: config.readOnly,
     upnToUpstream,
     upnToVirtual,
     ...(config.filter !== undefined ? { filter: parseFilterString(config.filter) } : {}),

@@ -3,6 +3,7 @@ import type {
   Modification,
   ModifyDnRequest,
   OperationContext,
+  PasswordModifyRequest,
   SearchRequest,
   SearchStream,
 } from '../../core/directory.js';
@@ -86,21 +87,33 @@ export class NamespaceStage implements Directory {
 
   async add(entry: Entry, ctx: OperationContext): Promise<void> {
     const dn = this.toUpstream(entry.dn);
+    this.writable('add');
     const attributes = [...entry.attributes()].map((a) => attributeToUpstream(this.map, this.view, a));
-    return this.guard(this.inner.add(new Entry(dn, attributes), ctx));
+    return this.guard(this.inner.add(new Entry(dn, attributes), this.writeContext(ctx)));
   }
 
   async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
+    const target = this.toUpstream(dn);
+    this.writable('modify');
     const upstream = changes.map((c) => modificationToUpstream(this.map, this.view, c));
-    return this.guard(this.inner.modify(this.toUpstream(dn), upstream, ctx));
+    return this.guard(this.inner.modify(target, upstream, this.writeContext(ctx)));
   }
 
   async delete(dn: Dn, ctx: OperationContext): Promise<void> {
-    return this.guard(this.inner.delete(this.toUpstream(dn), ctx));
+    const target = this.toUpstream(dn);
+    this.writable('delete');
+    return this.guard(this.inner.delete(target, this.writeContext(ctx)));
+  }
+
+  async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
+    const user = this.toUpstream(request.user);
+    this.writable('password modify');
+    return this.guard(this.inner.passwordModify({ ...request, user }, this.writeContext(ctx)));
   }
 
   async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
     const dn = this.toUpstream(request.dn);
+    this.writable('modifyDN');
     let newSuperior: Dn | undefined;
     if (request.newSuperior !== undefined) {
       const target = this.map.toUpstream(request.newSuperior);
@@ -109,7 +122,7 @@ export class NamespaceStage implements Directory {
       }
       newSuperior = target.dn;
     }
-    return this.guard(this.inner.modifyDn({ ...request, dn, ...(newSuperior ? { newSuperior } : {}) }, ctx));
+    return this.guard(this.inner.modifyDn({ ...request, dn, ...(newSuperior ? { newSuperior } : {}) }, this.writeContext(ctx)));
   }
 
   /**
@@ -141,6 +154,18 @@ export class NamespaceStage implements Directory {
 
   close(): Promise<void> {
     return this.inner.close();
+  }
+
+  private writable(operation: string): void {
+    if (this.view.readOnly) throw new LdapError(ResultCode.unwillingToPerform, `${operation}: forest "${this.view.name}" is read-only`);
+  }
+
+  /** A user writing as itself, named in the forest's terms. */
+  private writeContext(ctx: OperationContext): OperationContext {
+    const writer = ctx.asUser;
+    if (writer?.dn === undefined) return ctx;
+    const { dn, ...rest } = writer;
+    return { ...ctx, asUser: dn.isWithin(this.view.mount) ? { ...rest, dn: dn.rebase(this.view.mount, this.view.base) } : rest };
   }
 
   private toUpstream(dn: Dn): Dn {

@@ -11,15 +11,20 @@ import type { NamespaceMap } from './namespace-map.js';
 import { UPN, upnToUpstream } from './upn-rewrite.js';
 
 /**
- * Attributes of writes (add, modify) in one forest's terms. Hidden and computed attributes
- * (canopyForest, msDS-UserAccountDisabled: write userAccountControl instead) are refused, and so is
- * a DN value naming an entry of another forest: a forest cannot store a reference it cannot resolve.
+ * Attributes of writes (add, modify) in one forest's terms. Computed attributes (canopyForest,
+ * msDS-UserAccountDisabled: write userAccountControl instead) are refused (unwillingToPerform);
+ * hidden ones (`attributes.hide`) get insufficientAccessRights, as an attribute no access rule lets
+ * anyone write; a DN value naming an entry of another forest is refused (unwillingToPerform): a
+ * forest cannot store a reference it cannot resolve.
  */
 export function attributeToUpstream(map: NamespaceMap, view: ForestView, attribute: Attribute): Attribute {
   const lower = attribute.name.toLowerCase();
-  const name = lower === CANOPY_FOREST || lower === DISABLED ? undefined : view.upstreamName(attribute.name);
+  if (lower === CANOPY_FOREST || lower === DISABLED) {
+    throw new LdapError(ResultCode.unwillingToPerform, `attribute "${attribute.name}" is computed by this directory and cannot be written`);
+  }
+  const name = view.upstreamName(attribute.name);
   if (name === undefined) {
-    throw new LdapError(ResultCode.unwillingToPerform, `attribute "${attribute.name}" cannot be written through this directory`);
+    throw new LdapError(ResultCode.insufficientAccessRights, `no write access to ${attribute.name} of forest "${view.name}"`);
   }
   if (syntaxOf(name) === 'binary') return name === attribute.name ? attribute : { name, values: attribute.values };
   const values = valuesToUpstream(map, view, attribute.name, name, attribute.values);

@@ -1,0 +1,216 @@
+import { LRUCache } from 'lru-cache';
+import type { CacheConfig } from '../config/schema.js';
+import type { OperationContext, SearchRequest } from '../core/directory.js';
+import type { Dn } from '../core/dn.js';
+import { ANONYMOUS, type Identity } from '../core/identity.js';
+import type { ResultCode } from '../core/result-codes.js';
+import { searchShape } from '../core/search-shape.js';
+import type { Logger } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
+import { protocolOpOf, type ResultExtras } from '../protocol/encoder.js';
+
+/** A forest as the cache sees it: where it appears in the virtual tree, and whether its results may be kept. */
+export interface CachedForest {
+  readonly name: string;
+  readonly mount: Dn;
+  readonly cache: boolean;
+}
+
+export interface ResultCacheOptions {
+  readonly settings: Omit<CacheConfig, 'enabled'>;
+  readonly forests: readonly CachedForest[];
+  /** The access view of an identity (AccessPolicy.viewKey): who may share a cached result. */
+  readonly viewKey: (identity: Identity) => string;
+  readonly logger: Logger;
+  /** The clock, in milliseconds (tests move it); performance.now by default. */
+  readonly now?: () => number;
+}
+
+/** Where a cacheable search's result is kept, and what must not change before it is stored. */
+export interface CacheKey {
+  readonly text: string;
+  /** The forests the search region touches. */
+  readonly forests: readonly string[];
+  /** Writes to those forests counted when the search started: a result read across a write is not kept. */
+  readonly writes: number;
+}
+
+/** The SearchResultDone of a kept result (always a success). */
+export interface KeptOutcome {
+  readonly code: ResultCode;
+  readonly entries: number;
+  readonly extras?: ResultExtras;
+}
+
+export interface CachedResult {
+  /** The protocolOps of the result's entries and references, in order, ready for a new envelope. */
+  readonly ops: readonly Buffer[];
+  readonly outcome: KeptOutcome;
+  readonly forests: readonly string[];
+  readonly bytes: number;
+  readonly storedAt: number;
+  /** Served as is until storedAt + freshMs; after that only while a forest is unavailable (staleIfErrorSeconds). */
+  readonly freshMs: number;
+}
+
+type EvictionReason = 'size' | 'expired' | 'write';
+const EVICTION: Partial<Record<LRUCache.DisposeReason, EvictionReason>> = { evict: 'size', expire: 'expired', delete: 'write' };
+
+/** What a kept result costs besides its encoded entries (key, arrays, objects): a rough, fixed figure. */
+const OVERHEAD_BYTES = 256;
+
+/**
+ * Search results after rewriting and access filtering, encoded, in an LRU bounded by bytes. Keyed
+ * by the request's shape, its limits and the identity's access view, so clients with different
+ * rights never share an answer; tagged with the forests the search touched, so a write through
+ * Canopy evicts every result that could hold the written entry.
+ */
+export class ResultCache {
+  readonly maxEntriesPerResult: number;
+  readonly maxBytes: number;
+  private readonly ttlMs: number;
+  private readonly negativeTtlMs: number;
+  private readonly staleMs: number;
+  private readonly forests: readonly CachedForest[];
+  private readonly viewKey: (identity: Identity) => string;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly lru: LRUCache<string, CachedResult>;
+  /** Keys of the kept results touching each forest. */
+  private readonly byForest = new Map<string, Set<string>>();
+  /** Writes seen per forest. */
+  private readonly writes = new Map<string, number>();
+  private readonly counts = { hits: 0, misses: 0, staleServed: 0, evicted: { size: 0, expired: 0, write: 0 } };
+  private closed = false;
+
+  constructor(options: ResultCacheOptions) {
+    const s = options.settings;
+    this.maxEntriesPerResult = s.maxEntriesPerResult;
+    this.maxBytes = s.maxBytes;
+    this.ttlMs = s.ttlSeconds * 1000;
+    this.negativeTtlMs = s.negativeTtlSeconds * 1000;
+    this.staleMs = s.staleIfErrorSeconds * 1000;
+    this.forests = options.forests;
+    this.viewKey = options.viewKey;
+    this.logger = options.logger;
+    const now = options.now ?? (() => performance.now());
+    this.now = now;
+    this.lru = new LRUCache<string, CachedResult>({
+      maxSize: s.maxBytes,
+      sizeCalculation: (r) => r.bytes,
+      perf: { now },
+      // The clock is read on every check, so an expiry is never seen late (the default caches it for 1 ms).
+      ttlResolution: 0,
+      dispose: this.disposed,
+    });
+  }
+
+  /** The key of a search the cache may answer; undefined when it must go around the cache (a forest with `cache: false`). */
+  key(request: SearchRequest, ctx: OperationContext, pageSize?: number): CacheKey | undefined {
+    const { base } = request;
+    const touched = this.forests.filter((f) => f.mount.isWithin(base) || base.isWithin(f.mount));
+    if (touched.some((f) => !f.cache)) return undefined;
+    const forests = touched.map((f) => f.name);
+    const view = this.viewKey(ctx.identity ?? ANONYMOUS);
+    const text = [view, request.sizeLimit, pageSize ?? '', request.sort?.required ?? '', searchShape(request)].join('\0');
+    return { text, forests, writes: this.writesTo(forests) };
+  }
+
+  /** The kept result, fresh or stale (stale ones exist only with staleIfErrorSeconds); counts a hit or a miss. */
+  lookup(key: CacheKey): { readonly result: CachedResult; readonly fresh: boolean } | undefined {
+    const result = this.lru.get(key.text);
+    const fresh = result !== undefined && this.now() - result.storedAt < result.freshMs;
+    if (fresh) {
+      this.counts.hits++;
+      metrics.cacheHits.inc();
+    } else {
+      this.counts.misses++;
+      metrics.cacheMisses.inc();
+    }
+    return result && { result, fresh };
+  }
+
+  /** Keeps a whole, successful result: `messages` as the search wrote them (any message ID). */
+  store(key: CacheKey, messages: readonly Buffer[], outcome: KeptOutcome): void {
+    if (this.closed || this.writesTo(key.forests) !== key.writes) return;
+    const freshMs = messages.length === 0 ? this.negativeTtlMs : this.ttlMs;
+    if (freshMs === 0) return;
+    const ops = messages.map(protocolOpOf);
+    let opBytes = 0;
+    for (const op of ops) opBytes += op.length;
+    const bytes = opBytes + key.text.length + OVERHEAD_BYTES;
+    if (bytes > this.maxBytes) return;
+    // One allocation of exactly this size, outside Node's shared buffer pool: a kept result holds only its own bytes.
+    const block = Buffer.allocUnsafeSlow(opBytes);
+    const kept: Buffer[] = [];
+    let off = 0;
+    for (const op of ops) {
+      op.copy(block, off);
+      kept.push(block.subarray(off, off + op.length));
+      off += op.length;
+    }
+    const result: CachedResult = {
+      ops: kept,
+      outcome: { code: outcome.code, entries: outcome.entries, ...(outcome.extras && { extras: outcome.extras }) },
+      forests: key.forests,
+      bytes,
+      storedAt: this.now(),
+      freshMs,
+    };
+    this.lru.set(key.text, result, { ttl: freshMs + this.staleMs });
+    metrics.cacheResults.inc();
+    metrics.cacheBytes.inc(bytes);
+    for (const f of key.forests) {
+      let keys = this.byForest.get(f);
+      if (!keys) this.byForest.set(f, (keys = new Set()));
+      keys.add(key.text);
+    }
+  }
+
+  /** A write to `dn` went through Canopy: every result touching its forest goes, and searches running across it are not kept. */
+  invalidate(dn: Dn): void {
+    for (const f of this.forests) {
+      if (!dn.isWithin(f.mount) && !f.mount.isWithin(dn)) continue;
+      this.writes.set(f.name, (this.writes.get(f.name) ?? 0) + 1);
+      const keys = this.byForest.get(f.name);
+      if (keys) for (const k of [...keys]) this.lru.delete(k);
+    }
+  }
+
+  /** A stale result was served because the forests answered unavailable or busy. */
+  servedStale(result: CachedResult, reason: string | undefined): void {
+    this.counts.staleServed++;
+    metrics.cacheStaleServed.inc();
+    const ageSeconds = Math.round((this.now() - result.storedAt) / 1000);
+    this.logger.warn({ forests: result.forests, ageSeconds, reason }, 'stale cached result served: a forest is unavailable');
+  }
+
+  /** Hits, misses, evictions, results and bytes: what the summary log line reports. */
+  summary() {
+    return { ...this.counts, evicted: { ...this.counts.evicted }, results: this.lru.size, bytes: this.lru.calculatedSize };
+  }
+
+  /** Logs the summary and lets every result go. */
+  close(): void {
+    if (this.closed) return;
+    this.logger.info(this.summary(), 'result cache');
+    this.closed = true;
+    this.lru.clear();
+  }
+
+  private writesTo(forests: readonly string[]): number {
+    let n = 0;
+    for (const f of forests) n += this.writes.get(f) ?? 0;
+    return n;
+  }
+
+  private readonly disposed = (result: CachedResult, key: string, reason: LRUCache.DisposeReason): void => {
+    for (const f of result.forests) this.byForest.get(f)?.delete(key);
+    metrics.cacheResults.dec();
+    metrics.cacheBytes.dec(result.bytes);
+    const why = EVICTION[reason];
+    if (this.closed || why === undefined) return;
+    this.counts.evicted[why]++;
+    metrics.cacheEvictions.inc({ reason: why });
+  };
+}

@@ -1,0 +1,83 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../observability/logger.js';
+import type { Readiness } from './readiness.js';
+
+export interface AdminServerOptions {
+  readonly host: string;
+  /** 0 = any free port. */
+  readonly port: number;
+  readonly registry: Registry;
+  readonly readiness: () => Promise<Readiness>;
+  readonly logger: Logger;
+}
+
+export interface AdminServer {
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+type Route = (res: ServerResponse) => Promise<void> | void;
+
+/**
+ * The HTTP listener for operators: `/metrics` (Prometheus text), `/healthz` (the process runs)
+ * and `/readyz` (it can serve: 200, or 503 naming what is not ready). GET and HEAD only.
+ */
+export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
+  const routes = new Map<string, Route>([
+    ['/metrics', async (res) => send(res, 200, options.registry.contentType, await options.registry.metrics())],
+    ['/healthz', (res) => send(res, 200, TEXT, 'ok\n')],
+    [
+      '/readyz',
+      async (res) => {
+        const { ready, report } = await options.readiness();
+        send(res, ready ? 200 : 503, TEXT, report);
+      },
+    ],
+  ]);
+  const server = createServer((req, res) => {
+    handle(req, res, routes).catch((err: unknown) => {
+      options.logger.error({ err, path: req.url }, 'HTTP request failed');
+      if (!res.headersSent) send(res, 500, TEXT, 'internal error\n');
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        // Scrapers keep connections alive; they must not hold the shutdown.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+
+async function handle(req: IncomingMessage, res: ServerResponse, routes: ReadonlyMap<string, Route>): Promise<void> {
+  const route = routes.get((req.url ?? '/').split('?', 1)[0]);
+  if (!route) return send(res, 404, TEXT, 'not found\n');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    return send(res, 405, TEXT, 'method not allowed\n');
+  }
+  await route(res);
+}
+
+/** Node leaves the body out of a HEAD response by itself. */
+function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body);
+}

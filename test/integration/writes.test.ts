@@ -1,0 +1,512 @@
+/**
+ * Writes through the virtual tree, end to end: one behaviour suite run over memory forests and
+ * over slapd forests (each forest behind its own slapd), with real clients (ldapts, ldapmodify,
+ * ldappasswd). avvid is writable, vse is `readOnly`; a provisioning account may write the whole
+ * tree, a reader account may only read, and forest users write as themselves.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { Attribute, Change, Client, type Entry as LdaptsEntry } from 'ldapts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { stringify } from 'yaml';
+import { hashPassword } from '../../src/auth/scrypt-hash.js';
+import { parseLdif } from '../../src/backends/memory/ldif.js';
+import type { Directory, OperationContext } from '../../src/core/directory.js';
+import { Dn } from '../../src/core/dn.js';
+import type { Entry } from '../../src/core/entry.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
+import { parseFilterString } from '../../src/protocol/filter-codec.js';
+import { berOctets, berTlv } from '../../src/protocol/ber-writer.js';
+import { decodeMessage } from '../../src/protocol/codec.js';
+import { encodeResult } from '../../src/protocol/encoder.js';
+import { MessageFramer } from '../../src/protocol/framing.js';
+import { Op } from '../../src/protocol/tags.js';
+import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { runLdapTool } from '../support/ldap-tools.js';
+import { RawLdapClient } from '../support/raw-ldap.js';
+import { startTestServer } from '../support/server.js';
+import { startSlapd, type Slapd } from '../support/slapd.js';
+import { serviceDn } from './ldap-helpers.js';
+
+const SUFFIX = 'dc=corp,dc=example';
+const PROVISIONING = `cn=provisioning,ou=accounts,${SUFFIX}`;
+const READER = `cn=reader,ou=accounts,${SUFFIX}`;
+const ACCOUNT_PASSWORD = 'Acc0unt-Passw0rd!';
+const PASSWORD_MODIFY = '1.3.6.1.4.1.4203.1.11.1';
+/** Passwords the suite sets: none may reach a log line. */
+const newPassword = 'Fresh-Passw0rd!42';
+const resetPassword = 'Reset-Passw0rd!7';
+
+interface Forest {
+  readonly name: 'avvid' | 'vse';
+  readonly base: string;
+  readonly mount: string;
+  readonly ldif: string;
+  readonly upn: Record<string, string>;
+  readonly netbios: string;
+  readonly entries: readonly Entry[];
+}
+
+const forest = (name: 'avvid' | 'vse', base: string, upn: Record<string, string>, netbios: string): Forest => {
+  const ldif = `fixtures/${name === 'avvid' ? 'avvid.info' : 'vse.lab'}.ldif`;
+  return { name, base, mount: `ou=${name},${SUFFIX}`, ldif, upn, netbios, entries: parseLdif(readFileSync(ldif, 'utf8'), ldif).map((r) => r.entry) };
+};
+const avvid = forest('avvid', 'DC=avvid,DC=info', { 'avvid.info': 'avvid.info' }, 'AVVID');
+const vse = forest('vse', 'DC=vse,DC=lab', { 'vse.lab': 'vse.local' }, 'VSE');
+
+const text = (e: Entry, name: string): string[] => (e.get(name)?.values ?? []).map(String);
+/** An enabled fixture user with a password, by sAMAccountName. */
+function user(f: Forest, sam: string): { upstream: Dn; virtual: Dn; upn: string } {
+  const e = f.entries.find((x) => text(x, 'sAMAccountName').includes(sam));
+  if (!e || text(e, 'userAccountControl')[0] !== '512' || !e.has('userPassword')) throw new Error(`fixture ${f.name} has no enabled ${sam}`);
+  return { upstream: e.dn, virtual: e.dn.rebase(Dn.parse(f.base), Dn.parse(f.mount)), upn: `${sam}@${Object.keys(f.upn)[0]}` };
+}
+const jdoe = user(avvid, 'jdoe');
+const selfWriter = user(avvid, 'hsanchez');
+const passwordChanger = user(avvid, 'ajohnson');
+const resetTarget = user(avvid, 'agonzalez');
+const vseJdoe = user(vse, 'jdoe');
+const usersOu = (f: Forest): string => `OU=Users,${f.mount}`;
+
+/** How a suite reaches a forest behind Canopy: the stored entry in the forest's own terms. */
+interface Backing {
+  /** The entry's attributes as the forest stores them, or undefined when it does not exist. */
+  read(f: Forest, dn: Dn, attributes: readonly string[]): Promise<Record<string, string[]> | undefined>;
+  /** slapd records who wrote last (modifiersName); the memory backend does not. */
+  readonly recordsWriter: boolean;
+}
+
+interface Stack {
+  readonly url: string;
+  readonly backing: Backing;
+  /** Canopy's log lines, at debug level. */
+  readonly log: readonly string[];
+  close(): Promise<void>;
+}
+
+/** A debug logger whose lines are kept. */
+function capturedLog(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new PassThrough();
+  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+  return { logger: createLogger('debug', stream), lines };
+}
+
+async function canopyConfig(forests: readonly Record<string, unknown>[]): Promise<string> {
+  return stringify({
+    namespace: { suffix: SUFFIX },
+    forests,
+    accounts: [
+      { dn: PROVISIONING, passwordHash: await hashPassword(ACCOUNT_PASSWORD) },
+      { dn: READER, passwordHash: await hashPassword(ACCOUNT_PASSWORD) },
+    ],
+    access: [
+      { who: PROVISIONING, what: { dn: SUFFIX }, allow: 'write' },
+      { who: 'authenticated', what: { dn: SUFFIX }, allow: 'read' },
+    ],
+  });
+}
+
+/** What every forest has, memory or ldap: vse is read-only; userPassword is hidden. */
+const common = (f: Forest) => ({
+  name: f.name,
+  base: f.base,
+  mount: f.mount,
+  upnSuffixes: f.upn,
+  netbiosName: f.netbios,
+  attributes: { hide: ['userPassword'] },
+  readOnly: f === vse,
+});
+
+const ctx = (): OperationContext => ({ signal: new AbortController().signal, connectionId: 0, boundDn: '' });
+
+async function startMemoryStack(): Promise<Stack> {
+  const backends = new Map<string, Directory>();
+  const { logger, lines } = capturedLog();
+  const server = await startTestServer(await canopyConfig([avvid, vse].map((f) => ({ ...common(f), backend: 'memory', ldif: [f.ldif] }))), {
+    logger,
+    wrapBackend: (name, directory) => {
+      backends.set(name, directory);
+      return directory;
+    },
+  });
+  return {
+    url: server.url,
+    log: lines,
+    close: () => server.close(),
+    backing: {
+      recordsWriter: false,
+      async read(f, dn, attributes) {
+        const request = { base: dn, scope: 'base' as const, filter: parseFilterString('(objectClass=*)'), attributes, typesOnly: false, sizeLimit: 0, timeLimit: 0 };
+        try {
+          for await (const e of backends.get(f.name)!.search(request, ctx())) {
+            return Object.fromEntries([...e.attributes()].map((a) => [a.name.toLowerCase(), a.values.map(String)]));
+          }
+        } catch (err) {
+          if ((err as { code?: number }).code === 32) return undefined;
+          throw err;
+        }
+        return undefined;
+      },
+    },
+  };
+}
+
+/** slapd access: users write their own entry and password, the service account writes everything. */
+const slapdAcl = (base: string): string =>
+  [
+    `access to attrs=userPassword by self write by dn.exact="${serviceDn(base)}" write by anonymous auth by * none`,
+    `access to * by self write by dn.exact="${serviceDn(base)}" write by * read`,
+  ].join('\n');
+
+const ldapForest = (f: Forest, servers: readonly string[]) => ({
+  ...common(f),
+  backend: 'ldap',
+  servers,
+  bind: { dn: serviceDn(f.base), password: SERVICE_PASSWORD },
+  timeouts: { connectMs: 2000, operationMs: 5000 },
+});
+
+async function startSlapdStack(): Promise<Stack> {
+  const slapds = new Map<string, Slapd>();
+  try {
+    for (const f of [avvid, vse]) slapds.set(f.name, await startSlapd({ suffix: f.base, ldif: [f.ldif], extraConfig: slapdAcl(f.base) }));
+  } catch (err) {
+    await Promise.all([...slapds.values()].map((s) => s.stop()));
+    throw err;
+  }
+  const { logger, lines } = capturedLog();
+  const server = await startTestServer(await canopyConfig([avvid, vse].map((f) => ldapForest(f, [slapds.get(f.name)!.url]))), { logger });
+  return {
+    url: server.url,
+    log: lines,
+    async close() {
+      await server.close();
+      await Promise.all([...slapds.values()].map((s) => s.stop()));
+    },
+    backing: {
+      recordsWriter: true,
+      async read(f, dn, attributes) {
+        const slapd = slapds.get(f.name)!;
+        const client = new Client({ url: slapd.url, timeout: 5000 });
+        try {
+          await client.bind(slapd.rootDn, slapd.rootPassword);
+          const { searchEntries } = await client.search(dn.text, { scope: 'base', attributes: [...attributes] });
+          return lowerCased(searchEntries[0]);
+        } catch (err) {
+          if ((err as { code?: number }).code === 32) return undefined;
+          throw err;
+        } finally {
+          await client.unbind();
+        }
+      },
+    },
+  };
+}
+
+function lowerCased(e: LdaptsEntry | undefined): Record<string, string[]> | undefined {
+  if (!e) return undefined;
+  const out: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(e)) if (k !== 'dn') out[k.toLowerCase()] = (Array.isArray(v) ? v : [v]).map(String);
+  return out;
+}
+
+const replace = (type: string, ...values: string[]): Change => new Change({ operation: 'replace', modification: new Attribute({ type, values }) });
+const failure = (p: Promise<unknown>): Promise<{ code: number; message: string }> =>
+  p.then(
+    () => ({ code: 0, message: 'succeeded' }),
+    (e: { code: number; message: string }) => e,
+  );
+const keyOf = (dn: string): string => Dn.parse(dn).key;
+
+/** PasswdModifyRequestValue (RFC 3062) with the fields given. */
+function passwordModifyValue(fields: { user?: string; old?: string; new?: string }): Buffer {
+  return berTlv(
+    0x30,
+    ...(fields.user !== undefined ? [berOctets(fields.user, 0x80)] : []),
+    ...(fields.old !== undefined ? [berOctets(fields.old, 0x81)] : []),
+    ...(fields.new !== undefined ? [berOctets(fields.new, 0x82)] : []),
+  );
+}
+
+function describeWrites(title: string, start: () => Promise<Stack>): void {
+  describe(title, () => {
+    let stack: Stack;
+    const clients: Client[] = [];
+    const client = async (name?: string, password?: string): Promise<Client> => {
+      const c = new Client({ url: stack.url, timeout: 10_000 });
+      clients.push(c);
+      if (name !== undefined) await c.bind(name, password ?? '');
+      return c;
+    };
+    const read = async (c: Client, dn: string | Dn, attributes: string[]): Promise<Record<string, string[]> | undefined> =>
+      lowerCased((await c.search(typeof dn === 'string' ? dn : dn.text, { scope: 'base', attributes })).searchEntries[0]);
+
+    beforeAll(async () => {
+      stack = await start();
+    });
+    afterAll(async () => {
+      await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
+      await stack?.close();
+    });
+
+    it('a provisioning account writes back a phone number; it reads back through Canopy and from the forest', async () => {
+      const provisioning = await client(PROVISIONING, ACCOUNT_PASSWORD);
+      await provisioning.modify(jdoe.virtual.text, [replace('telephoneNumber', '+1 408 555 0199')]);
+      expect((await read(provisioning, jdoe.virtual, ['telephoneNumber']))?.telephonenumber).toEqual(['+1 408 555 0199']);
+      const stored = await stack.backing.read(avvid, jdoe.upstream, ['telephoneNumber', 'modifiersName']);
+      expect(stored?.telephonenumber).toEqual(['+1 408 555 0199']);
+      // A local account writes with the forest's service account.
+      if (stack.backing.recordsWriter) expect(keyOf(stored!.modifiersname[0])).toBe(keyOf(serviceDn(avvid.base)));
+    });
+
+    it('ldapmodify adds a user whose manager is a virtual DN: stored with the forest`s DN, returned with the virtual one', async () => {
+      const dn = `CN=New Hire,${usersOu(avvid)}`;
+      const ldif = (manager: string) =>
+        `dn: ${dn}\nchangetype: add\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: user\n` +
+        `cn: New Hire\nsn: Hire\nsAMAccountName: nhire\nuserPrincipalName: nhire@avvid.info\nmanager: ${manager}\n`;
+      const ldapmodify = (input: string) => runLdapTool('ldapmodify', ['-x', '-H', stack.url, '-D', PROVISIONING, '-w', ACCOUNT_PASSWORD], input);
+
+      // A manager in another forest cannot be stored in this one.
+      const foreign = await ldapmodify(ldif(vseJdoe.virtual.text));
+      expect(foreign.status, foreign.stderr).toBe(53);
+      expect(foreign.stderr).toMatch(/another forest/);
+
+      const added = await ldapmodify(ldif(jdoe.virtual.text));
+      expect(added.status, added.stderr).toBe(0);
+      const stored = await stack.backing.read(avvid, Dn.parse(`CN=New Hire,OU=Users,${avvid.base}`), ['manager', 'sAMAccountName']);
+      expect(stored?.samaccountname).toEqual(['nhire']);
+      expect(stored!.manager.map(keyOf)).toEqual([jdoe.upstream.key]);
+      const reader = await client(READER, ACCOUNT_PASSWORD);
+      expect((await read(reader, dn, ['manager']))!.manager.map(keyOf)).toEqual([jdoe.virtual.key]);
+      // And the filter finds it by the virtual DN.
+      const reports = await reader.search(SUFFIX, { filter: `(&(sAMAccountName=nhire)(manager=${jdoe.virtual.text}))`, attributes: ['1.1'] });
+      expect(reports.searchEntries.map((e) => keyOf(e.dn))).toEqual([keyOf(dn)]);
+    });
+
+    it('renames within a forest and refuses a move to another forest (affectsMultipleDSAs)', async () => {
+      const provisioning = await client(PROVISIONING, ACCOUNT_PASSWORD);
+      const dn = `CN=Rename Me,${usersOu(avvid)}`;
+      await provisioning.add(dn, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn: 'Rename Me', sn: 'Me' });
+      const renamed = `CN=Renamed,OU=ServiceAccounts,${avvid.mount}`;
+      await provisioning.modifyDN(dn, renamed);
+      expect(await failure(read(provisioning, dn, ['cn']))).toMatchObject({ code: 32 });
+      expect((await read(provisioning, renamed, ['cn']))?.cn).toEqual(['Renamed']);
+      expect((await stack.backing.read(avvid, Dn.parse(`CN=Renamed,OU=ServiceAccounts,${avvid.base}`), ['cn']))?.cn).toEqual(['Renamed']);
+      expect(await stack.backing.read(avvid, Dn.parse(`CN=Rename Me,OU=Users,${avvid.base}`), ['cn'])).toBeUndefined();
+
+      const across = await failure(provisioning.modifyDN(renamed, `CN=Renamed,${usersOu(vse)}`));
+      expect(across.code).toBe(71);
+      expect((await read(provisioning, renamed, ['cn']))?.cn).toEqual(['Renamed']);
+      await provisioning.del(renamed);
+      expect(await stack.backing.read(avvid, Dn.parse(`CN=Renamed,OU=ServiceAccounts,${avvid.base}`), ['cn'])).toBeUndefined();
+    });
+
+    it('a read-only forest refuses every write (unwillingToPerform) and keeps its data', async () => {
+      const provisioning = await client(PROVISIONING, ACCOUNT_PASSWORD);
+      const before = await stack.backing.read(vse, vseJdoe.upstream, ['telephoneNumber']);
+      const refusals = [
+        provisioning.modify(vseJdoe.virtual.text, [replace('telephoneNumber', '+1 555 0100')]),
+        provisioning.add(`CN=Nobody New,${usersOu(vse)}`, { objectClass: ['top', 'person'], cn: 'Nobody New', sn: 'New' }),
+        provisioning.del(vseJdoe.virtual.text),
+        provisioning.modifyDN(vseJdoe.virtual.text, `CN=Johnny Doe,${usersOu(vse)}`),
+        provisioning.exop(PASSWORD_MODIFY, passwordModifyValue({ user: vseJdoe.virtual.text, new: 'N3w-Passw0rd!' })),
+      ];
+      for (const refused of refusals) expect(await failure(refused)).toMatchObject({ code: 53, message: expect.stringContaining('read-only') as unknown });
+      expect(await stack.backing.read(vse, vseJdoe.upstream, ['telephoneNumber'])).toEqual(before);
+      // vse users cannot change their own entries either: the forest takes no writes at all.
+      const own = await client(vseJdoe.upn, USER_PASSWORD);
+      expect(await failure(own.modify(vseJdoe.virtual.text, [replace('telephoneNumber', '+1 555 0101')]))).toMatchObject({ code: 53 });
+    });
+
+    it('identities without write rights get insufficientAccessRights, and hidden attributes cannot be written', async () => {
+      const change = [replace('telephoneNumber', '+1 555 0102')];
+      const reader = await client(READER, ACCOUNT_PASSWORD);
+      expect(await failure(reader.modify(jdoe.virtual.text, change))).toMatchObject({ code: 50 });
+      expect(await failure(reader.del(jdoe.virtual.text))).toMatchObject({ code: 50 });
+      expect(await failure((await client()).modify(jdoe.virtual.text, change))).toMatchObject({ code: 50 });
+      // A forest user writes as itself: the forest refuses it another user's entry…
+      const user = await client(selfWriter.upn, USER_PASSWORD);
+      expect(await failure(user.modify(resetTarget.virtual.text, change))).toMatchObject({ code: 50 });
+      // …and in another forest it has no identity of its own, only the (missing) write rules.
+      expect(await failure(user.modify(vseJdoe.virtual.text, change))).toMatchObject({ code: 50 });
+      const provisioning = await client(PROVISIONING, ACCOUNT_PASSWORD);
+      expect(await failure(provisioning.modify(jdoe.virtual.text, [replace('userPassword', 'Hidden-Passw0rd!')]))).toMatchObject({ code: 50 });
+      expect((await stack.backing.read(avvid, resetTarget.upstream, ['telephoneNumber']))?.telephonenumber).not.toEqual(['+1 555 0102']);
+    });
+
+    it('a forest user writes its own entry with its own identity', async () => {
+      const user = await client(selfWriter.upn, USER_PASSWORD);
+      await user.modify(selfWriter.virtual.text, [replace('telephoneNumber', '+1 408 555 0177')]);
+      const stored = await stack.backing.read(avvid, selfWriter.upstream, ['telephoneNumber', 'modifiersName']);
+      expect(stored?.telephonenumber).toEqual(['+1 408 555 0177']);
+      if (stack.backing.recordsWriter) expect(keyOf(stored!.modifiersname[0])).toBe(selfWriter.upstream.key);
+      // Bound again as the same user on the same connection, it still writes as itself.
+      await user.bind(selfWriter.virtual.text, USER_PASSWORD);
+      await user.modify(selfWriter.virtual.text, [replace('telephoneNumber', '+1 408 555 0178')]);
+      expect((await stack.backing.read(avvid, selfWriter.upstream, ['telephoneNumber']))?.telephonenumber).toEqual(['+1 408 555 0178']);
+    });
+
+    it('deleting an entry with subordinates is refused (notAllowedOnNonLeaf)', async () => {
+      const provisioning = await client(PROVISIONING, ACCOUNT_PASSWORD);
+      expect(await failure(provisioning.del(usersOu(avvid)))).toMatchObject({ code: 66 });
+      expect(await stack.backing.read(avvid, Dn.parse(`OU=Users,${avvid.base}`), ['ou'])).toBeDefined();
+    });
+
+    it('a user changes its own password with Password Modify (ldappasswd), binds with it, and the old one fails', async () => {
+      const tool = await runLdapTool('ldappasswd', ['-x', '-H', stack.url, '-D', passwordChanger.upn, '-w', USER_PASSWORD, '-a', USER_PASSWORD, '-s', newPassword]);
+      expect(tool.status, tool.stderr).toBe(0);
+      expect(tool.stdout + tool.stderr).not.toContain(newPassword);
+      await client(passwordChanger.upn, newPassword);
+      await client(passwordChanger.virtual.text, newPassword);
+      expect(await failure(client(passwordChanger.upn, USER_PASSWORD))).toMatchObject({ code: 49 });
+
+      const self = await client(passwordChanger.upn, newPassword);
+      // A wrong old password changes nothing; the answer is slapd's.
+      expect(await failure(self.exop(PASSWORD_MODIFY, passwordModifyValue({ old: 'Wrong-Passw0rd!', new: 'Other-Passw0rd!' })))).toMatchObject({ code: 53 });
+      await client(passwordChanger.upn, newPassword);
+      // Canopy generates no passwords.
+      expect(await failure(self.exop(PASSWORD_MODIFY, passwordModifyValue({ old: newPassword })))).toMatchObject({ code: 53 });
+      expect(await failure((await client()).exop(PASSWORD_MODIFY, passwordModifyValue({ new: 'Anon-Passw0rd!' })))).toMatchObject({ code: 50 });
+    });
+
+    it('a provisioning account resets another user`s password through the service account', async () => {
+      const provisioning = await client(PROVISIONING, ACCOUNT_PASSWORD);
+      await provisioning.exop(PASSWORD_MODIFY, passwordModifyValue({ user: resetTarget.virtual.text, new: resetPassword }));
+      await client(resetTarget.upn, resetPassword);
+      expect(await failure(client(resetTarget.upn, USER_PASSWORD))).toMatchObject({ code: 49 });
+      // The reader may not.
+      const reader = await client(READER, ACCOUNT_PASSWORD);
+      expect(await failure(reader.exop(PASSWORD_MODIFY, passwordModifyValue({ user: resetTarget.virtual.text, new: 'Reader-Passw0rd!' })))).toMatchObject({
+        code: 50,
+      });
+    });
+
+    it('never writes a password to the log', () => {
+      expect(stack.log.some((l) => l.includes('"op":"extended"'))).toBe(true);
+      for (const secret of [USER_PASSWORD, ACCOUNT_PASSWORD, newPassword, resetPassword, 'Wrong-Passw0rd!', 'Hidden-Passw0rd!']) {
+        expect(stack.log.filter((l) => l.includes(secret))).toEqual([]);
+      }
+    });
+  });
+}
+
+describeWrites('writes through the virtual tree: memory forests', startMemoryStack);
+describeWrites('writes through the virtual tree: ldap forests over slapd', startSlapdStack);
+
+describe('writes to ldap forests', () => {
+  it('unicodePwd is written only over an encrypted upstream connection', async () => {
+    const stack = await startSlapdStack();
+    const c = new Client({ url: stack.url, timeout: 10_000 });
+    try {
+      await c.bind(PROVISIONING, ACCOUNT_PASSWORD);
+      const change = new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [Buffer.from('"New-Passw0rd!"', 'utf16le')] }) });
+      expect(await failure(c.modify(jdoe.virtual.text, [change]))).toMatchObject({ code: 53, message: expect.stringMatching(/encrypted/) as unknown });
+    } finally {
+      await c.unbind();
+      await stack.close();
+    }
+  });
+
+  it('a forest user`s own upstream connection lasts as long as its bind: released on rebind, unbind and disconnect', async () => {
+    const monitor = `database monitor\naccess to * by dn.exact="CN=admin,${avvid.base}" read by * none`;
+    const slapd = await startSlapd({ suffix: avvid.base, ldif: [avvid.ldif], extraConfig: `${slapdAcl(avvid.base)}\n${monitor}` });
+    const server = await startTestServer(await canopyConfig([ldapForest(avvid, [slapd.url])]));
+    /** Connections slapd has open, besides the one asking. */
+    const upstreamConnections = async (): Promise<number> => {
+      const c = new Client({ url: slapd.url, timeout: 5000 });
+      try {
+        await c.bind(slapd.rootDn, slapd.rootPassword);
+        const { searchEntries } = await c.search('cn=Current,cn=Connections,cn=Monitor', { scope: 'base', attributes: ['monitorCounter'] });
+        return Number(searchEntries[0].monitorCounter) - 1;
+      } finally {
+        await c.unbind();
+      }
+    };
+    const settles = (expected: number) => vi.waitFor(async () => expect(await upstreamConnections()).toBe(expected), { timeout: 5000, interval: 50 });
+    const c = new Client({ url: server.url, timeout: 10_000 });
+    try {
+      await c.bind(selfWriter.upn, USER_PASSWORD);
+      const bound = await upstreamConnections(); // the pooled service connection of the lookup, and the user's own
+      await c.bind(PROVISIONING, ACCOUNT_PASSWORD);
+      await settles(bound - 1);
+      await c.bind(selfWriter.upn, USER_PASSWORD);
+      await settles(bound);
+      // Still its own identity after the rebind.
+      await c.modify(selfWriter.virtual.text, [replace('telephoneNumber', '+1 408 555 0166')]);
+      await c.unbind();
+      await settles(bound - 1);
+      const raw = await RawLdapClient.connect(server.url);
+      expect((await raw.bind(selfWriter.virtual.text, USER_PASSWORD)).code).toBe(0);
+      await settles(bound);
+      raw.close();
+      await settles(bound - 1);
+    } finally {
+      await c.unbind().catch(() => undefined);
+      await server.close();
+      await slapd.stop();
+    }
+  });
+
+  it('a write is sent once: a connection lost after sending answers "result unknown" and is never retried elsewhere', async () => {
+    const first = await fakeUpstream('drop');
+    const second = await fakeUpstream('answer');
+    const server = await startTestServer(await canopyConfig([ldapForest(avvid, [first.url, second.url])]));
+    const c = new Client({ url: server.url, timeout: 10_000 });
+    try {
+      await c.bind(PROVISIONING, ACCOUNT_PASSWORD);
+      const lost = await failure(c.modify(jdoe.virtual.text, [replace('telephoneNumber', '+1 555 0199')]));
+      expect(lost.code).toBe(80);
+      expect(lost.message).toMatch(/result unknown: the write may or may not have been applied/);
+      expect(first.modifies).toBe(1);
+      expect(second.modifies).toBe(0);
+      // The next write goes to the server that is still up.
+      await c.modify(jdoe.virtual.text, [replace('telephoneNumber', '+1 555 0198')]);
+      expect([first.modifies, second.modifies]).toEqual([1, 1]);
+    } finally {
+      await c.unbind();
+      await server.close();
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+});
+
+/** A stand-in upstream LDAP server: accepts binds; a modify is answered, or its connection dropped unanswered. */
+async function fakeUpstream(onModify: 'drop' | 'answer'): Promise<{ url: string; readonly modifies: number; close(): Promise<void> }> {
+  let modifies = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const framer = new MessageFramer(1 << 20);
+    socket.on('data', (chunk: Buffer) => {
+      framer.push(chunk);
+      for (let m = framer.next(); m; m = framer.next()) {
+        const decoded = decodeMessage(m);
+        if (decoded.kind !== 'request') continue;
+        const { messageId, request } = decoded;
+        if (request.op === 'bind') socket.write(encodeResult(messageId, Op.bindResponse, 0, '', ''));
+        if (request.op === 'modify') {
+          modifies++;
+          if (onModify === 'drop') socket.destroy();
+          else socket.write(encodeResult(messageId, Op.modifyResponse, 0, '', ''));
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `ldap://127.0.0.1:${port}`,
+    get modifies() {
+      return modifies;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,45 @@
+import type { Client } from 'ldapts';
+import { describe, expect, it } from 'vitest';
+import {
+  isUnicodePwd,
+  passwordMethod,
+  passwordModifyValue,
+  unicodePwdChanges,
+  unicodePwdValue,
+} from '../../src/backends/ldap/password-change.js';
+import { Dn } from '../../src/core/dn.js';
+import { decodeMessage } from '../../src/protocol/codec.js';
+import { berOctets, berTlv } from '../../src/protocol/ber-writer.js';
+
+/** A client whose root DSE says what `rootDse` holds. */
+const serving = (rootDse: Record<string, string[]>): Client =>
+  ({ search: () => Promise.resolve({ searchEntries: [{ dn: '', ...rootDse }], searchReferences: [] }) }) as unknown as Client;
+
+describe('upstream password changes', () => {
+  it('encodes the RFC 3062 value Canopy itself decodes', () => {
+    const value = passwordModifyValue({ user: Dn.parse('CN=Jo,DC=x'), oldPassword: Buffer.from('old'), newPassword: Buffer.from('new') });
+    const request = berTlv(0x30, Buffer.from([0x02, 0x01, 0x01]), berTlv(0x77, berOctets('1.3.6.1.4.1.4203.1.11.1', 0x80), berOctets(value, 0x81)));
+    expect(decodeMessage(request)).toMatchObject({
+      request: { passwordModify: { userIdentity: 'CN=Jo,DC=x', oldPassword: Buffer.from('old'), newPassword: Buffer.from('new') } },
+    });
+  });
+
+  it('writes Active Directory`s unicodePwd: quoted UTF-16LE, delete+add for a user, replace for a reset', () => {
+    expect(unicodePwdValue(Buffer.from('Pässw0rd'))).toEqual(Buffer.from('"Pässw0rd"', 'utf16le'));
+    const own = unicodePwdChanges(Buffer.from('old'), Buffer.from('new'));
+    expect(own.map((c) => [c.operation, c.modification.type, c.modification.values])).toEqual([
+      ['delete', 'unicodePwd', [Buffer.from('"old"', 'utf16le')]],
+      ['add', 'unicodePwd', [Buffer.from('"new"', 'utf16le')]],
+    ]);
+    expect(unicodePwdChanges(undefined, Buffer.from('new')).map((c) => c.operation)).toEqual(['replace']);
+    expect(['unicodePwd', 'UNICODEPWD;binary'].every(isUnicodePwd)).toBe(true);
+    expect(isUnicodePwd('userPassword')).toBe(false);
+  });
+
+  it('picks the method from the root DSE', async () => {
+    expect(await passwordMethod(serving({ supportedExtension: ['1.3.6.1.4.1.4203.1.11.1', '1.3.6.1.4.1.1466.20037'] }))).toBe('exop');
+    expect(await passwordMethod(serving({ supportedCapabilities: ['1.2.840.113556.1.4.800'] }))).toBe('unicodePwd');
+    expect(await passwordMethod(serving({ supportedCapabilities: ['1.2.840.113556.1.4.1851'] }))).toBe('unicodePwd');
+    expect(await passwordMethod(serving({}))).toBe('none');
+  });
+});

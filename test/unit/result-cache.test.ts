@@ -1,0 +1,218 @@
+import { describe, expect, it } from 'vitest';
+import { answerFromCache, type MessageOutput, type RunOutcome } from '../../src/cache/cached-search.js';
+import { ResultCache } from '../../src/cache/result-cache.js';
+import { accessSchema } from '../../src/config/auth-schema.js';
+import type { OperationContext, SearchRequest } from '../../src/core/directory.js';
+import { Dn } from '../../src/core/dn.js';
+import { Entry } from '../../src/core/entry.js';
+import type { Identity } from '../../src/core/identity.js';
+import { ResultCode } from '../../src/core/result-codes.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { AttributeSelection, encodeEnvelopes, encodeSearchEntry, protocolOpOf } from '../../src/protocol/encoder.js';
+import { parseFilterString } from '../../src/protocol/filter-codec.js';
+import { AccessPolicy } from '../../src/stages/access/access-policy.js';
+
+const SETTINGS = { ttlSeconds: 60, maxBytes: 64 * 1024, maxEntriesPerResult: 3, negativeTtlSeconds: 10, staleIfErrorSeconds: 30 };
+const FORESTS = [
+  { name: 'a', mount: Dn.parse('ou=a,dc=x'), cache: true },
+  { name: 'b', mount: Dn.parse('ou=b,dc=x'), cache: true },
+  { name: 'off', mount: Dn.parse('ou=off,dc=x'), cache: false },
+];
+const user = (name: string): Identity => ({ kind: 'user', forest: 'a', dn: Dn.parse(`cn=${name},ou=a,dc=x`), login: name });
+const ctx = (identity?: Identity): OperationContext => ({ signal: new AbortController().signal, connectionId: 1, boundDn: '', ...(identity && { identity }) });
+const request = (base: string, filter = '(uid=jdoe)', extra: Partial<SearchRequest> = {}): SearchRequest => ({
+  base: Dn.parse(base),
+  scope: 'sub',
+  filter: parseFilterString(filter),
+  attributes: ['cn', 'mail'],
+  typesOnly: false,
+  sizeLimit: 0,
+  timeLimit: 0,
+  ...extra,
+});
+const entry = (dn: string, cn = 'x'.repeat(20)) => new Entry(Dn.parse(dn), [{ name: 'cn', values: [cn] }]);
+const ALL = AttributeSelection.compile([], false);
+const message = (id: number, e: Entry) => encodeSearchEntry(id, e, ALL);
+const SUCCESS: RunOutcome = { code: ResultCode.success, entries: 1, cacheable: true };
+
+function cache(settings: Partial<typeof SETTINGS> = {}, viewKey = (i: Identity) => i.kind) {
+  const clock = { now: 1_000_000 };
+  return { clock, cache: new ResultCache({ settings: { ...SETTINGS, ...settings }, forests: FORESTS, viewKey, logger: createLogger('silent'), now: () => clock.now }) };
+}
+
+/** An output that keeps what is written. */
+function output(): MessageOutput & { written: Buffer[] } {
+  const written: Buffer[] = [];
+  return { written, write: (b) => (written.push(b), true), drained: () => Promise.resolve() };
+}
+
+describe('the encoder seam for kept results', () => {
+  it('a kept protocolOp under a new message ID is the entry encoded under that ID', () => {
+    const e = entry('cn=José Müller,ou=a,dc=x', 'y'.repeat(300));
+    for (const [from, to] of [[1, 70_000], [200, 3], [0x7fffffff, 128]]) {
+      const op = protocolOpOf(message(from, e));
+      expect(encodeEnvelopes(to, [op])).toEqual(message(to, e));
+      expect(encodeEnvelopes(to, [op, op], 1)).toEqual(message(to, e));
+    }
+    const two = [entry('cn=1,ou=a,dc=x'), entry('cn=2,ou=a,dc=x')];
+    expect(encodeEnvelopes(9, two.map((x) => protocolOpOf(message(1, x))))).toEqual(Buffer.concat(two.map((x) => message(9, x))));
+  });
+});
+
+describe('AccessPolicy.viewKey', () => {
+  it('is the same for identities the same rules cover, and differs as soon as one rule does', () => {
+    const policy = new AccessPolicy(
+      accessSchema.parse([
+        { who: 'cn=admin,ou=a,dc=x', what: { dn: '' }, allow: 'write' },
+        { who: 'authenticated', what: { dn: 'dc=x', attributes: ['cn'] }, allow: 'read' },
+        { who: 'anonymous', what: { dn: 'dc=x', scope: 'base' }, allow: 'read' },
+      ])!,
+    );
+    expect(policy.viewKey(user('jdoe'))).toBe(policy.viewKey(user('asmith')));
+    expect(policy.viewKey(user('admin'))).not.toBe(policy.viewKey(user('jdoe')));
+    expect(policy.viewKey({ kind: 'anonymous' })).not.toBe(policy.viewKey(user('jdoe')));
+    expect(policy.viewKey({ kind: 'account', dn: Dn.parse('CN=Admin, OU=A,DC=X') })).toBe(policy.viewKey(user('admin')));
+  });
+});
+
+describe('ResultCache', () => {
+  it('keys by access view, limits and request shape; attribute order and case do not matter', () => {
+    const { cache: c } = cache();
+    const key = (r: SearchRequest, i?: Identity, page?: number) => c.key(r, ctx(i), page)?.text;
+    const base = key(request('ou=a,dc=x'), user('u'));
+    expect(key(request('OU=A,DC=X', '(uid=jdoe)', { attributes: ['MAIL', 'cn'] }), user('v'))).toBe(base);
+    for (const other of [
+      key(request('ou=a,dc=x')), // anonymous: another view
+      key(request('ou=a,dc=x', '(uid=JDOE)'), user('u')),
+      key(request('ou=a,dc=x', '(uid=jdoe)', { sizeLimit: 5 }), user('u')),
+      key(request('ou=a,dc=x', '(uid=jdoe)', { typesOnly: true }), user('u')),
+      key(request('ou=a,dc=x', '(uid=jdoe)', { scope: 'one' }), user('u')),
+      key(request('ou=a,dc=x', '(uid=jdoe)', { sort: { keys: [{ attribute: 'cn', reverse: false }], required: false } }), user('u')),
+      key(request('ou=a,dc=x', '(uid=jdoe)', { sort: { keys: [{ attribute: 'cn', reverse: false }], required: true } }), user('u')),
+      key(request('ou=a,dc=x'), user('u'), 100),
+    ]) {
+      expect(other).not.toBe(base);
+    }
+  });
+
+  it('knows the forests a search region touches, and goes around forests with cache: false', () => {
+    const { cache: c } = cache();
+    expect(c.key(request('dc=x'), ctx())).toBeUndefined(); // spans ou=off
+    expect(c.key(request('cn=u,ou=a,dc=x'), ctx())?.forests).toEqual(['a']);
+    expect(c.key(request('ou=b,dc=x', '(uid=x)', { scope: 'base' }), ctx())?.forests).toEqual(['b']);
+    expect(c.key(request('cn=y,ou=off,dc=x'), ctx())).toBeUndefined();
+    expect(c.key(request('dc=y'), ctx())?.forests).toEqual([]);
+  });
+
+  it('keeps results for their TTL (empty ones for the negative TTL), then stale for staleIfErrorSeconds', () => {
+    const { cache: c, clock } = cache();
+    const full = c.key(request('ou=a,dc=x'), ctx())!;
+    const empty = c.key(request('ou=a,dc=x', '(uid=nobody)'), ctx())!;
+    c.store(full, [message(1, entry('cn=1,ou=a,dc=x'))], SUCCESS);
+    c.store(empty, [], { ...SUCCESS, entries: 0 });
+    expect(c.lookup(full)).toMatchObject({ fresh: true, result: { outcome: { code: 0, entries: 1 } } });
+    expect(c.lookup(empty)?.fresh).toBe(true);
+    clock.now += 10_001;
+    expect(c.lookup(empty)?.fresh).toBe(false);
+    expect(c.lookup(full)?.fresh).toBe(true);
+    clock.now += 50_000;
+    expect(c.lookup(full)?.fresh).toBe(false);
+    clock.now += 29_998; // 89.999 s: within ttlSeconds + staleIfErrorSeconds
+    expect(c.lookup(full)?.fresh).toBe(false);
+    clock.now += 2;
+    expect(c.lookup(full)).toBeUndefined();
+    expect(c.lookup(empty)).toBeUndefined();
+    expect(c.summary()).toMatchObject({ results: 0, bytes: 0, evicted: { expired: 2 } });
+  });
+
+  it('evicts the least recently used results past maxBytes, and never keeps one larger than that', () => {
+    const { cache: c } = cache({ maxBytes: 3000 });
+    const keys = ['1', '2', '3', '4'].map((n) => c.key(request('ou=a,dc=x', `(uid=${n})`), ctx())!);
+    const big = (n: number) => [message(1, entry(`cn=${n},ou=a,dc=x`, 'z'.repeat(500)))];
+    for (const [i, k] of keys.slice(0, 3).entries()) c.store(k, big(i), SUCCESS);
+    expect(c.lookup(keys[0])).toBeDefined(); // now the most recently used
+    c.store(keys[3], big(3), SUCCESS);
+    expect(c.lookup(keys[1])).toBeUndefined();
+    expect([keys[0], keys[2], keys[3]].every((k) => c.lookup(k)?.fresh)).toBe(true);
+    expect(c.summary()).toMatchObject({ results: 3, evicted: { size: 1 } });
+    expect(c.summary().bytes).toBeLessThanOrEqual(3000);
+    const huge = c.key(request('ou=a,dc=x', '(uid=huge)'), ctx())!;
+    c.store(huge, [message(1, entry('cn=huge,ou=a,dc=x', 'h'.repeat(4000)))], SUCCESS);
+    expect(c.lookup(huge)).toBeUndefined();
+    expect(c.summary().results).toBe(3);
+  });
+
+  it('a write evicts the results touching its forest, and a result read across a write is not kept', () => {
+    const { cache: c } = cache();
+    const inA = c.key(request('ou=a,dc=x'), ctx())!;
+    const inB = c.key(request('ou=b,dc=x'), ctx())!;
+    c.store(inA, [], SUCCESS);
+    c.store(inB, [], SUCCESS);
+    const running = c.key(request('cn=u,ou=a,dc=x'), ctx())!;
+    c.invalidate(Dn.parse('cn=u,ou=a,dc=x'));
+    expect(c.lookup(inA)).toBeUndefined();
+    expect(c.lookup(inB)?.fresh).toBe(true);
+    c.store(running, [], SUCCESS);
+    expect(c.lookup(running)).toBeUndefined();
+    expect(c.summary()).toMatchObject({ results: 1, evicted: { write: 1 } });
+  });
+});
+
+describe('answerFromCache', () => {
+  const run = (messages: Buffer[], outcome: RunOutcome) => async (out: MessageOutput) => {
+    for (const m of messages) out.write(m);
+    return outcome;
+  };
+  const signal = new AbortController().signal;
+  const entries = ['1', '2'].map((n) => entry(`cn=${n},ou=a,dc=x`));
+
+  it('writes a kept result again under the new message ID', async () => {
+    const { cache: c } = cache();
+    const key = c.key(request('ou=a,dc=x'), ctx())!;
+    const first = output();
+    await answerFromCache(c, key, 5, first, signal, run(entries.map((e) => message(5, e)), { ...SUCCESS, entries: 2 }));
+    const second = output();
+    const outcome = await answerFromCache(c, key, 6, second, signal, () => Promise.reject(new Error('the directory was asked')));
+    expect(outcome).toEqual({ code: ResultCode.success, entries: 2 });
+    expect(Buffer.concat(second.written)).toEqual(Buffer.concat(entries.map((e) => message(6, e))));
+  });
+
+  it('keeps neither results past maxEntriesPerResult nor results that are not whole', async () => {
+    const { cache: c } = cache();
+    const key = c.key(request('ou=a,dc=x'), ctx())!;
+    const four = ['1', '2', '3', '4'].map((n) => message(1, entry(`cn=${n},ou=a,dc=x`)));
+    const out = output();
+    await answerFromCache(c, key, 1, out, signal, run(four, { ...SUCCESS, entries: 4 }));
+    expect(out.written).toEqual(four);
+    await answerFromCache(c, key, 1, output(), signal, run([four[0]], { code: ResultCode.success, entries: 1, message: 'partial result' }));
+    await answerFromCache(c, key, 1, output(), signal, run([four[0]], { code: ResultCode.sizeLimitExceeded, entries: 1 }));
+    expect(c.lookup(key)).toBeUndefined();
+  });
+
+  it('holds a new answer back while a stale one may stand in for it; the stale one only answers for an unavailable forest', async () => {
+    const { cache: c, clock } = cache();
+    const key = c.key(request('ou=a,dc=x'), ctx())!;
+    await answerFromCache(c, key, 1, output(), signal, run([message(1, entries[0])], SUCCESS));
+    clock.now += 61_000;
+    // The forest is busy: the stale result answers, and nothing the failed search wrote is sent.
+    const busy = output();
+    const served = await answerFromCache(c, key, 2, busy, signal, run([message(2, entries[1])], { code: ResultCode.busy, entries: 1 }));
+    expect(served).toEqual({ code: ResultCode.success, entries: 1 });
+    expect(busy.written).toEqual([message(2, entries[0])]);
+    // Another error is the client's answer, with what the search sent before it.
+    const refused = output();
+    expect(await answerFromCache(c, key, 3, refused, signal, run([message(3, entries[1])], { code: ResultCode.noSuchObject, entries: 1 }))).toMatchObject({
+      code: ResultCode.noSuchObject,
+    });
+    expect(refused.written).toEqual([message(3, entries[1])]);
+    // A stale result too large to hold back the new one for: the new one streams, and its error is the answer.
+    const four = ['1', '2', '3', '4'].map((n) => message(4, entry(`cn=${n},ou=a,dc=x`)));
+    const streamed = output();
+    expect(await answerFromCache(c, key, 4, streamed, signal, run(four, { code: ResultCode.unavailable, entries: 4 }))).toMatchObject({ code: ResultCode.unavailable });
+    expect(streamed.written).toEqual(four);
+    // The forest answers: its result is sent and replaces the stale one.
+    await answerFromCache(c, key, 5, output(), signal, run([message(5, entries[1])], SUCCESS));
+    expect(c.lookup(key)).toMatchObject({ fresh: true, result: { ops: [protocolOpOf(message(5, entries[1]))] } });
+    expect(c.summary()).toMatchObject({ staleServed: 1 });
+  });
+});
