@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigErrors } from './config/config-error.js';
 import { loadConfigFile } from './config/load.js';
 import { createLogger, LOG_FORMATS, type LogFormat } from './observability/logger.js';
-import { startServer } from './server.js';
+import { reloadCommand, serveProcess } from './lifecycle/serve-process.js';
 import { runCheck } from './tools/check.js';
 import { runHashPassword } from './tools/hash-password.js';
 import { runMock } from './mock/mock-command.js';
@@ -17,7 +17,8 @@ const defaultConfig = fileURLToPath(new URL('../config/default.yaml', import.met
 const usage = `Usage: canopy <command> [options]
 
 Commands:
-  serve       start the LDAP server
+  serve       start the LDAP server (SIGHUP re-reads the configuration, SIGTERM stops gracefully)
+  reload      make a running server re-read its configuration: --pid-file FILE [--config FILE to check it first]
   validate    check a configuration file and exit
   check       connect to every forest's servers, bind and read each base; exit 1 if a forest has none working
   hash-password  read a password from standard input, print its scrypt hash for accounts[].passwordHash
@@ -30,6 +31,7 @@ Commands:
 Options:
   -c, --config FILE   configuration file (default: ${defaultConfig})
   --log-format FORMAT serve: json (default, one object a line) or pretty (for people)
+  --pid-file FILE     serve: write the process id there (removed on exit); reload: signal that process
   -h, --help          show this help
   -v, --version       print the version
 `;
@@ -52,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         config: { type: 'string', short: 'c' },
         'log-format': { type: 'string' },
+        'pid-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -75,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const command = positionals[0] ?? 'serve';
-  if (positionals.length > 1 || !['serve', 'validate', 'check', 'hash-password'].includes(command)) {
+  if (positionals.length > 1 || !['serve', 'validate', 'check', 'hash-password', 'reload'].includes(command)) {
     process.stderr.write(`canopy: unknown command "${positionals.join(' ')}"\n\n${usage}`);
     return 2;
   }
@@ -83,6 +86,14 @@ async function main(argv: string[]): Promise<number> {
     if (await runHashPassword(process.stdin, process.stdout)) return 0;
     process.stderr.write('canopy: no password on standard input\n');
     return 1;
+  }
+  const pidFile = values['pid-file'];
+  if (command === 'reload') {
+    if (pidFile === undefined) {
+      process.stderr.write(`canopy: reload needs --pid-file FILE (the one given to canopy serve)\n\n${usage}`);
+      return 2;
+    }
+    return reloadCommand(pidFile, values.config, process.stdout, process.stderr);
   }
   const file = values.config ?? defaultConfig;
   try {
@@ -92,15 +103,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'check') return (await runCheck(config, process.stdout)) ? 0 : 1;
-    const server = await startServer(config, { logger: createLogger(config.logging.level, undefined, logFormat as LogFormat) });
-    const stop = () => {
-      server.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    await serveProcess(file, config, createLogger(config.logging.level, undefined, logFormat as LogFormat), pidFile);
     return -1; // keep running
   } catch (err) {
     if (err instanceof ConfigErrors) {

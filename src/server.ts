@@ -21,6 +21,7 @@ import { LdapDirectory, openLdapForest } from './backends/ldap/ldap-directory.js
 import { startAdminServer, type AdminServer } from './http/admin-server.js';
 import { checkReadiness, type ForestCheck } from './http/readiness.js';
 import { registry } from './observability/metrics.js';
+import { LivePipeline, type Pipeline } from './lifecycle/live-pipeline.js';
 import { version } from './version.js';
 
 export interface RunningServer {
@@ -29,8 +30,29 @@ export interface RunningServer {
   readonly ldapsPort?: number;
   /** The port of the HTTP listener (/metrics, /healthz, /readyz), unless `http.enabled` is false. */
   readonly httpPort?: number;
+  /** The pipeline below the front end, whichever configuration currently serves it. */
   readonly directory: Directory;
-  close(): Promise<void>;
+  /**
+   * Serves new operations with `config` (SIGHUP, `canopy reload`); connections stay open and
+   * operations already running finish on the old configuration. Rejects, keeping the old
+   * configuration, when the new one cannot be put in place (a forest that cannot be opened).
+   */
+  reload(config: LoadedConfig): Promise<ReloadReport>;
+  /**
+   * Stops listening, lets running operations finish for up to `graceMs` (SIGTERM passes
+   * `shutdown.graceSeconds`; default 0: abort them), then closes the forests.
+   */
+  close(graceMs?: number): Promise<void>;
+  /** The configuration serving new operations. */
+  readonly config: LoadedConfig;
+}
+
+/** What a reload changed. */
+export interface ReloadReport {
+  /** Forests opened afresh (new, or changed); the others kept their backends (pools, loaded data). */
+  readonly reopened: readonly string[];
+  /** Keys that differ but are read only at start (listeners, limits): they wait for a restart. */
+  readonly needRestart: readonly string[];
 }
 
 export interface ServerOptions {
@@ -45,17 +67,26 @@ export interface ServerOptions {
   readonly cacheClock?: () => number;
 }
 
+/** One configuration's pipeline, with what the server needs to serve, probe and replace it. */
+interface ServedPipeline extends Pipeline {
+  readonly config: LoadedConfig;
+  readonly cache?: ResultCache;
+  readonly checks: readonly ForestCheck[];
+  /** Each forest's backend and the configuration it was opened with, for reuse by a reload. */
+  readonly backends: ReadonlyMap<string, { readonly key: string; readonly backend: Directory }>;
+  /** Leaves these forests' backends open when this pipeline closes: a newer pipeline uses them. */
+  handOn(names: Iterable<string>): void;
+}
+
 /**
  * The one place that turns a configuration into a running stack:
  * backends → namespace stage per forest → router → cache invalidation → access stage → front end
- * (with the authenticator and the result cache).
+ * (with the authenticator and the result cache). The front end talks to a LivePipeline, so a
+ * reload swaps everything below it.
  */
 export async function startServer(config: LoadedConfig, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logging.level);
-  const { namespace, forests, router } = await assembleRouter(config, logger, options);
-  const cache = assembleCache(config, forests, logger, options.cacheClock);
-  const directory = assembleAccess(config, cache ? new CacheInvalidation(cache, router) : router);
-  const authenticator = assembleAuthenticator(config, namespace, forests, logger);
+  const live = new LivePipeline<ServedPipeline>(await assemblePipeline(config, logger, options));
   let frontEnd: FrontEnd;
   try {
     frontEnd = await startFrontEnd({
@@ -75,49 +106,126 @@ export async function startServer(config: LoadedConfig, options: ServerOptions =
           cursorIdleMs: config.limits.pagedSearchIdleSeconds * 1000,
         },
       },
-      directory,
-      authenticator,
+      directory: live,
+      authenticator: live,
       logger,
       vendorVersion: version,
       dropAfterPage: options.dropAfterPage,
-      resultCache: () => cache,
+      resultCache: () => live.pipeline.cache,
       accessLog: { enabled: config.logging.accessLog, sampleRate: config.logging.accessLogSampleRate },
     });
   } catch (err) {
-    await directory.close();
+    await live.close();
     throw err;
   }
   let admin: AdminServer | undefined;
   if (config.http.enabled) {
-    const checks = forestChecks(forests);
     try {
       admin = await startAdminServer({
         host: config.http.host,
         port: config.http.port,
         registry,
-        readiness: () => checkReadiness(frontEnd.listening, checks),
+        readiness: () => checkReadiness(frontEnd.listening, live.pipeline.checks),
         logger,
       });
     } catch (err) {
       await frontEnd.close();
-      await directory.close();
+      await live.close();
       throw err;
     }
   }
-  logger.info({ urls: frontEnd.urls, ...(admin && { http: admin.url }), forests: forests.map((f) => f.name) }, 'canopy listening');
+  logger.info({ urls: frontEnd.urls, ...(admin && { http: admin.url }), forests: config.forests.map((f) => f.name) }, 'canopy listening');
+  let reloading = Promise.resolve();
   return {
     urls: frontEnd.urls,
     ldapPort: frontEnd.ldapPort,
     ldapsPort: frontEnd.ldapsPort,
     httpPort: admin?.port,
-    directory,
-    async close() {
-      await frontEnd.close();
+    directory: live,
+    get config() {
+      return live.pipeline.config;
+    },
+    reload(next) {
+      // One reload at a time: two SIGHUPs in a row must not open the same forests twice.
+      const done = reloading.then(() => replacePipeline(live, next, logger, options));
+      reloading = done.then(
+        () => undefined,
+        () => undefined,
+      );
+      return done;
+    },
+    async close(graceMs = 0) {
+      await frontEnd.close(graceMs);
       // After the LDAP listener: /readyz says "not listening" while connections drain.
       await admin?.close();
-      cache?.close();
-      await directory.close();
+      await reloading;
+      await live.close();
       logger.flush();
+    },
+  };
+}
+
+/** Builds the pipeline for `next`, reusing the backends of unchanged forests, and puts it in service. */
+async function replacePipeline(
+  live: LivePipeline<ServedPipeline>,
+  next: LoadedConfig,
+  logger: Logger,
+  options: ServerOptions,
+): Promise<ReloadReport> {
+  const current = live.pipeline;
+  const reused = new Set<string>();
+  const pipeline = await assemblePipeline(next, logger, {
+    ...options,
+    openBackend: (f) => {
+      const supplied = options.openBackend?.(f);
+      if (supplied) return supplied;
+      const previous = current.backends.get(f.name);
+      if (previous?.key !== forestKey(f)) return undefined;
+      reused.add(f.name);
+      return previous.backend;
+    },
+  });
+  current.handOn(reused);
+  const needRestart = RESTART_KEYS.filter((k) => JSON.stringify(pick(current.config, k)) !== JSON.stringify(pick(next, k)));
+  logger.level = next.logging.level;
+  const reopened = next.forests.map((f) => f.name).filter((n) => !reused.has(n));
+  logger.info({ source: next.source, reopened, ...(needRestart.length > 0 && { needRestart }) }, 'configuration reloaded');
+  if (needRestart.length > 0) logger.warn({ keys: needRestart }, 'changed settings take effect at the next restart');
+  // The old pipeline closes in the background once its last operation and paged search end.
+  live.replace(pipeline).catch((err: unknown) => logger.error({ err }, 'closing the replaced configuration failed'));
+  return { reopened, needRestart };
+}
+
+/** Settings the front end and listeners read once, at start. */
+const RESTART_KEYS = ['listen', 'tls', 'limits', 'http', 'shutdown', 'logging.accessLog', 'logging.accessLogSampleRate'] as const;
+
+function pick(config: LoadedConfig, path: string): unknown {
+  return path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], config);
+}
+
+/** A forest's identity for reuse across a reload: its whole configuration, secrets included. */
+function forestKey(forest: ForestConfig): string {
+  return JSON.stringify(forest);
+}
+
+/** Backends → namespace stages → router → cache → access, and the authenticator over them. */
+async function assemblePipeline(config: LoadedConfig, logger: Logger, options: ServerOptions): Promise<ServedPipeline> {
+  const { namespace, forests, router } = await assembleRouter(config, logger, options);
+  const cache = assembleCache(config, forests, logger, options.cacheClock);
+  const handedOn = new Set<string>();
+  return {
+    config,
+    cache,
+    checks: forestChecks(forests),
+    backends: new Map(forests.map((f, i) => [f.name, { key: forestKey(config.forests[i]), backend: f.backend }])),
+    directory: assembleAccess(config, cache ? new CacheInvalidation(cache, router) : router),
+    authenticator: assembleAuthenticator(config, namespace, forests, logger),
+    handOn(names) {
+      for (const n of names) handedOn.add(n);
+    },
+    async close() {
+      cache?.close();
+      await Promise.all(forests.filter((f) => !handedOn.has(f.name)).map((f) => f.directory.close()));
     },
   };
 }

@@ -239,6 +239,12 @@ export const configSchema = z
       port: portNumber.default(9389),
     })
     .prefault({}),
+  shutdown: z
+    .strictObject({
+      /** On SIGTERM, how long operations already running may take to finish before connections are closed. */
+      graceSeconds: z.number().min(0).max(3600).default(10),
+    })
+    .prefault({}),
   forests: z.array(forestSchema).min(1),
   accounts: accountsSchema,
   access: accessSchema,

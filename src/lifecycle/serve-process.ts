@@ -1,0 +1,88 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ConfigErrors } from '../config/config-error.js';
+import { loadConfigFile, type LoadedConfig } from '../config/load.js';
+import type { Logger } from '../observability/logger.js';
+import { startServer } from '../server.js';
+
+/**
+ * `canopy serve` as a process: SIGHUP re-reads the configuration file (an invalid one is refused
+ * and the running configuration stays), SIGTERM and SIGINT stop accepting, let operations in
+ * flight finish for `shutdown.graceSeconds`, close the forests and exit 0.
+ */
+export async function serveProcess(file: string, config: LoadedConfig, logger: Logger, pidFile?: string): Promise<void> {
+  const server = await startServer(config, { logger });
+  if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
+
+  process.on('SIGHUP', () => {
+    let next: LoadedConfig;
+    try {
+      next = loadConfigFile(file);
+    } catch (err) {
+      const errors = err instanceof ConfigErrors ? err.message : (err as Error).message;
+      logger.error({ source: file, errors }, 'reload refused: invalid configuration; the running one stays');
+      return;
+    }
+    server.reload(next).catch((err: unknown) => {
+      logger.error({ source: file, errors: (err as Error).message }, 'reload refused; the running configuration stays');
+    });
+  });
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    const graceSeconds = server.config.shutdown.graceSeconds;
+    logger.info({ signal, graceSeconds }, 'shutting down: no new connections; running operations may finish');
+    server.close(graceSeconds * 1000).then(
+      () => {
+        if (pidFile !== undefined) rmSync(pidFile, { force: true });
+        logger.info('canopy stopped');
+        logger.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        logger.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+/**
+ * `canopy reload`: checks the configuration file when one is named (an invalid file is reported
+ * here and never signalled), then sends SIGHUP to the server whose pid file is given.
+ */
+export function reloadCommand(pidFile: string, configFile: string | undefined, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
+  if (configFile !== undefined) {
+    try {
+      loadConfigFile(configFile);
+    } catch (e) {
+      if (!(e instanceof ConfigErrors)) throw e;
+      err.write(`canopy: invalid configuration ${configFile}:\n${e.message.replace(/^/gm, '  ')}\nnot reloaded\n`);
+      return 1;
+    }
+  }
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch (e) {
+    err.write(`canopy: cannot read pid file ${pidFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}\n`);
+    return 1;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0) {
+    err.write(`canopy: pid file ${pidFile} does not hold a process id\n`);
+    return 1;
+  }
+  try {
+    process.kill(pid, 'SIGHUP');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    err.write(`canopy: cannot signal process ${pid}: ${code === 'ESRCH' ? 'no such process (is canopy running?)' : code}\n`);
+    return 1;
+  }
+  out.write(`canopy: sent SIGHUP to process ${pid}; it re-reads its configuration (see its log for the outcome)\n`);
+  return 0;
+}
