@@ -5,9 +5,10 @@ import ldapMessages from '@ldapjs/messages';
 import { Dn } from '../dist/core/dn.js';
 import { Entry } from '../dist/core/entry.js';
 import { AttributeSelection, encodeSearchEntry } from '../dist/protocol/encoder.js';
+import { numberFlag, printTable } from './load.ts';
 
 const { values } = parseArgs({ options: { entries: { type: 'string', default: '100000' } } });
-const n = Number(values.entries);
+const n = numberFlag('entries', values.entries);
 const guid = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 const dn = 'CN=John Doe,OU=Users,DC=avvid,DC=info';
 const attributes = [
@@ -32,6 +33,10 @@ const baseline = rate((i) =>
   new ldapMessages.SearchResultEntry({ messageId: i + 1, objectName: dn, attributes: attributes.map((a) => ({ type: a.name, values: a.values })) }).toBer(),
 );
 console.log(`\nencoding ${n} five-attribute SearchResultEntry messages, one core\n`);
-console.log('encoder'.padEnd(20), 'entries/s'.padStart(12), 'vs baseline'.padStart(12));
-console.log('@ldapjs/messages'.padEnd(20), baseline.toFixed(0).padStart(12), '1.0×'.padStart(12));
-console.log('canopy'.padEnd(20), canopy.toFixed(0).padStart(12), `${(canopy / baseline).toFixed(1)}×`.padStart(12));
+printTable(
+  ['encoder', 'entries/s', 'vs baseline'],
+  [
+    ['@ldapjs/messages', baseline.toFixed(0), '1.0×'],
+    ['canopy', canopy.toFixed(0), `${(canopy / baseline).toFixed(1)}×`],
+  ],
+);

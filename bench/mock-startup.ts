@@ -4,9 +4,10 @@
 // back links, the administrator's scrypt hash); memory is the heap the loaded directory holds.
 import { parseArgs } from 'node:util';
 import { generateForest, startMockDirectory } from '../dist/index.js';
+import { numberFlag, printTable } from './load.ts';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '1000,20000,100000' } } });
-const sizes = values.sizes.split(',').map(Number);
+const sizes = values.sizes.split(',').map((size) => numberFlag('sizes', size));
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) console.log('(run with node --expose-gc for exact memory figures)');
 
@@ -16,7 +17,7 @@ const heap = (): number => {
 };
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 
-console.log('people    entries   start-up ms   heap MiB   LDIF MiB');
+const rows: string[][] = [];
 for (const users of sizes) {
   const ldif = generateForest({ suffix: 'DC=bench,DC=test', users, seed: 1 });
   const before = heap();
@@ -24,8 +25,7 @@ for (const users of sizes) {
   const dir = await startMockDirectory({ ldif, adminPassword: 'bench' });
   const ms = performance.now() - started;
   const held = heap() - before;
-  console.log(
-    `${String(users).padStart(6)}  ${String(dir.loaded).padStart(9)}  ${ms.toFixed(0).padStart(12)}  ${mib(held).padStart(9)}  ${mib(Buffer.byteLength(ldif)).padStart(9)}`,
-  );
+  rows.push([String(users), String(dir.loaded), ms.toFixed(0), mib(held), mib(Buffer.byteLength(ldif))]);
   await dir.close();
 }
+printTable(['people', 'entries', 'start-up ms', 'heap MiB', 'LDIF MiB'], rows);

@@ -3,13 +3,13 @@
 // Run: npm run build && node bench/paged-sync.ts [--users 100000] [--page 1000]
 // Needs slapd and ldap-utils (apt-get install -y slapd ldap-utils). Loading 100,000 users per
 // forest with slapadd takes a while; --users 20000 gives a quick run. --heap 64 caps the server's heap.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'ldapts';
+import { startSlapd, type Slapd } from '../test/support/slapd.ts';
+import { numberFlag, printTable, startCanopy, writeForest, type Canopy } from './load.ts';
 
 const { values } = parseArgs({
   options: {
@@ -19,22 +19,13 @@ const { values } = parseArgs({
     heap: { type: 'string' },
   },
 });
-const users = Number(values.users);
-const pageSize = Number(values.page);
-const root = resolve(import.meta.dirname, '..');
+const users = numberFlag('users', values.users);
+const pageSize = numberFlag('page', values.page);
+const heapMiB = values.heap === undefined ? undefined : numberFlag('heap', values.heap);
 const SUFFIX = 'dc=corp,dc=example';
 const FILTER = '(&(objectclass=user)(!(objectclass=Computer))(!(UserAccountControl:1.2.840.113556.1.4.803:=2)))';
 const ATTRIBUTES = ['sAMAccountName', 'userPrincipalName', 'mail', 'givenName', 'sn', 'telephoneNumber', 'department', 'title', 'manager', 'objectGUID'];
 const SERVICE = { cn: 'svc-canopy', password: 'Svc-Canopy-Passw0rd!' };
-
-interface Slapd {
-  readonly url: string;
-  stop(): Promise<void>;
-}
-// The test suite's slapd harness, loaded at run time (Node strips its types): one way to start slapd.
-const { startSlapd } = (await import(new URL('../test/support/slapd.ts', import.meta.url).href)) as {
-  startSlapd(options: { suffix: string; ldif: string[]; extraConfig?: string }): Promise<Slapd>;
-};
 
 const forests = [
   { name: 'avvid', base: 'DC=avvid,DC=info', seed: 1 },
@@ -43,7 +34,7 @@ const forests = [
 const serviceDn = (base: string) => `CN=${SERVICE.cn},OU=ServiceAccounts,${base}`;
 const dir = mkdtempSync(join(tmpdir(), 'canopy-bench-sync-'));
 const slapds: Slapd[] = [];
-let server: ReturnType<typeof spawn> | undefined;
+let server: Canopy | undefined;
 
 function rssKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -72,7 +63,7 @@ try {
   const t0 = performance.now();
   for (const f of forests) {
     const ldif = join(dir, `${f.name}.ldif`);
-    execFileSync(process.execPath, [join(root, 'dist/tools/generate-fixtures.js'), '--users', String(users), '--suffix', f.base, '--seed', String(f.seed), '--out', ldif]);
+    writeForest(ldif, { users, suffix: f.base, seed: f.seed });
     // AD-like: unpaged searches stop at 1,000 entries, paged ones go on.
     slapds.push(await startSlapd({ suffix: f.base, ldif: [ldif], extraConfig: 'sizelimit size.soft=1000 size.hard=1000 size.pr=1000 size.prtotal=unlimited' }));
   }
@@ -89,26 +80,14 @@ try {
     timeouts: { operationMs: 60000 }`,
     )
     .join('\n');
-  writeFileSync(
-    join(dir, 'canopy.yaml'),
-    `listen: { ldap: "ldap://127.0.0.1:0" }
-logging: { level: info }
-namespace: { suffix: "${SUFFIX}" }
+  const settings = `namespace: { suffix: "${SUFFIX}" }
 access:
   - { who: authenticated, what: { dn: "" }, allow: read }
 forests:
 ${forestYaml}
-`,
-  );
-  const heapFlags = values.heap === undefined ? [] : [`--max-old-space-size=${Number(values.heap)}`];
-  server = spawn(process.execPath, [...heapFlags, join(root, 'dist/cli.js'), 'serve', '--config', join(dir, 'canopy.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const pid = server.pid!;
-  const url = await new Promise<string>((done, fail) => {
-    server!.once('exit', (code) => fail(new Error(`server exited with ${code}`)));
-    createInterface({ input: server!.stdout! }).on('line', (line) => {
-      if (line.includes('canopy listening')) done((JSON.parse(line) as { urls: string[] }).urls[0]);
-    });
-  });
+`;
+  server = await startCanopy(join(dir, 'canopy.yaml'), settings, heapMiB === undefined ? [] : [`--max-old-space-size=${heapMiB}`]);
+  const { pid, url } = server;
 
   const direct = () => Promise.all(forests.map((f, i) => sync(slapds[i].url, serviceDn(f.base), f.base))).then((n) => n[0] + n[1]);
   // The service account as the virtual tree shows it: a bind Canopy passes to the avvid forest.
@@ -124,13 +103,17 @@ ${forestYaml}
   if (a.entries !== b.entries) throw new Error(`entry counts differ: direct ${a.entries}, through Canopy ${b.entries}`);
 
   console.log(`\nfull sync: ${a.entries} enabled users, AD sync filter, ${ATTRIBUTES.length} attributes, pages of ${pageSize}\n`);
-  console.log('path'.padEnd(34), 'entries/s'.padStart(10), 'seconds'.padStart(9));
-  console.log('direct to both slapd (concurrent)'.padEnd(34), (a.entries / a.seconds).toFixed(0).padStart(10), a.seconds.toFixed(2).padStart(9));
-  console.log('through Canopy (one paged search)'.padEnd(34), (b.entries / b.seconds).toFixed(0).padStart(10), b.seconds.toFixed(2).padStart(9));
-  const cap = values.heap === undefined ? '' : ` (V8 heap capped at ${values.heap} MiB)`;
+  printTable(
+    ['path', 'entries/s', 'seconds'],
+    [
+      ['direct to both slapd (concurrent)', (a.entries / a.seconds).toFixed(0), a.seconds.toFixed(2)],
+      ['through Canopy (one paged search)', (b.entries / b.seconds).toFixed(0), b.seconds.toFixed(2)],
+    ],
+  );
+  const cap = heapMiB === undefined ? '' : ` (V8 heap capped at ${heapMiB} MiB)`;
   console.log(`\nCanopy RSS: ${(baseRss / 1024).toFixed(0)} MiB before the sync, peak ${(peak / 1024).toFixed(0)} MiB${cap}`);
 } finally {
-  server?.kill('SIGTERM');
+  await server?.stop();
   await Promise.all(slapds.map((s) => s.stop()));
   rmSync(dir, { recursive: true, force: true });
 }
