@@ -191,6 +191,8 @@ async function replacePipeline(
   const reopened = next.forests.map((f) => f.name).filter((n) => !reused.has(n));
   logger.info({ source: next.source, reopened, ...(needRestart.length > 0 && { needRestart }) }, 'configuration reloaded');
   if (needRestart.length > 0) logger.warn({ keys: needRestart }, 'changed settings take effect at the next restart');
+  // Writes still running on the old pipeline evict from the new cache too; the old one is emptied now.
+  current.cache?.retire(pipeline.cache);
   // The old pipeline closes in the background once its last operation and paged search end.
   live.replace(pipeline).catch((err: unknown) => logger.error({ err }, 'closing the replaced configuration failed'));
   return { reopened, needRestart };

@@ -1,5 +1,5 @@
 import { ResultCode } from '../core/result-codes.js';
-import { encodeEnvelopes } from '../protocol/encoder.js';
+import { encodeEnvelopes, tlvEnd } from '../protocol/encoder.js';
 import type { CacheKey, CachedResult, KeptOutcome, ResultCache } from './result-cache.js';
 
 /** Where a search's messages go: the connection, with its backpressure (the front end's SearchOutput). */
@@ -27,7 +27,7 @@ const CHUNK_BYTES = 64 * 1024;
  * Answers a cacheable search: a fresh kept result is written again under the new message ID; otherwise
  * `run` does the search, and its result is kept when it ends whole. A stale kept result (within
  * staleIfErrorSeconds) holds the new answer back until it is known: if the forests are unavailable
- * or busy, the stale result is served instead.
+ * or busy, the stale result is served instead, unless a write evicted it or it grew too old meanwhile.
  */
 export async function answerFromCache<O extends RunOutcome>(
   cache: ResultCache,
@@ -41,7 +41,7 @@ export async function answerFromCache<O extends RunOutcome>(
   if (found?.fresh) return replay(found.result, messageId, output, signal);
   const recorder = new Recorder(output, cache, found !== undefined);
   const outcome = await run(recorder);
-  if (found && recorder.holding && UNAVAILABLE.has(outcome.code)) {
+  if (found && recorder.holding && UNAVAILABLE.has(outcome.code) && cache.mayStandIn(key, found.result)) {
     cache.servedStale(found.result, outcome.message);
     return replay(found.result, messageId, output, signal);
   }
@@ -55,7 +55,7 @@ async function replay(result: CachedResult, messageId: number, output: MessageOu
   let start = 0;
   while (start < ops.length && !signal.aborted) {
     let end = start;
-    for (let bytes = 0; end < ops.length && bytes < CHUNK_BYTES; end++) bytes += ops[end].length;
+    while (end < ops.length && end - start < CHUNK_BYTES) end = tlvEnd(ops, end);
     if (!output.write(encodeEnvelopes(messageId, ops, start, end))) await output.drained(signal);
     start = end;
   }

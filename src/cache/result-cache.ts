@@ -2,12 +2,13 @@ import { LRUCache } from 'lru-cache';
 import type { CacheConfig } from '../config/schema.js';
 import type { OperationContext, SearchRequest } from '../core/directory.js';
 import type { Dn } from '../core/dn.js';
+import type { Filter } from '../core/filter.js';
 import { ANONYMOUS, type Identity } from '../core/identity.js';
 import type { ResultCode } from '../core/result-codes.js';
 import { searchShape } from '../core/search-shape.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import { protocolOpOf, type ResultExtras } from '../protocol/encoder.js';
+import { protocolOpStart, type ResultExtras } from '../protocol/encoder.js';
 
 /** A forest as the cache sees it: where it appears in the virtual tree, and whether its results may be kept. */
 export interface CachedForest {
@@ -43,8 +44,8 @@ export interface KeptOutcome {
 }
 
 export interface CachedResult {
-  /** The protocolOps of the result's entries and references, in order, ready for a new envelope. */
-  readonly ops: readonly Buffer[];
+  /** The protocolOps of the result's entries and references, in order, back to back: each goes out again behind a new envelope. */
+  readonly ops: Buffer;
   readonly outcome: KeptOutcome;
   readonly forests: readonly string[];
   readonly bytes: number;
@@ -56,8 +57,19 @@ export interface CachedResult {
 type EvictionReason = 'size' | 'expired' | 'write';
 const EVICTION: Partial<Record<LRUCache.DisposeReason, EvictionReason>> = { evict: 'size', expire: 'expired', delete: 'write' };
 
-/** What a kept result costs besides its encoded entries (key, arrays, objects): a rough, fixed figure. */
-const OVERHEAD_BYTES = 256;
+/**
+ * What a kept result costs besides its encoded entries and its key: its objects, its buffer's own
+ * allocation, the LRU's and the per-forest index's slots (measured with Node 24: about 500 bytes).
+ */
+const OVERHEAD_BYTES = 512;
+
+/**
+ * An attribute description (RFC 4512: a name or an OID, with options) spelled without the
+ * characters the key's text uses around it (`(`, `)`, `=`, `:`, `,`, NUL, …).
+ */
+const DESCRIPTION = /^[A-Za-z0-9][\w.-]*(?:;[\w-]+)*$/;
+/** A requested attribute: a description, `*`, `+`, or one with AD's range option (`member;range=0-*`). */
+const REQUESTED = /^(?:[*+]|[A-Za-z0-9][\w.-]*(?:;[\w-]+|;range=\d+-(?:\d+|\*))*)$/i;
 
 /**
  * Search results after rewriting and access filtering, encoded, in an LRU bounded by bytes. Keyed
@@ -80,6 +92,8 @@ export class ResultCache {
   private readonly byForest = new Map<string, Set<string>>();
   /** Writes seen per forest. */
   private readonly writes = new Map<string, number>();
+  /** The next configuration's cache, once this one is retired: writes still running here evict there too. */
+  private successor?: ResultCache;
   private readonly counts = { hits: 0, misses: 0, staleServed: 0, evicted: { size: 0, expired: 0, write: 0 } };
   private closed = false;
 
@@ -105,18 +119,21 @@ export class ResultCache {
     });
   }
 
-  /** The key of a search the cache may answer; undefined when it must go around the cache (a forest with `cache: false`). */
+  /**
+   * The key of a search the cache may answer; undefined when it must go around the cache: a forest
+   * with `cache: false`, or attribute names the key's text could not tell from another request's.
+   */
   key(request: SearchRequest, ctx: OperationContext, pageSize?: number): CacheKey | undefined {
     const { base } = request;
     const touched = this.forests.filter((f) => f.mount.isWithin(base) || base.isWithin(f.mount));
-    if (touched.some((f) => !f.cache)) return undefined;
+    if (touched.some((f) => !f.cache) || !spellable(request)) return undefined;
     const forests = touched.map((f) => f.name);
     const view = this.viewKey(ctx.identity ?? ANONYMOUS);
     const text = [view, request.sizeLimit, pageSize ?? '', request.sort?.required ?? '', searchShape(request)].join('\0');
     return { text, forests, writes: this.writesTo(forests) };
   }
 
-  /** The kept result, fresh or stale (stale ones exist only with staleIfErrorSeconds); counts a hit or a miss. */
+  /** The kept result, fresh or one that may stand in for an unavailable forest (staleIfErrorSeconds); counts a hit or a miss. */
   lookup(key: CacheKey): { readonly result: CachedResult; readonly fresh: boolean } | undefined {
     const result = this.lru.get(key.text);
     const fresh = result !== undefined && this.now() - result.storedAt < result.freshMs;
@@ -127,7 +144,15 @@ export class ResultCache {
       this.counts.misses++;
       metrics.cacheMisses.inc();
     }
-    return result && { result, fresh };
+    return result && (fresh || this.mayStandIn(key, result)) ? { result, fresh } : undefined;
+  }
+
+  /**
+   * Whether a result past its TTL may still answer for an unavailable forest: no write evicted it
+   * and it is within staleIfErrorSeconds, now (the forests may have taken long to fail).
+   */
+  mayStandIn(key: CacheKey, result: CachedResult): boolean {
+    return this.lru.peek(key.text) === result && this.now() - result.storedAt < result.freshMs + this.staleMs;
   }
 
   /** Keeps a whole, successful result: `messages` as the search wrote them (any message ID). */
@@ -135,22 +160,16 @@ export class ResultCache {
     if (this.closed || this.writesTo(key.forests) !== key.writes) return;
     const freshMs = messages.length === 0 ? this.negativeTtlMs : this.ttlMs;
     if (freshMs === 0) return;
-    const ops = messages.map(protocolOpOf);
     let opBytes = 0;
-    for (const op of ops) opBytes += op.length;
+    for (const m of messages) opBytes += m.length - protocolOpStart(m);
     const bytes = opBytes + key.text.length + OVERHEAD_BYTES;
     if (bytes > this.maxBytes) return;
     // One allocation of exactly this size, outside Node's shared buffer pool: a kept result holds only its own bytes.
-    const block = Buffer.allocUnsafeSlow(opBytes);
-    const kept: Buffer[] = [];
+    const ops = Buffer.allocUnsafeSlow(opBytes);
     let off = 0;
-    for (const op of ops) {
-      op.copy(block, off);
-      kept.push(block.subarray(off, off + op.length));
-      off += op.length;
-    }
+    for (const m of messages) off += m.copy(ops, off, protocolOpStart(m));
     const result: CachedResult = {
-      ops: kept,
+      ops,
       outcome: { code: outcome.code, entries: outcome.entries, ...(outcome.extras && { extras: outcome.extras }) },
       forests: key.forests,
       bytes,
@@ -175,6 +194,17 @@ export class ResultCache {
       const keys = this.byForest.get(f.name);
       if (keys) for (const k of [...keys]) this.lru.delete(k);
     }
+    this.successor?.invalidate(dn);
+  }
+
+  /**
+   * A reload: the new configuration's cache serves from now on. This one lets its results go at once
+   * (searches still running on the old configuration keep nothing), and passes on to `successor`
+   * the writes still running on the old configuration: the new cache may have kept what they change.
+   */
+  retire(successor: ResultCache | undefined): void {
+    this.successor = successor;
+    this.close();
   }
 
   /** A stale result was served because the forests answered unavailable or busy. */
@@ -213,4 +243,27 @@ export class ResultCache {
     this.counts.evicted[why]++;
     metrics.cacheEvictions.inc({ reason: why });
   };
+}
+
+/** Whether every attribute name the request carries is one the key's text spells unambiguously. */
+function spellable(request: SearchRequest): boolean {
+  return (
+    request.attributes.every((a) => REQUESTED.test(a)) &&
+    (request.sort?.keys.every((k) => DESCRIPTION.test(k.attribute) && (k.orderingRule === undefined || DESCRIPTION.test(k.orderingRule))) ?? true) &&
+    plainFilter(request.filter)
+  );
+}
+
+function plainFilter(filter: Filter): boolean {
+  switch (filter.type) {
+    case 'and':
+    case 'or':
+      return filter.filters.every(plainFilter);
+    case 'not':
+      return plainFilter(filter.filter);
+    case 'extensible':
+      return (filter.attribute === undefined || DESCRIPTION.test(filter.attribute)) && (filter.rule === undefined || DESCRIPTION.test(filter.rule));
+    default:
+      return DESCRIPTION.test(filter.attribute);
+  }
 }

@@ -10,8 +10,15 @@ export class Session {
   /** The bound DN as the client sent it; empty when anonymous. */
   boundDn = '';
   identity: Identity = ANONYMOUS;
-  /** What the bound identity holds (a forest user's own upstream connections): released with the bind. */
-  readonly resources = new SessionResources();
+  /**
+   * What the bound identity holds (a forest user's own upstream connections): released with the
+   * bind. Each bind fills a set of its own, installed together with its identity, so a connection
+   * opened for one identity is never used under another (binds overlapping, a write in flight
+   * across a rebind).
+   */
+  resources = new SessionResources();
+  /** The bind in progress, whose outcome becomes the session's unless a later bind or the end replaced it. */
+  private pending: SessionResources | undefined;
 
   /** Binds or throws the LdapError the client gets. Only a full name-and-password bind reaches the directory. */
   async bind(
@@ -32,13 +39,23 @@ export class Session {
     // authentication bypass in applications, so refused here and never forwarded.
     if (auth.password.length === 0) throw new LdapError(ResultCode.invalidCredentials, 'unauthenticated bind (empty password) refused');
     if (name === '') throw new LdapError(ResultCode.invalidCredentials, 'a password without a name is not valid');
-    const credentials = { name, password: auth.password, ...client, signal: ctx.signal, connectionId: ctx.connectionId, session: this.resources };
+    const resources = new SessionResources();
+    this.pending = resources;
+    const credentials = { name, password: auth.password, ...client, signal: ctx.signal, connectionId: ctx.connectionId, session: resources };
+    let identity: Identity;
     try {
-      this.identity = await authenticator.authenticate(credentials);
+      identity = await authenticator.authenticate(credentials);
     } catch (err) {
-      this.resources.release(); // nothing may stay held for a bind that failed
+      resources.release(); // nothing may stay held for a bind that failed
       throw err;
     }
+    if (this.pending !== resources) {
+      resources.release();
+      throw new LdapError(ResultCode.operationsError, 'a later bind or the end of the connection replaced this bind');
+    }
+    this.pending = undefined;
+    this.identity = identity;
+    this.resources = resources;
     this.boundDn = name;
   }
 
@@ -46,6 +63,8 @@ export class Session {
   end(): void {
     this.boundDn = '';
     this.identity = ANONYMOUS;
+    this.pending = undefined;
     this.resources.release();
+    this.resources = new SessionResources();
   }
 }

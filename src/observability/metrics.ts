@@ -51,7 +51,7 @@ export const metrics = {
   cacheEvictions: counter('canopy_cache_evictions_total', 'Cached results removed, by reason (size, expired, write)', ['reason']),
   cacheStaleServed: counter('canopy_cache_stale_served_total', 'Cached results served past their TTL because a forest was unavailable', []),
   cacheResults: gauge('canopy_cache_results', 'Search results held in the cache', []),
-  cacheBytes: gauge('canopy_cache_bytes', 'Bytes of encoded entries held in the cache', []),
+  cacheBytes: gauge('canopy_cache_bytes', 'Bytes held by cached results (encoded entries plus a per-result overhead), as cache.maxBytes counts them', []),
 
   // Mock directory
   mockFaultsInjected: counter('canopy_mock_faults_injected_total', 'Faults switched on in mock directories, by kind', ['kind']),

@@ -1,7 +1,7 @@
+import { SelectedEntry, type AttributeSelection } from '../core/attribute-selection.js';
 import type { Attribute, Entry } from '../core/entry.js';
 import type { Control } from './codec.js';
 import type { ResultCode } from '../core/result-codes.js';
-import { attributeType, isOperational } from '../core/schema.js';
 import { berInt, berOctets, berTlv } from './ber-writer.js';
 import { ExtendedOid, Op } from './tags.js';
 
@@ -11,50 +11,8 @@ import { ExtendedOid, Op } from './tags.js';
  * and strings are written as given, so a DN keeps its spelling (`cn=José` stays UTF-8).
  */
 
-/** Which attributes of an entry a search returns; compiled once per search, asked once per attribute. */
-export class AttributeSelection {
-  /** Decisions by attribute spelling: entries of one search share a handful of spellings. */
-  private readonly decided = new Map<string, boolean>();
-
-  private constructor(
-    private readonly allUser: boolean,
-    private readonly allOperational: boolean,
-    private readonly names: ReadonlySet<string>,
-    readonly typesOnly: boolean,
-  ) {}
-
-  /**
-   * RFC 4511 §4.5.1.8 with RFC 3673: no names or `*` → all user attributes; `+` → all operational;
-   * `1.1` (alone) → none; names match case-insensitively, by alias or OID too.
-   */
-  static compile(requested: readonly string[], typesOnly: boolean): AttributeSelection {
-    let allUser = requested.length === 0;
-    let allOperational = false;
-    const names = new Set<string>();
-    for (const r of requested) {
-      if (r === '*') allUser = true;
-      else if (r === '+') allOperational = true;
-      else if (r !== '1.1') names.add(canonical(r));
-    }
-    return new AttributeSelection(allUser, allOperational, names, typesOnly);
-  }
-
-  includes(name: string): boolean {
-    let d = this.decided.get(name);
-    if (d === undefined) {
-      d = isOperational(name) ? this.allOperational || this.names.has(canonical(name)) : this.allUser || this.names.has(canonical(name));
-      if (this.decided.size < 1024) this.decided.set(name, d);
-    }
-    return d;
-  }
-}
-
-/** Options do not change which attribute is meant: `member` selects AD's `member;range=0-1499`. */
-function canonical(name: string): string {
-  const i = name.indexOf(';');
-  const bare = i < 0 ? name : name.slice(0, i);
-  return (attributeType(bare)?.name ?? bare).toLowerCase();
-}
+/** What encodeSearchEntry is given: which attributes of an entry the search returns. */
+export { AttributeSelection } from '../core/attribute-selection.js';
 
 // Scratch space reused by every call (encoding is synchronous): lengths computed in the first
 // pass and the attributes selected, read back in the second.
@@ -110,11 +68,13 @@ function writeString(buf: Buffer, off: number, tag: number, s: string, byteLengt
 /** SearchResultEntry for `entry`, with the attributes `selection` picks, under `messageId`. */
 export function encodeSearchEntry(messageId: number, entry: Entry, selection: AttributeSelection): Buffer {
   const typesOnly = selection.typesOnly;
+  // A namespace stage already selected with this very list: nothing in the entry to drop.
+  const selectedHere = entry instanceof SelectedEntry && entry.selectedFor === selection.requested;
   selected.length = 0;
   let k = 0;
   let attrsContent = 0;
   for (const attr of entry.attributes()) {
-    if (!selection.includes(attr.name)) continue;
+    if (!selectedHere && !selection.includes(attr.name)) continue;
     selected.push(attr);
     const slot = k;
     ensure(k + 3 + (typesOnly ? 0 : attr.values.length));
@@ -166,25 +126,39 @@ export function encodeSearchEntry(messageId: number, entry: Entry, selection: At
   return buf;
 }
 
-/** The protocolOp of a response message without controls (an entry or a reference): what a cache keeps of it. */
-export function protocolOpOf(message: Buffer): Buffer {
+/** Where the protocolOp of a response message without controls (an entry or a reference) starts: what a cache keeps of it. */
+export function protocolOpStart(message: Buffer): number {
   const first = message[1];
-  let off = first < 0x80 ? 2 : 2 + (first & 0x7f);
-  off += 2 + message[off + 1]; // the messageID INTEGER: tag, length, content
-  return message.subarray(off);
+  return tlvEnd(message, first < 0x80 ? 2 : 2 + (first & 0x7f)); // past the messageID INTEGER
 }
 
-/** Kept protocolOps (`ops[start..end)`) sent again under `messageId`: one LDAPMessage each, in one buffer. */
-export function encodeEnvelopes(messageId: number, ops: readonly Buffer[], start = 0, end = ops.length): Buffer {
+/** Where the tag-length-value starting at `off` ends (definite lengths, as LDAP and this encoder write them). */
+export function tlvEnd(buf: Buffer, off: number): number {
+  const first = buf[off + 1];
+  if (first < 0x80) return off + 2 + first;
+  const k = first & 0x7f;
+  let n = 0;
+  for (let i = 0; i < k; i++) n = n * 256 + buf[off + 2 + i];
+  return off + 2 + k + n;
+}
+
+/** Kept protocolOps, back to back in `ops` (bytes `start` to `end`, on their boundaries), sent again under `messageId`: one LDAPMessage each, in one buffer. */
+export function encodeEnvelopes(messageId: number, ops: Buffer, start = 0, end = ops.length): Buffer {
   const idLen = 2 + intContentLength(messageId);
   let size = 0;
-  for (let i = start; i < end; i++) size += tlv(idLen + ops[i].length);
+  for (let off = start; off < end; ) {
+    const next = tlvEnd(ops, off);
+    size += tlv(idLen + next - off);
+    off = next;
+  }
   const buf = Buffer.allocUnsafe(size);
-  let off = 0;
-  for (let i = start; i < end; i++) {
-    off = writeHeader(buf, off, 0x30, idLen + ops[i].length);
-    off = writeInt(buf, off, 0x02, messageId);
-    off += ops[i].copy(buf, off);
+  let out = 0;
+  for (let off = start; off < end; ) {
+    const next = tlvEnd(ops, off);
+    out = writeHeader(buf, out, 0x30, idLen + next - off);
+    out = writeInt(buf, out, 0x02, messageId);
+    out += ops.copy(buf, out, off, next);
+    off = next;
   }
   return buf;
 }

@@ -100,13 +100,17 @@ interface Started {
   backendCalls(): Record<string, number>;
 }
 
-type NamespaceOverride = Partial<Pick<NamespaceConfig, 'onDuplicate' | 'uniqueAttributes'>>;
+type NamespaceOverride = Partial<Pick<NamespaceConfig, 'onDuplicate' | 'uniqueAttributes'>> & {
+  /** Attributes every forest declares DN-valued (attributes.dnValued). */
+  readonly dnValued?: readonly string[];
+};
 
-async function startStack(config: LoadedConfig, namespace: NamespaceOverride = {}): Promise<Started> {
+async function startStack(config: LoadedConfig, { dnValued = [], ...namespace }: NamespaceOverride = {}): Promise<Started> {
   const counters = new Map<string, CountingDirectory>();
+  const forests = config.forests.map((f) => ({ ...f, attributes: { ...f.attributes, dnValued: [...f.attributes.dnValued, ...dnValued] } }));
   const server = await startServer(
     // These suites read the tree anonymously: access rules are tested in auth-access.test.ts.
-    { ...config, namespace: { ...config.namespace!, ...namespace }, access: [{ who: '*', what: { dn: '', scope: 'subtree' }, allow: 'write' }] },
+    { ...config, forests, namespace: { ...config.namespace!, ...namespace }, access: [{ who: '*', what: { dn: '', scope: 'subtree' }, allow: 'write' }] },
     {
       logger: createLogger('silent'),
       wrapBackend: (name, directory) => {
@@ -216,6 +220,36 @@ function describeNamespaceSuite(name: string, start: (namespace?: NamespaceOverr
       expect(keys(all.map((e) => e.dn))).toEqual(virtualKeys(avvid, reports(avvid)));
     });
 
+    it("substring assertions on DN values use the virtual suffix; the forest's own spelling and another forest's mount match nothing", async () => {
+      // description declared DN-valued holds a DN: slapd has substring matching for it (none for DN syntax), like the memory forest.
+      const stack = await start({ dnValued: ['description'] });
+      try {
+        const manager = virtual(avvid, values(jdoe(avvid), 'manager')[0]);
+        const service = avvid.entries.find((e) => values(e, 'sAMAccountName').includes(SERVICE_ACCOUNT))!;
+        await withClient(stack.url, async (c) => {
+          await c.bind(virtual(avvid, service.dn).text, SERVICE_PASSWORD);
+          await c.modify(userDn.text, new Change({ operation: 'replace', modification: new Attribute({ type: 'description', values: [manager.text] }) }));
+        });
+        const [read] = await search(stack.url, userDn.text, { scope: 'base', attributes: ['description'] });
+        expect(attr(read, 'description')).toEqual([manager.text]);
+
+        /** The entries a filter finds at the suffix, and the forests asked. */
+        const find = async (filter: string) => {
+          const before = stack.backendCalls();
+          const found = await search(stack.url, SUFFIX.text, { filter, attributes: ['1.1'] });
+          const after = stack.backendCalls();
+          return { found: keys(found.map((e) => e.dn)), asked: forests.filter((f) => after[f.name] > before[f.name]).map((f) => f.name) };
+        };
+        const users = manager.parent()!;
+        expect(await find(`(description=*,${users.text})`)).toEqual({ found: [userDn.key], asked: [avvid.name] });
+        expect(await find(`(description=${manager.rdns[0].text.slice(0, 6)}*)`)).toEqual({ found: [userDn.key], asked: [avvid.name, vse.name] });
+        expect(await find(`(description=*,${users.rebase(avvid.mount, avvid.base).text})`)).toEqual({ found: [], asked: [] });
+        expect(await find(`(description=*,${vse.mount.text})`)).toEqual({ found: [], asked: [vse.name] });
+      } finally {
+        await stack.close();
+      }
+    });
+
     it("Cisco's and AD LDS's disabled-user filters return the LDIF's enabled non-computer users of both forests", async () => {
       const enabled = (e: Entry) =>
         classes(e).includes('user') && !classes(e).includes('computer') && (Number(values(e, 'userAccountControl')[0]) & 2) === 0;
@@ -292,6 +326,9 @@ function describeNamespaceSuite(name: string, start: (namespace?: NamespaceOverr
           const found = await search(ranked.url, SUFFIX.text, { filter: '(sAMAccountName=jdoe)', attributes });
           expect(keys(found.map((e) => e.dn)), attributes.join(' ')).toEqual([virtual(preferred, jdoe(preferred).dn).key]);
         }
+        // The forests were asked for sAMAccountName too (to rank duplicates); the client gets what it asked for.
+        const [withCn] = await search(ranked.url, SUFFIX.text, { filter: '(sAMAccountName=jdoe)', attributes: ['cn'] });
+        expect(Object.keys(withCn).filter((k) => k !== 'dn')).toEqual(['cn']);
       } finally {
         await ranked.close();
       }
@@ -359,6 +396,20 @@ function describeNamespaceSuite(name: string, start: (namespace?: NamespaceOverr
 
 describeNamespaceSuite('namespace end to end: memory forests', (namespace) => startStack(defaults, namespace));
 
+describe('namespace end to end: memory forest diagnostics', () => {
+  it('an error message names the entry in the virtual tree, not under the forest base', async () => {
+    const stack = await startStack(defaults);
+    try {
+      const missing = `cn=missing,OU=Users,${avvid.mount.text}`;
+      const err = await search(stack.url, missing, { scope: 'base' }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 32, message: expect.stringContaining(`"${missing}"`) as unknown });
+      expect((err as Error).message.toLowerCase()).not.toContain(avvid.base.key);
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
 describe('namespace end to end: ldap forests over slapd', () => {
   const slapds = new Map<string, Slapd>();
   let ldapConfig: LoadedConfig;
@@ -371,7 +422,14 @@ describe('namespace end to end: ldap forests over slapd', () => {
           await startSlapd({
             suffix: f.base.text,
             ldif: [f.ldif],
-            extraConfig: [serviceWriteAcl(f.base.text), `sizelimit size.soft=${SLAPD_SIZE_LIMIT} size.hard=${SLAPD_SIZE_LIMIT} size.pr=${SLAPD_SIZE_LIMIT} size.prtotal=unlimited`].join('\n'),
+            extraConfig: [
+              serviceWriteAcl(f.base.text),
+              `sizelimit size.soft=${SLAPD_SIZE_LIMIT} size.hard=${SLAPD_SIZE_LIMIT} size.pr=${SLAPD_SIZE_LIMIT} size.prtotal=unlimited`,
+              // A refusal whose text names an upstream DN (the unique overlay quotes its filter).
+              'moduleload unique',
+              'overlay unique',
+              'unique_uri ldap:///?seeAlso?sub',
+            ].join('\n'),
           }),
         );
       }),
@@ -396,6 +454,27 @@ describe('namespace end to end: ldap forests over slapd', () => {
 
   it('the slapd forests are larger than their size limit', () => {
     for (const f of forests) expect(f.entries.length).toBeGreaterThan(SLAPD_SIZE_LIMIT);
+  });
+
+  it("slapd's diagnostic message names the entry in the virtual tree, not under the forest base", async () => {
+    const stack = await startStack(ldapConfig);
+    try {
+      const seeAlso = virtual(avvid, bySam(avvid, 'egreen').dn);
+      const service = avvid.entries.find((e) => values(e, 'sAMAccountName').includes(SERVICE_ACCOUNT))!;
+      const setSeeAlso = (user: Entry) =>
+        withClient(stack.url, async (c) => {
+          await c.bind(virtual(avvid, service.dn).text, SERVICE_PASSWORD);
+          await c.modify(virtual(avvid, user.dn).text, new Change({ operation: 'replace', modification: new Attribute({ type: 'seeAlso', values: [seeAlso.text] }) }));
+        });
+      await setSeeAlso(jdoe(avvid));
+      const err = await setSeeAlso(bySam(avvid, 'egreen')).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 19 });
+      const message = (err as Error).message.toLowerCase();
+      expect(message).toContain(seeAlso.key);
+      expect(message).not.toContain(avvid.base.key);
+    } finally {
+      await stack.close();
+    }
   });
 
   describeNamespaceSuite('same behaviour suite', (namespace) => startStack(ldapConfig, namespace));

@@ -1,7 +1,8 @@
 import { PassThrough } from 'node:stream';
-import { Attribute, Change, Client, type Entry as LdaptsEntry, type SearchOptions } from 'ldapts';
+import { AndFilter, Attribute, Change, Client, EqualityFilter, type Entry as LdaptsEntry, type SearchOptions } from 'ldapts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/scrypt-hash.js';
+import { parseConfig } from '../../src/config/load.js';
 import type { Directory } from '../../src/core/directory.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { ResultCode } from '../../src/core/result-codes.js';
@@ -9,7 +10,7 @@ import { failedSearch } from '../../src/core/search-stream.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { metrics, metricValue } from '../../src/observability/metrics.js';
 import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
-import { startTestServer } from '../support/server.js';
+import { repoRoot, startTestServer } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { serviceDn, serviceWriteAcl } from './ldap-helpers.js';
 
@@ -42,6 +43,15 @@ class Forests {
   readonly searches = new Map<string, number>();
   readonly binds = new Map<string, number>();
   readonly down = new Set<string>();
+  /** While set, a modify waits for it before it reaches the forest (and `reached` is resolved). */
+  private hold?: { readonly gate: Promise<void>; readonly reached: () => void };
+
+  /** Holds the next modifies before they reach their forest; resolves once one arrives, with the release. */
+  holdWrites(): Promise<() => void> {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    return new Promise((reached) => (this.hold = { gate, reached: () => reached(release) }));
+  }
 
   readonly wrap = (forest: string, directory: Directory): Directory => {
     const count = (m: Map<string, number>) => m.set(forest, (m.get(forest) ?? 0) + 1);
@@ -55,6 +65,14 @@ class Forests {
           };
         }
         if (prop === 'bind') count(this.binds);
+        const hold = this.hold;
+        if (prop === 'modify' && hold) {
+          return async (...args: Parameters<Directory['modify']>) => {
+            hold.reached();
+            await hold.gate;
+            return target.modify(...args);
+          };
+        }
         const value: unknown = Reflect.get(target, prop);
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
@@ -72,6 +90,8 @@ interface Stack {
   readonly log: Record<string, unknown>[];
   /** Moves the cache's clock. */
   advance(seconds: number): void;
+  /** Replaces the configuration, as SIGHUP does. */
+  reload(yaml: string): Promise<unknown>;
   /** A client bound as `dn` (the administrator by default). */
   client(dn?: string): Promise<Client>;
   close(): Promise<void>;
@@ -92,6 +112,7 @@ async function start(yaml: string): Promise<Stack> {
     forests,
     log,
     advance: (seconds) => (now += seconds * 1000),
+    reload: (next) => server.reload(configOf(next)),
     async client(dn = ADMIN) {
       const c = new Client({ url: server.url, timeout: 10_000 });
       clients.push(c);
@@ -105,6 +126,10 @@ async function start(yaml: string): Promise<Stack> {
   };
   stacks.push(stack);
   return stack;
+}
+
+function configOf(yaml: string) {
+  return parseConfig(`listen: { ldap: "ldap://127.0.0.1:0", ldaps: "ldaps://127.0.0.1:0" }\nhttp: { port: 0 }\n${yaml}`, { source: 'test', baseDir: repoRoot });
 }
 
 const search = async (c: Client, base: string, options: SearchOptions): Promise<LdaptsEntry[]> => (await c.search(base, options)).searchEntries;
@@ -212,6 +237,38 @@ describe('result cache (memory forests)', () => {
     const byMail = { filter: '(mail=john.doe@avvid.info)' };
     expect(await search(await stack.client(ADMIN), AVVID, byMail)).toHaveLength(1);
     expect(await search(await stack.client(READER), AVVID, byMail)).toHaveLength(0);
+  });
+
+  it('a crafted request never plants its answer under the key of another request', async () => {
+    const stack = await start(yaml());
+    const victim = await stack.client(READER);
+    const attacker = await stack.client(READER2); // the same rules: the same access view
+    const login = { filter: '(&(sAMAccountName=jdoe)(objectClass=user))', attributes: ['cn', 'sAMAccountName'] };
+    // One assertion on an attribute named `sAMAccountName=jdoe)(objectClass`, and one attribute named `cn,sAMAccountName`:
+    // spelled as text they read like the login search, and they match nothing.
+    const crafted = new AndFilter({ filters: [new EqualityFilter({ attribute: 'sAMAccountName=jdoe)(objectClass', value: 'user' })] });
+    expect(await search(attacker, AVVID, { filter: crafted, attributes: login.attributes })).toEqual([]);
+    const [unnamed] = await search(attacker, AVVID, { filter: login.filter, attributes: ['cn,sAMAccountName'] });
+    expect(unnamed).toMatchObject({ dn: JDOE });
+    expect(unnamed).not.toHaveProperty('cn');
+    expect(await search(victim, AVVID, login)).toEqual([{ dn: JDOE, cn: 'John Doe', sAMAccountName: 'jdoe' }]);
+  });
+
+  it('a write running across a reload evicts what the new configuration kept meanwhile, and the old cache is let go at once', async () => {
+    const stack = await start(yaml());
+    const c = await stack.client();
+    const [before] = await search(c, AVVID, JDOE_SEARCH);
+    const held = stack.forests.holdWrites();
+    const writing = c.modify(JDOE, new Change({ operation: 'replace', modification: new Attribute({ type: 'telephoneNumber', values: ['+1 555 0142'] }) }));
+    const release = await held; // the modify runs on the old configuration, not yet at the forest
+    await stack.reload(yaml());
+    // The old configuration still runs the modify, but its kept results are gone.
+    expect(await metricValue(metrics.cacheResults)).toBe(0);
+    expect(await search(c, AVVID, JDOE_SEARCH)).toEqual([before]); // kept by the new configuration's cache
+    release();
+    await writing;
+    const [after] = await search(c, AVVID, JDOE_SEARCH);
+    expect(after).toEqual({ ...before, telephoneNumber: '+1 555 0142' });
   });
 
   it('goes around the cache for large results, paged searches past their first page and forests with cache: false', async () => {

@@ -11,6 +11,7 @@ import { Attribute, Change, Client, type Entry as LdaptsEntry } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { hashPassword } from '../../src/auth/scrypt-hash.js';
+import { parseConfig } from '../../src/config/load.js';
 import { parseLdif } from '../../src/backends/memory/ldif.js';
 import type { Directory, OperationContext } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
@@ -25,7 +26,7 @@ import { Op } from '../../src/protocol/tags.js';
 import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
 import { RawLdapClient } from '../support/raw-ldap.js';
-import { startTestServer } from '../support/server.js';
+import { repoRoot, startTestServer } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { serviceDn } from './ldap-helpers.js';
 
@@ -348,6 +349,22 @@ function describeWrites(title: string, start: () => Promise<Stack>): void {
       expect((await stack.backing.read(avvid, selfWriter.upstream, ['telephoneNumber']))?.telephonenumber).toEqual(['+1 408 555 0178']);
     });
 
+    it('refused changes get the codes slapd gives, from the mock directory too', async () => {
+      const provisioning = await client(PROVISIONING, ACCOUNT_PASSWORD);
+      const modify = (...changes: Change[]) => failure(provisioning.modify(jdoe.virtual.text, changes));
+      const add = (type: string, ...values: string[]) => new Change({ operation: 'add', modification: new Attribute({ type, values }) });
+      const remove = (type: string, ...values: string[]) => new Change({ operation: 'delete', modification: new Attribute({ type, values }) });
+      const before = await stack.backing.read(avvid, jdoe.upstream, ['userAccountControl', 'cn', 'pager']);
+      expect(await modify(replace('userAccountControl', 'enabled'))).toMatchObject({ code: 21 }); // invalidAttributeSyntax
+      expect(await modify(replace('userAccountControl', '+512'))).toMatchObject({ code: 21 });
+      expect(await modify(replace('manager', 'not a DN'))).toMatchObject({ code: 21 });
+      expect(await modify(replace('userAccountControl', '512', '514'))).toMatchObject({ code: 19 }); // constraintViolation: single-valued
+      expect(await modify(replace('cn', 'Someone Else'))).toMatchObject({ code: 64 }); // namingViolation: the RDN's value
+      expect(await modify(add('cn', before!.cn[0]))).toMatchObject({ code: 20 }); // attributeOrValueExists
+      expect(await modify(remove('pager', 'nothing'))).toMatchObject({ code: 16 }); // noSuchAttribute
+      expect(await stack.backing.read(avvid, jdoe.upstream, ['userAccountControl', 'cn', 'pager'])).toEqual(before);
+    });
+
     it('deleting an entry with subordinates is refused (notAllowedOnNonLeaf)', async () => {
       const provisioning = await client(PROVISIONING, ACCOUNT_PASSWORD);
       expect(await failure(provisioning.del(usersOu(avvid)))).toMatchObject({ code: 66 });
@@ -369,6 +386,11 @@ function describeWrites(title: string, start: () => Promise<Stack>): void {
       // Canopy generates no passwords.
       expect(await failure(self.exop(PASSWORD_MODIFY, passwordModifyValue({ old: newPassword })))).toMatchObject({ code: 53 });
       expect(await failure((await client()).exop(PASSWORD_MODIFY, passwordModifyValue({ new: 'Anon-Passw0rd!' })))).toMatchObject({ code: 50 });
+      // Nobody changes another user's password by naming it: not a user of its forest, nor one of another forest.
+      const stolen = passwordModifyValue({ user: resetTarget.virtual.text, new: 'Stolen-Passw0rd!' });
+      expect(await failure(self.exop(PASSWORD_MODIFY, stolen))).toMatchObject({ code: 50 });
+      expect(await failure((await client(vseJdoe.upn, USER_PASSWORD)).exop(PASSWORD_MODIFY, stolen))).toMatchObject({ code: 50 });
+      await client(resetTarget.upn, USER_PASSWORD);
     });
 
     it('a provisioning account resets another user`s password through the service account', async () => {
@@ -385,7 +407,7 @@ function describeWrites(title: string, start: () => Promise<Stack>): void {
 
     it('never writes a password to the log', () => {
       expect(stack.log.some((l) => l.includes('"op":"extended"'))).toBe(true);
-      for (const secret of [USER_PASSWORD, ACCOUNT_PASSWORD, newPassword, resetPassword, 'Wrong-Passw0rd!', 'Hidden-Passw0rd!']) {
+      for (const secret of [USER_PASSWORD, ACCOUNT_PASSWORD, newPassword, resetPassword, 'Wrong-Passw0rd!', 'Hidden-Passw0rd!', 'Stolen-Passw0rd!']) {
         expect(stack.log.filter((l) => l.includes(secret))).toEqual([]);
       }
     });
@@ -403,6 +425,12 @@ describe('writes to ldap forests', () => {
       await c.bind(PROVISIONING, ACCOUNT_PASSWORD);
       const change = new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [Buffer.from('"New-Passw0rd!"', 'utf16le')] }) });
       expect(await failure(c.modify(jdoe.virtual.text, [change]))).toMatchObject({ code: 53, message: expect.stringMatching(/encrypted/) as unknown });
+      // An account created with its password: the same.
+      const dn = `CN=With Password,${usersOu(avvid)}`;
+      const attribute = (type: string, ...values: string[]) => new Attribute({ type, values });
+      const added = c.add(dn, [attribute('objectClass', 'top', 'person'), attribute('cn', 'With Password'), attribute('sn', 'Password'), change.modification]);
+      expect(await failure(added)).toMatchObject({ code: 53, message: expect.stringMatching(/encrypted/) as unknown });
+      expect(await stack.backing.read(avvid, Dn.parse(`CN=With Password,OU=Users,${avvid.base}`), ['cn'])).toBeUndefined();
     } finally {
       await c.unbind();
       await stack.close();
@@ -413,17 +441,7 @@ describe('writes to ldap forests', () => {
     const monitor = `database monitor\naccess to * by dn.exact="CN=admin,${avvid.base}" read by * none`;
     const slapd = await startSlapd({ suffix: avvid.base, ldif: [avvid.ldif], extraConfig: `${slapdAcl(avvid.base)}\n${monitor}` });
     const server = await startTestServer(await canopyConfig([ldapForest(avvid, [slapd.url])]));
-    /** Connections slapd has open, besides the one asking. */
-    const upstreamConnections = async (): Promise<number> => {
-      const c = new Client({ url: slapd.url, timeout: 5000 });
-      try {
-        await c.bind(slapd.rootDn, slapd.rootPassword);
-        const { searchEntries } = await c.search('cn=Current,cn=Connections,cn=Monitor', { scope: 'base', attributes: ['monitorCounter'] });
-        return Number(searchEntries[0].monitorCounter) - 1;
-      } finally {
-        await c.unbind();
-      }
-    };
+    const upstreamConnections = (): Promise<number> => monitoredConnections(slapd);
     const settles = (expected: number) => vi.waitFor(async () => expect(await upstreamConnections()).toBe(expected), { timeout: 5000, interval: 50 });
     const c = new Client({ url: server.url, timeout: 10_000 });
     try {
@@ -442,6 +460,30 @@ describe('writes to ldap forests', () => {
       await settles(bound);
       raw.close();
       await settles(bound - 1);
+    } finally {
+      await c.unbind().catch(() => undefined);
+      await server.close();
+      await slapd.stop();
+    }
+  });
+
+  it('a reload that replaces a forest closes the upstream connections its users held; their writes then ask to bind again', async () => {
+    const monitor = `database monitor\naccess to * by dn.exact="CN=admin,${avvid.base}" read by * none`;
+    const slapd = await startSlapd({ suffix: avvid.base, ldif: [avvid.ldif], extraConfig: `${slapdAcl(avvid.base)}\n${monitor}` });
+    const yaml = async (operationMs: number) => canopyConfig([{ ...ldapForest(avvid, [slapd.url]), timeouts: { connectMs: 2000, operationMs } }]);
+    const server = await startTestServer(await yaml(5000));
+    const c = new Client({ url: server.url, timeout: 10_000 });
+    try {
+      await c.bind(selfWriter.upn, USER_PASSWORD);
+      await server.reload(parseConfig(`listen: { ldap: "ldap://127.0.0.1:0" }\nhttp: { port: 0 }\n${await yaml(6000)}`, { source: 'test', baseDir: repoRoot }));
+      // The replaced forest's pool and the user's own connection are gone: nothing of Canopy's is left on slapd.
+      await vi.waitFor(async () => expect(await monitoredConnections(slapd)).toBe(0), { timeout: 5000, interval: 50 });
+      expect(await failure(c.modify(selfWriter.virtual.text, [replace('telephoneNumber', '+1 408 555 0155')]))).toMatchObject({
+        code: 52,
+        message: expect.stringMatching(/bind again/) as unknown,
+      });
+      await c.bind(selfWriter.upn, USER_PASSWORD);
+      await c.modify(selfWriter.virtual.text, [replace('telephoneNumber', '+1 408 555 0155')]);
     } finally {
       await c.unbind().catch(() => undefined);
       await server.close();
@@ -471,6 +513,18 @@ describe('writes to ldap forests', () => {
     }
   });
 });
+
+/** Connections a slapd with `database monitor` has open, besides the one asking. */
+async function monitoredConnections(slapd: Slapd): Promise<number> {
+  const c = new Client({ url: slapd.url, timeout: 5000 });
+  try {
+    await c.bind(slapd.rootDn, slapd.rootPassword);
+    const { searchEntries } = await c.search('cn=Current,cn=Connections,cn=Monitor', { scope: 'base', attributes: ['monitorCounter'] });
+    return Number(searchEntries[0].monitorCounter) - 1;
+  } finally {
+    await c.unbind();
+  }
+}
 
 /** A stand-in upstream LDAP server: accepts binds; a modify is answered, or its connection dropped unanswered. */
 async function fakeUpstream(onModify: 'drop' | 'answer'): Promise<{ url: string; readonly modifies: number; close(): Promise<void> }> {

@@ -128,4 +128,59 @@ describe('AccessStage', () => {
     expect(writers[1]).toBeUndefined();
     await expect(stage.modify(Dn.parse('cn=p,ou=a,dc=x'), change, ctx(anonymous))).rejects.toMatchObject({ code: 50 });
   });
+
+  it('a grant limited to some attributes allows modifying them, never adding, deleting or renaming entries', async () => {
+    const done: string[] = [];
+    const writable = {
+      modify: async () => void done.push('modify'),
+      add: async () => void done.push('add'),
+      delete: async () => void done.push('delete'),
+      modifyDn: async () => void done.push('modifyDN'),
+    } as unknown as Directory;
+    const sync: Identity = { kind: 'account', dn: Dn.parse('cn=sync') };
+    // The provisioning rules docs/cisco-integration.md recommends.
+    const stage = new AccessStage(
+      policy([
+        { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['telephoneNumber', 'ipPhone', 'mobile'] }, allow: 'write' },
+        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
+      ]),
+      writable,
+    );
+    const p = Dn.parse('cn=p,ou=a,dc=x');
+    await stage.modify(p, [{ operation: 'replace', attribute: { name: 'telephoneNumber', values: ['1'] } }], ctx(sync));
+    await expect(stage.modify(p, [{ operation: 'replace', attribute: { name: 'title', values: ['x'] } }], ctx(sync))).rejects.toMatchObject({ code: 50 });
+    await expect(stage.delete(p, ctx(sync))).rejects.toMatchObject({ code: 50 });
+    await expect(stage.modifyDn({ dn: p, newRdn: 'cn=r', deleteOldRdn: true }, ctx(sync))).rejects.toMatchObject({ code: 50 });
+    const entry = new Entry(Dn.parse('cn=n,ou=a,dc=x'), [{ name: 'telephoneNumber', values: ['1'] }]);
+    await expect(stage.add(entry, ctx(sync))).rejects.toMatchObject({ code: 50 });
+    expect(done).toEqual(['modify']);
+    // An entry at the top of the tree renames like any other.
+    const admin: Identity = { kind: 'account', dn: Dn.parse('cn=admin') };
+    const open = new AccessStage(policy([{ who: 'cn=admin', what: { dn: '' }, allow: 'write' }]), writable);
+    await open.modifyDn({ dn: Dn.parse('o=x'), newRdn: 'o=y', deleteOldRdn: true }, ctx(admin));
+    expect(done).toEqual(['modify', 'modifyDN']);
+  });
+
+  it('a forest user writing as itself cannot write attributes the rules hide from it, but changes its own password', async () => {
+    const done: string[] = [];
+    const writable = {
+      modify: async () => void done.push('modify'),
+      passwordModify: async () => void done.push('password'),
+    } as unknown as Directory;
+    const stage = new AccessStage(
+      policy([
+        { who: 'authenticated', what: { dn: 'dc=x', attributes: ['employeeNumber', 'userPassword'] }, allow: 'none' },
+        { who: 'authenticated', what: { dn: 'dc=x' }, allow: 'read' },
+      ]),
+      writable,
+      new Map([['a', Dn.parse('ou=a,dc=x')]]),
+    );
+    const own = Dn.parse('cn=u,ou=a,dc=x');
+    const change = (name: string) => [{ operation: 'replace' as const, attribute: { name, values: ['1'] } }];
+    await expect(stage.modify(own, change('employeeNumber'), ctx(user))).rejects.toMatchObject({ code: 50 });
+    await expect(stage.modify(own, change('userPassword'), ctx(user))).rejects.toMatchObject({ code: 50 });
+    await stage.modify(own, change('telephoneNumber'), ctx(user));
+    await stage.passwordModify({ user: own, newPassword: Buffer.from('n3w') }, ctx(user));
+    expect(done).toEqual(['modify', 'password']);
+  });
 });

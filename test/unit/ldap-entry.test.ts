@@ -1,36 +1,39 @@
-import { SearchEntry, Attribute } from 'ldapts';
 import { describe, expect, it } from 'vitest';
-import { binaryAttributeList, entryFromLdapts } from '../../src/backends/ldap/entry-from-ldapts.js';
+import { BinaryAttributes, entryFromBer } from '../../src/backends/ldap/entry-from-ber.js';
+import { Dn } from '../../src/core/dn.js';
+import { Entry, type AttributeValue } from '../../src/core/entry.js';
+import { LdapError } from '../../src/core/ldap-error.js';
+import { BerReader } from '../../src/protocol/ber-reader.js';
+import { AttributeSelection, encodeSearchEntry } from '../../src/protocol/encoder.js';
 
 const GUID = Buffer.from([0xef, 0xbb, 0xbf, 0x41, 0x00, 0x80, 0xff, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09]);
+const ALL = AttributeSelection.compile([], false);
 
-/** A search entry as ldapts parses it off the wire (values decoded as text, raw bytes kept). */
-function wireEntry(dn: string, attributes: Record<string, Buffer[]>): SearchEntry {
-  const entry = new SearchEntry({ messageId: 1, name: dn });
-  for (const [type, values] of Object.entries(attributes)) {
-    const a = new Attribute({ type });
-    (a as unknown as { buffers: Buffer[] }).buffers = values;
-    a.values = values.map((v) => v.toString('utf8'));
-    entry.attributes.push(a);
-  }
-  return entry;
+/** A SearchResultEntry as a server sends it, decoded from the contents of its protocolOp. */
+function roundTrip(dn: string, attributes: Record<string, AttributeValue[]>, binary: BinaryAttributes): Entry {
+  const sent = new Entry(Dn.parse(dn));
+  for (const [name, values] of Object.entries(attributes)) sent.addValues(name, values);
+  const message = new BerReader(encodeSearchEntry(7, sent, ALL));
+  message.enter(0x30);
+  message.int();
+  const end = message.enter(0x64);
+  return entryFromBer(new BerReader(message.buf, message.pos, end), binary);
 }
 
-describe('ldapts entry → core Entry', () => {
-  const binary = binaryAttributeList(['objectGUID', 'userCertificate']);
+describe('upstream search entry → core Entry', () => {
+  const binary = new BinaryAttributes(['objectGUID', 'userCertificate']);
 
-  it('keeps binary attributes as bytes whatever their spelling or options', () => {
-    expect(binary.includes('objectguid')).toBe(true);
-    expect(binary.includes('OBJECTGUID')).toBe(true);
-    expect(binary.includes('userCertificate;binary')).toBe(true);
-    expect(binary.includes('cn')).toBe(false);
-    expect(binary.map((n) => n.toUpperCase())).toEqual(['OBJECTGUID', 'USERCERTIFICATE']);
-    const raw = wireEntry('CN=Doe\\, John,OU=Users,DC=avvid,DC=info', {
-      objectguid: [GUID],
-      cn: [Buffer.from('Doe, John')],
-      mail: [],
-    });
-    const entry = entryFromLdapts(raw.toObject(['cn', 'mail', 'objectGUID'], binary));
+  it('matches binary attributes whatever their spelling or options', () => {
+    expect(binary.has('objectguid')).toBe(true);
+    expect(binary.has('OBJECTGUID')).toBe(true);
+    expect(binary.has('userCertificate;binary')).toBe(true);
+    expect(binary.has('jpegPhoto;binary')).toBe(true);
+    expect(binary.has('cn')).toBe(false);
+    expect(binary.has('cn;lang-en')).toBe(false);
+  });
+
+  it('keeps binary values as bytes, text as strings, and the DN as spelled', () => {
+    const entry = roundTrip('CN=Doe\\, John,OU=Users,DC=avvid,DC=info', { objectguid: [GUID], cn: ['Doe, John'], mail: [] }, binary);
     expect(entry.dn.text).toBe('CN=Doe\\, John,OU=Users,DC=avvid,DC=info');
     expect(entry.get('objectGUID')?.values).toEqual([GUID]);
     expect(Buffer.isBuffer(entry.get('objectGUID')?.values[0])).toBe(true);
@@ -38,9 +41,20 @@ describe('ldapts entry → core Entry', () => {
     expect(entry.has('mail')).toBe(false);
   });
 
-  it('keeps multi-valued text attributes as strings under the upstream spelling', () => {
-    const raw = wireEntry('CN=x,DC=t', { objectClass: [Buffer.from('top'), Buffer.from('user')] });
-    const entry = entryFromLdapts(raw.toObject([], binary));
+  it('keeps multi-valued and non-ASCII text under the upstream spelling', () => {
+    const entry = roundTrip('CN=José,DC=t', { objectClass: ['top', 'user'], sn: ['Müller', '\uFFFD literal'] }, binary);
     expect(entry.get('objectclass')).toEqual({ name: 'objectClass', values: ['top', 'user'] });
+    expect(entry.get('sn')?.values).toEqual(['Müller', '\uFFFD literal']);
+    expect(entry.dn.text).toBe('CN=José,DC=t');
+  });
+
+  it('keeps every value of an attribute as bytes when one of them is not UTF-8', () => {
+    const bad = Buffer.from([0x41, 0xff, 0x42]);
+    const entry = roundTrip('CN=x,DC=t', { description: ['fine', bad] }, binary);
+    expect(entry.get('description')?.values).toEqual([Buffer.from('fine'), bad]);
+  });
+
+  it('reports a malformed DN as invalidDNSyntax', () => {
+    expect(() => roundTrip('not a dn', { cn: ['x'] }, binary)).toThrow(LdapError);
   });
 });

@@ -289,7 +289,9 @@ describe('MemoryDirectory writes', () => {
     ['deleting a missing attribute', [mod('delete', 'pager')], ResultCode.noSuchAttribute],
     ['adding an existing value', [mod('add', 'mail', 'JOHN.DOE@avvid.info')], ResultCode.attributeOrValueExists],
     ['removing every objectClass', [mod('delete', 'objectClass')], ResultCode.objectClassViolation],
-    ['changing the RDN value', [mod('replace', 'cn', 'Johnny')], ResultCode.notAllowedOnRDN],
+    ['changing the RDN value', [mod('replace', 'cn', 'Johnny')], ResultCode.namingViolation], // as OpenLDAP; AD: see mock-memory-ad
+    ['a value its syntax refuses', [mod('replace', 'userAccountControl', '0x200')], ResultCode.invalidAttributeSyntax],
+    ['several values of a single-valued attribute', [mod('add', 'displayName', 'John', 'Johnny')], ResultCode.constraintViolation],
     ['writing a server attribute', [mod('replace', 'modifyTimestamp', '20200101000000Z')], ResultCode.constraintViolation],
   ];
   it.each(modifyFailures)('modify refuses %s, changing nothing', async (_n, changes, code) => {

@@ -119,6 +119,11 @@ describe('memory directory, profile ad', () => {
     expect(await refused.catch((e: unknown) => e)).toBeInstanceOf(LdapError);
   });
 
+  it('refuses removing the naming value as AD does (notAllowedOnRDN)', async () => {
+    const refused = load().modify(dn('CN=Ann'), [{ operation: 'replace', attribute: { name: 'cn', values: ['Anne'] } }], ctx);
+    await expect(refused).rejects.toMatchObject({ code: ResultCode.notAllowedOnRDN });
+  });
+
   it('numbers every write with the next uSNChanged and sets whenChanged', async () => {
     const dir = load();
     await dir.modify(dn('CN=Bob'), [{ operation: 'replace', attribute: { name: 'sn', values: ['B'] } }], ctx);

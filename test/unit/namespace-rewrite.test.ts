@@ -5,6 +5,7 @@ import type { Filter } from '../../src/core/filter.js';
 import { filterToString } from '../../src/core/filter-text.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { AttributeRequest } from '../../src/stages/namespace/attribute-request.js';
+import { messageToVirtual } from '../../src/stages/namespace/diagnostic-rewrite.js';
 import { dnValueToUpstream, dnValueToVirtual } from '../../src/stages/namespace/dn-rewrite.js';
 import { upstreamFilter } from '../../src/stages/namespace/filter-rewrite.js';
 import { compileForestView, type ForestView } from '../../src/stages/namespace/forest-view.js';
@@ -109,6 +110,20 @@ describe('filter rewriting', () => {
       FALSE,
       inVse('(memberOf:1.2.840.113556.1.4.1941:=CN=Staff,OU=Groups,DC=vse,DC=lab)'),
     ],
+    // DN substrings: a final part ending with (or a tail of) the forest's mount ends with its base instead
+    ['(manager=*,OU=Users,DC=avvid,DC=corp,DC=example)', '(manager=*,OU=Users,DC=avvid,DC=info)', FALSE],
+    ['(manager=CN=J*Doe*,ou=users,dc=AVVID,dc=corp,dc=example)', '(manager=CN=J*Doe*,ou=users,DC=avvid,DC=info)', FALSE],
+    ['(member=*dc=example)', '(member=*DC=avvid,DC=info)', inVse('(member=*DC=vse,DC=lab)')],
+    ['(member=*=vse,DC=corp,DC=example)', FALSE, inVse('(member=*DC=vse,DC=lab)')],
+    // parts within the leading RDNs, or outside every mount and base, pass unchanged
+    ['(manager=CN=John*)', '(manager=CN=John*)', inVse('(manager=CN=John*)')],
+    ['(memberOf=*OU=Groups,*)', '(memberOf=*OU=Groups,*)', inVse('(memberOf=*OU=Groups,*)')],
+    ['(seeAlso=*,DC=elsewhere,DC=org)', '(seeAlso=*,DC=elsewhere,DC=org)', inVse('(seeAlso=*,DC=elsewhere,DC=org)')],
+    // parts that could match a base's own spelling would match wrongly: FALSE
+    ['(manager=*OU=Users,DC=avvid,DC=info)', FALSE, FALSE],
+    ['(manager=*,DC=lab)', FALSE, FALSE],
+    ['(manager=CN=John Doe,DC=vse*)', FALSE, FALSE],
+    ['(manager=*vse,DC=lab*)', FALSE, FALSE],
     // attribute map: a virtual name replaces the forest's name
     ['(uid=jdoe)', '(sAMAccountName=jdoe)', inVse('(uid=jdoe)')],
     ['(UID=j*)', '(sAMAccountName=j*)', inVse('(UID=j*)')],
@@ -150,6 +165,50 @@ describe('filter rewriting', () => {
   it('keeps unchanged subtrees as they are (no copies)', () => {
     const filter = parseFilterString('(&(cn=a)(|(sn=b)(mail=c)))');
     expect(upstreamFilter(map, avvid, filter)).toBe(filter);
+  });
+});
+
+describe('DN substrings under a root mount or an unchanged base', () => {
+  it('ends a final part with the base after a comma, and rewrites nothing where mount and base agree', () => {
+    const root = forest({ name: 'root', base: 'DC=avvid,DC=info', mount: '' });
+    const rootMap = new NamespaceMap([root]);
+    const out = (view: ForestView, m: NamespaceMap, filter: string) => {
+      const f = upstreamFilter(m, view, parseFilterString(filter));
+      return f === undefined ? FALSE : filterToString(f);
+    };
+    expect(out(root, rootMap, '(manager=*,OU=Users)')).toBe('(manager=*,OU=Users,DC=avvid,DC=info)');
+    expect(out(root, rootMap, '(manager=CN=J*)')).toBe('(manager=CN=J*)');
+    expect(out(root, rootMap, '(manager=*Users,DC=avvid*)')).toBe(FALSE);
+    const same = forest({ name: 'same', base: 'DC=avvid,DC=info' });
+    const sameMap = new NamespaceMap([same]);
+    for (const filter of ['(manager=*,OU=Users,DC=avvid,DC=info)', '(manager=CN=John Doe,DC=avvid*)', '(manager=*info)']) {
+      expect(out(same, sameMap, filter)).toBe(filter);
+    }
+  });
+});
+
+describe('diagnostic messages', () => {
+  it.each([
+    ['no such entry "CN=Nobody,OU=Users,DC=avvid,DC=info"', 'no such entry "CN=Nobody,OU=Users,DC=avvid,DC=corp,DC=example"'],
+    ["0000208D: NameErr: problem 2001 (NO_OBJECT), best match of:\n\t'DC=avvid,DC=info'\n", "0000208D: NameErr: problem 2001 (NO_OBJECT), best match of:\n\t'DC=avvid,DC=corp,DC=example'\n"],
+    ['non-unique attributes found with (|(seeAlso=cn=a,ou=users,dc=avvid,dc=info))', 'non-unique attributes found with (|(seeAlso=cn=a,ou=users,DC=avvid,DC=corp,DC=example))'],
+    ['CN=a,DC=avvid,DC=info; CN=b,dc=AVVID,dc=Info', 'CN=a,DC=avvid,DC=corp,DC=example; CN=b,DC=avvid,DC=corp,DC=example'],
+    // not the base ending a DN: another forest's, a longer type or value, more RDNs, an escaped comma
+    ['CN=x,DC=vse,DC=lab', 'CN=x,DC=vse,DC=lab'],
+    ['CN=x,XDC=avvid,DC=info', 'CN=x,XDC=avvid,DC=info'],
+    ['CN=x,DC=avvid,DC=info2', 'CN=x,DC=avvid,DC=info2'],
+    ['CN=x,DC=avvid,DC=info,DC=com', 'CN=x,DC=avvid,DC=info,DC=com'],
+    ['CN=x\\,DC=avvid,DC=info', 'CN=x\\,DC=avvid,DC=info'],
+    ['', ''],
+  ])('%s', (message, expected) => {
+    expect(messageToVirtual(avvid, message)).toBe(expected);
+  });
+
+  it('drops the base under a root mount and leaves a mount spelled like the base alone', () => {
+    const root = forest({ name: 'root', base: 'DC=avvid,DC=info', mount: '' });
+    expect(messageToVirtual(root, 'no such entry "CN=x,DC=avvid,DC=info"')).toBe('no such entry "CN=x"');
+    const same = forest({ name: 'same', base: 'DC=avvid,DC=info', mount: 'dc=AVVID,dc=info' });
+    expect(messageToVirtual(same, 'no such entry "CN=x,DC=avvid,DC=info"')).toBe('no such entry "CN=x,DC=avvid,DC=info"');
   });
 });
 

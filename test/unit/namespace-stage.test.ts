@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryDirectory } from '../../src/backends/memory/memory-directory.js';
 import { forestSchema } from '../../src/config/schema.js';
 import type { Directory, OperationContext, SearchRequest, SearchStream } from '../../src/core/directory.js';
+import { SelectedEntry } from '../../src/core/attribute-selection.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import { LdapError } from '../../src/core/ldap-error.js';
@@ -326,12 +327,24 @@ describe('NamespaceStage search', () => {
     expect(() => avvid.plan(request(VSE, '(cn=*)'))).toThrow(LdapError);
   });
 
-  it('rewrites the matchedDN of errors into virtual terms', async () => {
+  it('rewrites the matchedDN of errors and the DNs their messages name into virtual terms', async () => {
     const { avvid } = setup();
     const err = await rejection(collect(avvid.search(request(`CN=Nobody,OU=Users,${AVVID}`, '(objectClass=*)'), ctx)));
     expect([err.code, err.matchedDn]).toEqual([ResultCode.noSuchObject, `OU=Users,${AVVID}`]);
+    expect(err.message).toBe(`no such entry "CN=Nobody,OU=Users,${AVVID}"`);
+    const exists = await rejection(avvid.add(new Entry(Dn.parse(`CN=John Doe,OU=Users,${AVVID}`), [{ name: 'objectClass', values: ['person'] }]), ctx));
+    expect([exists.code, exists.message]).toEqual([ResultCode.entryAlreadyExists, `entry "CN=John Doe,OU=Users,${AVVID}" already exists`]);
     const outside = await rejection(collect(avvid.search(request(VSE, '(objectClass=*)'), ctx)));
     expect([outside.code, outside.matchedDn]).toEqual([ResultCode.noSuchObject, '']);
+  });
+
+  it('builds entries with only the selected attributes, marked with the request list they were selected for', async () => {
+    const { avvid } = setup();
+    const attributes = ['uid', 'msDS-UserAccountDisabled', 'canopyForest'];
+    const [entry] = await collect(avvid.search(request(AVVID, '(uid=jdoe)', attributes), ctx));
+    expect([...entry.attributes()].map((a) => a.name).sort()).toEqual(['canopyForest', 'msDS-UserAccountDisabled', 'uid']);
+    expect(entry).toBeInstanceOf(SelectedEntry);
+    expect((entry as SelectedEntry).selectedFor).toBe(attributes);
   });
 
   it('names its mount as naming context', () => {
@@ -368,6 +381,8 @@ describe('NamespaceStage writes, bind and compare', () => {
     const { avvid } = setup();
     const cases = [
       { name: 'manager', values: [`CN=Priya Wright,OU=Users,${VSE}`], code: ResultCode.unwillingToPerform },
+      // The same entry in vse's own terms would read back as that entry: refused alike.
+      { name: 'manager', values: ['CN=Priya Wright,OU=Users,DC=vse,DC=lab'], code: ResultCode.unwillingToPerform },
       { name: 'telephoneNumber', values: ['1'], code: ResultCode.insufficientAccessRights },
       { name: 'sAMAccountName', values: ['x'], code: ResultCode.insufficientAccessRights },
       { name: 'canopyForest', values: ['vse'], code: ResultCode.unwillingToPerform },
@@ -413,6 +428,24 @@ describe('NamespaceStage writes, bind and compare', () => {
     await avvid.modifyDn({ dn: john, newRdn: 'CN=Johnny Doe', deleteOldRdn: true, newSuperior: Dn.parse(AVVID) }, ctx);
     const moved = await collect(avvid.search(request(AVVID, '(cn=Johnny Doe)', ['1.1']), ctx));
     expect(moved.map((e) => e.dn.text)).toEqual([`CN=Johnny Doe,${AVVID}`]);
+  });
+
+  it('renames with the new RDN in the forest`s terms, refusing hidden and computed attributes, and never the mount', async () => {
+    const { avvid, avvidDir } = setup();
+    await avvid.modifyDn({ dn: john, newRdn: 'uid=johnd', deleteOldRdn: false }, ctx);
+    const renamed = await collect(avvidDir.inner.search(request('DC=avvid,DC=info', '(sAMAccountName=johnd)', ['1.1']), ctx));
+    expect(renamed.map((e) => e.dn.text)).toEqual(['sAMAccountName=johnd,OU=Users,DC=avvid,DC=info']);
+    const johnd = Dn.parse(`uid=johnd,OU=Users,${AVVID}`);
+    expect((await rejection(avvid.modifyDn({ dn: johnd, newRdn: 'telephoneNumber=1', deleteOldRdn: false }, ctx))).code).toBe(ResultCode.insufficientAccessRights);
+    expect((await rejection(avvid.modifyDn({ dn: johnd, newRdn: 'cn=a+canopyForest=vse', deleteOldRdn: false }, ctx))).code).toBe(ResultCode.unwillingToPerform);
+    // A forest whose base is an OU of its directory: renaming its mount would move the whole forest away.
+    const view = compileForestView(
+      forestSchema.parse({ name: 'people', backend: 'memory', ldif: ['avvid.ldif'], base: 'OU=Users,DC=avvid,DC=info', mount: 'OU=people,DC=corp,DC=example' }),
+    );
+    const people = new NamespaceStage(view, new NamespaceMap([view]), avvidDir);
+    const err = await rejection(people.modifyDn({ dn: view.mount, newRdn: 'OU=Gone', deleteOldRdn: true }, ctx));
+    expect(err.code).toBe(ResultCode.affectsMultipleDSAs);
+    expect(await collect(avvidDir.inner.search(request('OU=Users,DC=avvid,DC=info', '(objectClass=*)', ['1.1'], 'base'), ctx))).toHaveLength(1);
   });
 
   it('compares in the forest`s terms', async () => {

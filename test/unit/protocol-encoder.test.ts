@@ -1,6 +1,7 @@
 import asn1 from '@ldapjs/asn1';
 import messages from '@ldapjs/messages';
 import { describe, expect, it } from 'vitest';
+import { SelectedEntry } from '../../src/core/attribute-selection.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import { ResultCode } from '../../src/core/result-codes.js';
@@ -65,6 +66,27 @@ describe('encodeSearchEntry', () => {
     expect(names(['commonName'])).toEqual(['cn']);
     const typesOnly = parse(encodeSearchEntry(1, entry, AttributeSelection.compile(['cn'], true))).attributes!;
     expect(typesOnly).toEqual([expect.objectContaining({ type: 'cn', values: [] })]);
+    const ranged = new Entry(entry.dn, [
+      { name: 'member;range=0-1499', values: ['cn=a'] },
+      { name: 'userCertificate;binary', values: [guid] },
+      { name: 'modifyTimestamp;x-tag', values: ['20240101000000Z'] },
+    ]);
+    const ofRanged = (requested: string[]) =>
+      parse(encodeSearchEntry(1, ranged, AttributeSelection.compile(requested, false))).attributes!.map((a) => a.type);
+    expect(ofRanged(['member', 'userCertificate'])).toEqual(['member;range=0-1499', 'userCertificate;binary']);
+    expect(ofRanged(['*'])).toEqual(['member;range=0-1499', 'userCertificate;binary']);
+    expect(ofRanged(['+'])).toEqual(['modifyTimestamp;x-tag']);
+  });
+
+  it('trusts an entry selected for the very same request list, and checks any other', () => {
+    const requested = ['cn'];
+    const staged = new SelectedEntry(entry.dn, requested);
+    staged.addValues('cn', ['a']);
+    staged.addValues('sn', ['b']); // not what a stage would build: shows the check is skipped
+    const names = (selection: AttributeSelection) => parse(encodeSearchEntry(1, staged, selection)).attributes!.map((a) => a.type);
+    expect(names(AttributeSelection.compile(requested, false))).toEqual(['cn', 'sn']);
+    // A stage above the namespace stage widened the list (sort keys, access re-checks): another array.
+    expect(names(AttributeSelection.compile(['cn'], false))).toEqual(['cn']);
   });
 });
 

@@ -1,14 +1,17 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { answerFromCache, type MessageOutput, type RunOutcome } from '../../src/cache/cached-search.js';
 import { ResultCache } from '../../src/cache/result-cache.js';
 import { accessSchema } from '../../src/config/auth-schema.js';
 import type { OperationContext, SearchRequest } from '../../src/core/directory.js';
+import type { Filter } from '../../src/core/filter.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import type { Identity } from '../../src/core/identity.js';
 import { ResultCode } from '../../src/core/result-codes.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { AttributeSelection, encodeEnvelopes, encodeSearchEntry, protocolOpOf } from '../../src/protocol/encoder.js';
+import { AttributeSelection, encodeEnvelopes, encodeSearchEntry, encodeSearchReference, protocolOpStart } from '../../src/protocol/encoder.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { AccessPolicy } from '../../src/stages/access/access-policy.js';
 
@@ -48,14 +51,18 @@ function output(): MessageOutput & { written: Buffer[] } {
 
 describe('the encoder seam for kept results', () => {
   it('a kept protocolOp under a new message ID is the entry encoded under that ID', () => {
-    const e = entry('cn=José Müller,ou=a,dc=x', 'y'.repeat(300));
-    for (const [from, to] of [[1, 70_000], [200, 3], [0x7fffffff, 128]]) {
-      const op = protocolOpOf(message(from, e));
-      expect(encodeEnvelopes(to, [op])).toEqual(message(to, e));
-      expect(encodeEnvelopes(to, [op, op], 1)).toEqual(message(to, e));
+    const opOf = (m: Buffer) => m.subarray(protocolOpStart(m));
+    for (const e of [entry('cn=José Müller,ou=a,dc=x', 'y'.repeat(300)), entry('cn=big,ou=a,dc=x', 'z'.repeat(70_000)), entry('cn=1,ou=a,dc=x', '')]) {
+      for (const [from, to] of [[1, 70_000], [200, 3], [0x7fffffff, 128], [127, 0x7fffffff]]) {
+        const op = opOf(message(from, e));
+        expect(encodeEnvelopes(to, op)).toEqual(message(to, e));
+        expect(encodeEnvelopes(to, Buffer.concat([op, op]), op.length)).toEqual(message(to, e));
+      }
     }
     const two = [entry('cn=1,ou=a,dc=x'), entry('cn=2,ou=a,dc=x')];
-    expect(encodeEnvelopes(9, two.map((x) => protocolOpOf(message(1, x))))).toEqual(Buffer.concat(two.map((x) => message(9, x))));
+    const reference = (id: number) => encodeSearchReference(id, ['ldap://dc.vse.lab/DC=vse,DC=lab']);
+    const kept = Buffer.concat([...two.map((x) => opOf(message(1, x))), opOf(reference(1))]);
+    expect(encodeEnvelopes(9, kept)).toEqual(Buffer.concat([...two.map((x) => message(9, x)), reference(9)]));
   });
 });
 
@@ -95,6 +102,21 @@ describe('ResultCache', () => {
     }
   });
 
+  it('goes around the cache for a request whose attribute names would make its key ambiguous', () => {
+    const { cache: c } = cache();
+    const key = (extra: Partial<SearchRequest>, filter = '(&(uid=jdoe)(objectClass=user))') => c.key(request('ou=a,dc=x', filter, extra), ctx(user('u')))?.text;
+    const filter = (attribute: string, value: string): Filter => ({ type: 'and', filters: [{ type: 'equality', attribute, value: Buffer.from(value) }] });
+    // Crafted names that would spell another request's key: that request's answer would be theirs.
+    expect(key({ filter: filter('uid=jdoe)(objectClass', 'user') })).toBeUndefined();
+    expect(key({ filter: { type: 'extensible', attribute: 'uid', rule: '2.5.13.2:=x', value: Buffer.from('y'), dnAttributes: false } })).toBeUndefined();
+    expect(key({ attributes: ['cn,mail'] })).toBeUndefined();
+    expect(key({ attributes: ['cn\0mail'] })).toBeUndefined();
+    expect(key({ sort: { keys: [{ attribute: 'cn:x:false,sn', reverse: false }], required: false } })).toBeUndefined();
+    // Real attribute descriptions are kept: names, OIDs, options, AD's range option, * and +.
+    expect(key({ attributes: ['cn;lang-en', 'member;range=0-*', '2.5.4.3', 'msDS-UserAccountDisabled', '*', '+'] })).toBeDefined();
+    expect(key({ sort: { keys: [{ attribute: 'sn', orderingRule: '2.5.13.3', reverse: true }], required: true } }, '(userAccountControl:1.2.840.113556.1.4.803:=2)')).toBeDefined();
+  });
+
   it('knows the forests a search region touches, and goes around forests with cache: false', () => {
     const { cache: c } = cache();
     expect(c.key(request('dc=x'), ctx())).toBeUndefined(); // spans ou=off
@@ -126,7 +148,7 @@ describe('ResultCache', () => {
   });
 
   it('evicts the least recently used results past maxBytes, and never keeps one larger than that', () => {
-    const { cache: c } = cache({ maxBytes: 3000 });
+    const { cache: c } = cache({ maxBytes: 4000 });
     const keys = ['1', '2', '3', '4'].map((n) => c.key(request('ou=a,dc=x', `(uid=${n})`), ctx())!);
     const big = (n: number) => [message(1, entry(`cn=${n},ou=a,dc=x`, 'z'.repeat(500)))];
     for (const [i, k] of keys.slice(0, 3).entries()) c.store(k, big(i), SUCCESS);
@@ -135,11 +157,31 @@ describe('ResultCache', () => {
     expect(c.lookup(keys[1])).toBeUndefined();
     expect([keys[0], keys[2], keys[3]].every((k) => c.lookup(k)?.fresh)).toBe(true);
     expect(c.summary()).toMatchObject({ results: 3, evicted: { size: 1 } });
-    expect(c.summary().bytes).toBeLessThanOrEqual(3000);
+    expect(c.summary().bytes).toBeLessThanOrEqual(4000);
     const huge = c.key(request('ou=a,dc=x', '(uid=huge)'), ctx())!;
     c.store(huge, [message(1, entry('cn=huge,ou=a,dc=x', 'h'.repeat(4000)))], SUCCESS);
     expect(c.lookup(huge)).toBeUndefined();
     expect(c.summary().results).toBe(3);
+  });
+
+  it('counts what kept results really take in memory, so maxBytes bounds it', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { cache: c } = cache({ maxBytes: 1 << 30 });
+    // The commonest result: one entry found by an exact-match login search.
+    const results = Array.from({ length: 20_000 }, (_, i) => ({
+      key: c.key(request('ou=a,dc=x', `(uid=user${i})`), ctx())!,
+      messages: [message(1, entry(`cn=User ${i},ou=a,dc=x`, `User ${i}`))],
+    }));
+    const used = () => {
+      gc();
+      const m = process.memoryUsage();
+      return m.heapUsed + m.arrayBuffers;
+    };
+    const before = used();
+    for (const r of results) c.store(r.key, r.messages, SUCCESS);
+    expect(used() - before).toBeLessThanOrEqual(c.summary().bytes);
+    expect(c.summary().results).toBe(results.length);
   });
 
   it('a write evicts the results touching its forest, and a result read across a write is not kept', () => {
@@ -177,6 +219,18 @@ describe('answerFromCache', () => {
     expect(Buffer.concat(second.written)).toEqual(Buffer.concat(entries.map((e) => message(6, e))));
   });
 
+  it('writes a result larger than one socket write in pieces, entries and references whole and in order', async () => {
+    const { cache: c } = cache({ maxBytes: 1024 * 1024, maxEntriesPerResult: 10 });
+    const key = c.key(request('ou=a,dc=x'), ctx())!;
+    const big = (n: number, id: number) => message(id, entry(`cn=${n},ou=a,dc=x`, String(n).repeat(40_000)));
+    const result = (id: number) => [big(1, id), encodeSearchReference(id, ['ldap://dc.vse.lab/DC=vse,DC=lab']), big(2, id), big(3, id), big(4, id)];
+    await answerFromCache(c, key, 1, output(), signal, run(result(1), { ...SUCCESS, entries: 4 }));
+    const again = output();
+    await answerFromCache(c, key, 300, again, signal, () => Promise.reject(new Error('the directory was asked')));
+    expect(again.written.length).toBeGreaterThan(1);
+    expect(Buffer.concat(again.written)).toEqual(Buffer.concat(result(300)));
+  });
+
   it('keeps neither results past maxEntriesPerResult nor results that are not whole', async () => {
     const { cache: c } = cache();
     const key = c.key(request('ou=a,dc=x'), ctx())!;
@@ -212,7 +266,29 @@ describe('answerFromCache', () => {
     expect(streamed.written).toEqual(four);
     // The forest answers: its result is sent and replaces the stale one.
     await answerFromCache(c, key, 5, output(), signal, run([message(5, entries[1])], SUCCESS));
-    expect(c.lookup(key)).toMatchObject({ fresh: true, result: { ops: [protocolOpOf(message(5, entries[1]))] } });
+    const kept = message(5, entries[1]);
+    expect(c.lookup(key)).toMatchObject({ fresh: true, result: { ops: kept.subarray(protocolOpStart(kept)) } });
     expect(c.summary()).toMatchObject({ staleServed: 1 });
+  });
+
+  it('never serves a stale result evicted by a write, or grown too old, while the new answer was awaited', async () => {
+    const { cache: c, clock } = cache();
+    const key = (filter: string) => c.key(request('ou=a,dc=x', filter), ctx())!;
+    const unavailable = (during: () => void) => async () => {
+      during();
+      return { code: ResultCode.unavailable, entries: 0 };
+    };
+    for (const k of [key('(uid=1)'), key('(uid=2)')]) await answerFromCache(c, k, 1, output(), signal, run([message(1, entries[0])], SUCCESS));
+    clock.now += 61_000;
+    // A write through Canopy to the entry's forest while the forests were asked.
+    const afterWrite = output();
+    const written = await answerFromCache(c, key('(uid=1)'), 2, afterWrite, signal, unavailable(() => c.invalidate(Dn.parse('cn=1,ou=a,dc=x'))));
+    expect(written).toMatchObject({ code: ResultCode.unavailable });
+    expect(afterWrite.written).toEqual([]);
+    // The forests took so long to fail that the result is now past ttlSeconds + staleIfErrorSeconds (90 s).
+    const late = output();
+    expect(await answerFromCache(c, key('(uid=2)'), 3, late, signal, unavailable(() => (clock.now += 29_000)))).toMatchObject({ code: ResultCode.unavailable });
+    expect(late.written).toEqual([]);
+    expect(c.summary()).toMatchObject({ staleServed: 0 });
   });
 });

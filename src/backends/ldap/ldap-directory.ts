@@ -1,4 +1,4 @@
-import { Attribute, Change, ResultCodeError, type SearchOptions, type SearchResult } from 'ldapts';
+import { Attribute, Change, ResultCodeError } from 'ldapts';
 import type { LdapForestConfig } from '../../config/schema.js';
 import {
   noteReferences,
@@ -17,7 +17,7 @@ import { ResultCode } from '../../core/result-codes.js';
 import type { Logger } from '../../observability/logger.js';
 import { metrics } from '../../observability/metrics.js';
 import { ConnectionPool } from './connection-pool.js';
-import { binaryAttributeList, entryFromLdapts } from './entry-from-ldapts.js';
+import { BinaryAttributes } from './entry-from-ber.js';
 import { describeFailure, isServerFailure, upstreamError } from './errors.js';
 import { toLdaptsFilter } from './filter-to-ldapts.js';
 import {
@@ -31,7 +31,8 @@ import {
 import { CachedProbe } from './readiness.js';
 import { DEFAULT_BACKOFF, ServerSelector, type BackoffOptions } from './server-selector.js';
 import { serverTls } from './tls-options.js';
-import { ConnectionLost, UpstreamConnection, type ConnectOptions } from './upstream-connection.js';
+import { ConnectionLost, PagedSearch, UpstreamConnection, type ConnectOptions, type PagedSearchOptions } from './upstream-connection.js';
+import { UpstreamPages } from './upstream-pages.js';
 import { UserConnection } from './user-connection.js';
 
 /** Longest a readiness probe waits for a server to connect, bind and read the base. */
@@ -59,12 +60,14 @@ export class LdapDirectory implements Directory {
   private readonly servers: readonly ConnectOptions[];
   private readonly selector: ServerSelector;
   private readonly pool: ConnectionPool;
-  private readonly binaryAttributes: string[];
+  private readonly binaryAttributes: BinaryAttributes;
   /** Per server: operations sent to it. */
   private readonly requests: readonly { inc(): void }[];
   private readonly readiness = new CachedProbe(() => this.probe(), PROBE_CACHE_MS);
   /** How the forest takes password changes, once a server's root DSE told. */
   private passwordChange: PasswordMethod | undefined;
+  /** Users' own connections held in client sessions: closed with the forest (a reload that replaces it, shutdown). */
+  private readonly userConnections = new Set<UserConnection>();
 
   constructor(
     private readonly config: LdapForestConfig,
@@ -85,7 +88,7 @@ export class LdapDirectory implements Directory {
       inUse: metrics.upstreamPoolInUse.labels(config.name),
     });
     this.requests = config.servers.map((url) => metrics.upstreamRequests.labels(config.name, url));
-    this.binaryAttributes = binaryAttributeList(config.binaryAttributes);
+    this.binaryAttributes = new BinaryAttributes(config.binaryAttributes);
     if (!config.tls.rejectUnauthorized) {
       logger.warn({ forest: config.name }, 'upstream TLS certificates are not verified (tls.rejectUnauthorized: false)');
     }
@@ -108,37 +111,36 @@ export class LdapDirectory implements Directory {
   async *search(request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry> {
     const { signal } = ctx;
     signal.throwIfAborted();
-    const options: SearchOptions = {
+    const options: PagedSearchOptions = {
       scope: request.scope,
       filter: toLdaptsFilter(request.filter),
       attributes: [...request.attributes],
-      explicitBufferAttributes: this.binaryAttributes,
       timeLimit: request.timeLimit,
-      paged: { pageSize: this.config.pageSize },
+      pageSize: this.config.pageSize,
     };
     let delivered = false;
     for (let attempt = 1; ; attempt++) {
       const connection = await this.pool.acquire(signal);
       this.requests[connection.serverIndex].inc();
-      const pages = connection.client.searchPaginated(request.base.text, options);
-      // A connection goes back to the pool only if no page request is outstanding on it.
-      let pending = false;
+      const pages = new UpstreamPages(connection, new PagedSearch(request.base.text, options, this.binaryAttributes), signal);
       try {
-        for (;;) {
-          pending = true;
-          const page = await nextPage(pages, connection, signal);
-          pending = false;
+        for (let page = await pages.next(); page; page = await pages.next()) {
           this.forwardReferences(connection.takeReferences(), ctx);
-          if (page.done) return;
-          for (const raw of page.value.searchEntries) {
+          // Half-way through a page, the next one is asked for (at most one page ahead).
+          const half = page.length >> 1;
+          for (let i = 0; i < page.length; i++) {
+            if (i === half) pages.readAhead();
+            const entry = page[i];
+            if (entry instanceof LdapError) throw entry;
             delivered = true;
-            yield entryFromLdapts(raw);
+            yield entry;
           }
         }
+        this.forwardReferences(connection.takeReferences(), ctx);
+        return;
       } catch (err) {
         signal.throwIfAborted();
         if (!isServerFailure(err)) {
-          pending = false;
           const error = upstreamError(err, connection.lastResult);
           if (error.code !== ResultCode.referral) throw error;
           this.referralResult(error, connection.lastResult?.referral, ctx);
@@ -157,8 +159,8 @@ export class LdapDirectory implements Directory {
         }
       } finally {
         connection.takeReferences(); // a failed search's must not reach the next one on this connection
-        pages.return(undefined).catch(() => undefined);
-        this.pool.release(connection, !pending);
+        // A connection goes back to the pool only if no page request is outstanding on it.
+        this.pool.release(connection, !pages.outstanding);
       }
     }
   }
@@ -178,13 +180,22 @@ export class LdapDirectory implements Directory {
       return UpstreamConnection.open(this.servers[i], i, credentials);
     });
     // A client's login keeps its authenticated connection for the session: its writes go there.
-    if (ctx.session && !ctx.signal.aborted) ctx.session.hold(this, new UserConnection(connection));
-    else connection.close();
+    if (ctx.session && !ctx.signal.aborted) {
+      const held = new UserConnection(connection, () => this.userConnections.delete(held));
+      this.userConnections.add(held);
+      ctx.session.hold(this, held);
+    } else {
+      connection.close();
+    }
   }
 
   add(entry: Entry, ctx: OperationContext): Promise<void> {
     const attributes = Array.from(entry.attributes(), (a) => ldaptsAttribute(a.name, a.values));
-    return this.write('add', ctx, (c) => c.client.add(entry.dn.text, attributes));
+    const password = attributes.some((a) => isUnicodePwd(a.type));
+    return this.write('add', ctx, (c) => {
+      if (password) this.requireEncrypted(c);
+      return c.client.add(entry.dn.text, attributes);
+    });
   }
 
   modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
@@ -261,6 +272,7 @@ export class LdapDirectory implements Directory {
   }
 
   async close(): Promise<void> {
+    for (const held of [...this.userConnections]) held.close();
     await this.pool.close();
   }
 
@@ -378,24 +390,4 @@ export class LdapDirectory implements Directory {
 function ldaptsAttribute(type: string, values: readonly AttributeValue[]): Attribute {
   // ldapts writes each value by its own type, so text and bytes may share one attribute.
   return new Attribute({ type, values: values as string[] });
-}
-
-/** The next page, or the abort: an aborted search closes its connection, which ends it upstream. */
-function nextPage(
-  pages: AsyncGenerator<SearchResult>,
-  connection: UpstreamConnection,
-  signal: AbortSignal,
-): Promise<IteratorResult<SearchResult>> {
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      connection.close();
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    pages
-      .next()
-      .then(resolve, reject)
-      .finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

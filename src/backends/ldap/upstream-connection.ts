@@ -8,13 +8,21 @@ import {
   PagedResultsControl,
   SearchEntry,
   SearchReference,
+  SearchRequest,
   SearchResponse,
   StatusCodeParser,
   type BerReader,
   type BerWriter,
+  type Filter,
   type Message,
 } from 'ldapts';
 import { MAX_SEARCH_REFERENCES } from '../../core/directory.js';
+import type { Entry } from '../../core/entry.js';
+import { LdapError } from '../../core/ldap-error.js';
+import { ResultCode } from '../../core/result-codes.js';
+import { BerReader as EntryReader } from '../../protocol/ber-reader.js';
+import { Op } from '../../protocol/tags.js';
+import { entryFromBer, type BinaryAttributes } from './entry-from-ber.js';
 import { isServerFailure, upstreamError, type UpstreamResult } from './errors.js';
 import type { ServerTls } from './tls-options.js';
 
@@ -64,9 +72,12 @@ export class UpstreamConnection {
     const parser = (client as unknown as { messageParser?: ParserInternals }).messageParser;
     parser?.on('message', (m: unknown) => this.observe(m));
     // ldapts stops reading a search result before its referral field: read the URLs from there.
+    // The entries of a PagedSearch are decoded here, straight into core entries.
     const parse = parser?._getMessageFromProtocolOperation;
     if (parser && typeof parse === 'function') {
       parser._getMessageFromProtocolOperation = (...args) => {
+        const [messageId, operation, reader, request] = args;
+        if (operation === Op.searchResultEntry && request instanceof PagedSearch) return new DecodedEntry(messageId, decodeEntry(reader, request.binary));
         const message = parse.apply(parser, args);
         if (message instanceof SearchResponse) this.referral = referralUrls(args[2]);
         return message;
@@ -132,6 +143,17 @@ export class UpstreamConnection {
     return (await this.send(new BytesCompareRequest(dn, attribute, value), [5, 6])) === 6;
   }
 
+  /**
+   * Asks for the next page of `search` (its first, then each one its last page's cookie names);
+   * resolves with the page's entries, an LdapError in place of one that could not be decoded.
+   */
+  async nextPage(search: PagedSearch): Promise<readonly (Entry | LdapError)[]> {
+    const response = (await this.exchange(search)) as SearchResponse | undefined;
+    if (response?.status !== 0) throw StatusCodeParser.parse(response);
+    search.continueAfter(response.controls);
+    return response.searchEntries.map((e) => (e as DecodedEntry).decoded);
+  }
+
   /** Unbinds and closes the socket; anything outstanding on it fails. Never throws. */
   close(): void {
     this.client.unbind().catch(() => undefined);
@@ -139,12 +161,17 @@ export class UpstreamConnection {
 
   /** Sends one request through ldapts' private request path; resolves with an accepted status. */
   private async send(request: Message, accepted: readonly number[]): Promise<number> {
+    const response = await this.exchange(request);
+    if (!response || !accepted.includes(response.status)) throw StatusCodeParser.parse(response);
+    return response.status;
+  }
+
+  /** One request and its response, through ldapts' private request path. */
+  private exchange(request: Message): ReturnType<LdaptsInternals['_send']> {
     const client = this.client as unknown as LdaptsInternals;
     if (!client.isConnected) throw new ConnectionLost();
     request.messageId = client._nextMessageId();
-    const response = await client._send(request);
-    if (!response || !accepted.includes(response.status)) throw StatusCodeParser.parse(response);
-    return response.status;
+    return client._send(request);
   }
 
   private observe(message: unknown): void {
@@ -171,7 +198,64 @@ export class UpstreamConnection {
 
 /** The ldapts MessageParser members used to see every response and the referral fields it skips. */
 interface ParserInternals extends EventEmitter {
-  _getMessageFromProtocolOperation(messageId: number, protocolOperation: number, reader: BerReader, details: unknown): Message;
+  /** `request`: the message this one answers. */
+  _getMessageFromProtocolOperation(messageId: number, protocolOperation: number, reader: BerReader, request: unknown): Message;
+}
+
+export interface PagedSearchOptions {
+  readonly scope: SearchRequest['scope'];
+  readonly filter: Filter;
+  readonly attributes: string[];
+  readonly timeLimit: number;
+  readonly pageSize: number;
+}
+
+/** One paged search (RFC 2696), sent page by page with `UpstreamConnection.nextPage` on one connection. */
+export class PagedSearch extends SearchRequest {
+  /** False once a page came without a cookie: it was the last. */
+  more = true;
+  private readonly paging: PagedResultsControl;
+
+  constructor(
+    base: string,
+    options: PagedSearchOptions,
+    /** Attributes whose values stay bytes. */
+    readonly binary: BinaryAttributes,
+  ) {
+    const paging = new PagedResultsControl({ value: { size: options.pageSize } });
+    super({ messageId: 0, baseDN: base, scope: options.scope, filter: options.filter, attributes: options.attributes, timeLimit: options.timeLimit, controls: [paging] });
+    this.paging = paging;
+  }
+
+  /** Takes the cookie of the page just received (from its result's controls) for the next request. */
+  continueAfter(controls: readonly unknown[] | undefined): void {
+    const cookie = controls?.find((c): c is PagedResultsControl => c instanceof PagedResultsControl)?.value?.cookie;
+    this.more = (cookie?.length ?? 0) > 0;
+    this.paging.value = { size: this.paging.value?.size ?? 0, cookie };
+  }
+}
+
+/** A search entry decoded by the connection: the core entry, or why it could not be read (reported in its turn). */
+class DecodedEntry extends SearchEntry {
+  constructor(
+    messageId: number,
+    readonly decoded: Entry | LdapError,
+  ) {
+    super({ messageId });
+  }
+}
+
+/**
+ * The entry in ldapts' reader, which stands at the protocolOp's contents. Never throws, so the
+ * message stream stays in step: a malformed entry is an error of the search, not of the server.
+ */
+function decodeEntry(reader: BerReader, binary: BinaryAttributes): Entry | LdapError {
+  try {
+    return entryFromBer(new EntryReader(reader.buffer, reader.offset, reader.offset + reader.length), binary);
+  } catch (err) {
+    if (err instanceof LdapError) return err;
+    return new LdapError(ResultCode.other, `the server sent a malformed search entry (${(err as Error).message})`);
+  }
 }
 
 /** LDAPResult's referral [3] (RFC 4511 §4.1.10) where the reader stands after a result's fields; undefined when absent or malformed. */

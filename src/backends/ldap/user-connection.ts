@@ -10,7 +10,11 @@ import type { UpstreamConnection } from './upstream-connection.js';
 export class UserConnection implements SessionResource {
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly connection: UpstreamConnection) {}
+  constructor(
+    readonly connection: UpstreamConnection,
+    /** Told when the connection is closed (the forest forgets it). */
+    private readonly onClose: () => void = () => undefined,
+  ) {}
 
   run<T>(operation: (connection: UpstreamConnection) => Promise<T>): Promise<T> {
     const result = this.tail.then(() => operation(this.connection));
@@ -20,5 +24,6 @@ export class UserConnection implements SessionResource {
 
   close(): void {
     this.connection.close();
+    this.onClose();
   }
 }

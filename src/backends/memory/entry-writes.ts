@@ -1,10 +1,10 @@
 import type { Modification, UserWriter } from '../../core/directory.js';
-import type { Dn, Rdn } from '../../core/dn.js';
+import { Dn, type Rdn } from '../../core/dn.js';
 import { Entry, type Attribute, type AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
-import { normalise, withoutBinaryOption } from '../../core/matching.js';
+import { equalityKey, normalise, valueText, withoutBinaryOption } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { attributeType } from '../../core/schema.js';
+import { attributeType, syntaxOf, type SyntaxKind } from '../../core/schema.js';
 
 /**
  * Pure entry transformations behind the memory directory's writes. Each takes a stored entry,
@@ -40,6 +40,8 @@ export function checkNewEntry(entry: Entry): void {
   for (const a of entry.attributes()) {
     rejectServerAttribute(a.name);
     rejectDuplicates(a.name, a.values);
+    rejectInvalidValues(a.name, a.values);
+    rejectMultipleValues(a.name, a.values);
   }
 }
 
@@ -63,8 +65,11 @@ function addRdnValues(entry: Entry, rdn: Rdn | undefined): void {
   }
 }
 
-/** Applies a modify request's changes in order, all or nothing (RFC 4511 §4.6). */
-export function applyModifications(entry: Entry, changes: readonly Modification[]): Entry {
+/**
+ * Applies a modify request's changes in order, all or nothing (RFC 4511 §4.6). Removing a naming
+ * value answers `naming`: namingViolation as OpenLDAP does, notAllowedOnRDN as Active Directory.
+ */
+export function applyModifications(entry: Entry, changes: readonly Modification[], naming: ResultCode = ResultCode.namingViolation): Entry {
   const next = entry.clone();
   for (const { operation, attribute } of changes) {
     const name = withoutBinaryOption(attribute.name);
@@ -78,12 +83,14 @@ export function applyModifications(entry: Entry, changes: readonly Modification[
           throw new LdapError(ResultCode.protocolError, `modify/add of "${name}" without values`);
         }
         rejectDuplicates(name, values);
+        rejectInvalidValues(name, values);
         for (const v of values) {
           if (hasValue(next, name, v)) {
             throw new LdapError(ResultCode.attributeOrValueExists, `"${name}" already has the value being added`);
           }
         }
         next.addValues(target, values);
+        rejectMultipleValues(name, next.get(target)!.values);
         break;
       }
       case 'delete': {
@@ -103,6 +110,8 @@ export function applyModifications(entry: Entry, changes: readonly Modification[
       }
       case 'replace':
         rejectDuplicates(name, values);
+        rejectInvalidValues(name, values);
+        rejectMultipleValues(name, values);
         next.set(target, values);
         break;
     }
@@ -112,7 +121,7 @@ export function applyModifications(entry: Entry, changes: readonly Modification[
   }
   for (const ava of next.dn.rdns[0]?.avas ?? []) {
     if (!hasValue(next, ava.type, ava.value)) {
-      throw new LdapError(ResultCode.notAllowedOnRDN, `cannot remove the naming value ${ava.type}=${ava.value}: rename the entry instead`);
+      throw new LdapError(naming, `cannot remove the naming value ${ava.type}=${ava.value}: rename the entry instead`);
     }
   }
   return next;
@@ -145,6 +154,39 @@ function sameType(a: string, b: string): boolean {
 function rejectServerAttribute(name: string): void {
   if (attributeType(name)?.noUserModification) {
     throw new LdapError(ResultCode.constraintViolation, `"${name}" is maintained by the server and cannot be written`);
+  }
+}
+
+/** Values a server refuses for the attribute's syntax (invalidAttributeSyntax), as OpenLDAP and AD check them. */
+function rejectInvalidValues(name: string, values: readonly AttributeValue[]): void {
+  const syntax = syntaxOf(name);
+  const i = values.findIndex((v) => !validForSyntax(syntax, valueText(v)));
+  if (i >= 0) throw new LdapError(ResultCode.invalidAttributeSyntax, `"${name}": value #${i} invalid per syntax`);
+}
+
+function validForSyntax(syntax: SyntaxKind, text: string): boolean {
+  switch (syntax) {
+    case 'integer':
+      return /^(?:0|-?[1-9]\d*)$/.test(text);
+    case 'boolean':
+      return text === 'TRUE' || text === 'FALSE';
+    case 'dn':
+      try {
+        Dn.parse(text);
+        return true;
+      } catch {
+        return false;
+      }
+    case 'time':
+      return equalityKey({ syntax, exact: false }, text) !== undefined;
+    default:
+      return true;
+  }
+}
+
+function rejectMultipleValues(name: string, values: readonly AttributeValue[]): void {
+  if (values.length > 1 && attributeType(name)?.singleValue) {
+    throw new LdapError(ResultCode.constraintViolation, `"${name}" is single-valued: multiple values provided`);
   }
 }
 

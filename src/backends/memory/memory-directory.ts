@@ -18,6 +18,7 @@ import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, ty
 import { AttributeIndex } from './attribute-index.js';
 import { applyModifications, checkNewEntry, checkUserWrite, renamedEntry, storedForm } from './entry-writes.js';
 import { LdifError, parseLdif, type LdifRecord } from './ldif.js';
+import { expandObjectCategory, setObjectCategory } from './object-category.js';
 import { verifyPassword, withNewPassword } from './password.js';
 import { candidates, indexKey } from './query-plan.js';
 
@@ -47,8 +48,8 @@ interface JournalRecord {
   readonly previous: Entry | undefined;
 }
 
-/** Attributes looked up by exact value in practice: sync and login filters, group and manager links. */
-const INDEXED = ['objectClass', 'cn', 'uid', 'sAMAccountName', 'userPrincipalName', 'mail', 'member', 'manager', 'objectGUID'];
+/** Attributes looked up by exact value in practice: sync and login filters, group and manager links, AD's category. */
+const INDEXED = ['objectClass', 'objectCategory', 'cn', 'uid', 'sAMAccountName', 'userPrincipalName', 'mail', 'member', 'manager', 'objectGUID'];
 
 /** Bit 0x2 of userAccountControl: ACCOUNTDISABLE. */
 const ACCOUNT_DISABLED = 2n;
@@ -111,6 +112,7 @@ export class MemoryDirectory implements Directory {
       if (backLinks) {
         // A back link: computed from the groups, never taken from the data.
         stored.set('memberOf', backLinks.get(dn.key) ?? []);
+        setObjectCategory(stored, dir.suffix);
         dir.usn = highestUsn(stored, dir.usn);
       }
       dir.insert(stored);
@@ -179,7 +181,8 @@ export class MemoryDirectory implements Directory {
 
   private async *runSearch(request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
     const { base, scope } = request;
-    const matches = compileFilter(request.filter, { resolve: this.resolve });
+    const filter = this.ad ? expandObjectCategory(request.filter, this.suffix) : request.filter;
+    const matches = compileFilter(filter, { resolve: this.resolve });
     const signal = ctx.signal;
     signal.throwIfAborted();
 
@@ -201,7 +204,7 @@ export class MemoryDirectory implements Directory {
       if (matches(node.entry)) yield node.entry;
       return;
     }
-    const indexed = candidates(request.filter, this.indexes);
+    const indexed = candidates(filter, this.indexes);
     if (indexed) {
       yield* this.fromCandidates(indexed, node.entry.dn.key, scope, matches, signal);
     } else {
@@ -288,6 +291,7 @@ export class MemoryDirectory implements Directory {
       const when = adTime();
       stored.set('whenCreated', [when]);
       stored.set('uSNCreated', [String(this.usn + 1n)]);
+      setObjectCategory(stored, this.suffix);
       this.stamp(stored, when);
     }
     this.insert(stored);
@@ -299,7 +303,7 @@ export class MemoryDirectory implements Directory {
     checkUserWrite(ctx.asUser, 'modify', dn);
     if (this.ad) rejectBackLink(changes.some((c) => indexKey(c.attribute.name) === 'memberof'));
     const before = node.entry;
-    const next = applyModifications(before, changes);
+    const next = applyModifications(before, changes, this.ad ? ResultCode.notAllowedOnRDN : ResultCode.namingViolation);
     this.touch(next);
     this.replace(node, next);
     if (this.ad) this.relink([...this.memberKeys(before), ...this.memberKeys(next)]);

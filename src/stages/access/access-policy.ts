@@ -107,6 +107,15 @@ export class EntryAccess {
     return this.rules.find((r) => r.attributes === undefined || r.allow !== 'none')?.allow ?? 'none';
   }
 
+  /**
+   * The level of the entry as a whole: the first covering rule without an attribute list. Adding,
+   * deleting and renaming an entry change all of it, so a grant limited to some attributes (a
+   * provisioning account's phone numbers) does not allow them.
+   */
+  get whole(): Level {
+    return this.rules.find((r) => r.attributes === undefined)?.allow ?? 'none';
+  }
+
   /** True when every attribute gets the entry's level (the first covering rule has no attribute list). */
   get uniform(): boolean {
     return this.rules.length === 0 || this.rules[0].attributes === undefined;

@@ -7,7 +7,7 @@ import type {
   SearchRequest,
   SearchStream,
 } from '../../core/directory.js';
-import { Dn } from '../../core/dn.js';
+import type { Dn } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
 import { compileFilter } from '../../core/filter-eval.js';
 import { foldFilter, type Folded } from '../../core/filter-fold.js';
@@ -79,28 +79,28 @@ export class AccessStage implements Directory {
   }
 
   async add(entry: Entry, ctx: OperationContext): Promise<void> {
-    const names = Array.from(entry.attributes(), (a) => a.name);
-    return this.inner.add(entry, this.writer(entry.dn, names, ctx, 'add'));
+    const attributes = Array.from(entry.attributes(), (a) => a.name);
+    return this.inner.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true }));
   }
 
   async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
-    const names = changes.map((c) => c.attribute.name);
-    return this.inner.modify(dn, changes, this.writer(dn, names, ctx, 'modify'));
+    const attributes = changes.map((c) => c.attribute.name);
+    return this.inner.modify(dn, changes, this.writer(dn, ctx, 'modify', { attributes }));
   }
 
   async delete(dn: Dn, ctx: OperationContext): Promise<void> {
-    return this.inner.delete(dn, this.writer(dn, [], ctx, 'delete'));
+    return this.inner.delete(dn, this.writer(dn, ctx, 'delete', { whole: true }));
   }
 
   async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
     const parent = request.newSuperior ?? request.dn.parent();
     // The rules must allow writing at the new place too.
-    const target = parent && Dn.parse(`${request.newRdn},${parent.text}`);
-    return this.inner.modifyDn(request, this.writer(request.dn, [], ctx, 'modifyDN', target));
+    const alsoAt = parent?.child(request.newRdn);
+    return this.inner.modifyDn(request, this.writer(request.dn, ctx, 'modifyDN', { whole: true, ...(alsoAt && { alsoAt }) }));
   }
 
   async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
-    return this.inner.passwordModify(request, this.writer(request.user, ['userPassword'], ctx, 'password modify'));
+    return this.inner.passwordModify(request, this.writer(request.user, ctx, 'password modify', { attributes: ['userPassword'], passwordChange: true }));
   }
 
   async compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
@@ -122,31 +122,49 @@ export class AccessStage implements Directory {
 
   /**
    * The context a write runs with. A forest user writing in its own forest writes as itself
-   * (`asUser`: its forest's permissions decide); anyone else writes with the forest's service
-   * account, where the rules must allow writing the entry (and `alsoAt`, a rename's new place) and
-   * each named attribute.
+   * (`asUser`: its forest's permissions decide), but never an attribute the rules hide from it;
+   * anyone else writes with the forest's service account, where the rules must allow writing the
+   * entry (and `alsoAt`, a rename's new place) and each named attribute.
    */
-  private writer(dn: Dn, attributes: readonly string[], ctx: OperationContext, operation: string, alsoAt?: Dn): OperationContext {
+  private writer(dn: Dn, ctx: OperationContext, operation: string, needs: WriteNeeds): OperationContext {
     const identity = ctx.identity ?? ANONYMOUS;
     const mount = identity.kind === 'user' ? this.forestMounts.get(identity.forest) : undefined;
-    const denied = this.denial(dn, attributes, ctx, operation) ?? (alsoAt && this.denial(alsoAt, [], ctx, operation));
+    const denied = this.denial(dn, ctx, operation, needs) ?? (needs.alsoAt && this.denial(needs.alsoAt, ctx, operation, { whole: needs.whole }));
     if (identity.kind === 'user' && mount !== undefined && dn.isWithin(mount)) {
-      if (!allows(this.view(ctx).covering(dn).entry, 'read')) throw refusal(ctx, dn);
+      const access = this.view(ctx).covering(dn);
+      if (!allows(access.entry, 'read')) throw refusal(ctx, dn);
+      // A user's own password change is its forest's business even where the rules hide userPassword.
+      const hidden = needs.passwordChange ? undefined : needs.attributes?.find((a) => !allows(access.attribute(a), 'read'));
+      if (hidden !== undefined) throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to ${hidden} of "${dn.text}"`);
       return { ...ctx, asUser: { ...(identity.dn && { dn: identity.dn }), rulesAllow: denied === undefined } };
     }
     if (denied) throw denied;
     return ctx;
   }
 
-  /** Why the rules do not let the identity write the entry and attributes; undefined when they do. */
-  private denial(dn: Dn, attributes: readonly string[], ctx: OperationContext, operation: string): LdapError | undefined {
+  /** Why the rules do not let the identity make the write; undefined when they do. */
+  private denial(dn: Dn, ctx: OperationContext, operation: string, needs: WriteNeeds): LdapError | undefined {
     const access = this.view(ctx).covering(dn);
     if (!allows(access.entry, 'read')) return refusal(ctx, dn);
-    if (!allows(access.entry, 'write')) return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to "${dn.text}"`);
-    const attribute = attributes.find((a) => !allows(access.attribute(a), 'write'));
+    if (!allows(needs.whole ? access.whole : access.entry, 'write')) {
+      return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to "${dn.text}"`);
+    }
+    const attribute = needs.attributes?.find((a) => !allows(access.attribute(a), 'write'));
     if (attribute === undefined) return undefined;
     return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to ${attribute} of "${dn.text}"`);
   }
+}
+
+/** What a write needs from the access rules. */
+interface WriteNeeds {
+  /** Attributes written: each needs `write`. */
+  readonly attributes?: readonly string[];
+  /** Add, delete, rename: the entry as a whole needs `write` (a rule without an attribute list). */
+  readonly whole?: boolean;
+  /** A rename's new DN, which the rules must allow too. */
+  readonly alsoAt?: Dn;
+  /** Password Modify: a forest user changing a password as itself is not held to attribute visibility. */
+  readonly passwordChange?: boolean;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { attributeType, isOperational } from '../../core/schema.js';
+import { AttributeSelection } from '../../core/attribute-selection.js';
 import { DISABLED, UAC } from './account-disabled.js';
 import { CANOPY_FOREST } from './filter-rewrite.js';
 import type { ForestView } from './forest-view.js';
@@ -6,35 +6,29 @@ import type { ForestView } from './forest-view.js';
 /**
  * A search's requested attribute list, both ways: the list sent to the forest (names mapped,
  * hidden and computed names removed, userAccountControl added for msDS-UserAccountDisabled), and
- * which attributes (virtual names) the client gets back, decided as RFC 4511 §4.5.1.8 with RFC 3673
- * decides it, so entries carry nothing the front end would drop anyway.
+ * the selection of virtual names the client gets back — the front end's own rules, so entries carry
+ * nothing it would drop and it need not check them again (SelectedEntry).
  */
 export class AttributeRequest {
   private constructor(
     /** The list to send upstream. */
     readonly upstream: readonly string[],
+    /** Which attributes (virtual names) the client gets back. */
+    readonly selection: AttributeSelection,
     /** `msDS-UserAccountDisabled` asked for by name: computed from userAccountControl. */
     readonly wantsDisabled: boolean,
-    /** `canopyForest` asked for by name or with `+`. */
+    /** `canopyForest` asked for by name or with `+` (it is operational). */
     readonly wantsForest: boolean,
-    private readonly allUser: boolean,
-    private readonly allOperational: boolean,
-    private readonly names: ReadonlySet<string>,
   ) {}
 
   static compile(view: ForestView, requested: readonly string[]): AttributeRequest {
-    let allUser = requested.length === 0;
-    let allOperational = false;
-    const names = new Set<string>();
+    const selection = AttributeSelection.compile(requested);
     const upstream = new Map<string, string>();
     for (const r of requested) {
       if (r === '*' || r === '+' || r === '1.1') {
-        if (r === '*') allUser = true;
-        if (r === '+') allOperational = true;
         upstream.set(r, r);
         continue;
       }
-      names.add(canonical(withoutOptions(r)));
       const lower = r.toLowerCase();
       if (lower === CANOPY_FOREST) continue;
       const name = lower === DISABLED ? UAC : view.upstreamName(r);
@@ -43,22 +37,11 @@ export class AttributeRequest {
     // An empty list asks for every user attribute: when the client named only hidden or computed
     // attributes, ask for none instead.
     const list = requested.length > 0 && upstream.size === 0 ? ['1.1'] : [...upstream.values()];
-    const wantsForest = allOperational || names.has(CANOPY_FOREST);
-    return new AttributeRequest(list, names.has(DISABLED), wantsForest, allUser, allOperational, names);
+    return new AttributeRequest(list, selection, selection.named(DISABLED), selection.includes(CANOPY_FOREST));
   }
 
-  /** Whether the client gets an attribute of this virtual name (options ignored). */
+  /** Whether the client gets an attribute of this virtual name. */
   includes(virtualName: string): boolean {
-    const bare = withoutOptions(virtualName);
-    return (isOperational(bare) ? this.allOperational : this.allUser) || this.names.has(canonical(bare));
+    return this.selection.includes(virtualName);
   }
-}
-
-function canonical(name: string): string {
-  return (attributeType(name)?.name ?? name).toLowerCase();
-}
-
-function withoutOptions(name: string): string {
-  const i = name.indexOf(';');
-  return i < 0 ? name : name.slice(0, i);
 }

@@ -1,5 +1,5 @@
-import type { AttributeValue } from '../../core/entry.js';
-import { Entry } from '../../core/entry.js';
+import { SelectedEntry } from '../../core/attribute-selection.js';
+import type { AttributeValue, Entry } from '../../core/entry.js';
 import { syntaxOf } from '../../core/schema.js';
 import { disabledValue } from './account-disabled.js';
 import type { AttributeRequest } from './attribute-request.js';
@@ -21,7 +21,8 @@ const MAX_PLANS = 1024;
  * Rewrites the entries of one search into virtual terms: DN, attribute names, DN values, UPN
  * suffixes; hidden and unrequested attributes left out; msDS-UserAccountDisabled and canopyForest
  * added when asked for. Decisions per attribute spelling are made once per search, so the work per
- * entry is a map lookup per attribute plus the values that really change. Upstream entries are
+ * entry is a map lookup per attribute plus the values that really change; the front end trusts the
+ * selection made here (SelectedEntry) instead of checking every attribute again. Upstream entries are
  * never modified (a memory forest shares its stored objects).
  */
 export class EntryRewriter {
@@ -38,7 +39,8 @@ export class EntryRewriter {
   }
 
   rewrite(entry: Entry): Entry {
-    const out = new Entry(this.keepDn && entry.dn.isWithin(this.view.base) ? entry.dn : this.map.toVirtual(entry.dn, this.view));
+    const dn = this.keepDn && entry.dn.isWithin(this.view.base) ? entry.dn : this.map.toVirtual(entry.dn, this.view);
+    const out = new SelectedEntry(dn, this.request.selection.requested);
     for (const a of entry.attributes()) {
       const plan = this.plan(a.name);
       if (plan === null) continue;

@@ -53,6 +53,7 @@ function assertion(map: NamespaceMap, view: ForestView, f: Assertion): Rewritten
     case 'le':
       return name === f.attribute ? f : { type: f.type, attribute: name, value: f.value };
     case 'substrings': {
+      if (view.isDnValued(f.attribute) || view.isDnValued(name)) return dnSubstrings(map, view, f, name);
       let final = f.final;
       if (final !== undefined && lower === UPN) {
         const text = upnToUpstream(map, view, final.toString('utf8'));
@@ -63,6 +64,61 @@ function assertion(map: NamespaceMap, view: ForestView, f: Assertion): Rewritten
       return { ...f, attribute: name, ...(final !== undefined ? { final } : {}) };
     }
   }
+}
+
+type Substrings = Extract<Filter, { type: 'substrings' }>;
+
+/**
+ * A substring assertion on DN values. The client sees a forest's DN values end with its mount, the
+ * forest holds them ending with its base, and the RDNs before that suffix are spelled alike. So:
+ * a final part that ends with the mount (or is a tail of it) is rewritten to end with the base —
+ * exactly, since the parts before it fall in those leading RDNs; a final part ending like another
+ * forest's mount names that forest's entries and is FALSE here, as an equality would be; a part
+ * that could match the text of a base would match the forest's own spelling, so it is FALSE too.
+ * Anything else passes unchanged (a part reaching into a mount's text then matches only outside it).
+ */
+function dnSubstrings(map: NamespaceMap, view: ForestView, f: Substrings, name: string): Rewritten {
+  const final = f.final?.length ? f.final.toString('utf8') : undefined;
+  const own = dnSuffixes(view);
+  if (final !== undefined && own.virtual !== own.upstream) {
+    const head = headBefore(final, own.virtual);
+    if (head !== undefined) return { ...f, attribute: name, final: Buffer.from(head + own.upstreamText, 'utf8') };
+  }
+  const finalLower = final?.toLowerCase();
+  const pieces = [...(f.initial ? [f.initial] : []), ...f.any].filter((p) => p.length > 0).map((p) => p.toString('utf8').toLowerCase());
+  for (const forest of map.forests) {
+    const suffix = dnSuffixes(forest);
+    if (final !== undefined && forest !== view && headBefore(final, suffix.virtual) !== undefined) return false;
+    if (suffix.virtual === suffix.upstream) continue; // spelled alike on both sides: nothing to confuse
+    if (finalLower !== undefined && (finalLower.endsWith(suffix.upstream) || suffix.upstream.endsWith(finalLower))) return false;
+    if (pieces.some((p) => reachesInto(p, suffix.upstream))) return false;
+  }
+  return name === f.attribute ? f : { ...f, attribute: name };
+}
+
+/**
+ * How a forest's DN values end on each side (lower case for comparing): `…,<mount>` and
+ * `…,<base>`; under a root mount, `…` and `…,<base>`.
+ */
+function dnSuffixes(view: ForestView): { virtual: string; upstream: string; upstreamText: string } {
+  const upstreamText = view.mount.isRoot ? `,${view.base.text}` : view.base.text;
+  return { virtual: view.mount.text.toLowerCase(), upstream: upstreamText.toLowerCase(), upstreamText };
+}
+
+/** What `final` has before `suffix` (case-insensitive): '' when it is a tail of `suffix`, undefined when the two do not end alike. */
+function headBefore(final: string, suffix: string): string | undefined {
+  if (final.length >= suffix.length) {
+    const at = final.length - suffix.length;
+    return final.slice(at).toLowerCase() === suffix ? final.slice(0, at) : undefined;
+  }
+  return suffix.endsWith(final.toLowerCase()) ? '' : undefined;
+}
+
+/** Whether `piece` could match some of `text` where text ends a value: inside it, or running into its start. */
+function reachesInto(piece: string, text: string): boolean {
+  if (text.includes(piece)) return true;
+  for (let k = Math.min(piece.length, text.length); k > 0; k--) if (piece.endsWith(text.slice(0, k))) return true;
+  return false;
 }
 
 function extensible(map: NamespaceMap, view: ForestView, f: Extract<Filter, { type: 'extensible' }>): Rewritten {

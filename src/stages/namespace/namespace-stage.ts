@@ -13,11 +13,12 @@ import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
 import { EMPTY_SEARCH, failedSearch } from '../../core/search-stream.js';
 import { AttributeRequest } from './attribute-request.js';
+import { messageToVirtual } from './diagnostic-rewrite.js';
 import { EntryRewriter } from './entry-rewrite.js';
 import { rewriteFilter, upstreamFilter } from './filter-rewrite.js';
 import type { ForestView } from './forest-view.js';
 import type { NamespaceMap } from './namespace-map.js';
-import { attributeToUpstream, modificationToUpstream } from './write-rewrite.js';
+import { attributeToUpstream, modificationToUpstream, rdnToUpstream } from './write-rewrite.js';
 
 /** A search as it will be sent to one forest; `execute` runs it and rewrites what comes back. */
 export interface SearchPlan {
@@ -114,6 +115,11 @@ export class NamespaceStage implements Directory {
   async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
     const dn = this.toUpstream(request.dn);
     this.writable('modifyDN');
+    // The mount's entry is the forest's base: renamed or moved, it would take the whole forest out of the tree.
+    if (request.dn.equals(this.view.mount)) {
+      throw new LdapError(ResultCode.affectsMultipleDSAs, `"${request.dn.text}" is the mount of forest "${this.view.name}": it cannot be renamed or moved`);
+    }
+    const newRdn = rdnToUpstream(this.map, this.view, request.newRdn);
     let newSuperior: Dn | undefined;
     if (request.newSuperior !== undefined) {
       const target = this.map.toUpstream(request.newSuperior);
@@ -122,7 +128,7 @@ export class NamespaceStage implements Directory {
       }
       newSuperior = target.dn;
     }
-    return this.guard(this.inner.modifyDn({ ...request, dn, ...(newSuperior ? { newSuperior } : {}) }, this.writeContext(ctx)));
+    return this.guard(this.inner.modifyDn({ ...request, dn, newRdn, ...(newSuperior ? { newSuperior } : {}) }, this.writeContext(ctx)));
   }
 
   /**
@@ -183,17 +189,19 @@ export class NamespaceStage implements Directory {
     }
   }
 
-  /** An error of the forest with its matchedDN in virtual terms (empty when outside the forest's base). */
+  /** An error of the forest in virtual terms: its matchedDN (empty when outside the forest's base) and the DNs its message names. */
   private virtualError(err: unknown): unknown {
-    if (!(err instanceof LdapError) || err.matchedDn === '') return err;
+    if (!(err instanceof LdapError)) return err;
+    const message = messageToVirtual(this.view, err.message);
+    if (err.matchedDn === '' && message === err.message) return err;
     let matched = '';
     try {
-      const dn = Dn.parse(err.matchedDn);
-      if (dn.isWithin(this.view.base)) matched = dn.rebase(this.view.base, this.view.mount).text;
+      const dn = err.matchedDn === '' ? undefined : Dn.parse(err.matchedDn);
+      if (dn?.isWithin(this.view.base)) matched = dn.rebase(this.view.base, this.view.mount).text;
     } catch {
       // an unparsable matchedDN is dropped rather than passed on in the forest's terms
     }
-    const rewritten = new LdapError(err.code, err.message, matched);
+    const rewritten = new LdapError(err.code, message, matched);
     rewritten.stack = err.stack;
     return rewritten;
   }

@@ -1,4 +1,5 @@
 import type { Modification } from '../../core/directory.js';
+import { Dn } from '../../core/dn.js';
 import type { Attribute, AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
@@ -31,6 +32,32 @@ export function attributeToUpstream(map: NamespaceMap, view: ForestView, attribu
   return name === attribute.name && values === attribute.values ? attribute : { name, values };
 }
 
+/**
+ * A rename's new RDN in one forest's terms: its attribute names mapped, hidden and computed ones
+ * refused as in an add (the rename writes the RDN's values into the entry). Values keep their
+ * spelling.
+ */
+export function rdnToUpstream(map: NamespaceMap, view: ForestView, newRdn: string): string {
+  const [rdn, ...more] = Dn.parse(newRdn).rdns;
+  if (rdn === undefined || more.length > 0) throw new LdapError(ResultCode.invalidDNSyntax, `invalid new RDN "${newRdn}": expected exactly one RDN`);
+  const types = rdn.avas.map((ava) => attributeToUpstream(map, view, { name: ava.type, values: [ava.value] }).name);
+  return types.every((t, i) => t === rdn.avas[i].type) ? newRdn : withTypes(rdn.text, types);
+}
+
+/** An RDN's text with each AVA's type replaced, in order; a value ends at an unescaped `+`. */
+function withTypes(text: string, types: readonly string[]): string {
+  let out = '';
+  let start = 0;
+  for (const type of types) {
+    const eq = text.indexOf('=', start);
+    let end = eq;
+    while (end < text.length && text[end] !== '+') end += text[end] === '\\' ? 2 : 1;
+    out += type + text.slice(eq, end + 1);
+    start = end + 1;
+  }
+  return out;
+}
+
 export function modificationToUpstream(map: NamespaceMap, view: ForestView, change: Modification): Modification {
   const attribute = attributeToUpstream(map, view, change.attribute);
   return attribute === change.attribute ? change : { operation: change.operation, attribute };
@@ -47,7 +74,7 @@ function valuesToUpstream(
     return values.map((v) => {
       const text = typeof v === 'string' ? v : v.toString('utf8');
       const out = dnValueToUpstream(map, view, text);
-      if (out === undefined) {
+      if (out === undefined || (out === text && inOtherForestBase(map, view, text))) {
         throw new LdapError(
           ResultCode.unwillingToPerform,
           `"${virtual}" value "${text}" names an entry of another forest; forest "${view.name}" cannot hold it`,
@@ -61,4 +88,18 @@ function valuesToUpstream(
     return values.map((v) => (typeof v === 'string' ? (upnToUpstream(map, view, v) ?? v) : v));
   }
   return values;
+}
+
+/**
+ * A DN outside every mount but spelled in another forest's own terms (its base): refused like the
+ * virtual DN of that forest's entry, since it would read back as one.
+ */
+function inOtherForestBase(map: NamespaceMap, view: ForestView, text: string): boolean {
+  let dn: Dn;
+  try {
+    dn = Dn.parse(text);
+  } catch {
+    return false;
+  }
+  return map.toUpstream(dn) === undefined && !dn.isWithin(view.base) && map.forests.some((f) => f !== view && dn.isWithin(f.base));
 }
