@@ -276,6 +276,41 @@ ${openAccess}`,
     expect(await count(c, AVVID, '(sAMAccountName=*)')).toBeGreaterThan(10);
   });
 
+  it('on SIGTERM, refuses new connections and lets a search in flight finish before exiting 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'canopy-lifecycle-'));
+    const ldif = join(dir, 'big.ldif');
+    const big = 'DC=big,DC=example';
+    // Enough entries that the kernel's socket buffers cannot hold the answer: the search stays in flight.
+    const generated = spawnSync(process.execPath, [join(repoRoot, 'dist/tools/generate-fixtures.js'), '--users', '20000', '--suffix', big, '--seed', '1', '--out', ldif]);
+    expect(generated.status).toBe(0);
+    const entries = (readFileSync(ldif, 'utf8').match(/^dn: /gm) ?? []).length;
+    const file = join(dir, 'canopy.yaml');
+    writeFileSync(
+      file,
+      `listen: { ldap: "ldap://127.0.0.1:0" }\nhttp: { port: 0 }\nshutdown: { graceSeconds: 30 }\nforests:\n  - { name: big, backend: memory, base: "${big}", ldif: ["${ldif}"] }\n${openAccess}`,
+    );
+    canopy = await spawnCanopy(process.execPath, [cli, 'serve', '--config', file]);
+    const p = canopy;
+    const raw = await RawLdapClient.connect(p.url);
+    try {
+      raw.pause();
+      const search = raw.search(big, [], undefined, ['*']);
+      const exited = new Promise<number | null>((resolve) => p.child.once('exit', resolve));
+      await new Promise((r) => setTimeout(r, 300));
+      p.child.kill('SIGTERM');
+      await logged(p, 'shutting down: no new connections; running operations may finish', 0);
+      await expect.poll(() => canConnect(p.url)).toBe(false);
+      expect(p.child.exitCode).toBeNull();
+      raw.resume();
+      const done = await search;
+      expect(done.code).toBe(0);
+      expect(done.dns).toHaveLength(entries);
+      expect(await exited).toBe(0);
+    } finally {
+      raw.close();
+    }
+  });
+
   it('exits 0 on SIGTERM and removes its pid file', async () => {
     const { file, pidFile } = setUp();
     canopy = await spawnCanopy(process.execPath, [cli, 'serve', '--config', file, '--pid-file', pidFile]);

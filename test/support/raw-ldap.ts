@@ -54,8 +54,8 @@ export class RawLdapClient {
     return this.request(berTlv(0x60, berInt(3), berOctets(dn), berOctets(password, 0x80)));
   }
 
-  /** A subtree search for `(objectClass=*)` returning only `cn`; `id` is the message ID used. */
-  search(base: string, controls: Buffer[] = [], id = this.nextId++): Promise<RawDone> {
+  /** A subtree search for `(objectClass=*)` returning `attributes` (only `cn` by default); `id` is the message ID used. */
+  search(base: string, controls: Buffer[] = [], id = this.nextId++, attributes: readonly string[] = ['cn']): Promise<RawDone> {
     const op = berTlv(
       0x63,
       berOctets(base),
@@ -65,7 +65,7 @@ export class RawLdapClient {
       berInt(0),
       Buffer.from([0x01, 0x01, 0x00]),
       berOctets('objectClass', 0x87),
-      berTlv(0x30, berOctets('cn')),
+      berTlv(0x30, ...attributes.map((a) => berOctets(a))),
     );
     return this.request(op, controls, id);
   }
@@ -80,6 +80,15 @@ export class RawLdapClient {
   abandon(id: number): void {
     const content = berInt(id).subarray(2);
     this.send(Buffer.concat([Buffer.from([0x50, content.length]), content]));
+  }
+
+  /** Stops reading responses, so the server's writes back up (a slow client). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 
   close(): void {
