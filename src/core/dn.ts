@@ -24,8 +24,9 @@ export class Dn {
   private constructor(
     readonly rdns: readonly Rdn[],
     readonly text: string,
+    key?: string,
   ) {
-    this.key = rdns.map(rdnKey).join(',');
+    this.key = key ?? rdns.map(rdnKey).join(',');
   }
 
   static readonly root = new Dn([], '');
@@ -68,12 +69,19 @@ export class Dn {
   isWithin(ancestor: Dn): boolean {
     if (ancestor.rdns.length > this.rdns.length) return false;
     if (ancestor.isRoot) return true;
-    return this.key === ancestor.key || this.key.endsWith(',' + ancestor.key);
+    const { key } = this;
+    const cut = key.length - ancestor.key.length; // compared in place: this runs per entry
+    return cut === 0 ? key === ancestor.key : cut > 0 && key.charCodeAt(cut - 1) === COMMA && key.endsWith(ancestor.key);
   }
 
   /** Replaces the `from` suffix (which this DN must lie within) by `to`, keeping the rest as spelled. */
   rebase(from: Dn, to: Dn): Dn {
-    return Dn.fromRdns([...this.rdns.slice(0, this.rdns.length - from.rdns.length), ...to.rdns]);
+    const kept = this.rdns.slice(0, this.rdns.length - from.rdns.length);
+    const rdns = kept.concat(to.rdns);
+    // Every entry a forest returns is rebased: the new suffix's key is reused, not normalised again.
+    const keys = kept.map(rdnKey);
+    if (!to.isRoot) keys.push(to.key);
+    return new Dn(rdns, rdns.map((r) => r.text).join(','), keys.join(','));
   }
 
   toString(): string {
@@ -85,6 +93,8 @@ export class Dn {
 export function normaliseDnValue(value: string): string {
   return value.trim().replace(/\s+/g, ' ').toLowerCase();
 }
+
+const COMMA = 0x2c;
 
 function rdnKey(rdn: Rdn): string {
   if (rdn.avas.length === 1) return avaKey(rdn.avas[0]);

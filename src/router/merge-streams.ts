@@ -25,36 +25,45 @@ export function forestError(forest: string, err: unknown): ForestStreamError {
  * Interleaves several forests' streams as entries arrive, pulling at most one entry ahead per
  * forest (memory is bounded by the number of forests, and a slow consumer pauses all of them).
  * The first failure ends the merged stream and closes the others: a partial result must never
- * look complete.
+ * look complete. Settled pulls queue in arrival order (no Promise.race per entry, whose reactions
+ * pile up on a forest waiting for its next upstream page).
  */
 export async function* mergeStreams(sources: readonly NamedStream[]): AsyncGenerator<Entry, void, undefined> {
   const iterators = sources.map((s) => s.stream[Symbol.asyncIterator]());
-  type Pull = { index: number; result: IteratorResult<Entry> };
-  const pull = (index: number): Promise<Pull> =>
+  type Pulled = { index: number; result: IteratorResult<Entry> } | { index: number; error: ForestStreamError };
+  const ready: Pulled[] = [];
+  let wake: (() => void) | undefined;
+  const arrive = (pulled: Pulled): void => {
+    ready.push(pulled);
+    wake?.();
+    wake = undefined;
+  };
+  const pull = (index: number): void => {
     iterators[index].next().then(
-      (result) => ({ index, result }),
-      (err: unknown) => {
-        throw forestError(sources[index].forest, err);
-      },
+      (result) => arrive({ index, result }),
+      (err: unknown) => arrive({ index, error: forestError(sources[index].forest, err) }),
     );
-  const pending = new Map<number, Promise<Pull>>(iterators.map((_, i) => [i, pull(i)]));
+  };
+  const running = new Set(iterators.keys());
+  for (const i of running) pull(i);
   try {
-    while (pending.size > 0) {
-      const { index, result } = await Promise.race(pending.values());
-      if (result.done) {
-        pending.delete(index);
+    while (running.size > 0) {
+      if (ready.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      const pulled = ready.shift()!;
+      if ('error' in pulled) {
+        running.delete(pulled.index);
+        throw pulled.error;
+      }
+      if (pulled.result.done) {
+        running.delete(pulled.index);
         continue;
       }
-      pending.set(index, pull(index));
-      yield result.value;
+      pull(pulled.index);
+      yield pulled.result.value;
     }
   } finally {
-    // Stop the forests still running (abandon, size limit, failure elsewhere); their pending
-    // pulls may still settle, so keep those rejections from going unhandled.
-    for (const [index, p] of pending) {
-      p.catch(() => undefined);
-      void iterators[index].return?.();
-    }
+    // Stop the forests still running (abandon, size limit, failure elsewhere); their pulls settle into `ready`, unread.
+    for (const i of running) void iterators[i].return?.()?.catch(() => undefined);
   }
 }
 

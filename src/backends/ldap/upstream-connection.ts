@@ -77,7 +77,9 @@ export class UpstreamConnection {
     if (parser && typeof parse === 'function') {
       parser._getMessageFromProtocolOperation = (...args) => {
         const [messageId, operation, reader, request] = args;
-        if (operation === Op.searchResultEntry && request instanceof PagedSearch) return new DecodedEntry(messageId, decodeEntry(reader, request.binary));
+        if (operation === Op.searchResultEntry && request instanceof PagedSearch) {
+          return new DecodedEntry(messageId, decodeEntry(reader, request.binary));
+        }
         const message = parse.apply(parser, args);
         if (message instanceof SearchResponse) this.referral = referralUrls(args[2]);
         return message;
@@ -223,7 +225,8 @@ export class PagedSearch extends SearchRequest {
     readonly binary: BinaryAttributes,
   ) {
     const paging = new PagedResultsControl({ value: { size: options.pageSize } });
-    super({ messageId: 0, baseDN: base, scope: options.scope, filter: options.filter, attributes: options.attributes, timeLimit: options.timeLimit, controls: [paging] });
+    const { scope, filter, attributes, timeLimit } = options;
+    super({ messageId: 0, baseDN: base, scope, filter, attributes, timeLimit, controls: [paging] });
     this.paging = paging;
   }
 
