@@ -50,8 +50,25 @@ export class Dn {
     return this.rdns.length;
   }
 
+  /** The parent's key, without building the parent (which normalises every RDN again). */
+  get parentKey(): string | undefined {
+    if (this.isRoot) return undefined;
+    return this.rdns.length === 1 ? '' : this.key.slice(rdnKey(this.rdns[0]).length + 1);
+  }
+
   parent(): Dn | undefined {
     return this.isRoot ? undefined : Dn.fromRdns(this.rdns.slice(1));
+  }
+
+  /**
+   * This DN built on `parent`'s RDN objects when `parent` is its parent spelled the same way, so
+   * that a large tree holds each ancestor's RDNs once rather than once per descendant; else itself.
+   */
+  sharingParent(parent: Dn): Dn {
+    const own = this.rdns[0];
+    if (own === undefined || this.depth !== parent.depth + 1 || !this.isWithin(parent)) return this;
+    if (this.text !== (parent.isRoot ? own.text : `${own.text},${parent.text}`)) return this;
+    return new Dn([own, ...parent.rdns], this.text, this.key);
   }
 
   /** The DN of a child of this entry, named by an RDN string such as `cn=John Doe`. */

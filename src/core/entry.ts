@@ -21,11 +21,11 @@ export class Entry {
   }
 
   get(name: string): Attribute | undefined {
-    return this.byName.get(name.toLowerCase());
+    return this.byName.get(keyOf(name));
   }
 
   has(name: string): boolean {
-    return this.byName.has(name.toLowerCase());
+    return this.byName.has(keyOf(name));
   }
 
   attributes(): IterableIterator<Attribute> {
@@ -34,24 +34,53 @@ export class Entry {
 
   /** Adds values to an attribute, creating it under the given spelling when new. */
   addValues(name: string, values: readonly AttributeValue[]): void {
-    const key = name.toLowerCase();
-    const existing = this.byName.get(key);
+    const stored = storedName(name);
+    const existing = this.byName.get(stored.key);
     if (existing) existing.values.push(...values);
-    else this.byName.set(key, { name, values: [...values] });
+    else this.byName.set(stored.key, { name: stored.name, values: [...values] });
   }
 
   set(name: string, values: readonly AttributeValue[]): void {
-    const key = name.toLowerCase();
+    const { key, name: spelled } = storedName(name);
     if (values.length === 0) this.byName.delete(key);
-    else this.byName.set(key, { name: this.byName.get(key)?.name ?? name, values: [...values] });
+    else this.byName.set(key, { name: this.byName.get(key)?.name ?? spelled, values: [...values] });
   }
 
   delete(name: string): boolean {
-    return this.byName.delete(name.toLowerCase());
+    return this.byName.delete(keyOf(name));
   }
 
   /** A deep-enough copy for writes: attribute value arrays are copied, values (immutable) shared. */
   clone(dn: Dn = this.dn): Entry {
     return new Entry(dn, this.byName.values());
   }
+}
+
+interface StoredName {
+  readonly name: string;
+  /** Lower-case: what `get` looks the attribute up by. */
+  readonly key: string;
+}
+
+/**
+ * One string per spelling of an attribute name, and one for its key, shared by every entry rather
+ * than copied into each: a large directory holds millions. Bounded, as names come from clients too.
+ */
+const storedNames = new Map<string, StoredName>();
+
+/** The lookup key of a name: a known spelling's shared key, without lower-casing a copy per lookup. */
+function keyOf(name: string): string {
+  return storedNames.get(name)?.key ?? name.toLowerCase();
+}
+
+function storedName(name: string): StoredName {
+  let stored = storedNames.get(name);
+  if (stored === undefined) {
+    if (storedNames.size >= 4096) storedNames.clear();
+    // A flat copy: `name` may be a slice of a large text (an LDIF file) that the cache must not keep alive.
+    const copy = [...name].join('');
+    stored = { name: copy, key: copy.toLowerCase() };
+    storedNames.set(copy, stored);
+  }
+  return stored;
 }

@@ -3,6 +3,9 @@ import type { Entry } from '../core/entry.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 
+/** Why a cursor closed without a reason of its own: one shared error, as every unpaged search closes its cursor and an Error's stack is costly. */
+const SEARCH_CLOSED = new LdapError(ResultCode.other, 'search closed');
+
 /**
  * One running search: the directory's suspended iterator, one entry of lookahead (so a page knows
  * whether it is the last), and the abort that stops it upstream. An unpaged search uses one for a
@@ -61,7 +64,7 @@ export class SearchCursor {
   }
 
   /** Stops the search and releases what it holds upstream (pooled connections, paged searches). */
-  close(reason: unknown = new LdapError(ResultCode.other, 'search closed')): void {
+  close(reason: unknown = SEARCH_CLOSED): void {
     if (this.controller.signal.aborted) return;
     this.head = undefined;
     this.controller.abort(reason);

@@ -71,6 +71,23 @@ describe('Dn relations', () => {
     expect(Dn.parse('dc=info').isWithin(base)).toBe(false);
     expect(base.isWithin(Dn.root)).toBe(true);
   });
+  it('sharingParent reuses a parent spelled the same way (else keeps the DN); parentKey is the parent\'s key', () => {
+    const parent = Dn.parse('OU=Users,DC=avvid,DC=info');
+    const dn = Dn.parse('CN=Ann,OU=Users,DC=avvid,DC=info');
+    const shared = dn.sharingParent(parent);
+    expect([shared.text, shared.key]).toEqual([dn.text, dn.key]);
+    expect(shared.rdns[1]).toBe(parent.rdns[0]);
+    expect(shared.parent()!.equals(parent)).toBe(true);
+    expect([Dn.parse('CN=a\\,b ,OU=x+CN=y,DC=Info').parentKey, Dn.parse('DC=info').parentKey, Dn.root.parentKey]).toEqual([
+      Dn.parse('cn=y+ou=x,dc=info').key,
+      '',
+      undefined,
+    ]);
+    const other = Dn.parse('CN=Ann,ou=users,DC=avvid,DC=info');
+    expect(other.sharingParent(parent)).toBe(other);
+    expect(dn.sharingParent(base)).toBe(dn); // not its parent
+    expect(Dn.parse('DC=info').sharingParent(Dn.root).text).toBe('DC=info');
+  });
   it('parent, child and rebase keep spelling', () => {
     const dn = Dn.parse('CN=José,OU=Users,DC=avvid,DC=info');
     expect(dn.parent()?.text).toBe('OU=Users,DC=avvid,DC=info');

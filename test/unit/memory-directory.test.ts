@@ -240,6 +240,24 @@ describe('MemoryDirectory indexes agree with a scan', () => {
     expect(candidates(eq('sn', 'doe'), idx)).toBeUndefined();
     expect(candidates(or(eq('sAMAccountName', 'user7'), eq('sn', 'doe')), idx)).toBeUndefined();
   });
+
+  it('keeps an index value right as entries holding it come and go', () => {
+    const index = new AttributeIndex('department');
+    const person = (cn: string, department: string): Entry => entry(`cn=${cn},dc=avvid,dc=info`, { department: [department] });
+    const [ann, bob, cy] = [person('ann', 'Sales'), person('bob', 'sales'), person('cy', 'Sales Ops')];
+    for (const e of [ann, bob, cy]) index.add(e, e.dn.key);
+    expect([...index.equal('sales')]).toEqual([ann.dn.key, bob.dn.key]);
+    expect([...index.prefix('sales')].sort()).toEqual([ann.dn.key, bob.dn.key, cy.dn.key]);
+    index.remove(ann, ann.dn.key);
+    expect([...index.equal('sales')]).toEqual([bob.dn.key]);
+    index.add(ann, ann.dn.key);
+    index.remove(bob, bob.dn.key);
+    expect([...index.equal('sales')]).toEqual([ann.dn.key]);
+    index.remove(ann, ann.dn.key);
+    index.remove(ann, ann.dn.key); // already gone: no effect
+    expect(index.equal('sales').size).toBe(0);
+    expect([...index.prefix('sal')]).toEqual([cy.dn.key]);
+  });
 });
 
 describe('MemoryDirectory writes', () => {

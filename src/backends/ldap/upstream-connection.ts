@@ -230,6 +230,11 @@ export class PagedSearch extends SearchRequest {
     this.paging = paging;
   }
 
+  /** ldapts stringifies every request it sends for its debug log, even when that log is off: keep it short. */
+  toJSON(): object {
+    return { messageId: this.messageId, baseDN: this.baseDN, scope: this.scope };
+  }
+
   /** Takes the cookie of the page just received (from its result's controls) for the next request. */
   continueAfter(controls: readonly unknown[] | undefined): void {
     const cookie = controls?.find((c): c is PagedResultsControl => c instanceof PagedResultsControl)?.value?.cookie;

@@ -12,12 +12,14 @@ const NONE: ReadonlySet<string> = new Set();
 export class AttributeIndex {
   readonly rules: AttributeRules;
   private readonly names: readonly string[];
-  private readonly byKey = new Map<string, Set<string>>();
+  /** Most values (names, mail, GUIDs) are held by one entry: its DN key alone, a set only for two or more. */
+  private readonly byKey = new Map<string, string | Set<string>>();
   private sorted: string[] | undefined;
 
   constructor(attribute: string) {
     const def = attributeType(attribute);
-    this.names = def ? [def.name, ...(def.aliases ?? [])] : [attribute];
+    // Lower case, as Entry.get looks names up: the lookups then copy no string per entry.
+    this.names = (def ? [def.name, ...(def.aliases ?? [])] : [attribute]).map((n) => n.toLowerCase());
     this.rules = rulesFor(attribute);
   }
 
@@ -28,31 +30,39 @@ export class AttributeIndex {
 
   add(entry: Entry, dnKey: string): void {
     for (const key of this.keysOf(entry)) {
-      let set = this.byKey.get(key);
-      if (!set) {
-        set = new Set();
-        this.byKey.set(key, set);
+      const held = this.byKey.get(key);
+      if (held === undefined) {
+        this.byKey.set(key, dnKey);
         this.sorted = undefined;
+      } else if (typeof held === 'string') {
+        if (held !== dnKey) this.byKey.set(key, new Set([held, dnKey]));
+      } else {
+        held.add(dnKey);
       }
-      set.add(dnKey);
     }
   }
 
   remove(entry: Entry, dnKey: string): void {
     for (const key of this.keysOf(entry)) {
-      const set = this.byKey.get(key);
-      if (!set) continue;
-      set.delete(dnKey);
-      if (set.size === 0) {
-        this.byKey.delete(key);
-        this.sorted = undefined;
+      const held = this.byKey.get(key);
+      if (held === undefined) continue;
+      if (typeof held !== 'string') {
+        held.delete(dnKey);
+        // Back to the lean form; searches copy what `equal` gave them before the index changes.
+        if (held.size === 1) this.byKey.set(key, held.values().next().value!);
+        if (held.size > 0) continue;
+      } else if (held !== dnKey) {
+        continue;
       }
+      this.byKey.delete(key);
+      this.sorted = undefined;
     }
   }
 
   /** DN keys of entries with a value whose equality key is `key`. Callers must not modify the set. */
   equal(key: string): ReadonlySet<string> {
-    return this.byKey.get(key) ?? NONE;
+    const held = this.byKey.get(key);
+    return held === undefined ? NONE : typeof held === 'string' ? new Set([held]) : held;
   }
 
   /** DN keys of entries with a value whose key starts with `prefix` (an already folded initial part). */
@@ -67,17 +77,21 @@ export class AttributeIndex {
     }
     const out = new Set<string>();
     for (let i = lo; i < keys.length && keys[i].startsWith(prefix); i++) {
-      for (const dnKey of this.byKey.get(keys[i])!) out.add(dnKey);
+      const held = this.byKey.get(keys[i])!;
+      if (typeof held === 'string') out.add(held);
+      else for (const dnKey of held) out.add(dnKey);
     }
     return out;
   }
 
-  private *keysOf(entry: Entry): Generator<string> {
+  private keysOf(entry: Entry): string[] {
+    const keys: string[] = [];
     for (const name of this.names) {
       for (const v of entry.get(name)?.values ?? []) {
         const key = equalityKey(this.rules, v);
-        if (key !== undefined) yield key;
+        if (key !== undefined) keys.push(key);
       }
     }
+    return keys;
   }
 }

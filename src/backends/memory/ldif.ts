@@ -33,6 +33,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** Parses RFC 2849 LDIF content (entries, not change records). */
 export function parseLdif(text: string, source: string): LdifRecord[] {
   const records: LdifRecord[] = [];
+  const values = new ValueCopies();
   let block: Line[] = [];
   let first = true;
   const flush = (): void => {
@@ -43,7 +44,7 @@ export function parseLdif(text: string, source: string): LdifRecord[] {
       block = block.slice(1);
     }
     first = false;
-    if (block.length > 0) records.push(parseRecord(block, source));
+    if (block.length > 0) records.push(parseRecord(block, source, values));
     block = [];
   };
   for (const line of unfold(text, source)) {
@@ -77,14 +78,14 @@ function* unfold(text: string, source: string): Generator<Line> {
   if (current && !current.comment) yield { text: current.parts.join(''), number: current.number };
 }
 
-function parseRecord(lines: readonly Line[], source: string): LdifRecord {
+function parseRecord(lines: readonly Line[], source: string, values: ValueCopies): LdifRecord {
   const fail = (line: Line, detail: string): never => {
     throw new LdifError(source, line.number, detail);
   };
   const [dnLine, ...rest] = lines;
   const head = splitLine(dnLine, source);
   if (head.attribute.toLowerCase() !== 'dn') fail(dnLine, `expected "dn:", found "${head.attribute}:"`);
-  const dnText = head.kind === 'base64' ? decodeUtf8(head.value, dnLine, source) : head.value;
+  const dnText = head.kind === 'base64' ? decodeUtf8(head.value, dnLine, source) : detached(head.value);
   let dn: Dn;
   try {
     dn = Dn.parse(dnText);
@@ -100,9 +101,36 @@ function parseRecord(lines: readonly Line[], source: string): LdifRecord {
     }
     if (lower === 'dn') fail(line, 'second "dn:" in one record (missing blank line between entries?)');
     if (kind === 'url') fail(line, `"${attribute}:<" URL values are not supported: inline the value as base64 ("${attribute}:: …")`);
-    entry.addValues(withoutBinaryOption(attribute), [toValue(attribute, kind, value)]);
+    entry.addValues(withoutBinaryOption(attribute), [toValue(attribute, kind, kind === 'text' ? values.copy(value) : value)]);
   }
   return { entry, line: dnLine.number };
+}
+
+/**
+ * Copies of text values that keep no part of the LDIF text alive: V8 holds a substring of 13 or
+ * more characters as a view on its whole source, so each value would keep the file in memory as
+ * long as its entry. Short values repeat across entries (object classes, departments, flags):
+ * those seen recently are shared instead of copied again.
+ */
+class ValueCopies {
+  private readonly recent = new Map<string, string>();
+
+  copy(value: string): string {
+    if (value.length > 32) return detached(value);
+    let copy = this.recent.get(value);
+    if (copy === undefined) {
+      // Small: the frequent values come back soon, and a large map costs more collection work than it saves.
+      if (this.recent.size >= 1024) this.recent.clear();
+      copy = detached(value);
+      this.recent.set(copy, copy);
+    }
+    return copy;
+  }
+}
+
+/** A flat copy of a string (a JSON round trip: lossless, and the cheapest copy V8 offers). */
+function detached(value: string): string {
+  return value.length < 13 ? value : (JSON.parse(JSON.stringify(value)) as string);
 }
 
 type ValueKind = 'text' | 'base64' | 'url';

@@ -26,7 +26,8 @@ interface Node {
   /** Replaced, never changed, on writes: a search may be sending the old object. */
   entry: Entry;
   readonly parentKey: string | undefined;
-  readonly children: Set<string>;
+  /** DN keys of the children; absent until the first one (most entries are leaves). */
+  children?: Set<string>;
 }
 
 export interface LdifSource {
@@ -92,21 +93,21 @@ export class MemoryDirectory implements Directory {
     dir.journal = undefined; // loaded data is the state a reset returns to
     const records = [...options.records].sort((a, b) => a.entry.dn.depth - b.entry.dn.depth); // stable: file order within a level
     const backLinks = dir.ad && memberOfByKey(records.map((r) => r.entry));
-    const where = new Map<string, string>();
-    for (const { entry, line, source } of records) {
+    const where = new Map<string, { readonly source: string; readonly line: number }>();
+    const now = generalizedTime(); // one string shared by the loaded entries
+    for (const record of records) {
+      const { entry, line, source } = record;
       const fail = (detail: string): never => {
         throw new LdifError(source, line, detail);
       };
       const dn = entry.dn;
       if (!dn.isWithin(dir.suffix)) fail(`entry "${dn.text}" is outside the naming context "${dir.suffix.text}"`);
       const first = where.get(dn.key);
-      if (first) fail(`duplicate entry "${dn.text}" (first defined at ${first})`);
-      if (!dn.equals(dir.suffix) && !dir.nodes.has(dn.parent()!.key)) {
-        fail(`parent of "${dn.text}" does not exist`);
-      }
+      if (first) fail(`duplicate entry "${dn.text}" (first defined at ${first.source}:${first.line})`);
+      const parent = dn.equals(dir.suffix) ? undefined : dir.nodes.get(dn.parentKey!);
+      if (!dn.equals(dir.suffix) && !parent) fail(`parent of "${dn.text}" does not exist`);
       if (!entry.get('objectClass')?.values.length) fail(`entry "${dn.text}" has no objectClass`);
-      const stored = storedForm(entry);
-      const now = generalizedTime();
+      const stored = storedForm(entry, parent ? dn.sharingParent(parent.entry.dn) : dn);
       if (!stored.has('createTimestamp')) stored.set('createTimestamp', [now]);
       if (!stored.has('modifyTimestamp')) stored.set('modifyTimestamp', [now]);
       if (backLinks) {
@@ -116,7 +117,7 @@ export class MemoryDirectory implements Directory {
         dir.usn = highestUsn(stored, dir.usn);
       }
       dir.insert(stored);
-      where.set(dn.key, `${source}:${line}`);
+      where.set(dn.key, record);
     }
     dir.journal = journal;
     return dir;
@@ -243,7 +244,7 @@ export class MemoryDirectory implements Directory {
   }
 
   private *children(node: Node): Generator<Entry> {
-    for (const key of node.children) {
+    for (const key of node.children ?? []) {
       const child = this.nodes.get(key);
       if (child) yield child.entry;
     }
@@ -251,6 +252,7 @@ export class MemoryDirectory implements Directory {
 
   /** Pre-order walk below a node; live sets, so entries written meanwhile may or may not be seen. */
   private *descendants(node: Node): Generator<Entry> {
+    if (!node.children) return;
     const stack: Iterator<string>[] = [node.children.values()];
     while (stack.length > 0) {
       const next = stack[stack.length - 1].next();
@@ -261,7 +263,7 @@ export class MemoryDirectory implements Directory {
       const child = this.nodes.get(next.value);
       if (!child) continue;
       yield child.entry;
-      if (child.children.size > 0) stack.push(child.children.values());
+      if (child.children?.size) stack.push(child.children.values());
     }
   }
 
@@ -312,7 +314,7 @@ export class MemoryDirectory implements Directory {
   async delete(dn: Dn, ctx: OperationContext): Promise<void> {
     const node = this.existing(dn);
     checkUserWrite(ctx.asUser, 'delete');
-    if (node.children.size > 0) {
+    if (node.children?.size) {
       throw new LdapError(ResultCode.notAllowedOnNonLeaf, `entry "${dn.text}" has subordinates`);
     }
     this.remove(node);
@@ -459,9 +461,11 @@ export class MemoryDirectory implements Directory {
   private insert(entry: Entry): void {
     const key = entry.dn.key;
     this.journal?.push({ key, previous: undefined });
-    const parentKey = entry.dn.equals(this.suffix) ? undefined : entry.dn.parent()!.key;
-    this.nodes.set(key, { entry: seal(entry), parentKey, children: new Set() });
-    if (parentKey !== undefined) this.nodes.get(parentKey)!.children.add(key);
+    // The parent's own key string, not a new copy per child.
+    const parent = entry.dn.equals(this.suffix) ? undefined : this.nodes.get(entry.dn.parentKey!)!;
+    const parentKey = parent?.entry.dn.key;
+    this.nodes.set(key, { entry: seal(entry), parentKey });
+    if (parent) (parent.children ??= new Set()).add(key);
     for (const index of this.indexes.values()) index.add(entry, key);
   }
 
@@ -469,7 +473,7 @@ export class MemoryDirectory implements Directory {
     const key = node.entry.dn.key;
     this.journal?.push({ key, previous: node.entry });
     this.nodes.delete(key);
-    if (node.parentKey !== undefined) this.nodes.get(node.parentKey)?.children.delete(key);
+    if (node.parentKey !== undefined) this.nodes.get(node.parentKey)?.children?.delete(key);
     for (const index of this.indexes.values()) index.remove(node.entry, key);
   }
 

@@ -51,6 +51,17 @@ export function categoryDn(className: string, forestRoot: Dn): string {
   return `CN=${categoryName(className)},CN=Schema,CN=Configuration,${forestRoot.text}`;
 }
 
+/** The table's category DNs by forest root: one string shared by every entry of a category. */
+const tableCategoryDns = new WeakMap<Dn, Map<string, string>>();
+
+function tableCategoryDn(className: string, forestRoot: Dn): string {
+  let byClass = tableCategoryDns.get(forestRoot);
+  if (!byClass) tableCategoryDns.set(forestRoot, (byClass = new Map()));
+  let dn = byClass.get(className);
+  if (dn === undefined) byClass.set(className, (dn = categoryDn(className, forestRoot)));
+  return dn;
+}
+
 /**
  * The category an entry gets from its object classes: the most specific class of the table, or
  * else the last class that is not known to be abstract or auxiliary (AD lists the most specific
@@ -61,7 +72,7 @@ export function objectCategoryOf(entry: Entry, forestRoot: Dn): string | undefin
   const names = (entry.get('objectClass')?.values ?? []).map((v) => objectClass(String(v))?.name ?? String(v));
   const lower = new Set(names.map((n) => n.toLowerCase()));
   const known = PRECEDENCE.find((c) => lower.has(c));
-  if (known) return categoryDn(known, forestRoot);
+  if (known) return tableCategoryDn(known, forestRoot);
   const structural = names.findLast((n) => {
     const kind = objectClass(n)?.kind;
     return n !== '' && kind !== 'abstract' && kind !== 'auxiliary';
