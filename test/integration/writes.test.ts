@@ -16,6 +16,7 @@ import { parseLdif } from '../../src/backends/memory/ldif.js';
 import type { Directory, OperationContext } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import type { Entry } from '../../src/core/entry.js';
+import { ResultCode } from '../../src/core/result-codes.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { berOctets, berTlv } from '../../src/protocol/ber-writer.js';
@@ -512,6 +513,22 @@ describe('writes to ldap forests', () => {
       await Promise.all([first.close(), second.close()]);
     }
   });
+
+  it('a compare is a read: a connection lost after sending it is retried once on the next server', async () => {
+    const first = await fakeUpstream('drop');
+    const second = await fakeUpstream('answer');
+    const server = await startTestServer(await canopyConfig([ldapForest(avvid, [first.url, second.url])]));
+    const c = new Client({ url: server.url, timeout: 10_000 });
+    try {
+      await c.bind(PROVISIONING, ACCOUNT_PASSWORD);
+      expect(await c.compare(jdoe.virtual.text, 'sAMAccountName', 'jdoe')).toBe(true);
+      expect([first.compares, second.compares]).toEqual([1, 1]);
+    } finally {
+      await c.unbind();
+      await server.close();
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
 });
 
 /** Connections a slapd with `database monitor` has open, besides the one asking. */
@@ -526,9 +543,12 @@ async function monitoredConnections(slapd: Slapd): Promise<number> {
   }
 }
 
-/** A stand-in upstream LDAP server: accepts binds; a modify is answered, or its connection dropped unanswered. */
-async function fakeUpstream(onModify: 'drop' | 'answer'): Promise<{ url: string; readonly modifies: number; close(): Promise<void> }> {
+/** A stand-in upstream LDAP server: accepts binds; a modify or compare is answered, or its connection dropped unanswered. */
+async function fakeUpstream(
+  onModify: 'drop' | 'answer',
+): Promise<{ url: string; readonly modifies: number; readonly compares: number; close(): Promise<void> }> {
   let modifies = 0;
+  let compares = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -547,6 +567,11 @@ async function fakeUpstream(onModify: 'drop' | 'answer'): Promise<{ url: string;
           if (onModify === 'drop') socket.destroy();
           else socket.write(encodeResult(messageId, Op.modifyResponse, 0, '', ''));
         }
+        if (request.op === 'compare') {
+          compares++;
+          if (onModify === 'drop') socket.destroy();
+          else socket.write(encodeResult(messageId, Op.compareResponse, ResultCode.compareTrue, '', ''));
+        }
       }
     });
   });
@@ -556,6 +581,9 @@ async function fakeUpstream(onModify: 'drop' | 'answer'): Promise<{ url: string;
     url: `ldap://127.0.0.1:${port}`,
     get modifies() {
       return modifies;
+    },
+    get compares() {
+      return compares;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -221,7 +221,7 @@ export class LdapDirectory implements Directory {
 
   compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
     const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-    return this.write('compare', ctx, (c) => c.compare(dn.text, attribute, bytes));
+    return this.read('compare', ctx, (c) => c.compare(dn.text, attribute, bytes));
   }
 
   /**
@@ -297,6 +297,34 @@ export class LdapDirectory implements Directory {
         // busy/unavailable are answers: the server did nothing, and the client hears its code.
         if (err instanceof ResultCodeError) throw upstreamError(err, connection.lastResult);
         throw this.unknownOutcome(what, connection, err);
+      } finally {
+        this.pool.release(connection, reusable);
+      }
+    }
+  }
+
+  /**
+   * A read other than a search (compare) on a pooled service connection: like a search, it is
+   * retried once on the next server when its server fails, since sending it again changes nothing.
+   */
+  private async read<T>(what: string, ctx: OperationContext, send: (c: UpstreamConnection) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const connection = await this.pool.acquire(ctx.signal);
+      this.requests[connection.serverIndex].inc();
+      let reusable = true;
+      try {
+        return await send(connection);
+      } catch (err) {
+        if (!isServerFailure(err)) throw upstreamError(err, connection.lastResult);
+        reusable = false;
+        if (!(err instanceof ConnectionLost)) this.selector.markDown(connection.serverIndex, err);
+        if (attempt > 1) {
+          if (err instanceof ResultCodeError) throw upstreamError(err, connection.lastResult);
+          throw new LdapError(
+            ResultCode.unavailable,
+            `forest "${this.config.name}": ${what} failed on ${this.selector.url(connection.serverIndex)} after a retry (${describeFailure(err)})`,
+          );
+        }
       } finally {
         this.pool.release(connection, reusable);
       }
