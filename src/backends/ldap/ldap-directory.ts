@@ -281,33 +281,43 @@ export class LdapDirectory implements Directory {
    * It is sent once: a connection that fails after sending leaves the outcome unknown, and
    * retrying elsewhere could apply it twice.
    */
-  private async write<T>(what: string, ctx: OperationContext, send: (c: UpstreamConnection) => Promise<T>): Promise<T> {
+  private write<T>(what: string, ctx: OperationContext, send: (c: UpstreamConnection) => Promise<T>): Promise<T> {
     if (ctx.asUser) return this.writeAsUser(what, ctx, send);
-    for (let attempt = 1; ; attempt++) {
-      const connection = await this.pool.acquire(ctx.signal);
-      this.requests[connection.serverIndex].inc();
-      let reusable = true;
-      try {
-        return await send(connection);
-      } catch (err) {
-        if (!isServerFailure(err)) throw upstreamError(err, connection.lastResult);
-        reusable = false;
-        if (err instanceof ConnectionLost && attempt === 1) continue; // never sent: safe to send once more
-        this.selector.markDown(connection.serverIndex, err);
-        // busy/unavailable are answers: the server did nothing, and the client hears its code.
-        if (err instanceof ResultCodeError) throw upstreamError(err, connection.lastResult);
-        throw this.unknownOutcome(what, connection, err);
-      } finally {
-        this.pool.release(connection, reusable);
-      }
-    }
+    return this.onPool(ctx, send, (err, connection, attempt) => {
+      if (err instanceof ConnectionLost && attempt === 1) return 'retry'; // never sent: safe to send once more
+      this.selector.markDown(connection.serverIndex, err);
+      // busy/unavailable are answers: the server did nothing, and the client hears its code.
+      if (err instanceof ResultCodeError) return upstreamError(err, connection.lastResult);
+      return this.unknownOutcome(what, connection, err);
+    });
   }
 
   /**
    * A read other than a search (compare) on a pooled service connection: like a search, it is
    * retried once on the next server when its server fails, since sending it again changes nothing.
    */
-  private async read<T>(what: string, ctx: OperationContext, send: (c: UpstreamConnection) => Promise<T>): Promise<T> {
+  private read<T>(what: string, ctx: OperationContext, send: (c: UpstreamConnection) => Promise<T>): Promise<T> {
+    return this.onPool(ctx, send, (err, connection, attempt) => {
+      if (!(err instanceof ConnectionLost)) this.selector.markDown(connection.serverIndex, err);
+      if (attempt === 1) return 'retry';
+      if (err instanceof ResultCodeError) return upstreamError(err, connection.lastResult);
+      return new LdapError(
+        ResultCode.unavailable,
+        `forest "${this.config.name}": ${what} failed on ${this.selector.url(connection.serverIndex)} after a retry (${describeFailure(err)})`,
+      );
+    });
+  }
+
+  /**
+   * One operation on a pooled service connection. A server failure (the connection lost, busy,
+   * unavailable) is handed to `failed`, which says whether to try again on a fresh connection or
+   * what the client gets; any other error is the upstream's answer.
+   */
+  private async onPool<T>(
+    ctx: OperationContext,
+    send: (c: UpstreamConnection) => Promise<T>,
+    failed: (err: unknown, connection: UpstreamConnection, attempt: number) => 'retry' | LdapError,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const connection = await this.pool.acquire(ctx.signal);
       this.requests[connection.serverIndex].inc();
@@ -317,14 +327,8 @@ export class LdapDirectory implements Directory {
       } catch (err) {
         if (!isServerFailure(err)) throw upstreamError(err, connection.lastResult);
         reusable = false;
-        if (!(err instanceof ConnectionLost)) this.selector.markDown(connection.serverIndex, err);
-        if (attempt > 1) {
-          if (err instanceof ResultCodeError) throw upstreamError(err, connection.lastResult);
-          throw new LdapError(
-            ResultCode.unavailable,
-            `forest "${this.config.name}": ${what} failed on ${this.selector.url(connection.serverIndex)} after a retry (${describeFailure(err)})`,
-          );
-        }
+        const outcome = failed(err, connection, attempt);
+        if (outcome !== 'retry') throw outcome;
       } finally {
         this.pool.release(connection, reusable);
       }
