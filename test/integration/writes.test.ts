@@ -492,13 +492,8 @@ describe('writes to ldap forests', () => {
     }
   });
 
-  it('a write is sent once: a connection lost after sending answers "result unknown" and is never retried elsewhere', async () => {
-    const first = await fakeUpstream('drop');
-    const second = await fakeUpstream('answer');
-    const server = await startTestServer(await canopyConfig([ldapForest(avvid, [first.url, second.url])]));
-    const c = new Client({ url: server.url, timeout: 10_000 });
-    try {
-      await c.bind(PROVISIONING, ACCOUNT_PASSWORD);
+  it('a write is sent once: a connection lost after sending answers "result unknown" and is never retried elsewhere', () =>
+    withDroppingFirstServer(async (c, first, second) => {
       const lost = await failure(c.modify(jdoe.virtual.text, [replace('telephoneNumber', '+1 555 0199')]));
       expect(lost.code).toBe(80);
       expect(lost.message).toMatch(/result unknown: the write may or may not have been applied/);
@@ -507,29 +502,32 @@ describe('writes to ldap forests', () => {
       // The next write goes to the server that is still up.
       await c.modify(jdoe.virtual.text, [replace('telephoneNumber', '+1 555 0198')]);
       expect([first.modifies, second.modifies]).toEqual([1, 1]);
-    } finally {
-      await c.unbind();
-      await server.close();
-      await Promise.all([first.close(), second.close()]);
-    }
-  });
+    }));
 
-  it('a compare is a read: a connection lost after sending it is retried once on the next server', async () => {
-    const first = await fakeUpstream('drop');
-    const second = await fakeUpstream('answer');
-    const server = await startTestServer(await canopyConfig([ldapForest(avvid, [first.url, second.url])]));
-    const c = new Client({ url: server.url, timeout: 10_000 });
-    try {
-      await c.bind(PROVISIONING, ACCOUNT_PASSWORD);
+  it('a compare is a read: a connection lost after sending it is retried once on the next server', () =>
+    withDroppingFirstServer(async (c, first, second) => {
       expect(await c.compare(jdoe.virtual.text, 'sAMAccountName', 'jdoe')).toBe(true);
       expect([first.compares, second.compares]).toEqual([1, 1]);
-    } finally {
-      await c.unbind();
-      await server.close();
-      await Promise.all([first.close(), second.close()]);
-    }
-  });
+    }));
 });
+
+type FakeUpstream = Awaited<ReturnType<typeof fakeUpstream>>;
+
+/** An ldap forest of two stand-in servers, the first dropping its connection on a modify or compare; the client is bound as the provisioning account. */
+async function withDroppingFirstServer(test: (c: Client, first: FakeUpstream, second: FakeUpstream) => Promise<void>): Promise<void> {
+  const first = await fakeUpstream('drop');
+  const second = await fakeUpstream('answer');
+  const server = await startTestServer(await canopyConfig([ldapForest(avvid, [first.url, second.url])]));
+  const c = new Client({ url: server.url, timeout: 10_000 });
+  try {
+    await c.bind(PROVISIONING, ACCOUNT_PASSWORD);
+    await test(c, first, second);
+  } finally {
+    await c.unbind();
+    await server.close();
+    await Promise.all([first.close(), second.close()]);
+  }
+}
 
 /** Connections a slapd with `database monitor` has open, besides the one asking. */
 async function monitoredConnections(slapd: Slapd): Promise<number> {
