@@ -151,7 +151,7 @@ function randomGuid(random: Random): Buffer {
 }
 
 /** objectSid in AD's binary layout: revision 1, count, authority 5 (big-endian), sub-authorities LE. */
-function sid(subAuthorities: readonly number[]): Buffer {
+export function sid(subAuthorities: readonly number[]): Buffer {
   const b = Buffer.alloc(8 + 4 * subAuthorities.length);
   b[0] = 1;
   b[1] = subAuthorities.length;

@@ -3,16 +3,12 @@ import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import { Anonymizer, treatmentOf } from '../../src/tools/anonymize.js';
 import { Pseudonyms } from '../../src/tools/anonymize-pseudonyms.js';
+import { sid } from '../../src/tools/fixture-generator.js';
 
 /** A domain SID S-1-5-21-a-b-c, with a RID when given. */
-function sid(domain: readonly number[], rid?: number): Buffer {
-  const subs = [21, ...domain, ...(rid === undefined ? [] : [rid])];
-  const b = Buffer.alloc(8 + 4 * subs.length);
-  b[0] = 1;
-  b[1] = subs.length;
-  b.writeUIntBE(5, 2, 6);
-  subs.forEach((s, i) => b.writeUInt32LE(s, 8 + 4 * i));
-  return b;
+/** A SID of the NT authority: 21, the domain's sub-authorities, then the RID when given. */
+function ntSid(domain: readonly number[], rid?: number): Buffer {
+  return sid([21, ...domain, ...(rid === undefined ? [] : [rid])]);
 }
 
 const person = (dn: string, attributes: Record<string, (string | Buffer)[]>) =>
@@ -94,7 +90,7 @@ describe('Anonymizer', () => {
     objectClass: ['top', 'person', 'user'],
     cn: ['Green, Liz'],
     sAMAccountName: ['lgreen'],
-    objectSid: [sid(domain, 1103)],
+    objectSid: [ntSid(domain, 1103)],
   });
   const john = person('CN=John Doe,OU=Users,DC=avvid,DC=info', {
     objectClass: ['top', 'person', 'organizationalPerson', 'user'],
@@ -111,7 +107,7 @@ describe('Anonymizer', () => {
     memberOf: ['CN=Finance,OU=Groups,DC=avvid,DC=info'],
     userAccountControl: ['514'],
     objectGUID: [Buffer.from('00cc6034c9812345806e5c2a28f32cff', 'hex')],
-    objectSid: [sid(domain, 1104)],
+    objectSid: [ntSid(domain, 1104)],
     userPassword: ['Passw0rd!'],
     unicodePwd: [Buffer.from('"secret"', 'utf16le')],
     description: ['Plays the cello'],
@@ -157,9 +153,9 @@ describe('Anonymizer', () => {
 
     const userSid = value('objectSid')![0] as Buffer;
     const bossSid = a.entry(boss).get('objectSid')!.values[0] as Buffer;
-    const domainSid = a.entry(person('DC=avvid,DC=info', { objectSid: [sid(domain)] })).get('objectSid')!.values[0] as Buffer;
+    const domainSid = a.entry(person('DC=avvid,DC=info', { objectSid: [ntSid(domain)] })).get('objectSid')!.values[0] as Buffer;
     expect(userSid).toHaveLength(28);
-    expect(userSid.subarray(12, 24).equals(sid(domain).subarray(12, 24))).toBe(false);
+    expect(userSid.subarray(12, 24).equals(ntSid(domain).subarray(12, 24))).toBe(false);
     expect(userSid.subarray(0, 24)).toEqual(bossSid.subarray(0, 24));
     expect(userSid.subarray(0, 24)).toEqual(Buffer.concat([Buffer.from([1, 5]), domainSid.subarray(2, 24)]));
     expect(userSid.readUInt32LE(24)).toBe(1104);
