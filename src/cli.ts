@@ -30,7 +30,8 @@ Commands:
 
 Options:
   -c, --config FILE   configuration file (default: ${defaultConfig})
-  --log-format FORMAT serve: json (default, one object a line) or pretty (for people)
+  --log-format FORMAT serve: json (one object a line; the default unless stdout is a terminal)
+                      or pretty (for people; the default at a terminal)
   --pid-file FILE     serve: write the process id there (removed on exit); reload: signal that process
   -h, --help          show this help
   -v, --version       print the version
@@ -72,7 +73,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version}\n`);
     return 0;
   }
-  const logFormat = values['log-format'] ?? 'json';
+  // A person at a terminal reads text; anything else (a pipe, a log collector) gets JSON lines.
+  const atTerminal = process.stdout.isTTY === true;
+  const logFormat = values['log-format'] ?? (atTerminal ? 'pretty' : 'json');
   if (!LOG_FORMATS.includes(logFormat as LogFormat)) {
     process.stderr.write(`canopy: --log-format must be ${LOG_FORMATS.join(' or ')}, not "${logFormat}"\n\n${usage}`);
     return 2;
@@ -103,7 +106,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'check') return (await runCheck(config, process.stdout)) ? 0 : 1;
-    await serveProcess(file, config, createLogger(config.logging.level, undefined, logFormat as LogFormat), pidFile);
+    await serveProcess(file, config, createLogger(config.logging.level, undefined, logFormat as LogFormat), {
+      ...(pidFile !== undefined && { pidFile }),
+      welcome: atTerminal,
+      embeddedDefault: file === defaultConfig,
+    });
     return -1; // keep running
   } catch (err) {
     if (err instanceof ConfigErrors) {

@@ -3,15 +3,29 @@ import { ConfigErrors } from '../config/config-error.js';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { startServer } from '../server.js';
+import { welcomeLines } from './welcome.js';
+
+export interface ServeOptions {
+  /** Write the process id there (removed on exit). */
+  readonly pidFile?: string;
+  /** A person is watching (a terminal): say where Canopy listens and how to start. */
+  readonly welcome?: boolean;
+  /** The configuration is the embedded default (mock forests from fixtures/). */
+  readonly embeddedDefault?: boolean;
+}
 
 /**
  * `canopy serve` as a process: SIGHUP re-reads the configuration file (an invalid one is refused
  * and the running configuration stays), SIGTERM and SIGINT stop accepting, let operations in
  * flight finish for `shutdown.graceSeconds`, close the forests and exit 0.
  */
-export async function serveProcess(file: string, config: LoadedConfig, logger: Logger, pidFile?: string): Promise<void> {
+export async function serveProcess(file: string, config: LoadedConfig, logger: Logger, options: ServeOptions = {}): Promise<void> {
+  const { pidFile } = options;
   const server = await startServer(config, { logger });
   if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
+  if (options.welcome) {
+    process.stdout.write(`\n${welcomeLines(server.config, server.urls, options.embeddedDefault === true).join('\n')}\n\n`);
+  }
 
   process.on('SIGHUP', () => {
     let next: LoadedConfig;

@@ -21,8 +21,9 @@ export function createLogger(level: Level | 'silent' = 'info', destination?: Nod
     redact: { paths: ['password', '*.password', 'credentials', '*.credentials'], censor: '[redacted]' },
   };
   if (format === 'pretty') {
-    // Formatting happens in this thread: fine for a person watching, JSON is the format for load.
-    return pino(options, pretty({ destination: destination ?? 1, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l' }));
+    // Formatting happens in this thread, written synchronously so lines and the welcome printed
+    // after start-up come in order: fine for a person watching, JSON is the format for load.
+    return pino(options, pretty({ destination: destination ?? 1, sync: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l' }));
   }
   return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
 }
