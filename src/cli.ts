@@ -10,6 +10,7 @@ import { runHashPassword } from './tools/hash-password.js';
 import { runMock } from './mock/mock-command.js';
 import { runDoctorCommand } from './tools/doctor-command.js';
 import { runExport } from './tools/export.js';
+import { runGuardCommand } from './tools/guard-command.js';
 import { version } from './version.js';
 
 const defaultConfig = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
@@ -25,6 +26,8 @@ Commands:
   mock        serve LDIF files as a mock directory, no configuration needed (canopy mock --help)
   doctor      read every forest through the configured view, report what breaks directory sync;
               exit 1 if something blocks (canopy doctor --help)
+  guard       the sync deletion guard: list references and pending drops, accept a drop
+              (canopy guard --help)
   export      write a directory read through Canopy as LDIF for canopy mock, --anonymize to replace
               personal data consistently (canopy export --help)
 
@@ -46,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
     return runMock(argv.slice(1), { out: process.stdout, err: process.stderr, stopped });
   }
   if (argv[0] === 'doctor') return runDoctorCommand(argv.slice(1), { out: process.stdout, err: process.stderr, defaultConfig });
+  if (argv[0] === 'guard') return runGuardCommand(argv.slice(1), { out: process.stdout, err: process.stderr, defaultConfig });
   if (argv[0] === 'export') return runExport(argv.slice(1), { out: process.stdout, err: process.stderr });
   let parsed;
   try {

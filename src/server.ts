@@ -22,6 +22,7 @@ import { startAdminServer, type AdminServer } from './http/admin-server.js';
 import { checkReadiness, type ForestCheck } from './http/readiness.js';
 import { registry } from './observability/metrics.js';
 import { LivePipeline, type Pipeline } from './lifecycle/live-pipeline.js';
+import { SyncGuard } from './router/sync-guard.js';
 import { version } from './version.js';
 
 export interface RunningServer {
@@ -45,6 +46,8 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
   /** The configuration serving new operations. */
   readonly config: LoadedConfig;
+  /** The sync deletion guard's references, kept across reloads. */
+  readonly syncGuard: SyncGuard;
 }
 
 /** What a reload changed. */
@@ -65,6 +68,8 @@ export interface ServerOptions {
   readonly dropAfterPage?: DropAfterPage;
   /** The result cache's clock in milliseconds (tests move it instead of waiting); performance.now by default. */
   readonly cacheClock?: () => number;
+  /** The sync deletion guard the routers report to (the server makes one; tools read without it). */
+  readonly syncGuard?: SyncGuard;
 }
 
 /** One configuration's pipeline, with what the server needs to serve, probe and replace it. */
@@ -86,6 +91,9 @@ interface ServedPipeline extends Pipeline {
  */
 export async function startServer(config: LoadedConfig, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logging.level);
+  // Above the pipeline: references outlive a reload, which only changes the settings.
+  const syncGuard = new SyncGuard(config.sync.guard, logger);
+  options = { ...options, syncGuard };
   const live = new LivePipeline<ServedPipeline>(await assemblePipeline(config, logger, options));
   let frontEnd: FrontEnd;
   try {
@@ -142,6 +150,7 @@ export async function startServer(config: LoadedConfig, options: ServerOptions =
     ldapsPort: frontEnd.ldapsPort,
     httpPort: admin?.port,
     directory: live,
+    syncGuard,
     get config() {
       return live.pipeline.config;
     },
@@ -160,6 +169,7 @@ export async function startServer(config: LoadedConfig, options: ServerOptions =
       await admin?.close();
       await reloading;
       await live.close();
+      syncGuard.flush();
       logger.flush();
     },
   };
@@ -173,6 +183,7 @@ async function replacePipeline(
   options: ServerOptions,
 ): Promise<ReloadReport> {
   const current = live.pipeline;
+  options.syncGuard?.configure(next.sync.guard);
   const reused = new Set<string>();
   const pipeline = await assemblePipeline(next, logger, {
     ...options,
@@ -277,7 +288,7 @@ export interface AssembledRouter {
 export async function assembleRouter(
   config: LoadedConfig,
   logger: Logger,
-  options: Pick<ServerOptions, 'wrapBackend' | 'openBackend'> = {},
+  options: Pick<ServerOptions, 'wrapBackend' | 'openBackend' | 'syncGuard'> = {},
 ): Promise<AssembledRouter> {
   const views = config.forests.map(compileForestView);
   const namespace = new NamespaceMap(views);
@@ -300,6 +311,7 @@ export async function assembleRouter(
     onDuplicate: config.namespace?.onDuplicate ?? 'all',
     onForestError: config.namespace?.onForestError ?? 'fail',
     maxSortEntries: config.limits.maxSortEntries,
+    ...(options.syncGuard && { guard: options.syncGuard }),
     logger,
   });
   return { namespace, forests, router };

@@ -76,8 +76,10 @@ function resolveFiles(config: CanopyConfig, baseDir: string, source: string): Lo
       : config.tls.password,
     passwordFile: undefined,
   };
+  const guard = config.sync.guard;
   return {
     ...config,
+    sync: { guard: { ...guard, ...(guard.stateFile !== undefined && { stateFile: abs(guard.stateFile) }) } },
     tls,
     forests: config.forests.map((f, i) => {
       if (f.backend === 'memory') return { ...f, ldif: f.ldif.map(abs) };

@@ -231,6 +231,24 @@ export const configSchema = z
       onForestError: z.enum(['fail', 'partial']).default('fail'),
     })
     .optional(),
+  /** The sync deletion guard (docs/configuration.md, sync). */
+  sync: z
+    .strictObject({
+      guard: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** Fewest entries a forest's result must have to become a reference. */
+          minEntries: z.number().int().min(1).default(100),
+          maxDropPercent: z.number().min(0).max(100).default(10),
+          maxDropCount: z.number().int().min(0).default(500),
+          /** Where references survive restarts (written atomically); without it they are kept in memory only. */
+          stateFile: z.string().min(1).optional(),
+          /** Most search shapes remembered (least recently seen forgotten first). */
+          maxShapes: z.number().int().min(1).max(1_000_000).default(10_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   /** The HTTP listener for /metrics, /healthz and /readyz. */
   http: z
     .strictObject({

@@ -41,6 +41,9 @@ export async function serveProcess(file: string, config: LoadedConfig, logger: L
     });
   });
 
+  // `canopy guard accept` leaves its request beside the state file and signals.
+  process.on('SIGUSR2', () => server.syncGuard.acceptFromFile());
+
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;

@@ -45,6 +45,12 @@ export const metrics = {
     ['forest'],
   ),
 
+  syncGuardTrips: counter(
+    'canopy_sync_guard_trips_total',
+    'Sync-shaped searches failed because a forest returned far fewer entries than its last complete result (sync.guard), by forest',
+    ['forest'],
+  ),
+
   // Result cache
   cacheHits: counter('canopy_cache_hits_total', 'Searches answered from the result cache', []),
   cacheMisses: counter('canopy_cache_misses_total', 'Cacheable searches not found in the result cache', []),

@@ -4,6 +4,8 @@ import type { SearchStream } from '../core/directory.js';
 export interface NamedStream {
   readonly forest: string;
   readonly stream: SearchStream;
+  /** Called with the number of entries when the stream ends by itself (not on failure or early close). */
+  readonly complete?: (count: number) => void;
 }
 
 /** A failure of one forest's part of a merged search, naming the forest. */
@@ -45,6 +47,7 @@ export async function* mergeStreams(sources: readonly NamedStream[]): AsyncGener
     );
   };
   const running = new Set(iterators.keys());
+  const counts = sources.map(() => 0);
   for (const i of running) pull(i);
   try {
     while (running.size > 0) {
@@ -56,8 +59,10 @@ export async function* mergeStreams(sources: readonly NamedStream[]): AsyncGener
       }
       if (pulled.result.done) {
         running.delete(pulled.index);
+        sources[pulled.index].complete?.(counts[pulled.index]);
         continue;
       }
+      counts[pulled.index]++;
       pull(pulled.index);
       yield pulled.result.value;
     }
@@ -70,10 +75,15 @@ export async function* mergeStreams(sources: readonly NamedStream[]): AsyncGener
 /** Streams forests one after another, in the given order. */
 export async function* concatStreams(sources: readonly NamedStream[]): AsyncGenerator<Entry, void, undefined> {
   for (const s of sources) {
+    let count = 0;
     try {
-      yield* s.stream;
+      for await (const entry of s.stream) {
+        count++;
+        yield entry;
+      }
     } catch (err) {
       throw forestError(s.forest, err);
     }
+    s.complete?.(count);
   }
 }

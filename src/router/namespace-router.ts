@@ -19,6 +19,7 @@ import { metrics } from '../observability/metrics.js';
 import { DuplicateFilter } from './duplicates.js';
 import { concatStreams, ForestStreamError, mergeStreams, type NamedStream } from './merge-streams.js';
 import { sortedMerge } from './sort.js';
+import type { SyncGuard, WatchedSearch } from './sync-guard.js';
 import { SyntheticTree } from './synthetic-entries.js';
 
 /** A forest as the router sees it: a Directory already speaking the virtual tree at `mount`. */
@@ -38,6 +39,8 @@ export interface RouterOptions {
   readonly onForestError?: 'fail' | 'partial';
   /** Most entries buffered for a server-side sort (0 = no limit). */
   readonly maxSortEntries?: number;
+  /** Fails sync-shaped searches whose forests return far fewer entries than last time. */
+  readonly guard?: SyncGuard;
   readonly logger: Logger;
 }
 
@@ -71,12 +74,16 @@ export class NamespaceRouter implements Directory {
   }
 
   search(request: SearchRequest, ctx: OperationContext): SearchStream {
+    const watched = this.options.guard?.watch(request, ctx);
     const owner = this.owner(request.base);
-    if (owner && request.sort) return this.sortedOwner(owner, request, ctx);
-    if (owner) return owner.directory.search(request, ctx);
+    if (owner) {
+      const source: NamedStream = { forest: owner.name, stream: owner.directory.search(this.withAttributes(request, sortAttributes(request)), ctx) };
+      if (!request.sort && !watched) return source.stream;
+      return this.owned(source, request, ctx, watched);
+    }
     const base = this.synthetic?.get(request.base);
     if (!base) return failedSearch(this.missing(request.base, 'search'));
-    return this.searchAbove(base, request, ctx);
+    return this.searchAbove(base, request, ctx, watched);
   }
 
   async bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void> {
@@ -128,17 +135,34 @@ export class NamespaceRouter implements Directory {
     await Promise.all(this.forests.map((f) => f.directory.close()));
   }
 
-  /** One forest's entries, sorted; its errors stay its own, as in an unsorted search. */
-  private async *sortedOwner(owner: RoutedForest, request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
-    const stream = owner.directory.search(this.withAttributes(request, sortAttributes(request)), ctx);
+  /** One forest's entries, sorted or counted for the sync guard; its errors stay its own, as in a plain search. */
+  private async *owned(source: NamedStream, request: SearchRequest, ctx: OperationContext, watched?: WatchedSearch): AsyncGenerator<Entry, void, undefined> {
+    const verdicts: Error[] = [];
+    const sources = [this.guarded(source, watched, verdicts)];
     try {
-      yield* this.sorted([{ forest: owner.name, stream }], request, ctx);
+      yield* request.sort ? this.sorted(sources, request, ctx) : concatStreams(sources);
     } catch (err) {
       throw err instanceof ForestStreamError ? err.cause : err;
     }
+    if (verdicts.length > 0) throw verdicts[0];
   }
 
-  private async *searchAbove(base: Entry, request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
+  /** The stream with the guard's count on completion; a drop it refuses lands in `verdicts`, thrown when the search ends. */
+  private guarded(source: NamedStream, watched: WatchedSearch | undefined, verdicts: Error[], failed?: ReadonlySet<string>): NamedStream {
+    const guard = this.options.guard;
+    if (!guard || !watched) return source;
+    return {
+      ...source,
+      complete: (count) => {
+        // A forest a partial search went on without did not complete.
+        if (failed?.has(source.forest)) return;
+        const verdict = guard.complete(watched, source.forest, count);
+        if (verdict) verdicts.push(verdict);
+      },
+    };
+  }
+
+  private async *searchAbove(base: Entry, request: SearchRequest, ctx: OperationContext, watched?: WatchedSearch): AsyncGenerator<Entry, void, undefined> {
     const matches = compileFilter(request.filter);
     const scoped =
       request.scope === 'base' ? [base] : request.scope === 'one' ? this.synthetic!.childrenOf(base.dn) : this.synthetic!.subtree(base.dn);
@@ -154,9 +178,12 @@ export class NamespaceRouter implements Directory {
     const downstream = this.withAttributes(request, [...unique, ...sortAttributes(request)]);
     const forests = (this.options.onDuplicate === 'priority' ? this.byPriority : this.forests).filter(below);
     const missing: string[] = [];
+    const failed = new Set<string>();
+    const verdicts: Error[] = [];
     const sources: NamedStream[] = forests.map((f) => {
       const stream = f.directory.search({ ...downstream, base: f.mount, scope }, ctx);
-      return { forest: f.name, stream: this.options.onForestError === 'partial' ? this.tolerant(f.name, stream, missing, ctx) : stream };
+      const named = { forest: f.name, stream: this.options.onForestError === 'partial' ? this.tolerant(f.name, stream, missing, failed, ctx) : stream };
+      return this.guarded(named, watched, verdicts, failed);
     });
     // Sequential, in priority order, so the entry kept is always the preferred forest's.
     const streams = unique.length > 0 ? [{ forest: 'priority', stream: this.deduplicated(sources) }] : sources;
@@ -174,6 +201,7 @@ export class NamespaceRouter implements Directory {
     if (forests.length > 0 && missing.length === forests.length) {
       throw new LdapError(ResultCode.unavailable, `every forest failed: ${missing.join('; ')}`);
     }
+    if (verdicts.length > 0) throw verdicts.length === 1 ? verdicts[0] : new LdapError(ResultCode.unavailable, verdicts.map((v) => v.message).join('; '));
   }
 
   private sorted(sources: readonly NamedStream[], request: SearchRequest, ctx: OperationContext): SearchStream {
@@ -191,13 +219,20 @@ export class NamespaceRouter implements Directory {
    * `onForestError: partial`: a forest's outage ends only its own stream; the search goes on and
    * its result names the forest (notes), with a warning log and a metric.
    */
-  private async *tolerant(forest: string, stream: SearchStream, missing: string[], ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
+  private async *tolerant(
+    forest: string,
+    stream: SearchStream,
+    missing: string[],
+    failed: Set<string>,
+    ctx: OperationContext,
+  ): AsyncGenerator<Entry, void, undefined> {
     try {
       yield* stream;
     } catch (err) {
       if (ctx.signal.aborted || !isOutage(err)) throw err;
       const reason = forestFailure(forest, err).message;
       missing.push(reason);
+      failed.add(forest);
       ctx.notes?.missingForests.push(reason);
       metrics.partialSearches.inc({ forest });
       this.options.logger.warn({ forest, reason }, 'forest missing from a partial search result (onForestError: partial)');

@@ -3,7 +3,7 @@ import type { Entry } from '../core/entry.js';
 import { LdapError } from '../core/ldap-error.js';
 import { compareOrder, orderingKey, rulesFor, type AttributeRules, type OrderKey } from '../core/matching.js';
 import { ResultCode } from '../core/result-codes.js';
-import { forestError, type NamedStream } from './merge-streams.js';
+import { concatStreams, forestError, type NamedStream } from './merge-streams.js';
 
 /**
  * Server-side sorting (RFC 2891) across forests: each forest's stream is sorted in a buffer (all
@@ -107,7 +107,7 @@ export async function* sortedMerge(
   const order = compileOrder(sort.keys);
   if (!(order instanceof EntryOrder)) {
     cannotSort(sort, notes, order.code, order.message);
-    for (const s of sources) yield* s.stream;
+    yield* concatStreams(sources);
     return;
   }
   const budget = {
@@ -136,8 +136,10 @@ async function* sortBounded(source: NamedStream, order: EntryOrder, budget: Sort
     });
   const buffer: Sorted[] = [];
   let overflow = false;
+  let count = 0;
   try {
     for (let next = await pull(); !next.done; next = await pull()) {
+      count++;
       const item = order.decorate(next.value);
       if (overflow) {
         yield item;
@@ -154,6 +156,7 @@ async function* sortBounded(source: NamedStream, order: EntryOrder, budget: Sort
   } finally {
     void iterator.return?.()?.catch(() => undefined);
   }
+  source.complete?.(count);
   buffer.sort(order.compare);
   yield* buffer;
 }

@@ -1,4 +1,5 @@
 import type { DoctorReport } from './doctor.js';
+import { describeState } from './guard-command.js';
 import { formatTable } from './text-table.js';
 
 /** The exit status a report means: 1 when a finding blocks synchronisation, else 0. */
@@ -40,5 +41,6 @@ export function reportTable(report: DoctorReport): string {
     report.blocking > 0
       ? `${report.blocking} blocking, ${report.warnings} warnings, ${notes} notes: directory synchronisation will go wrong (exit 1)`
       : `0 blocking, ${report.warnings} warnings, ${notes} notes: nothing blocks (exit 0)`;
-  return `${head}\n${bases}\n${findings}\n${verdict}\n`;
+  const guard = report.syncGuard ? `sync guard (references per search and forest):\n${describeState(report.syncGuard)}\n` : '';
+  return `${head}\n${bases}\n${findings}\n${guard}${verdict}\n`;
 }

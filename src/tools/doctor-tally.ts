@@ -24,7 +24,8 @@ export type Check =
   | 'unmapped-upn-suffix'
   | 'missing-sn'
   | 'entry-limit'
-  | 'disabled-users';
+  | 'disabled-users'
+  | 'sync-guard-tripped';
 
 const CHECK_ORDER: readonly Check[] = [
   'unreadable-forest',
@@ -35,6 +36,7 @@ const CHECK_ORDER: readonly Check[] = [
   'missing-sn',
   'entry-limit',
   'disabled-users',
+  'sync-guard-tripped',
 ];
 const SEVERITY_ORDER: readonly Severity[] = ['blocking', 'warning', 'info'];
 

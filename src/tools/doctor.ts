@@ -3,6 +3,7 @@ import type { OperationContext, SearchRequest } from '../core/directory.js';
 import { Dn } from '../core/dn.js';
 import type { Identity } from '../core/identity.js';
 import type { Logger } from '../observability/logger.js';
+import { loadState, type GuardState } from '../router/sync-guard.js';
 import { assembleAccess, assembleRouter } from '../server.js';
 import { DoctorTally, requestedAttributes, type AliasAttribute, type BaseCount, type Finding } from './doctor-tally.js';
 
@@ -28,6 +29,8 @@ export interface DoctorReport {
   readonly readAs: string;
   readonly bases: readonly BaseCount[];
   readonly findings: readonly Finding[];
+  /** The sync deletion guard's references and pending drops (sync.guard.stateFile), when kept in a file. */
+  readonly syncGuard?: GuardState;
   readonly blocking: number;
   readonly warnings: number;
 }
@@ -75,7 +78,8 @@ export async function runDoctor(config: LoadedConfig, options: DoctorOptions): P
   } finally {
     await directory.close();
   }
-  const findings = tally.findings();
+  const guard = config.sync.guard.stateFile === undefined ? undefined : loadState(config.sync.guard.stateFile, options.logger);
+  const findings = [...tally.findings(), ...(guard ? guardFindings(guard) : [])];
   return {
     config: config.source,
     aliasAttribute: options.alias,
@@ -83,9 +87,32 @@ export async function runDoctor(config: LoadedConfig, options: DoctorOptions): P
     readAs: reader.label,
     bases: tally.baseCounts(),
     findings,
+    ...(guard && { syncGuard: guard }),
     blocking: findings.filter((f) => f.severity === 'blocking').length,
     warnings: findings.filter((f) => f.severity === 'warning').length,
   };
+}
+
+/** A drop waiting to be accepted blocks: every sync of that shape fails until an operator decides. */
+function guardFindings(state: GuardState): Finding[] {
+  const findings: Finding[] = [];
+  for (const shape of Object.values(state.shapes)) {
+    for (const [forest, r] of Object.entries(shape.forests)) {
+      if (r.pending === undefined || r.reference === undefined) continue;
+      findings.push({
+        check: 'sync-guard-tripped',
+        severity: 'blocking',
+        subject: `${shape.description.filter} under ${shape.description.base} as ${shape.description.identity}`,
+        forests: [forest],
+        count: r.reference.count - r.pending.count,
+        dns: [],
+        message:
+          `the last complete sync (${r.reference.at}) had ${r.reference.count} entries; ${r.pending.count} since (${r.pending.at}): ` +
+          `syncs fail until the drop is fixed or accepted (canopy guard accept --forest ${forest})`,
+      });
+    }
+  }
+  return findings;
 }
 
 interface Reader {

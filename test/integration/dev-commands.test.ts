@@ -34,7 +34,7 @@ describe('the README and ./dev agree', () => {
     expect(ci).toMatch(/^exec \.\/dev test$/m);
     expect(ci).not.toContain('apt-get');
     const packages = /^TEST_PACKAGES=\(([^)]*)\)/m.exec(dev)?.[1].split(/\s+/).filter(Boolean);
-    expect(packages).toEqual(expect.arrayContaining(['slapd', 'ldap-utils', 'openssl']));
+    expect(packages).toEqual(expect.arrayContaining(['slapd', 'ldap-utils', 'openssl', 'python3-ldap3']));
     expect(dev).toMatch(/test\) ensure_test_packages;/);
   });
 
@@ -49,8 +49,8 @@ describe('the README and ./dev agree', () => {
       timeout: 60_000,
     });
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('dev: the tests need these Debian packages: slapd ldap-utils openssl');
-    expect(r.stderr).toContain('sudo apt-get install -y slapd ldap-utils openssl');
+    expect(r.stderr).toContain('dev: the tests need these Debian packages: slapd ldap-utils openssl python3-ldap3');
+    expect(r.stderr).toContain('sudo apt-get install -y slapd ldap-utils openssl python3-ldap3');
     expect(r.stdout).not.toContain('vitest');
   });
 });

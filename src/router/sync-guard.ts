@@ -1,0 +1,284 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { OperationContext, SearchRequest } from '../core/directory.js';
+import { filterToLogString, filterToString } from '../core/filter-text.js';
+import { ANONYMOUS, type Identity } from '../core/identity.js';
+import { LdapError } from '../core/ldap-error.js';
+import { ResultCode } from '../core/result-codes.js';
+import type { Logger } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
+
+/**
+ * The sync deletion guard. A directory-synchronising application treats a user missing from a
+ * sync as deleted; an outage already ends in an error, but a forest can also answer completely and
+ * successfully with far fewer entries (an OU moved, lost read rights, an edited filter). So for each
+ * sync-shaped search (identity, base, scope, filter) and forest, the count of the last complete
+ * and successful result is kept as its reference; a complete result that falls below it by more
+ * than both thresholds ends the search with an error instead, and its count waits as pending
+ * until an operator accepts it (`canopy guard accept`). Counts only: no value of an entry is kept.
+ */
+export interface SyncGuardSettings {
+  readonly enabled: boolean;
+  /** Fewest entries a result must have to become a reference (small lookups are not syncs). */
+  readonly minEntries: number;
+  readonly maxDropPercent: number;
+  readonly maxDropCount: number;
+  /** Where references survive restarts; without it they live in memory only. */
+  readonly stateFile?: string;
+  /** Most shapes remembered; the least recently seen is forgotten first. */
+  readonly maxShapes: number;
+}
+
+/** A count and when it was seen (ISO 8601). */
+export interface SeenCount {
+  readonly count: number;
+  readonly at: string;
+}
+
+export interface GuardedForest {
+  reference?: SeenCount;
+  /** A drop past the thresholds, waiting to be accepted. */
+  pending?: SeenCount;
+  trips: number;
+  lastTrip?: string;
+}
+
+/** What a shape is, for people: the filter's password values are masked and long filters cut. */
+export interface ShapeDescription {
+  readonly identity: string;
+  readonly base: string;
+  readonly scope: string;
+  readonly filter: string;
+}
+
+export interface GuardedShape {
+  readonly description: ShapeDescription;
+  lastSeen: string;
+  readonly forests: Record<string, GuardedForest>;
+}
+
+/** The state file's content. */
+export interface GuardState {
+  readonly version: 1;
+  readonly shapes: Record<string, GuardedShape>;
+}
+
+/** The request `canopy guard accept` leaves beside the state file for a running server. */
+export interface AcceptRequest {
+  /** One forest's pending counts; absent: every forest's. */
+  readonly forest?: string;
+}
+
+/** A search the guard watches: its key, and what to say about it. */
+export interface WatchedSearch {
+  readonly key: string;
+  readonly description: ShapeDescription;
+}
+
+const LOGGED_FILTER_CHARS = 256;
+
+export class SyncGuard {
+  private state: GuardState = { version: 1, shapes: {} };
+  private saveTimer?: NodeJS.Timeout;
+
+  constructor(
+    private settings: SyncGuardSettings,
+    private readonly logger: Logger,
+  ) {
+    this.state = loadState(settings.stateFile, logger);
+  }
+
+  /** A reload's new settings; a new state file is read, the references in memory are kept otherwise. */
+  configure(settings: SyncGuardSettings): void {
+    const moved = settings.stateFile !== this.settings.stateFile;
+    this.flush();
+    this.settings = settings;
+    if (moved) this.state = loadState(settings.stateFile, this.logger);
+  }
+
+  /** The search as the guard knows it, or undefined when it is not sync-shaped (or the guard is off). */
+  watch(request: SearchRequest, ctx: OperationContext): WatchedSearch | undefined {
+    if (!this.settings.enabled || request.scope === 'base' || request.sizeLimit !== 0) return undefined;
+    const identity = identityKey(ctx.identity ?? ANONYMOUS);
+    const filter = filterToString(request.filter);
+    const key = createHash('sha256').update(`${identity}\n${request.base.key}\n${request.scope}\n${filter}`).digest('base64url');
+    const logged = filterToLogString(request.filter);
+    return {
+      key,
+      description: {
+        identity,
+        base: request.base.text,
+        scope: request.scope,
+        filter: logged.length > LOGGED_FILTER_CHARS ? `${logged.slice(0, LOGGED_FILTER_CHARS)}… (${logged.length} characters)` : logged,
+      },
+    };
+  }
+
+  /**
+   * A forest's part of a watched search ended complete and successful with `count` entries: the
+   * error to end the search with when that is a drop past the thresholds, else undefined.
+   */
+  complete(search: WatchedSearch, forest: string, count: number): LdapError | undefined {
+    const now = new Date().toISOString();
+    let shape = this.state.shapes[search.key];
+    if (shape === undefined) {
+      if (count < this.settings.minEntries) return undefined;
+      shape = { description: search.description, lastSeen: now, forests: {} };
+      this.state.shapes[search.key] = shape;
+      this.forgetOldest();
+    }
+    shape.lastSeen = now;
+    const record = (shape.forests[forest] ??= { trips: 0 });
+    const reference = record.reference;
+    if (reference === undefined || !this.isDrop(reference.count, count)) {
+      if (reference !== undefined || count >= this.settings.minEntries) {
+        record.reference = { count, at: now };
+        delete record.pending;
+      }
+      this.save();
+      return undefined;
+    }
+    record.pending = { count, at: now };
+    record.trips++;
+    record.lastTrip = now;
+    this.save();
+    metrics.syncGuardTrips.inc({ forest });
+    this.logger.warn(
+      { forest, ...search.description, reference: reference.count, referenceAt: reference.at, count },
+      'sync guard: a complete result fell far below the last one; the search fails instead of reading as deletions',
+    );
+    const dropped = reference.count - count;
+    return new LdapError(
+      ResultCode.unavailable,
+      `sync guard: forest "${forest}" returned ${count} entries where the last complete result (${reference.at}) had ` +
+        `${reference.count} (${dropped} fewer, ${Math.round((dropped * 100) / reference.count)}%); ` +
+        `missing entries are not deletions until an operator accepts the change: canopy guard accept --forest ${forest}`,
+    );
+  }
+
+  /** Makes pending counts the references: every forest's, or one forest's. Returns how many. */
+  accept(request: AcceptRequest): number {
+    const accepted = acceptPending(this.state, request);
+    this.logger.info({ forest: request.forest ?? '(all)', accepted }, 'sync guard: pending counts accepted as references');
+    this.save();
+    this.flush();
+    return accepted;
+  }
+
+  /** Applies an accept request left by `canopy guard accept` (SIGUSR2), then removes it. */
+  acceptFromFile(): void {
+    const file = acceptRequestFile(this.settings.stateFile);
+    if (file === undefined) return;
+    let request: AcceptRequest;
+    try {
+      request = JSON.parse(readFileSync(file, 'utf8')) as AcceptRequest;
+    } catch (err) {
+      this.logger.warn({ file, code: (err as NodeJS.ErrnoException).code }, 'sync guard: no readable accept request');
+      return;
+    }
+    this.accept(request);
+    rmSync(file, { force: true });
+  }
+
+  /** The state, for `canopy guard list`, doctor and tests. */
+  snapshot(): GuardState {
+    return structuredClone(this.state);
+  }
+
+  /** Writes pending changes now (reload, shutdown). */
+  flush(): void {
+    if (this.saveTimer === undefined) return;
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    saveState(this.settings.stateFile, this.state, this.logger);
+  }
+
+  private isDrop(reference: number, count: number): boolean {
+    const dropped = reference - count;
+    return dropped > this.settings.maxDropCount && dropped * 100 > reference * this.settings.maxDropPercent;
+  }
+
+  /** Syncs end in bursts of a few searches: one write covers them. */
+  private save(): void {
+    if (this.settings.stateFile === undefined || this.saveTimer !== undefined) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      saveState(this.settings.stateFile, this.state, this.logger);
+    }, 200);
+    this.saveTimer.unref();
+  }
+
+  private forgetOldest(): void {
+    const keys = Object.keys(this.state.shapes);
+    if (keys.length <= this.settings.maxShapes) return;
+    const oldest = keys.reduce((a, b) => (this.state.shapes[a].lastSeen <= this.state.shapes[b].lastSeen ? a : b));
+    delete this.state.shapes[oldest];
+  }
+}
+
+/** Makes the pending counts of `state` (one forest's, or all) its references; returns how many. */
+export function acceptPending(state: GuardState, request: AcceptRequest): number {
+  let accepted = 0;
+  for (const shape of Object.values(state.shapes)) {
+    for (const [forest, record] of Object.entries(shape.forests)) {
+      if (record.pending === undefined || (request.forest !== undefined && request.forest !== forest)) continue;
+      record.reference = record.pending;
+      delete record.pending;
+      accepted++;
+    }
+  }
+  return accepted;
+}
+
+/** Who searched, as the shape names it: references are per identity. */
+function identityKey(identity: Identity): string {
+  switch (identity.kind) {
+    case 'anonymous':
+      return 'anonymous';
+    case 'account':
+      return `dn:${identity.dn.key}`;
+    case 'user':
+      return identity.dn ? `dn:${identity.dn.key}` : `u:${identity.forest}:${identity.login.toLowerCase()}`;
+  }
+}
+
+/** Where `canopy guard accept` leaves its request for the running server. */
+export function acceptRequestFile(stateFile: string | undefined): string | undefined {
+  return stateFile === undefined ? undefined : `${stateFile}.accept`;
+}
+
+/** The state in a file; a missing one is empty, a corrupt one is empty with a warning. */
+export function loadState(file: string | undefined, logger?: Logger): GuardState {
+  const empty: GuardState = { version: 1, shapes: {} };
+  if (file === undefined) return empty;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      logger?.warn({ file, code: (err as NodeJS.ErrnoException).code }, 'sync guard: cannot read the state file; starting without references');
+    }
+    return empty;
+  }
+  try {
+    const state = JSON.parse(text) as GuardState;
+    if (state?.version !== 1 || typeof state.shapes !== 'object' || state.shapes === null) throw new Error('not a sync guard state');
+    return state;
+  } catch {
+    logger?.warn({ file }, 'sync guard: the state file is corrupt; starting without references');
+    return empty;
+  }
+}
+
+/** Written whole to a temporary file and renamed over the old one: a crash leaves one or the other. */
+export function saveState(file: string | undefined, state: GuardState, logger?: Logger): void {
+  if (file === undefined) return;
+  const temporary = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temporary, `${JSON.stringify(state, null, 1)}\n`, { mode: 0o600 });
+    renameSync(temporary, file);
+  } catch (err) {
+    logger?.error({ file, code: (err as NodeJS.ErrnoException).code }, 'sync guard: cannot write the state file; references stay in memory');
+    rmSync(temporary, { force: true });
+  }
+}

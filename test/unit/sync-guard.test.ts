@@ -1,0 +1,109 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { OperationContext, SearchRequest } from '../../src/core/directory.js';
+import { Dn } from '../../src/core/dn.js';
+import { ResultCode } from '../../src/core/result-codes.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { loadState, SyncGuard, type SyncGuardSettings } from '../../src/router/sync-guard.js';
+import { parseFilterString } from '../../src/protocol/filter-codec.js';
+
+const settings: SyncGuardSettings = { enabled: true, minEntries: 100, maxDropPercent: 10, maxDropCount: 500, maxShapes: 100 };
+const silent = createLogger('silent');
+
+function request(filter = '(objectClass=user)', extra: Partial<SearchRequest> = {}): SearchRequest {
+  return { base: Dn.parse('dc=corp,dc=example'), scope: 'sub', filter: parseFilterString(filter), attributes: [], typesOnly: false, sizeLimit: 0, timeLimit: 0, ...extra };
+}
+const ctx = (dn = 'cn=sync,dc=corp,dc=example'): OperationContext => ({
+  signal: new AbortController().signal,
+  connectionId: 1,
+  boundDn: dn,
+  identity: { kind: 'account', dn: Dn.parse(dn) },
+});
+
+describe('sync guard', () => {
+  it('fails a complete result that drops past both thresholds, keeps it pending, and passes smaller drops and growth', () => {
+    const guard = new SyncGuard(settings, silent);
+    const search = guard.watch(request(), ctx())!;
+    expect(guard.complete(search, 'avvid', 10_000)).toBeUndefined();
+    // 10 % and 500 are both limits: 9,499 is 5.01 % down (over 500, under 10 %): passes and becomes the reference.
+    expect(guard.complete(search, 'avvid', 9_499)).toBeUndefined();
+    expect(guard.snapshot().shapes[search.key].forests.avvid.reference?.count).toBe(9_499);
+    const err = guard.complete(search, 'avvid', 5_000);
+    expect(err?.code).toBe(ResultCode.unavailable);
+    expect(err?.message).toContain('forest "avvid" returned 5000 entries');
+    expect(err?.message).toContain('had 9499');
+    expect(err?.message).toContain('canopy guard accept --forest avvid');
+    const record = guard.snapshot().shapes[search.key].forests.avvid;
+    expect(record.reference?.count).toBe(9_499);
+    expect(record.pending?.count).toBe(5_000);
+    expect(record.trips).toBe(1);
+    // Still failing until accepted; then the smaller count is the reference and passes.
+    expect(guard.complete(search, 'avvid', 5_000)).toBeDefined();
+    expect(guard.accept({ forest: 'vse' })).toBe(0);
+    expect(guard.accept({ forest: 'avvid' })).toBe(1);
+    expect(guard.complete(search, 'avvid', 5_000)).toBeUndefined();
+    expect(guard.complete(search, 'avvid', 20_000)).toBeUndefined();
+    expect(guard.snapshot().shapes[search.key].forests.avvid.reference?.count).toBe(20_000);
+  });
+
+  it('needs both thresholds: a small forest losing 40 % (under maxDropCount) passes', () => {
+    const guard = new SyncGuard(settings, silent);
+    const search = guard.watch(request(), ctx())!;
+    expect(guard.complete(search, 'small', 1_000)).toBeUndefined();
+    expect(guard.complete(search, 'small', 600)).toBeUndefined();
+    // A drop to nothing is over both.
+    expect(guard.complete(search, 'small', 0)).toBeDefined();
+  });
+
+  it('keeps references per forest, identity, base, scope and filter; ignores base scope, size-limited and small results', () => {
+    const guard = new SyncGuard({ ...settings, maxDropCount: 10 }, silent);
+    const a = guard.watch(request(), ctx())!;
+    guard.complete(a, 'avvid', 1_000);
+    guard.complete(a, 'vse', 50); // under minEntries: no reference for vse
+    expect(guard.complete(a, 'vse', 0)).toBeUndefined();
+    expect(guard.complete(guard.watch(request(), ctx('cn=other,dc=corp,dc=example'))!, 'avvid', 10)).toBeUndefined();
+    expect(guard.complete(guard.watch(request('(objectClass=person)'), ctx())!, 'avvid', 10)).toBeUndefined();
+    expect(guard.complete(guard.watch(request(undefined, { scope: 'one' }), ctx())!, 'avvid', 10)).toBeUndefined();
+    expect(guard.watch(request(undefined, { scope: 'base' }), ctx())).toBeUndefined();
+    expect(guard.watch(request(undefined, { sizeLimit: 10 }), ctx())).toBeUndefined();
+    expect(guard.complete(a, 'avvid', 10)).toBeDefined();
+    expect(new SyncGuard({ ...settings, enabled: false }, silent).watch(request(), ctx())).toBeUndefined();
+  });
+
+  it('masks password values and caps long filters in what it keeps', () => {
+    const guard = new SyncGuard(settings, silent);
+    const search = guard.watch(request(`(&(userPassword=Secret-1)(|${'(cn=a)'.repeat(100)}))`), ctx())!;
+    expect(search.description.filter).not.toContain('Secret-1');
+    expect(search.description.filter.length).toBeLessThan(300);
+    expect(search.description.filter).toMatch(/… \(\d+ characters\)$/);
+  });
+
+  it('forgets the least recently seen shape past maxShapes', () => {
+    const guard = new SyncGuard({ ...settings, minEntries: 1, maxShapes: 3 }, silent);
+    for (let i = 0; i < 5; i++) guard.complete(guard.watch(request(`(cn=${i}*)`), ctx())!, 'avvid', 10);
+    expect(Object.keys(guard.snapshot().shapes)).toHaveLength(3);
+  });
+
+  it('keeps its state in a file written whole; a missing file starts empty, a corrupt one with a warning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'canopy-guard-'));
+    const stateFile = join(dir, 'guard.json');
+    const guard = new SyncGuard({ ...settings, stateFile }, silent);
+    const search = guard.watch(request(), ctx())!;
+    guard.complete(search, 'avvid', 1_000);
+    guard.flush();
+    expect(loadState(stateFile).shapes[search.key].forests.avvid.reference?.count).toBe(1_000);
+    // A new process reads it back and trips on the same drop.
+    const again = new SyncGuard({ ...settings, maxDropCount: 100, stateFile }, silent);
+    expect(again.complete(again.watch(request(), ctx())!, 'avvid', 100)).toBeDefined();
+
+    writeFileSync(stateFile, '{ not json');
+    const lines: string[] = [];
+    const logger = createLogger('warn', { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream);
+    const fresh = new SyncGuard({ ...settings, stateFile }, logger);
+    expect(fresh.snapshot().shapes).toEqual({});
+    expect(lines.join('')).toContain('the state file is corrupt');
+    expect(readFileSync(stateFile, 'utf8')).toBe('{ not json'); // not overwritten until there is something to keep
+  });
+});
