@@ -1,6 +1,7 @@
 import { Dn, normaliseDnValue } from './dn.js';
 import type { AttributeValue } from './entry.js';
 import { attributeType, objectClass, type SyntaxKind } from './schema.js';
+import { isSidAttribute, sidAssertionBytes } from './sid.js';
 
 /**
  * Matching rules by syntax: equality keys, ordering and substrings. Keys are strings so they can
@@ -12,6 +13,8 @@ import { attributeType, objectClass, type SyntaxKind } from './schema.js';
 export interface AttributeRules {
   readonly syntax: SyntaxKind;
   readonly exact: boolean;
+  /** Values are SIDs: an assertion may give one in string form (`S-1-5-21-…`), as AD accepts. */
+  readonly sid?: boolean;
 }
 
 export function rulesFor(attribute: string): AttributeRules {
@@ -20,7 +23,7 @@ export function rulesFor(attribute: string): AttributeRules {
   if (base.length !== attribute.length && attribute.toLowerCase().endsWith(';binary')) {
     return { syntax: 'binary', exact: true };
   }
-  return { syntax: def?.syntax ?? 'string', exact: def?.exact === true };
+  return { syntax: def?.syntax ?? 'string', exact: def?.exact === true, ...(def && isSidAttribute(def.name) && { sid: true }) };
 }
 
 /** `userCertificate;binary` → `userCertificate`: options do not change which attribute is meant. */
@@ -49,7 +52,7 @@ function valueBytes(value: AttributeValue): Buffer {
 export function equalityKey(rules: AttributeRules, value: AttributeValue): string | undefined {
   switch (rules.syntax) {
     case 'binary':
-      return valueBytes(value).toString('hex');
+      return (rules.sid ? sidAssertionBytes(valueBytes(value)) : valueBytes(value)).toString('hex');
     case 'integer':
       return integerValue(valueText(value))?.toString();
     case 'dn':

@@ -33,6 +33,18 @@ const UAC_NORMAL_NO_EXPIRY = 66048;
 const UAC_WORKSTATION = 4096;
 /** Global security group (AD's GROUP_TYPE_ACCOUNT_GROUP | GROUP_TYPE_SECURITY_ENABLED). */
 const GROUP_TYPE_GLOBAL_SECURITY = -2147483646;
+/** sAMAccountType: what every AD user, computer and security group carries. */
+const SAM_USER_OBJECT = 805306368;
+const SAM_MACHINE_ACCOUNT = 805306369;
+const SAM_GROUP_OBJECT = 268435456;
+/** Well-known RIDs of the primary groups (primaryGroupID): Domain Users and Domain Computers. */
+const DOMAIN_USERS_RID = 513;
+const DOMAIN_COMPUTERS_RID = 515;
+
+/** A time as AD's pwdLastSet holds it: 100 ns intervals since 1601-01-01 (FILETIME). */
+function fileTime(ms: number): string {
+  return ((BigInt(ms) + 11_644_473_600_000n) * 10_000n).toString();
+}
 
 const FIRST_NAMES = [
   'James', 'Mary', 'Robert', 'Patricia', 'Michael', 'Jennifer', 'William', 'Linda', 'David', 'Elizabeth',
@@ -307,6 +319,7 @@ export function generateForest(options: ForestOptions): string {
     const b = new EntryBuilder(dnOf[i])
       .add('objectClass', 'top', 'person', 'organizationalPerson', 'user')
       .add('cn', p.cn)
+      .add('name', p.cn)
       .add('sn', p.sn)
       .add('givenName', p.givenName)
       .add('middleName', p.middleName)
@@ -327,6 +340,9 @@ export function generateForest(options: ForestOptions): string {
       .add('manager', i === 0 ? undefined : dnOf[random.int(i)])
       .add('objectGUID', guid)
       .add('objectSid', sid([...domainSid, rid++]))
+      .add('primaryGroupID', DOMAIN_USERS_RID)
+      .add('sAMAccountType', SAM_USER_OBJECT)
+      .add('pwdLastSet', fileTime(clock))
       .add('userAccountControl', disabled.has(i) ? UAC_DISABLED : UAC_NORMAL)
       .add('msRTCSIP-PrimaryUserAddress', `sip:${mail}`)
       .add('userPassword', USER_PASSWORD)
@@ -339,6 +355,7 @@ export function generateForest(options: ForestOptions): string {
       new EntryBuilder(`CN=${SERVICE_ACCOUNT},${ou('ServiceAccounts')}`)
         .add('objectClass', 'top', 'person', 'organizationalPerson', 'user')
         .add('cn', SERVICE_ACCOUNT)
+        .add('name', SERVICE_ACCOUNT)
         .add('sn', 'Service')
         .add('givenName', 'Canopy')
         .add('displayName', 'Canopy Service')
@@ -347,6 +364,9 @@ export function generateForest(options: ForestOptions): string {
         .add('userPrincipalName', `${SERVICE_ACCOUNT}@${upnSuffix}`)
         .add('objectGUID', randomGuid(random))
         .add('objectSid', sid([...domainSid, rid++]))
+        .add('primaryGroupID', DOMAIN_USERS_RID)
+        .add('sAMAccountType', SAM_USER_OBJECT)
+        .add('pwdLastSet', fileTime(clock))
         .add('userAccountControl', UAC_NORMAL_NO_EXPIRY)
         .add('userPassword', SERVICE_PASSWORD),
     ).build(),
@@ -359,10 +379,13 @@ export function generateForest(options: ForestOptions): string {
         new EntryBuilder(`CN=${name},${ou('Computers')}`)
           .add('objectClass', 'top', 'person', 'organizationalPerson', 'user', 'computer')
           .add('cn', name)
+          .add('name', name)
           .add('sAMAccountName', `${name}$`)
           .add('dNSHostName', `${name.toLowerCase()}.${dnsName}`)
           .add('objectGUID', randomGuid(random))
           .add('objectSid', sid([...domainSid, rid++]))
+          .add('primaryGroupID', DOMAIN_COMPUTERS_RID)
+          .add('sAMAccountType', SAM_MACHINE_ACCOUNT)
           .add('userAccountControl', UAC_WORKSTATION),
       ).build(),
     );
@@ -373,12 +396,33 @@ export function generateForest(options: ForestOptions): string {
     const b = new EntryBuilder(groupDn)
       .add('objectClass', 'top', 'group')
       .add('cn', g.cn)
+      .add('name', g.cn)
       .add('sAMAccountName', g.cn.replace(/ /g, '-').toLowerCase())
       .add('groupType', GROUP_TYPE_GLOBAL_SECURITY)
+      .add('sAMAccountType', SAM_GROUP_OBJECT)
       .add('objectGUID', randomGuid(random))
       .add('objectSid', sid([...domainSid, rid++]))
       .add('member', ...g.members)
       .add('memberOf', ...(memberOf.get(groupDn) ?? []));
+    entries.push(stamp(b).build());
+  }
+
+  // The primary groups every user and computer names by primaryGroupID. As in AD, primary group
+  // membership is not listed in `member`. Last, so the entries above keep their generated values.
+  for (const [cn, rid, description] of [
+    ['Domain Users', DOMAIN_USERS_RID, 'All domain users'],
+    ['Domain Computers', DOMAIN_COMPUTERS_RID, 'All workstations and servers joined to the domain'],
+  ] as const) {
+    const b = new EntryBuilder(`CN=${cn},${ou('Groups')}`)
+      .add('objectClass', 'top', 'group')
+      .add('cn', cn)
+      .add('name', cn)
+      .add('description', description)
+      .add('sAMAccountName', cn)
+      .add('groupType', GROUP_TYPE_GLOBAL_SECURITY)
+      .add('sAMAccountType', SAM_GROUP_OBJECT)
+      .add('objectGUID', randomGuid(random))
+      .add('objectSid', sid([...domainSid, rid]));
     entries.push(stamp(b).build());
   }
 

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Attribute, Change, Client, EqualityFilter, type Entry as LdaptsEntry } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sidToText } from '../../src/core/sid.js';
 import { parseLdif } from '../../src/backends/memory/ldif.js';
 import { loadConfigFile, type LoadedConfig } from '../../src/config/load.js';
 import type { NamespaceConfig } from '../../src/config/schema.js';
@@ -295,6 +296,20 @@ function describeNamespaceSuite(name: string, start: (namespace?: NamespaceOverr
       expect(tool.status).toBe(0);
       expect(keys(tool.entries.map((e) => e.dn))).toEqual([userDn.key]);
       expect(tool.entries[0].get('objectGUID')?.values).toEqual([guid]);
+    });
+
+    it('finds jdoe and its primary group by objectSid in string form, as Active Directory and SSSD do', async () => {
+      const sid = jdoe(avvid).get('objectSid')!.values[0] as Buffer;
+      const text = sidToText(sid)!;
+      expect(text).toMatch(/^S-1-5-21-\d+-\d+-\d+-\d+$/);
+      const byText = await ldapsearch(url, SUFFIX.text, 'sub', `(objectSid=${text})`, ['objectSid']);
+      expect(byText.status).toBe(0);
+      expect(keys(byText.entries.map((e) => e.dn))).toEqual([userDn.key]);
+      expect(byText.entries[0].get('objectSid')?.values).toEqual([sid]);
+      // Domain Users: the domain's SID with RID 513, jdoe's primaryGroupID.
+      expect(jdoe(avvid).get('primaryGroupID')?.values).toEqual(['513']);
+      const group = await ldapsearch(url, SUFFIX.text, 'sub', `(&(objectClass=group)(objectSid=${text.replace(/-\d+$/, '-513')}))`, ['cn']);
+      expect(group.entries.map((e) => e.get('cn')?.values[0])).toEqual(['Domain Users']);
     });
 
     it('hidden attributes are never returned or matched', async () => {

@@ -179,4 +179,16 @@ describe('Anonymizer', () => {
     expect(mapped.get('userPrincipalName')!.values).toEqual([`${value('sAMAccountName')![0]}@vse.local`]);
     expect(mapped.dn.rdns[0].text).toBe(out.dn.rdns[0].text);
   });
+
+  it('keeps what Linux clients need of an AD user: name agrees with cn, primaryGroupID and the account type stay', () => {
+    const user = person('CN=John Doe,OU=Users,DC=avvid,DC=info', {
+      cn: ['John Doe'], name: ['John Doe'], primaryGroupID: ['513'], sAMAccountType: ['805306368'], pwdLastSet: ['131000000000000000'],
+    });
+    const mapped = a.entry(user);
+    expect(mapped.get('name')!.values).toEqual(mapped.get('cn')!.values);
+    expect(mapped.get('name')!.values[0]).not.toBe('John Doe');
+    expect(mapped.get('primaryGroupID')!.values).toEqual(['513']);
+    expect(mapped.get('sAMAccountType')!.values).toEqual(['805306368']);
+    expect(mapped.get('pwdLastSet')!.values).toEqual(['131000000000000000']);
+  });
 });

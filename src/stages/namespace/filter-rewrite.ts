@@ -1,6 +1,7 @@
 import type { Filter } from '../../core/filter.js';
 import { foldAnd, foldFilter, type Folded } from '../../core/filter-fold.js';
-import { compareOrdering, substringMatcher, valueText } from '../../core/matching.js';
+import { compareOrdering, rulesFor, substringMatcher, valueText } from '../../core/matching.js';
+import { sidAssertionBytes } from '../../core/sid.js';
 import { DISABLED, UAC_DISABLED, UAC_ENABLED, UAC_PRESENT } from './account-disabled.js';
 import { dnValueToUpstream } from './dn-rewrite.js';
 import type { ForestView } from './forest-view.js';
@@ -136,6 +137,8 @@ function extensible(map: NamespaceMap, view: ForestView, f: Extract<Filter, { ty
 function valueToUpstream(map: NamespaceMap, view: ForestView, virtual: string, upstream: string, value: Buffer): Buffer | undefined {
   if (view.isDnValued(virtual) || view.isDnValued(upstream)) return rewriteText(value, (t) => dnValueToUpstream(map, view, t));
   if (virtual.toLowerCase() === UPN) return rewriteText(value, (t) => upnToUpstream(map, view, t));
+  // A SID in string form, as AD accepts it, goes to a forest that may store only the bytes.
+  if (rulesFor(virtual).sid) return sidAssertionBytes(value);
   return value; // binary values and everything else travel byte-exact
 }
 
