@@ -18,9 +18,23 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Keys whose values never appear in messages. */
+/**
+ * Key names whose values never appear in messages: passwords, passphrases, secrets, tokens,
+ * credentials, keys, and a forest's `bind` (a password written there in place of its block must
+ * not be shown either). `passwordFile`, `keyFile` and the like name files, not secrets.
+ */
+export function isSecretKey(key: string): boolean {
+  return /pass(?:word|phrase)|secret|token|credential|key$|^bind$/i.test(key) && !/File$/.test(key);
+}
+
+/** A path through a secret key: its value never appears in messages. */
 export function isSecretPath(path: readonly PropertyKey[]): boolean {
-  return path.some((p) => typeof p === 'string' && /password|secret/i.test(p) && !/File$/.test(p));
+  return path.some((p) => typeof p === 'string' && isSecretKey(p));
+}
+
+/** A value as messages show it: JSON, with every secret key's value inside it masked. */
+export function showValue(value: unknown): string {
+  return JSON.stringify(value, (key, v: unknown) => (key !== '' && isSecretKey(key) ? '(secret)' : v)) ?? String(value);
 }
 
 /** Several problems found at once, reported together so one run shows them all. */

@@ -1,4 +1,4 @@
-import { ConfigError } from './config-error.js';
+import { ConfigError, isSecretPath } from './config-error.js';
 
 /**
  * Replaces `${VAR}` and `${VAR:-default}` in every string of a parsed YAML document (not in the
@@ -18,7 +18,8 @@ const REFERENCE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}
 function substituteString(text: string, env: NodeJS.ProcessEnv, path: (string | number)[]): string {
   return text.replace(REFERENCE, (match, name: string | undefined, fallback: string | undefined) => {
     if (match === '$$') return '$';
-    if (name === undefined) throw new ConfigError(path, `bad variable reference "${match}"`);
+    // The reference is part of the value: not quoted in a secret one.
+    if (name === undefined) throw new ConfigError(path, isSecretPath(path) ? 'bad variable reference' : `bad variable reference "${match}"`);
     const v = env[name];
     if (v !== undefined && v !== '') return v;
     if (fallback !== undefined) return fallback;

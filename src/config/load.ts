@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, ConfigErrors, isSecretPath } from './config-error.js';
+import { ConfigError, ConfigErrors, isSecretPath, showValue } from './config-error.js';
 import { substituteEnv } from './env-substitution.js';
 import { configSchema, type CanopyConfig } from './schema.js';
+import { describeYamlErrors } from './yaml-errors.js';
 
 /** A validated configuration whose file paths are absolute and whose secrets are read. */
 export interface LoadedConfig extends CanopyConfig {
@@ -26,10 +27,10 @@ export function parseConfig(
   text: string,
   options: { source: string; baseDir: string; env?: NodeJS.ProcessEnv },
 ): LoadedConfig {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigErrors(doc.errors.map((e) => new ConfigError([], `${options.source}: ${e.message}`)));
-  }
+  const lineCounter = new LineCounter();
+  // prettyErrors would quote the source lines around an error, inline passwords included.
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
+  if (doc.errors.length > 0) throw new ConfigErrors(describeYamlErrors(doc.errors, text, lineCounter, options.source));
   let raw: unknown;
   try {
     raw = substituteEnv(doc.toJS() ?? {}, options.env ?? process.env);
@@ -52,7 +53,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigError[] {
   if (issue.code === 'invalid_union' && path.at(-1) === undefined) return [new ConfigError(path, issue.message)];
   const message = issue.code === 'custom' ? issue.message : issue.message.replace(/^Invalid input: /, '');
   if (value === undefined) return [new ConfigError(path, message)];
-  const shown = isSecretPath(path) ? '(secret)' : JSON.stringify(value);
+  const shown = isSecretPath(path) ? '(secret)' : showValue(value);
   return [new ConfigError(path, `${shown} ${message}`)];
 }
 

@@ -16,12 +16,26 @@ const MAX_BODY = 16 * 1024;
  * The mock directory's admin endpoint, on loopback only, for test suites in any language:
  * `GET /faults` (active faults and counts), `POST /faults` (a fault spec as JSON → its id),
  * `DELETE /faults` (all), `DELETE /faults/ID`, `POST /reset` (back to the loaded data).
+ *
+ * Listening on loopback does not keep web pages out: a browser on the developer's machine reaches
+ * 127.0.0.1 too. A page of another origin may send a "simple" POST (text/plain, no preflight), and
+ * a page whose DNS name is rebound to 127.0.0.1 sends anything under its own Host. So every request
+ * must name a loopback Host with this port (421 otherwise), and a POST must be
+ * `application/json` (415 otherwise), which no page can send to another origin without a CORS
+ * preflight that this endpoint never grants. DELETE always needs that preflight.
  */
 export async function startFaultEndpoint(
   faults: FaultSwitches,
   options: { port: number; reset: () => void; logger: Logger },
 ): Promise<FaultEndpoint> {
   const server = createServer((req, res) => {
+    const port = (server.address() as AddressInfo).port;
+    if (!isLoopbackHost(req.headers.host, port)) {
+      return reply(res, 421, { error: `Host must be 127.0.0.1:${port}, localhost:${port} or [::1]:${port}` });
+    }
+    if (req.method === 'POST' && !isJson(req.headers['content-type'])) {
+      return reply(res, 415, { error: 'POST needs Content-Type: application/json' });
+    }
     handle(req, res, faults, options.reset).catch((err: unknown) => {
       options.logger.error({ err }, 'mock admin request failed');
       reply(res, 500, { error: 'internal error' });
@@ -71,6 +85,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, faults: FaultSw
     return reply(res, 204);
   }
   reply(res, 404, { error: `no route ${req.method} ${path}` });
+}
+
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** `127.0.0.1:PORT`, `localhost:PORT` or `[::1]:PORT`: what a client of this listener names, never a page's own DNS name. */
+function isLoopbackHost(host: string | undefined, port: number): boolean {
+  if (host === undefined) return false;
+  let url: URL;
+  try {
+    url = new URL(`http://${host}`);
+  } catch {
+    return false;
+  }
+  return url.host === host.toLowerCase() && LOOPBACK_NAMES.has(url.hostname) && url.port === (port === 80 ? '' : String(port));
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return contentType?.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
 }
 
 async function body(req: IncomingMessage): Promise<string> {

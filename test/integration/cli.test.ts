@@ -37,6 +37,23 @@ describe('canopy command line', () => {
     expect(r.stdout).not.toContain('canopy listening');
   });
 
+  it('a YAML syntax error on the line of an inline password shows neither the line nor the password', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'canopy-cli-'));
+    const file = join(dir, 'secret.yaml');
+    writeFileSync(
+      file,
+      'forests:\n  - name: a\n    backend: ldap\n    base: "dc=a"\n    servers: ["ldap://127.0.0.1:1"]\n    bind:\n      dn: "cn=svc,dc=a"\n      password: "S3cr3t-XYZ" # the quote was meant to go here"\n     typo: 1\n',
+    );
+    for (const command of ['check', 'serve', 'validate']) {
+      const r = run([command, '--config', file]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`canopy: invalid configuration ${file}`);
+      expect(r.stderr).toMatch(/line 9, column \d+/);
+      expect(r.stderr).not.toContain('S3cr3t-XYZ');
+      expect(r.stdout).not.toContain('S3cr3t-XYZ');
+    }
+  });
+
   it('names a missing LDIF file by its key', () => {
     const dir = mkdtempSync(join(tmpdir(), 'canopy-cli-'));
     const file = join(dir, 'c.yaml');

@@ -274,6 +274,20 @@ ${openAccess}`,
     expect((await logged(p, 'reload refused: invalid configuration; the running one stays', mark)).errors).toContain('forests');
     expect(await count(c, AVVID, '(sAMAccountName=jdoe)')).toBe(0);
     expect(await count(c, AVVID, '(sAMAccountName=*)')).toBeGreaterThan(10);
+
+    // A YAML syntax error on the line of an inline password: neither `canopy reload` nor the
+    // server's log shows the line or the password.
+    writeFileSync(file, 'tls:\n  certFile: c.pem\n  keyFile: k.pem\n  password: "S3cr3t-XYZ" oops\nforests: []\n');
+    const secret = reload('--pid-file', pidFile, '--config', file);
+    expect(secret.status).toBe(1);
+    expect(secret.stderr).toMatch(/line 4, column \d+/);
+    expect(secret.stderr).not.toContain('S3cr3t-XYZ');
+    mark = p.logLines.length;
+    p.child.kill('SIGHUP');
+    const refusedLine = await logged(p, 'reload refused: invalid configuration; the running one stays', mark);
+    expect(refusedLine.errors).toMatch(/line 4, column \d+/);
+    expect(p.logLines.slice(mark).join('\n')).not.toContain('S3cr3t-XYZ');
+    expect(await count(c, AVVID, '(sAMAccountName=*)')).toBeGreaterThan(10);
   });
 
   it('on SIGTERM, refuses new connections and lets a search in flight finish before exiting 0', async () => {

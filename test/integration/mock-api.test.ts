@@ -4,6 +4,7 @@
  * and HTTP), including one forest failing halfway through a paged sync behind the namespace.
  */
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { Attribute, Change, Client } from 'ldapts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +22,19 @@ const enabledUsers = avvidEntries.filter((e) => {
   return classes.includes('user') && !classes.includes('computer') && (Number(e.get('userAccountControl')?.values[0] ?? 0) & 2) === 0;
 });
 const JDOE = `CN=John Doe,OU=Users,${AVVID}`;
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+/** An HTTP request with the headers given verbatim (fetch will not send another Host). */
+function rawHttp(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers, setHost: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 async function connect(dir: MockDirectory): Promise<Client> {
   const client = new Client({ url: dir.url });
@@ -167,7 +181,7 @@ describe('fault switches', () => {
 
   it('is served over HTTP on loopback', async () => {
     expect(dir.faultUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const post = await fetch(`${dir.faultUrl}/faults`, { method: 'POST', body: JSON.stringify({ kind: 'unavailable' }) });
+    const post = await fetch(`${dir.faultUrl}/faults`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ kind: 'unavailable' }) });
     expect(post.status).toBe(201);
     const { id } = (await post.json()) as { id: number };
     expect((await search()).status).toBe(52);
@@ -175,12 +189,46 @@ describe('fault switches', () => {
     expect(listed.faults.map((f) => f.id)).toEqual([id]);
     expect((await fetch(`${dir.faultUrl}/faults/${id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await search()).status).toBe(0);
-    const bad = await fetch(`${dir.faultUrl}/faults`, { method: 'POST', body: JSON.stringify({ kind: 'latency' }) });
+    const bad = await fetch(`${dir.faultUrl}/faults`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ kind: 'latency' }) });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('ms');
     await client.del(`CN=svc-canopy,OU=ServiceAccounts,${AVVID}`);
-    expect((await fetch(`${dir.faultUrl}/reset`, { method: 'POST' })).status).toBe(204);
+    expect((await fetch(`${dir.faultUrl}/reset`, { method: 'POST', headers: JSON_TYPE })).status).toBe(204);
     expect((await client.search(`CN=svc-canopy,OU=ServiceAccounts,${AVVID}`, { scope: 'base' })).searchEntries).toHaveLength(1);
+  });
+
+  // What a web page on the developer's machine can send: a cross-origin "simple" POST (text/plain,
+  // form-encoded, or no type: no CORS preflight), or anything under its own DNS name rebound to
+  // 127.0.0.1. None of it may inject a fault, clear one, reset the data or read the state.
+  it('over HTTP, refuses what a web page can send: POSTs that are not JSON, and Hosts that are not loopback', async () => {
+    const port = Number(new URL(dir.faultUrl!).port);
+    await client.del(JDOE);
+    const kept = dir.faults.inject({ kind: 'busy', count: 1000 });
+    const spec = JSON.stringify({ kind: 'unavailable' });
+    for (const type of ['text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined]) {
+      const headers = type === undefined ? undefined : { 'content-type': type };
+      const inject = await fetch(`${dir.faultUrl}/faults`, { method: 'POST', headers, body: spec });
+      expect(inject.status).toBe(415);
+      expect(await inject.text()).toContain('application/json');
+      expect((await fetch(`${dir.faultUrl}/reset`, { method: 'POST', headers })).status).toBe(415);
+    }
+    for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1.nip.io:${port}`, `localhost.:${port}`, `127.1:${port}`, `127.0.0.1:${port + 1}`, '127.0.0.1', `user@127.0.0.1:${port}`, '']) {
+      for (const [method, path] of [['POST', '/faults'], ['POST', '/reset'], ['DELETE', '/faults'], ['DELETE', `/faults/${kept}`], ['GET', '/faults']] as const) {
+        const r = await rawHttp(port, method, path, { host, 'content-type': 'application/json' }, method === 'POST' ? spec : undefined);
+        expect(r.status, `${method} ${path} Host: ${host}`).toBe(421);
+      }
+    }
+    expect(dir.faults.list().map((f) => f.id)).toEqual([kept]);
+    dir.faults.clear();
+    await expect(client.search(JDOE, { scope: 'base' })).rejects.toThrow(); // not reset: still deleted
+    // A test suite's requests, by any loopback name, are served.
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`]) {
+      const r = await rawHttp(port, 'POST', '/faults', { host, 'content-type': 'application/json; charset=utf-8' }, spec);
+      expect(r.status, host).toBe(201);
+      expect((await rawHttp(port, 'DELETE', '/faults', { host })).status).toBe(204);
+    }
+    expect((await rawHttp(port, 'POST', '/reset', { host: `localhost:${port}`, 'content-type': 'application/json' })).status).toBe(204);
+    expect((await client.search(JDOE, { scope: 'base' })).searchEntries).toHaveLength(1);
   });
 });
 

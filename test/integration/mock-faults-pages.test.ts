@@ -92,7 +92,7 @@ describe('drop after N pages, through the API', () => {
 describe('drop after N pages, over HTTP', () => {
   it('is injected with POST /faults and used up after `count` searches', async () => {
     await using dir = await startMockDirectory({ faultPort: 0 });
-    const post = (body: unknown) => fetch(`${dir.faultUrl}/faults`, { method: 'POST', body: JSON.stringify(body) });
+    const post = (body: unknown) => fetch(`${dir.faultUrl}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect((await post({ kind: 'drop', afterPages: 1, count: 1 })).status).toBe(201);
     const dropped = await pagedLdapsearch(dir.url, dir.bindDn, dir.password);
     expect(dropped.status).not.toBe(0);

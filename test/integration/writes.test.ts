@@ -590,3 +590,107 @@ async function fakeUpstream(
       }),
   };
 }
+
+/**
+ * Memory forests imitate Active Directory where a login depends on it: a user may not rename its
+ * own logins (AD grants SELF no write on them), and no write gives an account a login name another
+ * account holds (AD's uniqueness checks). ldap forests leave both to the forest's own server.
+ */
+describe('memory forests: the names others log in by', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startMemoryStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+  const ldapmodify = (name: string, password: string, ldif: string) => runLdapTool('ldapmodify', ['-x', '-H', stack.url, '-D', name, '-w', password], ldif);
+  const modifyLdif = (dn: Dn, ...changes: [op: string, type: string, value: string][]) =>
+    `dn: ${dn.text}\nchangetype: modify\n${changes.map(([op, type, value]) => `${op}: ${type}\n${type}: ${value}\n-\n`).join('')}`;
+  const logsIn = async (name: string, password: string): Promise<boolean> => {
+    const c = new Client({ url: stack.url, timeout: 10_000 });
+    try {
+      await c.bind(name, password);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await c.unbind().catch(() => undefined);
+    }
+  };
+  const logins = ['sAMAccountName', 'userPrincipalName', 'uid', 'mail', 'telephoneNumber'];
+  /** The login attributes (and the phone number) as the forest stores them. */
+  const stored = async (dn: Dn): Promise<Record<string, string[] | undefined>> => {
+    const all = await stack.backing.read(avvid, dn, logins);
+    return Object.fromEntries(logins.map((a) => [a.toLowerCase(), all?.[a.toLowerCase()]]));
+  };
+
+  it('a user may not change its own sAMAccountName, userPrincipalName, uid or mail, by any name of the type (insufficientAccessRights)', async () => {
+    const before = await stored(selfWriter.upstream);
+    const attempts: [string, string, string][] = [
+      ['replace', 'sAMAccountName', 'jdoe'],
+      ['replace', 'SAMACCOUNTNAME', 'jdoe'],
+      ['replace', '1.2.840.113556.1.4.221', 'jdoe'],
+      ['replace', 'userPrincipalName', 'jdoe@avvid.info'],
+      ['replace', '1.2.840.113556.1.4.656', 'jdoe@avvid.info'],
+      ['delete', 'userPrincipalName', selfWriter.upn],
+      ['add', 'uid', 'jdoe'],
+      ['add', 'userid', 'jdoe'],
+      ['add', '0.9.2342.19200300.100.1.1', 'jdoe'],
+      ['add', 'uid;lang-en', 'jdoe'],
+      ['replace', 'mail', 'john.doe@avvid.info'],
+      ['replace', 'rfc822Mailbox', 'john.doe@avvid.info'],
+    ];
+    for (const attempt of attempts) {
+      const r = await ldapmodify(selfWriter.upn, USER_PASSWORD, modifyLdif(selfWriter.virtual, attempt));
+      expect(r.status, `${attempt.join(' ')}: ${r.stderr}`).toBe(50);
+    }
+    // All or nothing: a phone number changed together with a login name is not changed either.
+    const mixed = await ldapmodify(selfWriter.upn, USER_PASSWORD, modifyLdif(selfWriter.virtual, ['replace', 'telephoneNumber', '+1 408 555 0111'], ['replace', 'sAMAccountName', 'jdoe']));
+    expect(mixed.status, mixed.stderr).toBe(50);
+    expect(await stored(selfWriter.upstream)).toEqual(before);
+    // Its own phone number it still changes.
+    const phone = await ldapmodify(selfWriter.upn, USER_PASSWORD, modifyLdif(selfWriter.virtual, ['replace', 'telephoneNumber', '+1 408 555 0112']));
+    expect(phone.status, phone.stderr).toBe(0);
+    expect(await stored(selfWriter.upstream)).toEqual({ ...before, telephonenumber: ['+1 408 555 0112'] });
+    // jdoe's logins still name one account.
+    for (const name of [jdoe.upn, 'AVVID\\jdoe']) expect(await logsIn(name, USER_PASSWORD), name).toBe(true);
+  });
+
+  it('no write gives an account a login name another holds: UPN constraintViolation (19), sAMAccountName entryAlreadyExists (68), as AD answers', async () => {
+    const target = resetTarget;
+    const before = await stored(target.upstream);
+    const refused: [[string, string, string], number][] = [
+      [['replace', 'userPrincipalName', 'jdoe@avvid.info'], 19],
+      [['replace', 'userPrincipalName', 'JDoe@AVVID.INFO'], 19],
+      [['replace', '1.2.840.113556.1.4.656', 'jdoe@avvid.info'], 19],
+      [['replace', 'sAMAccountName', 'jdoe'], 68],
+      [['replace', 'sAMAccountName', 'JDOE'], 68],
+      [['replace', '1.2.840.113556.1.4.221', 'jdoe'], 68],
+    ];
+    for (const [attempt, code] of refused) {
+      const r = await ldapmodify(PROVISIONING, ACCOUNT_PASSWORD, modifyLdif(target.virtual, attempt));
+      expect(r.status, `${attempt.join(' ')}: ${r.stderr}`).toBe(code);
+    }
+    expect(await stored(target.upstream)).toEqual(before);
+
+    const add = (sam: string, upn: string) =>
+      ldapmodify(
+        PROVISIONING,
+        ACCOUNT_PASSWORD,
+        `dn: CN=Second Doe,${usersOu(avvid)}\nchangetype: add\nobjectClass: user\ncn: Second Doe\nsAMAccountName: ${sam}\nuserPrincipalName: ${upn}\n`,
+      );
+    expect((await add('jdoe', 'second.doe@avvid.info')).status).toBe(68);
+    expect((await add('sdoe', 'JDOE@avvid.info')).status).toBe(19);
+    expect(await stack.backing.read(avvid, Dn.parse(`CN=Second Doe,OU=Users,${avvid.base}`), ['cn'])).toBeUndefined();
+
+    // Its own values it keeps, and a free name it gets; the login follows.
+    const keep = await ldapmodify(PROVISIONING, ACCOUNT_PASSWORD, modifyLdif(target.virtual, ['replace', 'sAMAccountName', before.samaccountname![0].toUpperCase()]));
+    expect(keep.status, keep.stderr).toBe(0);
+    const renamed = await ldapmodify(PROVISIONING, ACCOUNT_PASSWORD, modifyLdif(target.virtual, ['replace', 'userPrincipalName', 'a.gonzalez@avvid.info']));
+    expect(renamed.status, renamed.stderr).toBe(0);
+    expect(await logsIn('a.gonzalez@avvid.info', USER_PASSWORD)).toBe(true);
+    expect(await logsIn(target.upn, USER_PASSWORD)).toBe(false);
+    expect(await logsIn(jdoe.upn, USER_PASSWORD)).toBe(true);
+  });
+});

@@ -98,6 +98,40 @@ describe('configuration', () => {
     expect(errorsOf('forests: [')[0]).toMatch(/^test\.yaml: /);
   });
 
+  it('reports a YAML syntax error by line and column, without echoing the source', () => {
+    const [message] = errorsOf(`${forest}listen: { ldap: "ldap://127.0.0.1:3389" } trailing\n`);
+    expect(message).toMatch(/^test\.yaml: line 6, column \d+: /);
+    expect(message).not.toContain('127.0.0.1');
+    expect(message).not.toContain('\n');
+  });
+
+  // A syntax error on, or inside the value of, a line holding a secret: neither the line nor the
+  // parser's message (which may quote part of the value) is shown, whatever the key or the style.
+  it.each([
+    ['after an inline password', '    bind:\n      dn: CN=svc\n      password: "S3cr3t-XYZ" oops\n'],
+    ['a bad escape in a quoted password', '    bind: { dn: CN=svc, password: "S3cr\\q3t-XYZ" }\n'],
+    ['a nested mapping in a passphrase', '    tls: { token: S3cr3t-XYZ: 1 }\n'],
+    ['a block scalar continuing a secret', '    bind:\n      secret: |\n        S3cr3t-XYZ\n       \tbad\n'],
+    ['a password written in place of the bind block', '    bind: S3cr3t-XYZ: oops\n'],
+  ])('never echoes a secret in a YAML syntax error: %s', (_, lines) => {
+    const messages = errorsOf(`forests:\n  - name: a\n    backend: ldap\n    base: DC=a\n${lines}`);
+    expect(messages.length).toBeGreaterThan(0);
+    expect(messages.join('\n')).not.toMatch(/S3cr|3t-XYZ/);
+  });
+
+  it('never prints a secret held inside a value it shows, nor one written in place of a block', () => {
+    const both = errorsOf(`forests:\n  - { name: a, backend: ldap, base: DC=a, servers: ["ldap://a:389"], bind: { dn: CN=svc, password: S3cr3t-XYZ, passwordFile: f } }\n`);
+    expect(both.join('\n')).toContain('forests[0].bind: ');
+    expect(both.join('\n')).toContain('sets both password and passwordFile');
+    expect(both.join('\n')).not.toContain('S3cr3t-XYZ');
+    const inPlace = errorsOf(`forests:\n  - { name: a, backend: ldap, base: DC=a, servers: ["ldap://a:389"], bind: S3cr3t-XYZ }\n`);
+    expect(inPlace.join('\n')).toContain('forests[0].bind: (secret)');
+    expect(inPlace.join('\n')).not.toContain('S3cr3t-XYZ');
+    const reference = errorsOf(`${forest}tls: { certFile: c, keyFile: k, password: "S3cr\${3t-XYZ" }\n`);
+    expect(reference.join('\n')).toContain('tls.password: bad variable reference');
+    expect(reference.join('\n')).not.toContain('3t-XYZ');
+  });
+
   it('never prints a secret value', () => {
     const messages = errorsOf(`${forest}tls: { certFile: c, keyFile: k, password: 12345 }`).join('\n');
     expect(messages).toContain('tls.password: (secret)');

@@ -66,6 +66,8 @@ describe('parseLdif', () => {
     ['missing dn', 'cn: a\n', /^f\.ldif:1: expected "dn:"/],
     ['bad base64', 'dn: cn=a,dc=x\ncn:: %%%\n', /^f\.ldif:2: invalid base64/],
     ['no colon', 'dn: cn=a,dc=x\nnonsense\n', /^f\.ldif:2: expected "attribute: value"/],
+    // The line itself is not quoted: it may be a password whose colon was forgotten.
+    ['no colon, not echoed', 'dn: cn=a,dc=x\nuserPassword S3cr3t-XYZ\n', /^f\.ldif:2: expected "attribute: value"(?!.*S3cr3t)/],
     ['second dn in one record', 'dn: cn=a,dc=x\ncn: a\ndn: cn=b,dc=x\n', /^f\.ldif:3: second "dn:"/],
     ['dangling continuation', ' x\n', /^f\.ldif:1: continuation/],
     ['version 2', 'version: 2\n\ndn: cn=a,dc=x\n', /^f\.ldif:1: unsupported LDIF version/],

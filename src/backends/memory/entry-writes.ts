@@ -5,6 +5,7 @@ import { LdapError } from '../../core/ldap-error.js';
 import { equalityKey, normalise, valueText, withoutBinaryOption } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
 import { attributeType, syntaxOf, type SyntaxKind } from '../../core/schema.js';
+import { indexKey } from './query-plan.js';
 
 /**
  * Pure entry transformations behind the memory directory's writes. Each takes a stored entry,
@@ -23,13 +24,27 @@ function hasValue(entry: Entry, name: string, value: AttributeValue): boolean {
 }
 
 /**
+ * Attribute types other people's logins are found by: Canopy's UPN and `DOMAIN\user` logins,
+ * applications' search-then-bind on uid or mail. Active Directory grants SELF no write on any of
+ * them (they are outside its Personal-Information and Web-Information property sets).
+ */
+const LOGIN_NAMES: ReadonlySet<string> = new Set(['sAMAccountName', 'userPrincipalName', 'uid', 'mail'].map(indexKey));
+
+/**
  * A forest user writing as itself (`asUser`): the mock directory keeps no access control of its
  * own, so, like Active Directory's default for users, it lets a user change its own entry (modify,
- * password); anything more only where Canopy's access rules allow it.
+ * password) except the names others log in by (`written`: the attributes a modify names, compared
+ * by type whatever their spelling); anything more only where Canopy's access rules allow it.
  */
-export function checkUserWrite(writer: UserWriter | undefined, operation: string, own?: Dn): void {
-  if (writer === undefined || writer.rulesAllow || (own !== undefined && writer.dn?.equals(own) === true)) return;
-  throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: a user may change its own entry only`);
+export function checkUserWrite(writer: UserWriter | undefined, operation: string, own?: Dn, written: readonly string[] = []): void {
+  if (writer === undefined || writer.rulesAllow) return;
+  if (own === undefined || writer.dn?.equals(own) !== true) {
+    throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: a user may change its own entry only`);
+  }
+  const login = written.find((name) => LOGIN_NAMES.has(indexKey(name)));
+  if (login !== undefined) {
+    throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: a user may not change its own login name (${login})`);
+  }
 }
 
 /** Checks an entry a client adds: it needs an objectClass, no server-maintained attributes, no duplicate values. */

@@ -137,7 +137,8 @@ type ValueKind = 'text' | 'base64' | 'url';
 
 function splitLine(line: Line, source: string): { attribute: string; kind: ValueKind; value: string } {
   const colon = line.text.indexOf(':');
-  if (colon <= 0) throw new LdifError(source, line.number, `expected "attribute: value", found "${line.text}"`);
+  // The line is not quoted: it may be a password whose colon was forgotten.
+  if (colon <= 0) throw new LdifError(source, line.number, 'expected "attribute: value", found a line without one');
   const attribute = line.text.slice(0, colon);
   if (!ATTRIBUTE.test(attribute)) throw new LdifError(source, line.number, `invalid attribute description "${attribute}"`);
   let rest = line.text.slice(colon + 1);

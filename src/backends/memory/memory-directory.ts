@@ -12,7 +12,7 @@ import { Dn } from '../../core/dn.js';
 import type { AttributeValue, Entry } from '../../core/entry.js';
 import { compileFilter, type EntryMatcher } from '../../core/filter-eval.js';
 import { LdapError } from '../../core/ldap-error.js';
-import { integerValue, normalise } from '../../core/matching.js';
+import { equalityKey, integerValue, normalise } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
 import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, type AdProfile } from './ad-profile.js';
 import { AttributeIndex } from './attribute-index.js';
@@ -51,6 +51,18 @@ interface JournalRecord {
 
 /** Attributes looked up by exact value in practice: sync and login filters, group and manager links, AD's category. */
 const INDEXED = ['objectClass', 'objectCategory', 'cn', 'uid', 'sAMAccountName', 'userPrincipalName', 'mail', 'member', 'manager', 'objectGUID'];
+
+/**
+ * Login names one account at most may hold, checked on writes as Active Directory checks them:
+ * a userPrincipalName unique in the forest (constraintViolation, AD's 000021C8
+ * ERROR_DS_UPN_VALUE_NOT_UNIQUE_IN_FOREST), a sAMAccountName unique in the domain
+ * (entryAlreadyExists, AD's 00000524 ERROR_USER_EXISTS). Loaded data is not checked (nor is
+ * replicated data in AD).
+ */
+const UNIQUE_LOGINS = [
+  { name: 'userPrincipalName', code: ResultCode.constraintViolation, scope: 'forest' },
+  { name: 'sAMAccountName', code: ResultCode.entryAlreadyExists, scope: 'domain' },
+] as const;
 
 /** Bit 0x2 of userAccountControl: ACCOUNTDISABLE. */
 const ACCOUNT_DISABLED = 2n;
@@ -286,6 +298,7 @@ export class MemoryDirectory implements Directory {
     checkNewEntry(entry);
     if (this.ad) rejectBackLink(entry.has('memberOf'));
     const stored = storedForm(entry, this.spelled(dn));
+    this.rejectTakenLogins(stored, dn.key);
     const now = generalizedTime();
     stored.set('createTimestamp', [now]);
     stored.set('modifyTimestamp', [now]);
@@ -302,10 +315,11 @@ export class MemoryDirectory implements Directory {
 
   async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
     const node = this.existing(dn);
-    checkUserWrite(ctx.asUser, 'modify', dn);
+    checkUserWrite(ctx.asUser, 'modify', dn, changes.map((c) => c.attribute.name));
     if (this.ad) rejectBackLink(changes.some((c) => indexKey(c.attribute.name) === 'memberof'));
     const before = node.entry;
     const next = applyModifications(before, changes, this.ad ? ResultCode.notAllowedOnRDN : ResultCode.namingViolation);
+    this.rejectTakenLogins(next, dn.key, before);
     this.touch(next);
     this.replace(node, next);
     if (this.ad) this.relink([...this.memberKeys(before), ...this.memberKeys(next)]);
@@ -347,6 +361,7 @@ export class MemoryDirectory implements Directory {
       throw new LdapError(ResultCode.entryAlreadyExists, `entry "${newDn.text}" already exists`);
     }
     const renamed = renamedEntry(node.entry, newDn, request.deleteOldRdn);
+    this.rejectTakenLogins(renamed, dn.key, node.entry);
     this.touch(renamed);
     const subtree = [...this.descendants(node)]; // pre-order: parents are re-inserted before children
     // Children before parents, so that undoing (newest first) puts parents back first.
@@ -404,6 +419,29 @@ export class MemoryDirectory implements Directory {
       }
     }
     return new LdapError(ResultCode.noSuchObject, `no such entry "${dn.text}"`, matched);
+  }
+
+  /**
+   * Refuses a login name the write gives `entry` (a value `before` did not have) that another
+   * entry holds. Values are found by attribute type, whatever name or OID the client wrote them
+   * under, and compared by the type's equality rule (case-insensitively).
+   */
+  private rejectTakenLogins(entry: Entry, ownKey: string, before?: Entry): void {
+    for (const { name, code, scope } of UNIQUE_LOGINS) {
+      const type = indexKey(name);
+      const index = this.indexes.get(type)!;
+      const keys = (e: Entry | undefined): string[] =>
+        [...(e?.attributes() ?? [])]
+          .filter((a) => indexKey(a.name) === type)
+          .flatMap((a) => a.values.flatMap((v) => equalityKey(index.rules, v) ?? []));
+      const had = new Set(keys(before));
+      for (const key of keys(entry)) {
+        if (had.has(key)) continue;
+        if ([...index.equal(key)].some((holder) => holder !== ownKey)) {
+          throw new LdapError(code, `${name}: another entry has this value already; it must be unique in the ${scope}`);
+        }
+      }
+    }
   }
 
   /** Records a change on a new entry version: modifyTimestamp, and AD's whenChanged and uSNChanged. */
