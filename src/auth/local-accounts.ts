@@ -8,8 +8,11 @@ import { parseScryptHash, unmatchableHash, verifyPassword, type ScryptHash } fro
 /** Canopy's own principals (an application's service account), checked against scrypt hashes. */
 export class LocalAccounts {
   private readonly byKey: ReadonlyMap<string, { dn: Dn; hash: ScryptHash }>;
-  /** Checked for DNs that are no account: an unknown name costs what a wrong password costs. */
-  private readonly unknown: ScryptHash;
+  /**
+   * Checked for DNs that are no account, so that an unknown name costs what a wrong password
+   * costs; without accounts there is nothing to tell apart, and no scrypt to spend.
+   */
+  private readonly unknown: ScryptHash | undefined;
 
   constructor(accounts: readonly AccountConfig[]) {
     this.byKey = new Map(
@@ -19,7 +22,8 @@ export class LocalAccounts {
         return [dn.key, { dn, hash: parseScryptHash(a.passwordHash)! }];
       }),
     );
-    this.unknown = unmatchableHash(this.byKey.values().next().value?.hash);
+    const first = this.byKey.values().next().value;
+    this.unknown = first && unmatchableHash(first.hash);
   }
 
   /** The account `dn` names (by its canonical key), or an unknown one whose check always fails. */
@@ -28,7 +32,8 @@ export class LocalAccounts {
     return {
       key: `account:${dn.key}`,
       verify: async (password) => {
-        const right = await verifyPassword(account?.hash ?? this.unknown, password);
+        const hash = account?.hash ?? this.unknown;
+        const right = hash !== undefined && (await verifyPassword(hash, password));
         if (!account || !right) throw new LdapError(ResultCode.invalidCredentials, 'invalid credentials');
         return { kind: 'account', dn: account.dn };
       },

@@ -35,12 +35,11 @@ export async function hashPassword(password: string | Buffer): Promise<string> {
 }
 
 /**
- * A hash no password matches, costing what `like` costs to check (the default's cost without it):
- * checked for names that are no account, so their answer takes as long as a wrong password's.
+ * A hash no password matches, costing what `like` costs to check: checked for names that are no
+ * account, so their answer takes as long as a wrong password's.
  */
-export function unmatchableHash(like?: ScryptHash): ScryptHash {
-  const { ln, r, p } = DEFAULT;
-  return { options: like?.options ?? scryptOptions(ln, r, p), salt: randomBytes(16), hash: randomBytes(like?.hash.length ?? KEY_BYTES) };
+export function unmatchableHash(like: ScryptHash): ScryptHash {
+  return { options: like.options, salt: randomBytes(16), hash: randomBytes(like.hash.length) };
 }
 
 export async function verifyPassword(stored: ScryptHash, password: Buffer): Promise<boolean> {

@@ -2,6 +2,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { BindThrottle } from '../../src/auth/bind-throttle.js';
 import { ForestLogins, type LoginForest } from '../../src/auth/forest-logins.js';
+import { LocalAccounts } from '../../src/auth/local-accounts.js';
 import { parseLoginName, spellingKey } from '../../src/auth/login-name.js';
 import { hashPassword, parseScryptHash, verifyPassword } from '../../src/auth/scrypt-hash.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -42,6 +43,18 @@ describe('login names', () => {
     expect(() => parseLoginName('cn=x,,=')).toThrow();
     expect(() => parseLoginName('jdoe@')).toThrow(expect.objectContaining({ code: 49 }));
     expect(spellingKey(parseLoginName('VSE\\JDoe'))).toBe(spellingKey(parseLoginName('vse\\jdoe')));
+  });
+});
+
+describe('LocalAccounts', () => {
+  it('resolves a DN in any case or spacing to its account; an unknown DN never logs in', async () => {
+    const accounts = new LocalAccounts([{ dn: 'cn=svc,ou=accounts,dc=x', passwordHash: await hashPassword('Sync-Secret') }]);
+    const svc = accounts.resolve(Dn.parse('CN=SVC, OU=Accounts, DC=X'));
+    expect(svc.key).toBe(accounts.resolve(Dn.parse('cn=svc,ou=accounts,dc=x')).key);
+    expect(await svc.verify(Buffer.from('Sync-Secret'))).toEqual({ kind: 'account', dn: Dn.parse('cn=svc,ou=accounts,dc=x') });
+    await expect(svc.verify(Buffer.from('wrong'))).rejects.toMatchObject({ code: 49, message: 'invalid credentials' });
+    await expect(accounts.resolve(Dn.parse('cn=other,ou=accounts,dc=x')).verify(Buffer.from('Sync-Secret'))).rejects.toMatchObject({ code: 49, message: 'invalid credentials' });
+    await expect(new LocalAccounts([]).resolve(Dn.parse('cn=svc,dc=x')).verify(Buffer.from('x'))).rejects.toMatchObject({ code: 49 });
   });
 });
 
