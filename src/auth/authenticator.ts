@@ -1,20 +1,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecurityConfig } from '../config/auth-schema.js';
+import type { OperationContext } from '../core/directory.js';
 import type { Authenticator, BindCredentials, Identity } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import { BindThrottle } from './bind-throttle.js';
+import { BindThrottle, type BindAttempt } from './bind-throttle.js';
 import type { ForestLogins } from './forest-logins.js';
 import type { LocalAccounts } from './local-accounts.js';
-import { parseLoginName, throttleKey } from './login-name.js';
+import { parseLoginName, type LoginAccount, type LoginName } from './login-name.js';
 
 /**
- * Canopy's simple binds: the TLS requirement, throttling of failures, then local accounts by DN
- * and forest logins (virtual DN, UPN, down-level or bare name). Every credential failure reaches
- * the client as the same invalidCredentials, so it cannot tell an unknown user from a wrong
- * password; outages keep their own codes.
+ * Canopy's simple binds: the TLS requirement, then the account the name resolves to (a local
+ * account by DN, or a forest entry by virtual DN, UPN, down-level or bare name), the throttle's
+ * permission to check it, and the check. Every credential failure reaches the client as the same
+ * invalidCredentials, so it cannot tell an unknown user from a wrong password; outages keep their
+ * own codes, with a message that names no server (the log has the details).
  */
 export class CanopyAuthenticator implements Authenticator {
   private readonly throttle: BindThrottle;
@@ -34,29 +36,54 @@ export class CanopyAuthenticator implements Authenticator {
       throw new LdapError(ResultCode[this.security.tlsRequiredResult], 'simple binds require TLS (LDAPS or StartTLS)');
     }
     const login = parseLoginName(request.name);
-    const key = throttleKey(login);
-    const wait = this.throttle.blockedFor(request.peer, key);
-    if (wait > 0) {
-      metrics.bindsThrottled.inc();
-      throw new LdapError(ResultCode.invalidCredentials, `too many failed binds for this name or from this address: try again in ${wait} s`);
-    }
     const ctx = { signal: request.signal, connectionId: request.connectionId, boundDn: '', ...(request.session && { session: request.session }) };
+    let account: LoginAccount;
     try {
-      const identity =
-        login.kind === 'dn' && this.accounts.has(login.dn)
-          ? await this.accounts.login(login.dn, request.password)
-          : await this.forests.login(login, request.password, ctx);
-      this.throttle.succeeded(key);
-      return identity;
+      account = await this.resolve(login, ctx);
     } catch (err) {
-      if (!(err instanceof LdapError) || err.code !== ResultCode.invalidCredentials) throw err;
-      const delay = this.throttle.failed(request.peer, key);
-      if (this.throttle.blockedFor(request.peer, key) > 0) {
-        this.logger.warn({ peer: request.peer, login: request.name }, 'failed binds throttled: further binds refused until the window passes');
+      throw this.outage(err, request.name);
+    }
+    let attempt: BindAttempt;
+    try {
+      attempt = await this.throttle.attempt(request.peer, account.key, request.signal);
+    } catch (err) {
+      if (err instanceof LdapError) metrics.bindsThrottled.inc();
+      throw err;
+    }
+    let identity: Identity;
+    try {
+      identity = await account.verify(request.password);
+    } catch (err) {
+      const failed = (err instanceof LdapError && err.code === ResultCode.invalidCredentials) || request.signal.aborted;
+      if (!failed) {
+        attempt.undecided();
+        throw this.outage(err, request.name);
       }
-      if (delay > 0) await sleep(delay, undefined, { signal: request.signal });
+      // A check given up half way may have reached the directory: it counts.
+      const { delayMs, limitReached } = attempt.failed();
+      if (limitReached) this.logger.warn({ peer: request.peer, login: request.name }, 'failed binds throttled: further binds refused until the window passes');
+      if (delayMs > 0) await sleep(delayMs, undefined, { signal: request.signal });
       // The upstream's diagnostic text can tell an unknown user from a wrong password (AD's data 525 / 52e).
       throw new LdapError(ResultCode.invalidCredentials, 'invalid credentials');
     }
+    attempt.succeeded();
+    return identity;
+  }
+
+  /** DNs in a forest are its entries; any other DN can only be a local account. */
+  private resolve(login: LoginName, ctx: OperationContext): Promise<LoginAccount> {
+    if (login.kind === 'dn' && !this.forests.serves(login.dn)) return Promise.resolve(this.accounts.resolve(login.dn));
+    return this.forests.resolve(login, ctx);
+  }
+
+  /**
+   * What a client learns when its login could not be checked: the code (unavailable, busy, …)
+   * without the upstream's URL or socket error, which go to the log.
+   */
+  private outage(err: unknown, login: string): unknown {
+    if (!(err instanceof LdapError)) return err;
+    this.logger.warn({ login, code: err.code, err: err.message }, 'bind could not be checked');
+    const message = err.code === ResultCode.busy ? 'the directory is busy: try again' : 'the login could not be checked now: try again later';
+    return new LdapError(err.code, message);
   }
 }

@@ -1,69 +1,185 @@
+import { createHash } from 'node:crypto';
 import type { SecurityConfig } from '../config/auth-schema.js';
+import { LdapError } from '../core/ldap-error.js';
+import { ResultCode } from '../core/result-codes.js';
 
 export type ThrottleSettings = SecurityConfig['throttle'];
 
-interface Window {
+/** One account's window (from its first failure): failures so far, attempts being checked now, binds waiting for a turn. */
+interface AccountWindow {
+  start: number;
+  failures: number;
+  pending: number;
+  readonly waiters: Set<() => void>;
+}
+
+interface AddressWindow {
   start: number;
   failures: number;
 }
 
-/** Counters kept before expired windows are swept out. */
+/** What the authenticator reports about an attempt it was allowed to check. */
+export interface BindAttempt {
+  /** The password was right: the account's failures are cleared (like AD's badPwdCount). */
+  succeeded(): void;
+  /** The password was wrong (or may have been checked): how long (ms) the answer waits, and whether the account is now refused. */
+  failed(): { readonly delayMs: number; readonly limitReached: boolean };
+  /** Nothing was checked (the directory was unavailable): the attempt does not count. */
+  undecided(): void;
+}
+
+/** Windows kept before expired ones are swept out. */
 const SWEEP_AT = 10_000;
 
 /**
- * Failed binds counted per source address and per login name in fixed windows. After `slowAfter`
- * failures of one name its failed binds are answered only after `delayMs` (an address, shared by
- * many users behind one gateway, is not slowed); after either maximum, binds are refused until the
- * window passes, even with the right password (otherwise guessing would go on). Successful binds
- * are never slowed.
+ * Failed binds counted per account (whatever name spelled it) and per source address, in fixed
+ * windows. An attempt takes its place in the account's count BEFORE its password is checked, so
+ * binds in parallel or pipelined cannot check more passwords than the limit: past it, a bind waits
+ * for an attempt in progress to end, and once the failures reach the limit, binds are refused
+ * unchecked until the window passes (the same answer whether the password was right or not).
+ *
+ * After `slowAfter` failures of an account its failed binds are answered only after `delayMs`.
+ * An address past its own maximum (every login of a search-then-bind application comes from the
+ * application's address) does not lock names out: only accounts that have already failed
+ * `slowAfter` times (at least once) are refused from it, and its failed binds are slowed; an
+ * account without failures is still checked. Successful binds are never slowed.
  */
 export class BindThrottle {
-  private readonly addresses = new Map<string, Window>();
-  private readonly names = new Map<string, Window>();
+  private readonly addresses = new Map<string, AddressWindow>();
+  private readonly accounts = new Map<string, AccountWindow>();
 
   constructor(
     private readonly settings: ThrottleSettings,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Seconds until the address or name may bind again; 0 when it may now. */
-  blockedFor(address: string, name: string): number {
-    const a = this.current(this.addresses, address);
-    const n = this.current(this.names, name);
-    const blocked = [
-      a && a.failures >= this.settings.maxFailuresPerAddress ? a : undefined,
-      n && n.failures >= this.settings.maxFailuresPerAccount ? n : undefined,
-    ].filter((w) => w !== undefined);
-    if (blocked.length === 0) return 0;
-    const until = Math.max(...blocked.map((w) => w.start + this.settings.windowSeconds * 1000));
-    return Math.ceil((until - this.now()) / 1000);
+  /**
+   * Reserves an attempt at `account` from `address`; waits while the attempts in progress would
+   * reach the limit; rejects with invalidCredentials when the account is refused, or with the
+   * signal's reason when the bind is given up while waiting.
+   */
+  async attempt(address: string, account: string, signal: AbortSignal): Promise<BindAttempt> {
+    const key = boundedKey(account);
+    for (;;) {
+      signal.throwIfAborted();
+      const w = this.account(key);
+      const limit = this.limitFrom(address);
+      if (w.failures >= limit) throw this.refusal(w, address);
+      if (w.failures + w.pending < limit) {
+        w.pending++;
+        return this.reserved(w, key, address);
+      }
+      await turn(w, signal);
+    }
   }
 
-  /** Records a failure; returns how long (ms) its answer should wait. */
-  failed(address: string, name: string): number {
-    this.count(this.addresses, address);
-    return this.count(this.names, name) > this.settings.slowAfter ? this.settings.delayMs : 0;
+  /** The per-account limit for binds from `address`: lower once the address is past its own maximum. */
+  private limitFrom(address: string): number {
+    const { maxFailuresPerAccount, maxFailuresPerAddress, slowAfter } = this.settings;
+    const a = this.address(address);
+    if (!a || a.failures < maxFailuresPerAddress) return maxFailuresPerAccount;
+    return Math.min(maxFailuresPerAccount, Math.max(1, slowAfter));
   }
 
-  /** A successful bind clears the name's failures (like AD's badPwdCount), not the address's. */
-  succeeded(name: string): void {
-    this.names.delete(name);
+  private reserved(w: AccountWindow, key: string, address: string): BindAttempt {
+    let settled = false;
+    const settle = (): void => {
+      if (settled) throw new Error('a bind attempt was settled twice');
+      settled = true;
+      w.pending--;
+      for (const wake of [...w.waiters]) wake();
+      if (w.failures === 0 && w.pending === 0 && w.waiters.size === 0) this.accounts.delete(key);
+    };
+    return {
+      succeeded: () => {
+        w.failures = 0;
+        settle();
+      },
+      failed: () => {
+        if (w.failures === 0) w.start = this.now(); // the window opens with the first failure
+        w.failures++;
+        settle();
+        const a = this.countAddress(address);
+        const slowed = w.failures > this.settings.slowAfter || a.failures >= this.settings.maxFailuresPerAddress;
+        return { delayMs: slowed ? this.settings.delayMs : 0, limitReached: w.failures >= this.limitFrom(address) };
+      },
+      undecided: settle,
+    };
   }
 
-  private current(map: Map<string, Window>, key: string): Window | undefined {
-    const w = map.get(key);
-    if (w && this.now() - w.start >= this.settings.windowSeconds * 1000) {
-      map.delete(key);
+  private refusal(w: AccountWindow, address: string): LdapError {
+    const ms = this.settings.windowSeconds * 1000;
+    const accountEnds = w.start + ms;
+    // Below the account's own maximum, the refusal ends with either window.
+    const a = this.address(address);
+    const until = w.failures >= this.settings.maxFailuresPerAccount || !a ? accountEnds : Math.min(accountEnds, a.start + ms);
+    const seconds = Math.max(1, Math.ceil((until - this.now()) / 1000));
+    return new LdapError(ResultCode.invalidCredentials, `too many failed binds: try again in ${seconds} s`);
+  }
+
+  /** The account's current window, a fresh one when it had none or it has passed. */
+  private account(key: string): AccountWindow {
+    const w = this.accounts.get(key);
+    if (w && this.expired(w.start)) {
+      w.failures = 0;
+      w.start = this.now();
+    }
+    if (w) return w;
+    if (this.accounts.size >= SWEEP_AT) this.sweep();
+    const fresh: AccountWindow = { start: this.now(), failures: 0, pending: 0, waiters: new Set() };
+    this.accounts.set(key, fresh);
+    return fresh;
+  }
+
+  private address(address: string): AddressWindow | undefined {
+    const a = this.addresses.get(address);
+    if (a && this.expired(a.start)) {
+      this.addresses.delete(address);
       return undefined;
     }
-    return w;
+    return a;
   }
 
-  private count(map: Map<string, Window>, key: string): number {
-    const w = this.current(map, key);
-    if (w) return ++w.failures;
-    if (map.size >= SWEEP_AT) for (const k of [...map.keys()]) this.current(map, k);
-    map.set(key, { start: this.now(), failures: 1 });
-    return 1;
+  private countAddress(address: string): AddressWindow {
+    const a = this.address(address);
+    if (a) {
+      a.failures++;
+      return a;
+    }
+    if (this.addresses.size >= SWEEP_AT) this.sweep();
+    const fresh = { start: this.now(), failures: 1 };
+    this.addresses.set(address, fresh);
+    return fresh;
   }
+
+  private expired(start: number): boolean {
+    return this.now() - start >= this.settings.windowSeconds * 1000;
+  }
+
+  private sweep(): void {
+    for (const [k, w] of this.accounts) if (w.pending === 0 && w.waiters.size === 0 && (w.failures === 0 || this.expired(w.start))) this.accounts.delete(k);
+    for (const k of [...this.addresses.keys()]) this.address(k);
+  }
+}
+
+/** Resolves when an attempt at the account ends; rejects when `signal` aborts first. */
+function turn(w: AccountWindow, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      w.waiters.delete(done);
+      signal.removeEventListener('abort', abort);
+      resolve();
+    };
+    const abort = (): void => {
+      w.waiters.delete(done);
+      reject(signal.reason as Error);
+    };
+    w.waiters.add(done);
+    signal.addEventListener('abort', abort, { once: true });
+  });
+}
+
+/** Account keys hold names as clients sent them (up to a message's size): counted under a digest. */
+function boundedKey(key: string): string {
+  return key.length <= 64 ? key : `#${createHash('sha256').update(key).digest('base64')}`;
 }

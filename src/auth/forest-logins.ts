@@ -2,11 +2,10 @@ import type { Directory, OperationContext, SearchRequest } from '../core/directo
 import type { Dn } from '../core/dn.js';
 import type { Entry } from '../core/entry.js';
 import type { Filter } from '../core/filter.js';
-import type { Identity } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import type { Logger } from '../observability/logger.js';
-import type { LoginName } from './login-name.js';
+import { spellingKey, type LoginAccount, type LoginName } from './login-name.js';
 
 /** A forest as logins see it: its Directory in virtual terms, and what names lead to it. */
 export interface LoginForest {
@@ -26,7 +25,7 @@ const DISABLED = 'msDS-UserAccountDisabled';
 const invalid = (): LdapError => new LdapError(ResultCode.invalidCredentials, 'invalid credentials');
 
 /**
- * Resolves a login name to one forest entry and has that forest check the password. Lookups run
+ * Resolves a login name to one forest entry, whose password the forest then checks. Lookups run
  * with the forests' service accounts, below access rules. A name matching several entries is
  * refused (and logged with the candidates) rather than guessed; every failure to find or check
  * the user is the same invalidCredentials.
@@ -37,43 +36,51 @@ export class ForestLogins {
     private readonly logger: Logger,
   ) {}
 
-  async login(login: LoginName, password: Buffer, ctx: OperationContext): Promise<Identity> {
+  /** Whether a DN lies in a forest (other DNs can only be local accounts). */
+  serves(dn: Dn): boolean {
+    return this.forests.some((f) => dn.isWithin(f.mount));
+  }
+
+  /**
+   * The account `login` names: an entry's (keyed by forest and canonical DN, whichever name
+   * spelled it), or, for a name that finds no single entry, one keyed by the name whose check fails.
+   */
+  async resolve(login: LoginName, ctx: OperationContext): Promise<LoginAccount> {
     switch (login.kind) {
       case 'dn': {
         const forest = this.forests.find((f) => login.dn.isWithin(f.mount));
-        if (!forest) throw invalid();
-        const entry = await this.lookup(forest, { base: login.dn, scope: 'base', filter: { type: 'present', attribute: 'objectClass' } }, ctx);
-        return this.bindEntry(forest, entry, login.dn.text, password, ctx);
+        if (!forest) return noAccount(login);
+        const entry = await this.lookup(forest, login.dn, ctx);
+        return entry ? this.account(forest, entry, login.dn.text, ctx) : noAccount(login);
       }
       case 'upn': {
         const forest = this.forests.find((f) => f.upnSuffixes.includes(login.suffix));
-        if (!forest) throw invalid();
-        if (forest.bindUpn) return this.bindNative(forest, forest.bindUpn, login.upn, password, ctx);
-        return this.bindUnique([forest], equality('userPrincipalName', login.upn), login.upn, password, ctx);
+        if (!forest) return noAccount(login);
+        if (forest.bindUpn) return this.nativeAccount(forest, forest.bindUpn, login, ctx);
+        return this.unique(login, [forest], equality('userPrincipalName', login.upn), login.upn, ctx);
       }
       case 'downLevel': {
         const domain = login.domain.toUpperCase();
         const forest = this.forests.find((f) => f.netbiosName?.toUpperCase() === domain);
-        if (!forest) throw invalid();
-        return this.bindUnique([forest], equality('sAMAccountName', login.user), `${login.domain}\\${login.user}`, password, ctx);
+        if (!forest) return noAccount(login);
+        return this.unique(login, [forest], equality('sAMAccountName', login.user), `${login.domain}\\${login.user}`, ctx);
       }
       case 'bare':
-        return this.bindUnique(this.forests, equality('sAMAccountName', login.user), login.user, password, ctx);
+        return this.unique(login, this.forests, equality('sAMAccountName', login.user), login.user, ctx);
     }
   }
 
-  /** Finds the one entry `filter` names across `forests`, then binds as it. */
-  private async bindUnique(forests: readonly LoginForest[], filter: Filter, name: string, password: Buffer, ctx: OperationContext): Promise<Identity> {
+  /** The one entry `filter` names across `forests`. */
+  private async unique(login: LoginName, forests: readonly LoginForest[], filter: Filter, name: string, ctx: OperationContext): Promise<LoginAccount> {
     const found = await Promise.all(
       forests.map(async (forest) => (await this.candidates(forest, filter, ctx)).map((entry) => ({ forest, entry }))),
     );
     const candidates = found.flat();
     if (candidates.length > 1) {
       this.logger.warn({ login: name, candidates: candidates.map((c) => c.entry.dn.text) }, 'bind refused: the login names more than one entry');
-      throw invalid();
     }
-    if (candidates.length === 0) throw invalid();
-    return this.bindEntry(candidates[0].forest, candidates[0].entry, name, password, ctx);
+    if (candidates.length !== 1) return noAccount(login);
+    return this.account(candidates[0].forest, candidates[0].entry, name, ctx);
   }
 
   /** Up to two entries below the forest's mount matching `filter` (two are enough to call it ambiguous). */
@@ -86,41 +93,63 @@ export class ForestLogins {
     return found;
   }
 
-  /** The one entry of a base lookup, or invalidCredentials when it does not exist. */
-  private async lookup(forest: LoginForest, where: Pick<SearchRequest, 'base' | 'scope' | 'filter'>, ctx: OperationContext): Promise<Entry> {
+  /** The entry at `dn`, or undefined when it does not exist. */
+  private async lookup(forest: LoginForest, dn: Dn, ctx: OperationContext): Promise<Entry | undefined> {
     try {
-      for await (const entry of forest.directory.search(lookupRequest(where), ctx)) return entry;
+      for await (const entry of forest.directory.search(lookupRequest({ base: dn, scope: 'base', filter: PRESENT }), ctx)) return entry;
     } catch (err) {
-      if (err instanceof LdapError && err.code === ResultCode.noSuchObject) throw invalid();
+      if (err instanceof LdapError && err.code === ResultCode.noSuchObject) return undefined;
       throw err;
     }
-    throw invalid();
+    return undefined;
   }
 
   /** Disabled accounts fail before their password is tried, like AD (and whatever the upstream knows of the flag). */
-  private async bindEntry(forest: LoginForest, entry: Entry, login: string, password: Buffer, ctx: OperationContext): Promise<Identity> {
+  private account(forest: LoginForest, entry: Entry, login: string, ctx: OperationContext): LoginAccount {
     const disabled = entry.get(DISABLED)?.values.some((v) => String(v).toUpperCase() === 'TRUE') ?? false;
-    if (disabled) throw invalid();
-    await forest.directory.bind(entry.dn, password, ctx);
-    return { kind: 'user', forest: forest.name, dn: entry.dn, login };
+    return {
+      key: entryKey(forest, entry.dn),
+      verify: async (password) => {
+        if (disabled) throw invalid();
+        await forest.directory.bind(entry.dn, password, ctx);
+        return { kind: 'user', forest: forest.name, dn: entry.dn, login };
+      },
+    };
   }
 
   /**
-   * The forest checks the UPN itself (Active Directory accepts it as a bind name); the entry is
-   * looked up afterwards only to learn its DN for access rules and Who Am I.
+   * The forest checks the UPN itself (Active Directory accepts it as a bind name). The entry is
+   * looked up first, to count failures under its account and to learn its DN for access rules and
+   * Who Am I; when the service account cannot find it, failures count under the UPN.
    */
-  private async bindNative(
+  private async nativeAccount(
     forest: LoginForest,
     bindUpn: NonNullable<LoginForest['bindUpn']>,
-    upn: string,
-    password: Buffer,
+    login: Extract<LoginName, { kind: 'upn' }>,
     ctx: OperationContext,
-  ): Promise<Identity> {
-    await bindUpn(upn, password, ctx);
-    const found = await this.candidates(forest, equality('userPrincipalName', upn), ctx).catch(() => []);
-    return { kind: 'user', forest: forest.name, login: upn, ...(found.length === 1 ? { dn: found[0].dn } : {}) };
+  ): Promise<LoginAccount> {
+    const found = await this.candidates(forest, equality('userPrincipalName', login.upn), ctx).catch(() => []);
+    const dn = found.length === 1 ? found[0].dn : undefined;
+    return {
+      key: dn ? entryKey(forest, dn) : spellingKey(login),
+      verify: async (password) => {
+        await bindUpn(login.upn, password, ctx);
+        return { kind: 'user', forest: forest.name, login: login.upn, ...(dn && { dn }) };
+      },
+    };
   }
 }
+
+/** A name that leads to no single entry: counted under its spelling, never logged in. */
+function noAccount(login: LoginName): LoginAccount {
+  return { key: spellingKey(login), verify: () => Promise.reject(invalid()) };
+}
+
+function entryKey(forest: LoginForest, dn: Dn): string {
+  return `user:${forest.name}:${dn.key}`;
+}
+
+const PRESENT: Filter = { type: 'present', attribute: 'objectClass' };
 
 function equality(attribute: string, value: string): Filter {
   return { type: 'equality', attribute, value: Buffer.from(value, 'utf8') };

@@ -1,13 +1,18 @@
 import type { AccountConfig } from '../config/auth-schema.js';
 import { Dn } from '../core/dn.js';
-import type { Identity } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
-import { parseScryptHash, verifyPassword } from './scrypt-hash.js';
+import type { LoginAccount } from './login-name.js';
+import { parseScryptHash, unmatchableHash, verifyPassword, type ScryptHash } from './scrypt-hash.js';
 
 /** Canopy's own principals (an application's service account), checked against scrypt hashes. */
 export class LocalAccounts {
-  private readonly byKey: ReadonlyMap<string, { dn: Dn; hash: NonNullable<ReturnType<typeof parseScryptHash>> }>;
+  private readonly byKey: ReadonlyMap<string, { dn: Dn; hash: ScryptHash }>;
+  /**
+   * Checked for DNs that are no account, so that an unknown name costs what a wrong password
+   * costs; without accounts there is nothing to tell apart, and no scrypt to spend.
+   */
+  private readonly unknown: ScryptHash | undefined;
 
   constructor(accounts: readonly AccountConfig[]) {
     this.byKey = new Map(
@@ -17,17 +22,21 @@ export class LocalAccounts {
         return [dn.key, { dn, hash: parseScryptHash(a.passwordHash)! }];
       }),
     );
+    const first = this.byKey.values().next().value;
+    this.unknown = first && unmatchableHash(first.hash);
   }
 
-  has(dn: Dn): boolean {
-    return this.byKey.has(dn.key);
-  }
-
-  async login(dn: Dn, password: Buffer): Promise<Identity> {
+  /** The account `dn` names (by its canonical key), or an unknown one whose check always fails. */
+  resolve(dn: Dn): LoginAccount {
     const account = this.byKey.get(dn.key);
-    if (!account || !(await verifyPassword(account.hash, password))) {
-      throw new LdapError(ResultCode.invalidCredentials, 'invalid credentials');
-    }
-    return { kind: 'account', dn: account.dn };
+    return {
+      key: `account:${dn.key}`,
+      verify: async (password) => {
+        const hash = account?.hash ?? this.unknown;
+        const right = hash !== undefined && (await verifyPassword(hash, password));
+        if (!account || !right) throw new LdapError(ResultCode.invalidCredentials, 'invalid credentials');
+        return { kind: 'account', dn: account.dn };
+      },
+    };
   }
 }

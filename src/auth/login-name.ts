@@ -1,4 +1,5 @@
 import { Dn } from '../core/dn.js';
+import type { Identity } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 
@@ -12,6 +13,16 @@ export type LoginName =
   /** `jdoe`: a sAMAccountName in any forest. */
   | { readonly kind: 'bare'; readonly user: string };
 
+/**
+ * The account a bind name resolved to: the key its failed binds are counted under (the same for
+ * every spelling of it), and the check of a password, which rejects with invalidCredentials when
+ * the password is wrong or the name leads to no account that may log in.
+ */
+export interface LoginAccount {
+  readonly key: string;
+  verify(password: Buffer): Promise<Identity>;
+}
+
 /** Reads a bind name; a name with `=` is a DN and must parse as one (invalidDNSyntax otherwise). */
 export function parseLoginName(name: string): LoginName {
   if (name.includes('=')) return { kind: 'dn', dn: Dn.parse(name) };
@@ -23,8 +34,8 @@ export function parseLoginName(name: string): LoginName {
   return { kind: 'bare', user: name };
 }
 
-/** The key failures are counted under: one spelling per login, whatever its case. */
-export function throttleKey(login: LoginName): string {
+/** The key of a name that leads to no single account: its spelling, whatever its case. */
+export function spellingKey(login: LoginName): string {
   switch (login.kind) {
     case 'dn':
       return `dn:${login.dn.key}`;

@@ -9,7 +9,7 @@ const PATTERN = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]
 const DEFAULT = { ln: 15, r: 8, p: 1 };
 const KEY_BYTES = 32;
 
-interface ScryptHash {
+export interface ScryptHash {
   readonly options: ScryptOptions;
   readonly salt: Buffer;
   readonly hash: Buffer;
@@ -32,6 +32,14 @@ export async function hashPassword(password: string | Buffer): Promise<string> {
   const salt = randomBytes(16);
   const hash = await derive(password, salt, KEY_BYTES, scryptOptions(ln, r, p));
   return `$scrypt$ln=${ln},r=${r},p=${p}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+/**
+ * A hash no password matches, costing what `like` costs to check: checked for names that are no
+ * account, so their answer takes as long as a wrong password's.
+ */
+export function unmatchableHash(like: ScryptHash): ScryptHash {
+  return { options: like.options, salt: randomBytes(16), hash: randomBytes(like.hash.length) };
 }
 
 export async function verifyPassword(stored: ScryptHash, password: Buffer): Promise<boolean> {

@@ -102,6 +102,8 @@ export class Connection {
   private readonly log: Logger;
   private secure: boolean;
   private upgrading = false;
+  /** A bind is being processed: nothing else is read until it ends (RFC 4511 §4.2.1). */
+  private binding = false;
   /** No more reading or writing: unbind, disconnect, shutdown or the socket closed. */
   private closed = false;
   /** The socket has closed and the listener was told. */
@@ -172,7 +174,7 @@ export class Connection {
   /** Decodes and dispatches buffered messages while there is room for more operations. */
   private pump(): void {
     const limit = this.options.limits.maxPendingOperations;
-    while (!this.closed && !this.upgrading && this.inFlight.size < limit && !this.socket.writableNeedDrain) {
+    while (!this.closed && !this.upgrading && !this.binding && this.inFlight.size < limit && !this.socket.writableNeedDrain) {
       let message: Buffer | undefined;
       try {
         message = this.framer.next();
@@ -190,7 +192,7 @@ export class Connection {
       }
     }
     if (this.closed || this.upgrading) return;
-    if (this.inFlight.size >= limit || this.socket.writableNeedDrain) this.socket.pause();
+    if (this.binding || this.inFlight.size >= limit || this.socket.writableNeedDrain) this.socket.pause();
     else this.socket.resume();
   }
 
@@ -236,13 +238,25 @@ export class Connection {
       this.startTls(messageId);
       return;
     }
+    if (request.op === 'bind') this.startBind();
     const controller = new AbortController();
     this.inFlight.set(messageId, controller);
     void this.execute(messageId, request, controls, controller.signal).finally(() => {
       this.inFlight.delete(messageId);
+      if (request.op === 'bind') this.binding = false;
       if (this.inFlight.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
       this.pump();
     });
+  }
+
+  /**
+   * RFC 4511 §4.2.1: a bind abandons the operations still outstanding (as slapd does), so nothing
+   * started under the old identity answers after it, and the requests behind it wait for its
+   * result: binds on one connection are checked one after another, never overlapping.
+   */
+  private startBind(): void {
+    for (const c of this.inFlight.values()) c.abort();
+    this.binding = true;
   }
 
   /** Runs one operation and writes its result, unless it was abandoned or the connection closed. */

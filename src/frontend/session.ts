@@ -36,8 +36,9 @@ export class Session {
     }
     if (name === '' && auth.password.length === 0) return; // anonymous
     // An empty password with a name is an unauthenticated bind (RFC 4513 §5.1.2): a classic
-    // authentication bypass in applications, so refused here and never forwarded.
-    if (auth.password.length === 0) throw new LdapError(ResultCode.invalidCredentials, 'unauthenticated bind (empty password) refused');
+    // authentication bypass in applications, so refused as slapd does, whatever the name's form,
+    // and never forwarded.
+    if (auth.password.length === 0) throw new LdapError(ResultCode.unwillingToPerform, 'unauthenticated bind (name with an empty password) refused');
     if (name === '') throw new LdapError(ResultCode.invalidCredentials, 'a password without a name is not valid');
     const resources = new SessionResources();
     this.pending = resources;

@@ -34,6 +34,8 @@ export class RawLdapClient {
   private readonly framer = new MessageFramer(1 << 24);
   private readonly pending = new Map<number, { dns: string[]; resolve: (d: RawDone) => void }>();
   private nextId = 1;
+  /** Every message received, in order: its message ID and protocol operation tag. */
+  readonly received: { readonly id: number; readonly tag: number }[] = [];
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
@@ -42,10 +44,11 @@ export class RawLdapClient {
     });
   }
 
-  static connect(url: string): Promise<RawLdapClient> {
+  /** `localAddress`: the client's own address (another loopback address looks like another client). */
+  static connect(url: string, localAddress?: string): Promise<RawLdapClient> {
     const u = new URL(url);
     return new Promise((resolve, reject) => {
-      const socket = connect(Number(u.port), u.hostname, () => resolve(new RawLdapClient(socket)));
+      const socket = connect({ port: Number(u.port), host: u.hostname, ...(localAddress && { localAddress }) }, () => resolve(new RawLdapClient(socket)));
       socket.once('error', reject);
     });
   }
@@ -107,6 +110,7 @@ export class RawLdapClient {
     const id = r.int();
     const tag = r.peek();
     const op = r.child(tag);
+    this.received.push({ id, tag });
     const waiting = this.pending.get(id);
     if (!waiting) return;
     if (tag === 0x64) {

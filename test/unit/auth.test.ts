@@ -2,7 +2,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { BindThrottle } from '../../src/auth/bind-throttle.js';
 import { ForestLogins, type LoginForest } from '../../src/auth/forest-logins.js';
-import { parseLoginName, throttleKey } from '../../src/auth/login-name.js';
+import { LocalAccounts } from '../../src/auth/local-accounts.js';
+import { parseLoginName, spellingKey } from '../../src/auth/login-name.js';
 import { hashPassword, parseScryptHash, verifyPassword } from '../../src/auth/scrypt-hash.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Directory, OperationContext, SearchRequest } from '../../src/core/directory.js';
@@ -41,33 +42,93 @@ describe('login names', () => {
     expect(parseLoginName('jdoe')).toEqual({ kind: 'bare', user: 'jdoe' });
     expect(() => parseLoginName('cn=x,,=')).toThrow();
     expect(() => parseLoginName('jdoe@')).toThrow(expect.objectContaining({ code: 49 }));
-    expect(throttleKey(parseLoginName('VSE\\JDoe'))).toBe(throttleKey(parseLoginName('vse\\jdoe')));
+    expect(spellingKey(parseLoginName('VSE\\JDoe'))).toBe(spellingKey(parseLoginName('vse\\jdoe')));
+  });
+});
+
+describe('LocalAccounts', () => {
+  it('resolves a DN in any case or spacing to its account; an unknown DN never logs in', async () => {
+    const accounts = new LocalAccounts([{ dn: 'cn=svc,ou=accounts,dc=x', passwordHash: await hashPassword('Sync-Secret') }]);
+    const svc = accounts.resolve(Dn.parse('CN=SVC, OU=Accounts, DC=X'));
+    expect(svc.key).toBe(accounts.resolve(Dn.parse('cn=svc,ou=accounts,dc=x')).key);
+    expect(await svc.verify(Buffer.from('Sync-Secret'))).toEqual({ kind: 'account', dn: Dn.parse('cn=svc,ou=accounts,dc=x') });
+    await expect(svc.verify(Buffer.from('wrong'))).rejects.toMatchObject({ code: 49, message: 'invalid credentials' });
+    await expect(accounts.resolve(Dn.parse('cn=other,ou=accounts,dc=x')).verify(Buffer.from('Sync-Secret'))).rejects.toMatchObject({ code: 49, message: 'invalid credentials' });
+    await expect(new LocalAccounts([]).resolve(Dn.parse('cn=svc,dc=x')).verify(Buffer.from('x'))).rejects.toMatchObject({ code: 49 });
   });
 });
 
 describe('BindThrottle', () => {
   const settings = { windowSeconds: 60, slowAfter: 2, delayMs: 500, maxFailuresPerAccount: 3, maxFailuresPerAddress: 5 };
+  const signal = new AbortController().signal;
+  /** Settles as soon as it can: what is still pending afterwards is waiting for a turn. */
+  const track = <T>(p: Promise<T>) => {
+    const t = { value: undefined as T | undefined, error: undefined as { code?: number; message: string } | undefined };
+    p.then(
+      (v) => (t.value = v),
+      (e: { code?: number; message: string }) => (t.error = e),
+    );
+    return t;
+  };
+  const tick = () => new Promise((r) => setTimeout(r, 0));
 
-  it('slows a name after slowAfter failures, refuses it at the maximum until the window passes', () => {
-    let now = 0;
-    const t = new BindThrottle(settings, () => now);
-    expect([t.failed('a', 'x'), t.failed('a', 'x'), t.failed('a', 'x')]).toEqual([0, 0, 500]);
-    expect(t.blockedFor('a', 'x')).toBe(60);
-    expect(t.blockedFor('a', 'y')).toBe(0); // another name from the same address
-    now = 59_000;
-    expect(t.blockedFor('b', 'x')).toBe(1);
-    now = 60_000;
-    expect(t.blockedFor('b', 'x')).toBe(0);
+  it('counts an attempt before it is checked: concurrent binds beyond the limit wait, then are refused unchecked', async () => {
+    const t = new BindThrottle(settings, () => 0);
+    const attempts = Array.from({ length: 6 }, () => track(t.attempt('a', 'x', signal)));
+    await tick();
+    expect(attempts.map((a) => a.value !== undefined)).toEqual([true, true, true, false, false, false]);
+    expect(attempts.slice(0, 3).map((a) => a.value!.failed().delayMs)).toEqual([0, 0, 500]);
+    await tick();
+    for (const a of attempts.slice(3)) expect(a.error).toMatchObject({ code: 49, message: 'too many failed binds: try again in 60 s' });
+    await expect(t.attempt('b', 'x', signal)).rejects.toMatchObject({ code: 49 }); // from any address
+    expect((await t.attempt('a', 'y', signal)).failed()).toEqual({ delayMs: 0, limitReached: false }); // another account
   });
 
-  it('refuses an address at its own maximum; a success clears the name only', () => {
+  it('lets a waiting bind go on when an attempt succeeds (clearing the failures) or checked nothing', async () => {
     const t = new BindThrottle(settings, () => 0);
-    for (const name of ['p', 'q', 'r', 's']) t.failed('a', name);
-    t.succeeded('p');
-    expect(t.blockedFor('a', 'p')).toBe(0);
-    t.failed('a', 't');
-    expect(t.blockedFor('a', 'p')).toBe(60);
-    expect(t.blockedFor('b', 'p')).toBe(0);
+    const [first, second] = [await t.attempt('a', 'x', signal), await t.attempt('a', 'x', signal)];
+    (await t.attempt('a', 'x', signal)).failed();
+    const waiting = track(t.attempt('a', 'x', signal));
+    await tick();
+    expect(waiting.value).toBeUndefined();
+    first.undecided();
+    await tick();
+    expect(waiting.value).toBeDefined();
+    second.succeeded();
+    waiting.value!.failed();
+    for (let i = 0; i < 2; i++) (await t.attempt('a', 'x', signal)).failed();
+    await expect(t.attempt('a', 'x', signal)).rejects.toMatchObject({ code: 49 });
+  });
+
+  it('gives a waiting bind up when its operation is abandoned', async () => {
+    const t = new BindThrottle(settings, () => 0);
+    for (let i = 0; i < 3; i++) await t.attempt('a', 'x', signal);
+    const abandon = new AbortController();
+    const waiting = track(t.attempt('a', 'x', abandon.signal));
+    abandon.abort(new Error('abandoned'));
+    await tick();
+    expect(waiting.error?.message).toBe('abandoned');
+  });
+
+  it('refuses an account until its window passes', async () => {
+    let now = 0;
+    const t = new BindThrottle(settings, () => now);
+    for (let i = 0; i < 3; i++) (await t.attempt('a', 'x', signal)).failed();
+    now = 59_500;
+    await expect(t.attempt('a', 'x', signal)).rejects.toMatchObject({ message: 'too many failed binds: try again in 1 s' });
+    now = 60_000;
+    expect((await t.attempt('a', 'x', signal)).failed().delayMs).toBe(0);
+  });
+
+  it('an address past its maximum never refuses an account without failures; failed ones get fewer tries, slowly', async () => {
+    const t = new BindThrottle(settings, () => 0);
+    for (const name of ['p', 'q', 'r', 's', 't']) (await t.attempt('a', name, signal)).failed();
+    // p has one failure (below slowAfter = 2): still checked, its failure slowed, then refused from this address only.
+    expect((await t.attempt('a', 'p', signal)).failed()).toEqual({ delayMs: 500, limitReached: true });
+    await expect(t.attempt('a', 'p', signal)).rejects.toMatchObject({ code: 49 });
+    (await t.attempt('b', 'p', signal)).succeeded();
+    // A clean account, as often as it likes, and its success is never slowed or refused.
+    for (let i = 0; i < 20; i++) (await t.attempt('a', 'sync', signal)).succeeded();
   });
 });
 
@@ -78,6 +139,7 @@ describe('ForestLogins', () => {
     const directory = {
       async *search(request: SearchRequest) {
         const f = request.filter;
+        if (request.scope === 'base') yield* users.filter((u) => u.dn.equals(request.base));
         if (f.type !== 'equality') return;
         yield* users.filter((u) => u.get(f.attribute)?.values.some((v) => String(v).toLowerCase() === f.value.toString().toLowerCase()));
       },
@@ -92,15 +154,25 @@ describe('ForestLogins', () => {
       { name: 'sAMAccountName', values: [sam] },
       { name: 'userPrincipalName', values: [`${sam}@${forestName}.lab`] },
     ]);
+  const pw = Buffer.from('pw');
 
-  it('binds with the UPN itself for native forests, then looks the DN up for Who Am I', async () => {
+  it('resolves every spelling of an account to one key', async () => {
+    const logins = new ForestLogins([forest('a', [user('a', 'jdoe')])], createLogger('silent'));
+    const keys = await Promise.all(['jdoe@A.LAB', 'a\\JDOE', 'A\\jdoe', 'jdoe', 'CN=JDOE, OU=a,DC=corp', 'cn=jdoe,ou=a,dc=corp'].map(async (n) => (await logins.resolve(parseLoginName(n), ctx)).key));
+    expect(new Set(keys).size).toBe(1);
+    expect((await logins.resolve(parseLoginName('ghost@a.lab'), ctx)).key).not.toBe(keys[0]);
+  });
+
+  it('binds with the UPN itself for native forests, its DN looked up first for the throttle and Who Am I', async () => {
     const native: string[] = [];
     const a = forest('a', [user('a', 'jdoe')], { bindUpn: async (upn) => void native.push(upn) });
     const logins = new ForestLogins([a], createLogger('silent'));
-    expect(await logins.login(parseLoginName('jdoe@a.lab'), Buffer.from('pw'), ctx)).toMatchObject({ kind: 'user', forest: 'a', login: 'jdoe@a.lab' });
+    const jdoe = await logins.resolve(parseLoginName('jdoe@a.lab'), ctx);
+    expect(jdoe.key).toBe((await logins.resolve(parseLoginName('A\\jdoe'), ctx)).key);
+    expect(await jdoe.verify(pw)).toMatchObject({ kind: 'user', forest: 'a', login: 'jdoe@a.lab', dn: Dn.parse('cn=jdoe,ou=a,dc=corp') });
     expect(native).toEqual(['jdoe@a.lab']);
     expect(a.binds).toEqual([]);
-    const unseen = await logins.login(parseLoginName('ghost@a.lab'), Buffer.from('pw'), ctx);
+    const unseen = await (await logins.resolve(parseLoginName('ghost@a.lab'), ctx)).verify(pw);
     expect(unseen).toEqual({ kind: 'user', forest: 'a', login: 'ghost@a.lab' });
   });
 
@@ -110,11 +182,10 @@ describe('ForestLogins', () => {
     const a = forest('a', [user('a', 'jdoe')]);
     const b = forest('b', [user('b', 'jdoe'), disabled]);
     const logins = new ForestLogins([a, b], createLogger('silent'));
-    const pw = Buffer.from('pw');
-    for (const name of ['jdoe', 'jdoe@c.lab', 'C\\jdoe', 'B\\off', 'cn=x,dc=elsewhere']) {
-      await expect(logins.login(parseLoginName(name), pw, ctx)).rejects.toMatchObject({ code: 49, message: 'invalid credentials' });
+    for (const name of ['jdoe', 'jdoe@c.lab', 'C\\jdoe', 'B\\off', 'cn=x,dc=elsewhere', 'cn=ghost,ou=a,dc=corp']) {
+      await expect((await logins.resolve(parseLoginName(name), ctx)).verify(pw)).rejects.toMatchObject({ code: 49, message: 'invalid credentials' });
     }
-    expect(await logins.login(parseLoginName('b\\JDOE'), pw, ctx)).toMatchObject({ forest: 'b', dn: Dn.parse('cn=jdoe,ou=b,dc=corp') });
+    expect(await (await logins.resolve(parseLoginName('b\\JDOE'), ctx)).verify(pw)).toMatchObject({ forest: 'b', dn: Dn.parse('cn=jdoe,ou=b,dc=corp') });
     expect([...a.binds, ...b.binds]).toEqual(['cn=jdoe,ou=b,dc=corp']);
   });
 });

@@ -49,7 +49,7 @@ describe('Session.bind', () => {
     await s.bind(3, '', simple(''), authenticator, client, ctx);
     expect(s.boundDn).toBe('');
     expect(s.identity).toEqual({ kind: 'anonymous' });
-    await expect(s.bind(3, 'cn=a', simple(''), authenticator, client, ctx)).rejects.toMatchObject({ code: 49 });
+    await expect(s.bind(3, 'cn=a', simple(''), authenticator, client, ctx)).rejects.toMatchObject({ code: 53 });
     expect(calls).toEqual([]);
     await s.bind(3, 'cn=a', simple('pw'), authenticator, client, ctx);
     expect(s.boundDn).toBe('cn=a');

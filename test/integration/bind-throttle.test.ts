@@ -1,0 +1,245 @@
+/**
+ * Binds as an attacker would try them: guesses pipelined on one connection and spread over
+ * parallel ones, every spelling of one name, an application's address past its limit, a rebind
+ * over a search in flight, and an upstream that is down. Over the default configuration's two
+ * forests, served by the memory backend and by slapd alike; each test gets a fresh Canopy, so
+ * its throttle starts empty.
+ */
+import { readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Client } from 'ldapts';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseLdif } from '../../src/backends/memory/ldif.js';
+import { securitySchema } from '../../src/config/auth-schema.js';
+import { loadConfigFile, type LoadedConfig } from '../../src/config/load.js';
+import type { Directory, SearchRequest } from '../../src/core/directory.js';
+import { Dn } from '../../src/core/dn.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { RawLdapClient, type RawDone } from '../support/raw-ldap.js';
+import { startSlapd, type Slapd } from '../support/slapd.js';
+import { ldapForestConfig, serviceWriteAcl } from './ldap-helpers.js';
+
+const DEFAULT_CONFIG = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+const defaults = loadConfigFile(DEFAULT_CONFIG, { ...process.env, CANOPY_HOST: '127.0.0.1', CANOPY_PORT: '0', CANOPY_HTTP_PORT: '0', CANOPY_LOG_LEVEL: 'silent' });
+const SUFFIX = 'dc=corp,dc=example';
+const SYNC = `cn=cucm-sync,ou=accounts,${SUFFIX}`;
+const SYNC_PASSWORD = 'Cucm-Sync-Passw0rd!';
+const WRONG = 'Not-The-Passw0rd!';
+/** The issue's limits, with a short delay so that slowed answers do not make the tests slow. */
+const security = securitySchema.parse({ throttle: { windowSeconds: 300, slowAfter: 3, delayMs: 30, maxFailuresPerAccount: 10, maxFailuresPerAddress: 100 } });
+const LIMIT = security.throttle.maxFailuresPerAccount;
+
+/** avvid's jdoe in the virtual tree, as the fixture spells its DN. */
+const AVVID_JDOE = (() => {
+  const f = defaults.forests.find((x) => x.name === 'avvid')!;
+  if (f.backend !== 'memory') throw new Error('the default forests are memory forests');
+  const entry = parseLdif(readFileSync(f.ldif[0], 'utf8'), f.ldif[0]).find((r) => r.entry.get('sAMAccountName')?.values[0] === 'jdoe')!.entry;
+  return entry.dn.rebase(Dn.parse(f.base), Dn.parse(f.mount!)).text;
+})();
+
+const REFUSED = /^too many failed binds: try again in \d+ s$/;
+const INVALID = 'invalid credentials';
+/** A refusal's text without its countdown, which may tick between two answers. */
+const answer = (d: RawDone): string => `${d.code} ${d.message.replace(/\d+ s$/, 'N s')}`;
+
+/** Whole-tree searches are answered one entry every few milliseconds, so that one is still running when a bind arrives. */
+function trickle(directory: Directory): Directory {
+  const slow = (request: SearchRequest): boolean => request.scope === 'sub' && request.filter.type === 'present';
+  return new Proxy(directory, {
+    get(target, property) {
+      if (property === 'search') {
+        return (request: SearchRequest, ctx: Parameters<Directory['search']>[1]) => {
+          const stream = target.search(request, ctx);
+          if (!slow(request)) return stream;
+          return (async function* () {
+            for await (const entry of stream) {
+              await sleep(5);
+              yield entry;
+            }
+          })();
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** `localAccounts`: also try the sync account, whose check does not depend on the forests' backend. */
+function describeBindSuite(title: string, config: () => LoadedConfig, { localAccounts }: { localAccounts: boolean }) {
+  describe(title, () => {
+    let server: RunningServer;
+    let url: string;
+    const log: string[] = [];
+    const raws: RawLdapClient[] = [];
+    const raw = async (localAddress?: string): Promise<RawLdapClient> => {
+      const c = await RawLdapClient.connect(url, localAddress);
+      raws.push(c);
+      return c;
+    };
+    /** One bind on a connection of its own. */
+    const bindOnce = async (name: string, password: string, localAddress?: string): Promise<RawDone> => (await raw(localAddress)).bind(name, password);
+
+    beforeAll(async () => {
+      const capture = new PassThrough();
+      capture.on('data', (chunk: Buffer) => log.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+      server = await startServer({ ...config(), security }, { logger: createLogger('info', capture), wrapBackend: (_name, directory) => trickle(directory) });
+      url = server.urls[0];
+    });
+    afterEach(async () => {
+      for (const c of raws.splice(0)) c.close();
+      // A fresh throttle for the next test: a reload builds a new authenticator.
+      await server.reload({ ...config(), security });
+    });
+    afterAll(() => server?.close());
+
+    it(`checks at most ${LIMIT} of 60 binds pipelined on one connection; a throttled right password is answered like a wrong one`, async () => {
+      const names = [
+        [AVVID_JDOE, USER_PASSWORD],
+        [SYNC, SYNC_PASSWORD],
+      ].slice(0, localAccounts ? 2 : 1);
+      for (const [name, right] of names) {
+        const c = await raw();
+        const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => c.bind(name, i === 30 || i === 59 ? right : WRONG)));
+        expect(answers.slice(0, LIMIT).map((a) => [a.code, a.message])).toEqual(Array(LIMIT).fill([49, INVALID]));
+        for (const a of answers.slice(LIMIT)) expect(a).toMatchObject({ code: 49, message: expect.stringMatching(REFUSED) });
+        expect(answer(answers[30])).toBe(answer(answers[29]));
+        expect(answer(answers[59])).toBe(answer(answers[58]));
+      }
+    });
+
+    it(`checks at most ${LIMIT} binds of one name sent over 30 parallel connections`, async () => {
+      const answers = await Promise.all(Array.from({ length: 30 }, () => bindOnce('jdoe@avvid.info', WRONG)));
+      expect(answers.filter((a) => a.message === INVALID)).toHaveLength(LIMIT);
+      expect(answers.filter((a) => REFUSED.test(a.message))).toHaveLength(30 - LIMIT);
+      const [right, wrong] = await Promise.all([bindOnce('AVVID\\jdoe', USER_PASSWORD), bindOnce('AVVID\\jdoe', WRONG)]);
+      expect(right.code).toBe(49);
+      expect(answer(right)).toBe(answer(wrong));
+    });
+
+    it('counts every spelling of a name against the one account it names', async () => {
+      // Names lead to an account; DNs in any case and spacing (commonName= and 2.5.4.3= follow once DN keys canonicalise types).
+      const spaced = (dn: string): string => dn.replace(/,/g, ', ');
+      const accounts = [
+        { right: USER_PASSWORD, spellings: ['jdoe@avvid.info', 'JDoe@AVVID.INFO', 'AVVID\\jdoe', 'avvid\\JDOE', AVVID_JDOE, AVVID_JDOE.toUpperCase(), spaced(AVVID_JDOE.toLowerCase())] },
+        { right: SYNC_PASSWORD, spellings: [SYNC, SYNC.toUpperCase(), spaced(SYNC)] },
+      ].slice(0, localAccounts ? 2 : 1);
+      for (const { right, spellings } of accounts) {
+        for (let i = 0; i < LIMIT; i++) expect(await bindOnce(spellings[i % spellings.length], WRONG)).toMatchObject({ code: 49, message: INVALID });
+        for (const name of spellings) expect(await bindOnce(name, right)).toMatchObject({ code: 49, message: expect.stringMatching(REFUSED) });
+      }
+      // Another account with the same sAMAccountName is not this one.
+      expect(await bindOnce('VSE\\jdoe', USER_PASSWORD)).toMatchObject({ code: 0 });
+    });
+
+    it('an address past its limit still logs in accounts without failures, the sync account among them', async () => {
+      for (let i = 0; i < 3; i++) expect((await bindOnce('AVVID\\jdoe', WRONG)).code).toBe(49);
+      expect((await bindOnce('jdoe@vse.lab', WRONG)).code).toBe(49);
+      // An application's login page under attack: 100 more failures from its address, over ten connections.
+      const flood = await Promise.all(
+        Array.from({ length: 10 }, async (_, c) => {
+          const conn = await raw();
+          return Promise.all(Array.from({ length: 10 }, (_, i) => conn.bind(`ghost${c * 10 + i}@avvid.info`, WRONG)));
+        }),
+      );
+      expect(flood.flat().every((a) => a.code === 49 && a.message === INVALID)).toBe(true);
+      // Accounts without failures, or with fewer than slowAfter, are still checked...
+      expect(await bindOnce(SYNC, SYNC_PASSWORD)).toMatchObject({ code: 0 });
+      expect(await bindOnce('cn=cucm-sync, ou=accounts, dc=corp, dc=example', SYNC_PASSWORD)).toMatchObject({ code: 0 });
+      expect(await bindOnce('jdoe@vse.lab', USER_PASSWORD)).toMatchObject({ code: 0 });
+      // ...one that failed slowAfter times is refused from this address, right password or not, but not from another.
+      expect(await bindOnce('AVVID\\jdoe', USER_PASSWORD)).toMatchObject({ code: 49, message: expect.stringMatching(REFUSED) });
+      expect(await bindOnce('AVVID\\jdoe', USER_PASSWORD, '127.0.0.2')).toMatchObject({ code: 0 });
+    });
+
+    it('a bind abandons the searches in flight: nothing found for the old identity arrives after its answer', async () => {
+      const c = await raw();
+      expect((await c.bind(SYNC, SYNC_PASSWORD)).code).toBe(0);
+      const searchId = 1000;
+      void c.search(SUFFIX, [], searchId, ['*']);
+      const entriesOfSearch = (): number => c.received.filter((m) => m.id === searchId).length;
+      for (let i = 0; i < 200 && entriesOfSearch() < 5; i++) await sleep(10);
+      expect(entriesOfSearch()).toBeGreaterThanOrEqual(5);
+      expect(await c.bind('AVVID\\jdoe', USER_PASSWORD)).toMatchObject({ code: 0 });
+      const bindAt = c.received.length - 1;
+      await sleep(300); // the whole search would have taken about a second more
+      const after = c.received.slice(bindAt + 1).filter((m) => m.id === searchId);
+      expect(after).toEqual([]);
+      expect(c.received.some((m) => m.id === searchId && m.tag === 0x65)).toBe(false); // abandoned: no SearchResultDone
+      // The connection goes on as the new identity.
+      expect((await c.search(AVVID_JDOE, [], 1001, ['cn'])).code).toBe(0);
+    });
+
+    it.runIf(localAccounts)('an unknown name and a wrong password of a local account cost about the same time', async () => {
+      const median = async (names: string[]): Promise<number> => {
+        const times: number[] = [];
+        for (const name of names) {
+          const started = performance.now();
+          expect((await bindOnce(name, WRONG)).code).toBe(49);
+          times.push(performance.now() - started);
+        }
+        return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+      };
+      // Below slowAfter, so no answer is slowed on purpose.
+      const wrong = await median([SYNC, SYNC, SYNC]);
+      const unknown = await median(['cn=nobody1,ou=accounts,dc=corp,dc=example', 'cn=nobody2,ou=accounts,dc=corp,dc=example', 'cn=nobody3,dc=elsewhere']);
+      expect(unknown / wrong).toBeGreaterThan(0.25); // scheduling noise on a loaded machine; an unchecked name answers about 100 times sooner
+      expect(unknown / wrong).toBeLessThan(4);
+    });
+
+    it('never logs a password', () => {
+      expect(log.length).toBeGreaterThan(10);
+      for (const secret of [USER_PASSWORD, SYNC_PASSWORD, WRONG]) expect(log.filter((l) => l.includes(secret))).toEqual([]);
+    });
+  });
+}
+
+describeBindSuite('binds against the throttle: memory forests', () => defaults, { localAccounts: true });
+
+describe('binds against the throttle: ldap forests over slapd', () => {
+  const slapds: Slapd[] = [];
+  let config: LoadedConfig;
+  beforeAll(async () => {
+    const forests = await Promise.all(
+      defaults.forests.map(async (f) => {
+        if (f.backend !== 'memory') throw new Error('the default forests are memory forests');
+        const slapd = await startSlapd({ suffix: f.base, ldif: f.ldif, extraConfig: serviceWriteAcl(f.base) });
+        slapds.push(slapd);
+        const { name, mount, upnSuffixes, netbiosName, attributes, priority } = f;
+        return ldapForestConfig(f.base, [slapd.url], { name, mount, upnSuffixes, netbiosName, attributes, priority });
+      }),
+    );
+    config = { ...defaults, forests };
+  });
+  afterAll(() => Promise.all(slapds.map((s) => s.stop())));
+  describeBindSuite('through canopy', () => config, { localAccounts: false });
+
+  it('answers binds it cannot check without naming the upstream; empty passwords are refused before any upstream', async () => {
+    const log: string[] = [];
+    const capture = new PassThrough().on('data', (chunk: Buffer) => log.push(chunk.toString('utf8')));
+    const down = config.forests.map((f) => ({ ...f, servers: ['ldap://127.0.0.1:1'] }));
+    const server = await startServer({ ...config, forests: down, security }, { logger: createLogger('info', capture) });
+    try {
+      for (const name of [AVVID_JDOE, 'jdoe@avvid.info', 'AVVID\\jdoe', 'jdoe']) {
+        const c = new Client({ url: server.urls[0] });
+        const err = await c.bind(name, USER_PASSWORD).then(
+          () => ({ code: 0, message: 'succeeded' }),
+          (e: { code: number; message: string }) => e,
+        );
+        expect(err.code).toBe(52);
+        expect(err.message).not.toMatch(/127\.0\.0\.1|ldap:\/\/|:1\b|ECONNREFUSED|connect/i);
+        await expect(c.bind(name, '')).rejects.toMatchObject({ code: 53 });
+        await c.unbind();
+      }
+      // The operator's log has what the client was not told.
+      const lines = log.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; err?: string });
+      expect(lines.find((l) => l.msg === 'bind could not be checked')?.err).toContain('ldap://127.0.0.1:1');
+    } finally {
+      await server.close();
+    }
+  });
+});
