@@ -9,6 +9,7 @@ import { startFrontEnd, type FrontEnd } from './frontend/listener.js';
 import type { DropAfterPage } from './frontend/search-responder.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { NamespaceRouter, type RoutedForest } from './router/namespace-router.js';
+import { SortBuffers } from './router/sort-buffers.js';
 import { NamespaceMap } from './stages/namespace/namespace-map.js';
 import { NamespaceStage } from './stages/namespace/namespace-stage.js';
 import { compileForestView } from './stages/namespace/forest-view.js';
@@ -67,6 +68,12 @@ export interface ServerOptions {
   readonly cacheClock?: () => number;
 }
 
+/** What assembling a pipeline needs besides the configuration. */
+interface PipelineOptions extends ServerOptions {
+  /** Shared by every pipeline of the process. */
+  readonly sortBuffers?: SortBuffers;
+}
+
 /** One configuration's pipeline, with what the server needs to serve, probe and replace it. */
 interface ServedPipeline extends Pipeline {
   readonly config: LoadedConfig;
@@ -84,8 +91,13 @@ interface ServedPipeline extends Pipeline {
  * (with the authenticator and the result cache). The front end talks to a LivePipeline, so a
  * reload swaps everything below it.
  */
-export async function startServer(config: LoadedConfig, options: ServerOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(config.logging.level);
+export async function startServer(config: LoadedConfig, serverOptions: ServerOptions = {}): Promise<RunningServer> {
+  const logger = serverOptions.logger ?? createLogger(config.logging.level);
+  // Limits are read at start only: the sort buffers' bounds hold across reloads, for the pipelines of every configuration.
+  const options: PipelineOptions = {
+    ...serverOptions,
+    sortBuffers: new SortBuffers(config.limits.maxSortEntriesPerConnection, config.limits.maxSortEntriesTotal),
+  };
   const live = new LivePipeline<ServedPipeline>(await assemblePipeline(config, logger, options));
   let frontEnd: FrontEnd;
   try {
@@ -95,9 +107,14 @@ export async function startServer(config: LoadedConfig, options: ServerOptions =
       tls: config.tls && (await readTls(config.tls)),
       limits: {
         maxMessageBytes: config.limits.maxMessageBytes,
+        maxUnboundMessageBytes: config.limits.maxUnboundMessageBytes,
         maxConnections: config.limits.maxConnections,
+        maxConnectionsPerAddress: config.limits.maxConnectionsPerAddress,
         maxPendingOperations: config.limits.maxPendingOperations,
         idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+        unboundIdleTimeoutMs: config.limits.unboundIdleTimeoutSeconds * 1000,
+        tlsHandshakeTimeoutMs: config.limits.tlsHandshakeTimeoutSeconds * 1000,
+        maxFilterTerms: config.limits.maxFilterTerms,
         search: {
           maxResultEntries: config.limits.maxResultEntries,
           maxPageSize: config.limits.maxPageSize,
@@ -170,7 +187,7 @@ async function replacePipeline(
   live: LivePipeline<ServedPipeline>,
   next: LoadedConfig,
   logger: Logger,
-  options: ServerOptions,
+  options: PipelineOptions,
 ): Promise<ReloadReport> {
   const current = live.pipeline;
   const reused = new Set<string>();
@@ -211,7 +228,7 @@ function forestKey(forest: ForestConfig): string {
 }
 
 /** Backends → namespace stages → router → cache → access, and the authenticator over them. */
-async function assemblePipeline(config: LoadedConfig, logger: Logger, options: ServerOptions): Promise<ServedPipeline> {
+async function assemblePipeline(config: LoadedConfig, logger: Logger, options: PipelineOptions): Promise<ServedPipeline> {
   const { namespace, forests, router } = await assembleRouter(config, logger, options);
   const cache = assembleCache(config, forests, logger, options.cacheClock);
   const handedOn = new Set<string>();
@@ -277,7 +294,7 @@ export interface AssembledRouter {
 export async function assembleRouter(
   config: LoadedConfig,
   logger: Logger,
-  options: Pick<ServerOptions, 'wrapBackend' | 'openBackend'> = {},
+  options: Pick<PipelineOptions, 'wrapBackend' | 'openBackend' | 'sortBuffers'> = {},
 ): Promise<AssembledRouter> {
   const views = config.forests.map(compileForestView);
   const namespace = new NamespaceMap(views);
@@ -289,6 +306,7 @@ export async function assembleRouter(
         mount: views[i].mount,
         priority: f.priority,
         view: views[i],
+        hides: (attribute: string) => views[i].upstreamName(attribute) === undefined,
         backend,
         directory: new NamespaceStage(views[i], namespace, options.wrapBackend?.(f.name, backend) ?? backend),
       };
@@ -300,6 +318,7 @@ export async function assembleRouter(
     onDuplicate: config.namespace?.onDuplicate ?? 'all',
     onForestError: config.namespace?.onForestError ?? 'fail',
     maxSortEntries: config.limits.maxSortEntries,
+    sortBuffers: options.sortBuffers,
     logger,
   });
   return { namespace, forests, router };

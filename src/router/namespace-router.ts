@@ -19,6 +19,7 @@ import { metrics } from '../observability/metrics.js';
 import { DuplicateFilter } from './duplicates.js';
 import { concatStreams, ForestStreamError, mergeStreams, type NamedStream } from './merge-streams.js';
 import { sortedMerge } from './sort.js';
+import type { SortBuffers } from './sort-buffers.js';
 import { SyntheticTree } from './synthetic-entries.js';
 
 /** A forest as the router sees it: a Directory already speaking the virtual tree at `mount`. */
@@ -27,6 +28,8 @@ export interface RoutedForest {
   readonly mount: Dn;
   readonly priority: number;
   readonly directory: Directory;
+  /** Whether the forest hides an attribute (attributes.hide): a sort on it is refused. */
+  readonly hides?: (attribute: string) => boolean;
 }
 
 export interface RouterOptions {
@@ -38,6 +41,8 @@ export interface RouterOptions {
   readonly onForestError?: 'fail' | 'partial';
   /** Most entries buffered for a server-side sort (0 = no limit). */
   readonly maxSortEntries?: number;
+  /** The sort buffers of the whole process, bounded per connection and in all; only maxSortEntries applies when absent. */
+  readonly sortBuffers?: SortBuffers;
   readonly logger: Logger;
 }
 
@@ -132,7 +137,7 @@ export class NamespaceRouter implements Directory {
   private async *sortedOwner(owner: RoutedForest, request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
     const stream = owner.directory.search(this.withAttributes(request, sortAttributes(request)), ctx);
     try {
-      yield* this.sorted([{ forest: owner.name, stream }], request, ctx);
+      yield* this.sorted([{ forest: owner.name, stream }], [owner], request, ctx);
     } catch (err) {
       throw err instanceof ForestStreamError ? err.cause : err;
     }
@@ -162,7 +167,7 @@ export class NamespaceRouter implements Directory {
     const streams = unique.length > 0 ? [{ forest: 'priority', stream: this.deduplicated(sources) }] : sources;
     try {
       if (request.sort) {
-        yield* this.sorted([{ forest: VIRTUAL_TREE, stream: arrayStream(local) }, ...streams], request, ctx);
+        yield* this.sorted([{ forest: VIRTUAL_TREE, stream: arrayStream(local) }, ...streams], forests, request, ctx);
       } else {
         yield* local;
         yield* mergeStreams(streams);
@@ -176,8 +181,16 @@ export class NamespaceRouter implements Directory {
     }
   }
 
-  private sorted(sources: readonly NamedStream[], request: SearchRequest, ctx: OperationContext): SearchStream {
-    return sortedMerge(sources, request.sort!, this.options.maxSortEntries ?? 0, ctx.notes);
+  private sorted(sources: readonly NamedStream[], forests: readonly RoutedForest[], request: SearchRequest, ctx: OperationContext): SearchStream {
+    const sort = request.sort!;
+    const hiddenKey = sort.keys.find((k) => forests.some((f) => f.hides?.(k.attribute)))?.attribute;
+    const context = {
+      maxEntries: this.options.maxSortEntries ?? 0,
+      buffers: this.options.sortBuffers,
+      connectionId: ctx.connectionId,
+      ...(hiddenKey !== undefined && { hiddenKey }),
+    };
+    return sortedMerge(sources, sort, context, ctx.notes);
   }
 
   private async *deduplicated(sources: readonly NamedStream[]): AsyncGenerator<Entry, void, undefined> {
