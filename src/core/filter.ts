@@ -26,18 +26,3 @@ export type Filter =
 /** Deepest nesting of and/or/not accepted from a client: deeper filters are refused, not evaluated. */
 export const MAX_FILTER_DEPTH = 256;
 
-/**
- * Whether a filter has more than `max` terms (assertions and and/or/not), counted up to `max + 1`
- * only: a client's 40,000-term OR is refused before anything evaluates it.
- */
-export function exceedsTerms(filter: Filter, max: number): boolean {
-  let terms = 0;
-  const pending: Filter[] = [filter];
-  while (pending.length > 0) {
-    const f = pending.pop()!;
-    if (++terms > max) return true;
-    if (f.type === 'and' || f.type === 'or') for (const g of f.filters) pending.push(g);
-    else if (f.type === 'not') pending.push(f.filter);
-  }
-  return false;
-}

@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory, OperationContext, SearchRequest } from '../core/directory.js';
 import type { Entry } from '../core/entry.js';
-import { exceedsTerms } from '../core/filter.js';
 import { compileFilter } from '../core/filter-eval.js';
 import { filterToLogString } from '../core/filter-text.js';
 import { authzId, type Authenticator } from '../core/identity.js';
@@ -230,7 +229,7 @@ export class Connection {
   }
 
   private dispatch(message: Buffer): void {
-    const decoded = decodeMessage(message);
+    const decoded = decodeMessage(message, this.options.limits);
     if (decoded.kind === 'disconnect') {
       this.disconnect(ResultCode.protocolError, decoded.reason);
       return;
@@ -364,10 +363,6 @@ export class Connection {
   }
 
   private async search(messageId: number, request: SearchRequest, controls: readonly Control[], ctx: OperationContext): Promise<Outcome> {
-    const maxTerms = this.options.limits.maxFilterTerms;
-    if (maxTerms !== undefined && exceedsTerms(request.filter, maxTerms)) {
-      return { code: ResultCode.unwillingToPerform, message: `filter has more than ${maxTerms} terms (limits.maxFilterTerms)` };
-    }
     if (request.scope === 'base' && (request.base.isRoot || request.base.equals(SUBSCHEMA_DN))) {
       return this.searchServerEntry(messageId, request);
     }

@@ -50,7 +50,7 @@ export type Decoded =
  * a PDU that is not a request disconnect; a well-formed request that cannot be served (invalid DN,
  * filter too deep) is rejected under its own message ID. Values of binary attributes (schema syntaxOf) stay bytes, others are UTF-8.
  */
-export function decodeMessage(message: Buffer): Decoded {
+export function decodeMessage(message: Buffer, limits: DecodeLimits = {}): Decoded {
   let messageId: number | undefined;
   let responseTag: number = Op.extendedResponse;
   try {
@@ -64,7 +64,7 @@ export function decodeMessage(message: Buffer): Decoded {
     // RFC 4511 §4.1.1: a PDU that is not a request cannot be answered; the session ends.
     if (response === undefined) return { kind: 'disconnect', reason: `operation 0x${tag.toString(16)} is not a request` };
     responseTag = response;
-    const request = decodeOp(outer, tag);
+    const request = decodeOp(outer, tag, limits);
     const controls = !outer.atEnd && outer.peek() === 0xa0 ? decodeControls(outer.child(0xa0)) : [];
     return { kind: 'request', messageId, controls, request };
   } catch (err) {
@@ -74,6 +74,12 @@ export function decodeMessage(message: Buffer): Decoded {
     const reason = err instanceof BerError || err instanceof LdapError ? err.message : 'malformed request';
     return { kind: 'disconnect', reason };
   }
+}
+
+/** What a request may hold; no limit when absent. */
+export interface DecodeLimits {
+  /** Terms (assertions and and/or/not) of a search filter: more are refused (unwillingToPerform) while decoding. */
+  readonly maxFilterTerms?: number;
 }
 
 /** The response that answers each request (abandon and unbind have none; 0 marks that). */
@@ -90,7 +96,7 @@ const RESPONSE_TAG = new Map<number, number>([
   [Op.extendedRequest, Op.extendedResponse],
 ]);
 
-function decodeOp(outer: BerReader, tag: number): LdapRequest {
+function decodeOp(outer: BerReader, tag: number, limits: DecodeLimits): LdapRequest {
   switch (tag) {
     case Op.bindRequest:
       return decodeBind(outer.child(tag));
@@ -98,7 +104,7 @@ function decodeOp(outer: BerReader, tag: number): LdapRequest {
       outer.skip();
       return { op: 'unbind' };
     case Op.searchRequest:
-      return { op: 'search', search: decodeSearch(outer.child(tag)) };
+      return { op: 'search', search: decodeSearch(outer.child(tag), limits.maxFilterTerms) };
     case Op.modifyRequest:
       return decodeModify(outer.child(tag));
     case Op.addRequest:
@@ -166,14 +172,14 @@ function decodeBind(r: BerReader): LdapRequest {
 
 const SCOPES: readonly Scope[] = ['base', 'one', 'sub'];
 
-function decodeSearch(r: BerReader): SearchRequest {
+function decodeSearch(r: BerReader, maxFilterTerms?: number): SearchRequest {
   const baseText = r.string();
   const scopeCode = r.enumerated();
   r.enumerated(); // derefAliases: Canopy serves no aliases
   const sizeLimit = r.int();
   const timeLimit = r.int();
   const typesOnly = r.bool();
-  const filter = decodeFilter(r);
+  const filter = decodeFilter(r, maxFilterTerms);
   const attrs = r.child(0x30);
   const attributes: string[] = [];
   while (!attrs.atEnd) attributes.push(attrs.string());
