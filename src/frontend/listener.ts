@@ -95,11 +95,12 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
   };
 
   /** LDAPS: the handshake runs on an admitted socket, within tlsHandshakeTimeoutMs, before the connection is served. */
-  const acceptLdaps = (socket: Socket): void => {
-    if (!admit(socket) || !secureContext) return;
-    const tls = new TLSSocket(socket, { isServer: true, secureContext });
+  const acceptLdaps = (context: SecureContext) => (socket: Socket): void => {
+    if (!admit(socket)) return;
+    const tls = new TLSSocket(socket, { isServer: true, secureContext: context });
     handshaking.add(tls);
-    tls.on('error', (err) => log.debug({ peer: socket.remoteAddress, err: err.message }, 'TLS handshake failed'));
+    const failed = (err: Error): void => log.debug({ peer: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+    tls.on('error', failed);
     const timer =
       handshakeMs === undefined
         ? undefined
@@ -115,6 +116,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     tls.once('secure', () => {
       settle();
       tls.off('close', settle);
+      tls.off('error', failed); // the connection handles errors from now on
       serve(tls);
     });
   };
@@ -130,8 +132,8 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
       servers.push(server);
       urls.push(`ldap://${urlHost(options.ldap.host)}:${ldapPort}`);
     }
-    if (options.ldaps && options.tls) {
-      const server = createTcpServer(acceptLdaps);
+    if (options.ldaps && secureContext) {
+      const server = createTcpServer(acceptLdaps(secureContext));
       ldapsPort = await listen(server, options.ldaps.host, options.ldaps.port);
       servers.push(server);
       urls.push(`ldaps://${urlHost(options.ldaps.host)}:${ldapsPort}`);
