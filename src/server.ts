@@ -9,6 +9,7 @@ import { startFrontEnd, type FrontEnd } from './frontend/listener.js';
 import type { DropAfterPage } from './frontend/search-responder.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { NamespaceRouter, type RoutedForest } from './router/namespace-router.js';
+import { SortBuffers } from './router/sort-buffers.js';
 import { NamespaceMap } from './stages/namespace/namespace-map.js';
 import { NamespaceStage } from './stages/namespace/namespace-stage.js';
 import { compileForestView } from './stages/namespace/forest-view.js';
@@ -68,6 +69,12 @@ export interface ServerOptions {
   readonly dropAfterPage?: DropAfterPage;
   /** The result cache's clock in milliseconds (tests move it instead of waiting); performance.now by default. */
   readonly cacheClock?: () => number;
+}
+
+/** What assembling a pipeline needs besides the configuration. */
+interface PipelineOptions extends ServerOptions {
+  /** Shared by every pipeline of the process. */
+  readonly sortBuffers?: SortBuffers;
   /** The sync deletion guard the routers report to (the server makes one; tools read without it). */
   readonly syncGuard?: SyncGuard;
 }
@@ -89,11 +96,16 @@ interface ServedPipeline extends Pipeline {
  * (with the authenticator and the result cache). The front end talks to a LivePipeline, so a
  * reload swaps everything below it.
  */
-export async function startServer(config: LoadedConfig, options: ServerOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(config.logging.level);
-  // Above the pipeline: references outlive a reload, which only changes the settings.
+export async function startServer(config: LoadedConfig, serverOptions: ServerOptions = {}): Promise<RunningServer> {
+  const logger = serverOptions.logger ?? createLogger(config.logging.level);
+  // Both outlive a reload: the sort buffers' bounds (limits are read at start only), for the
+  // pipelines of every configuration, and the sync guard's references (a reload changes its settings).
   const syncGuard = new SyncGuard(config.sync.guard, logger);
-  options = { ...options, syncGuard };
+  const options: PipelineOptions = {
+    ...serverOptions,
+    sortBuffers: new SortBuffers(config.limits.maxSortEntriesPerConnection, config.limits.maxSortEntriesTotal),
+    syncGuard,
+  };
   const live = new LivePipeline<ServedPipeline>(await assemblePipeline(config, logger, options));
   let frontEnd: FrontEnd;
   try {
@@ -103,9 +115,14 @@ export async function startServer(config: LoadedConfig, options: ServerOptions =
       tls: config.tls && (await readTls(config.tls)),
       limits: {
         maxMessageBytes: config.limits.maxMessageBytes,
+        maxUnboundMessageBytes: config.limits.maxUnboundMessageBytes,
         maxConnections: config.limits.maxConnections,
+        maxConnectionsPerAddress: config.limits.maxConnectionsPerAddress,
         maxPendingOperations: config.limits.maxPendingOperations,
         idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+        unboundIdleTimeoutMs: config.limits.unboundIdleTimeoutSeconds * 1000,
+        tlsHandshakeTimeoutMs: config.limits.tlsHandshakeTimeoutSeconds * 1000,
+        maxFilterTerms: config.limits.maxFilterTerms,
         search: {
           maxResultEntries: config.limits.maxResultEntries,
           maxPageSize: config.limits.maxPageSize,
@@ -180,7 +197,7 @@ async function replacePipeline(
   live: LivePipeline<ServedPipeline>,
   next: LoadedConfig,
   logger: Logger,
-  options: ServerOptions,
+  options: PipelineOptions,
 ): Promise<ReloadReport> {
   const current = live.pipeline;
   options.syncGuard?.configure(next.sync.guard);
@@ -222,7 +239,7 @@ function forestKey(forest: ForestConfig): string {
 }
 
 /** Backends → namespace stages → router → cache → access, and the authenticator over them. */
-async function assemblePipeline(config: LoadedConfig, logger: Logger, options: ServerOptions): Promise<ServedPipeline> {
+async function assemblePipeline(config: LoadedConfig, logger: Logger, options: PipelineOptions): Promise<ServedPipeline> {
   const { namespace, forests, router } = await assembleRouter(config, logger, options);
   const cache = assembleCache(config, forests, logger, options.cacheClock);
   const handedOn = new Set<string>();
@@ -288,7 +305,7 @@ export interface AssembledRouter {
 export async function assembleRouter(
   config: LoadedConfig,
   logger: Logger,
-  options: Pick<ServerOptions, 'wrapBackend' | 'openBackend' | 'syncGuard'> = {},
+  options: Pick<PipelineOptions, 'wrapBackend' | 'openBackend' | 'sortBuffers' | 'syncGuard'> = {},
 ): Promise<AssembledRouter> {
   const views = config.forests.map(compileForestView);
   const namespace = new NamespaceMap(views);
@@ -300,6 +317,7 @@ export async function assembleRouter(
         mount: views[i].mount,
         priority: f.priority,
         view: views[i],
+        hides: (attribute: string) => views[i].upstreamName(attribute) === undefined,
         backend,
         directory: new NamespaceStage(views[i], namespace, options.wrapBackend?.(f.name, backend) ?? backend),
       };
@@ -311,6 +329,7 @@ export async function assembleRouter(
     onDuplicate: config.namespace?.onDuplicate ?? 'all',
     onForestError: config.namespace?.onForestError ?? 'fail',
     maxSortEntries: config.limits.maxSortEntries,
+    sortBuffers: options.sortBuffers,
     ...(options.syncGuard && { guard: options.syncGuard }),
     logger,
   });

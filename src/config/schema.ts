@@ -181,9 +181,20 @@ export const configSchema = z
   limits: z
     .strictObject({
       maxMessageBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(1024 * 1024),
+      /** Largest message while the connection is not bound (slapd's sockbuf_max_incoming for anonymous sessions). */
+      maxUnboundMessageBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(256 * 1024),
       maxConnections: z.number().int().min(1).default(4096),
+      /** Connections open at once from one client address, TLS handshakes included. */
+      maxConnectionsPerAddress: z.number().int().min(1).default(256),
       maxPendingOperations: z.number().int().min(1).max(10_000).default(64),
-      idleTimeoutSeconds: z.number().int().min(0).default(0),
+      /** AD's MaxConnIdleTime; 0 = never. */
+      idleTimeoutSeconds: z.number().int().min(0).default(900),
+      /** Idle time allowed to a connection that is not bound; 0 = idleTimeoutSeconds. */
+      unboundIdleTimeoutSeconds: z.number().int().min(0).default(60),
+      /** Time an LDAPS or StartTLS handshake may take. */
+      tlsHandshakeTimeoutSeconds: z.number().int().min(1).max(600).default(10),
+      /** Assertions and and/or/not of one search filter; more are refused with unwillingToPerform. */
+      maxFilterTerms: z.number().int().min(1).default(1000),
       /** Entries of an unpaged search (AD's MaxPageSize for unpaged searches); 0 = no limit. */
       maxResultEntries: z.number().int().min(0).default(0),
       /** Larger pages asked for are served at this size (AD's MaxPageSize). */
@@ -192,6 +203,10 @@ export const configSchema = z
       searchTimeMs: z.number().int().min(0).default(120_000),
       /** Entries buffered for a server-side sort (AD's MaxTempTableSize); 0 = no limit. */
       maxSortEntries: z.number().int().min(0).default(10_000),
+      /** Entries buffered by all sorted searches of one connection at once; 0 = no limit. */
+      maxSortEntriesPerConnection: z.number().int().min(0).default(20_000),
+      /** Entries buffered by all sorted searches of the process at once; 0 = no limit. */
+      maxSortEntriesTotal: z.number().int().min(0).default(100_000),
       /** Paged searches open at once on one connection (AD's MaxResultSetsPerConn). */
       maxPagedSearches: z.number().int().min(1).max(1000).default(10),
       /** A paged search not continued for this long is released. */

@@ -85,6 +85,11 @@ export interface SortRequest {
   readonly keys: readonly SortKey[];
   /** The client marked the control critical: no entries rather than unsorted ones. */
   readonly required: boolean;
+  /**
+   * Whether the client may read an attribute of an entry, set by the access stage where that varies
+   * by entry: the sort takes no key from a value the client may not read (RFC 2891 sortResult 50).
+   */
+  readonly mayRead?: (entry: Entry, attribute: string) => boolean;
 }
 
 export interface SearchRequest {

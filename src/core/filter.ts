@@ -25,3 +25,4 @@ export type Filter =
 
 /** Deepest nesting of and/or/not accepted from a client: deeper filters are refused, not evaluated. */
 export const MAX_FILTER_DEPTH = 256;
+

@@ -9,6 +9,7 @@ import { filterToLogString } from '../core/filter-text.js';
 import { authzId, type Authenticator } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
+import { capLogged } from '../observability/logger.js';
 import { decodeMessage, type Control, type LdapRequest } from '../protocol/codec.js';
 import {
   AttributeSelection,
@@ -30,10 +31,18 @@ import { SUBSCHEMA_DN } from './subschema.js';
 
 export interface ConnectionLimits {
   readonly maxMessageBytes: number;
+  /** The largest message while the connection is not bound; maxMessageBytes when absent. */
+  readonly maxUnboundMessageBytes?: number;
   /** Operations of one connection running at once; reading pauses at this many. */
   readonly maxPendingOperations: number;
   /** 0 = off. */
   readonly idleTimeoutMs: number;
+  /** The idle timeout while the connection is not bound; idleTimeoutMs when absent or 0. */
+  readonly unboundIdleTimeoutMs?: number;
+  /** How long a StartTLS handshake may take; no limit when absent. */
+  readonly tlsHandshakeTimeoutMs?: number;
+  /** Terms (assertions and and/or/not) of a search filter; no limit when absent. */
+  readonly maxFilterTerms?: number;
   /** Server-side search limits; none when absent. */
   readonly search?: SearchLimits;
 }
@@ -117,6 +126,7 @@ export class Connection {
     this.socket = socket;
     this.secure = socket instanceof TLSSocket;
     this.framer = new MessageFramer(options.limits.maxMessageBytes);
+    this.applySessionLimits();
     const output = { write: (b: Buffer) => this.writeBatched(b), drained: (signal: AbortSignal) => this.drained(signal) };
     this.searches = new SearchResponder(options.directory, output, options.limits.search ?? NO_SEARCH_LIMITS, options.dropAfterPage, options.resultCache);
     this.log = options.logger.child({ conn: options.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
@@ -140,10 +150,32 @@ export class Connection {
     socket.on('drain', this.onDrain);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
-    if (this.options.limits.idleTimeoutMs > 0) {
-      socket.setTimeout(this.options.limits.idleTimeoutMs);
-      socket.on('timeout', this.onTimeout);
+    socket.on('timeout', this.onTimeout);
+    socket.setTimeout(this.idleTimeoutMs());
+  }
+
+  /**
+   * What a connection that is not bound may do is smaller (slapd: 256 KiB messages for anonymous
+   * sessions): a client that never binds cannot hold a large partial message or an idle socket for
+   * long. Applied at the start and after each bind, successful or not.
+   */
+  private applySessionLimits(): void {
+    const { maxMessageBytes, maxUnboundMessageBytes } = this.options.limits;
+    if (this.bound || maxUnboundMessageBytes === undefined || maxUnboundMessageBytes >= maxMessageBytes) {
+      this.framer.setLimit(maxMessageBytes, 'limits.maxMessageBytes');
+    } else {
+      this.framer.setLimit(maxUnboundMessageBytes, 'limits.maxUnboundMessageBytes: the connection has not bound');
     }
+    if (!this.upgrading) this.socket.setTimeout(this.idleTimeoutMs());
+  }
+
+  private get bound(): boolean {
+    return this.session.identity.kind !== 'anonymous';
+  }
+
+  private idleTimeoutMs(): number {
+    const { idleTimeoutMs, unboundIdleTimeoutMs } = this.options.limits;
+    return !this.bound && unboundIdleTimeoutMs ? unboundIdleTimeoutMs : idleTimeoutMs;
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -168,7 +200,9 @@ export class Connection {
   };
 
   private readonly onTimeout = (): void => {
-    if (this.inFlight.size === 0) this.end();
+    if (this.inFlight.size > 0) return;
+    this.log.debug({ bound: this.bound }, 'idle connection closed');
+    this.end();
   };
 
   /** Decodes and dispatches buffered messages while there is room for more operations. */
@@ -197,7 +231,7 @@ export class Connection {
   }
 
   private dispatch(message: Buffer): void {
-    const decoded = decodeMessage(message);
+    const decoded = decodeMessage(message, this.options.limits);
     if (decoded.kind === 'disconnect') {
       this.disconnect(ResultCode.protocolError, decoded.reason);
       return;
@@ -208,21 +242,23 @@ export class Connection {
         this.write(encodeResult(messageId, responseTag, error.code, error.matchedDn, error.message));
         recordOperation(OP_OF_RESPONSE.get(responseTag) ?? 'unknown', error.code);
       }
-      this.log.info({ msgId: messageId, code: error.code, message: error.message }, 'request rejected');
+      this.log.info({ msgId: messageId, code: error.code, message: capLogged(error.message) }, 'request rejected');
       return;
     }
     const { messageId, controls, request } = decoded;
+    const critical = unsupportedCritical(request.op, controls);
     switch (request.op) {
       case 'abandon':
+        // RFC 4511 §4.1.11: not performed with a critical control it does not know; Abandon has no response to say so.
+        if (critical) return;
         this.inFlight.get(request.abandonId)?.abort();
         this.searches.abandoned(request.abandonId);
         return;
       case 'unbind':
-        this.end();
+        this.end(); // the client ends the session whatever its controls say
         return;
     }
     const responseTag = RESPONSE[request.op];
-    const critical = unsupportedCritical(request.op, controls);
     if (critical) {
       const msg = `critical control ${critical.oid} is not supported`;
       this.write(encodeResult(messageId, responseTag, ResultCode.unavailableCriticalExtension, '', msg));
@@ -272,7 +308,10 @@ export class Connection {
     }
     const elapsed = performance.now() - started;
     const ms = Math.round(elapsed * 10) / 10;
-    if (request.op === 'bind') this.auditBind(request.name, outcome.code);
+    if (request.op === 'bind') {
+      this.auditBind(request.name, outcome.code);
+      this.applySessionLimits();
+    }
     const logged = this.options.accessLog?.(signal.aborted ? undefined : outcome.code) ?? true;
     if (signal.aborted) {
       if (logged) this.log.info({ msgId: messageId, ...describe(request), abandoned: true, ms }, 'operation');
@@ -416,16 +455,26 @@ export class Connection {
       this.socket = tls;
       this.secure = true;
       this.attach(tls);
+      const handshakeMs = this.options.limits.tlsHandshakeTimeoutMs;
+      const timer = handshakeMs === undefined ? undefined : setTimeout(() => this.handshakeTimedOut(), handshakeMs);
       tls.once('secure', () => {
+        clearTimeout(timer);
         this.upgrading = false;
         this.log.debug('StartTLS established');
         this.pump();
       });
+      tls.once('close', () => clearTimeout(timer));
     });
     recordOperation('extended', ResultCode.success);
     if (this.options.accessLog?.(ResultCode.success) ?? true) {
       this.log.info({ msgId: messageId, op: 'startTLS', code: ResultCode.success }, 'operation');
     }
+  }
+
+  /** A StartTLS handshake that did not finish in time: the connection is dropped (nothing can be said in clear any more). */
+  private handshakeTimedOut(): void {
+    this.log.info('StartTLS handshake timed out (limits.tlsHandshakeTimeoutSeconds)');
+    this.socket.destroy();
   }
 
   /**
@@ -435,7 +484,7 @@ export class Connection {
   private auditBind(name: string, code: ResultCode): void {
     const identity = this.session.identity;
     const forest = identity.kind === 'user' ? identity.forest : undefined;
-    this.log.info({ bind: name, identity: identity.kind, ...(forest !== undefined && { forest }), code }, 'bind audit');
+    this.log.info({ bind: capLogged(name), identity: identity.kind, ...(forest !== undefined && { forest }), code }, 'bind audit');
   }
 
   /** What a bind needs to know about the client: its address (for throttling) and whether TLS protects it. */
@@ -491,19 +540,19 @@ function unsupportedCritical(op: LdapRequest['op'], controls: readonly Control[]
 function describe(request: LdapRequest): Record<string, unknown> {
   switch (request.op) {
     case 'bind':
-      return { op: 'bind', dn: request.name, method: request.auth.method };
+      return { op: 'bind', dn: capLogged(request.name), method: request.auth.method };
     case 'search': {
       const s = request.search;
-      return { op: 'search', dn: s.base.text, scope: s.scope, filter: filterToLogString(s.filter) };
+      return { op: 'search', dn: capLogged(s.base.text), scope: s.scope, filter: filterToLogString(s.filter) };
     }
     case 'add':
-      return { op: 'add', dn: request.entry.dn.text };
+      return { op: 'add', dn: capLogged(request.entry.dn.text) };
     case 'modify':
     case 'delete':
     case 'compare':
-      return { op: request.op, dn: request.dn.text };
+      return { op: request.op, dn: capLogged(request.dn.text) };
     case 'modifyDn':
-      return { op: 'modifyDn', dn: request.request.dn.text };
+      return { op: 'modifyDn', dn: capLogged(request.request.dn.text) };
     case 'extended':
       return { op: 'extended', oid: request.oid };
     default:

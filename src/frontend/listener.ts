@@ -1,11 +1,12 @@
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createSecureContext, createServer as createTlsServer, type SecureContext } from 'node:tls';
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory } from '../core/directory.js';
 import type { Authenticator } from '../core/identity.js';
 import { metrics } from '../observability/metrics.js';
 import { accessLogFilter, type AccessLogOptions } from './access-log.js';
+import { Admission, type Refusal } from './admission.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import type { DropAfterPage } from './search-responder.js';
 import { subschemaEntry } from './subschema.js';
@@ -16,7 +17,11 @@ export interface FrontEndOptions {
   /** LDAPS; needs `tls`. */
   readonly ldaps?: { readonly host: string; readonly port: number };
   readonly tls?: { readonly cert: Buffer | string; readonly key: Buffer | string; readonly ca?: Buffer | string };
-  readonly limits: ConnectionLimits & { readonly maxConnections: number };
+  readonly limits: ConnectionLimits & {
+    readonly maxConnections: number;
+    /** Connections from one client address; no limit when absent. */
+    readonly maxConnectionsPerAddress?: number;
+  };
   /** The assembled pipeline. */
   readonly directory: Directory;
   /** Checks named simple binds (local accounts, forest logins). */
@@ -47,28 +52,73 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
   const secureContext: SecureContext | undefined = options.tls && createSecureContext(options.tls);
   const subschema = subschemaEntry();
   const connections = new Set<Connection>();
+  /** LDAPS sockets still in their TLS handshake: counted by admission, not yet connections. */
+  const handshaking = new Set<Socket>();
   const log = options.logger;
   const accessLog = options.accessLog && accessLogFilter(options.accessLog);
+  const admission = new Admission(options.limits.maxConnections, options.limits.maxConnectionsPerAddress ?? 0);
+  const handshakeMs = options.limits.tlsHandshakeTimeoutMs;
+  const refusals = new RefusalLog(log);
   let nextId = 1;
 
-  const accept = (socket: Socket): void => {
+  /** Every TCP connection, LDAP or LDAPS, is admitted (counted) as soon as it is accepted, until its socket closes. */
+  const admit = (socket: Socket): boolean => {
     socket.on('error', () => undefined); // a reset before the Connection exists must not crash
-    if (connections.size >= options.limits.maxConnections) {
-      log.warn({ peer: socket.remoteAddress, limit: options.limits.maxConnections }, 'connection refused: too many connections');
+    const address = socket.remoteAddress ?? 'unknown'; // gone from the socket once it closes
+    const refusal = admission.admit(address);
+    if (refusal) {
+      metrics.connectionsRefused.inc({ limit: refusal.key });
+      refusals.note(address, refusal);
       socket.destroy();
-      return;
+      return false;
     }
+    metrics.openConnections.inc();
+    socket.once('close', () => {
+      admission.release(address);
+      metrics.openConnections.dec();
+    });
     socket.setNoDelay(true);
+    return true;
+  };
+
+  const serve = (socket: Socket): void => {
     const connection: Connection = new Connection(
       socket,
       { id: nextId++, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache },
-      () => {
-        connections.delete(connection);
-        metrics.openConnections.dec();
-      },
+      () => connections.delete(connection),
     );
     connections.add(connection);
-    metrics.openConnections.inc();
+  };
+
+  const acceptLdap = (socket: Socket): void => {
+    if (admit(socket)) serve(socket);
+  };
+
+  /** LDAPS: the handshake runs on an admitted socket, within tlsHandshakeTimeoutMs, before the connection is served. */
+  const acceptLdaps = (context: SecureContext) => (socket: Socket): void => {
+    if (!admit(socket)) return;
+    const tls = new TLSSocket(socket, { isServer: true, secureContext: context });
+    handshaking.add(tls);
+    const failed = (err: Error): void => log.debug({ peer: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+    tls.on('error', failed);
+    const timer =
+      handshakeMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            log.info({ peer: socket.remoteAddress }, 'TLS handshake timed out (limits.tlsHandshakeTimeoutSeconds)');
+            tls.destroy();
+          }, handshakeMs);
+    const settle = (): void => {
+      clearTimeout(timer);
+      handshaking.delete(tls);
+    };
+    tls.once('close', settle);
+    tls.once('secure', () => {
+      settle();
+      tls.off('close', settle);
+      tls.off('error', failed); // the connection handles errors from now on
+      serve(tls);
+    });
   };
 
   const servers: Server[] = [];
@@ -77,14 +127,13 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
   let ldapsPort: number | undefined;
   try {
     if (options.ldap) {
-      const server = createTcpServer(accept);
+      const server = createTcpServer(acceptLdap);
       ldapPort = await listen(server, options.ldap.host, options.ldap.port);
       servers.push(server);
       urls.push(`ldap://${urlHost(options.ldap.host)}:${ldapPort}`);
     }
-    if (options.ldaps && options.tls) {
-      const server = createTlsServer({ ...options.tls }, accept);
-      server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
+    if (options.ldaps && secureContext) {
+      const server = createTcpServer(acceptLdaps(secureContext));
       ldapsPort = await listen(server, options.ldaps.host, options.ldaps.port);
       servers.push(server);
       urls.push(`ldaps://${urlHost(options.ldaps.host)}:${ldapsPort}`);
@@ -107,9 +156,32 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
         await Promise.race([Promise.all([...connections].map((c) => c.idle())), grace]);
       }
       for (const c of connections) c.close();
+      for (const s of handshaking) s.destroy();
       await closing;
     },
   };
+}
+
+/**
+ * The warning for refused connections, at most one a second (with how many were not logged since):
+ * a client retrying in a loop at its cap must not flood the log.
+ */
+class RefusalLog {
+  private last = -Infinity;
+  private suppressed = 0;
+
+  constructor(private readonly log: Logger) {}
+
+  note(peer: string, refusal: Refusal): void {
+    const now = performance.now();
+    if (now - this.last < 1000) {
+      this.suppressed++;
+      return;
+    }
+    this.log.warn({ peer, limit: `limits.${refusal.key}`, max: refusal.limit, ...(this.suppressed > 0 && { suppressed: this.suppressed }) }, 'connection refused');
+    this.last = now;
+    this.suppressed = 0;
+  }
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {

@@ -216,7 +216,8 @@ export class SearchResponder {
     // onForestError: partial — the result names what is missing, never a silent success.
     const partial = notes.missingForests.length > 0 ? `partial result: ${notes.missingForests.join('; ')}` : undefined;
     const text = [message, partial, ...(notes.remarks ?? [])].filter((t) => t !== undefined).join('; ');
-    const cacheable = code === ResultCode.success && !text && !cookie?.length;
+    // A sort that could not be done (a bound reached for now, a withheld key) is not kept for others.
+    const cacheable = code === ResultCode.success && !text && !cookie?.length && notes.sortResult === undefined;
     return { code, entries, ...(text && { message: text }), ...(controls.length > 0 && { extras: { controls } }), ...(cacheable && { cacheable }) };
   }
 

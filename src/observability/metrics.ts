@@ -29,7 +29,8 @@ export const metrics = {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   }),
-  openConnections: gauge('canopy_open_connections', 'Client connections open', []),
+  openConnections: gauge('canopy_open_connections', 'Client connections open (LDAPS ones from the start of their TLS handshake)', []),
+  connectionsRefused: counter('canopy_connections_refused_total', 'Client connections closed at once, by limit (maxConnections, maxConnectionsPerAddress)', ['limit']),
   openPagedSearches: gauge('canopy_open_paged_searches', 'Paged searches (cursors) kept between pages', []),
   bindsThrottled: counter('canopy_binds_throttled_total', 'Binds refused by the failed-bind throttle', []),
 

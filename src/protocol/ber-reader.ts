@@ -3,6 +3,9 @@ export class BerError extends Error {
   override readonly name = 'BerError';
 }
 
+/** LDAP's maxInt (RFC 4511 §4.1.1): the largest message ID, size limit or page size a client may send. */
+export const MAX_INT = 2 ** 31 - 1;
+
 /**
  * A strict cursor over BER bytes: every length is checked against the enclosing element, so a
  * lying length is an error instead of a read past the end. `@ldapjs/asn1`'s reader returns null on
@@ -57,6 +60,7 @@ export class BerReader {
     return out;
   }
 
+  /** An INTEGER of up to 4 bytes; 4-byte negatives read as unsigned (above MAX_INT, so range checks refuse them). */
   int(tag = 0x02): number {
     const end = this.enter(tag);
     const n = end - this.pos;

@@ -4,7 +4,7 @@ import { Entry, type AttributeValue } from '../core/entry.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import { syntaxOf } from '../core/schema.js';
-import { BerError, BerReader } from './ber-reader.js';
+import { BerError, BerReader, MAX_INT } from './ber-reader.js';
 import { decodeFilter } from './filter-codec.js';
 import { ExtendedOid, Op } from './tags.js';
 
@@ -40,29 +40,31 @@ export interface PasswordModify {
 
 export type Decoded =
   | { readonly kind: 'request'; readonly messageId: number; readonly controls: readonly Control[]; readonly request: LdapRequest }
-  /** A request that gets an error result (bad DN, too-deep filter, unknown operation) and no further work. */
+  /** A request that gets an error result (bad DN, too-deep filter) and no further work. */
   | { readonly kind: 'reject'; readonly messageId: number; readonly responseTag: number; readonly error: LdapError }
   /** The stream can no longer be trusted: send a Notice of Disconnection and close. */
   | { readonly kind: 'disconnect'; readonly reason: string };
 
 /**
- * Decodes one framed LDAPMessage. Never throws: malformed BER disconnects; a well-formed request
- * that cannot be served (invalid DN, filter too deep, unknown operation) is rejected under its
- * own message ID. Values of binary attributes (schema syntaxOf) stay bytes, others are UTF-8.
+ * Decodes one framed LDAPMessage. Never throws: malformed BER, a message ID outside 1..maxInt and
+ * a PDU that is not a request disconnect; a well-formed request that cannot be served (invalid DN,
+ * filter too deep) is rejected under its own message ID. Values of binary attributes (schema syntaxOf) stay bytes, others are UTF-8.
  */
-export function decodeMessage(message: Buffer): Decoded {
+export function decodeMessage(message: Buffer, limits: DecodeLimits = {}): Decoded {
   let messageId: number | undefined;
   let responseTag: number = Op.extendedResponse;
   try {
     const outer = new BerReader(message).child(0x30);
-    messageId = outer.int();
+    const id = outer.int();
+    // RFC 4511 §4.1.1.1: 1..maxInt (0 is the unsolicited notification's); an answer under another ID would be wrong.
+    if (id < 1 || id > MAX_INT) return { kind: 'disconnect', reason: `message ID ${id} is not valid in a request` };
+    messageId = id;
     const tag = outer.peek();
     const response = RESPONSE_TAG.get(tag);
-    if (response === undefined) {
-      return reject(messageId, Op.extendedResponse, ResultCode.protocolError, `unknown operation 0x${tag.toString(16)}`);
-    }
+    // RFC 4511 §4.1.1: a PDU that is not a request cannot be answered; the session ends.
+    if (response === undefined) return { kind: 'disconnect', reason: `operation 0x${tag.toString(16)} is not a request` };
     responseTag = response;
-    const request = decodeOp(outer, tag);
+    const request = decodeOp(outer, tag, limits);
     const controls = !outer.atEnd && outer.peek() === 0xa0 ? decodeControls(outer.child(0xa0)) : [];
     return { kind: 'request', messageId, controls, request };
   } catch (err) {
@@ -74,8 +76,10 @@ export function decodeMessage(message: Buffer): Decoded {
   }
 }
 
-function reject(messageId: number, responseTag: number, code: ResultCode, message: string): Decoded {
-  return { kind: 'reject', messageId, responseTag, error: new LdapError(code, message) };
+/** What a request may hold; no limit when absent. */
+export interface DecodeLimits {
+  /** Terms (assertions and and/or/not) of a search filter: more are refused (unwillingToPerform) while decoding. */
+  readonly maxFilterTerms?: number;
 }
 
 /** The response that answers each request (abandon and unbind have none; 0 marks that). */
@@ -92,7 +96,7 @@ const RESPONSE_TAG = new Map<number, number>([
   [Op.extendedRequest, Op.extendedResponse],
 ]);
 
-function decodeOp(outer: BerReader, tag: number): LdapRequest {
+function decodeOp(outer: BerReader, tag: number, limits: DecodeLimits): LdapRequest {
   switch (tag) {
     case Op.bindRequest:
       return decodeBind(outer.child(tag));
@@ -100,7 +104,7 @@ function decodeOp(outer: BerReader, tag: number): LdapRequest {
       outer.skip();
       return { op: 'unbind' };
     case Op.searchRequest:
-      return { op: 'search', search: decodeSearch(outer.child(tag)) };
+      return { op: 'search', search: decodeSearch(outer.child(tag), limits.maxFilterTerms) };
     case Op.modifyRequest:
       return decodeModify(outer.child(tag));
     case Op.addRequest:
@@ -168,14 +172,14 @@ function decodeBind(r: BerReader): LdapRequest {
 
 const SCOPES: readonly Scope[] = ['base', 'one', 'sub'];
 
-function decodeSearch(r: BerReader): SearchRequest {
+function decodeSearch(r: BerReader, maxFilterTerms?: number): SearchRequest {
   const baseText = r.string();
   const scopeCode = r.enumerated();
   r.enumerated(); // derefAliases: Canopy serves no aliases
   const sizeLimit = r.int();
   const timeLimit = r.int();
   const typesOnly = r.bool();
-  const filter = decodeFilter(r);
+  const filter = decodeFilter(r, maxFilterTerms);
   const attrs = r.child(0x30);
   const attributes: string[] = [];
   while (!attrs.atEnd) attributes.push(attrs.string());

@@ -25,10 +25,15 @@ interface Frame {
  * Decodes a Filter (RFC 4511 §4.5.1) from the reader. Iterative with an explicit stack, so a filter
  * nested 10,000 deep is refused (unwillingToPerform) past MAX_FILTER_DEPTH instead of overflowing
  * the call stack; assertion values are copied out as the exact bytes sent. Malformed BER throws
- * BerError.
+ * BerError. More than `maxTerms` terms (assertions and and/or/not) are refused (unwillingToPerform)
+ * as soon as counted: a 40,000-term OR is neither decoded nor evaluated.
  */
-export function decodeFilter(r: BerReader): Filter {
+export function decodeFilter(r: BerReader, maxTerms = Infinity): Filter {
   const stack: Frame[] = [];
+  let terms = 0;
+  const count = (): void => {
+    if (++terms > maxTerms) throw new LdapError(ResultCode.unwillingToPerform, `filter has more than ${maxTerms} terms (limits.maxFilterTerms)`);
+  };
   for (;;) {
     let done: Filter | undefined;
     const top = stack[stack.length - 1];
@@ -41,11 +46,13 @@ export function decodeFilter(r: BerReader): Filter {
         if (stack.length >= MAX_FILTER_DEPTH) {
           throw new LdapError(ResultCode.unwillingToPerform, `filter nested deeper than ${MAX_FILTER_DEPTH} levels`);
         }
+        count();
         const end = r.enter(tag);
         if (top && end > top.end) throw new LdapError(ResultCode.protocolError, 'filter element overruns its parent');
         stack.push({ type: tag === AND ? 'and' : tag === OR ? 'or' : 'not', end, children: [] });
         continue;
       }
+      count();
       done = decodeItem(r, tag);
       if (top && r.pos > top.end) throw new LdapError(ResultCode.protocolError, 'filter element overruns its parent');
     }

@@ -15,8 +15,18 @@ export class MessageFramer {
   /** Bytes of chunks[0] already consumed. */
   private head = 0;
   private buffered = 0;
+  private maxMessageBytes: number;
+  private limitName: string | undefined;
 
-  constructor(private readonly maxMessageBytes: number) {}
+  constructor(maxMessageBytes: number) {
+    this.maxMessageBytes = maxMessageBytes;
+  }
+
+  /** Changes the largest message accepted from now on (a connection's limit depends on its bind); `name` is quoted in the error. */
+  setLimit(maxMessageBytes: number, name?: string): void {
+    this.maxMessageBytes = maxMessageBytes;
+    this.limitName = name;
+  }
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
@@ -50,7 +60,8 @@ export class MessageFramer {
     }
     const total = headerBytes + length;
     if (total > this.maxMessageBytes) {
-      throw new FramingError(`message of ${total} bytes exceeds the limit of ${this.maxMessageBytes}`);
+      const which = this.limitName === undefined ? '' : ` (${this.limitName})`;
+      throw new FramingError(`message of ${total} bytes exceeds the limit of ${this.maxMessageBytes}${which}`);
     }
     if (this.buffered < total) return undefined;
     return this.take(total);

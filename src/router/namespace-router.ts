@@ -20,6 +20,7 @@ import { DuplicateFilter } from './duplicates.js';
 import { concatStreams, ForestStreamError, mergeStreams, type NamedStream } from './merge-streams.js';
 import { sortedMerge } from './sort.js';
 import type { SyncGuard, WatchedSearch } from './sync-guard.js';
+import type { SortBuffers } from './sort-buffers.js';
 import { SyntheticTree } from './synthetic-entries.js';
 
 /** A forest as the router sees it: a Directory already speaking the virtual tree at `mount`. */
@@ -28,6 +29,8 @@ export interface RoutedForest {
   readonly mount: Dn;
   readonly priority: number;
   readonly directory: Directory;
+  /** Whether the forest hides an attribute (attributes.hide): a sort on it is refused. */
+  readonly hides?: (attribute: string) => boolean;
 }
 
 export interface RouterOptions {
@@ -41,6 +44,8 @@ export interface RouterOptions {
   readonly maxSortEntries?: number;
   /** Fails sync-shaped searches whose forests return far fewer entries than last time. */
   readonly guard?: SyncGuard;
+  /** The sort buffers of the whole process, bounded per connection and in all; only maxSortEntries applies when absent. */
+  readonly sortBuffers?: SortBuffers;
   readonly logger: Logger;
 }
 
@@ -79,7 +84,7 @@ export class NamespaceRouter implements Directory {
     if (owner) {
       const source: NamedStream = { forest: owner.name, stream: owner.directory.search(this.withAttributes(request, sortAttributes(request)), ctx) };
       if (!request.sort && !watched) return source.stream;
-      return this.owned(source, request, ctx, watched);
+      return this.owned(owner, source, request, ctx, watched);
     }
     const base = this.synthetic?.get(request.base);
     if (!base) return failedSearch(this.missing(request.base, 'search'));
@@ -136,11 +141,17 @@ export class NamespaceRouter implements Directory {
   }
 
   /** One forest's entries, sorted or counted for the sync guard; its errors stay its own, as in a plain search. */
-  private async *owned(source: NamedStream, request: SearchRequest, ctx: OperationContext, watched?: WatchedSearch): AsyncGenerator<Entry, void, undefined> {
+  private async *owned(
+    owner: RoutedForest,
+    source: NamedStream,
+    request: SearchRequest,
+    ctx: OperationContext,
+    watched?: WatchedSearch,
+  ): AsyncGenerator<Entry, void, undefined> {
     const verdicts: Error[] = [];
     const sources = [this.guarded(source, watched, verdicts)];
     try {
-      yield* request.sort ? this.sorted(sources, request, ctx) : concatStreams(sources);
+      yield* request.sort ? this.sorted(sources, [owner], request, ctx) : concatStreams(sources);
     } catch (err) {
       throw err instanceof ForestStreamError ? err.cause : err;
     }
@@ -189,7 +200,7 @@ export class NamespaceRouter implements Directory {
     const streams = unique.length > 0 ? [{ forest: 'priority', stream: this.deduplicated(sources) }] : sources;
     try {
       if (request.sort) {
-        yield* this.sorted([{ forest: VIRTUAL_TREE, stream: arrayStream(local) }, ...streams], request, ctx);
+        yield* this.sorted([{ forest: VIRTUAL_TREE, stream: arrayStream(local) }, ...streams], forests, request, ctx);
       } else {
         yield* local;
         yield* mergeStreams(streams);
@@ -204,8 +215,16 @@ export class NamespaceRouter implements Directory {
     if (verdicts.length > 0) throw verdicts.length === 1 ? verdicts[0] : new LdapError(ResultCode.unavailable, verdicts.map((v) => v.message).join('; '));
   }
 
-  private sorted(sources: readonly NamedStream[], request: SearchRequest, ctx: OperationContext): SearchStream {
-    return sortedMerge(sources, request.sort!, this.options.maxSortEntries ?? 0, ctx.notes);
+  private sorted(sources: readonly NamedStream[], forests: readonly RoutedForest[], request: SearchRequest, ctx: OperationContext): SearchStream {
+    const sort = request.sort!;
+    const hiddenKey = sort.keys.find((k) => forests.some((f) => f.hides?.(k.attribute)))?.attribute;
+    const context = {
+      maxEntries: this.options.maxSortEntries ?? 0,
+      buffers: this.options.sortBuffers,
+      connectionId: ctx.connectionId,
+      ...(hiddenKey !== undefined && { hiddenKey }),
+    };
+    return sortedMerge(sources, sort, context, ctx.notes);
   }
 
   private async *deduplicated(sources: readonly NamedStream[]): AsyncGenerator<Entry, void, undefined> {

@@ -4,12 +4,28 @@ import { LdapError } from '../core/ldap-error.js';
 import { compareOrder, orderingKey, rulesFor, type AttributeRules, type OrderKey } from '../core/matching.js';
 import { ResultCode } from '../core/result-codes.js';
 import { concatStreams, forestError, type NamedStream } from './merge-streams.js';
+import type { SortBuffers } from './sort-buffers.js';
 
 /**
  * Server-side sorting (RFC 2891) across forests: each forest's stream is sorted in a buffer (all
- * buffers together bounded by `limits.maxSortEntries`), and the sorted streams are merged k-way,
- * so a forest that already returns sorted entries needs no buffer.
+ * buffers of a search together bounded by `limits.maxSortEntries`, and all sorts of a connection
+ * and of the process by SortBuffers), and the sorted streams are merged k-way.
+ *
+ * An entry is never ordered by a value its reader may not see: a sort key a forest hides, or a
+ * value the access rules withhold from the client, makes the sort result insufficientAccessRights
+ * (50), and withheld values count as absent.
  */
+
+/** What bounds one sorted search and what it may sort on. */
+export interface SortContext {
+  /** Entries this search may buffer; 0 = no limit. */
+  readonly maxEntries: number;
+  /** The buffers shared with the other sorted searches of the process, if bounded. */
+  readonly buffers?: SortBuffers;
+  readonly connectionId: number;
+  /** A sort key some forest of the search hides (attributes.hide): the sort is refused. */
+  readonly hiddenKey?: string;
+}
 
 /** An entry with its sort keys computed once (the least value of each key's attribute). */
 interface Sorted {
@@ -39,10 +55,24 @@ interface CompiledKey {
 }
 
 class EntryOrder {
-  constructor(private readonly keys: readonly CompiledKey[]) {}
+  constructor(
+    private readonly keys: readonly CompiledKey[],
+    /** The access stage's check where readability varies by entry; every value counts when absent. */
+    private readonly mayRead: ((entry: Entry, attribute: string) => boolean) | undefined,
+    /** Called with a key whose value an entry withholds from the client. */
+    private readonly withheld: (attribute: string) => void,
+  ) {}
 
   decorate(entry: Entry): Sorted {
-    return { entry, keys: this.keys.map((k) => leastValue(entry, k)) };
+    return { entry, keys: this.keys.map((k) => this.keyOf(entry, k)) };
+  }
+
+  private keyOf(entry: Entry, key: CompiledKey): OrderKey | undefined {
+    if (this.mayRead && entry.get(key.attribute) && !this.mayRead(entry, key.attribute)) {
+      this.withheld(key.attribute);
+      return undefined;
+    }
+    return leastValue(entry, key);
   }
 
   /** RFC 2891 §2.2: an entry without the attribute sorts after every value (before, in reverse). */
@@ -66,8 +96,9 @@ function leastValue(entry: Entry, key: CompiledKey): OrderKey | undefined {
   return least;
 }
 
-/** The order the keys describe, or the RFC 2891 sortResult saying why they cannot be used. */
-function compileOrder(keys: readonly SortKey[]): EntryOrder | { readonly code: ResultCode; readonly message: string } {
+/** The keys compiled, or the RFC 2891 sortResult saying why they cannot be used. */
+function compileKeys(keys: readonly SortKey[], hiddenKey: string | undefined): CompiledKey[] | { readonly code: ResultCode; readonly message: string } {
+  if (hiddenKey !== undefined) return { code: ResultCode.insufficientAccessRights, message: `sort key ${hiddenKey} may not be read` };
   const compiled: CompiledKey[] = [];
   for (const k of keys) {
     let rules = rulesFor(k.attribute);
@@ -82,7 +113,7 @@ function compileOrder(keys: readonly SortKey[]): EntryOrder | { readonly code: R
     }
     compiled.push({ attribute: k.attribute, rules, sign: k.reverse ? -1 : 1 });
   }
-  return new EntryOrder(compiled);
+  return compiled;
 }
 
 /**
@@ -101,30 +132,50 @@ function cannotSort(sort: SortRequest, notes: SearchNotes | undefined, code: Res
 export async function* sortedMerge(
   sources: readonly NamedStream[],
   sort: SortRequest,
-  maxEntries: number,
+  context: SortContext,
   notes: SearchNotes | undefined,
 ): AsyncGenerator<Entry, void, undefined> {
-  const order = compileOrder(sort.keys);
-  if (!(order instanceof EntryOrder)) {
-    cannotSort(sort, notes, order.code, order.message);
+  const keys = compileKeys(sort.keys, context.hiddenKey);
+  if (!Array.isArray(keys)) {
+    cannotSort(sort, notes, keys.code, keys.message);
     yield* concatStreams(sources);
     return;
   }
-  const budget = {
-    remaining: maxEntries,
-    exceeded: () =>
-      cannotSort(sort, notes, ResultCode.adminLimitExceeded, `more than ${maxEntries} entries to sort (limits.maxSortEntries)`),
-  };
+  const withheld = (attribute: string): void =>
+    cannotSort(sort, notes, ResultCode.insufficientAccessRights, `sort key ${attribute} may not be read in every entry`);
+  const order = new EntryOrder(keys, sort.mayRead, withheld);
+  const budget = new SortBudget(context, (reason) => cannotSort(sort, notes, ResultCode.adminLimitExceeded, reason));
   yield* mergeSorted(
     sources.map((s) => sortBounded(s, order, budget)),
     order.compare,
   );
 }
 
-interface SortBudget {
-  remaining: number;
-  /** Throws when the sort is required; otherwise the buffer goes out as it is, then the rest. */
-  exceeded(): void;
+/** Room for one sorted search's buffers: its own maxEntries, and its share of the connection's and the process's. */
+class SortBudget {
+  private remaining: number;
+
+  constructor(
+    private readonly context: SortContext,
+    /** Throws when the sort is required; otherwise the buffer goes out as it is, then the rest. */
+    readonly exceeded: (reason: string) => void,
+  ) {
+    this.remaining = context.maxEntries;
+  }
+
+  /** Takes room for one entry; otherwise why not (nothing taken). */
+  take(): string | undefined {
+    const { maxEntries, buffers, connectionId } = this.context;
+    if (maxEntries > 0 && this.remaining <= 0) return `more than ${maxEntries} entries to sort (limits.maxSortEntries)`;
+    const full = buffers?.take(connectionId);
+    if (full !== undefined) return `too many entries held for sorting (${full}); try again later`;
+    this.remaining--;
+    return undefined;
+  }
+
+  release(n: number): void {
+    this.context.buffers?.release(this.context.connectionId, n);
+  }
 }
 
 /** One source sorted in a buffer, which counts against the budget shared by all sources. */
@@ -136,6 +187,8 @@ async function* sortBounded(source: NamedStream, order: EntryOrder, budget: Sort
     });
   const buffer: Sorted[] = [];
   let overflow = false;
+  // Room is given back only when the generator ends: until then the buffer's entries are still held.
+  let held = 0;
   let count = 0;
   try {
     for (let next = await pull(); !next.done; next = await pull()) {
@@ -143,22 +196,27 @@ async function* sortBounded(source: NamedStream, order: EntryOrder, budget: Sort
       const item = order.decorate(next.value);
       if (overflow) {
         yield item;
-      } else if (--budget.remaining < 0) {
-        budget.exceeded();
+        continue;
+      }
+      const full = budget.take();
+      if (full !== undefined) {
+        budget.exceeded(full);
         overflow = true;
         buffer.sort(order.compare);
         yield* buffer.splice(0);
         yield item;
       } else {
+        held++;
         buffer.push(item);
       }
     }
+    source.complete?.(count);
+    buffer.sort(order.compare);
+    yield* buffer;
   } finally {
+    budget.release(held);
     void iterator.return?.()?.catch(() => undefined);
   }
-  source.complete?.(count);
-  buffer.sort(order.compare);
-  yield* buffer;
 }
 
 /** k-way merge of sorted streams: holds one entry per stream; ties keep the sources' order. */

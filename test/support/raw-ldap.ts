@@ -16,6 +16,20 @@ export interface RawDone {
 }
 
 export const PAGED_OID = '1.2.840.113556.1.4.319';
+export const SORT_OID = '1.2.840.113556.1.4.473';
+const SORT_RESPONSE_OID = '1.2.840.113556.1.4.474';
+
+/** An RFC 2891 sort request control on one attribute. */
+export function sortControl(attribute: string, critical: boolean): Buffer {
+  const value = berTlv(0x30, berTlv(0x30, berOctets(attribute)));
+  return berTlv(0x30, berOctets(SORT_OID), ...(critical ? [Buffer.from([0x01, 0x01, 0xff])] : []), berOctets(value));
+}
+
+/** The sortResult of a sort response control; undefined without one. */
+export function sortResult(done: RawDone): number | undefined {
+  const value = done.controls.get(SORT_RESPONSE_OID);
+  return value && new BerReader(value).child(0x30).enumerated();
+}
 
 export function pagedControl(size: number, cookie: Buffer = Buffer.alloc(0)): Buffer {
   return berTlv(0x30, berOctets(PAGED_OID), berOctets(berTlv(0x30, berInt(size), berOctets(cookie))));
@@ -32,19 +46,33 @@ export function pagedCookie(done: RawDone): Buffer {
 
 export class RawLdapClient {
   private readonly framer = new MessageFramer(1 << 24);
-  private readonly pending = new Map<number, { dns: string[]; resolve: (d: RawDone) => void }>();
+  private readonly pending = new Map<number, { dns: string[]; resolve: (d: RawDone) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   /** Every message received, in order: its message ID and protocol operation tag. */
   readonly received: { readonly id: number; readonly tag: number }[] = [];
+  /** Notices of Disconnection received (message ID 0). */
+  readonly notices: RawDone[] = [];
+  /** Message IDs of responses to no request of this client. */
+  readonly strays: number[] = [];
+  /** Resolves when the server has closed the connection (or it was closed here). */
+  readonly closed: Promise<void>;
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
       this.framer.push(chunk);
       for (let m = this.framer.next(); m; m = this.framer.next()) this.receive(m);
     });
+    socket.on('error', () => undefined); // a reset shows as `closed`
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        for (const p of this.pending.values()) p.reject(new Error('the connection closed before the response'));
+        this.pending.clear();
+        resolve();
+      }),
+    );
   }
 
-  /** `localAddress`: the client's own address (another loopback address looks like another client). */
+  /** `localAddress`: the client's own address, e.g. 127.0.0.2 (any 127/8 address is local on Linux). */
   static connect(url: string, localAddress?: string): Promise<RawLdapClient> {
     const u = new URL(url);
     return new Promise((resolve, reject) => {
@@ -80,6 +108,21 @@ export class RawLdapClient {
     return id;
   }
 
+  /** Runs `send` with the socket corked: the requests it sends leave in one write (pipelined, read by the server at once). */
+  batch<T>(send: () => T): T {
+    this.socket.cork();
+    try {
+      return send();
+    } finally {
+      this.socket.uncork();
+    }
+  }
+
+  /** Writes bytes as they are (a hand-made LDAPMessage). */
+  writeRaw(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
   abandon(id: number): void {
     const content = berInt(id).subarray(2);
     this.send(Buffer.concat([Buffer.from([0x50, content.length]), content]));
@@ -98,9 +141,10 @@ export class RawLdapClient {
     this.socket.destroy();
   }
 
-  private request(op: Buffer, controls: Buffer[] = [], id = this.nextId++): Promise<RawDone> {
-    return new Promise((resolve) => {
-      this.pending.set(id, { dns: [], resolve });
+  /** Sends a request (its protocolOp, controls) and resolves with its final response. */
+  request(op: Buffer, controls: Buffer[] = [], id = this.nextId++): Promise<RawDone> {
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { dns: [], resolve, reject });
       this.send(op, controls, id);
     });
   }
@@ -112,7 +156,16 @@ export class RawLdapClient {
     const op = r.child(tag);
     this.received.push({ id, tag });
     const waiting = this.pending.get(id);
-    if (!waiting) return;
+    if (id === 0) {
+      const code = op.enumerated();
+      op.string();
+      this.notices.push({ dns: [], code, message: op.string(), controls: new Map() });
+      return;
+    }
+    if (!waiting) {
+      this.strays.push(id);
+      return;
+    }
     if (tag === 0x64) {
       waiting.dns.push(op.string());
       return;

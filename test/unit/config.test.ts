@@ -32,6 +32,17 @@ describe('configuration', () => {
     expect(c.listen.ldap).toBe('ldap://127.0.0.1:3389');
     expect(c.listen.ldaps).toBe('ldaps://127.0.0.1:3636');
     expect(c.limits.maxMessageBytes).toBe(1024 * 1024);
+    // Nothing one client can hold that others need (issue 15): limits on by default.
+    expect(c.limits).toMatchObject({
+      maxUnboundMessageBytes: 256 * 1024,
+      maxConnectionsPerAddress: 256,
+      idleTimeoutSeconds: 900,
+      unboundIdleTimeoutSeconds: 60,
+      tlsHandshakeTimeoutSeconds: 10,
+      maxFilterTerms: 1000,
+      maxSortEntriesPerConnection: 20_000,
+      maxSortEntriesTotal: 100_000,
+    });
     expect(c.logging.level).toBe('info');
     expect(c.forests[0]).toMatchObject({ ldif: ['/etc/canopy/data/avvid.ldif'] });
     expect(c.tls).toBeUndefined();

@@ -95,13 +95,37 @@ describe('decodeMessage', () => {
 
   it('rejects what it cannot serve under the message ID, and disconnects on malformed BER', () => {
     expect(decodeMessage(search(str('cn', 0x87), 'not a dn'))).toMatchObject({ kind: 'reject', messageId: 3, responseTag: 0x65, error: { code: 34 } });
-    expect(decodeMessage(message(4, tlv(0x7f, [])))).toMatchObject({ kind: 'reject', messageId: 4, responseTag: 0x78, error: { code: 2 } });
     let deep = str('cn', 0x87);
     for (let i = 0; i < 10_000; i++) deep = tlv(0xa2, deep);
     expect(decodeMessage(search(deep))).toMatchObject({ kind: 'reject', error: { code: 53 } });
     expect(decodeMessage(Buffer.from([0x30, 0x03, 0x02, 0x01]))).toMatchObject({ kind: 'disconnect' });
     expect(decodeMessage(message(5, tlv(0x63, [0x04, 0x10, 0x61])))).toMatchObject({ kind: 'disconnect' });
     expect(decodeMessage(Buffer.from([0x30, 0x00]))).toMatchObject({ kind: 'disconnect' });
+  });
+
+  it('disconnects on a message ID outside 1..maxInt and on a PDU that is not a request (RFC 4511 §4.1.1)', () => {
+    const withId = (id: number[]) => tlv(0x30, Buffer.concat([tlv(0x02, id), str('cn=b', 0x4a)]));
+    for (const id of [[0xff, 0x38], [0xff], [0x00], [0x80, 0x00, 0x00, 0x00]]) {
+      expect(decodeMessage(withId(id)), String(id)).toMatchObject({ kind: 'disconnect', reason: expect.stringContaining('message ID') });
+    }
+    expect(request(decodeMessage(withId([0x7f, 0xff, 0xff, 0xff]))).messageId).toBe(2 ** 31 - 1);
+    for (const tag of [0x7f, 0x57, 0x61, 0x64, 0x65, 0x78]) {
+      expect(decodeMessage(message(4, tlv(tag, []))), `0x${tag.toString(16)}`).toMatchObject({ kind: 'disconnect', reason: expect.stringContaining('not a request') });
+    }
+  });
+
+  it('refuses a filter of more terms than allowed while decoding it, under the message ID', () => {
+    const terms = (n: number) => tlv(0xa1, Buffer.concat(Array.from({ length: n }, (_, i) => tlv(0xa3, Buffer.concat([str('cn'), str(`u${i}`)])))));
+    // An OR of 9 assertions is 10 terms.
+    expect(request(decodeMessage(search(terms(9)), { maxFilterTerms: 10 })).request).toMatchObject({ op: 'search' });
+    expect(decodeMessage(search(terms(10)), { maxFilterTerms: 10 })).toMatchObject({
+      kind: 'reject',
+      messageId: 3,
+      responseTag: 0x65,
+      error: { code: 53, message: 'filter has more than 10 terms (limits.maxFilterTerms)' },
+    });
+    expect(decodeMessage(search(tlv(0xa2, tlv(0xa2, str('cn', 0x87)))), { maxFilterTerms: 2 })).toMatchObject({ kind: 'reject', error: { code: 53 } });
+    expect(request(decodeMessage(search(terms(1000)))).request).toMatchObject({ op: 'search' });
   });
 
   it('decodes the Password Modify value (RFC 3062), and rejects a malformed one under its message ID', () => {

@@ -9,6 +9,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { metricValue, metrics } from '../../src/observability/metrics.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { NamespaceRouter, type RoutedForest } from '../../src/router/namespace-router.js';
+import { SortBuffers } from '../../src/router/sort-buffers.js';
 
 const suffix = Dn.parse('dc=corp,dc=example');
 
@@ -107,6 +108,79 @@ describe('server-side sort across forests', () => {
       code: ResultCode.unavailable,
       message: expect.stringContaining('forest "c"'),
     });
+  });
+});
+
+describe('what a sort may hold and read', () => {
+  const byName = [{ attribute: 'sn', reverse: false }];
+  const ctx = (connectionId: number, notes: SearchNotes = { missingForests: [] }): OperationContext => ({
+    signal: new AbortController().signal,
+    connectionId,
+    boundDn: '',
+    notes,
+  });
+
+  it('sorted searches share the bounds of their connection and of the process, and give their room back when done', async () => {
+    const buffers = new SortBuffers(6, 8);
+    const router = new NamespaceRouter([a, b], { ...options, sortBuffers: buffers });
+    // Holding: a sorted search of connection 1 whose client has read one entry of five.
+    const holding = router.search(search(byName, true), ctx(1))[Symbol.asyncIterator]();
+    expect((await holding.next()).done).toBe(false);
+    expect(buffers.held).toBe(5);
+    const onConnection = (id: number, required: boolean, notes?: SearchNotes) => {
+      const out: string[] = [];
+      return (async () => {
+        for await (const e of router.search(search(byName, required), ctx(id, notes))) out.push(String(e.get('cn')!.values[0]));
+        return out;
+      })();
+    };
+    // The same connection has room for one more entry, the process for three.
+    await expect(onConnection(1, true)).rejects.toMatchObject({
+      code: ResultCode.adminLimitExceeded,
+      message: expect.stringContaining('limits.maxSortEntriesPerConnection: 6'),
+    });
+    await expect(onConnection(2, true)).rejects.toMatchObject({
+      code: ResultCode.adminLimitExceeded,
+      message: expect.stringContaining('limits.maxSortEntriesTotal: 8'),
+    });
+    const notes: SearchNotes = { missingForests: [] };
+    expect((await onConnection(2, false, notes)).sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
+    expect(notes.sortResult).toBe(ResultCode.adminLimitExceeded);
+    expect(buffers.held).toBe(5);
+    while (!(await holding.next()).done);
+    expect(buffers.held).toBe(0);
+    expect(await onConnection(2, true)).toEqual(['a2', 'b2', 'a1', 'b1', 'a3']);
+    // An abandoned sort gives its room back too.
+    const abandoned = router.search(search(byName, true), ctx(3))[Symbol.asyncIterator]();
+    await abandoned.next();
+    await abandoned.return?.();
+    expect(buffers.held).toBe(0);
+  });
+
+  it('a key a forest hides: sortResult 50 (an error when required), whichever forest of the search hides it', async () => {
+    const hiding = { ...b, hides: (attribute: string) => attribute.toLowerCase() === 'employeenumber' };
+    const router = new NamespaceRouter([a, hiding], options);
+    const keys = [{ attribute: 'employeeNumber', orderingRule: '2.5.13.15', reverse: false }];
+    const lenient = await run(router, search(keys));
+    expect(lenient.notes.sortResult).toBe(ResultCode.insufficientAccessRights);
+    expect(lenient.cns.sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
+    await expect(run(router, search(keys, true))).rejects.toMatchObject({ code: ResultCode.insufficientAccessRights });
+    // A search that does not reach the hiding forest sorts.
+    expect((await run(router, search(keys, true, a.mount))).cns).toEqual(['a2', 'a1', 'a3']);
+  });
+
+  it('values the client may not read count as absent, and make the sort result 50', async () => {
+    const mayRead = (entry: Entry) => !entry.dn.isWithin(b.mount);
+    const router = new NamespaceRouter([a, b], options);
+    const request = (required: boolean) => {
+      const r = search([{ attribute: 'employeeNumber', orderingRule: '2.5.13.15', reverse: false }], required);
+      return { ...r, sort: { ...r.sort!, mayRead } };
+    };
+    const lenient = await run(router, request(false));
+    expect(lenient.notes.sortResult).toBe(ResultCode.insufficientAccessRights);
+    // a's by number; b's withheld numbers (2 before 30) play no part: they keep the forest's order.
+    expect(lenient.cns).toEqual(['a2', 'a1', 'a3', 'b1', 'b2']);
+    await expect(run(router, request(true))).rejects.toMatchObject({ code: ResultCode.insufficientAccessRights });
   });
 });
 

@@ -1,6 +1,6 @@
 import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { BerError, BerReader } from '../ber-reader.js';
+import { BerError, BerReader, MAX_INT } from '../ber-reader.js';
 import { berInt, berOctets, berTlv } from '../ber-writer.js';
 import type { Control } from '../codec.js';
 import { ControlOid } from './oids.js';
@@ -18,6 +18,8 @@ export function decodePagedResults(control: Control): PagedResults {
     const r = new BerReader(control.value).child(0x30);
     const size = r.int();
     const cookie = Buffer.from(r.octets());
+    // A negative size has no meaning (RFC 2696 §2); read as "no entries" it gave empty pages forever.
+    if (size < 0 || size > MAX_INT) throw new LdapError(ResultCode.protocolError, `paged results size ${size} is not in 0..${MAX_INT}`);
     return { size, cookie };
   } catch (err) {
     if (err instanceof BerError) throw new LdapError(ResultCode.protocolError, `malformed paged results control: ${err.message}`);

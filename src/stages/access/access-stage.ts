@@ -18,6 +18,7 @@ import { ResultCode } from '../../core/result-codes.js';
 import { EMPTY_SEARCH, failedSearch } from '../../core/search-stream.js';
 import { allows, type AccessPolicy, type AccessView, type EntryAccess } from './access-policy.js';
 import { filterAttributes } from './filter-attributes.js';
+import { readableSort } from './readable-sort.js';
 
 /** What a filter that folds to TRUE is sent as. */
 const ANY_ENTRY: Filter = { type: 'present', attribute: 'objectClass' };
@@ -46,6 +47,7 @@ export class AccessStage implements Directory {
 
   search(request: SearchRequest, ctx: OperationContext): SearchStream {
     const view = this.view(ctx);
+    request = readableSort(request, view);
     if (!view.reaches(request.base, request.scope, 'read')) return failedSearch(refusal(ctx, request.base));
     // Assertions on attributes readable nowhere in the region are FALSE for every entry.
     const filter = foldFilter(request.filter, (leaf) =>

@@ -1,0 +1,15 @@
+import type { SearchRequest } from '../../core/directory.js';
+import type { Entry } from '../../core/entry.js';
+import { allows, type AccessView } from './access-policy.js';
+
+/**
+ * A sorted search as the access stage passes it down: where rules limit attributes, the router
+ * may take a sort key only from values this identity may read, so the order of the entries it
+ * gets back says nothing about a value stripped from them (RFC 2891 sortResult 50 otherwise).
+ * Views without attribute limits show every attribute of a visible entry, so they need no check.
+ */
+export function readableSort(request: SearchRequest, view: AccessView): SearchRequest {
+  if (!request.sort || !view.attributeLimited) return request;
+  const mayRead = (entry: Entry, attribute: string): boolean => allows(view.covering(entry.dn).attribute(attribute), 'read');
+  return { ...request, sort: { ...request.sort, mayRead } };
+}

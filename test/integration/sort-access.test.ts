@@ -1,0 +1,177 @@
+/**
+ * Server-side sort (RFC 2891) never orders entries by a value the client may not read (issue 15,
+ * class 4): a sort key a forest hides (`attributes.hide`) or the access rules withhold gives the
+ * sort result insufficientAccessRights (50): an error (12) when the control is critical, unsorted
+ * entries when it is not. Over a memory forest and a slapd forest alike.
+ */
+import { fileURLToPath } from 'node:url';
+import { Client, ServerSideSortingRequestControl, type Entry as LdaptsEntry } from 'ldapts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/auth/scrypt-hash.js';
+import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { runLdapTool } from '../support/ldap-tools.js';
+import { startTestServer } from '../support/server.js';
+import { startSlapd, type Slapd } from '../support/slapd.js';
+import { serviceDn } from './ldap-helpers.js';
+import { SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
+
+const SUFFIX = 'dc=corp,dc=example';
+const AVVID = `ou=avvid,${SUFFIX}`;
+const VSE = `ou=vse,${SUFFIX}`;
+const SYNC = `cn=sync,${SUFFIX}`;
+const SYNC_PASSWORD = 'Sync-Passw0rd!';
+const USER = 'jdoe@avvid.info';
+const AVVID_LDIF = fileURLToPath(new URL('../../fixtures/avvid.info.ldif', import.meta.url));
+const USERS = '(&(objectClass=user)(!(objectClass=computer)))';
+
+/** The attributes the issue's slapd forest hides. */
+const HIDE = '[userPassword, homePhone, employeeNumber]';
+
+async function configYaml(avvidForest: string): Promise<string> {
+  return `namespace: { suffix: "${SUFFIX}" }
+accounts:
+  - { dn: "${SYNC}", passwordHash: "${await hashPassword(SYNC_PASSWORD)}" }
+access:
+  - { who: "${SYNC}", what: { dn: "${SUFFIX}" }, allow: read }
+  # Users may not read vse's mobile numbers, nor anything outside the list below.
+  - { who: authenticated, what: { dn: "${VSE}", attributes: [mobile] }, allow: none }
+  - { who: authenticated, what: { dn: "${SUFFIX}", attributes: [objectClass, cn, sn, givenName, mobile, telephoneNumber] }, allow: read }
+forests:
+${avvidForest}
+  - { name: vse, backend: memory, base: "DC=vse,DC=lab", mount: "${VSE}", upnSuffixes: { vse.lab: vse.local }, ldif: [fixtures/vse.lab.ldif], attributes: { hide: [userPassword] } }
+`;
+}
+
+const memoryAvvid = `  - { name: avvid, backend: memory, base: "DC=avvid,DC=info", mount: "${AVVID}", upnSuffixes: { avvid.info: avvid.info }, ldif: [fixtures/avvid.info.ldif], attributes: { hide: ${HIDE} } }`;
+
+const ldapAvvid = (url: string): string => `  - name: avvid
+    backend: ldap
+    base: "DC=avvid,DC=info"
+    mount: "${AVVID}"
+    upnSuffixes: { avvid.info: avvid.info }
+    servers: ["${url}"]
+    bind: { dn: "${serviceDn('DC=avvid,DC=info')}", password: "${SERVICE_PASSWORD}" }
+    attributes: { hide: ${HIDE} }`;
+
+const sortControl = (critical: boolean, ...keys: string[]): ServerSideSortingRequestControl =>
+  new ServerSideSortingRequestControl({
+    value: keys.map((k) => (k.startsWith('-') ? { attributeType: k.slice(1), reverseOrder: true } : { attributeType: k })),
+    critical,
+  });
+
+/** An attribute's first value; ldapts gives an absent attribute that was asked for as an empty list. */
+const first = (e: LdaptsEntry, name: string): string | undefined => {
+  const key = Object.keys(e).find((k) => k.toLowerCase() === name.toLowerCase());
+  const v = key === undefined ? undefined : e[key];
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? undefined : String(one);
+};
+
+function describeSortSuite(title: string, avvidForest: () => string) {
+  describe(title, () => {
+    let server: Awaited<ReturnType<typeof startTestServer>>;
+    const clients: Client[] = [];
+    const bound = async (name: string, password: string): Promise<Client> => {
+      const c = new Client({ url: server.url, timeout: 10_000 });
+      clients.push(c);
+      await c.bind(name, password);
+      return c;
+    };
+
+    /** A sorted search: the entries' DNs, the result code and the sort result. */
+    async function sorted(c: Client, base: string, control: ServerSideSortingRequestControl, attributes = ['sn', 'mobile']) {
+      try {
+        const { searchEntries } = await c.search(base, { filter: USERS, attributes }, control);
+        return { code: 0, entries: searchEntries, sortResult: control.result?.sortResult };
+      } catch (err) {
+        return { code: (err as { code: number }).code, entries: [] as LdaptsEntry[], sortResult: control.result?.sortResult };
+      }
+    }
+
+    beforeAll(async () => {
+      server = await startTestServer(await configYaml(avvidForest()));
+    });
+
+    afterAll(async () => {
+      await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
+      await server?.close();
+    });
+
+    it('a sort on a readable attribute is done (the control for the cases below)', async () => {
+      const c = await bound(SYNC, SYNC_PASSWORD);
+      const r = await sorted(c, SUFFIX, sortControl(true, 'sn'));
+      expect(r).toMatchObject({ code: 0, sortResult: 0 });
+      const names = r.entries.map((e) => (first(e, 'sn') ?? '\uffff').toLowerCase());
+      expect(names).toEqual([...names].sort());
+      expect(r.entries.length).toBeGreaterThan(100);
+    });
+
+    it('a key a forest hides, however spelled: critical → 12 and no entries; non-critical → every entry, sortResult 50', async () => {
+      const c = await bound(SYNC, SYNC_PASSWORD);
+      const all = (await c.search(SUFFIX, { filter: USERS, attributes: ['1.1'] })).searchEntries.map((e) => e.dn).sort();
+      for (const key of ['employeeNumber', 'EMPLOYEENUMBER', '-homePhone', 'userpassword']) {
+        const strict = await sorted(c, SUFFIX, sortControl(true, 'sn', key));
+        expect(strict, key).toMatchObject({ code: 12, sortResult: 50, entries: [] });
+        const lenient = await sorted(c, SUFFIX, sortControl(false, key));
+        expect(lenient, key).toMatchObject({ code: 0, sortResult: 50 });
+        expect(lenient.entries.map((e) => e.dn).sort(), key).toEqual(all);
+      }
+      // Only the forests a search reaches count: vse does not hide homePhone.
+      const vse = await sorted(c, VSE, sortControl(true, 'homePhone'), ['homePhone']);
+      expect(vse).toMatchObject({ code: 0, sortResult: 0 });
+      const phones = vse.entries.map((e) => first(e, 'homePhone') ?? '\uffff');
+      expect(phones).toEqual([...phones].sort());
+    });
+
+    it('ldapsearch with a critical sort on a hidden attribute exits with 12', async () => {
+      const r = await runLdapTool('ldapsearch', ['-x', '-H', server.url, '-D', SYNC, '-w', SYNC_PASSWORD, '-b', SUFFIX, '-E', '!sss=employeeNumber', USERS, 'cn']);
+      expect(r.status).toBe(12);
+      expect(r.stdout).not.toMatch(/^dn:/m);
+    });
+
+    it('a key the access rules withhold: 50, and withheld values never order the entries', async () => {
+      const c = await bound(USER, USER_PASSWORD);
+      // Readable in every entry of avvid: sorted.
+      const avvid = await sorted(c, AVVID, sortControl(true, 'mobile'));
+      expect(avvid).toMatchObject({ code: 0, sortResult: 0 });
+      const mobiles = avvid.entries.map((e) => first(e, 'mobile') ?? '\uffff');
+      expect(mobiles).toEqual([...mobiles].sort());
+
+      // Withheld in vse's entries: refused when critical.
+      expect(await sorted(c, SUFFIX, sortControl(true, 'mobile'))).toMatchObject({ code: 12, sortResult: 50, entries: [] });
+      expect(await sorted(c, VSE, sortControl(true, 'mobile'))).toMatchObject({ code: 12, sortResult: 50, entries: [] });
+      // Readable nowhere (title is not in the users' list).
+      expect(await sorted(c, AVVID, sortControl(true, 'title'))).toMatchObject({ code: 12, sortResult: 50, entries: [] });
+
+      // Not critical: every entry, and vse's come in the same order as under a key withheld everywhere:
+      // their mobile numbers, which the client does not get, play no part.
+      const byMobile = await sorted(c, SUFFIX, sortControl(false, 'mobile'));
+      const byTitle = await sorted(c, SUFFIX, sortControl(false, 'title'));
+      expect(byMobile).toMatchObject({ code: 0, sortResult: 50 });
+      expect(byTitle).toMatchObject({ code: 0, sortResult: 50 });
+      const vseOrder = (r: { entries: LdaptsEntry[] }) => r.entries.map((e) => e.dn).filter((dn) => dn.endsWith(VSE));
+      expect(vseOrder(byMobile).length).toBeGreaterThan(20);
+      expect(vseOrder(byMobile)).toEqual(vseOrder(byTitle));
+      expect(byMobile.entries.filter((e) => e.dn.endsWith(VSE)).every((e) => first(e, 'mobile') === undefined)).toBe(true);
+
+      // The sync account, which may read vse's mobile numbers, gets them in another order: the check above can fail.
+      const sync = await bound(SYNC, SYNC_PASSWORD);
+      const syncOrder = vseOrder(await sorted(sync, SUFFIX, sortControl(true, 'mobile')));
+      expect(new Set(syncOrder)).toEqual(new Set(vseOrder(byMobile)));
+      expect(syncOrder).not.toEqual(vseOrder(byMobile));
+    });
+  });
+}
+
+describeSortSuite('sort access: memory forests', () => memoryAvvid);
+
+describe('sort access: a slapd forest', () => {
+  let slapd: Slapd;
+  beforeAll(async () => {
+    slapd = await startSlapd({ suffix: 'DC=avvid,DC=info', ldif: [AVVID_LDIF] });
+  });
+  afterAll(async () => {
+    await slapd?.stop();
+  });
+  describeSortSuite('through canopy', () => ldapAvvid(slapd.url));
+});
