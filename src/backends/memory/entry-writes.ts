@@ -4,7 +4,7 @@ import { Entry, type Attribute, type AttributeValue } from '../../core/entry.js'
 import { LdapError } from '../../core/ldap-error.js';
 import { equalityKey, normalise, valueText, withoutBinaryOption } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { attributeType, syntaxOf, type SyntaxKind } from '../../core/schema.js';
+import { attributeKey, attributeType, syntaxOf, type SyntaxKind } from '../../core/schema.js';
 
 /**
  * Pure entry transformations behind the memory directory's writes. Each takes a stored entry,
@@ -12,9 +12,9 @@ import { attributeType, syntaxOf, type SyntaxKind } from '../../core/schema.js';
  * fails with the result code a real server gives.
  */
 
-/** An attribute as the entry holds it, whether it is named by its schema name, an alias or an OID. */
+/** An attribute as the entry holds it, whether it is named by its schema name, an alias or an OID (Entry looks up by type). */
 function findAttribute(entry: Entry, name: string): Attribute | undefined {
-  return entry.get(name) ?? entry.get(attributeType(name)?.name ?? name);
+  return entry.get(name);
 }
 
 function hasValue(entry: Entry, name: string, value: AttributeValue): boolean {
@@ -147,8 +147,7 @@ export function renamedEntry(entry: Entry, newDn: Dn, deleteOldRdn: boolean): En
 }
 
 function sameType(a: string, b: string): boolean {
-  const canon = (t: string): string => (attributeType(t)?.name ?? t).toLowerCase();
-  return canon(a) === canon(b);
+  return attributeKey(a) === attributeKey(b);
 }
 
 function rejectServerAttribute(name: string): void {
