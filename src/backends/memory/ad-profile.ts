@@ -67,7 +67,7 @@ function rangedAttribute(a: Attribute, windows: ReadonlyMap<string, RangeWindow>
  * domain DNS zones and the configuration partition. None for a base that is not all `DC=` RDNs.
  */
 export function domainRootReferences(domain: Dn): string[][] {
-  if (domain.isRoot || !domain.rdns.every((r) => r.avas.length === 1 && r.avas[0].type.toLowerCase() === 'dc')) return [];
+  if (domain.isRoot || !domain.rdns.every((r) => r.avas.length === 1 && attributeKey(r.avas[0].type) === 'dc')) return [];
   const dns = domain.rdns.map((r) => r.avas[0].value).join('.');
   return [
     [`ldap://ForestDnsZones.${dns}/DC=ForestDnsZones,${domain.text}`],
