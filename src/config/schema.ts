@@ -88,7 +88,13 @@ const forestCommon = {
     .strictObject({
       /** Virtual name → the forest's name. */
       map: z.record(attributeName, attributeName).default({}),
+      /** Hidden by type: every name, alias and OID of a listed type. */
       hide: z.array(attributeName).default([]),
+      /**
+       * Descriptions Canopy's schema does not know: `pass` lets unknown names through (they name no
+       * known type) and hides unknown OIDs where anything is hidden or mapped; `hide` hides both.
+       */
+      unknown: z.enum(['pass', 'hide']).default('pass'),
       dnValued: z.array(attributeName).default([]),
     })
     .prefault({}),

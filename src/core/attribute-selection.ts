@@ -1,7 +1,6 @@
 import type { Dn } from './dn.js';
 import { Entry } from './entry.js';
-import { stripOptions } from './matching.js';
-import { attributeType, isOperational } from './schema.js';
+import { attributeKey, isOperational } from './schema.js';
 
 /** Decisions remembered per search: entries of one search share a handful of attribute spellings. */
 const MAX_DECISIONS = 1024;
@@ -33,21 +32,21 @@ export class AttributeSelection {
     for (const r of requested) {
       if (r === '*') allUser = true;
       else if (r === '+') allOperational = true;
-      else if (r !== '1.1') names.add(canonical(r));
+      else if (r !== '1.1') names.add(attributeKey(r));
     }
     return new AttributeSelection(requested, typesOnly, allUser, allOperational, names);
   }
 
   /** Whether the client asked for the attribute by name (not merely with `*` or `+`). */
   named(name: string): boolean {
-    return this.names.has(canonical(name));
+    return this.names.has(attributeKey(name));
   }
 
   /** Whether an entry's attribute of this name reaches the client. */
   includes(name: string): boolean {
     let d = this.decided.get(name);
     if (d === undefined) {
-      d = (isOperational(stripOptions(name)) ? this.allOperational : this.allUser) || this.named(name);
+      d = (isOperational(name) ? this.allOperational : this.allUser) || this.named(name);
       if (this.decided.size < MAX_DECISIONS) this.decided.set(name, d);
     }
     return d;
@@ -69,7 +68,3 @@ export class SelectedEntry extends Entry {
   }
 }
 
-function canonical(name: string): string {
-  const bare = stripOptions(name);
-  return (attributeType(bare)?.name ?? bare).toLowerCase();
-}

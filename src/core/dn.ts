@@ -1,5 +1,6 @@
 import { LdapError } from './ldap-error.js';
 import { ResultCode } from './result-codes.js';
+import { attributeKey } from './schema.js';
 
 /** One attribute-value assertion of an RDN: the type as spelled, the value unescaped. */
 export interface Ava {
@@ -16,7 +17,8 @@ export interface Rdn {
 /**
  * A distinguished name (RFC 4514). `text` keeps the spelling it came with (clients show and store
  * it: `cn=José` must not come back as `cn=Jos\c3\a9`); `key` is the normalised form used for
- * every comparison (types and values case-folded, insignificant spaces and escapes removed).
+ * every comparison (distinguishedNameMatch: each type by its type key, so `cn=`, `commonName=` and
+ * `2.5.4.3=` are one; values case-folded, insignificant spaces and escapes removed).
  */
 export class Dn {
   readonly key: string;
@@ -119,7 +121,7 @@ function rdnKey(rdn: Rdn): string {
 }
 
 function avaKey(a: Ava): string {
-  return `${a.type.toLowerCase()}=${escapeKey(normaliseDnValue(a.value))}`;
+  return `${attributeKey(a.type)}=${escapeKey(normaliseDnValue(a.value))}`;
 }
 
 function escapeKey(v: string): string {

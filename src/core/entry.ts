@@ -1,4 +1,5 @@
 import type { Dn } from './dn.js';
+import { descriptionKey } from './schema.js';
 
 /** Text values are strings; values of binary attributes (objectGUID, jpegPhoto, …) are bytes. */
 export type AttributeValue = string | Buffer;
@@ -9,7 +10,10 @@ export interface Attribute {
   readonly values: AttributeValue[];
 }
 
-/** A directory entry: its DN as spelled by its directory, and attributes looked up case-insensitively. */
+/**
+ * A directory entry: its DN as spelled by its directory, and attributes looked up by type (any
+ * name, alias or OID, any case: `entry.get('2.5.4.3')` is its `cn`), options kept apart.
+ */
 export class Entry {
   private readonly byName = new Map<string, Attribute>();
 
@@ -58,7 +62,7 @@ export class Entry {
 
 interface StoredName {
   readonly name: string;
-  /** Lower-case: what `get` looks the attribute up by. */
+  /** The type's key with the options (`descriptionKey`): what `get` looks the attribute up by. */
   readonly key: string;
 }
 
@@ -68,9 +72,9 @@ interface StoredName {
  */
 const storedNames = new Map<string, StoredName>();
 
-/** The lookup key of a name: a known spelling's shared key, without lower-casing a copy per lookup. */
+/** The lookup key of a name: a known spelling's shared key, without working it out again per lookup. */
 function keyOf(name: string): string {
-  return storedNames.get(name)?.key ?? name.toLowerCase();
+  return storedNames.get(name)?.key ?? descriptionKey(name);
 }
 
 function storedName(name: string): StoredName {
@@ -79,7 +83,7 @@ function storedName(name: string): StoredName {
     if (storedNames.size >= 4096) storedNames.clear();
     // A flat copy: `name` may be a slice of a large text (an LDIF file) that the cache must not keep alive.
     const copy = [...name].join('');
-    stored = { name: copy, key: copy.toLowerCase() };
+    stored = { name: copy, key: descriptionKey(copy) };
     storedNames.set(copy, stored);
   }
   return stored;

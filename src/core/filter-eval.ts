@@ -6,11 +6,10 @@ import {
   equalityKey,
   orderingKey,
   rulesFor,
-  stripOptions,
   substringMatcher,
   type AttributeRules,
 } from './matching.js';
-import { attributeType } from './schema.js';
+import { attributeKey } from './schema.js';
 
 /**
  * Filter evaluation with RFC 4511 three-valued logic: an item that cannot be decided (unknown
@@ -79,7 +78,7 @@ function compile(f: Filter, options: CompileOptions): TriMatcher {
     }
     case 'present': {
       // Every entry has an objectClass; a bare `(objectClass=*)` must never depend on data.
-      if (stripOptions(f.attribute).toLowerCase() === 'objectclass') return always(TRUE);
+      if (attributeKey(f.attribute) === 'objectclass') return always(TRUE);
       const values = valueLookup(f.attribute);
       return (e) => (values(e) ? TRUE : FALSE);
     }
@@ -134,19 +133,15 @@ function someValue(values: readonly AttributeValue[], test: ValueTest): Tri {
   return r;
 }
 
-function canonicalName(attribute: string): string {
-  const base = stripOptions(attribute);
-  return (attributeType(base)?.name ?? base).toLowerCase();
-}
-
 /**
- * Finds an attribute's values as the filter names it, without its options, or by its schema
- * name (a filter may say `commonName` for `cn`). entryDN is computed from the entry's DN.
+ * Finds an attribute's values as the filter names it, or by its type without options (Entry
+ * looks names up by type: a filter may say `commonName` or `2.5.4.3` for `cn`). entryDN is
+ * computed from the entry's DN.
  */
 function valueLookup(attribute: string): (e: Entry) => readonly AttributeValue[] | undefined {
-  const canonical = canonicalName(attribute);
-  const names = [...new Set([attribute, stripOptions(attribute), canonical].map((n) => n.toLowerCase()))];
-  const isEntryDn = canonical === 'entrydn';
+  const type = attributeKey(attribute);
+  const names = attribute.includes(';') ? [attribute, type] : [type];
+  const isEntryDn = type === 'entrydn';
   return (e) => {
     for (const n of names) {
       const a = e.get(n);
@@ -218,8 +213,8 @@ function compileExtensible(f: ExtensibleFilter, options: CompileOptions): TriMat
 }
 
 function sameAttributeAs(attribute: string): (name: string) => boolean {
-  const want = canonicalName(attribute);
-  return (name) => canonicalName(name) === want;
+  const want = attributeKey(attribute);
+  return (name) => attributeKey(name) === want;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Filter } from './filter.js';
 import { rulesFor } from './matching.js';
-import { isSecretAttribute } from './schema.js';
+import { descriptionKey, isCredentialAttribute } from './schema.js';
 
 /**
  * RFC 4515 text of a filter, for logs and cache keys. Unlike @ldapjs/filter's toString it keeps
@@ -9,18 +9,30 @@ import { isSecretAttribute } from './schema.js';
  * byte of binary attributes and of values that are not valid UTF-8, so the text is unambiguous.
  */
 export function filterToString(filter: Filter): string {
-  return render(filter, escapeValue);
+  return render(filter, spelled, escapeValue);
 }
 
-/** The same text for log lines, with assertion values on password attributes replaced by `***`. */
+/**
+ * The text for log lines: assertion values on credential types (by any name or OID, see
+ * `isCredentialAttribute`) replaced by `***`, as are those of leaves naming no attribute, which
+ * are tested against every attribute, credentials included.
+ */
 export function filterToLogString(filter: Filter): string {
-  return render(filter, (attribute, value) => (isSecretAttribute(attribute) ? '***' : escapeValue(attribute, value)));
+  return render(filter, spelled, (attribute, value) => (isCredentialAttribute(attribute) ? '***' : escapeValue(attribute, value)));
 }
 
+/** The text of what a filter means, for cache keys: each attribute by its type key, so spellings of one type share it. */
+export function filterToKeyString(filter: Filter): string {
+  return render(filter, descriptionKey, escapeValue);
+}
+
+type NameText = (attribute: string) => string;
 type ValueText = (attribute: string, value: Buffer) => string;
 
-function render(filter: Filter, escapeValue: ValueText): string {
-  const sub = (f: Filter) => render(f, escapeValue);
+const spelled: NameText = (attribute) => attribute;
+
+function render(filter: Filter, nameText: NameText, escapeValue: ValueText): string {
+  const sub = (f: Filter) => render(f, nameText, escapeValue);
   switch (filter.type) {
     case 'and':
       return `(&${filter.filters.map(sub).join('')})`;
@@ -29,25 +41,25 @@ function render(filter: Filter, escapeValue: ValueText): string {
     case 'not':
       return `(!${sub(filter.filter)})`;
     case 'present':
-      return `(${filter.attribute}=*)`;
+      return `(${nameText(filter.attribute)}=*)`;
     case 'equality':
-      return `(${filter.attribute}=${escapeValue(filter.attribute, filter.value)})`;
+      return `(${nameText(filter.attribute)}=${escapeValue(filter.attribute, filter.value)})`;
     case 'approx':
-      return `(${filter.attribute}~=${escapeValue(filter.attribute, filter.value)})`;
+      return `(${nameText(filter.attribute)}~=${escapeValue(filter.attribute, filter.value)})`;
     case 'ge':
-      return `(${filter.attribute}>=${escapeValue(filter.attribute, filter.value)})`;
+      return `(${nameText(filter.attribute)}>=${escapeValue(filter.attribute, filter.value)})`;
     case 'le':
-      return `(${filter.attribute}<=${escapeValue(filter.attribute, filter.value)})`;
+      return `(${nameText(filter.attribute)}<=${escapeValue(filter.attribute, filter.value)})`;
     case 'substrings': {
       const esc = (b: Buffer): string => escapeValue(filter.attribute, b);
       const parts = [filter.initial ? esc(filter.initial) : '', ...filter.any.map(esc), filter.final ? esc(filter.final) : ''];
-      return `(${filter.attribute}=${parts.join('*')})`;
+      return `(${nameText(filter.attribute)}=${parts.join('*')})`;
     }
     case 'extensible': {
       const attr = filter.attribute ?? '';
       const dn = filter.dnAttributes ? ':dn' : '';
       const rule = filter.rule !== undefined ? `:${filter.rule}` : '';
-      return `(${attr}${dn}${rule}:=${escapeValue(attr, filter.value)})`;
+      return `(${attr === '' ? '' : nameText(attr)}${dn}${rule}:=${escapeValue(attr, filter.value)})`;
     }
   }
 }

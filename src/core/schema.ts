@@ -17,6 +17,8 @@ export interface AttributeTypeDef {
   readonly noUserModification?: boolean;
   /** Text values compared exactly (octet-string matching), e.g. passwords. */
   readonly exact?: boolean;
+  /** Holds a secret (a password, its hash or history, a key): never logged or exported. */
+  readonly credential?: boolean;
   readonly aliases?: readonly string[];
 }
 
@@ -78,7 +80,7 @@ export const attributeTypes: readonly AttributeTypeDef[] = [
   s('userPrincipalName', `${MS}.1.4.656`, { singleValue: true }),
   s('msRTCSIP-PrimaryUserAddress', `${PRIVATE}.2`, { singleValue: true }),
   s('proxyAddresses', `${MS}.1.2.210`),
-  s('userPassword', '2.5.4.35', { exact: true }),
+  s('userPassword', '2.5.4.35', { exact: true, credential: true }),
 
   s('member', '2.5.4.31', { syntax: 'dn' }),
   s('memberOf', `${MS}.1.2.102`, { syntax: 'dn' }),
@@ -96,7 +98,7 @@ export const attributeTypes: readonly AttributeTypeDef[] = [
   s('jpegPhoto', '0.9.2342.19200300.100.1.60', { syntax: 'binary' }),
   s('thumbnailPhoto', '2.16.840.1.113730.3.1.35', { syntax: 'binary', singleValue: true }),
   s('userCertificate', '2.5.4.36', { syntax: 'binary' }),
-  s('unicodePwd', `${MS}.1.4.90`, { syntax: 'binary', singleValue: true }),
+  s('unicodePwd', `${MS}.1.4.90`, { syntax: 'binary', singleValue: true, credential: true }),
 
   s('userAccountControl', `${MS}.1.4.8`, { syntax: 'integer', singleValue: true }),
   s('groupType', `${MS}.1.4.750`, { syntax: 'integer', singleValue: true }),
@@ -118,7 +120,45 @@ export const attributeTypes: readonly AttributeTypeDef[] = [
   s('entryDN', '1.3.6.1.1.20', { syntax: 'dn', singleValue: true, operational: true, noUserModification: true }),
   // Canopy's own: the forest an entry of the virtual tree comes from (private arc).
   s('canopyForest', `${CANOPY}.1`, { singleValue: true, operational: true, noUserModification: true }),
+
+  // Credentials besides userPassword and unicodePwd: password hashes and histories, LAPS and
+  // BitLocker secrets, private keys. Listed so that every name and OID of them resolves to them.
+  ...credentials([
+    ['dBCSPwd', `${MS}.1.4.55`],
+    ['ntPwdHistory', `${MS}.1.4.94`],
+    ['lmPwdHistory', `${MS}.1.4.160`],
+    ['supplementalCredentials', `${MS}.1.4.125`],
+    ['msDS-KeyCredentialLink', `${MS}.1.4.2328`],
+    ['msDS-ManagedPassword', `${MS}.1.4.2196`],
+    ['msFVE-RecoveryPassword', `${MS}.1.4.1964`],
+    ['unixUserPassword', `${MS}.1.4.1910`],
+    ['currentValue', `${MS}.1.4.27`],
+    ['priorValue', `${MS}.1.4.100`],
+    ['trustAuthIncoming', `${MS}.1.4.129`],
+    ['trustAuthOutgoing', `${MS}.1.4.135`],
+    ['msLAPS-Password', `${MS}.1.6.44.1.2`, 'string'],
+    ['msLAPS-EncryptedPassword', `${MS}.1.6.44.1.3`],
+    ['msLAPS-EncryptedPasswordHistory', `${MS}.1.6.44.1.4`],
+    ['msLAPS-EncryptedDSRMPassword', `${MS}.1.6.44.1.5`],
+    ['msLAPS-EncryptedDSRMPasswordHistory', `${MS}.1.6.44.1.6`],
+    ['userPKCS12', '2.16.840.1.113730.3.1.216'],
+    ['krbPrincipalKey', '2.16.840.1.113719.1.301.4.39.1'],
+    ['sambaNTPassword', '1.3.6.1.4.1.7165.2.1.25', 'string'],
+    ['sambaLMPassword', '1.3.6.1.4.1.7165.2.1.24', 'string'],
+    ['pwdHistory', '1.3.6.1.4.1.42.2.27.8.1.20'],
+  ]),
 ];
+
+function credentials(list: readonly (readonly [string, string, SyntaxKind?])[]): AttributeTypeDef[] {
+  return list.map(([name, oid, syntax = 'binary']) => s(name, oid, { syntax, credential: true }));
+}
+
+/**
+ * Credential types whose OID Canopy does not know (legacy LAPS's is generated per schema
+ * extension): resolved by name only; their OIDs are unknown OIDs, which a forest that hides
+ * anything hides and logs redact (see `isCredentialAttribute`).
+ */
+const CREDENTIAL_NAMES = ['ms-Mcs-AdmPwd'];
 
 const oc = (
   name: string,
@@ -179,9 +219,64 @@ for (const c of objectClasses) {
   classByName.set(c.oid, c);
 }
 
-/** An attribute type by name, alias or OID (case-insensitive). */
-export function attributeType(name: string): AttributeTypeDef | undefined {
-  return byName.get(name.toLowerCase());
+/*
+ * The attribute-type registry. RFC 4512 §2.5: an attribute description is the type's OID or any
+ * of its names, in any case, followed by options (`;binary`, `;range=0-1499`, `;lang-de`) that do
+ * not change which type is meant. Every decision on an attribute (hiding, mapping, access rules,
+ * filters, compare, writes, sorting, caching, redaction, export) compares type keys, never
+ * spellings: `userPassword`, `USERPASSWORD;binary`, `2.5.4.35` and `OID.2.5.4.35` have one key.
+ */
+
+/** A descriptor (RFC 4512 `descr`): a name, as opposed to a numeric OID or anything malformed. */
+const DESCR = /^[a-z][a-z0-9-]*$/;
+/** RFC 4512 `numericoid`, optionally with the `OID.` prefix of RFC 1779 DNs. */
+const NUMERIC_OID = /^(?:oid\.)?((?:0|[1-9]\d*)(?:\.(?:0|[1-9]\d*))+)$/;
+
+/** Keys by spelling: callers resolve once per request, and a spelling is worked out once. */
+const keys = new Map<string, string>();
+const MAX_KEYS = 4096;
+
+/**
+ * The key of an attribute description's type: a known type's table name in lower case whatever
+ * names it; an unknown name in lower case; an unknown OID (or anything else) lower-cased as given.
+ * Options are not part of it.
+ */
+export function attributeKey(description: string): string {
+  let key = keys.get(description);
+  if (key === undefined) {
+    const semicolon = description.indexOf(';');
+    const bare = (semicolon < 0 ? description : description.slice(0, semicolon)).trim().toLowerCase();
+    const oid = NUMERIC_OID.exec(bare);
+    key = byName.get(oid ? oid[1] : bare)?.name.toLowerCase() ?? (oid ? oid[1] : bare);
+    if (keys.size >= MAX_KEYS) keys.clear();
+    keys.set(description, key);
+  }
+  return key;
+}
+
+/**
+ * How well Canopy knows a type key: `known` (in the table), `name` (an unknown name: not an alias
+ * of a known type, since the table lists their aliases), `unresolved` (an unknown OID, or text
+ * that is no attribute description: it may name any type, a hidden one included).
+ */
+export function keyKind(key: string): 'known' | 'name' | 'unresolved' {
+  if (byName.has(key)) return 'known';
+  return DESCR.test(key) ? 'name' : 'unresolved';
+}
+
+/**
+ * The key of an attribute description with its options: an entry holds `member;range=0-1499`
+ * apart from `member`, but `commonName` and `2.5.4.3` in the same place as `cn`.
+ */
+export function descriptionKey(description: string): string {
+  const semicolon = description.indexOf(';');
+  const type = attributeKey(description);
+  return semicolon < 0 ? type : type + description.slice(semicolon).toLowerCase();
+}
+
+/** An attribute type by any description of it: name, alias or OID, any case, options ignored. */
+export function attributeType(description: string): AttributeTypeDef | undefined {
+  return byName.get(attributeKey(description));
 }
 
 /** An object class by name or OID (case-insensitive). */
@@ -190,18 +285,25 @@ export function objectClass(nameOrOid: string): ObjectClassDef | undefined {
 }
 
 /** The syntax an attribute's values have; unknown attributes are strings, `x;binary` is binary. */
-export function syntaxOf(name: string): SyntaxKind {
-  const lower = name.toLowerCase();
-  if (lower.endsWith(';binary')) return 'binary';
-  return byName.get(lower)?.syntax ?? 'string';
+export function syntaxOf(description: string): SyntaxKind {
+  if (/;binary(?:;|$)/i.test(description)) return 'binary';
+  return attributeType(description)?.syntax ?? 'string';
 }
 
-export function isOperational(name: string): boolean {
-  return byName.get(name.toLowerCase())?.operational === true;
+export function isOperational(description: string): boolean {
+  return attributeType(description)?.operational === true;
 }
 
-/** Attributes whose values are secrets: never logged, whatever the operation. */
-export function isSecretAttribute(name: string): boolean {
-  const lower = name.toLowerCase();
-  return lower === 'unicodepwd' || lower.includes('password');
+const credentialKeys = new Set([...attributeTypes.filter((t) => t.credential).map((t) => t.name), ...CREDENTIAL_NAMES].map(attributeKey));
+
+/**
+ * Whether values of an attribute are secrets, never logged nor exported: the credential types by
+ * any of their names or OIDs, unknown names that say they hold a password, and unresolved
+ * descriptions (an OID Canopy does not know may be a credential's).
+ */
+export function isCredentialAttribute(description: string): boolean {
+  const key = attributeKey(description);
+  if (credentialKeys.has(key)) return true;
+  const kind = keyKind(key);
+  return kind === 'unresolved' || (kind === 'name' && key.includes('password'));
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Dn } from '../core/dn.js';
+import { attributeKey } from '../core/schema.js';
 import { LdifError, parseLdif, type LdifRecord } from '../backends/memory/ldif.js';
 import type { LdifSource } from '../backends/memory/memory-directory.js';
 
@@ -53,7 +54,7 @@ export function looksLikeAd(forests: readonly MockForestData[]): boolean {
 }
 
 function dnsNameOf(dn: Dn): string | undefined {
-  const labels = dn.rdns.map((r) => (r.avas.length === 1 && r.avas[0].type.toLowerCase() === 'dc' ? r.avas[0].value : undefined));
+  const labels = dn.rdns.map((r) => (r.avas.length === 1 && attributeKey(r.avas[0].type) === 'dc' ? r.avas[0].value : undefined));
   return labels.length > 0 && labels.every((l) => l !== undefined) ? labels.join('.').toLowerCase() : undefined;
 }
 

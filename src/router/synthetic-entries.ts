@@ -1,5 +1,6 @@
 import type { Dn } from '../core/dn.js';
 import { Entry } from '../core/entry.js';
+import { attributeKey } from '../core/schema.js';
 
 /** Structural object classes for a container named by its RDN's attribute type. */
 const CLASSES: Record<string, string[]> = {
@@ -50,7 +51,7 @@ export class SyntheticTree {
     if (this.entries.has(dn.key)) return;
     const rdn = dn.rdns[0];
     const entry = new Entry(dn);
-    const type = rdn.avas[0].type.toLowerCase();
+    const type = attributeKey(rdn.avas[0].type);
     entry.set('objectClass', CLASSES[type] ?? ['top', 'container']);
     for (const ava of rdn.avas) entry.addValues(ava.type, [ava.value]);
     this.entries.set(dn.key, entry);

@@ -1,8 +1,7 @@
 import { Dn, type Rdn } from '../core/dn.js';
 import { Entry, type AttributeValue } from '../core/entry.js';
 import { LdapError } from '../core/ldap-error.js';
-import { stripOptions } from '../core/matching.js';
-import { attributeType, isSecretAttribute, syntaxOf } from '../core/schema.js';
+import { attributeKey, isCredentialAttribute, syntaxOf } from '../core/schema.js';
 import { Pseudonyms } from './anonymize-pseudonyms.js';
 import { escapeDnValue } from './fixture-generator.js';
 
@@ -20,7 +19,7 @@ import { escapeDnValue } from './fixture-generator.js';
  */
 export type Treatment = 'keep' | 'dn' | 'text' | 'phone' | 'address' | 'host' | 'guid' | 'sid' | 'drop';
 
-/** The allow-list, by canonical lower-case name. Attributes not named here go by syntax, and text by default. */
+/** The allow-list, by type key. Attributes not named here go by syntax, and text by default. */
 const TREATMENTS: Readonly<Record<string, Treatment>> = {
   ou: 'keep',
   dc: 'keep',
@@ -51,23 +50,15 @@ const TREATMENTS: Readonly<Record<string, Treatment>> = {
   objectguid: 'guid',
   objectsid: 'sid',
   sidhistory: 'sid',
-  // Password material AD keeps under names without "password" (isSecretAttribute covers the rest).
-  dbcspwd: 'drop',
-  lmpwdhistory: 'drop',
-  ntpwdhistory: 'drop',
-  supplementalcredentials: 'drop',
-  'msds-keycredentiallink': 'drop',
-  userpkcs12: 'drop',
 };
 
 /** How an attribute's values are exported under `--anonymize`. */
 export function treatmentOf(attribute: string): Treatment {
-  const bare = stripOptions(attribute);
-  if (isSecretAttribute(bare)) return 'drop';
-  const canonical = (attributeType(bare)?.name ?? bare).toLowerCase();
-  const listed = TREATMENTS[canonical];
+  // Credentials (core/schema.ts) by any name or OID: never exported.
+  if (isCredentialAttribute(attribute)) return 'drop';
+  const listed = TREATMENTS[attributeKey(attribute)];
   if (listed) return listed;
-  switch (/;binary(;|$)/i.test(attribute) ? 'binary' : syntaxOf(bare)) {
+  switch (syntaxOf(attribute)) {
     case 'dn':
       return 'dn';
     // Numbers, flags, timestamps and OIDs hold no names (userAccountControl, groupType, uSNChanged, …).

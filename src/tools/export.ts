@@ -13,7 +13,7 @@ import { Entry } from '../core/entry.js';
 import type { Filter } from '../core/filter.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
-import { isSecretAttribute } from '../core/schema.js';
+import { isCredentialAttribute } from '../core/schema.js';
 import { createLogger } from '../observability/logger.js';
 import { parseFilterString } from '../protocol/filter-codec.js';
 import { assembleRouter } from '../server.js';
@@ -24,7 +24,10 @@ export const exportUsage = `Usage: canopy export --config FILE --base DN --out F
 
 Reads a directory through Canopy (the configuration's forests, namespace and router, with the
 forests' service accounts; streamed, paged upstream) and writes it as LDIF that \`canopy mock\`
-serves. Passwords are never written; every person gets userPassword ${USER_PASSWORD}.
+serves. Credentials are never written, with or without --anonymize: passwords and their hashes
+and histories (userPassword, unicodePwd, ntPwdHistory, supplementalCredentials, pwdHistory, ...),
+LAPS and BitLocker secrets, private keys (userPKCS12, krbPrincipalKey), under any name or OID,
+and attributes named by an OID Canopy does not know. Every person gets userPassword ${USER_PASSWORD}.
 
 Options:
   -c, --config FILE   configuration file (required)
@@ -100,7 +103,7 @@ export async function runExport(argv: readonly string[], io: ExportIo): Promise<
       await router.close();
     }
     io.out.write(`exported ${count} entries below ${base.text || '(root)'} to ${values.out}${values.anonymize ? ', anonymized' : ''}\n`);
-    if (!values.anonymize) io.err.write('canopy export: not anonymized: the file holds the directory\'s personal data (passwords left out)\n');
+    if (!values.anonymize) io.err.write('canopy export: not anonymized: the file holds the directory\'s personal data (credentials left out)\n');
     return 0;
   } catch (err) {
     if (err instanceof ConfigErrors) {
@@ -116,7 +119,7 @@ export interface ExportOptions {
   /** In the virtual tree's names. */
   readonly base: Dn;
   readonly filter: Filter;
-  /** Absent: the entries as read, minus secrets. */
+  /** Absent: the entries as read, minus credentials. */
   readonly anonymizer?: Anonymizer;
   readonly out: string;
 }
@@ -136,7 +139,8 @@ export async function exportToFile(directory: Directory, options: ExportOptions)
     const request = { base: options.base, scope: 'sub' as const, filter: options.filter, attributes: ['*'], typesOnly: false, sizeLimit: 0, timeLimit: 0 };
     for await (const read of directory.search(request, ctx)) {
       const entry = await withAllValues(read, directory, ctx);
-      yield '\n' + entryToLdif(withPassword(options.anonymizer ? options.anonymizer.entry(entry) : withoutSecrets(entry)));
+      const kept = withoutCredentials(entry);
+      yield '\n' + entryToLdif(withPassword(options.anonymizer ? options.anonymizer.entry(kept) : kept));
       count++;
     }
     // `onForestError: partial` ends in success without the failed forests: not a whole export.
@@ -190,9 +194,10 @@ async function withAllValues(entry: Entry, directory: Directory, ctx: OperationC
 
 const ANY: Filter = { type: 'present', attribute: 'objectClass' };
 
-function withoutSecrets(entry: Entry): Entry {
-  if (![...entry.attributes()].some((a) => isSecretAttribute(a.name))) return entry;
-  return new Entry(entry.dn, [...entry.attributes()].filter((a) => !isSecretAttribute(a.name)));
+/** Credentials are dropped before anything else sees the entry, anonymized or not. */
+function withoutCredentials(entry: Entry): Entry {
+  if (![...entry.attributes()].some((a) => isCredentialAttribute(a.name))) return entry;
+  return new Entry(entry.dn, [...entry.attributes()].filter((a) => !isCredentialAttribute(a.name)));
 }
 
 const PEOPLE = new Set(['person', 'organizationalperson', 'inetorgperson', 'user']);

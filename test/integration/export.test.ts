@@ -309,3 +309,61 @@ describe('canopy export', () => {
     }
   });
 });
+
+// Issue 15, class 7: one list of credential types (core/schema.ts), by any name or OID, anonymized or not.
+describe('canopy export never writes credentials', () => {
+  const secrets = {
+    'ms-Mcs-AdmPwd': 'Laps-Legacy-Secret-1',
+    'msLAPS-Password': 'Laps-Secret-2',
+    '1.2.840.113556.1.6.44.1.3': 'Laps-Encrypted-Secret-3',
+    'msLAPS-EncryptedPasswordHistory': 'Laps-History-Secret-4',
+    'msLAPS-EncryptedDSRMPassword': 'Laps-Dsrm-Secret-5',
+    userPKCS12: 'Pkcs12-Secret-6',
+    'KRBPRINCIPALKEY': 'Krb-Secret-7',
+    ntPwdHistory: 'Nt-History-Secret-8',
+    lmPwdHistory: 'Lm-History-Secret-9',
+    supplementalCredentials: 'Supplemental-Secret-10',
+    pwdHistory: 'Pwd-History-Secret-11',
+    dBCSPwd: 'Dbcs-Secret-12',
+    '2.5.4.35': 'User-Password-Secret-13',
+    '1.2.840.113556.1.4.90': 'Unicode-Secret-14',
+    'sambaNTPassword': 'Samba-Secret-15',
+    '1.2.840.113556.1.8000.2554.99': 'Unknown-Oid-Secret-16',
+  };
+  const ldif = [
+    'dn: dc=example',
+    'objectClass: domain',
+    'dc: example',
+    '',
+    'dn: cn=Host One,dc=example',
+    'objectClass: top',
+    'objectClass: person',
+    'objectClass: computer',
+    'cn: Host One',
+    'sn: One',
+    ...Object.entries(secrets).map(([name, value]) => `${name}: ${value}`),
+    '',
+  ].join('\n');
+
+  it.each([[[]], [['--anonymize']]])('leaves every credential type out (%j)', async (args: string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'canopy-export-credentials-'));
+    writeFileSync(join(dir, 'creds.ldif'), ldif);
+    writeFileSync(join(dir, 'canopy.yaml'), `logging: { level: silent }\nforests:\n  - { name: x, backend: memory, base: "dc=example", ldif: ["${join(dir, 'creds.ldif')}"] }\n`);
+    const file = join(dir, 'out.ldif');
+    const io = { out: { write: () => true }, err: { write: () => true } } as unknown as { out: NodeJS.WritableStream; err: NodeJS.WritableStream };
+    expect(await runExport(['--config', join(dir, 'canopy.yaml'), '--base', 'dc=example', '--out', file, ...args], io)).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toMatch(/^dn: cn=/im);
+    for (const value of Object.values(secrets)) expect(text).not.toContain(value);
+    const host = parseLdif(text, file).map((r) => r.entry).find((e) => e.has('sn'))!;
+    // The documented password for the mock, nothing else of the credentials.
+    expect(host.get('userPassword')?.values).toEqual(['Passw0rd!']);
+    for (const name of Object.keys(secrets)) if (name !== '2.5.4.35') expect(host.has(name)).toBe(false);
+  });
+
+  it('says so in its help', async () => {
+    let out = '';
+    await runExport(['--help'], { out: { write: (s: string) => ((out += s), true) }, err: { write: () => true } } as unknown as { out: NodeJS.WritableStream; err: NodeJS.WritableStream });
+    expect(out).toMatch(/Credentials are never written, with or without --anonymize/);
+  });
+});

@@ -20,7 +20,11 @@ describe('Dn.parse keeps the spelling and normalises the key', () => {
     ['sn=B+cn=a,dc=x', 'sn=B+cn=a,dc=x', 'cn=a+sn=b,dc=x'],
     ['cn=#4a6f,dc=x', 'cn=#4a6f,dc=x', 'cn=jo,dc=x'],
     ['cn=a\\+b\\\\c,dc=x', 'cn=a\\+b\\\\c,dc=x', 'cn=a\\+b\\\\c,dc=x'],
-    ['2.5.4.3=Foo,dc=x', '2.5.4.3=Foo,dc=x', '2.5.4.3=foo,dc=x'],
+    // Types by their type key (distinguishedNameMatch): names, aliases and OIDs of one type agree.
+    ['2.5.4.3=Foo,dc=x', '2.5.4.3=Foo,dc=x', 'cn=foo,dc=x'],
+    ['commonName=Foo,organizationalUnitName=U,domainComponent=x', 'commonName=Foo,organizationalUnitName=U,domainComponent=x', 'cn=foo,ou=u,dc=x'],
+    ['COMMONNAME=Foo+2.5.4.4=Bar,0.9.2342.19200300.100.1.25=x', 'COMMONNAME=Foo+2.5.4.4=Bar,0.9.2342.19200300.100.1.25=x', 'cn=foo+sn=bar,dc=x'],
+    ['1.2.3.4=Foo,dc=x', '1.2.3.4=Foo,dc=x', '1.2.3.4=foo,dc=x'],
     ['', '', ''],
   ];
   it.each(cases)('%s', (input, text, key) => {

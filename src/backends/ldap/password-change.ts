@@ -1,5 +1,6 @@
 import { Attribute, BerWriter, Change, type Client } from 'ldapts';
 import type { PasswordModifyRequest } from '../../core/directory.js';
+import { attributeKey } from '../../core/schema.js';
 
 /** RFC 3062 Password Modify. */
 export const PASSWORD_MODIFY_OID = '1.3.6.1.4.1.4203.1.11.1';
@@ -52,7 +53,7 @@ export function unicodePwdChanges(oldPassword: Buffer | undefined, newPassword: 
   return [change('delete', oldPassword), change('add', newPassword)];
 }
 
-/** Whether an attribute name is unicodePwd (any case, any option). */
+/** Whether an attribute description is unicodePwd (any case, any option, or its OID). */
 export function isUnicodePwd(name: string): boolean {
-  return name.split(';', 1)[0].toLowerCase() === 'unicodepwd';
+  return attributeKey(name) === 'unicodepwd';
 }

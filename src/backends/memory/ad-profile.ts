@@ -1,7 +1,7 @@
 import type { Dn } from '../../core/dn.js';
 import { Entry, type Attribute } from '../../core/entry.js';
-import { integerValue, stripOptions } from '../../core/matching.js';
-import { attributeType } from '../../core/schema.js';
+import { integerValue } from '../../core/matching.js';
+import { attributeKey } from '../../core/schema.js';
 
 /** How the memory directory imitates an Active Directory domain controller (`profile: ad`). */
 export interface AdProfile {
@@ -21,13 +21,13 @@ interface RangeWindow {
 
 const RANGE = /;range=(\d+)-(\d+|\*)$/i;
 
-/** The range windows a search asks for, by canonical lower-case attribute name. */
+/** The range windows a search asks for, by attribute type key. */
 export function rangeRequests(attributes: readonly string[]): ReadonlyMap<string, RangeWindow> {
   const windows = new Map<string, RangeWindow>();
   for (const a of attributes) {
     const m = RANGE.exec(a);
     if (!m) continue;
-    windows.set(canonical(a), { low: Number(m[1]), high: m[2] === '*' ? undefined : Number(m[2]) });
+    windows.set(attributeKey(a), { low: Number(m[1]), high: m[2] === '*' ? undefined : Number(m[2]) });
   }
   return windows;
 }
@@ -51,7 +51,7 @@ export function withRanges(entry: Entry, windows: ReadonlyMap<string, RangeWindo
 
 function rangedAttribute(a: Attribute, windows: ReadonlyMap<string, RangeWindow>, maxValRange: number): Attribute | undefined {
   const count = a.values.length;
-  const window = windows.get(canonical(a.name));
+  const window = windows.get(attributeKey(a.name));
   if (!window && count <= maxValRange) return a;
   const low = window?.low ?? 0;
   // AD answers a window starting past the last value with no values for the attribute.
@@ -61,18 +61,13 @@ function rangedAttribute(a: Attribute, windows: ReadonlyMap<string, RangeWindow>
   return { name: `${a.name};range=${low}-${upper}`, values: a.values.slice(low, high + 1) };
 }
 
-function canonical(name: string): string {
-  const bare = stripOptions(name);
-  return (attributeType(bare)?.name ?? bare).toLowerCase();
-}
-
 /**
  * The continuation references AD returns from a subtree search at its domain root, for the
  * partitions below it that the domain controller serves as other naming contexts: the forest and
  * domain DNS zones and the configuration partition. None for a base that is not all `DC=` RDNs.
  */
 export function domainRootReferences(domain: Dn): string[][] {
-  if (domain.isRoot || !domain.rdns.every((r) => r.avas.length === 1 && r.avas[0].type.toLowerCase() === 'dc')) return [];
+  if (domain.isRoot || !domain.rdns.every((r) => r.avas.length === 1 && attributeKey(r.avas[0].type) === 'dc')) return [];
   const dns = domain.rdns.map((r) => r.avas[0].value).join('.');
   return [
     [`ldap://ForestDnsZones.${dns}/DC=ForestDnsZones,${domain.text}`],

@@ -4,8 +4,7 @@ import { Entry, type Attribute, type AttributeValue } from '../../core/entry.js'
 import { LdapError } from '../../core/ldap-error.js';
 import { equalityKey, normalise, valueText, withoutBinaryOption } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { attributeType, syntaxOf, type SyntaxKind } from '../../core/schema.js';
-import { indexKey } from './query-plan.js';
+import { attributeKey, attributeType, syntaxOf, type SyntaxKind } from '../../core/schema.js';
 
 /**
  * Pure entry transformations behind the memory directory's writes. Each takes a stored entry,
@@ -13,9 +12,9 @@ import { indexKey } from './query-plan.js';
  * fails with the result code a real server gives.
  */
 
-/** An attribute as the entry holds it, whether it is named by its schema name, an alias or an OID. */
+/** An attribute as the entry holds it, whether it is named by its schema name, an alias or an OID (Entry looks up by type). */
 function findAttribute(entry: Entry, name: string): Attribute | undefined {
-  return entry.get(name) ?? entry.get(attributeType(name)?.name ?? name);
+  return entry.get(name);
 }
 
 function hasValue(entry: Entry, name: string, value: AttributeValue): boolean {
@@ -28,7 +27,7 @@ function hasValue(entry: Entry, name: string, value: AttributeValue): boolean {
  * applications' search-then-bind on uid or mail. Active Directory grants SELF no write on any of
  * them (they are outside its Personal-Information and Web-Information property sets).
  */
-const LOGIN_NAMES: ReadonlySet<string> = new Set(['sAMAccountName', 'userPrincipalName', 'uid', 'mail'].map(indexKey));
+const LOGIN_NAMES: ReadonlySet<string> = new Set(['sAMAccountName', 'userPrincipalName', 'uid', 'mail'].map(attributeKey));
 
 /**
  * A forest user writing as itself (`asUser`): the mock directory keeps no access control of its
@@ -41,7 +40,7 @@ export function checkUserWrite(writer: UserWriter | undefined, operation: string
   if (own === undefined || writer.dn?.equals(own) !== true) {
     throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: a user may change its own entry only`);
   }
-  const login = written.find((name) => LOGIN_NAMES.has(indexKey(name)));
+  const login = written.find((name) => LOGIN_NAMES.has(attributeKey(name)));
   if (login !== undefined) {
     throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: a user may not change its own login name (${login})`);
   }
@@ -162,8 +161,7 @@ export function renamedEntry(entry: Entry, newDn: Dn, deleteOldRdn: boolean): En
 }
 
 function sameType(a: string, b: string): boolean {
-  const canon = (t: string): string => (attributeType(t)?.name ?? t).toLowerCase();
-  return canon(a) === canon(b);
+  return attributeKey(a) === attributeKey(b);
 }
 
 function rejectServerAttribute(name: string): void {

@@ -14,13 +14,14 @@ import { compileFilter, type EntryMatcher } from '../../core/filter-eval.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { equalityKey, integerValue, normalise } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
+import { attributeKey } from '../../core/schema.js';
 import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, type AdProfile } from './ad-profile.js';
 import { AttributeIndex } from './attribute-index.js';
 import { applyModifications, checkNewEntry, checkUserWrite, renamedEntry, storedForm } from './entry-writes.js';
 import { LdifError, parseLdif, type LdifRecord } from './ldif.js';
 import { expandObjectCategory, setObjectCategory } from './object-category.js';
 import { verifyPassword, withNewPassword } from './password.js';
-import { candidates, indexKey } from './query-plan.js';
+import { candidates } from './query-plan.js';
 
 interface Node {
   /** Replaced, never changed, on writes: a search may be sending the old object. */
@@ -75,7 +76,7 @@ const ACCOUNT_DISABLED = 2n;
  */
 export class MemoryDirectory implements Directory {
   private readonly nodes = new Map<string, Node>();
-  private readonly indexes = new Map<string, AttributeIndex>(INDEXED.map((a) => [indexKey(a), new AttributeIndex(a)]));
+  private readonly indexes = new Map<string, AttributeIndex>(INDEXED.map((a) => [attributeKey(a), new AttributeIndex(a)]));
   private readonly resolve = (dnKey: string): Entry | undefined => this.nodes.get(dnKey)?.entry;
   private readonly ad: AdProfile | undefined;
   private journal: JournalRecord[] | undefined;
@@ -316,7 +317,7 @@ export class MemoryDirectory implements Directory {
   async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
     const node = this.existing(dn);
     checkUserWrite(ctx.asUser, 'modify', dn, changes.map((c) => c.attribute.name));
-    if (this.ad) rejectBackLink(changes.some((c) => indexKey(c.attribute.name) === 'memberof'));
+    if (this.ad) rejectBackLink(changes.some((c) => attributeKey(c.attribute.name) === 'memberof'));
     const before = node.entry;
     const next = applyModifications(before, changes, this.ad ? ResultCode.notAllowedOnRDN : ResultCode.namingViolation);
     this.rejectTakenLogins(next, dn.key, before);
@@ -428,11 +429,11 @@ export class MemoryDirectory implements Directory {
    */
   private rejectTakenLogins(entry: Entry, ownKey: string, before?: Entry): void {
     for (const { name, code, scope } of UNIQUE_LOGINS) {
-      const type = indexKey(name);
+      const type = attributeKey(name);
       const index = this.indexes.get(type)!;
       const keys = (e: Entry | undefined): string[] =>
         [...(e?.attributes() ?? [])]
-          .filter((a) => indexKey(a.name) === type)
+          .filter((a) => attributeKey(a.name) === type)
           .flatMap((a) => a.values.flatMap((v) => equalityKey(index.rules, v) ?? []));
       const had = new Set(keys(before));
       for (const key of keys(entry)) {

@@ -1,8 +1,7 @@
 import type { Dn } from '../../core/dn.js';
 import type { Entry } from '../../core/entry.js';
 import type { Filter } from '../../core/filter.js';
-import { objectClass } from '../../core/schema.js';
-import { indexKey } from './query-plan.js';
+import { attributeKey, objectClass } from '../../core/schema.js';
 
 /**
  * Active Directory's `objectCategory` under `profile: ad`. Every AD object holds one: the
@@ -104,7 +103,7 @@ export function expandObjectCategory(filter: Filter, forestRoot: Dn): Filter {
       return inner === filter.filter ? filter : { type: 'not', filter: inner };
     }
     case 'equality': {
-      if (indexKey(filter.attribute) !== 'objectcategory') return filter;
+      if (attributeKey(filter.attribute) !== 'objectcategory') return filter;
       const name = filter.value.toString('utf8').trim();
       if (!DISPLAY_NAME.test(name)) return filter;
       return { ...filter, value: Buffer.from(categoryDn(name, forestRoot), 'utf8') };

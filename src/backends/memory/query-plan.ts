@@ -1,15 +1,10 @@
 import type { Filter } from '../../core/filter.js';
-import { equalityKey, foldPiece, stripOptions } from '../../core/matching.js';
-import { attributeType } from '../../core/schema.js';
+import { equalityKey, foldPiece } from '../../core/matching.js';
+import { attributeKey } from '../../core/schema.js';
 import type { AttributeIndex } from './attribute-index.js';
 
-/** Indexes by canonical attribute name, lower-cased. */
+/** Indexes by attribute type key. */
 export type IndexSet = ReadonlyMap<string, AttributeIndex>;
-
-export function indexKey(attribute: string): string {
-  const base = stripOptions(attribute);
-  return (attributeType(base)?.name ?? base).toLowerCase();
-}
 
 /**
  * DN keys of entries that may match the filter, from the indexes; undefined when the filter has
@@ -20,13 +15,13 @@ export function candidates(filter: Filter, indexes: IndexSet): ReadonlySet<strin
   switch (filter.type) {
     case 'equality':
     case 'approx': {
-      const index = indexes.get(indexKey(filter.attribute));
+      const index = indexes.get(attributeKey(filter.attribute));
       if (!index) return undefined;
       const key = equalityKey(index.rules, filter.value);
       return key === undefined ? new Set() : index.equal(key);
     }
     case 'substrings': {
-      const index = indexes.get(indexKey(filter.attribute));
+      const index = indexes.get(attributeKey(filter.attribute));
       if (!index?.supportsPrefix || filter.initial === undefined) return undefined;
       return index.prefix(foldPiece(filter.initial));
     }

@@ -2,8 +2,7 @@ import type { AccessRuleConfig } from '../../config/auth-schema.js';
 import { Dn } from '../../core/dn.js';
 import type { Scope } from '../../core/directory.js';
 import type { Identity } from '../../core/identity.js';
-import { stripOptions } from '../../core/matching.js';
-import { attributeType } from '../../core/schema.js';
+import { attributeKey } from '../../core/schema.js';
 
 /** What a rule grants; `write` includes `read`. */
 export type Level = 'none' | 'read' | 'write';
@@ -18,15 +17,9 @@ interface Rule {
   readonly who: (identity: Identity) => boolean;
   readonly base: Dn;
   readonly scope: 'base' | 'one' | 'subtree';
-  /** Canonical lower-case names; undefined covers every attribute. */
+  /** Attribute type keys (any name, alias or OID of a type names it); undefined covers every attribute. */
   readonly attributes?: ReadonlySet<string>;
   readonly allow: Level;
-}
-
-/** An attribute's name for rule matching: options dropped, aliases (commonName → cn) folded. */
-export function canonicalAttribute(name: string): string {
-  const bare = stripOptions(name);
-  return (attributeType(bare)?.name ?? bare).toLowerCase();
 }
 
 /**
@@ -43,7 +36,7 @@ export class AccessPolicy {
       who: compileWho(r.who),
       base: Dn.parse(r.what.dn),
       scope: r.what.scope,
-      ...(r.what.attributes ? { attributes: new Set(r.what.attributes.map(canonicalAttribute)) } : {}),
+      ...(r.what.attributes ? { attributes: new Set(r.what.attributes.map(attributeKey)) } : {}),
       allow: r.allow,
     }));
   }
@@ -94,7 +87,7 @@ export class AccessView {
 
   /** Whether some rule may grant read on `attribute` anywhere in the search region. */
   mayRead(attribute: string, base: Dn, scope: Scope): boolean {
-    const name = canonicalAttribute(attribute);
+    const name = attributeKey(attribute);
     return this.rules.some((r) => allows(r.allow, 'read') && (r.attributes?.has(name) ?? true) && intersects(r, base, scope));
   }
 }
@@ -122,7 +115,7 @@ export class EntryAccess {
   }
 
   attribute(name: string): Level {
-    const canonical = canonicalAttribute(name);
+    const canonical = attributeKey(name);
     return this.rules.find((r) => r.attributes?.has(canonical) ?? true)?.allow ?? 'none';
   }
 }

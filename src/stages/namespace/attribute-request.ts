@@ -1,4 +1,5 @@
 import { AttributeSelection } from '../../core/attribute-selection.js';
+import { attributeKey, descriptionKey } from '../../core/schema.js';
 import { DISABLED, UAC } from './account-disabled.js';
 import { CANOPY_FOREST } from './filter-rewrite.js';
 import type { ForestView } from './forest-view.js';
@@ -29,10 +30,10 @@ export class AttributeRequest {
         upstream.set(r, r);
         continue;
       }
-      const lower = r.toLowerCase();
-      if (lower === CANOPY_FOREST) continue;
-      const name = lower === DISABLED ? UAC : view.upstreamName(r);
-      if (name !== undefined) upstream.set(name.toLowerCase(), name);
+      const type = attributeKey(r);
+      if (type === CANOPY_FOREST) continue;
+      const name = type === DISABLED ? UAC : view.upstreamName(r);
+      if (name !== undefined) upstream.set(descriptionKey(name), name);
     }
     // An empty list asks for every user attribute: when the client named only hidden or computed
     // attributes, ask for none instead.

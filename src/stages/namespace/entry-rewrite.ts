@@ -1,6 +1,6 @@
 import { SelectedEntry } from '../../core/attribute-selection.js';
 import type { AttributeValue, Entry } from '../../core/entry.js';
-import { syntaxOf } from '../../core/schema.js';
+import { attributeKey, syntaxOf } from '../../core/schema.js';
 import { disabledValue } from './account-disabled.js';
 import type { AttributeRequest } from './attribute-request.js';
 import { dnValueToVirtual } from './dn-rewrite.js';
@@ -75,12 +75,7 @@ export class EntryRewriter {
     if (name === undefined || !this.request.includes(name)) return null;
     if (syntaxOf(upstreamName) === 'binary') return { name, values: 'copy' };
     if (this.view.isDnValued(upstreamName) || this.view.isDnValued(name)) return { name, values: 'dn' };
-    if (this.view.upnToVirtual.size > 0 && bare(name).toLowerCase() === UPN) return { name, values: 'upn' };
+    if (this.view.upnToVirtual.size > 0 && attributeKey(name) === UPN) return { name, values: 'upn' };
     return { name, values: 'copy' };
   }
-}
-
-function bare(name: string): string {
-  const i = name.indexOf(';');
-  return i < 0 ? name : name.slice(0, i);
 }

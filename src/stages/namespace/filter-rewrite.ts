@@ -1,6 +1,7 @@
 import type { Filter } from '../../core/filter.js';
 import { foldAnd, foldFilter, type Folded } from '../../core/filter-fold.js';
 import { compareOrdering, rulesFor, substringMatcher, valueText } from '../../core/matching.js';
+import { attributeKey } from '../../core/schema.js';
 import { sidAssertionBytes } from '../../core/sid.js';
 import { DISABLED, UAC_DISABLED, UAC_ENABLED, UAC_PRESENT } from './account-disabled.js';
 import { dnValueToUpstream } from './dn-rewrite.js';
@@ -16,6 +17,7 @@ import { UPN, upnToUpstream } from './upn-rewrite.js';
  */
 export type Rewritten = Folded;
 
+/** Type keys (core/schema.ts `attributeKey`) of the attributes decided here. */
 export const CANOPY_FOREST = 'canopyforest';
 
 /** What a filter that folds to TRUE is sent as. */
@@ -36,7 +38,7 @@ export function rewriteFilter(map: NamespaceMap, view: ForestView, f: Filter): R
 type Assertion = Exclude<Filter, { type: 'and' | 'or' | 'not' | 'extensible' }>;
 
 function assertion(map: NamespaceMap, view: ForestView, f: Assertion): Rewritten {
-  const lower = f.attribute.toLowerCase();
+  const lower = attributeKey(f.attribute);
   if (lower === CANOPY_FOREST) return forestAssertion(view, f);
   const name = view.upstreamName(f.attribute);
   if (name === undefined) return false;
@@ -124,7 +126,7 @@ function reachesInto(piece: string, text: string): boolean {
 
 function extensible(map: NamespaceMap, view: ForestView, f: Extract<Filter, { type: 'extensible' }>): Rewritten {
   if (f.attribute === undefined) return f;
-  const lower = f.attribute.toLowerCase();
+  const lower = attributeKey(f.attribute);
   if (lower === CANOPY_FOREST || lower === DISABLED) return false;
   const name = view.upstreamName(f.attribute);
   if (name === undefined) return false;
@@ -136,7 +138,7 @@ function extensible(map: NamespaceMap, view: ForestView, f: Extract<Filter, { ty
 /** A DN or UPN assertion value in the forest's terms; undefined when it cannot match there. */
 function valueToUpstream(map: NamespaceMap, view: ForestView, virtual: string, upstream: string, value: Buffer): Buffer | undefined {
   if (view.isDnValued(virtual) || view.isDnValued(upstream)) return rewriteText(value, (t) => dnValueToUpstream(map, view, t));
-  if (virtual.toLowerCase() === UPN) return rewriteText(value, (t) => upnToUpstream(map, view, t));
+  if (attributeKey(virtual) === UPN) return rewriteText(value, (t) => upnToUpstream(map, view, t));
   // A SID in string form, as AD accepts it, goes to a forest that may store only the bytes.
   if (rulesFor(virtual).sid) return sidAssertionBytes(value);
   return value; // binary values and everything else travel byte-exact

@@ -1,21 +1,25 @@
 import type { ForestConfig } from '../../config/schema.js';
 import { Dn } from '../../core/dn.js';
 import type { Filter } from '../../core/filter.js';
-import { syntaxOf } from '../../core/schema.js';
+import { attributeKey, keyKind, syntaxOf } from '../../core/schema.js';
 import { parseFilterString } from '../../protocol/filter-codec.js';
 
 /** DN-valued attributes rewritten whatever their schema says (DESIGN: "DN-valued attributes"). */
 const DN_VALUED = ['manager', 'member', 'memberOf', 'directReports', 'distinguishedName', 'owner', 'seeAlso', 'managedBy', 'secretary'];
 
 /**
- * The rewriting facts of one forest, compiled once from its configuration. Names are looked up
- * case-insensitively; an attribute option (`;binary`, `;range=0-1499`) is kept and the name
- * before it mapped.
+ * The rewriting facts of one forest, compiled once from its configuration. Attributes are decided
+ * by type (core/schema.ts `attributeKey`): `attributes.hide` and `attributes.map` cover every name,
+ * alias and OID of the types they list, whatever the case; an option (`;binary`, `;range=0-1499`)
+ * is kept and the name before it mapped.
  *
  * `attributes.map` is a rename: a virtual name replaces its upstream name. So the upstream name
  * of a mapping is not visible under its own spelling in the virtual tree (unless it is itself a
  * virtual name), and an upstream attribute spelled like a virtual name is shadowed by the mapping:
  * both are treated like hidden attributes, so no two upstream attributes land on one virtual name.
+ *
+ * A description Canopy cannot resolve (an unknown OID) may name a hidden type: where the forest
+ * hides or maps anything it is hidden too; `attributes.unknown: hide` hides unknown names as well.
  */
 export interface ForestView {
   readonly name: string;
@@ -29,9 +33,9 @@ export interface ForestView {
   readonly upnToVirtual: ReadonlyMap<string, string>;
   /** The forest's configured filter, in its own attribute names. */
   readonly filter?: Filter;
-  /** A virtual attribute name as the forest spells it; undefined when hidden. */
+  /** A virtual attribute description as the forest spells it; undefined when hidden. */
   upstreamName(virtual: string): string | undefined;
-  /** An upstream attribute name as the virtual tree spells it; undefined when hidden. */
+  /** An upstream attribute description as the virtual tree spells it; undefined when hidden. */
   virtualName(upstream: string): string | undefined;
   /** Whether values of the attribute (either side's name) are DNs to rewrite. */
   isDnValued(name: string): boolean;
@@ -41,28 +45,30 @@ export function compileForestView(config: ForestConfig): ForestView {
   const base = Dn.parse(config.base);
   const mount = Dn.parse(config.mount ?? config.base);
 
+  // Type key → the other side's name as configured.
   const toUpstream = new Map<string, string>();
   const toVirtual = new Map<string, string>();
   for (const [virtual, upstream] of Object.entries(config.attributes.map)) {
-    toUpstream.set(virtual.toLowerCase(), upstream);
-    toVirtual.set(upstream.toLowerCase(), virtual);
+    toUpstream.set(attributeKey(virtual), upstream);
+    toVirtual.set(attributeKey(upstream), virtual);
   }
-  const hiddenUpstream = new Set(config.attributes.hide.map((n) => n.toLowerCase()));
+  const hidden = config.attributes.hide.map(attributeKey);
+  const hiddenUpstream = new Set(hidden);
   // Upstream names of mappings are not virtual names, and virtual names are not upstream ones.
-  const hiddenVirtual = new Set([...toVirtual.keys()].filter((n) => !toUpstream.has(n)));
-  for (const n of toUpstream.keys()) if (!toVirtual.has(n)) hiddenUpstream.add(n);
-  for (const [virtual, upstream] of toUpstream) if (hiddenUpstream.has(upstream.toLowerCase())) hiddenVirtual.add(virtual);
-  for (const n of config.attributes.hide) {
-    const lower = n.toLowerCase();
-    if (!toVirtual.has(lower) && !toUpstream.has(lower)) hiddenVirtual.add(lower);
-  }
+  const hiddenVirtual = new Set([...toVirtual.keys()].filter((k) => !toUpstream.has(k)));
+  for (const k of toUpstream.keys()) if (!toVirtual.has(k)) hiddenUpstream.add(k);
+  for (const [virtual, upstream] of toUpstream) if (hiddenUpstream.has(attributeKey(upstream))) hiddenVirtual.add(virtual);
+  for (const k of hidden) if (!toVirtual.has(k) && !toUpstream.has(k)) hiddenVirtual.add(k);
 
-  const dnValued = new Set([...DN_VALUED, ...config.attributes.dnValued].map((n) => n.toLowerCase()));
-  for (const n of [...dnValued]) {
-    const up = toUpstream.get(n);
-    const vi = toVirtual.get(n);
-    if (up) dnValued.add(up.toLowerCase());
-    if (vi) dnValued.add(vi.toLowerCase());
+  const unknownHidden = unknownPolicy(config.attributes.unknown, hiddenUpstream.size + hiddenVirtual.size > 0);
+  const isHidden = (set: ReadonlySet<string>) => (key: string) => set.has(key) || unknownHidden(key);
+
+  const dnValued = new Set([...DN_VALUED, ...config.attributes.dnValued].map(attributeKey));
+  for (const k of [...dnValued]) {
+    const up = toUpstream.get(k);
+    const vi = toVirtual.get(k);
+    if (up) dnValued.add(attributeKey(up));
+    if (vi) dnValued.add(attributeKey(vi));
   }
 
   const upnToUpstream = new Map<string, string>();
@@ -81,25 +87,25 @@ export function compileForestView(config: ForestConfig): ForestView {
     upnToUpstream,
     upnToVirtual,
     ...(config.filter !== undefined ? { filter: parseFilterString(config.filter) } : {}),
-    upstreamName: (virtual) => translate(virtual, toUpstream, hiddenVirtual),
-    virtualName: (upstream) => translate(upstream, toVirtual, hiddenUpstream),
-    isDnValued: (name) => {
-      const bare = baseName(name);
-      return dnValued.has(bare.toLowerCase()) || syntaxOf(bare) === 'dn';
-    },
+    upstreamName: translator(toUpstream, isHidden(hiddenVirtual)),
+    virtualName: translator(toVirtual, isHidden(hiddenUpstream)),
+    isDnValued: (name) => dnValued.has(attributeKey(name)) || syntaxOf(name) === 'dn',
   };
 }
 
-function baseName(name: string): string {
-  const i = name.indexOf(';');
-  return i < 0 ? name : name.slice(0, i);
+/** Which type keys Canopy's schema does not know are hidden. */
+function unknownPolicy(policy: 'pass' | 'hide', hidesAnything: boolean): (key: string) => boolean {
+  if (policy === 'hide') return (key) => keyKind(key) !== 'known';
+  return hidesAnything ? (key) => keyKind(key) === 'unresolved' : () => false;
 }
 
-function translate(name: string, map: ReadonlyMap<string, string>, hidden: ReadonlySet<string>): string | undefined {
-  const bare = baseName(name);
-  const lower = bare.toLowerCase();
-  if (hidden.has(lower)) return undefined;
-  const mapped = map.get(lower);
-  if (mapped === undefined) return name;
-  return bare.length === name.length ? mapped : mapped + name.slice(bare.length);
+function translator(map: ReadonlyMap<string, string>, hidden: (key: string) => boolean): (name: string) => string | undefined {
+  return (name) => {
+    const key = attributeKey(name);
+    if (hidden(key)) return undefined;
+    const mapped = map.get(key);
+    if (mapped === undefined) return name;
+    const semicolon = name.indexOf(';');
+    return semicolon < 0 ? mapped : mapped + name.slice(semicolon);
+  };
 }

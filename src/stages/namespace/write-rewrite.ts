@@ -3,7 +3,7 @@ import { Dn } from '../../core/dn.js';
 import type { Attribute, AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { syntaxOf } from '../../core/schema.js';
+import { attributeKey, syntaxOf } from '../../core/schema.js';
 import { DISABLED } from './account-disabled.js';
 import { dnValueToUpstream } from './dn-rewrite.js';
 import { CANOPY_FOREST } from './filter-rewrite.js';
@@ -19,8 +19,8 @@ import { UPN, upnToUpstream } from './upn-rewrite.js';
  * forest cannot store a reference it cannot resolve.
  */
 export function attributeToUpstream(map: NamespaceMap, view: ForestView, attribute: Attribute): Attribute {
-  const lower = attribute.name.toLowerCase();
-  if (lower === CANOPY_FOREST || lower === DISABLED) {
+  const type = attributeKey(attribute.name);
+  if (type === CANOPY_FOREST || type === DISABLED) {
     throw new LdapError(ResultCode.unwillingToPerform, `attribute "${attribute.name}" is computed by this directory and cannot be written`);
   }
   const name = view.upstreamName(attribute.name);
@@ -83,7 +83,7 @@ function valuesToUpstream(
       return out === text ? v : out;
     });
   }
-  if (virtual.toLowerCase() === UPN) {
+  if (attributeKey(virtual) === UPN) {
     // A suffix this forest does not map is written as given: the forest decides whether it takes it.
     return values.map((v) => (typeof v === 'string' ? (upnToUpstream(map, view, v) ?? v) : v));
   }
