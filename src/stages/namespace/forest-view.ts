@@ -35,6 +35,8 @@ export interface ForestView {
   virtualName(upstream: string): string | undefined;
   /** Whether values of the attribute (either side's name) are DNs to rewrite. */
   isDnValued(name: string): boolean;
+  /** Whether some attribute of the forest's entries is not in the virtual tree (hidden or shadowed by a mapping). */
+  readonly hidesAttributes: boolean;
 }
 
 export function compileForestView(config: ForestConfig): ForestView {
@@ -83,6 +85,7 @@ export function compileForestView(config: ForestConfig): ForestView {
     ...(config.filter !== undefined ? { filter: parseFilterString(config.filter) } : {}),
     upstreamName: (virtual) => translate(virtual, toUpstream, hiddenVirtual),
     virtualName: (upstream) => translate(upstream, toVirtual, hiddenUpstream),
+    hidesAttributes: hiddenUpstream.size > 0,
     isDnValued: (name) => {
       const bare = baseName(name);
       return dnValued.has(bare.toLowerCase()) || syntaxOf(bare) === 'dn';
