@@ -49,7 +49,6 @@ function fixture(name: string): { forest: ForestConfig; entries: Entry[]; virtua
 const avvid = fixture('avvid');
 const vse = fixture('vse');
 const value = (e: Entry, name: string): string => String(e.get(name)!.values[0]);
-const isPerson = (e: Entry) => e.get('objectClass')!.values.some((v) => String(v).toLowerCase() === 'person') && !e.get('objectClass')!.values.includes('computer');
 const disabled = new Set([avvid, vse].flatMap((f) => f.entries.filter((e) => e.get('userAccountControl')?.values[0] === '514').map(f.virtual)));
 /** A person's home phone in each forest: hidden by avvid; readable in vse, but not by the phone book. */
 const avvidHomePhone = value(avvid.entries.find((e) => e.has('homePhone'))!, 'homePhone');
