@@ -102,7 +102,9 @@ function decodeItem(r: BerReader, tag: number): Filter {
     case EXTENSIBLE: {
       const e = r.child(EXTENSIBLE);
       const rule = e.peek() === 0x81 ? e.string(0x81) : undefined;
-      const attribute = !e.atEnd && e.peek() === 0x82 ? e.string(0x82) : undefined;
+      // An empty type names no attribute, as in the text `(:rule:=v)` (and the ldap backend sends
+      // none): it is taken as absent, so it is decided like every match naming no attribute.
+      const attribute = (!e.atEnd && e.peek() === 0x82 ? e.string(0x82) : '') || undefined;
       const value = Buffer.from(e.octets(0x83));
       const dnAttributes = !e.atEnd && e.peek() === 0x84 ? e.bool(0x84) : false;
       if (rule === undefined && attribute === undefined) {

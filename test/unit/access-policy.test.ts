@@ -3,6 +3,7 @@ import { accessSchema } from '../../src/config/auth-schema.js';
 import type { Directory, OperationContext, SearchRequest } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
+import { compileFilter } from '../../src/core/filter-eval.js';
 import type { Identity } from '../../src/core/identity.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { AccessPolicy } from '../../src/stages/access/access-policy.js';
@@ -94,6 +95,44 @@ describe('AccessStage', () => {
     expect(await run(stage, request('ou=b,dc=x', '(mail=*)'), user)).toEqual([]);
     expect(sent.length).toBe(before);
     await expect(run(stage, request('dc=x', '(cn=*)'), anonymous)).rejects.toMatchObject({ code: 50 });
+  });
+
+  it('makes what may not be read Undefined: negations of it match nothing, nor do extensible matches naming no attribute', async () => {
+    // An inner directory that evaluates the filter it is sent, as a forest does with all attributes.
+    const evaluating = {
+      async *search(r: SearchRequest) {
+        sent.push(r);
+        yield* entries.filter(compileFilter(r.filter));
+      },
+    } as unknown as Directory;
+    const stage = new AccessStage(
+      policy([
+        // Phone numbers writable first (as the default's sync account): everything still readable under ou=a.
+        { who: 'authenticated', what: { dn: 'ou=a,dc=x', attributes: ['telephoneNumber'] }, allow: 'write' },
+        { who: 'authenticated', what: { dn: 'ou=a,dc=x' }, allow: 'read' },
+        { who: 'authenticated', what: { dn: 'dc=x', attributes: ['cn'] }, allow: 'read' },
+      ]),
+      evaluating,
+    );
+    const found = async (base: string, filter: string) => (await run(stage, request(base, filter, ['cn']), user)).map((e) => e.dn.text);
+    const p = 'cn=p,ou=a,dc=x';
+    // q's title is unreadable: neither (title=boss) nor its negation holds there.
+    expect(await found('dc=x', '(title=boss)')).toEqual([p]);
+    expect(await found('dc=x', '(!(title=boss))')).toEqual([]);
+    expect(await found('dc=x', '(!(title=clerk))')).toEqual([p]);
+    expect(await found('dc=x', '(|(title=clerk)(cn=q))')).toEqual(['cn=q,ou=b,dc=x']);
+    expect(await found('dc=x', '(&(cn=*)(!(title=clerk)))')).toEqual([p]);
+    // No attribute named: tested where every attribute is readable (p), Undefined elsewhere (q), by OID or name.
+    for (const rule of ['caseIgnoreMatch', '2.5.13.2', '2.5.13.17', 'octetStringMatch']) {
+      expect(await found('dc=x', `(:${rule}:=boss)`)).toEqual([p]);
+      expect(await found('dc=x', `(!(:${rule}:=boss))`)).toEqual([]);
+      expect(await found('dc=x', `(!(:${rule}:=clerk))`)).toEqual([p]);
+    }
+    // Below ou=b no attribute but cn is readable: decided before anything is asked.
+    const before = sent.length;
+    expect(await found('ou=b,dc=x', '(:caseIgnoreMatch:=q)')).toEqual([]);
+    expect(await found('ou=b,dc=x', '(!(title=boss))')).toEqual([]);
+    expect(sent.length).toBe(before);
   });
 
   it('refuses writes and compares it may not do, like a missing entry when the entry is invisible', async () => {

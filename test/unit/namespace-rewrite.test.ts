@@ -128,11 +128,21 @@ describe('filter rewriting', () => {
     ['(uid=jdoe)', '(sAMAccountName=jdoe)', inVse('(uid=jdoe)')],
     ['(UID=j*)', '(sAMAccountName=j*)', inVse('(UID=j*)')],
     ['(sAMAccountName=jdoe)', FALSE, inVse('(sAMAccountName=jdoe)')],
-    // hidden attributes: FALSE, folded
+    // hidden attributes: Undefined, so their negations match nothing either
     ['(telephoneNumber=555*)', FALSE, inVse('(telephoneNumber=555*)')],
-    ['(!(telephoneNumber=1))', '(objectClass=*)', inVse('(!(telephoneNumber=1))')],
+    ['(!(telephoneNumber=1))', FALSE, inVse('(!(telephoneNumber=1))')],
+    ['(!(!(telephoneNumber=1)))', FALSE, inVse('(!(!(telephoneNumber=1)))')],
     ['(|(telephoneNumber=1)(cn=a))', '(cn=a)', inVse('(|(telephoneNumber=1)(cn=a))')],
+    ['(!(&(telephoneNumber=1)(cn=a)))', '(!(cn=a))', inVse('(!(&(telephoneNumber=1)(cn=a)))')],
     ['(&(objectClass=user)(telephoneNumber=*))', FALSE, inVse('(&(objectClass=user)(telephoneNumber=*))')],
+    ['(&(objectClass=user)(!(telephoneNumber:1.2.840.113556.1.4.803:=2)))', FALSE, inVse('(&(objectClass=user)(!(telephoneNumber:1.2.840.113556.1.4.803:=2)))')],
+    // the upstream name of a mapping is not in the virtual tree either
+    ['(!(sAMAccountName=jdoe))', FALSE, inVse('(!(sAMAccountName=jdoe))')],
+    // an extensible match naming no attribute would test hidden ones: Undefined where any is hidden, by OID or name
+    ['(:2.5.13.17:=Passw0rd!)', FALSE, inVse('(:2.5.13.17:=Passw0rd!)')],
+    ['(:caseIgnoreMatch:=+1 415 555 0122)', FALSE, inVse('(:caseIgnoreMatch:=+1 415 555 0122)')],
+    ['(!(:1.2.840.113556.1.4.803:=2))', FALSE, inVse('(!(:1.2.840.113556.1.4.803:=2))')],
+    ['(|(cn=a)(:dn:2.5.13.2:=x))', '(cn=a)', inVse('(|(cn=a)(:dn:2.5.13.2:=x))')],
     // AD LDS disabled flag
     ['(msDS-UserAccountDisabled=TRUE)', '(userAccountControl:1.2.840.113556.1.4.803:=2)', inVse('(userAccountControl:1.2.840.113556.1.4.803:=2)')],
     ['(msDS-UserAccountDisabled=false)', '(!(userAccountControl:1.2.840.113556.1.4.803:=2))', inVse('(!(userAccountControl:1.2.840.113556.1.4.803:=2))')],

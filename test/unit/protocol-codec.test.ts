@@ -55,6 +55,13 @@ describe('decodeMessage', () => {
     } satisfies Filter);
   });
 
+  it('decodes an extensible match with an empty type as one naming no attribute, as its text form', () => {
+    const filter = tlv(0xa9, Buffer.concat([str('2.5.13.17', 0x81), str('', 0x82), str('Passw0rd!', 0x83)]));
+    const d = request(decodeMessage(search(filter)));
+    if (d.request.op !== 'search') throw new Error('not a search');
+    expect(d.request.search.filter).toEqual(parseFilterString('(:2.5.13.17:=Passw0rd!)'));
+  });
+
   it('decodes what @ldapjs/messages encodes', () => {
     const buf = Buffer.from(new messages.SearchRequest({ messageId: 9, baseObject: 'dc=x', scope: 'base', filter: '(cn=a*b)' }).toBer().buffer);
     const d = request(decodeMessage(buf));

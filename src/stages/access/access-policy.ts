@@ -90,6 +90,11 @@ export class AccessView {
     const name = attributeKey(attribute);
     return this.rules.some((r) => allows(r.allow, 'read') && (r.attributes?.has(name) ?? true) && intersects(r, base, scope));
   }
+
+  /** Whether some rule may grant read on every attribute somewhere in the search region. */
+  mayReadEvery(base: Dn, scope: Scope): boolean {
+    return this.rules.some((r) => allows(r.allow, 'read') && r.attributes === undefined && intersects(r, base, scope));
+  }
 }
 
 /** The decisions for one entry. */
@@ -112,6 +117,15 @@ export class EntryAccess {
   /** True when every attribute gets the entry's level (the first covering rule has no attribute list). */
   get uniform(): boolean {
     return this.rules.length === 0 || this.rules[0].attributes === undefined;
+  }
+
+  /** Whether every attribute of the entry is readable: no refusal comes before a read grant without an attribute list. */
+  get readsEvery(): boolean {
+    for (const r of this.rules) {
+      if (!allows(r.allow, 'read')) return false;
+      if (r.attributes === undefined) return true;
+    }
+    return false;
   }
 
   attribute(name: string): Level {

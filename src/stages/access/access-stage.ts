@@ -10,7 +10,7 @@ import type {
 import type { Dn } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
 import { compileFilter } from '../../core/filter-eval.js';
-import { foldFilter, type Folded } from '../../core/filter-fold.js';
+import { foldFilter, UNDEFINED, type Folded } from '../../core/filter-fold.js';
 import type { Filter } from '../../core/filter.js';
 import { ANONYMOUS } from '../../core/identity.js';
 import { LdapError } from '../../core/ldap-error.js';
@@ -26,7 +26,9 @@ const ANY_ENTRY: Filter = { type: 'present', attribute: 'objectClass' };
 /**
  * What a bound identity may see and change. Searches run below with the forests' service
  * accounts; this stage returns only the entries the identity may read, strips the attributes it
- * may not, and makes assertions on those attributes FALSE. An operation on an entry the identity
+ * may not, and makes assertions on those attributes UNDEFINED (RFC 4511 §4.5.1.7: neither they nor
+ * their negations match), as well as extensible matches that name no attribute wherever it may not
+ * read every attribute (they would test them all). An operation on an entry the identity
  * may not see fails like a missing entry, so refusals never reveal what exists.
  *
  * Writes: a forest user writing in its own forest writes as itself (`asUser`), and the forest's
@@ -49,9 +51,11 @@ export class AccessStage implements Directory {
     const view = this.view(ctx);
     request = readableSort(request, view);
     if (!view.reaches(request.base, request.scope, 'read')) return failedSearch(refusal(ctx, request.base));
-    // Assertions on attributes readable nowhere in the region are FALSE for every entry.
+    // Assertions on attributes readable nowhere in the region are UNDEFINED for every entry.
     const filter = foldFilter(request.filter, (leaf) =>
-      leaf.attribute === undefined || view.mayRead(leaf.attribute, request.base, request.scope) ? leaf : false,
+      (leaf.attribute === undefined ? view.mayReadEvery(request.base, request.scope) : view.mayRead(leaf.attribute, request.base, request.scope))
+        ? leaf
+        : UNDEFINED,
     );
     if (filter === false) return EMPTY_SEARCH;
     const downstream: SearchRequest = {
@@ -180,10 +184,14 @@ function refusal(ctx: OperationContext, dn: Dn): LdapError {
   return new LdapError(ResultCode.noSuchObject, `no such object "${dn.text}"`);
 }
 
-/** The filter decided again on one entry, with the attributes this entry hides from the identity FALSE. */
+/**
+ * The filter decided again on one entry, with assertions on what this entry hides from the identity
+ * UNDEFINED. The forest returned every entry this can be TRUE for: a filter TRUE with an UNDEFINED
+ * assertion is TRUE whatever that assertion's value (Kleene logic is regular).
+ */
 function recheck(filter: Filter, access: EntryAccess, entry: Entry): boolean {
   const folded: Folded = foldFilter(filter, (leaf) =>
-    leaf.attribute === undefined || allows(access.attribute(leaf.attribute), 'read') ? leaf : false,
+    (leaf.attribute === undefined ? access.readsEvery : allows(access.attribute(leaf.attribute), 'read')) ? leaf : UNDEFINED,
   );
   if (typeof folded === 'boolean') return folded;
   return folded === filter || compileFilter(folded)(entry);

@@ -1,5 +1,5 @@
 import type { Filter } from '../../core/filter.js';
-import { foldAnd, foldFilter, type Folded } from '../../core/filter-fold.js';
+import { foldAnd, foldFilter, UNDEFINED, type Decision, type Folded } from '../../core/filter-fold.js';
 import { compareOrdering, rulesFor, substringMatcher, valueText } from '../../core/matching.js';
 import { attributeKey } from '../../core/schema.js';
 import { sidAssertionBytes } from '../../core/sid.js';
@@ -11,9 +11,10 @@ import { UPN, upnToUpstream } from './upn-rewrite.js';
 
 /**
  * A client's filter in one forest's terms, with constant folding: an assertion that cannot hold in
- * this forest (a hidden attribute, a DN under another forest's mount, another forest's UPN suffix)
- * is FALSE, `canopyForest` assertions are decided here, and TRUE/FALSE propagate through and/or/not.
- * A filter that folds to FALSE means the forest need not be asked at all.
+ * this forest (a DN under another forest's mount, another forest's UPN suffix) is FALSE, one on an
+ * attribute the forest hides is UNDEFINED (it may not be searched: its negation matches nothing
+ * either), `canopyForest` assertions are decided here, and the constants propagate through
+ * and/or/not. A filter that folds to FALSE means the forest need not be asked at all.
  */
 export type Rewritten = Folded;
 
@@ -37,11 +38,11 @@ export function rewriteFilter(map: NamespaceMap, view: ForestView, f: Filter): R
 
 type Assertion = Exclude<Filter, { type: 'and' | 'or' | 'not' | 'extensible' }>;
 
-function assertion(map: NamespaceMap, view: ForestView, f: Assertion): Rewritten {
+function assertion(map: NamespaceMap, view: ForestView, f: Assertion): Decision {
   const lower = attributeKey(f.attribute);
   if (lower === CANOPY_FOREST) return forestAssertion(view, f);
   const name = view.upstreamName(f.attribute);
-  if (name === undefined) return false;
+  if (name === undefined) return UNDEFINED;
   if (lower === DISABLED && name === f.attribute) return disabledAssertion(f);
   switch (f.type) {
     case 'present':
@@ -124,12 +125,17 @@ function reachesInto(piece: string, text: string): boolean {
   return false;
 }
 
-function extensible(map: NamespaceMap, view: ForestView, f: Extract<Filter, { type: 'extensible' }>): Rewritten {
-  if (f.attribute === undefined) return f;
+/**
+ * An extensible match. Without an attribute it would test every attribute of the entry, so where
+ * the forest hides any it is UNDEFINED, never sent: the forest, or the memory backend, would test
+ * the hidden ones too (slapd likewise skips attributes the client may not search).
+ */
+function extensible(map: NamespaceMap, view: ForestView, f: Extract<Filter, { type: 'extensible' }>): Decision {
+  if (f.attribute === undefined) return view.hidesAttributes ? UNDEFINED : f;
   const lower = attributeKey(f.attribute);
   if (lower === CANOPY_FOREST || lower === DISABLED) return false;
   const name = view.upstreamName(f.attribute);
-  if (name === undefined) return false;
+  if (name === undefined) return UNDEFINED;
   const value = valueToUpstream(map, view, f.attribute, name, f.value);
   if (value === undefined) return false;
   return name === f.attribute && value === f.value ? f : { ...f, attribute: name, value };

@@ -39,6 +39,8 @@ export interface ForestView {
   virtualName(upstream: string): string | undefined;
   /** Whether values of the attribute (either side's name) are DNs to rewrite. */
   isDnValued(name: string): boolean;
+  /** Whether some attribute of the forest's entries is not in the virtual tree (hidden or shadowed by a mapping). */
+  readonly hidesAttributes: boolean;
 }
 
 export function compileForestView(config: ForestConfig): ForestView {
@@ -60,7 +62,8 @@ export function compileForestView(config: ForestConfig): ForestView {
   for (const [virtual, upstream] of toUpstream) if (hiddenUpstream.has(attributeKey(upstream))) hiddenVirtual.add(virtual);
   for (const k of hidden) if (!toVirtual.has(k) && !toUpstream.has(k)) hiddenVirtual.add(k);
 
-  const unknownHidden = unknownPolicy(config.attributes.unknown, hiddenUpstream.size + hiddenVirtual.size > 0);
+  const hidesAnything = hiddenUpstream.size + hiddenVirtual.size > 0;
+  const unknownHidden = unknownPolicy(config.attributes.unknown, hidesAnything);
   const isHidden = (set: ReadonlySet<string>) => (key: string) => set.has(key) || unknownHidden(key);
 
   const dnValued = new Set([...DN_VALUED, ...config.attributes.dnValued].map(attributeKey));
@@ -89,6 +92,7 @@ export function compileForestView(config: ForestConfig): ForestView {
     ...(config.filter !== undefined ? { filter: parseFilterString(config.filter) } : {}),
     upstreamName: translator(toUpstream, isHidden(hiddenVirtual)),
     virtualName: translator(toVirtual, isHidden(hiddenUpstream)),
+    hidesAttributes: hidesAnything || config.attributes.unknown === 'hide',
     isDnValued: (name) => dnValued.has(attributeKey(name)) || syntaxOf(name) === 'dn',
   };
 }
