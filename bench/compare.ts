@@ -199,7 +199,14 @@ ${canopyForests.join('\n')}
   const at = (s: Server, c: number) => s.endpoints[c % s.endpoints.length];
   const random = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)];
   const serviceBind = (e: Endpoint) => bindOp(e.serviceDn, SERVICE_PASSWORD);
-  const lookup = (e: Endpoint, p: Person) => searchOp(e.base, `(sAMAccountName=${p.sam})`, LOOKUP_ATTRIBUTES);
+  // Each distinct lookup is encoded once, so the load generator's core stays idle enough.
+  const lookups = new Map<string, Buffer>();
+  const lookup = (e: Endpoint, p: Person) => {
+    const key = `${e.base}\n${p.sam}`;
+    let op = lookups.get(key);
+    if (!op) lookups.set(key, (op = searchOp(e.base, `(sAMAccountName=${p.sam})`, LOOKUP_ATTRIBUTES)));
+    return op;
+  };
   const searchLoad = { seconds, connections, depth };
 
   /** One measured run against one server, with its footprint. */
