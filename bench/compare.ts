@@ -216,7 +216,10 @@ ${canopyForests.join('\n')}
   }
   const measured = async (s: Server, run: () => Promise<Figures & { note?: string }>): Promise<Row> => {
     const watcher = watch(s.pids());
-    const figures = await run();
+    const figures = await run().catch((error: unknown) => {
+      watcher.abandon(); // the server may be gone: stop sampling without reading /proc again
+      throw error;
+    });
     return { ...figures, footprint: watcher.stop() };
   };
 

@@ -381,7 +381,7 @@ const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
  * Watches processes during a workload: resets their peak RSS (writing 5 to /proc/PID/clear_refs,
  * so VmHWM is this workload's peak, not the process's lifetime's) and samples their descriptors.
  */
-export function watch(pids: readonly number[]): { stop(): Footprint } {
+export function watch(pids: readonly number[]): { stop(): Footprint; abandon(): void } {
   for (const pid of pids) writeFileSync(`/proc/${pid}/clear_refs`, '5');
   const sum = (f: (pid: number) => number) => pids.reduce((total, pid) => total + f(pid), 0);
   let peakFds = sum(fdCount);
@@ -392,6 +392,7 @@ export function watch(pids: readonly number[]): { stop(): Footprint } {
       const fds = sum(fdCount);
       return { peakRssKiB: sum((pid) => statusKiB(pid, 'VmHWM')), rssKiB: sum((pid) => statusKiB(pid, 'VmRSS')), fds, peakFds: Math.max(peakFds, fds) };
     },
+    abandon: () => clearInterval(sampler),
   };
 }
 
