@@ -6,7 +6,7 @@
 // The servers (slapd, Canopy) are pinned to core 0 when taskset exists, the load generator here
 // runs beside them: pipelined requests on a few connections, so it is not the bottleneck.
 // Uncached, Canopy and slapd share that core, as each lookup costs both of them.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,20 +28,6 @@ const flags = loadFlags(values);
 const SUFFIX = 'DC=bench,DC=example';
 const SERVICE = { dn: `CN=svc-canopy,OU=ServiceAccounts,${SUFFIX}`, password: 'Svc-Canopy-Passw0rd!' };
 const ATTRIBUTES = ['cn', 'mail', 'userPrincipalName'];
-
-/** The slapd process serving `configFile` (the harness does not expose its pid). */
-function slapdPid(configFile: string): number | undefined {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      if (cmdline.includes('slapd') && cmdline.includes(configFile)) return Number(name);
-    } catch {
-      /* gone */
-    }
-  }
-  return undefined;
-}
 
 /** Canopy in front of slapd, with its result cache on or off. */
 function startProxy(dir: string, name: string, slapdUrl: string, cache: boolean): Promise<Canopy> {
@@ -83,8 +69,7 @@ try {
   servers.push(uncached);
   const cached = await startProxy(dir, 'cached', slapd.url, true);
   servers.push(cached);
-  const slapdProcess = slapdPid(slapd.configFile);
-  const pinned = [slapdProcess, uncached.pid, cached.pid].every((pid) => pid !== undefined && pin(pid));
+  const pinned = [slapd.pid, uncached.pid, cached.pid].every((pid) => pid !== undefined && pin(pid));
 
   const accounts = [...readFileSync(ldif, 'utf8').matchAll(/^sAMAccountName: (.+)$/gm)].map((m) => m[1]).filter((a) => a !== 'svc-canopy');
   const working = accounts.slice(0, Math.min(hot, accounts.length));

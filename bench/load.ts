@@ -1,13 +1,16 @@
 // What the benchmarks share: number flags, generated forests, Canopy in its own process, pinning
 // servers to one core, the pipelined search load and the result tables. Needs a build (dist/).
 import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import ldapMessages from '@ldapjs/messages';
 import { ResultCode, resultName } from '../dist/core/result-codes.js';
 import { BerReader } from '../dist/protocol/ber-reader.js';
+import { berInt, berOctets, berTlv } from '../dist/protocol/ber-writer.js';
+import { decodePagedResults } from '../dist/protocol/controls/paged-results.js';
+import { encodeEnvelopes, protocolOpStart } from '../dist/protocol/encoder.js';
 import { MessageFramer } from '../dist/protocol/framing.js';
 import { Op } from '../dist/protocol/tags.js';
 import { formatTable } from '../dist/tools/text-table.js';
@@ -66,10 +69,10 @@ export function startCanopy(configFile: string, settings: string, nodeFlags: rea
   });
 }
 
-/** Pins a process, all its threads, to core 0 when taskset exists, so figures compare across machines; false if not pinned. */
-export function pin(pid: number): boolean {
+/** Pins a process, all its threads, to `core` (0 by default) when taskset exists, so figures compare across machines; false if not pinned. */
+export function pin(pid: number, core = 0): boolean {
   try {
-    execFileSync('taskset', ['-a', '-pc', '0', String(pid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-pc', String(core), String(pid)], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -105,44 +108,104 @@ export function loadFlags(values: { seconds: string; connections: string; depth:
 
 export interface Figures {
   readonly name: string;
-  /** Searches per second, and latency percentiles in milliseconds. */
+  /** Requests per second, and latency percentiles in milliseconds. */
   readonly rate: number;
   readonly p50: number;
   readonly p99: number;
 }
 
+/** A SearchRequest's protocolOp (subtree scope), encoded once and sent again under new message IDs. */
+export function searchOp(base: string, filter: string, attributes: readonly string[]): Buffer {
+  const message = Buffer.from(new SearchRequest({ messageId: 1, baseObject: base, scope: 'subtree', filter, attributes }).toBer().buffer);
+  return message.subarray(protocolOpStart(message));
+}
+
+/** A simple BindRequest's protocolOp (LDAPv3). */
+export function bindOp(dn: string, password: string): Buffer {
+  return berTlv(Op.bindRequest, berInt(3), berOctets(dn), berOctets(password, 0x80));
+}
+
+/** What one connection of a pipelined load sends. */
+export interface Session {
+  readonly port: number;
+  /** Requests sent one at a time before the load starts, e.g. the bind its searches run as. */
+  readonly setup?: readonly Buffer[];
+  /** The protocolOp of the connection's n-th request. */
+  next(n: number): Buffer;
+}
+
+/** A server silent this long on a connection with requests outstanding fails the run instead of hanging it. */
+const SILENCE_MS = 60_000;
+
+/** Responses that end a request; entries and references before a SearchResultDone are skipped. */
+const FINAL = new Set<number>([Op.bindResponse, Op.searchResultDone, Op.extendedResponse]);
+
+/** Latencies (ms) as figures for a run of `seconds`. */
+function figures(name: string, latencies: number[], seconds: number): Figures {
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { name, rate: latencies.length / seconds, p50: at(0.5), p99: at(0.99) };
+}
+
 /**
- * Sends searches with the filter `filter(i)` for the i-th request, `depth` deep on each
- * connection, for `seconds`. Every search must end in success, or the run fails.
+ * Runs `connections` connections, connection c sending what `session(c)` gives, `depth` requests
+ * in flight on each (1 for binds: RFC 4511 §4.2.1 forbids sending more while one is pending), for
+ * `seconds` or until `requests` requests in all were answered. Every request must end in success,
+ * or the run fails.
  */
-export async function measure(name: string, load: Load, filter: (i: number) => string): Promise<Figures> {
+export async function pipelined(
+  name: string,
+  load: { readonly seconds: number; readonly connections: number; readonly depth: number; readonly requests?: number },
+  session: (c: number) => Session,
+): Promise<Figures> {
   const latencies: number[] = [];
-  const deadline = performance.now() + load.seconds * 1000;
-  let seq = 0;
-  const connection = () =>
+  const started = performance.now();
+  const deadline = started + load.seconds * 1000;
+  const budget = load.requests ?? Infinity;
+  let issued = 0;
+  const sockets: net.Socket[] = [];
+  const connection = (c: number) =>
     new Promise<void>((done, fail) => {
-      const socket = net.connect(load.port, '127.0.0.1');
+      const { port, setup = [], next } = session(c);
+      const socket = net.connect(port, '127.0.0.1');
+      sockets.push(socket);
+      socket.setNoDelay(true);
+      socket.setTimeout(SILENCE_MS, () => socket.destroy(new Error(`${name}: no response for ${SILENCE_MS / 1000} s`)));
       const framer = new MessageFramer(1 << 24);
       const sent = new Map<number, number>();
       let id = 0;
-      const send = () => {
+      let n = 0;
+      let setupLeft = setup.length;
+      const send = (op: Buffer) => {
         id = (id % 0x7fffffff) + 1;
-        const request = new SearchRequest({ messageId: id, baseObject: load.base, scope: 'subtree', filter: filter(seq++), attributes: load.attributes });
         sent.set(id, performance.now());
-        socket.write(request.toBer().buffer);
+        socket.write(encodeEnvelopes(id, op));
       };
-      const searchDone = (messageId: number, code: number) => {
+      const more = () => performance.now() < deadline && issued < budget;
+      const sendNext = () => {
+        issued++;
+        send(next(n++));
+      };
+      const answered = (messageId: number, code: number) => {
         if (code !== ResultCode.success) {
-          socket.destroy(new Error(`${name}: a search ended with ${resultName(code)} (${code})`));
+          socket.destroy(new Error(`${name}: a request ended with ${resultName(code)} (${code})`));
           return;
         }
-        latencies.push(performance.now() - sent.get(messageId)!);
+        const at = sent.get(messageId)!;
         sent.delete(messageId);
-        if (performance.now() < deadline) send();
-        else if (sent.size === 0) socket.end(done);
+        if (setupLeft > 0) {
+          setupLeft--;
+          if (setupLeft > 0) send(setup[setup.length - setupLeft]);
+          else for (let k = 0; k < load.depth && more(); k++) sendNext();
+        } else {
+          latencies.push(performance.now() - at);
+          if (more()) sendNext();
+        }
+        if (sent.size === 0 && setupLeft === 0) socket.end(done);
       };
       socket.on('connect', () => {
-        for (let k = 0; k < load.depth; k++) send();
+        if (setup.length > 0) send(setup[0]);
+        else for (let k = 0; k < load.depth && more(); k++) sendNext();
       });
       socket.on('error', fail);
       socket.on('close', () => fail(new Error(`${name}: the server closed a connection during the run`)));
@@ -152,18 +215,185 @@ export async function measure(name: string, load: Load, filter: (i: number) => s
           for (let m = framer.next(); m && !socket.destroyed; m = framer.next()) {
             const message = new BerReader(m).child(0x30);
             const messageId = message.int();
-            // Entries are skipped: a search's latency ends with its SearchResultDone.
-            if (message.peek() === Op.searchResultDone) searchDone(messageId, message.child(Op.searchResultDone).enumerated());
+            const tag = message.peek();
+            if (FINAL.has(tag)) answered(messageId, message.child(tag).enumerated());
           }
         } catch (error) {
           socket.destroy(error as Error); // a malformed response
         }
       });
     });
-  await Promise.all(Array.from({ length: load.connections }, connection));
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  return { name, rate: latencies.length / load.seconds, p50: at(0.5), p99: at(0.99) };
+  await Promise.all(Array.from({ length: load.connections }, (_, c) => connection(c))).catch((error: unknown) => {
+    for (const socket of sockets) socket.destroy(); // a failed run stops at once, not loading the next one
+    throw error;
+  });
+  return figures(name, latencies, (performance.now() - started) / 1000);
+}
+
+/**
+ * Sends searches with the filter `filter(i)` for the i-th request, `depth` deep on each
+ * connection, for `seconds`. Every search must end in success, or the run fails.
+ */
+export function measure(name: string, load: Load, filter: (i: number) => string): Promise<Figures> {
+  let seq = 0;
+  return pipelined(name, load, () => ({ port: load.port, next: () => searchOp(load.base, filter(seq++), load.attributes) }));
+}
+
+/**
+ * Logins on fresh connections: `concurrency` loops, each connecting to `port(c)`, sending the
+ * bind `bind(i)`, and on its success unbinding and closing, for `seconds`. A login's latency runs
+ * from the connect to the BindResponse.
+ */
+export async function freshBinds(
+  name: string,
+  load: { readonly seconds: number; readonly concurrency: number },
+  port: (c: number) => number,
+  bind: (c: number, i: number) => Buffer,
+): Promise<Figures> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const deadline = started + load.seconds * 1000;
+  const unbind = encodeEnvelopes(2, berTlv(Op.unbindRequest));
+  const login = (c: number, i: number) =>
+    new Promise<void>((done, fail) => {
+      const t0 = performance.now();
+      const socket = net.connect(port(c), '127.0.0.1');
+      socket.setNoDelay(true);
+      socket.setTimeout(SILENCE_MS, () => socket.destroy(new Error(`${name}: no response for ${SILENCE_MS / 1000} s`)));
+      const framer = new MessageFramer(1 << 20);
+      socket.on('connect', () => socket.write(encodeEnvelopes(1, bind(c, i))));
+      socket.on('error', fail);
+      socket.on('close', () => fail(new Error(`${name}: the server closed a connection before answering its bind`)));
+      socket.on('data', (chunk: Buffer) => {
+        framer.push(chunk);
+        try {
+          const m = framer.next();
+          if (!m) return;
+          const message = new BerReader(m).child(0x30);
+          message.int();
+          const code = message.child(Op.bindResponse).enumerated();
+          if (code !== ResultCode.success) throw new Error(`${name}: a bind ended with ${resultName(code)} (${code})`);
+          latencies.push(performance.now() - t0);
+          socket.end(unbind);
+          done();
+        } catch (error) {
+          socket.destroy(error as Error);
+        }
+      });
+    });
+  let seq = 0;
+  let failed = false;
+  const loop = async (c: number) => {
+    while (!failed && performance.now() < deadline) await login(c, seq++);
+  };
+  await Promise.all(Array.from({ length: load.concurrency }, (_, c) => loop(c))).catch((error: unknown) => {
+    failed = true;
+    throw error;
+  });
+  return figures(name, latencies, (performance.now() - started) / 1000);
+}
+
+const PAGED_RESULTS = '1.2.840.113556.1.4.319';
+
+/**
+ * A DirSync-style full read on one connection: binds with `bind`, then pages through the search
+ * `search` (a protocolOp) `pageSize` entries at a time until the server's cookie is empty.
+ * Entries are counted, not decoded, so this client is not what limits the rate.
+ */
+export function pagedRead(port: number, bind: Buffer, search: Buffer, pageSize: number): Promise<{ entries: number; pages: number }> {
+  return new Promise((done, fail) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    socket.setTimeout(SILENCE_MS, () => socket.destroy(new Error(`paged read: no response for ${SILENCE_MS / 1000} s`)));
+    const framer = new MessageFramer(1 << 26);
+    let id = 1;
+    let entries = 0;
+    let pages = 0;
+    const page = (cookie: Buffer) => {
+      const value = berTlv(0x30, berInt(pageSize), berOctets(cookie));
+      const control = berTlv(0x30, berOctets(PAGED_RESULTS), berOctets(value));
+      socket.write(berTlv(0x30, berInt(++id), search, berTlv(0xa0, control)));
+    };
+    socket.on('connect', () => socket.write(encodeEnvelopes(1, bind)));
+    socket.on('error', fail);
+    socket.on('close', () => fail(new Error('paged read: the server closed the connection before the last page')));
+    socket.on('data', (chunk: Buffer) => {
+      framer.push(chunk);
+      try {
+        for (let m = framer.next(); m; m = framer.next()) {
+          const message = new BerReader(m).child(0x30);
+          message.int();
+          const tag = message.peek();
+          if (tag === Op.searchResultEntry) {
+            entries++;
+            continue;
+          }
+          if (tag !== Op.bindResponse && tag !== Op.searchResultDone) continue;
+          const code = message.child(tag).enumerated();
+          if (code !== ResultCode.success) throw new Error(`paged read: ${tag === Op.bindResponse ? 'bind' : 'search'} ended with ${resultName(code)} (${code})`);
+          if (tag === Op.bindResponse) {
+            page(Buffer.alloc(0));
+            continue;
+          }
+          pages++;
+          const cookie = responseCookie(message);
+          if (cookie.length > 0) page(cookie);
+          else socket.end(() => done({ entries, pages }));
+        }
+      } catch (error) {
+        socket.destroy(error as Error);
+      }
+    });
+  });
+}
+
+/** The paged-results cookie of a SearchResultDone's controls (past its protocolOp); empty when none. */
+function responseCookie(message: BerReader): Buffer {
+  if (message.atEnd || message.peek() !== 0xa0) return Buffer.alloc(0);
+  const controls = message.child(0xa0);
+  while (!controls.atEnd) {
+    const control = controls.child(0x30);
+    const oid = control.string();
+    if (!control.atEnd && control.peek() === 0x01) control.bool();
+    if (oid === PAGED_RESULTS && !control.atEnd) return decodePagedResults({ oid, critical: false, value: control.octets() }).cookie;
+  }
+  return Buffer.alloc(0);
+}
+
+/** Memory and file descriptors of a server (its processes' sums), as /proc reports them. */
+export interface Footprint {
+  /** Peak resident set (VmHWM) since the last `resetPeak`, and resident now, in KiB. */
+  readonly peakRssKiB: number;
+  readonly rssKiB: number;
+  /** Open file descriptors now, and the most seen while sampling. */
+  readonly fds: number;
+  readonly peakFds: number;
+}
+
+function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+
+/**
+ * Watches processes during a workload: resets their peak RSS (writing 5 to /proc/PID/clear_refs,
+ * so VmHWM is this workload's peak, not the process's lifetime's) and samples their descriptors.
+ */
+export function watch(pids: readonly number[]): { stop(): Footprint; abandon(): void } {
+  for (const pid of pids) writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  const sum = (f: (pid: number) => number) => pids.reduce((total, pid) => total + f(pid), 0);
+  let peakFds = sum(fdCount);
+  const sampler = setInterval(() => (peakFds = Math.max(peakFds, sum(fdCount))), 100);
+  return {
+    stop: () => {
+      clearInterval(sampler);
+      const fds = sum(fdCount);
+      return { peakRssKiB: sum((pid) => statusKiB(pid, 'VmHWM')), rssKiB: sum((pid) => statusKiB(pid, 'VmRSS')), fds, peakFds: Math.max(peakFds, fds) };
+    },
+    abandon: () => clearInterval(sampler),
+  };
 }
 
 /** Prints the header row and the rows aligned, figures (every column but the first) to the right. */

@@ -23,20 +23,27 @@ export interface SlapdOptions {
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
 }
 
-export interface Slapd {
+/** A running slapd, whatever it serves. */
+export interface SlapdServer {
   readonly url: string;
   readonly port: number;
-  readonly rootDn: string;
-  readonly rootPassword: string;
   /** The generated slapd.conf, for slap* tools (slapcat, slapschema) run against the same data. */
   readonly configFile: string;
   /** Set when started with `tls`. */
   readonly ldapsUrl?: string;
+  /** The process id, undefined between `kill` and `restart` (for pinning it or reading /proc). */
+  readonly pid: number | undefined;
   /** Stops the server but keeps its data and ports, for `restart` (failover tests). */
   kill(): Promise<void>;
   /** Starts the server again on the same ports after `kill`. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** A slapd serving LDIF from back-mdb. */
+export interface Slapd extends SlapdServer {
+  readonly rootDn: string;
+  readonly rootPassword: string;
 }
 
 const SBIN = '/usr/sbin';
@@ -48,18 +55,11 @@ export const MISSING_SLAPD =
   'OpenLDAP is not installed: install the Debian packages `slapd` and `ldap-utils` (e.g. `apt-get install -y slapd ldap-utils`)';
 
 export async function startSlapd(options: SlapdOptions): Promise<Slapd> {
-  // ldapsearch (ldap-utils) is not needed here, but tests using this harness spawn it.
-  if (![SLAPD, SLAPADD, join(SCHEMA_DIR, 'core.schema'), '/usr/bin/ldapsearch'].every((f) => existsSync(f))) {
-    throw new Error(MISSING_SLAPD);
-  }
   const rootDn = options.rootDn ?? `CN=admin,${options.suffix}`;
   const rootPassword = options.rootPassword ?? 'secret';
-  const dir = await mkdtemp(join(tmpdir(), 'canopy-slapd-'));
-  try {
+  const server = await serve(options.tls, async (dir, configFile) => {
     await mkdir(join(dir, 'db'));
-    const configFile = join(dir, 'slapd.conf');
-    await writeFile(join(dir, 'core.schema'), adLikeCoreSchema(await readFile(join(SCHEMA_DIR, 'core.schema'), 'utf8')));
-    await writeFile(configFile, config(dir, options, rootDn, rootPassword));
+    await writeFile(configFile, [...(await header(dir, options.tls)), ...mdbDatabase(dir, options, rootDn, rootPassword)].join('\n'));
     for (const [i, source] of options.ldif.entries()) {
       const file = join(dir, `data-${i}.ldif`);
       const text = source.includes('\n') ? source : await readFile(source, 'utf8');
@@ -67,18 +67,46 @@ export async function startSlapd(options: SlapdOptions): Promise<Slapd> {
       await writeFile(file, text.replace(/^version:[^\n]*\n/i, ''));
       await run(SLAPADD, ['-f', configFile, '-l', file, '-q']);
     }
+  });
+  return Object.assign(server, { rootDn, rootPassword });
+}
+
+/**
+ * Starts slapd with the same schema and `database` (slapd.conf lines from `moduleload` and
+ * `database` on) instead of a loaded back-mdb: e.g. a back-meta proxy in front of other slapd servers.
+ */
+export function startSlapdWith(database: string): Promise<SlapdServer> {
+  return serve(undefined, async (dir, configFile) => {
+    await writeFile(configFile, [...(await header(dir)), database, ''].join('\n'));
+  });
+}
+
+/** Makes a directory, lets `prepare` write the configuration (and data) there, then runs slapd on free ports. */
+async function serve(
+  tls: SlapdOptions['tls'],
+  prepare: (dir: string, configFile: string) => Promise<void>,
+): Promise<SlapdServer> {
+  // ldapsearch (ldap-utils) is not needed here, but tests using this harness spawn it.
+  if (![SLAPD, SLAPADD, join(SCHEMA_DIR, 'core.schema'), '/usr/bin/ldapsearch'].every((f) => existsSync(f))) {
+    throw new Error(MISSING_SLAPD);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'canopy-slapd-'));
+  try {
+    const configFile = join(dir, 'slapd.conf');
+    await prepare(dir, configFile);
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const ldapsPort = options.tls ? await freePort() : undefined;
+      const ldapsPort = tls ? await freePort() : undefined;
       try {
         let child: ChildProcess | undefined = await launch(configFile, port, ldapsPort);
         return {
           url: `ldap://127.0.0.1:${port}`,
           port,
           ldapsUrl: ldapsPort === undefined ? undefined : `ldaps://127.0.0.1:${ldapsPort}`,
-          rootDn,
-          rootPassword,
           configFile,
+          get pid() {
+            return child?.pid;
+          },
           kill: async () => {
             if (child) await kill(child);
             child = undefined;
@@ -104,16 +132,23 @@ export async function startSlapd(options: SlapdOptions): Promise<Slapd> {
   }
 }
 
-function config(dir: string, options: SlapdOptions, rootDn: string, rootPassword: string): string {
-  const quote = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+/** The global section: the AD-like schema, pid files, TLS, the module path. */
+async function header(dir: string, tls?: SlapdOptions['tls']): Promise<string[]> {
+  await writeFile(join(dir, 'core.schema'), adLikeCoreSchema(await readFile(join(SCHEMA_DIR, 'core.schema'), 'utf8')));
   return [
     `include ${join(dir, 'core.schema')}`,
     ...['cosine', 'inetorgperson'].map((s) => `include ${join(SCHEMA_DIR, `${s}.schema`)}`),
     `include ${AD_SCHEMA}`,
     `pidfile ${join(dir, 'slapd.pid')}`,
     `argsfile ${join(dir, 'slapd.args')}`,
-    ...(options.tls ? [`TLSCertificateFile ${options.tls.certFile}`, `TLSCertificateKeyFile ${options.tls.keyFile}`] : []),
+    ...(tls ? [`TLSCertificateFile ${tls.certFile}`, `TLSCertificateKeyFile ${tls.keyFile}`] : []),
     'modulepath /usr/lib/ldap',
+  ];
+}
+
+function mdbDatabase(dir: string, options: SlapdOptions, rootDn: string, rootPassword: string): string[] {
+  const quote = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return [
     'moduleload back_mdb',
     'database mdb',
     'maxsize 1073741824',
@@ -126,7 +161,7 @@ function config(dir: string, options: SlapdOptions, rootDn: string, rootPassword
     'index objectGUID eq',
     options.extraConfig ?? '',
     '',
-  ].join('\n');
+  ];
 }
 
 /**

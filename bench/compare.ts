@@ -1,0 +1,372 @@
+// Canopy against baselines in one run, over the same two slapd forests: slapd itself (direct),
+// and OpenLDAP's own proxies back-meta and back-asyncmeta (bench/baselines.ts). Workloads: binds
+// on kept connections, binds on fresh connections, uncached and cached lookups, a DirSync-style
+// paged sync, and RSS/descriptors over many logins. See bench/README.md.
+// Run: npm run bench [-- --only rebind,paged-sync] [-- --users 2000]   (or ./dev bench …)
+// Each option also reads an environment variable: BENCH_USERS, BENCH_SECONDS, BENCH_ONLY, BENCH_LOGINS.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseLdif } from '../dist/backends/memory/ldif.js';
+import { SERVICE_ACCOUNT, SERVICE_PASSWORD, USER_PASSWORD } from '../dist/tools/fixture-generator.js';
+import { startSlapd, type SlapdServer } from '../test/support/slapd.ts';
+import { startProxy } from './baselines.ts';
+import {
+  bindOp,
+  freshBinds,
+  numberFlag,
+  pagedRead,
+  pin,
+  pipelined,
+  printTable,
+  searchOp,
+  startCanopy,
+  watch,
+  writeForest,
+  type Canopy,
+  type Figures,
+  type Footprint,
+} from './load.ts';
+
+const WORKLOADS = ['rebind', 'fresh-bind', 'uncached-lookup', 'cached-lookup', 'paged-sync', 'logins'] as const;
+type Workload = (typeof WORKLOADS)[number];
+
+const { values } = parseArgs({
+  options: {
+    users: { type: 'string', default: process.env.BENCH_USERS ?? '20000' },
+    seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
+    only: { type: 'string', default: process.env.BENCH_ONLY ?? WORKLOADS.join(',') },
+    // Default: 5 per user (100,000 for two forests of 10,000 and more), so a small forest gives a quick run.
+    logins: { type: 'string', default: process.env.BENCH_LOGINS },
+    // Searches: connections × requests in flight on each. Binds: that many connections, one bind in flight each.
+    connections: { type: 'string', default: '4' },
+    depth: { type: 'string', default: '8' },
+    hot: { type: 'string', default: '1000' },
+    page: { type: 'string', default: '500' },
+  },
+});
+const users = numberFlag('users', values.users);
+const seconds = numberFlag('seconds', values.seconds, true);
+const logins = values.logins === undefined ? Math.min(100_000, 5 * users) : numberFlag('logins', values.logins);
+const connections = numberFlag('connections', values.connections);
+const depth = numberFlag('depth', values.depth);
+const hot = numberFlag('hot', values.hot);
+const pageSize = numberFlag('page', values.page);
+const only = values.only.split(',').map((w) => w.trim());
+for (const w of only) {
+  if (!(WORKLOADS as readonly string[]).includes(w)) {
+    console.error(`--only: unknown workload "${w}"; known: ${WORKLOADS.join(', ')}`);
+    process.exit(2);
+  }
+}
+const runs = (w: Workload) => only.includes(w);
+const clients = connections * depth;
+
+const SUFFIX = 'dc=corp,dc=example';
+// Cisco Unified CM's DirSync filter: users, not computers, not disabled.
+const SYNC_FILTER = '(&(objectclass=user)(!(objectclass=Computer))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))';
+const SYNC_ATTRIBUTES = ['sAMAccountName', 'userPrincipalName', 'mail', 'givenName', 'sn', 'telephoneNumber', 'department', 'title', 'manager', 'objectGUID'];
+const LOOKUP_ATTRIBUTES = ['cn', 'mail', 'userPrincipalName', 'telephoneNumber'];
+
+interface Forest {
+  readonly name: string;
+  readonly base: string;
+  readonly mount: string;
+  readonly seed: number;
+}
+const FORESTS: readonly Forest[] = [
+  { name: 'avvid', base: 'DC=avvid,DC=info', mount: `ou=avvid,${SUFFIX}`, seed: 1 },
+  { name: 'vse', base: 'DC=vse,DC=lab', mount: `ou=vse,${SUFFIX}`, seed: 2 },
+];
+const serviceDn = (base: string) => `CN=${SERVICE_ACCOUNT},OU=ServiceAccounts,${base}`;
+
+/** A person of a forest as the LDIF has them. */
+interface Person {
+  readonly dn: string;
+  readonly sam: string;
+  readonly enabled: boolean;
+}
+
+/** The people of a forest's LDIF, and how many entries Cisco's sync filter selects. */
+function readForest(file: string): { people: Person[]; synced: number } {
+  const people: Person[] = [];
+  let synced = 0;
+  for (const { entry } of parseLdif(readFileSync(file, 'utf8'), file)) {
+    const classes = (entry.get('objectClass')?.values ?? []).map((v) => String(v).toLowerCase());
+    if (!classes.includes('user')) continue;
+    const enabled = (Number(entry.get('userAccountControl')?.values[0] ?? 0) & 2) === 0;
+    if (enabled && !classes.includes('computer')) synced++;
+    const sam = String(entry.get('sAMAccountName')?.values[0]);
+    if (classes.includes('person') && !classes.includes('computer') && sam !== SERVICE_ACCOUNT) people.push({ dn: entry.dn.toString(), sam, enabled });
+  }
+  return { people, synced };
+}
+
+/** Where a connection goes and how it names things there: one per forest for direct slapd, one for a proxy. */
+interface Endpoint {
+  readonly port: number;
+  readonly base: string;
+  /** The service account's DN as this endpoint names it. */
+  readonly serviceDn: string;
+  /** People (DNs as this endpoint names them) and the enabled ones, who can bind. */
+  readonly people: readonly Person[];
+  readonly enabled: readonly Person[];
+  /** The people hot lookups name: the first `--hot` of each forest this endpoint serves. */
+  readonly hot: readonly Person[];
+}
+
+/** A server under test: its processes, and its endpoints (connection c uses endpoints[c % length]). */
+interface Server {
+  readonly name: string;
+  readonly pids: () => number[];
+  readonly endpoints: readonly Endpoint[];
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'canopy-bench-compare-'));
+const stops: (() => Promise<void>)[] = [];
+try {
+  const t0 = performance.now();
+  const slapds: SlapdServer[] = [];
+  const people: Person[][] = [];
+  let expectedSync = 0;
+  for (const f of FORESTS) {
+    const ldif = join(dir, `${f.name}.ldif`);
+    writeForest(ldif, { users, suffix: f.base, seed: f.seed });
+    const forest = readForest(ldif);
+    people.push(forest.people);
+    expectedSync += forest.synced;
+    // The service account reads without slapd's default size limit (500), as an AD service
+    // account reads past MaxPageSize by paging: the proxies do not pass paging on (README).
+    const slapd = await startSlapd({ suffix: f.base, ldif: [ldif], extraConfig: `limits dn.exact="${serviceDn(f.base)}" size=unlimited` });
+    stops.push(() => slapd.stop());
+    slapds.push(slapd);
+  }
+  console.log(`two forests of ${users} users generated and loaded into slapd in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  const proxied = FORESTS.map((f, i) => ({ url: slapds[i].url, base: f.base, mount: f.mount, bind: { dn: serviceDn(f.base), password: SERVICE_PASSWORD } }));
+  const meta = await startProxy('meta', SUFFIX, proxied);
+  stops.push(() => meta.stop());
+  const asyncmeta = await startProxy('asyncmeta', SUFFIX, proxied);
+  stops.push(() => asyncmeta.stop());
+  const canopyForests = FORESTS.map(
+    (f, i) => `  - name: ${f.name}
+    backend: ldap
+    base: "${f.base}"
+    mount: "${f.mount}"
+    servers: ["${slapds[i].url}"]
+    bind: { dn: "${serviceDn(f.base)}", password: "${SERVICE_PASSWORD}" }`,
+  );
+  const canopySettings = (cache: boolean) => `cache: { enabled: ${cache} }
+namespace: { suffix: "${SUFFIX}" }
+access:
+  - { who: authenticated, what: { dn: "${SUFFIX}", scope: subtree }, allow: read }
+forests:
+${canopyForests.join('\n')}
+`;
+  const canopy: Canopy = await startCanopy(join(dir, 'canopy.yaml'), canopySettings(true));
+  stops.push(() => canopy.stop());
+  const canopyUncached: Canopy = await startCanopy(join(dir, 'canopy-uncached.yaml'), canopySettings(false));
+  stops.push(() => canopyUncached.stop());
+
+  // Every server (the forests too: each proxied request costs them) on core 0; this load generator on core 1.
+  const pinned = [...slapds.map((s) => s.pid!), meta.pid!, asyncmeta.pid!, canopy.pid, canopyUncached.pid].every((pid) => pin(pid, 0)) && pin(process.pid, 1);
+
+  const remount = (p: Person, f: Forest): Person => ({ ...p, dn: p.dn.slice(0, p.dn.length - f.base.length) + f.mount });
+  const virtualPeople = FORESTS.map((f, i) => people[i].map((p) => remount(p, f)));
+  const endpoint = (port: number, base: string, service: string, forests: readonly (readonly Person[])[]): Endpoint => ({
+    port,
+    base,
+    serviceDn: service,
+    people: forests.flat(),
+    enabled: forests.flat().filter((p) => p.enabled),
+    hot: forests.flatMap((list) => list.slice(0, hot)),
+  });
+  const virtual = (port: number) => endpoint(port, SUFFIX, serviceDn(FORESTS[0].mount), virtualPeople);
+  const direct: Server = {
+    name: 'direct slapd',
+    pids: () => slapds.map((s) => s.pid!),
+    endpoints: FORESTS.map((f, i) => endpoint(slapds[i].port, f.base, serviceDn(f.base), [people[i]])),
+  };
+  const servers: Server[] = [
+    direct,
+    { name: 'back-meta', pids: () => [meta.pid!], endpoints: [virtual(meta.port)] },
+    { name: 'back-asyncmeta', pids: () => [asyncmeta.pid!], endpoints: [virtual(asyncmeta.port)] },
+    { name: 'Canopy', pids: () => [canopy.pid], endpoints: [virtual(canopy.port)] },
+  ];
+  const uncachedCanopy: Server = { name: 'Canopy', pids: () => [canopyUncached.pid], endpoints: [virtual(canopyUncached.port)] };
+
+  const at = (s: Server, c: number) => s.endpoints[c % s.endpoints.length];
+  const random = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)];
+  const serviceBind = (e: Endpoint) => bindOp(e.serviceDn, SERVICE_PASSWORD);
+  // Each distinct lookup is encoded once, so the load generator's core stays idle enough.
+  const lookups = new Map<string, Buffer>();
+  const lookup = (e: Endpoint, p: Person) => {
+    const key = `${e.base}\n${p.sam}`;
+    let op = lookups.get(key);
+    if (!op) lookups.set(key, (op = searchOp(e.base, `(sAMAccountName=${p.sam})`, LOOKUP_ATTRIBUTES)));
+    return op;
+  };
+  const searchLoad = { seconds, connections, depth };
+
+  /** One measured run against one server, with its footprint. */
+  interface Row extends Figures {
+    readonly footprint: Footprint;
+    readonly note?: string;
+  }
+  const measured = async (s: Server, run: () => Promise<Figures & { note?: string }>): Promise<Row> => {
+    const watcher = watch(s.pids());
+    const figures = await run().catch((error: unknown) => {
+      watcher.abandon(); // the server may be gone: stop sampling without reading /proc again
+      throw error;
+    });
+    return { ...figures, footprint: watcher.stop() };
+  };
+
+  const workloads: Record<Workload, { title: string; unit: string; run: (s: Server) => Promise<Row> }> = {
+    rebind: {
+      title: `binds, kept connections (${clients} connections)`,
+      unit: 'binds/s',
+      run: (s) =>
+        measured(s, () => pipelined(s.name, { seconds, connections: clients, depth: 1 }, (c) => ({ port: at(s, c).port, next: () => bindOp(random(at(s, c).enabled).dn, USER_PASSWORD) }))),
+    },
+    'fresh-bind': {
+      title: `binds, a fresh connection each (${clients} at once)`,
+      unit: 'binds/s',
+      run: (s) =>
+        measured(s, () =>
+          freshBinds(s.name, { seconds, concurrency: clients }, (c) => at(s, c).port, (c) => bindOp(random(at(s, c).enabled).dn, USER_PASSWORD)),
+        ),
+    },
+    'uncached-lookup': {
+      title: `lookups (sAMAccountName=X), X random of ${2 * users}, Canopy's cache off`,
+      unit: 'ops/s',
+      run: (s) => {
+        const server = s.name === 'Canopy' ? uncachedCanopy : s;
+        return measured(server, () =>
+          pipelined(s.name, searchLoad, (c) => {
+            const e = at(server, c);
+            return { port: e.port, setup: [serviceBind(e)], next: () => lookup(e, random(e.people)) };
+          }),
+        );
+      },
+    },
+    'cached-lookup': {
+      title: `hot lookups (sAMAccountName=X), X one of ${hot} per forest, Canopy's cache on`,
+      unit: 'ops/s',
+      run: async (s) => {
+        const hotLoad = (load: typeof searchLoad) =>
+          pipelined(s.name, load, (c) => {
+            const e = at(s, c);
+            return { port: e.port, setup: [serviceBind(e)], next: (n) => lookup(e, e.hot[(n * 7919) % e.hot.length]) };
+          });
+        await hotLoad({ ...searchLoad, seconds: Math.min(seconds, 2) }); // fills Canopy's cache, warms the others'
+        return measured(s, () => hotLoad(searchLoad));
+      },
+    },
+    'paged-sync': {
+      title: `paged sync, pages of ${pageSize}, Cisco's filter, ${expectedSync} entries`,
+      unit: 'entries/s',
+      run: async (s) => {
+        // Canopy syncs in a process of its own, so its peak RSS is the sync's, not what earlier workloads left.
+        const fresh = s.name === 'Canopy' ? await startCanopy(join(dir, 'canopy-sync.yaml'), canopySettings(true)) : undefined;
+        try {
+          const server: Server = fresh ? { name: s.name, pids: () => [fresh.pid], endpoints: [virtual(fresh.port)] } : s;
+          if (fresh) pin(fresh.pid, 0);
+          // Direct: both forests at once, one connection each; a proxy: one search over the tree.
+          const sync = () => Promise.all(server.endpoints.map((e) => pagedRead(e.port, serviceBind(e), searchOp(e.base, SYNC_FILTER, SYNC_ATTRIBUTES), pageSize)));
+          await sync(); // warms slapd's caches and the JIT, so every server reads the same way
+          return await measured(server, async () => {
+            const started = performance.now();
+            const reads = await sync();
+            const elapsed = (performance.now() - started) / 1000;
+            const entries = reads.reduce((n, r) => n + r.entries, 0);
+            const pages = reads.reduce((n, r) => n + r.pages, 0);
+            const complete = entries === expectedSync ? 'complete' : `INCOMPLETE: ${entries} of ${expectedSync}`;
+            return { name: s.name, rate: entries / elapsed, p50: elapsed * 1000, p99: elapsed * 1000, note: `${complete}, ${pages} pages, ${elapsed.toFixed(2)} s` };
+          });
+        } finally {
+          await fresh?.stop();
+        }
+      },
+    },
+    logins: {
+      title: `${logins} logins (re-binds on ${clients} kept connections): footprint before → after`,
+      unit: 'binds/s',
+      run: async (s) => {
+        const before = watch(s.pids()).stop();
+        const row = await measured(s, () =>
+          pipelined(s.name, { seconds: Infinity, connections: clients, depth: 1, requests: logins }, (c) => ({
+            port: at(s, c).port,
+            next: () => bindOp(random(at(s, c).enabled).dn, USER_PASSWORD),
+          })),
+        );
+        const after = row.footprint;
+        const mib = (kib: number) => (kib / 1024).toFixed(0);
+        const note = `RSS ${mib(before.rssKiB)} → ${mib(after.rssKiB)} MiB (peak ${mib(after.peakRssKiB)}), fds ${before.fds} → ${after.fds} (peak ${after.peakFds})`;
+        return { ...row, note };
+      },
+    },
+  };
+
+  // A warm-up per server: JIT, slapd's entry caches, connections the proxies keep.
+  for (const s of servers) {
+    await pipelined('warm-up', { seconds: Math.min(seconds, 2), connections, depth }, (c) => {
+      const e = at(s, c);
+      return { port: e.port, setup: [serviceBind(e)], next: () => lookup(e, random(e.people)) };
+    });
+  }
+  await pipelined('warm-up', { seconds: Math.min(seconds, 2), connections, depth }, (c) => {
+    const e = at(uncachedCanopy, c);
+    return { port: e.port, setup: [serviceBind(e)], next: () => lookup(e, random(e.people)) };
+  });
+
+  // A server failing a workload (an error result, a dropped connection) gets a note instead of a figure.
+  const results = new Map<Workload, (Row | Error)[]>();
+  for (const w of WORKLOADS.filter(runs)) {
+    const rows: (Row | Error)[] = [];
+    for (const s of servers) {
+      const row = await workloads[w].run(s).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+      rows.push(row);
+      process.stderr.write(`${w}: ${s.name} ${row instanceof Error ? `failed: ${row.message}` : `${row.rate.toFixed(0)} ${workloads[w].unit}`}\n`);
+    }
+    results.set(w, rows);
+  }
+
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  const cell = (r: Row | Error, text: (r: Row) => string) => (r instanceof Error ? 'failed' : text(r));
+  const ratio = (a: Row | Error, b: Row | Error) => (a instanceof Error || b instanceof Error ? '—' : `${(a.rate / b.rate).toFixed(2)}×`);
+  const names = servers.map((s) => s.name);
+  console.log(
+    `\n2 forests × ${users} users; searches ${connections} connections × ${depth} in flight, binds ${clients} connections, ${seconds} s per run;` +
+      ` ${pinned ? 'servers pinned to core 0, load generator to core 1' : 'NOT pinned (no taskset)'}; Canopy logs at info (its default)\n`,
+  );
+  printTable(
+    ['workload', 'unit', ...names, 'Canopy ÷ direct', 'Canopy ÷ meta', 'Canopy ÷ asyncmeta'],
+    [...results].map(([w, rows]) => {
+      const [d, m, a, c] = rows;
+      return [w, workloads[w].unit, ...rows.map((r) => cell(r, (r) => fmt(r.rate))), ratio(c, d), ratio(c, m), ratio(c, a)];
+    }),
+  );
+  console.log('\nlatency p50 / p99 ms (paged sync: the whole sync)\n');
+  printTable(
+    ['workload', ...names],
+    [...results].map(([w, rows]) => [w, ...rows.map((r) => cell(r, (r) => (w === 'paged-sync' ? r.p50.toFixed(0) : `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}`)))]),
+  );
+  console.log('\npeak RSS MiB (VmHWM during the run) / open fds after (peak); direct slapd: both forests summed\n');
+  printTable(
+    ['workload', ...names],
+    [...results].map(([w, rows]) => [w, ...rows.map((r) => cell(r, (r) => `${(r.footprint.peakRssKiB / 1024).toFixed(0)} / ${r.footprint.fds} (${r.footprint.peakFds})`))]),
+  );
+  for (const [w, rows] of results) {
+    if (!rows.some((r) => r instanceof Error || r.note)) continue;
+    console.log(`\n${workloads[w].title}\n`);
+    printTable(
+      ['server', workloads[w].unit, 'notes'],
+      rows.map((r, i) => (r instanceof Error ? [names[i], 'failed', r.message] : [r.name, fmt(r.rate), r.note ?? ''])),
+    );
+  }
+} finally {
+  for (const stop of stops.reverse()) await stop();
+  rmSync(dir, { recursive: true, force: true });
+}
