@@ -7,6 +7,7 @@ import { ConfigErrors } from '../config/config-error.js';
 import { createLogger } from '../observability/logger.js';
 import { faultSchema, type FaultSpec } from './faults.js';
 import { startMockDirectory, type MockDirectory, type MockDirectoryOptions } from './mock-directory.js';
+import { createMockCertificates, type MockCertificates } from './mock-tls.js';
 
 export const mockUsage = `Usage: canopy mock [FILE.ldif ...] [options]
 
@@ -21,8 +22,13 @@ Options:
   --max-val-range N       values of one attribute returned at once under the ad profile (default 1500)
   --referrals             under the ad profile, subtree searches at a domain root end with AD's
                           continuation references (DNS zones, configuration partition)
+  --tls                   serve LDAPS and StartTLS with a CA and server certificate generated at
+                          start; the CA file's path is printed for clients to trust
+  --tls-cert FILE         serve LDAPS and StartTLS with this PEM certificate (with --tls-key)
+  --tls-key FILE
+  --ldaps-port N          LDAPS port with TLS (default 3636; 0 = a free one, printed)
   --require-tls           refuse simple binds without TLS with strongerAuthRequired (8), as DCs
-                          that require LDAP signing do (the mock has no TLS: every simple bind)
+                          that require LDAP signing do (without TLS: every simple bind)
   --save FILE             write the directory's state as LDIF on exit
   --watch                 restart with the files' new content when they change
   --fault SPEC            inject a fault at start, e.g. unavailable:count=3  latency:ms=200,per=entry
@@ -56,6 +62,10 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
         'max-val-range': { type: 'string' },
         referrals: { type: 'boolean' },
         'require-tls': { type: 'boolean' },
+        tls: { type: 'boolean' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'ldaps-port': { type: 'string' },
         save: { type: 'string' },
         watch: { type: 'boolean' },
         fault: { type: 'string', multiple: true },
@@ -75,9 +85,14 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
   }
   let options: MockDirectoryOptions;
   let faults: FaultSpec[];
+  let tlsOn = false;
   try {
     if (values.profile !== undefined && values.profile !== 'ad' && values.profile !== 'plain') throw new UsageError('--profile must be ad or plain');
     faults = (values.fault ?? []).map((f) => faultSchema.parse(parseFaultFlag(f)));
+    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+    if (values.tls && values['tls-cert'] !== undefined) throw new UsageError('--tls generates a certificate: leave it out with --tls-cert');
+    tlsOn = values.tls === true || values['tls-cert'] !== undefined;
+    if (values['ldaps-port'] !== undefined && !tlsOn) throw new UsageError('--ldaps-port needs --tls or --tls-cert/--tls-key');
     options = {
       ...(files.length > 0 && { files }),
       host: values.host ?? '127.0.0.1',
@@ -87,6 +102,8 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
       ...(values['max-val-range'] !== undefined && { maxValRange: integerFlag('--max-val-range', values['max-val-range']) }),
       ...(values.referrals && { referrals: true }),
       ...(values['require-tls'] && { requireTls: true }),
+      ...(values['tls-cert'] !== undefined && { tlsCertFile: values['tls-cert'], tlsKeyFile: values['tls-key'] }),
+      ...(tlsOn && { ldapsPort: integerFlag('--ldaps-port', values['ldaps-port'] ?? '3636') }),
       ...(values['fault-port'] !== undefined && { faultPort: integerFlag('--fault-port', values['fault-port']) }),
       logger: createLogger((values['log-level'] ?? 'warn') as 'warn'),
     };
@@ -97,9 +114,16 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
   }
 
   let mock: MockDirectory;
+  // Generated here rather than by each start, so that a --watch restart keeps the CA clients trust.
+  let certificates: MockCertificates | undefined;
   try {
-    mock = await start(options, faults, io);
+    if (values.tls) {
+      certificates = await createMockCertificates([options.host!]);
+      options = { ...options, tlsCertFile: certificates.certFile, tlsKeyFile: certificates.keyFile };
+    }
+    mock = await start(options, faults, io, certificates?.caFile);
   } catch (err) {
+    await certificates?.remove();
     io.err.write(`canopy mock: ${describeError(err)}\n`);
     return 1;
   }
@@ -110,13 +134,19 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
       const previous = mock.toLdif();
       await mock.close();
       // Same port and password, so clients only need to reconnect.
-      const again = { ...options, port: mock.port, adminPassword: mock.password, ...(mock.faultUrl && { faultPort: Number(new URL(mock.faultUrl).port) }) };
+      const again = {
+        ...options,
+        port: mock.port,
+        ...(mock.ldapsPort !== undefined && { ldapsPort: mock.ldapsPort }),
+        adminPassword: mock.password,
+        ...(mock.faultUrl && { faultPort: Number(new URL(mock.faultUrl).port) }),
+      };
       try {
-        mock = await start(again, faults, io);
+        mock = await start(again, faults, io, certificates?.caFile);
       } catch (err) {
         io.err.write(`canopy mock: not reloaded, serving the previous data: ${describeError(err)}\n`);
         const { files: _files, ...rest } = again;
-        mock = await start({ ...rest, ldif: previous }, faults, io);
+        mock = await start({ ...rest, ldif: previous }, faults, io, certificates?.caFile);
       }
     };
     watchers = files.map((f) =>
@@ -134,14 +164,18 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
     io.out.write(`saved ${values.save}\n`);
   }
   await mock.close();
+  await certificates?.remove();
   return 0;
 }
 
-async function start(options: MockDirectoryOptions, faults: readonly FaultSpec[], io: MockIo): Promise<MockDirectory> {
+async function start(options: MockDirectoryOptions, faults: readonly FaultSpec[], io: MockIo, caFile?: string): Promise<MockDirectory> {
   const mock = await startMockDirectory(options);
   const lines = [
-    `canopy mock directory listening on ${mock.url}`,
+    `canopy mock directory listening on ${mock.url}${mock.ldapsUrl ? ` and ${mock.ldapsUrl} (StartTLS too)` : ''}`,
     `  port:      ${mock.port}`,
+    ...(mock.ldapsPort !== undefined ? [`  ldaps:     ${mock.ldapsPort}`] : []),
+    // For clients to trust, e.g. LDAPTLS_CACERT=… for OpenLDAP's tools.
+    ...(caFile ? [`  CA file:   ${caFile}`] : []),
     `  suffixes:  ${mock.suffixes.join('  ')}`,
     `  profile:   ${mock.profile}`,
     `  entries:   ${mock.loaded}`,

@@ -8,6 +8,7 @@ import { Dn } from '../core/dn.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startServer } from '../server.js';
 import { FaultSwitches } from './faults.js';
+import { createMockCertificates, type MockCertificates } from './mock-tls.js';
 import { startFaultEndpoint, type FaultEndpoint } from './fault-endpoint.js';
 import { forestsFromSources, looksLikeAd, readSources, type MockForestData } from './mock-sources.js';
 
@@ -40,10 +41,20 @@ export interface MockDirectoryOptions {
   readonly referrals?: boolean;
   /**
    * Refuse simple binds without TLS with strongerAuthRequired (8), as domain controllers that
-   * require LDAP signing do. The mock listens without TLS unless `config` sets it up, so every
-   * simple bind is refused then: for testing how a client handles it.
+   * require LDAP signing do. Without `tls` (or a `tls` section in `config`) every simple bind is
+   * refused then: for testing how a client handles it.
    */
   readonly requireTls?: boolean;
+  /**
+   * Serve LDAPS (and StartTLS on the plain port) with a CA and a server certificate generated at
+   * start, for localhost, 127.0.0.1, ::1 and `host`: clients trust `dir.caPem` / `dir.caFile`.
+   */
+  readonly tls?: boolean;
+  /** Serve LDAPS and StartTLS with this certificate instead (PEM files; `tls` is then implied). */
+  readonly tlsCertFile?: string;
+  readonly tlsKeyFile?: string;
+  /** The LDAPS port when TLS is on. Default 0: a free port. */
+  readonly ldapsPort?: number;
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** Default 0: a free port. */
@@ -65,6 +76,12 @@ export interface MockDirectory extends AsyncDisposable {
   /** `ldap://host:port`. */
   readonly url: string;
   readonly port: number;
+  /** `ldaps://host:port`, when TLS is on. */
+  readonly ldapsUrl?: string;
+  readonly ldapsPort?: number;
+  /** The generated CA certificate (PEM) that clients trust, with `tls: true`; `caFile` holds it until `close`. */
+  readonly caPem?: string;
+  readonly caFile?: string;
   /** The administrator: reads and writes everything. */
   readonly bindDn: string;
   readonly password: string;
@@ -99,7 +116,32 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
   const logger = options.logger ?? createLogger('silent');
   const password = options.adminPassword ?? randomBytes(12).toString('base64url');
   const account = { dn: MOCK_ADMIN_DN, passwordHash: await hashPassword(password) };
-  const listen = `ldap://${urlHost(options.host ?? '127.0.0.1')}:${options.port ?? 0}`;
+  const host = options.host ?? '127.0.0.1';
+  const listen = `ldap://${urlHost(host)}:${options.port ?? 0}`;
+  const certificates = await certificatesFor(options, host);
+  const tls = certificates && {
+    section: { certFile: certificates.certFile, keyFile: certificates.keyFile },
+    ldaps: `ldaps://${urlHost(host)}:${options.ldapsPort ?? 0}`,
+  };
+  try {
+    return await start(options, { logger, password, account, listen, tls, certificates });
+  } catch (err) {
+    await certificates?.remove?.();
+    throw err;
+  }
+}
+
+interface Prepared {
+  readonly logger: Logger;
+  readonly password: string;
+  readonly account: { dn: string; passwordHash: string };
+  readonly listen: string;
+  readonly tls?: { section: { certFile: string; keyFile: string }; ldaps: string };
+  readonly certificates?: Partial<MockCertificates> & Pick<MockCertificates, 'certFile' | 'keyFile'>;
+}
+
+async function start(options: MockDirectoryOptions, prepared: Prepared): Promise<MockDirectory> {
+  const { logger, password, account, listen, tls, certificates } = prepared;
 
   let config: LoadedConfig;
   let data: ReadonlyMap<string, MockForestData>;
@@ -110,7 +152,8 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
     // cache: a reset, a restore or a fault must show in the very next search.
     config = {
       ...parsed,
-      listen: { ...parsed.listen, ldap: listen },
+      listen: { ...parsed.listen, ldap: listen, ...(tls && { ldaps: tls.ldaps }) },
+      ...(tls && { tls: tls.section }),
       http: { ...parsed.http, enabled: false },
       cache: { ...parsed.cache, enabled: false },
       accounts: [...parsed.accounts, account],
@@ -134,6 +177,7 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
       maxPageSize: options.maxPageSize ?? 1000,
       referrals: options.referrals ?? false,
       requireTls: options.requireTls ?? false,
+      tls,
       account,
     });
   }
@@ -169,10 +213,13 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
   const close = async (): Promise<void> => {
     await endpoint?.close();
     await server.close();
+    await certificates?.remove?.();
   };
   return {
     url: server.urls[0],
     port: server.ldapPort!,
+    ...(server.ldapsPort !== undefined && { ldapsUrl: server.urls.find((u) => u.startsWith('ldaps:')), ldapsPort: server.ldapsPort }),
+    ...(certificates?.caPem !== undefined && { caPem: certificates.caPem, caFile: certificates.caFile }),
     bindDn: MOCK_ADMIN_DN,
     password,
     suffixes: config.forests.map((f) => f.base),
@@ -207,6 +254,7 @@ function configFor(
     maxPageSize: number;
     referrals: boolean;
     requireTls: boolean;
+    tls: Prepared['tls'];
     account: { dn: string; passwordHash: string };
   },
 ): LoadedConfig {
@@ -214,7 +262,8 @@ function configFor(
   for (const f of forests) for (const s of [...(f.dnsName ? [f.dnsName] : []), ...f.upnSuffixes]) if (!upnOwner.has(s)) upnOwner.set(s, f.name);
   const netbios = new Set<string>();
   const document = {
-    listen: { ldap: options.listen },
+    listen: { ldap: options.listen, ...(options.tls && { ldaps: options.tls.ldaps }) },
+    ...(options.tls && { tls: options.tls.section }),
     http: { enabled: false },
     cache: { enabled: false },
     logging: { level: 'silent' },
@@ -254,6 +303,15 @@ async function dataOfConfig(config: LoadedConfig): Promise<Map<string, MockFores
     data.set(f.name, { name: f.name, suffix: Dn.parse(f.base), records, upnSuffixes: new Set() });
   }
   return data;
+}
+
+/** The certificate files to serve: the ones given, or new ones (removed at close). */
+async function certificatesFor(options: MockDirectoryOptions, host: string): Promise<Prepared['certificates']> {
+  if ((options.tlsCertFile === undefined) !== (options.tlsKeyFile === undefined)) {
+    throw new Error('tlsCertFile and tlsKeyFile go together');
+  }
+  if (options.tlsCertFile !== undefined) return { certFile: options.tlsCertFile, keyFile: options.tlsKeyFile! };
+  return options.tls ? createMockCertificates([host]) : undefined;
 }
 
 function urlHost(host: string): string {
