@@ -17,6 +17,7 @@ data. Without files: the bundled AD-like fixtures.
 Options:
   --host HOST             listen address (default 127.0.0.1)
   -p, --port N            port (default 3389; 0 = a free one, printed)
+  --admin-dn DN           the administrator's DN, like slapd's root DN: not an entry (default cn=admin)
   --admin-password PW     the administrator's password (default: generated, printed)
   --profile ad|plain      Active Directory behaviour (default: ad when the data looks like AD)
   --max-val-range N       values of one attribute returned at once under the ad profile (default 1500)
@@ -58,6 +59,7 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
         host: { type: 'string' },
         port: { type: 'string', short: 'p' },
         'admin-password': { type: 'string' },
+        'admin-dn': { type: 'string' },
         profile: { type: 'string' },
         'max-val-range': { type: 'string' },
         referrals: { type: 'boolean' },
@@ -98,6 +100,7 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
       host: values.host ?? '127.0.0.1',
       port: integerFlag('--port', values.port ?? '3389'),
       ...(values['admin-password'] !== undefined && { adminPassword: values['admin-password'] }),
+      ...(values['admin-dn'] !== undefined && { adminDn: values['admin-dn'] }),
       ...(values.profile !== undefined && { profile: values.profile as 'ad' | 'plain' }),
       ...(values['max-val-range'] !== undefined && { maxValRange: integerFlag('--max-val-range', values['max-val-range']) }),
       ...(values.referrals && { referrals: true }),

@@ -61,6 +61,11 @@ export interface MockDirectoryOptions {
   readonly port?: number;
   /** The administrator's password; generated when absent. */
   readonly adminPassword?: string;
+  /**
+   * The administrator's DN (default `cn=admin`): like slapd's root DN, not an entry (an entry with
+   * that DN may exist in the data; binds with that DN are the administrator's all the same).
+   */
+  readonly adminDn?: string;
   /** Serve the fault switches over HTTP on this loopback port (0 = a free one). Off when absent. */
   readonly faultPort?: number;
   /** Default: a silent logger. */
@@ -115,7 +120,7 @@ const FIXTURES = ['avvid.info.ldif', 'vse.lab.ldif'].map((f) => fileURLToPath(ne
 export async function startMockDirectory(options: MockDirectoryOptions = {}): Promise<MockDirectory> {
   const logger = options.logger ?? createLogger('silent');
   const password = options.adminPassword ?? randomBytes(12).toString('base64url');
-  const account = { dn: MOCK_ADMIN_DN, passwordHash: await hashPassword(password) };
+  const account = { dn: adminDnOf(options.adminDn ?? MOCK_ADMIN_DN), passwordHash: await hashPassword(password) };
   const host = options.host ?? '127.0.0.1';
   const listen = `ldap://${urlHost(host)}:${options.port ?? 0}`;
   const certificates = await certificatesFor(options, host);
@@ -220,7 +225,7 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
     port: server.ldapPort!,
     ...(server.ldapsPort !== undefined && { ldapsUrl: server.urls.find((u) => u.startsWith('ldaps:')), ldapsPort: server.ldapsPort }),
     ...(certificates?.caPem !== undefined && { caPem: certificates.caPem, caFile: certificates.caFile }),
-    bindDn: MOCK_ADMIN_DN,
+    bindDn: account.dn,
     password,
     suffixes: config.forests.map((f) => f.base),
     profile,
@@ -286,11 +291,13 @@ function configFor(
         ...(options.referrals && { referrals: true }),
       };
     }),
-    accounts: [options.account],
     access: FULL_ACCESS,
   };
   // JSON is YAML; `$` is doubled so that no value is read as an environment variable reference.
-  return parseConfig(JSON.stringify(document).replaceAll('$', '$$$$'), { source: 'canopy mock', baseDir: process.cwd() });
+  const config = parseConfig(JSON.stringify(document).replaceAll('$', '$$$$'), { source: 'canopy mock', baseDir: process.cwd() });
+  // Added after validation, which keeps accounts out of the forests: the administrator is the
+  // suite's root DN (cn=admin,<suffix>), checked before any entry of that name, as on slapd.
+  return { ...config, accounts: [...config.accounts, options.account] };
 }
 
 /** The records of a configuration's memory forests, read from their files. */
@@ -312,6 +319,14 @@ async function certificatesFor(options: MockDirectoryOptions, host: string): Pro
   }
   if (options.tlsCertFile !== undefined) return { certFile: options.tlsCertFile, keyFile: options.tlsKeyFile! };
   return options.tls ? createMockCertificates([host]) : undefined;
+}
+
+function adminDnOf(text: string): string {
+  try {
+    return Dn.parse(text).text;
+  } catch {
+    throw new Error(`the administrator's DN "${text}" is not a valid DN`);
+  }
 }
 
 function urlHost(host: string): string {

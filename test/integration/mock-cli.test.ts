@@ -58,13 +58,13 @@ describe('canopy mock', () => {
     const file = join(dir, 'data.ldif');
     const saved = join(dir, 'saved.ldif');
     writeFileSync(file, LDIF);
-    const mock = spawnMock([file, '--port', '0', '--admin-password', 'Adm1n!', '--save', saved, '--watch']);
+    const mock = spawnMock([file, '--port', '0', '--admin-dn', 'cn=Manager,dc=example,dc=com', '--admin-password', 'Adm1n!', '--save', saved, '--watch']);
     const b = await mock.banner();
     expect(b.url).toMatch(/^ldap:\/\/127\.0\.0\.1:\d+$/);
-    expect(b).toMatchObject({ port: b.url.split(':')[2], suffixes: 'dc=example,dc=com', profile: 'plain', entries: '2', 'bind DN': 'cn=admin', password: 'Adm1n!' });
+    expect(b).toMatchObject({ port: b.url.split(':')[2], suffixes: 'dc=example,dc=com', profile: 'plain', entries: '2', 'bind DN': 'cn=Manager,dc=example,dc=com', password: 'Adm1n!' });
     expect((await search(b, '(cn=alice)')).stdout).toContain('sn: Smith');
 
-    const modify = await runLdapTool('ldapmodify', ['-x', '-H', b.url, '-D', 'cn=admin', '-w', 'Adm1n!'], 'dn: cn=alice,dc=example,dc=com\nchangetype: modify\nreplace: sn\nsn: Jones\n');
+    const modify = await runLdapTool('ldapmodify', ['-x', '-H', b.url, '-D', b['bind DN'], '-w', 'Adm1n!'], 'dn: cn=alice,dc=example,dc=com\nchangetype: modify\nreplace: sn\nsn: Jones\n');
     expect(modify.status).toBe(0);
 
     const reloaded = mock.banner();
