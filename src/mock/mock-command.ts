@@ -9,10 +9,12 @@ import { faultSchema, type FaultSpec } from './faults.js';
 import { startMockDirectory, type MockDirectory, type MockDirectoryOptions } from './mock-directory.js';
 import { createMockCertificates, type MockCertificates } from './mock-tls.js';
 
-export const mockUsage = `Usage: canopy mock [FILE.ldif ...] [options]
+export const mockUsage = `Usage: canopy mock [FILE.ldif | FOLDER ...] [options]
 
 Serves LDIF files as a mock directory, without a configuration file; the suffixes come from the
-data. Without files: the bundled AD-like fixtures.
+data. A folder stands for its *.ldif files in name order; change records (changetype: add,
+modify, delete, modrdn) apply in order; files that configure a server (cn=config, cn=schema) are
+skipped with a warning. Without files: the bundled AD-like fixtures.
 
 Options:
   --host HOST             listen address (default 127.0.0.1)
@@ -187,6 +189,7 @@ async function start(options: MockDirectoryOptions, faults: readonly FaultSpec[]
     ...(mock.faultUrl ? [`  faults:    ${mock.faultUrl}/faults`] : []),
   ];
   io.out.write(lines.join('\n') + '\n');
+  for (const w of mock.warnings) io.err.write(`canopy mock: warning: ${w}\n`);
   for (const f of faults) mock.faults.inject(f);
   return mock;
 }

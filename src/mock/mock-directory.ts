@@ -10,14 +10,18 @@ import { startServer } from '../server.js';
 import { FaultSwitches } from './faults.js';
 import { createMockCertificates, type MockCertificates } from './mock-tls.js';
 import { startFaultEndpoint, type FaultEndpoint } from './fault-endpoint.js';
-import { forestsFromSources, looksLikeAd, readSources, type MockForestData } from './mock-sources.js';
+import { forestsFromSources, looksLikeAd, readSources, withoutServerConfiguration, type MockForestData } from './mock-sources.js';
 
 export type MockProfile = 'ad' | 'plain';
 
 export interface MockDirectoryOptions {
   /** LDIF content, one string per source. With neither `ldif` nor `files` nor `config`: the bundled AD-like fixtures. */
   readonly ldif?: string | readonly string[];
-  /** LDIF files to serve. Suffixes come from the data: an entry whose parent is not in it starts a naming context. */
+  /**
+   * LDIF files or folders (their `*.ldif` files in name order) to serve. Suffixes come from the
+   * data: an entry whose parent is not in it starts a naming context. Change records apply in
+   * order; files that configure a server (`cn=config`, `cn=schema`) are skipped (`dir.warnings`).
+   */
   readonly files?: readonly string[];
   /**
    * A whole configuration (YAML text) instead of `ldif`/`files`, e.g. several memory forests behind
@@ -95,6 +99,8 @@ export interface MockDirectory extends AsyncDisposable {
   readonly profile: MockProfile;
   /** Entries loaded at start. */
   readonly loaded: number;
+  /** What the load left out and why (files that configure a server); `canopy mock` prints them. */
+  readonly warnings: readonly string[];
   readonly faults: FaultSwitches;
   /** `http://127.0.0.1:port` of the fault endpoint, when `faultPort` was given. */
   readonly faultUrl?: string;
@@ -151,6 +157,7 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
   let config: LoadedConfig;
   let data: ReadonlyMap<string, MockForestData>;
   let profile: MockProfile;
+  const warnings: string[] = [];
   if (options.config !== undefined) {
     const parsed = parseConfig(options.config, { source: 'mock configuration', baseDir: options.baseDir ?? process.cwd() });
     // No /metrics listener: several mock directories run side by side in test suites. No result
@@ -165,13 +172,14 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
       access: parsed.access ?? FULL_ACCESS,
       ...(options.requireTls && { security: { ...parsed.security, ...REQUIRE_TLS } }),
     };
-    data = await dataOfConfig(config);
+    data = await dataOfConfig(config, warnings);
     profile = config.forests.some((f) => f.backend === 'memory' && f.profile === 'ad') ? 'ad' : 'plain';
   } else {
     const texts = typeof options.ldif === 'string' ? [options.ldif] : options.ldif;
-    const sources = texts
-      ? texts.map((text, i) => ({ name: `ldif[${i}]`, text }))
+    const { sources, skipped } = texts
+      ? withoutServerConfiguration(texts.map((text, i) => ({ name: `ldif[${i}]`, text })))
       : await readSources(options.files ?? FIXTURES);
+    warnings.push(...skipped);
     const forests = forestsFromSources(sources);
     profile = options.profile ?? (looksLikeAd(forests) ? 'ad' : 'plain');
     data = new Map(forests.map((f) => [f.name, f]));
@@ -230,6 +238,7 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
     suffixes: config.forests.map((f) => f.base),
     profile,
     loaded: [...memories.values()].reduce((n, m) => n + m.size, 0),
+    warnings,
     faults,
     ...(endpoint && { faultUrl: endpoint.url }),
     reset,
@@ -301,11 +310,12 @@ function configFor(
 }
 
 /** The records of a configuration's memory forests, read from their files. */
-async function dataOfConfig(config: LoadedConfig): Promise<Map<string, MockForestData>> {
+async function dataOfConfig(config: LoadedConfig, warnings: string[]): Promise<Map<string, MockForestData>> {
   const data = new Map<string, MockForestData>();
   for (const f of config.forests) {
     if (f.backend !== 'memory') continue;
-    const sources = await readSources(f.ldif);
+    const { sources, skipped } = await readSources(f.ldif);
+    warnings.push(...skipped);
     const records = forestsFromSources(sources).flatMap((d) => d.records);
     data.set(f.name, { name: f.name, suffix: Dn.parse(f.base), records, upnSuffixes: new Set() });
   }
