@@ -21,6 +21,8 @@ Options:
   -p, --port N            port (default 3389; 0 = a free one, printed)
   --admin-dn DN           the administrator's DN, like slapd's root DN: not an entry (default cn=admin)
   --admin-password PW     the administrator's password (default: generated, printed)
+  --anonymous-read        anonymous clients read everything but password attributes (default: the
+                          root DSE and the schema only); only the administrator reads passwords
   --profile ad|plain      Active Directory behaviour (default: ad when the data looks like AD)
   --max-val-range N       values of one attribute returned at once under the ad profile (default 1500)
   --referrals             under the ad profile, subtree searches at a domain root end with AD's
@@ -62,6 +64,7 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
         port: { type: 'string', short: 'p' },
         'admin-password': { type: 'string' },
         'admin-dn': { type: 'string' },
+        'anonymous-read': { type: 'boolean' },
         profile: { type: 'string' },
         'max-val-range': { type: 'string' },
         referrals: { type: 'boolean' },
@@ -103,6 +106,7 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
       port: integerFlag('--port', values.port ?? '3389'),
       ...(values['admin-password'] !== undefined && { adminPassword: values['admin-password'] }),
       ...(values['admin-dn'] !== undefined && { adminDn: values['admin-dn'] }),
+      ...(values['anonymous-read'] && { anonymousRead: true }),
       ...(values.profile !== undefined && { profile: values.profile as 'ad' | 'plain' }),
       ...(values['max-val-range'] !== undefined && { maxValRange: integerFlag('--max-val-range', values['max-val-range']) }),
       ...(values.referrals && { referrals: true }),

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { startServer } from '../server.js';
 import { FaultSwitches } from './faults.js';
 import { createMockCertificates, type MockCertificates } from './mock-tls.js';
+import { mockAccess, passwordAttributes } from './mock-access.js';
 import { startFaultEndpoint, type FaultEndpoint } from './fault-endpoint.js';
 import { forestsFromSources, looksLikeAd, readSources, withoutServerConfiguration, type MockForestData } from './mock-sources.js';
 
@@ -63,6 +64,11 @@ export interface MockDirectoryOptions {
   readonly host?: string;
   /** Default 0: a free port. */
   readonly port?: number;
+  /**
+   * Anonymous clients read everything but password attributes, as many OpenLDAP-based test
+   * images allow. Default: they see only the root DSE and the schema, as on Active Directory.
+   */
+  readonly anonymousRead?: boolean;
   /** The administrator's password; generated when absent. */
   readonly adminPassword?: string;
   /**
@@ -169,7 +175,6 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
       http: { ...parsed.http, enabled: false },
       cache: { ...parsed.cache, enabled: false },
       accounts: [...parsed.accounts, account],
-      access: parsed.access ?? FULL_ACCESS,
       ...(options.requireTls && { security: { ...parsed.security, ...REQUIRE_TLS } }),
     };
     data = await dataOfConfig(config, warnings);
@@ -194,6 +199,10 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
       account,
     });
   }
+
+  // The configuration's own rules, if any, after the administrator's; else the mock's defaults.
+  const defaults = mockAccess(account.dn, passwordAttributes(data.values()), options.anonymousRead ?? false);
+  config = { ...config, access: config.access ? [defaults[0], ...config.access] : defaults };
 
   const memories = new Map<string, MemoryDirectory>();
   for (const f of config.forests) {
@@ -255,9 +264,6 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
 /** AD's answer to a simple bind without TLS when the domain controller requires LDAP signing. */
 const REQUIRE_TLS = { requireTlsForBind: true, tlsRequiredResult: 'strongerAuthRequired' } as const;
 
-/** Whoever is bound may read and write everything; anonymous clients see the root DSE, as on AD. */
-const FULL_ACCESS = [{ who: 'authenticated' as const, what: { dn: '' as const, scope: 'subtree' as const }, allow: 'write' as const }];
-
 /** The configuration serving the forests found in the data, validated by the configuration's own parser. */
 function configFor(
   forests: readonly MockForestData[],
@@ -300,7 +306,6 @@ function configFor(
         ...(options.referrals && { referrals: true }),
       };
     }),
-    access: FULL_ACCESS,
   };
   // JSON is YAML; `$` is doubled so that no value is read as an environment variable reference.
   const config = parseConfig(JSON.stringify(document).replaceAll('$', '$$$$'), { source: 'canopy mock', baseDir: process.cwd() });
