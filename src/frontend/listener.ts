@@ -9,6 +9,7 @@ import { accessLogFilter, type AccessLogOptions } from './access-log.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import type { DropAfterPage } from './search-responder.js';
 import { subschemaEntry } from './subschema.js';
+import type { OperationObserver } from './operation-observer.js';
 
 export interface FrontEndOptions {
   /** Plain LDAP (StartTLS offered when `tls` is set); port 0 = ephemeral. */
@@ -25,6 +26,8 @@ export interface FrontEndOptions {
   readonly vendorVersion: string;
   /** The per-operation access log; every operation is logged when absent. */
   readonly accessLog?: AccessLogOptions;
+  /** Told of each operation once answered (the mock directory's journal). */
+  readonly observe?: OperationObserver;
   /** Drops a client's connection after a page of a paged search (the mock directory's fault switches). */
   readonly dropAfterPage?: DropAfterPage;
   /** The result cache of the pipeline serving now, asked per search (a reload may replace it). */
@@ -61,7 +64,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     socket.setNoDelay(true);
     const connection: Connection = new Connection(
       socket,
-      { id: nextId++, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache },
+      { id: nextId++, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache, observe: options.observe },
       () => {
         connections.delete(connection);
         metrics.openConnections.dec();

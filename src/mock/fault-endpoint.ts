@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ZodError } from 'zod';
 import type { Logger } from '../observability/logger.js';
 import type { FaultSpec, FaultSwitches } from './faults.js';
+import type { Journal } from './journal.js';
 
 export interface FaultEndpoint {
   readonly url: string;
@@ -15,14 +16,15 @@ const MAX_BODY = 16 * 1024;
 /**
  * The mock directory's admin endpoint, on loopback only, for test suites in any language:
  * `GET /faults` (active faults and counts), `POST /faults` (a fault spec as JSON → its id),
- * `DELETE /faults` (all), `DELETE /faults/ID`, `POST /reset` (back to the loaded data).
+ * `DELETE /faults` (all), `DELETE /faults/ID`, `POST /reset` (back to the loaded data),
+ * `GET /journal` (the operations received, `?since=SEQ` for those after one), `DELETE /journal`.
  */
 export async function startFaultEndpoint(
   faults: FaultSwitches,
-  options: { port: number; reset: () => void; logger: Logger },
+  options: { port: number; reset: () => void; journal: Journal; logger: Logger },
 ): Promise<FaultEndpoint> {
   const server = createServer((req, res) => {
-    handle(req, res, faults, options.reset).catch((err: unknown) => {
+    handle(req, res, faults, options).catch((err: unknown) => {
       options.logger.error({ err }, 'mock admin request failed');
       reply(res, 500, { error: 'internal error' });
     });
@@ -42,8 +44,17 @@ export async function startFaultEndpoint(
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, faults: FaultSwitches, reset: () => void): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+async function handle(req: IncomingMessage, res: ServerResponse, faults: FaultSwitches, options: { reset: () => void; journal: Journal }): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
+  if (path === '/journal' && req.method === 'GET') {
+    const since = Number(url.searchParams.get('since') ?? 0);
+    return reply(res, 200, { entries: options.journal.entries.filter((e) => e.seq > since), dropped: options.journal.dropped });
+  }
+  if (path === '/journal' && req.method === 'DELETE') {
+    options.journal.clear();
+    return reply(res, 204);
+  }
   if (path === '/faults' && req.method === 'GET') return reply(res, 200, { faults: faults.list(), counts: faults.counts });
   if (path === '/faults' && req.method === 'POST') {
     let spec: FaultSpec;
@@ -67,7 +78,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, faults: FaultSw
     return reply(res, 204);
   }
   if (path === '/reset' && req.method === 'POST') {
-    reset();
+    options.reset();
     return reply(res, 204);
   }
   reply(res, 404, { error: `no route ${req.method} ${path}` });

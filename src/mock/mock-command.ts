@@ -39,7 +39,9 @@ Options:
   --fault SPEC            inject a fault at start, e.g. unavailable:count=3  latency:ms=200,per=entry
                           drop:afterEntries=100  drop:afterPages=2  hang  busy:forest=avvid.info
                           (repeatable)
-  --fault-port N          serve the fault switches over HTTP on 127.0.0.1:N (0 = a free one)
+  --fault-port N          serve the fault switches and the journal of operations received
+                          (GET /journal) over HTTP on 127.0.0.1:N (0 = a free one)
+  --journal-size N        operations the journal keeps before dropping the oldest (default 10000)
   --log-level LEVEL       default warn
   -h, --help              show this help
 `;
@@ -77,6 +79,7 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
         watch: { type: 'boolean' },
         fault: { type: 'string', multiple: true },
         'fault-port': { type: 'string' },
+        'journal-size': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -114,6 +117,7 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
       ...(values['tls-cert'] !== undefined && { tlsCertFile: values['tls-cert'], tlsKeyFile: values['tls-key'] }),
       ...(tlsOn && { ldapsPort: integerFlag('--ldaps-port', values['ldaps-port'] ?? '3636') }),
       ...(values['fault-port'] !== undefined && { faultPort: integerFlag('--fault-port', values['fault-port']) }),
+      ...(values['journal-size'] !== undefined && { journalSize: integerFlag('--journal-size', values['journal-size']) }),
       logger: createLogger((values['log-level'] ?? 'warn') as 'warn'),
     };
   } catch (err) {
@@ -190,7 +194,7 @@ async function start(options: MockDirectoryOptions, faults: readonly FaultSpec[]
     `  entries:   ${mock.loaded}`,
     `  bind DN:   ${mock.bindDn}`,
     `  password:  ${mock.password}`,
-    ...(mock.faultUrl ? [`  faults:    ${mock.faultUrl}/faults`] : []),
+    ...(mock.faultUrl ? [`  faults:    ${mock.faultUrl}/faults`, `  journal:   ${mock.faultUrl}/journal`] : []),
   ];
   io.out.write(lines.join('\n') + '\n');
   for (const w of mock.warnings) io.err.write(`canopy mock: warning: ${w}\n`);

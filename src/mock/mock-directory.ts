@@ -10,6 +10,7 @@ import { startServer } from '../server.js';
 import { FaultSwitches } from './faults.js';
 import { createMockCertificates, type MockCertificates } from './mock-tls.js';
 import { mockAccess, passwordAttributes } from './mock-access.js';
+import { Journal } from './journal.js';
 import { startFaultEndpoint, type FaultEndpoint } from './fault-endpoint.js';
 import { forestsFromSources, looksLikeAd, readSources, withoutServerConfiguration, type MockForestData } from './mock-sources.js';
 
@@ -76,6 +77,8 @@ export interface MockDirectoryOptions {
    * that DN may exist in the data; binds with that DN are the administrator's all the same).
    */
   readonly adminDn?: string;
+  /** Operations the journal holds before it drops the oldest (default 10,000). */
+  readonly journalSize?: number;
   /** Serve the fault switches over HTTP on this loopback port (0 = a free one). Off when absent. */
   readonly faultPort?: number;
   /** Default: a silent logger. */
@@ -108,6 +111,8 @@ export interface MockDirectory extends AsyncDisposable {
   /** What the load left out and why (files that configure a server); `canopy mock` prints them. */
   readonly warnings: readonly string[];
   readonly faults: FaultSwitches;
+  /** Every operation received, in order: `entries`, `clear()`, `waitFor(predicate, timeoutMs)`. */
+  readonly journal: Journal;
   /** `http://127.0.0.1:port` of the fault endpoint, when `faultPort` was given. */
   readonly faultUrl?: string;
   /** Back to the loaded data: every write taken back, newest first (work proportional to the writes). */
@@ -212,8 +217,10 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
     memories.set(f.name, MemoryDirectory.fromRecords({ suffix: Dn.parse(f.base), records: d.records, ad, journal: true }));
   }
   const faults = new FaultSwitches(logger);
+  const journal = new Journal(options.journalSize);
   const server = await startServer(config, {
     logger,
+    observe: journal.record,
     openBackend: (f) => memories.get(f.name),
     wrapBackend: (name, directory) => faults.wrap(name, directory),
     dropAfterPage: faults.dropAfterPage,
@@ -227,7 +234,7 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
     for (const m of memories.values()) m.undoTo(0);
   };
   try {
-    if (options.faultPort !== undefined) endpoint = await startFaultEndpoint(faults, { port: options.faultPort, reset, logger });
+    if (options.faultPort !== undefined) endpoint = await startFaultEndpoint(faults, { port: options.faultPort, reset, journal, logger });
   } catch (err) {
     await server.close();
     throw err;
@@ -249,6 +256,7 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
     loaded: [...memories.values()].reduce((n, m) => n + m.size, 0),
     warnings,
     faults,
+    journal,
     ...(endpoint && { faultUrl: endpoint.url }),
     reset,
     snapshot,
