@@ -15,6 +15,7 @@ export {
   type MockSnapshot,
 } from './mock/mock-directory.js';
 export { FaultSwitches, type FaultSpec, type FaultKind, type ActiveFault } from './mock/faults.js';
+export { Journal, type JournalEntry, type JournalControl } from './mock/journal.js';
 export { Dn } from './core/dn.js';
 export { Entry, type Attribute, type AttributeValue } from './core/entry.js';
 export { LdapError } from './core/ldap-error.js';

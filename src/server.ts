@@ -7,6 +7,7 @@ import type { Directory } from './core/directory.js';
 import { MemoryDirectory } from './backends/memory/memory-directory.js';
 import { startFrontEnd, type FrontEnd } from './frontend/listener.js';
 import type { DropAfterPage } from './frontend/search-responder.js';
+import type { OperationObserver } from './frontend/operation-observer.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { NamespaceRouter, type RoutedForest } from './router/namespace-router.js';
 import { SortBuffers } from './router/sort-buffers.js';
@@ -69,6 +70,8 @@ export interface ServerOptions {
   readonly dropAfterPage?: DropAfterPage;
   /** The result cache's clock in milliseconds (tests move it instead of waiting); performance.now by default. */
   readonly cacheClock?: () => number;
+  /** Told of each operation once answered: the mock directory's journal. */
+  readonly observe?: OperationObserver;
 }
 
 /** What assembling a pipeline needs besides the configuration. */
@@ -136,6 +139,7 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
       logger,
       vendorVersion: version,
       dropAfterPage: options.dropAfterPage,
+      observe: options.observe,
       resultCache: () => live.pipeline.cache,
       accessLog: { enabled: config.logging.accessLog, sampleRate: config.logging.accessLogSampleRate },
     });

@@ -28,6 +28,7 @@ import { NO_SEARCH_LIMITS, SearchResponder, type DropAfterPage, type SearchLimit
 import { passwordModify } from './password-modify.js';
 import { Session } from './session.js';
 import { SUBSCHEMA_DN } from './subschema.js';
+import type { OperationObserver } from './operation-observer.js';
 
 export interface ConnectionLimits {
   readonly maxMessageBytes: number;
@@ -64,6 +65,8 @@ export interface ConnectionOptions {
   readonly dropAfterPage?: DropAfterPage;
   /** The result cache of the pipeline serving now, asked per search; none: every search goes to the directory. */
   readonly resultCache?: () => ResultCache | undefined;
+  /** Told of each operation once answered (the mock directory's journal). */
+  readonly observe?: OperationObserver;
 }
 
 /** What an operation ends with: the LDAPResult fields, plus what the log line reports. */
@@ -312,7 +315,9 @@ export class Connection {
       this.auditBind(request.name, outcome.code);
       this.applySessionLimits();
     }
-    const logged = this.options.accessLog?.(signal.aborted ? undefined : outcome.code) ?? true;
+    const code = signal.aborted ? undefined : outcome.code;
+    this.options.observe?.({ connectionId: this.options.id, messageId, request, controls, code, entries: outcome.entries, identity: this.session.identity, secure: this.secure });
+    const logged = this.options.accessLog?.(code) ?? true;
     if (signal.aborted) {
       if (logged) this.log.info({ msgId: messageId, ...describe(request), abandoned: true, ms }, 'operation');
       return;
@@ -466,6 +471,8 @@ export class Connection {
       tls.once('close', () => clearTimeout(timer));
     });
     recordOperation('extended', ResultCode.success);
+    const request = { op: 'extended', oid: ExtendedOid.startTls } as const;
+    this.options.observe?.({ connectionId: this.options.id, messageId, request, controls: [], code: ResultCode.success, identity: this.session.identity, secure: true });
     if (this.options.accessLog?.(ResultCode.success) ?? true) {
       this.log.info({ msgId: messageId, op: 'startTLS', code: ResultCode.success }, 'operation');
     }

@@ -10,6 +10,7 @@ import { Admission, type Refusal } from './admission.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import type { DropAfterPage } from './search-responder.js';
 import { subschemaEntry } from './subschema.js';
+import type { OperationObserver } from './operation-observer.js';
 
 export interface FrontEndOptions {
   /** Plain LDAP (StartTLS offered when `tls` is set); port 0 = ephemeral. */
@@ -30,6 +31,8 @@ export interface FrontEndOptions {
   readonly vendorVersion: string;
   /** The per-operation access log; every operation is logged when absent. */
   readonly accessLog?: AccessLogOptions;
+  /** Told of each operation once answered (the mock directory's journal). */
+  readonly observe?: OperationObserver;
   /** Drops a client's connection after a page of a paged search (the mock directory's fault switches). */
   readonly dropAfterPage?: DropAfterPage;
   /** The result cache of the pipeline serving now, asked per search (a reload may replace it). */
@@ -84,7 +87,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
   const serve = (socket: Socket): void => {
     const connection: Connection = new Connection(
       socket,
-      { id: nextId++, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache },
+      { id: nextId++, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache, observe: options.observe },
       () => connections.delete(connection),
     );
     connections.add(connection);

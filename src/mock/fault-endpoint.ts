@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ZodError } from 'zod';
 import type { Logger } from '../observability/logger.js';
 import type { FaultSpec, FaultSwitches } from './faults.js';
+import type { Journal } from './journal.js';
 
 export interface FaultEndpoint {
   readonly url: string;
@@ -15,7 +16,8 @@ const MAX_BODY = 16 * 1024;
 /**
  * The mock directory's admin endpoint, on loopback only, for test suites in any language:
  * `GET /faults` (active faults and counts), `POST /faults` (a fault spec as JSON → its id),
- * `DELETE /faults` (all), `DELETE /faults/ID`, `POST /reset` (back to the loaded data).
+ * `DELETE /faults` (all), `DELETE /faults/ID`, `POST /reset` (back to the loaded data),
+ * `GET /journal` (the operations received, `?since=SEQ` for those after one), `DELETE /journal`.
  *
  * Listening on loopback does not keep web pages out: a browser on the developer's machine reaches
  * 127.0.0.1 too. A page of another origin may send a "simple" POST (text/plain, no preflight), and
@@ -26,7 +28,7 @@ const MAX_BODY = 16 * 1024;
  */
 export async function startFaultEndpoint(
   faults: FaultSwitches,
-  options: { port: number; reset: () => void; logger: Logger },
+  options: { port: number; reset: () => void; journal: Journal; logger: Logger },
 ): Promise<FaultEndpoint> {
   const server = createServer((req, res) => {
     const port = (server.address() as AddressInfo).port;
@@ -36,7 +38,7 @@ export async function startFaultEndpoint(
     if (req.method === 'POST' && !isJson(req.headers['content-type'])) {
       return reply(res, 415, { error: 'POST needs Content-Type: application/json' });
     }
-    handle(req, res, faults, options.reset).catch((err: unknown) => {
+    handle(req, res, faults, options).catch((err: unknown) => {
       options.logger.error({ err }, 'mock admin request failed');
       reply(res, 500, { error: 'internal error' });
     });
@@ -56,8 +58,17 @@ export async function startFaultEndpoint(
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, faults: FaultSwitches, reset: () => void): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+async function handle(req: IncomingMessage, res: ServerResponse, faults: FaultSwitches, options: { reset: () => void; journal: Journal }): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
+  if (path === '/journal' && req.method === 'GET') {
+    const since = Number(url.searchParams.get('since') ?? 0);
+    return reply(res, 200, { entries: options.journal.entries.filter((e) => e.seq > since), dropped: options.journal.dropped });
+  }
+  if (path === '/journal' && req.method === 'DELETE') {
+    options.journal.clear();
+    return reply(res, 204);
+  }
   if (path === '/faults' && req.method === 'GET') return reply(res, 200, { faults: faults.list(), counts: faults.counts });
   if (path === '/faults' && req.method === 'POST') {
     let spec: FaultSpec;
@@ -81,7 +92,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, faults: FaultSw
     return reply(res, 204);
   }
   if (path === '/reset' && req.method === 'POST') {
-    reset();
+    options.reset();
     return reply(res, 204);
   }
   reply(res, 404, { error: `no route ${req.method} ${path}` });

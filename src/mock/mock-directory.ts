@@ -8,15 +8,22 @@ import { Dn } from '../core/dn.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startServer } from '../server.js';
 import { FaultSwitches } from './faults.js';
+import { createMockCertificates, type MockCertificates } from './mock-tls.js';
+import { mockAccess, passwordAttributes } from './mock-access.js';
+import { Journal } from './journal.js';
 import { startFaultEndpoint, type FaultEndpoint } from './fault-endpoint.js';
-import { forestsFromSources, looksLikeAd, readSources, type MockForestData } from './mock-sources.js';
+import { forestsFromSources, looksLikeAd, readSources, withoutServerConfiguration, type MockForestData } from './mock-sources.js';
 
 export type MockProfile = 'ad' | 'plain';
 
 export interface MockDirectoryOptions {
   /** LDIF content, one string per source. With neither `ldif` nor `files` nor `config`: the bundled AD-like fixtures. */
   readonly ldif?: string | readonly string[];
-  /** LDIF files to serve. Suffixes come from the data: an entry whose parent is not in it starts a naming context. */
+  /**
+   * LDIF files or folders (their `*.ldif` files in name order) to serve. Suffixes come from the
+   * data: an entry whose parent is not in it starts a naming context. Change records apply in
+   * order; files that configure a server (`cn=config`, `cn=schema`) are skipped (`dir.warnings`).
+   */
   readonly files?: readonly string[];
   /**
    * A whole configuration (YAML text) instead of `ldif`/`files`, e.g. several memory forests behind
@@ -40,16 +47,38 @@ export interface MockDirectoryOptions {
   readonly referrals?: boolean;
   /**
    * Refuse simple binds without TLS with strongerAuthRequired (8), as domain controllers that
-   * require LDAP signing do. The mock listens without TLS unless `config` sets it up, so every
-   * simple bind is refused then: for testing how a client handles it.
+   * require LDAP signing do. Without `tls` (or a `tls` section in `config`) every simple bind is
+   * refused then: for testing how a client handles it.
    */
   readonly requireTls?: boolean;
+  /**
+   * Serve LDAPS (and StartTLS on the plain port) with a CA and a server certificate generated at
+   * start, for localhost, 127.0.0.1, ::1 and `host`: clients trust `dir.caPem` / `dir.caFile`.
+   */
+  readonly tls?: boolean;
+  /** Serve LDAPS and StartTLS with this certificate instead (PEM files; `tls` is then implied). */
+  readonly tlsCertFile?: string;
+  readonly tlsKeyFile?: string;
+  /** The LDAPS port when TLS is on. Default 0: a free port. */
+  readonly ldapsPort?: number;
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** Default 0: a free port. */
   readonly port?: number;
+  /**
+   * Anonymous clients read everything but password attributes, as many OpenLDAP-based test
+   * images allow. Default: they see only the root DSE and the schema, as on Active Directory.
+   */
+  readonly anonymousRead?: boolean;
   /** The administrator's password; generated when absent. */
   readonly adminPassword?: string;
+  /**
+   * The administrator's DN (default `cn=admin`): like slapd's root DN, not an entry (an entry with
+   * that DN may exist in the data; binds with that DN are the administrator's all the same).
+   */
+  readonly adminDn?: string;
+  /** Operations the journal holds before it drops the oldest (default 10,000). */
+  readonly journalSize?: number;
   /** Serve the fault switches over HTTP on this loopback port (0 = a free one). Off when absent. */
   readonly faultPort?: number;
   /** Default: a silent logger. */
@@ -65,6 +94,12 @@ export interface MockDirectory extends AsyncDisposable {
   /** `ldap://host:port`. */
   readonly url: string;
   readonly port: number;
+  /** `ldaps://host:port`, when TLS is on. */
+  readonly ldapsUrl?: string;
+  readonly ldapsPort?: number;
+  /** The generated CA certificate (PEM) that clients trust, with `tls: true`; `caFile` holds it until `close`. */
+  readonly caPem?: string;
+  readonly caFile?: string;
   /** The administrator: reads and writes everything. */
   readonly bindDn: string;
   readonly password: string;
@@ -73,7 +108,11 @@ export interface MockDirectory extends AsyncDisposable {
   readonly profile: MockProfile;
   /** Entries loaded at start. */
   readonly loaded: number;
+  /** What the load left out and why (files that configure a server); `canopy mock` prints them. */
+  readonly warnings: readonly string[];
   readonly faults: FaultSwitches;
+  /** Every operation received, in order: `entries`, `clear()`, `waitFor(predicate, timeoutMs)`. */
+  readonly journal: Journal;
   /** `http://127.0.0.1:port` of the fault endpoint, when `faultPort` was given. */
   readonly faultUrl?: string;
   /** Back to the loaded data: every write taken back, newest first (work proportional to the writes). */
@@ -98,32 +137,59 @@ const FIXTURES = ['avvid.info.ldif', 'vse.lab.ldif'].map((f) => fileURLToPath(ne
 export async function startMockDirectory(options: MockDirectoryOptions = {}): Promise<MockDirectory> {
   const logger = options.logger ?? createLogger('silent');
   const password = options.adminPassword ?? randomBytes(12).toString('base64url');
-  const account = { dn: MOCK_ADMIN_DN, passwordHash: await hashPassword(password) };
-  const listen = `ldap://${urlHost(options.host ?? '127.0.0.1')}:${options.port ?? 0}`;
+  const account = { dn: adminDnOf(options.adminDn ?? MOCK_ADMIN_DN), passwordHash: await hashPassword(password) };
+  const host = options.host ?? '127.0.0.1';
+  const listen = `ldap://${urlHost(host)}:${options.port ?? 0}`;
+  const certificates = await certificatesFor(options, host);
+  const tls = certificates && {
+    section: { certFile: certificates.certFile, keyFile: certificates.keyFile },
+    ldaps: `ldaps://${urlHost(host)}:${options.ldapsPort ?? 0}`,
+  };
+  try {
+    return await start(options, { logger, password, account, listen, tls, certificates });
+  } catch (err) {
+    await certificates?.remove?.();
+    throw err;
+  }
+}
+
+interface Prepared {
+  readonly logger: Logger;
+  readonly password: string;
+  readonly account: { dn: string; passwordHash: string };
+  readonly listen: string;
+  readonly tls?: { section: { certFile: string; keyFile: string }; ldaps: string };
+  readonly certificates?: Partial<MockCertificates> & Pick<MockCertificates, 'certFile' | 'keyFile'>;
+}
+
+async function start(options: MockDirectoryOptions, prepared: Prepared): Promise<MockDirectory> {
+  const { logger, password, account, listen, tls, certificates } = prepared;
 
   let config: LoadedConfig;
   let data: ReadonlyMap<string, MockForestData>;
   let profile: MockProfile;
+  const warnings: string[] = [];
   if (options.config !== undefined) {
     const parsed = parseConfig(options.config, { source: 'mock configuration', baseDir: options.baseDir ?? process.cwd() });
     // No /metrics listener: several mock directories run side by side in test suites. No result
     // cache: a reset, a restore or a fault must show in the very next search.
     config = {
       ...parsed,
-      listen: { ...parsed.listen, ldap: listen },
+      listen: { ...parsed.listen, ldap: listen, ...(tls && { ldaps: tls.ldaps }) },
+      ...(tls && { tls: tls.section }),
       http: { ...parsed.http, enabled: false },
       cache: { ...parsed.cache, enabled: false },
       accounts: [...parsed.accounts, account],
-      access: parsed.access ?? FULL_ACCESS,
       ...(options.requireTls && { security: { ...parsed.security, ...REQUIRE_TLS } }),
     };
-    data = await dataOfConfig(config);
+    data = await dataOfConfig(config, warnings);
     profile = config.forests.some((f) => f.backend === 'memory' && f.profile === 'ad') ? 'ad' : 'plain';
   } else {
     const texts = typeof options.ldif === 'string' ? [options.ldif] : options.ldif;
-    const sources = texts
-      ? texts.map((text, i) => ({ name: `ldif[${i}]`, text }))
+    const { sources, skipped } = texts
+      ? withoutServerConfiguration(texts.map((text, i) => ({ name: `ldif[${i}]`, text })))
       : await readSources(options.files ?? FIXTURES);
+    warnings.push(...skipped);
     const forests = forestsFromSources(sources);
     profile = options.profile ?? (looksLikeAd(forests) ? 'ad' : 'plain');
     data = new Map(forests.map((f) => [f.name, f]));
@@ -134,9 +200,14 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
       maxPageSize: options.maxPageSize ?? 1000,
       referrals: options.referrals ?? false,
       requireTls: options.requireTls ?? false,
+      tls,
       account,
     });
   }
+
+  // The configuration's own rules, if any, after the administrator's; else the mock's defaults.
+  const defaults = mockAccess(account.dn, passwordAttributes(data.values()), options.anonymousRead ?? false);
+  config = { ...config, access: config.access ? [defaults[0], ...config.access] : defaults };
 
   const memories = new Map<string, MemoryDirectory>();
   for (const f of config.forests) {
@@ -146,8 +217,10 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
     memories.set(f.name, MemoryDirectory.fromRecords({ suffix: Dn.parse(f.base), records: d.records, ad, journal: true }));
   }
   const faults = new FaultSwitches(logger);
+  const journal = new Journal(options.journalSize);
   const server = await startServer(config, {
     logger,
+    observe: journal.record,
     openBackend: (f) => memories.get(f.name),
     wrapBackend: (name, directory) => faults.wrap(name, directory),
     dropAfterPage: faults.dropAfterPage,
@@ -161,7 +234,7 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
     for (const m of memories.values()) m.undoTo(0);
   };
   try {
-    if (options.faultPort !== undefined) endpoint = await startFaultEndpoint(faults, { port: options.faultPort, reset, logger });
+    if (options.faultPort !== undefined) endpoint = await startFaultEndpoint(faults, { port: options.faultPort, reset, journal, logger });
   } catch (err) {
     await server.close();
     throw err;
@@ -169,16 +242,21 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
   const close = async (): Promise<void> => {
     await endpoint?.close();
     await server.close();
+    await certificates?.remove?.();
   };
   return {
     url: server.urls[0],
     port: server.ldapPort!,
-    bindDn: MOCK_ADMIN_DN,
+    ...(server.ldapsPort !== undefined && { ldapsUrl: server.urls.find((u) => u.startsWith('ldaps:')), ldapsPort: server.ldapsPort }),
+    ...(certificates?.caPem !== undefined && { caPem: certificates.caPem, caFile: certificates.caFile }),
+    bindDn: account.dn,
     password,
     suffixes: config.forests.map((f) => f.base),
     profile,
     loaded: [...memories.values()].reduce((n, m) => n + m.size, 0),
+    warnings,
     faults,
+    journal,
     ...(endpoint && { faultUrl: endpoint.url }),
     reset,
     snapshot,
@@ -194,9 +272,6 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
 /** AD's answer to a simple bind without TLS when the domain controller requires LDAP signing. */
 const REQUIRE_TLS = { requireTlsForBind: true, tlsRequiredResult: 'strongerAuthRequired' } as const;
 
-/** Whoever is bound may read and write everything; anonymous clients see the root DSE, as on AD. */
-const FULL_ACCESS = [{ who: 'authenticated' as const, what: { dn: '' as const, scope: 'subtree' as const }, allow: 'write' as const }];
-
 /** The configuration serving the forests found in the data, validated by the configuration's own parser. */
 function configFor(
   forests: readonly MockForestData[],
@@ -207,6 +282,7 @@ function configFor(
     maxPageSize: number;
     referrals: boolean;
     requireTls: boolean;
+    tls: Prepared['tls'];
     account: { dn: string; passwordHash: string };
   },
 ): LoadedConfig {
@@ -214,7 +290,8 @@ function configFor(
   for (const f of forests) for (const s of [...(f.dnsName ? [f.dnsName] : []), ...f.upnSuffixes]) if (!upnOwner.has(s)) upnOwner.set(s, f.name);
   const netbios = new Set<string>();
   const document = {
-    listen: { ldap: options.listen },
+    listen: { ldap: options.listen, ...(options.tls && { ldaps: options.tls.ldaps }) },
+    ...(options.tls && { tls: options.tls.section }),
     http: { enabled: false },
     cache: { enabled: false },
     logging: { level: 'silent' },
@@ -237,23 +314,42 @@ function configFor(
         ...(options.referrals && { referrals: true }),
       };
     }),
-    accounts: [options.account],
-    access: FULL_ACCESS,
   };
   // JSON is YAML; `$` is doubled so that no value is read as an environment variable reference.
-  return parseConfig(JSON.stringify(document).replaceAll('$', '$$$$'), { source: 'canopy mock', baseDir: process.cwd() });
+  const config = parseConfig(JSON.stringify(document).replaceAll('$', '$$$$'), { source: 'canopy mock', baseDir: process.cwd() });
+  // Added after validation, which keeps accounts out of the forests: the administrator is the
+  // suite's root DN (cn=admin,<suffix>), checked before any entry of that name, as on slapd.
+  return { ...config, accounts: [...config.accounts, options.account] };
 }
 
 /** The records of a configuration's memory forests, read from their files. */
-async function dataOfConfig(config: LoadedConfig): Promise<Map<string, MockForestData>> {
+async function dataOfConfig(config: LoadedConfig, warnings: string[]): Promise<Map<string, MockForestData>> {
   const data = new Map<string, MockForestData>();
   for (const f of config.forests) {
     if (f.backend !== 'memory') continue;
-    const sources = await readSources(f.ldif);
+    const { sources, skipped } = await readSources(f.ldif);
+    warnings.push(...skipped);
     const records = forestsFromSources(sources).flatMap((d) => d.records);
     data.set(f.name, { name: f.name, suffix: Dn.parse(f.base), records, upnSuffixes: new Set() });
   }
   return data;
+}
+
+/** The certificate files to serve: the ones given, or new ones (removed at close). */
+async function certificatesFor(options: MockDirectoryOptions, host: string): Promise<Prepared['certificates']> {
+  if ((options.tlsCertFile === undefined) !== (options.tlsKeyFile === undefined)) {
+    throw new Error('tlsCertFile and tlsKeyFile go together');
+  }
+  if (options.tlsCertFile !== undefined) return { certFile: options.tlsCertFile, keyFile: options.tlsKeyFile! };
+  return options.tls ? createMockCertificates([host]) : undefined;
+}
+
+function adminDnOf(text: string): string {
+  try {
+    return Dn.parse(text).text;
+  } catch {
+    throw new Error(`the administrator's DN "${text}" is not a valid DN`);
+  }
 }
 
 function urlHost(host: string): string {

@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Dn } from '../core/dn.js';
 import { attributeKey } from '../core/schema.js';
-import { LdifError, parseLdif, type LdifRecord } from '../backends/memory/ldif.js';
+import { applyLdifChanges, LdifError, parseLdifChanges, type LdifRecord } from '../backends/memory/ldif.js';
 import type { LdifSource } from '../backends/memory/memory-directory.js';
 
 /** One naming context found in the data: its suffix and the records below it. */
@@ -15,17 +16,60 @@ export interface MockForestData {
   readonly upnSuffixes: ReadonlySet<string>;
 }
 
-export async function readSources(files: readonly string[]): Promise<LdifSource[]> {
-  return Promise.all(files.map(async (name) => ({ name, text: await readFile(name, 'utf8') })));
+/** LDIF sources to load, and those left out because they configure a server rather than hold data. */
+export interface MockSources {
+  readonly sources: LdifSource[];
+  readonly skipped: readonly string[];
 }
 
 /**
- * Splits LDIF sources into naming contexts: an entry whose parent is not in the data starts one
- * (its suffix), every other entry belongs to the suffix above it. A gap (an entry whose parent is
- * missing below a suffix) is reported by the memory directory's load with file and line.
+ * Reads LDIF files; a folder stands for its `*.ldif` files in name order (as slapd images and
+ * bootstrap folders number them: 01-users.ldif, 02-groups.ldif), not its subfolders.
+ */
+export async function readSources(paths: readonly string[]): Promise<MockSources> {
+  const files: string[] = [];
+  for (const path of paths) {
+    if (!(await stat(path)).isDirectory()) files.push(path);
+    else {
+      const names = (await readdir(path, { withFileTypes: true })).filter((d) => !d.isDirectory() && /\.ldif$/i.test(d.name)).map((d) => d.name);
+      files.push(...names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((n) => join(path, n)));
+    }
+  }
+  return withoutServerConfiguration(await Promise.all(files.map(async (name) => ({ name, text: await readFile(name, 'utf8') }))));
+}
+
+/**
+ * Leaves out sources that configure a server: records for `cn=config` (slapd's configuration:
+ * modules, databases, access, its schema under `cn=schema,cn=config`) or for a subschema entry
+ * (`cn=schema`, `cn=Subschema`). Found from the `dn:` lines alone, as such files often are
+ * templates (`olcDatabase={1}{{ BACKEND }},cn=config`) whose DNs do not even parse.
+ */
+export function withoutServerConfiguration(sources: readonly LdifSource[]): MockSources {
+  const kept: LdifSource[] = [];
+  const skipped: string[] = [];
+  for (const source of sources) {
+    const dn = [...source.text.matchAll(/^dn:(:?) *(.*)$/gim)]
+      .map(([, b64, value]) => (b64 ? Buffer.from(value, 'base64').toString('utf8') : value))
+      .find(configuresServer);
+    if (dn === undefined) kept.push(source);
+    else skipped.push(`${source.name}: configures a server ("${dn.trim()}"), not data: skipped`);
+  }
+  return { sources: kept, skipped };
+}
+
+function configuresServer(dn: string): boolean {
+  const rdns = dn.toLowerCase().split(',').map((r) => r.replace(/\s+/g, ''));
+  return rdns.at(-1) === 'cn=config' || (rdns.length === 1 && (rdns[0] === 'cn=schema' || rdns[0] === 'cn=subschema'));
+}
+
+/**
+ * Splits LDIF sources into naming contexts, once their change records are applied in order: an
+ * entry whose parent is not in the data starts one (its suffix), every other entry belongs to the
+ * suffix above it. A gap (an entry whose parent is missing below a suffix) is reported by the
+ * memory directory's load with file and line.
  */
 export function forestsFromSources(sources: readonly LdifSource[]): MockForestData[] {
-  const records = sources.flatMap((s) => parseLdif(s.text, s.name).map((r) => ({ ...r, source: s.name })));
+  const records = applyLdifChanges(sources.flatMap((s) => parseLdifChanges(s.text, s.name).map((c) => ({ ...c, source: s.name }))));
   records.sort((a, b) => a.entry.dn.depth - b.entry.dn.depth);
   const forests: (MockForestData & { upnSuffixes: Set<string> })[] = [];
   const names = new Set<string>();

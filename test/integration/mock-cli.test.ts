@@ -1,6 +1,6 @@
 /** `canopy mock` as a developer runs it: a separate process serving LDIF files without a configuration. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -58,13 +58,13 @@ describe('canopy mock', () => {
     const file = join(dir, 'data.ldif');
     const saved = join(dir, 'saved.ldif');
     writeFileSync(file, LDIF);
-    const mock = spawnMock([file, '--port', '0', '--admin-password', 'Adm1n!', '--save', saved, '--watch']);
+    const mock = spawnMock([file, '--port', '0', '--admin-dn', 'cn=Manager,dc=example,dc=com', '--admin-password', 'Adm1n!', '--save', saved, '--watch']);
     const b = await mock.banner();
     expect(b.url).toMatch(/^ldap:\/\/127\.0\.0\.1:\d+$/);
-    expect(b).toMatchObject({ port: b.url.split(':')[2], suffixes: 'dc=example,dc=com', profile: 'plain', entries: '2', 'bind DN': 'cn=admin', password: 'Adm1n!' });
+    expect(b).toMatchObject({ port: b.url.split(':')[2], suffixes: 'dc=example,dc=com', profile: 'plain', entries: '2', 'bind DN': 'cn=Manager,dc=example,dc=com', password: 'Adm1n!' });
     expect((await search(b, '(cn=alice)')).stdout).toContain('sn: Smith');
 
-    const modify = await runLdapTool('ldapmodify', ['-x', '-H', b.url, '-D', 'cn=admin', '-w', 'Adm1n!'], 'dn: cn=alice,dc=example,dc=com\nchangetype: modify\nreplace: sn\nsn: Jones\n');
+    const modify = await runLdapTool('ldapmodify', ['-x', '-H', b.url, '-D', b['bind DN'], '-w', 'Adm1n!'], 'dn: cn=alice,dc=example,dc=com\nchangetype: modify\nreplace: sn\nsn: Jones\n');
     expect(modify.status).toBe(0);
 
     const reloaded = mock.banner();
@@ -92,10 +92,25 @@ describe('canopy mock', () => {
     expect(await mock.stop()).toBe(0);
   });
 
+  it('serves LDAPS and StartTLS with --tls, printing the CA file to trust, removed on exit', async () => {
+    const mock = spawnMock(['--port', '0', '--ldaps-port', '0', '--tls', '--admin-password', 'Adm1n!']);
+    const b = await mock.banner();
+    expect(b.ldaps).toMatch(/^\d+$/);
+    const ldaps = `ldaps://127.0.0.1:${b.ldaps}`;
+    const trust = { LDAPTLS_CACERT: b['CA file'] };
+    const args = (url: string, ...extra: string[]) => ['-x', '-LLL', ...extra, '-H', url, '-D', 'cn=admin', '-w', 'Adm1n!', '-b', 'DC=avvid,DC=info', '-s', 'base', 'dc'];
+    expect((await runLdapTool('ldapsearch', args(ldaps), undefined, trust)).stdout).toContain('dc: avvid');
+    expect((await runLdapTool('ldapsearch', args(b.url, '-ZZ'), undefined, trust)).stdout).toContain('dc: avvid');
+    expect(await mock.stop()).toBe(0);
+    expect(existsSync(b['CA file'])).toBe(false);
+  });
+
   it('rejects bad flags and unreadable files', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'mock', ...args], { encoding: 'utf8', timeout: 20_000 });
     expect(run('--profile', 'novell').status).toBe(2);
     expect(run('--fault', 'latency').stderr).toContain('invalid fault');
+    expect(run('--tls-cert', 'x.pem').stderr).toContain('--tls-cert and --tls-key go together');
+    expect(run('--ldaps-port', '0').status).toBe(2);
     const missing = run('/nowhere/x.ldif', '--port', '0');
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('/nowhere/x.ldif');

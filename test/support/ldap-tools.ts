@@ -9,12 +9,13 @@ export interface LdapToolResult {
 
 /**
  * Runs one of OpenLDAP's clients (`ldapsearch`, `ldapmodify`, `ldapcompare`, …) with `input` on
- * stdin. Asynchronous on purpose: tests serve LDAP from their own process, and a synchronous spawn
+ * stdin (`env` adds variables, e.g. LDAPTLS_CACERT). Asynchronous on purpose: tests serve LDAP from their own process, and a synchronous spawn
  * would block the event loop the server answers on. A missing binary is an error, never a skip.
  */
-export function runLdapTool(name: string, args: readonly string[], input?: string): Promise<LdapToolResult> {
+export function runLdapTool(name: string, args: readonly string[], input?: string, env: Record<string, string> = {}): Promise<LdapToolResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(name, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LDAPNOINIT: '1' } });
+    // LDAPNOINIT keeps ldap.conf and ~/.ldaprc out, and the LDAP* variables too: dropped when `env` sets some.
+    const child = spawn(name, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...(Object.keys(env).length === 0 && { LDAPNOINIT: '1' }), ...env } });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => stdout.push(b));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
-import { entriesToLdif, LdifError, parseLdif } from '../../src/backends/memory/ldif.js';
+import { applyLdifChanges, entriesToLdif, LdifError, parseLdif, parseLdifChanges } from '../../src/backends/memory/ldif.js';
 
 const sample = [
   'version: 1',
@@ -106,5 +106,74 @@ describe('entriesToLdif', () => {
     expect(a.entry.dn.text).toBe(entry.dn.text);
     for (const attr of entry.attributes()) expect(a.entry.get(attr.name)?.values).toEqual(attr.values);
     expect(b.entry.dn.text).toBe('dc=x');
+  });
+});
+
+describe('LDIF change records', () => {
+  const load = (...files: string[]) =>
+    applyLdifChanges(files.flatMap((text, i) => parseLdifChanges(text, `${i}.ldif`).map((c) => ({ ...c, source: `${i}.ldif` }))));
+  const base = 'dn: dc=x\nobjectClass: domain\ndc: x\n\ndn: ou=a,dc=x\nobjectClass: organizationalUnit\nou: a\n\n' +
+    'dn: cn=p,ou=a,dc=x\nobjectClass: person\ncn: p\nsn: One\ntelephoneNumber: 1\n';
+
+  it('apply in order across files: add, modify (add/delete/replace), modrdn of a subtree, delete', () => {
+    const changes = `version: 1
+
+dn: cn=q,ou=a,dc=x
+changetype: add
+objectClass: person
+cn: q
+sn: Two
+
+dn: cn=p,ou=a,dc=x
+changetype: modify
+replace: sn
+sn: Three
+-
+add: description
+description: added
+-
+delete: telephoneNumber
+-
+
+dn: ou=a,dc=x
+changetype: moddn
+newrdn: ou=b
+deleteoldrdn: 1
+
+dn: cn=q,ou=b,dc=x
+changetype: modrdn
+newrdn: cn=r
+deleteoldrdn: 0
+newsuperior: dc=x
+
+dn: cn=r,dc=x
+changetype: delete
+`;
+    const records = load(base, changes);
+    const byDn = new Map(records.map((r) => [r.entry.dn.text, r]));
+    expect([...byDn.keys()].sort()).toEqual(['cn=p,ou=b,dc=x', 'dc=x', 'ou=b,dc=x']);
+    const p = byDn.get('cn=p,ou=b,dc=x')!;
+    expect(p.entry.get('sn')?.values).toEqual(['Three']);
+    expect(p.entry.get('description')?.values).toEqual(['added']);
+    expect(p.entry.has('telephoneNumber')).toBe(false);
+    expect(p.source).toBe('0.ldif'); // where the entry was added
+    expect(byDn.get('ou=b,dc=x')!.entry.get('ou')?.values).toEqual(['b']); // deleteoldrdn: 1 dropped "a"
+  });
+
+  const failures: Array<[string, string, RegExp]> = [
+    ['a modify of a missing entry', 'dn: cn=z,dc=x\nchangetype: modify\nreplace: sn\nsn: a\n', /^1\.ldif:1: modify: no entry "cn=z,dc=x"/],
+    ['an add of an entry that exists', 'dn: dc=x\nchangetype: add\nobjectClass: domain\ndc: x\n', /^1\.ldif:1: duplicate entry "dc=x" \(first defined at 0\.ldif:1\)/],
+    ['a delete of an entry with entries below', '\ndn: ou=a,dc=x\nchangetype: delete\n', /^1\.ldif:2: delete: "ou=a,dc=x" has entries below it/],
+    ['an added value already there', 'dn: cn=p,ou=a,dc=x\nchangetype: modify\nadd: sn\nsn: one\n', /^1\.ldif:1: modify "cn=p,ou=a,dc=x": .*already has the value/],
+    ['a rename onto an entry', 'dn: cn=p,ou=a,dc=x\nchangetype: modrdn\nnewrdn: ou=a\ndeleteoldrdn: 0\nnewsuperior: dc=x\n', /^1\.ldif:1: modrdn: "ou=a,dc=x" exists already/],
+    ['an unknown changetype', 'dn: dc=x\nchangetype: frobnicate\n', /^1\.ldif:2: unknown changetype "frobnicate"/],
+    ['a value of another attribute in a change', 'dn: dc=x\nchangetype: modify\nreplace: description\ncn: y\n', /^1\.ldif:4: .*missing "-"/],
+  ];
+  it.each(failures)('fail the load at %s, with file and line', (_name, text, message) => {
+    expect(() => load(base, text)).toThrow(message);
+  });
+
+  it('are refused by parseLdif, which loads content only', () => {
+    expect(() => parseLdif('dn: dc=x\nchangetype: modify\nreplace: dc\ndc: y\n', 'c.ldif')).toThrow(/^c\.ldif:2: .*only LDIF content/);
   });
 });

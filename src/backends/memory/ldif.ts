@@ -1,8 +1,10 @@
+import type { Modification, ModificationOperation } from '../../core/directory.js';
 import { Dn } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { withoutBinaryOption } from '../../core/matching.js';
 import { syntaxOf } from '../../core/schema.js';
+import { applyModifications, renamedEntry } from './entry-writes.js';
 
 /** A malformed LDIF file: the message starts with `file:line:` so an editor can jump to it. */
 export class LdifError extends Error {
@@ -30,10 +32,29 @@ interface Line {
 const ATTRIBUTE = /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)(?:;[A-Za-z0-9-]+)*$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** An LDIF change record (RFC 2849); a content record reads as an `add`. */
+export type LdifChange = { readonly line: number } & (
+  | { readonly kind: 'add'; readonly entry: Entry }
+  | { readonly kind: 'delete'; readonly dn: Dn }
+  | { readonly kind: 'modify'; readonly dn: Dn; readonly changes: readonly Modification[] }
+  | { readonly kind: 'modrdn'; readonly dn: Dn; readonly newRdn: string; readonly deleteOldRdn: boolean; readonly newSuperior?: Dn }
+);
+
 /** Parses RFC 2849 LDIF content (entries, not change records). */
 export function parseLdif(text: string, source: string): LdifRecord[] {
-  const records: LdifRecord[] = [];
   const values = new ValueCopies();
+  return parseBlocks(text, source).map((block) => parseRecord(block, source, values));
+}
+
+/** Parses RFC 2849 LDIF: content and change records (add, delete, modify, modrdn/moddn), in order. */
+export function parseLdifChanges(text: string, source: string): LdifChange[] {
+  const values = new ValueCopies();
+  return parseBlocks(text, source).map((block) => parseChange(block, source, values));
+}
+
+/** The records' lines, the `version:` line checked and dropped. */
+function parseBlocks(text: string, source: string): Line[][] {
+  const records: Line[][] = [];
   let block: Line[] = [];
   let first = true;
   const flush = (): void => {
@@ -44,7 +65,7 @@ export function parseLdif(text: string, source: string): LdifRecord[] {
       block = block.slice(1);
     }
     first = false;
-    if (block.length > 0) records.push(parseRecord(block, source, values));
+    if (block.length > 0) records.push(block);
     block = [];
   };
   for (const line of unfold(text, source)) {
@@ -79,31 +100,182 @@ function* unfold(text: string, source: string): Generator<Line> {
 }
 
 function parseRecord(lines: readonly Line[], source: string, values: ValueCopies): LdifRecord {
-  const fail = (line: Line, detail: string): never => {
-    throw new LdifError(source, line.number, detail);
-  };
   const [dnLine, ...rest] = lines;
-  const head = splitLine(dnLine, source);
-  if (head.attribute.toLowerCase() !== 'dn') fail(dnLine, `expected "dn:", found "${head.attribute}:"`);
-  const dnText = head.kind === 'base64' ? decodeUtf8(head.value, dnLine, source) : detached(head.value);
-  let dn: Dn;
-  try {
-    dn = Dn.parse(dnText);
-  } catch (err) {
-    return fail(dnLine, err instanceof LdapError ? err.message : `invalid DN "${dnText}"`);
+  const entry = new Entry(parseDnLine(dnLine, source));
+  addAttributes(entry, rest, source, values, (line, attribute) => {
+    if (attribute === 'changetype' || attribute === 'control') {
+      fail(source, line, `"${line.text.split(':')[0]}:" records are not supported here: only LDIF content (entries) can be loaded`);
+    }
+  });
+  return { entry, line: dnLine.number };
+}
+
+function parseChange(lines: readonly Line[], source: string, values: ValueCopies): LdifChange {
+  const [dnLine, ...rest] = lines;
+  const dn = parseDnLine(dnLine, source);
+  const line = dnLine.number;
+  const typeLine = rest[0] && splitLine(rest[0], source);
+  if (typeLine?.attribute.toLowerCase() === 'control') fail(source, rest[0], '"control:" lines are not supported: leave the controls out');
+  if (typeLine?.attribute.toLowerCase() !== 'changetype') {
+    const entry = new Entry(dn);
+    addAttributes(entry, rest, source, values);
+    return { kind: 'add', entry, line };
   }
-  const entry = new Entry(dn);
-  for (const line of rest) {
+  const body = rest.slice(1);
+  switch (typeLine.value.trim().toLowerCase()) {
+    case 'add': {
+      const entry = new Entry(dn);
+      addAttributes(entry, body, source, values);
+      return { kind: 'add', entry, line };
+    }
+    case 'delete':
+      if (body.length > 0) fail(source, body[0], 'a "changetype: delete" record has nothing after it');
+      return { kind: 'delete', dn, line };
+    case 'modify':
+      return { kind: 'modify', dn, changes: parseModifications(body, source, values), line };
+    case 'modrdn':
+    case 'moddn':
+      return { kind: 'modrdn', dn, ...parseModRdn(body, rest[0], source), line };
+    default:
+      return fail(source, rest[0], `unknown changetype "${typeLine.value.trim()}" (add, delete, modify, modrdn, moddn)`);
+  }
+}
+
+/** `add: attr` / `delete: attr` / `replace: attr`, its values, and `-` after each. */
+function parseModifications(lines: readonly Line[], source: string, values: ValueCopies): Modification[] {
+  const changes: Modification[] = [];
+  let current: { operation: ModificationOperation; name: string; entry: Entry; line: Line } | undefined;
+  const close = () => {
+    if (!current) return;
+    const attribute = current.entry.get(current.name);
+    changes.push({ operation: current.operation, attribute: { name: current.name, values: attribute?.values ?? [] } });
+    current = undefined;
+  };
+  for (const line of lines) {
+    if (line.text === '-') {
+      if (!current) fail(source, line, '"-" without a change before it');
+      close();
+      continue;
+    }
+    const { attribute, kind, value } = splitLine(line, source);
+    if (!current) {
+      const operation = attribute.toLowerCase();
+      if (operation !== 'add' && operation !== 'delete' && operation !== 'replace') {
+        fail(source, line, `expected "add:", "delete:" or "replace:", found "${attribute}:"`);
+      }
+      const name = withoutBinaryOption(value.trim());
+      if (!ATTRIBUTE.test(name)) fail(source, line, `invalid attribute description "${value.trim()}"`);
+      current = { operation: operation as ModificationOperation, name, entry: new Entry(Dn.root), line };
+      continue;
+    }
+    if (withoutBinaryOption(attribute).toLowerCase() !== current.name.toLowerCase()) {
+      fail(source, line, `a value of "${attribute}" in the change of "${current.name}" (missing "-"?)`);
+    }
+    if (kind === 'url') fail(source, line, `"${attribute}:<" URL values are not supported: inline the value as base64 ("${attribute}:: …")`);
+    current.entry.addValues(current.name, [toValue(attribute, kind, kind === 'text' ? values.copy(value) : value)]);
+  }
+  close();
+  return changes;
+}
+
+function parseModRdn(lines: readonly Line[], typeLine: Line, source: string): { newRdn: string; deleteOldRdn: boolean; newSuperior?: Dn } {
+  const fields = new Map<string, { value: string; line: Line }>();
+  for (const line of lines) {
+    const { attribute, kind, value } = splitLine(line, source);
+    const name = attribute.toLowerCase();
+    if (name !== 'newrdn' && name !== 'deleteoldrdn' && name !== 'newsuperior') fail(source, line, `unexpected "${attribute}:" in a modrdn record`);
+    fields.set(name, { value: kind === 'base64' ? decodeUtf8(value, line, source) : value.trim(), line });
+  }
+  const newRdn = fields.get('newrdn');
+  const deleteOldRdn = fields.get('deleteoldrdn');
+  if (!newRdn) return fail(source, typeLine, 'a modrdn record needs "newrdn:"');
+  if (deleteOldRdn && deleteOldRdn.value !== '0' && deleteOldRdn.value !== '1') fail(source, deleteOldRdn.line, '"deleteoldrdn:" must be 0 or 1');
+  const superior = fields.get('newsuperior');
+  return {
+    newRdn: newRdn.value,
+    deleteOldRdn: deleteOldRdn?.value === '1',
+    ...(superior && { newSuperior: parseDn(superior.value, superior.line, source) }),
+  };
+}
+
+function parseDnLine(dnLine: Line, source: string): Dn {
+  const head = splitLine(dnLine, source);
+  if (head.attribute.toLowerCase() !== 'dn') fail(source, dnLine, `expected "dn:", found "${head.attribute}:"`);
+  return parseDn(head.kind === 'base64' ? decodeUtf8(head.value, dnLine, source) : detached(head.value), dnLine, source);
+}
+
+function parseDn(text: string, line: Line, source: string): Dn {
+  try {
+    return Dn.parse(text);
+  } catch (err) {
+    return fail(source, line, err instanceof LdapError ? err.message : `invalid DN "${text}"`);
+  }
+}
+
+/** A record's `attribute: value` lines into `entry`; `check` sees each line's lower-case attribute first. */
+function addAttributes(entry: Entry, lines: readonly Line[], source: string, values: ValueCopies, check?: (line: Line, attribute: string) => void): void {
+  for (const line of lines) {
     const { attribute, kind, value } = splitLine(line, source);
     const lower = attribute.toLowerCase();
-    if (lower === 'changetype' || lower === 'control') {
-      fail(line, `"${attribute}:" records are not supported: only LDIF content (entries) can be loaded`);
-    }
-    if (lower === 'dn') fail(line, 'second "dn:" in one record (missing blank line between entries?)');
-    if (kind === 'url') fail(line, `"${attribute}:<" URL values are not supported: inline the value as base64 ("${attribute}:: …")`);
+    check?.(line, lower);
+    if (lower === 'dn') fail(source, line, 'second "dn:" in one record (missing blank line between entries?)');
+    if (lower === 'changetype') fail(source, line, '"changetype:" must come right after "dn:"');
+    if (kind === 'url') fail(source, line, `"${attribute}:<" URL values are not supported: inline the value as base64 ("${attribute}:: …")`);
     entry.addValues(withoutBinaryOption(attribute), [toValue(attribute, kind, kind === 'text' ? values.copy(value) : value)]);
   }
-  return { entry, line: dnLine.number };
+}
+
+function fail(source: string, line: Line, detail: string): never {
+  throw new LdifError(source, line.number, detail);
+}
+
+/**
+ * The entries left once the changes are applied in order, as a server applying them one by one
+ * would (`ldapadd -f` then `ldapmodify -f`): a change that the server would refuse (an entry that
+ * exists already, a missing entry, a non-leaf delete, a value already there) fails the load with
+ * its file and line. Entries keep the source and line of the record that added them.
+ */
+export function applyLdifChanges(changes: readonly (LdifChange & { readonly source: string })[]): (LdifRecord & { readonly source: string })[] {
+  const entries = new Map<string, LdifRecord & { readonly source: string }>();
+  for (const change of changes) {
+    const at = (detail: string): never => {
+      throw new LdifError(change.source, change.line, detail);
+    };
+    if (change.kind === 'add') {
+      const first = entries.get(change.entry.dn.key);
+      if (first) at(`duplicate entry "${change.entry.dn.text}" (first defined at ${first.source}:${first.line})`);
+      entries.set(change.entry.dn.key, { entry: change.entry, line: change.line, source: change.source });
+      continue;
+    }
+    const record = entries.get(change.dn.key) ?? at(`${change.kind}: no entry "${change.dn.text}" (added by none of the records before it)`);
+    try {
+      switch (change.kind) {
+        case 'delete':
+          for (const r of entries.values()) if (r.entry.dn.parent()?.equals(change.dn)) at(`delete: "${change.dn.text}" has entries below it`);
+          entries.delete(change.dn.key);
+          break;
+        case 'modify':
+          entries.set(change.dn.key, { ...record, entry: applyModifications(record.entry, change.changes) });
+          break;
+        case 'modrdn': {
+          const parent = change.newSuperior ?? change.dn.parent() ?? Dn.root;
+          const newDn = parent.child(change.newRdn);
+          if (!newDn.equals(change.dn) && entries.has(newDn.key)) at(`modrdn: "${newDn.text}" exists already`);
+          const moved = [...entries.values()].filter((r) => r.entry.dn.isWithin(change.dn));
+          for (const r of moved) entries.delete(r.entry.dn.key);
+          for (const r of moved) {
+            const entry = r === record ? renamedEntry(r.entry, newDn, change.deleteOldRdn) : r.entry.clone(r.entry.dn.rebase(change.dn, newDn));
+            entries.set(entry.dn.key, { ...r, entry });
+          }
+          break;
+        }
+      }
+    } catch (err) {
+      if (err instanceof LdapError) at(`${change.kind} "${change.dn.text}": ${err.message}`);
+      throw err;
+    }
+  }
+  return [...entries.values()];
 }
 
 /**
