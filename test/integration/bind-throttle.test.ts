@@ -122,11 +122,14 @@ function describeBindSuite(title: string, config: () => LoadedConfig, { localAcc
     });
 
     it('counts every spelling of a name against the one account it names', async () => {
-      // Names lead to an account; DNs in any case and spacing (commonName= and 2.5.4.3= follow once DN keys canonicalise types).
+      // Names lead to an account; DNs in any case, spacing and spelling of their attribute types.
       const spaced = (dn: string): string => dn.replace(/,/g, ', ');
       const accounts = [
-        { right: USER_PASSWORD, spellings: ['jdoe@avvid.info', 'JDoe@AVVID.INFO', 'AVVID\\jdoe', 'avvid\\JDOE', AVVID_JDOE, AVVID_JDOE.toUpperCase(), spaced(AVVID_JDOE.toLowerCase())] },
-        { right: SYNC_PASSWORD, spellings: [SYNC, SYNC.toUpperCase(), spaced(SYNC)] },
+        {
+          right: USER_PASSWORD,
+          spellings: ['jdoe@avvid.info', 'JDoe@AVVID.INFO', 'AVVID\\jdoe', 'avvid\\JDOE', AVVID_JDOE, AVVID_JDOE.toUpperCase(), spaced(AVVID_JDOE.toLowerCase()), AVVID_JDOE.replace(/^CN=/i, 'commonName='), AVVID_JDOE.replace(/^CN=/i, '2.5.4.3=')],
+        },
+        { right: SYNC_PASSWORD, spellings: [SYNC, SYNC.toUpperCase(), spaced(SYNC), SYNC.replace(/^cn=/, 'commonName='), SYNC.replace(/^cn=/, '2.5.4.3=').replace(',ou=', ',organizationalUnitName=')] },
       ].slice(0, localAccounts ? 2 : 1);
       for (const { right, spellings } of accounts) {
         for (let i = 0; i < LIMIT; i++) expect(await bindOnce(spellings[i % spellings.length], WRONG)).toMatchObject({ code: 49, message: INVALID });
@@ -174,22 +177,25 @@ function describeBindSuite(title: string, config: () => LoadedConfig, { localAcc
       expect((await c.search(AVVID_JDOE, [], 1001, ['cn'])).code).toBe(0);
     });
 
-    it.runIf(localAccounts)('an unknown name and a wrong password of a local account cost about the same time', async () => {
-      const median = async (names: string[]): Promise<number> => {
-        const times: number[] = [];
-        for (const name of names) {
-          const started = performance.now();
-          expect((await bindOnce(name, WRONG)).code).toBe(49);
-          times.push(performance.now() - started);
-        }
-        return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-      };
-      // Below slowAfter, so no answer is slowed on purpose.
-      const wrong = await median([SYNC, SYNC, SYNC]);
-      const unknown = await median(['cn=nobody1,ou=accounts,dc=corp,dc=example', 'cn=nobody2,ou=accounts,dc=corp,dc=example', 'cn=nobody3,dc=elsewhere']);
-      expect(unknown / wrong).toBeGreaterThan(0.25); // scheduling noise on a loaded machine; an unchecked name answers about 100 times sooner
-      expect(unknown / wrong).toBeLessThan(4);
-    });
+    // Local accounts only: the slapd suite has none, so it does not declare this test at all.
+    if (localAccounts) {
+      it('an unknown name and a wrong password of a local account cost about the same time', async () => {
+        const median = async (names: string[]): Promise<number> => {
+          const times: number[] = [];
+          for (const name of names) {
+            const started = performance.now();
+            expect((await bindOnce(name, WRONG)).code).toBe(49);
+            times.push(performance.now() - started);
+          }
+          return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+        };
+        // Below slowAfter, so no answer is slowed on purpose.
+        const wrong = await median([SYNC, SYNC, SYNC]);
+        const unknown = await median(['cn=nobody1,ou=accounts,dc=corp,dc=example', 'cn=nobody2,ou=accounts,dc=corp,dc=example', 'cn=nobody3,dc=elsewhere']);
+        expect(unknown / wrong).toBeGreaterThan(0.25); // scheduling noise on a loaded machine; an unchecked name answers about 100 times sooner
+        expect(unknown / wrong).toBeLessThan(4);
+      });
+    }
 
     it('never logs a password', () => {
       expect(log.length).toBeGreaterThan(10);
