@@ -70,9 +70,12 @@ export class CanopyAuthenticator implements Authenticator {
     return identity;
   }
 
-  /** DNs in a forest are its entries; any other DN can only be a local account. */
+  /**
+   * A local account's DN is its own, even inside a forest (the mock's administrator is the suite's
+   * root DN, as on slapd); other DNs in a forest are its entries; any other DN can only be a local account.
+   */
   private resolve(login: LoginName, ctx: OperationContext): Promise<LoginAccount> {
-    if (login.kind === 'dn' && !this.forests.serves(login.dn)) return Promise.resolve(this.accounts.resolve(login.dn));
+    if (login.kind === 'dn' && (this.accounts.has(login.dn) || !this.forests.serves(login.dn))) return Promise.resolve(this.accounts.resolve(login.dn));
     return this.forests.resolve(login, ctx);
   }
 

@@ -26,6 +26,11 @@ export class LocalAccounts {
     this.unknown = first && unmatchableHash(first.hash);
   }
 
+  /** Whether `dn` names an account (by its canonical key). */
+  has(dn: Dn): boolean {
+    return this.byKey.has(dn.key);
+  }
+
   /** The account `dn` names (by its canonical key), or an unknown one whose check always fails. */
   resolve(dn: Dn): LoginAccount {
     const account = this.byKey.get(dn.key);

@@ -21,6 +21,14 @@ export interface ServeOptions {
  */
 export async function serveProcess(file: string, config: LoadedConfig, logger: Logger, options: ServeOptions = {}): Promise<void> {
   const { pidFile } = options;
+  // Listening for stop signals from the start: one asked for while starting (the "listening" line
+  // is out before start-up returns) is carried out once started. The listener stays in place,
+  // since removing a signal's last listener drops a signal already caught.
+  let stopAsked: NodeJS.Signals | undefined;
+  let stop = (signal: NodeJS.Signals): void => void (stopAsked ??= signal);
+  const onStop = (signal: NodeJS.Signals): void => stop(signal);
+  process.once('SIGINT', onStop);
+  process.once('SIGTERM', onStop);
   const server = await startServer(config, { logger });
   if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
   if (options.welcome) {
@@ -45,7 +53,7 @@ export async function serveProcess(file: string, config: LoadedConfig, logger: L
   process.on('SIGUSR2', () => server.syncGuard.acceptFromFile());
 
   let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
+  stop = (signal) => {
     if (stopping) return;
     stopping = true;
     const graceSeconds = server.config.shutdown.graceSeconds;
@@ -64,8 +72,7 @@ export async function serveProcess(file: string, config: LoadedConfig, logger: L
       },
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  if (stopAsked !== undefined) stop(stopAsked);
 }
 
 /**

@@ -60,7 +60,7 @@ describe('startMockDirectory', () => {
   it('serves the fixtures with an administrator account', () => {
     expect(dir.url).toBe(`ldap://127.0.0.1:${dir.port}`);
     expect(dir.suffixes).toEqual([AVVID, 'DC=vse,DC=lab']);
-    expect(dir.loaded).toBe(160);
+    expect(dir.loaded).toBe(164);
     expect(dir.profile).toBe('ad');
   });
 

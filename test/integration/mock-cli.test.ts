@@ -82,7 +82,7 @@ describe('canopy mock', () => {
   it('serves the bundled fixtures with a generated password and the AD profile', async () => {
     const mock = spawnMock(['--port', '0', '--fault', 'unavailable:count=1,forest=vse.lab']);
     const b = await mock.banner();
-    expect(b).toMatchObject({ suffixes: 'DC=avvid,DC=info  DC=vse,DC=lab', profile: 'ad', entries: '160' });
+    expect(b).toMatchObject({ suffixes: 'DC=avvid,DC=info  DC=vse,DC=lab', profile: 'ad', entries: '164' });
     expect(b.password).toMatch(/^[A-Za-z0-9_-]{16}$/);
     const vse = ['-x', '-LLL', '-H', b.url, '-D', b['bind DN'], '-w', b.password, '-b', 'DC=vse,DC=lab', '(sAMAccountName=jdoe)', 'memberOf'];
     expect((await runLdapTool('ldapsearch', vse)).status).toBe(52);
