@@ -47,6 +47,10 @@ export class ConnectionLost extends Error {
 
 /** Probes dead peers on idle pooled connections (firewalls drop silent TCP sessions). */
 const KEEPALIVE_MS = 60_000;
+// Every upstream socket also has Nagle's algorithm off (noDelay): a request is one small write
+// followed by a wait for its answer, and with Nagle on, a request written while an earlier one
+// is unacknowledged waits for the peer's delayed ACK (up to 40 ms on Linux). Measured on one
+// forest: 990 lookups/s with Nagle, 4,623 without.
 
 /**
  * One ldapts Client on one socket to one server. It never reconnects by itself: ldapts would
@@ -313,7 +317,7 @@ class BytesCompareRequest extends CompareRequest {
 
 /**
  * Socket factories that open at most one connection per Client (a StartTLS upgrade of that
- * socket is allowed), with TCP keep-alive.
+ * socket is allowed), with Canopy's socket options: ldapts leaves them at Node's defaults.
  */
 function singleSocket(): { createConnection: typeof netConnect; createSecureConnection: typeof tlsConnect } {
   let opened = false;
@@ -323,12 +327,13 @@ function singleSocket(): { createConnection: typeof netConnect; createSecureConn
   };
   const createConnection = ((port: number, host: string) => {
     once();
-    return netConnect({ port, host, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
+    return netConnect({ port, host, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
   }) as typeof netConnect;
   const createSecureConnection = ((...args: [ConnectionOptions] | [number, string, ConnectionOptions | undefined]) => {
-    if (args.length === 1) return tlsConnect(args[0]); // StartTLS: upgrades the socket already opened
+    if (args.length === 1) return tlsConnect(args[0]); // StartTLS: upgrades the socket already opened (options set)
     once();
     const socket = tlsConnect({ ...args[2], port: args[0], host: args[1] });
+    socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_MS);
     return socket;
   }) as typeof tlsConnect;
