@@ -15,6 +15,16 @@ function tryDn(text: string): Dn | undefined {
 
 const dnString = z.string().refine((v) => tryDn(v) !== undefined, { message: 'is not a valid DN' });
 
+/** A UPN as Active Directory takes it in a simple bind: `svc@corp.example`. */
+const UPN = /^[^\s@\\/]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+/** A down-level logon name, `CORP\svc`: a NetBIOS domain (1-15 characters) and a sAMAccountName (1-256, without AD's forbidden characters). */
+const DOWN_LEVEL = /^[^\\/:*?"<>|.\s][^\\/:*?"<>|\s]{0,14}\\[^"/\\[\]:;|=,+*?<>@\s][^"/\\[\]:;|=,+*?<>@]{0,255}$/;
+
+/** A service account of an `ldap` forest: a DN, or the UPN and down-level forms Active Directory also accepts in a simple bind. */
+const bindName = z.string().refine((v) => (v.includes('=') ? tryDn(v) !== undefined : UPN.test(v) || DOWN_LEVEL.test(v)), {
+  message: 'is not a valid DN, UPN (svc@corp.example) or down-level name (CORP\\svc)',
+});
+
 function listenUrl(scheme: 'ldap' | 'ldaps') {
   return z.string().refine(
     (v) => {
@@ -129,7 +139,7 @@ const ldapForest = z.strictObject({
   servers: z.array(ldapUrl()).min(1),
   /** The forest's service account; anonymous when absent. */
   bind: z
-    .strictObject({ dn: dnString, ...secretFields })
+    .strictObject({ dn: bindName, ...secretFields })
     .refine(oneSecret, { message: 'sets both password and passwordFile' })
     .optional(),
   tls: z
