@@ -30,6 +30,12 @@ export interface BindAttempt {
 
 /** Windows kept before expired ones are swept out. */
 const SWEEP_AT = 10_000;
+/**
+ * Most windows kept of each kind, whatever a flood of fresh names or addresses does to them: past
+ * it the oldest idle ones go first (a few MiB at most). Forgetting a failing name early gives that
+ * name back its tries; a flood that evicts a victim's window must itself fail 100,000 times.
+ */
+export const MAX_WINDOWS = 100_000;
 
 /**
  * Failed binds counted per account (whatever name spelled it) and per source address, in fixed
@@ -47,6 +53,7 @@ const SWEEP_AT = 10_000;
 export class BindThrottle {
   private readonly addresses = new Map<string, AddressWindow>();
   private readonly accounts = new Map<string, AccountWindow>();
+  private sweepAt = SWEEP_AT;
 
   constructor(
     private readonly settings: ThrottleSettings,
@@ -125,7 +132,7 @@ export class BindThrottle {
       w.start = this.now();
     }
     if (w) return w;
-    if (this.accounts.size >= SWEEP_AT) this.sweep();
+    this.makeRoom();
     const fresh: AccountWindow = { start: this.now(), failures: 0, pending: 0, waiters: new Set() };
     this.accounts.set(key, fresh);
     return fresh;
@@ -146,7 +153,7 @@ export class BindThrottle {
       a.failures++;
       return a;
     }
-    if (this.addresses.size >= SWEEP_AT) this.sweep();
+    this.makeRoom();
     const fresh = { start: this.now(), failures: 1 };
     this.addresses.set(address, fresh);
     return fresh;
@@ -156,9 +163,35 @@ export class BindThrottle {
     return this.now() - start >= this.settings.windowSeconds * 1000;
   }
 
+  /**
+   * Before a new window: expired ones are swept when the maps have doubled since the last sweep
+   * (so a sweep's cost is spread over as many new windows), and at MAX_WINDOWS the oldest idle
+   * window goes (a Map iterates in insertion order).
+   */
+  private makeRoom(): void {
+    if (this.accounts.size + this.addresses.size >= this.sweepAt) {
+      this.sweep();
+      this.sweepAt = Math.max(SWEEP_AT, 2 * (this.accounts.size + this.addresses.size));
+    }
+    if (this.accounts.size >= MAX_WINDOWS) {
+      for (const [k, w] of this.accounts) {
+        if (w.pending === 0 && w.waiters.size === 0) {
+          this.accounts.delete(k);
+          break;
+        }
+      }
+    }
+    if (this.addresses.size >= MAX_WINDOWS) this.addresses.delete(this.addresses.keys().next().value!);
+  }
+
   private sweep(): void {
     for (const [k, w] of this.accounts) if (w.pending === 0 && w.waiters.size === 0 && (w.failures === 0 || this.expired(w.start))) this.accounts.delete(k);
     for (const k of [...this.addresses.keys()]) this.address(k);
+  }
+
+  /** Windows held, for tests of the bound. */
+  get size(): { readonly accounts: number; readonly addresses: number } {
+    return { accounts: this.accounts.size, addresses: this.addresses.size };
   }
 }
 

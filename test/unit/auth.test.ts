@@ -1,6 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { BindThrottle } from '../../src/auth/bind-throttle.js';
+import { BindThrottle, MAX_WINDOWS } from '../../src/auth/bind-throttle.js';
 import { ForestLogins, type LoginForest } from '../../src/auth/forest-logins.js';
 import { LocalAccounts } from '../../src/auth/local-accounts.js';
 import { parseLoginName, spellingKey } from '../../src/auth/login-name.js';
@@ -82,6 +82,15 @@ describe('BindThrottle', () => {
     for (const a of attempts.slice(3)) expect(a.error).toMatchObject({ code: 49, message: 'too many failed binds: try again in 60 s' });
     await expect(t.attempt('b', 'x', signal)).rejects.toMatchObject({ code: 49 }); // from any address
     expect((await t.attempt('a', 'y', signal)).failed()).toEqual({ delayMs: 0, limitReached: false }); // another account
+  });
+
+  it('holds a bounded number of windows however many fresh names and addresses fail within one window', async () => {
+    const t = new BindThrottle({ ...settings, maxFailuresPerAddress: 1_000_000 }, () => 0);
+    const victim = await t.attempt('a', 'victim', signal);
+    victim.failed();
+    for (let i = 0; i < MAX_WINDOWS + 5_000; i++) (await t.attempt(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, `fresh-${i}`, signal)).failed();
+    expect(t.size.accounts).toBeLessThanOrEqual(MAX_WINDOWS);
+    expect(t.size.addresses).toBeLessThanOrEqual(MAX_WINDOWS);
   });
 
   it('lets a waiting bind go on when an attempt succeeds (clearing the failures) or checked nothing', async () => {

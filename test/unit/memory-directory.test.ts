@@ -11,6 +11,8 @@ import { compileFilter } from '../../src/core/filter-eval.js';
 import type { Filter } from '../../src/core/filter.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { ResultCode } from '../../src/core/result-codes.js';
+import { parseFilterString } from '../../src/protocol/filter-codec.js';
+import { generateForest } from '../../src/tools/fixture-generator.js';
 
 const b = (v: string | Buffer): Buffer => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
 const eq = (attribute: string, value: string | Buffer): Filter => ({ type: 'equality', attribute, value: b(value) });
@@ -396,5 +398,25 @@ describe('MemoryDirectory bind', () => {
     const err = await ldapError(p);
     expect(err.code).toBe(ResultCode.invalidCredentials);
     expect(err.message).toBe('invalid credentials');
+  });
+});
+
+describe('a long scan shares the event loop', () => {
+  it('lets other work run while a search examines thousands of entries that match nothing', async () => {
+    const suffix = 'DC=big,DC=test';
+    const dir = MemoryDirectory.fromLdif({ suffix: Dn.parse(suffix), sources: [{ name: 'big.ldif', text: generateForest({ suffix, users: 3000, seed: 5 }) }] });
+    // Unindexed and costly per entry: an OR of 200 substring assertions, none of which matches.
+    const filter = parseFilterString(`(|${Array.from({ length: 200 }, (_, i) => `(description=*nothing-${i}*)`).join('')})`);
+    const request = { base: Dn.parse(suffix), scope: 'sub' as Scope, filter, attributes: [], typesOnly: false, sizeLimit: 0, timeLimit: 0 };
+    let scanDone = false;
+    const scan = (async () => {
+      for await (const entry of dir.search(request, ctx())) void entry;
+      scanDone = true;
+    })();
+    // A timer due at once stands for another client's request: it must not wait for the whole scan.
+    const ranDuringScan = await new Promise<boolean>((resolve) => setTimeout(() => resolve(!scanDone), 0));
+    await scan;
+    expect(scanDone).toBe(true);
+    expect(ranDuringScan).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import {
   noteReferences,
   type Directory,
@@ -74,6 +75,12 @@ const ACCOUNT_DISABLED = 2n;
  * scope otherwise. Stored Entry objects are shared with consumers (no copy per search): callers
  * must clone before changing one, and writes here replace them instead of changing them.
  */
+/**
+ * Entries examined between turns of the event loop: a filter that matches little (or costs much,
+ * like a long OR) scanning a large forest must not keep other clients waiting until it ends.
+ */
+const YIELD_EVERY = 512;
+
 export class MemoryDirectory implements Directory {
   private readonly nodes = new Map<string, Node>();
   private readonly indexes = new Map<string, AttributeIndex>(INDEXED.map((a) => [attributeKey(a), new AttributeIndex(a)]));
@@ -232,7 +239,9 @@ export class MemoryDirectory implements Directory {
   private async *scan(node: Node, scope: 'one' | 'sub', matches: EntryMatcher, signal: AbortSignal): AsyncGenerator<Entry> {
     if (scope === 'sub' && matches(node.entry)) yield node.entry;
     const entries = scope === 'sub' ? this.descendants(node) : this.children(node);
+    let examined = 0;
     for (const entry of entries) {
+      if (++examined % YIELD_EVERY === 0) await setImmediate();
       signal.throwIfAborted();
       if (matches(entry)) yield entry;
     }
@@ -247,7 +256,9 @@ export class MemoryDirectory implements Directory {
   ): AsyncGenerator<Entry> {
     const below = ',' + baseKey;
     // Copied: the index's own set may change while the consumer is paused between entries.
+    let examined = 0;
     for (const key of [...keys]) {
+      if (++examined % YIELD_EVERY === 0) await setImmediate();
       signal.throwIfAborted();
       const node = this.nodes.get(key);
       if (!node) continue;
