@@ -435,17 +435,18 @@ export class Connection {
 
   /** StartTLS (RFC 4511 §4.14): answer success in clear, then run the TLS handshake on the same socket. */
   private startTls(messageId: number): void {
-    const answer = (code: ResultCode, message: string): void =>
+    const started = performance.now();
+    // A refusal is an operation like any other: answered, counted, journalled and logged.
+    const refuse = (code: ResultCode, message: string): void => {
       this.write(encodeResult(messageId, Op.extendedResponse, code, '', message, { responseName: ExtendedOid.startTls }));
+      this.startTlsAnswered(messageId, started, code, message);
+    };
     const context = this.options.secureContext;
-    if (!context) {
-      this.write(encodeResult(messageId, Op.extendedResponse, ResultCode.protocolError, '', 'StartTLS is not configured'));
-      return;
-    }
-    if (this.secure) return answer(ResultCode.operationsError, 'TLS is already established');
-    if (this.inFlight.size > 0) return answer(ResultCode.operationsError, 'operations are outstanding');
+    if (!context) return refuse(ResultCode.protocolError, 'StartTLS is not configured');
+    if (this.secure) return refuse(ResultCode.operationsError, 'TLS is already established');
+    if (this.inFlight.size > 0) return refuse(ResultCode.operationsError, 'operations are outstanding');
     // Bytes after the request would be read as clear text inside the TLS session (RFC 4511 §4.14.1).
-    if (this.framer.bufferedBytes > 0) return answer(ResultCode.operationsError, 'requests were sent after StartTLS');
+    if (this.framer.bufferedBytes > 0) return refuse(ResultCode.operationsError, 'requests were sent after StartTLS');
     const plain = this.socket;
     // Stop reading before answering: the client's next bytes are its TLS handshake.
     this.upgrading = true;
@@ -470,11 +471,16 @@ export class Connection {
       });
       tls.once('close', () => clearTimeout(timer));
     });
-    recordOperation('extended', ResultCode.success);
+    this.startTlsAnswered(messageId, started, ResultCode.success);
+  }
+
+  private startTlsAnswered(messageId: number, started: number, code: ResultCode, message?: string): void {
+    const elapsed = performance.now() - started;
+    recordOperation('extended', code, elapsed / 1000);
     const request = { op: 'extended', oid: ExtendedOid.startTls } as const;
-    this.options.observe?.({ connectionId: this.options.id, messageId, request, controls: [], code: ResultCode.success, identity: this.session.identity, secure: true });
-    if (this.options.accessLog?.(ResultCode.success) ?? true) {
-      this.log.info({ msgId: messageId, op: 'startTLS', code: ResultCode.success }, 'operation');
+    this.options.observe?.({ connectionId: this.options.id, messageId, request, controls: [], code, identity: this.session.identity, secure: code === ResultCode.success || this.secure });
+    if (this.options.accessLog?.(code) ?? true) {
+      this.log.info({ msgId: messageId, op: 'startTLS', code, ...(message !== undefined && { message }), ms: Math.round(elapsed * 10) / 10 }, 'operation');
     }
   }
 

@@ -42,6 +42,8 @@ describe('access log', () => {
     await client.compare(john, 'userPassword', 'New-Secret-789');
     await expect(client.bind(john, 'Wrong-Guess-123')).rejects.toMatchObject({ code: 49 });
     await client.bind(john, 'New-Secret-789');
+    // This server has no TLS: the refused StartTLS is an operation like the others.
+    await expect(client.startTLS({})).rejects.toMatchObject({ code: 2 });
     await client.unbind();
     await server.close();
   });
@@ -52,7 +54,8 @@ describe('access log', () => {
 
   it('writes one line per operation with connection, peer, operation, DN, result and duration', () => {
     const ops = lines.filter((l) => l.msg === 'operation');
-    expect(ops.map((l) => l.op)).toEqual(['bind', 'search', 'search', 'modify', 'compare', 'bind', 'bind']);
+    expect(ops.map((l) => l.op)).toEqual(['bind', 'search', 'search', 'modify', 'compare', 'bind', 'bind', 'startTLS']);
+    expect(ops.at(-1)).toMatchObject({ code: 2, message: 'StartTLS is not configured' });
     for (const l of ops) {
       expect(l).toMatchObject({ conn: expect.any(Number), peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/), ms: expect.any(Number) });
     }
