@@ -124,7 +124,8 @@ const memoryForest = z.strictObject({
   /** `ad`: behave like an Active Directory domain controller (memberOf back links, USNs, range retrieval). */
   profile: z.enum(['plain', 'ad']).default('plain'),
   /** Under `profile: ad`, values of one attribute returned at once (AD's MaxValRange). */
-  maxValRange: z.number().int().min(1).default(1500),
+  /** At least 10: below that even objectClass would come in ranges, which clients reject. */
+  maxValRange: z.number().int().min(10, { message: 'must be at least 10 (smaller ranges split even objectClass, which clients reject)' }).default(1500),
   /**
    * Under `profile: ad`, subtree searches at the forest's base end with AD's continuation references
    * to its DNS zone and configuration partitions (for testing clients that must cope with them).

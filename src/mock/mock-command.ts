@@ -24,7 +24,7 @@ Options:
   --anonymous-read        anonymous clients read everything but password attributes (default: the
                           root DSE and the schema only); only the administrator reads passwords
   --profile ad|plain      Active Directory behaviour (default: ad when the data looks like AD)
-  --max-val-range N       values of one attribute returned at once under the ad profile (default 1500)
+  --max-val-range N       values of one attribute returned at once under the ad profile (default 1500, at least 10)
   --referrals             under the ad profile, subtree searches at a domain root end with AD's
                           continuation references (DNS zones, configuration partition)
   --tls                   serve LDAPS and StartTLS with a CA and server certificate generated at

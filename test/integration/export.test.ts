@@ -27,16 +27,16 @@ const fixtures = fixtureFiles.flatMap((f) => parseLdif(readFileSync(f, 'utf8'), 
 
 /**
  * The fixtures behind a namespace, as in config/default.yaml, but with passwords readable (the
- * export must leave them out by itself) and AD's MaxValRange at 4, so every larger group comes in
+ * export must leave them out by itself) and AD's MaxValRange at its minimum, 10, so the larger groups (VPN Users: 13 and 15) come in
  * ranges that the export must follow.
  */
 const config = `
 logging: { level: silent }
 namespace: { suffix: "${SUFFIX}" }
 forests:
-  - { name: avvid, backend: memory, profile: ad, maxValRange: 4, base: "DC=avvid,DC=info", mount: "ou=avvid,${SUFFIX}",
+  - { name: avvid, backend: memory, profile: ad, maxValRange: 10, base: "DC=avvid,DC=info", mount: "ou=avvid,${SUFFIX}",
       upnSuffixes: { avvid.info: avvid.info }, netbiosName: AVVID, ldif: ["${fixtureFiles[0]}"] }
-  - { name: vse, backend: memory, profile: ad, maxValRange: 4, base: "DC=vse,DC=lab", mount: "ou=vse,${SUFFIX}",
+  - { name: vse, backend: memory, profile: ad, maxValRange: 10, base: "DC=vse,DC=lab", mount: "ou=vse,${SUFFIX}",
       upnSuffixes: { vse.lab: vse.local }, netbiosName: VSE, ldif: ["${fixtureFiles[1]}"] }
 `;
 

@@ -27,6 +27,11 @@ function errorsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 }
 
 describe('configuration', () => {
+  it('refuses an AD profile maxValRange so small that objectClass would come in ranges, naming key and value', () => {
+    const text = 'forests:\n  - { name: a, backend: memory, profile: ad, maxValRange: 4, base: "dc=a", ldif: [a.ldif] }\n';
+    expect(errorsOf(text)).toEqual([expect.stringMatching(/^forests\[0\]\.maxValRange: .*must be at least 10/)]);
+  });
+
   it('applies defaults and resolves files against the config directory', () => {
     const c = load(forest);
     expect(c.listen.ldap).toBe('ldap://127.0.0.1:3389');
