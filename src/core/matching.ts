@@ -1,7 +1,7 @@
 import { Dn, normaliseDnValue } from './dn.js';
 import type { AttributeValue } from './entry.js';
-import { attributeType, objectClass, type SyntaxKind } from './schema.js';
-import { isSidAttribute, sidAssertionBytes } from './sid.js';
+import { attributeType, hasBinaryOption, objectClass, type SyntaxKind } from './schema.js';
+import { sidAssertionBytes } from './sid.js';
 
 /**
  * Matching rules by syntax: equality keys, ordering and substrings. Keys are strings so they can
@@ -18,12 +18,9 @@ export interface AttributeRules {
 }
 
 export function rulesFor(attribute: string): AttributeRules {
-  const base = stripOptions(attribute);
-  const def = attributeType(base);
-  if (base.length !== attribute.length && attribute.toLowerCase().endsWith(';binary')) {
-    return { syntax: 'binary', exact: true };
-  }
-  return { syntax: def?.syntax ?? 'string', exact: def?.exact === true, ...(def && isSidAttribute(def.name) && { sid: true }) };
+  if (hasBinaryOption(attribute)) return { syntax: 'binary', exact: true };
+  const def = attributeType(attribute);
+  return { syntax: def?.syntax ?? 'string', exact: def?.exact === true, ...(def?.sid && { sid: true }) };
 }
 
 /** `userCertificate;binary` → `userCertificate`: options do not change which attribute is meant. */
@@ -34,7 +31,7 @@ export function stripOptions(attribute: string): string {
 
 /** `;binary` only says how a value travels (RFC 4522); the attribute it names is the same one. */
 export function withoutBinaryOption(attribute: string): string {
-  return attribute.toLowerCase().endsWith(';binary') ? attribute.slice(0, -';binary'.length) : attribute;
+  return hasBinaryOption(attribute) ? attribute.replace(/;binary(?=;|$)/i, '') : attribute;
 }
 
 export function valueText(value: AttributeValue): string {

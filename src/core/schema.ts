@@ -19,6 +19,8 @@ export interface AttributeTypeDef {
   readonly exact?: boolean;
   /** Holds a secret (a password, its hash or history, a key): never logged or exported. */
   readonly credential?: boolean;
+  /** Values are SIDs: an assertion may give one in string form (`S-1-5-21-…`), as AD accepts. */
+  readonly sid?: boolean;
   readonly aliases?: readonly string[];
 }
 
@@ -94,7 +96,7 @@ export const attributeTypes: readonly AttributeTypeDef[] = [
   s('objectCategory', `${MS}.1.4.782`, { syntax: 'dn', singleValue: true }),
 
   s('objectGUID', `${MS}.1.4.2`, { syntax: 'binary', singleValue: true }),
-  s('objectSid', `${MS}.1.4.146`, { syntax: 'binary', singleValue: true }),
+  s('objectSid', `${MS}.1.4.146`, { syntax: 'binary', singleValue: true, sid: true }),
   s('jpegPhoto', '0.9.2342.19200300.100.1.60', { syntax: 'binary' }),
   s('thumbnailPhoto', '2.16.840.1.113730.3.1.35', { syntax: 'binary', singleValue: true }),
   s('userCertificate', '2.5.4.36', { syntax: 'binary' }),
@@ -284,9 +286,16 @@ export function objectClass(nameOrOid: string): ObjectClassDef | undefined {
   return classByName.get(nameOrOid.toLowerCase());
 }
 
+const BINARY_OPTION = /;binary(?=;|$)/i;
+
+/** Whether a description carries the `;binary` option (RFC 4522: its values travel as bytes). */
+export function hasBinaryOption(description: string): boolean {
+  return BINARY_OPTION.test(description);
+}
+
 /** The syntax an attribute's values have; unknown attributes are strings, `x;binary` is binary. */
 export function syntaxOf(description: string): SyntaxKind {
-  if (/;binary(?:;|$)/i.test(description)) return 'binary';
+  if (hasBinaryOption(description)) return 'binary';
   return attributeType(description)?.syntax ?? 'string';
 }
 

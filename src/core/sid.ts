@@ -6,12 +6,7 @@
  * up by the string form.
  */
 
-/** Attribute types whose values are SIDs (canonical lower-case names). */
-const SID_TYPES: ReadonlySet<string> = new Set(['objectsid', 'sidhistory', 'securityidentifier', 'tokengroups']);
-
-export function isSidAttribute(canonicalName: string): boolean {
-  return SID_TYPES.has(canonicalName.toLowerCase());
-}
+/* Which attribute types hold SIDs is the schema's `sid` flag (core/schema.ts). */
 
 const SID_TEXT = /^S-1-(\d{1,15})((?:-\d{1,10}){0,15})$/i;
 const MAX_AUTHORITY = 2 ** 48 - 1;

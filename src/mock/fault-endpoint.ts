@@ -63,7 +63,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, faults: FaultSw
   const path = url.pathname;
   if (path === '/journal' && req.method === 'GET') {
     const since = Number(url.searchParams.get('since') ?? 0);
-    return reply(res, 200, { entries: options.journal.entries.filter((e) => e.seq > since), dropped: options.journal.dropped });
+    return reply(res, 200, options.journal.toJSON(since));
   }
   if (path === '/journal' && req.method === 'DELETE') {
     options.journal.clear();

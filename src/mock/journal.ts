@@ -131,8 +131,9 @@ export class Journal {
     for (const w of this.waiters) if (w.predicate(entry)) w.resolve(entry);
   };
 
-  toJSON(): { entries: JournalEntry[]; dropped: number } {
-    return { entries: this.entries, dropped: this.dropped };
+  /** What `GET /journal` serves: the entries after `since` (a `seq`), and how many the ring dropped. */
+  toJSON(since = 0): { entries: JournalEntry[]; dropped: number } {
+    return { entries: this.entries.filter((e) => e.seq > since), dropped: this.dropped };
   }
 }
 

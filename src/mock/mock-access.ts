@@ -1,6 +1,6 @@
 import type { AccessRuleConfig } from '../config/auth-schema.js';
 import { stripOptions } from '../core/matching.js';
-import { attributeTypes, isCredentialAttribute } from '../core/schema.js';
+import { attributeKey, attributeTypes, isCredentialAttribute } from '../core/schema.js';
 import type { MockForestData } from './mock-sources.js';
 
 /**
@@ -26,13 +26,13 @@ export function mockAccess(adminDn: string, passwordAttributes: readonly string[
  * types, so the data's own are found at load.
  */
 export function passwordAttributes(data: Iterable<MockForestData>): string[] {
+  // By type: the data's `2.5.4.35` is the schema's userPassword, one rule name.
   const names = new Map<string, string>();
   const consider = (name: string) => {
-    const bare = stripOptions(name);
-    if (isCredentialAttribute(bare) && !names.has(bare.toLowerCase())) names.set(bare.toLowerCase(), bare);
+    const key = attributeKey(name);
+    if (isCredentialAttribute(name) && !names.has(key)) names.set(key, stripOptions(name));
   };
   for (const t of attributeTypes) consider(t.name);
   for (const forest of data) for (const r of forest.records) for (const a of r.entry.attributes()) consider(a.name);
-  consider('userPassword');
   return [...names.values()];
 }

@@ -118,7 +118,9 @@ function decodeOp(outer: BerReader, tag: number, limits: DecodeLimits): LdapRequ
       const dn = Dn.parse(r.string());
       const ava = r.child(0x30);
       const attribute = ava.string();
-      return { op: 'compare', dn, attribute, value: attributeValue(attribute, ava.octets()) };
+      const bytes = ava.octets();
+      // Copied: a view would keep the whole socket chunk alive as long as the value lives.
+      return { op: 'compare', dn, attribute, value: syntaxOf(attribute) === 'binary' ? Buffer.from(bytes) : bytes.toString('utf8') };
     }
     case Op.abandonRequest:
       return { op: 'abandon', abandonId: outer.int(tag) };
@@ -229,13 +231,13 @@ function decodeAttribute(r: BerReader): { name: string; values: AttributeValue[]
   const name = r.string();
   const set = r.child(0x31);
   const values: AttributeValue[] = [];
-  while (!set.atEnd) values.push(attributeValue(name, set.octets()));
+  // Decided once per attribute, not per value; copied as in a compare.
+  const binary = syntaxOf(name) === 'binary';
+  while (!set.atEnd) {
+    const bytes = set.octets();
+    values.push(binary ? Buffer.from(bytes) : bytes.toString('utf8'));
+  }
   return { name, values };
-}
-
-function attributeValue(attribute: string, bytes: Buffer): AttributeValue {
-  // Copied: a view would keep the whole socket chunk alive as long as the value lives.
-  return syntaxOf(attribute) === 'binary' ? Buffer.from(bytes) : bytes.toString('utf8');
 }
 
 function decodeControls(r: BerReader): Control[] {

@@ -6,6 +6,7 @@ import { ANONYMOUS, type Identity } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import type { Logger } from '../observability/logger.js';
+import { capLogged } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 
 /**
@@ -69,16 +70,14 @@ export interface AcceptRequest {
   readonly forest?: string;
 }
 
-/** A search the guard watches: its key, and what to say about it. */
+/** A search the guard watches: its key, and what to say about it (made only when needed). */
 export interface WatchedSearch {
   readonly key: string;
-  readonly description: ShapeDescription;
+  describe(): ShapeDescription;
 }
 
-const LOGGED_FILTER_CHARS = 256;
-
 export class SyncGuard {
-  private state: GuardState = { version: 1, shapes: {} };
+  private state: GuardState;
   private saveTimer?: NodeJS.Timeout;
 
   constructor(
@@ -102,14 +101,17 @@ export class SyncGuard {
     const identity = identityKey(ctx.identity ?? ANONYMOUS);
     const filter = filterToString(request.filter);
     const key = createHash('sha256').update(`${identity}\n${request.base.key}\n${request.scope}\n${filter}`).digest('base64url');
-    const logged = filterToLogString(request.filter);
     return {
       key,
-      description: {
-        identity,
-        base: request.base.text,
-        scope: request.scope,
-        filter: logged.length > LOGGED_FILTER_CHARS ? `${logged.slice(0, LOGGED_FILTER_CHARS)}… (${logged.length} characters)` : logged,
+      // Only a new reference or a trip needs the text: most searches are lookups that never do.
+      describe: () => {
+        const logged = filterToLogString(request.filter);
+        return {
+          identity,
+          base: request.base.text,
+          scope: request.scope,
+          filter: capLogged(logged),
+        };
       },
     };
   }
@@ -123,7 +125,7 @@ export class SyncGuard {
     let shape = this.state.shapes[search.key];
     if (shape === undefined) {
       if (count < this.settings.minEntries) return undefined;
-      shape = { description: search.description, lastSeen: now, forests: {} };
+      shape = { description: search.describe(), lastSeen: now, forests: {} };
       this.state.shapes[search.key] = shape;
       this.forgetOldest();
     }
@@ -144,7 +146,7 @@ export class SyncGuard {
     this.save();
     metrics.syncGuardTrips.inc({ forest });
     this.logger.warn(
-      { forest, ...search.description, reference: reference.count, referenceAt: reference.at, count },
+      { forest, ...shape.description, reference: reference.count, referenceAt: reference.at, count },
       'sync guard: a complete result fell far below the last one; the search fails instead of reading as deletions',
     );
     const dropped = reference.count - count;
@@ -216,16 +218,21 @@ export class SyncGuard {
   }
 }
 
+/** Every (search shape, forest) the state holds a record for. */
+export function* guardRecords(state: GuardState): Generator<{ shape: GuardedShape; forest: string; record: GuardedForest }> {
+  for (const shape of Object.values(state.shapes)) {
+    for (const [forest, record] of Object.entries(shape.forests)) yield { shape, forest, record };
+  }
+}
+
 /** Makes the pending counts of `state` (one forest's, or all) its references; returns how many. */
 export function acceptPending(state: GuardState, request: AcceptRequest): number {
   let accepted = 0;
-  for (const shape of Object.values(state.shapes)) {
-    for (const [forest, record] of Object.entries(shape.forests)) {
-      if (record.pending === undefined || (request.forest !== undefined && request.forest !== forest)) continue;
-      record.reference = record.pending;
-      delete record.pending;
-      accepted++;
-    }
+  for (const { forest, record } of guardRecords(state)) {
+    if (record.pending === undefined || (request.forest !== undefined && request.forest !== forest)) continue;
+    record.reference = record.pending;
+    delete record.pending;
+    accepted++;
   }
   return accepted;
 }

@@ -3,7 +3,7 @@ import type { OperationContext, SearchRequest } from '../core/directory.js';
 import { Dn } from '../core/dn.js';
 import type { Identity } from '../core/identity.js';
 import type { Logger } from '../observability/logger.js';
-import { loadState, type GuardState } from '../router/sync-guard.js';
+import { guardRecords, loadState, type GuardState } from '../router/sync-guard.js';
 import { assembleAccess, assembleRouter } from '../server.js';
 import { DoctorTally, requestedAttributes, type AliasAttribute, type BaseCount, type Finding } from './doctor-tally.js';
 
@@ -96,21 +96,19 @@ export async function runDoctor(config: LoadedConfig, options: DoctorOptions): P
 /** A drop waiting to be accepted blocks: every sync of that shape fails until an operator decides. */
 function guardFindings(state: GuardState): Finding[] {
   const findings: Finding[] = [];
-  for (const shape of Object.values(state.shapes)) {
-    for (const [forest, r] of Object.entries(shape.forests)) {
-      if (r.pending === undefined || r.reference === undefined) continue;
-      findings.push({
-        check: 'sync-guard-tripped',
-        severity: 'blocking',
-        subject: `${shape.description.filter} under ${shape.description.base} as ${shape.description.identity}`,
-        forests: [forest],
-        count: r.reference.count - r.pending.count,
-        dns: [],
-        message:
-          `the last complete sync (${r.reference.at}) had ${r.reference.count} entries; ${r.pending.count} since (${r.pending.at}): ` +
-          `syncs fail until the drop is fixed or accepted (canopy guard accept --forest ${forest})`,
-      });
-    }
+  for (const { shape, forest, record: r } of guardRecords(state)) {
+    if (r.pending === undefined || r.reference === undefined) continue;
+    findings.push({
+      check: 'sync-guard-tripped',
+      severity: 'blocking',
+      subject: `${shape.description.filter} under ${shape.description.base} as ${shape.description.identity}`,
+      forests: [forest],
+      count: r.reference.count - r.pending.count,
+      dns: [],
+      message:
+        `the last complete sync (${r.reference.at}) had ${r.reference.count} entries; ${r.pending.count} since (${r.pending.at}): ` +
+        `syncs fail until the drop is fixed or accepted (canopy guard accept --forest ${forest})`,
+    });
   }
   return findings;
 }

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ConfigErrors } from '../config/config-error.js';
 import { loadConfigFile } from '../config/load.js';
-import { acceptPending, acceptRequestFile, loadState, saveState, type AcceptRequest, type GuardState } from '../router/sync-guard.js';
+import { acceptPending, acceptRequestFile, guardRecords, loadState, saveState, type AcceptRequest, type GuardState } from '../router/sync-guard.js';
 import { formatTable } from './text-table.js';
 
 export function guardUsage(defaultConfig: string): string {
@@ -133,19 +133,17 @@ function runningServer(pidFile: string): number | undefined {
 /** One line per search and forest: who, where, the reference, what is pending. */
 export function describeState(state: GuardState): string {
   const rows: string[][] = [['forest', 'reference', 'pending', 'trips', 'identity', 'base', 'scope', 'filter']];
-  for (const shape of Object.values(state.shapes)) {
-    for (const [forest, r] of Object.entries(shape.forests)) {
-      rows.push([
-        forest,
-        r.reference ? `${r.reference.count} (${r.reference.at})` : '-',
-        r.pending ? `${r.pending.count} (${r.pending.at})` : '-',
-        String(r.trips),
-        shape.description.identity,
-        shape.description.base,
-        shape.description.scope,
-        shape.description.filter,
-      ]);
-    }
+  for (const { shape, forest, record: r } of guardRecords(state)) {
+    rows.push([
+      forest,
+      r.reference ? `${r.reference.count} (${r.reference.at})` : '-',
+      r.pending ? `${r.pending.count} (${r.pending.at})` : '-',
+      String(r.trips),
+      shape.description.identity,
+      shape.description.base,
+      shape.description.scope,
+      shape.description.filter,
+    ]);
   }
   if (rows.length === 1) return 'no references yet: none of the searches seen so far was sync-shaped\n';
   return formatTable(rows);

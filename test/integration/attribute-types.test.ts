@@ -7,8 +7,8 @@ import { createLogger } from '../../src/observability/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
-import { startSlapd, type Slapd } from '../support/slapd.js';
-import { ldapForestConfig, serviceWriteAcl } from './ldap-helpers.js';
+import type { Slapd } from '../support/slapd.js';
+import { slapdForestsLike } from './ldap-helpers.js';
 
 // Issue 15, classes 1 and 3: what `attributes.hide` hides and what an access rule protects is
 // decided by attribute TYPE and canonical DN, whatever spells them (name, alias, OID, case,
@@ -185,15 +185,7 @@ describe('attribute types and DN spellings: ldap forests over slapd', () => {
   const slapds: Slapd[] = [];
   let config: LoadedConfig;
   beforeAll(async () => {
-    const forests = await Promise.all(
-      defaults.forests.map(async (f) => {
-        if (f.backend !== 'memory') throw new Error('the default forests are memory forests');
-        const slapd = await startSlapd({ suffix: f.base, ldif: f.ldif, extraConfig: serviceWriteAcl(f.base) });
-        slapds.push(slapd);
-        const { name, mount, upnSuffixes, netbiosName, attributes, priority } = f;
-        return ldapForestConfig(f.base, [slapd.url], { name, mount, upnSuffixes, netbiosName, attributes: { ...attributes, hide: HIDE }, priority });
-      }),
-    );
+    const forests = await slapdForestsLike(defaults, slapds, (attributes) => ({ ...attributes, hide: HIDE }));
     config = { ...defaults, forests, access };
   });
   afterAll(() => Promise.all(slapds.map((s) => s.stop())));

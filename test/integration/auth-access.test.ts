@@ -10,8 +10,8 @@ import { Dn } from '../../src/core/dn.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
-import { startSlapd, type Slapd } from '../support/slapd.js';
-import { ldapForestConfig, serviceWriteAcl } from './ldap-helpers.js';
+import type { Slapd } from '../support/slapd.js';
+import { slapdForestsLike } from './ldap-helpers.js';
 
 // Logins and access rules through the whole stack, over the default configuration's two forests,
 // served by the memory backend and by slapd alike.
@@ -198,15 +198,7 @@ describe('authentication and access: ldap forests over slapd', () => {
   const slapds: Slapd[] = [];
   let config: LoadedConfig;
   beforeAll(async () => {
-    const forests = await Promise.all(
-      defaults.forests.map(async (f) => {
-        if (f.backend !== 'memory') throw new Error('the default forests are memory forests');
-        const slapd = await startSlapd({ suffix: f.base, ldif: f.ldif, extraConfig: serviceWriteAcl(f.base) });
-        slapds.push(slapd);
-        const { name, mount, upnSuffixes, netbiosName, attributes, priority } = f;
-        return ldapForestConfig(f.base, [slapd.url], { name, mount, upnSuffixes, netbiosName, attributes, priority });
-      }),
-    );
+    const forests = await slapdForestsLike(defaults, slapds);
     config = { ...defaults, forests, access, security };
   });
   afterAll(() => Promise.all(slapds.map((s) => s.stop())));

@@ -20,8 +20,8 @@ import { createLogger } from '../../src/observability/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { RawLdapClient, type RawDone } from '../support/raw-ldap.js';
-import { startSlapd, type Slapd } from '../support/slapd.js';
-import { ldapForestConfig, serviceWriteAcl } from './ldap-helpers.js';
+import type { Slapd } from '../support/slapd.js';
+import { slapdForestsLike } from './ldap-helpers.js';
 
 const DEFAULT_CONFIG = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
 const defaults = loadConfigFile(DEFAULT_CONFIG, { ...process.env, CANOPY_HOST: '127.0.0.1', CANOPY_PORT: '0', CANOPY_HTTP_PORT: '0', CANOPY_LOG_LEVEL: 'silent' });
@@ -210,15 +210,7 @@ describe('binds against the throttle: ldap forests over slapd', () => {
   const slapds: Slapd[] = [];
   let config: LoadedConfig;
   beforeAll(async () => {
-    const forests = await Promise.all(
-      defaults.forests.map(async (f) => {
-        if (f.backend !== 'memory') throw new Error('the default forests are memory forests');
-        const slapd = await startSlapd({ suffix: f.base, ldif: f.ldif, extraConfig: serviceWriteAcl(f.base) });
-        slapds.push(slapd);
-        const { name, mount, upnSuffixes, netbiosName, attributes, priority } = f;
-        return ldapForestConfig(f.base, [slapd.url], { name, mount, upnSuffixes, netbiosName, attributes, priority });
-      }),
-    );
+    const forests = await slapdForestsLike(defaults, slapds);
     config = { ...defaults, forests };
   });
   afterAll(() => Promise.all(slapds.map((s) => s.stop())));

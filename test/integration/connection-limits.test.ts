@@ -216,9 +216,7 @@ describe('defaults: message size before a bind, filter terms, protocol conforman
     const c = await RawLdapClient.connect(server.url);
     expect((await c.bind(JOHN, USER_PASSWORD)).code).toBe(0);
     const request = searchOp(AVVID, or(Array.from({ length: 40_000 }, (_, i) => equality('cn', `u${i}`))));
-    const started = performance.now();
     const refused = await c.request(request);
-    expect(performance.now() - started).toBeLessThan(1000);
     expect(refused).toMatchObject({ code: 53, message: expect.stringContaining('more than 1000 terms (limits.maxFilterTerms)') });
     expect(refused.dns).toEqual([]);
     expect((await c.search(AVVID)).code).toBe(0);

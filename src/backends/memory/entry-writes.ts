@@ -1,6 +1,6 @@
 import type { Modification, UserWriter } from '../../core/directory.js';
 import { Dn, type Rdn } from '../../core/dn.js';
-import { Entry, type Attribute, type AttributeValue } from '../../core/entry.js';
+import { Entry, type AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { equalityKey, normalise, valueText, withoutBinaryOption } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
@@ -12,14 +12,9 @@ import { attributeKey, attributeType, syntaxOf, type SyntaxKind } from '../../co
  * fails with the result code a real server gives.
  */
 
-/** An attribute as the entry holds it, whether it is named by its schema name, an alias or an OID (Entry looks up by type). */
-function findAttribute(entry: Entry, name: string): Attribute | undefined {
-  return entry.get(name);
-}
-
 function hasValue(entry: Entry, name: string, value: AttributeValue): boolean {
   const want = normalise(name, value);
-  return findAttribute(entry, name)?.values.some((v) => normalise(name, v) === want) ?? false;
+  return entry.get(name)?.values.some((v) => normalise(name, v) === want) ?? false;
 }
 
 /**
@@ -73,7 +68,7 @@ export function storedForm(entry: Entry, dn: Dn = entry.dn): Entry {
 function addRdnValues(entry: Entry, rdn: Rdn | undefined): void {
   for (const ava of rdn?.avas ?? []) {
     if (!hasValue(entry, ava.type, ava.value)) {
-      const existing = findAttribute(entry, ava.type);
+      const existing = entry.get(ava.type);
       entry.addValues(existing?.name ?? attributeType(ava.type)?.name ?? ava.type, [ava.value]);
     }
   }
@@ -89,7 +84,7 @@ export function applyModifications(entry: Entry, changes: readonly Modification[
     const name = withoutBinaryOption(attribute.name);
     const values = attribute.values;
     rejectServerAttribute(name);
-    const current = findAttribute(next, name);
+    const current = next.get(name);
     const target = current?.name ?? name;
     switch (operation) {
       case 'add': {
@@ -150,7 +145,7 @@ export function renamedEntry(entry: Entry, newDn: Dn, deleteOldRdn: boolean): En
       const keep = newRdn.avas.some(
         (n) => sameType(n.type, ava.type) && normalise(ava.type, n.value) === normalise(ava.type, ava.value),
       );
-      const current = findAttribute(next, ava.type);
+      const current = next.get(ava.type);
       if (keep || !current) continue;
       const drop = normalise(ava.type, ava.value);
       next.set(current.name, current.values.filter((v) => normalise(ava.type, v) !== drop));

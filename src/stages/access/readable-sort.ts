@@ -1,6 +1,6 @@
 import type { SearchRequest } from '../../core/directory.js';
 import type { Entry } from '../../core/entry.js';
-import { allows, type AccessView } from './access-policy.js';
+import { allows, type AccessView, type EntryAccess } from './access-policy.js';
 
 /**
  * A sorted search as the access stage passes it down: where rules limit attributes, the router
@@ -10,6 +10,15 @@ import { allows, type AccessView } from './access-policy.js';
  */
 export function readableSort(request: SearchRequest, view: AccessView): SearchRequest {
   if (!request.sort || !view.attributeLimited) return request;
-  const mayRead = (entry: Entry, attribute: string): boolean => allows(view.covering(entry.dn).attribute(attribute), 'read');
+  // The rules covering an entry are found once for all its sort keys.
+  let last: Entry | undefined;
+  let access: EntryAccess | undefined;
+  const mayRead = (entry: Entry, attribute: string): boolean => {
+    if (entry !== last) {
+      last = entry;
+      access = view.covering(entry.dn);
+    }
+    return allows(access!.attribute(attribute), 'read');
+  };
   return { ...request, sort: { ...request.sort, mayRead } };
 }

@@ -1,7 +1,7 @@
 import type { ForestConfig } from '../../config/schema.js';
 import { Dn } from '../../core/dn.js';
 import type { Filter } from '../../core/filter.js';
-import { attributeKey, keyKind, syntaxOf } from '../../core/schema.js';
+import { attributeKey, attributeType, keyKind } from '../../core/schema.js';
 import { parseFilterString } from '../../protocol/filter-codec.js';
 
 /** DN-valued attributes rewritten whatever their schema says (DESIGN: "DN-valued attributes"). */
@@ -93,7 +93,7 @@ export function compileForestView(config: ForestConfig): ForestView {
     upstreamName: translator(toUpstream, isHidden(hiddenVirtual)),
     virtualName: translator(toVirtual, isHidden(hiddenUpstream)),
     hidesAttributes: hidesAnything || config.attributes.unknown === 'hide',
-    isDnValued: (name) => dnValued.has(attributeKey(name)) || syntaxOf(name) === 'dn',
+    isDnValued: (name) => dnValued.has(attributeKey(name)) || attributeType(name)?.syntax === 'dn',
   };
 }
 
