@@ -160,8 +160,18 @@ const ldapForest = z.strictObject({
     .prefault({}),
   pool: z
     .strictObject({
+      /** Service connections; each carries up to operationsPerConnection operations at once. */
       size: z.number().int().min(1).max(64).default(4),
+      operationsPerConnection: z.number().int().min(1).max(1000).default(16),
+      /** Connections for user binds, bound again per login. */
+      bindConnections: z.number().int().min(1).max(64).default(4),
+      /** Upstream paged searches one identity may hold open at once (a server keeps one per connection). */
+      pagedSearchesPerIdentity: z.number().int().min(1).max(64).default(2),
       idleMs: z.number().int().min(0).default(300_000),
+    })
+    .refine((p) => p.pagedSearchesPerIdentity <= p.size, {
+      message: 'pagedSearchesPerIdentity is larger than size (one paged search per connection)',
+      path: ['pagedSearchesPerIdentity'],
     })
     .prefault({}),
   /** Upstream page size (AD's MaxPageSize is 1000). */

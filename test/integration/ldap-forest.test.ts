@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Client, SearchRequest as LdaptsSearchRequest } from 'ldapts';
+import { AbandonRequest, Client, PagedResultsControl, SearchRequest as LdaptsSearchRequest } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openLdapForest, type LdapDirectory } from '../../src/backends/ldap/ldap-directory.js';
 import { parseLdif } from '../../src/backends/memory/ldif.js';
@@ -110,21 +110,44 @@ describe('ldap forest against slapd', () => {
     expect(nonAscii.map((e) => e.dn.text)).toEqual(['cn=José Müller,ou=Users,dc=avvid,dc=info']);
   });
 
-  it('streams: the first entry arrives after one upstream page request, while the connection is held', async () => {
+  it('a search that fits in a page is one request without paging; a larger one is then paged on a connection of its own, streaming', async () => {
     const send = vi.spyOn(Client.prototype as unknown as { _send: (m: unknown) => Promise<unknown> }, '_send');
     try {
-      const pageRequests = () => send.mock.calls.filter(([m]) => m instanceof LdaptsSearchRequest).length;
+      const searches = () => send.mock.calls.filter(([m]) => m instanceof LdaptsSearchRequest).map(([m]) => m as LdaptsSearchRequest);
+      const [jdoe] = await collect(forest.search(searchRequest(SUFFIX, '(sAMAccountName=jdoe)'), context()));
+      expect(jdoe.dn.text).toMatch(/^CN=John Doe/i);
+      expect(searches()).toHaveLength(1);
+      expect(searches()[0].sizeLimit).toBe(10); // at most a page…
+      expect(searches()[0].controls ?? []).toEqual([]); // …and no paging cookie tied to the connection
+
+      send.mockClear();
       const iterator = forest.search(searchRequest(SUFFIX), context())[Symbol.asyncIterator]();
       expect((await iterator.next()).done).toBe(false);
-      expect(pageRequests()).toBe(1);
-      expect(forest.poolStats().busy).toBe(1);
+      // The whole search was asked first (sizeLimitExceeded: more than a page), then its first page.
+      expect(searches()).toHaveLength(2);
+      expect(searches()[1].controls?.some((c) => c instanceof PagedResultsControl)).toBe(true);
+      expect(forest.poolStats()).toMatchObject({ busy: 1, cursors: 1 });
       let count = 1;
       while (!(await iterator.next()).done) count++;
       expect(count).toBe(fixture.length);
-      expect(pageRequests()).toBeGreaterThanOrEqual(Math.ceil(fixture.length / 10));
-      expect(forest.poolStats().busy).toBe(0);
+      expect(searches().length).toBeGreaterThanOrEqual(1 + Math.ceil(fixture.length / 10));
+      expect(forest.poolStats()).toMatchObject({ busy: 0, cursors: 0 });
     } finally {
       send.mockRestore();
+    }
+  });
+
+  it('shares connections: many lookups at once use at most pool.size connections, each answer matched to its request', async () => {
+    const shared = openLdapForest(ldapForestConfig(SUFFIX, [slapd.url], { pageSize: 10, pool: { size: 2 } }), logger);
+    try {
+      const names = fixture.flatMap((e) => values(e, 'sAMAccountName')).slice(0, 20);
+      const found = await Promise.all(
+        names.flatMap((name) => Array.from({ length: 5 }, () => collect(shared.search(searchRequest(SUFFIX, `(sAMAccountName=${name})`, 'sub', ['sAMAccountName']), context())))),
+      );
+      expect(found.map((entries) => entries.map((e) => values(e, 'sAMAccountName')[0]))).toEqual(names.flatMap((n) => Array.from({ length: 5 }, () => [n])));
+      expect(shared.poolStats()).toMatchObject({ open: 2, busy: 0 });
+    } finally {
+      await shared.close();
     }
   });
 
@@ -143,7 +166,7 @@ describe('ldap forest against slapd', () => {
     }
     expect(forest.poolStats()).toMatchObject({ busy: 0, open: 0 }); // its paged search was left open upstream: closed
 
-    // Aborted while the page request is on the wire: the connection is closed, not reused.
+    // Aborted while the request is on the wire.
     const inFlight = new AbortController();
     const prototype = Client.prototype as unknown as { _send: (m: unknown) => Promise<unknown> };
     const original = prototype._send;
@@ -154,7 +177,9 @@ describe('ldap forest against slapd', () => {
     });
     try {
       await expect(forest.search(searchRequest(SUFFIX), context(inFlight.signal))[Symbol.asyncIterator]().next()).rejects.toThrow('gone');
-      expect(forest.poolStats()).toMatchObject({ busy: 0, open: 0 }); // closed, not pooled
+      // Abandoned upstream; the connection carries on for others.
+      expect(send.mock.calls.some(([m]) => m instanceof AbandonRequest)).toBe(true);
+      expect(forest.poolStats()).toMatchObject({ busy: 0, open: 1 });
     } finally {
       send.mockRestore();
     }

@@ -10,7 +10,7 @@ import { hashPassword } from '../../src/auth/scrypt-hash.js';
 import { Dn } from '../../src/core/dn.js';
 import type { Entry } from '../../src/core/entry.js';
 import { metricValue, metrics } from '../../src/observability/metrics.js';
-import { generateForest, SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { generateForest, SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
 import { RawLdapClient, pagedControl, pagedCookie } from '../support/raw-ldap.js';
 import { startTestServer } from '../support/server.js';
@@ -228,16 +228,31 @@ describe('paged sync across two slapd forests of 5,000 users', () => {
     await expect.poll(idle).toBe(true);
   });
 
-  it('never hangs with more open paged searches than pooled connections: the extra one fails with unavailable', async () => {
+  it('parked paged searches hold no one up: past its share an identity gets busy at once, while lookups and logins go on', async () => {
     const c = await rawClient();
-    // pool.size is 2: two open paged searches hold both connections of each forest.
+    // pool.size is 2 and an identity may hold 2 upstream paged searches per forest: two parked
+    // searches of the sync account take every cursor slot of both forests.
     const one = await c.search(SUFFIX, [pagedControl(10)]);
     const two = await c.search(SUFFIX, [pagedControl(10)]);
     const started = Date.now();
     const three = await c.search(SUFFIX, [pagedControl(10)]);
-    expect([one.code, two.code, three.code]).toEqual([0, 0, 52]);
-    expect(three.message).toMatch(/forest "(avvid|vse)".*busy/);
-    expect(Date.now() - started).toBeLessThan(5000); // timeouts.operationMs, not forever
+    expect([one.code, two.code, three.code]).toEqual([0, 0, 51]);
+    expect(three.message).toMatch(/forest "(avvid|vse)".*already holds 2 open paged searches/);
+    expect(Date.now() - started).toBeLessThan(1000); // at once: waiting would not free its own
+    // Lookups and logins share the connections the parked searches hold.
+    // Each forest's first enabled user, by the UPN clients see (vse.local is published as vse.lab).
+    const upns = forests.map((f) => values(f.entries.find(isEnabledUser)!, 'userPrincipalName')[0].replace(/local$/, 'lab'));
+    const others = await client();
+    const lookups = await Promise.all(
+      upns.flatMap((upn) => Array.from({ length: 10 }, () => others.search(SUFFIX, { scope: 'sub', filter: `(userPrincipalName=${upn})` }))),
+    );
+    expect(lookups.map((r) => r.searchEntries.length)).toEqual(lookups.map(() => 1));
+    for (const upn of upns) {
+      const login = new Client({ url: server.url });
+      await login.bind(upn, USER_PASSWORD); // a forest user: its forest checks the password
+      await login.unbind();
+    }
+    await others.unbind();
     // The open ones go on.
     expect((await c.search(SUFFIX, [pagedControl(10, pagedCookie(one))])).dns).toHaveLength(10);
     expect((await c.search(SUFFIX, [pagedControl(10, pagedCookie(two))])).dns).toHaveLength(10);

@@ -26,7 +26,6 @@ import { MessageFramer } from '../../src/protocol/framing.js';
 import { Op } from '../../src/protocol/tags.js';
 import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
-import { RawLdapClient } from '../support/raw-ldap.js';
 import { repoRoot, startTestServer } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { serviceDn } from './ldap-helpers.js';
@@ -438,7 +437,7 @@ describe('writes to ldap forests', () => {
     }
   });
 
-  it('a forest user`s own upstream connection lasts as long as its bind: released on rebind, unbind and disconnect', async () => {
+  it('a forest user`s login costs no upstream connection of its own: opened at its first write, closed on rebind, unbind and disconnect', async () => {
     const monitor = `database monitor\naccess to * by dn.exact="CN=admin,${avvid.base}" read by * none`;
     const slapd = await startSlapd({ suffix: avvid.base, ldif: [avvid.ldif], extraConfig: `${slapdAcl(avvid.base)}\n${monitor}` });
     const server = await startTestServer(await canopyConfig([ldapForest(avvid, [slapd.url])]));
@@ -447,20 +446,32 @@ describe('writes to ldap forests', () => {
     const c = new Client({ url: server.url, timeout: 10_000 });
     try {
       await c.bind(selfWriter.upn, USER_PASSWORD);
-      const bound = await upstreamConnections(); // the pooled service connection of the lookup, and the user's own
-      await c.bind(PROVISIONING, ACCOUNT_PASSWORD);
-      await settles(bound - 1);
-      await c.bind(selfWriter.upn, USER_PASSWORD);
-      await settles(bound);
-      // Still its own identity after the rebind.
+      const loggedIn = await upstreamConnections(); // the service connection of the lookup and a bind connection
+      // Logins, one after another, re-bind the same bind connection.
+      for (let i = 0; i < 20; i++) {
+        const other = new Client({ url: server.url });
+        await other.bind(selfWriter.upn, USER_PASSWORD);
+        await other.unbind();
+      }
+      expect(await upstreamConnections()).toBe(loggedIn);
+      // Its first write opens the user's own connection: the forest's permissions decide.
       await c.modify(selfWriter.virtual.text, [replace('telephoneNumber', '+1 408 555 0166')]);
+      await settles(loggedIn + 1);
+      await c.bind(PROVISIONING, ACCOUNT_PASSWORD);
+      await settles(loggedIn);
+      await c.bind(selfWriter.upn, USER_PASSWORD);
+      expect(await upstreamConnections()).toBe(loggedIn);
+      // Still its own identity after the rebind.
+      await c.modify(selfWriter.virtual.text, [replace('telephoneNumber', '+1 408 555 0167')]);
+      await settles(loggedIn + 1);
       await c.unbind();
-      await settles(bound - 1);
-      const raw = await RawLdapClient.connect(server.url);
-      expect((await raw.bind(selfWriter.virtual.text, USER_PASSWORD)).code).toBe(0);
-      await settles(bound);
-      raw.close();
-      await settles(bound - 1);
+      await settles(loggedIn);
+      const dropped = new Client({ url: server.url });
+      await dropped.bind(selfWriter.virtual.text, USER_PASSWORD);
+      await dropped.modify(selfWriter.virtual.text, [replace('telephoneNumber', '+1 408 555 0168')]);
+      await settles(loggedIn + 1);
+      (dropped as unknown as { socket: { destroy(): void } }).socket.destroy(); // gone without an unbind
+      await settles(loggedIn);
     } finally {
       await c.unbind().catch(() => undefined);
       await server.close();
@@ -476,6 +487,7 @@ describe('writes to ldap forests', () => {
     const c = new Client({ url: server.url, timeout: 10_000 });
     try {
       await c.bind(selfWriter.upn, USER_PASSWORD);
+      await c.modify(selfWriter.virtual.text, [replace('telephoneNumber', '+1 408 555 0154')]); // opens the user's own connection
       await server.reload(parseConfig(`listen: { ldap: "ldap://127.0.0.1:0" }\nhttp: { port: 0 }\n${await yaml(6000)}`, { source: 'test', baseDir: repoRoot }));
       // The replaced forest's pool and the user's own connection are gone: nothing of Canopy's is left on slapd.
       await vi.waitFor(async () => expect(await monitoredConnections(slapd)).toBe(0), { timeout: 5000, interval: 50 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionPool } from '../../src/backends/ldap/connection-pool.js';
+import { ConnectionPool, type PoolOptions } from '../../src/backends/ldap/connection-pool.js';
 import { ServerSelector } from '../../src/backends/ldap/server-selector.js';
 import type { UpstreamConnection } from '../../src/backends/ldap/upstream-connection.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -9,9 +9,10 @@ interface Fake {
   reusable: boolean;
   closed: boolean;
   close(): void;
+  retire(): void;
 }
 
-function setup(size: number, clock = { now: 0 }) {
+function setup(options: Partial<PoolOptions> = {}, clock = { now: 0 }) {
   const selector = new ServerSelector('f', ['ldap://a', 'ldap://b'], createLogger('silent'), { initialMs: 100, maxMs: 100 }, () => clock.now);
   const opened: Fake[] = [];
   const down = new Set<number>();
@@ -19,11 +20,17 @@ function setup(size: number, clock = { now: 0 }) {
     selector,
     (serverIndex) => {
       if (down.has(serverIndex)) return Promise.reject(new Error('ECONNREFUSED'));
-      const fake: Fake = { serverIndex, reusable: true, closed: false, close: () => void (fake.closed = true) };
+      const fake: Fake = {
+        serverIndex,
+        reusable: true,
+        closed: false,
+        close: () => void (fake.closed = true),
+        retire: () => void (fake.reusable = false),
+      };
       opened.push(fake);
       return Promise.resolve(fake as unknown as UpstreamConnection);
     },
-    { size, idleMs: 0 },
+    { name: 'forest "f"', size: 2, perConnection: 3, idleMs: 0, ...options },
   );
   return { pool, selector, opened, down, clock };
 }
@@ -31,32 +38,84 @@ function setup(size: number, clock = { now: 0 }) {
 const signal = () => new AbortController().signal;
 
 describe('ConnectionPool', () => {
-  it('lends each connection to one operation at a time and queues the rest', async () => {
-    const { pool, opened } = setup(1);
-    const first = await pool.acquire(signal());
-    let second: UpstreamConnection | undefined;
-    const waiting = pool.acquire(signal()).then((c) => (second = c));
+  it('spreads operations over its connections first, then shares each up to perConnection, then queues', async () => {
+    const { pool, opened } = setup();
+    const held: UpstreamConnection[] = [];
+    for (let i = 0; i < 6; i++) held.push(await pool.acquire(signal()));
+    expect(opened).toHaveLength(2);
+    expect(held.filter((c) => c === held[0])).toHaveLength(3);
+    expect(pool.stats()).toMatchObject({ open: 2, busy: 2, operations: 6 });
+    let seventh: UpstreamConnection | undefined;
+    const waiting = pool.acquire(signal()).then((c) => (seventh = c));
     await Promise.resolve();
-    expect(second).toBeUndefined();
-    pool.release(first, true);
+    expect(seventh).toBeUndefined();
+    pool.release(held[1], true);
     await waiting;
-    expect(second).toBe(first);
-    expect(opened).toHaveLength(1);
+    expect(seventh).toBe(held[1]);
+  });
+
+  it('keeps one paged search per connection, beside other operations', async () => {
+    const { pool, opened } = setup({ size: 2 });
+    const lookup = await pool.acquire(signal());
+    const cursor1 = await pool.acquire(signal(), 'cursor', 'a');
+    const cursor2 = await pool.acquire(signal(), 'cursor', 'b');
+    expect(cursor1).not.toBe(cursor2);
+    expect(opened).toHaveLength(2);
+    // Both connections hold a cursor: operations still go through, a third cursor waits.
+    expect(await pool.acquire(signal())).toBeDefined();
+    let third: UpstreamConnection | undefined;
+    const waiting = pool.acquire(signal(), 'cursor', 'c').then((c) => (third = c));
+    await Promise.resolve();
+    expect(third).toBeUndefined();
+    pool.release(cursor2, true, 'cursor', 'b');
+    await waiting;
+    expect(third).toBe(cursor2);
+    expect(pool.stats().cursors).toBe(2);
+    pool.release(lookup, true);
+  });
+
+  it('refuses an identity more cursors than its share at once, with busy', async () => {
+    const { pool } = setup({ size: 4, cursorsPerHolder: 2 });
+    const first = await pool.acquire(signal(), 'cursor', 'cn=sync');
+    await pool.acquire(signal(), 'cursor', 'cn=sync');
+    await expect(pool.acquire(signal(), 'cursor', 'cn=sync')).rejects.toMatchObject({ code: 51, message: expect.stringContaining('cn=sync already holds 2') });
+    expect(await pool.acquire(signal(), 'cursor', 'cn=other')).toBeDefined(); // others are not held up
+    pool.release(first, true, 'cursor', 'cn=sync');
+    expect(await pool.acquire(signal(), 'cursor', 'cn=sync')).toBeDefined();
+  });
+
+  it('answers busy when no room is made within waitMs', async () => {
+    const { pool } = setup({ size: 1, perConnection: 1, waitMs: 20 });
+    await pool.acquire(signal());
+    await expect(pool.acquire(signal())).rejects.toMatchObject({ code: 51, message: 'forest "f": all 1 connections carried 1 operations for 20 ms' });
   });
 
   it('stops waiting when the operation is aborted', async () => {
-    const { pool } = setup(1);
+    const { pool } = setup({ size: 1, perConnection: 1 });
     const held = await pool.acquire(signal());
     const controller = new AbortController();
     const waiting = pool.acquire(controller.signal);
     controller.abort(new Error('abandoned'));
     await expect(waiting).rejects.toThrow('abandoned');
     pool.release(held, true);
-    expect(pool.stats()).toEqual({ open: 1, busy: 0, idleServers: [0] });
+    expect(pool.stats()).toMatchObject({ open: 1, busy: 0, idleServers: [0] });
   });
 
-  it('closes connections that are not reusable, and gives way to the first server when it is back', async () => {
-    const { pool, selector, opened, down, clock } = setup(2);
+  it('retires a connection that is not reusable and closes it when its last operation ends', async () => {
+    const { pool, opened } = setup({ size: 1 });
+    const a = await pool.acquire(signal());
+    const b = await pool.acquire(signal());
+    expect(a).toBe(b);
+    pool.release(a, false); // e.g. a paged search left unfinished upstream
+    expect(opened[0].closed).toBe(false); // b is still running on it
+    const fresh = pool.acquire(signal());
+    pool.release(b, true);
+    expect(opened[0].closed).toBe(true);
+    expect(await fresh).toBe(opened[1] as unknown as UpstreamConnection);
+  });
+
+  it('gives way to the first server when it is back', async () => {
+    const { pool, selector, opened, down, clock } = setup({ size: 2 });
     down.add(0);
     const onSecond = await pool.acquire(signal());
     expect(onSecond.serverIndex).toBe(1);
@@ -68,14 +127,13 @@ describe('ConnectionPool', () => {
     const back = await pool.acquire(signal());
     expect(back.serverIndex).toBe(0);
     expect(opened[0].closed).toBe(true);
-    pool.release(back, false);
-    expect(opened[1].closed).toBe(true);
-    expect(pool.stats().open).toBe(0);
+    pool.release(back, true);
+    expect(pool.stats().open).toBe(1);
     expect(selector.candidates()).toEqual([0, 1]);
   });
 
   it('fails waiting operations when closed', async () => {
-    const { pool } = setup(1);
+    const { pool } = setup({ size: 1, perConnection: 1 });
     const held = await pool.acquire(signal());
     const waiting = pool.acquire(signal());
     await pool.close();

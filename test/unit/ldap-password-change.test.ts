@@ -1,4 +1,3 @@
-import type { Client } from 'ldapts';
 import { describe, expect, it } from 'vitest';
 import {
   isUnicodePwd,
@@ -7,13 +6,17 @@ import {
   unicodePwdChanges,
   unicodePwdValue,
 } from '../../src/backends/ldap/password-change.js';
+import type { UpstreamConnection } from '../../src/backends/ldap/upstream-connection.js';
 import { Dn } from '../../src/core/dn.js';
+import { Entry } from '../../src/core/entry.js';
 import { decodeMessage } from '../../src/protocol/codec.js';
 import { berOctets, berTlv } from '../../src/protocol/ber-writer.js';
 
-/** A client whose root DSE says what `rootDse` holds. */
-const serving = (rootDse: Record<string, string[]>): Client =>
-  ({ search: () => Promise.resolve({ searchEntries: [{ dn: '', ...rootDse }], searchReferences: [] }) }) as unknown as Client;
+/** A connection whose server's root DSE says what `rootDse` holds. */
+const serving = (rootDse: Record<string, string[]>): UpstreamConnection =>
+  ({
+    readEntry: () => Promise.resolve(new Entry(Dn.parse(''), Object.entries(rootDse).map(([name, values]) => ({ name, values })))),
+  }) as unknown as UpstreamConnection;
 
 describe('upstream password changes', () => {
   it('encodes the RFC 3062 value Canopy itself decodes', () => {

@@ -1,12 +1,11 @@
-import type { ResultCodeError} from 'ldapts';
-import { UnavailableError, InvalidCredentialsError } from 'ldapts';
 import { describe, expect, it } from 'vitest';
 import { ServerSelector } from '../../src/backends/ldap/server-selector.js';
-import { isServerFailure, upstreamError } from '../../src/backends/ldap/errors.js';
+import { isServerFailure, upstreamError, UpstreamRefusal } from '../../src/backends/ldap/errors.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { createLogger } from '../../src/observability/logger.js';
 
 const logger = createLogger('silent');
+const refusal = (status: number, message = '', matchedDn = '') => new UpstreamRefusal({ status, message, matchedDn, controls: [] });
 
 function selector(clock: { now: number }): ServerSelector {
   return new ServerSelector('avvid', ['ldap://a', 'ldap://b', 'ldap://c'], logger, { initialMs: 100, maxMs: 400 }, () => clock.now);
@@ -46,7 +45,7 @@ describe('ServerSelector', () => {
     });
     expect(found).toEqual({ index: 2, value: 'ok' });
     expect(tried).toEqual([0, 1, 2]);
-    const err = await s.firstReachable(() => Promise.reject(new UnavailableError('shutting down'))).catch((e: unknown) => e);
+    const err = await s.firstReachable(() => Promise.reject(refusal(52, 'shutting down'))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LdapError);
     expect((err as LdapError).code).toBe(52);
     expect((err as LdapError).message).toBe(
@@ -65,14 +64,15 @@ describe('ServerSelector', () => {
 describe('upstream errors', () => {
   it('classifies server failures', () => {
     expect(isServerFailure(new Error('socket hang up'))).toBe(true);
-    expect(isServerFailure(new UnavailableError())).toBe(true);
-    expect(isServerFailure(new InvalidCredentialsError())).toBe(false);
+    expect(isServerFailure(refusal(52))).toBe(true);
+    expect(isServerFailure(refusal(51))).toBe(true);
+    expect(isServerFailure(refusal(49))).toBe(false);
   });
 
   it('keeps the upstream code, message and matchedDN', () => {
-    const err: ResultCodeError = new InvalidCredentialsError('ignored');
-    const e = upstreamError(err, { matchedDn: 'OU=Users,DC=x', message: 'bad password' });
-    expect([e.code, e.message, e.matchedDn]).toEqual([49, 'bad password', 'OU=Users,DC=x']);
-    expect(upstreamError(new Error('boom'), undefined).code).toBe(80);
+    const e = upstreamError(refusal(32, 'no such entry', 'OU=Users,DC=x'));
+    expect([e.code, e.message, e.matchedDn]).toEqual([32, 'no such entry', 'OU=Users,DC=x']);
+    expect(upstreamError(refusal(49)).message).toBe('invalidCredentials'); // no text: the code's name
+    expect(upstreamError(new Error('boom')).code).toBe(80);
   });
 });

@@ -6,38 +6,56 @@ import type { UpstreamConnection } from './upstream-connection.js';
 export interface PoolOptions {
   /** Most connections open at once (busy, idle or being opened). */
   readonly size: number;
+  /** Most operations outstanding on one connection at once (1: one operation per connection). */
+  readonly perConnection: number;
   /** An idle connection is closed after this long; 0 keeps idle connections open. */
   readonly idleMs: number;
-  /**
-   * Longest wait for a free connection before failing with busy (51). Paged searches hold their
-   * connection between pages, so more open paged searches than connections would otherwise wait
-   * for each other forever.
-   */
+  /** Longest wait for room on a connection before failing with busy (51); waits without end when absent. */
   readonly waitMs?: number;
-  /** Told the number of connections lent out whenever it changes (the pool-in-use gauge). */
+  /** Most paged-search cursors one identity may hold open in this pool at once. */
+  readonly cursorsPerHolder?: number;
+  /** Named in busy messages ("forest X"). */
+  readonly name: string;
+  /** Told the number of connections with an operation outstanding whenever it changes (the pool-in-use gauge). */
   readonly inUse?: { set(value: number): void };
 }
 
 export interface PoolStats {
   readonly open: number;
+  /** Connections with at least one operation outstanding. */
   readonly busy: number;
+  readonly operations: number;
+  readonly cursors: number;
   readonly idleServers: readonly number[];
 }
 
-interface Idle {
+/**
+ * What a lease is for. An `operation` shares a connection with others; a `cursor` (an upstream
+ * paged search, whose cookie lives on its connection until the last page) also shares it, but
+ * never with another cursor: a server keeps one paged search per connection (slapd forgets the
+ * first cookie when a second paged search starts; Active Directory keeps its cookie per connection).
+ */
+export type LeaseKind = 'operation' | 'cursor';
+
+interface Slot {
   readonly connection: UpstreamConnection;
-  readonly timer: NodeJS.Timeout | undefined;
+  operations: number;
+  cursor: boolean;
+  idleTimer: NodeJS.Timeout | undefined;
 }
 
 /**
- * The forest's service connections. Each is lent to one operation at a time (a paged search
- * holds its connection from first page to last), opened lazily on the best reachable server,
- * and given up when its server is marked down or a better server is back (failback).
+ * A forest's connections to one kind of work, opened lazily on the best reachable server. Each
+ * carries up to `perConnection` operations at once (answers matched by message ID), the least
+ * loaded first; a new connection is opened when every open one is busy and `size` allows. A
+ * connection leaves when its server is marked down, a better server is back (failback), or it
+ * stops being reusable, as soon as its last operation ends.
  */
 export class ConnectionPool {
-  private readonly idle: Idle[] = [];
+  private readonly slots = new Map<UpstreamConnection, Slot>();
+  private opening = 0;
   private readonly waiting = new Set<() => void>();
-  private count = 0;
+  private readonly cursorsByHolder = new Map<string, number>();
   private closed = false;
 
   constructor(
@@ -46,83 +64,138 @@ export class ConnectionPool {
     private readonly options: PoolOptions,
   ) {}
 
-  /** Connections open or being opened, how many are lent out, and the servers of the idle ones (tests, metrics). */
   stats(): PoolStats {
-    return { open: this.count, busy: this.count - this.idle.length, idleServers: this.idle.map((i) => i.connection.serverIndex) };
+    let busy = 0;
+    let operations = 0;
+    let cursors = 0;
+    const idleServers: number[] = [];
+    for (const slot of this.slots.values()) {
+      operations += slot.operations;
+      if (slot.cursor) cursors++;
+      if (slot.operations > 0) busy++;
+      else idleServers.push(slot.connection.serverIndex);
+    }
+    return { open: this.slots.size + this.opening, busy, operations, cursors, idleServers };
   }
 
-  /** Lends a connection; waits (up to waitMs) while all are busy. Rejects when the signal aborts or no server answers. */
-  async acquire(signal: AbortSignal): Promise<UpstreamConnection> {
+  /**
+   * Lends a connection for one operation or one cursor; waits (up to waitMs) while every
+   * connection is full. Rejects when the signal aborts, no server answers, or `holder` already
+   * holds its share of cursors (busy, at once: waiting would not free its own cursors).
+   */
+  async acquire(signal: AbortSignal, kind: LeaseKind = 'operation', holder = ''): Promise<UpstreamConnection> {
+    if (kind === 'cursor') this.admitCursor(holder);
     const waitMs = this.options.waitMs;
     const deadline = waitMs === undefined ? Infinity : Date.now() + waitMs;
     for (;;) {
       signal.throwIfAborted();
-      if (this.closed) throw new LdapError(ResultCode.unavailable, 'forest connection pool is closed');
-      const connection = this.takeIdle() ?? (this.count < this.options.size ? await this.openNew() : undefined);
-      if (connection) {
+      if (this.closed) throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`);
+      let slot = this.pick(kind);
+      // A busy connection is shared only once no other may be opened: spread load first.
+      if ((!slot || slot.operations > 0) && this.slots.size + this.opening < this.options.size) slot = await this.openNew();
+      if (slot) {
+        slot.operations++;
+        clearTimeout(slot.idleTimer);
+        slot.idleTimer = undefined;
+        if (kind === 'cursor') {
+          slot.cursor = true;
+          this.cursorsByHolder.set(holder, (this.cursorsByHolder.get(holder) ?? 0) + 1);
+        }
         this.report();
-        return connection;
+        return slot.connection;
       }
-      await this.turn(signal, deadline);
+      await this.turn(signal, deadline, kind);
     }
   }
 
-  /** Takes a connection back. One that is not reusable (lost, mid-paging, failed) is closed. */
-  release(connection: UpstreamConnection, reusable: boolean): void {
-    if (!reusable || !connection.reusable || this.closed || this.selector.shouldLeave(connection.serverIndex)) {
-      this.discard(connection);
-    } else {
-      const timer = this.options.idleMs > 0 ? setTimeout(() => this.expire(connection), this.options.idleMs).unref() : undefined;
-      this.idle.push({ connection, timer });
+  /**
+   * Ends a lease. `reusable` false (the connection failed, or a cursor left a paged search open
+   * upstream) retires the connection: it takes nothing new and closes once its last operation ends.
+   */
+  release(connection: UpstreamConnection, reusable: boolean, kind: LeaseKind = 'operation', holder = ''): void {
+    const slot = this.slots.get(connection);
+    if (!slot) return;
+    slot.operations--;
+    if (kind === 'cursor') {
+      slot.cursor = false;
+      const held = (this.cursorsByHolder.get(holder) ?? 1) - 1;
+      if (held > 0) this.cursorsByHolder.set(holder, held);
+      else this.cursorsByHolder.delete(holder);
+    }
+    if (!reusable) connection.retire();
+    if (slot.operations === 0) {
+      if (this.leaving(slot)) this.discard(slot);
+      else if (this.options.idleMs > 0) slot.idleTimer = setTimeout(() => this.expire(slot), this.options.idleMs).unref();
     }
     this.report();
-    this.wakeOne();
+    this.wakeAll();
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const { connection, timer } of this.idle.splice(0)) {
-      clearTimeout(timer);
-      this.discard(connection);
-    }
+    for (const slot of [...this.slots.values()]) this.discard(slot);
     this.report();
-    for (const wake of [...this.waiting]) wake();
+    this.wakeAll();
   }
 
-  private takeIdle(): UpstreamConnection | undefined {
-    for (let item = this.idle.pop(); item; item = this.idle.pop()) {
-      clearTimeout(item.timer);
-      if (item.connection.reusable && !this.selector.shouldLeave(item.connection.serverIndex)) return item.connection;
-      this.discard(item.connection);
+  /** Busy (51) when the holder has its share of cursors already. */
+  private admitCursor(holder: string): void {
+    const cap = this.options.cursorsPerHolder;
+    if (cap === undefined || (this.cursorsByHolder.get(holder) ?? 0) < cap) return;
+    throw new LdapError(
+      ResultCode.busy,
+      `${this.options.name}: ${holder || 'anonymous'} already holds ${cap} open paged searches here (the most one identity may); finish or abandon one first`,
+    );
+  }
+
+  /** The least loaded connection with room for this kind of lease; closes idle ones that should leave. */
+  private pick(kind: LeaseKind): Slot | undefined {
+    let best: Slot | undefined;
+    for (const slot of this.slots.values()) {
+      if (this.leaving(slot)) {
+        if (slot.operations === 0) this.discard(slot);
+        continue;
+      }
+      if (slot.operations >= this.options.perConnection || (kind === 'cursor' && slot.cursor)) continue;
+      if (!best || slot.operations < best.operations) best = slot;
     }
-    return undefined;
+    return best;
   }
 
-  private async openNew(): Promise<UpstreamConnection> {
-    this.count++;
+  private leaving(slot: Slot): boolean {
+    return this.closed || !slot.connection.reusable || this.selector.shouldLeave(slot.connection.serverIndex);
+  }
+
+  private async openNew(): Promise<Slot> {
+    this.opening++;
     try {
-      return (await this.selector.firstReachable(this.open)).value;
-    } catch (err) {
-      this.count--;
-      this.wakeOne();
-      throw err;
+      const connection = (await this.selector.firstReachable(this.open)).value;
+      const slot: Slot = { connection, operations: 0, cursor: false, idleTimer: undefined };
+      if (this.closed) {
+        connection.close();
+        throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`);
+      }
+      this.slots.set(connection, slot);
+      return slot;
+    } finally {
+      this.opening--;
+      this.wakeAll();
     }
   }
 
-  private discard(connection: UpstreamConnection): void {
-    this.count--;
-    connection.close();
+  private discard(slot: Slot): void {
+    clearTimeout(slot.idleTimer);
+    this.slots.delete(slot.connection);
+    slot.connection.close();
   }
 
-  private expire(connection: UpstreamConnection): void {
-    const i = this.idle.findIndex((item) => item.connection === connection);
-    if (i < 0) return;
-    this.idle.splice(i, 1);
-    this.discard(connection);
+  private expire(slot: Slot): void {
+    if (this.slots.get(slot.connection) === slot && slot.operations === 0) this.discard(slot);
+    this.report();
   }
 
-  /** Resolves when a connection may be free (the caller looks again); rejects with busy at the deadline. */
-  private turn(signal: AbortSignal, deadline: number): Promise<void> {
+  /** Resolves when room may have been made (the caller looks again); rejects with busy at the deadline. */
+  private turn(signal: AbortSignal, deadline: number, kind: LeaseKind): Promise<void> {
     return new Promise((resolve, reject) => {
       const stop = (): void => {
         this.waiting.delete(wake);
@@ -139,7 +212,11 @@ export class ConnectionPool {
       };
       const onTimeout = (): void => {
         stop();
-        reject(new LdapError(ResultCode.busy, `all ${this.options.size} pooled connections stayed busy for ${this.options.waitMs} ms`));
+        const what =
+          kind === 'cursor'
+            ? `all ${this.options.size} connections held an open paged search`
+            : `all ${this.options.size} connections carried ${this.options.perConnection} operations`;
+        reject(new LdapError(ResultCode.busy, `${this.options.name}: ${what} for ${this.options.waitMs} ms`));
       };
       const timer = deadline === Infinity ? undefined : setTimeout(onTimeout, Math.max(0, deadline - Date.now()));
       this.waiting.add(wake);
@@ -148,11 +225,10 @@ export class ConnectionPool {
   }
 
   private report(): void {
-    this.options.inUse?.set(this.count - this.idle.length);
+    this.options.inUse?.set(this.stats().busy);
   }
 
-  private wakeOne(): void {
-    const next = this.waiting.values().next();
-    if (!next.done) next.value();
+  private wakeAll(): void {
+    for (const wake of [...this.waiting]) wake();
   }
 }

@@ -1,4 +1,4 @@
-import { Attribute, Change, ResultCodeError } from 'ldapts';
+import { Attribute, Change } from 'ldapts';
 import type { LdapForestConfig } from '../../config/schema.js';
 import {
   noteReferences,
@@ -12,13 +12,14 @@ import {
 import { Dn } from '../../core/dn.js';
 import type { AttributeValue, Entry } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
+import type { Identity } from '../../core/identity.js';
 import type { ForestReadiness } from '../../core/readiness.js';
 import { ResultCode } from '../../core/result-codes.js';
 import type { Logger } from '../../observability/logger.js';
 import { metrics } from '../../observability/metrics.js';
 import { ConnectionPool } from './connection-pool.js';
 import { BinaryAttributes } from './entry-from-ber.js';
-import { describeFailure, isServerFailure, upstreamError } from './errors.js';
+import { describeFailure, isServerFailure, upstreamError, UpstreamRefusal } from './errors.js';
 import { toLdaptsFilter } from './filter-to-ldapts.js';
 import {
   isUnicodePwd,
@@ -31,7 +32,14 @@ import {
 import { CachedProbe } from './readiness.js';
 import { DEFAULT_BACKOFF, ServerSelector, type BackoffOptions } from './server-selector.js';
 import { serverTls } from './tls-options.js';
-import { ConnectionLost, PagedSearch, UpstreamConnection, type ConnectOptions, type PagedSearchOptions } from './upstream-connection.js';
+import {
+  checkLdaptsSeam,
+  ConnectionLost,
+  PagedSearch,
+  UpstreamConnection,
+  type ConnectOptions,
+  type PagedSearchOptions,
+} from './upstream-connection.js';
 import { UpstreamPages } from './upstream-pages.js';
 import { UserConnection } from './user-connection.js';
 
@@ -51,15 +59,18 @@ export function openLdapForest(config: LdapForestConfig, logger: Logger, options
 }
 
 /**
- * A forest reached over LDAP with ldapts. Reads and writes use pooled connections bound as the
- * service account; user binds use a connection of their own. Every search pages upstream and
- * streams page by page on one connection.
+ * A forest reached over LDAP with ldapts. Reads and writes share pooled connections bound as the
+ * service account, many operations on each; user binds run on a small pool of connections bound
+ * again for each login. A search is one request when its answer fits in a page, and otherwise
+ * pages upstream on a connection holding no other paged search, streaming page by page.
  */
 export class LdapDirectory implements Directory {
   private readonly base: Dn;
   private readonly servers: readonly ConnectOptions[];
   private readonly selector: ServerSelector;
   private readonly pool: ConnectionPool;
+  /** Connections for user binds only, each bound again per login (never a service connection). */
+  private readonly binds: ConnectionPool;
   private readonly binaryAttributes: BinaryAttributes;
   /** Per server: operations sent to it. */
   private readonly requests: readonly { inc(): void }[];
@@ -82,10 +93,23 @@ export class LdapDirectory implements Directory {
       operationMs: config.timeouts.operationMs,
     }));
     this.selector = new ServerSelector(config.name, config.servers, logger, options.backoff ?? DEFAULT_BACKOFF);
+    checkLdaptsSeam();
+    const name = `forest "${config.name}"`;
     this.pool = new ConnectionPool(this.selector, (i) => this.openService(i), {
-      ...config.pool,
+      name,
+      size: config.pool.size,
+      perConnection: config.pool.operationsPerConnection,
+      idleMs: config.pool.idleMs,
+      cursorsPerHolder: config.pool.pagedSearchesPerIdentity,
       waitMs: config.timeouts.operationMs,
       inUse: metrics.upstreamPoolInUse.labels(config.name),
+    });
+    this.binds = new ConnectionPool(this.selector, (i) => UpstreamConnection.open(this.servers[i], i), {
+      name,
+      size: config.pool.bindConnections,
+      perConnection: 1, // a bind on a connection with other operations outstanding is undefined (RFC 4511 §4.2.1)
+      idleMs: config.pool.idleMs,
+      waitMs: config.timeouts.operationMs,
     });
     this.requests = config.servers.map((url) => metrics.upstreamRequests.labels(config.name, url));
     this.binaryAttributes = new BinaryAttributes(config.binaryAttributes);
@@ -102,15 +126,14 @@ export class LdapDirectory implements Directory {
     return [this.base];
   }
 
-  /** Pool occupancy, for tests and metrics. */
-  poolStats(): { open: number; busy: number; idleServers: string[] } {
+  /** Service pool occupancy, and the bind connections open, for tests and metrics. */
+  poolStats(): { open: number; busy: number; operations: number; cursors: number; idleServers: string[]; bindConnections: number } {
     const stats = this.pool.stats();
-    return { open: stats.open, busy: stats.busy, idleServers: stats.idleServers.map((i) => this.selector.url(i)) };
+    return { ...stats, idleServers: stats.idleServers.map((i) => this.selector.url(i)), bindConnections: this.binds.stats().open };
   }
 
   async *search(request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry> {
-    const { signal } = ctx;
-    signal.throwIfAborted();
+    ctx.signal.throwIfAborted();
     const options: PagedSearchOptions = {
       scope: request.scope,
       filter: toLdaptsFilter(request.filter),
@@ -118,74 +141,152 @@ export class LdapDirectory implements Directory {
       timeLimit: request.timeLimit,
       pageSize: this.config.pageSize,
     };
+    const whole = await this.searchOnce(request.base.text, options, ctx);
+    if (whole) {
+      yield* whole;
+      return;
+    }
+    yield* this.searchPaged(request.base.text, options, ctx);
+  }
+
+  /**
+   * The search as one request on a shared connection, asking for at most a page of entries: most
+   * searches (lookups) end here. Undefined when the answer is larger than a page: it is then paged
+   * (which a shared connection cannot do while another paged search may run on it).
+   */
+  private async searchOnce(base: string, options: PagedSearchOptions, ctx: OperationContext): Promise<readonly Entry[] | undefined> {
+    const { reply, entries, references } = await this.onPool(
+      ctx,
+      (c) => c.search(base, { ...options, sizeLimit: options.pageSize }, this.binaryAttributes, ctx.signal),
+      (err, connection, attempt) => this.readFailed('search', err, connection, attempt, false),
+    );
+    if (reply.status === ResultCode.sizeLimitExceeded) return undefined;
+    this.forwardReferences(references, ctx);
+    if (reply.status !== ResultCode.success) {
+      this.searchRefused(new UpstreamRefusal(reply), ctx);
+      return [];
+    }
+    for (const entry of entries) if (entry instanceof LdapError) throw entry;
+    return entries as readonly Entry[];
+  }
+
+  /** The search paged upstream on one connection from first page to last, at most a page and a half ahead. */
+  private async *searchPaged(base: string, options: PagedSearchOptions, ctx: OperationContext): AsyncGenerator<Entry> {
+    const { signal } = ctx;
+    const holder = holderOf(ctx.identity);
     let delivered = false;
     for (let attempt = 1; ; attempt++) {
-      const connection = await this.pool.acquire(signal);
+      const connection = await this.pool.acquire(signal, 'cursor', holder);
       this.requests[connection.serverIndex].inc();
-      const pages = new UpstreamPages(connection, new PagedSearch(request.base.text, options, this.binaryAttributes), signal);
+      const pages = new UpstreamPages(connection, new PagedSearch(base, options, this.binaryAttributes), signal);
       try {
         for (let page = await pages.next(); page; page = await pages.next()) {
-          this.forwardReferences(connection.takeReferences(), ctx);
+          this.forwardReferences(page.references, ctx);
           // Half-way through a page, the next one is asked for (at most one page ahead).
-          const half = page.length >> 1;
-          for (let i = 0; i < page.length; i++) {
+          const half = page.entries.length >> 1;
+          for (let i = 0; i < page.entries.length; i++) {
             if (i === half) pages.readAhead();
-            const entry = page[i];
+            const entry = page.entries[i];
             if (entry instanceof LdapError) throw entry;
             delivered = true;
             yield entry;
           }
         }
-        this.forwardReferences(connection.takeReferences(), ctx);
         return;
       } catch (err) {
         signal.throwIfAborted();
         if (!isServerFailure(err)) {
-          const error = upstreamError(err, connection.lastResult);
-          if (error.code !== ResultCode.referral) throw error;
-          this.referralResult(error, connection.lastResult?.referral, ctx);
+          this.searchRefused(err, ctx);
           return;
         }
-        // A pooled connection found closed before sending says nothing about the server.
-        if (!(err instanceof ConnectionLost)) this.selector.markDown(connection.serverIndex, err);
-        // Paging state lives on the failed connection: after entries went out, resuming
-        // elsewhere would repeat or drop entries, so the search fails instead.
-        if (delivered || attempt > 1) {
-          const when = delivered ? 'after entries were sent' : 'on the retry';
-          throw new LdapError(
-            ResultCode.unavailable,
-            `forest "${this.config.name}": ${this.selector.url(connection.serverIndex)} failed during the search ${when} (${describeFailure(err)})`,
-          );
-        }
+        const outcome = this.readFailed('search', err, connection, attempt, delivered);
+        if (outcome !== 'retry') throw outcome;
       } finally {
-        connection.takeReferences(); // a failed search's must not reach the next one on this connection
-        // A connection goes back to the pool only if no page request is outstanding on it.
-        this.pool.release(connection, !pages.outstanding);
+        // A paged search left unfinished upstream keeps its cookie on the connection: it takes no more.
+        this.pool.release(connection, !pages.unfinished, 'cursor', holder);
       }
     }
+  }
+
+  /**
+   * A server failure during a read: retried once on the next server, since sending a read again
+   * changes nothing, unless entries already went out (resuming elsewhere would repeat or drop
+   * entries). The server is marked down unless the connection was found closed before sending.
+   */
+  private readFailed(what: string, err: unknown, connection: UpstreamConnection, attempt: number, delivered: boolean): 'retry' | LdapError {
+    if (!(err instanceof ConnectionLost)) this.selector.markDown(connection.serverIndex, err);
+    if (!delivered && attempt === 1) return 'retry';
+    if (!delivered && err instanceof UpstreamRefusal) return upstreamError(err); // busy or unavailable: its own answer
+    const when = delivered ? 'after entries were sent' : 'after a retry';
+    return new LdapError(
+      ResultCode.unavailable,
+      `forest "${this.config.name}": ${what} failed on ${this.selector.url(connection.serverIndex)} ${when} (${describeFailure(err)})`,
+    );
+  }
+
+  /** A search the server refused: its code reaches the client, except a referral under `drop`. */
+  private searchRefused(err: unknown, ctx: OperationContext): void {
+    const error = upstreamError(err);
+    if (error.code !== ResultCode.referral) throw error;
+    this.referralResult(error, err instanceof UpstreamRefusal ? err.reply.referral : undefined, ctx);
   }
 
   bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void> {
     return this.bindName(dn.text, password, ctx);
   }
 
-  /** A bind with any name the server accepts (Active Directory takes a UPN), on a connection of its own. */
+  /**
+   * A bind with any name the server accepts (Active Directory takes a UPN), on a bind connection
+   * bound again for this login. A failed server is marked down and the bind tried once more on
+   * the next: a bind changes nothing, so sending it again is safe.
+   */
   async bindName(name: string, password: Buffer, ctx: OperationContext): Promise<void> {
     // RFC 4513 §5.1.2: a name with an empty password is an unauthenticated bind; never forward it.
     if (password.length === 0) throw new LdapError(ResultCode.invalidCredentials, 'empty password: unauthenticated bind refused');
-    ctx.signal.throwIfAborted();
-    const credentials = { dn: name, password: password.toString('utf8') };
-    const { value: connection } = await this.selector.firstReachable((i) => {
-      this.requests[i].inc();
-      return UpstreamConnection.open(this.servers[i], i, credentials);
-    });
-    // A client's login keeps its authenticated connection for the session: its writes go there.
+    for (let attempt = 1; ; attempt++) {
+      ctx.signal.throwIfAborted();
+      const connection = await this.binds.acquire(ctx.signal);
+      this.requests[connection.serverIndex].inc();
+      let reusable = true;
+      try {
+        await connection.bind(name, password);
+        break;
+      } catch (err) {
+        if (!isServerFailure(err)) throw upstreamError(err);
+        reusable = false;
+        if (!(err instanceof ConnectionLost)) this.selector.markDown(connection.serverIndex, err);
+        if (attempt > 1) {
+          throw new LdapError(
+            ResultCode.unavailable,
+            `forest "${this.config.name}": bind failed on ${this.selector.url(connection.serverIndex)} after a retry (${describeFailure(err)})`,
+          );
+        }
+      } finally {
+        this.binds.release(connection, reusable);
+      }
+    }
+    // The login may write as itself later: its connection is opened then, with these credentials.
     if (ctx.session && !ctx.signal.aborted) {
-      const held = new UserConnection(connection, () => this.userConnections.delete(held));
+      const held = new UserConnection(name, Buffer.from(password), (n, p) => this.openAsUser(n, p), () => this.userConnections.delete(held));
       this.userConnections.add(held);
       ctx.session.hold(this, held);
-    } else {
-      connection.close();
+    }
+  }
+
+  /** A connection bound as a user, on the best reachable server. */
+  private async openAsUser(name: string, password: Buffer): Promise<UpstreamConnection> {
+    try {
+      const { value } = await this.selector.firstReachable((i) => {
+        this.requests[i].inc();
+        return UpstreamConnection.open(this.servers[i], i, { dn: name, password });
+      });
+      return value;
+    } catch (err) {
+      // The password changed (or the account was locked) since the login: nothing was written.
+      if (err instanceof LdapError && err.code !== ResultCode.unavailable) {
+        throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": this login's credentials no longer bind upstream (${err.message}); bind again to write`);
+      }
+      throw err;
     }
   }
 
@@ -194,7 +295,7 @@ export class LdapDirectory implements Directory {
     const password = attributes.some((a) => isUnicodePwd(a.type));
     return this.write('add', ctx, (c) => {
       if (password) this.requireEncrypted(c);
-      return c.client.add(entry.dn.text, attributes);
+      return c.add(entry.dn.text, attributes);
     });
   }
 
@@ -205,12 +306,12 @@ export class LdapDirectory implements Directory {
     const password = changes.some((m) => isUnicodePwd(m.attribute.name));
     return this.write('modify', ctx, (c) => {
       if (password) this.requireEncrypted(c);
-      return c.client.modify(dn.text, ldaptsChanges);
+      return c.modify(dn.text, ldaptsChanges);
     });
   }
 
   delete(dn: Dn, ctx: OperationContext): Promise<void> {
-    return this.write('delete', ctx, (c) => c.client.del(dn.text));
+    return this.write('delete', ctx, (c) => c.delete(dn.text));
   }
 
   modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
@@ -232,10 +333,10 @@ export class LdapDirectory implements Directory {
     return this.write('password modify', ctx, async (c) => {
       const method = await this.passwordMethod(c);
       if (method === 'exop') {
-        await c.client.exop(PASSWORD_MODIFY_OID, passwordModifyValue(request));
+        await c.extended(PASSWORD_MODIFY_OID, passwordModifyValue(request));
       } else if (method === 'unicodePwd') {
         this.requireEncrypted(c);
-        await c.client.modify(request.user.text, unicodePwdChanges(ctx.asUser ? request.oldPassword : undefined, request.newPassword));
+        await c.modify(request.user.text, unicodePwdChanges(ctx.asUser ? request.oldPassword : undefined, request.newPassword));
       } else {
         throw new LdapError(ResultCode.unwillingToPerform, `forest "${this.config.name}" supports no password change (RFC 3062 or unicodePwd)`);
       }
@@ -245,7 +346,7 @@ export class LdapDirectory implements Directory {
   /** How the forest takes password changes, read from a server's root DSE once. */
   private async passwordMethod(c: UpstreamConnection): Promise<PasswordMethod> {
     try {
-      this.passwordChange ??= await passwordMethod(c.client);
+      this.passwordChange ??= await passwordMethod(c);
       return this.passwordChange;
     } catch (err) {
       // Nothing was changed yet: a failure here is an outage, never an unknown outcome.
@@ -273,7 +374,7 @@ export class LdapDirectory implements Directory {
 
   async close(): Promise<void> {
     for (const held of [...this.userConnections]) held.close();
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.binds.close()]);
   }
 
   /**
@@ -287,7 +388,7 @@ export class LdapDirectory implements Directory {
       if (err instanceof ConnectionLost && attempt === 1) return 'retry'; // never sent: safe to send once more
       this.selector.markDown(connection.serverIndex, err);
       // busy/unavailable are answers: the server did nothing, and the client hears its code.
-      if (err instanceof ResultCodeError) return upstreamError(err, connection.lastResult);
+      if (err instanceof UpstreamRefusal) return upstreamError(err);
       return this.unknownOutcome(what, connection, err);
     });
   }
@@ -297,15 +398,7 @@ export class LdapDirectory implements Directory {
    * retried once on the next server when its server fails, since sending it again changes nothing.
    */
   private read<T>(what: string, ctx: OperationContext, send: (c: UpstreamConnection) => Promise<T>): Promise<T> {
-    return this.onPool(ctx, send, (err, connection, attempt) => {
-      if (!(err instanceof ConnectionLost)) this.selector.markDown(connection.serverIndex, err);
-      if (attempt === 1) return 'retry';
-      if (err instanceof ResultCodeError) return upstreamError(err, connection.lastResult);
-      return new LdapError(
-        ResultCode.unavailable,
-        `forest "${this.config.name}": ${what} failed on ${this.selector.url(connection.serverIndex)} after a retry (${describeFailure(err)})`,
-      );
-    });
+    return this.onPool(ctx, send, (err, connection, attempt) => this.readFailed(what, err, connection, attempt, false));
   }
 
   /**
@@ -325,7 +418,8 @@ export class LdapDirectory implements Directory {
       try {
         return await send(connection);
       } catch (err) {
-        if (!isServerFailure(err)) throw upstreamError(err, connection.lastResult);
+        ctx.signal.throwIfAborted(); // abandoned: the connection abandoned it upstream and goes on
+        if (!isServerFailure(err)) throw upstreamError(err);
         reusable = false;
         const outcome = failed(err, connection, attempt);
         if (outcome !== 'retry') throw outcome;
@@ -338,17 +432,17 @@ export class LdapDirectory implements Directory {
   /** A write on the connection the user's bind authenticated (held in its session). */
   private async writeAsUser<T>(what: string, ctx: OperationContext, send: (c: UpstreamConnection) => Promise<T>): Promise<T> {
     const held = ctx.session?.get<UserConnection>(this);
-    const lost = (): LdapError =>
-      new LdapError(ResultCode.unavailable, `forest "${this.config.name}": the upstream connection of this login was closed; bind again to write`);
-    if (!held?.connection.connected) throw lost();
+    if (!held) throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": this login holds no upstream session; bind again to write`);
     return held.run(async (connection) => {
       ctx.signal.throwIfAborted();
       this.requests[connection.serverIndex].inc();
       try {
         return await send(connection);
       } catch (err) {
-        if (!isServerFailure(err) || err instanceof ResultCodeError) throw upstreamError(err, connection.lastResult);
-        if (err instanceof ConnectionLost) throw lost(); // never sent
+        if (!isServerFailure(err) || err instanceof UpstreamRefusal) throw upstreamError(err);
+        if (err instanceof ConnectionLost) {
+          throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": the upstream connection of this login was closed; try again`);
+        }
         this.selector.markDown(connection.serverIndex, err);
         throw this.unknownOutcome(what, connection, err);
       }
@@ -373,9 +467,9 @@ export class LdapDirectory implements Directory {
       const short = { ...server, connectMs: Math.min(server.connectMs, PROBE_TIMEOUT_MS), operationMs: Math.min(server.operationMs, PROBE_TIMEOUT_MS) };
       const connection = await this.openService(i, short);
       try {
-        await connection.client.search(this.base.text, { scope: 'base', attributes: ['1.1'] });
+        await connection.readEntry(this.base.text, ['1.1']);
       } catch (err) {
-        throw isServerFailure(err) ? err : upstreamError(err, connection.lastResult);
+        throw isServerFailure(err) ? err : upstreamError(err);
       } finally {
         connection.close();
       }
@@ -417,6 +511,13 @@ export class LdapDirectory implements Directory {
     }
     if (ctx.notes) (ctx.notes.remarks ??= []).push(`forest "${this.config.name}" answered with a referral; not followed`);
   }
+}
+
+/** Whose paged searches a forest counts against the per-identity cap: one key per canonical DN, login, or anonymous. */
+function holderOf(identity: Identity | undefined): string {
+  if (!identity || identity.kind === 'anonymous') return '';
+  if (identity.dn) return identity.dn.key;
+  return identity.kind === 'user' ? `${identity.forest}\\${identity.login.toLowerCase()}` : '';
 }
 
 function ldaptsAttribute(type: string, values: readonly AttributeValue[]): Attribute {

@@ -1,6 +1,7 @@
-import { Attribute, BerWriter, Change, type Client } from 'ldapts';
+import { Attribute, BerWriter, Change } from 'ldapts';
 import type { PasswordModifyRequest } from '../../core/directory.js';
 import { attributeKey } from '../../core/schema.js';
+import type { UpstreamConnection } from './upstream-connection.js';
 
 /** RFC 3062 Password Modify. */
 export const PASSWORD_MODIFY_OID = '1.3.6.1.4.1.4203.1.11.1';
@@ -11,16 +12,9 @@ const AD_CAPABILITIES = ['1.2.840.113556.1.4.800', '1.2.840.113556.1.4.1851'];
 export type PasswordMethod = 'exop' | 'unicodePwd' | 'none';
 
 /** What the server's root DSE says it supports. */
-export async function passwordMethod(client: Client): Promise<PasswordMethod> {
-  const { searchEntries } = await client.search('', {
-    scope: 'base',
-    filter: '(objectClass=*)',
-    attributes: ['supportedExtension', 'supportedCapabilities'],
-  });
-  const values = (name: string): string[] => {
-    const v = searchEntries[0]?.[name] ?? [];
-    return (Array.isArray(v) ? v : [v]).map(String);
-  };
+export async function passwordMethod(connection: UpstreamConnection): Promise<PasswordMethod> {
+  const rootDse = await connection.readEntry('', ['supportedExtension', 'supportedCapabilities']);
+  const values = (name: string): string[] => (rootDse?.get(name)?.values ?? []).map(String);
   if (values('supportedExtension').includes(PASSWORD_MODIFY_OID)) return 'exop';
   if (values('supportedCapabilities').some((c) => AD_CAPABILITIES.includes(c))) return 'unicodePwd';
   return 'none';

@@ -38,10 +38,10 @@ async function probeServer(config: LdapForestConfig, server: string, index: numb
   const bind = credentials ? 'ok' : 'anonymous';
   try {
     const started = performance.now();
-    await connection.client.search(config.base, { scope: 'base', attributes: ['1.1'] });
+    await connection.readEntry(config.base, ['1.1']);
     return { server, tls, bind, base: 'ok', ms: Math.round(performance.now() - started), ok: true };
   } catch (err) {
-    return { server, tls, bind, base: 'failed', error: describe(upstreamError(err, connection.lastResult)), ok: false };
+    return { server, tls, bind, base: 'failed', error: describe(upstreamError(err)), ok: false };
   } finally {
     connection.close();
   }

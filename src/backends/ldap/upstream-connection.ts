@@ -1,18 +1,31 @@
+/**
+ * The ldapts seam: every use of ldapts internals is in this file. ldapts is pinned to an exact
+ * version in package.json, and `checkLdaptsSeam` refuses to start when the internals moved.
+ */
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { EventEmitter } from 'node:events';
 import {
+  AbandonRequest,
+  AddRequest,
+  BindRequest,
   Client,
   CompareRequest,
+  DeleteRequest,
+  ExtendedRequest,
   ModifyDNRequest,
+  ModifyRequest,
   PagedResultsControl,
+  PresenceFilter,
   SearchEntry,
   SearchReference,
   SearchRequest,
   SearchResponse,
-  StatusCodeParser,
+  type Attribute,
   type BerReader,
   type BerWriter,
+  type Change,
+  type Control,
   type Filter,
   type Message,
 } from 'ldapts';
@@ -22,26 +35,34 @@ import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
 import { BerReader as EntryReader } from '../../protocol/ber-reader.js';
 import { Op } from '../../protocol/tags.js';
-import { entryFromBer, type BinaryAttributes } from './entry-from-ber.js';
-import { isServerFailure, upstreamError, type UpstreamResult } from './errors.js';
+import { BinaryAttributes, entryFromBer } from './entry-from-ber.js';
+import { isServerFailure, upstreamError, UpstreamRefusal, type UpstreamReply } from './errors.js';
 import type { ServerTls } from './tls-options.js';
 
 export interface ConnectOptions {
   readonly url: string;
   readonly tls: ServerTls;
   readonly connectMs: number;
+  /** Longest wait for one operation's answer; the connection takes no new operations after one times out. */
   readonly operationMs: number;
 }
 
 export interface Credentials {
   readonly dn: string;
-  readonly password: string;
+  readonly password: string | Buffer;
 }
 
 /** The connection's socket closed before the request was sent: nothing reached the server. */
 export class ConnectionLost extends Error {
   constructor() {
     super('connection closed before the request was sent');
+  }
+}
+
+/** No answer within the operation timeout (the server may be stopped or overloaded). */
+export class OperationTimeout extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what}: no answer within ${ms} ms`);
   }
 }
 
@@ -52,43 +73,61 @@ const KEEPALIVE_MS = 60_000;
 // is unacknowledged waits for the peer's delayed ACK (up to 40 ms on Linux). Measured on one
 // forest: 990 lookups/s with Nagle, 4,623 without.
 
+/** What the parser saw of one request's responses besides what ldapts keeps. */
+interface Track {
+  /** For searches: attributes whose values stay bytes (entries are decoded straight into core entries). */
+  readonly binary?: BinaryAttributes;
+  readonly references: string[][];
+  matchedDn: string;
+  message: string;
+  referral?: string[];
+}
+
+/** A search's answer: its entries (an LdapError in place of one that could not be decoded) and its result. */
+export interface SearchReply {
+  readonly entries: readonly (Entry | LdapError)[];
+  /** Continuation references, each one message's URLs (at most MAX_SEARCH_REFERENCES). */
+  readonly references: readonly string[][];
+  readonly reply: UpstreamReply;
+}
+
 /**
- * One ldapts Client on one socket to one server. It never reconnects by itself: ldapts would
- * silently open a new socket for the next request, without StartTLS and without the service
- * bind, so a lost socket makes this connection unusable and the pool opens a fresh one.
+ * One ldapts Client on one socket to one server, with many operations outstanding at once (RFC
+ * 4511 §4.1.1.1), each matched to its answer by message ID. It never reconnects by itself: ldapts
+ * would silently open a new socket for the next request, without StartTLS and without the bind,
+ * so a lost socket makes this connection unusable and the pool opens a fresh one.
  */
 export class UpstreamConnection {
-  private last: UpstreamResult | undefined;
-  private pagedSearchOpen = false;
-  /** Continuation references received since they were last taken, each one message's URLs. */
-  private references: string[][] = [];
-  /** The referral field of the result being parsed (ldapts does not read it). */
-  private referral: string[] | undefined;
+  private readonly tracks = new Map<number, Track>();
+  /** Set when an operation timed out: the server may be stuck, so nothing new is sent here. */
+  private retired = false;
 
   private constructor(
-    readonly client: Client,
+    private readonly client: Client,
     /** Which of the forest's servers this connection reaches. */
     readonly serverIndex: number,
+    private readonly operationMs: number,
   ) {
-    // ldapts keeps matchedDN and paging cookies to itself; its message parser (a private field)
-    // is the one place that sees every response. The connection runs one operation at a time,
-    // so the last response is the current operation's.
-    const parser = (client as unknown as { messageParser?: ParserInternals }).messageParser;
-    parser?.on('message', (m: unknown) => this.observe(m));
-    // ldapts stops reading a search result before its referral field: read the URLs from there.
-    // The entries of a PagedSearch are decoded here, straight into core entries.
-    const parse = parser?._getMessageFromProtocolOperation;
-    if (parser && typeof parse === 'function') {
-      parser._getMessageFromProtocolOperation = (...args) => {
-        const [messageId, operation, reader, request] = args;
-        if (operation === Op.searchResultEntry && request instanceof PagedSearch) {
-          return new DecodedEntry(messageId, decodeEntry(reader, request.binary));
-        }
-        const message = parse.apply(parser, args);
-        if (message instanceof SearchResponse) this.referral = referralUrls(args[2]);
-        return message;
-      };
-    }
+    // ldapts drops matchedDN, referrals and continuation references of a result, and decodes
+    // entries into its own objects: its parser (a private field) sees every response, and the
+    // hook below keeps what Canopy needs per message ID, decoding entries straight into core entries.
+    const parser = internals(client).messageParser;
+    const parse = parser._getMessageFromProtocolOperation;
+    parser._getMessageFromProtocolOperation = (messageId, operation, reader, request) => {
+      const track = this.tracks.get(messageId);
+      if (track?.binary && operation === Op.searchResultEntry) return new DecodedEntry(messageId, decodeEntry(reader, track.binary));
+      const message = parse.call(parser, messageId, operation, reader, request);
+      if (!track) return message;
+      if (message instanceof SearchReference) {
+        if (track.references.length < MAX_SEARCH_REFERENCES) track.references.push(message.uris);
+      } else {
+        const result = message as { matchedDN?: unknown; errorMessage?: unknown };
+        if (typeof result.matchedDN === 'string') track.matchedDn = result.matchedDN;
+        if (typeof result.errorMessage === 'string') track.message = result.errorMessage;
+        if (message instanceof SearchResponse) track.referral = referralUrls(reader);
+      }
+      return message;
+    };
   }
 
   /** Connects (TLS or StartTLS as configured) and binds when credentials are given. */
@@ -97,43 +136,85 @@ export class UpstreamConnection {
     const client = new Client({
       url: options.url,
       connectTimeout: options.connectMs,
-      timeout: options.operationMs,
+      // No ldapts timeout: it would destroy the socket, failing every other operation on it. See send().
       // ldapts treats any tlsOptions as "connect with TLS", so they go here only for ldaps.
       tlsOptions: tls.mode === 'ldaps' ? tls.options : undefined,
       ...singleSocket(),
     });
-    const connection = new UpstreamConnection(client, serverIndex);
+    const connection = new UpstreamConnection(client, serverIndex, options.operationMs);
     try {
-      // ldapts' startTLS writes the socket into the options it is given: hand it a copy.
+      // ldapts' startTLS connects first and writes the socket into the options it is given: hand it a copy.
       if (tls.mode === 'startTls') await client.startTLS({ ...tls.options });
-      // An anonymous forest binds anonymously: it proves the server answers before the connection is pooled.
-      await client.bind(credentials?.dn ?? '', credentials?.password ?? '');
+      else await internals(client)._connect();
+      if (credentials) await connection.bind(credentials.dn, credentials.password);
       return connection;
     } catch (err) {
       connection.close();
-      throw isServerFailure(err) ? err : upstreamError(err, connection.last);
+      throw isServerFailure(err) ? err : upstreamError(err);
     }
   }
 
-  /** The last result message the server sent (for matchedDN and its diagnostic text). */
-  get lastResult(): UpstreamResult | undefined {
-    return this.last;
-  }
-
-  /** The continuation references received since the last call (at most MAX_SEARCH_REFERENCES). */
-  takeReferences(): string[][] {
-    const taken = this.references;
-    if (taken.length > 0) this.references = [];
-    return taken;
-  }
-
-  /** True while the socket is open and no paged search is left unfinished on it. */
+  /** True while the socket is open and no operation on it timed out: it may take new operations. */
   get reusable(): boolean {
-    return this.client.isConnected && !this.pagedSearchOpen;
+    return this.client.isConnected && !this.retired;
   }
 
-  get connected(): boolean {
-    return this.client.isConnected;
+  /** Takes no new operations; the pool closes it once its last one ends. */
+  retire(): void {
+    this.retired = true;
+  }
+
+  /**
+   * A simple bind (a name and password; an anonymous bind with neither). A connection may be
+   * bound again and again: the last bind decides who it is (RFC 4511 §4.2.1).
+   */
+  async bind(name: string, password: string | Buffer): Promise<UpstreamReply> {
+    return expect(await this.exchange(new SimpleBindRequest(name, password)), [0]);
+  }
+
+  /**
+   * One search sent without paging: the whole answer, or a refusal. With `sizeLimit`, a result
+   * larger than that ends with sizeLimitExceeded (4), which the caller reads as "page it".
+   */
+  async search(base: string, options: SearchOptions, binary: BinaryAttributes, signal?: AbortSignal): Promise<SearchReply> {
+    const { scope, filter, attributes, timeLimit, sizeLimit } = options;
+    const request = new CompactSearchRequest({ messageId: 0, baseDN: base, scope, filter, attributes, timeLimit, sizeLimit });
+    const { response, reply, track } = await this.send(request, { binary, signal });
+    const entries = (response as SearchResponse).searchEntries.map((e) => (e as DecodedEntry).decoded);
+    return { entries, references: track.references, reply };
+  }
+
+  /**
+   * Asks for the next page of `search` (its first, then each one its last page's cookie names).
+   * A refusal (other than sizeLimitExceeded at the end of a page) is thrown.
+   */
+  async nextPage(search: PagedSearch, signal?: AbortSignal): Promise<SearchReply> {
+    const { response, reply, track } = await this.send(search, { binary: search.binary, signal });
+    if (reply.status !== 0) throw new UpstreamRefusal(reply);
+    search.continueAfter(response.controls);
+    const entries = (response as SearchResponse).searchEntries.map((e) => (e as DecodedEntry).decoded);
+    return { entries, references: track.references, reply };
+  }
+
+  /** The entry at `dn` (a base search for `attributes`), or undefined when the server returned none. */
+  async readEntry(dn: string, attributes: string[]): Promise<Entry | undefined> {
+    const { entries, reply } = await this.search(dn, { scope: 'base', filter: ANY_OBJECT, attributes, timeLimit: 0 }, NO_BINARY);
+    expect(reply, [0]);
+    const entry = entries[0];
+    if (entry instanceof LdapError) throw entry;
+    return entry;
+  }
+
+  async add(dn: string, attributes: Attribute[]): Promise<void> {
+    expect(await this.exchange(new AddRequest({ messageId: 0, dn, attributes })), [0]);
+  }
+
+  async modify(dn: string, changes: Change[]): Promise<void> {
+    expect(await this.exchange(new ModifyRequest({ messageId: 0, dn, changes })), [0]);
+  }
+
+  async delete(dn: string): Promise<void> {
+    expect(await this.exchange(new DeleteRequest({ messageId: 0, dn })), [0]);
   }
 
   /**
@@ -141,23 +222,16 @@ export class UpstreamConnection {
    * deletes the old RDN and splits the new DN at the first comma).
    */
   async modifyDn(dn: string, newRdn: string, deleteOldRdn: boolean, newSuperior: string | undefined): Promise<void> {
-    await this.send(new ModifyDNRequest({ messageId: 0, dn, newRdn, deleteOldRdn, newSuperior }), [0]);
+    expect(await this.exchange(new ModifyDNRequest({ messageId: 0, dn, newRdn, deleteOldRdn, newSuperior })), [0]);
   }
 
   /** Compare with the value's bytes (ldapts' compare takes text only); true for compareTrue. */
   async compare(dn: string, attribute: string, value: Buffer): Promise<boolean> {
-    return (await this.send(new BytesCompareRequest(dn, attribute, value), [5, 6])) === 6;
+    return expect(await this.exchange(new BytesCompareRequest(dn, attribute, value)), [5, 6]).status === 6;
   }
 
-  /**
-   * Asks for the next page of `search` (its first, then each one its last page's cookie names);
-   * resolves with the page's entries, an LdapError in place of one that could not be decoded.
-   */
-  async nextPage(search: PagedSearch): Promise<readonly (Entry | LdapError)[]> {
-    const response = (await this.exchange(search)) as SearchResponse | undefined;
-    if (response?.status !== 0) throw StatusCodeParser.parse(response);
-    search.continueAfter(response.controls);
-    return response.searchEntries.map((e) => (e as DecodedEntry).decoded);
+  async extended(oid: string, value: Buffer): Promise<void> {
+    expect(await this.exchange(new ExtendedRequest({ messageId: 0, oid, value })), [0]);
   }
 
   /** Unbinds and closes the socket; anything outstanding on it fails. Never throws. */
@@ -165,59 +239,85 @@ export class UpstreamConnection {
     this.client.unbind().catch(() => undefined);
   }
 
-  /** Sends one request through ldapts' private request path; resolves with an accepted status. */
-  private async send(request: Message, accepted: readonly number[]): Promise<number> {
-    const response = await this.exchange(request);
-    if (!response || !accepted.includes(response.status)) throw StatusCodeParser.parse(response);
-    return response.status;
+  private async exchange(request: Message): Promise<UpstreamReply> {
+    return (await this.send(request, {})).reply;
   }
 
-  /** One request and its response, through ldapts' private request path. */
-  private exchange(request: Message): ReturnType<LdaptsInternals['_send']> {
-    const client = this.client as unknown as LdaptsInternals;
-    if (!client.isConnected) throw new ConnectionLost();
-    request.messageId = client._nextMessageId();
-    return client._send(request);
-  }
-
-  private observe(message: unknown): void {
-    if (message instanceof SearchEntry) return;
-    if (message instanceof SearchReference) {
-      if (this.references.length < MAX_SEARCH_REFERENCES) this.references.push(message.uris);
-      return;
+  /**
+   * Sends one request and waits for its answer, with this connection's timeout. An aborted or
+   * timed-out request is abandoned upstream and fails alone: the other operations on the
+   * connection go on.
+   */
+  private async send(request: Message, options: { binary?: BinaryAttributes; signal?: AbortSignal }): Promise<{ response: Answer; reply: UpstreamReply; track: Track }> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    if (!this.reusable) throw new ConnectionLost();
+    const client = internals(this.client);
+    const messageId = client._nextMessageId();
+    request.messageId = messageId;
+    const track: Track = { binary: options.binary, references: [], matchedDn: '', message: '' };
+    this.tracks.set(messageId, track);
+    const timer = setTimeout(() => {
+      this.retired = true;
+      this.cancel(messageId, new OperationTimeout(request.constructor.name, this.operationMs));
+    }, this.operationMs);
+    const onAbort = (): void => this.cancel(messageId, signal?.reason as Error);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const response = await client._send(request);
+      if (!response) throw new LdapError(ResultCode.other, 'the server sent no result');
+      const reply: UpstreamReply = {
+        status: response.status,
+        matchedDn: track.matchedDn,
+        message: track.message,
+        controls: response.controls ?? [],
+        ...(track.referral && { referral: track.referral }),
+      };
+      return { response, reply, track };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      this.tracks.delete(messageId);
     }
-    const result = message as { matchedDN?: unknown; errorMessage?: unknown };
-    if (typeof result.matchedDN !== 'string') return; // not a result message
-    const referral = this.referral;
-    this.referral = undefined;
-    this.last = {
-      matchedDn: result.matchedDN,
-      message: typeof result.errorMessage === 'string' ? result.errorMessage : '',
-      ...(referral && { referral }),
-    };
-    if (message instanceof SearchResponse) {
-      const paged = message.controls?.find((c): c is PagedResultsControl => c instanceof PagedResultsControl);
-      this.pagedSearchOpen = (paged?.value?.cookie?.length ?? 0) > 0;
+  }
+
+  /** Fails one outstanding request now and abandons it upstream (its late answer is ignored). */
+  private cancel(messageId: number, reason: Error): void {
+    const client = internals(this.client);
+    const details = client.messageDetailsByMessageId.get(String(messageId));
+    if (!details) return;
+    client.messageDetailsByMessageId.delete(String(messageId));
+    details.reject(reason);
+    if (!client.isConnected) return;
+    try {
+      client._send(new AbandonRequest({ messageId: client._nextMessageId(), abandonId: messageId })).catch(() => undefined);
+    } catch {
+      // the socket closed meanwhile: nothing left to abandon
     }
   }
 }
 
-/** The ldapts MessageParser members used to see every response and the referral fields it skips. */
-interface ParserInternals extends EventEmitter {
-  /** `request`: the message this one answers. */
-  _getMessageFromProtocolOperation(messageId: number, protocolOperation: number, reader: BerReader, request: unknown): Message;
-}
-
-export interface PagedSearchOptions {
+export interface SearchOptions {
   readonly scope: SearchRequest['scope'];
   readonly filter: Filter;
   readonly attributes: string[];
   readonly timeLimit: number;
+  readonly sizeLimit?: number;
+}
+
+export interface PagedSearchOptions extends SearchOptions {
   readonly pageSize: number;
 }
 
+/** ldapts stringifies every request it sends for its debug log, even when that log is off: keep it short. */
+class CompactSearchRequest extends SearchRequest {
+  toJSON(): object {
+    return { messageId: this.messageId, baseDN: this.baseDN, scope: this.scope };
+  }
+}
+
 /** One paged search (RFC 2696), sent page by page with `UpstreamConnection.nextPage` on one connection. */
-export class PagedSearch extends SearchRequest {
+export class PagedSearch extends CompactSearchRequest {
   /** False once a page came without a cookie: it was the last. */
   more = true;
   private readonly paging: PagedResultsControl;
@@ -234,17 +334,21 @@ export class PagedSearch extends SearchRequest {
     this.paging = paging;
   }
 
-  /** ldapts stringifies every request it sends for its debug log, even when that log is off: keep it short. */
-  toJSON(): object {
-    return { messageId: this.messageId, baseDN: this.baseDN, scope: this.scope };
-  }
-
   /** Takes the cookie of the page just received (from its result's controls) for the next request. */
   continueAfter(controls: readonly unknown[] | undefined): void {
     const cookie = controls?.find((c): c is PagedResultsControl => c instanceof PagedResultsControl)?.value?.cookie;
     this.more = (cookie?.length ?? 0) > 0;
     this.paging.value = { size: this.paging.value?.size ?? 0, cookie };
   }
+}
+
+const ANY_OBJECT = new PresenceFilter({ attribute: 'objectClass' });
+const NO_BINARY = new BinaryAttributes([]);
+
+/** The reply when its status is one of `accepted`; otherwise the refusal is thrown. */
+function expect(reply: UpstreamReply, accepted: readonly number[]): UpstreamReply {
+  if (!accepted.includes(reply.status)) throw new UpstreamRefusal(reply);
+  return reply;
 }
 
 /** A search entry decoded by the connection: the core entry, or why it could not be read (reported in its turn). */
@@ -272,8 +376,8 @@ function decodeEntry(reader: BerReader, binary: BinaryAttributes): Entry | LdapE
 
 /** LDAPResult's referral [3] (RFC 4511 §4.1.10) where the reader stands after a result's fields; undefined when absent or malformed. */
 function referralUrls(reader: BerReader): string[] | undefined {
-  if (reader.peek() !== REFERRAL_TAG) return undefined;
   try {
+    if (reader.peek() !== REFERRAL_TAG) return undefined;
     reader.readSequence(REFERRAL_TAG);
     const end = reader.offset + reader.length;
     const urls: string[] = [];
@@ -290,11 +394,67 @@ function referralUrls(reader: BerReader): string[] | undefined {
 
 const REFERRAL_TAG = 0xa3;
 
-/** The ldapts Client members used for requests its public API cannot express. */
-interface LdaptsInternals {
+/** A response as ldapts resolves `_send` with it. */
+interface Answer {
+  readonly status: number;
+  readonly controls?: Control[];
+}
+
+/** The ldapts Client members Canopy relies on beyond its public API. */
+interface ClientInternals {
   readonly isConnected: boolean;
+  readonly messageParser: ParserInternals;
+  readonly messageDetailsByMessageId: Map<string, { reject(err: Error): void }>;
   _nextMessageId(): number;
-  _send(message: Message): Promise<Parameters<typeof StatusCodeParser.parse>[0]>;
+  _connect(): Promise<void>;
+  _send(message: Message): Promise<Answer | undefined>;
+}
+
+/** The ldapts MessageParser member that builds each response (`request`: the message it answers). */
+interface ParserInternals extends EventEmitter {
+  _getMessageFromProtocolOperation(messageId: number, protocolOperation: number, reader: BerReader, request: unknown): Message;
+}
+
+function internals(client: Client): ClientInternals {
+  return client as unknown as ClientInternals;
+}
+
+/**
+ * Throws, naming what is missing, when the installed ldapts lacks an internal this file uses: a
+ * renamed private field would otherwise fail every upstream request with "internal error".
+ */
+export function checkLdaptsSeam(): void {
+  const client = internals(new Client({ url: 'ldap://127.0.0.1:1' }));
+  const missing = [
+    typeof client._nextMessageId !== 'function' && 'Client._nextMessageId',
+    typeof client._connect !== 'function' && 'Client._connect',
+    typeof client._send !== 'function' && 'Client._send',
+    !(client.messageDetailsByMessageId instanceof Map) && 'Client.messageDetailsByMessageId',
+    typeof client.messageParser?._getMessageFromProtocolOperation !== 'function' && 'MessageParser._getMessageFromProtocolOperation',
+  ].filter((m): m is string => typeof m === 'string');
+  if (missing.length > 0) {
+    throw new Error(`the installed ldapts lacks internals Canopy's ldap backend uses (${missing.join(', ')}); install the version package.json pins`);
+  }
+}
+
+/** A simple bind with the password's bytes as given (ldapts writes text only); never serialised with its password. */
+class SimpleBindRequest extends BindRequest {
+  private readonly bytes: Buffer;
+
+  constructor(dn: string, password: string | Buffer) {
+    super({ messageId: 0, dn });
+    this.bytes = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
+  }
+
+  override writeMessage(writer: BerWriter): void {
+    writer.writeInt(this.version);
+    writer.writeString(this.dn);
+    writer.writeBuffer(this.bytes, 0x80);
+  }
+
+  toJSON(): object {
+    return { messageId: this.messageId, dn: this.dn };
+  }
 }
 
 class BytesCompareRequest extends CompareRequest {

@@ -1,9 +1,4 @@
-import type { Entry } from '../../core/entry.js';
-import type { LdapError } from '../../core/ldap-error.js';
-import type { PagedSearch, UpstreamConnection } from './upstream-connection.js';
-
-/** A page's entries; an LdapError stands in for one that could not be decoded. */
-export type UpstreamPage = readonly (Entry | LdapError)[];
+import type { PagedSearch, SearchReply, UpstreamConnection } from './upstream-connection.js';
 
 /**
  * The pages of one upstream paged search on one connection, read at most one page ahead: the
@@ -13,20 +8,23 @@ export type UpstreamPage = readonly (Entry | LdapError)[];
  * (a client's paged search between two of its pages) stops pulling.
  */
 export class UpstreamPages {
-  private ahead: Promise<UpstreamPage> | undefined;
-  /** A page request is on the wire: the connection cannot go back to the pool before its answer. */
-  outstanding = false;
+  private ahead: Promise<SearchReply> | undefined;
 
   constructor(
     private readonly connection: UpstreamConnection,
     private readonly search: PagedSearch,
-    /** Aborting it closes the connection, which ends the search upstream. */
+    /** Aborting it abandons the page request upstream. */
     private readonly signal: AbortSignal,
   ) {}
 
+  /** True until the last page arrived: the server still holds the search's cookie on the connection. */
+  get unfinished(): boolean {
+    return this.search.more;
+  }
+
   /** The next page, or undefined after the last one. */
-  next(): Promise<UpstreamPage | undefined> {
-    const page = this.ahead ?? (this.search.more ? this.request() : undefined);
+  next(): Promise<SearchReply | undefined> {
+    const page = this.ahead ?? (this.search.more ? this.connection.nextPage(this.search, this.signal) : undefined);
     this.ahead = undefined;
     return page ?? Promise.resolve(undefined);
   }
@@ -34,27 +32,7 @@ export class UpstreamPages {
   /** Asks for the next page now, while the current one is still being consumed. */
   readAhead(): void {
     if (this.ahead !== undefined || !this.search.more) return;
-    this.ahead = this.request();
+    this.ahead = this.connection.nextPage(this.search, this.signal);
     this.ahead.catch(() => undefined); // reported by next(); the consumer may stop before asking
-  }
-
-  private request(): Promise<UpstreamPage> {
-    const { connection, signal } = this;
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
-    this.outstanding = true;
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        connection.close();
-        reject(signal.reason as Error);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      connection
-        .nextPage(this.search)
-        .then(resolve, reject)
-        .finally(() => {
-          this.outstanding = false;
-          signal.removeEventListener('abort', onAbort);
-        });
-    });
   }
 }

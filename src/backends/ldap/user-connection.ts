@@ -2,28 +2,60 @@ import type { SessionResource } from '../../core/session-resources.js';
 import type { UpstreamConnection } from './upstream-connection.js';
 
 /**
- * A forest user's own authenticated upstream connection, held in the client's session from its
- * bind until the client binds again, unbinds or disconnects. Writes the user sends run on it, so
- * the forest's own permissions decide. One operation at a time: an UpstreamConnection reads each
- * result it sees as the current operation's.
+ * A forest user's own authenticated upstream connection, for the writes it sends as itself (so
+ * the forest's own permissions decide). Held in the client's session from its bind until the
+ * client binds again, unbinds or disconnects; opened at the first write, not at login, so logins
+ * cost no connection each. It keeps the login's password until then (never logged), and wipes it
+ * when closed.
  */
 export class UserConnection implements SessionResource {
+  private connection: Promise<UpstreamConnection> | undefined;
   private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(
-    readonly connection: UpstreamConnection,
+    readonly name: string,
+    private readonly password: Buffer,
+    /** Opens and binds a connection as this user. */
+    private readonly open: (name: string, password: Buffer) => Promise<UpstreamConnection>,
     /** Told when the connection is closed (the forest forgets it). */
     private readonly onClose: () => void = () => undefined,
   ) {}
 
+  /** Runs one write on the user's connection, one at a time, opening it first when needed. */
   run<T>(operation: (connection: UpstreamConnection) => Promise<T>): Promise<T> {
-    const result = this.tail.then(() => operation(this.connection));
+    const result = this.tail.then(async () => operation(await this.connect()));
     this.tail = result.catch(() => undefined);
     return result;
   }
 
   close(): void {
-    this.connection.close();
+    if (this.closed) return;
+    this.closed = true;
+    this.password.fill(0);
+    this.connection?.then((c) => c.close(), () => undefined);
     this.onClose();
+  }
+
+  private connect(): Promise<UpstreamConnection> {
+    if (this.closed) return Promise.reject(new Error('the login ended'));
+    const current = this.connection;
+    if (current) {
+      // A connection that was lost is opened again with the login's credentials.
+      return current.then(
+        (c) => {
+          if (c.reusable) return c;
+          c.close();
+          return this.reopen();
+        },
+        () => this.reopen(),
+      );
+    }
+    return this.reopen();
+  }
+
+  private reopen(): Promise<UpstreamConnection> {
+    this.connection = this.open(this.name, this.password);
+    return this.connection;
   }
 }
