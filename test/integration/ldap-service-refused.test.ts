@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLdapForest, type LdapDirectory } from '../../src/backends/ldap/ldap-directory.js';
 import { parseConfig, type LoadedConfig } from '../../src/config/load.js';
@@ -21,6 +22,7 @@ import { metrics, metricValue } from '../../src/observability/metrics.js';
 import { runDoctor } from '../../src/tools/doctor.js';
 import { SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { startCountingProxy, type CountingProxy } from '../support/counting-proxy.js';
+import { openAccess, startTestServer } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { collect, context, searchRequest, serviceDn } from './ldap-helpers.js';
 
@@ -120,6 +122,31 @@ describe('a refused service account', () => {
     expect(finding).toMatchObject({ severity: 'blocking', forests: ['avvid'], subject: serviceDn(SUFFIX) });
     expect(finding?.message).toContain('was refused');
     expect(report.blocking).toBeGreaterThan(0);
+  });
+
+  it('is bound with once more after a reload that keeps the forest (the account may have been fixed in the directory)', async () => {
+    const file = join(dir, 'reload.secret');
+    writeFileSync(file, `${WRONG}\n`);
+    const yaml =
+      `forests:\n  - { name: reloaded, backend: ldap, base: "${SUFFIX}", servers: ["${proxy.url}"], ` +
+      `bind: { dn: "${serviceDn(SUFFIX)}", passwordFile: "${file}" } }\n${openAccess}`;
+    const server = await startTestServer(yaml);
+    const client = new Client({ url: server.url });
+    const search = () => client.search(SUFFIX, { filter: '(sAMAccountName=jdoe)', attributes: ['1.1'] }).then(() => 0, (e: { code: number }) => e.code);
+    try {
+      const before = proxy.binds;
+      expect(await search()).toBe(52);
+      expect(await search()).toBe(52);
+      expect(proxy.binds).toBe(before + 1);
+      const report = await server.reload(server.config);
+      expect(report.reopened).toEqual([]);
+      expect(proxy.binds).toBe(before + 1);
+      expect(await search()).toBe(52);
+      expect(proxy.binds).toBe(before + 2);
+    } finally {
+      await client.unbind().catch(() => undefined);
+      await server.close();
+    }
   });
 
   it('serves again within seconds of the right password being written to the password file, without a restart', async () => {

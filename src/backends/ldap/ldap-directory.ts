@@ -282,6 +282,11 @@ export class LdapDirectory implements Directory {
     return this.credentials.refused?.message;
   }
 
+  /** A reload that keeps this forest: a refused service account is tried once more. */
+  retryServiceAccount(): void {
+    this.credentials.retry();
+  }
+
   async close(): Promise<void> {
     this.recovery.close();
     this.credentials.close();

@@ -23,8 +23,8 @@ export interface ServiceBind {
  * every request and readiness probe) would lock the account out in Active Directory. So after one
  * refusal (invalidCredentials) no bind is tried with that password: it is logged at error once,
  * the `canopy_upstream_service_bind_refused` gauge is 1, and `current` throws unavailable (52)
- * naming the account and what to do. A new configuration (a reload builds a new forest) or a new
- * password in `bind.passwordFile`, watched here, lifts the refusal.
+ * naming the account and what to do. A reload (the operator may have fixed the account in the
+ * directory) or a new password in `bind.passwordFile`, watched here, lifts the refusal.
  */
 export class ServiceCredentials {
   private credentials: Credentials | undefined;
@@ -68,8 +68,8 @@ export class ServiceCredentials {
     }
     if (!this.refusal) {
       const fix = this.bind?.passwordFile === undefined
-        ? 'fix bind.password and reload the configuration'
-        : `write the right password to ${this.bind.passwordFile} (taken within seconds, no reload needed) or fix the configuration and reload it`;
+        ? 'fix the password (bind.password, or the account in the directory), then reload the configuration'
+        : `write the right password to ${this.bind.passwordFile} (taken within seconds, no reload needed), or fix the account in the directory and reload the configuration`;
       this.refusal = new LdapError(
         ResultCode.unavailable,
         `forest "${this.forest}": the service account ${used.dn} was refused by ${server} (${err.message}); ` +
@@ -80,6 +80,14 @@ export class ServiceCredentials {
       this.onRefused(true);
     }
     return this.refusal;
+  }
+
+  /** Lifts a refusal: the next service bind is tried (once) with the password as it is now. */
+  retry(): void {
+    if (!this.refusal) return;
+    this.refusal = undefined;
+    this.refusedGauge.set(0);
+    this.onRefused(false);
   }
 
   close(): void {
@@ -99,10 +107,6 @@ export class ServiceCredentials {
     if (password === this.credentials.password) return;
     this.credentials = { dn: this.credentials.dn, password };
     this.logger.info({ forest: this.forest, file }, 'service account password file changed: the new password is used');
-    if (this.refusal) {
-      this.refusal = undefined;
-      this.refusedGauge.set(0);
-      this.onRefused(false);
-    }
+    this.retry();
   }
 }
