@@ -214,6 +214,8 @@ async function replacePipeline(
       const previous = current.backends.get(f.name);
       if (previous?.key !== forestKey(f)) return undefined;
       reused.add(f.name);
+      // A reload may follow a fix in the directory itself (the account unlocked, its password reset).
+      if (previous.backend instanceof LdapDirectory) previous.backend.retryServiceAccount();
       return previous.backend;
     },
   });

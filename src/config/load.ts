@@ -84,9 +84,12 @@ function resolveFiles(config: CanopyConfig, baseDir: string, source: string): Lo
     tls,
     forests: config.forests.map((f, i) => {
       if (f.backend === 'memory') return { ...f, ldif: f.ldif.map(abs) };
+      // passwordFile stays (absolute): the forest watches it and takes a changed password without a restart.
+      const passwordFile = f.bind?.passwordFile === undefined ? undefined : abs(f.bind.passwordFile);
       const bind = f.bind && {
         dn: f.bind.dn,
-        password: f.bind.passwordFile ? readSecret(abs(f.bind.passwordFile), ['forests', i, 'bind', 'passwordFile']) : f.bind.password,
+        password: passwordFile ? readSecret(passwordFile, ['forests', i, 'bind', 'passwordFile']) : f.bind.password,
+        ...(passwordFile && { passwordFile }),
       };
       return { ...f, bind, tls: { ...f.tls, ca: f.tls.ca && abs(f.tls.ca) } };
     }),
@@ -97,8 +100,13 @@ function resolveFiles(config: CanopyConfig, baseDir: string, source: string): Lo
 /** Reads a secret from a file (trailing newline dropped); the error names the key, never the content. */
 function readSecret(file: string, path: (string | number)[]): string {
   try {
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    return secretText(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new ConfigErrors([new ConfigError(path, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)]);
   }
+}
+
+/** A secret file's content as the secret: without its trailing newline (editors and `echo` add one). */
+export function secretText(content: string): string {
+  return content.replace(/\r?\n$/, '');
 }

@@ -38,6 +38,11 @@ export const metrics = {
   upstreamRequests: counter('canopy_upstream_requests_total', 'Operations sent to an upstream server', ['forest', 'server']),
   upstreamErrors: counter('canopy_upstream_errors_total', 'Upstream operations that failed for want of a server (connect, timeout, busy, unavailable)', ['forest', 'server']),
   upstreamServerUp: gauge('canopy_upstream_server_up', '1 while an upstream server is considered up, 0 while it is marked down', ['forest', 'server']),
+  upstreamServiceBindRefused: gauge(
+    'canopy_upstream_service_bind_refused',
+    "1 while a forest's service account password is refused (invalidCredentials) and no further binds are tried with it, else 0",
+    ['forest'],
+  ),
   upstreamFailovers: counter('canopy_upstream_failovers_total', 'Times a forest moved to another server', ['forest']),
   upstreamPoolInUse: gauge('canopy_upstream_pool_in_use', 'Upstream connections busy with an operation', ['forest']),
   partialSearches: counter(

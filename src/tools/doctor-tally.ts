@@ -17,6 +17,7 @@ export type AliasAttribute = (typeof ALIAS_ATTRIBUTES)[number];
 export type Severity = 'blocking' | 'warning' | 'info';
 
 export type Check =
+  | 'service-account-refused'
   | 'unreadable-forest'
   | 'duplicate-alias'
   | 'missing-alias'
@@ -28,6 +29,7 @@ export type Check =
   | 'sync-guard-tripped';
 
 const CHECK_ORDER: readonly Check[] = [
+  'service-account-refused',
   'unreadable-forest',
   'duplicate-alias',
   'missing-alias',

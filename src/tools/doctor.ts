@@ -1,3 +1,4 @@
+import { LdapDirectory } from '../backends/ldap/ldap-directory.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { OperationContext, SearchRequest } from '../core/directory.js';
 import { Dn } from '../core/dn.js';
@@ -79,7 +80,7 @@ export async function runDoctor(config: LoadedConfig, options: DoctorOptions): P
     await directory.close();
   }
   const guard = config.sync.guard.stateFile === undefined ? undefined : loadState(config.sync.guard.stateFile, options.logger);
-  const findings = [...tally.findings(), ...(guard ? guardFindings(guard) : [])];
+  const findings = [...refusedAccountFindings(config, forests), ...tally.findings(), ...(guard ? guardFindings(guard) : [])];
   return {
     config: config.source,
     aliasAttribute: options.alias,
@@ -91,6 +92,19 @@ export async function runDoctor(config: LoadedConfig, options: DoctorOptions): P
     blocking: findings.filter((f) => f.severity === 'blocking').length,
     warnings: findings.filter((f) => f.severity === 'warning').length,
   };
+}
+
+/**
+ * A forest whose service account was refused blocks, and says so apart from the failed read it
+ * causes: the fix is the password, not the servers.
+ */
+function refusedAccountFindings(config: LoadedConfig, forests: readonly { readonly name: string; readonly backend: unknown }[]): Finding[] {
+  return forests.flatMap((f, i): Finding[] => {
+    const refusal = f.backend instanceof LdapDirectory ? f.backend.serviceAccountRefused() : undefined;
+    const forest = config.forests[i];
+    if (refusal === undefined || forest.backend !== 'ldap') return [];
+    return [{ check: 'service-account-refused', severity: 'blocking', subject: forest.bind?.dn ?? '', forests: [f.name], count: 0, dns: [], message: refusal }];
+  });
 }
 
 /** A drop waiting to be accepted blocks: every sync of that shape fails until an operator decides. */

@@ -165,7 +165,7 @@ describe('configuration', () => {
     const f = loadConfigFile(join(dir, 'canopy.yaml')).forests[0];
     expect(f).toMatchObject({
       backend: 'ldap',
-      bind: { dn: 'CN=svc,DC=avvid,DC=info', password: 'svc-pass' },
+      bind: { dn: 'CN=svc,DC=avvid,DC=info', password: 'svc-pass', passwordFile: join(dir, 'avvid.secret') },
       tls: { ca: join(dir, 'ca.pem'), rejectUnauthorized: true, startTls: false },
       pageSize: 500,
       pool: { size: 4 },

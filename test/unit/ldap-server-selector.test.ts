@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ServerSelector } from '../../src/backends/ldap/server-selector.js';
 import { isServerFailure, upstreamError, UpstreamRefusal } from '../../src/backends/ldap/errors.js';
@@ -6,6 +7,15 @@ import { createLogger } from '../../src/observability/logger.js';
 
 const logger = createLogger('silent');
 const refusal = (status: number, message = '', matchedDn = '') => new UpstreamRefusal({ status, message, matchedDn, controls: [] });
+
+function lineSink(lines: string[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+}
 
 function selector(clock: { now: number }): ServerSelector {
   return new ServerSelector('avvid', ['ldap://a', 'ldap://b', 'ldap://c'], logger, { initialMs: 100, maxMs: 400 }, () => clock.now);
@@ -33,6 +43,55 @@ describe('ServerSelector', () => {
     expect(s.candidates()).toEqual([1, 2]);
     clock.now = 400;
     expect(s.candidates()).toEqual([0, 1, 2]); // back to the initial backoff after an answer
+  });
+
+  it('counts one failure event once: reports within the backoff neither grow it nor log again', () => {
+    const clock = { now: 0 };
+    const lines: string[] = [];
+    const s = new ServerSelector('avvid', ['ldap://a', 'ldap://b'], createLogger('info', lineSink(lines)), { initialMs: 100, maxMs: 400 }, () => clock.now);
+    let downEvents = 0;
+    s.onDown(() => downEvents++);
+    // Four pooled connections reset by one crash, within milliseconds.
+    for (let t = 0; t < 4; t++) {
+      clock.now = t * 8;
+      s.markDown(0, new Error('ECONNRESET'));
+    }
+    expect(downEvents).toBe(1);
+    expect(lines.filter((l) => l.includes('upstream server marked down'))).toHaveLength(1);
+    clock.now = 99;
+    expect(s.candidates()).toEqual([1]);
+    clock.now = 100; // the first report's backoff, not four doublings of it
+    expect(s.candidates()).toEqual([0, 1]);
+    expect(s.downServers()).toEqual([0]);
+  });
+
+  it('grows the backoff when a server fails again after its backoff, staying down without logging again', () => {
+    const clock = { now: 0 };
+    const lines: string[] = [];
+    const s = new ServerSelector('avvid', ['ldap://a'], createLogger('info', lineSink(lines)), { initialMs: 100, maxMs: 400 }, () => clock.now);
+    let downEvents = 0;
+    s.onDown(() => downEvents++);
+    s.markDown(0, new Error('ECONNREFUSED'));
+    clock.now = 100;
+    s.markDown(0, new Error('ECONNREFUSED')); // tried again and failed: waits 200 ms now
+    clock.now = 299;
+    expect(s.candidates()).toEqual([]);
+    clock.now = 300;
+    expect(s.candidates()).toEqual([0]);
+    expect(downEvents).toBe(1);
+    expect(lines.filter((l) => l.includes('upstream server marked down'))).toHaveLength(1);
+    s.markUp(0);
+    expect(s.downServers()).toEqual([]);
+    expect(lines.filter((l) => l.includes('upstream server answers again'))).toHaveLength(1);
+  });
+
+  it('leaves every pooled connection while the service account is refused', () => {
+    const s = selector({ now: 0 });
+    expect(s.shouldLeave(0)).toBe(false);
+    s.setServiceRefused(true);
+    expect(s.shouldLeave(0)).toBe(true);
+    s.setServiceRefused(false);
+    expect(s.shouldLeave(0)).toBe(false);
   });
 
   it('tries servers in order and names every reason when none answers', async () => {

@@ -30,7 +30,9 @@ import {
   type PasswordMethod,
 } from './password-change.js';
 import { CachedProbe } from './readiness.js';
+import { RecoveryProbe } from './recovery-probe.js';
 import { DEFAULT_BACKOFF, ServerSelector, type BackoffOptions } from './server-selector.js';
+import { ServiceCredentials } from './service-credentials.js';
 import { serverTls } from './tls-options.js';
 import {
   checkLdaptsSeam,
@@ -43,7 +45,7 @@ import {
 import { UpstreamPages } from './upstream-pages.js';
 import { UserConnection } from './user-connection.js';
 
-/** Longest a readiness probe waits for a server to connect, bind and read the base. */
+/** Longest a readiness or recovery probe waits for a server to connect, bind (and read the base). */
 const PROBE_TIMEOUT_MS = 2000;
 /** How long a readiness answer is reused: scrapes and probes never hammer the servers. */
 const PROBE_CACHE_MS = 2000;
@@ -75,6 +77,8 @@ export class LdapDirectory implements Directory {
   /** Per server: operations sent to it. */
   private readonly requests: readonly { inc(): void }[];
   private readonly readiness = new CachedProbe(() => this.probe(), PROBE_CACHE_MS);
+  private readonly credentials: ServiceCredentials;
+  private readonly recovery: RecoveryProbe;
   /** How the forest takes password changes, once a server's root DSE told. */
   private passwordChange: PasswordMethod | undefined;
   /** Users' own connections held in client sessions: closed with the forest (a reload that replaces it, shutdown). */
@@ -95,6 +99,8 @@ export class LdapDirectory implements Directory {
     this.selector = new ServerSelector(config.name, config.servers, logger, options.backoff ?? DEFAULT_BACKOFF);
     checkLdaptsSeam();
     const name = `forest "${config.name}"`;
+    this.credentials = new ServiceCredentials(config.name, config.bind, logger, (refused) => this.selector.setServiceRefused(refused));
+    this.recovery = new RecoveryProbe(this.selector, (i) => this.checkServer(i));
     this.pool = new ConnectionPool(this.selector, (i) => this.openService(i), {
       name,
       size: config.pool.size,
@@ -372,7 +378,19 @@ export class LdapDirectory implements Directory {
     return this.readiness.get();
   }
 
+  /** Why the forest's service account is refused (and not bound with), if it is: for `canopy doctor`. */
+  serviceAccountRefused(): string | undefined {
+    return this.credentials.refused?.message;
+  }
+
+  /** A reload that keeps this forest: a refused service account is tried once more. */
+  retryServiceAccount(): void {
+    this.credentials.retry();
+  }
+
   async close(): Promise<void> {
+    this.recovery.close();
+    this.credentials.close();
     for (const held of [...this.userConnections]) held.close();
     await Promise.all([this.pool.close(), this.binds.close()]);
   }
@@ -463,9 +481,7 @@ export class LdapDirectory implements Directory {
   private async probe(): Promise<void> {
     await this.selector.firstReachable(async (i) => {
       this.requests[i].inc();
-      const server = this.servers[i];
-      const short = { ...server, connectMs: Math.min(server.connectMs, PROBE_TIMEOUT_MS), operationMs: Math.min(server.operationMs, PROBE_TIMEOUT_MS) };
-      const connection = await this.openService(i, short);
+      const connection = await this.openService(i, this.probeOptions(i));
       try {
         await connection.readEntry(this.base.text, ['1.1']);
       } catch (err) {
@@ -476,18 +492,29 @@ export class LdapDirectory implements Directory {
     });
   }
 
+  /**
+   * The recovery probe of a server marked down: connect and bind. A refused service account is
+   * never bound with again, so then an anonymous bind shows whether the server answers.
+   */
+  private async checkServer(index: number): Promise<void> {
+    const server = this.probeOptions(index);
+    const connection = this.credentials.refused ? await UpstreamConnection.open(server, index) : await this.openService(index, server);
+    connection.close();
+  }
+
+  private probeOptions(index: number): ConnectOptions {
+    const server = this.servers[index];
+    return { ...server, connectMs: Math.min(server.connectMs, PROBE_TIMEOUT_MS), operationMs: Math.min(server.operationMs, PROBE_TIMEOUT_MS) };
+  }
+
+  /** A connection bound as the service account; unavailable (52), without a bind, while that account is refused. */
   private async openService(index: number, server: ConnectOptions = this.servers[index]): Promise<UpstreamConnection> {
-    const bind = this.config.bind && { dn: this.config.bind.dn, password: this.config.bind.password ?? '' };
+    const credentials = this.credentials.current();
     try {
-      return await UpstreamConnection.open(server, index, bind);
+      return await UpstreamConnection.open(server, index, credentials);
     } catch (err) {
       // A refused service bind is the forest's configuration problem, not the client's credentials.
-      if (err instanceof LdapError) {
-        throw new LdapError(
-          ResultCode.unavailable,
-          `forest "${this.config.name}": service account bind to ${this.servers[index].url} failed: ${err.message}`,
-        );
-      }
+      if (err instanceof LdapError) throw this.credentials.bindFailed(credentials, this.servers[index].url, err);
       throw err;
     }
   }

@@ -5,7 +5,10 @@ import { ResultCode } from '../../core/result-codes.js';
 import { describeFailure, isServerFailure } from './errors.js';
 
 export interface BackoffOptions {
-  /** Wait after a server's first failure before it is tried again; doubles per further failure. */
+  /**
+   * Wait after a server fails before requests try it again; doubles each time it fails again
+   * once that wait is over. The recovery probe brings it back sooner.
+   */
   readonly initialMs: number;
   readonly maxMs: number;
 }
@@ -14,6 +17,8 @@ export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 2_000, maxMs: 60_000
 
 interface ServerState {
   readonly url: string;
+  /** Marked down and not answered since (the recovery probe tries it). */
+  down: boolean;
   failures: number;
   retryAt: number;
   lastError?: string;
@@ -23,13 +28,20 @@ interface ServerState {
 
 /**
  * The servers of one forest in configured order. A server that fails is skipped until its
- * backoff ends; the first server that is not backing off is always preferred, so the first
- * server wins again once it answers (failback).
+ * backoff ends or it answers a probe; the first server that is not backing off is always
+ * preferred, so the first server wins again once it answers (failback).
+ *
+ * One failure event counts once: the requests and pooled connections that fail together when a
+ * server dies report it many times within milliseconds, and only the first report (or a failure
+ * after the backoff let the server be tried again) grows the backoff and is logged.
  */
 export class ServerSelector {
   private readonly servers: ServerState[];
   /** The server that last answered: a different one answering next is a failover (or failback). */
   private active: number | undefined;
+  private readonly downListeners: (() => void)[] = [];
+  /** Set while the forest's service account is refused: no pooled connection is kept. */
+  private serviceRefused = false;
 
   constructor(
     private readonly forest: string,
@@ -40,6 +52,7 @@ export class ServerSelector {
   ) {
     this.servers = urls.map((url) => ({
       url,
+      down: false,
       failures: 0,
       retryAt: 0,
       up: metrics.upstreamServerUp.labels(forest, url),
@@ -67,26 +80,57 @@ export class ServerSelector {
    * marked down, or a better one may be tried again (failback).
    */
   shouldLeave(index: number): boolean {
+    if (this.serviceRefused) return true;
     const now = this.now();
     if (this.servers[index].retryAt > now) return true;
     for (let i = 0; i < index; i++) if (this.servers[i].retryAt <= now) return true;
     return false;
   }
 
+  /** Indexes of the servers marked down that have not answered since. */
+  downServers(): number[] {
+    const out: number[] = [];
+    this.servers.forEach((s, i) => {
+      if (s.down) out.push(i);
+    });
+    return out;
+  }
+
+  /** `listener` is called whenever a server that was up is marked down. */
+  onDown(listener: () => void): void {
+    this.downListeners.push(listener);
+  }
+
+  /**
+   * While set, every pooled connection is left (closed) rather than reused: the forest's service
+   * account was refused, and connections bound before that must not go on serving as if it were not.
+   */
+  setServiceRefused(refused: boolean): void {
+    this.serviceRefused = refused;
+  }
+
   markDown(index: number, err: unknown): void {
     const s = this.servers[index];
-    s.failures++;
-    s.lastError = describeFailure(err);
-    const waitMs = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (s.failures - 1));
-    s.retryAt = this.now() + waitMs;
+    const now = this.now();
     s.errors.inc();
+    s.lastError = describeFailure(err);
+    // Still within its backoff: the same failure reported again (another connection, request or probe).
+    if (s.retryAt > now) return;
+    // Past it, the server was tried again and failed: a new failure, so it waits longer.
+    s.failures++;
+    const waitMs = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (s.failures - 1));
+    s.retryAt = now + waitMs;
+    if (s.down) return;
+    s.down = true;
     s.up.set(0);
     this.logger.warn({ forest: this.forest, server: s.url, reason: s.lastError, retryInMs: waitMs }, 'upstream server marked down');
+    for (const listener of this.downListeners) listener();
   }
 
   markUp(index: number): void {
     const s = this.servers[index];
-    if (s.failures > 0) this.logger.info({ forest: this.forest, server: s.url }, 'upstream server answers again');
+    if (s.down) this.logger.info({ forest: this.forest, server: s.url }, 'upstream server answers again');
+    s.down = false;
     s.failures = 0;
     s.retryAt = 0;
     s.lastError = undefined;
