@@ -4,11 +4,12 @@
  * AD's messages; OpenLDAP's ppolicy in the plain profile; the mock's clock moving lockout and expiry.
  */
 import { Client, InvalidCredentialsError, PasswordPolicyControl, ResultCodeError } from 'ldapts';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { passwordModifyValue, PASSWORD_MODIFY_OID } from '../../src/backends/ldap/password-change.js';
 import { Dn } from '../../src/core/dn.js';
 import { startMockDirectory, type MockDirectory } from '../../src/index.js';
 import { runLdapTool } from '../support/ldap-tools.js';
+import { startTestServer } from '../support/server.js';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -127,6 +128,38 @@ describe('mock directory, profile ad: account states with AD reasons', () => {
     expect(result.status).toBe(49);
     expect(result.stderr).toContain('data 773');
     expect(result.stderr).toMatch(/Password must be changed/i);
+  });
+
+  describe('through Canopy in front of it (an ldap forest)', () => {
+    const MOUNT = 'ou=logins,dc=corp,dc=example';
+    const proxied = (cn: string) => `CN=${cn},CN=Users,${MOUNT}`;
+    const proxy = (diagnostics: string) =>
+      startTestServer(
+        `${diagnostics}forests:\n  - { name: logins, backend: ldap, servers: ["${dir.url}"], base: "${BASE}", mount: "${MOUNT}", netbiosName: LOGINS, ` +
+          `bind: { dn: "${dir.bindDn}", password: "${dir.password}" } }\n`,
+      );
+
+    it('passes AD reasons in AD format by default for an AD forest; 525 and 52e stay one message', async () => {
+      const canopy = await proxy('');
+      onTestFinished(() => canopy.close());
+      const locked = await bindWithPolicy(canopy.url, 'LOGINS\\mustchange', 'Passw0rd!');
+      // Nothing but AD's message (ldapts appends the code to what it received).
+      expect(locked.error!.message.replace(/ Code: 0x31$/, '')).toBe(adMessage('773'));
+      expect(locked.policy?.error).toBe(2);
+      const unknown = await bindWithPolicy(canopy.url, proxied('nobody'), 'Passw0rd!');
+      const wrong = await bindWithPolicy(canopy.url, proxied('ok'), 'wrong');
+      expect(unknown.error!.message).toBe(wrong.error!.message);
+      expect(wrong.error!.message).not.toContain('data');
+    });
+
+    it('keeps one message and no control state with bindDiagnostics: generic', async () => {
+      const canopy = await proxy('security: { bindDiagnostics: generic }\n');
+      onTestFinished(() => canopy.close());
+      const { error, policy } = await bindWithPolicy(canopy.url, proxied('disabled'), 'Passw0rd!');
+      expect(error).toBeInstanceOf(InvalidCredentialsError);
+      expect(error!.message).toBe((await bindWithPolicy(canopy.url, proxied('ok'), 'wrong')).error!.message);
+      expect(policy).toBeUndefined();
+    });
   });
 
   it('logs a user in by UPN after an administrator set a new password (773 met)', async () => {
