@@ -1,4 +1,5 @@
 import { CanopyAuthenticator } from './auth/authenticator.js';
+import { bindDiagnosticsOf } from './auth/bind-diagnostics.js';
 import { ForestLogins, type LoginForest } from './auth/forest-logins.js';
 import { LocalAccounts } from './auth/local-accounts.js';
 import { LdapDirectory } from './backends/ldap/ldap-directory.js';
@@ -35,6 +36,7 @@ export function assembleAuthenticator(
       ...(forest.netbiosName !== undefined ? { netbiosName: forest.netbiosName } : {}),
       upnSuffixes: [...f.view.upnToUpstream.keys()],
       directory: f.directory,
+      diagnostics: bindDiagnosticsOf(config.security, forest),
       ...(native && {
         bindUpn: (upn: string, password: Buffer, ctx) => {
           const name = upnToUpstream(namespace, f.view, upn);

@@ -6,6 +6,7 @@ import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
+import { bindRefusal } from './bind-diagnostics.js';
 import { BindThrottle, type BindAttempt } from './bind-throttle.js';
 import type { ForestLogins } from './forest-logins.js';
 import type { LocalAccounts } from './local-accounts.js';
@@ -15,7 +16,8 @@ import { parseLoginName, type LoginAccount, type LoginName } from './login-name.
  * Canopy's simple binds: the TLS requirement, then the account the name resolves to (a local
  * account by DN, or a forest entry by virtual DN, UPN, down-level or bare name), the throttle's
  * permission to check it, and the check. Every credential failure reaches the client as the same
- * invalidCredentials, so it cannot tell an unknown user from a wrong password; outages keep their
+ * invalidCredentials, so it cannot tell an unknown user from a wrong password (an account's state,
+ * locked or expired, only as `security.bindDiagnostics` allows); outages keep their
  * own codes, with a message that names no server (the log has the details).
  */
 export class CanopyAuthenticator implements Authenticator {
@@ -36,7 +38,13 @@ export class CanopyAuthenticator implements Authenticator {
       throw new LdapError(ResultCode[this.security.tlsRequiredResult], 'simple binds require TLS (LDAPS or StartTLS)');
     }
     const login = parseLoginName(request.name);
-    const ctx = { signal: request.signal, connectionId: request.connectionId, boundDn: '', ...(request.session && { session: request.session }) };
+    const ctx = {
+      signal: request.signal,
+      connectionId: request.connectionId,
+      boundDn: '',
+      ...(request.session && { session: request.session }),
+      ...(request.policy && { policy: request.policy }),
+    };
     let account: LoginAccount;
     try {
       account = await this.resolve(login, ctx);
@@ -63,8 +71,7 @@ export class CanopyAuthenticator implements Authenticator {
       const { delayMs, limitReached } = attempt.failed();
       if (limitReached) this.logger.warn({ peer: request.peer, login: request.name }, 'failed binds throttled: further binds refused until the window passes');
       if (delayMs > 0) await sleep(delayMs, undefined, { signal: request.signal });
-      // The upstream's diagnostic text can tell an unknown user from a wrong password (AD's data 525 / 52e).
-      throw new LdapError(ResultCode.invalidCredentials, 'invalid credentials');
+      throw bindRefusal(err, account.diagnostics, request.policy);
     }
     attempt.succeeded();
     return identity;

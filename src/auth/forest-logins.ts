@@ -2,9 +2,11 @@ import type { Directory, OperationContext, SearchRequest } from '../core/directo
 import type { Dn } from '../core/dn.js';
 import type { Entry } from '../core/entry.js';
 import type { Filter } from '../core/filter.js';
+import { AdLogonReason, adLogonMessage } from '../core/ad-logon.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import type { Logger } from '../observability/logger.js';
+import type { BindDiagnostics } from './bind-diagnostics.js';
 import { spellingKey, type LoginAccount, type LoginName } from './login-name.js';
 
 /** A forest as logins see it: its Directory in virtual terms, and what names lead to it. */
@@ -17,6 +19,8 @@ export interface LoginForest {
   readonly directory: Directory;
   /** Present for `bindResolution: native`: binds with the (virtual) UPN as the name. */
   readonly bindUpn?: (upn: string, password: Buffer, ctx: OperationContext) => Promise<void>;
+  /** How this forest's refusals are explained to clients. */
+  readonly diagnostics: BindDiagnostics;
 }
 
 /** AD LDS's computed flag: the namespace stage derives it from userAccountControl bit 0x2. */
@@ -104,14 +108,19 @@ export class ForestLogins {
     return undefined;
   }
 
-  /** Disabled accounts fail before their password is tried, like AD (and whatever the upstream knows of the flag). */
+  /**
+   * Disabled accounts never log in, whatever the upstream knows of the flag. Under AD's diagnostics
+   * the password is tried first, as AD does: its disabled reason (533) is for the right password only.
+   */
   private account(forest: LoginForest, entry: Entry, login: string, ctx: OperationContext): LoginAccount {
     const disabled = entry.get(DISABLED)?.values.some((v) => String(v).toUpperCase() === 'TRUE') ?? false;
     return {
       key: entryKey(forest, entry.dn),
+      diagnostics: forest.diagnostics,
       verify: async (password) => {
-        if (disabled) throw invalid();
+        if (disabled && forest.diagnostics !== 'ad') throw invalid();
         await forest.directory.bind(entry.dn, password, ctx);
+        if (disabled) throw new LdapError(ResultCode.invalidCredentials, adLogonMessage(AdLogonReason.accountDisabled));
         return { kind: 'user', forest: forest.name, dn: entry.dn, login };
       },
     };
@@ -132,6 +141,7 @@ export class ForestLogins {
     const dn = found.length === 1 ? found[0].dn : undefined;
     return {
       key: dn ? entryKey(forest, dn) : spellingKey(login),
+      diagnostics: forest.diagnostics,
       verify: async (password) => {
         await bindUpn(login.upn, password, ctx);
         return { kind: 'user', forest: forest.name, login: login.upn, ...(dn && { dn }) };

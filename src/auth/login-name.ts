@@ -1,3 +1,4 @@
+import type { BindDiagnostics } from './bind-diagnostics.js';
 import { Dn } from '../core/dn.js';
 import type { Identity } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
@@ -20,6 +21,8 @@ export type LoginName =
  */
 export interface LoginAccount {
   readonly key: string;
+  /** How a refused check is explained to the client; absent: one generic message. */
+  readonly diagnostics?: BindDiagnostics;
   verify(password: Buffer): Promise<Identity>;
 }
 

@@ -60,6 +60,15 @@ export const securitySchema = z
      * strongerAuthRequired (8) of domain controllers that require LDAP signing.
      */
     tlsRequiredResult: z.enum(['confidentialityRequired', 'strongerAuthRequired']).default('confidentialityRequired'),
+    /**
+     * What a client learns when a forest refuses a login for a reason of the account's (locked,
+     * disabled, expired, must change its password): `ad` passes Active Directory's reason in AD's own
+     * message format (`… AcceptSecurityContext error, data 775, v4563`) and the password policy
+     * control's state; `generic` answers every refusal with the same message. Unknown user and wrong
+     * password are the same answer either way. Default: `ad` for a forest that is Active Directory
+     * (a memory forest with `profile: ad`, an ldap forest with a `netbiosName`), `generic` otherwise.
+     */
+    bindDiagnostics: z.enum(['ad', 'generic']).optional(),
     throttle: z
       .strictObject({
         windowSeconds: z.number().int().min(1).default(300),

@@ -2,6 +2,7 @@ import type { Dn } from './dn.js';
 import type { Attribute, AttributeValue, Entry } from './entry.js';
 import type { Filter } from './filter.js';
 import type { Identity } from './identity.js';
+import type { PolicyNotes } from './password-policy.js';
 import type { SessionResources } from './session-resources.js';
 
 export type Scope = 'base' | 'one' | 'sub';
@@ -17,6 +18,11 @@ export interface OperationContext {
   readonly identity?: Identity;
   /** Where a search records what its result must report (set by the front end for searches). */
   readonly notes?: SearchNotes;
+  /**
+   * Where a bind, modify or Password Modify records the password policy state (draft-behera),
+   * present when the client sent the request control: the front end returns it in the response control.
+   */
+  readonly policy?: PolicyNotes;
   /** What the client connection holds while its bind lasts; absent outside client connections. */
   readonly session?: SessionResources;
   /**

@@ -1,4 +1,5 @@
 import type { Dn } from './dn.js';
+import type { PolicyNotes } from './password-policy.js';
 import type { SessionResources } from './session-resources.js';
 
 /**
@@ -49,4 +50,6 @@ export interface BindCredentials {
   readonly connectionId: number;
   /** The client connection's session: a forest that checks the password may keep the user's authenticated connection there. */
   readonly session?: SessionResources;
+  /** Present when the client asked for the password policy control: the account's state goes there. */
+  readonly policy?: PolicyNotes;
 }

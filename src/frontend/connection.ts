@@ -8,6 +8,7 @@ import { compileFilter } from '../core/filter-eval.js';
 import { filterToLogString } from '../core/filter-text.js';
 import { authzId, type Authenticator } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
+import type { PolicyNotes } from '../core/password-policy.js';
 import { ResultCode } from '../core/result-codes.js';
 import { capLogged } from '../observability/logger.js';
 import { decodeMessage, type Control, type LdapRequest } from '../protocol/codec.js';
@@ -19,7 +20,8 @@ import {
   type ResultExtras,
 } from '../protocol/encoder.js';
 import { FramingError, MessageFramer } from '../protocol/framing.js';
-import { SEARCH_CONTROLS } from '../protocol/controls/oids.js';
+import { ControlOid, PASSWORD_CONTROLS, SEARCH_CONTROLS } from '../protocol/controls/oids.js';
+import { passwordPolicyControl } from '../protocol/controls/password-policy.js';
 import { ExtendedOid, Op } from '../protocol/tags.js';
 import type { AccessLogFilter } from './access-log.js';
 import { recordOperation } from './operation-metrics.js';
@@ -302,8 +304,10 @@ export class Connection {
   private async execute(messageId: number, request: LdapRequest, controls: readonly Control[], signal: AbortSignal): Promise<void> {
     const started = performance.now();
     let outcome: Outcome;
+    // The password policy state is noted only for a client that asked for the response control.
+    const policy: PolicyNotes | undefined = controls.some((c) => c.oid === ControlOid.passwordPolicy) ? {} : undefined;
     try {
-      outcome = await this.perform(messageId, request, controls, signal);
+      outcome = await this.perform(messageId, request, controls, signal, policy);
     } catch (err) {
       if (!(err instanceof LdapError)) this.log.error({ err, msgId: messageId }, 'operation failed');
       const e = err instanceof LdapError ? err : new LdapError(ResultCode.other, 'internal error');
@@ -322,7 +326,8 @@ export class Connection {
       if (logged) this.log.info({ msgId: messageId, ...describe(request), abandoned: true, ms }, 'operation');
       return;
     }
-    const result = encodeResult(messageId, RESPONSE[request.op], outcome.code, outcome.matchedDn, outcome.message, outcome.extras);
+    const extras = policy?.state ? { ...outcome.extras, controls: [...(outcome.extras?.controls ?? []), passwordPolicyControl(policy.state)] } : outcome.extras;
+    const result = encodeResult(messageId, RESPONSE[request.op], outcome.code, outcome.matchedDn, outcome.message, extras);
     if (outcome.dropConnection) this.dropAfter(result);
     else this.write(result);
     recordOperation(request.op, outcome.code, elapsed / 1000);
@@ -333,7 +338,13 @@ export class Connection {
     );
   }
 
-  private async perform(messageId: number, request: LdapRequest, controls: readonly Control[], signal: AbortSignal): Promise<Outcome> {
+  private async perform(
+    messageId: number,
+    request: LdapRequest,
+    controls: readonly Control[],
+    signal: AbortSignal,
+    policy: PolicyNotes | undefined,
+  ): Promise<Outcome> {
     const { directory } = this.options;
     const ctx: OperationContext = {
       signal,
@@ -341,6 +352,7 @@ export class Connection {
       boundDn: this.session.boundDn,
       identity: this.session.identity,
       session: this.session.resources,
+      ...(policy && { policy }),
     };
     switch (request.op) {
       case 'bind':
@@ -546,7 +558,8 @@ export class Connection {
 
 /** A critical control the operation does not implement must be refused; non-critical ones are ignored. */
 function unsupportedCritical(op: LdapRequest['op'], controls: readonly Control[]): Control | undefined {
-  return controls.find((c) => c.critical && !(op === 'search' && SEARCH_CONTROLS.has(c.oid)));
+  const known = op === 'search' ? SEARCH_CONTROLS : op === 'bind' || op === 'modify' || op === 'extended' ? PASSWORD_CONTROLS : undefined;
+  return controls.find((c) => c.critical && !known?.has(c.oid));
 }
 
 /** The fields of a request that its log line shows (never a password). */

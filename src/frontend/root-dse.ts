@@ -21,7 +21,7 @@ export function rootDseEntry(namingContexts: readonly Dn[], options: RootDseOpti
     ...(namingContexts.length > 0 ? [{ name: 'namingContexts', values: namingContexts.map((d) => d.text) }] : []),
     { name: 'supportedLDAPVersion', values: ['3'] },
     { name: 'supportedExtension', values: extensions },
-    { name: 'supportedControl', values: [ControlOid.pagedResults, ControlOid.sortRequest] },
+    { name: 'supportedControl', values: [ControlOid.pagedResults, ControlOid.sortRequest, ControlOid.passwordPolicy] },
     { name: 'subschemaSubentry', values: [SUBSCHEMA_DN.text] },
     { name: 'vendorName', values: ['Canopy'] },
     { name: 'vendorVersion', values: [options.vendorVersion] },

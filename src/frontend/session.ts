@@ -42,7 +42,15 @@ export class Session {
     if (name === '') throw new LdapError(ResultCode.invalidCredentials, 'a password without a name is not valid');
     const resources = new SessionResources();
     this.pending = resources;
-    const credentials = { name, password: auth.password, ...client, signal: ctx.signal, connectionId: ctx.connectionId, session: resources };
+    const credentials = {
+      name,
+      password: auth.password,
+      ...client,
+      signal: ctx.signal,
+      connectionId: ctx.connectionId,
+      session: resources,
+      ...(ctx.policy && { policy: ctx.policy }),
+    };
     let identity: Identity;
     try {
       identity = await authenticator.authenticate(credentials);

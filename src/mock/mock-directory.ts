@@ -8,6 +8,7 @@ import { Dn } from '../core/dn.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startServer } from '../server.js';
 import { FaultSwitches } from './faults.js';
+import { MockClock } from './mock-clock.js';
 import { createMockCertificates, type MockCertificates } from './mock-tls.js';
 import { mockAccess, passwordAttributes } from './mock-access.js';
 import { Journal } from './journal.js';
@@ -111,11 +112,13 @@ export interface MockDirectory extends AsyncDisposable {
   /** What the load left out and why (files that configure a server); `canopy mock` prints them. */
   readonly warnings: readonly string[];
   readonly faults: FaultSwitches;
+  /** The time account states are decided by (lockout, expiry): `clock.advance(ms)` moves it. */
+  readonly clock: MockClock;
   /** Every operation received, in order: `entries`, `clear()`, `waitFor(predicate, timeoutMs)`. */
   readonly journal: Journal;
   /** `http://127.0.0.1:port` of the fault endpoint, when `faultPort` was given. */
   readonly faultUrl?: string;
-  /** Back to the loaded data: every write taken back, newest first (work proportional to the writes). */
+  /** Back to the loaded data (every write taken back, newest first: work proportional to the writes) and the real time. */
   reset(): void;
   snapshot(): MockSnapshot;
   /** Back to a snapshot; snapshots taken after it (or before a later `reset`) become invalid. */
@@ -209,12 +212,13 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
   const defaults = mockAccess(account.dn, passwordAttributes(data.values()), options.anonymousRead ?? false);
   config = { ...config, access: config.access ? [defaults[0], ...config.access] : defaults };
 
+  const clock = new MockClock();
   const memories = new Map<string, MemoryDirectory>();
   for (const f of config.forests) {
     const d = data.get(f.name);
     if (f.backend !== 'memory' || !d) continue;
     const ad = f.profile === 'ad' ? { maxValRange: f.maxValRange, referrals: f.referrals } : undefined;
-    memories.set(f.name, MemoryDirectory.fromRecords({ suffix: Dn.parse(f.base), records: d.records, ad, journal: true }));
+    memories.set(f.name, MemoryDirectory.fromRecords({ suffix: Dn.parse(f.base), records: d.records, ad, journal: true, now: clock.now }));
   }
   const faults = new FaultSwitches(logger);
   const journal = new Journal(options.journalSize);
@@ -232,6 +236,7 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
   };
   const reset = (): void => {
     for (const m of memories.values()) m.undoTo(0);
+    clock.reset();
   };
   try {
     if (options.faultPort !== undefined) endpoint = await startFaultEndpoint(faults, { port: options.faultPort, reset, journal, logger });
@@ -256,6 +261,7 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
     loaded: [...memories.values()].reduce((n, m) => n + m.size, 0),
     warnings,
     faults,
+    clock,
     journal,
     ...(endpoint && { faultUrl: endpoint.url }),
     reset,

@@ -156,7 +156,7 @@ describe('ForestLogins', () => {
         binds.push(dn.text);
       },
     } as unknown as Directory;
-    return { name, mount: Dn.parse(`ou=${name},dc=corp`), upnSuffixes: [`${name}.lab`], netbiosName: name.toUpperCase(), directory, binds, ...extra };
+    return { name, mount: Dn.parse(`ou=${name},dc=corp`), upnSuffixes: [`${name}.lab`], netbiosName: name.toUpperCase(), directory, diagnostics: 'generic', binds, ...extra };
   };
   const user = (forestName: string, sam: string) =>
     new Entry(Dn.parse(`cn=${sam},ou=${forestName},dc=corp`), [

@@ -12,15 +12,18 @@ import {
 import { Dn } from '../../core/dn.js';
 import type { AttributeValue, Entry } from '../../core/entry.js';
 import { compileFilter, type EntryMatcher } from '../../core/filter-eval.js';
+import { AdLogonReason, adLogonMessage } from '../../core/ad-logon.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { equalityKey, integerValue, normalise } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
 import { attributeKey } from '../../core/schema.js';
 import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, type AdProfile } from './ad-profile.js';
+import { adLogon, computedAccountControl, withPasswordChanged } from './ad-account-state.js';
 import { AttributeIndex } from './attribute-index.js';
 import { applyModifications, checkNewEntry, checkUserWrite, renamedEntry, storedForm } from './entry-writes.js';
 import { LdifError, parseLdif, type LdifRecord } from './ldif.js';
 import { expandObjectCategory, setObjectCategory } from './object-category.js';
+import { checkNewPassword, governingPolicy, policyBind, qualityError, withPolicyChange } from './password-policy.js';
 import { verifyPassword, withNewPassword } from './password.js';
 import { candidates } from './query-plan.js';
 
@@ -43,6 +46,8 @@ export interface MemoryOptions {
   readonly ad?: AdProfile;
   /** Record every write so that `undoTo` can take it back (the mock directory's reset). */
   readonly journal?: boolean;
+  /** The time in milliseconds for account states (lockout, expiry); a mock's clock that tests move. */
+  readonly now?: () => number;
 }
 
 /** One change to the tree: what a DN key held before it (undefined: nothing). */
@@ -65,6 +70,10 @@ const UNIQUE_LOGINS = [
   { name: 'userPrincipalName', code: ResultCode.constraintViolation, scope: 'forest' },
   { name: 'sAMAccountName', code: ResultCode.entryAlreadyExists, scope: 'domain' },
 ] as const;
+
+/** AD's constructed account flags (lockout, password expired), returned only when asked for by name. */
+const COMPUTED = 'msDS-User-Account-Control-Computed';
+const COMPUTED_KEY = attributeKey(COMPUTED);
 
 /** Bit 0x2 of userAccountControl: ACCOUNTDISABLE. */
 const ACCOUNT_DISABLED = 2n;
@@ -89,12 +98,14 @@ export class MemoryDirectory implements Directory {
   private journal: JournalRecord[] | undefined;
   /** AD's update sequence number: the last one given to a change. */
   private usn = 0n;
+  private readonly now: () => number;
 
   private constructor(
     readonly suffix: Dn,
     options: MemoryOptions,
   ) {
     this.ad = options.ad;
+    this.now = options.now ?? Date.now;
     if (options.journal) this.journal = [];
   }
 
@@ -192,12 +203,28 @@ export class MemoryDirectory implements Directory {
   }
 
   search(request: SearchRequest, ctx: OperationContext): SearchStream {
-    return this.ad ? this.withRanges(this.runSearch(request, ctx), request.attributes, this.ad.maxValRange) : this.runSearch(request, ctx);
+    return this.ad ? this.asAd(this.runSearch(request, ctx), request.attributes, this.ad.maxValRange) : this.runSearch(request, ctx);
   }
 
-  private async *withRanges(entries: AsyncIterable<Entry>, attributes: readonly string[], maxValRange: number): AsyncGenerator<Entry> {
+  /** Entries as AD returns them: in ranges, with the constructed account flags when asked for by name (never with `*`). */
+  private async *asAd(entries: AsyncIterable<Entry>, attributes: readonly string[], maxValRange: number): AsyncGenerator<Entry> {
     const windows = rangeRequests(attributes);
-    for await (const entry of entries) yield withRanges(entry, windows, maxValRange);
+    const computed = attributes.some((a) => attributeKey(a) === COMPUTED_KEY);
+    for await (const entry of entries) {
+      const ranged = withRanges(entry, windows, maxValRange);
+      if (!computed || !entry.has('userAccountControl')) {
+        yield ranged;
+        continue;
+      }
+      const withFlags = ranged.clone();
+      withFlags.set(COMPUTED, [computedAccountControl(entry, this.domainEntry(), this.now())]);
+      yield withFlags;
+    }
+  }
+
+  /** The domain object holding AD's lockout and password age policy: the naming context's entry. */
+  private domainEntry(): Entry | undefined {
+    return this.nodes.get(this.suffix.key)?.entry;
   }
 
   private async *runSearch(request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
@@ -291,14 +318,43 @@ export class MemoryDirectory implements Directory {
     }
   }
 
-  async bind(dn: Dn, password: Buffer, _ctx: OperationContext): Promise<void> {
-    // One error for every failure: callers must not learn which accounts exist.
-    const invalid = new LdapError(ResultCode.invalidCredentials, 'invalid credentials');
-    if (password.length === 0) throw invalid; // never an unauthenticated "success" (RFC 4513 §5.1.2)
-    const entry = this.nodes.get(dn.key)?.entry;
-    if (!entry || isDisabled(entry)) throw invalid;
-    const stored = entry.get('userPassword')?.values ?? [];
-    if (!stored.some((v) => verifyPassword(v, password))) throw invalid;
+  async bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void> {
+    if (password.length === 0) throw this.bindRefused(); // never an unauthenticated "success" (RFC 4513 §5.1.2)
+    const node = this.nodes.get(dn.key);
+    const entry = node?.entry;
+    if (!entry) throw this.bindRefused(AdLogonReason.noSuchUser);
+    const matches = (entry.get('userPassword')?.values ?? []).some((v) => verifyPassword(v, password));
+    if (this.ad) {
+      const { reason, next } = adLogon(entry, matches, this.domainEntry(), this.now());
+      if (next) this.replace(node, next);
+      if (reason !== undefined) throw this.bindRefused(reason);
+      return;
+    }
+    const policy = governingPolicy(entry, this.suffix, (text) => this.entryAt(text));
+    if (!policy) {
+      if (!matches || isDisabled(entry)) throw this.bindRefused();
+      return;
+    }
+    const outcome = policyBind(entry, policy, matches, this.now());
+    if (outcome.next) this.replace(node, outcome.next);
+    if (ctx.policy && outcome.state) ctx.policy.state = outcome.state;
+    if (outcome.refused || isDisabled(entry)) throw this.bindRefused();
+  }
+
+  /**
+   * A refused bind, in the words of the server imitated: AD's message with its reason, slapd's
+   * invalidCredentials (which says nothing of why, so callers cannot learn which accounts exist).
+   */
+  private bindRefused(reason: AdLogonReason = AdLogonReason.wrongPassword): LdapError {
+    return new LdapError(ResultCode.invalidCredentials, this.ad ? adLogonMessage(reason) : 'invalid credentials');
+  }
+
+  private entryAt(text: string): Entry | undefined {
+    try {
+      return this.nodes.get(Dn.parse(text).key)?.entry;
+    } catch {
+      return undefined;
+    }
   }
 
   async add(entry: Entry, ctx: OperationContext): Promise<void> {
@@ -401,7 +457,16 @@ export class MemoryDirectory implements Directory {
   async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
     const node = this.existing(request.user);
     checkUserWrite(ctx.asUser, 'password modify', request.user);
+    const policy = this.ad ? undefined : governingPolicy(node.entry, this.suffix, (text) => this.entryAt(text));
+    const rejected = policy && checkNewPassword(policy, request.newPassword);
+    if (rejected) {
+      if (ctx.policy) ctx.policy.state = rejected;
+      throw qualityError(rejected);
+    }
     const next = withNewPassword(node.entry, request.oldPassword, request.newPassword);
+    const now = this.now();
+    if (this.ad) withPasswordChanged(next, now);
+    if (policy) withPolicyChange(next, policy, ctx.asUser?.dn?.equals(request.user) === true, now);
     this.touch(next);
     this.replace(node, next);
   }

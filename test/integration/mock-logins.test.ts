@@ -1,0 +1,254 @@
+/**
+ * Logins that say why, against the mock directory through real clients (ldapts with the password
+ * policy control, ldapwhoami -e ppolicy): Active Directory's account states in the AD profile, with
+ * AD's messages; OpenLDAP's ppolicy in the plain profile; the mock's clock moving lockout and expiry.
+ */
+import { Client, InvalidCredentialsError, PasswordPolicyControl, ResultCodeError } from 'ldapts';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { passwordModifyValue, PASSWORD_MODIFY_OID } from '../../src/backends/ldap/password-change.js';
+import { Dn } from '../../src/core/dn.js';
+import { startMockDirectory, type MockDirectory } from '../../src/index.js';
+import { runLdapTool } from '../support/ldap-tools.js';
+import { startTestServer } from '../support/server.js';
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+/** AD's FILETIME: 100 ns since 1601. */
+const fileTime = (ms: number) => String(BigInt(ms) * 10000n + 116444736000000000n);
+const adMessage = (data: string) => `80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data ${data}, v4563`;
+
+/** Binds with the password policy request control; the response control's value and the error, if any. */
+async function bindWithPolicy(url: string, dn: string, password: string): Promise<{ error?: ResultCodeError; policy?: PasswordPolicyControl['value'] }> {
+  const client = new Client({ url });
+  const control = new PasswordPolicyControl();
+  try {
+    await client.bind(dn, password, control);
+    return { policy: control.value };
+  } catch (err) {
+    if (!(err instanceof ResultCodeError)) throw err;
+    return { error: err, policy: control.value };
+  } finally {
+    await client.unbind();
+  }
+}
+
+async function passwordModify(client: Client, user: string, newPassword: string, oldPassword?: string): Promise<PasswordPolicyControl> {
+  const control = new PasswordPolicyControl();
+  const value = passwordModifyValue({ user: Dn.parse(user), newPassword: Buffer.from(newPassword), ...(oldPassword && { oldPassword: Buffer.from(oldPassword) }) });
+  await client.exop(PASSWORD_MODIFY_OID, value, control);
+  return control;
+}
+
+describe('mock directory, profile ad: account states with AD reasons', () => {
+  const BASE = 'DC=logins,DC=test';
+  const dnOf = (cn: string) => `CN=${cn},CN=Users,${BASE}`;
+  let dir: MockDirectory;
+  let admin: Client;
+
+  beforeAll(async () => {
+    const now = Date.now();
+    const user = (cn: string, extra = '') =>
+      `dn: ${dnOf(cn)}\nobjectClass: user\ncn: ${cn}\nsAMAccountName: ${cn}\nuserPrincipalName: ${cn}@logins.test\nuserAccountControl: 512\npwdLastSet: ${fileTime(now - DAY)}\nuserPassword: Passw0rd!\n${extra}`;
+    const ldif = [
+      // Lock after 3 failures for 30 minutes; passwords last 42 days (AD's intervals are negative 100 ns counts).
+      `dn: ${BASE}\nobjectClass: domain\nobjectClass: domainDNS\ndc: logins\nlockoutThreshold: 3\nlockoutDuration: -18000000000\nlockOutObservationWindow: -18000000000\nmaxPwdAge: -36288000000000\n`,
+      `dn: CN=Users,${BASE}\nobjectClass: container\ncn: Users\n`,
+      user('ok'),
+      user('disabled').replace('userAccountControl: 512', 'userAccountControl: 514'),
+      user('mustchange').replace(/pwdLastSet: \d+/, 'pwdLastSet: 0'),
+      user('gone', `accountExpires: ${fileTime(now - DAY)}\n`),
+      user('stale').replace(/pwdLastSet: \d+/, `pwdLastSet: ${fileTime(now - 50 * DAY)}`),
+      user('locker'),
+    ].join('\n');
+    dir = await startMockDirectory({ ldif, profile: 'ad' });
+    admin = new Client({ url: dir.url });
+    await admin.bind(dir.bindDn, dir.password);
+  });
+
+  afterEach(() => dir.reset());
+
+  afterAll(async () => {
+    await admin.unbind();
+    await dir.close();
+  });
+
+  it('answers an unknown user and a wrong password alike, without a reason', async () => {
+    const unknown = await bindWithPolicy(dir.url, dnOf('nobody'), 'Passw0rd!');
+    const wrong = await bindWithPolicy(dir.url, dnOf('ok'), 'wrong');
+    expect(unknown.error).toBeInstanceOf(InvalidCredentialsError);
+    expect(wrong.error).toBeInstanceOf(InvalidCredentialsError);
+    expect(unknown.error!.message).toBe(wrong.error!.message);
+    expect(wrong.error!.message).not.toMatch(/data|525|52e/);
+    expect(wrong.policy?.error).toBeUndefined();
+  });
+
+  it.each([
+    ['disabled', '533', undefined],
+    ['mustchange', '773', 2], // changeAfterReset
+    ['gone', '701', undefined],
+    ['stale', '532', 0], // passwordExpired
+  ])('refuses %s with the right password with AD data %s and the control error', async (cn, data, policyError) => {
+    const { error, policy } = await bindWithPolicy(dir.url, dnOf(cn), 'Passw0rd!');
+    expect(error).toBeInstanceOf(InvalidCredentialsError);
+    expect(error!.message).toContain(adMessage(data));
+    expect(policy?.error).toBe(policyError);
+    // With a wrong password AD gives no reason of the account's.
+    const wrong = await bindWithPolicy(dir.url, dnOf(cn), 'wrong');
+    expect(wrong.error!.message).not.toContain('data');
+  });
+
+  it('locks an account at lockoutThreshold until lockoutDuration passes on the mock clock', async () => {
+    for (let i = 0; i < 3; i++) expect((await bindWithPolicy(dir.url, dnOf('locker'), 'wrong')).error).toBeInstanceOf(InvalidCredentialsError);
+    const locked = await bindWithPolicy(dir.url, dnOf('locker'), 'Passw0rd!');
+    expect(locked.error!.message).toContain(adMessage('775'));
+    expect(locked.policy?.error).toBe(1); // accountLocked
+    const read = async () =>
+      (await admin.search(dnOf('locker'), { scope: 'base', attributes: ['lockoutTime', 'badPwdCount', 'msDS-User-Account-Control-Computed'] })).searchEntries[0];
+    const state = await read();
+    expect(Number(state['msDS-User-Account-Control-Computed']) & 0x10).toBe(0x10);
+    expect(state.lockoutTime).not.toBe('0');
+    expect(state.badPwdCount).toBe('3');
+
+    dir.clock.advance(31 * MINUTE);
+    expect(Number((await read())['msDS-User-Account-Control-Computed']) & 0x10).toBe(0);
+    expect((await bindWithPolicy(dir.url, dnOf('locker'), 'Passw0rd!')).error).toBeUndefined();
+    expect(await read()).toMatchObject({ lockoutTime: '0', badPwdCount: '0' });
+  });
+
+  it('expires a password after maxPwdAge on the mock clock (532, computed flag 0x800000)', async () => {
+    dir.clock.advance(42 * DAY);
+    const { error } = await bindWithPolicy(dir.url, dnOf('ok'), 'Passw0rd!');
+    expect(error!.message).toContain(adMessage('532'));
+    const entry = (await admin.search(dnOf('ok'), { scope: 'base', attributes: ['msDS-User-Account-Control-Computed'] })).searchEntries[0];
+    expect(Number(entry['msDS-User-Account-Control-Computed']) & 0x800000).toBe(0x800000);
+  });
+
+  it('lets ldapwhoami -e ppolicy see the reason', async () => {
+    const result = await runLdapTool('ldapwhoami', ['-x', '-H', dir.url, '-e', 'ppolicy', '-D', dnOf('mustchange'), '-w', 'Passw0rd!']);
+    expect(result.status).toBe(49);
+    expect(result.stderr).toContain('data 773');
+    expect(result.stderr).toMatch(/Password must be changed/i);
+  });
+
+  describe('through Canopy in front of it (an ldap forest)', () => {
+    const MOUNT = 'ou=logins,dc=corp,dc=example';
+    const proxied = (cn: string) => `CN=${cn},CN=Users,${MOUNT}`;
+    const proxy = (diagnostics: string) =>
+      startTestServer(
+        `${diagnostics}forests:\n  - { name: logins, backend: ldap, servers: ["${dir.url}"], base: "${BASE}", mount: "${MOUNT}", netbiosName: LOGINS, ` +
+          `bind: { dn: "${dir.bindDn}", password: "${dir.password}" } }\n`,
+      );
+
+    it('passes AD reasons in AD format by default for an AD forest; 525 and 52e stay one message', async () => {
+      const canopy = await proxy('');
+      onTestFinished(() => canopy.close());
+      const locked = await bindWithPolicy(canopy.url, 'LOGINS\\mustchange', 'Passw0rd!');
+      // Nothing but AD's message (ldapts appends the code to what it received).
+      expect(locked.error!.message.replace(/ Code: 0x31$/, '')).toBe(adMessage('773'));
+      expect(locked.policy?.error).toBe(2);
+      const unknown = await bindWithPolicy(canopy.url, proxied('nobody'), 'Passw0rd!');
+      const wrong = await bindWithPolicy(canopy.url, proxied('ok'), 'wrong');
+      expect(unknown.error!.message).toBe(wrong.error!.message);
+      expect(wrong.error!.message).not.toContain('data');
+    });
+
+    it('keeps one message and no control state with bindDiagnostics: generic', async () => {
+      const canopy = await proxy('security: { bindDiagnostics: generic }\n');
+      onTestFinished(() => canopy.close());
+      const { error, policy } = await bindWithPolicy(canopy.url, proxied('disabled'), 'Passw0rd!');
+      expect(error).toBeInstanceOf(InvalidCredentialsError);
+      expect(error!.message).toBe((await bindWithPolicy(canopy.url, proxied('ok'), 'wrong')).error!.message);
+      expect(policy).toBeUndefined();
+    });
+  });
+
+  it('logs a user in by UPN after an administrator set a new password (773 met)', async () => {
+    await passwordModify(admin, dnOf('mustchange'), 'N3w-Passw0rd!');
+    expect((await bindWithPolicy(dir.url, 'mustchange@logins.test', 'N3w-Passw0rd!')).error).toBeUndefined();
+  });
+});
+
+describe('mock directory, profile plain: ppolicy', () => {
+  const BASE = 'dc=plain,dc=test';
+  const dnOf = (uid: string) => `uid=${uid},ou=people,${BASE}`;
+  let dir: MockDirectory;
+  let admin: Client;
+
+  beforeAll(async () => {
+    const changed = new Date(Date.now() - 25 * DAY).toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
+    const user = (uid: string) => `dn: ${dnOf(uid)}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: ${uid}\nuserPassword: Passw0rd!\npwdChangedTime: ${changed}\n`;
+    const ldif = [
+      `dn: ${BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: plain\no: plain\n`,
+      `dn: ou=policies,${BASE}\nobjectClass: organizationalUnit\nou: policies\n`,
+      // 30-day passwords with a 7-day warning and 2 grace logins; 3 failures lock for 10 minutes.
+      `dn: cn=default,ou=policies,${BASE}\nobjectClass: device\nobjectClass: pwdPolicy\ncn: default\npwdAttribute: userPassword\n` +
+        `pwdMinLength: 8\npwdCheckQuality: 1\npwdMaxAge: ${30 * 86400}\npwdExpireWarning: ${7 * 86400}\npwdGraceAuthNLimit: 2\n` +
+        `pwdLockout: TRUE\npwdMaxFailure: 3\npwdLockoutDuration: 600\npwdMustChange: TRUE\n`,
+      `dn: ou=people,${BASE}\nobjectClass: organizationalUnit\nou: people\n`,
+      user('alice'),
+      user('bob'),
+    ].join('\n');
+    dir = await startMockDirectory({ ldif, profile: 'plain' });
+    admin = new Client({ url: dir.url });
+    await admin.bind(dir.bindDn, dir.password);
+  });
+
+  afterEach(() => dir.reset());
+
+  afterAll(async () => {
+    await admin.unbind();
+    await dir.close();
+  });
+
+  it('warns before the password expires, then allows pwdGraceAuthNLimit grace logins', async () => {
+    const warned = await bindWithPolicy(dir.url, dnOf('alice'), 'Passw0rd!');
+    expect(warned.error).toBeUndefined();
+    expect(warned.policy?.timeBeforeExpiration).toBeGreaterThan(5 * 86400 - 120);
+    expect(warned.policy?.timeBeforeExpiration).toBeLessThanOrEqual(5 * 86400);
+
+    dir.clock.advance(6 * DAY);
+    expect((await bindWithPolicy(dir.url, dnOf('alice'), 'Passw0rd!')).policy).toEqual({ graceAuthNsRemaining: 1 });
+    expect((await bindWithPolicy(dir.url, dnOf('alice'), 'Passw0rd!')).policy).toEqual({ graceAuthNsRemaining: 0 });
+    const refused = await bindWithPolicy(dir.url, dnOf('alice'), 'Passw0rd!');
+    expect(refused.error).toBeInstanceOf(InvalidCredentialsError);
+    expect(refused.policy?.error).toBe(0); // passwordExpired
+  });
+
+  it('locks after pwdMaxFailure failures until pwdLockoutDuration passes', async () => {
+    for (let i = 0; i < 3; i++) await bindWithPolicy(dir.url, dnOf('bob'), 'wrong');
+    const locked = await bindWithPolicy(dir.url, dnOf('bob'), 'Passw0rd!');
+    expect(locked.error).toBeInstanceOf(InvalidCredentialsError);
+    expect(locked.policy?.error).toBe(1); // accountLocked
+    const whoami = await runLdapTool('ldapwhoami', ['-x', '-H', dir.url, '-e', 'ppolicy', '-D', dnOf('bob'), '-w', 'Passw0rd!']);
+    expect(whoami.status).toBe(49);
+    expect(whoami.stderr).toMatch(/Account locked/i);
+    dir.clock.advance(11 * MINUTE);
+    expect((await bindWithPolicy(dir.url, dnOf('bob'), 'Passw0rd!')).error).toBeUndefined();
+  });
+
+  it('refuses a password shorter than pwdMinLength with constraintViolation and passwordTooShort', async () => {
+    const control = new PasswordPolicyControl();
+    const value = passwordModifyValue({ user: Dn.parse(dnOf('alice')), newPassword: Buffer.from('short') });
+    const err = await admin.exop(PASSWORD_MODIFY_OID, value, control).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResultCodeError);
+    expect((err as ResultCodeError).code).toBe(19);
+    expect(control.value?.error).toBe(6); // passwordTooShort
+  });
+
+  it('after an administrator reset, says changeAfterReset until the user changes its own password', async () => {
+    await passwordModify(admin, dnOf('alice'), 'Reset-Passw0rd');
+    const reset = await bindWithPolicy(dir.url, dnOf('alice'), 'Reset-Passw0rd');
+    expect(reset.error).toBeUndefined();
+    expect(reset.policy?.error).toBe(2); // changeAfterReset
+    const whoami = await runLdapTool('ldapwhoami', ['-x', '-H', dir.url, '-e', 'ppolicy', '-D', dnOf('alice'), '-w', 'Reset-Passw0rd']);
+    expect(whoami.stderr + whoami.stdout).toMatch(/Password must be changed/i);
+
+    const user = new Client({ url: dir.url });
+    await user.bind(dnOf('alice'), 'Reset-Passw0rd');
+    await passwordModify(user, dnOf('alice'), 'Own-Passw0rd!', 'Reset-Passw0rd');
+    await user.unbind();
+    const after = await bindWithPolicy(dir.url, dnOf('alice'), 'Own-Passw0rd!');
+    expect(after.error).toBeUndefined();
+    expect(after.policy).toBeUndefined();
+  });
+});
