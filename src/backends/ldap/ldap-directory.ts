@@ -1,4 +1,4 @@
-import { Attribute, Change } from 'ldapts';
+import { Attribute, Change, PasswordPolicyControl, type Control } from 'ldapts';
 import type { LdapForestConfig } from '../../config/schema.js';
 import {
   noteReferences,
@@ -13,6 +13,7 @@ import { Dn } from '../../core/dn.js';
 import type { AttributeValue, Entry } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import type { Identity } from '../../core/identity.js';
+import type { PolicyError } from '../../core/password-policy.js';
 import type { ForestReadiness } from '../../core/readiness.js';
 import { ResultCode } from '../../core/result-codes.js';
 import type { Logger } from '../../observability/logger.js';
@@ -255,9 +256,11 @@ export class LdapDirectory implements Directory {
       this.requests[connection.serverIndex].inc();
       let reusable = true;
       try {
-        await connection.bind(name, password);
+        const reply = await connection.bind(name, password, ctx.policy && [new PasswordPolicyControl()]);
+        notePolicy(reply.controls, ctx);
         break;
       } catch (err) {
+        if (err instanceof UpstreamRefusal) notePolicy(err.reply.controls, ctx);
         if (!isServerFailure(err)) throw upstreamError(err);
         reusable = false;
         if (!(err instanceof ConnectionLost)) this.selector.markDown(connection.serverIndex, err);
@@ -538,6 +541,18 @@ export class LdapDirectory implements Directory {
     }
     if (ctx.notes) (ctx.notes.remarks ??= []).push(`forest "${this.config.name}" answered with a referral; not followed`);
   }
+}
+
+/** An OpenLDAP forest's password policy response to a user's bind, passed on to a client that asked (draft-behera). */
+function notePolicy(controls: readonly Control[], ctx: OperationContext): void {
+  const answer = controls.find((c): c is PasswordPolicyControl => c instanceof PasswordPolicyControl)?.value;
+  if (!ctx.policy || !answer) return;
+  const { timeBeforeExpiration, graceAuthNsRemaining, error } = answer;
+  ctx.policy.state = {
+    ...(timeBeforeExpiration !== undefined && { timeBeforeExpiration }),
+    ...(graceAuthNsRemaining !== undefined && { graceAuthNsRemaining }),
+    ...(error !== undefined && { error: error as PolicyError }),
+  };
 }
 
 /** Whose paged searches a forest counts against the per-identity cap: one key per canonical DN, login, or anonymous. */

@@ -168,8 +168,8 @@ export class UpstreamConnection {
    * A simple bind (a name and password; an anonymous bind with neither). A connection may be
    * bound again and again: the last bind decides who it is (RFC 4511 §4.2.1).
    */
-  async bind(name: string, password: string | Buffer): Promise<UpstreamReply> {
-    return expect(await this.exchange(new SimpleBindRequest(name, password)), [0]);
+  async bind(name: string, password: string | Buffer, controls?: Control[]): Promise<UpstreamReply> {
+    return expect(await this.exchange(new SimpleBindRequest(name, password, controls)), [0]);
   }
 
   /**
@@ -441,8 +441,8 @@ export function checkLdaptsSeam(): void {
 class SimpleBindRequest extends BindRequest {
   private readonly bytes: Buffer;
 
-  constructor(dn: string, password: string | Buffer) {
-    super({ messageId: 0, dn });
+  constructor(dn: string, password: string | Buffer, controls?: Control[]) {
+    super({ messageId: 0, dn, controls });
     this.bytes = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
   }
 

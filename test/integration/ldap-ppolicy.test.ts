@@ -1,0 +1,87 @@
+/**
+ * An OpenLDAP forest's password policy (the ppolicy overlay) reaches a client that sends the
+ * password policy request control with its bind through Canopy: lockout, and the expiry warning.
+ */
+import { Client, PasswordPolicyControl, ResultCodeError } from 'ldapts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { runLdapTool } from '../support/ldap-tools.js';
+import { startTestServer } from '../support/server.js';
+import { startSlapd, type Slapd } from '../support/slapd.js';
+import { serviceDn } from './ldap-helpers.js';
+import { SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
+
+const BASE = 'DC=pp,DC=test';
+const MOUNT = 'ou=pp,dc=corp,dc=example';
+const POLICY = `CN=default,OU=Policies,${BASE}`;
+const person = (cn: string, extra = '') =>
+  `dn: CN=${cn},OU=Users,${BASE}\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: user\ncn: ${cn}\nsAMAccountName: ${cn}\nuserPrincipalName: ${cn}@pp.test\nuserPassword: ${USER_PASSWORD}\n${extra}`;
+/** pwdChangedTime as slapd writes it (generalized time), `ago` ms in the past. */
+const changed = (ago: number) => `pwdChangedTime: ${new Date(Date.now() - ago).toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z')}\n`;
+
+const LDIF = [
+  `dn: ${BASE}\nobjectClass: top\nobjectClass: domain\ndc: pp\n`,
+  `dn: OU=Users,${BASE}\nobjectClass: organizationalUnit\nou: Users\n`,
+  `dn: OU=ServiceAccounts,${BASE}\nobjectClass: organizationalUnit\nou: ServiceAccounts\n`,
+  `dn: ${serviceDn(BASE)}\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: user\ncn: svc-canopy\nsAMAccountName: svc-canopy\nuserPassword: ${SERVICE_PASSWORD}\n`,
+  `dn: OU=Policies,${BASE}\nobjectClass: organizationalUnit\nou: Policies\n`,
+  // Passwords last 10 days, with a warning in the last 5; two failures lock an account for an hour.
+  `dn: ${POLICY}\nobjectClass: top\nobjectClass: device\nobjectClass: pwdPolicy\ncn: default\npwdAttribute: userPassword\npwdMaxAge: 864000\npwdExpireWarning: 432000\npwdLockout: TRUE\npwdMaxFailure: 2\npwdLockoutDuration: 3600\n`,
+  person('fresh', changed(60_000)),
+  person('ageing', changed(8 * 86_400_000)),
+  person('target', changed(60_000)),
+].join('\n');
+
+async function bindWithPolicy(url: string, name: string, password: string): Promise<{ error?: ResultCodeError; policy?: PasswordPolicyControl['value'] }> {
+  const client = new Client({ url });
+  const control = new PasswordPolicyControl();
+  try {
+    await client.bind(name, password, control);
+    return { policy: control.value };
+  } catch (err) {
+    if (!(err instanceof ResultCodeError)) throw err;
+    return { error: err, policy: control.value };
+  } finally {
+    await client.unbind();
+  }
+}
+
+describe('an OpenLDAP forest`s password policy through Canopy', () => {
+  let slapd: Slapd;
+  let canopy: Awaited<ReturnType<typeof startTestServer>>;
+
+  beforeAll(async () => {
+    slapd = await startSlapd({
+      suffix: BASE,
+      ldif: [LDIF],
+      extraConfig: `moduleload ppolicy\noverlay ppolicy\nppolicy_default "${POLICY}"\nppolicy_use_lockout`, // the lockout said as accountLocked
+    });
+    canopy = await startTestServer(
+      `forests:\n  - { name: pp, backend: ldap, servers: ["${slapd.url}"], base: "${BASE}", mount: "${MOUNT}", upnSuffixes: { pp.test: pp.test }, ` +
+        `bind: { dn: "${serviceDn(BASE)}", password: "${SERVICE_PASSWORD}" } }\n`,
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await canopy?.close();
+    await slapd?.stop();
+  });
+
+  it('passes on the time before a password expires, and nothing for a fresh one', async () => {
+    const ageing = await bindWithPolicy(canopy.url, 'ageing@pp.test', USER_PASSWORD);
+    expect(ageing.error).toBeUndefined();
+    expect(ageing.policy?.timeBeforeExpiration).toBeGreaterThan(86_400);
+    expect(ageing.policy?.timeBeforeExpiration).toBeLessThanOrEqual(2 * 86_400);
+    const fresh = await bindWithPolicy(canopy.url, `CN=fresh,OU=Users,${MOUNT}`, USER_PASSWORD);
+    expect(fresh.error).toBeUndefined();
+    expect(fresh.policy?.timeBeforeExpiration).toBeUndefined();
+  });
+
+  it('passes on accountLocked once the forest locked the account, and ldapwhoami -e ppolicy sees it', async () => {
+    for (let i = 0; i < 2; i++) expect((await bindWithPolicy(canopy.url, 'target@pp.test', 'wrong')).error?.code).toBe(49);
+    const locked = await bindWithPolicy(canopy.url, 'target@pp.test', USER_PASSWORD);
+    expect(locked.error?.code).toBe(49);
+    expect(locked.policy?.error).toBe(1); // accountLocked
+    const whoami = await runLdapTool('ldapwhoami', ['-x', '-H', canopy.url, '-e', 'ppolicy', '-D', `CN=target,OU=Users,${MOUNT}`, '-w', USER_PASSWORD]);
+    expect(whoami.stderr).toMatch(/Account locked/i);
+  });
+});
