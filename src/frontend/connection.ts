@@ -416,8 +416,8 @@ export class Connection {
   }
 
   /**
-   * A search's messages written in one turn of the event loop leave in one write: a system call
-   * per entry costs more than encoding it. `write` still answers false once the socket's buffer
+   * Messages written in one turn of the event loop (a search's entries, the results of operations
+   * answered together) leave in one write: a system call per message costs more than encoding it. `write` still answers false once the socket's buffer
    * is full, so backpressure is unchanged.
    */
   private writeBatched(message: Buffer): boolean {
@@ -518,7 +518,7 @@ export class Connection {
   }
 
   private write(buf: Buffer): void {
-    if (!this.closed) this.socket.write(buf);
+    if (!this.closed) this.writeBatched(buf);
   }
 
   /** Writes `last`, then destroys the socket without a Notice of Disconnection, as a crashed server would. */

@@ -2,7 +2,7 @@
  * The ldapts seam: every use of ldapts internals is in this file. ldapts is pinned to an exact
  * version in package.json, and `checkLdaptsSeam` refuses to start when the internals moved.
  */
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { EventEmitter } from 'node:events';
 import {
@@ -263,6 +263,12 @@ export class UpstreamConnection {
     }, this.operationMs);
     const onAbort = (): void => this.cancel(messageId, signal?.reason as Error);
     signal?.addEventListener('abort', onAbort, { once: true });
+    // Requests sent in one turn of the event loop leave in one write (one system call, one segment).
+    const socket = client.socket;
+    if (socket && !socket.writableCorked) {
+      socket.cork();
+      process.nextTick(() => socket.uncork());
+    }
     try {
       const response = await client._send(request);
       if (!response) throw new LdapError(ResultCode.other, 'the server sent no result');
@@ -403,6 +409,7 @@ interface Answer {
 /** The ldapts Client members Canopy relies on beyond its public API. */
 interface ClientInternals {
   readonly isConnected: boolean;
+  readonly socket?: Socket;
   readonly messageParser: ParserInternals;
   readonly messageDetailsByMessageId: Map<string, { reject(err: Error): void }>;
   _nextMessageId(): number;
