@@ -2,14 +2,13 @@
  * An OpenLDAP forest's password policy (the ppolicy overlay) reaches a client that sends the
  * password policy request control with its bind through Canopy: lockout, and the expiry warning.
  */
-import { Client, PasswordPolicyControl, ResultCodeError } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
+import { bindWithPolicy } from '../support/password-policy.js';
 import { startTestServer } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { serviceDn } from './ldap-helpers.js';
-import { SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
 
 const BASE = 'DC=pp,DC=test';
 const MOUNT = 'ou=pp,dc=corp,dc=example';
@@ -31,20 +30,6 @@ const LDIF = [
   person('ageing', changed(8 * 86_400_000)),
   person('target', changed(60_000)),
 ].join('\n');
-
-async function bindWithPolicy(url: string, name: string, password: string): Promise<{ error?: ResultCodeError; policy?: PasswordPolicyControl['value'] }> {
-  const client = new Client({ url });
-  const control = new PasswordPolicyControl();
-  try {
-    await client.bind(name, password, control);
-    return { policy: control.value };
-  } catch (err) {
-    if (!(err instanceof ResultCodeError)) throw err;
-    return { error: err, policy: control.value };
-  } finally {
-    await client.unbind();
-  }
-}
 
 describe('an OpenLDAP forest`s password policy through Canopy', () => {
   let slapd: Slapd;

@@ -9,6 +9,7 @@ import { passwordModifyValue, PASSWORD_MODIFY_OID } from '../../src/backends/lda
 import { Dn } from '../../src/core/dn.js';
 import { startMockDirectory, type MockDirectory } from '../../src/index.js';
 import { runLdapTool } from '../support/ldap-tools.js';
+import { bindWithPolicy } from '../support/password-policy.js';
 import { startTestServer } from '../support/server.js';
 
 const MINUTE = 60_000;
@@ -17,26 +18,31 @@ const DAY = 24 * 60 * MINUTE;
 const fileTime = (ms: number) => String(BigInt(ms) * 10000n + 116444736000000000n);
 const adMessage = (data: string) => `80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data ${data}, v4563`;
 
-/** Binds with the password policy request control; the response control's value and the error, if any. */
-async function bindWithPolicy(url: string, dn: string, password: string): Promise<{ error?: ResultCodeError; policy?: PasswordPolicyControl['value'] }> {
-  const client = new Client({ url });
-  const control = new PasswordPolicyControl();
-  try {
-    await client.bind(dn, password, control);
-    return { policy: control.value };
-  } catch (err) {
-    if (!(err instanceof ResultCodeError)) throw err;
-    return { error: err, policy: control.value };
-  } finally {
-    await client.unbind();
-  }
-}
-
 async function passwordModify(client: Client, user: string, newPassword: string, oldPassword?: string): Promise<PasswordPolicyControl> {
   const control = new PasswordPolicyControl();
   const value = passwordModifyValue({ user: Dn.parse(user), newPassword: Buffer.from(newPassword), ...(oldPassword && { oldPassword: Buffer.from(oldPassword) }) });
   await client.exop(PASSWORD_MODIFY_OID, value, control);
   return control;
+}
+
+/**
+ * The mock directory with `ldif`, started before a block's tests (handed over with an
+ * administrator client bound to it), reset after each test and stopped after all.
+ */
+function useMock(profile: 'ad' | 'plain', ldif: () => string, started: (dir: MockDirectory, admin: Client) => void): void {
+  let dir: MockDirectory | undefined;
+  let admin: Client | undefined;
+  beforeAll(async () => {
+    dir = await startMockDirectory({ ldif: ldif(), profile });
+    admin = new Client({ url: dir.url });
+    await admin.bind(dir.bindDn, dir.password);
+    started(dir, admin);
+  });
+  afterEach(() => dir?.reset());
+  afterAll(async () => {
+    await admin?.unbind();
+    await dir?.close();
+  });
 }
 
 describe('mock directory, profile ad: account states with AD reasons', () => {
@@ -45,11 +51,11 @@ describe('mock directory, profile ad: account states with AD reasons', () => {
   let dir: MockDirectory;
   let admin: Client;
 
-  beforeAll(async () => {
+  useMock('ad', () => {
     const now = Date.now();
     const user = (cn: string, extra = '') =>
       `dn: ${dnOf(cn)}\nobjectClass: user\ncn: ${cn}\nsAMAccountName: ${cn}\nuserPrincipalName: ${cn}@logins.test\nuserAccountControl: 512\npwdLastSet: ${fileTime(now - DAY)}\nuserPassword: Passw0rd!\n${extra}`;
-    const ldif = [
+    return [
       // Lock after 3 failures for 30 minutes; passwords last 42 days (AD's intervals are negative 100 ns counts).
       `dn: ${BASE}\nobjectClass: domain\nobjectClass: domainDNS\ndc: logins\nlockoutThreshold: 3\nlockoutDuration: -18000000000\nlockOutObservationWindow: -18000000000\nmaxPwdAge: -36288000000000\n`,
       `dn: CN=Users,${BASE}\nobjectClass: container\ncn: Users\n`,
@@ -60,16 +66,9 @@ describe('mock directory, profile ad: account states with AD reasons', () => {
       user('stale').replace(/pwdLastSet: \d+/, `pwdLastSet: ${fileTime(now - 50 * DAY)}`),
       user('locker'),
     ].join('\n');
-    dir = await startMockDirectory({ ldif, profile: 'ad' });
-    admin = new Client({ url: dir.url });
-    await admin.bind(dir.bindDn, dir.password);
-  });
-
-  afterEach(() => dir.reset());
-
-  afterAll(async () => {
-    await admin.unbind();
-    await dir.close();
+  }, (started, bound) => {
+    dir = started;
+    admin = bound;
   });
 
   it('answers an unknown user and a wrong password alike, without a reason', async () => {
@@ -174,10 +173,10 @@ describe('mock directory, profile plain: ppolicy', () => {
   let dir: MockDirectory;
   let admin: Client;
 
-  beforeAll(async () => {
+  useMock('plain', () => {
     const changed = new Date(Date.now() - 25 * DAY).toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
     const user = (uid: string) => `dn: ${dnOf(uid)}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: ${uid}\nuserPassword: Passw0rd!\npwdChangedTime: ${changed}\n`;
-    const ldif = [
+    return [
       `dn: ${BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: plain\no: plain\n`,
       `dn: ou=policies,${BASE}\nobjectClass: organizationalUnit\nou: policies\n`,
       // 30-day passwords with a 7-day warning and 2 grace logins; 3 failures lock for 10 minutes.
@@ -188,16 +187,9 @@ describe('mock directory, profile plain: ppolicy', () => {
       user('alice'),
       user('bob'),
     ].join('\n');
-    dir = await startMockDirectory({ ldif, profile: 'plain' });
-    admin = new Client({ url: dir.url });
-    await admin.bind(dir.bindDn, dir.password);
-  });
-
-  afterEach(() => dir.reset());
-
-  afterAll(async () => {
-    await admin.unbind();
-    await dir.close();
+  }, (started, bound) => {
+    dir = started;
+    admin = bound;
   });
 
   it('warns before the password expires, then allows pwdGraceAuthNLimit grace logins', async () => {
