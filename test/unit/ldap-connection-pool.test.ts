@@ -114,6 +114,18 @@ describe('ConnectionPool', () => {
     expect(await fresh).toBe(opened[1] as unknown as UpstreamConnection);
   });
 
+  it('retires every connection at once (a refused service account): idle ones close now, busy ones when drained', async () => {
+    const { pool, opened } = setup({ size: 2 });
+    const busy = await pool.acquire(signal());
+    pool.release(await pool.acquire(signal()), true);
+    pool.retireAll();
+    expect(opened.map((c) => c.closed)).toEqual([false, true]);
+    expect(pool.stats().open).toBe(1);
+    pool.release(busy, true);
+    expect(opened[0].closed).toBe(true);
+    expect(pool.stats().open).toBe(0);
+  });
+
   it('gives way to the first server when it is back', async () => {
     const { pool, selector, opened, down, clock } = setup({ size: 2 });
     down.add(0);

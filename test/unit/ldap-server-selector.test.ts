@@ -85,15 +85,6 @@ describe('ServerSelector', () => {
     expect(lines.filter((l) => l.includes('upstream server answers again'))).toHaveLength(1);
   });
 
-  it('leaves every pooled connection while the service account is refused', () => {
-    const s = selector({ now: 0 });
-    expect(s.shouldLeave(0)).toBe(false);
-    s.setServiceRefused(true);
-    expect(s.shouldLeave(0)).toBe(true);
-    s.setServiceRefused(false);
-    expect(s.shouldLeave(0)).toBe(false);
-  });
-
   it('tries servers in order and names every reason when none answers', async () => {
     const s = selector({ now: 0 });
     const tried: number[] = [];

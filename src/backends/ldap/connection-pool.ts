@@ -131,6 +131,15 @@ export class ConnectionPool {
     this.wakeAll();
   }
 
+  /** Every connection takes nothing new: idle ones close now, busy ones once their last operation ends. */
+  retireAll(): void {
+    for (const slot of [...this.slots.values()]) {
+      slot.connection.retire();
+      if (slot.operations === 0) this.discard(slot);
+    }
+    this.report();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const slot of [...this.slots.values()]) this.discard(slot);

@@ -100,7 +100,8 @@ export class LdapDirectory implements Directory {
     this.selector = new ServerSelector(config.name, config.servers, logger, options.backoff ?? DEFAULT_BACKOFF);
     checkLdaptsSeam();
     const name = `forest "${config.name}"`;
-    this.credentials = new ServiceCredentials(config.name, config.bind, logger, (refused) => this.selector.setServiceRefused(refused));
+    // Connections bound before the service account was refused must not go on serving as if it were not.
+    this.credentials = new ServiceCredentials(config.name, config.bind, logger, (refused) => refused && this.pool.retireAll());
     this.recovery = new RecoveryProbe(this.selector, (i) => this.checkServer(i));
     this.pool = new ConnectionPool(this.selector, (i) => this.openService(i), {
       name,

@@ -40,8 +40,6 @@ export class ServerSelector {
   /** The server that last answered: a different one answering next is a failover (or failback). */
   private active: number | undefined;
   private readonly downListeners: (() => void)[] = [];
-  /** Set while the forest's service account is refused: no pooled connection is kept. */
-  private serviceRefused = false;
 
   constructor(
     private readonly forest: string,
@@ -80,7 +78,6 @@ export class ServerSelector {
    * marked down, or a better one may be tried again (failback).
    */
   shouldLeave(index: number): boolean {
-    if (this.serviceRefused) return true;
     const now = this.now();
     if (this.servers[index].retryAt > now) return true;
     for (let i = 0; i < index; i++) if (this.servers[i].retryAt <= now) return true;
@@ -99,14 +96,6 @@ export class ServerSelector {
   /** `listener` is called whenever a server that was up is marked down. */
   onDown(listener: () => void): void {
     this.downListeners.push(listener);
-  }
-
-  /**
-   * While set, every pooled connection is left (closed) rather than reused: the forest's service
-   * account was refused, and connections bound before that must not go on serving as if it were not.
-   */
-  setServiceRefused(refused: boolean): void {
-    this.serviceRefused = refused;
   }
 
   markDown(index: number, err: unknown): void {
