@@ -1,3 +1,5 @@
+import { KeyedQuota } from '../core/keyed-quota.js';
+
 /** Why a new connection is refused, for the log line. */
 export interface Refusal {
   /** The configuration key of the limit reached. */
@@ -12,34 +14,24 @@ export interface Refusal {
  * everyone out.
  */
 export class Admission {
-  private total = 0;
-  private readonly byAddress = new Map<string, number>();
+  private readonly open: KeyedQuota<string>;
 
-  constructor(
-    private readonly maxConnections: number,
-    /** 0 = no per-address limit. */
-    private readonly maxPerAddress: number,
-  ) {}
+  /** `maxPerAddress` 0: no per-address limit. */
+  constructor(maxConnections: number, maxPerAddress: number) {
+    this.open = new KeyedQuota(maxPerAddress, maxConnections);
+  }
 
   /** Takes a place for a connection from `address`; a refusal (nothing taken) when a limit is reached. */
   admit(address: string): Refusal | undefined {
-    if (this.total >= this.maxConnections) return { key: 'maxConnections', limit: this.maxConnections };
-    const key = addressKey(address);
-    const held = this.byAddress.get(key) ?? 0;
-    if (this.maxPerAddress > 0 && held >= this.maxPerAddress) {
-      return { key: 'maxConnectionsPerAddress', limit: this.maxPerAddress };
-    }
-    this.byAddress.set(key, held + 1);
-    this.total++;
-    return undefined;
+    const cap = this.open.take(addressKey(address));
+    if (cap === undefined) return undefined;
+    return cap === 'total'
+      ? { key: 'maxConnections', limit: this.open.inAll }
+      : { key: 'maxConnectionsPerAddress', limit: this.open.perKey };
   }
 
   release(address: string): void {
-    const key = addressKey(address);
-    const held = this.byAddress.get(key) ?? 0;
-    if (held <= 1) this.byAddress.delete(key);
-    else this.byAddress.set(key, held - 1);
-    this.total--;
+    this.open.release(addressKey(address));
   }
 }
 

@@ -1,4 +1,5 @@
 import { LdapError } from '../../core/ldap-error.js';
+import { KeyedQuota } from '../../core/keyed-quota.js';
 import { ResultCode } from '../../core/result-codes.js';
 import type { ServerSelector } from './server-selector.js';
 import type { UpstreamConnection } from './upstream-connection.js';
@@ -55,14 +56,17 @@ export class ConnectionPool {
   private readonly slots = new Map<UpstreamConnection, Slot>();
   private opening = 0;
   private readonly waiting = new Set<() => void>();
-  private readonly cursorsByHolder = new Map<string, number>();
+  /** Paged searches open per holder (no cap over all: one per connection caps them). */
+  private readonly cursorsByHolder: KeyedQuota<string>;
   private closed = false;
 
   constructor(
     private readonly selector: ServerSelector,
     private readonly open: (serverIndex: number) => Promise<UpstreamConnection>,
     private readonly options: PoolOptions,
-  ) {}
+  ) {
+    this.cursorsByHolder = new KeyedQuota(options.cursorsPerHolder ?? 0, 0);
+  }
 
   stats(): PoolStats {
     let busy = 0;
@@ -84,7 +88,16 @@ export class ConnectionPool {
    * holds its share of cursors (busy, at once: waiting would not free its own cursors).
    */
   async acquire(signal: AbortSignal, kind: LeaseKind = 'operation', holder = ''): Promise<UpstreamConnection> {
-    if (kind === 'cursor') this.admitCursor(holder);
+    if (kind === 'cursor') this.takeCursor(holder);
+    try {
+      return await this.lend(signal, kind);
+    } catch (err) {
+      if (kind === 'cursor') this.cursorsByHolder.release(holder);
+      throw err;
+    }
+  }
+
+  private async lend(signal: AbortSignal, kind: LeaseKind): Promise<UpstreamConnection> {
     const waitMs = this.options.waitMs;
     const deadline = waitMs === undefined ? Infinity : Date.now() + waitMs;
     for (;;) {
@@ -97,10 +110,7 @@ export class ConnectionPool {
         slot.operations++;
         clearTimeout(slot.idleTimer);
         slot.idleTimer = undefined;
-        if (kind === 'cursor') {
-          slot.cursor = true;
-          this.cursorsByHolder.set(holder, (this.cursorsByHolder.get(holder) ?? 0) + 1);
-        }
+        if (kind === 'cursor') slot.cursor = true;
         this.report();
         return slot.connection;
       }
@@ -118,9 +128,7 @@ export class ConnectionPool {
     slot.operations--;
     if (kind === 'cursor') {
       slot.cursor = false;
-      const held = (this.cursorsByHolder.get(holder) ?? 1) - 1;
-      if (held > 0) this.cursorsByHolder.set(holder, held);
-      else this.cursorsByHolder.delete(holder);
+      this.cursorsByHolder.release(holder);
     }
     if (!reusable) connection.retire();
     if (slot.operations === 0) {
@@ -147,13 +155,12 @@ export class ConnectionPool {
     this.wakeAll();
   }
 
-  /** Busy (51) when the holder has its share of cursors already. */
-  private admitCursor(holder: string): void {
-    const cap = this.options.cursorsPerHolder;
-    if (cap === undefined || (this.cursorsByHolder.get(holder) ?? 0) < cap) return;
+  /** Counts a cursor of `holder`; busy (51) when it has its share already. */
+  private takeCursor(holder: string): void {
+    if (this.cursorsByHolder.take(holder) === undefined) return;
     throw new LdapError(
       ResultCode.busy,
-      `${this.options.name}: ${holder || 'anonymous'} already holds ${cap} open paged searches here (the most one identity may); finish or abandon one first`,
+      `${this.options.name}: ${holder || 'anonymous'} already holds ${this.cursorsByHolder.perKey} open paged searches here (the most one identity may); finish or abandon one first`,
     );
   }
 
