@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLdapForest, type LdapDirectory } from '../../src/backends/ldap/ldap-directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { LdapError } from '../../src/core/ldap-error.js';
+import { ResultCode } from '../../src/core/result-codes.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { startFakeUpstream } from '../support/fake-upstream.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { collect, context, ldapForestConfig, searchRequest } from './ldap-helpers.js';
 
@@ -82,5 +84,26 @@ describe('ldap forest failover', () => {
     expect(again.message).toContain(first.url);
     expect(again.message).toContain(second.url);
     expect((await forest.bind(Dn.parse(`CN=John Doe,OU=Users,${SUFFIX}`), Buffer.from('x'), context()).catch((e: LdapError) => e))?.code).toBe(52);
+  });
+
+  it('a server answering busy (51) or unavailable (52) to a search is marked down and the search retried on the next', async () => {
+    const answering = await startSlapd({ suffix: SUFFIX, ldif: [FIXTURE] });
+    for (const code of [ResultCode.busy, ResultCode.unavailable]) {
+      const refusing = await startFakeUpstream({ searches: code });
+      const pair = openLdapForest(ldapForestConfig(SUFFIX, [refusing.url, answering.url], { pageSize: 10 }), createLogger('silent'), {
+        backoff: { initialMs: 60_000, maxMs: 60_000 },
+      });
+      try {
+        const [base] = await collect(pair.search(searchRequest(SUFFIX, '(objectClass=*)', 'base'), context()));
+        expect(base.dn.equals(Dn.parse(SUFFIX))).toBe(true);
+        expect(refusing.searches).toBe(1);
+        await collect(pair.search(searchRequest(SUFFIX, '(objectClass=*)', 'base'), context()));
+        expect(refusing.searches).toBe(1); // marked down: not asked again
+      } finally {
+        await pair.close();
+        await refusing.close();
+      }
+    }
+    await answering.stop();
   });
 });

@@ -5,7 +5,6 @@
  * tree, a reader account may only read, and forest users write as themselves.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Attribute, Change, Client, type Entry as LdaptsEntry } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -16,16 +15,12 @@ import { parseLdif } from '../../src/backends/memory/ldif.js';
 import type { Directory, OperationContext } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import type { Entry } from '../../src/core/entry.js';
-import { ResultCode } from '../../src/core/result-codes.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { berOctets, berTlv } from '../../src/protocol/ber-writer.js';
-import { decodeMessage } from '../../src/protocol/codec.js';
-import { encodeResult } from '../../src/protocol/encoder.js';
-import { MessageFramer } from '../../src/protocol/framing.js';
-import { Op } from '../../src/protocol/tags.js';
 import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
+import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.js';
 import { repoRoot, startTestServer } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { serviceDn } from './ldap-helpers.js';
@@ -523,12 +518,11 @@ describe('writes to ldap forests', () => {
     }));
 });
 
-type FakeUpstream = Awaited<ReturnType<typeof fakeUpstream>>;
 
 /** An ldap forest of two stand-in servers, the first dropping its connection on a modify or compare; the client is bound as the provisioning account. */
 async function withDroppingFirstServer(test: (c: Client, first: FakeUpstream, second: FakeUpstream) => Promise<void>): Promise<void> {
-  const first = await fakeUpstream('drop');
-  const second = await fakeUpstream('answer');
+  const first = await startFakeUpstream({ writes: 'drop' });
+  const second = await startFakeUpstream({ writes: 'answer' });
   const server = await startTestServer(await canopyConfig([ldapForest(avvid, [first.url, second.url])]));
   const c = new Client({ url: server.url, timeout: 10_000 });
   try {
@@ -551,56 +545,6 @@ async function monitoredConnections(slapd: Slapd): Promise<number> {
   } finally {
     await c.unbind();
   }
-}
-
-/** A stand-in upstream LDAP server: accepts binds; a modify or compare is answered, or its connection dropped unanswered. */
-async function fakeUpstream(
-  onModify: 'drop' | 'answer',
-): Promise<{ url: string; readonly modifies: number; readonly compares: number; close(): Promise<void> }> {
-  let modifies = 0;
-  let compares = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    const framer = new MessageFramer(1 << 20);
-    socket.on('data', (chunk: Buffer) => {
-      framer.push(chunk);
-      for (let m = framer.next(); m; m = framer.next()) {
-        const decoded = decodeMessage(m);
-        if (decoded.kind !== 'request') continue;
-        const { messageId, request } = decoded;
-        if (request.op === 'bind') socket.write(encodeResult(messageId, Op.bindResponse, 0, '', ''));
-        if (request.op === 'modify') {
-          modifies++;
-          if (onModify === 'drop') socket.destroy();
-          else socket.write(encodeResult(messageId, Op.modifyResponse, 0, '', ''));
-        }
-        if (request.op === 'compare') {
-          compares++;
-          if (onModify === 'drop') socket.destroy();
-          else socket.write(encodeResult(messageId, Op.compareResponse, ResultCode.compareTrue, '', ''));
-        }
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `ldap://127.0.0.1:${port}`,
-    get modifies() {
-      return modifies;
-    },
-    get compares() {
-      return compares;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 /**

@@ -173,13 +173,16 @@ export class UpstreamConnection {
   }
 
   /**
-   * One search sent without paging: the whole answer, or a refusal. With `sizeLimit`, a result
-   * larger than that ends with sizeLimitExceeded (4), which the caller reads as "page it".
+   * One search sent without paging: the whole answer with its result code. With `sizeLimit`, a
+   * result larger than that ends with sizeLimitExceeded (4), which the caller reads as "page it".
+   * Busy and unavailable are thrown, as server failures.
    */
   async search(base: string, options: SearchOptions, binary: BinaryAttributes, signal?: AbortSignal): Promise<SearchReply> {
     const { scope, filter, attributes, timeLimit, sizeLimit } = options;
     const request = new CompactSearchRequest({ messageId: 0, baseDN: base, scope, filter, attributes, timeLimit, sizeLimit });
     const { response, reply, track } = await this.send(request, { binary, signal });
+    // A server answering busy or unavailable failed, like one that did not answer: the caller may try the next.
+    if (reply.status !== 0 && isServerFailure(new UpstreamRefusal(reply))) throw new UpstreamRefusal(reply);
     const entries = (response as SearchResponse).searchEntries.map((e) => (e as DecodedEntry).decoded);
     return { entries, references: track.references, reply };
   }
