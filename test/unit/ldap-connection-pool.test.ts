@@ -54,6 +54,29 @@ describe('ConnectionPool', () => {
     expect(seventh).toBe(held[1]);
   });
 
+  it('never lends a connection it is opening to anyone but the one it is opened for', async () => {
+    const selector = new ServerSelector('f', ['ldap://a'], createLogger('silent'));
+    let opened!: () => void;
+    const pool = new ConnectionPool(
+      selector,
+      (serverIndex) => new Promise((resolve) => (opened = () => resolve({ serverIndex, reusable: true, close() {}, retire() {} } as unknown as UpstreamConnection))),
+      { name: 'forest "f"', size: 1, perConnection: 1, idleMs: 0 },
+    );
+    const lent: UpstreamConnection[] = [];
+    const ask = (): void => void pool.acquire(signal()).then((c) => lent.push(c));
+    ask();
+    await Promise.resolve();
+    opened();
+    // Others ask at every step while the opener resumes: none may share its connection.
+    for (let i = 0; i < 10; i++) {
+      ask();
+      await Promise.resolve();
+    }
+    await new Promise((r) => setTimeout(r, 10));
+    expect(lent).toHaveLength(1);
+    expect(pool.stats()).toMatchObject({ open: 1, operations: 1 });
+  });
+
   it('keeps one paged search per connection, beside other operations', async () => {
     const { pool, opened } = setup({ size: 2 });
     const lookup = await pool.acquire(signal());

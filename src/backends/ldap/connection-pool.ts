@@ -103,14 +103,10 @@ export class ConnectionPool {
     for (;;) {
       signal.throwIfAborted();
       if (this.closed) throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`);
-      let slot = this.pick(kind);
+      const picked = this.pick(kind);
       // A busy connection is shared only once no other may be opened: spread load first.
-      if ((!slot || slot.operations > 0) && this.slots.size + this.opening < this.options.size) slot = await this.openNew();
+      const slot = (!picked || picked.operations > 0) && this.slots.size + this.opening < this.options.size ? await this.openNew(kind) : picked && this.claim(picked, kind);
       if (slot) {
-        slot.operations++;
-        clearTimeout(slot.idleTimer);
-        slot.idleTimer = undefined;
-        if (kind === 'cursor') slot.cursor = true;
         this.report();
         return slot.connection;
       }
@@ -182,11 +178,24 @@ export class ConnectionPool {
     return this.closed || !slot.connection.reusable || this.selector.shouldLeave(slot.connection.serverIndex);
   }
 
-  private async openNew(): Promise<Slot> {
+  /** A lease of `slot` for this kind of work. */
+  private claim(slot: Slot, kind: LeaseKind): Slot {
+    slot.operations++;
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
+    if (kind === 'cursor') slot.cursor = true;
+    return slot;
+  }
+
+  /**
+   * A new connection, already leased to the caller: others woken meanwhile (or picking while the
+   * caller resumes) must not take it too, which would put two binds on one bind connection.
+   */
+  private async openNew(kind: LeaseKind): Promise<Slot> {
     this.opening++;
     try {
       const connection = (await this.selector.firstReachable(this.open)).value;
-      const slot: Slot = { connection, operations: 0, cursor: false, idleTimer: undefined };
+      const slot: Slot = { connection, operations: 1, cursor: kind === 'cursor', idleTimer: undefined };
       if (this.closed) {
         connection.close();
         throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`);
