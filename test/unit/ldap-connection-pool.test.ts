@@ -38,10 +38,12 @@ function setup(options: Partial<PoolOptions> = {}, clock = { now: 0 }) {
 const signal = () => new AbortController().signal;
 
 describe('ConnectionPool', () => {
-  it('spreads operations over its connections first, then shares each up to perConnection, then queues', async () => {
+  it('fills a connection up to perConnection before opening the next, then queues', async () => {
     const { pool, opened } = setup();
     const held: UpstreamConnection[] = [];
-    for (let i = 0; i < 6; i++) held.push(await pool.acquire(signal()));
+    for (let i = 0; i < 3; i++) held.push(await pool.acquire(signal()));
+    expect(opened).toHaveLength(1); // requests on one connection in one turn leave in one write
+    for (let i = 0; i < 3; i++) held.push(await pool.acquire(signal()));
     expect(opened).toHaveLength(2);
     expect(held.filter((c) => c === held[0])).toHaveLength(3);
     expect(pool.stats()).toMatchObject({ open: 2, busy: 2, operations: 6 });
@@ -49,9 +51,19 @@ describe('ConnectionPool', () => {
     const waiting = pool.acquire(signal()).then((c) => (seventh = c));
     await Promise.resolve();
     expect(seventh).toBeUndefined();
-    pool.release(held[1], true);
+    pool.release(held[4], true);
     await waiting;
-    expect(seventh).toBe(held[1]);
+    expect(seventh).toBe(held[4]);
+  });
+
+  it('puts operations on a connection without a paged search first', async () => {
+    const { pool } = setup({ size: 2 });
+    const cursor = await pool.acquire(signal(), 'cursor', 'a');
+    const plain = await pool.acquire(signal()); // a new connection while size allows
+    expect(plain).not.toBe(cursor);
+    expect(await pool.acquire(signal())).toBe(plain);
+    expect(await pool.acquire(signal())).toBe(plain); // full now (3)
+    expect(await pool.acquire(signal())).toBe(cursor); // size reached: shares the cursor's
   });
 
   it('never lends a connection it is opening to anyone but the one it is opened for', async () => {
@@ -138,7 +150,7 @@ describe('ConnectionPool', () => {
   });
 
   it('retires every connection at once (a refused service account): idle ones close now, busy ones when drained', async () => {
-    const { pool, opened } = setup({ size: 2 });
+    const { pool, opened } = setup({ size: 2, perConnection: 1 });
     const busy = await pool.acquire(signal());
     pool.release(await pool.acquire(signal()), true);
     pool.retireAll();
