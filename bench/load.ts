@@ -31,7 +31,7 @@ export function numberFlag(name: string, text: string, fractions = false): numbe
 /** Writes an AD-like forest of `users` people under `suffix` to the LDIF `file`; the same seed gives the same forest. */
 export function writeForest(file: string, forest: { users: number; suffix: string; seed: number }): void {
   const args = ['--users', String(forest.users), '--suffix', forest.suffix, '--seed', String(forest.seed), '--out', file];
-  execFileSync(process.execPath, [join(root, 'dist/tools/generate-fixtures.js'), ...args]);
+  execFileSync(process.execPath, [join(root, 'dist/tools/fixtures-command.js'), ...args]);
 }
 
 export interface Canopy {

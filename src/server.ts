@@ -9,7 +9,7 @@ import { startFrontEnd, type FrontEnd } from './frontend/listener.js';
 import type { DropAfterPage } from './frontend/search-responder.js';
 import type { OperationObserver } from './frontend/operation-observer.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { NamespaceRouter, type RoutedForest } from './router/namespace-router.js';
+import { ForestRouter, type RoutedForest } from './router/forest-router.js';
 import { SortBuffers } from './router/sort-buffers.js';
 import { NamespaceMap } from './stages/namespace/namespace-map.js';
 import { NamespaceStage } from './stages/namespace/namespace-stage.js';
@@ -18,12 +18,12 @@ import { AccessPolicy } from './stages/access/access-policy.js';
 import { AccessStage } from './stages/access/access-stage.js';
 import { CacheInvalidation } from './cache/cache-invalidation.js';
 import { ResultCache } from './cache/result-cache.js';
-import { assembleAuthenticator, type AssembledForest } from './authentication.js';
+import { assembleAuthenticator, type AssembledForest } from './assemble-authenticator.js';
 import { LdapDirectory, openLdapForest } from './backends/ldap/ldap-directory.js';
 import { startAdminServer, type AdminServer } from './http/admin-server.js';
-import { checkReadiness, type ForestCheck } from './http/readiness.js';
+import { checkReadiness, type ForestCheck } from './http/check-readiness.js';
 import { registry } from './observability/metrics.js';
-import { LivePipeline, type Pipeline } from './lifecycle/live-pipeline.js';
+import { LivePipeline, type Pipeline } from './live-pipeline.js';
 import { SyncGuard } from './router/sync-guard.js';
 import { version } from './version.js';
 
@@ -329,7 +329,7 @@ export async function assembleRouter(
       };
     }),
   );
-  const router = new NamespaceRouter(forests, {
+  const router = new ForestRouter(forests, {
     suffix: config.namespace && Dn.parse(config.namespace.suffix),
     uniqueAttributes: config.namespace?.uniqueAttributes ?? [],
     onDuplicate: config.namespace?.onDuplicate ?? 'all',

@@ -3,7 +3,7 @@ import { Dn } from '../core/dn.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import type { LoginAccount } from './login-name.js';
-import { parseScryptHash, unmatchableHash, verifyPassword, type ScryptHash } from './scrypt-hash.js';
+import { parseScryptHash, unmatchableHash, verifyPassword, type ScryptHash } from '../core/scrypt-hash.js';
 
 /** Canopy's own principals (an application's service account), checked against scrypt hashes. */
 export class LocalAccounts {

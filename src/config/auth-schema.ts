@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseScryptHash } from '../auth/scrypt-hash.js';
+import { parseScryptHash } from '../core/scrypt-hash.js';
 import { Dn } from '../core/dn.js';
 
 /** The configuration of authentication and access: local accounts, access rules, bind security. */

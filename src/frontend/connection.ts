@@ -11,7 +11,7 @@ import { LdapError } from '../core/ldap-error.js';
 import type { PolicyNotes } from '../core/password-policy.js';
 import { ResultCode } from '../core/result-codes.js';
 import { capLogged } from '../observability/logger.js';
-import { decodeMessage, type Control, type LdapRequest } from '../protocol/codec.js';
+import { decodeMessage, type Control, type LdapRequest } from '../protocol/decoder.js';
 import {
   AttributeSelection,
   encodeNoticeOfDisconnection,

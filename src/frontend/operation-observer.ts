@@ -1,5 +1,5 @@
 import type { Identity } from '../core/identity.js';
-import type { Control, LdapRequest } from '../protocol/codec.js';
+import type { Control, LdapRequest } from '../protocol/decoder.js';
 
 /** An operation as the front end answered it: what the mock directory's journal is made of. */
 export interface ObservedOperation {

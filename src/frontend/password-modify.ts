@@ -3,7 +3,7 @@ import { Dn } from '../core/dn.js';
 import { ANONYMOUS } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
-import type { PasswordModify } from '../protocol/codec.js';
+import type { PasswordModify } from '../protocol/decoder.js';
 
 /**
  * The Password Modify extended operation (RFC 3062): whose password (the named user, or the bound

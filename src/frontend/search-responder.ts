@@ -4,7 +4,7 @@ import type { Directory, OperationContext, SearchNotes, SearchRequest, SortReque
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import { searchShape } from '../core/search-shape.js';
-import type { Control } from '../protocol/codec.js';
+import type { Control } from '../protocol/decoder.js';
 import { ControlOid } from '../protocol/controls/oids.js';
 import { decodePagedResults, pagedResultsControl, type PagedResults } from '../protocol/controls/paged-results.js';
 import { decodeSortRequest, sortResponseControl } from '../protocol/controls/server-side-sort.js';

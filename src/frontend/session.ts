@@ -3,7 +3,7 @@ import { ANONYMOUS, type Authenticator, type Identity } from '../core/identity.j
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import { SessionResources } from '../core/session-resources.js';
-import type { BindAuth } from '../protocol/codec.js';
+import type { BindAuth } from '../protocol/decoder.js';
 
 /** A connection's bound identity. A failed bind leaves it anonymous (RFC 4511 §4.2.1). */
 export class Session {

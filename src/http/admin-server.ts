@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
-import type { Readiness } from './readiness.js';
+import type { Readiness } from './check-readiness.js';
 
 export interface AdminServerOptions {
   readonly host: string;

@@ -2,7 +2,7 @@ import { authzId } from '../core/identity.js';
 import { filterToLogString } from '../core/filter-text.js';
 import { resultName } from '../core/result-codes.js';
 import type { ObservedOperation } from '../frontend/operation-observer.js';
-import type { Control } from '../protocol/codec.js';
+import type { Control } from '../protocol/decoder.js';
 import { ControlOid } from '../protocol/controls/oids.js';
 import { decodePagedResults } from '../protocol/controls/paged-results.js';
 import { decodeSortRequest } from '../protocol/controls/server-side-sort.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { hashPassword } from '../auth/scrypt-hash.js';
+import { hashPassword } from '../core/scrypt-hash.js';
 import { MemoryDirectory } from '../backends/memory/memory-directory.js';
 import { entriesToLdif } from '../backends/memory/ldif.js';
 import { parseConfig, type LoadedConfig } from '../config/load.js';

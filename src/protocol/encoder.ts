@@ -1,6 +1,6 @@
 import { SelectedEntry, type AttributeSelection } from '../core/attribute-selection.js';
 import type { Attribute, Entry } from '../core/entry.js';
-import type { Control } from './codec.js';
+import type { Control } from './decoder.js';
 import type { ResultCode } from '../core/result-codes.js';
 import { berInt, berOctets, berTlv } from './ber-writer.js';
 import { ExtendedOid, Op } from './tags.js';

@@ -1,4 +1,4 @@
-import { hashPassword } from '../auth/scrypt-hash.js';
+import { hashPassword } from '../core/scrypt-hash.js';
 
 /**
  * `canopy hash-password`: reads a password from standard input (never from the command line,

@@ -16,7 +16,7 @@ import { parseConfig, type LoadedConfig } from '../../src/config/load.js';
 import type { LdapForestConfig } from '../../src/config/schema.js';
 import { Dn } from '../../src/core/dn.js';
 import { LdapError } from '../../src/core/ldap-error.js';
-import { checkReadiness } from '../../src/http/readiness.js';
+import { checkReadiness } from '../../src/http/check-readiness.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { metrics, metricValue } from '../../src/observability/metrics.js';
 import { runDoctor } from '../../src/tools/doctor.js';

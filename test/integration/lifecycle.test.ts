@@ -295,7 +295,7 @@ ${openAccess}`,
     const ldif = join(dir, 'big.ldif');
     const big = 'DC=big,DC=example';
     // Enough entries that the kernel's socket buffers cannot hold the answer: the search stays in flight.
-    const generated = spawnSync(process.execPath, [join(repoRoot, 'dist/tools/generate-fixtures.js'), '--users', '20000', '--suffix', big, '--seed', '1', '--out', ldif]);
+    const generated = spawnSync(process.execPath, [join(repoRoot, 'dist/tools/fixtures-command.js'), '--users', '20000', '--suffix', big, '--seed', '1', '--out', ldif]);
     expect(generated.status).toBe(0);
     const entries = (readFileSync(ldif, 'utf8').match(/^dn: /gm) ?? []).length;
     const file = join(dir, 'canopy.yaml');

@@ -6,7 +6,7 @@ import { Client, ServerSideSortingRequestControl, type Entry as LdaptsEntry } fr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LdapDirectory } from '../../src/backends/ldap/ldap-directory.js';
 import { parseLdif } from '../../src/backends/memory/ldif.js';
-import { hashPassword } from '../../src/auth/scrypt-hash.js';
+import { hashPassword } from '../../src/core/scrypt-hash.js';
 import { Dn } from '../../src/core/dn.js';
 import type { Entry } from '../../src/core/entry.js';
 import { metricValue, metrics } from '../../src/observability/metrics.js';

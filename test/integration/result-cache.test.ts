@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { AndFilter, Attribute, Change, Client, EqualityFilter, type Entry as LdaptsEntry, type SearchOptions } from 'ldapts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/auth/scrypt-hash.js';
+import { hashPassword } from '../../src/core/scrypt-hash.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Directory } from '../../src/core/directory.js';
 import { LdapError } from '../../src/core/ldap-error.js';

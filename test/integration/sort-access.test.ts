@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { Client, ServerSideSortingRequestControl, type Entry as LdaptsEntry } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/auth/scrypt-hash.js';
+import { hashPassword } from '../../src/core/scrypt-hash.js';
 import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
 import { startTestServer } from '../support/server.js';

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/auth/scrypt-hash.js';
+import { hashPassword } from '../../src/core/scrypt-hash.js';
 import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { fixtureForests, startTestServer } from '../support/server.js';
 import { makeTestCertificates, type TestCertificates } from '../support/tls.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/auth/scrypt-hash.js';
+import { hashPassword } from '../../src/core/scrypt-hash.js';
 import { parseLdif } from '../../src/backends/memory/ldif.js';
 import { accessSchema } from '../../src/config/auth-schema.js';
 import { loadConfigFile, type LoadedConfig } from '../../src/config/load.js';

@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { Attribute, Change, Client, type Entry as LdaptsEntry } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
-import { hashPassword } from '../../src/auth/scrypt-hash.js';
+import { hashPassword } from '../../src/core/scrypt-hash.js';
 import { parseConfig } from '../../src/config/load.js';
 import { parseLdif } from '../../src/backends/memory/ldif.js';
 import type { Directory, OperationContext } from '../../src/core/directory.js';

@@ -3,7 +3,7 @@
  * tests use to show that Canopy did not try a bind (slapd has no counter a test can read).
  */
 import { connect } from 'node:net';
-import { decodeMessage } from '../../src/protocol/codec.js';
+import { decodeMessage } from '../../src/protocol/decoder.js';
 import { MessageFramer } from '../../src/protocol/framing.js';
 import { listenTracked } from './fake-upstream.js';
 

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { ResultCode } from '../../src/core/result-codes.js';
-import { decodeMessage, type Decoded } from '../../src/protocol/codec.js';
+import { decodeMessage, type Decoded } from '../../src/protocol/decoder.js';
 import { encodeResult } from '../../src/protocol/encoder.js';
 import { MessageFramer } from '../../src/protocol/framing.js';
 import { Op } from '../../src/protocol/tags.js';

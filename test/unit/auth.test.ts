@@ -4,7 +4,7 @@ import { BindThrottle, MAX_WINDOWS } from '../../src/auth/bind-throttle.js';
 import { ForestLogins, type LoginForest } from '../../src/auth/forest-logins.js';
 import { LocalAccounts } from '../../src/auth/local-accounts.js';
 import { parseLoginName, spellingKey } from '../../src/auth/login-name.js';
-import { hashPassword, parseScryptHash, verifyPassword } from '../../src/auth/scrypt-hash.js';
+import { hashPassword, parseScryptHash, verifyPassword } from '../../src/core/scrypt-hash.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Directory, OperationContext, SearchRequest } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';

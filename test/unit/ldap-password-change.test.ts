@@ -9,7 +9,7 @@ import {
 import type { UpstreamConnection } from '../../src/backends/ldap/upstream-connection.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
-import { decodeMessage } from '../../src/protocol/codec.js';
+import { decodeMessage } from '../../src/protocol/decoder.js';
 import { berOctets, berTlv } from '../../src/protocol/ber-writer.js';
 
 /** A connection whose server's root DSE says what `rootDse` holds. */

@@ -8,7 +8,7 @@ import { LdapError } from '../../src/core/ldap-error.js';
 import { ResultCode } from '../../src/core/result-codes.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
-import { NamespaceRouter, type RoutedForest } from '../../src/router/namespace-router.js';
+import { ForestRouter, type RoutedForest } from '../../src/router/forest-router.js';
 
 const ctx = (): OperationContext => ({ signal: new AbortController().signal, connectionId: 1, boundDn: '' });
 
@@ -57,7 +57,7 @@ const suffix = Dn.parse('dc=corp,dc=example');
 const logger = createLogger('silent');
 
 function router(forests: RoutedForest[], onDuplicate: 'all' | 'priority' = 'all') {
-  return new NamespaceRouter(forests, { suffix, uniqueAttributes: ['sAMAccountName'], onDuplicate, logger });
+  return new ForestRouter(forests, { suffix, uniqueAttributes: ['sAMAccountName'], onDuplicate, logger });
 }
 
 async function search(dir: Directory, base: string, scope: Scope, filter = '(objectClass=*)'): Promise<string[]> {
@@ -69,7 +69,7 @@ async function search(dir: Directory, base: string, scope: Scope, filter = '(obj
   return out.sort();
 }
 
-describe('NamespaceRouter', () => {
+describe('ForestRouter', () => {
   const avvid = () => memoryForest('avvid', 'ou=avvid,dc=corp,dc=example', ['Ann', 'JDoe']);
   const vse = () => memoryForest('vse', 'ou=vse,ou=labs,dc=corp,dc=example', ['Bob', 'JDoe'], 1);
 
@@ -146,7 +146,7 @@ describe('NamespaceRouter', () => {
 
   it('lists the suffix as its naming context, or every mount without one', () => {
     expect(router([avvid(), vse()]).namingContexts().map((d) => d.text)).toEqual(['dc=corp,dc=example']);
-    const plain = new NamespaceRouter([avvid(), vse()], { uniqueAttributes: [], onDuplicate: 'all', logger });
+    const plain = new ForestRouter([avvid(), vse()], { uniqueAttributes: [], onDuplicate: 'all', logger });
     expect(plain.namingContexts().map((d) => d.text)).toEqual(['ou=avvid,dc=corp,dc=example', 'ou=vse,ou=labs,dc=corp,dc=example']);
   });
 });

@@ -1,7 +1,7 @@
 import messages from '@ldapjs/messages';
 import { describe, expect, it } from 'vitest';
 import type { Filter } from '../../src/core/filter.js';
-import { decodeMessage, type Decoded } from '../../src/protocol/codec.js';
+import { decodeMessage, type Decoded } from '../../src/protocol/decoder.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 
 function tlv(tag: number, content: Buffer | number[]): Buffer {

@@ -8,7 +8,7 @@ import { ResultCode } from '../../src/core/result-codes.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { metricValue, metrics } from '../../src/observability/metrics.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
-import { NamespaceRouter, type RoutedForest } from '../../src/router/namespace-router.js';
+import { ForestRouter, type RoutedForest } from '../../src/router/forest-router.js';
 import { SortBuffers } from '../../src/router/sort-buffers.js';
 
 const suffix = Dn.parse('dc=corp,dc=example');
@@ -65,7 +65,7 @@ const b = forest('b', [
 const options = { suffix, uniqueAttributes: [], onDuplicate: 'all' as const, logger: createLogger('silent'), maxSortEntries: 100 };
 
 describe('server-side sort across forests', () => {
-  const router = new NamespaceRouter([a, b], options);
+  const router = new ForestRouter([a, b], options);
 
   it('orders case-insensitively by several keys, an entry without the attribute last, even when not asked for', async () => {
     const { cns, notes } = await run(router, search([{ attribute: 'sn', reverse: false }, { attribute: 'givenName', reverse: false }]));
@@ -94,7 +94,7 @@ describe('server-side sort across forests', () => {
   });
 
   it('beyond maxSortEntries: every entry, unsorted, with sortResult 11; or an error before any entry when required', async () => {
-    const small = new NamespaceRouter([a, b], { ...options, maxSortEntries: 3 });
+    const small = new ForestRouter([a, b], { ...options, maxSortEntries: 3 });
     const keys = [{ attribute: 'sn', reverse: false }];
     const lenient = await run(small, search(keys));
     expect(lenient.cns.sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
@@ -103,7 +103,7 @@ describe('server-side sort across forests', () => {
   });
 
   it('a forest failing during a sort fails the search naming it', async () => {
-    const broken = new NamespaceRouter([a, forest('c', [{ cn: 'c1', sn: 'x' }], true)], options);
+    const broken = new ForestRouter([a, forest('c', [{ cn: 'c1', sn: 'x' }], true)], options);
     await expect(run(broken, search([{ attribute: 'sn', reverse: false }]))).rejects.toMatchObject({
       code: ResultCode.unavailable,
       message: expect.stringContaining('forest "c"'),
@@ -122,7 +122,7 @@ describe('what a sort may hold and read', () => {
 
   it('sorted searches share the bounds of their connection and of the process, and give their room back when done', async () => {
     const buffers = new SortBuffers(6, 8);
-    const router = new NamespaceRouter([a, b], { ...options, sortBuffers: buffers });
+    const router = new ForestRouter([a, b], { ...options, sortBuffers: buffers });
     // Holding: a sorted search of connection 1 whose client has read one entry of five.
     const holding = router.search(search(byName, true), ctx(1))[Symbol.asyncIterator]();
     expect((await holding.next()).done).toBe(false);
@@ -159,7 +159,7 @@ describe('what a sort may hold and read', () => {
 
   it('a key a forest hides: sortResult 50 (an error when required), whichever forest of the search hides it', async () => {
     const hiding = { ...b, hides: (attribute: string) => attribute.toLowerCase() === 'employeenumber' };
-    const router = new NamespaceRouter([a, hiding], options);
+    const router = new ForestRouter([a, hiding], options);
     const keys = [{ attribute: 'employeeNumber', orderingRule: '2.5.13.15', reverse: false }];
     const lenient = await run(router, search(keys));
     expect(lenient.notes.sortResult).toBe(ResultCode.insufficientAccessRights);
@@ -171,7 +171,7 @@ describe('what a sort may hold and read', () => {
 
   it('values the client may not read count as absent, and make the sort result 50', async () => {
     const mayRead = (entry: Entry) => !entry.dn.isWithin(b.mount);
-    const router = new NamespaceRouter([a, b], options);
+    const router = new ForestRouter([a, b], options);
     const request = (required: boolean) => {
       const r = search([{ attribute: 'employeeNumber', orderingRule: '2.5.13.15', reverse: false }], required);
       return { ...r, sort: { ...r.sort!, mayRead } };
@@ -188,12 +188,12 @@ describe('onForestError', () => {
   const broken = forest('c', [{ cn: 'c1' }], true);
 
   it('fail (default): unavailable naming the forest, after the entries already streamed', async () => {
-    const router = new NamespaceRouter([a, broken], options);
+    const router = new ForestRouter([a, broken], options);
     await expect(run(router, search(undefined))).rejects.toMatchObject({ code: ResultCode.unavailable, message: expect.stringContaining('forest "c"') });
   });
 
   it('partial: the other forests entries, the missing forest noted, counted', async () => {
-    const router = new NamespaceRouter([a, broken], { ...options, onForestError: 'partial' });
+    const router = new ForestRouter([a, broken], { ...options, onForestError: 'partial' });
     const before = await metricValue(metrics.partialSearches, { forest: 'c' });
     const { cns, notes } = await run(router, search(undefined));
     expect(cns.sort()).toEqual(['a1', 'a2', 'a3', 'c1']);
@@ -205,7 +205,7 @@ describe('onForestError', () => {
   });
 
   it('partial with every forest failing is still unavailable: an empty success would read as "no users"', async () => {
-    const router = new NamespaceRouter([broken, forest('d', [], true)], { ...options, onForestError: 'partial' });
+    const router = new ForestRouter([broken, forest('d', [], true)], { ...options, onForestError: 'partial' });
     await expect(run(router, search(undefined))).rejects.toMatchObject({ code: ResultCode.unavailable });
   });
 });

@@ -30,7 +30,7 @@ import {
   unicodePwdChanges,
   type PasswordMethod,
 } from './password-change.js';
-import { CachedProbe } from './readiness.js';
+import { CachedProbe } from './cached-probe.js';
 import { RecoveryProbe } from './recovery-probe.js';
 import { DEFAULT_BACKOFF, ServerSelector, type BackoffOptions } from './server-selector.js';
 import { ServiceCredentials } from './service-credentials.js';

@@ -1,6 +1,6 @@
 import type { PolicyState } from '../../core/password-policy.js';
 import { berInt, berTlv } from '../ber-writer.js';
-import type { Control } from '../codec.js';
+import type { Control } from '../decoder.js';
 import { ControlOid } from './oids.js';
 
 /**

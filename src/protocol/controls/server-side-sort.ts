@@ -3,7 +3,7 @@ import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
 import { BerError, BerReader } from '../ber-reader.js';
 import { berInt, berOctets, berTlv } from '../ber-writer.js';
-import type { Control } from '../codec.js';
+import type { Control } from '../decoder.js';
 import { ControlOid } from './oids.js';
 
 /**

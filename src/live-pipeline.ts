@@ -6,10 +6,10 @@ import type {
   PasswordModifyRequest,
   SearchRequest,
   SearchStream,
-} from '../core/directory.js';
-import type { Dn } from '../core/dn.js';
-import type { AttributeValue, Entry } from '../core/entry.js';
-import type { Authenticator, BindCredentials, Identity } from '../core/identity.js';
+} from './core/directory.js';
+import type { Dn } from './core/dn.js';
+import type { AttributeValue, Entry } from './core/entry.js';
+import type { Authenticator, BindCredentials, Identity } from './core/identity.js';
 
 /** One assembled pipeline: what a configuration turns into below the front end. */
 export interface Pipeline {

@@ -1,13 +1,13 @@
 /**
  * CLI: writes a generated AD-like forest as LDIF.
- *   node dist/tools/generate-fixtures.js --users N --suffix DC=x,DC=y --seed S
+ *   node dist/tools/fixtures-command.js --users N --suffix DC=x,DC=y --seed S
  *     [--upn-suffix s] [--netbios NAME] [--specials] [--out FILE]
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { generateForest } from './fixture-generator.js';
 
-const USAGE = `usage: generate-fixtures --users N --suffix DC=x,DC=y --seed S [--upn-suffix SUFFIX] [--netbios NAME] [--specials] [--out FILE]
+const USAGE = `usage: npm run fixtures -- --users N --suffix DC=x,DC=y --seed S [--upn-suffix SUFFIX] [--netbios NAME] [--specials] [--out FILE]
   --users N          people in OU=Users (at least 1, or 9 with --specials)
   --suffix DN        the domain DN, dc= RDNs only, kept as spelled (e.g. DC=avvid,DC=info)
   --seed S           integer seed: the same options always give the same bytes
@@ -18,7 +18,7 @@ const USAGE = `usage: generate-fixtures --users N --suffix DC=x,DC=y --seed S [-
   --out FILE         write to FILE instead of stdout`;
 
 function usage(message: string): never {
-  process.stderr.write(`generate-fixtures: ${message}\n${USAGE}\n`);
+  process.stderr.write(`fixtures: ${message}\n${USAGE}\n`);
   process.exit(2);
 }
 

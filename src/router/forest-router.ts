@@ -57,7 +57,7 @@ const VIRTUAL_TREE = 'virtual tree';
  * which fan out to every forest whose mount lies in scope, concurrently, merged into one stream,
  * together with the synthetic entries (suffix, intermediate containers) no forest backs.
  */
-export class NamespaceRouter implements Directory {
+export class ForestRouter implements Directory {
   private readonly synthetic?: SyntheticTree;
   private readonly byPriority: readonly RoutedForest[];
 
