@@ -29,6 +29,7 @@ EXPOSE 3389 3636 9389
 # /healthz answers while the process runs; CANOPY_HTTP_PORT only when the configuration moves http.port.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.CANOPY_HTTP_PORT||9389)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Exec form: node is PID 1 and receives SIGTERM (graceful stop) and SIGHUP (reload) itself.
-ENTRYPOINT ["node", "/opt/canopy/dist/cli.js"]
+# Exec form through the command's own first line (its Node flags): env execs node, which is PID 1
+# and receives SIGTERM (graceful stop) and SIGHUP (reload) itself.
+ENTRYPOINT ["/opt/canopy/dist/cli.js"]
 CMD ["serve", "--config", "/etc/canopy/canopy.yaml"]

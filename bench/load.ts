@@ -45,13 +45,13 @@ export interface Canopy {
 /**
  * Writes `configFile`, `settings` (YAML) after what every benchmark's Canopy shares: a free
  * loopback port, logging at info as in production, and no HTTP listener (its fixed default port
- * would clash with other servers). Then starts `canopy serve` (dist/cli.js) on it in a process
- * of its own, `nodeFlags` given to its Node, and resolves once it logs "canopy listening". Its
+ * would clash with other servers). Then starts `canopy serve` (dist/cli.js, run as the command
+ * itself so its Node flags apply) in a process of its own, and resolves once it logs "canopy listening". Its
  * log (a line per operation) is then drained unread: test/support's spawnCanopy keeps every line.
  */
-export function startCanopy(configFile: string, settings: string, nodeFlags: readonly string[] = []): Promise<Canopy> {
+export function startCanopy(configFile: string, settings: string): Promise<Canopy> {
   writeFileSync(configFile, `listen: { ldap: "ldap://127.0.0.1:0" }\nlogging: { level: info }\nhttp: { enabled: false }\n${settings}`);
-  const child = spawn(process.execPath, [...nodeFlags, join(root, 'dist/cli.js'), 'serve', '--config', configFile], {
+  const child = spawn(join(root, 'dist/cli.js'), ['serve', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));

@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
+// Node's young generation grows to 64 MiB by default, most of a serving process's RSS during a
+// sync; 8 MiB semi-spaces keep the peak near the goal (bench/README.md). Every way Canopy is
+// started (the `canopy` command, npm start, the container, the benchmarks) goes through this line.
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ConfigErrors } from './config/config-error.js';

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'ldapts';
@@ -41,6 +41,12 @@ describe('the packed package', () => {
     } finally {
       await client.unbind();
     }
+  });
+
+  it('runs Node with the young generation bounded (the command`s own flags), so a sync stays within its memory', () => {
+    const argv = readFileSync(`/proc/${canopy.child.pid}/cmdline`, 'utf8').split('\0');
+    expect(argv).toContain('--max-semi-space-size=8');
+    expect(argv[0]).toMatch(/node$/); // env exec'd Node itself: it gets the signals
   });
 
   it('prints its help', () => {
