@@ -16,10 +16,10 @@ export async function resolveRequestDn(dn: RequestDn, directory: Directory, ctx:
   const found: Dn[] = [];
   for (const base of directory.namingContexts()) {
     const filter = { type: 'equality', attribute: dn.attribute, value: dn.value } as const;
-    const request = { base, scope: 'sub', filter, attributes: ['1.1'], typesOnly: false, sizeLimit: 0, timeLimit: 0 } as const;
+    // A lookup of at most two entries (a second one is enough to know the name is ambiguous), which the sync guard leaves alone.
+    const request = { base, scope: 'sub', filter, attributes: ['1.1'], typesOnly: false, sizeLimit: 2, timeLimit: 0 } as const;
     for await (const entry of directory.search(request, ctx)) {
       found.push(entry.dn);
-      // A second match is enough to know the name is ambiguous; the rest is not read.
       if (found.length > 1) break;
     }
     if (found.length > 1) break;
