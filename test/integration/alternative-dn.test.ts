@@ -94,7 +94,7 @@ function describeAlternativeDns(title: string, config: () => LoadedConfig) {
       expect((await ldapsearch('<SID=S-1-five>', 'base')).status).toBe(34);
     });
 
-    it('ldapts searches, compares and modifies an entry named by <SID=…> or <GUID=…>', async () => {
+    it('ldapts searches, compares, modifies and deletes an entry named by <SID=…> or <GUID=…>', async () => {
       const client = new Client({ url });
       try {
         await client.bind(SYNC, SYNC_PASSWORD);
@@ -105,6 +105,8 @@ function describeAlternativeDns(title: string, config: () => LoadedConfig) {
         await client.modify(sidBase, new Change({ operation: 'replace', modification: new Attribute({ type: 'telephoneNumber', values: ['+1 555 0100'] }) }));
         const after = await client.search(vseJohn.dn, { scope: 'base', attributes: ['telephoneNumber'] });
         expect(after.searchEntries[0].telephoneNumber).toBe('+1 555 0100');
+        // A delete reaches the entry named, and its access rules: the sync account may not delete.
+        await expect(client.del(`<GUID=${vseJohn.guid.toString('hex')}>`)).rejects.toMatchObject({ code: 50 });
       } finally {
         await client.unbind();
       }
