@@ -24,6 +24,7 @@ import { ControlOid, PASSWORD_CONTROLS, SEARCH_CONTROLS } from '../protocol/cont
 import { passwordPolicyControl } from '../protocol/controls/password-policy.js';
 import { ExtendedOid, Op } from '../protocol/tags.js';
 import type { AccessLogFilter } from './access-log.js';
+import { resolveRequestDn } from './alternative-dn-resolver.js';
 import { recordOperation } from './operation-metrics.js';
 import { rootDseAttributes, rootDseEntry } from './root-dse.js';
 import { NO_SEARCH_LIMITS, SearchResponder, type DropAfterPage, type SearchLimits } from './search-responder.js';
@@ -359,22 +360,24 @@ export class Connection {
         this.searches.releaseAll(); // paged searches belong to the identity that started them
         await this.session.bind(request.version, request.name, request.auth, this.options.authenticator, this.client(), ctx);
         return { code: ResultCode.success };
-      case 'search':
-        return this.search(messageId, request.search, controls, ctx);
+      case 'search': {
+        const base = await resolveRequestDn(request.search.base, directory, ctx);
+        return this.search(messageId, { ...request.search, base }, controls, ctx);
+      }
       case 'add':
         await directory.add(request.entry, ctx);
         return { code: ResultCode.success };
       case 'modify':
-        await directory.modify(request.dn, request.changes, ctx);
+        await directory.modify(await resolveRequestDn(request.dn, directory, ctx), request.changes, ctx);
         return { code: ResultCode.success };
       case 'delete':
-        await directory.delete(request.dn, ctx);
+        await directory.delete(await resolveRequestDn(request.dn, directory, ctx), ctx);
         return { code: ResultCode.success };
       case 'modifyDn':
         await directory.modifyDn(request.request, ctx);
         return { code: ResultCode.success };
       case 'compare': {
-        const equal = await directory.compare(request.dn, request.attribute, request.value, ctx);
+        const equal = await directory.compare(await resolveRequestDn(request.dn, directory, ctx), request.attribute, request.value, ctx);
         return { code: equal ? ResultCode.compareTrue : ResultCode.compareFalse };
       }
       case 'extended':

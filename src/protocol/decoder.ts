@@ -1,3 +1,4 @@
+import { isAlternativeDn, parseAlternativeDn, type AlternativeDn } from '../core/alternative-dn.js';
 import { Dn } from '../core/dn.js';
 import type { Modification, ModifyDnRequest, Scope, SearchRequest } from '../core/directory.js';
 import { Entry, type AttributeValue } from '../core/entry.js';
@@ -18,16 +19,22 @@ export type BindAuth =
   | { readonly method: 'simple'; readonly password: Buffer }
   | { readonly method: 'sasl'; readonly mechanism: string; readonly credentials?: Buffer };
 
+/** The entry a request names: a DN, or one of AD's `<SID=…>`/`<GUID=…>` forms the front end resolves to a DN. */
+export type RequestDn = Dn | AlternativeDn;
+
+/** A search as sent: its base may be an alternative form. */
+export type DecodedSearch = Omit<SearchRequest, 'base'> & { readonly base: RequestDn };
+
 /** A decoded request, in Canopy's own types. */
 export type LdapRequest =
   | { readonly op: 'bind'; readonly version: number; readonly name: string; readonly auth: BindAuth }
   | { readonly op: 'unbind' }
-  | { readonly op: 'search'; readonly search: SearchRequest }
+  | { readonly op: 'search'; readonly search: DecodedSearch }
   | { readonly op: 'add'; readonly entry: Entry }
-  | { readonly op: 'modify'; readonly dn: Dn; readonly changes: readonly Modification[] }
-  | { readonly op: 'delete'; readonly dn: Dn }
+  | { readonly op: 'modify'; readonly dn: RequestDn; readonly changes: readonly Modification[] }
+  | { readonly op: 'delete'; readonly dn: RequestDn }
   | { readonly op: 'modifyDn'; readonly request: ModifyDnRequest }
-  | { readonly op: 'compare'; readonly dn: Dn; readonly attribute: string; readonly value: AttributeValue }
+  | { readonly op: 'compare'; readonly dn: RequestDn; readonly attribute: string; readonly value: AttributeValue }
   | { readonly op: 'abandon'; readonly abandonId: number }
   | { readonly op: 'extended'; readonly oid: string; readonly value?: Buffer; readonly passwordModify?: PasswordModify };
 
@@ -110,12 +117,12 @@ function decodeOp(outer: BerReader, tag: number, limits: DecodeLimits): LdapRequ
     case Op.addRequest:
       return decodeAdd(outer.child(tag));
     case Op.delRequest:
-      return { op: 'delete', dn: Dn.parse(outer.string(tag)) };
+      return { op: 'delete', dn: requestDn(outer.string(tag)) };
     case Op.modDnRequest:
       return decodeModifyDn(outer.child(tag));
     case Op.compareRequest: {
       const r = outer.child(tag);
-      const dn = Dn.parse(r.string());
+      const dn = requestDn(r.string());
       const ava = r.child(0x30);
       const attribute = ava.string();
       const bytes = ava.octets();
@@ -174,7 +181,7 @@ function decodeBind(r: BerReader): LdapRequest {
 
 const SCOPES: readonly Scope[] = ['base', 'one', 'sub'];
 
-function decodeSearch(r: BerReader, maxFilterTerms?: number): SearchRequest {
+function decodeSearch(r: BerReader, maxFilterTerms?: number): DecodedSearch {
   const baseText = r.string();
   const scopeCode = r.enumerated();
   r.enumerated(); // derefAliases: Canopy serves no aliases
@@ -188,13 +195,18 @@ function decodeSearch(r: BerReader, maxFilterTerms?: number): SearchRequest {
   const scope = SCOPES[scopeCode];
   if (scope === undefined) throw new LdapError(ResultCode.protocolError, `unsupported search scope ${scopeCode}`);
   if (sizeLimit < 0 || timeLimit < 0) throw new LdapError(ResultCode.protocolError, 'negative search limit');
-  return { base: Dn.parse(baseText), scope, filter, attributes, typesOnly, sizeLimit, timeLimit };
+  return { base: requestDn(baseText), scope, filter, attributes, typesOnly, sizeLimit, timeLimit };
+}
+
+/** Where Active Directory accepts `<SID=…>` and `<GUID=…>`: search bases and the entry of a compare, modify or delete. */
+function requestDn(text: string): RequestDn {
+  return isAlternativeDn(text) ? parseAlternativeDn(text) : Dn.parse(text);
 }
 
 const MOD_OPS = ['add', 'delete', 'replace'] as const;
 
 function decodeModify(r: BerReader): LdapRequest {
-  const dn = Dn.parse(r.string());
+  const dn = requestDn(r.string());
   const list = r.child(0x30);
   const changes: Modification[] = [];
   while (!list.atEnd) {

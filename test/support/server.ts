@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig, type LoadedConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
 
@@ -16,15 +16,20 @@ export const openAccess = `access:
   - { who: "*", what: { dn: "", scope: subtree }, allow: write }
 `;
 
-/** Starts Canopy in this process on an ephemeral loopback port; `yaml` is a configuration file's text. */
-export async function startTestServer(
-  yaml: string = fixtureForests + openAccess,
-  options: ServerOptions = {},
-): Promise<RunningServer & { url: string }> {
-  const config = parseConfig(`listen: { ldap: "ldap://127.0.0.1:0", ldaps: "ldaps://127.0.0.1:0" }\nhttp: { port: 0 }\n${yaml}`, {
+/** A configuration file's text, listening on ephemeral loopback ports, loaded as the server would. */
+export function testConfig(yaml: string): LoadedConfig {
+  return parseConfig(`listen: { ldap: "ldap://127.0.0.1:0", ldaps: "ldaps://127.0.0.1:0" }\nhttp: { port: 0 }\n${yaml}`, {
     source: 'test',
     baseDir: repoRoot,
   });
-  const server = await startServer(config, { logger: createLogger('silent'), ...options });
+}
+
+/** Starts Canopy in this process on an ephemeral loopback port; `config` is a configuration file's text, or one loaded by testConfig. */
+export async function startTestServer(
+  config: string | LoadedConfig = fixtureForests + openAccess,
+  options: ServerOptions = {},
+): Promise<RunningServer & { url: string }> {
+  const loaded = typeof config === 'string' ? testConfig(config) : config;
+  const server = await startServer(loaded, { logger: createLogger('silent'), ...options });
   return Object.assign(server, { url: server.urls[0] });
 }

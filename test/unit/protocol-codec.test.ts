@@ -100,6 +100,13 @@ describe('decodeMessage', () => {
     expect(withControl.controls).toEqual([{ oid: '1.2.840.113556.1.4.319', critical: true, value: Buffer.from([1, 2]) }]);
   });
 
+  it("decodes AD's <SID=…> and <GUID=…> bases as what they name, a malformed one as invalidDNSyntax", () => {
+    const base = (text: string) => (request(decodeMessage(search(str('cn', 0x87), text))).request as { search: { base: unknown } }).search.base;
+    expect(base('<SID=S-1-5-21-1-2-3-513>')).toMatchObject({ attribute: 'objectSid', text: '<SID=S-1-5-21-1-2-3-513>' });
+    expect(base('<GUID=459fdd783fe1be4eb280af9c0078d60d>')).toMatchObject({ attribute: 'objectGUID' });
+    expect(decodeMessage(search(str('cn', 0x87), '<SID=nonsense>'))).toMatchObject({ kind: 'reject', messageId: 3, responseTag: 0x65, error: { code: 34 } });
+  });
+
   it('rejects what it cannot serve under the message ID, and disconnects on malformed BER', () => {
     expect(decodeMessage(search(str('cn', 0x87), 'not a dn'))).toMatchObject({ kind: 'reject', messageId: 3, responseTag: 0x65, error: { code: 34 } });
     let deep = str('cn', 0x87);
