@@ -43,6 +43,11 @@ export const metrics = {
     "1 while a forest's service account password is refused (invalidCredentials) and no further binds are tried with it, else 0",
     ['forest'],
   ),
+  forestReady: gauge(
+    'canopy_forest_ready',
+    "1 while a forest can serve (its readiness probe: a server takes the service bind and reads the base), else 0; refreshed by each /readyz request",
+    ['forest'],
+  ),
   upstreamFailovers: counter('canopy_upstream_failovers_total', 'Times a forest moved to another server', ['forest']),
   upstreamPoolInUse: gauge('canopy_upstream_pool_in_use', 'Upstream connections busy with an operation', ['forest']),
   partialSearches: counter(
