@@ -8,6 +8,7 @@ import { MemoryDirectory } from './backends/memory/memory-directory.js';
 import { startFrontEnd, type FrontEnd } from './frontend/listener.js';
 import type { DropAfterPage } from './frontend/search-responder.js';
 import type { OperationObserver } from './frontend/operation-observer.js';
+import { noteCertificateExpiry } from './observability/certificate-expiry.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { ForestRouter, type RoutedForest } from './router/forest-router.js';
 import { SortBuffers } from './router/sort-buffers.js';
@@ -375,5 +376,11 @@ async function readTls(tls: NonNullable<LoadedConfig['tls']>) {
       throw new ConfigErrors([new ConfigError(['tls', key], `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`)]);
     }
   };
-  return { cert: await read(tls.certFile, 'certFile'), key: await read(tls.keyFile, 'keyFile'), passphrase: tls.password };
+  const cert = await read(tls.certFile, 'certFile');
+  try {
+    noteCertificateExpiry(tls.certFile, cert);
+  } catch (err) {
+    throw new ConfigErrors([new ConfigError(['tls', 'certFile'], `${tls.certFile} holds no PEM certificate (${(err as Error).message})`)]);
+  }
+  return { cert, key: await read(tls.keyFile, 'keyFile'), passphrase: tls.password };
 }

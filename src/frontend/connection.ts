@@ -10,7 +10,7 @@ import { authzId, type Authenticator } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import type { PolicyNotes } from '../core/password-policy.js';
 import { ResultCode } from '../core/result-codes.js';
-import { capLogged } from '../observability/logger.js';
+import { capLogged, LOGGED_VALUE_CHARS } from '../observability/logger.js';
 import { decodeMessage, type Control, type LdapRequest } from '../protocol/decoder.js';
 import {
   AttributeSelection,
@@ -333,7 +333,15 @@ export class Connection {
     recordOperation(request.op, outcome.code, elapsed / 1000);
     if (!logged) return;
     this.log.info(
-      { msgId: messageId, ...describe(request), code: outcome.code, ...(outcome.entries !== undefined && { entries: outcome.entries }), ms },
+      {
+        msgId: messageId,
+        ...describe(request),
+        code: outcome.code,
+        ...(outcome.entries !== undefined && { entries: outcome.entries }),
+        // A failure's diagnostic message (which forest, which server, why) as the client got it.
+        ...(outcome.message && { message: capLogged(outcome.message, LOGGED_VALUE_CHARS) }),
+        ms,
+      },
       'operation',
     );
   }

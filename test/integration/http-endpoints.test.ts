@@ -2,6 +2,7 @@
  * The HTTP listener operators scrape and probe: /metrics counts what clients did, /healthz says the
  * process runs, /readyz follows the upstream forests.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'ldapts';
@@ -11,7 +12,9 @@ import { parseConfig } from '../../src/config/load.js';
 import { registry } from '../../src/observability/metrics.js';
 import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { pagedControl, RawLdapClient } from '../support/raw-ldap.js';
-import { openAccess, repoRoot, startTestServer } from '../support/server.js';
+import { fixtureForests, openAccess, repoRoot, startTestServer } from '../support/server.js';
+import { makeTestCertificates } from '../support/tls.js';
+import { version } from '../../src/version.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { serviceDn } from './ldap-helpers.js';
 
@@ -88,6 +91,9 @@ describe('HTTP endpoints', () => {
       series(after.body, 'canopy_operation_duration_seconds_count'),
     );
     expect(latency).toEqual({ '{op="bind"}': 2, '{op="search"}': 2, '{op="compare"}': 1 });
+    expect(deltas(series(before.body, 'canopy_binds_failed_total'), series(after.body, 'canopy_binds_failed_total'))).toEqual({
+      '{forest="avvid",reason="wrong_password"}': 1,
+    });
     expect(after.body).toContain('# TYPE canopy_operation_duration_seconds histogram');
   });
 
@@ -204,6 +210,22 @@ ${openAccess}`);
     const sent = (series(after, 'canopy_upstream_requests_total').get(label) ?? 0) - (series(before, 'canopy_upstream_requests_total').get(label) ?? 0);
     expect(sent).toBe(3);
     expect(series(after, 'canopy_upstream_pool_in_use').get('{forest="avvid"}')).toBe(0);
+  });
+});
+
+describe("Canopy's own certificate", () => {
+  it('publishes when it expires, for an alert before it does', async () => {
+    const certs = await makeTestCertificates();
+    const server = await startTestServer(`tls: { certFile: "${certs.certFile}", keyFile: "${certs.keyFile}" }\n${fixtureForests}${openAccess}`);
+    try {
+      const metrics = (await get(server, '/metrics')).body;
+      const expiry = Date.parse(new X509Certificate(readFileSync(certs.certFile)).validTo) / 1000;
+      expect(series(metrics, 'canopy_tls_certificate_expiry_timestamp_seconds').get(`{file="${certs.certFile}"}`)).toBe(expiry);
+      expect(series(metrics, 'canopy_build_info').get(`{version="${version}",node="${process.version}"}`)).toBe(1);
+    } finally {
+      await server.close();
+      await certs.remove();
+    }
   });
 });
 
