@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ConfigError, ConfigErrors } from './config/config-error.js';
 import type { LoadedConfig } from './config/load.js';
@@ -240,9 +242,23 @@ function pick(config: LoadedConfig, path: string): unknown {
   return path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], config);
 }
 
-/** A forest's identity for reuse across a reload: its whole configuration, secrets included. */
+/**
+ * A forest's identity for reuse across a reload: its whole configuration, secrets included, and
+ * its CA file's contents, so that a CA file replaced in place (a DC certificate from a new CA)
+ * takes effect on reload. An unreadable file makes the forest reopen, which refuses the reload
+ * with the read error.
+ */
 function forestKey(forest: ForestConfig): string {
-  return JSON.stringify(forest);
+  const ca = forest.backend === 'ldap' && forest.tls?.ca !== undefined ? fileDigest(forest.tls.ca) : undefined;
+  return JSON.stringify({ forest, ca });
+}
+
+function fileDigest(file: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    return 'unreadable'; // never the key of an opened forest: opening it reads the file too
+  }
 }
 
 /** Backends → namespace stages → router → cache → access, and the authenticator over them. */
