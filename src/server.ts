@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
 import { ConfigError, ConfigErrors } from './config/config-error.js';
 import type { LoadedConfig } from './config/load.js';
 import type { ForestConfig } from './config/schema.js';
@@ -114,11 +115,13 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
   };
   const live = new LivePipeline<ServedPipeline>(await assemblePipeline(config, logger, options));
   let frontEnd: FrontEnd;
+  let servedTls: ServedTls | undefined;
   try {
+    servedTls = config.tls && (await readTls(config.tls));
     frontEnd = await startFrontEnd({
       ldap: hostPort(config.listen.ldap),
       ldaps: config.tls ? hostPort(config.listen.ldaps) : undefined,
-      tls: config.tls && (await readTls(config.tls)),
+      tls: servedTls,
       limits: {
         maxMessageBytes: config.limits.maxMessageBytes,
         maxUnboundMessageBytes: config.limits.maxUnboundMessageBytes,
@@ -166,6 +169,8 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
       throw err;
     }
   }
+  // The listener took the certificate: it parses.
+  if (config.tls && servedTls) noteCertificateExpiry(config.tls.certFile, servedTls.cert);
   logger.info({ urls: frontEnd.urls, ...(admin && { http: admin.url }), forests: config.forests.map((f) => f.name) }, 'canopy listening');
   let reloading = Promise.resolve();
   return {
@@ -180,7 +185,19 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
     },
     reload(next) {
       // One reload at a time: two SIGHUPs in a row must not open the same forests twice.
-      const done = reloading.then(() => replacePipeline(live, next, logger, options));
+      const done = reloading.then(async () => {
+        // The files `tls` named at start, read again: a certificate renewed in place is served
+        // from now on. Checked before anything changes, so that a bad pair refuses the reload.
+        const renewed = config.tls && servedTls && (await renewedTls(config.tls, servedTls));
+        const report = await replacePipeline(live, next, logger, options);
+        if (renewed) {
+          frontEnd.replaceTls(renewed.context);
+          servedTls = renewed.tls;
+          noteCertificateExpiry(renewed.file, renewed.tls.cert);
+          logger.info({ certFile: renewed.file }, 'TLS certificate reloaded: new connections get it');
+        }
+        return report;
+      });
       reloading = done.then(
         () => undefined,
         () => undefined,
@@ -384,7 +401,24 @@ function hostPort(url: string): { host: string; port: number } {
   return { host, port: u.port === '' ? (u.protocol === 'ldaps:' ? 636 : 389) : Number(u.port) };
 }
 
-async function readTls(tls: NonNullable<LoadedConfig['tls']>) {
+/** The certificate and key at `tls`'s paths when they differ from those served, ready to serve; else undefined. */
+async function renewedTls(tls: NonNullable<LoadedConfig['tls']>, served: ServedTls) {
+  const read = await readTls(tls);
+  if (read.cert.equals(served.cert) && read.key.equals(served.key)) return undefined;
+  try {
+    return { tls: read, file: tls.certFile, context: createSecureContext(read) };
+  } catch (err) {
+    throw new ConfigErrors([new ConfigError(['tls'], `${tls.certFile} and ${tls.keyFile} cannot be served together (${(err as Error).message})`)]);
+  }
+}
+
+interface ServedTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly passphrase?: string;
+}
+
+async function readTls(tls: NonNullable<LoadedConfig['tls']>): Promise<ServedTls> {
   const read = async (file: string, key: string) => {
     try {
       return await readFile(file);
@@ -392,11 +426,5 @@ async function readTls(tls: NonNullable<LoadedConfig['tls']>) {
       throw new ConfigErrors([new ConfigError(['tls', key], `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`)]);
     }
   };
-  const cert = await read(tls.certFile, 'certFile');
-  try {
-    noteCertificateExpiry(tls.certFile, cert);
-  } catch (err) {
-    throw new ConfigErrors([new ConfigError(['tls', 'certFile'], `${tls.certFile} holds no PEM certificate (${(err as Error).message})`)]);
-  }
-  return { cert, key: await read(tls.keyFile, 'keyFile'), passphrase: tls.password };
+  return { cert: await read(tls.certFile, 'certFile'), key: await read(tls.keyFile, 'keyFile'), passphrase: tls.password };
 }
