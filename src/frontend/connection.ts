@@ -144,10 +144,22 @@ export class Connection {
     this.end();
   }
 
-  /** Resolves when no operation of this connection is running (graceful shutdown waits for it). */
+  /**
+   * Resolves when no operation of this connection is running and no paged search is open: a
+   * graceful shutdown waits for both, so that a sync between two pages can read its last page
+   * (sync clients such as Unified CM do not resume a cut sync elsewhere).
+   */
   idle(): Promise<void> {
-    if (this.inFlight.size === 0 || this.closed) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.closed || (this.inFlight.size === 0 && this.searches.openCursors === 0);
+  }
+
+  private notifyIdle(): void {
+    if (this.isIdle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private attach(socket: Socket): void {
@@ -258,6 +270,7 @@ export class Connection {
         if (critical) return;
         this.inFlight.get(request.abandonId)?.abort();
         this.searches.abandoned(request.abandonId);
+        this.notifyIdle();
         return;
       case 'unbind':
         this.end(); // the client ends the session whatever its controls say
@@ -285,7 +298,7 @@ export class Connection {
     void this.execute(messageId, request, controls, controller.signal).finally(() => {
       this.inFlight.delete(messageId);
       if (request.op === 'bind') this.binding = false;
-      if (this.inFlight.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      this.notifyIdle();
       this.pump();
     });
   }
@@ -551,6 +564,7 @@ export class Connection {
     if (!this.closed) {
       this.closed = true;
       this.abortAll();
+      this.notifyIdle();
       this.socket.end();
       this.socket.resume(); // discard whatever the client still sends
       setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
