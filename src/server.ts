@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
 import { ConfigError, ConfigErrors } from './config/config-error.js';
 import type { LoadedConfig } from './config/load.js';
 import type { ForestConfig } from './config/schema.js';
@@ -8,6 +11,7 @@ import { MemoryDirectory } from './backends/memory/memory-directory.js';
 import { startFrontEnd, type FrontEnd } from './frontend/listener.js';
 import type { DropAfterPage } from './frontend/search-responder.js';
 import type { OperationObserver } from './frontend/operation-observer.js';
+import { noteCertificateExpiry } from './observability/certificate-expiry.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { ForestRouter, type RoutedForest } from './router/forest-router.js';
 import { SortBuffers } from './router/sort-buffers.js';
@@ -111,11 +115,13 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
   };
   const live = new LivePipeline<ServedPipeline>(await assemblePipeline(config, logger, options));
   let frontEnd: FrontEnd;
+  let servedTls: ServedTls | undefined;
   try {
+    servedTls = config.tls && (await readTls(config.tls));
     frontEnd = await startFrontEnd({
       ldap: hostPort(config.listen.ldap),
       ldaps: config.tls ? hostPort(config.listen.ldaps) : undefined,
-      tls: config.tls && (await readTls(config.tls)),
+      tls: servedTls,
       limits: {
         maxMessageBytes: config.limits.maxMessageBytes,
         maxUnboundMessageBytes: config.limits.maxUnboundMessageBytes,
@@ -163,6 +169,8 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
       throw err;
     }
   }
+  // The listener took the certificate: it parses.
+  if (config.tls && servedTls) noteCertificateExpiry(config.tls.certFile, servedTls.cert);
   logger.info({ urls: frontEnd.urls, ...(admin && { http: admin.url }), forests: config.forests.map((f) => f.name) }, 'canopy listening');
   let reloading = Promise.resolve();
   return {
@@ -177,7 +185,19 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
     },
     reload(next) {
       // One reload at a time: two SIGHUPs in a row must not open the same forests twice.
-      const done = reloading.then(() => replacePipeline(live, next, logger, options));
+      const done = reloading.then(async () => {
+        // The files `tls` named at start, read again: a certificate renewed in place is served
+        // from now on. Checked before anything changes, so that a bad pair refuses the reload.
+        const renewed = config.tls && servedTls && (await renewedTls(config.tls, servedTls));
+        const report = await replacePipeline(live, next, logger, options);
+        if (renewed) {
+          frontEnd.replaceTls(renewed.context);
+          servedTls = renewed.tls;
+          noteCertificateExpiry(renewed.file, renewed.tls.cert);
+          logger.info({ certFile: renewed.file }, 'TLS certificate reloaded: new connections get it');
+        }
+        return report;
+      });
       reloading = done.then(
         () => undefined,
         () => undefined,
@@ -239,9 +259,23 @@ function pick(config: LoadedConfig, path: string): unknown {
   return path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], config);
 }
 
-/** A forest's identity for reuse across a reload: its whole configuration, secrets included. */
+/**
+ * A forest's identity for reuse across a reload: its whole configuration, secrets included, and
+ * its CA file's contents, so that a CA file replaced in place (a DC certificate from a new CA)
+ * takes effect on reload. An unreadable file makes the forest reopen, which refuses the reload
+ * with the read error.
+ */
 function forestKey(forest: ForestConfig): string {
-  return JSON.stringify(forest);
+  const ca = forest.backend === 'ldap' && forest.tls?.ca !== undefined ? fileDigest(forest.tls.ca) : undefined;
+  return JSON.stringify({ forest, ca });
+}
+
+function fileDigest(file: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    return 'unreadable'; // never the key of an opened forest: opening it reads the file too
+  }
 }
 
 /** Backends → namespace stages → router → cache → access, and the authenticator over them. */
@@ -367,7 +401,24 @@ function hostPort(url: string): { host: string; port: number } {
   return { host, port: u.port === '' ? (u.protocol === 'ldaps:' ? 636 : 389) : Number(u.port) };
 }
 
-async function readTls(tls: NonNullable<LoadedConfig['tls']>) {
+/** The certificate and key at `tls`'s paths when they differ from those served, ready to serve; else undefined. */
+async function renewedTls(tls: NonNullable<LoadedConfig['tls']>, served: ServedTls) {
+  const read = await readTls(tls);
+  if (read.cert.equals(served.cert) && read.key.equals(served.key)) return undefined;
+  try {
+    return { tls: read, file: tls.certFile, context: createSecureContext(read) };
+  } catch (err) {
+    throw new ConfigErrors([new ConfigError(['tls'], `${tls.certFile} and ${tls.keyFile} cannot be served together (${(err as Error).message})`)]);
+  }
+}
+
+interface ServedTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly passphrase?: string;
+}
+
+async function readTls(tls: NonNullable<LoadedConfig['tls']>): Promise<ServedTls> {
   const read = async (file: string, key: string) => {
     try {
       return await readFile(file);

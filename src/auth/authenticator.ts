@@ -7,6 +7,7 @@ import { ResultCode } from '../core/result-codes.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { bindRefusal } from './bind-diagnostics.js';
+import { bindFailureReason } from './bind-failure-reason.js';
 import { BindThrottle, type BindAttempt } from './bind-throttle.js';
 import type { ForestLogins } from './forest-logins.js';
 import type { LocalAccounts } from './local-accounts.js';
@@ -35,6 +36,7 @@ export class CanopyAuthenticator implements Authenticator {
 
   async authenticate(request: BindCredentials): Promise<Identity> {
     if (this.security.requireTlsForBind && !request.secure) {
+      metrics.bindsFailed.inc({ forest: '', reason: 'tls_required' });
       throw new LdapError(ResultCode[this.security.tlsRequiredResult], 'simple binds require TLS (LDAPS or StartTLS)');
     }
     const login = parseLoginName(request.name);
@@ -49,13 +51,17 @@ export class CanopyAuthenticator implements Authenticator {
     try {
       account = await this.resolve(login, ctx);
     } catch (err) {
-      throw this.outage(err, request.name);
+      throw this.outage(err, request.name, '');
     }
+    const forest = account.forest ?? '';
     let attempt: BindAttempt;
     try {
       attempt = await this.throttle.attempt(request.peer, account.key, request.signal);
     } catch (err) {
-      if (err instanceof LdapError) metrics.bindsThrottled.inc();
+      if (err instanceof LdapError) {
+        metrics.bindsThrottled.inc();
+        metrics.bindsFailed.inc({ forest, reason: 'throttled' });
+      }
       throw err;
     }
     let identity: Identity;
@@ -65,8 +71,9 @@ export class CanopyAuthenticator implements Authenticator {
       const failed = (err instanceof LdapError && err.code === ResultCode.invalidCredentials) || request.signal.aborted;
       if (!failed) {
         attempt.undecided();
-        throw this.outage(err, request.name);
+        throw this.outage(err, request.name, forest);
       }
+      metrics.bindsFailed.inc({ forest, reason: request.signal.aborted ? 'abandoned' : bindFailureReason(err) });
       // A check given up half way may have reached the directory: it counts.
       const { delayMs, limitReached } = attempt.failed();
       if (limitReached) this.logger.warn({ peer: request.peer, login: request.name }, 'failed binds throttled: further binds refused until the window passes');
@@ -90,8 +97,9 @@ export class CanopyAuthenticator implements Authenticator {
    * What a client learns when its login could not be checked: the code (unavailable, busy, …)
    * without the upstream's URL or socket error, which go to the log.
    */
-  private outage(err: unknown, login: string): unknown {
+  private outage(err: unknown, login: string, forest: string): unknown {
     if (!(err instanceof LdapError)) return err;
+    metrics.bindsFailed.inc({ forest, reason: 'unavailable' });
     this.logger.warn({ login, code: err.code, err: err.message }, 'bind could not be checked');
     const message = err.code === ResultCode.busy ? 'the directory is busy: try again' : 'the login could not be checked now: try again later';
     return new LdapError(err.code, message);

@@ -26,7 +26,8 @@ export interface LoginForest {
 /** AD LDS's computed flag: the namespace stage derives it from userAccountControl bit 0x2. */
 const DISABLED = 'msDS-UserAccountDisabled';
 
-const invalid = (): LdapError => new LdapError(ResultCode.invalidCredentials, 'invalid credentials');
+/** Refusals carry AD's logon status, which bindRefusal tells the client only where it may (never 525). */
+const refused = (reason: AdLogonReason): LdapError => new LdapError(ResultCode.invalidCredentials, adLogonMessage(reason));
 
 /**
  * Resolves a login name to one forest entry, whose password the forest then checks. Lookups run
@@ -116,11 +117,12 @@ export class ForestLogins {
     const disabled = entry.get(DISABLED)?.values.some((v) => String(v).toUpperCase() === 'TRUE') ?? false;
     return {
       key: entryKey(forest, entry.dn),
+      forest: forest.name,
       diagnostics: forest.diagnostics,
       verify: async (password) => {
-        if (disabled && forest.diagnostics !== 'ad') throw invalid();
+        if (disabled && forest.diagnostics !== 'ad') throw refused(AdLogonReason.accountDisabled);
         await forest.directory.bind(entry.dn, password, ctx);
-        if (disabled) throw new LdapError(ResultCode.invalidCredentials, adLogonMessage(AdLogonReason.accountDisabled));
+        if (disabled) throw refused(AdLogonReason.accountDisabled);
         return { kind: 'user', forest: forest.name, dn: entry.dn, login };
       },
     };
@@ -141,6 +143,7 @@ export class ForestLogins {
     const dn = found.length === 1 ? found[0].dn : undefined;
     return {
       key: dn ? entryKey(forest, dn) : spellingKey(login),
+      forest: forest.name,
       diagnostics: forest.diagnostics,
       verify: async (password) => {
         await bindUpn(login.upn, password, ctx);
@@ -152,7 +155,7 @@ export class ForestLogins {
 
 /** A name that leads to no single entry: counted under its spelling, never logged in. */
 function noAccount(login: LoginName): LoginAccount {
-  return { key: spellingKey(login), verify: () => Promise.reject(invalid()) };
+  return { key: spellingKey(login), verify: () => Promise.reject(refused(AdLogonReason.noSuchUser)) };
 }
 
 function entryKey(forest: LoginForest, dn: Dn): string {

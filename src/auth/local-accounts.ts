@@ -1,4 +1,5 @@
 import type { AccountConfig } from '../config/auth-schema.js';
+import { AdLogonReason, adLogonMessage } from '../core/ad-logon.js';
 import { Dn } from '../core/dn.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
@@ -39,7 +40,8 @@ export class LocalAccounts {
       verify: async (password) => {
         const hash = account?.hash ?? this.unknown;
         const right = hash !== undefined && (await verifyPassword(hash, password));
-        if (!account || !right) throw new LdapError(ResultCode.invalidCredentials, 'invalid credentials');
+        // AD's logon status says which for the metric; the client hears only invalid credentials.
+        if (!account || !right) throw new LdapError(ResultCode.invalidCredentials, adLogonMessage(account ? AdLogonReason.wrongPassword : AdLogonReason.noSuchUser));
         return { kind: 'account', dn: account.dn };
       },
     };

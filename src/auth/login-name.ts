@@ -21,6 +21,8 @@ export type LoginName =
  */
 export interface LoginAccount {
   readonly key: string;
+  /** The forest holding the entry; absent for local accounts and names that lead to no entry. */
+  readonly forest?: string;
   /** How a refused check is explained to the client; absent: one generic message. */
   readonly diagnostics?: BindDiagnostics;
   verify(password: Buffer): Promise<Identity>;

@@ -48,11 +48,16 @@ export function adLogonMessage(reason: AdLogonReason): string {
   return `80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data ${reason}, v4563`;
 }
 
+/** The reason in an AD bind refusal's message (undefined for other messages); for Canopy's own use. */
+export function adLogonReasonOf(message: string): AdLogonReason | undefined {
+  const m = /AcceptSecurityContext error, data ([0-9a-f]+),/i.exec(message);
+  return m?.[1].toLowerCase() as AdLogonReason | undefined;
+}
+
 /** The reason in an AD bind refusal's message, when it is one a client may learn; undefined otherwise. */
 export function disclosedAdReason(message: string): AdLogonReason | undefined {
-  const m = /AcceptSecurityContext error, data ([0-9a-f]+),/i.exec(message);
-  const reason = m?.[1].toLowerCase();
-  return reason !== undefined && DISCLOSED.has(reason) ? (reason as AdLogonReason) : undefined;
+  const reason = adLogonReasonOf(message);
+  return reason !== undefined && DISCLOSED.has(reason) ? reason : undefined;
 }
 
 /** The password policy control's error for an AD reason that has one. */

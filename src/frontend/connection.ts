@@ -10,7 +10,7 @@ import { authzId, type Authenticator } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import type { PolicyNotes } from '../core/password-policy.js';
 import { ResultCode } from '../core/result-codes.js';
-import { capLogged } from '../observability/logger.js';
+import { capLogged, LOGGED_VALUE_CHARS } from '../observability/logger.js';
 import { decodeMessage, type Control, type LdapRequest } from '../protocol/decoder.js';
 import {
   AttributeSelection,
@@ -145,10 +145,22 @@ export class Connection {
     this.end();
   }
 
-  /** Resolves when no operation of this connection is running (graceful shutdown waits for it). */
+  /**
+   * Resolves when no operation of this connection is running and no paged search is open: a
+   * graceful shutdown waits for both, so that a sync between two pages can read its last page
+   * (sync clients such as Unified CM do not resume a cut sync elsewhere).
+   */
   idle(): Promise<void> {
-    if (this.inFlight.size === 0 || this.closed) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.closed || (this.inFlight.size === 0 && this.searches.openCursors === 0);
+  }
+
+  private notifyIdle(): void {
+    if (this.isIdle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private attach(socket: Socket): void {
@@ -259,6 +271,7 @@ export class Connection {
         if (critical) return;
         this.inFlight.get(request.abandonId)?.abort();
         this.searches.abandoned(request.abandonId);
+        this.notifyIdle();
         return;
       case 'unbind':
         this.end(); // the client ends the session whatever its controls say
@@ -286,7 +299,7 @@ export class Connection {
     void this.execute(messageId, request, controls, controller.signal).finally(() => {
       this.inFlight.delete(messageId);
       if (request.op === 'bind') this.binding = false;
-      if (this.inFlight.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      this.notifyIdle();
       this.pump();
     });
   }
@@ -334,7 +347,15 @@ export class Connection {
     recordOperation(request.op, outcome.code, elapsed / 1000);
     if (!logged) return;
     this.log.info(
-      { msgId: messageId, ...describe(request), code: outcome.code, ...(outcome.entries !== undefined && { entries: outcome.entries }), ms },
+      {
+        msgId: messageId,
+        ...describe(request),
+        code: outcome.code,
+        ...(outcome.entries !== undefined && { entries: outcome.entries }),
+        // A failure's diagnostic message (which forest, which server, why) as the client got it.
+        ...(outcome.message && { message: capLogged(outcome.message, LOGGED_VALUE_CHARS) }),
+        ms,
+      },
       'operation',
     );
   }
@@ -546,6 +567,7 @@ export class Connection {
     if (!this.closed) {
       this.closed = true;
       this.abortAll();
+      this.notifyIdle();
       this.socket.end();
       this.socket.resume(); // discard whatever the client still sends
       setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();

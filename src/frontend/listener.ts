@@ -45,6 +45,8 @@ export interface FrontEnd {
   readonly urls: string[];
   /** True while every listener accepts connections (readiness). */
   readonly listening: boolean;
+  /** The certificate for LDAPS handshakes and StartTLS from now on; connections already open keep theirs. */
+  replaceTls(context: SecureContext): void;
   /** Stops listening, lets running operations finish for up to `graceMs`, then ends every connection. */
   close(graceMs?: number): Promise<void>;
 }
@@ -52,7 +54,8 @@ export interface FrontEnd {
 /** Listens for LDAP and LDAPS clients and gives each socket its own Connection. */
 export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd> {
   if (options.ldaps && !options.tls) throw new Error('an LDAPS listener needs a TLS certificate and key');
-  const secureContext: SecureContext | undefined = options.tls && createSecureContext(options.tls);
+  // Replaced by replaceTls: read by each new LDAPS handshake and each new connection (StartTLS).
+  let secureContext: SecureContext | undefined = options.tls && createSecureContext(options.tls);
   const subschema = subschemaEntry();
   const connections = new Set<Connection>();
   /** LDAPS sockets still in their TLS handshake: counted by admission, not yet connections. */
@@ -98,9 +101,9 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
   };
 
   /** LDAPS: the handshake runs on an admitted socket, within tlsHandshakeTimeoutMs, before the connection is served. */
-  const acceptLdaps = (context: SecureContext) => (socket: Socket): void => {
+  const acceptLdaps = (socket: Socket): void => {
     if (!admit(socket)) return;
-    const tls = new TLSSocket(socket, { isServer: true, secureContext: context });
+    const tls = new TLSSocket(socket, { isServer: true, secureContext });
     handshaking.add(tls);
     const failed = (err: Error): void => log.debug({ peer: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
     tls.on('error', failed);
@@ -136,7 +139,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
       urls.push(`ldap://${urlHost(options.ldap.host)}:${ldapPort}`);
     }
     if (options.ldaps && secureContext) {
-      const server = createTcpServer(acceptLdaps(secureContext));
+      const server = createTcpServer(acceptLdaps);
       ldapsPort = await listen(server, options.ldaps.host, options.ldaps.port);
       servers.push(server);
       urls.push(`ldaps://${urlHost(options.ldaps.host)}:${ldapsPort}`);
@@ -151,6 +154,9 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     urls,
     get listening() {
       return servers.length > 0 && servers.every((s) => s.listening);
+    },
+    replaceTls(context) {
+      secureContext = context;
     },
     async close(graceMs = 0) {
       const closing = Promise.all(servers.map(closeServer));

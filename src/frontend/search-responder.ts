@@ -3,6 +3,7 @@ import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory, OperationContext, SearchNotes, SearchRequest, SortRequest } from '../core/directory.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
+import { metrics } from '../observability/metrics.js';
 import { searchShape } from '../core/search-shape.js';
 import type { Control } from '../protocol/decoder.js';
 import { ControlOid } from '../protocol/controls/oids.js';
@@ -155,6 +156,8 @@ export class SearchResponder {
       return this.dropAfterPage?.(cursor.notes, ++cursor.pages) ? { ...outcome, dropConnection: true } : outcome;
     } catch (err) {
       this.cursors.release(cookie);
+      // A sync cut short (a forest failing, the deletion guard): what an alert on failed syncs counts.
+      if (err instanceof LdapError) metrics.pagedSearchesFailed.inc({ code: err.code });
       return this.failed(cursor, err, cursor.sent - before);
     } finally {
       detach();

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
-import type { Readiness } from './check-readiness.js';
+import { readinessReport, type Readiness } from './check-readiness.js';
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -19,11 +19,12 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-type Route = (res: ServerResponse) => Promise<void> | void;
+type Route = (res: ServerResponse, query: URLSearchParams) => Promise<void> | void;
 
 /**
  * The HTTP listener for operators: `/metrics` (Prometheus text), `/healthz` (the process runs)
- * and `/readyz` (it can serve: 200, or 503 naming what is not ready). GET and HEAD only.
+ * and `/readyz` (it can serve: 200, or 503 naming what is not ready; `?verbose` adds each
+ * forest's state). GET and HEAD only.
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const routes = new Map<string, Route>([
@@ -31,9 +32,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     ['/healthz', (res) => send(res, 200, TEXT, 'ok\n')],
     [
       '/readyz',
-      async (res) => {
-        const { ready, report } = await options.readiness();
-        send(res, ready ? 200 : 503, TEXT, report);
+      async (res, query) => {
+        const readiness = await options.readiness();
+        send(res, readiness.ready ? 200 : 503, TEXT, readinessReport(readiness, query.has('verbose')));
       },
     ],
   ]);
@@ -68,13 +69,14 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
 const TEXT = 'text/plain; charset=utf-8';
 
 async function handle(req: IncomingMessage, res: ServerResponse, routes: ReadonlyMap<string, Route>): Promise<void> {
-  const route = routes.get((req.url ?? '/').split('?', 1)[0]);
+  const [path, query = ''] = (req.url ?? '/').split('?', 2);
+  const route = routes.get(path);
   if (!route) return send(res, 404, TEXT, 'not found\n');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
     return send(res, 405, TEXT, 'method not allowed\n');
   }
-  await route(res);
+  await route(res, new URLSearchParams(query));
 }
 
 /** Node leaves the body out of a HEAD response by itself. */

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { version } from '../version.js';
 
 /**
  * Canopy's metrics, in one process-wide prom-client registry that the HTTP listener exposes as
@@ -32,7 +33,17 @@ export const metrics = {
   openConnections: gauge('canopy_open_connections', 'Client connections open (LDAPS ones from the start of their TLS handshake)', []),
   connectionsRefused: counter('canopy_connections_refused_total', 'Client connections closed at once, by limit (maxConnections, maxConnectionsPerAddress)', ['limit']),
   openPagedSearches: gauge('canopy_open_paged_searches', 'Paged searches (cursors) kept between pages', []),
+  pagedSearchesFailed: counter(
+    'canopy_paged_searches_failed_total',
+    'Paged searches (syncs) ended by an error result on one of their pages, by result code (52: a forest failed or the sync guard tripped; 51: busy)',
+    ['code'],
+  ),
   bindsThrottled: counter('canopy_binds_throttled_total', 'Binds refused by the failed-bind throttle', []),
+  bindsFailed: counter(
+    'canopy_binds_failed_total',
+    'Simple binds refused or not checked, by forest (empty: a local account, or a name that leads to no entry) and reason',
+    ['forest', 'reason'],
+  ),
 
   // Forests and their upstream servers
   upstreamRequests: counter('canopy_upstream_requests_total', 'Operations sent to an upstream server', ['forest', 'server']),
@@ -41,6 +52,11 @@ export const metrics = {
   upstreamServiceBindRefused: gauge(
     'canopy_upstream_service_bind_refused',
     "1 while a forest's service account password is refused (invalidCredentials) and no further binds are tried with it, else 0",
+    ['forest'],
+  ),
+  forestReady: gauge(
+    'canopy_forest_ready',
+    "1 while a forest can serve (its readiness probe: a server takes the service bind and reads the base), else 0; refreshed by each /readyz request",
     ['forest'],
   ),
   upstreamFailovers: counter('canopy_upstream_failovers_total', 'Times a forest moved to another server', ['forest']),
@@ -57,6 +73,13 @@ export const metrics = {
     ['forest'],
   ),
 
+  buildInfo: gauge('canopy_build_info', "Always 1: Canopy's version and the Node.js version running it", ['version', 'node']),
+  tlsCertificateExpiry: gauge(
+    'canopy_tls_certificate_expiry_timestamp_seconds',
+    "When Canopy's own LDAPS/StartTLS certificate (the first in tls.certFile, the label) expires, as a Unix time; subtract time() for the seconds left",
+    ['file'],
+  ),
+
   // Result cache
   cacheHits: counter('canopy_cache_hits_total', 'Searches answered from the result cache', []),
   cacheMisses: counter('canopy_cache_misses_total', 'Cacheable searches not found in the result cache', []),
@@ -69,6 +92,8 @@ export const metrics = {
   mockFaultsInjected: counter('canopy_mock_faults_injected_total', 'Faults switched on in mock directories, by kind', ['kind']),
   mockFaultsTriggered: counter('canopy_mock_faults_triggered_total', 'Operations and entries a mock fault acted on, by forest', ['forest']),
 } as const;
+
+metrics.buildInfo.set({ version, node: process.version }, 1);
 
 /** One series' current value (0 when it has never been set): for tests and the logged summary. */
 export async function metricValue(

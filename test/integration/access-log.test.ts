@@ -62,6 +62,9 @@ describe('access log', () => {
     const search = ops.find((l) => l.op === 'search' && String(l.filter).includes('sAMAccountName'));
     expect(search).toMatchObject({ dn: 'DC=avvid,DC=info', scope: 'sub', filter: '(sAMAccountName=jdoe)', code: 0, entries: 1 });
     expect(ops.filter((l) => l.op === 'bind').map((l) => l.code)).toEqual([0, 49, 0]);
+    // A failure carries its diagnostic message, as the client got it; a success none.
+    expect(ops.find((l) => l.op === 'bind' && l.code === 49)).toMatchObject({ message: 'invalid credentials' });
+    expect(search).not.toHaveProperty('message');
   });
 
   it('writes a bind audit line for every bind: the name as sent, the peer, the forest and the result', () => {

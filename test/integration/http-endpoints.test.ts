@@ -2,6 +2,7 @@
  * The HTTP listener operators scrape and probe: /metrics counts what clients did, /healthz says the
  * process runs, /readyz follows the upstream forests.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'ldapts';
@@ -11,7 +12,9 @@ import { parseConfig } from '../../src/config/load.js';
 import { registry } from '../../src/observability/metrics.js';
 import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { pagedControl, RawLdapClient } from '../support/raw-ldap.js';
-import { openAccess, repoRoot, startTestServer } from '../support/server.js';
+import { fixtureForests, openAccess, repoRoot, startTestServer } from '../support/server.js';
+import { makeTestCertificates } from '../support/tls.js';
+import { version } from '../../src/version.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { serviceDn } from './ldap-helpers.js';
 
@@ -88,6 +91,9 @@ describe('HTTP endpoints', () => {
       series(after.body, 'canopy_operation_duration_seconds_count'),
     );
     expect(latency).toEqual({ '{op="bind"}': 2, '{op="search"}': 2, '{op="compare"}': 1 });
+    expect(deltas(series(before.body, 'canopy_binds_failed_total'), series(after.body, 'canopy_binds_failed_total'))).toEqual({
+      '{forest="avvid",reason="wrong_password"}': 1,
+    });
     expect(after.body).toContain('# TYPE canopy_operation_duration_seconds histogram');
   });
 
@@ -113,10 +119,11 @@ describe('HTTP endpoints', () => {
     expect(await get(server, '/healthz', 'HEAD')).toMatchObject({ status: 200, body: '' });
   });
 
-  it('answers /readyz with every forest ready when memory forests serve', async () => {
+  it('answers /readyz with every forest ready when memory forests serve, each named with ?verbose', async () => {
     const res = await get(server, '/readyz');
     expect(res.status).toBe(200);
-    expect(res.body).toBe('ready\nldap listener: listening\nforest avvid: ready\nforest vse: ready\n');
+    expect(res.body).toBe('ready\nldap listener: listening\nforests ready: 2 of 2\n');
+    expect((await get(server, '/readyz?verbose')).body).toBe('ready\nldap listener: listening\nforests ready: 2 of 2\nforest avvid: ready\nforest vse: ready\n');
   });
 
   it('refuses unknown paths with 404 and other methods with 405', async () => {
@@ -154,27 +161,41 @@ ${openAccess}`);
     await slapd?.stop();
   });
 
-  it('is ready while a server answers, 503 naming the forest when it stops, ready again after it restarts', async () => {
-    const ready = await get(server, '/readyz');
+  it('stays ready while one forest is down, naming it with ?verbose and in canopy_forest_ready, while searches of it fail with 52', async () => {
+    const ready = await get(server, '/readyz?verbose');
     expect(ready.status).toBe(200);
     expect(ready.body).toContain('forest avvid: ready');
+    // /readyz refreshed the gauge: a scrape does not probe the forests.
+    expect(series((await get(server, '/metrics')).body, 'canopy_forest_ready')).toEqual(
+      new Map([
+        ['{forest="avvid"}', 1],
+        ['{forest="vse"}', 1],
+      ]),
+    );
 
     await slapd.kill();
-    const down = await eventually(() => get(server, '/readyz'), (r) => r.status === 503);
-    expect(down.status).toBe(503);
-    expect(down.body).toMatch(/^not ready\n/);
-    expect(down.body).toContain('ldap listener: listening');
+    const down = await eventually(() => get(server, '/readyz?verbose'), (r) => r.body.includes('forest avvid: not ready'));
+    expect(down.status).toBe(200);
+    expect(down.body).toMatch(/^ready\nldap listener: listening\nforests ready: 1 of 2 \(not ready: avvid\)\n/);
     expect(down.body).toMatch(/forest avvid: not ready: .*no server reachable.*127\.0\.0\.1/);
     expect(down.body).toContain('forest vse: ready');
+    expect((await get(server, '/readyz')).body).toBe('ready\nldap listener: listening\nforests ready: 1 of 2 (not ready: avvid)\n');
     const metrics = (await get(server, '/metrics')).body;
     expect(series(metrics, 'canopy_upstream_server_up').get(`{forest="avvid",server="${slapd.url}"}`)).toBe(0);
+    expect(series(metrics, 'canopy_forest_ready').get('{forest="avvid"}')).toBe(0);
+    expect(series(metrics, 'canopy_forest_ready').get('{forest="vse"}')).toBe(1);
+    const client = new Client({ url: server.url });
+    await expect(client.search(SUFFIX, { filter: '(sAMAccountName=jdoe)' })).rejects.toMatchObject({ code: 52 });
+    expect((await client.search('DC=vse,DC=lab', { filter: '(sAMAccountName=jdoe)' })).searchEntries).toHaveLength(1);
+    await client.unbind();
 
     await slapd.restart();
-    const back = await eventually(() => get(server, '/readyz'), (r) => r.status === 200);
+    const back = await eventually(() => get(server, '/readyz?verbose'), (r) => r.body.includes('forest avvid: ready'));
     expect(back.status).toBe(200);
-    expect(back.body).toContain('forest avvid: ready');
+    expect(back.body).toContain('forests ready: 2 of 2\n');
     const up = (await get(server, '/metrics')).body;
     expect(series(up, 'canopy_upstream_server_up').get(`{forest="avvid",server="${slapd.url}"}`)).toBe(1);
+    expect(series(up, 'canopy_forest_ready').get('{forest="avvid"}')).toBe(1);
   });
 
   it('counts requests to the upstream server and the pool in use', async () => {
@@ -189,6 +210,22 @@ ${openAccess}`);
     const sent = (series(after, 'canopy_upstream_requests_total').get(label) ?? 0) - (series(before, 'canopy_upstream_requests_total').get(label) ?? 0);
     expect(sent).toBe(3);
     expect(series(after, 'canopy_upstream_pool_in_use').get('{forest="avvid"}')).toBe(0);
+  });
+});
+
+describe("Canopy's own certificate", () => {
+  it('publishes when it expires, for an alert before it does', async () => {
+    const certs = await makeTestCertificates();
+    const server = await startTestServer(`tls: { certFile: "${certs.certFile}", keyFile: "${certs.keyFile}" }\n${fixtureForests}${openAccess}`);
+    try {
+      const metrics = (await get(server, '/metrics')).body;
+      const expiry = Date.parse(new X509Certificate(readFileSync(certs.certFile)).validTo) / 1000;
+      expect(series(metrics, 'canopy_tls_certificate_expiry_timestamp_seconds').get(`{file="${certs.certFile}"}`)).toBe(expiry);
+      expect(series(metrics, 'canopy_build_info').get(`{version="${version}",node="${process.version}"}`)).toBe(1);
+    } finally {
+      await server.close();
+      await certs.remove();
+    }
   });
 });
 

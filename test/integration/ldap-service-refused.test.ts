@@ -102,7 +102,7 @@ describe('a refused service account', () => {
     const second = await checkReadiness(true, [{ name: 'avvid', ready: () => forest.ready() }]);
     for (const r of [first, second]) {
       expect(r.ready).toBe(false);
-      expect(r.report).toMatch(/forest avvid: not ready: forest "avvid": the service account .* was refused/);
+      expect(r.forests[0].reason).toMatch(/^forest "avvid": the service account .* was refused/);
     }
     expect(proxy.binds).toBe(1);
   });

@@ -1,11 +1,16 @@
 /** Upstream TLS: LDAPS and StartTLS to slapd, verified against the configured CA and host name. */
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLdapForest } from '../../src/backends/ldap/ldap-directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { parseConfig } from '../../src/config/load.js';
+import { openAccess, repoRoot, startTestServer } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { makeTestCertificates, type TestCertificates } from '../support/tls.js';
 import { collect, context, ldapForestConfig, searchRequest } from './ldap-helpers.js';
@@ -77,5 +82,26 @@ describe('ldap forest over TLS', () => {
     out.on('data', (d: Buffer) => (logged += d.toString()));
     expect(await baseSearch(slapd.ldapsUrl!, { ca: certs.otherCaFile, rejectUnauthorized: false }, createLogger('warn', out))).toBe(1);
     expect(logged).toMatch(/"level":40.*not verified/);
+  });
+
+  it('reads a CA file replaced in place on reload: the forest is reopened with it', async () => {
+    const caFile = join(certs.dir, 'forest-ca.pem');
+    copyFileSync(certs.otherCaFile, caFile);
+    const yaml = `forests:
+  - ${JSON.stringify({ ...forestConfig(slapd.ldapsUrl!, { ca: caFile }), timeouts: { connectMs: 1000, operationMs: 2000 } })}
+${openAccess}`;
+    const server = await startTestServer(yaml);
+    const client = new Client({ url: server.url });
+    try {
+      await expect(client.search(SUFFIX, { scope: 'base' })).rejects.toMatchObject({ code: 52 });
+      const config = () => parseConfig(yaml, { source: 'test', baseDir: repoRoot });
+      expect((await server.reload(config())).reopened).toEqual([]);
+      copyFileSync(certs.caFile, caFile);
+      expect((await server.reload(config())).reopened).toEqual(['secure']);
+      expect((await client.search(SUFFIX, { scope: 'base' })).searchEntries).toHaveLength(1);
+    } finally {
+      await client.unbind();
+      await server.close();
+    }
   });
 });

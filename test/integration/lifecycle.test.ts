@@ -195,6 +195,34 @@ describe('graceful shutdown', () => {
     await closing;
   });
 
+  it('lets a paged search (a sync between two pages) read its last page before the connection ends', async () => {
+    const server = await startTestServer(forests() + openAccess);
+    const raw = await RawLdapClient.connect(server.url);
+    let closed = false;
+    let closing: Promise<unknown> | undefined;
+    try {
+      const first = await raw.search(AVVID, [pagedControl(5)]);
+      expect(first.dns).toHaveLength(5);
+      closing = server.close(10_000).then(() => (closed = true));
+      await expect.poll(() => canConnect(server.url)).toBe(false);
+      let cookie = pagedCookie(first);
+      let pages = 1;
+      while (cookie.length > 0) {
+        expect(closed).toBe(false);
+        const page = await raw.search(AVVID, [pagedControl(5, cookie)]);
+        expect(page.code).toBe(0);
+        cookie = pagedCookie(page);
+        pages++;
+      }
+      expect(pages).toBeGreaterThan(2);
+      // The last page released the paged search: the shutdown goes on without the grace period.
+      await closing;
+    } finally {
+      raw.close();
+      await (closing ?? server.close());
+    }
+  });
+
   it('cuts off what is still running when the grace period ends', async () => {
     let reached!: () => void;
     const started = new Promise<void>((r) => (reached = r));

@@ -283,6 +283,7 @@ describe('paged sync across two slapd forests of 5,000 users', () => {
   it('one forest stopped halfway: fail ends with unavailable naming it; partial returns the rest with a diagnostic', async () => {
     const c = await client();
     const vse = forests[1].slapd!;
+    const failedBefore = await metricValue(metrics.pagedSearchesFailed, { code: 52 });
     let pages = 0;
     const sync = (async () => {
       for await (const page of c.searchPaginated(SUFFIX, { filter: CISCO_FILTER, attributes: ['sAMAccountName'], paged: { pageSize: 250 } })) {
@@ -294,6 +295,7 @@ describe('paged sync across two slapd forests of 5,000 users', () => {
     await expect(sync).rejects.toMatchObject({ code: 52, message: expect.stringContaining('vse') });
     await c.unbind();
     expect(pages).toBeGreaterThanOrEqual(4);
+    expect(await metricValue(metrics.pagedSearchesFailed, { code: 52 })).toBe(failedBefore + 1);
 
     const partial = await startCanopy({ onForestError: 'partial' });
     try {

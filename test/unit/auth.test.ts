@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { BindThrottle, MAX_WINDOWS } from '../../src/auth/bind-throttle.js';
+import { bindFailureReason } from '../../src/auth/bind-failure-reason.js';
 import { ForestLogins, type LoginForest } from '../../src/auth/forest-logins.js';
 import { LocalAccounts } from '../../src/auth/local-accounts.js';
 import { parseLoginName, spellingKey } from '../../src/auth/login-name.js';
@@ -52,8 +53,10 @@ describe('LocalAccounts', () => {
     const svc = accounts.resolve(Dn.parse('CN=SVC, OU=Accounts, DC=X'));
     expect(svc.key).toBe(accounts.resolve(Dn.parse('cn=svc,ou=accounts,dc=x')).key);
     expect(await svc.verify(Buffer.from('Sync-Secret'))).toEqual({ kind: 'account', dn: Dn.parse('cn=svc,ou=accounts,dc=x') });
-    await expect(svc.verify(Buffer.from('wrong'))).rejects.toMatchObject({ code: 49, message: 'invalid credentials' });
-    await expect(accounts.resolve(Dn.parse('cn=other,ou=accounts,dc=x')).verify(Buffer.from('Sync-Secret'))).rejects.toMatchObject({ code: 49, message: 'invalid credentials' });
+    const wrong = await svc.verify(Buffer.from('wrong')).catch((e: unknown) => e);
+    expect([wrong, bindFailureReason(wrong)]).toEqual([expect.objectContaining({ code: 49 }), 'wrong_password']);
+    const unknown = await accounts.resolve(Dn.parse('cn=other,ou=accounts,dc=x')).verify(Buffer.from('Sync-Secret')).catch((e: unknown) => e);
+    expect([unknown, bindFailureReason(unknown)]).toEqual([expect.objectContaining({ code: 49 }), 'unknown_user']);
     await expect(new LocalAccounts([]).resolve(Dn.parse('cn=svc,dc=x')).verify(Buffer.from('x'))).rejects.toMatchObject({ code: 49 });
   });
 });
@@ -185,15 +188,27 @@ describe('ForestLogins', () => {
     expect(unseen).toEqual({ kind: 'user', forest: 'a', login: 'ghost@a.lab' });
   });
 
-  it('refuses names that reach no forest or several entries, and disabled users', async () => {
+  it('refuses names that reach no forest or several entries, and disabled users, each with its reason for the metric', async () => {
     const disabled = user('b', 'off');
     disabled.set('msDS-UserAccountDisabled', ['TRUE']);
     const a = forest('a', [user('a', 'jdoe')]);
     const b = forest('b', [user('b', 'jdoe'), disabled]);
     const logins = new ForestLogins([a, b], createLogger('silent'));
-    for (const name of ['jdoe', 'jdoe@c.lab', 'C\\jdoe', 'B\\off', 'cn=x,dc=elsewhere', 'cn=ghost,ou=a,dc=corp']) {
-      await expect((await logins.resolve(parseLoginName(name), ctx)).verify(pw)).rejects.toMatchObject({ code: 49, message: 'invalid credentials' });
-    }
+    const refusals = await Promise.all(
+      ['jdoe', 'jdoe@c.lab', 'C\\jdoe', 'B\\off', 'cn=x,dc=elsewhere', 'cn=ghost,ou=a,dc=corp'].map(async (name) => {
+        const account = await logins.resolve(parseLoginName(name), ctx);
+        const err = await account.verify(pw).catch((e: unknown) => e);
+        return [name, (err as { code?: number }).code, account.forest, bindFailureReason(err)];
+      }),
+    );
+    expect(refusals).toEqual([
+      ['jdoe', 49, undefined, 'unknown_user'],
+      ['jdoe@c.lab', 49, undefined, 'unknown_user'],
+      ['C\\jdoe', 49, undefined, 'unknown_user'],
+      ['B\\off', 49, 'b', 'disabled'],
+      ['cn=x,dc=elsewhere', 49, undefined, 'unknown_user'],
+      ['cn=ghost,ou=a,dc=corp', 49, undefined, 'unknown_user'],
+    ]);
     expect(await (await logins.resolve(parseLoginName('b\\JDOE'), ctx)).verify(pw)).toMatchObject({ forest: 'b', dn: Dn.parse('cn=jdoe,ou=b,dc=corp') });
     expect([...a.binds, ...b.binds]).toEqual(['cn=jdoe,ou=b,dc=corp']);
   });
