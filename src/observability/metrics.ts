@@ -79,6 +79,11 @@ export const metrics = {
     "When Canopy's own LDAPS/StartTLS certificate (the first in tls.certFile, the label) expires, as a Unix time; subtract time() for the seconds left",
     ['file'],
   ),
+  upstreamCertificateExpiry: gauge(
+    'canopy_upstream_tls_certificate_expiry_timestamp_seconds',
+    "When an upstream server's certificate expires, as a Unix time, as last seen on a TLS connection to it (ldaps:// or tls.startTls); subtract time() for the seconds left",
+    ['forest', 'server'],
+  ),
 
   // Result cache
   cacheHits: counter('canopy_cache_hits_total', 'Searches answered from the result cache', []),

@@ -1,5 +1,6 @@
 /** Upstream TLS: LDAPS and StartTLS to slapd, verified against the configured CA and host name. */
-import { copyFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Client } from 'ldapts';
@@ -8,6 +9,7 @@ import { openLdapForest } from '../../src/backends/ldap/ldap-directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { metricValue, metrics } from '../../src/observability/metrics.js';
 import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { parseConfig } from '../../src/config/load.js';
 import { openAccess, repoRoot, startTestServer } from '../support/server.js';
@@ -57,6 +59,11 @@ describe('ldap forest over TLS', () => {
   it('reads over LDAPS and StartTLS with the right CA, and binds users over them', async () => {
     expect(await baseSearch(slapd.ldapsUrl!, { ca: certs.caFile })).toBe(1);
     expect(await baseSearch(slapd.url, { ca: certs.caFile, startTls: true })).toBe(1);
+    // Each server's certificate expiry, as its TLS connections saw it: for an alert before it expires.
+    const expires = Date.parse(new X509Certificate(readFileSync(certs.certFile)).validTo) / 1000;
+    for (const server of [slapd.ldapsUrl!, slapd.url]) {
+      expect(await metricValue(metrics.upstreamCertificateExpiry, { forest: 'secure', server })).toBe(expires);
+    }
     const forest = openLdapForest(forestConfig(slapd.url, { ca: certs.caFile, startTls: true }), logger);
     await forest.bind(Dn.parse(`CN=svc-canopy,${SUFFIX}`), Buffer.from(USER_PASSWORD), context());
     await forest.close();

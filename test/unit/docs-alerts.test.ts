@@ -47,7 +47,7 @@ describe('docs/alerts.yaml', () => {
     const DAY = 86400;
     // At minute 75: one forest down and its account refused, one server down, logins unchecked,
     // a lockout wave, throttled binds, a guard trip, a failed sync, one certificate expiring in
-    // 10 days and one expired, two versions; the other series healthy.
+    // 10 days and one expired, a domain controller's expiring in 5, two versions; the other series healthy.
     const series: Record<string, string> = {
       'canopy_forest_ready{forest="avvid"}': '1 0x80',
       'canopy_forest_ready{forest="vse"}': '1x80',
@@ -65,6 +65,8 @@ describe('docs/alerts.yaml', () => {
       'canopy_tls_certificate_expiry_timestamp_seconds{file="/etc/canopy/new.pem"}': `${365 * DAY} ${75 * 60 + 10 * DAY}x80`,
       'canopy_tls_certificate_expiry_timestamp_seconds{file="/etc/canopy/old.pem"}': `${365 * DAY} ${60 * 60}x80`,
       'canopy_tls_certificate_expiry_timestamp_seconds{file="/etc/canopy/far.pem"}': `${365 * DAY}x80`,
+      'canopy_upstream_tls_certificate_expiry_timestamp_seconds{forest="vse",server="ldaps://dc1.vse.lab"}': `${365 * DAY} ${75 * 60 + 5 * DAY}x80`,
+      'canopy_upstream_tls_certificate_expiry_timestamp_seconds{forest="vse",server="ldaps://dc2.vse.lab"}': `${365 * DAY}x80`,
       'canopy_build_info{version="1.0.0",node="v24.0.0"}': '1x80',
       'canopy_build_info{version="1.1.0",node="v24.0.0"}': '1x80',
     };
@@ -79,6 +81,7 @@ describe('docs/alerts.yaml', () => {
       CanopySyncFailed: 1,
       CanopyCertificateExpiresSoon: 2,
       CanopyCertificateExpired: 1,
+      CanopyUpstreamCertificateExpiresSoon: 1,
       CanopyVersionsDiffer: 1,
     };
     expect(Object.keys(firing).sort()).toEqual(rules.map((r) => r.alert).sort());

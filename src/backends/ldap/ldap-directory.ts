@@ -112,7 +112,7 @@ export class LdapDirectory implements Directory {
       waitMs: config.timeouts.operationMs,
       inUse: metrics.upstreamPoolInUse.labels(config.name),
     });
-    this.binds = new ConnectionPool(this.selector, (i) => UpstreamConnection.open(this.servers[i], i), {
+    this.binds = new ConnectionPool(this.selector, async (i) => this.opened(await UpstreamConnection.open(this.servers[i], i)), {
       name,
       size: config.pool.bindConnections,
       perConnection: 1, // a bind on a connection with other operations outstanding is undefined (RFC 4511 §4.2.1)
@@ -511,11 +511,18 @@ export class LdapDirectory implements Directory {
     return { ...server, connectMs: Math.min(server.connectMs, PROBE_TIMEOUT_MS), operationMs: Math.min(server.operationMs, PROBE_TIMEOUT_MS) };
   }
 
+  /** Publishes the server certificate's expiry a TLS connection saw (for an alert before it expires). */
+  private opened(connection: UpstreamConnection): UpstreamConnection {
+    const expires = connection.peerCertificateExpiry();
+    if (expires !== undefined) metrics.upstreamCertificateExpiry.labels(this.config.name, this.selector.url(connection.serverIndex)).set(expires);
+    return connection;
+  }
+
   /** A connection bound as the service account; unavailable (52), without a bind, while that account is refused. */
   private async openService(index: number, server: ConnectOptions = this.servers[index]): Promise<UpstreamConnection> {
     const credentials = this.credentials.current();
     try {
-      return await UpstreamConnection.open(server, index, credentials);
+      return this.opened(await UpstreamConnection.open(server, index, credentials));
     } catch (err) {
       // A refused service bind is the forest's configuration problem, not the client's credentials.
       if (err instanceof LdapError) throw this.credentials.bindFailed(credentials, this.servers[index].url, err);

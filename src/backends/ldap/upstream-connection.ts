@@ -3,7 +3,7 @@
  * version in package.json, and `checkLdaptsSeam` refuses to start when the internals moved.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, TLSSocket, type ConnectionOptions } from 'node:tls';
 import type { EventEmitter } from 'node:events';
 import {
   AbandonRequest,
@@ -157,6 +157,14 @@ export class UpstreamConnection {
   /** True while the socket is open and no operation on it timed out: it may take new operations. */
   get reusable(): boolean {
     return this.client.isConnected && !this.retired;
+  }
+
+  /** When the server's certificate expires (Unix seconds), on a TLS connection; undefined on a plain one. */
+  peerCertificateExpiry(): number | undefined {
+    const socket = internals(this.client).socket;
+    if (!(socket instanceof TLSSocket)) return undefined;
+    const expires = Date.parse(socket.getPeerCertificate().valid_to);
+    return Number.isFinite(expires) ? expires / 1000 : undefined;
   }
 
   /** Takes no new operations; the pool closes it once its last one ends. */
