@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecurityConfig } from '../config/auth-schema.js';
 import type { OperationContext } from '../core/directory.js';
-import type { Authenticator, BindCredentials, Identity } from '../core/identity.js';
+import { AdLogonReason, adLogonReasonOf } from '../core/ad-logon.js';
+import type { Authenticator, BindCredentials, Identity, PasswordProof } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
+import { PolicyError, type PolicyNotes } from '../core/password-policy.js';
 import { ResultCode } from '../core/result-codes.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
@@ -35,17 +37,35 @@ export class CanopyAuthenticator implements Authenticator {
   }
 
   async authenticate(request: BindCredentials): Promise<Identity> {
+    const proof = await this.check(request, false);
+    if (proof.kind !== 'login') throw new Error('a login was proven without an identity'); // check() returns mustChange only when asked to
+    return proof.identity;
+  }
+
+  provePassword(request: BindCredentials): Promise<PasswordProof> {
+    return this.check(request, true);
+  }
+
+  /**
+   * The login's check. For a password change (`forChange`), a right password the forest refuses
+   * only because it must change (AD's 773 and 532: AD lets such a password be changed) proves it
+   * too, and is no failed login.
+   */
+  private async check(request: BindCredentials, forChange: boolean): Promise<PasswordProof> {
     if (this.security.requireTlsForBind && !request.secure) {
       metrics.bindsFailed.inc({ forest: '', reason: 'tls_required' });
       throw new LdapError(ResultCode[this.security.tlsRequiredResult], 'simple binds require TLS (LDAPS or StartTLS)');
     }
     const login = parseLoginName(request.name);
+    // The forest notes the account's policy state even for a client that did not ask: a reset
+    // password restricts the session (mustChangePassword).
+    const policy: PolicyNotes = request.policy ?? {};
     const ctx = {
       signal: request.signal,
       connectionId: request.connectionId,
       boundDn: '',
       ...(request.session && { session: request.session }),
-      ...(request.policy && { policy: request.policy }),
+      policy,
     };
     let account: LoginAccount;
     try {
@@ -73,6 +93,10 @@ export class CanopyAuthenticator implements Authenticator {
         attempt.undecided();
         throw this.outage(err, request.name, forest);
       }
+      if (forChange && account.forest !== undefined && !request.signal.aborted && changeFixes(err)) {
+        attempt.succeeded();
+        return { kind: 'mustChange' };
+      }
       metrics.bindsFailed.inc({ forest, reason: request.signal.aborted ? 'abandoned' : bindFailureReason(err) });
       // A check given up half way may have reached the directory: it counts.
       const { delayMs, limitReached } = attempt.failed();
@@ -81,7 +105,8 @@ export class CanopyAuthenticator implements Authenticator {
       throw bindRefusal(err, account.diagnostics, request.policy);
     }
     attempt.succeeded();
-    return identity;
+    if (identity.kind === 'user' && policy.state?.error === PolicyError.changeAfterReset) identity = { ...identity, mustChangePassword: true };
+    return { kind: 'login', identity };
   }
 
   /**
@@ -104,4 +129,10 @@ export class CanopyAuthenticator implements Authenticator {
     const message = err.code === ResultCode.busy ? 'the directory is busy: try again' : 'the login could not be checked now: try again later';
     return new LdapError(err.code, message);
   }
+}
+
+/** A refusal of a right password that a password change ends: AD's "must change" (773) and "expired" (532). */
+function changeFixes(err: unknown): boolean {
+  const reason = err instanceof LdapError ? adLogonReasonOf(err.message) : undefined;
+  return reason === AdLogonReason.mustChangePassword || reason === AdLogonReason.passwordExpired;
 }

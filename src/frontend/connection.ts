@@ -8,7 +8,7 @@ import { compileFilter } from '../core/filter-eval.js';
 import { filterToLogString } from '../core/filter-text.js';
 import { authzId, type Authenticator } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
-import type { PolicyNotes } from '../core/password-policy.js';
+import { PolicyError, type PolicyNotes } from '../core/password-policy.js';
 import { ResultCode } from '../core/result-codes.js';
 import { capLogged, LOGGED_VALUE_CHARS } from '../observability/logger.js';
 import { decodeMessage, type Control, type LdapRequest } from '../protocol/decoder.js';
@@ -28,7 +28,8 @@ import { resolveRequestDn } from './alternative-dn-resolver.js';
 import { recordOperation } from './operation-metrics.js';
 import { rootDseAttributes, rootDseEntry } from './root-dse.js';
 import { NO_SEARCH_LIMITS, SearchResponder, type DropAfterPage, type SearchLimits } from './search-responder.js';
-import { passwordModify } from './password-modify.js';
+import { changePassword, passwordModifyChange, unicodePwdChange, type PasswordChange, type PasswordChanger } from './password-modify.js';
+import { resetRestriction } from './password-reset-restriction.js';
 import { Session } from './session.js';
 import { SUBSCHEMA_DN } from './subschema.js';
 import type { OperationObserver } from './operation-observer.js';
@@ -376,6 +377,11 @@ export class Connection {
       session: this.session.resources,
       ...(policy && { policy }),
     };
+    const restricted = resetRestriction(this.session.identity, request);
+    if (restricted) {
+      if (policy) policy.state = { error: PolicyError.changeAfterReset };
+      throw restricted;
+    }
     switch (request.op) {
       case 'bind':
         this.searches.releaseAll(); // paged searches belong to the identity that started them
@@ -388,9 +394,18 @@ export class Connection {
       case 'add':
         await directory.add(request.entry, ctx);
         return { code: ResultCode.success };
-      case 'modify':
-        await directory.modify(await resolveRequestDn(request.dn, directory, ctx), request.changes, ctx);
+      case 'modify': {
+        const dn = await resolveRequestDn(request.dn, directory, ctx);
+        const change = unicodePwdChange(dn, request.changes, this.secure);
+        if (change) {
+          await this.changePassword(change, ctx);
+        } else {
+          await directory.modify(dn, request.changes, ctx);
+          // Allowed under a reset password's restriction only as a change of the user's own password.
+          this.session.passwordChanged(ctx.identity);
+        }
         return { code: ResultCode.success };
+      }
       case 'delete':
         await directory.delete(await resolveRequestDn(request.dn, directory, ctx), ctx);
         return { code: ResultCode.success };
@@ -407,7 +422,7 @@ export class Connection {
           return { code: ResultCode.success, extras: { responseValue: Buffer.from(id, 'utf8') } };
         }
         if (request.passwordModify) {
-          await passwordModify(request.passwordModify, directory, ctx);
+          await this.changePassword(passwordModifyChange(request.passwordModify), ctx);
           return { code: ResultCode.success };
         }
         // RFC 4511 §4.12: an unknown extended operation is a protocolError without responseName.
@@ -415,6 +430,13 @@ export class Connection {
       default:
         throw new LdapError(ResultCode.protocolError, `unexpected operation ${request.op}`);
     }
+  }
+
+  /** A password change; the bound user's own ends the restriction of a reset password. */
+  private async changePassword(change: PasswordChange, ctx: OperationContext): Promise<void> {
+    const changer: PasswordChanger = { directory: this.options.directory, authenticator: this.options.authenticator, client: this.client() };
+    const identity = this.session.identity;
+    if (await changePassword(change, changer, ctx)) this.session.passwordChanged(identity);
   }
 
   private async search(messageId: number, request: SearchRequest, controls: readonly Control[], ctx: OperationContext): Promise<Outcome> {

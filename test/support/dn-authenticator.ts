@@ -10,5 +10,8 @@ export function dnAuthenticator(directory: Directory): Authenticator {
       await directory.bind(dn, password, { signal, connectionId, boundDn: '' });
       return { kind: 'account', dn };
     },
+    async provePassword(request) {
+      return { kind: 'login', identity: await this.authenticate(request) };
+    },
   };
 }

@@ -106,6 +106,8 @@ export class AccessStage implements Directory {
   }
 
   async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
+    // A change proven by the user's own password is the user's, whoever's connection carries it.
+    if (request.oldPasswordProven) return this.inner.passwordModify(request, ctx);
     return this.inner.passwordModify(request, this.writer(request.user, ctx, 'password modify', { attributes: ['userPassword'], passwordChange: true }));
   }
 
