@@ -435,8 +435,7 @@ export class Connection {
   /** A password change; the bound user's own ends the restriction of a reset password. */
   private async changePassword(change: PasswordChange, ctx: OperationContext): Promise<void> {
     const changer: PasswordChanger = { directory: this.options.directory, authenticator: this.options.authenticator, client: this.client() };
-    const identity = this.session.identity;
-    if (await changePassword(change, changer, ctx)) this.session.passwordChanged(identity);
+    if (await changePassword(change, changer, ctx)) this.session.passwordChanged(ctx.identity);
   }
 
   private async search(messageId: number, request: SearchRequest, controls: readonly Control[], ctx: OperationContext): Promise<Outcome> {
