@@ -3,10 +3,12 @@
  * password policy request control with its bind through Canopy: lockout, the expiry warning, and a
  * password reset by an administrator, which the user changes through Canopy as itself.
  */
+import { PassThrough } from 'node:stream';
 import { Client, InvalidCredentialsError } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { passwordModifyValue, PASSWORD_MODIFY_OID } from '../../src/backends/ldap/password-change.js';
 import { Dn } from '../../src/core/dn.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
 import { bindWithPolicy } from '../support/password-policy.js';
@@ -44,6 +46,8 @@ const ACL = 'access to attrs=userPassword by self write by anonymous auth by * n
 describe('an OpenLDAP forest`s password policy through Canopy', () => {
   let slapd: Slapd;
   let canopy: Awaited<ReturnType<typeof startTestServer>>;
+  const logLines: string[] = [];
+  const logStream = new PassThrough().on('data', (chunk: Buffer) => logLines.push(chunk.toString('utf8')));
 
   beforeAll(async () => {
     slapd = await startSlapd({
@@ -54,6 +58,7 @@ describe('an OpenLDAP forest`s password policy through Canopy', () => {
     canopy = await startTestServer(
       `forests:\n  - { name: pp, backend: ldap, servers: ["${slapd.url}"], base: "${BASE}", mount: "${MOUNT}", upnSuffixes: { pp.test: pp.test }, ` +
         `bind: { dn: "${serviceDn(BASE)}", password: "${SERVICE_PASSWORD}" } }\n`,
+      { logger: createLogger('debug', logStream) },
     );
   }, 60_000);
   afterAll(async () => {
@@ -124,5 +129,10 @@ describe('an OpenLDAP forest`s password policy through Canopy', () => {
     const after = await bindWithPolicy(canopy.url, 'reset2@pp.test', 'Changed-Passw0rd!');
     expect(after.error).toBeUndefined();
     expect(after.policy?.error).toBeUndefined();
+  });
+
+  it('never writes a password to the log', () => {
+    expect(logLines.some((l) => l.includes('"op":"extended"'))).toBe(true);
+    for (const secret of [USER_PASSWORD, 'Changed-Passw0rd!']) expect(logLines.filter((l) => l.includes(secret))).toEqual([]);
   });
 });
