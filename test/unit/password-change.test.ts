@@ -21,10 +21,14 @@ import type { LdapRequest } from '../../src/protocol/decoder.js';
 
 const BASE = 'DC=pw,DC=test';
 const dnOf = (cn: string) => `CN=${cn},${BASE}`;
+/** AD's FILETIME (100 ns since 1601) of a time `days` ago. */
+const daysAgo = (days: number) => String(BigInt(Date.now() - days * 86_400_000) * 10000n + 116444736000000000n);
 const LDIF = [
-  `dn: ${BASE}\nobjectClass: domain\ndc: pw\n`,
+  // Passwords last 42 days (a negative count of 100 ns, as AD stores it).
+  `dn: ${BASE}\nobjectClass: domain\ndc: pw\nmaxPwdAge: -36288000000000\n`,
   `dn: ${dnOf('ok')}\nobjectClass: user\ncn: ok\nsAMAccountName: ok\nuserPassword: Passw0rd!\n`,
   `dn: ${dnOf('mustchange')}\nobjectClass: user\ncn: mustchange\nsAMAccountName: mustchange\npwdLastSet: 0\nuserPassword: Passw0rd!\n`,
+  `dn: ${dnOf('stale')}\nobjectClass: user\ncn: stale\nsAMAccountName: stale\npwdLastSet: ${daysAgo(50)}\nuserPassword: Passw0rd!\n`,
   `dn: ${dnOf('disabled')}\nobjectClass: user\ncn: disabled\nsAMAccountName: disabled\nuserAccountControl: 514\nuserPassword: Passw0rd!\n`,
 ].join('\n');
 
@@ -46,10 +50,11 @@ const credentials = (cn: string, password: string): BindCredentials => ({
 });
 
 describe('CanopyAuthenticator.provePassword', () => {
-  it('proves a password that logs in, and one AD refuses only because it must change (773), which a bind does not accept', async () => {
+  it('proves a password that logs in, and one AD refuses only because it must change (773) or expired (532), which a bind does not accept', async () => {
     const auth = authenticator();
     expect(await auth.provePassword(credentials('ok', 'Passw0rd!'))).toMatchObject({ kind: 'login', identity: { kind: 'user', dn: Dn.parse(dnOf('ok')) } });
     expect(await auth.provePassword(credentials('mustchange', 'Passw0rd!'))).toEqual({ kind: 'mustChange' });
+    expect(await auth.provePassword(credentials('stale', 'Passw0rd!'))).toEqual({ kind: 'mustChange' }); // 532: expired
     await expect(auth.authenticate(credentials('mustchange', 'Passw0rd!'))).rejects.toMatchObject({ code: 49 });
   });
 
