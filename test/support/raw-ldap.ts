@@ -87,6 +87,11 @@ export class RawLdapClient {
     });
   }
 
+  /** The client's own port: how its lines are found in a server's access log (`peer`). */
+  get localPort(): number | undefined {
+    return this.socket.localPort;
+  }
+
   /** A client over a socket already connected (a TLS session opened after a PROXY header). */
   static over(socket: Socket): RawLdapClient {
     return new RawLdapClient(socket);
