@@ -69,7 +69,9 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
   const admission = new Admission(options.limits.maxConnections, options.limits.maxConnectionsPerAddress ?? 0);
   const handshakeMs = options.limits.tlsHandshakeTimeoutMs;
   const refusals = new RefusalLog(log);
-  const fromBalancer = options.proxyProtocol?.from.length ? addressMatcher(options.proxyProtocol.from) : undefined;
+  const proxy = options.proxyProtocol?.from.length
+    ? { fromBalancer: addressMatcher(options.proxyProtocol.from), headerTimeoutMs: options.proxyProtocol.headerTimeoutMs }
+    : undefined;
   let nextId = 1;
 
   /**
@@ -81,14 +83,14 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     socket.on('error', () => undefined); // a reset before the Connection exists must not crash
     // Read once: gone from the socket once it closes.
     const direct = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
-    if (!fromBalancer?.(direct.address)) {
+    if (!proxy?.fromBalancer(direct.address)) {
       if (admit(socket, direct)) open(socket, direct);
       return;
     }
     const refusal = admission.awaitHeader();
     if (refusal) return refuse(socket, direct, refusal);
     opening.add(socket);
-    readProxyHeader(socket, options.proxyProtocol?.headerTimeoutMs ?? 0).then(
+    readProxyHeader(socket, proxy.headerTimeoutMs).then(
       (client) => {
         admission.headerRead();
         opening.delete(socket);
