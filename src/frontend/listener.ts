@@ -12,7 +12,7 @@ import { Connection, type ConnectionLimits } from './connection.js';
 import type { DropAfterPage } from './search-responder.js';
 import { subschemaEntry } from './subschema.js';
 import type { OperationObserver } from './operation-observer.js';
-import { readProxyHeader, type ClientAddress } from './proxy-protocol.js';
+import { ProxyHeaderError, readProxyHeader, type ClientAddress } from './proxy-protocol.js';
 
 export interface FrontEndOptions {
   /** Plain LDAP (StartTLS offered when `tls` is set); port 0 = ephemeral. */
@@ -101,7 +101,9 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
       (err: Error) => {
         admission.headerRead();
         opening.delete(socket);
-        log[(err as { routine?: boolean }).routine ? 'debug' : 'warn']({ balancer: direct.address, err: err.message }, 'PROXY protocol header refused, connection closed');
+        // A balancer's TCP health check connects and closes without a byte: not worth a warning.
+        const routine = err instanceof ProxyHeaderError && err.routine;
+        log[routine ? 'debug' : 'warn']({ balancer: direct.address, err: err.message }, 'PROXY protocol header refused, connection closed');
         socket.destroy();
       },
     );

@@ -1,13 +1,15 @@
 /**
  * Two `canopy serve` processes behind Debian's HAProxy in TCP mode with `send-proxy-v2` (issue 21):
- * clients spread over both, each replica logs the client's address (not HAProxy's), a replica
+ * clients spread over both, each replica logs the client's address (not HAProxy's), over LDAP and
+ * LDAPS (the header before the TLS handshake, TLS passed through), a replica
  * killed under load costs only the connections it held, and a paged search stays on its replica.
  * Clients connect from 127.0.0.2; HAProxy reaches Canopy from 127.0.0.1, the one address Canopy
  * takes PROXY headers from.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
@@ -16,6 +18,7 @@ import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
 import { RawLdapClient } from '../support/raw-ldap.js';
 import { openAccess, repoRoot } from '../support/server.js';
+import { makeTestCertificates, type TestCertificates } from '../support/tls.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
 const CLIENT = '127.0.0.2';
@@ -39,6 +42,15 @@ function canAccept(port: number): Promise<boolean> {
   });
 }
 
+/** The port of a replica's LDAPS listener, from its `canopy listening` line. */
+function ldapsPort(replica: CanopyProcess): number {
+  const line = replica.logLines.find((l) => l.includes('canopy listening'));
+  const { urls } = JSON.parse(line ?? '{}') as { urls?: string[] };
+  const ldaps = urls?.find((u) => u.startsWith('ldaps:'));
+  if (!ldaps) throw new Error(`no LDAPS listener in ${line}`);
+  return Number(new URL(ldaps).port);
+}
+
 /** The `operation` lines a replica logged for a client, found by its address and port. */
 function operationsOf(replica: CanopyProcess, port: number | undefined): Record<string, unknown>[] {
   return replica.logLines
@@ -55,6 +67,8 @@ async function replicaOf(replicas: readonly CanopyProcess[], port: number | unde
 
 describe('two Canopy replicas behind HAProxy with PROXY protocol v2', () => {
   let dir: string;
+  let certs: TestCertificates;
+  let ldapsUrlPort: number;
   const replicas: CanopyProcess[] = [];
   let haproxy: ChildProcess | undefined;
   let haproxyOutput = '';
@@ -64,10 +78,12 @@ describe('two Canopy replicas behind HAProxy with PROXY protocol v2', () => {
     if (!existsSync(HAPROXY)) throw new Error(`${HAPROXY} is missing: install the Debian package \`haproxy\` (apt-get install -y haproxy)`);
     if (!existsSync(cli)) throw new Error('dist/cli.js is missing: run `npm run build` first');
     dir = mkdtempSync(join(tmpdir(), 'canopy-haproxy-'));
+    certs = await makeTestCertificates();
     const config = join(dir, 'canopy.yaml');
     writeFileSync(
       config,
-      `listen: { ldap: "ldap://127.0.0.1:0", proxyProtocol: { from: ["127.0.0.1/32"] } }
+      `listen: { ldap: "ldap://127.0.0.1:0", ldaps: "ldaps://127.0.0.1:0", proxyProtocol: { from: ["127.0.0.1/32"] } }
+tls: { certFile: "${certs.certFile}", keyFile: "${certs.keyFile}" }
 http: { port: 0 }
 forests:
   - { name: avvid, backend: memory, base: "${AVVID}", ldif: ["${join(repoRoot, 'fixtures/avvid.info.ldif')}"] }
@@ -75,6 +91,7 @@ ${openAccess}`,
     );
     replicas.push(...(await Promise.all([0, 1].map(() => spawnCanopy(process.execPath, [cli, 'serve', '--config', config])))));
     const port = await freePort();
+    ldapsUrlPort = await freePort();
     const haproxyConfig = join(dir, 'haproxy.cfg');
     writeFileSync(
       haproxyConfig,
@@ -90,10 +107,17 @@ defaults
 frontend ldap
     bind 127.0.0.1:${port}
     default_backend canopy
+frontend ldaps
+    bind 127.0.0.1:${ldapsUrlPort}
+    default_backend canopy_ldaps
 backend canopy
     balance roundrobin
     default-server send-proxy-v2 check check-send-proxy inter 200ms fall 1 rise 2
 ${replicas.map((r, i) => `    server canopy${i} 127.0.0.1:${new URL(r.url).port}`).join('\n')}
+backend canopy_ldaps
+    balance roundrobin
+    default-server send-proxy-v2
+${replicas.map((r, i) => `    server canopy${i} 127.0.0.1:${ldapsPort(r)}`).join('\n')}
 `,
     );
     haproxy = spawn(HAPROXY, ['-f', haproxyConfig, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -111,6 +135,7 @@ ${replicas.map((r, i) => `    server canopy${i} 127.0.0.1:${new URL(r.url).port}
     haproxy?.kill('SIGTERM');
     await Promise.all(replicas.map((r) => r.stop()));
     if (dir) rmSync(dir, { recursive: true, force: true });
+    await certs?.remove();
   });
 
   it('spreads clients over both replicas, each logging the client’s address and port, not HAProxy’s', async () => {
@@ -131,6 +156,21 @@ ${replicas.map((r, i) => `    server canopy${i} 127.0.0.1:${new URL(r.url).port}
     }
     // HAProxy's own connections (its health checks, a LOCAL header) run no operation.
     for (const r of replicas) expect(r.logLines.filter((l) => l.includes('"msg":"operation"') && l.includes('"peer":"127.0.0.1:'))).toEqual([]);
+  });
+
+  it('passes LDAPS through: the header comes before the TLS handshake, and the client’s address reaches the log', async () => {
+    const ports: (number | undefined)[] = [];
+    for (let i = 0; i < 2; i++) {
+      const socket = connect({ host: '127.0.0.1', port: ldapsUrlPort, localAddress: CLIENT });
+      const tls = tlsConnect({ socket, ca: readFileSync(certs.caFile), servername: 'localhost' });
+      await new Promise((resolve, reject) => tls.once('secureConnect', resolve).once('error', reject));
+      const c = RawLdapClient.over(tls);
+      expect((await c.bind(JOHN, USER_PASSWORD)).code).toBe(0);
+      ports.push(c.localPort);
+      c.close();
+    }
+    const homes = await Promise.all(ports.map((p) => replicaOf(replicas, p)));
+    expect(homes.sort()).toEqual([0, 1]);
   });
 
   it('keeps a paged search on its replica: every page through the balancer on one connection', async () => {
