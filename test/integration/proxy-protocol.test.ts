@@ -134,6 +134,14 @@ ${fixtureForests}${openAccess}`,
     await expect(answer).rejects.toThrow('closed before the response');
     expect(lines.some((l) => String(l.peer).startsWith('203.0.113.99'))).toBe(false);
 
+    // On LDAPS the header is no TLS record: the handshake fails and the connection closes.
+    const raw = tcpConnect({ port: server.ldapsPort!, host: '127.0.0.1', localAddress: STRANGER });
+    await once(raw, 'connect');
+    raw.write(v1('203.0.113.99', 2));
+    const tls = tlsConnect({ socket: raw, ca: readFileSync(certs.caFile), servername: 'localhost' });
+    const [err] = (await once(tls, 'error')) as [Error];
+    expect(err.message).toMatch(/socket disconnected|ECONNRESET|EPIPE/);
+
     const direct = await RawLdapClient.connect(server.url, STRANGER);
     expect((await direct.bind(JOHN, USER_PASSWORD)).code).toBe(0);
     direct.close();
