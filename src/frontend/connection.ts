@@ -33,6 +33,7 @@ import { resetRestriction } from './password-reset-restriction.js';
 import { Session } from './session.js';
 import { SUBSCHEMA_DN } from './subschema.js';
 import type { OperationObserver } from './operation-observer.js';
+import type { ClientAddress } from './proxy-protocol.js';
 
 export interface ConnectionLimits {
   readonly maxMessageBytes: number;
@@ -54,6 +55,8 @@ export interface ConnectionLimits {
 
 export interface ConnectionOptions {
   readonly id: number;
+  /** The client: the socket's other end, or the one a load balancer's PROXY header named. */
+  readonly peer: ClientAddress;
   readonly directory: Directory;
   readonly logger: Logger;
   readonly limits: ConnectionLimits;
@@ -136,7 +139,7 @@ export class Connection {
     this.applySessionLimits();
     const output = { write: (b: Buffer) => this.writeBatched(b), drained: (signal: AbortSignal) => this.drained(signal) };
     this.searches = new SearchResponder(options.directory, output, options.limits.search ?? NO_SEARCH_LIMITS, options.dropAfterPage, options.resultCache);
-    this.log = options.logger.child({ conn: options.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.log = options.logger.child({ conn: options.id, peer: `${options.peer.address}:${options.peer.port}` });
     this.attach(socket);
     this.log.debug({ tls: this.secure }, 'connection opened');
   }
@@ -559,7 +562,7 @@ export class Connection {
 
   /** What a bind needs to know about the client: its address (for throttling) and whether TLS protects it. */
   private client(): { peer: string; secure: boolean } {
-    return { peer: this.socket.remoteAddress ?? 'unknown', secure: this.secure };
+    return { peer: this.options.peer.address, secure: this.secure };
   }
 
   private write(buf: Buffer): void {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory } from '../core/directory.js';
 import type { Authenticator } from '../core/identity.js';
+import { addressMatcher } from '../core/cidr.js';
 import { metrics } from '../observability/metrics.js';
 import { accessLogFilter, type AccessLogOptions } from './access-log.js';
 import { Admission, type Refusal } from './admission.js';
@@ -11,6 +12,7 @@ import { Connection, type ConnectionLimits } from './connection.js';
 import type { DropAfterPage } from './search-responder.js';
 import { subschemaEntry } from './subschema.js';
 import type { OperationObserver } from './operation-observer.js';
+import { ProxyHeaderError, readProxyHeader, type ClientAddress } from './proxy-protocol.js';
 
 export interface FrontEndOptions {
   /** Plain LDAP (StartTLS offered when `tls` is set); port 0 = ephemeral. */
@@ -37,6 +39,8 @@ export interface FrontEndOptions {
   readonly dropAfterPage?: DropAfterPage;
   /** The result cache of the pipeline serving now, asked per search (a reload may replace it). */
   readonly resultCache?: () => ResultCache | undefined;
+  /** Load balancers (CIDR networks) whose connections start with a PROXY header naming the client; none: off. */
+  readonly proxyProtocol?: { readonly from: readonly string[]; readonly headerTimeoutMs: number };
 }
 
 export interface FrontEnd {
@@ -58,24 +62,64 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
   let secureContext: SecureContext | undefined = options.tls && createSecureContext(options.tls);
   const subschema = subschemaEntry();
   const connections = new Set<Connection>();
-  /** LDAPS sockets still in their TLS handshake: counted by admission, not yet connections. */
-  const handshaking = new Set<Socket>();
+  /** Sockets still reading their PROXY header or in their TLS handshake: counted by admission, not yet connections. */
+  const opening = new Set<Socket>();
   const log = options.logger;
   const accessLog = options.accessLog && accessLogFilter(options.accessLog);
   const admission = new Admission(options.limits.maxConnections, options.limits.maxConnectionsPerAddress ?? 0);
   const handshakeMs = options.limits.tlsHandshakeTimeoutMs;
   const refusals = new RefusalLog(log);
+  const proxy = options.proxyProtocol?.from.length
+    ? { fromBalancer: addressMatcher(options.proxyProtocol.from), headerTimeoutMs: options.proxyProtocol.headerTimeoutMs }
+    : undefined;
   let nextId = 1;
 
-  /** Every TCP connection, LDAP or LDAPS, is admitted (counted) as soon as it is accepted, until its socket closes. */
-  const admit = (socket: Socket): boolean => {
+  /**
+   * Every TCP connection, LDAP or LDAPS, is admitted (counted under its client's address) until its
+   * socket closes: at once, or behind a load balancer once its PROXY header has named the client.
+   * `peer` is what everything downstream sees as the client (limits, throttle, logs).
+   */
+  const accept = (socket: Socket, open: (socket: Socket, peer: ClientAddress) => void): void => {
     socket.on('error', () => undefined); // a reset before the Connection exists must not crash
-    const address = socket.remoteAddress ?? 'unknown'; // gone from the socket once it closes
+    // Read once: gone from the socket once it closes.
+    const direct = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
+    if (!proxy?.fromBalancer(direct.address)) {
+      if (admit(socket, direct)) open(socket, direct);
+      return;
+    }
+    const refusal = admission.awaitHeader();
+    if (refusal) return refuse(socket, direct, refusal);
+    opening.add(socket);
+    readProxyHeader(socket, proxy.headerTimeoutMs).then(
+      (client) => {
+        admission.headerRead();
+        opening.delete(socket);
+        const peer = client ?? direct;
+        if (!admit(socket, peer)) return;
+        open(socket, peer);
+      },
+      (err: Error) => {
+        admission.headerRead();
+        opening.delete(socket);
+        // A balancer's TCP health check connects and closes without a byte: not worth a warning.
+        const routine = err instanceof ProxyHeaderError && err.routine;
+        log[routine ? 'debug' : 'warn']({ balancer: direct.address, err: err.message }, 'PROXY protocol header refused, connection closed');
+        socket.destroy();
+      },
+    );
+  };
+
+  const refuse = (socket: Socket, peer: ClientAddress, refusal: Refusal): void => {
+    metrics.connectionsRefused.inc({ limit: refusal.key });
+    refusals.note(peer.address, refusal);
+    socket.destroy();
+  };
+
+  const admit = (socket: Socket, peer: ClientAddress): boolean => {
+    const address = peer.address;
     const refusal = admission.admit(address);
     if (refusal) {
-      metrics.connectionsRefused.inc({ limit: refusal.key });
-      refusals.note(address, refusal);
-      socket.destroy();
+      refuse(socket, peer, refusal);
       return false;
     }
     metrics.openConnections.inc();
@@ -87,43 +131,46 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     return true;
   };
 
-  const serve = (socket: Socket): void => {
+  const serve = (socket: Socket, peer: ClientAddress): void => {
     const connection: Connection = new Connection(
       socket,
-      { id: nextId++, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache, observe: options.observe },
+      { id: nextId++, peer, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache, observe: options.observe },
       () => connections.delete(connection),
     );
     connections.add(connection);
   };
 
-  const acceptLdap = (socket: Socket): void => {
-    if (admit(socket)) serve(socket);
-  };
+  const acceptLdap = (socket: Socket): void =>
+    accept(socket, (s, peer) => {
+      serve(s, peer);
+      s.resume(); // paused by a PROXY header's reader (a TLS handshake takes the socket paused)
+    });
 
-  /** LDAPS: the handshake runs on an admitted socket, within tlsHandshakeTimeoutMs, before the connection is served. */
-  const acceptLdaps = (socket: Socket): void => {
-    if (!admit(socket)) return;
+  /** LDAPS: the handshake runs on an admitted socket (after its PROXY header), within tlsHandshakeTimeoutMs, before the connection is served. */
+  const acceptLdaps = (socket: Socket): void => accept(socket, handshake);
+
+  const handshake = (socket: Socket, peer: ClientAddress): void => {
     const tls = new TLSSocket(socket, { isServer: true, secureContext });
-    handshaking.add(tls);
-    const failed = (err: Error): void => log.debug({ peer: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+    opening.add(tls);
+    const failed = (err: Error): void => log.debug({ peer: peer.address, err: err.message }, 'TLS handshake failed');
     tls.on('error', failed);
     const timer =
       handshakeMs === undefined
         ? undefined
         : setTimeout(() => {
-            log.info({ peer: socket.remoteAddress }, 'TLS handshake timed out (limits.tlsHandshakeTimeoutSeconds)');
+            log.info({ peer: peer.address }, 'TLS handshake timed out (limits.tlsHandshakeTimeoutSeconds)');
             tls.destroy();
           }, handshakeMs);
     const settle = (): void => {
       clearTimeout(timer);
-      handshaking.delete(tls);
+      opening.delete(tls);
     };
     tls.once('close', settle);
     tls.once('secure', () => {
       settle();
       tls.off('close', settle);
       tls.off('error', failed); // the connection handles errors from now on
-      serve(tls);
+      serve(tls, peer);
     });
   };
 
@@ -165,7 +212,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
         await Promise.race([Promise.all([...connections].map((c) => c.idle())), grace]);
       }
       for (const c of connections) c.close();
-      for (const s of handshaking) s.destroy();
+      for (const s of opening) s.destroy();
       await closing;
     },
   };
