@@ -8,6 +8,10 @@ export type LogFormat = 'json' | 'pretty';
 
 export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
 
+/** Bytes of log lines written together, and the longest a line waits for others (stdout JSON only). */
+const LOG_BATCH_BYTES = 4096;
+const LOG_FLUSH_MS = 100;
+
 /** Characters of a client-supplied name or DN (bind names, search bases) a log line keeps. */
 export const LOGGED_NAME_CHARS = 256;
 
@@ -60,5 +64,7 @@ export function createLogger(level: Level | 'silent' = 'info', destination?: Nod
     // after start-up come in order: fine for a person watching, JSON is the format for load.
     return pino(options, pretty({ destination: destination ?? 1, sync: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l' }));
   }
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+  // Lines gather up to LOG_BATCH_BYTES (or LOG_FLUSH_MS) per write: one write per line was 10-15 % of a
+  // busy server's CPU at info. pino flushes what is left when the process exits.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS }));
 }
