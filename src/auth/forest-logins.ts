@@ -17,7 +17,10 @@ export interface LoginForest {
   /** Virtual UPN suffixes, lower case. */
   readonly upnSuffixes: readonly string[];
   readonly directory: Directory;
-  /** Present for `bindResolution: native`: binds with the (virtual) UPN as the name. */
+  /**
+   * Present for `bindResolution: native`: binds with the (virtual) UPN as the name; DN logins then
+   * bind without a lookup, the forest checking the account's state itself.
+   */
   readonly bindUpn?: (upn: string, password: Buffer, ctx: OperationContext) => Promise<void>;
   /** How this forest's refusals are explained to clients. */
   readonly diagnostics: BindDiagnostics;
@@ -55,6 +58,7 @@ export class ForestLogins {
       case 'dn': {
         const forest = this.forests.find((f) => login.dn.isWithin(f.mount));
         if (!forest) return noAccount(login);
+        if (forest.bindUpn) return this.nativeDnAccount(forest, login.dn, ctx);
         const entry = await this.lookup(forest, login.dn, ctx);
         return entry ? this.account(forest, entry, login.dn.text, ctx) : noAccount(login);
       }
@@ -124,6 +128,23 @@ export class ForestLogins {
         await forest.directory.bind(entry.dn, password, ctx);
         if (disabled) throw refused(AdLogonReason.accountDisabled);
         return { kind: 'user', forest: forest.name, dn: entry.dn, login };
+      },
+    };
+  }
+
+  /**
+   * A native forest (Active Directory) refuses disabled, locked and expired accounts itself, with
+   * its reason, so a DN login goes straight to its bind: one round trip, no lookup. The DN's
+   * canonical form keys the throttle, as the entry's DN would.
+   */
+  private nativeDnAccount(forest: LoginForest, dn: Dn, ctx: OperationContext): LoginAccount {
+    return {
+      key: entryKey(forest, dn),
+      forest: forest.name,
+      diagnostics: forest.diagnostics,
+      verify: async (password) => {
+        await forest.directory.bind(dn, password, ctx);
+        return { kind: 'user', forest: forest.name, dn, login: dn.text };
       },
     };
   }

@@ -1,6 +1,6 @@
 /**
- * A TCP proxy in front of an LDAP server that counts the bind requests passing through it: what
- * tests use to show that Canopy did not try a bind (slapd has no counter a test can read).
+ * A TCP proxy in front of an LDAP server that counts the bind and search requests passing through
+ * it: what tests use to show what Canopy asked of a forest (slapd has no counter a test can read).
  */
 import { connect } from 'node:net';
 import { decodeMessage } from '../../src/protocol/decoder.js';
@@ -11,11 +11,14 @@ export interface CountingProxy {
   readonly url: string;
   /** Bind requests seen so far. */
   readonly binds: number;
+  /** Search requests seen so far. */
+  readonly searches: number;
   close(): Promise<void>;
 }
 
 export async function startCountingProxy(target: { readonly port: number }): Promise<CountingProxy> {
   let binds = 0;
+  let searches = 0;
   const served = await listenTracked((client) => {
     const upstream = connect({ host: '127.0.0.1', port: target.port });
     upstream.on('error', () => upstream.destroy());
@@ -26,7 +29,9 @@ export async function startCountingProxy(target: { readonly port: number }): Pro
       framer.push(chunk);
       for (let m = framer.next(); m; m = framer.next()) {
         const decoded = decodeMessage(m);
-        if (decoded.kind === 'request' && decoded.request.op === 'bind') binds++;
+        if (decoded.kind !== 'request') continue;
+        if (decoded.request.op === 'bind') binds++;
+        else if (decoded.request.op === 'search') searches++;
       }
     });
     client.pipe(upstream);
@@ -36,6 +41,9 @@ export async function startCountingProxy(target: { readonly port: number }): Pro
     url: served.url,
     get binds() {
       return binds;
+    },
+    get searches() {
+      return searches;
     },
     close: served.close,
   };

@@ -10,6 +10,8 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Directory, OperationContext, SearchRequest } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
+import { LdapError } from '../../src/core/ldap-error.js';
+import { ResultCode } from '../../src/core/result-codes.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { runHashPassword } from '../../src/tools/hash-password.js';
 
@@ -186,6 +188,24 @@ describe('ForestLogins', () => {
     expect(a.binds).toEqual([]);
     const unseen = await (await logins.resolve(parseLoginName('ghost@a.lab'), ctx)).verify(pw);
     expect(unseen).toEqual({ kind: 'user', forest: 'a', login: 'ghost@a.lab' });
+  });
+
+  it('sends a native forest DN logins straight to its bind, without a lookup, under the account`s key', async () => {
+    let searches = 0;
+    const a = forest('a', [user('a', 'jdoe')], { bindUpn: async () => undefined });
+    const search = a.directory.search.bind(a.directory);
+    a.directory.search = (request, c) => (searches++, search(request, c));
+    const logins = new ForestLogins([a], createLogger('silent'));
+    const byDn = await logins.resolve(parseLoginName('CN=JDOE, OU=a,DC=corp'), ctx);
+    expect(searches).toBe(0);
+    expect(byDn.key).toBe((await logins.resolve(parseLoginName('jdoe@a.lab'), ctx)).key);
+    const identity = await byDn.verify(pw);
+    expect(identity).toMatchObject({ kind: 'user', forest: 'a' });
+    expect(identity.kind === 'user' && identity.dn?.equals(Dn.parse('cn=jdoe,ou=a,dc=corp'))).toBe(true);
+    expect(a.binds).toEqual(['CN=JDOE,OU=a,DC=corp']);
+    // The forest's refusal (AD's 533 for a disabled account, 52e for a wrong password) is the login's.
+    a.directory.bind = () => Promise.reject(new LdapError(ResultCode.invalidCredentials, '80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 533, v4563'));
+    await expect((await logins.resolve(parseLoginName('cn=jdoe,ou=a,dc=corp'), ctx)).verify(pw)).rejects.toMatchObject({ code: 49 });
   });
 
   it('refuses names that reach no forest or several entries, and disabled users, each with its reason for the metric', async () => {
