@@ -52,6 +52,9 @@ export const ldapSyntaxes = `
 ( 1.3.6.1.4.1.1466.115.121.1.51 DESC 'Teletex Terminal Identifier' )
 ( 1.3.6.1.4.1.1466.115.121.1.23 DESC 'Fax' X-NOT-HUMAN-READABLE 'TRUE' )
 ( 1.3.6.1.4.1.4203.666.11.2.1 DESC 'CSN' )
+( 1.3.6.1.4.1.1466.115.121.1.13 DESC 'Data Quality' )
+( 1.3.6.1.4.1.1466.115.121.1.19 DESC 'DSA Quality' )
+( 1.3.6.1.4.1.1466.115.121.1.21 DESC 'Enhanced Guide' )
 `;
 
 export const matchingRules = `
