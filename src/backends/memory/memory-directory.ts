@@ -205,7 +205,7 @@ export class MemoryDirectory implements Directory {
   schemaInUse(): SchemaUsage {
     if (!this.usage) {
       this.usage = new SchemaUsage();
-      for (const node of this.nodes.values()) this.usage.note(node.entry);
+      for (const entry of this.entries()) this.usage.note(entry);
     }
     return this.usage;
   }
