@@ -1,9 +1,9 @@
 /**
  * The subschema a schema-reading client sees from `canopy mock`: the types and classes the data
  * uses, with their standard definitions (NIS, ppolicy, inetOrgPerson), and types no built-in
- * schema knows described as text. Read with python ldap3 (`get_info=ALL`, the way its users
- * open connections), OpenLDAP's ldapsearch (every value checked against RFC 4512's grammar) and
- * ldapts.
+ * schema knows described as text; from `canopy serve`, every definition built in. Read with
+ * python ldap3 (`get_info=ALL`, the way its users open connections), OpenLDAP's ldapsearch
+ * (every value checked against RFC 4512's grammar) and ldapts.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLdapTool } from '../support/ldap-tools.js';
 import { ATTRIBUTE_TYPE, OBJECT_CLASS } from '../support/rfc4512-grammar.js';
 import { runMockInProcess, type InProcessMock } from '../support/mock-command.js';
+import { startTestServer } from '../support/server.js';
 
 const PYTHON = '/usr/bin/python3';
 const BASE = 'dc=posix,dc=test';
@@ -99,6 +100,14 @@ interface Ldap3Report {
   found: { uidNumber: unknown; homeDirectory: unknown; favouriteColour: unknown; groupMembers: unknown };
 }
 
+/** Fails naming the Debian package when python ldap3 is missing, then runs `script` with `args`; its stdout as JSON. */
+async function runLdap3<T>(script: string, args: readonly string[]): Promise<T> {
+  const probe = await promisify(execFile)(PYTHON, ['-c', 'import ldap3']).catch(() => undefined);
+  if (!probe) throw new Error('python3-ldap3 is not installed: install the Debian package python3-ldap3');
+  const { stdout } = await promisify(execFile)(PYTHON, ['-c', script, ...args], { timeout: 30_000 });
+  return JSON.parse(stdout) as T;
+}
+
 describe('the subschema of canopy mock follows its data', () => {
   const dir = mkdtempSync(join(tmpdir(), 'canopy-schema-'));
   let mock: InProcessMock;
@@ -114,10 +123,7 @@ describe('the subschema of canopy mock follows its data', () => {
   });
 
   it('python ldap3 with get_info=ALL sees the NIS and ppolicy types with their syntax, and unknown ones as text', async () => {
-    const probe = await promisify(execFile)(PYTHON, ['-c', 'import ldap3']).catch(() => undefined);
-    if (!probe) throw new Error('python3-ldap3 is not installed: install the Debian package python3-ldap3');
-    const { stdout } = await promisify(execFile)(PYTHON, ['-c', LDAP3_CLIENT, mock.url, ADMIN, PASSWORD, BASE], { timeout: 30_000 });
-    const report = JSON.parse(stdout) as Ldap3Report;
+    const report = await runLdap3<Ldap3Report>(LDAP3_CLIENT, [mock.url, ADMIN, PASSWORD, BASE]);
     const integer = '1.3.6.1.4.1.1466.115.121.1.27';
     const ia5 = '1.3.6.1.4.1.1466.115.121.1.26';
     expect(report.types.uidNumber).toEqual({ oid: '1.3.6.1.1.1.1.0', syntax: integer, single: true, equality: ['integerMatch'] });
@@ -230,5 +236,44 @@ describe('the subschema of canopy mock with the bundled AD-like fixtures', () =>
     expect(types.some((t) => t.includes("NAME 'userAccountControl' EQUALITY integerMatch"))).toBe(true);
     expect(classes.some((c) => c.startsWith("( 1.2.840.113556.1.5.9 NAME 'user' SUP organizationalPerson STRUCTURAL"))).toBe(true);
     expect(types.some((t) => t.includes("NAME 'uidNumber'"))).toBe(false);
+  });
+});
+
+/** Reads the schema anonymously with ldap3, as a client of `canopy serve` does; prints JSON. */
+const LDAP3_SCHEMA = `
+import json, sys
+from ldap3 import ALL, Connection, Server
+server = Server(sys.argv[1], get_info=ALL)
+Connection(server, auto_bind=True)
+schema = server.schema
+pick = lambda names, table: {n: table[n].oid for n in names}
+print(json.dumps({
+  'types': len(schema.attribute_types), 'classes': len(schema.object_classes),
+  'typeOids': pick(['sAMAccountName', 'objectGUID', 'uidNumber', 'memberUid', 'pwdMaxAge', 'drink', 'favouriteDrink', 'nisMapEntry'], schema.attribute_types),
+  'classOids': pick(['user', 'posixAccount', 'pwdPolicy', 'pilotOrganization', 'inetOrgPerson'], schema.object_classes),
+}))
+`;
+
+describe('the subschema of canopy serve', () => {
+  it('publishes every definition built in, which python ldap3 reads whole', async () => {
+    const server = await startTestServer();
+    try {
+      const report = await runLdap3<{ types: number; classes: number; typeOids: Record<string, string>; classOids: Record<string, string> }>(LDAP3_SCHEMA, [server.url]);
+      expect(report.types).toBeGreaterThan(240);
+      expect(report.classes).toBeGreaterThan(60);
+      expect(report.typeOids).toEqual({
+        sAMAccountName: '1.2.840.113556.1.4.221',
+        objectGUID: '1.2.840.113556.1.4.2',
+        uidNumber: '1.3.6.1.1.1.1.0',
+        memberUid: '1.3.6.1.1.1.1.12',
+        pwdMaxAge: '1.3.6.1.4.1.42.2.27.8.1.3',
+        drink: '0.9.2342.19200300.100.1.5',
+        favouriteDrink: '0.9.2342.19200300.100.1.5',
+        nisMapEntry: '1.3.6.1.1.1.1.27',
+      });
+      expect(report.classOids).toMatchObject({ user: '1.2.840.113556.1.5.9', posixAccount: '1.3.6.1.1.1.2.0', pwdPolicy: '1.3.6.1.4.1.42.2.27.8.2.1' });
+    } finally {
+      await server.close();
+    }
   });
 });
