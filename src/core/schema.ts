@@ -128,6 +128,16 @@ const AD_TYPES: readonly AttributeTypeDef[] = [
   s('pwdLastSet', `${MS}.1.4.96`, { syntax: 'integer', singleValue: true }),
   s('accountExpires', `${MS}.1.4.159`, { syntax: 'integer', singleValue: true }),
   s('lastLogonTimestamp', `${MS}.1.4.1696`, { syntax: 'integer', singleValue: true }),
+  // Account lockout and password age: the domain's settings and the users' state (the mock's AD profile keeps them).
+  s('lockoutThreshold', `${MS}.1.4.73`, { syntax: 'integer', singleValue: true }),
+  s('lockoutDuration', `${MS}.1.4.60`, { syntax: 'integer', singleValue: true }),
+  s('lockOutObservationWindow', `${MS}.1.4.61`, { syntax: 'integer', singleValue: true }),
+  s('maxPwdAge', `${MS}.1.4.74`, { syntax: 'integer', singleValue: true }),
+  s('lockoutTime', `${MS}.1.4.662`, { syntax: 'integer', singleValue: true }),
+  s('badPwdCount', `${MS}.1.4.12`, { syntax: 'integer', singleValue: true }),
+  s('badPasswordTime', `${MS}.1.4.49`, { syntax: 'integer', singleValue: true }),
+  // Constructed by AD when asked for by name: never stored, never written.
+  s('msDS-User-Account-Control-Computed', `${MS}.1.4.1460`, { syntax: 'integer', singleValue: true, operational: true, noUserModification: true }),
   s('msDS-UserAccountDisabled', `${MS}.1.4.1853`, { syntax: 'boolean', singleValue: true }),
   s('whenCreated', `${MS}.1.2.2`, { syntax: 'time', singleValue: true }),
   s('whenChanged', `${MS}.1.2.3`, { syntax: 'time', singleValue: true }),
@@ -198,7 +208,8 @@ const USER_MAY = [
   'sAMAccountName', 'userPrincipalName', 'userAccountControl', 'objectGUID', 'objectSid',
   'memberOf', 'primaryGroupID', 'sAMAccountType', 'pwdLastSet', 'accountExpires',
   'lastLogonTimestamp', 'unicodePwd', 'proxyAddresses', 'msRTCSIP-PrimaryUserAddress',
-  'msDS-UserAccountDisabled', 'userCertificate', 'uid', 'jpegPhoto',
+  'msDS-UserAccountDisabled', 'userCertificate', 'uid', 'jpegPhoto', 'lockoutTime', 'badPwdCount',
+  'badPasswordTime', 'msDS-User-Account-Control-Computed',
 ];
 /** Attributes every AD object may carry (AD puts them on `top`). */
 const TOP_MAY = [
@@ -219,7 +230,7 @@ const AD_CLASSES: readonly ObjectClassDef[] = [
   oc('organization', '2.5.6.4', 'structural', 'top', ['o'], ['l', 'st', 'street', 'postalCode', 'seeAlso']),
   oc('container', `${MS}.1.3.23`, 'structural', 'top', ['cn'], []),
   oc('domain', '0.9.2342.19200300.100.4.13', 'structural', 'top', ['dc'], ['o', 'l', 'st', 'street', 'seeAlso']),
-  oc('domainDNS', `${MS}.1.5.67`, 'structural', 'domain', [], ['objectSid']),
+  oc('domainDNS', `${MS}.1.5.67`, 'structural', 'domain', [], ['objectSid', 'lockoutThreshold', 'lockoutDuration', 'lockOutObservationWindow', 'maxPwdAge']),
   oc('dcObject', '1.3.6.1.4.1.1466.344', 'auxiliary', 'top', ['dc'], []),
   oc('extensibleObject', '1.3.6.1.4.1.1466.101.120.111', 'auxiliary', 'top', [], []),
   oc('subschema', '2.5.20.1', 'auxiliary', 'top', [], []),

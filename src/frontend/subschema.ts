@@ -39,15 +39,15 @@ const SYNTAX: Record<SyntaxKind, { oid: string; equality: string; substr?: strin
 
 /**
  * Published whatever the data holds: the attributes of the server's own entries (root DSE,
- * subschema), those it maintains on entries, and the password-policy state the mock directory
- * writes on users (a client reading the schema before a lockout may ask for them after).
+ * subschema), those it maintains on entries, and the account state the mock directory keeps on
+ * users, ppolicy's and AD's (a client reading the schema before a lockout may ask for them after).
  */
 const SERVER_TYPES = [
   'objectClass', 'cn', 'createTimestamp', 'modifyTimestamp', 'subschemaSubentry', 'hasSubordinates', 'entryDN',
   'canopyForest', 'namingContexts', 'supportedLDAPVersion', 'supportedExtension', 'supportedControl',
   'supportedSASLMechanisms', 'vendorName', 'vendorVersion', 'attributeTypes', 'objectClasses', 'ldapSyntaxes',
   'matchingRules', 'pwdPolicySubentry', 'pwdChangedTime', 'pwdReset', 'pwdFailureTime', 'pwdAccountLockedTime',
-  'pwdGraceUseTime',
+  'pwdGraceUseTime', 'lockoutTime', 'badPwdCount', 'badPasswordTime', 'msDS-User-Account-Control-Computed',
 ];
 const SERVER_CLASSES = ['top', 'subschema', 'extensibleObject'];
 

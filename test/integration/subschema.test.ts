@@ -236,6 +236,11 @@ describe('the subschema of canopy mock with the bundled AD-like fixtures', () =>
     expect(types.some((t) => t.includes("NAME 'userAccountControl' EQUALITY integerMatch"))).toBe(true);
     expect(classes.some((c) => c.startsWith("( 1.2.840.113556.1.5.9 NAME 'user' SUP organizationalPerson STRUCTURAL"))).toBe(true);
     expect(types.some((t) => t.includes("NAME 'uidNumber'"))).toBe(false);
+    // The account state the AD profile keeps, listed before any lockout wrote it.
+    expect(types).toContain("( 1.2.840.113556.1.4.662 NAME 'lockoutTime' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )");
+    expect(types).toContain(
+      "( 1.2.840.113556.1.4.1460 NAME 'msDS-User-Account-Control-Computed' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
+    );
   });
 });
 
