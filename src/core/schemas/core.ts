@@ -5,10 +5,12 @@ import type { SchemaSource } from '../schema-description.js';
  * entryDN, entryUUID) and RFC 4519's user attributes, with the few others OpenLDAP's core schema
  * holds (labeledURI, ref, the X.509 attributes, OpenLDAP's entryCSN and contextCSN).
  * Taken from slapd 2.5's own subschema (its built-in schema and OpenLDAP's schema files), without
- * the DESC texts; one RFC 4512 description per line, parsed at start.
+ * the DESC texts; one RFC 4512 description per line, parsed at start. dITStructureRules,
+ * dITContentRules and nameForms come from RFC 4512 itself (the `subschema` class names them;
+ * slapd does not publish them).
  */
 export const core: SchemaSource = {
-  origin: 'OpenLDAP core schema (RFC 4512, RFC 4519)',
+  origin: 'RFC 4512, RFC 4519, OpenLDAP core',
   text: `
 attributetype ( 2.5.4.0 NAME 'objectClass' EQUALITY objectIdentifierMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.38 )
 attributetype ( 2.5.21.9 NAME 'structuralObjectClass' EQUALITY objectIdentifierMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.38 SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )
