@@ -7,6 +7,7 @@ import type { LoadedConfig } from './config/load.js';
 import type { ForestConfig } from './config/schema.js';
 import { Dn } from './core/dn.js';
 import type { Directory } from './core/directory.js';
+import type { SchemaUsage } from './core/schema-usage.js';
 import { MemoryDirectory } from './backends/memory/memory-directory.js';
 import { startFrontEnd, type FrontEnd } from './frontend/listener.js';
 import type { DropAfterPage } from './frontend/search-responder.js';
@@ -76,6 +77,8 @@ export interface ServerOptions {
   readonly cacheClock?: () => number;
   /** Told of each operation once answered: the mock directory's journal. */
   readonly observe?: OperationObserver;
+  /** What the served data uses, for the subschema entry: the mock directory's loaded forests. */
+  readonly schemaInUse?: () => readonly SchemaUsage[];
 }
 
 /** What assembling a pipeline needs besides the configuration. */
@@ -146,6 +149,7 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
       logger,
       vendorVersion: version,
       dropAfterPage: options.dropAfterPage,
+      schemaInUse: options.schemaInUse,
       observe: options.observe,
       resultCache: () => live.pipeline.cache,
       accessLog: { enabled: config.logging.accessLog, sampleRate: config.logging.accessLogSampleRate },

@@ -1,8 +1,21 @@
+import { parseSchema, type AttributeTypeDescription, type ObjectClassDescription } from './schema-description.js';
+import { core } from './schemas/core.js';
+import { cosine } from './schemas/cosine.js';
+import { inetOrgPerson } from './schemas/inetorgperson.js';
+import { nis } from './schemas/nis.js';
+import { ppolicy } from './schemas/ppolicy.js';
+
 /**
  * What Canopy knows of attribute types and object classes: how values of an attribute are
  * matched and carried (binary attributes stay bytes), which are operational, and the
- * definitions published in the subschema entry. The table is AD-like: the X.500/RFC 4519
- * attributes plus the Microsoft ones sync clients read, with Microsoft's OIDs.
+ * definitions published in the subschema entry. Two sources, in this order:
+ *
+ * - the AD table below: the X.500/RFC 4519 attributes plus the Microsoft ones sync clients read,
+ *   with Microsoft's OIDs, and the flags only Canopy knows (credentials, SIDs);
+ * - the standard schemas built in as data (core/schemas/*.ts: core, cosine, inetOrgPerson, NIS,
+ *   ppolicy): every type the AD table does not define by OID or by name, with matching, syntax
+ *   and flags read from its own definition. The AD table wins where both define a type, so its
+ *   types match as they always did (cosine's `info` is AD's `info` here, with AD's OID).
  */
 export type SyntaxKind = 'string' | 'integer' | 'binary' | 'dn' | 'boolean' | 'time' | 'oid';
 
@@ -22,6 +35,8 @@ export interface AttributeTypeDef {
   /** Values are SIDs: an assertion may give one in string form (`S-1-5-21-…`), as AD accepts. */
   readonly sid?: boolean;
   readonly aliases?: readonly string[];
+  /** The standard's own description, published as it is (types from the built-in schemas). */
+  readonly definition?: AttributeTypeDescription;
 }
 
 export interface ObjectClassDef {
@@ -31,6 +46,8 @@ export interface ObjectClassDef {
   readonly kind: 'structural' | 'auxiliary' | 'abstract';
   readonly must: readonly string[];
   readonly may: readonly string[];
+  /** The standard's own description (classes from the built-in schemas); `may` may add to it. */
+  readonly definition?: ObjectClassDescription;
 }
 
 const MS = '1.2.840.113556';
@@ -46,7 +63,7 @@ const s = (name: string, oid: string, extra: Partial<AttributeTypeDef> = {}): At
   ...extra,
 });
 
-export const attributeTypes: readonly AttributeTypeDef[] = [
+const AD_TYPES: readonly AttributeTypeDef[] = [
   s('objectClass', '2.5.4.0', { syntax: 'oid' }),
   s('cn', '2.5.4.3', { aliases: ['commonName'] }),
   s('sn', '2.5.4.4', { aliases: ['surname'] }),
@@ -111,6 +128,16 @@ export const attributeTypes: readonly AttributeTypeDef[] = [
   s('pwdLastSet', `${MS}.1.4.96`, { syntax: 'integer', singleValue: true }),
   s('accountExpires', `${MS}.1.4.159`, { syntax: 'integer', singleValue: true }),
   s('lastLogonTimestamp', `${MS}.1.4.1696`, { syntax: 'integer', singleValue: true }),
+  // Account lockout and password age: the domain's settings and the users' state (the mock's AD profile keeps them).
+  s('lockoutThreshold', `${MS}.1.4.73`, { syntax: 'integer', singleValue: true }),
+  s('lockoutDuration', `${MS}.1.4.60`, { syntax: 'integer', singleValue: true }),
+  s('lockOutObservationWindow', `${MS}.1.4.61`, { syntax: 'integer', singleValue: true }),
+  s('maxPwdAge', `${MS}.1.4.74`, { syntax: 'integer', singleValue: true }),
+  s('lockoutTime', `${MS}.1.4.662`, { syntax: 'integer', singleValue: true }),
+  s('badPwdCount', `${MS}.1.4.12`, { syntax: 'integer', singleValue: true }),
+  s('badPasswordTime', `${MS}.1.4.49`, { syntax: 'integer', singleValue: true }),
+  // Constructed by AD when asked for by name: never stored, never written.
+  s('msDS-User-Account-Control-Computed', `${MS}.1.4.1460`, { syntax: 'integer', singleValue: true, operational: true, noUserModification: true }),
   s('msDS-UserAccountDisabled', `${MS}.1.4.1853`, { syntax: 'boolean', singleValue: true }),
   s('whenCreated', `${MS}.1.2.2`, { syntax: 'time', singleValue: true }),
   s('whenChanged', `${MS}.1.2.3`, { syntax: 'time', singleValue: true }),
@@ -181,7 +208,8 @@ const USER_MAY = [
   'sAMAccountName', 'userPrincipalName', 'userAccountControl', 'objectGUID', 'objectSid',
   'memberOf', 'primaryGroupID', 'sAMAccountType', 'pwdLastSet', 'accountExpires',
   'lastLogonTimestamp', 'unicodePwd', 'proxyAddresses', 'msRTCSIP-PrimaryUserAddress',
-  'msDS-UserAccountDisabled', 'userCertificate', 'uid', 'jpegPhoto',
+  'msDS-UserAccountDisabled', 'userCertificate', 'uid', 'jpegPhoto', 'lockoutTime', 'badPwdCount',
+  'badPasswordTime', 'msDS-User-Account-Control-Computed',
 ];
 /** Attributes every AD object may carry (AD puts them on `top`). */
 const TOP_MAY = [
@@ -189,7 +217,7 @@ const TOP_MAY = [
   'whenChanged', 'uSNCreated', 'uSNChanged', 'memberOf', 'managedBy', 'info', 'proxyAddresses',
 ];
 
-export const objectClasses: readonly ObjectClassDef[] = [
+const AD_CLASSES: readonly ObjectClassDef[] = [
   oc('top', '2.5.6.0', 'abstract', undefined, ['objectClass'], TOP_MAY),
   oc('person', '2.5.6.6', 'structural', 'top', ['cn'], PERSON_MAY),
   oc('organizationalPerson', '2.5.6.7', 'structural', 'person', [], ORG_PERSON_MAY),
@@ -202,24 +230,11 @@ export const objectClasses: readonly ObjectClassDef[] = [
   oc('organization', '2.5.6.4', 'structural', 'top', ['o'], ['l', 'st', 'street', 'postalCode', 'seeAlso']),
   oc('container', `${MS}.1.3.23`, 'structural', 'top', ['cn'], []),
   oc('domain', '0.9.2342.19200300.100.4.13', 'structural', 'top', ['dc'], ['o', 'l', 'st', 'street', 'seeAlso']),
-  oc('domainDNS', `${MS}.1.5.67`, 'structural', 'domain', [], ['objectSid']),
+  oc('domainDNS', `${MS}.1.5.67`, 'structural', 'domain', [], ['objectSid', 'lockoutThreshold', 'lockoutDuration', 'lockOutObservationWindow', 'maxPwdAge']),
   oc('dcObject', '1.3.6.1.4.1.1466.344', 'auxiliary', 'top', ['dc'], []),
   oc('extensibleObject', '1.3.6.1.4.1.1466.101.120.111', 'auxiliary', 'top', [], []),
   oc('subschema', '2.5.20.1', 'auxiliary', 'top', [], []),
 ];
-
-const byName = new Map<string, AttributeTypeDef>();
-for (const t of attributeTypes) {
-  byName.set(t.name.toLowerCase(), t);
-  byName.set(t.oid, t);
-  for (const a of t.aliases ?? []) byName.set(a.toLowerCase(), t);
-}
-
-const classByName = new Map<string, ObjectClassDef>();
-for (const c of objectClasses) {
-  classByName.set(c.name.toLowerCase(), c);
-  classByName.set(c.oid, c);
-}
 
 /*
  * The attribute-type registry. RFC 4512 §2.5: an attribute description is the type's OID or any
@@ -301,6 +316,95 @@ export function syntaxOf(description: string): SyntaxKind {
 
 export function isOperational(description: string): boolean {
   return attributeType(description)?.operational === true;
+}
+
+const SYNTAX = '1.3.6.1.4.1.1466.115.121.1';
+/** Syntaxes whose values are bytes, not text: audio, binary, certificates, fax, JPEG, octet string, algorithms, PKCS#8. */
+const BINARY_SYNTAXES = new Set([...[4, 5, 8, 9, 10, 23, 28, 40, 49].map((n) => `${SYNTAX}.${n}`), '1.2.840.113549.1.8.1.1']);
+const SYNTAX_KINDS = new Map<string, SyntaxKind>([
+  [`${SYNTAX}.27`, 'integer'],
+  [`${SYNTAX}.12`, 'dn'],
+  [`${SYNTAX}.7`, 'boolean'],
+  [`${SYNTAX}.24`, 'time'],
+  [`${SYNTAX}.38`, 'oid'],
+]);
+/** Equality rules that keep case: such text values are compared exactly. */
+const EXACT_RULES = new Set(['caseexactmatch', 'caseexactia5match', 'octetstringmatch']);
+
+const STANDARDS = [core, cosine, inetOrgPerson, nis, ppolicy].map(parseSchema);
+
+/** Every attribute type Canopy knows: the AD table's, then the standards' it does not define. */
+export const attributeTypes: readonly AttributeTypeDef[] = [
+  ...AD_TYPES,
+  ...standardTypes(AD_TYPES, STANDARDS.flatMap((s) => s.attributeTypes)),
+];
+
+const byName = new Map<string, AttributeTypeDef>();
+for (const t of attributeTypes) {
+  byName.set(t.name.toLowerCase(), t);
+  byName.set(t.oid, t);
+  for (const a of t.aliases ?? []) byName.set(a.toLowerCase(), t);
+}
+
+/** Every object class Canopy knows: the AD table's (allowing what the standard's class of that name allows too), then the standards'. */
+export const objectClasses: readonly ObjectClassDef[] = standardClasses(AD_CLASSES, STANDARDS.flatMap((s) => s.objectClasses));
+
+const classByName = new Map<string, ObjectClassDef>();
+for (const c of objectClasses) {
+  classByName.set(c.name.toLowerCase(), c);
+  classByName.set(c.oid, c);
+}
+
+/**
+ * The standards' types the AD table does not define, by OID or by any name, with their
+ * behaviour taken from their definition; syntax and equality come from the supertype when a
+ * type has none of its own (`cn SUP name`).
+ */
+function standardTypes(table: readonly AttributeTypeDef[], descriptions: readonly AttributeTypeDescription[]): AttributeTypeDef[] {
+  const taken = new Set(table.flatMap((t) => [t.oid, ...[t.name, ...(t.aliases ?? [])].map((n) => n.toLowerCase())]));
+  const byKey = new Map(descriptions.flatMap((d) => [d.oid, ...d.names.map((n) => n.toLowerCase())].map((k) => [k, d] as const)));
+  const inherited = (d: AttributeTypeDescription | undefined, field: 'syntax' | 'equality', depth = 0): string | undefined =>
+    d === undefined || depth > 8 ? undefined : (d[field] ?? (d.sup ? inherited(byKey.get(d.sup.toLowerCase()), field, depth + 1) : undefined));
+  return descriptions
+    .filter((d) => ![d.oid, ...d.names.map((n) => n.toLowerCase())].some((k) => taken.has(k)))
+    .map((d) => {
+      const syntaxOid = inherited(d, 'syntax')?.replace(/\{\d+\}$/, '');
+      const syntax: SyntaxKind = syntaxOid === undefined ? 'string' : BINARY_SYNTAXES.has(syntaxOid) ? 'binary' : (SYNTAX_KINDS.get(syntaxOid) ?? 'string');
+      const equality = inherited(d, 'equality')?.toLowerCase();
+      return {
+        name: d.names[0] ?? d.oid,
+        oid: d.oid,
+        syntax,
+        ...(syntax === 'string' && equality !== undefined && EXACT_RULES.has(equality) && { exact: true }),
+        ...(d.singleValue && { singleValue: true }),
+        ...(d.usage !== undefined && { operational: true }),
+        ...(d.noUserModification && { noUserModification: true }),
+        ...(d.names.length > 1 && { aliases: d.names.slice(1) }),
+        definition: d,
+      };
+    });
+}
+
+/**
+ * The AD table's classes, each allowing also what the standard class of the same OID or name
+ * must or may hold (AD's `person` does not require `sn`; it still may hold everything RFC 4519's
+ * may), then the standards' other classes.
+ */
+function standardClasses(table: readonly ObjectClassDef[], descriptions: readonly ObjectClassDescription[]): ObjectClassDef[] {
+  const byKey = new Map(descriptions.flatMap((d) => [d.oid, ...d.names.map((n) => n.toLowerCase())].map((k) => [k, d] as const)));
+  const taken = new Set<ObjectClassDescription>();
+  const merged = table.map((c) => {
+    const d = byKey.get(c.oid) ?? byKey.get(c.name.toLowerCase());
+    if (!d) return c;
+    taken.add(d);
+    const allowed = new Set([...c.must, ...c.may].map(attributeKey));
+    const extra = [...d.must, ...d.may].filter((n) => !allowed.has(attributeKey(n)) && allowed.add(attributeKey(n)));
+    return extra.length > 0 ? { ...c, may: [...c.may, ...extra] } : c;
+  });
+  const own = descriptions
+    .filter((d) => !taken.has(d))
+    .map((d): ObjectClassDef => ({ name: d.names[0] ?? d.oid, oid: d.oid, kind: d.kind, ...(d.sup[0] && { sup: d.sup[0] }), must: d.must, may: d.may, definition: d }));
+  return [...merged, ...own];
 }
 
 const credentialKeys = new Set([...attributeTypes.filter((t) => t.credential).map((t) => t.name), ...CREDENTIAL_NAMES].map(attributeKey));

@@ -63,7 +63,8 @@ export interface ConnectionOptions {
   /** Present when StartTLS is offered. */
   readonly secureContext?: SecureContext;
   readonly vendorVersion: string;
-  readonly subschema: Entry;
+  /** The subschema subentry as it is now (it follows the data a mock directory holds). */
+  readonly subschema: () => Entry;
   /** Checks named simple binds. */
   readonly authenticator: Authenticator;
   /** Which operations get an access log line (`logging.accessLog*`); all when absent. */
@@ -456,9 +457,9 @@ export class Connection {
           startTls: this.options.secureContext !== undefined,
           vendorVersion: this.options.vendorVersion,
         })
-      : this.options.subschema;
+      : this.options.subschema();
     if (!compileFilter(request.filter)(entry)) return { code: ResultCode.success, entries: 0 };
-    const attributes = isRoot ? rootDseAttributes(request.attributes) : request.attributes;
+    const attributes = rootDseAttributes(request.attributes);
     this.write(encodeSearchEntry(messageId, entry, AttributeSelection.compile(attributes, request.typesOnly)));
     return { code: ResultCode.success, entries: 1 };
   }

@@ -5,12 +5,13 @@ import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory } from '../core/directory.js';
 import type { Authenticator } from '../core/identity.js';
 import { addressMatcher } from '../core/cidr.js';
+import type { SchemaUsage } from '../core/schema-usage.js';
 import { metrics } from '../observability/metrics.js';
 import { accessLogFilter, type AccessLogOptions } from './access-log.js';
 import { Admission, type Refusal } from './admission.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import type { DropAfterPage } from './search-responder.js';
-import { subschemaEntry } from './subschema.js';
+import { subschemaSource } from './subschema.js';
 import type { OperationObserver } from './operation-observer.js';
 import { ProxyHeaderError, readProxyHeader, type ClientAddress } from './proxy-protocol.js';
 
@@ -41,6 +42,8 @@ export interface FrontEndOptions {
   readonly resultCache?: () => ResultCache | undefined;
   /** Load balancers (CIDR networks) whose connections start with a PROXY header naming the client; none: off. */
   readonly proxyProtocol?: { readonly from: readonly string[]; readonly headerTimeoutMs: number };
+  /** What the served data uses, for the subschema entry (the mock directory's); every built-in definition is published when absent. */
+  readonly schemaInUse?: () => readonly SchemaUsage[];
 }
 
 export interface FrontEnd {
@@ -60,7 +63,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
   if (options.ldaps && !options.tls) throw new Error('an LDAPS listener needs a TLS certificate and key');
   // Replaced by replaceTls: read by each new LDAPS handshake and each new connection (StartTLS).
   let secureContext: SecureContext | undefined = options.tls && createSecureContext(options.tls);
-  const subschema = subschemaEntry();
+  const subschema = subschemaSource(options.schemaInUse);
   const connections = new Set<Connection>();
   /** Sockets still reading their PROXY header or in their TLS handshake: counted by admission, not yet connections. */
   const opening = new Set<Socket>();

@@ -29,8 +29,8 @@ export function rootDseEntry(namingContexts: readonly Dn[], options: RootDseOpti
 }
 
 /**
- * Root DSE attributes come back for `*`, `+` and no list alike (what `ldapsearch -b "" -s base`
- * expects), or by name; `1.1` still means none.
+ * Root DSE attributes, and the subschema entry's, come back for `*`, `+` and no list alike (what
+ * `ldapsearch -b "" -s base` expects, though they are operational), or by name; `1.1` still means none.
  */
 export function rootDseAttributes(requested: readonly string[]): readonly string[] {
   if (requested.length === 0 || requested.includes('*') || requested.includes('+')) return ['*', '+'];

@@ -226,6 +226,7 @@ async function start(options: MockDirectoryOptions, prepared: Prepared): Promise
     logger,
     observe: journal.record,
     openBackend: (f) => memories.get(f.name),
+    schemaInUse: () => [...memories.values()].map((m) => m.schemaInUse()),
     wrapBackend: (name, directory) => faults.wrap(name, directory),
     dropAfterPage: faults.dropAfterPage,
   });

@@ -17,6 +17,7 @@ import { LdapError } from '../../core/ldap-error.js';
 import { equalityKey, integerValue, normalise } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
 import { attributeKey } from '../../core/schema.js';
+import { SchemaUsage } from '../../core/schema-usage.js';
 import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, type AdProfile } from './ad-profile.js';
 import { adLogon, computedAccountControl, withPasswordChanged } from './ad-account-state.js';
 import { AttributeIndex } from './attribute-index.js';
@@ -99,6 +100,8 @@ export class MemoryDirectory implements Directory {
   /** AD's update sequence number: the last one given to a change. */
   private usn = 0n;
   private readonly now: () => number;
+  /** What the entries use, once asked for (see schemaInUse). */
+  private usage: SchemaUsage | undefined;
 
   private constructor(
     readonly suffix: Dn,
@@ -192,6 +195,19 @@ export class MemoryDirectory implements Directory {
 
   namingContexts(): readonly Dn[] {
     return [this.suffix];
+  }
+
+  /**
+   * The attribute types and object classes the entries use (for the subschema entry): one pass
+   * over the entries on the first call, kept current by each write after it; nothing at load,
+   * where most mocks never have their schema read.
+   */
+  schemaInUse(): SchemaUsage {
+    if (!this.usage) {
+      this.usage = new SchemaUsage();
+      for (const entry of this.entries()) this.usage.note(entry);
+    }
+    return this.usage;
   }
 
   /** Every entry, parents before children (the order LDIF needs for saving). */
@@ -598,6 +614,7 @@ export class MemoryDirectory implements Directory {
     const parent = entry.dn.equals(this.suffix) ? undefined : this.nodes.get(entry.dn.parentKey!)!;
     const parentKey = parent?.entry.dn.key;
     this.nodes.set(key, { entry: seal(entry), parentKey });
+    this.usage?.note(entry);
     if (parent) (parent.children ??= new Set()).add(key);
     for (const index of this.indexes.values()) index.add(entry, key);
   }
@@ -615,6 +632,7 @@ export class MemoryDirectory implements Directory {
     this.journal?.push({ key, previous: node.entry });
     for (const index of this.indexes.values()) index.remove(node.entry, key);
     node.entry = seal(entry);
+    this.usage?.note(entry);
     for (const index of this.indexes.values()) index.add(entry, key);
   }
 }
