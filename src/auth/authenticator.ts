@@ -1,7 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecurityConfig } from '../config/auth-schema.js';
 import type { OperationContext } from '../core/directory.js';
-import type { Authenticator, BindCredentials, Identity } from '../core/identity.js';
+import { AdLogonReason, adLogonMessage } from '../core/ad-logon.js';
+import type { Dn } from '../core/dn.js';
+import type { Authenticator, BindCredentials, CertificateCredentials, Identity } from '../core/identity.js';
+import type { PolicyNotes } from '../core/password-policy.js';
+import type { SessionResources } from '../core/session-resources.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import type { Logger } from '../observability/logger.js';
@@ -12,6 +16,7 @@ import { BindThrottle, type BindAttempt } from './bind-throttle.js';
 import type { ForestLogins } from './forest-logins.js';
 import type { LocalAccounts } from './local-accounts.js';
 import { parseLoginName, type LoginAccount, type LoginName } from './login-name.js';
+import { SubjectMapping } from './subject-mapping.js';
 
 /**
  * Canopy's simple binds: the TLS requirement, then the account the name resolves to (a local
@@ -29,6 +34,7 @@ export class CanopyAuthenticator implements Authenticator {
     private readonly accounts: LocalAccounts,
     private readonly forests: ForestLogins,
     private readonly logger: Logger,
+    private readonly subjects: SubjectMapping = new SubjectMapping([]),
     now?: () => number,
   ) {
     this.throttle = new BindThrottle(security.throttle, now);
@@ -39,7 +45,59 @@ export class CanopyAuthenticator implements Authenticator {
       metrics.bindsFailed.inc({ forest: '', reason: 'tls_required' });
       throw new LdapError(ResultCode[this.security.tlsRequiredResult], 'simple binds require TLS (LDAPS or StartTLS)');
     }
-    const login = parseLoginName(request.name);
+    return this.check(parseLoginName(request.name), request, request.name, {
+      prove: (account) => account.verify(request.password),
+      refusal: (err, account) => bindRefusal(err, account.diagnostics, request.policy),
+    });
+  }
+
+  /**
+   * SASL EXTERNAL: the certificate's subject maps to a DN (tls.subjectMapping), which must name a
+   * local account or an entry that may log in, checked and throttled as the same account's simple
+   * binds are. The certificate holder is authenticated already, so refusals say what went wrong.
+   */
+  async authenticateCertificate(request: CertificateCredentials): Promise<Identity> {
+    let dn: Dn;
+    try {
+      dn = this.subjects.map(request.subject);
+    } catch (err) {
+      metrics.bindsFailed.inc({ forest: '', reason: 'unknown_user' });
+      throw err;
+    }
+    const mapped = `the certificate subject "${request.subject}" maps to "${dn.text}"`;
+    return this.check({ kind: 'dn', dn }, request, request.subject, {
+      prove: async (account) => {
+        if (!account.accept) throw new LdapError(ResultCode.invalidCredentials, adLogonMessage(AdLogonReason.noSuchUser));
+        const identity = await account.accept();
+        const own = identity.kind === 'anonymous' ? undefined : identity.dn;
+        // Valid certificate, but not for the identity asserted: counted as not_permitted (as AD's
+        // "not from this workstation"), and told apart from unknown accounts by refusal below.
+        if (request.authorization && !(own && request.authorization.equals(own))) {
+          throw new LdapError(ResultCode.invalidCredentials, adLogonMessage(AdLogonReason.workstation));
+        }
+        return identity;
+      },
+      refusal: (err) =>
+        new LdapError(
+          ResultCode.invalidCredentials,
+          bindFailureReason(err) === 'not_permitted'
+            ? `SASL EXTERNAL: ${mapped}, which may not act as "${request.authorization?.text}"`
+            : `SASL EXTERNAL: ${mapped}, which is no account that may log in`,
+        ),
+    });
+  }
+
+  /**
+   * The account `login` names, the throttle's permission to check it, and the check (`prove`).
+   * Credential failures are counted (metric, throttle), delayed as the throttle says, and answered
+   * with `refusal`; outages keep their own codes.
+   */
+  private async check(
+    login: LoginName,
+    request: { readonly peer: string; readonly signal: AbortSignal; readonly connectionId: number; readonly session?: SessionResources; readonly policy?: PolicyNotes },
+    name: string,
+    how: { prove(account: LoginAccount): Promise<Identity>; refusal(err: unknown, account: LoginAccount): LdapError },
+  ): Promise<Identity> {
     const ctx = {
       signal: request.signal,
       connectionId: request.connectionId,
@@ -51,7 +109,7 @@ export class CanopyAuthenticator implements Authenticator {
     try {
       account = await this.resolve(login, ctx);
     } catch (err) {
-      throw this.outage(err, request.name, '');
+      throw this.outage(err, name, '');
     }
     const forest = account.forest ?? '';
     let attempt: BindAttempt;
@@ -66,19 +124,19 @@ export class CanopyAuthenticator implements Authenticator {
     }
     let identity: Identity;
     try {
-      identity = await account.verify(request.password);
+      identity = await how.prove(account);
     } catch (err) {
       const failed = (err instanceof LdapError && err.code === ResultCode.invalidCredentials) || request.signal.aborted;
       if (!failed) {
         attempt.undecided();
-        throw this.outage(err, request.name, forest);
+        throw this.outage(err, name, forest);
       }
       metrics.bindsFailed.inc({ forest, reason: request.signal.aborted ? 'abandoned' : bindFailureReason(err) });
       // A check given up half way may have reached the directory: it counts.
       const { delayMs, limitReached } = attempt.failed();
-      if (limitReached) this.logger.warn({ peer: request.peer, login: request.name }, 'failed binds throttled: further binds refused until the window passes');
+      if (limitReached) this.logger.warn({ peer: request.peer, login: name }, 'failed binds throttled: further binds refused until the window passes');
       if (delayMs > 0) await sleep(delayMs, undefined, { signal: request.signal });
-      throw bindRefusal(err, account.diagnostics, request.policy);
+      throw how.refusal(err, account);
     }
     attempt.succeeded();
     return identity;

@@ -36,6 +36,23 @@ export function authzId(identity: Identity): string {
  */
 export interface Authenticator {
   authenticate(request: BindCredentials): Promise<Identity>;
+  /**
+   * SASL EXTERNAL: the identity a verified TLS client certificate's subject maps to. Rejects with
+   * invalidCredentials when it maps to no account that may log in, or `authorization` is another.
+   */
+  authenticateCertificate(request: CertificateCredentials): Promise<Identity>;
+}
+
+export interface CertificateCredentials {
+  /** The verified client certificate's subject, as an LDAP DN string (RFC 4514). */
+  readonly subject: string;
+  /** The authorization identity the client asserted (`dn:<DN>`); absent: the certificate's own. */
+  readonly authorization?: Dn;
+  /** The client's address, for throttling. */
+  readonly peer: string;
+  readonly signal: AbortSignal;
+  readonly connectionId: number;
+  readonly session?: SessionResources;
 }
 
 export interface BindCredentials {

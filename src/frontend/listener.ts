@@ -1,5 +1,4 @@
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory } from '../core/directory.js';
@@ -11,13 +10,17 @@ import { Connection, type ConnectionLimits } from './connection.js';
 import type { DropAfterPage } from './search-responder.js';
 import { subschemaEntry } from './subschema.js';
 import type { OperationObserver } from './operation-observer.js';
+import { TlsHandshakes, type TlsMaterial, type VerifyClient } from './tls-handshakes.js';
 
 export interface FrontEndOptions {
   /** Plain LDAP (StartTLS offered when `tls` is set); port 0 = ephemeral. */
   readonly ldap?: { readonly host: string; readonly port: number };
   /** LDAPS; needs `tls`. */
   readonly ldaps?: { readonly host: string; readonly port: number };
-  readonly tls?: { readonly cert: Buffer | string; readonly key: Buffer | string; readonly ca?: Buffer | string };
+  readonly tls?: TlsMaterial & {
+    /** Client certificates: not asked for when absent. */
+    readonly verifyClient?: VerifyClient;
+  };
   readonly limits: ConnectionLimits & {
     readonly maxConnections: number;
     /** Connections from one client address; no limit when absent. */
@@ -45,8 +48,8 @@ export interface FrontEnd {
   readonly urls: string[];
   /** True while every listener accepts connections (readiness). */
   readonly listening: boolean;
-  /** The certificate for LDAPS handshakes and StartTLS from now on; connections already open keep theirs. */
-  replaceTls(context: SecureContext): void;
+  /** The certificate (and client CAs) for LDAPS handshakes and StartTLS from now on; connections already secure keep theirs. */
+  replaceTls(material: TlsMaterial): void;
   /** Stops listening, lets running operations finish for up to `graceMs`, then ends every connection. */
   close(graceMs?: number): Promise<void>;
 }
@@ -54,13 +57,13 @@ export interface FrontEnd {
 /** Listens for LDAP and LDAPS clients and gives each socket its own Connection. */
 export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd> {
   if (options.ldaps && !options.tls) throw new Error('an LDAPS listener needs a TLS certificate and key');
-  // Replaced by replaceTls: read by each new LDAPS handshake and each new connection (StartTLS).
-  let secureContext: SecureContext | undefined = options.tls && createSecureContext(options.tls);
+  const log = options.logger;
+  // Its certificate is replaced by replaceTls: read by each new LDAPS and StartTLS handshake.
+  const tls = options.tls && new TlsHandshakes(options.tls, options.tls.verifyClient ?? 'never', log);
   const subschema = subschemaEntry();
   const connections = new Set<Connection>();
   /** LDAPS sockets still in their TLS handshake: counted by admission, not yet connections. */
   const handshaking = new Set<Socket>();
-  const log = options.logger;
   const accessLog = options.accessLog && accessLogFilter(options.accessLog);
   const admission = new Admission(options.limits.maxConnections, options.limits.maxConnectionsPerAddress ?? 0);
   const handshakeMs = options.limits.tlsHandshakeTimeoutMs;
@@ -90,7 +93,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
   const serve = (socket: Socket): void => {
     const connection: Connection = new Connection(
       socket,
-      { id: nextId++, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache, observe: options.observe },
+      { id: nextId++, directory: options.directory, logger: log, limits: options.limits, tls, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache, observe: options.observe },
       () => connections.delete(connection),
     );
     connections.add(connection);
@@ -102,28 +105,24 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
 
   /** LDAPS: the handshake runs on an admitted socket, within tlsHandshakeTimeoutMs, before the connection is served. */
   const acceptLdaps = (socket: Socket): void => {
-    if (!admit(socket)) return;
-    const tls = new TLSSocket(socket, { isServer: true, secureContext });
-    handshaking.add(tls);
-    const failed = (err: Error): void => log.debug({ peer: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
-    tls.on('error', failed);
+    if (!admit(socket) || !tls) return;
+    handshaking.add(socket);
     const timer =
       handshakeMs === undefined
         ? undefined
         : setTimeout(() => {
             log.info({ peer: socket.remoteAddress }, 'TLS handshake timed out (limits.tlsHandshakeTimeoutSeconds)');
-            tls.destroy();
+            socket.destroy();
           }, handshakeMs);
     const settle = (): void => {
       clearTimeout(timer);
-      handshaking.delete(tls);
+      handshaking.delete(socket);
     };
-    tls.once('close', settle);
-    tls.once('secure', () => {
+    socket.once('close', settle);
+    tls.start(socket, (secure) => {
       settle();
-      tls.off('close', settle);
-      tls.off('error', failed); // the connection handles errors from now on
-      serve(tls);
+      socket.off('close', settle);
+      serve(secure);
     });
   };
 
@@ -138,7 +137,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
       servers.push(server);
       urls.push(`ldap://${urlHost(options.ldap.host)}:${ldapPort}`);
     }
-    if (options.ldaps && secureContext) {
+    if (options.ldaps && tls) {
       const server = createTcpServer(acceptLdaps);
       ldapsPort = await listen(server, options.ldaps.host, options.ldaps.port);
       servers.push(server);
@@ -155,8 +154,8 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     get listening() {
       return servers.length > 0 && servers.every((s) => s.listening);
     },
-    replaceTls(context) {
-      secureContext = context;
+    replaceTls(material) {
+      tls?.replace(material);
     },
     async close(graceMs = 0) {
       const closing = Promise.all(servers.map(closeServer));
