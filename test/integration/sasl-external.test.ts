@@ -265,3 +265,62 @@ ${ACCESS}`),
     expect(r.stdout).toBe('');
   });
 });
+
+describe('tls.clientCa', () => {
+  let certs: TestCertificates;
+  beforeAll(async () => {
+    certs = await makeTestCertificates();
+    writeFileSync(join(certs.dir, 'data.ldif'), LDIF);
+  }, 60_000);
+  afterAll(() => certs?.remove());
+  /** The result code of an EXTERNAL bind presenting `c` through ldapts. */
+  const externalBind = async (url: string, c: ClientCertificateFiles): Promise<number> => {
+    const client = new Client({ url, timeout: 10_000, tlsOptions: { ca: readFileSync(certs.caFile), cert: readFileSync(c.certFile), key: readFileSync(c.keyFile) } });
+    try {
+      await client.bind('EXTERNAL');
+      return 0;
+    } catch (err) {
+      return (err as { code: number }).code;
+    } finally {
+      await client.unbind();
+    }
+  };
+  const config = async (clientCa: string, mapping = '') =>
+    testConfig(`tls: { certFile: "${certs.certFile}", keyFile: "${certs.keyFile}", clientCa: "${clientCa}", verifyClient: allow${mapping} }
+logging: { level: silent }
+accounts:
+  - { dn: "cn=monitor,ou=accounts", passwordHash: "${await hashPassword('Monitor-Passw0rd')}" }
+forests:
+  - { name: example, backend: memory, base: "${SUFFIX}", ldif: ["${join(certs.dir, 'data.ldif')}"] }
+${ACCESS}`);
+
+  it('that cannot be read, or holds no certificate, stops the start with an error naming the key and the file', async () => {
+    const missing = join(certs.dir, 'missing.pem');
+    await expect(startTestServer(await config(missing))).rejects.toThrow(`tls.clientCa: cannot read ${missing}: ENOENT`);
+    await expect(startTestServer(await config(certs.keyFile))).rejects.toThrow(`tls.clientCa: ${certs.keyFile} holds no PEM certificate`);
+  });
+
+  it('replaced in place is read again by a reload, for new handshakes; tls.subjectMapping changes on reload too', async () => {
+    const alice = await makeClientCertificate(certs, 'alice', '/DC=com/DC=example/OU=people/UID=alice');
+    const stranger = await makeClientCertificate(certs, 'stranger', '/DC=com/DC=example/OU=people/UID=alice', 'other-ca');
+    const clientCa = join(certs.dir, 'client-ca.pem');
+    writeFileSync(clientCa, readFileSync(certs.caFile));
+    const server = await startTestServer(await config(clientCa));
+    try {
+      const ldaps = server.urls.find((u) => u.startsWith('ldaps:'))!;
+      const whoami = (c: ClientCertificateFiles) =>
+        runLdapTool('ldapwhoami', ['-Q', '-Y', 'EXTERNAL', '-H', ldaps], undefined, { LDAPTLS_CACERT: certs.caFile, LDAPTLS_CERT: c.certFile, LDAPTLS_KEY: c.keyFile });
+      // OpenLDAP's tools (GnuTLS) send only a certificate of a CA the server names, so a refused
+      // one is presented through ldapts.
+      expect((await whoami(alice)).stdout.trim()).toBe(`dn:${ALICE}`);
+      expect(await externalBind(ldaps, stranger)).toBe(48);
+      writeFileSync(clientCa, readFileSync(certs.otherCaFile));
+      const mapping = `, subjectMapping: [{ subject: "UID=alice,OU=people,DC=example,DC=com", dn: "cn=monitor,ou=accounts" }]`;
+      expect(await server.reload(await config(clientCa, mapping))).toEqual({ reopened: [], needRestart: [] });
+      expect(await externalBind(ldaps, alice)).toBe(48);
+      expect((await whoami(stranger)).stdout.trim()).toBe('dn:cn=monitor,ou=accounts');
+    } finally {
+      await server.close();
+    }
+  });
+});
