@@ -29,7 +29,7 @@ export class SubjectMapping {
       return Dn.parse(text);
     } catch {
       const how = rule ? `the tls.subjectMapping rule "${rule.pattern.source}" makes it "${text}"` : 'no tls.subjectMapping rule matches it';
-      throw new LdapError(ResultCode.invalidCredentials, `SASL EXTERNAL: the certificate subject "${subject}" is no DN (${how})`);
+      throw new LdapError(ResultCode.invalidCredentials, `SASL EXTERNAL: the certificate subject "${subject}" gives no valid DN (${how})`);
     }
   }
 }

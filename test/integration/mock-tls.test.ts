@@ -112,6 +112,10 @@ describe('startMockDirectory({ tlsClientCa })', () => {
       runLdapTool('ldapsearch', ['-Q', '-LLL', '-Y', 'EXTERNAL', '-H', dir.ldapsUrl!, '-b', 'cn=alice,dc=example,dc=com', '-s', 'base', 'userPassword'], undefined, env(c));
     expect((await read(svc)).stdout).toContain('userPassword:');
     expect((await read(alice)).stdout).not.toContain('userPassword:'); // password attributes: the administrator's only
+    const change = 'dn: cn=alice,dc=example,dc=com\nchangetype: modify\nreplace: sn\nsn: Jones\n';
+    const modify = await runLdapTool('ldapmodify', ['-Q', '-Y', 'EXTERNAL', '-H', dir.ldapsUrl!], change, env(svc));
+    expect(modify.status).toBe(0);
+    dir.reset();
   });
 
   it('journals the bind with its mechanism, TLS and the identity', async () => {
