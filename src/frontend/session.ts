@@ -32,7 +32,10 @@ export class Session {
   /** The bind in progress, whose outcome becomes the session's unless a later bind or the end replaced it. */
   private pending: SessionResources | undefined;
 
-  /** Binds or throws the LdapError the client gets. Only a full name-and-password bind reaches the directory. */
+  /**
+   * Binds or throws the LdapError the client gets. Only a full name-and-password bind, or SASL
+   * EXTERNAL on a verified client certificate, reaches the authenticator.
+   */
   async bind(version: number, name: string, auth: BindAuth, authenticator: Authenticator, client: BindClient, ctx: OperationContext): Promise<void> {
     this.end();
     if (version !== 3) throw new LdapError(ResultCode.protocolError, `LDAP version ${version} is not supported`);

@@ -324,3 +324,41 @@ ${ACCESS}`);
     }
   });
 });
+
+describe('SASL EXTERNAL and the bind throttle', () => {
+  it("is refused while the mapped account is throttled for failed passwords, and clears the account's failures as a simple bind does", async () => {
+    const certs = await makeTestCertificates();
+    writeFileSync(join(certs.dir, 'data.ldif'), LDIF);
+    const server = await startTestServer(
+      testConfig(`tls: { certFile: "${certs.certFile}", keyFile: "${certs.keyFile}", clientCa: "${certs.caFile}", verifyClient: allow }
+security: { throttle: { maxFailuresPerAccount: 2, slowAfter: 0, delayMs: 0 } }
+forests:
+  - { name: example, backend: memory, base: "${SUFFIX}", ldif: ["${join(certs.dir, 'data.ldif')}"] }
+${ACCESS}`),
+    );
+    const guess = new Client({ url: server.url });
+    try {
+      const alice = await makeClientCertificate(certs, 'alice', '/DC=com/DC=example/OU=people/UID=alice');
+      const whoami = () =>
+        runLdapTool('ldapwhoami', ['-Q', '-Y', 'EXTERNAL', '-H', server.urls.find((u) => u.startsWith('ldaps:'))!], undefined, {
+          LDAPTLS_CACERT: certs.caFile,
+          LDAPTLS_CERT: alice.certFile,
+          LDAPTLS_KEY: alice.keyFile,
+        });
+      const fail = () => expect(guess.bind(ALICE, 'Wrong-Guess')).rejects.toMatchObject({ code: 49 });
+      await fail();
+      expect((await whoami()).stdout.trim()).toBe(`dn:${ALICE}`);
+      await fail(); // one failure since the certificate's success: not at the limit of 2
+      expect((await whoami()).stdout.trim()).toBe(`dn:${ALICE}`);
+      await fail();
+      await fail();
+      const refused = await whoami();
+      expect(refused.status).toBe(49);
+      expect(refused.stderr).toContain('too many failed binds');
+    } finally {
+      await guess.unbind();
+      await server.close();
+      await certs.remove();
+    }
+  });
+});
