@@ -9,7 +9,7 @@ import type {
 } from './core/directory.js';
 import type { Dn } from './core/dn.js';
 import type { AttributeValue, Entry } from './core/entry.js';
-import type { Authenticator, BindCredentials, CertificateCredentials, Identity } from './core/identity.js';
+import type { Authenticator, BindCredentials, CertificateCredentials, Identity, PasswordProof } from './core/identity.js';
 
 /** One assembled pipeline: what a configuration turns into below the front end. */
 export interface Pipeline {
@@ -110,6 +110,10 @@ export class LivePipeline<P extends Pipeline = Pipeline> implements Directory, A
 
   authenticateCertificate(request: CertificateCredentials): Promise<Identity> {
     return this.run((p) => p.authenticator.authenticateCertificate(request));
+  }
+
+  provePassword(request: BindCredentials): Promise<PasswordProof> {
+    return this.run((p) => p.authenticator.provePassword(request));
   }
 
   bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void> {

@@ -121,6 +121,7 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
     frontEnd = await startFrontEnd({
       ldap: hostPort(config.listen.ldap),
       ldaps: config.tls ? hostPort(config.listen.ldaps) : undefined,
+      proxyProtocol: { from: config.listen.proxyProtocol.from, headerTimeoutMs: config.listen.proxyProtocol.headerTimeoutSeconds * 1000 },
       tls: servedTls && { ...servedTls, verifyClient: config.tls!.verifyClient },
       limits: {
         maxMessageBytes: config.limits.maxMessageBytes,

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecurityConfig } from '../config/auth-schema.js';
 import type { OperationContext } from '../core/directory.js';
-import { AdLogonReason, adLogonMessage } from '../core/ad-logon.js';
+import { AdLogonReason, adLogonMessage, adLogonReasonOf } from '../core/ad-logon.js';
 import type { Dn } from '../core/dn.js';
-import type { Authenticator, BindCredentials, CertificateCredentials, Identity } from '../core/identity.js';
-import type { PolicyNotes } from '../core/password-policy.js';
-import type { SessionResources } from '../core/session-resources.js';
+import type { Authenticator, BindCredentials, CertificateCredentials, Identity, PasswordProof } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
+import { PolicyError, type PolicyNotes } from '../core/password-policy.js';
+import type { SessionResources } from '../core/session-resources.js';
 import { ResultCode } from '../core/result-codes.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
@@ -24,7 +24,9 @@ import { SubjectMapping } from './subject-mapping.js';
  * permission to check it, and the check. Every credential failure reaches the client as the same
  * invalidCredentials, so it cannot tell an unknown user from a wrong password (an account's state,
  * locked or expired, only as `security.bindDiagnostics` allows); outages keep their
- * own codes, with a message that names no server (the log has the details).
+ * own codes, with a message that names no server (the log has the details). The old password of
+ * a password change, and the account a SASL EXTERNAL certificate maps to, go through the same
+ * check and throttle.
  */
 export class CanopyAuthenticator implements Authenticator {
   private readonly throttle: BindThrottle;
@@ -41,6 +43,19 @@ export class CanopyAuthenticator implements Authenticator {
   }
 
   async authenticate(request: BindCredentials): Promise<Identity> {
+    return identityOf(await this.checkPassword(request, false));
+  }
+
+  provePassword(request: BindCredentials): Promise<PasswordProof> {
+    return this.checkPassword(request, true);
+  }
+
+  /**
+   * A password login's check. For a password change (`forChange`), a right password the forest
+   * refuses only because it must change (AD's 773 and 532: AD lets such a password be changed)
+   * proves it too, and is no failed login.
+   */
+  private async checkPassword(request: BindCredentials, forChange: boolean): Promise<PasswordProof> {
     if (this.security.requireTlsForBind && !request.secure) {
       metrics.bindsFailed.inc({ forest: '', reason: 'tls_required' });
       throw new LdapError(ResultCode[this.security.tlsRequiredResult], 'simple binds require TLS (LDAPS or StartTLS)');
@@ -48,6 +63,7 @@ export class CanopyAuthenticator implements Authenticator {
     return this.check(parseLoginName(request.name), request, request.name, {
       prove: (account) => account.verify(request.password),
       refusal: (err, account) => bindRefusal(err, account.diagnostics, request.policy),
+      forChange,
     });
   }
 
@@ -65,7 +81,7 @@ export class CanopyAuthenticator implements Authenticator {
       throw err;
     }
     const mapped = `the certificate subject "${request.subject}" maps to "${dn.text}"`;
-    return this.check({ kind: 'dn', dn }, request, request.subject, {
+    const proof = await this.check({ kind: 'dn', dn }, request, request.subject, {
       prove: async (account) => {
         if (!account.accept) throw new LdapError(ResultCode.invalidCredentials, adLogonMessage(AdLogonReason.noSuchUser));
         const identity = await account.accept();
@@ -85,25 +101,30 @@ export class CanopyAuthenticator implements Authenticator {
             : `SASL EXTERNAL: ${mapped}, which is no account that may log in`,
         ),
     });
+    return identityOf(proof);
   }
 
   /**
    * The account `login` names, the throttle's permission to check it, and the check (`prove`).
    * Credential failures are counted (metric, throttle), delayed as the throttle says, and answered
-   * with `refusal`; outages keep their own codes.
+   * with `refusal`; outages keep their own codes. With `forChange`, a forest's refusal that a
+   * password change ends (`changeFixes`) proves the old password: `mustChange`.
    */
   private async check(
     login: LoginName,
     request: { readonly peer: string; readonly signal: AbortSignal; readonly connectionId: number; readonly session?: SessionResources; readonly policy?: PolicyNotes },
     name: string,
-    how: { prove(account: LoginAccount): Promise<Identity>; refusal(err: unknown, account: LoginAccount): LdapError },
-  ): Promise<Identity> {
+    how: { prove(account: LoginAccount): Promise<Identity>; refusal(err: unknown, account: LoginAccount): LdapError; readonly forChange?: boolean },
+  ): Promise<PasswordProof> {
+    // The forest notes the account's policy state even for a client that did not ask: a reset
+    // password restricts the session (mustChangePassword).
+    const policy: PolicyNotes = request.policy ?? {};
     const ctx = {
       signal: request.signal,
       connectionId: request.connectionId,
       boundDn: '',
       ...(request.session && { session: request.session }),
-      ...(request.policy && { policy: request.policy }),
+      policy,
     };
     let account: LoginAccount;
     try {
@@ -131,6 +152,10 @@ export class CanopyAuthenticator implements Authenticator {
         attempt.undecided();
         throw this.outage(err, name, forest);
       }
+      if (how.forChange && account.forest !== undefined && !request.signal.aborted && changeFixes(err)) {
+        attempt.succeeded();
+        return { kind: 'mustChange' };
+      }
       metrics.bindsFailed.inc({ forest, reason: request.signal.aborted ? 'abandoned' : bindFailureReason(err) });
       // A check given up half way may have reached the directory: it counts.
       const { delayMs, limitReached } = attempt.failed();
@@ -139,7 +164,8 @@ export class CanopyAuthenticator implements Authenticator {
       throw how.refusal(err, account);
     }
     attempt.succeeded();
-    return identity;
+    if (identity.kind === 'user' && policy.state?.error === PolicyError.changeAfterReset) identity = { ...identity, mustChangePassword: true };
+    return { kind: 'login', identity };
   }
 
   /**
@@ -162,4 +188,16 @@ export class CanopyAuthenticator implements Authenticator {
     const message = err.code === ResultCode.busy ? 'the directory is busy: try again' : 'the login could not be checked now: try again later';
     return new LdapError(err.code, message);
   }
+}
+
+/** The identity a login proved; `check` returns mustChange only for a password change. */
+function identityOf(proof: PasswordProof): Identity {
+  if (proof.kind !== 'login') throw new Error('a login was proven without an identity');
+  return proof.identity;
+}
+
+/** A refusal of a right password that a password change ends: AD's "must change" (773) and "expired" (532). */
+function changeFixes(err: unknown): boolean {
+  const reason = err instanceof LdapError ? adLogonReasonOf(err.message) : undefined;
+  return reason === AdLogonReason.mustChangePassword || reason === AdLogonReason.passwordExpired;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCidr } from '../core/cidr.js';
 import { Dn } from '../core/dn.js';
 import { parseFilterString } from '../protocol/filter-codec.js';
 import { accessSchema, accountsSchema, checkAccounts, securitySchema } from './auth-schema.js';
@@ -200,6 +201,14 @@ export const configSchema = z
       ldap: listenUrl('ldap').default('ldap://127.0.0.1:3389'),
       /** Served only when `tls` is configured. */
       ldaps: listenUrl('ldaps').default('ldaps://127.0.0.1:3636'),
+      /** Load balancers whose connections start with a PROXY header (v1 or v2) naming the client; none: off. */
+      proxyProtocol: z
+        .strictObject({
+          from: z.array(z.string().refine((v) => parseCidr(v) !== undefined, { message: 'is not an IPv4 or IPv6 network (10.0.0.0/8, fd00::/64, or one address)' })).default([]),
+          /** Time a balancer's connection has to send its header. */
+          headerTimeoutSeconds: z.number().int().min(1).max(60).default(5),
+        })
+        .prefault({}),
     })
     .prefault({}),
   tls: z

@@ -140,6 +140,12 @@ export interface PasswordModifyRequest {
   /** The current password, when the client sent it: the directory checks it. */
   readonly oldPassword?: Buffer;
   readonly newPassword: Buffer;
+  /**
+   * Canopy proved oldPassword with the user's own login, which the forest refused only because the
+   * password must change: the user's own change, made with the forest's service account (access
+   * rules do not apply: the password is the proof), the forest checking the old password again.
+   */
+  readonly oldPasswordProven?: true;
 }
 
 /**

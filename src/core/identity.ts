@@ -14,7 +14,17 @@ export type Identity =
    * A user whose password a forest checked. `dn` is the virtual DN; it is absent only when the
    * forest checked a UPN natively and the entry could not be looked up afterwards.
    */
-  | { readonly kind: 'user'; readonly forest: string; readonly dn?: Dn; readonly login: string };
+  | {
+      readonly kind: 'user';
+      readonly forest: string;
+      readonly dn?: Dn;
+      readonly login: string;
+      /**
+       * Logged in with a password an administrator set that must be changed (OpenLDAP's pwdReset
+       * under pwdMustChange): until the user changes it, the connection may do nothing else.
+       */
+      readonly mustChangePassword?: true;
+    };
 
 export const ANONYMOUS: Identity = { kind: 'anonymous' };
 
@@ -41,6 +51,12 @@ export interface Authenticator {
    * invalidCredentials when it maps to no account that may log in, or `authorization` is another.
    */
   authenticateCertificate(request: CertificateCredentials): Promise<Identity>;
+  /**
+   * Checks the old password of a password change sent by a client not bound as that user, as a
+   * login (throttled, a wrong one counted as a failed login), except that a right password which
+   * the forest refuses only because it must change (AD's 773, 532) proves it too.
+   */
+  provePassword(request: BindCredentials): Promise<PasswordProof>;
 }
 
 export interface CertificateCredentials {
@@ -54,6 +70,16 @@ export interface CertificateCredentials {
   readonly connectionId: number;
   readonly session?: SessionResources;
 }
+
+/** What a proven old password allows. */
+export type PasswordProof =
+  /** It logs the user in: the change is made as this identity (with what the forest kept in the request's session). */
+  | { readonly kind: 'login'; readonly identity: Identity }
+  /**
+   * It is right, but the forest refuses logins until it changes: the change goes to the forest
+   * with the forest's service account, which checks the old password again (AD's delete-and-add).
+   */
+  | { readonly kind: 'mustChange' };
 
 export interface BindCredentials {
   /** The bind name as the client sent it: a DN, `user@upn.suffix`, `DOMAIN\user` or a bare name. */

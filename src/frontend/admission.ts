@@ -15,14 +15,23 @@ export interface Refusal {
  */
 export class Admission {
   private readonly open: KeyedQuota<string>;
+  /**
+   * Connections from a load balancer whose PROXY header, naming the client, has not arrived yet:
+   * counted in maxConnections only, since the address they will be counted under is not known.
+   */
+  private awaitingHeader = 0;
 
   /** `maxPerAddress` 0: no per-address limit. */
-  constructor(maxConnections: number, maxPerAddress: number) {
+  constructor(
+    private readonly maxConnections: number,
+    maxPerAddress: number,
+  ) {
     this.open = new KeyedQuota(maxPerAddress, maxConnections);
   }
 
   /** Takes a place for a connection from `address`; a refusal (nothing taken) when a limit is reached. */
   admit(address: string): Refusal | undefined {
+    if (this.full()) return { key: 'maxConnections', limit: this.maxConnections };
     const cap = this.open.take(addressKey(address));
     if (cap === undefined) return undefined;
     return cap === 'total'
@@ -32,6 +41,22 @@ export class Admission {
 
   release(address: string): void {
     this.open.release(addressKey(address));
+  }
+
+  /** Takes a place for a connection that must first say, in a PROXY header, whose it is; see headerRead. */
+  awaitHeader(): Refusal | undefined {
+    if (this.full()) return { key: 'maxConnections', limit: this.maxConnections };
+    this.awaitingHeader++;
+    return undefined;
+  }
+
+  /** Gives back awaitHeader's place: the connection is admitted under its client's address next, or closed. */
+  headerRead(): void {
+    this.awaitingHeader--;
+  }
+
+  private full(): boolean {
+    return this.maxConnections > 0 && this.open.held() + this.awaitingHeader >= this.maxConnections;
   }
 }
 

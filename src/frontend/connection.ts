@@ -8,7 +8,7 @@ import { compileFilter } from '../core/filter-eval.js';
 import { filterToLogString } from '../core/filter-text.js';
 import { authzId, type Authenticator } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
-import type { PolicyNotes } from '../core/password-policy.js';
+import { PolicyError, type PolicyNotes } from '../core/password-policy.js';
 import { ResultCode } from '../core/result-codes.js';
 import { capLogged, LOGGED_VALUE_CHARS } from '../observability/logger.js';
 import { decodeMessage, type Control, type LdapRequest } from '../protocol/decoder.js';
@@ -28,10 +28,12 @@ import { resolveRequestDn } from './alternative-dn-resolver.js';
 import { recordOperation } from './operation-metrics.js';
 import { rootDseAttributes, rootDseEntry } from './root-dse.js';
 import { NO_SEARCH_LIMITS, SearchResponder, type DropAfterPage, type SearchLimits } from './search-responder.js';
-import { passwordModify } from './password-modify.js';
+import { changePassword, passwordModifyChange, unicodePwdChange, type PasswordChange, type PasswordChanger } from './password-modify.js';
+import { resetRestriction } from './password-reset-restriction.js';
 import { Session, type BindClient } from './session.js';
 import { SUBSCHEMA_DN } from './subschema.js';
 import type { OperationObserver } from './operation-observer.js';
+import type { ClientAddress } from './proxy-protocol.js';
 import { clientCertificateOf } from './client-certificate.js';
 import type { TlsHandshakes } from './tls-handshakes.js';
 
@@ -55,6 +57,8 @@ export interface ConnectionLimits {
 
 export interface ConnectionOptions {
   readonly id: number;
+  /** The client: the socket's other end, or the one a load balancer's PROXY header named. */
+  readonly peer: ClientAddress;
   readonly directory: Directory;
   readonly logger: Logger;
   readonly limits: ConnectionLimits;
@@ -137,7 +141,7 @@ export class Connection {
     this.applySessionLimits();
     const output = { write: (b: Buffer) => this.writeBatched(b), drained: (signal: AbortSignal) => this.drained(signal) };
     this.searches = new SearchResponder(options.directory, output, options.limits.search ?? NO_SEARCH_LIMITS, options.dropAfterPage, options.resultCache);
-    this.log = options.logger.child({ conn: options.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.log = options.logger.child({ conn: options.id, peer: `${options.peer.address}:${options.peer.port}` });
     this.attach(socket);
     this.log.debug({ tls: this.secure }, 'connection opened');
   }
@@ -378,6 +382,11 @@ export class Connection {
       session: this.session.resources,
       ...(policy && { policy }),
     };
+    const restricted = resetRestriction(this.session.identity, request);
+    if (restricted) {
+      if (policy) policy.state = { error: PolicyError.changeAfterReset };
+      throw restricted;
+    }
     switch (request.op) {
       case 'bind':
         this.searches.releaseAll(); // paged searches belong to the identity that started them
@@ -390,9 +399,18 @@ export class Connection {
       case 'add':
         await directory.add(request.entry, ctx);
         return { code: ResultCode.success };
-      case 'modify':
-        await directory.modify(await resolveRequestDn(request.dn, directory, ctx), request.changes, ctx);
+      case 'modify': {
+        const dn = await resolveRequestDn(request.dn, directory, ctx);
+        const change = unicodePwdChange(dn, request.changes, this.secure);
+        if (change) {
+          await this.changePassword(change, ctx);
+        } else {
+          await directory.modify(dn, request.changes, ctx);
+          // Allowed under a reset password's restriction only as a change of the user's own password.
+          this.session.passwordChanged(ctx.identity);
+        }
         return { code: ResultCode.success };
+      }
       case 'delete':
         await directory.delete(await resolveRequestDn(request.dn, directory, ctx), ctx);
         return { code: ResultCode.success };
@@ -409,7 +427,7 @@ export class Connection {
           return { code: ResultCode.success, extras: { responseValue: Buffer.from(id, 'utf8') } };
         }
         if (request.passwordModify) {
-          await passwordModify(request.passwordModify, directory, ctx);
+          await this.changePassword(passwordModifyChange(request.passwordModify), ctx);
           return { code: ResultCode.success };
         }
         // RFC 4511 §4.12: an unknown extended operation is a protocolError without responseName.
@@ -417,6 +435,12 @@ export class Connection {
       default:
         throw new LdapError(ResultCode.protocolError, `unexpected operation ${request.op}`);
     }
+  }
+
+  /** A password change; the bound user's own ends the restriction of a reset password. */
+  private async changePassword(change: PasswordChange, ctx: OperationContext): Promise<void> {
+    const changer: PasswordChanger = { directory: this.options.directory, authenticator: this.options.authenticator, client: this.client() };
+    if (await changePassword(change, changer, ctx)) this.session.passwordChanged(ctx.identity);
   }
 
   private async search(messageId: number, request: SearchRequest, controls: readonly Control[], ctx: OperationContext): Promise<Outcome> {
@@ -500,7 +524,7 @@ export class Connection {
       const handshakeMs = this.options.limits.tlsHandshakeTimeoutMs;
       const timer = handshakeMs === undefined ? undefined : setTimeout(() => this.handshakeTimedOut(), handshakeMs);
       plain.once('close', () => clearTimeout(timer));
-      handshakes.start(plain, (tls) => {
+      handshakes.start(plain, this.options.peer.address, (tls) => {
         clearTimeout(timer);
         this.socket = tls;
         this.attach(tls);
@@ -555,7 +579,7 @@ export class Connection {
   private client(): BindClient {
     const socket = this.socket;
     return {
-      peer: socket.remoteAddress ?? 'unknown',
+      peer: this.options.peer.address,
       secure: this.secure,
       ...(socket instanceof TLSSocket && { certificate: clientCertificateOf(socket) }),
     };

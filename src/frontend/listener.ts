@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory } from '../core/directory.js';
 import type { Authenticator } from '../core/identity.js';
+import { addressMatcher } from '../core/cidr.js';
 import { metrics } from '../observability/metrics.js';
 import { accessLogFilter, type AccessLogOptions } from './access-log.js';
 import { Admission, type Refusal } from './admission.js';
@@ -11,6 +12,7 @@ import type { DropAfterPage } from './search-responder.js';
 import { subschemaEntry } from './subschema.js';
 import type { OperationObserver } from './operation-observer.js';
 import { TlsHandshakes, type TlsMaterial, type VerifyClient } from './tls-handshakes.js';
+import { ProxyHeaderError, readProxyHeader, type ClientAddress } from './proxy-protocol.js';
 
 export interface FrontEndOptions {
   /** Plain LDAP (StartTLS offered when `tls` is set); port 0 = ephemeral. */
@@ -40,6 +42,8 @@ export interface FrontEndOptions {
   readonly dropAfterPage?: DropAfterPage;
   /** The result cache of the pipeline serving now, asked per search (a reload may replace it). */
   readonly resultCache?: () => ResultCache | undefined;
+  /** Load balancers (CIDR networks) whose connections start with a PROXY header naming the client; none: off. */
+  readonly proxyProtocol?: { readonly from: readonly string[]; readonly headerTimeoutMs: number };
 }
 
 export interface FrontEnd {
@@ -62,23 +66,63 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
   const tls = options.tls && new TlsHandshakes(options.tls, options.tls.verifyClient ?? 'never', log);
   const subschema = subschemaEntry();
   const connections = new Set<Connection>();
-  /** LDAPS sockets still in their TLS handshake: counted by admission, not yet connections. */
-  const handshaking = new Set<Socket>();
+  /** Sockets still reading their PROXY header or in their TLS handshake: counted by admission, not yet connections. */
+  const opening = new Set<Socket>();
   const accessLog = options.accessLog && accessLogFilter(options.accessLog);
   const admission = new Admission(options.limits.maxConnections, options.limits.maxConnectionsPerAddress ?? 0);
   const handshakeMs = options.limits.tlsHandshakeTimeoutMs;
   const refusals = new RefusalLog(log);
+  const proxy = options.proxyProtocol?.from.length
+    ? { fromBalancer: addressMatcher(options.proxyProtocol.from), headerTimeoutMs: options.proxyProtocol.headerTimeoutMs }
+    : undefined;
   let nextId = 1;
 
-  /** Every TCP connection, LDAP or LDAPS, is admitted (counted) as soon as it is accepted, until its socket closes. */
-  const admit = (socket: Socket): boolean => {
+  /**
+   * Every TCP connection, LDAP or LDAPS, is admitted (counted under its client's address) until its
+   * socket closes: at once, or behind a load balancer once its PROXY header has named the client.
+   * `peer` is what everything downstream sees as the client (limits, throttle, logs).
+   */
+  const accept = (socket: Socket, open: (socket: Socket, peer: ClientAddress) => void): void => {
     socket.on('error', () => undefined); // a reset before the Connection exists must not crash
-    const address = socket.remoteAddress ?? 'unknown'; // gone from the socket once it closes
+    // Read once: gone from the socket once it closes.
+    const direct = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
+    if (!proxy?.fromBalancer(direct.address)) {
+      if (admit(socket, direct)) open(socket, direct);
+      return;
+    }
+    const refusal = admission.awaitHeader();
+    if (refusal) return refuse(socket, direct, refusal);
+    opening.add(socket);
+    readProxyHeader(socket, proxy.headerTimeoutMs).then(
+      (client) => {
+        admission.headerRead();
+        opening.delete(socket);
+        const peer = client ?? direct;
+        if (!admit(socket, peer)) return;
+        open(socket, peer);
+      },
+      (err: Error) => {
+        admission.headerRead();
+        opening.delete(socket);
+        // A balancer's TCP health check connects and closes without a byte: not worth a warning.
+        const routine = err instanceof ProxyHeaderError && err.routine;
+        log[routine ? 'debug' : 'warn']({ balancer: direct.address, err: err.message }, 'PROXY protocol header refused, connection closed');
+        socket.destroy();
+      },
+    );
+  };
+
+  const refuse = (socket: Socket, peer: ClientAddress, refusal: Refusal): void => {
+    metrics.connectionsRefused.inc({ limit: refusal.key });
+    refusals.note(peer.address, refusal);
+    socket.destroy();
+  };
+
+  const admit = (socket: Socket, peer: ClientAddress): boolean => {
+    const address = peer.address;
     const refusal = admission.admit(address);
     if (refusal) {
-      metrics.connectionsRefused.inc({ limit: refusal.key });
-      refusals.note(address, refusal);
-      socket.destroy();
+      refuse(socket, peer, refusal);
       return false;
     }
     metrics.openConnections.inc();
@@ -90,39 +134,45 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     return true;
   };
 
-  const serve = (socket: Socket): void => {
+  const serve = (socket: Socket, peer: ClientAddress): void => {
     const connection: Connection = new Connection(
       socket,
-      { id: nextId++, directory: options.directory, logger: log, limits: options.limits, tls, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache, observe: options.observe },
+      { id: nextId++, peer, directory: options.directory, logger: log, limits: options.limits, tls, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache, observe: options.observe },
       () => connections.delete(connection),
     );
     connections.add(connection);
   };
 
-  const acceptLdap = (socket: Socket): void => {
-    if (admit(socket)) serve(socket);
-  };
+  const acceptLdap = (socket: Socket): void =>
+    accept(socket, (s, peer) => {
+      serve(s, peer);
+      s.resume(); // paused by a PROXY header's reader (a TLS handshake takes the socket paused)
+    });
 
-  /** LDAPS: the handshake runs on an admitted socket, within tlsHandshakeTimeoutMs, before the connection is served. */
-  const acceptLdaps = (socket: Socket): void => {
-    if (!admit(socket) || !tls) return;
-    handshaking.add(socket);
+  /** LDAPS: the handshake runs on an admitted socket (after its PROXY header), within tlsHandshakeTimeoutMs, before the connection is served. */
+  const acceptLdaps =
+    (handshakes: TlsHandshakes) =>
+    (socket: Socket): void =>
+      accept(socket, (s, peer) => handshake(handshakes, s, peer));
+
+  const handshake = (handshakes: TlsHandshakes, socket: Socket, peer: ClientAddress): void => {
+    opening.add(socket);
     const timer =
       handshakeMs === undefined
         ? undefined
         : setTimeout(() => {
-            log.info({ peer: socket.remoteAddress }, 'TLS handshake timed out (limits.tlsHandshakeTimeoutSeconds)');
+            log.info({ peer: peer.address }, 'TLS handshake timed out (limits.tlsHandshakeTimeoutSeconds)');
             socket.destroy();
           }, handshakeMs);
     const settle = (): void => {
       clearTimeout(timer);
-      handshaking.delete(socket);
+      opening.delete(socket);
     };
     socket.once('close', settle);
-    tls.start(socket, (secure) => {
+    handshakes.start(socket, peer.address, (secure) => {
       settle();
       socket.off('close', settle);
-      serve(secure);
+      serve(secure, peer);
     });
   };
 
@@ -138,7 +188,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
       urls.push(`ldap://${urlHost(options.ldap.host)}:${ldapPort}`);
     }
     if (options.ldaps && tls) {
-      const server = createTcpServer(acceptLdaps);
+      const server = createTcpServer(acceptLdaps(tls));
       ldapsPort = await listen(server, options.ldaps.host, options.ldaps.port);
       servers.push(server);
       urls.push(`ldaps://${urlHost(options.ldaps.host)}:${ldapsPort}`);
@@ -164,7 +214,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
         await Promise.race([Promise.all([...connections].map((c) => c.idle())), grace]);
       }
       for (const c of connections) c.close();
-      for (const s of handshaking) s.destroy();
+      for (const s of opening) s.destroy();
       await closing;
     },
   };

@@ -98,6 +98,17 @@ export class Session {
     this.boundDn = name ?? (identity.kind === 'anonymous' ? '' : (identity.dn?.text ?? ''));
   }
 
+  /**
+   * `changed` changed its own password: a reset password's restriction ends, if the session is
+   * still bound as it (slapd lifts it on the connection the same way).
+   */
+  passwordChanged(changed: Identity | undefined): void {
+    const identity = this.identity;
+    if (identity !== changed || identity.kind !== 'user' || !identity.mustChangePassword) return;
+    const { mustChangePassword: _, ...rest } = identity;
+    this.identity = rest;
+  }
+
   /** Back to anonymous, releasing what the old identity held (rebind, unbind, disconnect). */
   end(): void {
     this.boundDn = '';

@@ -23,8 +23,11 @@ export interface TlsMaterial {
  */
 export class TlsHandshakes {
   private readonly server: TlsServer;
-  /** Handshakes under way, by the TCP connection's addresses (the TLS socket reports the same). */
-  private readonly pending = new Map<string, (tls: TLSSocket) => void>();
+  /**
+   * Handshakes under way, by the TCP connection's addresses (the TLS socket reports the same): the
+   * client's address for the log (a PROXY header's, not the balancer's) and who gets the TLS socket.
+   */
+  private readonly pending = new Map<string, { readonly peer: string; readonly secure: (tls: TLSSocket) => void }>();
 
   constructor(
     material: TlsMaterial,
@@ -42,11 +45,12 @@ export class TlsHandshakes {
       const key = addressKey(tls);
       const done = this.pending.get(key);
       this.pending.delete(key);
-      if (done) done(tls);
+      if (done) done.secure(tls);
       else tls.destroy(); // its TCP socket closed meanwhile
     });
     this.server.on('tlsClientError', (err: Error, tls: TLSSocket) => {
-      this.log.debug({ peer: tls.remoteAddress, err: err.message }, 'TLS handshake failed');
+      const peer = this.pending.get(addressKey(tls))?.peer ?? tls.remoteAddress;
+      this.log.debug({ peer, err: err.message }, 'TLS handshake failed');
     });
   }
 
@@ -61,15 +65,16 @@ export class TlsHandshakes {
   }
 
   /**
-   * Runs a handshake on `socket` (the client speaks TLS next); `secure` gets the TLS socket once it is
-   * established and, where required, the client certificate verified. A handshake that fails or is
-   * refused closes `socket`, and `secure` is never called.
+   * Runs a handshake on `socket` (the client speaks TLS next) from the client at `peer`; `secure`
+   * gets the TLS socket once it is established and, where required, the client certificate
+   * verified. A handshake that fails or is refused closes `socket`, and `secure` is never called.
    */
-  start(socket: Socket, secure: (tls: TLSSocket) => void): void {
+  start(socket: Socket, peer: string, secure: (tls: TLSSocket) => void): void {
     const key = addressKey(socket);
-    this.pending.set(key, secure);
+    const handshake = { peer, secure };
+    this.pending.set(key, handshake);
     socket.once('close', () => {
-      if (this.pending.get(key) === secure) this.pending.delete(key);
+      if (this.pending.get(key) === handshake) this.pending.delete(key);
     });
     this.server.emit('connection', socket);
   }

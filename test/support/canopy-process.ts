@@ -35,7 +35,7 @@ export function spawnCanopy(command: string, args: string[], options: { cwd?: st
         logLines,
         stop: () =>
           new Promise((done) => {
-            if (child.exitCode !== null) return done(child.exitCode);
+            if (child.exitCode !== null || child.signalCode !== null) return done(child.exitCode); // already ended (a test killed it)
             child.once('exit', (code) => done(code));
             child.kill('SIGTERM');
           }),

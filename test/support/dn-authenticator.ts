@@ -14,5 +14,8 @@ export function dnAuthenticator(directory: Directory): Authenticator {
     async authenticateCertificate({ subject }) {
       return { kind: 'account', dn: Dn.parse(subject) };
     },
+    async provePassword(request) {
+      return { kind: 'login', identity: await this.authenticate(request) };
+    },
   };
 }

@@ -72,13 +72,29 @@ export class RawLdapClient {
     );
   }
 
-  /** `localAddress`: the client's own address, e.g. 127.0.0.2 (any 127/8 address is local on Linux). */
-  static connect(url: string, localAddress?: string): Promise<RawLdapClient> {
+  /**
+   * `localAddress`: the client's own address, e.g. 127.0.0.2 (any 127/8 address is local on Linux);
+   * `preamble`: bytes sent first, as a load balancer sends its PROXY header.
+   */
+  static connect(url: string, localAddress?: string, preamble?: Buffer): Promise<RawLdapClient> {
     const u = new URL(url);
     return new Promise((resolve, reject) => {
-      const socket = connect({ port: Number(u.port), host: u.hostname, ...(localAddress && { localAddress }) }, () => resolve(new RawLdapClient(socket)));
+      const socket = connect({ port: Number(u.port), host: u.hostname, ...(localAddress && { localAddress }) }, () => {
+        if (preamble) socket.write(preamble);
+        resolve(new RawLdapClient(socket));
+      });
       socket.once('error', reject);
     });
+  }
+
+  /** The client's own port: how its lines are found in a server's access log (`peer`). */
+  get localPort(): number | undefined {
+    return this.socket.localPort;
+  }
+
+  /** A client over a socket already connected (a TLS session opened after a PROXY header). */
+  static over(socket: Socket): RawLdapClient {
+    return new RawLdapClient(socket);
   }
 
   async bind(dn: string, password: string): Promise<RawDone> {

@@ -70,6 +70,10 @@ describe('configuration', () => {
   it.each([
     [`listen: { ldap: "ldap//dc1" }\n${forest}`, 'listen.ldap: "ldap//dc1" is not an ldap://host:port URL'],
     [`listen: { lldap: "x" }\n${forest}`, 'listen.lldap: is not a known key'],
+    [
+      `listen: { proxyProtocol: { from: ["10.0.0.0/8", "10.0.0.0/33"] } }\n${forest}`,
+      'listen.proxyProtocol.from[1]: "10.0.0.0/33" is not an IPv4 or IPv6 network (10.0.0.0/8, fd00::/64, or one address)',
+    ],
     [`limits: { maxMessageBytes: "big" }\n${forest}`, 'limits.maxMessageBytes: "big" expected number, received string'],
     [
       `forests:\n  - { name: a, backend: memory, base: "dc=a", ldif: [x] }\n  - { name: b, backend: memory, base: "dc=a=b", ldif: [y] }`,

@@ -44,6 +44,7 @@ describe('Session.bind', () => {
       calls.push(`EXTERNAL ${subject}`);
       return { kind: 'account', dn: Dn.parse(subject) };
     },
+    provePassword: () => Promise.reject(new Error('not used by these tests')),
   };
   const client = { peer: '127.0.0.1', secure: false };
   const simple = (password: string) => ({ method: 'simple' as const, password: Buffer.from(password) });

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  isUnicodePwd,
-  passwordMethod,
-  passwordModifyValue,
-  unicodePwdChanges,
-  unicodePwdValue,
-} from '../../src/backends/ldap/password-change.js';
+import { passwordMethod, passwordModifyValue, unicodePwdChanges } from '../../src/backends/ldap/password-change.js';
+import { isUnicodePwd, passwordOfUnicodePwd, unicodePwdValue } from '../../src/core/unicode-pwd.js';
 import type { UpstreamConnection } from '../../src/backends/ldap/upstream-connection.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
@@ -37,6 +32,13 @@ describe('upstream password changes', () => {
     expect(unicodePwdChanges(undefined, Buffer.from('new')).map((c) => c.operation)).toEqual(['replace']);
     expect(['unicodePwd', 'UNICODEPWD;binary'].every(isUnicodePwd)).toBe(true);
     expect(isUnicodePwd('userPassword')).toBe(false);
+  });
+
+  it('reads the password a client wrote to unicodePwd, and refuses values that are not quoted UTF-16LE', () => {
+    expect(passwordOfUnicodePwd(unicodePwdValue(Buffer.from('Pässw0rd')))).toEqual(Buffer.from('Pässw0rd'));
+    expect(passwordOfUnicodePwd(Buffer.from('"Passw0rd"'))).toBeUndefined(); // UTF-8, not UTF-16LE
+    expect(passwordOfUnicodePwd(Buffer.from('Passw0rd', 'utf16le'))).toBeUndefined(); // no quotes
+    expect(passwordOfUnicodePwd(Buffer.from('"', 'utf16le'))).toBeUndefined();
   });
 
   it('picks the method from the root DSE', async () => {

@@ -22,8 +22,8 @@ import { ConnectionPool } from './connection-pool.js';
 import { BinaryAttributes } from './entry-from-ber.js';
 import { describeFailure, isServerFailure, upstreamError, UpstreamRefusal } from './errors.js';
 import { toLdaptsFilter } from './filter-to-ldapts.js';
+import { isUnicodePwd } from '../../core/unicode-pwd.js';
 import {
-  isUnicodePwd,
   passwordMethod,
   passwordModifyValue,
   PASSWORD_MODIFY_OID,
@@ -346,7 +346,9 @@ export class LdapDirectory implements Directory {
         await c.extended(PASSWORD_MODIFY_OID, passwordModifyValue(request));
       } else if (method === 'unicodePwd') {
         this.requireEncrypted(c);
-        await c.modify(request.user.text, unicodePwdChanges(ctx.asUser ? request.oldPassword : undefined, request.newPassword));
+        // The user's own change proves the old password (delete and add); an administrator's replaces it.
+        const own = ctx.asUser !== undefined || request.oldPasswordProven === true;
+        await c.modify(request.user.text, unicodePwdChanges(own ? request.oldPassword : undefined, request.newPassword));
       } else {
         throw new LdapError(ResultCode.unwillingToPerform, `forest "${this.config.name}" supports no password change (RFC 3062 or unicodePwd)`);
       }

@@ -1,6 +1,6 @@
 import { Attribute, BerWriter, Change } from 'ldapts';
 import type { PasswordModifyRequest } from '../../core/directory.js';
-import { attributeKey } from '../../core/schema.js';
+import { unicodePwdValue } from '../../core/unicode-pwd.js';
 import type { UpstreamConnection } from './upstream-connection.js';
 
 /** RFC 3062 Password Modify. */
@@ -31,11 +31,6 @@ export function passwordModifyValue(request: PasswordModifyRequest): Buffer {
   return writer.buffer;
 }
 
-/** A password as unicodePwd takes it: in double quotes, UTF-16LE. */
-export function unicodePwdValue(password: Buffer): Buffer {
-  return Buffer.from(`"${password.toString('utf8')}"`, 'utf16le');
-}
-
 /**
  * Active Directory's password change: a user changing its own proves the old one (delete old, add
  * new); a reset by an administrator replaces it.
@@ -45,9 +40,4 @@ export function unicodePwdChanges(oldPassword: Buffer | undefined, newPassword: 
     new Change({ operation, modification: new Attribute({ type: 'unicodePwd', values: [unicodePwdValue(password)] }) });
   if (oldPassword === undefined) return [change('replace', newPassword)];
   return [change('delete', oldPassword), change('add', newPassword)];
-}
-
-/** Whether an attribute description is unicodePwd (any case, any option, or its OID). */
-export function isUnicodePwd(name: string): boolean {
-  return attributeKey(name) === 'unicodepwd';
 }

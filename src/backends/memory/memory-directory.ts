@@ -23,7 +23,7 @@ import { AttributeIndex } from './attribute-index.js';
 import { applyModifications, checkNewEntry, checkUserWrite, renamedEntry, storedForm } from './entry-writes.js';
 import { LdifError, parseLdif, type LdifRecord } from './ldif.js';
 import { expandObjectCategory, setObjectCategory } from './object-category.js';
-import { checkNewPassword, governingPolicy, policyBind, qualityError, withPolicyChange } from './password-policy.js';
+import { admitPasswords, checkNewPassword, governingPolicy, policyBind, qualityError, withPolicyChange, type Policy } from './password-policy.js';
 import { verifyPassword, withNewPassword } from './password.js';
 import { candidates } from './query-plan.js';
 
@@ -330,7 +330,7 @@ export class MemoryDirectory implements Directory {
       if (reason !== undefined) throw this.bindRefused(reason);
       return;
     }
-    const policy = governingPolicy(entry, this.suffix, (text) => this.entryAt(text));
+    const policy = this.policyOf(entry);
     if (!policy) {
       if (!matches || isDisabled(entry)) throw this.bindRefused();
       return;
@@ -347,6 +347,11 @@ export class MemoryDirectory implements Directory {
    */
   private bindRefused(reason: AdLogonReason = AdLogonReason.wrongPassword): LdapError {
     return new LdapError(ResultCode.invalidCredentials, this.ad ? adLogonMessage(reason) : 'invalid credentials');
+  }
+
+  /** The ppolicy entry governing `entry` (plain profile only: AD keeps its policy on the domain object). */
+  private policyOf(entry: Entry): Policy | undefined {
+    return this.ad ? undefined : governingPolicy(entry, this.suffix, (text) => this.entryAt(text));
   }
 
   private entryAt(text: string): Entry | undefined {
@@ -367,6 +372,10 @@ export class MemoryDirectory implements Directory {
     if (this.ad) rejectBackLink(entry.has('memberOf'));
     const stored = storedForm(entry, this.spelled(dn));
     this.rejectTakenLogins(stored, dn.key);
+    const policy = this.policyOf(stored);
+    if (policy) {
+      for (const a of [...stored.attributes()].filter((a) => isUserPassword(a.name))) stored.set(a.name, admitPasswords(policy, a.values, ctx.policy));
+    }
     const now = generalizedTime();
     stored.set('createTimestamp', [now]);
     stored.set('modifyTimestamp', [now]);
@@ -386,7 +395,14 @@ export class MemoryDirectory implements Directory {
     checkUserWrite(ctx.asUser, 'modify', dn, changes.map((c) => c.attribute.name));
     if (this.ad) rejectBackLink(changes.some((c) => attributeKey(c.attribute.name) === 'memberof'));
     const before = node.entry;
-    const next = applyModifications(before, changes, this.ad ? ResultCode.notAllowedOnRDN : ResultCode.namingViolation);
+    const policy = this.policyOf(before);
+    // A new userPassword, under a policy: checked, perhaps hashed, and the policy's state follows (pwdReset, pwdChangedTime).
+    const setsPassword = policy !== undefined && changes.some((c) => c.operation !== 'delete' && isUserPassword(c.attribute.name));
+    const written = setsPassword
+      ? changes.map((c) => (c.operation === 'delete' || !isUserPassword(c.attribute.name) ? c : { ...c, attribute: { ...c.attribute, values: admitPasswords(policy, c.attribute.values, ctx.policy) } }))
+      : changes;
+    const next = applyModifications(before, written, this.ad ? ResultCode.notAllowedOnRDN : ResultCode.namingViolation);
+    if (setsPassword) withPolicyChange(next, policy, ctx.asUser?.dn?.equals(dn) === true, this.now());
     this.rejectTakenLogins(next, dn.key, before);
     this.touch(next);
     this.replace(node, next);
@@ -457,7 +473,7 @@ export class MemoryDirectory implements Directory {
   async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
     const node = this.existing(request.user);
     checkUserWrite(ctx.asUser, 'password modify', request.user);
-    const policy = this.ad ? undefined : governingPolicy(node.entry, this.suffix, (text) => this.entryAt(text));
+    const policy = this.policyOf(node.entry);
     const rejected = policy && checkNewPassword(policy, request.newPassword);
     if (rejected) {
       if (ctx.policy) ctx.policy.state = rejected;
@@ -466,7 +482,9 @@ export class MemoryDirectory implements Directory {
     const next = withNewPassword(node.entry, request.oldPassword, request.newPassword);
     const now = this.now();
     if (this.ad) withPasswordChanged(next, now);
-    if (policy) withPolicyChange(next, policy, ctx.asUser?.dn?.equals(request.user) === true, now);
+    // The user's own change: as itself, or proven by its old password through Canopy.
+    const byOwner = ctx.asUser?.dn?.equals(request.user) === true || request.oldPasswordProven === true;
+    if (policy) withPolicyChange(next, policy, byOwner, now);
     this.touch(next);
     this.replace(node, next);
   }
@@ -599,6 +617,10 @@ export class MemoryDirectory implements Directory {
     node.entry = seal(entry);
     for (const index of this.indexes.values()) index.add(entry, key);
   }
+}
+
+function isUserPassword(name: string): boolean {
+  return attributeKey(name) === 'userpassword';
 }
 
 function isDisabled(entry: Entry): boolean {

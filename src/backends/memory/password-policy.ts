@@ -1,9 +1,10 @@
 import type { Dn } from '../../core/dn.js';
-import type { Entry } from '../../core/entry.js';
+import type { AttributeValue, Entry } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { integerValue } from '../../core/matching.js';
-import { PolicyError, type PolicyState } from '../../core/password-policy.js';
+import { PolicyError, type PolicyNotes, type PolicyState } from '../../core/password-policy.js';
 import { ResultCode } from '../../core/result-codes.js';
+import { hashPassword, isHashed } from './password.js';
 
 /**
  * OpenLDAP's ppolicy overlay (draft-behera) in the plain profile: a `pwdPolicy` entry governs the
@@ -11,6 +12,10 @@ import { ResultCode } from '../../core/result-codes.js';
  * `cn=default,ou=policies,<suffix>` (the usual olcPPolicyDefault). The user's operational state is
  * kept where slapd keeps it: pwdChangedTime, pwdReset, pwdFailureTime, pwdAccountLockedTime,
  * pwdGraceUseTime.
+ *
+ * slapd's overlay option olcPPolicyHashCleartext (store userPassword written in clear as a hash)
+ * has no entry of its own in the mock: a policy entry with `olcPPolicyHashCleartext: TRUE` turns it
+ * on for the users that policy governs.
  */
 
 export type Policy = Entry;
@@ -102,11 +107,27 @@ export function policyBind(user: Entry, policy: Policy, passwordMatches: boolean
 export function checkNewPassword(policy: Policy, password: Buffer): PolicyState | undefined {
   const quality = number(policy, 'pwdCheckQuality');
   if (quality === 0) return undefined;
-  const hashed = /^\{[A-Za-z0-9-]+\}/.test(password.toString('utf8'));
+  const hashed = isHashed(password);
   // A hashed value cannot be checked: refused only when the policy insists (pwdCheckQuality 2).
   if (hashed) return quality === 2 ? { error: PolicyError.insufficientPasswordQuality } : undefined;
   const min = number(policy, 'pwdMinLength');
   return [...password.toString('utf8')].length < min ? { error: PolicyError.passwordTooShort } : undefined;
+}
+
+/**
+ * userPassword values an add or modify writes under `policy`, as slapd's ppolicy takes them: each
+ * checked for quality (constraintViolation, the control's error in `notes`), and those in clear
+ * stored as {SSHA} when the policy hashes clear text.
+ */
+export function admitPasswords(policy: Policy, values: readonly AttributeValue[], notes: PolicyNotes | undefined): AttributeValue[] {
+  for (const value of values) {
+    const rejected = checkNewPassword(policy, typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
+    if (!rejected) continue;
+    if (notes) notes.state = rejected;
+    throw qualityError(rejected);
+  }
+  if (!flag(policy, 'olcPPolicyHashCleartext')) return [...values];
+  return values.map((value) => (isHashed(value) ? value : hashPassword(value)));
 }
 
 export function qualityError(state: PolicyState): LdapError {

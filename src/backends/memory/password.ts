@@ -33,6 +33,11 @@ export function verifyPassword(stored: AttributeValue, password: Buffer): boolea
   return timingSafeEqual(createHash(scheme.algorithm).update(password).update(salt).digest(), digest);
 }
 
+/** Whether a userPassword value is stored hashed (`{SCHEME}…`) rather than in clear. */
+export function isHashed(value: AttributeValue): boolean {
+  return /^\{[A-Za-z0-9-]+\}/.test(typeof value === 'string' ? value : value.toString('utf8'));
+}
+
 /** A salted hash for userPassword (what `canopy hash-password` prints); {SSHA} is what slapd accepts by default. */
 export function hashPassword(password: string | Buffer, scheme: PasswordScheme = 'SSHA'): string {
   const { algorithm } = SCHEMES[scheme];

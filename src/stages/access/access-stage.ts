@@ -106,6 +106,8 @@ export class AccessStage implements Directory {
   }
 
   async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
+    // A change proven by the user's own password is the user's, whoever's connection carries it.
+    if (request.oldPasswordProven) return this.inner.passwordModify(request, ctx);
     return this.inner.passwordModify(request, this.writer(request.user, ctx, 'password modify', { attributes: ['userPassword'], passwordChange: true }));
   }
 
@@ -137,12 +139,14 @@ export class AccessStage implements Directory {
     const mount = identity.kind === 'user' ? this.forestMounts.get(identity.forest) : undefined;
     const denied = this.denial(dn, ctx, operation, needs) ?? (needs.alsoAt && this.denial(needs.alsoAt, ctx, operation, { whole: needs.whole }));
     if (identity.kind === 'user' && mount !== undefined && dn.isWithin(mount)) {
+      const asUser = { ...ctx, asUser: { ...(identity.dn && { dn: identity.dn }), rulesAllow: denied === undefined } };
+      // A user's own password change is between it and its forest, whatever the rules let it see.
+      if (needs.passwordChange && identity.dn?.equals(dn)) return asUser;
       const access = this.view(ctx).covering(dn);
       if (!allows(access.entry, 'read')) throw refusal(ctx, dn);
-      // A user's own password change is its forest's business even where the rules hide userPassword.
-      const hidden = needs.passwordChange ? undefined : needs.attributes?.find((a) => !allows(access.attribute(a), 'read'));
+      const hidden = needs.attributes?.find((a) => !allows(access.attribute(a), 'read'));
       if (hidden !== undefined) throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to ${hidden} of "${dn.text}"`);
-      return { ...ctx, asUser: { ...(identity.dn && { dn: identity.dn }), rulesAllow: denied === undefined } };
+      return asUser;
     }
     if (denied) throw denied;
     return ctx;
@@ -169,7 +173,7 @@ interface WriteNeeds {
   readonly whole?: boolean;
   /** A rename's new DN, which the rules must allow too. */
   readonly alsoAt?: Dn;
-  /** Password Modify: a forest user changing a password as itself is not held to attribute visibility. */
+  /** Password Modify: a forest user changing its own password is not held to the rules. */
   readonly passwordChange?: boolean;
 }
 
