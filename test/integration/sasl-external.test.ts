@@ -3,8 +3,11 @@
  * LDAPS and StartTLS, the subject as a DN of the tree or mapped to a local account by
  * tls.subjectMapping, Who Am I, access as the mapped DN, and each refusal's result code.
  */
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/core/scrypt-hash.js';
@@ -12,7 +15,9 @@ import { metrics } from '../../src/observability/metrics.js';
 import type { RunningServer } from '../../src/server.js';
 import { runLdapTool } from '../support/ldap-tools.js';
 import { captureLog } from '../support/log-capture.js';
-import { startTestServer, testConfig } from '../support/server.js';
+import { RawLdapClient } from '../support/raw-ldap.js';
+import { parseConfig } from '../../src/config/load.js';
+import { repoRoot, startTestServer, testConfig } from '../support/server.js';
 import { makeClientCertificate, makeTestCertificates, type ClientCertificateFiles, type TestCertificates } from '../support/tls.js';
 
 const SUFFIX = 'dc=example,dc=com';
@@ -357,6 +362,63 @@ ${ACCESS}`),
       expect(refused.stderr).toContain('too many failed binds');
     } finally {
       await guess.unbind();
+      await server.close();
+      await certs.remove();
+    }
+  });
+});
+
+describe('SASL EXTERNAL behind a load balancer (listen.proxyProtocol)', () => {
+  it('verifies the certificate of an LDAPS handshake after the PROXY header; the header’s client is the bind audit’s and a refused handshake’s peer', async () => {
+    const certs = await makeTestCertificates();
+    writeFileSync(join(certs.dir, 'data.ldif'), LDIF);
+    const log = captureLog();
+    const server = await startTestServer(
+      parseConfig(
+        `listen: { ldap: "ldap://127.0.0.1:0", ldaps: "ldaps://127.0.0.1:0", proxyProtocol: { from: ["127.0.0.1/32"] } }
+http: { port: 0 }
+tls: { certFile: "${certs.certFile}", keyFile: "${certs.keyFile}", clientCa: "${certs.caFile}", verifyClient: demand }
+forests:
+  - { name: example, backend: memory, base: "${SUFFIX}", ldif: ["${join(certs.dir, 'data.ldif')}"] }
+${ACCESS}`,
+        { source: 'test', baseDir: repoRoot },
+      ),
+      { logger: log.logger },
+    );
+    try {
+      const alice = await makeClientCertificate(certs, 'alice', '/DC=com/DC=example/OU=people/UID=alice');
+      /** An LDAPS session through the "balancer" 127.0.0.1 for the client `client:port`, presenting `certificate` if given. */
+      const through = async (client: string, port: number, certificate?: ClientCertificateFiles) => {
+        const raw = tcpConnect({ port: server.ldapsPort!, host: '127.0.0.1', localAddress: '127.0.0.1' });
+        await once(raw, 'connect');
+        raw.write(`PROXY TCP4 ${client} 192.0.2.1 ${port} 636\r\n`);
+        return tlsConnect({
+          socket: raw,
+          ca: readFileSync(certs.caFile),
+          servername: 'localhost',
+          ...(certificate && { cert: readFileSync(certificate.certFile), key: readFileSync(certificate.keyFile) }),
+        });
+      };
+
+      const tls = await through('198.51.100.9', 42000, alice);
+      await once(tls, 'secureConnect');
+      const c = RawLdapClient.over(tls);
+      expect((await c.saslBind('EXTERNAL')).code).toBe(0);
+      c.close();
+      expect(log.lines.find((l) => l.msg === 'bind audit')).toMatchObject({
+        peer: '198.51.100.9:42000',
+        mechanism: 'EXTERNAL',
+        subject: 'UID=alice,OU=people,DC=example,DC=com',
+        dn: ALICE,
+        code: 0,
+      });
+
+      // verifyClient: demand refuses a handshake without a certificate; the log names the header's client.
+      const bare = await through('198.51.100.10', 42001);
+      bare.on('error', () => undefined); // the server's alert: certificate required
+      await new Promise((resolve) => bare.once('close', resolve));
+      await expect.poll(() => log.lines.find((l) => l.msg === 'TLS handshake failed')).toMatchObject({ peer: '198.51.100.10' });
+    } finally {
       await server.close();
       await certs.remove();
     }
