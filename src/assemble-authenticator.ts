@@ -2,6 +2,7 @@ import { CanopyAuthenticator } from './auth/authenticator.js';
 import { bindDiagnosticsOf } from './auth/bind-diagnostics.js';
 import { ForestLogins, type LoginForest } from './auth/forest-logins.js';
 import { LocalAccounts } from './auth/local-accounts.js';
+import { SubjectMapping } from './auth/subject-mapping.js';
 import { LdapDirectory } from './backends/ldap/ldap-directory.js';
 import type { CanopyConfig } from './config/schema.js';
 import type { Directory } from './core/directory.js';
@@ -46,5 +47,6 @@ export function assembleAuthenticator(
       }),
     };
   });
-  return new CanopyAuthenticator(config.security, new LocalAccounts(config.accounts), new ForestLogins(logins, logger), logger);
+  const subjects = new SubjectMapping(config.tls?.subjectMapping ?? []);
+  return new CanopyAuthenticator(config.security, new LocalAccounts(config.accounts), new ForestLogins(logins, logger), logger, subjects);
 }

@@ -9,7 +9,7 @@ import type {
 } from './core/directory.js';
 import type { Dn } from './core/dn.js';
 import type { AttributeValue, Entry } from './core/entry.js';
-import type { Authenticator, BindCredentials, Identity, PasswordProof } from './core/identity.js';
+import type { Authenticator, BindCredentials, CertificateCredentials, Identity, PasswordProof } from './core/identity.js';
 
 /** One assembled pipeline: what a configuration turns into below the front end. */
 export interface Pipeline {
@@ -106,6 +106,10 @@ export class LivePipeline<P extends Pipeline = Pipeline> implements Directory, A
 
   authenticate(request: BindCredentials): Promise<Identity> {
     return this.run((p) => p.authenticator.authenticate(request));
+  }
+
+  authenticateCertificate(request: CertificateCredentials): Promise<Identity> {
+    return this.run((p) => p.authenticator.authenticateCertificate(request));
   }
 
   provePassword(request: BindCredentials): Promise<PasswordProof> {

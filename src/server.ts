@@ -125,7 +125,7 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
       ldap: hostPort(config.listen.ldap),
       ldaps: config.tls ? hostPort(config.listen.ldaps) : undefined,
       proxyProtocol: { from: config.listen.proxyProtocol.from, headerTimeoutMs: config.listen.proxyProtocol.headerTimeoutSeconds * 1000 },
-      tls: servedTls,
+      tls: servedTls && { ...servedTls, verifyClient: config.tls!.verifyClient },
       limits: {
         maxMessageBytes: config.limits.maxMessageBytes,
         maxUnboundMessageBytes: config.limits.maxUnboundMessageBytes,
@@ -196,10 +196,10 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
         const renewed = config.tls && servedTls && (await renewedTls(config.tls, servedTls));
         const report = await replacePipeline(live, next, logger, options);
         if (renewed) {
-          frontEnd.replaceTls(renewed.context);
+          frontEnd.replaceTls(renewed.tls);
           servedTls = renewed.tls;
           noteCertificateExpiry(renewed.file, renewed.tls.cert);
-          logger.info({ certFile: renewed.file }, 'TLS certificate reloaded: new connections get it');
+          logger.info({ certFile: renewed.file, ...(renewed.tls.clientCa && { clientCa: config.tls?.clientCa }) }, 'TLS files reloaded: new handshakes use them');
         }
         return report;
       });
@@ -257,8 +257,12 @@ async function replacePipeline(
   return { reopened, needRestart };
 }
 
-/** Settings the front end and listeners read once, at start. */
-const RESTART_KEYS = ['listen', 'tls', 'limits', 'http', 'shutdown', 'logging.accessLog', 'logging.accessLogSampleRate'] as const;
+/**
+ * Settings the front end and listeners read once, at start. Of `tls`, the files named at start are
+ * read again by each reload; `tls.subjectMapping` belongs to the authenticator, which a reload replaces.
+ */
+const TLS_RESTART_KEYS = ['certFile', 'keyFile', 'password', 'clientCa', 'verifyClient'].map((k) => `tls.${k}`);
+const RESTART_KEYS = ['listen', ...TLS_RESTART_KEYS, 'limits', 'http', 'shutdown', 'logging.accessLog', 'logging.accessLogSampleRate'] as const;
 
 function pick(config: LoadedConfig, path: string): unknown {
   return path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], config);
@@ -406,21 +410,24 @@ function hostPort(url: string): { host: string; port: number } {
   return { host, port: u.port === '' ? (u.protocol === 'ldaps:' ? 636 : 389) : Number(u.port) };
 }
 
-/** The certificate and key at `tls`'s paths when they differ from those served, ready to serve; else undefined. */
+/** The certificate, key and client CAs at `tls`'s paths when they differ from those served, checked; else undefined. */
 async function renewedTls(tls: NonNullable<LoadedConfig['tls']>, served: ServedTls) {
   const read = await readTls(tls);
-  if (read.cert.equals(served.cert) && read.key.equals(served.key)) return undefined;
+  const same = (a: Buffer | undefined, b: Buffer | undefined) => (a && b ? a.equals(b) : a === b);
+  if (read.cert.equals(served.cert) && read.key.equals(served.key) && same(read.clientCa, served.clientCa)) return undefined;
   try {
-    return { tls: read, file: tls.certFile, context: createSecureContext(read) };
+    createSecureContext({ ...read, ca: read.clientCa });
   } catch (err) {
     throw new ConfigErrors([new ConfigError(['tls'], `${tls.certFile} and ${tls.keyFile} cannot be served together (${(err as Error).message})`)]);
   }
+  return { tls: read, file: tls.certFile };
 }
 
 interface ServedTls {
   readonly cert: Buffer;
   readonly key: Buffer;
   readonly passphrase?: string;
+  readonly clientCa?: Buffer;
 }
 
 async function readTls(tls: NonNullable<LoadedConfig['tls']>): Promise<ServedTls> {
@@ -431,5 +438,9 @@ async function readTls(tls: NonNullable<LoadedConfig['tls']>): Promise<ServedTls
       throw new ConfigErrors([new ConfigError(['tls', key], `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`)]);
     }
   };
-  return { cert: await read(tls.certFile, 'certFile'), key: await read(tls.keyFile, 'keyFile'), passphrase: tls.password };
+  const clientCa = tls.clientCa === undefined ? undefined : await read(tls.clientCa, 'clientCa');
+  if (clientCa && !clientCa.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigErrors([new ConfigError(['tls', 'clientCa'], `${tls.clientCa} holds no PEM certificate`)]);
+  }
+  return { cert: await read(tls.certFile, 'certFile'), key: await read(tls.keyFile, 'keyFile'), passphrase: tls.password, ...(clientCa && { clientCa }) };
 }

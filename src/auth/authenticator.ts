@@ -1,10 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecurityConfig } from '../config/auth-schema.js';
 import type { OperationContext } from '../core/directory.js';
-import { AdLogonReason, adLogonReasonOf } from '../core/ad-logon.js';
-import type { Authenticator, BindCredentials, Identity, PasswordProof } from '../core/identity.js';
+import { AdLogonReason, adLogonMessage, adLogonReasonOf } from '../core/ad-logon.js';
+import type { Dn } from '../core/dn.js';
+import type { Authenticator, BindCredentials, CertificateCredentials, Identity, PasswordProof } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { PolicyError, type PolicyNotes } from '../core/password-policy.js';
+import type { SessionResources } from '../core/session-resources.js';
 import { ResultCode } from '../core/result-codes.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
@@ -14,6 +16,7 @@ import { BindThrottle, type BindAttempt } from './bind-throttle.js';
 import type { ForestLogins } from './forest-logins.js';
 import type { LocalAccounts } from './local-accounts.js';
 import { parseLoginName, type LoginAccount, type LoginName } from './login-name.js';
+import { SubjectMapping } from './subject-mapping.js';
 
 /**
  * Canopy's simple binds: the TLS requirement, then the account the name resolves to (a local
@@ -21,7 +24,9 @@ import { parseLoginName, type LoginAccount, type LoginName } from './login-name.
  * permission to check it, and the check. Every credential failure reaches the client as the same
  * invalidCredentials, so it cannot tell an unknown user from a wrong password (an account's state,
  * locked or expired, only as `security.bindDiagnostics` allows); outages keep their
- * own codes, with a message that names no server (the log has the details).
+ * own codes, with a message that names no server (the log has the details). The old password of
+ * a password change, and the account a SASL EXTERNAL certificate maps to, go through the same
+ * check and throttle.
  */
 export class CanopyAuthenticator implements Authenticator {
   private readonly throttle: BindThrottle;
@@ -31,32 +36,86 @@ export class CanopyAuthenticator implements Authenticator {
     private readonly accounts: LocalAccounts,
     private readonly forests: ForestLogins,
     private readonly logger: Logger,
+    private readonly subjects: SubjectMapping = new SubjectMapping([]),
     now?: () => number,
   ) {
     this.throttle = new BindThrottle(security.throttle, now);
   }
 
   async authenticate(request: BindCredentials): Promise<Identity> {
-    const proof = await this.check(request, false);
-    if (proof.kind !== 'login') throw new Error('a login was proven without an identity'); // check() returns mustChange only when asked to
-    return proof.identity;
+    return identityOf(await this.checkPassword(request, false));
   }
 
   provePassword(request: BindCredentials): Promise<PasswordProof> {
-    return this.check(request, true);
+    return this.checkPassword(request, true);
   }
 
   /**
-   * The login's check. For a password change (`forChange`), a right password the forest refuses
-   * only because it must change (AD's 773 and 532: AD lets such a password be changed) proves it
-   * too, and is no failed login.
+   * A password login's check. For a password change (`forChange`), a right password the forest
+   * refuses only because it must change (AD's 773 and 532: AD lets such a password be changed)
+   * proves it too, and is no failed login.
    */
-  private async check(request: BindCredentials, forChange: boolean): Promise<PasswordProof> {
+  private async checkPassword(request: BindCredentials, forChange: boolean): Promise<PasswordProof> {
     if (this.security.requireTlsForBind && !request.secure) {
       metrics.bindsFailed.inc({ forest: '', reason: 'tls_required' });
       throw new LdapError(ResultCode[this.security.tlsRequiredResult], 'simple binds require TLS (LDAPS or StartTLS)');
     }
-    const login = parseLoginName(request.name);
+    return this.check(parseLoginName(request.name), request, request.name, {
+      prove: (account) => account.verify(request.password),
+      refusal: (err, account) => bindRefusal(err, account.diagnostics, request.policy),
+      forChange,
+    });
+  }
+
+  /**
+   * SASL EXTERNAL: the certificate's subject maps to a DN (tls.subjectMapping), which must name a
+   * local account or an entry that may log in, checked and throttled as the same account's simple
+   * binds are. The certificate holder is authenticated already, so refusals say what went wrong.
+   */
+  async authenticateCertificate(request: CertificateCredentials): Promise<Identity> {
+    let dn: Dn;
+    try {
+      dn = this.subjects.map(request.subject);
+    } catch (err) {
+      metrics.bindsFailed.inc({ forest: '', reason: 'unknown_user' });
+      throw err;
+    }
+    const mapped = `the certificate subject "${request.subject}" maps to "${dn.text}"`;
+    const proof = await this.check({ kind: 'dn', dn }, request, request.subject, {
+      prove: async (account) => {
+        if (!account.accept) throw new LdapError(ResultCode.invalidCredentials, adLogonMessage(AdLogonReason.noSuchUser));
+        const identity = await account.accept();
+        const own = identity.kind === 'anonymous' ? undefined : identity.dn;
+        // Valid certificate, but not for the identity asserted: counted as not_permitted (as AD's
+        // "not from this workstation"), and told apart from unknown accounts by refusal below.
+        if (request.authorization && !(own && request.authorization.equals(own))) {
+          throw new LdapError(ResultCode.invalidCredentials, adLogonMessage(AdLogonReason.workstation));
+        }
+        return identity;
+      },
+      refusal: (err) =>
+        new LdapError(
+          ResultCode.invalidCredentials,
+          bindFailureReason(err) === 'not_permitted'
+            ? `SASL EXTERNAL: ${mapped}, which may not act as "${request.authorization?.text}"`
+            : `SASL EXTERNAL: ${mapped}, which is no account that may log in`,
+        ),
+    });
+    return identityOf(proof);
+  }
+
+  /**
+   * The account `login` names, the throttle's permission to check it, and the check (`prove`).
+   * Credential failures are counted (metric, throttle), delayed as the throttle says, and answered
+   * with `refusal`; outages keep their own codes. With `forChange`, a forest's refusal that a
+   * password change ends (`changeFixes`) proves the old password: `mustChange`.
+   */
+  private async check(
+    login: LoginName,
+    request: { readonly peer: string; readonly signal: AbortSignal; readonly connectionId: number; readonly session?: SessionResources; readonly policy?: PolicyNotes },
+    name: string,
+    how: { prove(account: LoginAccount): Promise<Identity>; refusal(err: unknown, account: LoginAccount): LdapError; readonly forChange?: boolean },
+  ): Promise<PasswordProof> {
     // The forest notes the account's policy state even for a client that did not ask: a reset
     // password restricts the session (mustChangePassword).
     const policy: PolicyNotes = request.policy ?? {};
@@ -71,7 +130,7 @@ export class CanopyAuthenticator implements Authenticator {
     try {
       account = await this.resolve(login, ctx);
     } catch (err) {
-      throw this.outage(err, request.name, '');
+      throw this.outage(err, name, '');
     }
     const forest = account.forest ?? '';
     let attempt: BindAttempt;
@@ -86,23 +145,23 @@ export class CanopyAuthenticator implements Authenticator {
     }
     let identity: Identity;
     try {
-      identity = await account.verify(request.password);
+      identity = await how.prove(account);
     } catch (err) {
       const failed = (err instanceof LdapError && err.code === ResultCode.invalidCredentials) || request.signal.aborted;
       if (!failed) {
         attempt.undecided();
-        throw this.outage(err, request.name, forest);
+        throw this.outage(err, name, forest);
       }
-      if (forChange && account.forest !== undefined && !request.signal.aborted && changeFixes(err)) {
+      if (how.forChange && account.forest !== undefined && !request.signal.aborted && changeFixes(err)) {
         attempt.succeeded();
         return { kind: 'mustChange' };
       }
       metrics.bindsFailed.inc({ forest, reason: request.signal.aborted ? 'abandoned' : bindFailureReason(err) });
       // A check given up half way may have reached the directory: it counts.
       const { delayMs, limitReached } = attempt.failed();
-      if (limitReached) this.logger.warn({ peer: request.peer, login: request.name }, 'failed binds throttled: further binds refused until the window passes');
+      if (limitReached) this.logger.warn({ peer: request.peer, login: name }, 'failed binds throttled: further binds refused until the window passes');
       if (delayMs > 0) await sleep(delayMs, undefined, { signal: request.signal });
-      throw bindRefusal(err, account.diagnostics, request.policy);
+      throw how.refusal(err, account);
     }
     attempt.succeeded();
     if (identity.kind === 'user' && policy.state?.error === PolicyError.changeAfterReset) identity = { ...identity, mustChangePassword: true };
@@ -129,6 +188,12 @@ export class CanopyAuthenticator implements Authenticator {
     const message = err.code === ResultCode.busy ? 'the directory is busy: try again' : 'the login could not be checked now: try again later';
     return new LdapError(err.code, message);
   }
+}
+
+/** The identity a login proved; `check` returns mustChange only for a password change. */
+function identityOf(proof: PasswordProof): Identity {
+  if (proof.kind !== 'login') throw new Error('a login was proven without an identity');
+  return proof.identity;
 }
 
 /** A refusal of a right password that a password change ends: AD's "must change" (773) and "expired" (532). */

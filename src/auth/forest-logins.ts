@@ -129,6 +129,10 @@ export class ForestLogins {
         if (disabled) throw refused(AdLogonReason.accountDisabled);
         return { kind: 'user', forest: forest.name, dn: entry.dn, login };
       },
+      accept: async () => {
+        if (disabled) throw refused(AdLogonReason.accountDisabled);
+        return { kind: 'user', forest: forest.name, dn: entry.dn, login };
+      },
     };
   }
 
@@ -176,7 +180,8 @@ export class ForestLogins {
 
 /** A name that leads to no single entry: counted under its spelling, never logged in. */
 function noAccount(login: LoginName): LoginAccount {
-  return { key: spellingKey(login), verify: () => Promise.reject(refused(AdLogonReason.noSuchUser)) };
+  const none = () => Promise.reject(refused(AdLogonReason.noSuchUser));
+  return { key: spellingKey(login), verify: none, accept: none };
 }
 
 function entryKey(forest: LoginForest, dn: Dn): string {

@@ -44,6 +44,10 @@ export class LocalAccounts {
         if (!account || !right) throw new LdapError(ResultCode.invalidCredentials, adLogonMessage(account ? AdLogonReason.wrongPassword : AdLogonReason.noSuchUser));
         return { kind: 'account', dn: account.dn };
       },
+      accept: async () => {
+        if (!account) throw new LdapError(ResultCode.invalidCredentials, adLogonMessage(AdLogonReason.noSuchUser));
+        return { kind: 'account', dn: account.dn };
+      },
     };
   }
 }

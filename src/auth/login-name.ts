@@ -26,6 +26,12 @@ export interface LoginAccount {
   /** How a refused check is explained to the client; absent: one generic message. */
   readonly diagnostics?: BindDiagnostics;
   verify(password: Buffer): Promise<Identity>;
+  /**
+   * The identity when something other than a password proved the name (a verified client
+   * certificate, SASL EXTERNAL): the same refusals as `verify` but the password's. Absent: only a
+   * password proves this account.
+   */
+  accept?(): Promise<Identity>;
 }
 
 /** Reads a bind name; a name with `=` is a DN and must parse as one (invalidDNSyntax otherwise). */

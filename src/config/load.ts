@@ -72,6 +72,7 @@ function resolveFiles(config: CanopyConfig, baseDir: string, source: string): Lo
     ...config.tls,
     certFile: abs(config.tls.certFile),
     keyFile: abs(config.tls.keyFile),
+    ...(config.tls.clientCa !== undefined && { clientCa: abs(config.tls.clientCa) }),
     password: config.tls.passwordFile
       ? readSecret(abs(config.tls.passwordFile), ['tls', 'passwordFile'])
       : config.tls.password,

@@ -26,6 +26,15 @@ const bindName = z.string().refine((v) => (v.includes('=') ? tryDn(v) !== undefi
   message: 'is not a valid DN, UPN (svc@corp.example) or down-level name (CORP\\svc)',
 });
 
+function compiles(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function listenUrl(scheme: 'ldap' | 'ldaps') {
   return z.string().refine(
     (v) => {
@@ -209,9 +218,32 @@ export const configSchema = z
       /** Passphrase of an encrypted key, inline or read from a file. */
       password: z.string().optional(),
       passwordFile: z.string().optional(),
+      /** PEM file of the CAs that sign client certificates (mutual TLS, SASL EXTERNAL). */
+      clientCa: z.string().min(1).optional(),
+      /** `allow` asks for a client certificate, `demand` refuses the handshake without a valid one. */
+      verifyClient: z.enum(['never', 'allow', 'demand']).default('never'),
+      /** Rules from a client certificate's subject to the DN it binds as (SASL EXTERNAL); the first that matches applies. */
+      subjectMapping: z
+        .array(
+          z.strictObject({
+            /** A regular expression matching the whole subject (RFC 4514 form, ignoring case). */
+            subject: z.string().min(1).refine(compiles, { message: 'is not a valid regular expression' }),
+            /** The DN, with $1, $2, … for the subject's groups. */
+            dn: z.string().min(1),
+          }),
+        )
+        .default([]),
     })
     .refine((t) => !(t.password !== undefined && t.passwordFile !== undefined), {
       message: 'sets both password and passwordFile',
+    })
+    .refine((t) => t.verifyClient === 'never' || t.clientCa !== undefined, {
+      message: 'verifyClient allow or demand needs clientCa (the CAs that sign client certificates)',
+      path: ['clientCa'],
+    })
+    .refine((t) => t.verifyClient !== 'never' || t.clientCa === undefined, {
+      message: 'clientCa is set but verifyClient is never: set verifyClient to allow or demand',
+      path: ['verifyClient'],
     })
     .optional(),
   limits: z

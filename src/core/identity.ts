@@ -47,11 +47,28 @@ export function authzId(identity: Identity): string {
 export interface Authenticator {
   authenticate(request: BindCredentials): Promise<Identity>;
   /**
+   * SASL EXTERNAL: the identity a verified TLS client certificate's subject maps to. Rejects with
+   * invalidCredentials when it maps to no account that may log in, or `authorization` is another.
+   */
+  authenticateCertificate(request: CertificateCredentials): Promise<Identity>;
+  /**
    * Checks the old password of a password change sent by a client not bound as that user, as a
    * login (throttled, a wrong one counted as a failed login), except that a right password which
    * the forest refuses only because it must change (AD's 773, 532) proves it too.
    */
   provePassword(request: BindCredentials): Promise<PasswordProof>;
+}
+
+export interface CertificateCredentials {
+  /** The verified client certificate's subject, as an LDAP DN string (RFC 4514). */
+  readonly subject: string;
+  /** The authorization identity the client asserted (`dn:<DN>`); absent: the certificate's own. */
+  readonly authorization?: Dn;
+  /** The client's address, for throttling. */
+  readonly peer: string;
+  readonly signal: AbortSignal;
+  readonly connectionId: number;
+  readonly session?: SessionResources;
 }
 
 /** What a proven old password allows. */

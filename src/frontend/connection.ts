@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory, OperationContext, SearchRequest } from '../core/directory.js';
@@ -30,10 +30,12 @@ import { rootDseAttributes, rootDseEntry } from './root-dse.js';
 import { NO_SEARCH_LIMITS, SearchResponder, type DropAfterPage, type SearchLimits } from './search-responder.js';
 import { changePassword, passwordModifyChange, unicodePwdChange, type PasswordChange, type PasswordChanger } from './password-modify.js';
 import { resetRestriction } from './password-reset-restriction.js';
-import { Session } from './session.js';
+import { Session, type BindClient } from './session.js';
 import { SUBSCHEMA_DN } from './subschema.js';
 import type { OperationObserver } from './operation-observer.js';
 import type { ClientAddress } from './proxy-protocol.js';
+import { clientCertificateOf } from './client-certificate.js';
+import type { TlsHandshakes } from './tls-handshakes.js';
 
 export interface ConnectionLimits {
   readonly maxMessageBytes: number;
@@ -61,7 +63,7 @@ export interface ConnectionOptions {
   readonly logger: Logger;
   readonly limits: ConnectionLimits;
   /** Present when StartTLS is offered. */
-  readonly secureContext?: SecureContext;
+  readonly tls?: TlsHandshakes;
   readonly vendorVersion: string;
   /** The subschema subentry as it is now (it follows the data a mock directory holds). */
   readonly subschema: () => Entry;
@@ -335,7 +337,7 @@ export class Connection {
     const elapsed = performance.now() - started;
     const ms = Math.round(elapsed * 10) / 10;
     if (request.op === 'bind') {
-      this.auditBind(request.name, outcome.code);
+      this.auditBind(request, outcome.code);
       this.applySessionLimits();
     }
     const code = signal.aborted ? undefined : outcome.code;
@@ -454,7 +456,8 @@ export class Connection {
     const isRoot = request.base.isRoot;
     const entry = isRoot
       ? rootDseEntry(this.options.directory.namingContexts(), {
-          startTls: this.options.secureContext !== undefined,
+          startTls: this.options.tls !== undefined,
+          saslMechanisms: this.options.tls?.requestsClientCertificates ? ['EXTERNAL'] : [],
           vendorVersion: this.options.vendorVersion,
         })
       : this.options.subschema();
@@ -502,8 +505,8 @@ export class Connection {
       this.write(encodeResult(messageId, Op.extendedResponse, code, '', message, { responseName: ExtendedOid.startTls }));
       this.startTlsAnswered(messageId, started, code, message);
     };
-    const context = this.options.secureContext;
-    if (!context) return refuse(ResultCode.protocolError, 'StartTLS is not configured');
+    const handshakes = this.options.tls;
+    if (!handshakes) return refuse(ResultCode.protocolError, 'StartTLS is not configured');
     if (this.secure) return refuse(ResultCode.operationsError, 'TLS is already established');
     if (this.inFlight.size > 0) return refuse(ResultCode.operationsError, 'operations are outstanding');
     // Bytes after the request would be read as clear text inside the TLS session (RFC 4511 §4.14.1).
@@ -518,19 +521,18 @@ export class Connection {
     plain.off('timeout', this.onTimeout);
     plain.write(encodeResult(messageId, Op.extendedResponse, ResultCode.success, '', '', { responseName: ExtendedOid.startTls }), () => {
       if (this.closed) return;
-      const tls = new TLSSocket(plain, { isServer: true, secureContext: context });
-      this.socket = tls;
-      this.secure = true;
-      this.attach(tls);
+      this.secure = true; // nothing is said in clear any more
       const handshakeMs = this.options.limits.tlsHandshakeTimeoutMs;
       const timer = handshakeMs === undefined ? undefined : setTimeout(() => this.handshakeTimedOut(), handshakeMs);
-      tls.once('secure', () => {
+      plain.once('close', () => clearTimeout(timer));
+      handshakes.start(plain, this.options.peer.address, (tls) => {
         clearTimeout(timer);
+        this.socket = tls;
+        this.attach(tls);
         this.upgrading = false;
         this.log.debug('StartTLS established');
         this.pump();
       });
-      tls.once('close', () => clearTimeout(timer));
     });
     this.startTlsAnswered(messageId, started, ResultCode.success);
   }
@@ -552,18 +554,36 @@ export class Connection {
   }
 
   /**
-   * The bind audit line, whatever the access log settings: who (the name as sent), from where (the
-   * logger's peer), which forest checked it, and the result. The request's password never gets here.
+   * The bind audit line, whatever the access log settings: who (the name as sent; for SASL, the
+   * mechanism and the client certificate's subject), from where (the logger's peer), which forest
+   * checked it, and the result. The request's password never gets here.
    */
-  private auditBind(name: string, code: ResultCode): void {
+  private auditBind(request: Extract<LdapRequest, { op: 'bind' }>, code: ResultCode): void {
     const identity = this.session.identity;
     const forest = identity.kind === 'user' ? identity.forest : undefined;
-    this.log.info({ bind: capLogged(name), identity: identity.kind, ...(forest !== undefined && { forest }), code }, 'bind audit');
+    const certificate = request.auth.method === 'sasl' && this.socket instanceof TLSSocket ? clientCertificateOf(this.socket) : undefined;
+    this.log.info(
+      {
+        bind: capLogged(request.name),
+        ...(request.auth.method === 'sasl' && { mechanism: capLogged(request.auth.mechanism) }),
+        ...(certificate?.state === 'verified' && { subject: capLogged(certificate.subject) }),
+        identity: identity.kind,
+        ...(identity.kind !== 'anonymous' && identity.dn && request.name === '' && { dn: capLogged(identity.dn.text) }),
+        ...(forest !== undefined && { forest }),
+        code,
+      },
+      'bind audit',
+    );
   }
 
-  /** What a bind needs to know about the client: its address (for throttling) and whether TLS protects it. */
-  private client(): { peer: string; secure: boolean } {
-    return { peer: this.options.peer.address, secure: this.secure };
+  /** What a bind needs to know about the client: its address (for throttling), whether TLS protects it, and its certificate. */
+  private client(): BindClient {
+    const socket = this.socket;
+    return {
+      peer: this.options.peer.address,
+      secure: this.secure,
+      ...(socket instanceof TLSSocket && { certificate: clientCertificateOf(socket) }),
+    };
   }
 
   private write(buf: Buffer): void {
@@ -616,7 +636,7 @@ function unsupportedCritical(op: LdapRequest['op'], controls: readonly Control[]
 function describe(request: LdapRequest): Record<string, unknown> {
   switch (request.op) {
     case 'bind':
-      return { op: 'bind', dn: capLogged(request.name), method: request.auth.method };
+      return { op: 'bind', dn: capLogged(request.name), method: request.auth.method, ...(request.auth.method === 'sasl' && { mechanism: capLogged(request.auth.mechanism) }) };
     case 'search': {
       const s = request.search;
       return { op: 'search', dn: capLogged(s.base.text), scope: s.scope, filter: filterToLogString(s.filter) };

@@ -1,5 +1,4 @@
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory } from '../core/directory.js';
@@ -13,6 +12,7 @@ import { Connection, type ConnectionLimits } from './connection.js';
 import type { DropAfterPage } from './search-responder.js';
 import { subschemaSource } from './subschema.js';
 import type { OperationObserver } from './operation-observer.js';
+import { TlsHandshakes, type TlsMaterial, type VerifyClient } from './tls-handshakes.js';
 import { ProxyHeaderError, readProxyHeader, type ClientAddress } from './proxy-protocol.js';
 
 export interface FrontEndOptions {
@@ -20,7 +20,10 @@ export interface FrontEndOptions {
   readonly ldap?: { readonly host: string; readonly port: number };
   /** LDAPS; needs `tls`. */
   readonly ldaps?: { readonly host: string; readonly port: number };
-  readonly tls?: { readonly cert: Buffer | string; readonly key: Buffer | string; readonly ca?: Buffer | string };
+  readonly tls?: TlsMaterial & {
+    /** Client certificates: not asked for when absent. */
+    readonly verifyClient?: VerifyClient;
+  };
   readonly limits: ConnectionLimits & {
     readonly maxConnections: number;
     /** Connections from one client address; no limit when absent. */
@@ -52,8 +55,8 @@ export interface FrontEnd {
   readonly urls: string[];
   /** True while every listener accepts connections (readiness). */
   readonly listening: boolean;
-  /** The certificate for LDAPS handshakes and StartTLS from now on; connections already open keep theirs. */
-  replaceTls(context: SecureContext): void;
+  /** The certificate (and client CAs) for LDAPS handshakes and StartTLS from now on; connections already secure keep theirs. */
+  replaceTls(material: TlsMaterial): void;
   /** Stops listening, lets running operations finish for up to `graceMs`, then ends every connection. */
   close(graceMs?: number): Promise<void>;
 }
@@ -61,13 +64,13 @@ export interface FrontEnd {
 /** Listens for LDAP and LDAPS clients and gives each socket its own Connection. */
 export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd> {
   if (options.ldaps && !options.tls) throw new Error('an LDAPS listener needs a TLS certificate and key');
-  // Replaced by replaceTls: read by each new LDAPS handshake and each new connection (StartTLS).
-  let secureContext: SecureContext | undefined = options.tls && createSecureContext(options.tls);
+  const log = options.logger;
+  // Its certificate is replaced by replaceTls: read by each new LDAPS and StartTLS handshake.
+  const tls = options.tls && new TlsHandshakes(options.tls, options.tls.verifyClient ?? 'never', log);
   const subschema = subschemaSource(options.schemaInUse);
   const connections = new Set<Connection>();
   /** Sockets still reading their PROXY header or in their TLS handshake: counted by admission, not yet connections. */
   const opening = new Set<Socket>();
-  const log = options.logger;
   const accessLog = options.accessLog && accessLogFilter(options.accessLog);
   const admission = new Admission(options.limits.maxConnections, options.limits.maxConnectionsPerAddress ?? 0);
   const handshakeMs = options.limits.tlsHandshakeTimeoutMs;
@@ -137,7 +140,7 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
   const serve = (socket: Socket, peer: ClientAddress): void => {
     const connection: Connection = new Connection(
       socket,
-      { id: nextId++, peer, directory: options.directory, logger: log, limits: options.limits, secureContext, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache, observe: options.observe },
+      { id: nextId++, peer, directory: options.directory, logger: log, limits: options.limits, tls, vendorVersion: options.vendorVersion, subschema, authenticator: options.authenticator, accessLog, dropAfterPage: options.dropAfterPage, resultCache: options.resultCache, observe: options.observe },
       () => connections.delete(connection),
     );
     connections.add(connection);
@@ -150,30 +153,29 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     });
 
   /** LDAPS: the handshake runs on an admitted socket (after its PROXY header), within tlsHandshakeTimeoutMs, before the connection is served. */
-  const acceptLdaps = (socket: Socket): void => accept(socket, handshake);
+  const acceptLdaps =
+    (handshakes: TlsHandshakes) =>
+    (socket: Socket): void =>
+      accept(socket, (s, peer) => handshake(handshakes, s, peer));
 
-  const handshake = (socket: Socket, peer: ClientAddress): void => {
-    const tls = new TLSSocket(socket, { isServer: true, secureContext });
-    opening.add(tls);
-    const failed = (err: Error): void => log.debug({ peer: peer.address, err: err.message }, 'TLS handshake failed');
-    tls.on('error', failed);
+  const handshake = (handshakes: TlsHandshakes, socket: Socket, peer: ClientAddress): void => {
+    opening.add(socket);
     const timer =
       handshakeMs === undefined
         ? undefined
         : setTimeout(() => {
             log.info({ peer: peer.address }, 'TLS handshake timed out (limits.tlsHandshakeTimeoutSeconds)');
-            tls.destroy();
+            socket.destroy();
           }, handshakeMs);
     const settle = (): void => {
       clearTimeout(timer);
-      opening.delete(tls);
+      opening.delete(socket);
     };
-    tls.once('close', settle);
-    tls.once('secure', () => {
+    socket.once('close', settle);
+    handshakes.start(socket, peer.address, (secure) => {
       settle();
-      tls.off('close', settle);
-      tls.off('error', failed); // the connection handles errors from now on
-      serve(tls, peer);
+      socket.off('close', settle);
+      serve(secure, peer);
     });
   };
 
@@ -188,8 +190,8 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
       servers.push(server);
       urls.push(`ldap://${urlHost(options.ldap.host)}:${ldapPort}`);
     }
-    if (options.ldaps && secureContext) {
-      const server = createTcpServer(acceptLdaps);
+    if (options.ldaps && tls) {
+      const server = createTcpServer(acceptLdaps(tls));
       ldapsPort = await listen(server, options.ldaps.host, options.ldaps.port);
       servers.push(server);
       urls.push(`ldaps://${urlHost(options.ldaps.host)}:${ldapsPort}`);
@@ -205,8 +207,8 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     get listening() {
       return servers.length > 0 && servers.every((s) => s.listening);
     },
-    replaceTls(context) {
-      secureContext = context;
+    replaceTls(material) {
+      tls?.replace(material);
     },
     async close(graceMs = 0) {
       const closing = Promise.all(servers.map(closeServer));

@@ -6,6 +6,8 @@ import { SUBSCHEMA_DN } from './subschema.js';
 
 export interface RootDseOptions {
   readonly startTls: boolean;
+  /** SASL mechanisms a bind can use here: EXTERNAL when TLS asks for client certificates. */
+  readonly saslMechanisms?: readonly string[];
   readonly vendorVersion: string;
 }
 
@@ -22,6 +24,7 @@ export function rootDseEntry(namingContexts: readonly Dn[], options: RootDseOpti
     { name: 'supportedLDAPVersion', values: ['3'] },
     { name: 'supportedExtension', values: extensions },
     { name: 'supportedControl', values: [ControlOid.pagedResults, ControlOid.sortRequest, ControlOid.passwordPolicy] },
+    ...(options.saslMechanisms?.length ? [{ name: 'supportedSASLMechanisms', values: [...options.saslMechanisms] }] : []),
     { name: 'subschemaSubentry', values: [SUBSCHEMA_DN.text] },
     { name: 'vendorName', values: ['Canopy'] },
     { name: 'vendorVersion', values: [options.vendorVersion] },

@@ -32,6 +32,11 @@ Options:
   --tls-cert FILE         serve LDAPS and StartTLS with this PEM certificate (with --tls-key)
   --tls-key FILE
   --ldaps-port N          LDAPS port with TLS (default 3636; 0 = a free one, printed)
+  --tls-client-ca FILE    with TLS, ask clients for a certificate signed by these CAs (PEM): one that
+                          presents it binds with SASL EXTERNAL as its subject (an entry of the data,
+                          or the administrator's DN)
+  --tls-verify-client M   allow (default: clients without a certificate are served too) or demand
+                          (their TLS handshake is refused)
   --require-tls           refuse simple binds without TLS with strongerAuthRequired (8), as DCs
                           that require LDAP signing do (without TLS: every simple bind)
   --save FILE             write the directory's state as LDIF on exit
@@ -75,6 +80,8 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'ldaps-port': { type: 'string' },
+        'tls-client-ca': { type: 'string' },
+        'tls-verify-client': { type: 'string' },
         save: { type: 'string' },
         watch: { type: 'boolean' },
         fault: { type: 'string', multiple: true },
@@ -103,6 +110,10 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
     if (values.tls && values['tls-cert'] !== undefined) throw new UsageError('--tls generates a certificate: leave it out with --tls-cert');
     tlsOn = values.tls === true || values['tls-cert'] !== undefined;
     if (values['ldaps-port'] !== undefined && !tlsOn) throw new UsageError('--ldaps-port needs --tls or --tls-cert/--tls-key');
+    if (values['tls-client-ca'] !== undefined && !tlsOn) throw new UsageError('--tls-client-ca needs --tls or --tls-cert/--tls-key');
+    const verifyClient = values['tls-verify-client'];
+    if (verifyClient !== undefined && verifyClient !== 'allow' && verifyClient !== 'demand') throw new UsageError('--tls-verify-client must be allow or demand');
+    if (verifyClient !== undefined && values['tls-client-ca'] === undefined) throw new UsageError('--tls-verify-client needs --tls-client-ca');
     options = {
       ...(files.length > 0 && { files }),
       host: values.host ?? '127.0.0.1',
@@ -116,6 +127,8 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
       ...(values['require-tls'] && { requireTls: true }),
       ...(values['tls-cert'] !== undefined && { tlsCertFile: values['tls-cert'], tlsKeyFile: values['tls-key'] }),
       ...(tlsOn && { ldapsPort: integerFlag('--ldaps-port', values['ldaps-port'] ?? '3636') }),
+      ...(values['tls-client-ca'] !== undefined && { tlsClientCa: values['tls-client-ca'] }),
+      ...(verifyClient !== undefined && { tlsVerifyClient: verifyClient }),
       ...(values['fault-port'] !== undefined && { faultPort: integerFlag('--fault-port', values['fault-port']) }),
       ...(values['journal-size'] !== undefined && { journalSize: integerFlag('--journal-size', values['journal-size']) }),
       logger: createLogger((values['log-level'] ?? 'warn') as 'warn'),
@@ -223,7 +236,7 @@ export function parseFaultFlag(text: string): FaultSpec {
 }
 
 function describeError(err: unknown): string {
-  if (err instanceof ConfigErrors) return `invalid data:\n${err.message.replace(/^/gm, '  ')}`;
+  if (err instanceof ConfigErrors) return `invalid data or TLS files:\n${err.message.replace(/^/gm, '  ')}`;
   if (err instanceof ZodError) return `invalid fault: ${err.issues.map((i) => `${i.path.join('.') || 'kind'}: ${i.message}`).join('; ')}`;
   if (err instanceof LdifError) return err.message;
   const e = err as NodeJS.ErrnoException;

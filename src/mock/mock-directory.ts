@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashPassword } from '../core/scrypt-hash.js';
 import { MemoryDirectory } from '../backends/memory/memory-directory.js';
 import { entriesToLdif } from '../backends/memory/ldif.js';
 import { parseConfig, type LoadedConfig } from '../config/load.js';
 import { Dn } from '../core/dn.js';
+import type { TlsConfig } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startServer } from '../server.js';
 import { FaultSwitches } from './faults.js';
@@ -60,6 +62,16 @@ export interface MockDirectoryOptions {
   /** Serve LDAPS and StartTLS with this certificate instead (PEM files; `tls` is then implied). */
   readonly tlsCertFile?: string;
   readonly tlsKeyFile?: string;
+  /**
+   * PEM file of the CAs that sign client certificates (mutual TLS): clients presenting one it
+   * verifies can bind with SASL EXTERNAL as the certificate's subject (an entry of the data, or the
+   * administrator's DN), or as `tlsSubjectMapping` maps it. Needs TLS (`tls` or `tlsCertFile`).
+   */
+  readonly tlsClientCa?: string;
+  /** Default `allow` (clients without a certificate are served too); `demand` refuses their handshake. */
+  readonly tlsVerifyClient?: 'allow' | 'demand';
+  /** Rules from a certificate's subject to the DN it binds as, as `tls.subjectMapping` in a configuration. */
+  readonly tlsSubjectMapping?: readonly { readonly subject: string; readonly dn: string }[];
   /** The LDAPS port when TLS is on. Default 0: a free port. */
   readonly ldapsPort?: number;
   /** Default 127.0.0.1. */
@@ -145,7 +157,7 @@ export async function startMockDirectory(options: MockDirectoryOptions = {}): Pr
   const listen = `ldap://${urlHost(host)}:${options.port ?? 0}`;
   const certificates = await certificatesFor(options, host);
   const tls = certificates && {
-    section: { certFile: certificates.certFile, keyFile: certificates.keyFile },
+    section: tlsSection(certificates, options),
     ldaps: `ldaps://${urlHost(host)}:${options.ldapsPort ?? 0}`,
   };
   try {
@@ -161,7 +173,7 @@ interface Prepared {
   readonly password: string;
   readonly account: { dn: string; passwordHash: string };
   readonly listen: string;
-  readonly tls?: { section: { certFile: string; keyFile: string }; ldaps: string };
+  readonly tls?: { section: TlsConfig; ldaps: string };
   readonly certificates?: Partial<MockCertificates> & Pick<MockCertificates, 'certFile' | 'keyFile'>;
 }
 
@@ -342,10 +354,27 @@ async function dataOfConfig(config: LoadedConfig, warnings: string[]): Promise<M
   return data;
 }
 
+/** The configuration's `tls` section: the certificate served, and client certificates if asked for. */
+function tlsSection(certificates: Pick<MockCertificates, 'certFile' | 'keyFile'>, options: MockDirectoryOptions): TlsConfig {
+  const clientCa = options.tlsClientCa === undefined ? undefined : resolve(options.tlsClientCa);
+  return {
+    certFile: certificates.certFile,
+    keyFile: certificates.keyFile,
+    ...(clientCa !== undefined && { clientCa }),
+    verifyClient: clientCa === undefined ? 'never' : (options.tlsVerifyClient ?? 'allow'),
+    subjectMapping: [...(options.tlsSubjectMapping ?? [])],
+  };
+}
+
 /** The certificate files to serve: the ones given, or new ones (removed at close). */
 async function certificatesFor(options: MockDirectoryOptions, host: string): Promise<Prepared['certificates']> {
   if ((options.tlsCertFile === undefined) !== (options.tlsKeyFile === undefined)) {
     throw new Error('tlsCertFile and tlsKeyFile go together');
+  }
+  if (options.tlsVerifyClient !== undefined && options.tlsClientCa === undefined) throw new Error('tlsVerifyClient needs tlsClientCa');
+  if (options.tlsSubjectMapping !== undefined && options.tlsClientCa === undefined) throw new Error('tlsSubjectMapping needs tlsClientCa');
+  if (options.tlsClientCa !== undefined && !options.tls && options.tlsCertFile === undefined) {
+    throw new Error('tlsClientCa needs TLS: tls, or tlsCertFile and tlsKeyFile');
   }
   if (options.tlsCertFile !== undefined) return { certFile: options.tlsCertFile, keyFile: options.tlsKeyFile! };
   return options.tls ? createMockCertificates([host]) : undefined;

@@ -1,29 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { PassThrough } from 'node:stream';
 import { Attribute, Change, Client, EqualityFilter } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
 import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { captureLog } from '../support/log-capture.js';
 import { fixtureForests, openAccess, repoRoot, startTestServer } from '../support/server.js';
 
 const service = 'CN=svc-canopy,OU=ServiceAccounts,DC=avvid,DC=info';
 const john = 'CN=John Doe,OU=Users,DC=avvid,DC=info';
-
-/** A debug logger whose lines are collected, raw and parsed. */
-function captureLog() {
-  const lines: Record<string, unknown>[] = [];
-  const raw: string[] = [];
-  const stream = new PassThrough();
-  stream.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-      raw.push(line);
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    }
-  });
-  return { lines, raw, logger: createLogger('debug', stream) };
-}
 
 // The per-operation access log: one JSON line per operation with what an administrator needs,
 // and never a password, whichever operation carried it.

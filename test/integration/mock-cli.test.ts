@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { runLdapTool } from '../support/ldap-tools.js';
 import { repoRoot } from '../support/server.js';
+import { makeClientCertificate, makeTestCertificates } from '../support/tls.js';
 
 const cli = join(repoRoot, 'dist/cli.js');
 
@@ -105,12 +106,37 @@ describe('canopy mock', () => {
     expect(existsSync(b['CA file'])).toBe(false);
   });
 
+  it('asks TLS clients for a certificate with --tls-client-ca, binding it with SASL EXTERNAL; --tls-verify-client demand refuses others', async () => {
+    const certs = await makeTestCertificates();
+    try {
+      const alice = await makeClientCertificate(certs, 'alice', '/DC=com/DC=example/CN=alice');
+      const dir = certs.dir;
+      writeFileSync(join(dir, 'data.ldif'), LDIF);
+      const mock = spawnMock([join(dir, 'data.ldif'), '--port', '0', '--ldaps-port', '0', '--tls', '--tls-client-ca', certs.caFile, '--tls-verify-client', 'demand']);
+      const b = await mock.banner();
+      const whoami = (env: Record<string, string>) =>
+        runLdapTool('ldapwhoami', ['-Q', '-Y', 'EXTERNAL', '-H', `ldaps://127.0.0.1:${b.ldaps}`], undefined, { LDAPTLS_CACERT: b['CA file'], ...env });
+      expect((await whoami({ LDAPTLS_CERT: alice.certFile, LDAPTLS_KEY: alice.keyFile })).stdout.trim()).toBe('dn:cn=alice,dc=example,dc=com');
+      const refused = await runLdapTool('ldapwhoami', ['-x', '-H', `ldaps://127.0.0.1:${b.ldaps}`], undefined, { LDAPTLS_CACERT: b['CA file'] });
+      expect(refused.status).not.toBe(0); // no certificate: the handshake fails
+      expect(await mock.stop()).toBe(0);
+    } finally {
+      await certs.remove();
+    }
+  });
+
   it('rejects bad flags and unreadable files', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'mock', ...args], { encoding: 'utf8', timeout: 20_000 });
     expect(run('--profile', 'novell').status).toBe(2);
     expect(run('--fault', 'latency').stderr).toContain('invalid fault');
     expect(run('--tls-cert', 'x.pem').stderr).toContain('--tls-cert and --tls-key go together');
     expect(run('--ldaps-port', '0').status).toBe(2);
+    expect(run('--tls-client-ca', 'ca.pem').stderr).toContain('--tls-client-ca needs --tls or --tls-cert/--tls-key');
+    expect(run('--tls', '--tls-verify-client', 'demand').stderr).toContain('--tls-verify-client needs --tls-client-ca');
+    expect(run('--tls', '--tls-client-ca', 'ca.pem', '--tls-verify-client', 'never').stderr).toContain('--tls-verify-client must be allow or demand');
+    const noCa = run('--tls', '--port', '0', '--ldaps-port', '0', '--tls-client-ca', '/nowhere/ca.pem');
+    expect(noCa.status).toBe(1);
+    expect(noCa.stderr).toContain('tls.clientCa: cannot read /nowhere/ca.pem: ENOENT');
     const missing = run('/nowhere/x.ldif', '--port', '0');
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('/nowhere/x.ldif');

@@ -101,6 +101,12 @@ export class RawLdapClient {
     return this.request(berTlv(0x60, berInt(3), berOctets(dn), berOctets(password, 0x80)));
   }
 
+  /** A SASL bind with no name: `mechanism` and, when given, its credentials (RFC 4511 §4.2). */
+  async saslBind(mechanism: string, credentials?: string): Promise<RawDone> {
+    const sasl = berTlv(0xa3, berOctets(mechanism), ...(credentials === undefined ? [] : [berOctets(credentials)]));
+    return this.request(berTlv(0x60, berInt(3), berOctets(''), sasl));
+  }
+
   /** A subtree search for `(objectClass=*)` returning `attributes` (only `cn` by default); `id` is the message ID used. */
   search(base: string, controls: Buffer[] = [], id = this.nextId++, attributes: readonly string[] = ['cn']): Promise<RawDone> {
     const op = berTlv(

@@ -1,6 +1,7 @@
 /**
  * Throw-away certificates for TLS tests, made with the `openssl` command line: a CA, a server
- * certificate for 127.0.0.1 / localhost signed by it, and a second, unrelated CA (the wrong one).
+ * certificate for 127.0.0.1 / localhost signed by it, and a second, unrelated CA (the wrong one);
+ * client certificates signed by either on request.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -46,4 +47,28 @@ export async function makeTestCertificates(): Promise<TestCertificates> {
     otherCaFile: file('other-ca.pem'),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+export interface ClientCertificateFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/**
+ * A client certificate (extendedKeyUsage clientAuth) for `subject`, in OpenSSL's form
+ * (`/DC=com/DC=example/UID=alice`, most significant RDN first), signed by the test CA or by the
+ * unrelated one; its files are named after `name` in the certificates' folder.
+ */
+export async function makeClientCertificate(
+  certs: TestCertificates,
+  name: string,
+  subject: string,
+  signer: 'ca' | 'other-ca' = 'ca',
+): Promise<ClientCertificateFiles> {
+  const file = (ext: string): string => join(certs.dir, `${name}.${ext}`);
+  await writeFile(file('ext'), 'extendedKeyUsage=clientAuth\n');
+  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-multivalue-rdn', '-subj', subject, '-keyout', file('key'), '-out', file('csr')]);
+  await run('openssl', ['x509', '-req', '-in', file('csr'), '-CA', join(certs.dir, `${signer}.pem`), '-CAkey', join(certs.dir, `${signer}.key`),
+    '-CAcreateserial', '-days', '2', '-extfile', file('ext'), '-out', file('pem')]);
+  return { certFile: file('pem'), keyFile: file('key') };
 }

@@ -110,6 +110,13 @@ describe('configuration', () => {
     [`forests:\n  - { name: a, backend: memory, base: "dc=a", ldif: [x], extra: 1 }`, 'forests[0].extra: is not a known key'],
     [`forests: []`, 'forests: [] Too small: expected array to have >=1 items'],
     [`${forest}tls: { certFile: c.pem }`, 'tls.keyFile: is required'],
+    [`${forest}tls: { certFile: c, keyFile: k, verifyClient: demand }`, 'tls.clientCa: verifyClient allow or demand needs clientCa (the CAs that sign client certificates)'],
+    [`${forest}tls: { certFile: c, keyFile: k, clientCa: ca.pem }`, 'tls.verifyClient: clientCa is set but verifyClient is never: set verifyClient to allow or demand'],
+    [`${forest}tls: { certFile: c, keyFile: k, clientCa: ca.pem, verifyClient: sometimes }`, 'tls.verifyClient: "sometimes" Invalid option: expected one of "never"|"allow"|"demand"'],
+    [
+      `${forest}tls: { certFile: c, keyFile: k, clientCa: ca.pem, verifyClient: allow, subjectMapping: [{ subject: "CN=(.+", dn: "cn=$1" }] }`,
+      'tls.subjectMapping[0].subject: "CN=(.+" is not a valid regular expression',
+    ],
   ])('rejects %j', (text, message) => {
     expect(errorsOf(text)).toContain(message);
   });

@@ -40,6 +40,10 @@ describe('Session.bind', () => {
       calls.push(name);
       return { kind: 'account', dn: Dn.parse(name) };
     },
+    authenticateCertificate: async ({ subject }) => {
+      calls.push(`EXTERNAL ${subject}`);
+      return { kind: 'account', dn: Dn.parse(subject) };
+    },
     provePassword: () => Promise.reject(new Error('not used by these tests')),
   };
   const client = { peer: '127.0.0.1', secure: false };
@@ -59,5 +63,25 @@ describe('Session.bind', () => {
     expect(s.boundDn).toBe('');
     expect(s.identity).toEqual({ kind: 'anonymous' });
     await expect(s.bind(3, '', { method: 'sasl', mechanism: 'GSSAPI' }, authenticator, client, ctx)).rejects.toMatchObject({ code: 7 });
+  });
+
+  it('binds with SASL EXTERNAL only on a verified client certificate, asserting no identity but its own (RFC 4513 §5.2.3)', async () => {
+    const s = new Session();
+    const external = (credentials?: string) => ({ method: 'sasl' as const, mechanism: 'EXTERNAL', ...(credentials !== undefined && { credentials: Buffer.from(credentials) }) });
+    const verified = { peer: '127.0.0.1', secure: true, certificate: { state: 'verified' as const, subject: 'CN=svc,O=Example' } };
+    calls.length = 0;
+    // No TLS, TLS without a certificate, an unverified certificate: inappropriateAuthentication, the authenticator not asked.
+    await expect(s.bind(3, '', external(), authenticator, client, ctx)).rejects.toMatchObject({ code: 48, message: expect.stringContaining('no TLS') });
+    await expect(s.bind(3, '', external(), authenticator, { ...client, secure: true, certificate: { state: 'none' } }, ctx)).rejects.toMatchObject({ code: 48 });
+    const unverified = { ...client, secure: true, certificate: { state: 'unverified' as const, reason: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' } };
+    await expect(s.bind(3, '', external(), authenticator, unverified, ctx)).rejects.toMatchObject({ code: 48, message: expect.stringContaining('UNABLE_TO_VERIFY_LEAF_SIGNATURE') });
+    // An authorization identity other than a DN: invalidCredentials.
+    await expect(s.bind(3, '', external('u:svc'), authenticator, verified, ctx)).rejects.toMatchObject({ code: 49 });
+    expect(calls).toEqual([]);
+    await s.bind(3, '', external(), authenticator, verified, ctx);
+    expect(s.identity).toEqual({ kind: 'account', dn: Dn.parse('CN=svc,O=Example') });
+    expect(s.boundDn).toBe('CN=svc,O=Example');
+    await s.bind(3, '', external('dn:cn=svc,o=example'), authenticator, verified, ctx);
+    expect(calls).toEqual(['EXTERNAL CN=svc,O=Example', 'EXTERNAL CN=svc,O=Example']);
   });
 });

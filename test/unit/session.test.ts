@@ -32,6 +32,7 @@ function slowAuthenticator() {
       await new Promise<void>((resolve) => waiting.set(request.name, resolve));
       return { kind: 'user', forest: 'a', dn: Dn.parse(request.name), login: request.name };
     },
+    authenticateCertificate: () => Promise.reject(new Error('these tests bind with passwords')),
     provePassword: () => Promise.reject(new Error('not used by these tests')),
   };
   return { authenticator, held, release: (name: string) => waiting.get(name)!() };
