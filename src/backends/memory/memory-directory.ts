@@ -23,13 +23,14 @@ import { AttributeIndex } from './attribute-index.js';
 import { applyModifications, checkNewEntry, checkUserWrite, renamedEntry, storedForm } from './entry-writes.js';
 import { LdifError, parseLdif, type LdifRecord } from './ldif.js';
 import { expandObjectCategory, setObjectCategory } from './object-category.js';
+import { StoredEntry } from './stored-entry.js';
 import { checkNewPassword, governingPolicy, policyBind, qualityError, withPolicyChange } from './password-policy.js';
 import { verifyPassword, withNewPassword } from './password.js';
 import { candidates } from './query-plan.js';
 
 interface Node {
   /** Replaced, never changed, on writes: a search may be sending the old object. */
-  entry: Entry;
+  entry: StoredEntry;
   readonly parentKey: string | undefined;
   /** DN keys of the children; absent until the first one (most entries are leaves). */
   children?: Set<string>;
@@ -138,7 +139,7 @@ export class MemoryDirectory implements Directory {
       const parent = dn.equals(dir.suffix) ? undefined : dir.nodes.get(dn.parentKey!);
       if (!dn.equals(dir.suffix) && !parent) fail(`parent of "${dn.text}" does not exist`);
       if (!entry.get('objectClass')?.values.length) fail(`entry "${dn.text}" has no objectClass`);
-      const stored = storedForm(entry, parent ? dn.sharingParent(parent.entry.dn) : dn);
+      const stored = storedForm(entry, parent && !builtOn(dn, parent.entry.dn) ? dn.sharingParent(parent.entry.dn) : dn);
       if (!stored.has('createTimestamp')) stored.set('createTimestamp', [now]);
       if (!stored.has('modifyTimestamp')) stored.set('modifyTimestamp', [now]);
       if (backLinks) {
@@ -573,13 +574,14 @@ export class MemoryDirectory implements Directory {
     }
   }
 
-  private insert(entry: Entry): void {
+  private insert(written: Entry): void {
+    const entry = StoredEntry.of(written);
     const key = entry.dn.key;
     this.journal?.push({ key, previous: undefined });
     // The parent's own key string, not a new copy per child.
     const parent = entry.dn.equals(this.suffix) ? undefined : this.nodes.get(entry.dn.parentKey!)!;
     const parentKey = parent?.entry.dn.key;
-    this.nodes.set(key, { entry: seal(entry), parentKey });
+    this.nodes.set(key, { entry, parentKey });
     if (parent) (parent.children ??= new Set()).add(key);
     for (const index of this.indexes.values()) index.add(entry, key);
   }
@@ -592,13 +594,19 @@ export class MemoryDirectory implements Directory {
     for (const index of this.indexes.values()) index.remove(node.entry, key);
   }
 
-  private replace(node: Node, entry: Entry): void {
+  private replace(node: Node, written: Entry): void {
+    const entry = StoredEntry.of(written);
     const key = entry.dn.key;
     this.journal?.push({ key, previous: node.entry });
     for (const index of this.indexes.values()) index.remove(node.entry, key);
-    node.entry = seal(entry);
+    node.entry = entry;
     for (const index of this.indexes.values()) index.add(entry, key);
   }
+}
+
+/** True when `dn` is a child built on `parent`'s RDN objects already (the LDIF parser builds them so). */
+function builtOn(dn: Dn, parent: Dn): boolean {
+  return dn.depth === parent.depth + 1 && parent.rdns.every((rdn, i) => dn.rdns[i + 1] === rdn);
 }
 
 function isDisabled(entry: Entry): boolean {
@@ -607,12 +615,6 @@ function isDisabled(entry: Entry): boolean {
   if (flags !== undefined && (flags & ACCOUNT_DISABLED) !== 0n) return true;
   const adlds = entry.get('msDS-UserAccountDisabled')?.values[0];
   return adlds !== undefined && adlds.toString().trim().toUpperCase() === 'TRUE';
-}
-
-/** Freezes value arrays so a consumer that changes a shared entry in place fails loudly. */
-function seal(entry: Entry): Entry {
-  for (const a of entry.attributes()) Object.freeze(a.values);
-  return entry;
 }
 
 /** The DNs of the groups naming each DN key in `member`: AD's memberOf, computed once at load. */
