@@ -16,7 +16,14 @@ export class AttributeIndex {
   private readonly byKey = new Map<string, string | Set<string>>();
   private sorted: string[] | undefined;
 
-  constructor(attribute: string) {
+  /**
+   * `held` gives the string a directory already holds for a key, if any: keys of DN values (a
+   * group's members, a manager) are the DN keys of entries, held once rather than again per value.
+   */
+  constructor(
+    attribute: string,
+    private readonly held: (key: string) => string = (key) => key,
+  ) {
     const def = attributeType(attribute);
     // Lower case, as Entry.get looks names up: the lookups then copy no string per entry.
     this.names = (def ? [def.name, ...(def.aliases ?? [])] : [attribute]).map((n) => n.toLowerCase());
@@ -32,7 +39,7 @@ export class AttributeIndex {
     for (const key of this.keysOf(entry)) {
       const held = this.byKey.get(key);
       if (held === undefined) {
-        this.byKey.set(key, dnKey);
+        this.byKey.set(this.held(key), dnKey);
         this.sorted = undefined;
       } else if (typeof held === 'string') {
         if (held !== dnKey) this.byKey.set(key, new Set([held, dnKey]));

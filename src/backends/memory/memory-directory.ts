@@ -16,7 +16,7 @@ import { AdLogonReason, adLogonMessage } from '../../core/ad-logon.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { equalityKey, integerValue, normalise } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { attributeKey } from '../../core/schema.js';
+import { attributeKey, syntaxOf } from '../../core/schema.js';
 import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, type AdProfile } from './ad-profile.js';
 import { adLogon, computedAccountControl, withPasswordChanged } from './ad-account-state.js';
 import { AttributeIndex } from './attribute-index.js';
@@ -93,7 +93,9 @@ const YIELD_EVERY = 512;
 
 export class MemoryDirectory implements Directory {
   private readonly nodes = new Map<string, Node>();
-  private readonly indexes = new Map<string, AttributeIndex>(INDEXED.map((a) => [attributeKey(a), new AttributeIndex(a)]));
+  private readonly indexes = new Map<string, AttributeIndex>(
+    INDEXED.map((a) => [attributeKey(a), new AttributeIndex(a, syntaxOf(a) === 'dn' ? (key) => this.nodes.get(key)?.entry.dn.key ?? key : undefined)]),
+  );
   private readonly resolve = (dnKey: string): Entry | undefined => this.nodes.get(dnKey)?.entry;
   private readonly ad: AdProfile | undefined;
   private journal: JournalRecord[] | undefined;

@@ -13,11 +13,12 @@ import { descriptionKey } from '../../core/schema.js';
  * replace stored entries (a search may be sending the old one): clone, change the clone, store it.
  */
 export class StoredEntry extends Entry {
-  private constructor(
-    dn: Dn,
-    private readonly shape: Shape,
-    private readonly slots: readonly Slot[],
-  ) {
+  // Set by `make`, which runs no constructor.
+  private declare readonly shape: Shape;
+  private declare readonly slots: readonly Slot[];
+
+  /** Never called: stored entries are made by `of`. */
+  private constructor(dn: Dn) {
     super(dn);
   }
 
@@ -28,15 +29,18 @@ export class StoredEntry extends Entry {
     const slots: Slot[] = [];
     for (const a of entry.attributes()) {
       if (a.values.length === 0) continue;
-      shape = shape.with(a.name);
-      slots.push(a.values.length === 1 ? a.values[0] : sharedValues(a.values));
+      // Bytes (GUIDs, SIDs) as one-byte strings: a Buffer object costs several times its bytes.
+      const bytes = a.values.every((v) => typeof v !== 'string');
+      const values = bytes ? a.values.map((v) => (v as Buffer).toString('latin1')) : a.values;
+      shape = shape.with(a.name, bytes);
+      slots.push(values.length === 1 ? values[0] : sharedValues(values));
     }
-    return new StoredEntry(dn, shape, slots);
+    return make(dn, shape, slots);
   }
 
   override get(name: string): Attribute | undefined {
     const i = this.shape.slotOf(name);
-    return i === undefined ? undefined : { name: this.shape.names[i], values: valuesOf(this.slots[i]) };
+    return i === undefined ? undefined : this.attribute(i);
   }
 
   override has(name: string): boolean {
@@ -44,20 +48,27 @@ export class StoredEntry extends Entry {
   }
 
   override *attributes(): IterableIterator<Attribute> {
-    const { names } = this.shape;
-    for (let i = 0; i < names.length; i++) yield { name: names[i], values: valuesOf(this.slots[i]) };
+    for (let i = 0; i < this.slots.length; i++) yield this.attribute(i);
   }
 
-  override addValues(): never {
-    throw readOnly();
+  private attribute(i: number): Attribute {
+    const slot = this.slots[i];
+    const shape = this.shape;
+    if (!shape.bytes[i]) return { name: shape.names[i], values: frozen(slot) };
+    const values = Array.isArray(slot) ? slot.map(fromLatin1) : [fromLatin1(slot as string)];
+    return { name: shape.names[i], values: Object.freeze(values) as AttributeValue[] };
   }
 
-  override set(): never {
-    throw readOnly();
+  override addValues(name: string, _values?: readonly AttributeValue[]): never {
+    throw readOnly(name);
   }
 
-  override delete(): never {
-    throw readOnly();
+  override set(name: string, _values?: readonly AttributeValue[]): never {
+    throw readOnly(name);
+  }
+
+  override delete(name: string): never {
+    throw readOnly(name);
   }
 
   /** A plain, writable Entry with the same attributes (values, immutable, are shared). */
@@ -69,13 +80,26 @@ export class StoredEntry extends Entry {
 /** One attribute's values: the value itself when there is one (most attributes), else a frozen array. */
 type Slot = AttributeValue | readonly AttributeValue[];
 
+/**
+ * A stored entry without running Entry's constructor, which gives every entry a Map of its
+ * attributes: a stored entry keeps them in its slots and overrides every method that reads the
+ * Map (a unit test checks that it overrides them all), so the Map would only cost memory.
+ */
+function make(dn: Dn, shape: Shape, slots: readonly Slot[]): StoredEntry {
+  return Object.assign(Object.create(StoredEntry.prototype) as StoredEntry, { dn, shape, slots });
+}
+
 /** Frozen, so that a consumer changing a stored entry's values in place fails loudly. */
-function valuesOf(slot: Slot): AttributeValue[] {
+function frozen(slot: Slot): AttributeValue[] {
   return (Array.isArray(slot) ? slot : Object.freeze([slot])) as AttributeValue[];
 }
 
-function readOnly(): TypeError {
-  return new TypeError('a stored entry is read-only: change a clone() and store that');
+function fromLatin1(value: AttributeValue): Buffer {
+  return Buffer.from(value as string, 'latin1');
+}
+
+function readOnly(name: string): TypeError {
+  return new TypeError(`a stored entry is read-only (writing "${name}"): change a clone() and store that`);
 }
 
 /**
@@ -84,12 +108,14 @@ function readOnly(): TypeError {
  * same order, as LDIF exports write them) find the same shape without building a signature.
  */
 class Shape {
-  private static current = new Shape([], []);
+  private static current = new Shape([], [], []);
   private static count = 0;
   /** Shapes made since the root was last replaced: bounded, as clients write entries too. */
   private static readonly MAX = 20_000;
 
+  /** The shapes with one more attribute, by its name, holding text and holding bytes. */
   private readonly next = new Map<string, Shape>();
+  private readonly nextBytes = new Map<string, Shape>();
   private readonly slots: ReadonlyMap<string, number>;
 
   private constructor(
@@ -97,6 +123,8 @@ class Shape {
     readonly names: readonly string[],
     /** Their description keys (`descriptionKey`), which `get` looks attributes up by. */
     private readonly keys: readonly string[],
+    /** Whether each attribute's values are bytes, held as one-byte strings. */
+    readonly bytes: readonly boolean[],
   ) {
     this.slots = new Map(keys.map((k, i) => [k, i]));
   }
@@ -111,16 +139,17 @@ class Shape {
   }
 
   /** This shape with one more attribute (an Entry holds each description key once). */
-  with(name: string): Shape {
-    let shape = this.next.get(name);
+  with(name: string, bytes: boolean): Shape {
+    const next = bytes ? this.nextBytes : this.next;
+    let shape = next.get(name);
     if (shape === undefined) {
       if (++Shape.count > Shape.MAX) {
         // Entries keep their shapes; only the tree that finds them starts again.
         Shape.count = 0;
-        Shape.current = new Shape([], []);
+        Shape.current = new Shape([], [], []);
       }
-      shape = new Shape([...this.names, name], [...this.keys, descriptionKey(name)]);
-      this.next.set(name, shape);
+      shape = new Shape([...this.names, name], [...this.keys, descriptionKey(name)], [...this.bytes, bytes]);
+      next.set(name, shape);
     }
     return shape;
   }
