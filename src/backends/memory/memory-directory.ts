@@ -94,8 +94,10 @@ const YIELD_EVERY = 512;
 export class MemoryDirectory implements Directory {
   private readonly nodes = new Map<string, Node>();
   private readonly indexes = new Map<string, AttributeIndex>(
-    INDEXED.map((a) => [attributeKey(a), new AttributeIndex(a, syntaxOf(a) === 'dn' ? (key) => this.nodes.get(key)?.entry.dn.key ?? key : undefined)]),
+    INDEXED.map((a) => [attributeKey(a), new AttributeIndex(a, syntaxOf(a) === 'dn' ? (v) => (typeof v === 'string' ? this.dnKeys.get(v) : undefined) : undefined)]),
   );
+  /** The DN key of each entry by its DN's text: DN values naming entries (member, manager) are keyed without parsing them. */
+  private readonly dnKeys = new Map<string, string>();
   private readonly resolve = (dnKey: string): Entry | undefined => this.nodes.get(dnKey)?.entry;
   private readonly ad: AdProfile | undefined;
   private journal: JournalRecord[] | undefined;
@@ -126,7 +128,9 @@ export class MemoryDirectory implements Directory {
     const journal = dir.journal;
     dir.journal = undefined; // loaded data is the state a reset returns to
     const records = [...options.records].sort((a, b) => a.entry.dn.depth - b.entry.dn.depth); // stable: file order within a level
-    const backLinks = dir.ad && memberOfByKey(records.map((r) => r.entry));
+    // Every entry's DN key by its text before any is indexed: groups and managers may come before the entries they name.
+    for (const { entry } of records) dir.dnKeys.set(entry.dn.text, entry.dn.key);
+    const backLinks = dir.ad && memberOfByKey(records.map((r) => r.entry), dir.dnKeys);
     const where = new Map<string, { readonly source: string; readonly line: number }>();
     const now = generalizedTime(); // one string shared by the loaded entries
     for (const record of records) {
@@ -584,6 +588,7 @@ export class MemoryDirectory implements Directory {
     const parent = entry.dn.equals(this.suffix) ? undefined : this.nodes.get(entry.dn.parentKey!)!;
     const parentKey = parent?.entry.dn.key;
     this.nodes.set(key, { entry, parentKey });
+    this.dnKeys.set(entry.dn.text, key);
     if (parent) (parent.children ??= new Set()).add(key);
     for (const index of this.indexes.values()) index.add(entry, key);
   }
@@ -592,6 +597,7 @@ export class MemoryDirectory implements Directory {
     const key = node.entry.dn.key;
     this.journal?.push({ key, previous: node.entry });
     this.nodes.delete(key);
+    if (this.dnKeys.get(node.entry.dn.text) === key) this.dnKeys.delete(node.entry.dn.text);
     if (node.parentKey !== undefined) this.nodes.get(node.parentKey)?.children?.delete(key);
     for (const index of this.indexes.values()) index.remove(node.entry, key);
   }
@@ -619,12 +625,15 @@ function isDisabled(entry: Entry): boolean {
   return adlds !== undefined && adlds.toString().trim().toUpperCase() === 'TRUE';
 }
 
-/** The DNs of the groups naming each DN key in `member`: AD's memberOf, computed once at load. */
-function memberOfByKey(entries: readonly Entry[]): Map<string, string[]> {
+/**
+ * The DNs of the groups naming each DN key in `member`: AD's memberOf, computed once at load.
+ * Members spelled as the entries spell their DNs (`keys`, by text) are keyed without parsing.
+ */
+function memberOfByKey(entries: readonly Entry[], keys: ReadonlyMap<string, string>): Map<string, string[]> {
   const groups = new Map<string, string[]>();
   for (const group of entries) {
     for (const v of group.get('member')?.values ?? []) {
-      const key = normalise('member', v);
+      const key = (typeof v === 'string' && keys.get(v)) || normalise('member', v);
       const list = groups.get(key);
       if (list) list.push(group.dn.text);
       else groups.set(key, [group.dn.text]);
