@@ -3,7 +3,7 @@ import { Dn } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { withoutBinaryOption } from '../../core/matching.js';
-import { syntaxOf } from '../../core/schema.js';
+import { descriptionKey, syntaxOf } from '../../core/schema.js';
 import { applyModifications, renamedEntry } from './entry-writes.js';
 import { StoredEntry } from './stored-entry.js';
 
@@ -54,10 +54,7 @@ export function parseLdif(text: string, source: string): LdifRecord[] {
  */
 export function parseLdifChanges(text: string, source: string): LdifChange[] {
   const shared = sharing();
-  return Array.from(parseBlocks(text, source), (block) => {
-    const change = parseChange(block, source, shared);
-    return change.kind === 'add' ? { ...change, entry: StoredEntry.of(change.entry) } : change;
-  });
+  return Array.from(parseBlocks(text, source), (block) => parseChange(block, source, shared));
 }
 
 /** The records' lines, one record at a time (a large file's lines are never all held), the `version:` line checked and dropped. */
@@ -136,16 +133,12 @@ function parseChange(lines: readonly Line[], source: string, { values, dns }: Sh
   const typeLine = rest[0] && splitLine(rest[0], source);
   if (typeLine?.attribute.toLowerCase() === 'control') fail(source, rest[0], '"control:" lines are not supported: leave the controls out');
   if (typeLine?.attribute.toLowerCase() !== 'changetype') {
-    const entry = new Entry(dn);
-    addAttributes(entry, rest, source, values);
-    return { kind: 'add', entry, line };
+    return { kind: 'add', entry: storedEntry(dn, rest, source, values), line };
   }
   const body = rest.slice(1);
   switch (typeLine.value.trim().toLowerCase()) {
     case 'add': {
-      const entry = new Entry(dn);
-      addAttributes(entry, body, source, values);
-      return { kind: 'add', entry, line };
+      return { kind: 'add', entry: storedEntry(dn, body, source, values), line };
     }
     case 'delete':
       if (body.length > 0) fail(source, body[0], 'a "changetype: delete" record has nothing after it');
@@ -232,8 +225,31 @@ function parseDn(text: string, line: Line, source: string): Dn {
   }
 }
 
+/** An added entry's lines read straight into the stored form, without a plain Entry (and its map) per record. */
+function storedEntry(dn: Dn, lines: readonly Line[], source: string, values: ValueCopies): StoredEntry {
+  const attributes = new RecordAttributes();
+  addAttributes(attributes, lines, source, values);
+  return StoredEntry.from(dn, attributes.list);
+}
+
+/** A record's attributes in the order read, values grouped by type and options as an Entry groups them. */
+class RecordAttributes {
+  readonly list: { readonly name: string; readonly values: AttributeValue[] }[] = [];
+  private readonly keys: string[] = [];
+
+  addValues(name: string, values: readonly AttributeValue[]): void {
+    const key = descriptionKey(name);
+    const i = this.keys.indexOf(key); // a few dozen attributes: a scan costs less than a map
+    if (i >= 0) this.list[i].values.push(...values);
+    else {
+      this.keys.push(key);
+      this.list.push({ name, values: [...values] });
+    }
+  }
+}
+
 /** A record's `attribute: value` lines into `entry`; `check` sees each line's lower-case attribute first. */
-function addAttributes(entry: Entry, lines: readonly Line[], source: string, values: ValueCopies, check?: (line: Line, attribute: string) => void): void {
+function addAttributes(entry: Pick<Entry, 'addValues'>, lines: readonly Line[], source: string, values: ValueCopies, check?: (line: Line, attribute: string) => void): void {
   for (const line of lines) {
     const { attribute, kind, value } = splitLine(line, source);
     const lower = attribute.toLowerCase();
@@ -305,17 +321,22 @@ export function applyLdifChanges(changes: readonly (LdifChange & { readonly sour
  * those seen recently are shared instead of copied again.
  */
 class ValueCopies {
-  private readonly recent = new Map<string, string>();
+  /**
+   * The last value seen in each of a fixed number of slots, chosen by a hash of the text: no
+   * allocation per value (a map emptied when full makes its tables again and again while a large
+   * file loads, most of the load's garbage), and a frequent value stays until another displaces it.
+   */
+  private readonly recent: (string | undefined)[] = new Array<string | undefined>(4096).fill(undefined);
 
   copy(value: string): string {
     if (value.length > 32) return detached(value);
-    let copy = this.recent.get(value);
-    if (copy === undefined) {
-      // Small: the frequent values come back soon, and a large map costs more collection work than it saves.
-      if (this.recent.size >= 1024) this.recent.clear();
-      copy = detached(value);
-      this.recent.set(copy, copy);
-    }
+    let hash = 0x811c9dc5; // FNV-1a
+    for (let i = 0; i < value.length; i++) hash = Math.imul(hash ^ value.charCodeAt(i), 0x01000193);
+    const slot = (hash >>> 0) & 4095;
+    const seen = this.recent[slot];
+    if (seen === value) return seen;
+    const copy = detached(value);
+    this.recent[slot] = copy;
     return copy;
   }
 }

@@ -24,10 +24,14 @@ export class StoredEntry extends Entry {
 
   /** The entry in stored form (itself when it already is): attributes without values are left out. */
   static of(entry: Entry, dn: Dn = entry.dn): StoredEntry {
-    if (entry instanceof StoredEntry && dn === entry.dn) return entry;
+    return entry instanceof StoredEntry && dn === entry.dn ? entry : StoredEntry.from(dn, entry.attributes());
+  }
+
+  /** An entry of these attributes (each description once, as an Entry holds them), those without values left out. */
+  static from(dn: Dn, attributes: Iterable<Attribute>): StoredEntry {
     let shape = Shape.root();
     const slots: Slot[] = [];
-    for (const a of entry.attributes()) {
+    for (const a of attributes) {
       if (a.values.length === 0) continue;
       // Bytes (GUIDs, SIDs) as one-byte strings: a Buffer object costs several times its bytes.
       const bytes = a.values.every((v) => typeof v !== 'string');
