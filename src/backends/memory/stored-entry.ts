@@ -17,7 +17,7 @@ export class StoredEntry extends Entry {
   private declare readonly shape: Shape;
   private declare readonly slots: readonly Slot[];
 
-  /** Never called: stored entries are made by `of`. */
+  /** Never called: stored entries are made by `of` and `from`. */
   private constructor(dn: Dn) {
     super(dn);
   }
@@ -113,8 +113,8 @@ function readOnly(name: string): TypeError {
  */
 class Shape {
   private static current = new Shape([], [], []);
+  /** Shapes made since the root was last replaced, at most MAX: clients write entries of any shape too. */
   private static count = 0;
-  /** Shapes made since the root was last replaced: bounded, as clients write entries too. */
   private static readonly MAX = 20_000;
 
   /** The shapes with one more attribute, by its name, holding text and holding bytes. */
