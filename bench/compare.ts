@@ -4,11 +4,10 @@
 // paged sync, and RSS/descriptors over many logins. See bench/README.md.
 // Run: npm run bench [-- --only rebind,paged-sync] [-- --users 2000]   (or ./dev bench …)
 // Each option also reads an environment variable: BENCH_USERS, BENCH_SECONDS, BENCH_ONLY, BENCH_LOGINS.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseLdif } from '../dist/backends/memory/ldif.js';
 import { SERVICE_ACCOUNT, SERVICE_PASSWORD, USER_PASSWORD } from '../dist/tools/fixture-generator.js';
 import { startSlapd, type SlapdServer } from '../test/support/slapd.ts';
 import { startProxy } from './baselines.ts';
@@ -20,6 +19,7 @@ import {
   pin,
   pipelined,
   printTable,
+  readForest,
   searchOp,
   startCanopy,
   watch,
@@ -27,6 +27,7 @@ import {
   type Canopy,
   type Figures,
   type Footprint,
+  type Person,
 } from './load.ts';
 
 const WORKLOADS = ['rebind', 'fresh-bind', 'uncached-lookup', 'cached-lookup', 'paged-sync', 'logins'] as const;
@@ -89,28 +90,6 @@ const FORESTS: readonly Forest[] = [
   { name: 'vse', base: 'DC=vse,DC=lab', mount: `ou=vse,${SUFFIX}`, seed: 2 },
 ];
 const serviceDn = (base: string) => `CN=${SERVICE_ACCOUNT},OU=ServiceAccounts,${base}`;
-
-/** A person of a forest as the LDIF has them. */
-interface Person {
-  readonly dn: string;
-  readonly sam: string;
-  readonly enabled: boolean;
-}
-
-/** The people of a forest's LDIF, and how many entries Cisco's sync filter selects. */
-function readForest(file: string): { people: Person[]; synced: number } {
-  const people: Person[] = [];
-  let synced = 0;
-  for (const { entry } of parseLdif(readFileSync(file, 'utf8'), file)) {
-    const classes = (entry.get('objectClass')?.values ?? []).map((v) => String(v).toLowerCase());
-    if (!classes.includes('user')) continue;
-    const enabled = (Number(entry.get('userAccountControl')?.values[0] ?? 0) & 2) === 0;
-    if (enabled && !classes.includes('computer')) synced++;
-    const sam = String(entry.get('sAMAccountName')?.values[0]);
-    if (classes.includes('person') && !classes.includes('computer') && sam !== SERVICE_ACCOUNT) people.push({ dn: entry.dn.toString(), sam, enabled });
-  }
-  return { people, synced };
-}
 
 /** Where a connection goes and how it names things there: one per forest for direct slapd, one for a proxy. */
 interface Endpoint {

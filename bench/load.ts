@@ -14,6 +14,8 @@ import { encodeEnvelopes, protocolOpStart } from '../dist/protocol/encoder.js';
 import { MessageFramer } from '../dist/protocol/framing.js';
 import { Op } from '../dist/protocol/tags.js';
 import { formatTable } from '../dist/tools/text-table.js';
+import { parseLdif } from '../dist/backends/memory/ldif.js';
+import { SERVICE_ACCOUNT } from '../dist/tools/fixture-generator.js';
 
 const { SearchRequest } = ldapMessages;
 const root = resolve(import.meta.dirname, '..');
@@ -32,6 +34,28 @@ export function numberFlag(name: string, text: string, fractions = false): numbe
 export function writeForest(file: string, forest: { users: number; suffix: string; seed: number }): void {
   const args = ['--users', String(forest.users), '--suffix', forest.suffix, '--seed', String(forest.seed), '--out', file];
   execFileSync(process.execPath, [join(root, 'dist/tools/fixtures-command.js'), ...args]);
+}
+
+/** A person of a forest as the LDIF has them. */
+export interface Person {
+  readonly dn: string;
+  readonly sam: string;
+  readonly enabled: boolean;
+}
+
+/** The people of a generated forest's LDIF (not its service account), and how many entries Cisco's sync filter selects. */
+export function readForest(file: string): { people: Person[]; synced: number } {
+  const people: Person[] = [];
+  let synced = 0;
+  for (const { entry } of parseLdif(readFileSync(file, 'utf8'), file)) {
+    const classes = (entry.get('objectClass')?.values ?? []).map((v) => String(v).toLowerCase());
+    if (!classes.includes('user')) continue;
+    const enabled = (Number(entry.get('userAccountControl')?.values[0] ?? 0) & 2) === 0;
+    if (enabled && !classes.includes('computer')) synced++;
+    const sam = String(entry.get('sAMAccountName')?.values[0]);
+    if (classes.includes('person') && !classes.includes('computer') && sam !== SERVICE_ACCOUNT) people.push({ dn: entry.dn.toString(), sam, enabled });
+  }
+  return { people, synced };
 }
 
 export interface Canopy {
@@ -65,6 +89,40 @@ export function startCanopy(configFile: string, settings: string): Promise<Canop
       const url = (JSON.parse(line) as { urls: string[] }).urls[0];
       const stop = () => (child.exitCode === null && child.kill('SIGTERM') ? exited : Promise.resolve());
       done({ url, port: Number(new URL(url).port), pid: child.pid!, stop });
+    });
+  });
+}
+
+/** `canopy mock` in a process of its own, once it listens: how long that took, and how many entries it loaded. */
+export interface Mock extends Canopy {
+  readonly entries: number;
+  readonly startMs: number;
+}
+
+/**
+ * Starts `canopy mock FILE` (dist/cli.js run as the command itself, so its Node flags apply) on a
+ * free port with the administrator `adminDn`/`password`, and resolves once it prints its banner.
+ */
+export function startMock(file: string, adminDn: string, password: string): Promise<Mock> {
+  const started = performance.now();
+  const child = spawn(join(root, 'dist/cli.js'), ['mock', file, '-p', '0', '--admin-dn', adminDn, '--admin-password', password], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  return new Promise((done, fail) => {
+    child.once('exit', (code) => fail(new Error(`canopy mock ${file} exited with ${code} before listening`)));
+    let banner = '';
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      banner += `${line}\n`;
+      if (!line.trim().startsWith('password:')) return;
+      const startMs = performance.now() - started;
+      lines.close();
+      child.stdout!.resume();
+      const url = /listening on (ldap:\/\/\S+)/.exec(banner)![1];
+      const entries = Number(/entries:\s+(\d+)/.exec(banner)![1]);
+      const stop = () => (child.exitCode === null && child.kill('SIGTERM') ? exited : Promise.resolve());
+      done({ url, port: Number(new URL(url).port), pid: child.pid!, entries, startMs, stop });
     });
   });
 }
@@ -370,7 +428,7 @@ export interface Footprint {
   readonly peakFds: number;
 }
 
-function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+export function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : 0;
 }

@@ -1,31 +1,33 @@
-// Start-up time and memory of the mock directory (startMockDirectory) over generated AD-like forests.
-// Run after a build: node --expose-gc bench/mock-startup.ts [--sizes 1000,20000,100000]
-// Start-up is measured from LDIF text in memory to a listening server (parsing, loading, memberOf
-// back links, the administrator's scrypt hash); memory is the heap the loaded directory holds.
+// Start-up time and memory of `canopy mock` over generated AD-like forests: for each size, the
+// LDIF written to a file and served by `canopy mock FILE` in a process of its own (the command
+// itself, with its Node flags), measured from spawning it to its banner (Node's start, reading and
+// parsing the file, loading, memberOf back links, the administrator's scrypt hash), and its RSS
+// once serving and at its peak while loading (VmHWM).
+// Run after a build: node bench/mock-startup.ts [--sizes 1000,20000,100000]
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateForest, startMockDirectory } from '../dist/index.js';
-import { numberFlag, printTable } from './load.ts';
+import { numberFlag, printTable, startMock, statusKiB, writeForest } from './load.ts';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '1000,20000,100000' } } });
 const sizes = values.sizes.split(',').map((size) => numberFlag('sizes', size));
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) console.log('(run with node --expose-gc for exact memory figures)');
-
-const heap = (): number => {
-  gc?.();
-  return process.memoryUsage().heapUsed;
-};
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 
-const rows: string[][] = [];
-for (const users of sizes) {
-  const ldif = generateForest({ suffix: 'DC=bench,DC=test', users, seed: 1 });
-  const before = heap();
-  const started = performance.now();
-  const dir = await startMockDirectory({ ldif, adminPassword: 'bench' });
-  const ms = performance.now() - started;
-  const held = heap() - before;
-  rows.push([String(users), String(dir.loaded), ms.toFixed(0), mib(held), mib(Buffer.byteLength(ldif))]);
-  await dir.close();
+const dir = mkdtempSync(join(tmpdir(), 'canopy-bench-mock-startup-'));
+try {
+  const rows: string[][] = [];
+  for (const users of sizes) {
+    const file = join(dir, `forest-${users}.ldif`);
+    writeForest(file, { users, suffix: 'DC=bench,DC=test', seed: 1 });
+    const mock = await startMock(file, 'cn=admin', 'bench');
+    const rss = statusKiB(mock.pid, 'VmRSS') * 1024;
+    const peak = statusKiB(mock.pid, 'VmHWM') * 1024;
+    await mock.stop();
+    rows.push([String(users), String(mock.entries), mib(statSync(file).size), (mock.startMs / 1000).toFixed(1), mib(rss), mib(peak)]);
+    process.stderr.write(`${users} people: ${rows.at(-1)!.join(' ')}\n`);
+  }
+  printTable(['people', 'entries', 'LDIF MiB', 'start-up s', 'RSS MiB', 'peak MiB'], rows);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
 }
-printTable(['people', 'entries', 'start-up ms', 'heap MiB', 'LDIF MiB'], rows);

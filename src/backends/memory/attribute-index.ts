@@ -1,4 +1,4 @@
-import type { Entry } from '../../core/entry.js';
+import type { AttributeValue, Entry } from '../../core/entry.js';
 import { equalityKey, rulesFor, type AttributeRules } from '../../core/matching.js';
 import { attributeType } from '../../core/schema.js';
 
@@ -15,8 +15,17 @@ export class AttributeIndex {
   /** Most values (names, mail, GUIDs) are held by one entry: its DN key alone, a set only for two or more. */
   private readonly byKey = new Map<string, string | Set<string>>();
   private sorted: string[] | undefined;
+  private last: { readonly value: AttributeValue | undefined; readonly key: string | undefined } = { value: undefined, key: undefined };
 
-  constructor(attribute: string) {
+  /**
+   * `heldKey` gives the key of a value that names an entry as the directory spells its DN (a
+   * group's member, a manager): the entry's own DN key string, rather than a key worked out (a
+   * DN parsed) and held again for every value.
+   */
+  constructor(
+    attribute: string,
+    private readonly heldKey: (value: AttributeValue) => string | undefined = () => undefined,
+  ) {
     const def = attributeType(attribute);
     // Lower case, as Entry.get looks names up: the lookups then copy no string per entry.
     this.names = (def ? [def.name, ...(def.aliases ?? [])] : [attribute]).map((n) => n.toLowerCase());
@@ -84,11 +93,20 @@ export class AttributeIndex {
     return out;
   }
 
+  /**
+   * The equality key of a value, the last one's kept: entries share value strings (an AD
+   * category's DN, object classes), and a DN's key would otherwise be parsed again for each.
+   */
+  private keyOf(value: AttributeValue): string | undefined {
+    if (value !== this.last.value) this.last = { value, key: equalityKey(this.rules, value) };
+    return this.last.key;
+  }
+
   private keysOf(entry: Entry): string[] {
     const keys: string[] = [];
     for (const name of this.names) {
       for (const v of entry.get(name)?.values ?? []) {
-        const key = equalityKey(this.rules, v);
+        const key = this.heldKey(v) ?? this.keyOf(v);
         if (key !== undefined) keys.push(key);
       }
     }

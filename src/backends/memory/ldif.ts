@@ -3,8 +3,9 @@ import { Dn } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { withoutBinaryOption } from '../../core/matching.js';
-import { syntaxOf } from '../../core/schema.js';
+import { descriptionKey, syntaxOf } from '../../core/schema.js';
 import { applyModifications, renamedEntry } from './entry-writes.js';
+import { StoredEntry } from './stored-entry.js';
 
 /** A malformed LDIF file: the message starts with `file:line:` so an editor can jump to it. */
 export class LdifError extends Error {
@@ -42,66 +43,81 @@ export type LdifChange = { readonly line: number } & (
 
 /** Parses RFC 2849 LDIF content (entries, not change records). */
 export function parseLdif(text: string, source: string): LdifRecord[] {
-  const values = new ValueCopies();
-  return parseBlocks(text, source).map((block) => parseRecord(block, source, values));
+  const shared = sharing();
+  return Array.from(parseBlocks(text, source), (block) => parseRecord(block, source, shared));
 }
 
-/** Parses RFC 2849 LDIF: content and change records (add, delete, modify, modrdn/moddn), in order. */
+/**
+ * Parses RFC 2849 LDIF: content and change records (add, delete, modify, modrdn/moddn), in order.
+ * Added entries come in the memory directory's stored form (read-only, compact): the records of a
+ * large file are all held at once before they are loaded.
+ */
 export function parseLdifChanges(text: string, source: string): LdifChange[] {
-  const values = new ValueCopies();
-  return parseBlocks(text, source).map((block) => parseChange(block, source, values));
+  const shared = sharing();
+  return Array.from(parseBlocks(text, source), (block) => parseChange(block, source, shared));
 }
 
-/** The records' lines, the `version:` line checked and dropped. */
-function parseBlocks(text: string, source: string): Line[][] {
-  const records: Line[][] = [];
+/** The records' lines, one record at a time (a large file's lines are never all held), the `version:` line checked and dropped. */
+function* parseBlocks(text: string, source: string): Generator<Line[]> {
   let block: Line[] = [];
   let first = true;
-  const flush = (): void => {
-    if (block.length === 0) return;
+  for (const line of unfold(text, source)) {
+    if (line.text !== '') {
+      block.push(line);
+      continue;
+    }
+    if (block.length === 0) continue;
     if (first && /^version:/i.test(block[0].text)) {
       const v = block[0].text.slice('version:'.length).trim();
       if (v !== '1') throw new LdifError(source, block[0].number, `unsupported LDIF version "${v}"`);
       block = block.slice(1);
     }
     first = false;
-    if (block.length > 0) records.push(block);
+    if (block.length > 0) yield block;
     block = [];
-  };
-  for (const line of unfold(text, source)) {
-    if (line.text === '') flush();
-    else block.push(line);
   }
-  flush();
-  return records;
 }
 
-/** Splits into logical lines: continuation lines (leading space) joined, comments dropped. */
+/**
+ * Splits into logical lines: continuation lines (leading space) joined, comments dropped, and a
+ * blank line after the last so that the last record ends like the others.
+ */
 function* unfold(text: string, source: string): Generator<Line> {
-  const raw = text.split(/\r?\n/);
   let current: { parts: string[]; number: number; comment: boolean } | undefined;
-  for (let i = 0; i < raw.length; i++) {
-    const l = raw[i];
-    if (l.startsWith(' ')) {
+  let number = 0;
+  for (let start = 0; start <= text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const l = text.slice(start, end > start && text.charCodeAt(end - 1) === CR ? end - 1 : end);
+    start = end + 1;
+    number++;
+    if (l.charCodeAt(0) === SPACE) {
       if (!current && l.trim() === '') {
-        yield { text: '', number: i + 1 }; // stray spaces between records read as a blank line
+        yield { text: '', number }; // stray spaces between records read as a blank line
         continue;
       }
-      if (!current) throw new LdifError(source, i + 1, 'continuation line without a line to continue');
+      if (!current) throw new LdifError(source, number, 'continuation line without a line to continue');
       current.parts.push(l.slice(1));
       continue;
     }
-    if (current && !current.comment) yield { text: current.parts.join(''), number: current.number };
+    if (current && !current.comment) yield { text: current.parts.length === 1 ? current.parts[0] : current.parts.join(''), number: current.number };
     current = undefined;
-    if (l === '') yield { text: '', number: i + 1 };
-    else current = { parts: [l], number: i + 1, comment: l.startsWith('#') };
+    if (l === '') yield { text: '', number };
+    else current = { parts: [l], number, comment: l.charCodeAt(0) === HASH };
   }
   if (current && !current.comment) yield { text: current.parts.join(''), number: current.number };
+  yield { text: '', number: number + 1 };
 }
 
-function parseRecord(lines: readonly Line[], source: string, values: ValueCopies): LdifRecord {
+const CR = 0x0d;
+const SPACE = 0x20;
+const HASH = 0x23;
+const COLON = 0x3a;
+const LESS_THAN = 0x3c;
+
+function parseRecord(lines: readonly Line[], source: string, { values, dns }: Sharing): LdifRecord {
   const [dnLine, ...rest] = lines;
-  const entry = new Entry(parseDnLine(dnLine, source));
+  const entry = new Entry(parseDnLine(dnLine, source, dns));
   addAttributes(entry, rest, source, values, (line, attribute) => {
     if (attribute === 'changetype' || attribute === 'control') {
       fail(source, line, `"${line.text.split(':')[0]}:" records are not supported here: only LDIF content (entries) can be loaded`);
@@ -110,23 +126,19 @@ function parseRecord(lines: readonly Line[], source: string, values: ValueCopies
   return { entry, line: dnLine.number };
 }
 
-function parseChange(lines: readonly Line[], source: string, values: ValueCopies): LdifChange {
+function parseChange(lines: readonly Line[], source: string, { values, dns }: Sharing): LdifChange {
   const [dnLine, ...rest] = lines;
-  const dn = parseDnLine(dnLine, source);
+  const dn = parseDnLine(dnLine, source, dns);
   const line = dnLine.number;
   const typeLine = rest[0] && splitLine(rest[0], source);
   if (typeLine?.attribute.toLowerCase() === 'control') fail(source, rest[0], '"control:" lines are not supported: leave the controls out');
   if (typeLine?.attribute.toLowerCase() !== 'changetype') {
-    const entry = new Entry(dn);
-    addAttributes(entry, rest, source, values);
-    return { kind: 'add', entry, line };
+    return { kind: 'add', entry: storedEntry(dn, rest, source, values), line };
   }
   const body = rest.slice(1);
   switch (typeLine.value.trim().toLowerCase()) {
     case 'add': {
-      const entry = new Entry(dn);
-      addAttributes(entry, body, source, values);
-      return { kind: 'add', entry, line };
+      return { kind: 'add', entry: storedEntry(dn, body, source, values), line };
     }
     case 'delete':
       if (body.length > 0) fail(source, body[0], 'a "changetype: delete" record has nothing after it');
@@ -198,10 +210,11 @@ function parseModRdn(lines: readonly Line[], typeLine: Line, source: string): { 
   };
 }
 
-function parseDnLine(dnLine: Line, source: string): Dn {
+function parseDnLine(dnLine: Line, source: string, dns: KnownDns): Dn {
   const head = splitLine(dnLine, source);
   if (head.attribute.toLowerCase() !== 'dn') fail(source, dnLine, `expected "dn:", found "${head.attribute}:"`);
-  return parseDn(head.kind === 'base64' ? decodeUtf8(head.value, dnLine, source) : detached(head.value), dnLine, source);
+  const text = head.kind === 'base64' ? decodeUtf8(head.value, dnLine, source) : detached(head.value);
+  return dns.parse(text) ?? dns.add(parseDn(text, dnLine, source));
 }
 
 function parseDn(text: string, line: Line, source: string): Dn {
@@ -212,8 +225,31 @@ function parseDn(text: string, line: Line, source: string): Dn {
   }
 }
 
+/** An added entry's lines read straight into the stored form, without a plain Entry (and its map) per record. */
+function storedEntry(dn: Dn, lines: readonly Line[], source: string, values: ValueCopies): StoredEntry {
+  const attributes = new RecordAttributes();
+  addAttributes(attributes, lines, source, values);
+  return StoredEntry.from(dn, attributes.list);
+}
+
+/** A record's attributes in the order read, values grouped by type and options as an Entry groups them. */
+class RecordAttributes {
+  readonly list: { readonly name: string; readonly values: AttributeValue[] }[] = [];
+  private readonly keys: string[] = [];
+
+  addValues(name: string, values: readonly AttributeValue[]): void {
+    const key = descriptionKey(name);
+    const i = this.keys.indexOf(key); // a few dozen attributes: a scan costs less than a map
+    if (i >= 0) this.list[i].values.push(...values);
+    else {
+      this.keys.push(key);
+      this.list.push({ name, values: [...values] });
+    }
+  }
+}
+
 /** A record's `attribute: value` lines into `entry`; `check` sees each line's lower-case attribute first. */
-function addAttributes(entry: Entry, lines: readonly Line[], source: string, values: ValueCopies, check?: (line: Line, attribute: string) => void): void {
+function addAttributes(entry: Pick<Entry, 'addValues'>, lines: readonly Line[], source: string, values: ValueCopies, check?: (line: Line, attribute: string) => void): void {
   for (const line of lines) {
     const { attribute, kind, value } = splitLine(line, source);
     const lower = attribute.toLowerCase();
@@ -285,18 +321,63 @@ export function applyLdifChanges(changes: readonly (LdifChange & { readonly sour
  * those seen recently are shared instead of copied again.
  */
 class ValueCopies {
-  private readonly recent = new Map<string, string>();
+  /**
+   * The last value seen in each of a fixed number of slots, chosen by a hash of the text: no
+   * allocation per value (a map emptied when full makes its tables again and again while a large
+   * file loads, most of the load's garbage), and a frequent value stays until another displaces it.
+   */
+  private readonly recent: (string | undefined)[] = new Array<string | undefined>(4096).fill(undefined);
 
   copy(value: string): string {
     if (value.length > 32) return detached(value);
-    let copy = this.recent.get(value);
-    if (copy === undefined) {
-      // Small: the frequent values come back soon, and a large map costs more collection work than it saves.
-      if (this.recent.size >= 1024) this.recent.clear();
-      copy = detached(value);
-      this.recent.set(copy, copy);
-    }
+    let hash = 0x811c9dc5; // FNV-1a
+    for (let i = 0; i < value.length; i++) hash = Math.imul(hash ^ value.charCodeAt(i), 0x01000193);
+    const slot = (hash >>> 0) & 4095;
+    const seen = this.recent[slot];
+    if (seen === value) return seen;
+    const copy = detached(value);
+    this.recent[slot] = copy;
     return copy;
+  }
+}
+
+/** What the records of one text share: value copies, and DNs that entries below them are built on. */
+interface Sharing {
+  readonly values: ValueCopies;
+  readonly dns: KnownDns;
+}
+
+const sharing = (): Sharing => ({ values: new ValueCopies(), dns: new KnownDns() });
+
+/**
+ * The DNs of the records read so far, by text, for the records below them: a child's DN is its
+ * own RDN on its parent's Dn, sharing the parent's RDN objects, so a large tree holds each
+ * ancestor's RDNs once (the memory directory keeps these Dns) and parses one RDN per entry.
+ * Bounded: parents usually come shortly before their children.
+ */
+class KnownDns {
+  private readonly byText = new Map<string, Dn>();
+
+  /** The DN built on a known parent, or undefined (no known parent, or text the full parse must judge). */
+  parse(text: string): Dn | undefined {
+    // The first comma whose remainder is a known DN ends the RDN, unless it was escaped: then the RDN does not parse alone.
+    for (let comma = text.indexOf(','); comma > 0; comma = text.indexOf(',', comma + 1)) {
+      const parent = this.byText.get(text.slice(comma + 1));
+      if (parent === undefined) continue;
+      try {
+        const own = Dn.parse(text.slice(0, comma));
+        if (!own.isRoot) return this.add(own.rebase(Dn.root, parent));
+      } catch {
+        // an escaped comma: a later one may end the RDN
+      }
+    }
+    return undefined;
+  }
+
+  add(dn: Dn): Dn {
+    if (this.byText.size >= 65_536) this.byText.clear();
+    this.byText.set(dn.text, dn);
+    return dn;
   }
 }
 
@@ -307,22 +388,36 @@ function detached(value: string): string {
 
 type ValueKind = 'text' | 'base64' | 'url';
 
+/**
+ * Attribute descriptions seen, checked once each and kept as flat copies: a slice of the LDIF text
+ * given to a cache (the schema's keys by spelling) would keep the whole file in memory. Bounded,
+ * as any text may be loaded.
+ */
+const attributeNames = new Map<string, string>();
+
+function attributeName(text: string, line: Line, source: string): string {
+  let name = attributeNames.get(text);
+  if (name === undefined) {
+    if (!ATTRIBUTE.test(text)) throw new LdifError(source, line.number, `invalid attribute description "${text}"`);
+    if (attributeNames.size >= 4096) attributeNames.clear();
+    name = detached(text);
+    attributeNames.set(name, name);
+  }
+  return name;
+}
+
 function splitLine(line: Line, source: string): { attribute: string; kind: ValueKind; value: string } {
   const colon = line.text.indexOf(':');
   // The line is not quoted: it may be a password whose colon was forgotten.
   if (colon <= 0) throw new LdifError(source, line.number, 'expected "attribute: value", found a line without one');
-  const attribute = line.text.slice(0, colon);
-  if (!ATTRIBUTE.test(attribute)) throw new LdifError(source, line.number, `invalid attribute description "${attribute}"`);
-  let rest = line.text.slice(colon + 1);
-  let kind: ValueKind = 'text';
-  if (rest.startsWith(':')) {
-    kind = 'base64';
-    rest = rest.slice(1);
-  } else if (rest.startsWith('<')) {
-    kind = 'url';
-    rest = rest.slice(1);
-  }
-  const value = kind === 'base64' ? rest.replace(/\s+/g, '') : rest.replace(/^ +/, '');
+  const attribute = attributeName(line.text.slice(0, colon), line, source);
+  const text = line.text;
+  let at = colon + 1;
+  const marker = text.charCodeAt(at);
+  const kind: ValueKind = marker === COLON ? 'base64' : marker === LESS_THAN ? 'url' : 'text';
+  if (kind !== 'text') at++;
+  if (kind !== 'base64') while (text.charCodeAt(at) === SPACE) at++;
+  const value = kind === 'base64' ? text.slice(at).replace(/\s+/g, '') : text.slice(at);
   if (kind === 'base64' && (!BASE64.test(value) || value.length % 4 === 1)) {
     throw new LdifError(source, line.number, `invalid base64 value for "${attribute}"`);
   }

@@ -16,7 +16,7 @@ import { AdLogonReason, adLogonMessage } from '../../core/ad-logon.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { equalityKey, integerValue, normalise } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { attributeKey } from '../../core/schema.js';
+import { attributeKey, syntaxOf } from '../../core/schema.js';
 import { SchemaUsage } from '../../core/schema-usage.js';
 import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, type AdProfile } from './ad-profile.js';
 import { adLogon, computedAccountControl, withPasswordChanged } from './ad-account-state.js';
@@ -24,13 +24,14 @@ import { AttributeIndex } from './attribute-index.js';
 import { applyModifications, checkNewEntry, checkUserWrite, renamedEntry, storedForm } from './entry-writes.js';
 import { LdifError, parseLdif, type LdifRecord } from './ldif.js';
 import { expandObjectCategory, setObjectCategory } from './object-category.js';
+import { StoredEntry } from './stored-entry.js';
 import { admitPasswords, checkNewPassword, governingPolicy, policyBind, qualityError, withPolicyChange, type Policy } from './password-policy.js';
 import { verifyPassword, withNewPassword } from './password.js';
 import { candidates } from './query-plan.js';
 
 interface Node {
   /** Replaced, never changed, on writes: a search may be sending the old object. */
-  entry: Entry;
+  entry: StoredEntry;
   readonly parentKey: string | undefined;
   /** DN keys of the children; absent until the first one (most entries are leaves). */
   children?: Set<string>;
@@ -93,7 +94,11 @@ const YIELD_EVERY = 512;
 
 export class MemoryDirectory implements Directory {
   private readonly nodes = new Map<string, Node>();
-  private readonly indexes = new Map<string, AttributeIndex>(INDEXED.map((a) => [attributeKey(a), new AttributeIndex(a)]));
+  private readonly indexes = new Map<string, AttributeIndex>(
+    INDEXED.map((a) => [attributeKey(a), new AttributeIndex(a, syntaxOf(a) === 'dn' ? (v) => (typeof v === 'string' ? this.dnKeys.get(v) : undefined) : undefined)]),
+  );
+  /** The DN key of each entry by its DN's text: DN values naming entries (member, manager) are keyed without parsing them. */
+  private readonly dnKeys = new Map<string, string>();
   private readonly resolve = (dnKey: string): Entry | undefined => this.nodes.get(dnKey)?.entry;
   private readonly ad: AdProfile | undefined;
   private journal: JournalRecord[] | undefined;
@@ -126,7 +131,9 @@ export class MemoryDirectory implements Directory {
     const journal = dir.journal;
     dir.journal = undefined; // loaded data is the state a reset returns to
     const records = [...options.records].sort((a, b) => a.entry.dn.depth - b.entry.dn.depth); // stable: file order within a level
-    const backLinks = dir.ad && memberOfByKey(records.map((r) => r.entry));
+    // Every entry's DN key by its text before any is indexed: groups and managers may come before the entries they name.
+    for (const { entry } of records) dir.dnKeys.set(entry.dn.text, entry.dn.key);
+    const backLinks = dir.ad && memberOfByKey(records.map((r) => r.entry), dir.dnKeys);
     const where = new Map<string, { readonly source: string; readonly line: number }>();
     const now = generalizedTime(); // one string shared by the loaded entries
     for (const record of records) {
@@ -141,7 +148,7 @@ export class MemoryDirectory implements Directory {
       const parent = dn.equals(dir.suffix) ? undefined : dir.nodes.get(dn.parentKey!);
       if (!dn.equals(dir.suffix) && !parent) fail(`parent of "${dn.text}" does not exist`);
       if (!entry.get('objectClass')?.values.length) fail(`entry "${dn.text}" has no objectClass`);
-      const stored = storedForm(entry, parent ? dn.sharingParent(parent.entry.dn) : dn);
+      const stored = storedForm(entry, parent && !builtOn(dn, parent.entry.dn) ? dn.sharingParent(parent.entry.dn) : dn);
       if (!stored.has('createTimestamp')) stored.set('createTimestamp', [now]);
       if (!stored.has('modifyTimestamp')) stored.set('modifyTimestamp', [now]);
       if (backLinks) {
@@ -607,13 +614,15 @@ export class MemoryDirectory implements Directory {
     }
   }
 
-  private insert(entry: Entry): void {
+  private insert(written: Entry): void {
+    const entry = StoredEntry.of(written);
     const key = entry.dn.key;
     this.journal?.push({ key, previous: undefined });
     // The parent's own key string, not a new copy per child.
     const parent = entry.dn.equals(this.suffix) ? undefined : this.nodes.get(entry.dn.parentKey!)!;
     const parentKey = parent?.entry.dn.key;
-    this.nodes.set(key, { entry: seal(entry), parentKey });
+    this.nodes.set(key, { entry, parentKey });
+    this.dnKeys.set(entry.dn.text, key);
     this.usage?.note(entry);
     if (parent) (parent.children ??= new Set()).add(key);
     for (const index of this.indexes.values()) index.add(entry, key);
@@ -623,15 +632,17 @@ export class MemoryDirectory implements Directory {
     const key = node.entry.dn.key;
     this.journal?.push({ key, previous: node.entry });
     this.nodes.delete(key);
+    if (this.dnKeys.get(node.entry.dn.text) === key) this.dnKeys.delete(node.entry.dn.text);
     if (node.parentKey !== undefined) this.nodes.get(node.parentKey)?.children?.delete(key);
     for (const index of this.indexes.values()) index.remove(node.entry, key);
   }
 
-  private replace(node: Node, entry: Entry): void {
+  private replace(node: Node, written: Entry): void {
+    const entry = StoredEntry.of(written);
     const key = entry.dn.key;
     this.journal?.push({ key, previous: node.entry });
     for (const index of this.indexes.values()) index.remove(node.entry, key);
-    node.entry = seal(entry);
+    node.entry = entry;
     this.usage?.note(entry);
     for (const index of this.indexes.values()) index.add(entry, key);
   }
@@ -639,6 +650,11 @@ export class MemoryDirectory implements Directory {
 
 function isUserPassword(name: string): boolean {
   return attributeKey(name) === 'userpassword';
+}
+
+/** True when `dn` is a child built on `parent`'s RDN objects already (the LDIF parser builds them so). */
+function builtOn(dn: Dn, parent: Dn): boolean {
+  return dn.depth === parent.depth + 1 && parent.rdns.every((rdn, i) => dn.rdns[i + 1] === rdn);
 }
 
 function isDisabled(entry: Entry): boolean {
@@ -649,18 +665,15 @@ function isDisabled(entry: Entry): boolean {
   return adlds !== undefined && adlds.toString().trim().toUpperCase() === 'TRUE';
 }
 
-/** Freezes value arrays so a consumer that changes a shared entry in place fails loudly. */
-function seal(entry: Entry): Entry {
-  for (const a of entry.attributes()) Object.freeze(a.values);
-  return entry;
-}
-
-/** The DNs of the groups naming each DN key in `member`: AD's memberOf, computed once at load. */
-function memberOfByKey(entries: readonly Entry[]): Map<string, string[]> {
+/**
+ * The DNs of the groups naming each DN key in `member`: AD's memberOf, computed once at load.
+ * Members spelled as the entries spell their DNs (`keys`, by text) are keyed without parsing.
+ */
+function memberOfByKey(entries: readonly Entry[], keys: ReadonlyMap<string, string>): Map<string, string[]> {
   const groups = new Map<string, string[]>();
   for (const group of entries) {
     for (const v of group.get('member')?.values ?? []) {
-      const key = normalise('member', v);
+      const key = (typeof v === 'string' && keys.get(v)) || normalise('member', v);
       const list = groups.get(key);
       if (list) list.push(group.dn.text);
       else groups.set(key, [group.dn.text]);

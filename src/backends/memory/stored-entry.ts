@@ -1,0 +1,182 @@
+import type { Dn } from '../../core/dn.js';
+import { Entry, type Attribute, type AttributeValue } from '../../core/entry.js';
+import { descriptionKey } from '../../core/schema.js';
+
+/**
+ * An entry as the memory directory holds it, read-only and compact: a large forest holds
+ * hundreds of thousands, so an entry keeps one array with a slot per attribute (a single value
+ * itself, several in a shared frozen array) and a Shape, shared by every entry with the same
+ * attribute names in the same order, that says which slot holds which attribute. A plain Entry
+ * holds a Map, and an object and an array per attribute: several times the memory of the values.
+ *
+ * It reads like any Entry (`get`, `has`, `attributes`, `clone`); writing one throws, as writes
+ * replace stored entries (a search may be sending the old one): clone, change the clone, store it.
+ */
+export class StoredEntry extends Entry {
+  // Set by `make`, which runs no constructor.
+  private declare readonly shape: Shape;
+  private declare readonly slots: readonly Slot[];
+
+  /** Never called: stored entries are made by `of` and `from`. */
+  private constructor(dn: Dn) {
+    super(dn);
+  }
+
+  /** The entry in stored form (itself when it already is): attributes without values are left out. */
+  static of(entry: Entry, dn: Dn = entry.dn): StoredEntry {
+    return entry instanceof StoredEntry && dn === entry.dn ? entry : StoredEntry.from(dn, entry.attributes());
+  }
+
+  /** An entry of these attributes (each description once, as an Entry holds them), those without values left out. */
+  static from(dn: Dn, attributes: Iterable<Attribute>): StoredEntry {
+    let shape = Shape.root();
+    const slots: Slot[] = [];
+    for (const a of attributes) {
+      if (a.values.length === 0) continue;
+      // Bytes (GUIDs, SIDs) as one-byte strings: a Buffer object costs several times its bytes.
+      const bytes = a.values.every((v) => typeof v !== 'string');
+      const values = bytes ? a.values.map((v) => (v as Buffer).toString('latin1')) : a.values;
+      shape = shape.with(a.name, bytes);
+      slots.push(values.length === 1 ? values[0] : sharedValues(values));
+    }
+    return make(dn, shape, slots);
+  }
+
+  override get(name: string): Attribute | undefined {
+    const i = this.shape.slotOf(name);
+    return i === undefined ? undefined : this.attribute(i);
+  }
+
+  override has(name: string): boolean {
+    return this.shape.slotOf(name) !== undefined;
+  }
+
+  override *attributes(): IterableIterator<Attribute> {
+    for (let i = 0; i < this.slots.length; i++) yield this.attribute(i);
+  }
+
+  private attribute(i: number): Attribute {
+    const slot = this.slots[i];
+    const shape = this.shape;
+    if (!shape.bytes[i]) return { name: shape.names[i], values: frozen(slot) };
+    const values = Array.isArray(slot) ? slot.map(fromLatin1) : [fromLatin1(slot as string)];
+    return { name: shape.names[i], values: Object.freeze(values) as AttributeValue[] };
+  }
+
+  override addValues(name: string, _values?: readonly AttributeValue[]): never {
+    throw readOnly(name);
+  }
+
+  override set(name: string, _values?: readonly AttributeValue[]): never {
+    throw readOnly(name);
+  }
+
+  override delete(name: string): never {
+    throw readOnly(name);
+  }
+
+  /** A plain, writable Entry with the same attributes (values, immutable, are shared). */
+  override clone(dn: Dn = this.dn): Entry {
+    return new Entry(dn, this.attributes());
+  }
+}
+
+/** One attribute's values: the value itself when there is one (most attributes), else a frozen array. */
+type Slot = AttributeValue | readonly AttributeValue[];
+
+/**
+ * A stored entry without running Entry's constructor, which gives every entry a Map of its
+ * attributes: a stored entry keeps them in its slots and overrides every method that reads the
+ * Map (a unit test checks that it overrides them all), so the Map would only cost memory.
+ */
+function make(dn: Dn, shape: Shape, slots: readonly Slot[]): StoredEntry {
+  return Object.assign(Object.create(StoredEntry.prototype) as StoredEntry, { dn, shape, slots });
+}
+
+/** Frozen, so that a consumer changing a stored entry's values in place fails loudly. */
+function frozen(slot: Slot): AttributeValue[] {
+  return (Array.isArray(slot) ? slot : Object.freeze([slot])) as AttributeValue[];
+}
+
+function fromLatin1(value: AttributeValue): Buffer {
+  return Buffer.from(value as string, 'latin1');
+}
+
+function readOnly(name: string): TypeError {
+  return new TypeError(`a stored entry is read-only (writing "${name}"): change a clone() and store that`);
+}
+
+/**
+ * The attribute names of entries, in order, and the slot of each type key. Shapes form a tree
+ * from an empty root, one step per name added, so entries loaded alike (the same attributes in the
+ * same order, as LDIF exports write them) find the same shape without building a signature.
+ */
+class Shape {
+  private static current = new Shape([], [], []);
+  /** Shapes made since the root was last replaced, at most MAX: clients write entries of any shape too. */
+  private static count = 0;
+  private static readonly MAX = 20_000;
+
+  /** The shapes with one more attribute, by its name, holding text and holding bytes. */
+  private readonly next = new Map<string, Shape>();
+  private readonly nextBytes = new Map<string, Shape>();
+  private readonly slots: ReadonlyMap<string, number>;
+
+  private constructor(
+    /** Attribute names as the entries spell them. */
+    readonly names: readonly string[],
+    /** Their description keys (`descriptionKey`), which `get` looks attributes up by. */
+    private readonly keys: readonly string[],
+    /** Whether each attribute's values are bytes, held as one-byte strings. */
+    readonly bytes: readonly boolean[],
+  ) {
+    this.slots = new Map(keys.map((k, i) => [k, i]));
+  }
+
+  static root(): Shape {
+    return Shape.current;
+  }
+
+  /** The slot of an attribute description (any name, alias or OID of the type, options kept apart). */
+  slotOf(description: string): number | undefined {
+    return this.slots.get(descriptionKey(description));
+  }
+
+  /** This shape with one more attribute (an Entry holds each description key once). */
+  with(name: string, bytes: boolean): Shape {
+    const next = bytes ? this.nextBytes : this.next;
+    let shape = next.get(name);
+    if (shape === undefined) {
+      if (++Shape.count > Shape.MAX) {
+        // Entries keep their shapes; only the tree that finds them starts again.
+        Shape.count = 0;
+        Shape.current = new Shape([], [], []);
+      }
+      shape = new Shape([...this.names, name], [...this.keys, descriptionKey(name)], [...this.bytes, bytes]);
+      next.set(name, shape);
+    }
+    return shape;
+  }
+}
+
+/**
+ * Multi-valued attributes repeat across entries (objectClass, a user's groups): one frozen array
+ * for each list of text values seen recently, rather than one per entry. Long lists (a group's
+ * members) are rarely repeated and are kept as they are.
+ */
+const recentLists = new Map<string, readonly AttributeValue[]>();
+const MAX_SHARED_VALUES = 16;
+const MAX_RECENT_LISTS = 4096;
+
+function sharedValues(values: readonly AttributeValue[]): readonly AttributeValue[] {
+  if (values.length > MAX_SHARED_VALUES || values.some((v) => typeof v !== 'string')) return Object.freeze([...values]);
+  const key = values.join('\0');
+  let shared = recentLists.get(key);
+  // Compared value by value: a value holding NUL could make two lists join alike.
+  if (shared === undefined || shared.length !== values.length || shared.some((v, i) => v !== values[i])) {
+    if (recentLists.size >= MAX_RECENT_LISTS) recentLists.clear();
+    shared = Object.freeze([...values]);
+    recentLists.set(key, shared);
+  }
+  return shared;
+}

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { parseLdifChanges } from '../../src/backends/memory/ldif.js';
+import { StoredEntry } from '../../src/backends/memory/stored-entry.js';
+import { Dn } from '../../src/core/dn.js';
+import { Entry } from '../../src/core/entry.js';
+
+const guid = Buffer.from('816a8e6a11545e4f99fd130192d42b9e', 'hex');
+const plain = (): Entry =>
+  new Entry(Dn.parse('CN=Thomas Hernandez,OU=Users,DC=bench,DC=test'), [
+    { name: 'objectClass', values: ['top', 'person', 'user'] },
+    { name: 'cn', values: ['Thomas Hernandez'] },
+    { name: 'sAMAccountName', values: ['thernandez'] },
+    { name: 'objectGUID', values: [guid] },
+    { name: 'jpegPhoto', values: [Buffer.from([0xff, 0xd8, 0x00]), Buffer.from([0x80])] },
+    { name: 'member;range=0-1', values: ['CN=a,DC=x'] },
+    { name: 'description', values: [] },
+  ]);
+
+describe('StoredEntry', () => {
+  it('overrides every method of Entry, as it holds no attribute map of its own', () => {
+    const methods = Object.getOwnPropertyNames(Entry.prototype).filter((m) => m !== 'constructor');
+    expect(methods.length).toBeGreaterThan(5);
+    for (const m of methods) expect(Object.hasOwn(StoredEntry.prototype, m), m).toBe(true);
+  });
+
+  it('reads as the entry it was made from: names as spelled, values and bytes, lookups by any name of the type', () => {
+    const stored = StoredEntry.of(plain());
+    expect(stored).toBeInstanceOf(Entry);
+    expect(stored.dn.text).toBe('CN=Thomas Hernandez,OU=Users,DC=bench,DC=test');
+    expect([...stored.attributes()].map((a) => a.name)).toEqual(['objectClass', 'cn', 'sAMAccountName', 'objectGUID', 'jpegPhoto', 'member;range=0-1']);
+    expect(stored.get('OBJECTCLASS')?.values).toEqual(['top', 'person', 'user']);
+    expect(stored.get('commonName')).toEqual({ name: 'cn', values: ['Thomas Hernandez'] });
+    expect(stored.get('2.5.4.3')?.values).toEqual(['Thomas Hernandez']);
+    expect(stored.get('objectGUID')?.values).toEqual([guid]);
+    expect(Buffer.isBuffer(stored.get('objectGUID')?.values[0])).toBe(true);
+    expect(stored.get('jpegPhoto')?.values).toEqual([Buffer.from([0xff, 0xd8, 0x00]), Buffer.from([0x80])]);
+    expect(stored.has('member')).toBe(false);
+    expect(stored.get('member;range=0-1')?.values).toEqual(['CN=a,DC=x']);
+    expect(stored.has('description')).toBe(false); // no values, no attribute
+    expect(stored.get('mail')).toBeUndefined();
+  });
+
+  it('cannot be changed in place; its clone is a plain entry that can', () => {
+    const stored = StoredEntry.of(plain());
+    expect(() => stored.set('cn', ['x'])).toThrow(TypeError);
+    expect(() => stored.addValues('cn', ['x'])).toThrow(TypeError);
+    expect(() => stored.delete('cn')).toThrow(TypeError);
+    expect(() => stored.get('cn')!.values.push('x')).toThrow(TypeError);
+    expect(() => stored.get('objectClass')!.values.push('x')).toThrow(TypeError);
+    const copy = stored.clone();
+    copy.set('cn', ['Tom']);
+    expect(copy.get('cn')?.values).toEqual(['Tom']);
+    expect(stored.get('cn')?.values).toEqual(['Thomas Hernandez']);
+    expect(StoredEntry.of(stored)).toBe(stored);
+  });
+
+  it('shares lists of values that entries repeat, and keeps apart lists that only join alike', () => {
+    const a = StoredEntry.of(plain());
+    const b = StoredEntry.of(plain());
+    expect(a.get('objectClass')!.values).toBe(b.get('objectClass')!.values);
+    const dn = Dn.parse('cn=z,dc=x');
+    const joined = StoredEntry.of(new Entry(dn, [{ name: 'description', values: ['a\0b', 'c'] }]));
+    const other = StoredEntry.of(new Entry(dn, [{ name: 'description', values: ['a', 'b\0c'] }]));
+    expect(joined.get('description')?.values).toEqual(['a\0b', 'c']);
+    expect(other.get('description')?.values).toEqual(['a', 'b\0c']);
+  });
+});
+
+describe('LDIF DNs built on their parent', () => {
+  const dns = (text: string) => parseLdifChanges(text, 'x.ldif').map((c) => (c.kind === 'add' ? c.entry.dn : c.dn));
+
+  it('share the parent DN\'s RDNs and read as a parse of the whole DN would', () => {
+    const [parent, child] = dns('dn: OU=Users,DC=x\nobjectClass: organizationalUnit\n\ndn: CN=Doe,OU=Users,DC=x\nobjectClass: person\n');
+    expect(child.rdns[1]).toBe(parent.rdns[0]);
+    expect(child.key).toBe(Dn.parse('CN=Doe,OU=Users,DC=x').key);
+    expect(child.text).toBe('CN=Doe,OU=Users,DC=x');
+  });
+
+  it('a comma escaped in the RDN is not taken for the end of it', () => {
+    const [parent, child] = dns('dn: OU=Users,DC=x\nobjectClass: organizationalUnit\n\ndn: CN=Doe\\, John,OU=Users,DC=x\nobjectClass: person\n');
+    expect(child.rdns[0].avas[0].value).toBe('Doe, John');
+    expect(child.rdns[1]).toBe(parent.rdns[0]);
+    expect(child.key).toBe(Dn.parse('CN=Doe\\, John,OU=Users,DC=x').key);
+    // What follows an escaped comma may read as a known DN; the whole DN is judged, as without one.
+    expect(() => dns('dn: DC=x\nobjectClass: domain\n\ndn: CN=a\\,DC=x\nobjectClass: person\n')).toThrow(/x\.ldif:4: invalid DN "CN=a\\,DC=x": unescaped "="/);
+  });
+
+  it('an empty RDN before a known parent is still refused', () => {
+    expect(() => dns('dn: DC=x\nobjectClass: domain\n\ndn:  ,DC=x\nobjectClass: person\n')).toThrow(/x\.ldif:4: invalid DN/);
+  });
+});
