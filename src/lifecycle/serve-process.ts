@@ -3,6 +3,7 @@ import { ConfigErrors } from '../config/config-error.js';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { startServer } from '../server.js';
+import { releaseLoadGarbage } from '../backends/memory/release-load-garbage.js';
 import { welcomeLines } from './welcome.js';
 
 export interface ServeOptions {
@@ -30,6 +31,7 @@ export async function serveProcess(file: string, config: LoadedConfig, logger: L
   process.once('SIGINT', onStop);
   process.once('SIGTERM', onStop);
   const server = await startServer(config, { logger });
+  if (config.forests.some((f) => f.backend === 'memory')) releaseLoadGarbage();
   if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
   if (options.welcome) {
     process.stdout.write(`\n${welcomeLines(server.config, server.urls, options.embeddedDefault === true).join('\n')}\n\n`);
