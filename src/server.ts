@@ -23,6 +23,7 @@ import { AccessPolicy } from './stages/access/access-policy.js';
 import { AccessStage } from './stages/access/access-stage.js';
 import { CacheInvalidation, type CachePeers } from './cache/cache-invalidation.js';
 import { ResultCache } from './cache/result-cache.js';
+import type { Throttle } from './auth/bind-throttle.js';
 import { assembleAuthenticator, type AssembledForest } from './assemble-authenticator.js';
 import { LdapDirectory, openLdapForest } from './backends/ldap/ldap-directory.js';
 import { startAdminServer, type AdminServer } from './http/admin-server.js';
@@ -85,6 +86,8 @@ export interface ServerOptions {
   readonly schemaInUse?: () => readonly SchemaUsage[];
   /** The other workers' caches, told of each write through this process (serve.workers). */
   readonly cachePeers?: CachePeers;
+  /** The failed-bind counts every worker shares (serve.workers): the primary's. */
+  readonly bindThrottle?: Throttle;
   /** The message of the line logged once listening: a worker's differs from the server's own `canopy listening`. */
   readonly listeningMessage?: string;
 }
@@ -309,7 +312,7 @@ async function assemblePipeline(config: LoadedConfig, logger: Logger, options: P
     checks: forestChecks(forests),
     backends: new Map(forests.map((f, i) => [f.name, { key: forestKey(config.forests[i]), backend: f.backend }])),
     directory: assembleAccess(config, cache ? new CacheInvalidation(cache, router, options.cachePeers) : router),
-    authenticator: assembleAuthenticator(config, namespace, forests, logger),
+    authenticator: assembleAuthenticator(config, namespace, forests, logger, options.bindThrottle),
     handOn(names) {
       for (const n of names) handedOn.add(n);
     },

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { rmSync, writeFileSync } from 'node:fs';
 import { AggregatorRegistry } from 'prom-client';
+import { ThrottleHost } from '../auth/shared-bind-throttle.js';
 import { ConfigErrors } from '../config/config-error.js';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { startAdminServer, type AdminServer } from '../http/admin-server.js';
@@ -35,7 +36,11 @@ export async function servePrimary(file: string, config: LoadedConfig, logger: L
   // each connection to a listener by its addresses, which leaves long-lived connections from a few
   // application hosts unevenly spread; round robin deals them out in turn.
   cluster.schedulingPolicy = cluster.SCHED_RR;
-  const relay = new Relay(logger);
+  const throttle = new ThrottleHost(config.security.throttle, (id, message) => {
+    const w = cluster.workers?.[id];
+    if (w) send(w, message);
+  });
+  const relay = new Relay(logger, throttle);
   const aggregator = new AggregatorRegistry();
   let stopping = false;
 
@@ -74,6 +79,7 @@ export async function servePrimary(file: string, config: LoadedConfig, logger: L
 
   cluster.on('exit', (worker, code, signal) => {
     relay.ended(worker);
+    throttle.ended(worker.id);
     if (stopping) return;
     logger.warn({ worker: worker.id, pid: worker.process.pid, code, signal }, 'worker ended; its connections are closed; starting a replacement');
     setTimeout(() => replace(), REPLACE_DELAY_MS);
@@ -89,26 +95,10 @@ export async function servePrimary(file: string, config: LoadedConfig, logger: L
     );
   };
 
-  let admin: AdminServer | undefined;
-  if (config.http.enabled) {
-    admin = await startAdminServer({
-      host: config.http.host,
-      port: config.http.port,
-      registry: { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() },
-      readiness: async () => combineReadiness(await relay.readiness(), count),
-      logger,
-    });
-  }
-  if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
-  const pids = Object.values(cluster.workers ?? {}).map((w) => w?.process.pid);
-  logger.info({ urls, ...(admin && { http: admin.url }), forests: config.forests.map((f) => f.name), workers: count, pids }, 'canopy listening');
-  if (options.welcome) {
-    process.stdout.write(`\n${welcomeLines(config, urls, options.embeddedDefault === true).join('\n')}\n\n`);
-  }
-
+  // In place before `canopy listening` is logged: a SIGHUP sent on seeing it must not find the default action (exit).
   process.on('SIGHUP', () => {
     try {
-      loadConfigFile(file);
+      throttle.configure(loadConfigFile(file).security.throttle);
     } catch (err) {
       const errors = err instanceof ConfigErrors ? err.message : (err as Error).message;
       logger.error({ source: file, errors }, 'reload refused: invalid configuration; the running one stays');
@@ -119,6 +109,25 @@ export async function servePrimary(file: string, config: LoadedConfig, logger: L
       else logger.error({ source: file, refused }, 'reload refused by some workers; they keep their running configuration');
     });
   });
+
+  let admin: AdminServer | undefined;
+  if (config.http.enabled) {
+    admin = await startAdminServer({
+      host: config.http.host,
+      port: config.http.port,
+      registry: { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() },
+      readiness: async () => combineReadiness(await relay.readiness(), count),
+      logger,
+    });
+  }
+  const memory = config.forests.filter((f) => f.backend === 'memory').map((f) => f.name);
+  if (memory.length > 0) logger.warn({ forests: memory, workers: count }, 'memory forests are loaded into each worker: a write through one worker is not seen through the others');
+  if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
+  const pids = Object.values(cluster.workers ?? {}).map((w) => w?.process.pid);
+  logger.info({ urls, ...(admin && { http: admin.url }), forests: config.forests.map((f) => f.name), workers: count, pids }, 'canopy listening');
+  if (options.welcome) {
+    process.stdout.write(`\n${welcomeLines(config, urls, options.embeddedDefault === true).join('\n')}\n\n`);
+  }
 
   stop = (signal) => {
     if (stopping) return;
@@ -160,7 +169,7 @@ function combineReadiness(answers: readonly Readiness[], count: number): Readine
 
 /**
  * What passes between the workers through the primary: a write's evictions (answered to the writer
- * once every other worker has evicted), reload and readiness rounds.
+ * once every other worker has evicted), reload and readiness rounds, the shared throttle's requests.
  */
 class Relay {
   private next = 0;
@@ -168,7 +177,10 @@ class Relay {
   private readonly rounds = new Map<number, { readonly waiting: Set<number>; readonly answers: unknown[]; readonly done: (answers: unknown[]) => void }>();
   private readonly reloads = new Map<number, (error: string | undefined) => void>();
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly throttle: ThrottleHost,
+  ) {}
 
   received(worker: Worker, message: ToPrimary): void {
     switch (message.canopy) {
@@ -188,6 +200,11 @@ class Relay {
       case 'reloaded':
         this.reloads.get(worker.id)?.(message.error);
         this.reloads.delete(worker.id);
+        break;
+      case 'throttle-attempt':
+      case 'throttle-abort':
+      case 'throttle-settle':
+        this.throttle.received(worker.id, message);
         break;
     }
   }

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
+import { ThrottleClient } from '../auth/shared-bind-throttle.js';
 import type { CachePeers } from '../cache/cache-invalidation.js';
 import { ConfigErrors } from '../config/config-error.js';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
@@ -38,35 +39,54 @@ export async function serveWorker(file: string, config: LoadedConfig, processLog
   process.on('SIGHUP', () => undefined);
 
   const peers = new PrimaryEvictions(send);
-  try {
-    server = await startServer(withoutHttp(config), { logger, cachePeers: peers, listeningMessage: 'worker listening' });
-  } catch (err) {
-    // Closing the channel lets this process end once the error is printed; the primary sees it exit.
-    worker.disconnect();
-    throw err;
-  }
-  const running = server;
+  const throttle = new ThrottleClient(send);
+  // The primary may speak to this worker before it listens (it is one of the workers): evictions
+  // and a reload asked for while starting are carried out once started, since the configuration
+  // read at start may predate the reload, and a search may be kept before start-up returns.
+  let early: { evicted: Dn[]; reload: boolean } | undefined = { evicted: [], reload: false };
+  const answerReload = (s: RunningServer): void =>
+    void reload(s, file, logger).then((error) => send({ canopy: 'reloaded', ...(error !== undefined && { error }) }));
   process.on('message', (message: unknown) => {
     if (!isCanopyMessage<ToWorker>(message)) return;
     switch (message.canopy) {
       case 'reload':
-        reload(running, file, logger).then((error) => send({ canopy: 'reloaded', ...(error !== undefined && { error }) }));
+        if (early) early.reload = true;
+        else answerReload(server!);
         break;
       case 'stop':
         stop();
         break;
       case 'evict':
-        for (const dn of message.dns) running.evict(Dn.parse(dn));
+        for (const dn of message.dns) {
+          if (early) early.evicted.push(Dn.parse(dn));
+          else server!.evict(Dn.parse(dn));
+        }
         send({ canopy: 'evicted', id: message.id });
         break;
       case 'evicted-everywhere':
         peers.answered(message.id);
         break;
       case 'readiness':
-        running.readiness().then((readiness) => send({ canopy: 'readiness', id: message.id, readiness }));
+        if (server && !early) void server.readiness().then((readiness) => send({ canopy: 'readiness', id: message.id, readiness }));
+        else send({ canopy: 'readiness', id: message.id, readiness: { ready: false, listening: false, forests: [] } });
+        break;
+      case 'throttle-granted':
+      case 'throttle-refused':
+      case 'throttle-failed':
+        throttle.received(message);
         break;
     }
   });
+  try {
+    server = await startServer(withoutHttp(config), { logger, cachePeers: peers, bindThrottle: throttle, listeningMessage: 'worker listening' });
+  } catch (err) {
+    // Closing the channel lets this process end once the error is printed; the primary sees it exit.
+    worker.disconnect();
+    throw err;
+  }
+  for (const dn of early.evicted) server.evict(dn);
+  if (early.reload) answerReload(server);
+  early = undefined;
   send({ canopy: 'listening', urls: server.urls });
   if (stopAsked) drain(server, logger);
 }

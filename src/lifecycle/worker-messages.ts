@@ -1,3 +1,4 @@
+import type { ThrottleAnswer, ThrottleRequest } from '../auth/shared-bind-throttle.js';
 import type { Readiness } from '../http/check-readiness.js';
 
 /**
@@ -16,7 +17,8 @@ export type ToWorker =
   /** Every other worker has evicted what this worker's write `id` changed. */
   | { readonly canopy: 'evicted-everywhere'; readonly id: number }
   /** Answer with this worker's readiness. */
-  | { readonly canopy: 'readiness'; readonly id: number };
+  | { readonly canopy: 'readiness'; readonly id: number }
+  | ThrottleAnswer;
 
 /** From a worker to the primary. */
 export type ToPrimary =
@@ -25,7 +27,8 @@ export type ToPrimary =
   /** A write went through this worker: have every other worker evict these DNs. */
   | { readonly canopy: 'wrote'; readonly id: number; readonly dns: readonly string[] }
   | { readonly canopy: 'evicted'; readonly id: number }
-  | { readonly canopy: 'readiness'; readonly id: number; readonly readiness: Readiness };
+  | { readonly canopy: 'readiness'; readonly id: number; readonly readiness: Readiness }
+  | ThrottleRequest;
 
 /** Whether an IPC message is one of Canopy's (prom-client's metrics requests share the channel). */
 export function isCanopyMessage<T extends { readonly canopy: string }>(message: unknown): message is T {
