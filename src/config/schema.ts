@@ -66,6 +66,7 @@ function ldapUrl() {
 /** A TCP port (0 = any free one); digits in a string are accepted too, so that `${VAR}` can set it. */
 /** Most worker processes `serve.workers` may ask for, and what `auto` is capped at: past it, a machine is better split into replicas. */
 export const MAX_WORKERS = 32;
+const WORKERS = { message: `is not a number of workers (1 to ${MAX_WORKERS}) or auto` };
 
 const portNumber = z.preprocess(
   (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
@@ -349,7 +350,7 @@ export const configSchema = z
       /** Processes accepting LDAP connections: 1 = this process alone; `auto` = the cores it may use (at most MAX_WORKERS). */
       workers: z.preprocess(
         (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
-        z.union([z.literal('auto'), z.number().int().min(1).max(MAX_WORKERS)], { message: `is not a number of workers (1 to ${MAX_WORKERS}) or auto` }),
+        z.union([z.literal('auto', WORKERS), z.number(WORKERS).int(WORKERS).min(1, WORKERS).max(MAX_WORKERS, WORKERS)], WORKERS),
       ).default(1),
     })
     .prefault({}),

@@ -1,10 +1,12 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Attribute, Change, Client, InvalidCredentialsError } from 'ldapts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
 import { SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { RawLdapClient } from '../support/raw-ldap.js';
 import { openAccess, repoRoot } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { serviceDn, serviceWriteAcl } from './ldap-helpers.js';
@@ -181,12 +183,15 @@ describe('serve.workers: 2, as a process', () => {
     p = undefined;
   });
 
-  it('SIGHUP reloads every worker', async () => {
-    const { file, write } = configFile();
-    p = await start(file);
+  it('`canopy reload` (SIGHUP to the pid file\'s process, the primary) reloads every worker', async () => {
+    const { file, pidFile, write } = configFile();
+    p = await start(file, pidFile);
+    expect(Number(readFileSync(pidFile, 'utf8'))).toBe(p.child.pid);
     write(memoryForest(', filter: "(!(sAMAccountName=egreen))"'));
     const from = p.logLines.length;
-    p.child.kill('SIGHUP');
+    const reload = spawnSync(process.execPath, [cli, 'reload', '--pid-file', pidFile, '--config', file], { encoding: 'utf8', timeout: 20_000 });
+    expect(reload.stderr).toBe('');
+    expect(reload.status).toBe(0);
     await logged(p, 'every worker reloaded its configuration', from);
     const reloaded = await logged(p, 'configuration reloaded', from, 2);
     expect(new Set(reloaded.map((l) => l.pid)).size).toBe(2);
@@ -214,14 +219,40 @@ describe('serve.workers: 2, as a process', () => {
     await expect.poll(async () => (await fetch(`${httpUrl(p!)}/readyz`)).status, { timeout: 10_000 }).toBe(200);
   });
 
-  it('SIGTERM drains every worker and exits 0, removing its pid file', async () => {
-    const { file, pidFile } = configFile();
+  it('SIGTERM drains every worker: a search in flight on each finishes, then the primary exits 0 and removes its pid file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'canopy-workers-'));
+    const ldif = join(dir, 'big.ldif');
+    const big = 'DC=big,DC=example';
+    // Enough entries that the kernel's socket buffers cannot hold the answer: the searches stay in flight.
+    const generated = spawnSync(process.execPath, [join(repoRoot, 'dist/tools/fixtures-command.js'), '--users', '20000', '--suffix', big, '--seed', '1', '--out', ldif]);
+    expect(generated.status).toBe(0);
+    const entries = (readFileSync(ldif, 'utf8').match(/^dn: /gm) ?? []).length;
+    const { file, pidFile, write } = configFile();
+    write(`  - { name: big, backend: memory, base: "${big}", ldif: ["${ldif}"] }\nshutdown: { graceSeconds: 30 }\n`);
     p = await start(file, pidFile);
     const workerPids = lines(p).filter((l) => l.msg === 'worker listening').map((l) => l.pid as number);
     expect(existsSync(pidFile)).toBe(true);
-    const code = await p.stop();
-    expect(code).toBe(0);
-    expect(lines(p).filter((l) => l.msg === 'worker stopped').map((l) => l.pid).sort()).toEqual(workerPids.sort());
+    // Round robin: two connections in a row go to the two workers.
+    const raws = [await RawLdapClient.connect(p.url), await RawLdapClient.connect(p.url)];
+    try {
+      for (const r of raws) r.pause();
+      const searches = raws.map((r) => r.search(big, [], undefined, ['*']));
+      const exited = new Promise<number | null>((resolve) => p!.child.once('exit', resolve));
+      await new Promise((r) => setTimeout(r, 300));
+      p.child.kill('SIGTERM');
+      await logged(p, 'shutting down: no new connections; running operations may finish', 0);
+      for (const r of raws) r.resume();
+      for (const done of await Promise.all(searches)) {
+        expect(done.code).toBe(0);
+        expect(done.dns).toHaveLength(entries);
+      }
+      expect(await exited).toBe(0);
+    } finally {
+      for (const r of raws) r.close();
+    }
+    const searchedOn = lines(p).filter((l) => l.msg === 'operation' && l.dn === big).map((l) => l.pid);
+    expect(searchedOn.sort()).toEqual([...workerPids].sort());
+    expect(lines(p).filter((l) => l.msg === 'worker stopped').map((l) => l.pid).sort()).toEqual([...workerPids].sort());
     expect(existsSync(pidFile)).toBe(false);
     for (const pid of workerPids) expect(() => process.kill(pid, 0)).toThrow();
   });
