@@ -110,6 +110,8 @@ export async function servePrimary(file: string, config: LoadedConfig, logger: L
     });
   });
 
+  // `canopy guard accept` signals a single process; with workers there is no state file to accept in (refused), and the signal must not end the primary.
+  process.on('SIGUSR2', () => logger.warn('SIGUSR2 ignored: with serve.workers, each worker keeps its own sync guard references'));
   let admin: AdminServer | undefined;
   if (config.http.enabled) {
     admin = await startAdminServer({
