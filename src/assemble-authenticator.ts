@@ -1,4 +1,5 @@
 import { CanopyAuthenticator } from './auth/authenticator.js';
+import type { Throttle } from './auth/bind-throttle.js';
 import { bindDiagnosticsOf } from './auth/bind-diagnostics.js';
 import { ForestLogins, type LoginForest } from './auth/forest-logins.js';
 import { LocalAccounts } from './auth/local-accounts.js';
@@ -27,6 +28,7 @@ export function assembleAuthenticator(
   namespace: NamespaceMap,
   forests: readonly AssembledForest[],
   logger: Logger,
+  throttle?: Throttle,
 ): Authenticator {
   const logins = forests.map((f, i): LoginForest => {
     const forest = config.forests[i];
@@ -48,5 +50,5 @@ export function assembleAuthenticator(
     };
   });
   const subjects = new SubjectMapping(config.tls?.subjectMapping ?? []);
-  return new CanopyAuthenticator(config.security, new LocalAccounts(config.accounts), new ForestLogins(logins, logger), logger, subjects);
+  return new CanopyAuthenticator(config.security, new LocalAccounts(config.accounts), new ForestLogins(logins, logger), logger, subjects, undefined, throttle);
 }

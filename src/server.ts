@@ -21,12 +21,13 @@ import { NamespaceStage } from './stages/namespace/namespace-stage.js';
 import { compileForestView } from './stages/namespace/forest-view.js';
 import { AccessPolicy } from './stages/access/access-policy.js';
 import { AccessStage } from './stages/access/access-stage.js';
-import { CacheInvalidation } from './cache/cache-invalidation.js';
+import { CacheInvalidation, type CachePeers } from './cache/cache-invalidation.js';
 import { ResultCache } from './cache/result-cache.js';
+import type { Throttle } from './auth/bind-throttle.js';
 import { assembleAuthenticator, type AssembledForest } from './assemble-authenticator.js';
 import { LdapDirectory, openLdapForest } from './backends/ldap/ldap-directory.js';
 import { startAdminServer, type AdminServer } from './http/admin-server.js';
-import { checkReadiness, type ForestCheck } from './http/check-readiness.js';
+import { checkReadiness, type ForestCheck, type Readiness } from './http/check-readiness.js';
 import { registry } from './observability/metrics.js';
 import { LivePipeline, type Pipeline } from './live-pipeline.js';
 import { SyncGuard } from './router/sync-guard.js';
@@ -55,6 +56,10 @@ export interface RunningServer {
   readonly config: LoadedConfig;
   /** The sync deletion guard's references, kept across reloads. */
   readonly syncGuard: SyncGuard;
+  /** Whether the listeners accept and a forest serves: what `/readyz` answers. */
+  readiness(): Promise<Readiness>;
+  /** A write to `dn` went through another worker: the results that could hold it leave this one's cache. */
+  evict(dn: Dn): void;
 }
 
 /** What a reload changed. */
@@ -79,6 +84,12 @@ export interface ServerOptions {
   readonly observe?: OperationObserver;
   /** What the served data uses, for the subschema entry: the mock directory's loaded forests. */
   readonly schemaInUse?: () => readonly SchemaUsage[];
+  /** The other workers' caches, told of each write through this process (serve.workers). */
+  readonly cachePeers?: CachePeers;
+  /** The failed-bind counts every worker shares (serve.workers): the primary's. */
+  readonly bindThrottle?: Throttle;
+  /** The message of the line logged once listening: a worker's differs from the server's own `canopy listening`. */
+  readonly listeningMessage?: string;
 }
 
 /** What assembling a pipeline needs besides the configuration. */
@@ -158,6 +169,7 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
     await live.close();
     throw err;
   }
+  const readiness = () => checkReadiness(frontEnd.listening, live.pipeline.checks);
   let admin: AdminServer | undefined;
   if (config.http.enabled) {
     try {
@@ -165,7 +177,7 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
         host: config.http.host,
         port: config.http.port,
         registry,
-        readiness: () => checkReadiness(frontEnd.listening, live.pipeline.checks),
+        readiness: () => readiness(),
         logger,
       });
     } catch (err) {
@@ -176,7 +188,7 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
   }
   // The listener took the certificate: it parses.
   if (config.tls && servedTls) noteCertificateExpiry(config.tls.certFile, servedTls.cert);
-  logger.info({ urls: frontEnd.urls, ...(admin && { http: admin.url }), forests: config.forests.map((f) => f.name) }, 'canopy listening');
+  logger.info({ urls: frontEnd.urls, ...(admin && { http: admin.url }), forests: config.forests.map((f) => f.name) }, options.listeningMessage ?? 'canopy listening');
   let reloading = Promise.resolve();
   return {
     urls: frontEnd.urls,
@@ -185,6 +197,8 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
     httpPort: admin?.port,
     directory: live,
     syncGuard,
+    readiness,
+    evict: (dn) => live.pipeline.cache?.invalidate(dn),
     get config() {
       return live.pipeline.config;
     },
@@ -297,8 +311,8 @@ async function assemblePipeline(config: LoadedConfig, logger: Logger, options: P
     cache,
     checks: forestChecks(forests),
     backends: new Map(forests.map((f, i) => [f.name, { key: forestKey(config.forests[i]), backend: f.backend }])),
-    directory: assembleAccess(config, cache ? new CacheInvalidation(cache, router) : router),
-    authenticator: assembleAuthenticator(config, namespace, forests, logger),
+    directory: assembleAccess(config, cache ? new CacheInvalidation(cache, router, options.cachePeers) : router),
+    authenticator: assembleAuthenticator(config, namespace, forests, logger, options.bindThrottle),
     handOn(names) {
       for (const n of names) handedOn.add(n);
     },

@@ -12,7 +12,7 @@ import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { bindRefusal } from './bind-diagnostics.js';
 import { bindFailureReason } from './bind-failure-reason.js';
-import { BindThrottle, type BindAttempt } from './bind-throttle.js';
+import { BindThrottle, type Throttle, type ThrottledAttempt } from './bind-throttle.js';
 import type { ForestLogins } from './forest-logins.js';
 import type { LocalAccounts } from './local-accounts.js';
 import { parseLoginName, type LoginAccount, type LoginName } from './login-name.js';
@@ -29,7 +29,7 @@ import { SubjectMapping } from './subject-mapping.js';
  * check and throttle.
  */
 export class CanopyAuthenticator implements Authenticator {
-  private readonly throttle: BindThrottle;
+  private readonly throttle: Throttle;
 
   constructor(
     private readonly security: SecurityConfig,
@@ -38,8 +38,10 @@ export class CanopyAuthenticator implements Authenticator {
     private readonly logger: Logger,
     private readonly subjects: SubjectMapping = new SubjectMapping([]),
     now?: () => number,
+    /** The workers' shared throttle (serve.workers), instead of one of this authenticator's own. */
+    throttle?: Throttle,
   ) {
-    this.throttle = new BindThrottle(security.throttle, now);
+    this.throttle = throttle ?? new BindThrottle(security.throttle, now);
   }
 
   async authenticate(request: BindCredentials): Promise<Identity> {
@@ -133,7 +135,7 @@ export class CanopyAuthenticator implements Authenticator {
       throw this.outage(err, name, '');
     }
     const forest = account.forest ?? '';
-    let attempt: BindAttempt;
+    let attempt: ThrottledAttempt;
     try {
       attempt = await this.throttle.attempt(request.peer, account.key, request.signal);
     } catch (err) {
@@ -158,7 +160,7 @@ export class CanopyAuthenticator implements Authenticator {
       }
       metrics.bindsFailed.inc({ forest, reason: request.signal.aborted ? 'abandoned' : bindFailureReason(err) });
       // A check given up half way may have reached the directory: it counts.
-      const { delayMs, limitReached } = attempt.failed();
+      const { delayMs, limitReached } = await attempt.failed();
       if (limitReached) this.logger.warn({ peer: request.peer, login: name }, 'failed binds throttled: further binds refused until the window passes');
       if (delayMs > 0) await sleep(delayMs, undefined, { signal: request.signal });
       throw how.refusal(err, account);

@@ -28,6 +28,21 @@ export interface BindAttempt {
   undecided(): void;
 }
 
+/** What a failed attempt's answer waits for. */
+export type FailureOutcome = ReturnType<BindAttempt['failed']>;
+
+/**
+ * Where the authenticator reserves its attempts: a BindThrottle in this process, or, with workers
+ * (serve.workers), the primary's, asked over IPC, whose report of a failure arrives later.
+ */
+export interface Throttle {
+  attempt(address: string, account: string, signal: AbortSignal): Promise<ThrottledAttempt>;
+}
+
+export interface ThrottledAttempt extends Omit<BindAttempt, 'failed'> {
+  failed(): FailureOutcome | Promise<FailureOutcome>;
+}
+
 /** Windows kept before expired ones are swept out. */
 const SWEEP_AT = 10_000;
 /**
@@ -50,7 +65,7 @@ export const MAX_WINDOWS = 100_000;
  * `slowAfter` times (at least once) are refused from it, and its failed binds are slowed; an
  * account without failures is still checked. Successful binds are never slowed.
  */
-export class BindThrottle {
+export class BindThrottle implements Throttle {
   private readonly addresses = new Map<string, AddressWindow>();
   private readonly accounts = new Map<string, AccountWindow>();
   private sweepAt = SWEEP_AT;

@@ -12,15 +12,25 @@ import type { AttributeValue, Entry } from '../core/entry.js';
 import type { ResultCache } from './result-cache.js';
 
 /**
+ * The other processes' caches (the workers of `serve.workers`): told of a write so they evict the
+ * same results; resolves once every one of them has. Never rejects: a worker that ends holds no cache.
+ */
+export interface CachePeers {
+  evict(dns: readonly Dn[]): Promise<void>;
+}
+
+/**
  * The pipeline stage that keeps the result cache honest about writes made through Canopy: after
  * every add, modify, delete, modifyDN and password change — whatever its outcome, since a write that failed or
  * timed out may still have reached the forest — the results that could hold the entry (at its old
- * and its new place) are evicted.
+ * and its new place) are evicted — here and, with workers, in every other worker's cache before
+ * the write's result goes back to its client.
  */
 export class CacheInvalidation implements Directory {
   constructor(
     private readonly cache: ResultCache,
     private readonly inner: Directory,
+    private readonly peers?: CachePeers,
   ) {}
 
   namingContexts(): readonly Dn[] {
@@ -39,7 +49,7 @@ export class CacheInvalidation implements Directory {
     try {
       await this.inner.add(entry, ctx);
     } finally {
-      this.cache.invalidate(entry.dn);
+      await this.evict(entry.dn);
     }
   }
 
@@ -47,7 +57,7 @@ export class CacheInvalidation implements Directory {
     try {
       await this.inner.modify(dn, changes, ctx);
     } finally {
-      this.cache.invalidate(dn);
+      await this.evict(dn);
     }
   }
 
@@ -55,7 +65,7 @@ export class CacheInvalidation implements Directory {
     try {
       await this.inner.delete(dn, ctx);
     } finally {
-      this.cache.invalidate(dn);
+      await this.evict(dn);
     }
   }
 
@@ -63,9 +73,8 @@ export class CacheInvalidation implements Directory {
     try {
       await this.inner.modifyDn(request, ctx);
     } finally {
-      this.cache.invalidate(request.dn);
       // Without a new superior the entry stays beside its old place, in the same forest.
-      if (request.newSuperior) this.cache.invalidate(request.newSuperior);
+      await this.evict(request.dn, ...(request.newSuperior ? [request.newSuperior] : []));
     }
   }
 
@@ -73,8 +82,13 @@ export class CacheInvalidation implements Directory {
     try {
       await this.inner.passwordModify(request, ctx);
     } finally {
-      this.cache.invalidate(request.user);
+      await this.evict(request.user);
     }
+  }
+
+  private async evict(...dns: Dn[]): Promise<void> {
+    for (const dn of dns) this.cache.invalidate(dn);
+    await this.peers?.evict(dns);
   }
 
   compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {

@@ -64,6 +64,10 @@ function ldapUrl() {
 }
 
 /** A TCP port (0 = any free one); digits in a string are accepted too, so that `${VAR}` can set it. */
+/** Most worker processes `serve.workers` may ask for, and what `auto` is capped at: past it, a machine is better split into replicas. */
+export const MAX_WORKERS = 32;
+const WORKERS = { message: `is not a number of workers (1 to ${MAX_WORKERS}) or auto` };
+
 const portNumber = z.preprocess(
   (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
   z.number().int().min(0).max(65535),
@@ -340,6 +344,16 @@ export const configSchema = z
       port: portNumber.default(9389),
     })
     .prefault({}),
+  /** How `canopy serve` runs: one process, or a primary with worker processes sharing the LDAP listeners. */
+  serve: z
+    .strictObject({
+      /** Processes accepting LDAP connections: 1 = this process alone; `auto` = the cores it may use (at most MAX_WORKERS). */
+      workers: z.preprocess(
+        (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+        z.union([z.literal('auto', WORKERS), z.number(WORKERS).int(WORKERS).min(1, WORKERS).max(MAX_WORKERS, WORKERS)], WORKERS),
+      ).default(1),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
       /** On SIGTERM, how long operations already running may take to finish before connections are closed. */
@@ -381,6 +395,10 @@ export const configSchema = z
     mounts.push(mount);
   });
   checkAccounts(config.accounts, mounts, ctx);
+  // Each worker keeps its own guard references: several writing one state file would overwrite each other's.
+  if (config.serve.workers !== 1 && config.sync.guard.enabled && config.sync.guard.stateFile !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['sync', 'guard', 'stateFile'], message: 'cannot be shared by several workers yet: set serve.workers to 1, or remove stateFile' });
+  }
 });
 
 export type CanopyConfig = z.infer<typeof configSchema>;

@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { readinessReport, type Readiness } from './check-readiness.js';
 
@@ -8,7 +7,8 @@ export interface AdminServerOptions {
   readonly host: string;
   /** 0 = any free port. */
   readonly port: number;
-  readonly registry: Registry;
+  /** The process's registry, or with workers the primary's view that gathers and sums theirs. */
+  readonly registry: { readonly contentType: string; metrics(): Promise<string> };
   readonly readiness: () => Promise<Readiness>;
   readonly logger: Logger;
 }

@@ -1,9 +1,14 @@
+import cluster from 'node:cluster';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { ConfigErrors } from '../config/config-error.js';
+import { MAX_WORKERS } from '../config/schema.js';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { startServer } from '../server.js';
 import { releaseLoadGarbage } from '../backends/memory/release-load-garbage.js';
+import { servePrimary } from './serve-primary.js';
+import { serveWorker } from './serve-worker.js';
 import { welcomeLines } from './welcome.js';
 
 export interface ServeOptions {
@@ -18,9 +23,14 @@ export interface ServeOptions {
 /**
  * `canopy serve` as a process: SIGHUP re-reads the configuration file (an invalid one is refused
  * and the running configuration stays), SIGTERM and SIGINT stop accepting, let operations in
- * flight finish for `shutdown.graceSeconds`, close the forests and exit 0.
+ * flight finish for `shutdown.graceSeconds`, close the forests and exit 0. With serve.workers > 1
+ * this process becomes the primary of that many workers (serve-primary.ts), and each worker, started
+ * by it with the same command line, serves here too (serve-worker.ts).
  */
 export async function serveProcess(file: string, config: LoadedConfig, logger: Logger, options: ServeOptions = {}): Promise<void> {
+  if (cluster.isWorker) return serveWorker(file, config, logger);
+  const workers = workerCount(config.serve.workers);
+  if (workers > 1) return servePrimary(file, config, logger, workers, options);
   const { pidFile } = options;
   // Listening for stop signals from the start: one asked for while starting (the "listening" line
   // is out before start-up returns) is carried out once started. The listener stays in place,
@@ -75,6 +85,11 @@ export async function serveProcess(file: string, config: LoadedConfig, logger: L
     );
   };
   if (stopAsked !== undefined) stop(stopAsked);
+}
+
+/** The worker processes `serve.workers` asks for: `auto` is the cores this process may use, at most MAX_WORKERS. */
+export function workerCount(setting: number | 'auto', cores: number = availableParallelism()): number {
+  return setting === 'auto' ? Math.min(cores, MAX_WORKERS) : setting;
 }
 
 /**

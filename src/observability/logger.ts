@@ -68,3 +68,13 @@ export function createLogger(level: Level | 'silent' = 'info', destination?: Nod
   // busy server's CPU at info. pino flushes what is left when the process exits.
   return pino(options, destination ?? pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS }));
 }
+
+/**
+ * Standard output shared by several processes (the primary and workers of serve.workers): a write
+ * to a pipe reaches it unbroken by other processes' writes only up to PIPE_BUF (4 KiB), so each
+ * line is written on its own, at once, rather than gathered in batches (a line stays below 4 KiB:
+ * its fields are capped). This costs a system call per line.
+ */
+export function sharedStdout(): NodeJS.WritableStream {
+  return pino.destination({ dest: 1, sync: true }) as unknown as NodeJS.WritableStream;
+}

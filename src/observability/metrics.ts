@@ -13,8 +13,13 @@ function counter<L extends string>(name: string, help: string, labelNames: reado
   return new Counter<L>({ name, help, labelNames, registers: [registry] });
 }
 
-function gauge<L extends string>(name: string, help: string, labelNames: readonly L[]) {
-  return new Gauge<L>({ name, help, labelNames, registers: [registry] });
+/**
+ * With workers (serve.workers), the primary's `/metrics` sums each series over them: right for
+ * counts (connections, cache bytes). A gauge that states a fact rather than counts (a version, an
+ * expiry, a server up) names how the workers' values combine instead.
+ */
+function gauge<L extends string>(name: string, help: string, labelNames: readonly L[], aggregator?: 'min' | 'max' | 'first') {
+  return new Gauge<L>({ name, help, labelNames, registers: [registry], ...(aggregator && { aggregator }) });
 }
 
 /** Latency buckets from 0.5 ms to 30 s: a cached lookup and a full paged sync page both land in range. */
@@ -48,16 +53,18 @@ export const metrics = {
   // Forests and their upstream servers
   upstreamRequests: counter('canopy_upstream_requests_total', 'Operations sent to an upstream server', ['forest', 'server']),
   upstreamErrors: counter('canopy_upstream_errors_total', 'Upstream operations that failed for want of a server (connect, timeout, busy, unavailable)', ['forest', 'server']),
-  upstreamServerUp: gauge('canopy_upstream_server_up', '1 while an upstream server is considered up, 0 while it is marked down', ['forest', 'server']),
+  upstreamServerUp: gauge('canopy_upstream_server_up', '1 while an upstream server is considered up, 0 while it is marked down', ['forest', 'server'], 'min'),
   upstreamServiceBindRefused: gauge(
     'canopy_upstream_service_bind_refused',
     "1 while a forest's service account password is refused (invalidCredentials) and no further binds are tried with it, else 0",
     ['forest'],
+    'max',
   ),
   forestReady: gauge(
     'canopy_forest_ready',
     "1 while a forest can serve (its readiness probe: a server takes the service bind and reads the base), else 0; refreshed by each /readyz request",
     ['forest'],
+    'min',
   ),
   upstreamFailovers: counter('canopy_upstream_failovers_total', 'Times a forest moved to another server', ['forest']),
   upstreamPoolInUse: gauge('canopy_upstream_pool_in_use', 'Upstream connections busy with an operation', ['forest']),
@@ -73,16 +80,18 @@ export const metrics = {
     ['forest'],
   ),
 
-  buildInfo: gauge('canopy_build_info', "Always 1: Canopy's version and the Node.js version running it", ['version', 'node']),
+  buildInfo: gauge('canopy_build_info', "Always 1: Canopy's version and the Node.js version running it", ['version', 'node'], 'first'),
   tlsCertificateExpiry: gauge(
     'canopy_tls_certificate_expiry_timestamp_seconds',
     "When Canopy's own LDAPS/StartTLS certificate (the first in tls.certFile, the label) expires, as a Unix time; subtract time() for the seconds left",
     ['file'],
+    'min',
   ),
   upstreamCertificateExpiry: gauge(
     'canopy_upstream_tls_certificate_expiry_timestamp_seconds',
     "When an upstream server's certificate expires, as a Unix time, as last seen on a TLS connection to it (ldaps:// or tls.startTls); subtract time() for the seconds left",
     ['forest', 'server'],
+    'min',
   ),
 
   // Result cache

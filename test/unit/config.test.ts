@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigErrors } from '../../src/config/config-error.js';
 import { loadConfigFile, parseConfig } from '../../src/config/load.js';
+import { workerCount } from '../../src/lifecycle/serve-process.js';
 
 const forest = `forests:
   - name: avvid
@@ -30,6 +31,24 @@ describe('configuration', () => {
   it('refuses an AD profile maxValRange so small that objectClass would come in ranges, naming key and value', () => {
     const text = 'forests:\n  - { name: a, backend: memory, profile: ad, maxValRange: 4, base: "dc=a", ldif: [a.ldif] }\n';
     expect(errorsOf(text)).toEqual([expect.stringMatching(/^forests\[0\]\.maxValRange: .*must be at least 10/)]);
+  });
+
+  it('serve.workers: 1 by default, a number, auto, or an environment variable; anything else names key and value', () => {
+    expect(load(forest).serve.workers).toBe(1);
+    expect(load(`serve: { workers: 4 }\n${forest}`).serve.workers).toBe(4);
+    expect(load(`serve: { workers: auto }\n${forest}`).serve.workers).toBe('auto');
+    expect(load(`serve: { workers: "\${W}" }\n${forest}`, { W: '3' }).serve.workers).toBe(3);
+    for (const bad of ['0', '-2', '1.5', '33', 'many', '"all"']) {
+      expect(errorsOf(`serve: { workers: ${bad} }\n${forest}`)).toEqual([expect.stringMatching(/^serve\.workers: .*is not a number of workers \(1 to 32\) or auto$/)]);
+    }
+    expect(errorsOf(`serve: { workers: many }\n${forest}`)[0]).toContain('"many"');
+  });
+
+  it('refuses a sync guard state file shared by several workers', () => {
+    expect(errorsOf(`serve: { workers: 2 }\nsync: { guard: { stateFile: guard.json } }\n${forest}`)).toEqual([
+      expect.stringMatching(/^sync\.guard\.stateFile: .*cannot be shared by several workers/),
+    ]);
+    expect(load(`serve: { workers: 1 }\nsync: { guard: { stateFile: guard.json } }\n${forest}`).sync.guard.stateFile).toBe('/etc/canopy/guard.json');
   });
 
   it('applies defaults and resolves files against the config directory', () => {
@@ -196,5 +215,13 @@ describe('configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'canopy-config-'));
     writeFileSync(join(dir, 'canopy.yaml'), `${forest}tls: { certFile: c, keyFile: k, passwordFile: missing }\n`);
     expect(() => loadConfigFile(join(dir, 'canopy.yaml'))).toThrow(/tls\.passwordFile: cannot read .*missing: ENOENT/);
+  });
+});
+
+describe('workerCount', () => {
+  it('auto is the cores the process may use, at most 32; a number is itself', () => {
+    expect(workerCount('auto', 8)).toBe(8);
+    expect(workerCount('auto', 96)).toBe(32);
+    expect(workerCount(3, 96)).toBe(3);
   });
 });

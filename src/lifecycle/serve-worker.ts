@@ -1,0 +1,147 @@
+import { releaseLoadGarbage } from '../backends/memory/release-load-garbage.js';
+import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { ThrottleClient } from '../auth/shared-bind-throttle.js';
+import type { CachePeers } from '../cache/cache-invalidation.js';
+import { ConfigErrors } from '../config/config-error.js';
+import { loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { Dn } from '../core/dn.js';
+import type { Logger } from '../observability/logger.js';
+import { registry } from '../observability/metrics.js';
+import { startServer, type RunningServer } from '../server.js';
+import { isCanopyMessage, type ToPrimary, type ToWorker } from './worker-messages.js';
+
+/**
+ * A worker of `canopy serve` with serve.workers > 1: serves LDAP and LDAPS on the listeners the
+ * primary shares out, and nothing else (the primary owns the HTTP endpoints, the pid file and
+ * the signals). It starts from the same configuration file as the primary and re-reads it when
+ * the primary says so.
+ */
+export async function serveWorker(file: string, config: LoadedConfig, processLogger: Logger): Promise<void> {
+  const worker = cluster.worker!;
+  const logger = processLogger.child({ worker: worker.id, pid: process.pid });
+  const send = (message: ToPrimary): void => void worker.send(message);
+  // The primary's /metrics asks each worker for this registry (prom-client's cluster aggregation);
+  // constructing an AggregatorRegistry is what installs the worker's answering side.
+  AggregatorRegistry.setRegistries([registry]);
+  new AggregatorRegistry();
+
+  // The primary stops workers by message. A Ctrl-C at a terminal or a SIGHUP to the whole process
+  // group reaches workers too: they drain on the first, and leave reloading to the primary.
+  let server: RunningServer | undefined;
+  let stopAsked = false;
+  const stop = (): void => {
+    if (stopAsked) return;
+    stopAsked = true;
+    if (server) drain(server, logger);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGHUP', () => undefined);
+
+  const peers = new PrimaryEvictions(send);
+  const throttle = new ThrottleClient(send);
+  // The primary may speak to this worker before it listens (it is one of the workers): evictions
+  // and a reload asked for while starting are carried out once started, since the configuration
+  // read at start may predate the reload, and a search may be kept before start-up returns.
+  let early: { evicted: Dn[]; reload: boolean } | undefined = { evicted: [], reload: false };
+  const answerReload = (s: RunningServer): void =>
+    void reload(s, file, logger).then((error) => send({ canopy: 'reloaded', ...(error !== undefined && { error }) }));
+  process.on('message', (message: unknown) => {
+    if (!isCanopyMessage<ToWorker>(message)) return;
+    switch (message.canopy) {
+      case 'reload':
+        if (early) early.reload = true;
+        else answerReload(server!);
+        break;
+      case 'stop':
+        stop();
+        break;
+      case 'evict':
+        for (const dn of message.dns) {
+          if (early) early.evicted.push(Dn.parse(dn));
+          else server!.evict(Dn.parse(dn));
+        }
+        send({ canopy: 'evicted', id: message.id });
+        break;
+      case 'evicted-everywhere':
+        peers.answered(message.id);
+        break;
+      case 'readiness':
+        if (server && !early) void server.readiness().then((readiness) => send({ canopy: 'readiness', id: message.id, readiness }));
+        else send({ canopy: 'readiness', id: message.id, readiness: { ready: false, listening: false, forests: [] } });
+        break;
+      case 'throttle-granted':
+      case 'throttle-refused':
+      case 'throttle-failed':
+        throttle.received(message);
+        break;
+    }
+  });
+  try {
+    server = await startServer(withoutHttp(config), { logger, cachePeers: peers, bindThrottle: throttle, listeningMessage: 'worker listening' });
+  } catch (err) {
+    // Closing the channel lets this process end once the error is printed; the primary sees it exit.
+    worker.disconnect();
+    throw err;
+  }
+  if (config.forests.some((f) => f.backend === 'memory')) releaseLoadGarbage();
+  for (const dn of early.evicted) server.evict(dn);
+  if (early.reload) answerReload(server);
+  early = undefined;
+  send({ canopy: 'listening', urls: server.urls });
+  if (stopAsked) drain(server, logger);
+}
+
+/** The configuration as a worker serves it: without the HTTP listener, which is the primary's. */
+function withoutHttp(config: LoadedConfig): LoadedConfig {
+  return { ...config, http: { ...config.http, enabled: false } };
+}
+
+/** Re-reads the file and serves it; the error text when it is refused (the running configuration stays). */
+async function reload(server: RunningServer, file: string, logger: Logger): Promise<string | undefined> {
+  try {
+    await server.reload(withoutHttp(loadConfigFile(file)));
+    return undefined;
+  } catch (err) {
+    const errors = err instanceof ConfigErrors ? err.message : (err as Error).message;
+    logger.error({ source: file, errors }, 'reload refused; the running configuration stays');
+    return errors;
+  }
+}
+
+function drain(server: RunningServer, logger: Logger): void {
+  server.close(server.config.shutdown.graceSeconds * 1000).then(
+    () => {
+      logger.info('worker stopped');
+      logger.flush();
+      process.exit(0);
+    },
+    (err: unknown) => {
+      logger.error({ err }, 'worker shutdown failed');
+      logger.flush();
+      process.exit(1);
+    },
+  );
+}
+
+/** A write's evictions in every other worker, asked of the primary; resolved by its answer. */
+class PrimaryEvictions implements CachePeers {
+  private next = 0;
+  private readonly waiting = new Map<number, () => void>();
+
+  constructor(private readonly send: (message: ToPrimary) => void) {}
+
+  evict(dns: readonly Dn[]): Promise<void> {
+    const id = this.next++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.send({ canopy: 'wrote', id, dns: dns.map((dn) => dn.text) });
+    });
+  }
+
+  answered(id: number): void {
+    this.waiting.get(id)?.();
+    this.waiting.delete(id);
+  }
+}

@@ -1,0 +1,259 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Attribute, Change, Client, InvalidCredentialsError } from 'ldapts';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
+import { SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { RawLdapClient } from '../support/raw-ldap.js';
+import { openAccess, repoRoot } from '../support/server.js';
+import { startSlapd, type Slapd } from '../support/slapd.js';
+import { serviceDn, serviceWriteAcl } from './ldap-helpers.js';
+
+// serve.workers: 2 as users run it: `canopy serve` (dist/cli.js) as a real primary with two real
+// worker processes, LDAP clients over TCP, the HTTP endpoints over HTTP, signals from outside.
+
+const AVVID = 'DC=avvid,DC=info';
+const EGREEN = `CN=Elizabeth Green,OU=Users,${AVVID}`;
+const cli = join(repoRoot, 'dist/cli.js');
+
+const memoryForest = (extra = ''): string =>
+  `  - { name: avvid, backend: memory, base: "${AVVID}", ldif: ["${join(repoRoot, 'fixtures/avvid.info.ldif')}"]${extra} }\n`;
+
+function configFile(forest = memoryForest()): { file: string; pidFile: string; write: (forest: string) => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'canopy-workers-'));
+  const file = join(dir, 'canopy.yaml');
+  const write = (forestYaml: string): void =>
+    writeFileSync(
+      file,
+      `listen: { ldap: "ldap://127.0.0.1:0" }
+http: { port: 0 }
+serve: { workers: 2 }
+security:
+  throttle: { maxFailuresPerAccount: 4, slowAfter: 10, delayMs: 0 }
+forests:
+${forestYaml}${openAccess}`,
+    );
+  write(forest);
+  return { file, pidFile: join(dir, 'canopy.pid'), write };
+}
+
+function start(file: string, pidFile?: string): Promise<CanopyProcess> {
+  return spawnCanopy(process.execPath, [cli, 'serve', '--config', file, ...(pidFile ? ['--pid-file', pidFile] : [])]);
+}
+
+const clients: Client[] = [];
+function client(url: string): Client {
+  const c = new Client({ url, timeout: 10_000 });
+  clients.push(c);
+  return c;
+}
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.unbind().catch(() => undefined)));
+});
+
+function lines(p: CanopyProcess, from = 0): Record<string, unknown>[] {
+  return p.logLines.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function logged(p: CanopyProcess, message: string, from: number, count = 1): Promise<Record<string, unknown>[]> {
+  let found: Record<string, unknown>[] = [];
+  await expect
+    .poll(() => (found = lines(p, from).filter((l) => l.msg === message)).length >= count, { timeout: 15_000 })
+    .toBe(true);
+  return found;
+}
+
+/** The worker process that serves `c`: the pid on the access log line of a search only it made. */
+let probes = 0;
+async function pidOf(p: CanopyProcess, c: Client): Promise<number> {
+  const probe = `probe-${++probes}`;
+  await c.search(AVVID, { filter: `(cn=${probe})`, attributes: ['1.1'] });
+  let pid: number | undefined;
+  await expect
+    .poll(() => (pid = lines(p).find((l) => l.msg === 'operation' && String(l.filter).includes(probe))?.pid as number | undefined), { timeout: 10_000 })
+    .toBeDefined();
+  return pid!;
+}
+
+/** Two clients served by different workers (round robin deals connections out in turn). */
+async function clientsOnBothWorkers(p: CanopyProcess): Promise<[Client, Client]> {
+  const first = client(p.url);
+  const firstPid = await pidOf(p, first);
+  for (let i = 0; i < 6; i++) {
+    const other = client(p.url);
+    if ((await pidOf(p, other)) !== firstPid) return [first, other];
+  }
+  throw new Error('six connections in a row landed on the same worker');
+}
+
+function httpUrl(p: CanopyProcess): string {
+  return lines(p).find((l) => l.msg === 'canopy listening')!.http as string;
+}
+
+async function metric(p: CanopyProcess, series: string): Promise<number> {
+  const text = await (await fetch(`${httpUrl(p)}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+async function description(c: Client, dn: string): Promise<unknown> {
+  const { searchEntries } = await c.search(dn, { scope: 'base', attributes: ['description'] });
+  return searchEntries[0]?.description;
+}
+
+// Over slapd: a memory forest is loaded into each worker, so a write through one worker changes only its copy.
+describe('serve.workers: 2 over a slapd forest', () => {
+  let slapd: Slapd;
+  let p: CanopyProcess;
+  beforeAll(async () => {
+    slapd = await startSlapd({ suffix: AVVID, ldif: ['fixtures/avvid.info.ldif'], extraConfig: serviceWriteAcl(AVVID) });
+    p = await start(
+      configFile(`  - name: avvid
+    backend: ldap
+    base: "${AVVID}"
+    servers: ["${slapd.url}"]
+    bind: { dn: "${serviceDn(AVVID)}", password: "${SERVICE_PASSWORD}" }
+`).file,
+    );
+  });
+  afterAll(async () => {
+    expect(await p?.stop()).toBe(0);
+    await slapd?.stop();
+  });
+
+  it('starts two worker processes that each take connections on the one port', async () => {
+    const listening = lines(p).find((l) => l.msg === 'canopy listening')!;
+    expect(listening.workers).toBe(2);
+    const workerPids = lines(p).filter((l) => l.msg === 'worker listening').map((l) => l.pid);
+    expect(new Set(workerPids).size).toBe(2);
+    expect(workerPids).not.toContain(p.child.pid);
+    const served = new Set<number>();
+    for (let i = 0; i < 6; i++) served.add(await pidOf(p, client(p.url)));
+    expect([...served].sort()).toEqual([...workerPids].sort());
+  });
+
+  it('a write through one worker is seen at once by a search through the other, the result cache on', async () => {
+    const [writer, reader] = await clientsOnBothWorkers(p);
+    const hitsBefore = await metric(p, 'canopy_cache_hits_total');
+    const old = await description(reader, EGREEN);
+    expect(await description(reader, EGREEN)).toEqual(old); // kept, and served from the reader's cache
+    expect(await metric(p, 'canopy_cache_hits_total')).toBeGreaterThan(hitsBefore);
+    await description(writer, EGREEN); // in the writer's cache too
+
+    for (const value of ['written through one worker', 'written again']) {
+      await writer.modify(EGREEN, new Change({ operation: 'replace', modification: new Attribute({ type: 'description', values: [value] }) }));
+      expect(await description(reader, EGREEN)).toBe(value);
+      expect(await description(writer, EGREEN)).toBe(value);
+    }
+  });
+
+  it('counts failed binds across workers: a limit of 4 failures is reached by failures through both', async () => {
+    const failedOn = new Set<number>();
+    for (let i = 0; i < 4; i++) {
+      const c = client(p.url);
+      failedOn.add(await pidOf(p, c));
+      await expect(c.bind(EGREEN, `wrong-${i}`)).rejects.toBeInstanceOf(InvalidCredentialsError);
+    }
+    expect(failedOn.size).toBe(2); // two failures each: neither worker alone reached the limit
+    for (let i = 0; i < 2; i++) {
+      const c = client(p.url);
+      await expect(c.bind(EGREEN, 'Passw0rd!')).rejects.toThrow(/too many failed binds/);
+    }
+    expect(await metric(p, 'canopy_binds_throttled_total')).toBe(2);
+  });
+
+  it('/metrics sums every worker, and /readyz is ready when both are', async () => {
+    const before = await metric(p, 'canopy_operations_total{op="compare",code="6"}');
+    const [a, b] = await clientsOnBothWorkers(p);
+    for (const c of [a, b, a, b, a]) expect(await c.compare(EGREEN, 'sAMAccountName', 'egreen')).toBe(true);
+    expect(await metric(p, 'canopy_operations_total{op="compare",code="6"}')).toBe(before + 5);
+    expect(await metric(p, 'canopy_build_info{version="0.1.0",node="' + process.version + '"}')).toBe(1);
+    const ready = await fetch(`${httpUrl(p)}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.text()).toContain('ready\n');
+  });
+});
+
+describe('serve.workers: 2, as a process', () => {
+  let p: CanopyProcess | undefined;
+  afterEach(async () => {
+    await p?.stop();
+    p = undefined;
+  });
+
+  it('`canopy reload` (SIGHUP to the pid file\'s process, the primary) reloads every worker', async () => {
+    const { file, pidFile, write } = configFile();
+    p = await start(file, pidFile);
+    expect(Number(readFileSync(pidFile, 'utf8'))).toBe(p.child.pid);
+    write(memoryForest(', filter: "(!(sAMAccountName=egreen))"'));
+    const from = p.logLines.length;
+    const reload = spawnSync(process.execPath, [cli, 'reload', '--pid-file', pidFile, '--config', file], { encoding: 'utf8', timeout: 20_000 });
+    expect(reload.stderr).toBe('');
+    expect(reload.status).toBe(0);
+    await logged(p, 'every worker reloaded its configuration', from);
+    const reloaded = await logged(p, 'configuration reloaded', from, 2);
+    expect(new Set(reloaded.map((l) => l.pid)).size).toBe(2);
+    const [a, b] = await clientsOnBothWorkers(p);
+    for (const c of [a, b]) expect((await c.search(AVVID, { filter: '(sAMAccountName=egreen)', attributes: ['1.1'] })).searchEntries).toHaveLength(0);
+  });
+
+  it('replaces a worker that dies, and keeps serving', async () => {
+    const { file } = configFile();
+    p = await start(file);
+    const [a, b] = await clientsOnBothWorkers(p);
+    const victim = await pidOf(p, a);
+    const from = p.logLines.length;
+    process.kill(victim, 'SIGKILL');
+    const [ended] = await logged(p, 'worker ended; its connections are closed; starting a replacement', from);
+    expect(ended).toMatchObject({ pid: victim, signal: 'SIGKILL' });
+    const [replacement] = await logged(p, 'replacement worker listening', from);
+    expect(replacement.pid).not.toBe(victim);
+    // The survivor's client is unaffected; new connections are served, by the survivor and the replacement.
+    expect(await description(b, EGREEN)).toEqual([]);
+    const served = new Set<number>();
+    for (let i = 0; i < 4; i++) served.add(await pidOf(p, client(p.url)));
+    expect(served).toContain(replacement.pid);
+    expect(served).not.toContain(victim);
+    await expect.poll(async () => (await fetch(`${httpUrl(p!)}/readyz`)).status, { timeout: 10_000 }).toBe(200);
+  });
+
+  it('SIGTERM drains every worker: a search in flight on each finishes, then the primary exits 0 and removes its pid file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'canopy-workers-'));
+    const ldif = join(dir, 'big.ldif');
+    const big = 'DC=big,DC=example';
+    // Enough entries that the kernel's socket buffers cannot hold the answer: the searches stay in flight.
+    const generated = spawnSync(process.execPath, [join(repoRoot, 'dist/tools/fixtures-command.js'), '--users', '20000', '--suffix', big, '--seed', '1', '--out', ldif]);
+    expect(generated.status).toBe(0);
+    const entries = (readFileSync(ldif, 'utf8').match(/^dn: /gm) ?? []).length;
+    const { file, pidFile, write } = configFile();
+    write(`  - { name: big, backend: memory, base: "${big}", ldif: ["${ldif}"] }\nshutdown: { graceSeconds: 30 }\n`);
+    p = await start(file, pidFile);
+    const workerPids = lines(p).filter((l) => l.msg === 'worker listening').map((l) => l.pid as number);
+    expect(existsSync(pidFile)).toBe(true);
+    // Round robin: two connections in a row go to the two workers.
+    const raws = [await RawLdapClient.connect(p.url), await RawLdapClient.connect(p.url)];
+    try {
+      for (const r of raws) r.pause();
+      const searches = raws.map((r) => r.search(big, [], undefined, ['*']));
+      const exited = new Promise<number | null>((resolve) => p!.child.once('exit', resolve));
+      await new Promise((r) => setTimeout(r, 300));
+      p.child.kill('SIGTERM');
+      await logged(p, 'shutting down: no new connections; running operations may finish', 0);
+      for (const r of raws) r.resume();
+      for (const done of await Promise.all(searches)) {
+        expect(done.code).toBe(0);
+        expect(done.dns).toHaveLength(entries);
+      }
+      expect(await exited).toBe(0);
+    } finally {
+      for (const r of raws) r.close();
+    }
+    const searchedOn = lines(p).filter((l) => l.msg === 'operation' && l.dn === big).map((l) => l.pid);
+    expect(searchedOn.sort()).toEqual([...workerPids].sort());
+    expect(lines(p).filter((l) => l.msg === 'worker stopped').map((l) => l.pid).sort()).toEqual([...workerPids].sort());
+    expect(existsSync(pidFile)).toBe(false);
+    for (const pid of workerPids) expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
