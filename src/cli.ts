@@ -4,13 +4,12 @@
 // times what is live. 8 MiB semi-spaces and a full collection once the old generation grows by
 // 20 % keep the sync's peak near 128 MiB (bench/README.md). Every way Canopy is started (the
 // `canopy` command, npm start, the container, the benchmarks) goes through this line.
-import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ConfigErrors } from './config/config-error.js';
 import { loadConfigFile } from './config/load.js';
-import { createLogger, LOG_FORMATS, sharedStdout, type LogFormat } from './observability/logger.js';
-import { reloadCommand, serveProcess, workerCount } from './lifecycle/serve-process.js';
+import { createLogger, LOG_FORMATS, type LogFormat } from './observability/logger.js';
+import { reloadCommand, serveProcess } from './lifecycle/serve-process.js';
 import { runCheck } from './tools/check.js';
 import { runHashPassword } from './tools/hash-password.js';
 import { runMock } from './mock/mock-command.js';
@@ -116,8 +115,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'check') return (await runCheck(config, process.stdout)) ? 0 : 1;
-    const shared = cluster.isWorker || workerCount(config.serve.workers) > 1;
-    const logger = createLogger(config.logging.level, shared ? sharedStdout() : undefined, logFormat as LogFormat);
+    const logger = createLogger(config.logging.level, undefined, logFormat as LogFormat);
     await serveProcess(file, config, logger, {
       ...(pidFile !== undefined && { pidFile }),
       welcome: atTerminal,

@@ -8,8 +8,10 @@ export type LogFormat = 'json' | 'pretty';
 
 export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
 
-/** Bytes of log lines written together, and the longest a line waits for others (stdout JSON only). */
-const LOG_BATCH_BYTES = 4096;
+/** Bytes of log lines that start a write, and the longest a line waits for others (stdout JSON only). */
+const LOG_BATCH_BYTES = 2048;
+/** Bytes a write to a pipe is atomic up to (POSIX PIPE_BUF on Linux). */
+const PIPE_BUF = 4096;
 const LOG_FLUSH_MS = 100;
 
 /** Characters of a client-supplied name or DN (bind names, search bases) a log line keeps. */
@@ -65,16 +67,9 @@ export function createLogger(level: Level | 'silent' = 'info', destination?: Nod
     return pino(options, pretty({ destination: destination ?? 1, sync: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l' }));
   }
   // Lines gather up to LOG_BATCH_BYTES (or LOG_FLUSH_MS) per write: one write per line was 10-15 % of a
-  // busy server's CPU at info. pino flushes what is left when the process exits.
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS }));
+  // busy server's CPU at info. A write holds whole lines and at most PIPE_BUF bytes, so the workers of
+  // serve.workers, sharing standard output, never break each other's lines (their fields are capped,
+  // so a line stays below it). pino flushes what is left when the process exits.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, maxWrite: PIPE_BUF, periodicFlush: LOG_FLUSH_MS }));
 }
 
-/**
- * Standard output shared by several processes (the primary and workers of serve.workers): a write
- * to a pipe reaches it unbroken by other processes' writes only up to PIPE_BUF (4 KiB), so each
- * line is written on its own, at once, rather than gathered in batches (a line stays below 4 KiB:
- * its fields are capped). This costs a system call per line.
- */
-export function sharedStdout(): NodeJS.WritableStream {
-  return pino.destination({ dest: 1, sync: true }) as unknown as NodeJS.WritableStream;
-}

@@ -126,12 +126,13 @@ describe('serve.workers: 2 over a slapd forest', () => {
   it('starts two worker processes that each take connections on the one port', async () => {
     const listening = lines(p).find((l) => l.msg === 'canopy listening')!;
     expect(listening.workers).toBe(2);
-    const workerPids = lines(p).filter((l) => l.msg === 'worker listening').map((l) => l.pid);
-    expect(new Set(workerPids).size).toBe(2);
-    expect(workerPids).not.toContain(p.child.pid);
+    // Each worker's log lines reach standard output in their own batches, maybe after the primary's.
+    const workerPids = () => lines(p).filter((l) => l.msg === 'worker listening').map((l) => l.pid);
+    await expect.poll(() => new Set(workerPids()).size, { timeout: 5_000 }).toBe(2);
+    expect(workerPids()).not.toContain(p.child.pid);
     const served = new Set<number>();
     for (let i = 0; i < 6; i++) served.add(await pidOf(p, client(p.url)));
-    expect([...served].sort()).toEqual([...workerPids].sort());
+    expect([...served].sort()).toEqual([...workerPids()].sort());
   });
 
   it('a write through one worker is seen at once by a search through the other, the result cache on', async () => {
@@ -230,6 +231,8 @@ describe('serve.workers: 2, as a process', () => {
     const { file, pidFile, write } = configFile();
     write(`  - { name: big, backend: memory, base: "${big}", ldif: ["${ldif}"] }\nshutdown: { graceSeconds: 30 }\n`);
     p = await start(file, pidFile);
+    const started = p;
+    await expect.poll(() => lines(started).filter((l) => l.msg === 'worker listening').length, { timeout: 5_000 }).toBe(2);
     const workerPids = lines(p).filter((l) => l.msg === 'worker listening').map((l) => l.pid as number);
     expect(existsSync(pidFile)).toBe(true);
     // Round robin: two connections in a row go to the two workers.
