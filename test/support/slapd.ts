@@ -174,7 +174,8 @@ function adLikeCoreSchema(core: string): string {
   return core.replace(person, '$1MUST cn$2MAY ( sn $$ ');
 }
 
-function run(command: string, args: readonly string[]): Promise<void> {
+/** Runs a command to its end; its output, or an error with the output (`shown` is the command line to name there). */
+export function run(command: string, args: readonly string[], shown = `${command} ${args.join(' ')}`): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -182,7 +183,7 @@ function run(command: string, args: readonly string[]): Promise<void> {
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.on('error', reject);
     child.on('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`)),
+      code === 0 ? resolve(output) : reject(new Error(`${shown} exited with ${code}:\n${output}`)),
     );
   });
 }
@@ -221,7 +222,7 @@ async function launch(configFile: string, port: number, ldapsPort?: number): Pro
   return child;
 }
 
-function accepts(port: number): Promise<boolean> {
+export function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     socket.once('connect', () => {
@@ -232,7 +233,8 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-async function kill(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 5 s; resolves once the process exited. */
+export async function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
