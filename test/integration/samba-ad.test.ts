@@ -1,6 +1,6 @@
 /**
  * A real Active Directory domain controller (Samba AD) behind Canopy: the reasons AD gives for a
- * refused login reach the client in AD's message (`data 533`, `701`, `773`, `775`) and in the
+ * refused login reach the client in AD's message (`data 532`, `533`, `701`, `773`, `775`) and in the
  * password policy response control, an unknown user and a wrong password stay indistinguishable,
  * and a user who must change the password changes it through Canopy.
  */
@@ -34,7 +34,9 @@ describe('a Samba AD domain controller behind Canopy', () => {
     await dc.tool('user', 'disable', 'disabled');
     await dc.tool('user', 'setexpiry', 'expired', '--days=0');
     await dc.tool('user', 'setpassword', 'mustchange', `--newpassword=${PASSWORD}`, '--must-change-at-next-login');
-    await dc.tool('domain', 'passwordsettings', 'set', '--account-lockout-threshold=3');
+    // Passwords last two days (Samba ignores a maxPwdAge of one day or less); `aged` set its three days ago.
+    await dc.toolDaysAgo(3, 'user', 'create', 'aged', PASSWORD);
+    await dc.tool('domain', 'passwordsettings', 'set', '--account-lockout-threshold=3', '--min-pwd-age=0', '--max-pwd-age=2');
     // Over LDAPS: AD changes a password (unicodePwd) only on an encrypted connection.
     canopy = await startTestServer(
       `forests:\n  - { name: samba, backend: ldap, servers: ["${dc.ldapsUrl}"], base: "${dc.base}", upnSuffixes: { ${DOMAIN}: ${DOMAIN} }, netbiosName: CANOPY, ` +
@@ -62,6 +64,17 @@ describe('a Samba AD domain controller behind Canopy', () => {
       expect(refused.policy?.error).toBeUndefined(); // the control has no error for these
       expect((await bindWithPolicy(canopy.url, upn(user), 'wrong')).error?.message).toMatch(GENERIC);
     }
+  });
+
+  it('says a password expired (532) in the message and as passwordExpired, and ldapwhoami -e ppolicy shows it', async () => {
+    const refused = await bindWithPolicy(canopy.url, upn('aged'), PASSWORD);
+    expect(refused.error?.code).toBe(49);
+    expect(refused.error?.message).toMatch(adMessage('532'));
+    expect(refused.policy?.error).toBe(0); // passwordExpired
+    const whoami = await runLdapTool('ldapwhoami', ['-x', '-H', canopy.url, '-e', 'ppolicy', '-D', userDn('aged'), '-w', PASSWORD]);
+    expect(whoami.status).toBe(49);
+    expect(whoami.stderr).toMatch(/Password expired/);
+    expect((await bindWithPolicy(canopy.url, upn('aged'), 'wrong')).error?.message).toMatch(GENERIC);
   });
 
   it('keeps an unknown user and a wrong password indistinguishable (AD says 52e for both)', async () => {

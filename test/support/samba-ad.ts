@@ -11,10 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { accepts, kill, run } from './slapd.js';
 
+export const MISSING_FAKETIME = 'faketime is not installed: install the Debian package `faketime` (e.g. `apt-get install -y faketime`)';
 export const MISSING_SAMBA =
   'Samba AD is not installed: install the Debian packages `samba-ad-dc` and `samba-ad-provision` (e.g. `apt-get install -y samba-ad-dc samba-ad-provision`)';
 const SAMBA = '/usr/sbin/samba';
 const SAMBA_TOOL = '/usr/bin/samba-tool';
+const FAKETIME = '/usr/bin/faketime';
 const LDAP_PORT = 389;
 const LDAPS_PORT = 636;
 
@@ -38,6 +40,11 @@ export interface SambaDc {
   readonly adminDn: string;
   /** Runs `samba-tool` against this DC's own database (user create, disable, setexpiry, …). */
   tool(...args: string[]): Promise<string>;
+  /**
+   * Runs `samba-tool` with its clock `days` in the past (faketime): what it writes is dated then, e.g.
+   * `pwdLastSet`, which Samba lets nobody set to a time of their choosing.
+   */
+  toolDaysAgo(days: number, ...args: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +75,10 @@ export async function startSambaDc(options: SambaDcOptions): Promise<SambaDc> {
       adminDn: `CN=Administrator,CN=Users,${base}`,
       // Named without its arguments in an error: they may hold passwords.
       tool: (...args) => run(SAMBA_TOOL, [...args, '-s', configFile], `samba-tool ${args.slice(0, 2).join(' ')}`),
+      toolDaysAgo: (days, ...args) => {
+        if (!existsSync(FAKETIME)) throw new Error(MISSING_FAKETIME);
+        return run(FAKETIME, ['-f', `-${days}d`, SAMBA_TOOL, ...args, '-s', configFile], `faketime samba-tool ${args.slice(0, 2).join(' ')}`);
+      },
       stop: async () => {
         await kill(running);
         await rm(dir, { recursive: true, force: true });
