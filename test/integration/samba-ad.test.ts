@@ -11,6 +11,7 @@ import { captureLog } from '../support/log-capture.js';
 import { bindWithPolicy } from '../support/password-policy.js';
 import { startSambaDc, type SambaDc } from '../support/samba-ad.js';
 import { startTestServer } from '../support/server.js';
+import { makeTestCertificates, type TestCertificates } from '../support/tls.js';
 
 const DOMAIN = 'canopy.test';
 const ADMIN_PASSWORD = 'Adm1n-Passw0rd!';
@@ -25,21 +26,23 @@ const adMessage = (reason: string) => new RegExp(`AcceptSecurityContext error, d
 describe('a Samba AD domain controller behind Canopy', () => {
   let dc: SambaDc;
   let canopy: Awaited<ReturnType<typeof startTestServer>>;
+  let certs: TestCertificates;
   const log = captureLog();
   const userDn = (user: string) => `CN=${user},CN=Users,${dc.base}`;
 
   beforeAll(async () => {
     dc = await startSambaDc({ domain: DOMAIN, netbiosName: 'CANOPY', adminPassword: ADMIN_PASSWORD });
-    for (const user of ['fine', 'disabled', 'expired', 'mustchange', 'locked']) await dc.tool('user', 'create', user, PASSWORD);
+    for (const user of ['fine', 'disabled', 'expired', 'mustchange', 'mustchange2', 'locked']) await dc.tool('user', 'create', user, PASSWORD);
     await dc.tool('user', 'disable', 'disabled');
     await dc.tool('user', 'setexpiry', 'expired', '--days=0');
-    await dc.tool('user', 'setpassword', 'mustchange', `--newpassword=${PASSWORD}`, '--must-change-at-next-login');
+    for (const user of ['mustchange', 'mustchange2']) await dc.tool('user', 'setpassword', user, `--newpassword=${PASSWORD}`, '--must-change-at-next-login');
     // Passwords last two days (Samba ignores a maxPwdAge of one day or less); `aged` set its three days ago.
     await dc.toolDaysAgo(3, 'user', 'create', 'aged', PASSWORD);
     await dc.tool('domain', 'passwordsettings', 'set', '--account-lockout-threshold=3', '--min-pwd-age=0', '--max-pwd-age=2');
+    certs = await makeTestCertificates();
     // Over LDAPS: AD changes a password (unicodePwd) only on an encrypted connection.
     canopy = await startTestServer(
-      `forests:\n  - { name: samba, backend: ldap, servers: ["${dc.ldapsUrl}"], base: "${dc.base}", upnSuffixes: { ${DOMAIN}: ${DOMAIN} }, netbiosName: CANOPY, ` +
+      `tls: { certFile: "${certs.certFile}", keyFile: "${certs.keyFile}" }\nforests:\n  - { name: samba, backend: ldap, servers: ["${dc.ldapsUrl}"], base: "${dc.base}", upnSuffixes: { ${DOMAIN}: ${DOMAIN} }, netbiosName: CANOPY, ` +
         `tls: { ca: "${dc.caFile}", servername: "${dc.tlsName}" }, bind: { dn: "${dc.adminDn}", password: "${ADMIN_PASSWORD}" } }\n`,
       { logger: log.logger },
     );
@@ -47,6 +50,7 @@ describe('a Samba AD domain controller behind Canopy', () => {
   afterAll(async () => {
     await canopy?.close();
     await dc?.stop();
+    await certs?.remove();
   });
 
   it('logs in a user in good standing, by UPN and by DN', async () => {
@@ -106,6 +110,20 @@ describe('a Samba AD domain controller behind Canopy', () => {
     expect(after.error).toBeUndefined();
     expect(after.policy?.error).toBeUndefined();
     expect((await bindWithPolicy(canopy.url, upn('mustchange'), PASSWORD)).error?.message).toMatch(GENERIC);
+  });
+
+  it('lets a user who must change the password change it AD`s way through Canopy: unicodePwd delete old, add new, over LDAPS', async () => {
+    const value = (password: string) => Buffer.from(`"${password}"`, 'utf16le').toString('base64');
+    const ldif = `dn: ${userDn('mustchange2')}\nchangetype: modify\ndelete: unicodePwd\nunicodePwd:: ${value(PASSWORD)}\n-\nadd: unicodePwd\nunicodePwd:: ${value(NEW_PASSWORD)}\n-\n`;
+    const clear = await runLdapTool('ldapmodify', ['-x', '-H', canopy.url], ldif);
+    expect(clear.status).toBe(53); // never in clear
+    const wrongOld = ldif.replace(value(PASSWORD), value('wrong'));
+    const tls = { LDAPTLS_CACERT: certs.caFile };
+    const refused = await runLdapTool('ldapmodify', ['-x', '-H', canopy.urls[1]], wrongOld, tls);
+    expect(refused.status).toBe(49);
+    const change = await runLdapTool('ldapmodify', ['-x', '-H', canopy.urls[1]], ldif, tls);
+    expect(change.status, change.stderr).toBe(0);
+    expect((await bindWithPolicy(canopy.url, upn('mustchange2'), NEW_PASSWORD)).error).toBeUndefined();
   });
 
   it('says an account AD locked after three wrong passwords is locked (775, accountLocked), whatever the password', async () => {
