@@ -18,9 +18,9 @@ const ADMIN_PASSWORD = 'Adm1n-Passw0rd!';
 const PASSWORD = 'User-Passw0rd!';
 const NEW_PASSWORD = 'Changed-Passw0rd!';
 const upn = (user: string) => `${user}@${DOMAIN}`;
-/** AD's message for a refused login, as Canopy rebuilds it; `reason` is the `data` code. */
 /** Canopy's one message for every other refusal (ldapts appends the code). */
 const GENERIC = /^invalid credentials( Code: 0x31)?$/;
+/** AD's message for a refused login, as Canopy rebuilds it; `reason` is the `data` code. */
 const adMessage = (reason: string) => new RegExp(`AcceptSecurityContext error, data ${reason},`);
 
 describe('a Samba AD domain controller behind Canopy', () => {
