@@ -39,6 +39,7 @@ export function assembleAuthenticator(
       ...(forest.netbiosName !== undefined ? { netbiosName: forest.netbiosName } : {}),
       upnSuffixes: [...f.view.upnToUpstream.keys()],
       directory: f.directory,
+      checksAccountState: native !== undefined || forest.backend === 'memory',
       diagnostics: bindDiagnosticsOf(config.security, forest),
       ...(native && {
         bindUpn: (upn: string, password: Buffer, ctx) => {

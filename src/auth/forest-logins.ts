@@ -17,11 +17,13 @@ export interface LoginForest {
   /** Virtual UPN suffixes, lower case. */
   readonly upnSuffixes: readonly string[];
   readonly directory: Directory;
-  /**
-   * Present for `bindResolution: native`: binds with the (virtual) UPN as the name; DN logins then
-   * bind without a lookup, the forest checking the account's state itself.
-   */
+  /** Present for `bindResolution: native`: binds with the (virtual) UPN as the name. */
   readonly bindUpn?: (upn: string, password: Buffer, ctx: OperationContext) => Promise<void>;
+  /**
+   * The forest refuses disabled, locked and expired accounts itself (Active Directory under
+   * `bindResolution: native`, and the memory backend): DN logins bind without a lookup.
+   */
+  readonly checksAccountState: boolean;
   /** How this forest's refusals are explained to clients. */
   readonly diagnostics: BindDiagnostics;
 }
@@ -58,7 +60,7 @@ export class ForestLogins {
       case 'dn': {
         const forest = this.forests.find((f) => login.dn.isWithin(f.mount));
         if (!forest) return noAccount(login);
-        if (forest.bindUpn) return this.nativeDnAccount(forest, login.dn, ctx);
+        if (forest.checksAccountState) return this.nativeDnAccount(forest, login.dn, ctx);
         const entry = await this.lookup(forest, login.dn, ctx);
         return entry ? this.account(forest, entry, login.dn.text, ctx) : noAccount(login);
       }
@@ -137,9 +139,9 @@ export class ForestLogins {
   }
 
   /**
-   * A native forest (Active Directory) refuses disabled, locked and expired accounts itself, with
-   * its reason, so a DN login goes straight to its bind: one round trip, no lookup. The DN's
-   * canonical form keys the throttle, as the entry's DN would.
+   * A forest that refuses disabled, locked and expired accounts itself, with its reason: a DN login
+   * goes straight to its bind (for an ldap forest one round trip, no lookup). The DN's canonical
+   * form keys the throttle, as the entry's DN would.
    */
   private nativeDnAccount(forest: LoginForest, dn: Dn, ctx: OperationContext): LoginAccount {
     return {
@@ -149,6 +151,12 @@ export class ForestLogins {
       verify: async (password) => {
         await forest.directory.bind(dn, password, ctx);
         return { kind: 'user', forest: forest.name, dn, login: dn.text };
+      },
+      // No password for the forest to check (a client certificate): the entry is looked up after all.
+      accept: async () => {
+        const entry = await this.lookup(forest, dn, ctx);
+        if (!entry) throw refused(AdLogonReason.noSuchUser);
+        return this.account(forest, entry, dn.text, ctx).accept!();
       },
     };
   }

@@ -161,7 +161,7 @@ describe('ForestLogins', () => {
         binds.push(dn.text);
       },
     } as unknown as Directory;
-    return { name, mount: Dn.parse(`ou=${name},dc=corp`), upnSuffixes: [`${name}.lab`], netbiosName: name.toUpperCase(), directory, diagnostics: 'generic', binds, ...extra };
+    return { name, mount: Dn.parse(`ou=${name},dc=corp`), upnSuffixes: [`${name}.lab`], netbiosName: name.toUpperCase(), directory, diagnostics: 'generic', checksAccountState: false, binds, ...extra };
   };
   const user = (forestName: string, sam: string) =>
     new Entry(Dn.parse(`cn=${sam},ou=${forestName},dc=corp`), [
@@ -192,7 +192,7 @@ describe('ForestLogins', () => {
 
   it('sends a native forest DN logins straight to its bind, without a lookup, under the account`s key', async () => {
     let searches = 0;
-    const a = forest('a', [user('a', 'jdoe')], { bindUpn: async () => undefined });
+    const a = forest('a', [user('a', 'jdoe')], { bindUpn: async () => undefined, checksAccountState: true });
     const search = a.directory.search.bind(a.directory);
     a.directory.search = (request, c) => (searches++, search(request, c));
     const logins = new ForestLogins([a], createLogger('silent'));

@@ -35,7 +35,7 @@ const LDIF = [
 function authenticator(maxFailuresPerAccount = 10): CanopyAuthenticator {
   const directory = MemoryDirectory.fromLdif({ suffix: Dn.parse(BASE), sources: [{ name: 'pw.ldif', text: LDIF }], ad: { maxValRange: 1500 } });
   const logger = createLogger('silent');
-  const forest = { name: 'pw', mount: Dn.parse(BASE), upnSuffixes: [], directory, diagnostics: 'generic' as const };
+  const forest = { name: 'pw', mount: Dn.parse(BASE), upnSuffixes: [], directory, diagnostics: 'generic' as const, checksAccountState: true };
   const security = securitySchema.parse({ throttle: { maxFailuresPerAccount, delayMs: 0 } });
   return new CanopyAuthenticator(security, new LocalAccounts([]), new ForestLogins([forest], logger), logger);
 }
