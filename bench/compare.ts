@@ -49,6 +49,8 @@ const { values } = parseArgs({
     // one upstream bind, no lookup). These slapd forests do not refuse disabled accounts themselves, which
     // `native` leaves to the forest; the bind workloads bind enabled users only.
     'bind-resolution': { type: 'string', default: process.env.BENCH_BIND_RESOLUTION ?? 'search' },
+    // Canopy's access log (a line per operation, on by default): `off` measures what it costs.
+    'access-log': { type: 'string', default: process.env.BENCH_ACCESS_LOG ?? 'on' },
   },
 });
 const users = numberFlag('users', values.users);
@@ -60,6 +62,11 @@ const hot = numberFlag('hot', values.hot);
 const pageSize = numberFlag('page', values.page);
 const only = values.only.split(',').map((w) => w.trim());
 const bindResolution = values['bind-resolution'];
+if (values['access-log'] !== 'on' && values['access-log'] !== 'off') {
+  console.error(`--access-log: "${values['access-log']}" is neither on nor off`);
+  process.exit(2);
+}
+const accessLog = values['access-log'] === 'on';
 if (bindResolution !== 'search' && bindResolution !== 'native') {
   console.error(`--bind-resolution: "${bindResolution}" is neither search nor native`);
   process.exit(2);
@@ -153,9 +160,9 @@ access:
 forests:
 ${canopyForests.join('\n')}
 `;
-  const canopy: Canopy = await startCanopy(join(dir, 'canopy.yaml'), canopySettings(true));
+  const canopy: Canopy = await startCanopy(join(dir, 'canopy.yaml'), canopySettings(true), accessLog);
   stops.push(() => canopy.stop());
-  const canopyUncached: Canopy = await startCanopy(join(dir, 'canopy-uncached.yaml'), canopySettings(false));
+  const canopyUncached: Canopy = await startCanopy(join(dir, 'canopy-uncached.yaml'), canopySettings(false), accessLog);
   stops.push(() => canopyUncached.stop());
 
   // Every server (the forests too: each proxied request costs them) on core 0; this load generator on core 1.
@@ -258,7 +265,7 @@ ${canopyForests.join('\n')}
       unit: 'entries/s',
       run: async (s) => {
         // Canopy syncs in a process of its own, so its peak RSS is the sync's, not what earlier workloads left.
-        const fresh = s.name === 'Canopy' ? await startCanopy(join(dir, 'canopy-sync.yaml'), canopySettings(true)) : undefined;
+        const fresh = s.name === 'Canopy' ? await startCanopy(join(dir, 'canopy-sync.yaml'), canopySettings(true), accessLog) : undefined;
         try {
           const server: Server = fresh ? { name: s.name, pids: () => [fresh.pid], endpoints: [virtual(fresh.port)] } : s;
           if (fresh) pin(fresh.pid, 0);
@@ -328,7 +335,7 @@ ${canopyForests.join('\n')}
   const names = servers.map((s) => s.name);
   console.log(
     `\n2 forests × ${users} users; searches ${connections} connections × ${depth} in flight, binds ${clients} connections, ${seconds} s per run;` +
-      ` ${pinned ? 'servers pinned to core 0, load generator to core 1' : 'NOT pinned (no taskset)'}; Canopy logs at info (its default), bindResolution ${bindResolution}\n`,
+      ` ${pinned ? 'servers pinned to core 0, load generator to core 1' : 'NOT pinned (no taskset)'}; Canopy logs at info (its default), access log ${accessLog ? 'on' : 'off'}, bindResolution ${bindResolution}\n`,
   );
   printTable(
     ['workload', 'unit', ...names, 'Canopy ÷ direct', 'Canopy ÷ meta', 'Canopy ÷ asyncmeta'],

@@ -73,8 +73,8 @@ export interface Canopy {
  * itself so its Node flags apply) in a process of its own, and resolves once it logs "canopy listening". Its
  * log (a line per operation) is then drained unread: test/support's spawnCanopy keeps every line.
  */
-export function startCanopy(configFile: string, settings: string): Promise<Canopy> {
-  writeFileSync(configFile, `listen: { ldap: "ldap://127.0.0.1:0" }\nlogging: { level: info }\nhttp: { enabled: false }\n${settings}`);
+export function startCanopy(configFile: string, settings: string, accessLog = true): Promise<Canopy> {
+  writeFileSync(configFile, `listen: { ldap: "ldap://127.0.0.1:0" }\nlogging: { level: info, accessLog: ${accessLog} }\nhttp: { enabled: false }\n${settings}`);
   const child = spawn(join(root, 'dist/cli.js'), ['serve', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
