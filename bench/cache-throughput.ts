@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'ldapts';
 import { startSlapd, type Slapd } from '../test/support/slapd.ts';
-import { LOAD_OPTIONS, loadFlags, measure, numberFlag, pin, printFigures, startCanopy, writeForest, type Canopy } from './load.ts';
+import { BENCH_SERVICE, BENCH_SUFFIX, benchForestSettings, LOAD_OPTIONS, loadFlags, measure, numberFlag, pin, printFigures, startCanopy, writeForest, type Canopy } from './load.ts';
 
 const { values } = parseArgs({
   options: {
@@ -25,24 +25,13 @@ const { values } = parseArgs({
 const users = numberFlag('users', values.users);
 const hot = numberFlag('hot', values.hot);
 const flags = loadFlags(values);
-const SUFFIX = 'DC=bench,DC=example';
-const SERVICE = { dn: `CN=svc-canopy,OU=ServiceAccounts,${SUFFIX}`, password: 'Svc-Canopy-Passw0rd!' };
 const ATTRIBUTES = ['cn', 'mail', 'userPrincipalName'];
 
 /** Canopy in front of slapd, with its result cache on or off. */
 function startProxy(dir: string, name: string, slapdUrl: string, cache: boolean): Promise<Canopy> {
   return startCanopy(
     join(dir, `${name}.yaml`),
-    `cache: { enabled: ${cache} }
-forests:
-  - name: bench
-    backend: ldap
-    base: "${SUFFIX}"
-    servers: ["${slapdUrl}"]
-    bind: { dn: "${SERVICE.dn}", password: "${SERVICE.password}" }
-access:
-  - { who: "*", what: { dn: "", scope: subtree }, allow: read }
-`,
+    benchForestSettings(slapdUrl, `cache: { enabled: ${cache} }`),
   );
 }
 
@@ -50,8 +39,8 @@ access:
 async function lookup(url: string, account: string): Promise<string[]> {
   const client = new Client({ url });
   try {
-    await client.bind(SERVICE.dn, SERVICE.password);
-    const { searchEntries } = await client.search(SUFFIX, { filter: `(sAMAccountName=${account})`, attributes: ATTRIBUTES });
+    await client.bind(BENCH_SERVICE.dn, BENCH_SERVICE.password);
+    const { searchEntries } = await client.search(BENCH_SUFFIX, { filter: `(sAMAccountName=${account})`, attributes: ATTRIBUTES });
     return searchEntries.map((e) => `${e.dn} ${String(e.mail)}`);
   } finally {
     await client.unbind();
@@ -63,8 +52,8 @@ let slapd: Slapd | undefined;
 const servers: Canopy[] = [];
 try {
   const ldif = join(dir, 'forest.ldif');
-  writeForest(ldif, { users, suffix: SUFFIX, seed: 7 });
-  slapd = await startSlapd({ suffix: SUFFIX, ldif: [ldif] });
+  writeForest(ldif, { users, suffix: BENCH_SUFFIX, seed: 7 });
+  slapd = await startSlapd({ suffix: BENCH_SUFFIX, ldif: [ldif] });
   const uncached = await startProxy(dir, 'uncached', slapd.url, false);
   servers.push(uncached);
   const cached = await startProxy(dir, 'cached', slapd.url, true);
@@ -81,7 +70,7 @@ try {
     if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`Canopy answered ${JSON.stringify(got)}, slapd ${JSON.stringify(expected)}`);
   }
 
-  const load = (port: number) => ({ port, base: SUFFIX, attributes: ATTRIBUTES, ...flags });
+  const load = (port: number) => ({ port, base: BENCH_SUFFIX, attributes: ATTRIBUTES, ...flags });
   // Warm up each path's JIT and caches (slapd's entry cache, Canopy's result cache) before measuring.
   for (const port of [slapd.port, uncached.port, cached.port]) await measure('warm-up', load(port), byAccount);
   const results = [

@@ -66,6 +66,24 @@ export interface Canopy {
   stop(): Promise<void>;
 }
 
+/** The one generated forest the single-forest benchmarks serve, and its service account. */
+export const BENCH_SUFFIX = 'DC=bench,DC=example';
+export const BENCH_SERVICE = { dn: `CN=svc-canopy,OU=ServiceAccounts,${BENCH_SUFFIX}`, password: 'Svc-Canopy-Passw0rd!' };
+
+/** Canopy settings serving that forest from `slapdUrl`, readable by every client, after `extra` settings. */
+export function benchForestSettings(slapdUrl: string, extra: string): string {
+  return `${extra}
+forests:
+  - name: bench
+    backend: ldap
+    base: "${BENCH_SUFFIX}"
+    servers: ["${slapdUrl}"]
+    bind: { dn: "${BENCH_SERVICE.dn}", password: "${BENCH_SERVICE.password}" }
+access:
+  - { who: "*", what: { dn: "", scope: subtree }, allow: read }
+`;
+}
+
 /**
  * Writes `configFile`, `settings` (YAML) after what every benchmark's Canopy shares: a free
  * loopback port, logging at info as in production, and no HTTP listener (its fixed default port

@@ -11,7 +11,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startSlapd, type Slapd } from '../test/support/slapd.ts';
-import { LOAD_OPTIONS, loadFlags, measure, numberFlag, printFigures, startCanopy, writeForest, type Canopy, type Figures } from './load.ts';
+import { BENCH_SUFFIX, benchForestSettings, LOAD_OPTIONS, loadFlags, measure, numberFlag, printFigures, startCanopy, writeForest, type Canopy, type Figures } from './load.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,23 +26,12 @@ const { values } = parseArgs({
 const users = numberFlag('users', values.users);
 const hot = numberFlag('hot', values.hot);
 const flags = loadFlags(values);
-const SUFFIX = 'DC=bench,DC=example';
-const SERVICE = { dn: `CN=svc-canopy,OU=ServiceAccounts,${SUFFIX}`, password: 'Svc-Canopy-Passw0rd!' };
 const ATTRIBUTES = ['cn', 'mail', 'userPrincipalName'];
 
 function startWorkers(dir: string, workers: number, slapdUrl: string): Promise<Canopy> {
   return startCanopy(
     join(dir, `workers-${workers}.yaml`),
-    `serve: { workers: ${workers} }
-forests:
-  - name: bench
-    backend: ldap
-    base: "${SUFFIX}"
-    servers: ["${slapdUrl}"]
-    bind: { dn: "${SERVICE.dn}", password: "${SERVICE.password}" }
-access:
-  - { who: "*", what: { dn: "", scope: subtree }, allow: read }
-`,
+    benchForestSettings(slapdUrl, `serve: { workers: ${workers} }`),
   );
 }
 
@@ -50,8 +39,8 @@ const dir = mkdtempSync(join(tmpdir(), 'canopy-bench-workers-'));
 let slapd: Slapd | undefined;
 try {
   const ldif = join(dir, 'forest.ldif');
-  writeForest(ldif, { users, suffix: SUFFIX, seed: 7 });
-  slapd = await startSlapd({ suffix: SUFFIX, ldif: [ldif] });
+  writeForest(ldif, { users, suffix: BENCH_SUFFIX, seed: 7 });
+  slapd = await startSlapd({ suffix: BENCH_SUFFIX, ldif: [ldif] });
   const accounts = [...readFileSync(ldif, 'utf8').matchAll(/^sAMAccountName: (.+)$/gm)].map((m) => m[1]).filter((a) => a !== 'svc-canopy');
   const working = accounts.slice(0, Math.min(hot, accounts.length));
   const byAccount = (i: number) => `(sAMAccountName=${working[(i * 7919) % working.length]})`;
@@ -60,7 +49,7 @@ try {
   for (const workers of [1, 2]) {
     const canopy = await startWorkers(dir, workers, slapd.url);
     try {
-      const load = { port: canopy.port, base: SUFFIX, attributes: ATTRIBUTES, ...flags };
+      const load = { port: canopy.port, base: BENCH_SUFFIX, attributes: ATTRIBUTES, ...flags };
       // Fills every worker's cache (each keeps its own) and warms the JIT before measuring.
       await measure('warm-up', load, byAccount);
       results.push(await measure(`${workers} worker${workers > 1 ? 's' : ''}`, load, byAccount));
