@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigErrors } from '../../src/config/config-error.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Directory, SearchStream } from '../../src/core/directory.js';
-import { spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
+import { logged, spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
 import { pagedControl, pagedCookie, RawLdapClient } from '../support/raw-ldap.js';
 import { openAccess, repoRoot, startTestServer } from '../support/server.js';
 
@@ -261,17 +261,6 @@ ${openAccess}`,
 
   const reload = (...args: string[]) => spawnSync(process.execPath, [cli, 'reload', ...args], { encoding: 'utf8', timeout: 20_000 });
 
-  async function logged(p: CanopyProcess, message: string, from: number): Promise<Record<string, unknown>> {
-    let found: Record<string, unknown> | undefined;
-    await expect
-      .poll(() => {
-        const line = p.logLines.slice(from).find((l) => l.includes(`"msg":"${message}"`));
-        found = line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>);
-        return found !== undefined;
-      }, { timeout: 10_000 })
-      .toBe(true);
-    return found!;
-  }
 
   it('re-reads its configuration on `canopy reload`, and keeps it when the new file is invalid', async () => {
     const { file, pidFile, write } = setUp();
@@ -286,7 +275,7 @@ ${openAccess}`,
     const r = reload('--pid-file', pidFile, '--config', file);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect((await logged(p, 'configuration reloaded', mark)).reopened).toEqual(['avvid']);
+    expect((await logged(p, 'configuration reloaded', mark))[0].reopened).toEqual(['avvid']);
     expect(await count(c, AVVID, '(sAMAccountName=jdoe)')).toBe(0);
 
     // Checked before signalling: an invalid file is reported and never reaches the server.
@@ -299,7 +288,7 @@ ${openAccess}`,
     // Signalled anyway (SIGHUP from outside): the server refuses it and keeps the running configuration.
     mark = p.logLines.length;
     p.child.kill('SIGHUP');
-    expect((await logged(p, 'reload refused: invalid configuration; the running one stays', mark)).errors).toContain('forests');
+    expect((await logged(p, 'reload refused: invalid configuration; the running one stays', mark))[0].errors).toContain('forests');
     expect(await count(c, AVVID, '(sAMAccountName=jdoe)')).toBe(0);
     expect(await count(c, AVVID, '(sAMAccountName=*)')).toBeGreaterThan(10);
 
@@ -312,7 +301,7 @@ ${openAccess}`,
     expect(secret.stderr).not.toContain('S3cr3t-XYZ');
     mark = p.logLines.length;
     p.child.kill('SIGHUP');
-    const refusedLine = await logged(p, 'reload refused: invalid configuration; the running one stays', mark);
+    const [refusedLine] = await logged(p, 'reload refused: invalid configuration; the running one stays', mark);
     expect(refusedLine.errors).toMatch(/line 4, column \d+/);
     expect(p.logLines.slice(mark).join('\n')).not.toContain('S3cr3t-XYZ');
     expect(await count(c, AVVID, '(sAMAccountName=*)')).toBeGreaterThan(10);

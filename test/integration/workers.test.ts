@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Attribute, Change, Client, InvalidCredentialsError } from 'ldapts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
+import { logged, logRecords, spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
 import { SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { RawLdapClient } from '../support/raw-ldap.js';
 import { openAccess, repoRoot } from '../support/server.js';
@@ -53,17 +53,6 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.unbind().catch(() => undefined)));
 });
 
-function lines(p: CanopyProcess, from = 0): Record<string, unknown>[] {
-  return p.logLines.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-async function logged(p: CanopyProcess, message: string, from: number, count = 1): Promise<Record<string, unknown>[]> {
-  let found: Record<string, unknown>[] = [];
-  await expect
-    .poll(() => (found = lines(p, from).filter((l) => l.msg === message)).length >= count, { timeout: 15_000 })
-    .toBe(true);
-  return found;
-}
 
 /** The worker process that serves `c`: the pid on the access log line of a search only it made. */
 let probes = 0;
@@ -72,7 +61,7 @@ async function pidOf(p: CanopyProcess, c: Client): Promise<number> {
   await c.search(AVVID, { filter: `(cn=${probe})`, attributes: ['1.1'] });
   let pid: number | undefined;
   await expect
-    .poll(() => (pid = lines(p).find((l) => l.msg === 'operation' && String(l.filter).includes(probe))?.pid as number | undefined), { timeout: 10_000 })
+    .poll(() => (pid = logRecords(p).find((l) => l.msg === 'operation' && String(l.filter).includes(probe))?.pid as number | undefined), { timeout: 10_000 })
     .toBeDefined();
   return pid!;
 }
@@ -89,7 +78,7 @@ async function clientsOnBothWorkers(p: CanopyProcess): Promise<[Client, Client]>
 }
 
 function httpUrl(p: CanopyProcess): string {
-  return lines(p).find((l) => l.msg === 'canopy listening')!.http as string;
+  return logRecords(p).find((l) => l.msg === 'canopy listening')!.http as string;
 }
 
 async function metric(p: CanopyProcess, series: string): Promise<number> {
@@ -124,10 +113,10 @@ describe('serve.workers: 2 over a slapd forest', () => {
   });
 
   it('starts two worker processes that each take connections on the one port', async () => {
-    const listening = lines(p).find((l) => l.msg === 'canopy listening')!;
+    const listening = logRecords(p).find((l) => l.msg === 'canopy listening')!;
     expect(listening.workers).toBe(2);
     // Each worker's log lines reach standard output in their own batches, maybe after the primary's.
-    const workerPids = () => lines(p).filter((l) => l.msg === 'worker listening').map((l) => l.pid);
+    const workerPids = () => logRecords(p).filter((l) => l.msg === 'worker listening').map((l) => l.pid);
     await expect.poll(() => new Set(workerPids()).size, { timeout: 5_000 }).toBe(2);
     expect(workerPids()).not.toContain(p.child.pid);
     const served = new Set<number>();
@@ -232,8 +221,8 @@ describe('serve.workers: 2, as a process', () => {
     write(`  - { name: big, backend: memory, base: "${big}", ldif: ["${ldif}"] }\nshutdown: { graceSeconds: 30 }\n`);
     p = await start(file, pidFile);
     const started = p;
-    await expect.poll(() => lines(started).filter((l) => l.msg === 'worker listening').length, { timeout: 5_000 }).toBe(2);
-    const workerPids = lines(p).filter((l) => l.msg === 'worker listening').map((l) => l.pid as number);
+    await expect.poll(() => logRecords(started).filter((l) => l.msg === 'worker listening').length, { timeout: 5_000 }).toBe(2);
+    const workerPids = logRecords(p).filter((l) => l.msg === 'worker listening').map((l) => l.pid as number);
     expect(existsSync(pidFile)).toBe(true);
     // Round robin: two connections in a row go to the two workers.
     const raws = [await RawLdapClient.connect(p.url), await RawLdapClient.connect(p.url)];
@@ -253,9 +242,9 @@ describe('serve.workers: 2, as a process', () => {
     } finally {
       for (const r of raws) r.close();
     }
-    const searchedOn = lines(p).filter((l) => l.msg === 'operation' && l.dn === big).map((l) => l.pid);
+    const searchedOn = logRecords(p).filter((l) => l.msg === 'operation' && l.dn === big).map((l) => l.pid);
     expect(searchedOn.sort()).toEqual([...workerPids].sort());
-    expect(lines(p).filter((l) => l.msg === 'worker stopped').map((l) => l.pid).sort()).toEqual([...workerPids].sort());
+    expect(logRecords(p).filter((l) => l.msg === 'worker stopped').map((l) => l.pid).sort()).toEqual([...workerPids].sort());
     expect(existsSync(pidFile)).toBe(false);
     for (const pid of workerPids) expect(() => process.kill(pid, 0)).toThrow();
   });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { expect } from 'vitest';
 
 export interface CanopyProcess {
   readonly url: string;
@@ -46,4 +47,16 @@ export function spawnCanopy(command: string, args: string[], options: { cwd?: st
       reject(new Error(`canopy exited with ${code} before listening:\n${logLines.join('\n')}\n${stderr}`));
     });
   });
+}
+
+/** The process's JSON log lines from line `from` on. */
+export function logRecords(p: CanopyProcess, from = 0): Record<string, unknown>[] {
+  return p.logLines.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Waits until `count` lines with `message` have been logged since line `from` (lines come out in batches), and returns them. */
+export async function logged(p: CanopyProcess, message: string, from: number, count = 1): Promise<Record<string, unknown>[]> {
+  let found: Record<string, unknown>[] = [];
+  await expect.poll(() => (found = logRecords(p, from).filter((l) => l.msg === message)).length >= count, { timeout: 15_000 }).toBe(true);
+  return found;
 }
