@@ -9,6 +9,7 @@ import type {
 } from './core/directory.js';
 import type { Dn } from './core/dn.js';
 import type { AttributeValue, Entry } from './core/entry.js';
+import { HookedSearch } from './core/search-stream.js';
 import type { Authenticator, BindCredentials, CertificateCredentials, Identity, PasswordProof } from './core/identity.js';
 
 /** One assembled pipeline: what a configuration turns into below the front end. */
@@ -72,36 +73,10 @@ export class LivePipeline<P extends Pipeline = Pipeline> implements Directory, A
 
   search(request: SearchRequest, ctx: OperationContext): SearchStream {
     const generation = this.current;
-    const stream = generation.pipeline.directory.search(request, ctx);
-    return {
-      [Symbol.asyncIterator]: () => {
-        generation.enter();
-        const inner = stream[Symbol.asyncIterator]();
-        let left = false;
-        const leave = (): void => {
-          if (!left) {
-            left = true;
-            generation.leave();
-          }
-        };
-        return {
-          next: async () => {
-            try {
-              const step = await inner.next();
-              if (step.done) leave();
-              return step;
-            } catch (err) {
-              leave();
-              throw err;
-            }
-          },
-          return: async (value?: unknown) => {
-            leave();
-            return (await inner.return?.(value)) ?? { done: true, value: undefined };
-          },
-        };
-      },
-    };
+    return HookedSearch.over(() => generation.pipeline.directory.search(request, ctx), {
+      opened: () => generation.enter(),
+      closed: () => generation.leave(),
+    });
   }
 
   authenticate(request: BindCredentials): Promise<Identity> {

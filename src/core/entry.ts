@@ -8,6 +8,11 @@ export interface Attribute {
   /** The attribute's name as spelled by the directory that holds it. */
   readonly name: string;
   readonly values: AttributeValue[];
+  /**
+   * The values as an upstream server encoded them (the contents of a SET OF OCTET STRING), while
+   * they are unchanged: the encoder copies these bytes instead of encoding the values again.
+   */
+  readonly encodedValues?: Buffer;
 }
 
 /**
@@ -40,8 +45,19 @@ export class Entry {
   addValues(name: string, values: readonly AttributeValue[]): void {
     const stored = storedName(name);
     const existing = this.byName.get(stored.key);
-    if (existing) existing.values.push(...values);
+    if (existing?.encodedValues) this.byName.set(stored.key, { name: existing.name, values: [...existing.values, ...values] });
+    else if (existing) existing.values.push(...values);
     else this.byName.set(stored.key, { name: stored.name, values: [...values] });
+  }
+
+  /**
+   * Adds an attribute that is not there yet as the very object given (its values are not copied):
+   * for entries built once and then only read, like a search's. Any other is added by value.
+   */
+  put(attribute: Attribute): void {
+    const stored = storedName(attribute.name);
+    if (!this.byName.has(stored.key)) this.byName.set(stored.key, attribute);
+    else this.addValues(attribute.name, attribute.values);
   }
 
   set(name: string, values: readonly AttributeValue[]): void {

@@ -77,11 +77,15 @@ export function encodeSearchEntry(messageId: number, entry: Entry, selection: At
     if (!selectedHere && !selection.includes(attr.name)) continue;
     selected.push(attr);
     const slot = k;
-    ensure(k + 3 + (typesOnly ? 0 : attr.values.length));
+    // Values that arrived encoded are copied as they are: no length per value.
+    const encoded = typesOnly ? undefined : attr.encodedValues;
+    ensure(k + 3 + (typesOnly || encoded ? 0 : attr.values.length));
     k += 3;
     const typeLen = Buffer.byteLength(attr.name, 'utf8');
     let valsContent = 0;
-    if (!typesOnly) {
+    if (encoded) {
+      valsContent = encoded.length;
+    } else if (!typesOnly) {
       for (const v of attr.values) {
         const vl = typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length;
         lens[k++] = vl;
@@ -112,6 +116,10 @@ export function encodeSearchEntry(messageId: number, entry: Entry, selection: At
     off = writeHeader(buf, off, 0x31, lens[k + 2]);
     k += 3;
     if (typesOnly) continue;
+    if (attr.encodedValues) {
+      off += attr.encodedValues.copy(buf, off);
+      continue;
+    }
     for (const v of attr.values) {
       const vl = lens[k++];
       if (typeof v === 'string') {

@@ -13,7 +13,7 @@ import { compileFilter } from '../core/filter-eval.js';
 import { LdapError } from '../core/ldap-error.js';
 import { normalise } from '../core/matching.js';
 import { ResultCode } from '../core/result-codes.js';
-import { failedSearch } from '../core/search-stream.js';
+import { arrayStream, failedSearch, HookedSearch } from '../core/search-stream.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { DuplicateFilter } from './duplicates.js';
@@ -173,15 +173,12 @@ export class ForestRouter implements Directory {
     };
   }
 
-  private async *searchAbove(base: Entry, request: SearchRequest, ctx: OperationContext, watched?: WatchedSearch): AsyncGenerator<Entry, void, undefined> {
+  private searchAbove(base: Entry, request: SearchRequest, ctx: OperationContext, watched?: WatchedSearch): SearchStream {
     const matches = compileFilter(request.filter);
     const scoped =
       request.scope === 'base' ? [base] : request.scope === 'one' ? this.synthetic!.childrenOf(base.dn) : this.synthetic!.subtree(base.dn);
     const local = [...scoped].filter(matches);
-    if (request.scope === 'base') {
-      yield* local;
-      return;
-    }
+    if (request.scope === 'base') return arrayStream(local);
 
     const below = request.scope === 'one' ? (f: RoutedForest) => f.mount.parent()?.equals(base.dn) === true : (f: RoutedForest) => f.mount.isWithin(base.dn);
     const scope = request.scope === 'one' ? 'base' : 'sub';
@@ -198,21 +195,19 @@ export class ForestRouter implements Directory {
     });
     // Sequential, in priority order, so the entry kept is always the preferred forest's.
     const streams = unique.length > 0 ? [{ forest: 'priority', stream: this.deduplicated(sources) }] : sources;
-    try {
-      if (request.sort) {
-        yield* this.sorted([{ forest: VIRTUAL_TREE, stream: arrayStream(local) }, ...streams], forests, request, ctx);
-      } else {
-        yield* local;
-        yield* mergeStreams(streams);
-      }
-    } catch (err) {
-      throw err instanceof ForestStreamError ? forestFailure(err.forest, err.cause) : err;
-    }
-    // Every forest gone is an outage even in partial mode: an empty success would read as "no users".
-    if (forests.length > 0 && missing.length === forests.length) {
-      throw new LdapError(ResultCode.unavailable, `every forest failed: ${missing.join('; ')}`);
-    }
-    if (verdicts.length > 0) throw verdicts.length === 1 ? verdicts[0] : new LdapError(ResultCode.unavailable, verdicts.map((v) => v.message).join('; '));
+    const merged = request.sort
+      ? this.sorted([{ forest: VIRTUAL_TREE, stream: arrayStream(local) }, ...streams], forests, request, ctx)
+      : mergeStreams(streams, local);
+    return HookedSearch.of(merged, {
+      error: (err) => (err instanceof ForestStreamError ? forestFailure(err.forest, err.cause) : err),
+      done: () => {
+        // Every forest gone is an outage even in partial mode: an empty success would read as "no users".
+        if (forests.length > 0 && missing.length === forests.length) {
+          throw new LdapError(ResultCode.unavailable, `every forest failed: ${missing.join('; ')}`);
+        }
+        if (verdicts.length > 0) throw verdicts.length === 1 ? verdicts[0] : new LdapError(ResultCode.unavailable, verdicts.map((v) => v.message).join('; '));
+      },
+    });
   }
 
   private sorted(sources: readonly NamedStream[], forests: readonly RoutedForest[], request: SearchRequest, ctx: OperationContext): SearchStream {
@@ -309,8 +304,4 @@ function isOutage(err: unknown): boolean {
 
 function sortAttributes(request: SearchRequest): string[] {
   return request.sort?.keys.map((k) => k.attribute) ?? [];
-}
-
-async function* arrayStream(entries: readonly Entry[]): AsyncGenerator<Entry, void, undefined> {
-  yield* entries;
 }

@@ -24,51 +24,89 @@ export function forestError(forest: string, err: unknown): ForestStreamError {
 }
 
 /**
- * Interleaves several forests' streams as entries arrive, pulling at most one entry ahead per
- * forest (memory is bounded by the number of forests, and a slow consumer pauses all of them).
- * The first failure ends the merged stream and closes the others: a partial result must never
- * look complete. Settled pulls queue in arrival order (no Promise.race per entry, whose reactions
- * pile up on a forest waiting for its next upstream page).
+ * Interleaves several forests' streams as entries arrive, after `first` (entries of the router's
+ * own), pulling at most one entry ahead per forest (memory is bounded by the number of forests,
+ * and a slow consumer pauses all of them). The first failure ends the merged stream and closes the
+ * others: a partial result must never look complete. Settled pulls queue in arrival order (no
+ * Promise.race per entry, whose reactions pile up on a forest waiting for its next upstream page).
+ * An iterator of its own rather than an async generator: one step per entry, not one per level.
  */
-export async function* mergeStreams(sources: readonly NamedStream[]): AsyncGenerator<Entry, void, undefined> {
-  const iterators = sources.map((s) => s.stream[Symbol.asyncIterator]());
-  type Pulled = { index: number; result: IteratorResult<Entry> } | { index: number; error: ForestStreamError };
-  const ready: Pulled[] = [];
-  let wake: (() => void) | undefined;
-  const arrive = (pulled: Pulled): void => {
-    ready.push(pulled);
-    wake?.();
-    wake = undefined;
-  };
-  const pull = (index: number): void => {
-    iterators[index].next().then(
-      (result) => arrive({ index, result }),
-      (err: unknown) => arrive({ index, error: forestError(sources[index].forest, err) }),
-    );
-  };
-  const running = new Set(iterators.keys());
-  const counts = sources.map(() => 0);
-  for (const i of running) pull(i);
-  try {
-    while (running.size > 0) {
-      if (ready.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-      const pulled = ready.shift()!;
+export function mergeStreams(sources: readonly NamedStream[], first: readonly Entry[] = []): SearchStream {
+  return { [Symbol.asyncIterator]: () => new Merge(sources, first) };
+}
+
+type Pulled = { index: number; result: IteratorResult<Entry> } | { index: number; error: ForestStreamError };
+
+const DONE: IteratorResult<Entry> = { done: true, value: undefined };
+
+class Merge implements AsyncIterator<Entry> {
+  private readonly iterators: AsyncIterator<Entry>[];
+  private readonly ready: Pulled[] = [];
+  private readonly running: Set<number>;
+  private readonly counts: number[];
+  private wake: (() => void) | undefined;
+  private firstSent = 0;
+  private ended = false;
+
+  constructor(
+    private readonly sources: readonly NamedStream[],
+    private readonly first: readonly Entry[],
+  ) {
+    this.iterators = sources.map((s) => s.stream[Symbol.asyncIterator]());
+    this.running = new Set(this.iterators.keys());
+    this.counts = sources.map(() => 0);
+    for (const i of this.running) this.pull(i);
+  }
+
+  async next(): Promise<IteratorResult<Entry>> {
+    if (this.firstSent < this.first.length) return { done: false, value: this.first[this.firstSent++] };
+    while (!this.ended && this.running.size > 0) {
+      if (this.ready.length === 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        if (this.ended) break;
+      }
+      const pulled = this.ready.shift()!;
       if ('error' in pulled) {
-        running.delete(pulled.index);
+        this.running.delete(pulled.index);
+        this.stop();
         throw pulled.error;
       }
       if (pulled.result.done) {
-        running.delete(pulled.index);
-        sources[pulled.index].complete?.(counts[pulled.index]);
+        this.running.delete(pulled.index);
+        this.sources[pulled.index].complete?.(this.counts[pulled.index]);
         continue;
       }
-      counts[pulled.index]++;
-      pull(pulled.index);
-      yield pulled.result.value;
+      this.counts[pulled.index]++;
+      this.pull(pulled.index);
+      return pulled.result;
     }
-  } finally {
-    // Stop the forests still running (abandon, size limit, failure elsewhere); their pulls settle into `ready`, unread.
-    for (const i of running) void iterators[i].return?.()?.catch(() => undefined);
+    this.ended = true;
+    return DONE;
+  }
+
+  /** Abandon, size limit, failure elsewhere: the forests still running stop; their pulls settle into `ready`, unread. */
+  async return(): Promise<IteratorResult<Entry>> {
+    this.stop();
+    return DONE;
+  }
+
+  private stop(): void {
+    this.ended = true;
+    for (const i of this.running) void this.iterators[i].return?.()?.catch(() => undefined);
+    this.running.clear();
+  }
+
+  private pull(index: number): void {
+    this.iterators[index].next().then(
+      (result) => this.arrive({ index, result }),
+      (err: unknown) => this.arrive({ index, error: forestError(this.sources[index].forest, err) }),
+    );
+  }
+
+  private arrive(pulled: Pulled): void {
+    this.ready.push(pulled);
+    this.wake?.();
+    this.wake = undefined;
   }
 }
 

@@ -4,6 +4,7 @@ import { Dn } from '../../src/core/dn.js';
 import { Entry, type AttributeValue } from '../../src/core/entry.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { BerReader } from '../../src/protocol/ber-reader.js';
+import { berOctets, berTlv } from '../../src/protocol/ber-writer.js';
 import { AttributeSelection, encodeSearchEntry } from '../../src/protocol/encoder.js';
 
 const GUID = Buffer.from([0xef, 0xbb, 0xbf, 0x41, 0x00, 0x80, 0xff, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09]);
@@ -43,7 +44,8 @@ describe('upstream search entry → core Entry', () => {
 
   it('keeps multi-valued and non-ASCII text under the upstream spelling', () => {
     const entry = roundTrip('CN=José,DC=t', { objectClass: ['top', 'user'], sn: ['Müller', '\uFFFD literal'] }, binary);
-    expect(entry.get('objectclass')).toEqual({ name: 'objectClass', values: ['top', 'user'] });
+    expect(entry.get('objectclass')?.name).toBe('objectClass');
+    expect(entry.get('objectclass')?.values).toEqual(['top', 'user']);
     expect(entry.get('sn')?.values).toEqual(['Müller', '\uFFFD literal']);
     expect(entry.dn.text).toBe('CN=José,DC=t');
   });
@@ -56,5 +58,35 @@ describe('upstream search entry → core Entry', () => {
 
   it('reports a malformed DN as invalidDNSyntax', () => {
     expect(() => roundTrip('not a dn', { cn: ['x'] }, binary)).toThrow(LdapError);
+  });
+
+  it('sends the values it never read as the very bytes that arrived, and decodes the same values when read', () => {
+    const entry = roundTrip('CN=x,DC=t', { cn: ['Zoë'], objectGUID: [GUID], description: ['a', 'b'] }, binary);
+    const again = new BerReader(encodeSearchEntry(9, entry, ALL));
+    const original = new BerReader(encodeSearchEntry(9, roundTrip('CN=x,DC=t', { cn: ['Zoë'], objectGUID: [GUID], description: ['a', 'b'] }, binary), ALL));
+    expect(again.buf.equals(original.buf)).toBe(true);
+    expect(entry.get('cn')?.encodedValues?.length).toBeGreaterThan(0);
+    expect(entry.get('description')?.values).toEqual(['a', 'b']);
+    // Read or not, the entry encodes the same.
+    expect(encodeSearchEntry(9, entry, ALL).equals(again.buf)).toBe(true);
+  });
+
+  it('adds values to an attribute that arrived encoded as plain values, so what is sent is what it holds', () => {
+    const entry = roundTrip('CN=x,DC=t', { description: ['a'] }, binary);
+    entry.addValues('description', ['b']);
+    expect(entry.get('description')?.encodedValues).toBeUndefined();
+    const sent = new BerReader(encodeSearchEntry(3, entry, ALL));
+    sent.enter(0x30);
+    sent.int();
+    const end = sent.enter(0x64);
+    expect(entryFromBer(new BerReader(sent.buf, sent.pos, end), binary).get('description')?.values).toEqual(['a', 'b']);
+  });
+
+  it('refuses malformed values when the entry is read, not when a stage reads them', () => {
+    const op = (values: Buffer) => Buffer.concat([berOctets('CN=x,DC=t'), berTlv(0x30, berTlv(0x30, berOctets('cn'), berTlv(0x31, values)))]);
+    // A value claiming 9 bytes where 1 follows; a value that is not an OCTET STRING.
+    expect(() => entryFromBer(new BerReader(op(Buffer.from([0x04, 0x09, 0x41]))), binary)).toThrow(/length/);
+    expect(() => entryFromBer(new BerReader(op(Buffer.from([0x02, 0x01, 0x41]))), binary)).toThrow(/tag/);
+    expect(entryFromBer(new BerReader(op(Buffer.from([0x04, 0x01, 0x41]))), binary).get('cn')?.values).toEqual(['A']);
   });
 });

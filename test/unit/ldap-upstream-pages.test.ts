@@ -18,7 +18,7 @@ function fakeConnection(pages: number) {
         signal.addEventListener('abort', () => reject(signal.reason as Error));
         answers.push(() => {
           search.more = n < pages;
-          resolve({ entries: [new Entry(Dn.parse(`cn=${n},dc=t`))], references: [], reply: { status: 0, matchedDn: '', message: '', controls: [] } });
+          resolve({ entries: [{ decode: () => new Entry(Dn.parse(`cn=${n},dc=t`)) }], references: [], reply: { status: 0, matchedDn: '', message: '', controls: [] } });
         });
       });
     },
@@ -33,7 +33,7 @@ function fakeConnection(pages: number) {
 
 const search = () =>
   new PagedSearch('dc=t', { scope: 'sub', filter: new PresenceFilter({ attribute: 'objectClass' }), attributes: [], timeLimit: 0, pageSize: 1 }, new BinaryAttributes([]));
-const dnOf = (page: SearchReply | undefined) => (page?.entries[0] as Entry | undefined)?.dn.text;
+const dnOf = (page: SearchReply | undefined) => (page?.entries[0]?.decode() as Entry | undefined)?.dn.text;
 
 describe('upstream pages, read at most one page ahead', () => {
   it('asks for the next page only when told, once, and hands it over without asking again', async () => {

@@ -1,11 +1,10 @@
-import { isUtf8 } from 'node:buffer';
 import { Dn } from '../../core/dn.js';
 import { Entry } from '../../core/entry.js';
 import type { BerReader } from '../../protocol/ber-reader.js';
+import { EncodedAttribute } from '../../core/encoded-attribute.js';
 
 const SEQUENCE = 0x30;
 const SET = 0x31;
-const OCTET_STRING = 0x04;
 const BINARY_OPTION = /;binary(?:;|$)/i;
 /** Spellings remembered: a forest's entries share a handful. */
 const MAX_DECIDED = 1024;
@@ -36,10 +35,10 @@ export class BinaryAttributes {
 
 /**
  * A SearchResultEntry (RFC 4511 §4.5.2) read from the contents of its protocolOp into a core
- * Entry, without ldapts' intermediate objects: the DN keeps the upstream spelling; values are
- * text, except those of binary attributes and of an attribute with a value that is not UTF-8,
- * which stay bytes (copied: the message lies in the socket's read buffer). Attributes without
- * values are left out. Malformed BER is a BerError, a malformed DN an LdapError.
+ * Entry, without ldapts' intermediate objects: the DN keeps the upstream spelling; each attribute
+ * keeps its values as the bytes that arrived (an EncodedAttribute over the reader's bytes, which
+ * the entry keeps), decoded only if a stage reads them. Attributes without values are left out.
+ * Malformed BER is a BerError or MalformedValues, a malformed DN an LdapError.
  */
 export function entryFromBer(reader: BerReader, binary: BinaryAttributes): Entry {
   const entry = new Entry(Dn.parse(reader.string()));
@@ -48,35 +47,9 @@ export function entryFromBer(reader: BerReader, binary: BinaryAttributes): Entry
     const attributeEnd = reader.enter(SEQUENCE);
     const type = reader.string();
     const valuesEnd = reader.enter(SET);
-    const start = reader.pos;
-    let values: readonly (string | Buffer)[] | undefined = binary.has(type) ? undefined : textValues(reader, valuesEnd);
-    if (values === undefined) {
-      reader.pos = start;
-      values = byteValues(reader, valuesEnd);
-    }
+    const attribute = EncodedAttribute.of(type, reader.buf.subarray(reader.pos, valuesEnd), binary.has(type));
     reader.pos = attributeEnd;
-    if (values.length > 0) entry.addValues(type, values);
+    if (attribute) entry.put(attribute);
   }
   return entry;
-}
-
-/** The values as strings; undefined when one is not UTF-8. */
-function textValues(reader: BerReader, end: number): string[] | undefined {
-  const { buf } = reader;
-  const values: string[] = [];
-  while (reader.pos < end) {
-    const valueEnd = reader.enter(OCTET_STRING);
-    const value = buf.toString('utf8', reader.pos, valueEnd);
-    // Decoding replaces malformed sequences by U+FFFD: only then is the stricter check needed.
-    if (value.includes('\uFFFD') && !isUtf8(buf.subarray(reader.pos, valueEnd))) return undefined;
-    values.push(value);
-    reader.pos = valueEnd;
-  }
-  return values;
-}
-
-function byteValues(reader: BerReader, end: number): Buffer[] {
-  const values: Buffer[] = [];
-  while (reader.pos < end) values.push(Buffer.from(reader.octets(OCTET_STRING)));
-  return values;
 }

@@ -140,6 +140,10 @@ export class LdapDirectory implements Directory {
     return { ...stats, idleServers: stats.idleServers.map((i) => this.selector.url(i)), bindConnections: this.binds.stats().open };
   }
 
+  /**
+   * A search as one request on a shared connection when its answer fits in a page (lookups), else
+   * paged upstream on one connection from first page to last, at most a page and a half ahead.
+   */
   async *search(request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry> {
     ctx.signal.throwIfAborted();
     const options: PagedSearchOptions = {
@@ -149,37 +153,13 @@ export class LdapDirectory implements Directory {
       timeLimit: request.timeLimit,
       pageSize: this.config.pageSize,
     };
-    const whole = await this.searchOnce(request.base.text, options, ctx);
+    const base = request.base.text;
+    const whole = await this.searchOnce(base, options, ctx);
     if (whole) {
-      yield* whole;
+      for (const entry of whole) yield entry;
       return;
     }
-    yield* this.searchPaged(request.base.text, options, ctx);
-  }
-
-  /**
-   * The search as one request on a shared connection, asking for at most a page of entries: most
-   * searches (lookups) end here. Undefined when the answer is larger than a page: it is then paged
-   * (which a shared connection cannot do while another paged search may run on it).
-   */
-  private async searchOnce(base: string, options: PagedSearchOptions, ctx: OperationContext): Promise<readonly Entry[] | undefined> {
-    const { reply, entries, references } = await this.onPool(
-      ctx,
-      (c) => c.search(base, { ...options, sizeLimit: options.pageSize }, this.binaryAttributes, ctx.signal),
-      (err, connection, attempt) => this.readFailed('search', err, connection, attempt, false),
-    );
-    if (reply.status === ResultCode.sizeLimitExceeded) return undefined;
-    this.forwardReferences(references, ctx);
-    if (reply.status !== ResultCode.success) {
-      this.searchRefused(new UpstreamRefusal(reply), ctx);
-      return [];
-    }
-    for (const entry of entries) if (entry instanceof LdapError) throw entry;
-    return entries as readonly Entry[];
-  }
-
-  /** The search paged upstream on one connection from first page to last, at most a page and a half ahead. */
-  private async *searchPaged(base: string, options: PagedSearchOptions, ctx: OperationContext): AsyncGenerator<Entry> {
+    // Larger than a page: paged here, in the same generator (a delegated one would be one more step per entry).
     const { signal } = ctx;
     const holder = holderOf(ctx.identity);
     let delivered = false;
@@ -194,7 +174,7 @@ export class LdapDirectory implements Directory {
           const half = page.entries.length >> 1;
           for (let i = 0; i < page.entries.length; i++) {
             if (i === half) pages.readAhead();
-            const entry = page.entries[i];
+            const entry = page.entries[i].decode();
             if (entry instanceof LdapError) throw entry;
             delivered = true;
             yield entry;
@@ -215,6 +195,29 @@ export class LdapDirectory implements Directory {
       }
     }
   }
+
+  /**
+   * The search as one request on a shared connection, asking for at most a page of entries: most
+   * searches (lookups) end here. Undefined when the answer is larger than a page: it is then paged
+   * (which a shared connection cannot do while another paged search may run on it).
+   */
+  private async searchOnce(base: string, options: PagedSearchOptions, ctx: OperationContext): Promise<readonly Entry[] | undefined> {
+    const { reply, entries, references } = await this.onPool(
+      ctx,
+      (c) => c.search(base, { ...options, sizeLimit: options.pageSize }, this.binaryAttributes, ctx.signal),
+      (err, connection, attempt) => this.readFailed('search', err, connection, attempt, false),
+    );
+    if (reply.status === ResultCode.sizeLimitExceeded) return undefined;
+    this.forwardReferences(references, ctx);
+    if (reply.status !== ResultCode.success) {
+      this.searchRefused(new UpstreamRefusal(reply), ctx);
+      return [];
+    }
+    const decoded = entries.map((e) => e.decode());
+    for (const entry of decoded) if (entry instanceof LdapError) throw entry;
+    return decoded as readonly Entry[];
+  }
+
 
   /**
    * A server failure during a read: retried once on the next server, since sending a read again

@@ -75,7 +75,7 @@ const KEEPALIVE_MS = 60_000;
 
 /** What the parser saw of one request's responses besides what ldapts keeps. */
 interface Track {
-  /** For searches: attributes whose values stay bytes (entries are decoded straight into core entries). */
+  /** For searches: attributes whose values stay bytes (entries are kept as their bytes, for core entries). */
   readonly binary?: BinaryAttributes;
   readonly references: string[][];
   matchedDn: string;
@@ -83,9 +83,15 @@ interface Track {
   referral?: string[];
 }
 
-/** A search's answer: its entries (an LdapError in place of one that could not be decoded) and its result. */
+/** A search entry as it arrived, read when the search reaches it. */
+export interface ReceivedEntry {
+  /** The core entry, or why it could not be read: a malformed entry is an error of the search, not of the server. */
+  decode(): Entry | LdapError;
+}
+
+/** A search's answer: its entries, as they arrived, and its result. */
 export interface SearchReply {
-  readonly entries: readonly (Entry | LdapError)[];
+  readonly entries: readonly ReceivedEntry[];
   /** Continuation references, each one message's URLs (at most MAX_SEARCH_REFERENCES). */
   readonly references: readonly string[][];
   readonly reply: UpstreamReply;
@@ -110,12 +116,14 @@ export class UpstreamConnection {
   ) {
     // ldapts drops matchedDN, referrals and continuation references of a result, and decodes
     // entries into its own objects: its parser (a private field) sees every response, and the
-    // hook below keeps what Canopy needs per message ID, decoding entries straight into core entries.
+    // hook below keeps what Canopy needs per message ID, and each entry as its bytes (decoded in its turn).
     const parser = internals(client).messageParser;
     const parse = parser._getMessageFromProtocolOperation;
     parser._getMessageFromProtocolOperation = (messageId, operation, reader, request) => {
       const track = this.tracks.get(messageId);
-      if (track?.binary && operation === Op.searchResultEntry) return new DecodedEntry(messageId, decodeEntry(reader, track.binary));
+      if (track?.binary && operation === Op.searchResultEntry) {
+        return new ArrivedEntry(messageId, Buffer.from(reader.buffer.subarray(reader.offset, reader.offset + reader.length)), track.binary);
+      }
       const message = parse.call(parser, messageId, operation, reader, request);
       if (!track) return message;
       if (message instanceof SearchReference) {
@@ -191,7 +199,7 @@ export class UpstreamConnection {
     const { response, reply, track } = await this.send(request, { binary, signal });
     // A server answering busy or unavailable failed, like one that did not answer: the caller may try the next.
     if (reply.status !== 0 && isServerFailure(new UpstreamRefusal(reply))) throw new UpstreamRefusal(reply);
-    const entries = (response as SearchResponse).searchEntries.map((e) => (e as DecodedEntry).decoded);
+    const entries = (response as SearchResponse).searchEntries as ArrivedEntry[];
     return { entries, references: track.references, reply };
   }
 
@@ -203,7 +211,7 @@ export class UpstreamConnection {
     const { response, reply, track } = await this.send(search, { binary: search.binary, signal });
     if (reply.status !== 0) throw new UpstreamRefusal(reply);
     search.continueAfter(response.controls);
-    const entries = (response as SearchResponse).searchEntries.map((e) => (e as DecodedEntry).decoded);
+    const entries = (response as SearchResponse).searchEntries as ArrivedEntry[];
     return { entries, references: track.references, reply };
   }
 
@@ -211,7 +219,7 @@ export class UpstreamConnection {
   async readEntry(dn: string, attributes: string[]): Promise<Entry | undefined> {
     const { entries, reply } = await this.search(dn, { scope: 'base', filter: ANY_OBJECT, attributes, timeLimit: 0 }, NO_BINARY);
     expect(reply, [0]);
-    const entry = entries[0];
+    const entry = entries[0]?.decode();
     if (entry instanceof LdapError) throw entry;
     return entry;
   }
@@ -368,26 +376,27 @@ function expect(reply: UpstreamReply, accepted: readonly number[]): UpstreamRepl
   return reply;
 }
 
-/** A search entry decoded by the connection: the core entry, or why it could not be read (reported in its turn). */
-class DecodedEntry extends SearchEntry {
+/**
+ * A search entry as the server sent it: its own copy of the protocolOp's contents (the message lies
+ * in the socket's read buffer), decoded when the search reaches it, so a page waiting to be read
+ * holds bytes rather than objects the garbage collector must move.
+ */
+class ArrivedEntry extends SearchEntry implements ReceivedEntry {
   constructor(
     messageId: number,
-    readonly decoded: Entry | LdapError,
+    private readonly bytes: Buffer,
+    private readonly binary: BinaryAttributes,
   ) {
     super({ messageId });
   }
-}
 
-/**
- * The entry in ldapts' reader, which stands at the protocolOp's contents. Never throws, so the
- * message stream stays in step: a malformed entry is an error of the search, not of the server.
- */
-function decodeEntry(reader: BerReader, binary: BinaryAttributes): Entry | LdapError {
-  try {
-    return entryFromBer(new EntryReader(reader.buffer, reader.offset, reader.offset + reader.length), binary);
-  } catch (err) {
-    if (err instanceof LdapError) return err;
-    return new LdapError(ResultCode.other, `the server sent a malformed search entry (${(err as Error).message})`);
+  decode(): Entry | LdapError {
+    try {
+      return entryFromBer(new EntryReader(this.bytes), this.binary);
+    } catch (err) {
+      if (err instanceof LdapError) return err;
+      return new LdapError(ResultCode.other, `the server sent a malformed search entry (${(err as Error).message})`);
+    }
   }
 }
 

@@ -16,6 +16,7 @@ import { AdLogonReason, adLogonMessage } from '../../core/ad-logon.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { equalityKey, integerValue, normalise } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
+import { HookedSearch } from '../../core/search-stream.js';
 import { attributeKey, syntaxOf } from '../../core/schema.js';
 import { SchemaUsage } from '../../core/schema-usage.js';
 import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, type AdProfile } from './ad-profile.js';
@@ -230,19 +231,18 @@ export class MemoryDirectory implements Directory {
   }
 
   /** Entries as AD returns them: in ranges, with the constructed account flags when asked for by name (never with `*`). */
-  private async *asAd(entries: AsyncIterable<Entry>, attributes: readonly string[], maxValRange: number): AsyncGenerator<Entry> {
+  private asAd(entries: SearchStream, attributes: readonly string[], maxValRange: number): SearchStream {
     const windows = rangeRequests(attributes);
     const computed = attributes.some((a) => attributeKey(a) === COMPUTED_KEY);
-    for await (const entry of entries) {
-      const ranged = withRanges(entry, windows, maxValRange);
-      if (!computed || !entry.has('userAccountControl')) {
-        yield ranged;
-        continue;
-      }
-      const withFlags = ranged.clone();
-      withFlags.set(COMPUTED, [computedAccountControl(entry, this.domainEntry(), this.now())]);
-      yield withFlags;
-    }
+    return HookedSearch.of(entries, {
+      entry: (entry) => {
+        const ranged = withRanges(entry, windows, maxValRange);
+        if (!computed || !entry.has('userAccountControl')) return ranged;
+        const withFlags = ranged.clone();
+        withFlags.set(COMPUTED, [computedAccountControl(entry, this.domainEntry(), this.now())]);
+        return withFlags;
+      },
+    });
   }
 
   /** The domain object holding AD's lockout and password age policy: the naming context's entry. */

@@ -67,6 +67,10 @@ export class StoredEntry extends Entry {
     throw readOnly(name);
   }
 
+  override put(attribute: Attribute): never {
+    throw readOnly(attribute.name);
+  }
+
   override set(name: string, _values?: readonly AttributeValue[]): never {
     throw readOnly(name);
   }

@@ -15,7 +15,7 @@ import type { Filter } from '../../core/filter.js';
 import { ANONYMOUS } from '../../core/identity.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { EMPTY_SEARCH, failedSearch } from '../../core/search-stream.js';
+import { EMPTY_SEARCH, failedSearch, HookedSearch } from '../../core/search-stream.js';
 import { allows, type AccessPolicy, type AccessView, type EntryAccess } from './access-policy.js';
 import { filterAttributes } from './filter-attributes.js';
 import { readableSort } from './readable-sort.js';
@@ -67,17 +67,16 @@ export class AccessStage implements Directory {
     return this.visible(view, downstream, ctx);
   }
 
-  private async *visible(view: AccessView, request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
-    for await (const entry of this.inner.search(request, ctx)) {
-      const access = view.covering(entry.dn);
-      if (!allows(access.entry, 'read')) continue;
-      if (access.uniform) {
-        yield entry;
-        continue;
-      }
-      if (!recheck(request.filter, access, entry)) continue;
-      yield readable(entry, access);
-    }
+  /** The entries `view` may read, each with the attributes it may read. */
+  private visible(view: AccessView, request: SearchRequest, ctx: OperationContext): SearchStream {
+    return HookedSearch.over(() => this.inner.search(request, ctx), {
+      entry: (entry) => {
+        const access = view.covering(entry.dn);
+        if (!allows(access.entry, 'read')) return undefined;
+        if (access.uniform) return entry;
+        return recheck(request.filter, access, entry) ? readable(entry, access) : undefined;
+      },
+    });
   }
 
   bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void> {

@@ -7,6 +7,7 @@ import { dnValueToVirtual } from './dn-rewrite.js';
 import type { ForestView } from './forest-view.js';
 import type { NamespaceMap } from './namespace-map.js';
 import { UPN, upnToVirtual } from './upn-rewrite.js';
+import { EncodedAttribute } from '../../core/encoded-attribute.js';
 
 /** How one attribute (by its upstream spelling) reaches the client. */
 interface AttributePlan {
@@ -44,7 +45,9 @@ export class EntryRewriter {
     for (const a of entry.attributes()) {
       const plan = this.plan(a.name);
       if (plan === null) continue;
-      out.addValues(plan.name, plan.values === 'copy' ? a.values : this.values(plan.values, a.values));
+      if (plan.values !== 'copy') out.addValues(plan.name, this.values(plan.values, a.values));
+      else if (a instanceof EncodedAttribute) out.put(a.named(plan.name));
+      else out.addValues(plan.name, a.values);
     }
     if (this.request.wantsDisabled) {
       const disabled = disabledValue(entry);

@@ -11,7 +11,7 @@ import { Dn } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { EMPTY_SEARCH, failedSearch } from '../../core/search-stream.js';
+import { EMPTY_SEARCH, failedSearch, HookedSearch } from '../../core/search-stream.js';
 import { AttributeRequest } from './attribute-request.js';
 import { messageToVirtual } from './diagnostic-rewrite.js';
 import { EntryRewriter } from './entry-rewrite.js';
@@ -58,7 +58,10 @@ export class NamespaceStage implements Directory {
     return {
       forest: this.view.name,
       request: upstream,
-      execute: (ctx) => this.run(upstream, new EntryRewriter(this.map, this.view, attributes), ctx),
+      execute: (ctx) => {
+        const rewriter = new EntryRewriter(this.map, this.view, attributes);
+        return HookedSearch.over(() => this.inner.search(upstream, ctx), { entry: (e) => rewriter.rewrite(e), error: (err) => this.virtualError(err) });
+      },
     };
   }
 
@@ -70,14 +73,6 @@ export class NamespaceStage implements Directory {
       return failedSearch(err as Error);
     }
     return plan === undefined ? EMPTY_SEARCH : plan.execute(ctx);
-  }
-
-  private async *run(request: SearchRequest, rewriter: EntryRewriter, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
-    try {
-      for await (const entry of this.inner.search(request, ctx)) yield rewriter.rewrite(entry);
-    } catch (err) {
-      throw this.virtualError(err);
-    }
   }
 
   async bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void> {
