@@ -89,8 +89,9 @@ export class Connection {
       saslMechanisms: options.tls?.requestsClientCertificates ? ['EXTERNAL'] : [],
       vendorVersion: options.vendorVersion,
     };
+    const { directory, authenticator, subschema, accessLog, dropAfterPage, resultCache, observe } = options;
     this.handler = new OperationHandler(
-      { ...options, connectionId: options.id, peerAddress: options.peer.address, log: this.log, rootDse, ...(options.limits.search && { searchLimits: options.limits.search }) },
+      { connectionId: options.id, peerAddress: options.peer.address, log: this.log, rootDse, searchLimits: options.limits.search, directory, authenticator, subschema, accessLog, dropAfterPage, resultCache, observe },
       sink,
     );
     this.applySessionLimits();

@@ -267,8 +267,8 @@ describe('the operation handler', () => {
   });
 
   it('gives a missing entry noSuchObject with the matched DN, and a fault of its own "other" without its details', async () => {
-    const broken = memory();
-    const failing: Directory = Object.assign(Object.create(broken) as MemoryDirectory, {
+    // The memory directory (reached through the prototype) but for a delete that fails with a bug of its own.
+    const failing: Directory = Object.assign(Object.create(memory()) as MemoryDirectory, {
       delete: () => Promise.reject(new TypeError('cannot read properties of undefined (secret detail)')),
     });
     const h = harness({ directory: failing });
