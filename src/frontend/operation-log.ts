@@ -1,0 +1,58 @@
+import type { Logger } from 'pino';
+import { filterToLogString } from '../core/filter-text.js';
+import type { Identity } from '../core/identity.js';
+import type { ResultCode } from '../core/result-codes.js';
+import { capLogged } from '../observability/logger.js';
+import type { LdapRequest } from '../protocol/decoder.js';
+import type { ClientCertificate } from './client-certificate.js';
+
+/** The fields of a request that its access log line shows (never a password). */
+export function describeRequest(request: LdapRequest): Record<string, unknown> {
+  switch (request.op) {
+    case 'bind':
+      return { op: 'bind', dn: capLogged(request.name), method: request.auth.method, ...(request.auth.method === 'sasl' && { mechanism: capLogged(request.auth.mechanism) }) };
+    case 'search': {
+      const s = request.search;
+      return { op: 'search', dn: capLogged(s.base.text), scope: s.scope, filter: filterToLogString(s.filter) };
+    }
+    case 'add':
+      return { op: 'add', dn: capLogged(request.entry.dn.text) };
+    case 'modify':
+    case 'delete':
+    case 'compare':
+      return { op: request.op, dn: capLogged(request.dn.text) };
+    case 'modifyDn':
+      return { op: 'modifyDn', dn: capLogged(request.request.dn.text) };
+    case 'extended':
+      return { op: 'extended', oid: request.oid };
+    default:
+      return { op: request.op };
+  }
+}
+
+/**
+ * The bind audit line, whatever the access log settings: who (the name as sent; for SASL, the
+ * mechanism and the client certificate's subject), from where (the logger's peer), which forest
+ * checked it, and the result. The request's password never gets here.
+ */
+export function auditBind(
+  log: Logger,
+  request: Extract<LdapRequest, { op: 'bind' }>,
+  identity: Identity,
+  certificate: ClientCertificate | undefined,
+  code: ResultCode,
+): void {
+  const forest = identity.kind === 'user' ? identity.forest : undefined;
+  log.info(
+    {
+      bind: capLogged(request.name),
+      ...(request.auth.method === 'sasl' && { mechanism: capLogged(request.auth.mechanism) }),
+      ...(certificate?.state === 'verified' && { subject: capLogged(certificate.subject) }),
+      identity: identity.kind,
+      ...(identity.kind !== 'anonymous' && identity.dn && request.name === '' && { dn: capLogged(identity.dn.text) }),
+      ...(forest !== undefined && { forest }),
+      code,
+    },
+    'bind audit',
+  );
+}
