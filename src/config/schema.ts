@@ -395,10 +395,6 @@ export const configSchema = z
     mounts.push(mount);
   });
   checkAccounts(config.accounts, mounts, ctx);
-  // Each worker keeps its own guard references: several writing one state file would overwrite each other's.
-  if (config.serve.workers !== 1 && config.sync.guard.enabled && config.sync.guard.stateFile !== undefined) {
-    ctx.addIssue({ code: 'custom', path: ['sync', 'guard', 'stateFile'], message: 'cannot be shared by several workers yet: set serve.workers to 1, or remove stateFile' });
-  }
 });
 
 export type CanopyConfig = z.infer<typeof configSchema>;

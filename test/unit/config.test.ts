@@ -44,11 +44,8 @@ describe('configuration', () => {
     expect(errorsOf(`serve: { workers: many }\n${forest}`)[0]).toContain('"many"');
   });
 
-  it('refuses a sync guard state file shared by several workers', () => {
-    expect(errorsOf(`serve: { workers: 2 }\nsync: { guard: { stateFile: guard.json } }\n${forest}`)).toEqual([
-      expect.stringMatching(/^sync\.guard\.stateFile: .*cannot be shared by several workers/),
-    ]);
-    expect(load(`serve: { workers: 1 }\nsync: { guard: { stateFile: guard.json } }\n${forest}`).sync.guard.stateFile).toBe('/etc/canopy/guard.json');
+  it('takes a sync guard state file with several workers (the primary alone reads and writes it)', () => {
+    expect(load(`serve: { workers: 2 }\nsync: { guard: { stateFile: guard.json } }\n${forest}`).sync.guard.stateFile).toBe('/etc/canopy/guard.json');
   });
 
   it('applies defaults and resolves files against the config directory', () => {
