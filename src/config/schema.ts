@@ -347,11 +347,14 @@ export const configSchema = z
   /** How `canopy serve` runs: one process, or a primary with worker processes sharing the LDAP listeners. */
   serve: z
     .strictObject({
-      /** Processes accepting LDAP connections: 1 = this process alone; `auto` = the cores it may use (at most MAX_WORKERS). */
+      /**
+       * Processes accepting LDAP connections: 1 = this process alone; `auto` = the cores it may use
+       * (at most MAX_WORKERS), or one process when a memory forest is served (workerCount).
+       */
       workers: z.preprocess(
         (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
         z.union([z.literal('auto', WORKERS), z.number(WORKERS).int(WORKERS).min(1, WORKERS).max(MAX_WORKERS, WORKERS)], WORKERS),
-      ).default(1),
+      ).default('auto'),
     })
     .prefault({}),
   shutdown: z
