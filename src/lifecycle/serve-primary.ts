@@ -105,7 +105,7 @@ export async function servePrimary(file: string, config: LoadedConfig, logger: L
       const next = loadConfigFile(file);
       throttle.configure(next.security.throttle);
       guard.configure(next.sync.guard);
-      relay.shareGuardState(); // a new state file's references
+      relay.shareGuardState(); // the references of a new state file, if sync.guard.stateFile changed
     } catch (err) {
       const errors = err instanceof ConfigErrors ? err.message : (err as Error).message;
       logger.error({ source: file, errors }, 'reload refused: invalid configuration; the running one stays');
