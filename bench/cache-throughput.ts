@@ -31,7 +31,8 @@ const ATTRIBUTES = ['cn', 'mail', 'userPrincipalName'];
 function startProxy(dir: string, name: string, slapdUrl: string, cache: boolean): Promise<Canopy> {
   return startCanopy(
     join(dir, `${name}.yaml`),
-    benchForestSettings(slapdUrl, `cache: { enabled: ${cache} }`),
+    // One process (serve.workers is auto by default): one result cache, on the core the servers are pinned to.
+    benchForestSettings(slapdUrl, `cache: { enabled: ${cache} }\nserve: { workers: 1 }`),
   );
 }
 

@@ -153,7 +153,9 @@ try {
     bind: { dn: "${serviceDn(f.base)}", password: "${SERVICE_PASSWORD}" }
     bindResolution: ${bindResolution}`,
   );
+  // One process, as each slapd proxy is: its pid is pinned and its CPU and memory measured (serve.workers is auto by default).
   const canopySettings = (cache: boolean) => `cache: { enabled: ${cache} }
+serve: { workers: 1 }
 namespace: { suffix: "${SUFFIX}" }
 access:
   - { who: authenticated, what: { dn: "${SUFFIX}", scope: subtree }, allow: read }

@@ -88,6 +88,8 @@ export interface ServerOptions {
   readonly cachePeers?: CachePeers;
   /** The failed-bind counts every worker shares (serve.workers): the primary's. */
   readonly bindThrottle?: Throttle;
+  /** The sync deletion guard the routers report to: a worker's copy of the primary's (serve.workers); the server makes one otherwise. */
+  readonly syncGuard?: SyncGuard;
   /** The message of the line logged once listening: a worker's differs from the server's own `canopy listening`. */
   readonly listeningMessage?: string;
 }
@@ -96,8 +98,6 @@ export interface ServerOptions {
 interface PipelineOptions extends ServerOptions {
   /** Shared by every pipeline of the process. */
   readonly sortBuffers?: SortBuffers;
-  /** The sync deletion guard the routers report to (the server makes one; tools read without it). */
-  readonly syncGuard?: SyncGuard;
 }
 
 /** One configuration's pipeline, with what the server needs to serve, probe and replace it. */
@@ -121,7 +121,7 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
   const logger = serverOptions.logger ?? createLogger(config.logging.level);
   // Both outlive a reload: the sort buffers' bounds (limits are read at start only), for the
   // pipelines of every configuration, and the sync guard's references (a reload changes its settings).
-  const syncGuard = new SyncGuard(config.sync.guard, logger);
+  const syncGuard = serverOptions.syncGuard ?? new SyncGuard(config.sync.guard, logger);
   const options: PipelineOptions = {
     ...serverOptions,
     sortBuffers: new SortBuffers(config.limits.maxSortEntriesPerConnection, config.limits.maxSortEntriesTotal),

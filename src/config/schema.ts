@@ -347,11 +347,14 @@ export const configSchema = z
   /** How `canopy serve` runs: one process, or a primary with worker processes sharing the LDAP listeners. */
   serve: z
     .strictObject({
-      /** Processes accepting LDAP connections: 1 = this process alone; `auto` = the cores it may use (at most MAX_WORKERS). */
+      /**
+       * Processes accepting LDAP connections: 1 = this process alone; `auto` = the cores it may use
+       * (at most MAX_WORKERS), or one process when a memory forest is served (workerCount).
+       */
       workers: z.preprocess(
         (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
         z.union([z.literal('auto', WORKERS), z.number(WORKERS).int(WORKERS).min(1, WORKERS).max(MAX_WORKERS, WORKERS)], WORKERS),
-      ).default(1),
+      ).default('auto'),
     })
     .prefault({}),
   shutdown: z
@@ -395,10 +398,6 @@ export const configSchema = z
     mounts.push(mount);
   });
   checkAccounts(config.accounts, mounts, ctx);
-  // Each worker keeps its own guard references: several writing one state file would overwrite each other's.
-  if (config.serve.workers !== 1 && config.sync.guard.enabled && config.sync.guard.stateFile !== undefined) {
-    ctx.addIssue({ code: 'custom', path: ['sync', 'guard', 'stateFile'], message: 'cannot be shared by several workers yet: set serve.workers to 1, or remove stateFile' });
-  }
 });
 
 export type CanopyConfig = z.infer<typeof configSchema>;

@@ -7,6 +7,7 @@ import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { startAdminServer, type AdminServer } from '../http/admin-server.js';
 import type { Readiness } from '../http/check-readiness.js';
 import type { Logger } from '../observability/logger.js';
+import { SyncGuard } from '../router/sync-guard.js';
 import type { ServeOptions } from './serve-process.js';
 import { welcomeLines } from './welcome.js';
 import { isCanopyMessage, type ToPrimary, type ToWorker } from './worker-messages.js';
@@ -21,8 +22,9 @@ const REPLACE_DELAY_MS = 1000;
  * LDAPS connections on the same ports (node:cluster hands each connection to the next worker in
  * turn), and keeps for itself the pid file, the signals (SIGHUP: every worker reloads; SIGTERM,
  * SIGINT: every worker drains, then this process exits), the HTTP endpoints (`/metrics` summed
- * over the workers, `/readyz` ready when every worker is), and the relay of cache evictions. A
- * worker that ends on its own is logged and replaced.
+ * over the workers, `/readyz` ready when every worker is), the relay of cache evictions, the
+ * failed-bind counts and the sync guard's references (and its state file). A worker that ends on
+ * its own is logged and replaced.
  */
 export async function servePrimary(file: string, config: LoadedConfig, logger: Logger, count: number, options: ServeOptions): Promise<void> {
   const { pidFile } = options;
@@ -40,7 +42,9 @@ export async function servePrimary(file: string, config: LoadedConfig, logger: L
     const w = cluster.workers?.[id];
     if (w) send(w, message);
   });
-  const relay = new Relay(logger, throttle);
+  // The references every worker decides against: a client's syncs may land on any worker.
+  const guard = new SyncGuard(config.sync.guard, logger);
+  const relay = new Relay(logger, throttle, guard);
   const aggregator = new AggregatorRegistry();
   let stopping = false;
 
@@ -98,7 +102,10 @@ export async function servePrimary(file: string, config: LoadedConfig, logger: L
   // In place before `canopy listening` is logged: a SIGHUP sent on seeing it must not find the default action (exit).
   process.on('SIGHUP', () => {
     try {
-      throttle.configure(loadConfigFile(file).security.throttle);
+      const next = loadConfigFile(file);
+      throttle.configure(next.security.throttle);
+      guard.configure(next.sync.guard);
+      relay.shareGuardState(); // the references of a new state file, if sync.guard.stateFile changed
     } catch (err) {
       const errors = err instanceof ConfigErrors ? err.message : (err as Error).message;
       logger.error({ source: file, errors }, 'reload refused: invalid configuration; the running one stays');
@@ -110,8 +117,11 @@ export async function servePrimary(file: string, config: LoadedConfig, logger: L
     });
   });
 
-  // `canopy guard accept` signals a single process; with workers there is no state file to accept in (refused), and the signal must not end the primary.
-  process.on('SIGUSR2', () => logger.warn('SIGUSR2 ignored: with serve.workers, each worker keeps its own sync guard references'));
+  // `canopy guard accept` signals the pid file's process: this one, which holds the references.
+  process.on('SIGUSR2', () => {
+    guard.acceptFromFile();
+    relay.shareGuardState();
+  });
   let admin: AdminServer | undefined;
   if (config.http.enabled) {
     admin = await startAdminServer({
@@ -144,6 +154,7 @@ export async function servePrimary(file: string, config: LoadedConfig, logger: L
     void Promise.all(ended).then(async (clean) => {
       clearTimeout(deadline);
       await admin?.close();
+      guard.flush();
       if (pidFile !== undefined) rmSync(pidFile, { force: true });
       const ok = clean.every(Boolean);
       if (ok) logger.info('canopy stopped');
@@ -171,7 +182,8 @@ function combineReadiness(answers: readonly Readiness[], count: number): Readine
 
 /**
  * What passes between the workers through the primary: a write's evictions (answered to the writer
- * once every other worker has evicted), reload and readiness rounds, the shared throttle's requests.
+ * once every other worker has evicted), reload and readiness rounds, the shared throttle's requests,
+ * the sync guard's decisions.
  */
 class Relay {
   private next = 0;
@@ -182,6 +194,7 @@ class Relay {
   constructor(
     private readonly logger: Logger,
     private readonly throttle: ThrottleHost,
+    private readonly guard: SyncGuard,
   ) {}
 
   received(worker: Worker, message: ToPrimary): void {
@@ -208,7 +221,22 @@ class Relay {
       case 'throttle-settle':
         this.throttle.received(worker.id, message);
         break;
+      case 'guard-state-request':
+        send(worker, { canopy: 'guard-state', state: this.guard.snapshot() });
+        break;
+      case 'guard-changed':
+        // Kept here (and in the state file), then in every worker's copy, the decider's included:
+        // each applies the changes in the primary's order, so all copies end up as the primary's.
+        this.guard.merge(message.change);
+        for (const w of liveWorkers()) send(w, { canopy: 'guard-changed', change: message.change });
+        break;
     }
+  }
+
+  /** Every worker's copy of the sync guard's references becomes the primary's (after an accept or a new state file). */
+  shareGuardState(): void {
+    const state = this.guard.snapshot();
+    for (const w of liveWorkers()) send(w, { canopy: 'guard-state', state });
   }
 
   /** Asks every worker for its readiness; those that do not answer in time count as not ready (left out). */

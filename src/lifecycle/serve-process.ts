@@ -29,7 +29,11 @@ export interface ServeOptions {
  */
 export async function serveProcess(file: string, config: LoadedConfig, logger: Logger, options: ServeOptions = {}): Promise<void> {
   if (cluster.isWorker) return serveWorker(file, config, logger);
-  const workers = workerCount(config.serve.workers);
+  const memory = config.forests.filter((f) => f.backend === 'memory').map((f) => f.name);
+  const workers = workerCount(config.serve.workers, memory.length > 0);
+  if (config.serve.workers === 'auto' && memory.length > 0) {
+    logger.info({ forests: memory }, 'serve.workers auto: one process, since each worker would load its own copy of a memory forest and not see writes through the others');
+  }
   if (workers > 1) return servePrimary(file, config, logger, workers, options);
   const { pidFile } = options;
   // Listening for stop signals from the start: one asked for while starting (the "listening" line
@@ -87,9 +91,14 @@ export async function serveProcess(file: string, config: LoadedConfig, logger: L
   if (stopAsked !== undefined) stop(stopAsked);
 }
 
-/** The worker processes `serve.workers` asks for: `auto` is the cores this process may use, at most MAX_WORKERS. */
-export function workerCount(setting: number | 'auto', cores: number = availableParallelism()): number {
-  return setting === 'auto' ? Math.min(cores, MAX_WORKERS) : setting;
+/**
+ * The worker processes `serve.workers` asks for: `auto` is the cores this process may use, at most
+ * MAX_WORKERS, but one when a memory forest is served: each worker would load its own copy, and a
+ * write through one would not be seen through the others.
+ */
+export function workerCount(setting: number | 'auto', memoryForests: boolean, cores: number = availableParallelism()): number {
+  if (setting !== 'auto') return setting;
+  return memoryForests ? 1 : Math.min(cores, MAX_WORKERS);
 }
 
 /**

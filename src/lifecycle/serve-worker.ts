@@ -8,6 +8,7 @@ import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { Dn } from '../core/dn.js';
 import type { Logger } from '../observability/logger.js';
 import { registry } from '../observability/metrics.js';
+import { SyncGuard } from '../router/sync-guard.js';
 import { startServer, type RunningServer } from '../server.js';
 import { isCanopyMessage, type ToPrimary, type ToWorker } from './worker-messages.js';
 
@@ -41,6 +42,11 @@ export async function serveWorker(file: string, config: LoadedConfig, processLog
 
   const peers = new PrimaryEvictions(send);
   const throttle = new ThrottleClient(send);
+  // A copy of the primary's references: decided on here (a search cannot wait for the primary at its
+  // end), each decision sent to the primary, every worker's decisions received back from it.
+  const guard = new SyncGuard(config.sync.guard, logger, (change) => send({ canopy: 'guard-changed', change }));
+  let guardReceived!: () => void;
+  const guardReady = new Promise<void>((resolve) => (guardReceived = resolve));
   // The primary may speak to this worker before it listens (it is one of the workers): evictions
   // and a reload asked for while starting are carried out once started, since the configuration
   // read at start may predate the reload, and a search may be kept before start-up returns.
@@ -71,6 +77,13 @@ export async function serveWorker(file: string, config: LoadedConfig, processLog
         if (server && !early) void server.readiness().then((readiness) => send({ canopy: 'readiness', id: message.id, readiness }));
         else send({ canopy: 'readiness', id: message.id, readiness: { ready: false, listening: false, forests: [] } });
         break;
+      case 'guard-state':
+        guard.replace(message.state);
+        guardReceived();
+        break;
+      case 'guard-changed':
+        guard.merge(message.change);
+        break;
       case 'throttle-granted':
       case 'throttle-refused':
       case 'throttle-failed':
@@ -78,8 +91,11 @@ export async function serveWorker(file: string, config: LoadedConfig, processLog
         break;
     }
   });
+  // Serving before the references arrive would take the first sync here for a new baseline.
+  send({ canopy: 'guard-state-request' });
+  await guardReady;
   try {
-    server = await startServer(withoutHttp(config), { logger, cachePeers: peers, bindThrottle: throttle, listeningMessage: 'worker listening' });
+    server = await startServer(withoutHttp(config), { logger, cachePeers: peers, bindThrottle: throttle, syncGuard: guard, listeningMessage: 'worker listening' });
   } catch (err) {
     // Closing the channel lets this process end once the error is printed; the primary sees it exit.
     worker.disconnect();

@@ -1,5 +1,6 @@
 import type { ThrottleAnswer, ThrottleRequest } from '../auth/shared-bind-throttle.js';
 import type { Readiness } from '../http/check-readiness.js';
+import type { GuardChange, GuardState } from '../router/sync-guard.js';
 
 /**
  * What the primary and its workers (serve.workers) tell each other over the cluster's IPC channel.
@@ -18,6 +19,10 @@ export type ToWorker =
   | { readonly canopy: 'evicted-everywhere'; readonly id: number }
   /** Answer with this worker's readiness. */
   | { readonly canopy: 'readiness'; readonly id: number }
+  /** The sync guard's references as the primary holds them: the worker's copy becomes this. */
+  | { readonly canopy: 'guard-state'; readonly state: GuardState }
+  /** A sync decision a worker made, as the primary keeps it (the deciding worker gets it back too, to stay in the primary's order). */
+  | { readonly canopy: 'guard-changed'; readonly change: GuardChange }
   | ThrottleAnswer;
 
 /** From a worker to the primary. */
@@ -28,6 +33,10 @@ export type ToPrimary =
   | { readonly canopy: 'wrote'; readonly id: number; readonly dns: readonly string[] }
   | { readonly canopy: 'evicted'; readonly id: number }
   | { readonly canopy: 'readiness'; readonly id: number; readonly readiness: Readiness }
+  /** A starting worker asks for the sync guard's references (answered with `guard-state`) before it serves. */
+  | { readonly canopy: 'guard-state-request' }
+  /** A sync decision of this worker changed a reference, a pending count or a trip. */
+  | { readonly canopy: 'guard-changed'; readonly change: GuardChange }
   | ThrottleRequest;
 
 /** Whether an IPC message is one of Canopy's (prom-client's metrics requests share the channel). */

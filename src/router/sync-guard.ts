@@ -70,6 +70,18 @@ export interface AcceptRequest {
   readonly forest?: string;
 }
 
+/**
+ * What one sync decision changed: one shape's record for one forest. With serve.workers, a worker
+ * sends it to the primary, which holds the references, and the primary passes it on to every worker.
+ */
+export interface GuardChange {
+  readonly key: string;
+  readonly description: ShapeDescription;
+  readonly lastSeen: string;
+  readonly forest: string;
+  readonly record: GuardedForest;
+}
+
 /** A search the guard watches: its key, and what to say about it (made only when needed). */
 export interface WatchedSearch {
   readonly key: string;
@@ -80,11 +92,22 @@ export class SyncGuard {
   private state: GuardState;
   private saveTimer?: NodeJS.Timeout;
 
+  /**
+   * With `share`, this is a worker's copy of the references the primary holds (serve.workers): it
+   * starts empty until `replace` gives it the primary's, reads and writes no state file (the primary
+   * alone does), and hands each decision's change to `share` for the primary to keep and pass on.
+   */
   constructor(
     private settings: SyncGuardSettings,
     private readonly logger: Logger,
+    private readonly share?: (change: GuardChange) => void,
   ) {
-    this.state = loadState(settings.stateFile, logger);
+    this.state = loadState(this.file, logger);
+  }
+
+  /** The state file this guard reads and writes: none for a worker's copy. */
+  private get file(): string | undefined {
+    return this.share ? undefined : this.settings.stateFile;
   }
 
   /** A reload's new settings; a new state file is read, the references in memory are kept otherwise. */
@@ -92,7 +115,21 @@ export class SyncGuard {
     const moved = settings.stateFile !== this.settings.stateFile;
     this.flush();
     this.settings = settings;
-    if (moved) this.state = loadState(settings.stateFile, this.logger);
+    if (moved && !this.share) this.state = loadState(this.file, this.logger);
+  }
+
+  /** A change decided elsewhere (another worker, through the primary), kept as if decided here. */
+  merge(change: GuardChange): void {
+    const shape = (this.state.shapes[change.key] ??= { description: change.description, lastSeen: change.lastSeen, forests: {} });
+    if (change.lastSeen > shape.lastSeen) shape.lastSeen = change.lastSeen;
+    shape.forests[change.forest] = structuredClone(change.record);
+    this.forgetOldest();
+    this.save();
+  }
+
+  /** The primary's whole state, for a worker's copy: at its start, after an accept or a new state file. */
+  replace(state: GuardState): void {
+    this.state = structuredClone(state);
   }
 
   /** The search as the guard knows it, or undefined when it is not sync-shaped (or the guard is off). */
@@ -137,13 +174,13 @@ export class SyncGuard {
         record.reference = { count, at: now };
         delete record.pending;
       }
-      this.save();
+      this.changed(search.key, shape, forest);
       return undefined;
     }
     record.pending = { count, at: now };
     record.trips++;
     record.lastTrip = now;
-    this.save();
+    this.changed(search.key, shape, forest);
     metrics.syncGuardTrips.inc({ forest });
     this.logger.warn(
       { forest, ...shape.description, reference: reference.count, referenceAt: reference.at, count },
@@ -169,7 +206,7 @@ export class SyncGuard {
 
   /** Applies an accept request left by `canopy guard accept` (SIGUSR2), then removes it. */
   acceptFromFile(): void {
-    const file = acceptRequestFile(this.settings.stateFile);
+    const file = acceptRequestFile(this.file);
     if (file === undefined) return;
     let request: AcceptRequest;
     try {
@@ -192,7 +229,12 @@ export class SyncGuard {
     if (this.saveTimer === undefined) return;
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
-    saveState(this.settings.stateFile, this.state, this.logger);
+    saveState(this.file, this.state, this.logger);
+  }
+
+  private changed(key: string, shape: GuardedShape, forest: string): void {
+    this.save();
+    this.share?.({ key, description: shape.description, lastSeen: shape.lastSeen, forest, record: structuredClone(shape.forests[forest]) });
   }
 
   private isDrop(reference: number, count: number): boolean {
@@ -202,10 +244,10 @@ export class SyncGuard {
 
   /** Syncs end in bursts of a few searches: one write covers them. */
   private save(): void {
-    if (this.settings.stateFile === undefined || this.saveTimer !== undefined) return;
+    if (this.file === undefined || this.saveTimer !== undefined) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      saveState(this.settings.stateFile, this.state, this.logger);
+      saveState(this.file, this.state, this.logger);
     }, 200);
     this.saveTimer.unref();
   }

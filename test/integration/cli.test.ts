@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { spawnCanopy } from '../support/canopy-process.js';
+import { logRecords, spawnCanopy } from '../support/canopy-process.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const cli = join(root, 'dist/cli.js');
@@ -69,10 +69,15 @@ describe('canopy command line', () => {
     expect(r.status).toBe(0);
   });
 
-  it('serve starts on the default configuration and stops cleanly on SIGTERM', async () => {
+  it('serve starts on the default configuration, as one process (memory forests), and stops cleanly on SIGTERM', async () => {
     const canopy = await spawnCanopy(process.execPath, [cli, 'serve'], { env: { CANOPY_PORT: '0' } });
     expect(canopy.url).toMatch(/^ldap:\/\/127\.0\.0\.1:\d+$/);
     expect(canopy.logLines.some((l) => l.includes('"forest":"avvid"'))).toBe(true);
+    // serve.workers is auto by default, which a memory forest makes one process: said at info, and no worker starts.
+    const records = logRecords(canopy);
+    expect(records.find((l) => String(l.msg).startsWith('serve.workers auto: one process'))).toMatchObject({ level: 30, forests: ['avvid', 'vse'] });
+    expect(records.find((l) => l.msg === 'canopy listening')).not.toHaveProperty('workers');
+    expect(records.some((l) => l.msg === 'worker listening')).toBe(false);
     expect(await canopy.stop()).toBe(0);
   });
 });

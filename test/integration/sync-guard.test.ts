@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,8 @@ import { hashPassword } from '../../src/core/scrypt-hash.js';
 import { parseConfig } from '../../src/config/load.js';
 import { generateForest, SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { metricValue, metrics } from '../../src/observability/metrics.js';
-import { spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
+import { MAX_WORKERS } from '../../src/config/schema.js';
+import { logRecords, spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
 import { runLdapTool } from '../support/ldap-tools.js';
 import { fixtureForests, repoRoot, startTestServer } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
@@ -145,6 +146,9 @@ ${forestYaml}
   }
 
   it('fails the sync after 40 % of a forest moved out, through a restart and a reload, until accepted', async () => {
+    // serve.workers is auto by default: with ldap forests, a worker per core (2 on CI), so the
+    // consumer's syncs, each on a new connection, land on different workers and share the primary's references.
+    expect(logRecords(canopy!).find((l) => l.msg === 'canopy listening')?.workers ?? 1).toBe(Math.min(availableParallelism(), MAX_WORKERS));
     const first = sync();
     expect(first.ok).toBe(true);
     const everyone = first.seen!;

@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Attribute, Change, Client, InvalidCredentialsError } from 'ldapts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { logged, logRecords, spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
 import { SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { loadState } from '../../src/router/sync-guard.js';
 import { RawLdapClient } from '../support/raw-ldap.js';
 import { openAccess, repoRoot } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
@@ -207,6 +208,58 @@ describe('serve.workers: 2, as a process', () => {
     expect(served).toContain(replacement.pid);
     expect(served).not.toContain(victim);
     await expect.poll(async () => (await fetch(`${httpUrl(p!)}/readyz`)).status, { timeout: 10_000 }).toBe(200);
+  });
+
+  it('the sync guard: syncs landing on different workers share one baseline, kept in a state file only the primary writes', async () => {
+    const { file, pidFile, write } = configFile();
+    const dir = dirname(file);
+    const stateFile = join(dir, 'guard.json');
+    const guard = 'sync: { guard: { minEntries: 5, maxDropPercent: 10, maxDropCount: 3, stateFile: guard.json } }\ncache: { enabled: false }\n';
+    write(memoryForest() + guard);
+    // Every write of the state file goes through a temporary file named after the writing process.
+    const writers = new Set<number>();
+    const watcher = watch(dir, (_event, name) => {
+      const pid = /^guard\.json\.(\d+)\.tmp$/.exec(name ?? '')?.[1];
+      if (pid !== undefined) writers.add(Number(pid));
+    });
+    try {
+      p = await start(file, pidFile);
+      const [a, b] = await clientsOnBothWorkers(p);
+      const sync = (c: Client) =>
+        c.search(AVVID, { filter: '(objectClass=user)', attributes: ['1.1'] }).then(
+          (r) => ({ ok: true as const, count: r.searchEntries.length }),
+          (err: Error & { code?: number }) => ({ ok: false as const, code: err.code, message: err.message }),
+        );
+      const first = await sync(a);
+      expect(first.ok).toBe(true);
+      const everyone = first.ok ? first.count : 0;
+      expect(everyone).toBeGreaterThan(20);
+
+      // Most users leave the forest's view (an edited filter), between a sync through one worker and one through the other.
+      write(memoryForest(', filter: "(|(department=Sales)(!(objectClass=user)))"') + guard);
+      const from = p.logLines.length;
+      expect(spawnSync(process.execPath, [cli, 'reload', '--pid-file', pidFile], { encoding: 'utf8', timeout: 20_000 }).status).toBe(0);
+      await logged(p, 'every worker reloaded its configuration', from);
+      for (const c of [b, a]) {
+        const refused = await sync(c);
+        expect(refused).toMatchObject({ ok: false, code: 52 });
+        expect(refused.ok === false && refused.message).toContain(`forest "avvid" returned`);
+        expect(refused.ok === false && refused.message).toContain(`had ${everyone}`);
+      }
+      const trips = await logged(p, 'sync guard: a complete result fell far below the last one; the search fails instead of reading as deletions', from, 2);
+      expect(new Set(trips.map((l) => l.pid)).size).toBe(2);
+
+      await expect.poll(() => Object.values(loadState(stateFile).shapes)[0]?.forests.avvid.trips, { timeout: 5_000 }).toBe(2);
+      const listed = spawnSync(process.execPath, [cli, 'guard', 'list', '--config', file], { encoding: 'utf8', timeout: 20_000 });
+      expect(listed.stdout).toMatch(new RegExp(`avvid\\s+${everyone} \\(.+\\)\\s+\\d+ \\(.+\\)\\s+2`));
+      const accepted = spawnSync(process.execPath, [cli, 'guard', 'accept', '--forest', 'avvid', '--pid-file', pidFile, '--config', file], { encoding: 'utf8', timeout: 20_000 });
+      expect(accepted.stderr).toBe('');
+      expect(accepted.status).toBe(0);
+      for (const c of [a, b]) expect(await sync(c)).toMatchObject({ ok: true });
+      expect(writers).toEqual(new Set([p.child.pid]));
+    } finally {
+      watcher.close();
+    }
   });
 
   it('SIGTERM drains every worker: a search in flight on each finishes, then the primary exits 0 and removes its pid file', async () => {

@@ -33,8 +33,8 @@ describe('configuration', () => {
     expect(errorsOf(text)).toEqual([expect.stringMatching(/^forests\[0\]\.maxValRange: .*must be at least 10/)]);
   });
 
-  it('serve.workers: 1 by default, a number, auto, or an environment variable; anything else names key and value', () => {
-    expect(load(forest).serve.workers).toBe(1);
+  it('serve.workers: auto by default, a number, auto, or an environment variable; anything else names key and value', () => {
+    expect(load(forest).serve.workers).toBe('auto');
     expect(load(`serve: { workers: 4 }\n${forest}`).serve.workers).toBe(4);
     expect(load(`serve: { workers: auto }\n${forest}`).serve.workers).toBe('auto');
     expect(load(`serve: { workers: "\${W}" }\n${forest}`, { W: '3' }).serve.workers).toBe(3);
@@ -44,11 +44,8 @@ describe('configuration', () => {
     expect(errorsOf(`serve: { workers: many }\n${forest}`)[0]).toContain('"many"');
   });
 
-  it('refuses a sync guard state file shared by several workers', () => {
-    expect(errorsOf(`serve: { workers: 2 }\nsync: { guard: { stateFile: guard.json } }\n${forest}`)).toEqual([
-      expect.stringMatching(/^sync\.guard\.stateFile: .*cannot be shared by several workers/),
-    ]);
-    expect(load(`serve: { workers: 1 }\nsync: { guard: { stateFile: guard.json } }\n${forest}`).sync.guard.stateFile).toBe('/etc/canopy/guard.json');
+  it('takes a sync guard state file with several workers (the primary alone reads and writes it)', () => {
+    expect(load(`serve: { workers: 2 }\nsync: { guard: { stateFile: guard.json } }\n${forest}`).sync.guard.stateFile).toBe('/etc/canopy/guard.json');
   });
 
   it('applies defaults and resolves files against the config directory', () => {
@@ -219,9 +216,11 @@ describe('configuration', () => {
 });
 
 describe('workerCount', () => {
-  it('auto is the cores the process may use, at most 32; a number is itself', () => {
-    expect(workerCount('auto', 8)).toBe(8);
-    expect(workerCount('auto', 96)).toBe(32);
-    expect(workerCount(3, 96)).toBe(3);
+  it('auto is the cores the process may use, at most 32, or one with a memory forest; a number is itself', () => {
+    expect(workerCount('auto', false, 8)).toBe(8);
+    expect(workerCount('auto', false, 96)).toBe(32);
+    expect(workerCount('auto', true, 8)).toBe(1);
+    expect(workerCount(3, false, 96)).toBe(3);
+    expect(workerCount(3, true, 96)).toBe(3);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -105,5 +105,40 @@ describe('sync guard', () => {
     expect(fresh.snapshot().shapes).toEqual({});
     expect(lines.join('')).toContain('the state file is corrupt');
     expect(readFileSync(stateFile, 'utf8')).toBe('{ not json'); // not overwritten until there is something to keep
+  });
+
+  it("as workers' copies of one primary's guard, decides every sync against the one baseline, kept in the primary's file alone", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'canopy-guard-'));
+    const stateFile = join(dir, 'guard.json');
+    const primary = new SyncGuard({ ...settings, stateFile }, silent);
+    // The primary's relay (serve-primary.ts), without the IPC channel between: keep, then pass on to every copy.
+    const copies: SyncGuard[] = [];
+    const copy = (): SyncGuard => {
+      const worker = new SyncGuard({ ...settings, stateFile }, silent, (change) => {
+        primary.merge(change);
+        for (const c of copies) c.merge(change);
+      });
+      worker.replace(primary.snapshot());
+      copies.push(worker);
+      return worker;
+    };
+    const [a, b] = [copy(), copy()];
+    expect(a.complete(a.watch(request(), ctx())!, 'avvid', 10_000)).toBeUndefined();
+    const refused = b.complete(b.watch(request(), ctx())!, 'avvid', 5_000);
+    expect(refused?.message).toContain('had 10000');
+    for (const guard of [primary, a, b]) {
+      const record = Object.values(guard.snapshot().shapes)[0].forests.avvid;
+      expect(record).toMatchObject({ reference: { count: 10_000 }, pending: { count: 5_000 }, trips: 1 });
+    }
+    // Only the primary writes the file; a worker started later gets its references from the primary.
+    for (const c of copies) c.flush();
+    expect(readdirSync(dir)).toEqual([]);
+    primary.flush();
+    expect(Object.values(loadState(stateFile).shapes)[0].forests.avvid.pending?.count).toBe(5_000);
+    const late = copy();
+    expect(late.complete(late.watch(request(), ctx())!, 'avvid', 5_000)).toBeDefined();
+    expect(primary.accept({ forest: 'avvid' })).toBe(1);
+    late.replace(primary.snapshot());
+    expect(late.complete(late.watch(request(), ctx())!, 'avvid', 5_000)).toBeUndefined();
   });
 });
