@@ -77,7 +77,9 @@ export class Dn {
   child(rdnText: string): Dn {
     const [rdn, ...rest] = parseRdns(rdnText);
     if (!rdn || rest.length > 0) throw invalid(rdnText, 'expected exactly one RDN');
-    return Dn.fromRdns([rdn, ...this.rdns]);
+    // This DN's text and key are reused, not normalised again.
+    if (this.isRoot) return Dn.fromRdns([rdn]);
+    return new Dn([rdn, ...this.rdns], `${rdn.text},${this.text}`, `${rdnKey(rdn)},${this.key}`);
   }
 
   equals(other: Dn): boolean {
@@ -95,16 +97,43 @@ export class Dn {
 
   /** Replaces the `from` suffix (which this DN must lie within) by `to`, keeping the rest as spelled. */
   rebase(from: Dn, to: Dn): Dn {
-    const kept = this.rdns.slice(0, this.rdns.length - from.rdns.length);
-    const rdns = kept.concat(to.rdns);
-    // Every entry a forest returns is rebased: the new suffix's key is reused, not normalised again.
-    const keys = kept.map(rdnKey);
-    if (!to.isRoot) keys.push(to.key);
-    return new Dn(rdns, rdns.map((r) => r.text).join(','), keys.join(','));
+    const k = this.rdns.length - from.rdns.length;
+    if (k === 0) return to;
+    const rdns = this.rdns.slice(0, k).concat(to.rdns);
+    // Every entry a forest returns is rebased: the kept RDNs' text and key are cut from this DN's, not normalised again.
+    let textLength = k - 1;
+    for (let i = 0; i < k; i++) textLength += this.rdns[i].text.length;
+    const text = this.text.slice(0, textLength);
+    const key = from.isRoot ? this.key : this.key.slice(0, this.key.length - from.key.length - 1);
+    return to.isRoot ? new Dn(rdns, text, key) : new Dn(rdns, `${text},${to.text}`, `${key},${to.key}`);
   }
 
   toString(): string {
     return this.text;
+  }
+}
+
+/**
+ * Parses the DNs of entries that share parents (a search's results): the parent of a plain DN is
+ * parsed and normalised once and remembered (a bounded number of them), so each entry costs the
+ * parse of its own RDN. Results are those of Dn.parse.
+ */
+export class SiblingDns {
+  private readonly parents = new Map<string, Dn>();
+
+  constructor(private readonly maxParents = 1024) {}
+
+  parse(text: string): Dn {
+    const comma = text.indexOf(',');
+    if (comma < 0 || NOT_PLAIN.test(text)) return Dn.parse(text);
+    const parentText = text.slice(comma + 1);
+    let parent = this.parents.get(parentText);
+    if (parent === undefined) {
+      parent = Dn.parse(parentText);
+      if (this.parents.size >= this.maxParents) this.parents.clear();
+      this.parents.set(parentText, parent);
+    }
+    return parent.isRoot ? Dn.parse(text) : parent.child(text.slice(0, comma));
   }
 }
 

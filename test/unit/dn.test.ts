@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Dn } from '../../src/core/dn.js';
+import { Dn, SiblingDns } from '../../src/core/dn.js';
 import { ResultCode } from '../../src/core/result-codes.js';
 
 describe('Dn.parse keeps the spelling and normalises the key', () => {
@@ -100,5 +100,40 @@ describe('Dn relations', () => {
       'CN=José,OU=Users,ou=avvid,dc=corp,dc=example',
     );
     expect(Dn.root.parent()).toBeUndefined();
+  });
+
+  it('rebase and child reuse the kept text and key, and agree with parsing the result', () => {
+    const same = (dn: Dn, text: string) => {
+      const parsed = Dn.parse(text);
+      expect([dn.text, dn.key, dn.depth]).toEqual([parsed.text, parsed.key, parsed.depth]);
+    };
+    const dn = Dn.parse('CN=Doe\\, John + uid=jd ,OU=Users,DC=avvid,DC=info');
+    same(dn.rebase(Dn.parse('DC=AVVID, dc=info'), Dn.parse('ou=avvid,dc=corp,dc=example')), 'CN=Doe\\, John + uid=jd,OU=Users,ou=avvid,dc=corp,dc=example');
+    same(dn.rebase(Dn.parse('dc=avvid,dc=info'), Dn.root), 'CN=Doe\\, John + uid=jd,OU=Users');
+    same(dn.rebase(Dn.root, Dn.parse('dc=top')), 'CN=Doe\\, John + uid=jd,OU=Users,DC=avvid,DC=info,dc=top');
+    same(Dn.parse('dc=avvid,dc=info').rebase(Dn.parse('dc=avvid,dc=info'), Dn.parse('o=x')), 'o=x');
+    same(Dn.parse('OU=Users,DC=x').child('commonName=Ann  Lee'), 'commonName=Ann  Lee,OU=Users,DC=x');
+    same(Dn.root.child('dc=x'), 'dc=x');
+  });
+
+  it('parses sibling DNs with their parent parsed once, exactly as Dn.parse does', () => {
+    const dns = new SiblingDns(2);
+    const texts = [
+      'CN=User 1,OU=Users,DC=avvid,DC=info',
+      'CN=User 2,OU=Users,DC=avvid,DC=info',
+      'cn = spaced , OU=Users,  DC=avvid,DC=info',
+      'CN=Doe\\, John,OU=Users,DC=avvid,DC=info',
+      'CN=a+uid=b,OU=Users,DC=avvid,DC=info',
+      'CN=x,OU=Other,DC=avvid,DC=info',
+      'CN=y,OU=Third,DC=avvid,DC=info',
+      'DC=info',
+      'CN=José,OU=Users,DC=avvid,DC=info',
+    ];
+    for (const text of [...texts, ...texts]) {
+      const parsed = Dn.parse(text);
+      const sibling = dns.parse(text);
+      expect([sibling.text, sibling.key, sibling.depth], text).toEqual([parsed.text, parsed.key, parsed.depth]);
+    }
+    expect(() => dns.parse('CN=x,OU=Users,=bad')).toThrow(/invalid DN/);
   });
 });

@@ -1,4 +1,4 @@
-import { Dn } from '../../core/dn.js';
+import { SiblingDns } from '../../core/dn.js';
 import { Entry } from '../../core/entry.js';
 import type { BerReader } from '../../protocol/ber-reader.js';
 import { EncodedAttribute } from '../../core/encoded-attribute.js';
@@ -6,6 +6,9 @@ import { EncodedAttribute } from '../../core/encoded-attribute.js';
 const SEQUENCE = 0x30;
 const SET = 0x31;
 const BINARY_OPTION = /;binary(?:;|$)/i;
+/** Entries of a search share parents: each parent DN is parsed once (for all forests, bounded). */
+const entryDns = new SiblingDns();
+
 /** Spellings remembered: a forest's entries share a handful. */
 const MAX_DECIDED = 1024;
 
@@ -41,7 +44,7 @@ export class BinaryAttributes {
  * Malformed BER is a BerError or MalformedValues, a malformed DN an LdapError.
  */
 export function entryFromBer(reader: BerReader, binary: BinaryAttributes): Entry {
-  const entry = new Entry(Dn.parse(reader.string()));
+  const entry = new Entry(entryDns.parse(reader.string()));
   const end = reader.enter(SEQUENCE);
   while (reader.pos < end) {
     const attributeEnd = reader.enter(SEQUENCE);
