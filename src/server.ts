@@ -30,6 +30,7 @@ import { startAdminServer, type AdminServer } from './http/admin-server.js';
 import { checkReadiness, type ForestCheck, type Readiness } from './http/check-readiness.js';
 import { registry } from './observability/metrics.js';
 import { LivePipeline, type Pipeline } from './live-pipeline.js';
+import { stack } from './core/stage.js';
 import { SyncGuard } from './router/sync-guard.js';
 import { version } from './version.js';
 
@@ -311,7 +312,15 @@ async function assemblePipeline(config: LoadedConfig, logger: Logger, options: P
     cache,
     checks: forestChecks(forests),
     backends: new Map(forests.map((f, i) => [f.name, { key: forestKey(config.forests[i]), backend: f.backend }])),
-    directory: assembleAccess(config, cache ? new CacheInvalidation(cache, router, options.cachePeers) : router),
+    // Below the front end (which answers from the result cache first, and swaps whole stacks on reload), top to bottom.
+    directory: stack(
+      [
+        (next) => assembleAccess(config, next),
+        cache && ((next) => new CacheInvalidation(cache, next, options.cachePeers)),
+        // then the router, which fans out to each forest's namespace stage over its backend (assembleRouter)
+      ],
+      router,
+    ),
     authenticator: assembleAuthenticator(config, namespace, forests, logger, options.bindThrottle),
     handOn(names) {
       for (const n of names) handedOn.add(n);

@@ -4,11 +4,10 @@ import type {
   ModifyDnRequest,
   OperationContext,
   PasswordModifyRequest,
-  SearchRequest,
-  SearchStream,
 } from '../core/directory.js';
 import type { Dn } from '../core/dn.js';
-import type { AttributeValue, Entry } from '../core/entry.js';
+import type { Entry } from '../core/entry.js';
+import { Stage } from '../core/stage.js';
 import type { ResultCache } from './result-cache.js';
 
 /**
@@ -26,61 +25,51 @@ export interface CachePeers {
  * and its new place) are evicted — here and, with workers, in every other worker's cache before
  * the write's result goes back to its client.
  */
-export class CacheInvalidation implements Directory {
+export class CacheInvalidation extends Stage {
   constructor(
     private readonly cache: ResultCache,
-    private readonly inner: Directory,
+    next: Directory,
     private readonly peers?: CachePeers,
-  ) {}
-
-  namingContexts(): readonly Dn[] {
-    return this.inner.namingContexts();
+  ) {
+    super(next);
   }
 
-  search(request: SearchRequest, ctx: OperationContext): SearchStream {
-    return this.inner.search(request, ctx);
-  }
-
-  bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void> {
-    return this.inner.bind(dn, password, ctx);
-  }
-
-  async add(entry: Entry, ctx: OperationContext): Promise<void> {
+  override async add(entry: Entry, ctx: OperationContext): Promise<void> {
     try {
-      await this.inner.add(entry, ctx);
+      await this.next.add(entry, ctx);
     } finally {
       await this.evict(entry.dn);
     }
   }
 
-  async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
+  override async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
     try {
-      await this.inner.modify(dn, changes, ctx);
+      await this.next.modify(dn, changes, ctx);
     } finally {
       await this.evict(dn);
     }
   }
 
-  async delete(dn: Dn, ctx: OperationContext): Promise<void> {
+  override async delete(dn: Dn, ctx: OperationContext): Promise<void> {
     try {
-      await this.inner.delete(dn, ctx);
+      await this.next.delete(dn, ctx);
     } finally {
       await this.evict(dn);
     }
   }
 
-  async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
+  override async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
     try {
-      await this.inner.modifyDn(request, ctx);
+      await this.next.modifyDn(request, ctx);
     } finally {
       // Without a new superior the entry stays beside its old place, in the same forest.
       await this.evict(request.dn, ...(request.newSuperior ? [request.newSuperior] : []));
     }
   }
 
-  async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
+  override async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
     try {
-      await this.inner.passwordModify(request, ctx);
+      await this.next.passwordModify(request, ctx);
     } finally {
       await this.evict(request.user);
     }
@@ -89,13 +78,5 @@ export class CacheInvalidation implements Directory {
   private async evict(...dns: Dn[]): Promise<void> {
     for (const dn of dns) this.cache.invalidate(dn);
     await this.peers?.evict(dns);
-  }
-
-  compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
-    return this.inner.compare(dn, attribute, value, ctx);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

@@ -16,6 +16,7 @@ import { ANONYMOUS } from '../../core/identity.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
 import { EMPTY_SEARCH, failedSearch, HookedSearch } from '../../core/search-stream.js';
+import { Stage } from '../../core/stage.js';
 import { allows, type AccessPolicy, type AccessView, type EntryAccess } from './access-policy.js';
 import { filterAttributes } from './filter-attributes.js';
 import { readableSort } from './readable-sort.js';
@@ -35,19 +36,17 @@ const ANY_ENTRY: Filter = { type: 'present', attribute: 'objectClass' };
  * own permissions decide; anyone else needs `write` from the rules and writes with the forest's
  * service account.
  */
-export class AccessStage implements Directory {
+export class AccessStage extends Stage {
   constructor(
     private readonly policy: AccessPolicy,
-    private readonly inner: Directory,
+    next: Directory,
     /** Each forest's mount by name: where its users write as themselves. */
     private readonly forestMounts: ReadonlyMap<string, Dn> = new Map(),
-  ) {}
-
-  namingContexts(): readonly Dn[] {
-    return this.inner.namingContexts();
+  ) {
+    super(next);
   }
 
-  search(request: SearchRequest, ctx: OperationContext): SearchStream {
+  override search(request: SearchRequest, ctx: OperationContext): SearchStream {
     const view = this.view(ctx);
     request = readableSort(request, view);
     if (!view.reaches(request.base, request.scope, 'read')) return failedSearch(refusal(ctx, request.base));
@@ -69,7 +68,7 @@ export class AccessStage implements Directory {
 
   /** The entries `view` may read, each with the attributes it may read. */
   private visible(view: AccessView, request: SearchRequest, ctx: OperationContext): SearchStream {
-    return HookedSearch.over(() => this.inner.search(request, ctx), {
+    return HookedSearch.over(() => this.next.search(request, ctx), {
       entry: (entry) => {
         const access = view.covering(entry.dn);
         if (!allows(access.entry, 'read')) return undefined;
@@ -79,49 +78,42 @@ export class AccessStage implements Directory {
     });
   }
 
-  bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void> {
-    return this.inner.bind(dn, password, ctx);
-  }
-
-  async add(entry: Entry, ctx: OperationContext): Promise<void> {
+  override async add(entry: Entry, ctx: OperationContext): Promise<void> {
     const attributes = Array.from(entry.attributes(), (a) => a.name);
-    return this.inner.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true }));
+    return this.next.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true }));
   }
 
-  async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
+  override async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
     const attributes = changes.map((c) => c.attribute.name);
-    return this.inner.modify(dn, changes, this.writer(dn, ctx, 'modify', { attributes }));
+    return this.next.modify(dn, changes, this.writer(dn, ctx, 'modify', { attributes }));
   }
 
-  async delete(dn: Dn, ctx: OperationContext): Promise<void> {
-    return this.inner.delete(dn, this.writer(dn, ctx, 'delete', { whole: true }));
+  override async delete(dn: Dn, ctx: OperationContext): Promise<void> {
+    return this.next.delete(dn, this.writer(dn, ctx, 'delete', { whole: true }));
   }
 
-  async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
+  override async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
     const parent = request.newSuperior ?? request.dn.parent();
     // The rules must allow writing at the new place too.
     const alsoAt = parent?.child(request.newRdn);
-    return this.inner.modifyDn(request, this.writer(request.dn, ctx, 'modifyDN', { whole: true, ...(alsoAt && { alsoAt }) }));
+    return this.next.modifyDn(request, this.writer(request.dn, ctx, 'modifyDN', { whole: true, ...(alsoAt && { alsoAt }) }));
   }
 
-  async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
+  override async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
     // A change proven by the user's own password is the user's, whoever's connection carries it.
-    if (request.oldPasswordProven) return this.inner.passwordModify(request, ctx);
-    return this.inner.passwordModify(request, this.writer(request.user, ctx, 'password modify', { attributes: ['userPassword'], passwordChange: true }));
+    if (request.oldPasswordProven) return this.next.passwordModify(request, ctx);
+    return this.next.passwordModify(request, this.writer(request.user, ctx, 'password modify', { attributes: ['userPassword'], passwordChange: true }));
   }
 
-  async compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
+  override async compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
     const access = this.view(ctx).covering(dn);
     if (!allows(access.entry, 'read')) throw refusal(ctx, dn);
     if (!allows(access.attribute(attribute), 'read')) {
       throw new LdapError(ResultCode.insufficientAccessRights, `compare: no read access to ${attribute}`);
     }
-    return this.inner.compare(dn, attribute, value, ctx);
+    return this.next.compare(dn, attribute, value, ctx);
   }
 
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 
   private view(ctx: OperationContext): AccessView {
     return this.policy.view(ctx.identity ?? ANONYMOUS);
