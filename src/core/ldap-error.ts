@@ -7,6 +7,8 @@ export class LdapError extends Error {
     message: string,
     /** The longest existing DN above a missing one (noSuchObject), as the client should see it. */
     readonly matchedDn = '',
+    /** The forest whose failure this is, when the message already names it (the router adds nothing). */
+    readonly forest?: string,
   ) {
     super(message);
     this.name = `LdapError(${resultName(code)})`;

@@ -121,7 +121,7 @@ export class FaultSwitches {
       this.trigger(slot, forestName);
       if (slot.fault.kind !== 'hang') {
         const code = slot.fault.kind === 'busy' ? ResultCode.busy : ResultCode.unavailable;
-        throw new LdapError(code, `forest "${forestName}" is ${slot.fault.kind} (injected fault)`);
+        throw new LdapError(code, `forest "${forestName}" is ${slot.fault.kind} (injected fault)`, '', forestName);
       }
       await this.hang(signal);
     }
@@ -141,7 +141,7 @@ export class FaultSwitches {
       afterEntries: slot.fault.afterEntries,
       fire: () => {
         this.trigger(slot, forestName);
-        return new LdapError(ResultCode.unavailable, `forest "${forestName}": connection dropped (injected fault)`);
+        return new LdapError(ResultCode.unavailable, `forest "${forestName}": connection dropped (injected fault)`, '', forestName);
       },
     };
   }

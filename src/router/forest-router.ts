@@ -290,9 +290,9 @@ export class ForestRouter implements Directory {
  */
 function forestFailure(forest: string, err: unknown): Error {
   if (!(err instanceof LdapError)) return new LdapError(ResultCode.unavailable, `forest "${forest}" failed: internal error`);
-  if (err.message.includes(`forest "${forest}"`)) return err;
+  if (err.forest === forest) return err;
   const code = isOutage(err) ? ResultCode.unavailable : err.code;
-  return new LdapError(code, `forest "${forest}": ${err.message}`, err.matchedDn);
+  return new LdapError(code, `forest "${forest}": ${err.message}`, err.matchedDn, forest);
 }
 
 const OUTAGE_CODES: readonly number[] = [ResultCode.unavailable, ResultCode.busy, ResultCode.other, ResultCode.operationsError];

@@ -37,7 +37,7 @@ function counting(forest: RoutedForest): RoutedForest & { calls: number } {
   return counted;
 }
 
-function failing(name: string, mount: string, afterEntries: number): RoutedForest {
+function failing(name: string, mount: string, afterEntries: number, error = new LdapError(ResultCode.unavailable, 'no server reachable')): RoutedForest {
   const dn = Dn.parse(mount);
   return {
     name,
@@ -47,7 +47,7 @@ function failing(name: string, mount: string, afterEntries: number): RoutedFores
       namingContexts: () => [dn],
       async *search() {
         for (let i = 0; i < afterEntries; i++) yield new Entry(dn.child(`cn=x${i}`), [{ name: 'objectClass', values: ['user'] }]);
-        throw new LdapError(ResultCode.unavailable, 'no server reachable');
+        throw error;
       },
     } as unknown as Directory,
   };
@@ -124,6 +124,19 @@ describe('ForestRouter', () => {
     await expect(search(r, 'dc=corp,dc=example', 'sub')).rejects.toMatchObject({
       code: ResultCode.unavailable,
       message: expect.stringContaining('forest "vse"'),
+    });
+  });
+
+  it('names the failed forest once: by the forest the error says it comes from, not by what its text happens to contain', async () => {
+    const named = new LdapError(ResultCode.unavailable, 'forest "vse": no server reachable (ldap://a: refused)', '', 'vse');
+    await expect(search(router([avvid(), failing('vse', 'ou=vse,dc=corp,dc=example', 0, named)]), 'dc=corp,dc=example', 'sub')).rejects.toMatchObject({
+      message: 'forest "vse": no server reachable (ldap://a: refused)',
+    });
+    // An upstream's own text that mentions the forest is still the upstream's: the router says which forest failed.
+    const quoted = new LdapError(ResultCode.busy, 'busy serving forest "vse" replicas');
+    await expect(search(router([avvid(), failing('vse', 'ou=vse,dc=corp,dc=example', 0, quoted)]), 'dc=corp,dc=example', 'sub')).rejects.toMatchObject({
+      code: ResultCode.unavailable,
+      message: 'forest "vse": busy serving forest "vse" replicas',
     });
   });
 

@@ -17,6 +17,8 @@ export interface PoolOptions {
   readonly cursorsPerHolder?: number;
   /** Named in busy messages ("forest X"). */
   readonly name: string;
+  /** The forest the pool serves, which its errors name. */
+  readonly forest?: string;
   /** Told the number of connections with an operation outstanding whenever it changes (the pool-in-use gauge). */
   readonly inUse?: { set(value: number): void };
 }
@@ -102,7 +104,7 @@ export class ConnectionPool {
     const deadline = waitMs === undefined ? Infinity : Date.now() + waitMs;
     for (;;) {
       signal.throwIfAborted();
-      if (this.closed) throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`);
+      if (this.closed) throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`, '', this.options.forest);
       const picked = this.pick(kind);
       // A new connection rather than one whose paged search would hold this request up, while size allows.
       const slot = (!picked || picked.cursor) && this.slots.size + this.opening < this.options.size ? await this.openNew(kind) : picked && this.claim(picked, kind);
@@ -157,6 +159,8 @@ export class ConnectionPool {
     throw new LdapError(
       ResultCode.busy,
       `${this.options.name}: ${holder || 'anonymous'} already holds ${this.cursorsByHolder.perKey} open paged searches here (the most one identity may); finish or abandon one first`,
+      '',
+      this.options.forest,
     );
   }
 
@@ -203,7 +207,7 @@ export class ConnectionPool {
       const slot: Slot = { connection, operations: 1, cursor: kind === 'cursor', idleTimer: undefined };
       if (this.closed) {
         connection.close();
-        throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`);
+        throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`, '', this.options.forest);
       }
       this.slots.set(connection, slot);
       return slot;
@@ -246,7 +250,7 @@ export class ConnectionPool {
           kind === 'cursor'
             ? `all ${this.options.size} connections held an open paged search`
             : `all ${this.options.size} connections carried ${this.options.perConnection} operations`;
-        reject(new LdapError(ResultCode.busy, `${this.options.name}: ${what} for ${this.options.waitMs} ms`));
+        reject(new LdapError(ResultCode.busy, `${this.options.name}: ${what} for ${this.options.waitMs} ms`, '', this.options.forest));
       };
       const timer = deadline === Infinity ? undefined : setTimeout(onTimeout, Math.max(0, deadline - Date.now()));
       this.waiting.add(wake);

@@ -105,6 +105,7 @@ export class LdapDirectory implements Directory {
     this.recovery = new RecoveryProbe(this.selector, (i) => this.checkServer(i));
     this.pool = new ConnectionPool(this.selector, (i) => this.openService(i), {
       name,
+      forest: config.name,
       size: config.pool.size,
       perConnection: config.pool.operationsPerConnection,
       idleMs: config.pool.idleMs,
@@ -114,6 +115,7 @@ export class LdapDirectory implements Directory {
     });
     this.binds = new ConnectionPool(this.selector, async (i) => this.opened(await UpstreamConnection.open(this.servers[i], i)), {
       name,
+      forest: config.name,
       size: config.pool.bindConnections,
       perConnection: 1, // a bind on a connection with other operations outstanding is undefined (RFC 4511 §4.2.1)
       idleMs: config.pool.idleMs,
@@ -232,6 +234,8 @@ export class LdapDirectory implements Directory {
     return new LdapError(
       ResultCode.unavailable,
       `forest "${this.config.name}": ${what} failed on ${this.selector.url(connection.serverIndex)} ${when} (${describeFailure(err)})`,
+      '',
+      this.config.name,
     );
   }
 
@@ -272,6 +276,8 @@ export class LdapDirectory implements Directory {
           throw new LdapError(
             ResultCode.unavailable,
             `forest "${this.config.name}": bind failed on ${this.selector.url(connection.serverIndex)} after a retry (${describeFailure(err)})`,
+            '',
+            this.config.name,
           );
         }
       } finally {
@@ -297,7 +303,7 @@ export class LdapDirectory implements Directory {
     } catch (err) {
       // The password changed (or the account was locked) since the login: nothing was written.
       if (err instanceof LdapError && err.code !== ResultCode.unavailable) {
-        throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": this login's credentials no longer bind upstream (${err.message}); bind again to write`);
+        throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": this login's credentials no longer bind upstream (${err.message}); bind again to write`, '', this.config.name);
       }
       throw err;
     }
@@ -353,7 +359,7 @@ export class LdapDirectory implements Directory {
         const own = ctx.asUser !== undefined || request.oldPasswordProven === true;
         await c.modify(request.user.text, unicodePwdChanges(own ? request.oldPassword : undefined, request.newPassword));
       } else {
-        throw new LdapError(ResultCode.unwillingToPerform, `forest "${this.config.name}" supports no password change (RFC 3062 or unicodePwd)`);
+        throw new LdapError(ResultCode.unwillingToPerform, `forest "${this.config.name}" supports no password change (RFC 3062 or unicodePwd)`, '', this.config.name);
       }
     });
   }
@@ -365,7 +371,7 @@ export class LdapDirectory implements Directory {
       return this.passwordChange;
     } catch (err) {
       // Nothing was changed yet: a failure here is an outage, never an unknown outcome.
-      throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": reading the root DSE of ${this.selector.url(c.serverIndex)} failed (${describeFailure(err)})`);
+      throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": reading the root DSE of ${this.selector.url(c.serverIndex)} failed (${describeFailure(err)})`, '', this.config.name);
     }
   }
 
@@ -375,6 +381,8 @@ export class LdapDirectory implements Directory {
     throw new LdapError(
       ResultCode.unwillingToPerform,
       `forest "${this.config.name}": unicodePwd is written only over an encrypted upstream connection (ldaps:// or tls.startTls), and ${this.selector.url(c.serverIndex)} is not one`,
+      '',
+      this.config.name,
     );
   }
 
@@ -459,7 +467,7 @@ export class LdapDirectory implements Directory {
   /** A write on the connection the user's bind authenticated (held in its session). */
   private async writeAsUser<T>(what: string, ctx: OperationContext, send: (c: UpstreamConnection) => Promise<T>): Promise<T> {
     const held = ctx.session?.get<UserConnection>(this);
-    if (!held) throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": this login holds no upstream session; bind again to write`);
+    if (!held) throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": this login holds no upstream session; bind again to write`, '', this.config.name);
     return held.run(async (connection) => {
       ctx.signal.throwIfAborted();
       this.requests[connection.serverIndex].inc();
@@ -468,7 +476,7 @@ export class LdapDirectory implements Directory {
       } catch (err) {
         if (!isServerFailure(err) || err instanceof UpstreamRefusal) throw upstreamError(err);
         if (err instanceof ConnectionLost) {
-          throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": the upstream connection of this login was closed; try again`);
+          throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": the upstream connection of this login was closed; try again`, '', this.config.name);
         }
         this.selector.markDown(connection.serverIndex, err);
         throw this.unknownOutcome(what, connection, err);
@@ -484,6 +492,8 @@ export class LdapDirectory implements Directory {
     return new LdapError(
       ResultCode.other,
       `forest "${this.config.name}": ${what} sent to ${this.selector.url(connection.serverIndex)} but the connection failed (${describeFailure(err)}); result unknown: the write may or may not have been applied`,
+      '',
+      this.config.name,
     );
   }
 

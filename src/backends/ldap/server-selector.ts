@@ -156,6 +156,6 @@ export class ServerSelector {
 
   unreachable(): LdapError {
     const reasons = this.servers.map((s) => `${s.url}: ${s.lastError ?? 'not tried'}`).join('; ');
-    return new LdapError(ResultCode.unavailable, `forest "${this.forest}": no server reachable (${reasons})`);
+    return new LdapError(ResultCode.unavailable, `forest "${this.forest}": no server reachable (${reasons})`, '', this.forest);
   }
 }

@@ -64,7 +64,7 @@ export class ServiceCredentials {
    */
   bindFailed(used: Credentials | undefined, server: string, err: LdapError): LdapError {
     if (err.code !== ResultCode.invalidCredentials || used === undefined || used !== this.credentials) {
-      return new LdapError(ResultCode.unavailable, `forest "${this.forest}": service account bind to ${server} failed: ${err.message}`);
+      return new LdapError(ResultCode.unavailable, `forest "${this.forest}": service account bind to ${server} failed: ${err.message}`, '', this.forest);
     }
     if (!this.refusal) {
       const fix = this.bind?.passwordFile === undefined
@@ -74,6 +74,8 @@ export class ServiceCredentials {
         ResultCode.unavailable,
         `forest "${this.forest}": the service account ${used.dn} was refused by ${server} (${err.message}); ` +
           `no further binds are tried with this password, so that the account is not locked out: ${fix}`,
+        '',
+        this.forest,
       );
       this.logger.error({ forest: this.forest, server, account: used.dn, reason: err.message }, 'service account refused: no further binds with this password');
       this.refusedGauge.set(1);
