@@ -40,8 +40,8 @@ ${forestYaml}${openAccess}`,
   return { file, pidFile: join(dir, 'canopy.pid'), write };
 }
 
-function start(file: string, pidFile?: string): Promise<CanopyProcess> {
-  return spawnCanopy(process.execPath, [cli, 'serve', '--config', file, ...(pidFile ? ['--pid-file', pidFile] : [])]);
+function start(file: string, pidFile?: string, startMs?: number): Promise<CanopyProcess> {
+  return spawnCanopy(process.execPath, [cli, 'serve', '--config', file, ...(pidFile ? ['--pid-file', pidFile] : [])], { startMs });
 }
 
 const clients: Client[] = [];
@@ -272,7 +272,8 @@ describe('serve.workers: 2, as a process', () => {
     const entries = (readFileSync(ldif, 'utf8').match(/^dn: /gm) ?? []).length;
     const { file, pidFile, write } = configFile();
     write(`  - { name: big, backend: memory, base: "${big}", ldif: ["${ldif}"] }\nshutdown: { graceSeconds: 30 }\n`);
-    p = await start(file, pidFile);
+    // Two workers each load 20,000 users: on a busy 2-core machine that takes well over the usual start limit.
+    p = await start(file, pidFile, 90_000);
     const started = p;
     await expect.poll(() => logRecords(started).filter((l) => l.msg === 'worker listening').length, { timeout: 5_000 }).toBe(2);
     const workerPids = logRecords(p).filter((l) => l.msg === 'worker listening').map((l) => l.pid as number);
@@ -300,5 +301,5 @@ describe('serve.workers: 2, as a process', () => {
     expect(logRecords(p).filter((l) => l.msg === 'worker stopped').map((l) => l.pid).sort()).toEqual([...workerPids].sort());
     expect(existsSync(pidFile)).toBe(false);
     for (const pid of workerPids) expect(() => process.kill(pid, 0)).toThrow();
-  });
+  }, 150_000);
 });

@@ -13,17 +13,18 @@ export interface CanopyProcess {
  * Starts `canopy serve` as a separate process (command and args given) and resolves with the URL
  * it printed in its "canopy listening" log line; rejects with its output if it exits first.
  */
-export function spawnCanopy(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+export function spawnCanopy(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; startMs?: number } = {}) {
   return new Promise<CanopyProcess>((resolve, reject) => {
     // The default configuration's HTTP port is fixed (9389): tests running side by side take any free one.
     const env = { CANOPY_HTTP_PORT: '0', ...process.env, ...options.env };
     const child = spawn(command, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const logLines: string[] = [];
     let stderr = '';
+    const startMs = options.startMs ?? 20_000;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`canopy did not start within 20 s:\n${logLines.join('\n')}\n${stderr}`));
-    }, 20_000);
+      reject(new Error(`canopy did not start within ${startMs / 1000} s:\n${logLines.join('\n')}\n${stderr}`));
+    }, startMs);
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     createInterface({ input: child.stdout }).on('line', (line) => {
       logLines.push(line);
