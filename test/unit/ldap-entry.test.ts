@@ -33,6 +33,23 @@ describe('upstream search entry → core Entry', () => {
     expect(binary.has('cn;lang-en')).toBe(false);
   });
 
+  it('reads each spelling of a name once: the same bytes give the same name and decision, other bytes their own', () => {
+    const names = new BinaryAttributes(['objectGUID']);
+    const at = (text: string) => {
+      const buf = Buffer.from(`..${text}..`);
+      return names.spelling(buf, 2, buf.length - 2);
+    };
+    expect(at('objectguid')).toBe(at('objectguid'));
+    expect(at('objectguid')).toMatchObject({ name: 'objectguid', binary: true });
+    expect(at('OBJECTGUID')).toMatchObject({ name: 'OBJECTGUID', binary: true });
+    expect(at('objectClass')).toMatchObject({ name: 'objectClass', binary: false });
+    // Same length, same first and last byte: another spelling all the same.
+    expect(at('cXn')).toMatchObject({ name: 'cXn', binary: false });
+    expect(at('cYn').name).toBe('cYn');
+    expect(at('jpegPhoto;binary')).toMatchObject({ binary: true });
+    expect(at('Zoë')).toMatchObject({ name: 'Zoë' });
+  });
+
   it('keeps binary values as bytes, text as strings, and the DN as spelled', () => {
     const entry = roundTrip('CN=Doe\\, John,OU=Users,DC=avvid,DC=info', { objectguid: [GUID], cn: ['Doe, John'], mail: [] }, binary);
     expect(entry.dn.text).toBe('CN=Doe\\, John,OU=Users,DC=avvid,DC=info');

@@ -5,6 +5,7 @@ import { EncodedAttribute } from '../../core/encoded-attribute.js';
 
 const SEQUENCE = 0x30;
 const SET = 0x31;
+const OCTET_STRING = 0x04;
 const BINARY_OPTION = /;binary(?:;|$)/i;
 /** Entries of a search share parents: each parent DN is parsed once (for all forests, bounded). */
 const entryDns = new SiblingDns();
@@ -12,14 +13,25 @@ const entryDns = new SiblingDns();
 /** Spellings remembered: a forest's entries share a handful. */
 const MAX_DECIDED = 1024;
 
+/** One spelling of an attribute name as it arrives, with what was decided for it. */
+interface Spelling {
+  readonly bytes: Buffer;
+  readonly name: string;
+  readonly binary: boolean;
+}
+
 /**
  * Which attributes keep their values as bytes: the configured names, matched case-insensitively
  * and without options (`objectguid` from one server, `objectGUID` from another,
- * `userCertificate;binary`), and any attribute with the `;binary` option.
+ * `userCertificate;binary`), and any attribute with the `;binary` option. It also remembers the
+ * spellings a forest sends (a handful), so an entry's attribute names are matched as bytes rather
+ * than decoded into new strings per entry.
  */
 export class BinaryAttributes {
   private readonly names: ReadonlySet<string>;
   private readonly decided = new Map<string, boolean>();
+  private readonly spellings: Spelling[][] = Array.from({ length: 64 }, () => []);
+  private remembered = 0;
 
   constructor(names: readonly string[]) {
     this.names = new Set(names.map((n) => n.toLowerCase()));
@@ -34,6 +46,25 @@ export class BinaryAttributes {
     }
     return binary;
   }
+
+  /** The attribute name in `buf` from `start` to `end`: one shared string per spelling, and whether it is binary. */
+  spelling(buf: Buffer, start: number, end: number): Spelling {
+    const length = end - start;
+    const bucket = this.spellings[length === 0 ? 0 : (length * 7 + buf[start] + buf[end - 1] * 3) & 63];
+    for (const known of bucket) if (known.bytes.length === length && sameBytes(known.bytes, buf, start)) return known;
+    const name = buf.toString('utf8', start, end);
+    const spelling = { bytes: Buffer.from(buf.subarray(start, end)), name, binary: this.has(name) };
+    if (this.remembered < MAX_DECIDED) {
+      bucket.push(spelling);
+      this.remembered++;
+    }
+    return spelling;
+  }
+}
+
+function sameBytes(known: Buffer, buf: Buffer, start: number): boolean {
+  for (let i = 0; i < known.length; i++) if (known[i] !== buf[start + i]) return false;
+  return true;
 }
 
 /**
@@ -48,9 +79,11 @@ export function entryFromBer(reader: BerReader, binary: BinaryAttributes): Entry
   const end = reader.enter(SEQUENCE);
   while (reader.pos < end) {
     const attributeEnd = reader.enter(SEQUENCE);
-    const type = reader.string();
+    const typeEnd = reader.enter(OCTET_STRING);
+    const type = binary.spelling(reader.buf, reader.pos, typeEnd);
+    reader.pos = typeEnd;
     const valuesEnd = reader.enter(SET);
-    const attribute = EncodedAttribute.of(type, reader.buf.subarray(reader.pos, valuesEnd), binary.has(type));
+    const attribute = EncodedAttribute.of(type.name, reader.buf.subarray(reader.pos, valuesEnd), type.binary);
     reader.pos = attributeEnd;
     if (attribute) entry.put(attribute);
   }
