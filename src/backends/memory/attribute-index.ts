@@ -1,6 +1,7 @@
 import type { AttributeValue, Entry } from '../../core/entry.js';
 import { equalityKey, rulesFor, type AttributeRules } from '../../core/matching.js';
 import { attributeType } from '../../core/schema.js';
+import { StoredEntry } from './stored-entry.js';
 
 const NONE: ReadonlySet<string> = new Set();
 
@@ -15,6 +16,9 @@ export class AttributeIndex {
   /** Most values (names, mail, GUIDs) are held by one entry: its DN key alone, a set only for two or more. */
   private readonly byKey = new Map<string, string | Set<string>>();
   private sorted: string[] | undefined;
+  /** keysOf's values and keys, arrays reused: `add` and `remove` use the keys before the next call. */
+  private readonly values: AttributeValue[] = [];
+  private readonly keys: string[] = [];
   private last: { readonly value: AttributeValue | undefined; readonly key: string | undefined } = { value: undefined, key: undefined };
 
   /**
@@ -103,13 +107,21 @@ export class AttributeIndex {
   }
 
   private keysOf(entry: Entry): string[] {
-    const keys: string[] = [];
+    // Stored entries give their values without an Attribute (and an array) per name: a load indexes every entry.
+    const values = this.values;
+    values.length = 0;
     for (const name of this.names) {
-      for (const v of entry.get(name)?.values ?? []) {
-        const key = this.heldKey(v) ?? this.keyOf(v);
-        if (key !== undefined) keys.push(key);
-      }
+      if (entry instanceof StoredEntry) entry.pushValues(name, values);
+      else for (const v of entry.get(name)?.values ?? []) values.push(v);
     }
+    const keys = this.keys;
+    keys.length = 0;
+    for (const v of values) {
+      const key = this.heldKey(v) ?? this.keyOf(v);
+      if (key !== undefined) keys.push(key);
+    }
+    values.length = 0;
     return keys;
   }
+
 }

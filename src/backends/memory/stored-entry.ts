@@ -42,6 +42,49 @@ export class StoredEntry extends Entry {
     return make(dn, shape, slots);
   }
 
+  /**
+   * This entry under `dn` with attributes set as `Entry.set` sets them (replaced under the name the
+   * entry spells, added at the end, removed when given no values): how a load completes entries
+   * (timestamps, back links) without a writable copy of each. Slots and shapes are reused.
+   */
+  withAttributes(dn: Dn, set: readonly Attribute[]): StoredEntry {
+    let shape = this.shape;
+    let slots: Slot[] | undefined;
+    for (const a of set) {
+      const i = shape.slotOf(a.name);
+      if (i === undefined && a.values.length === 0) continue;
+      // Removing a slot, bytes: rare, done through a writable copy.
+      if (a.values.length === 0 || (i !== undefined && shape.bytes[i]) || a.values.some((v) => typeof v !== 'string')) {
+        const plain = this.clone(dn);
+        for (const b of set) plain.set(b.name, b.values);
+        return StoredEntry.from(dn, plain.attributes());
+      }
+      slots ??= [...this.slots];
+      const slot = a.values.length === 1 ? a.values[0] : sharedValues(a.values);
+      if (i !== undefined) slots[i] = slot;
+      else {
+        shape = shape.with(a.name, false);
+        slots.push(slot);
+      }
+    }
+    return make(dn, shape, slots ?? this.slots);
+  }
+
+  /** The attribute names in order, as the entry spells them (without making each Attribute). */
+  get attributeNames(): readonly string[] {
+    return this.shape.names;
+  }
+
+  /** Adds an attribute's values (bytes as Buffers) to `out`, without making its Attribute: for indexing many entries. */
+  pushValues(name: string, out: AttributeValue[]): void {
+    const i = this.shape.slotOf(name);
+    if (i === undefined) return;
+    const slot = this.slots[i];
+    const bytes = this.shape.bytes[i];
+    if (!Array.isArray(slot)) out.push(bytes ? fromLatin1(slot as string) : (slot as AttributeValue));
+    else for (const v of slot as readonly AttributeValue[]) out.push(bytes ? fromLatin1(v) : v);
+  }
+
   override get(name: string): Attribute | undefined {
     const i = this.shape.slotOf(name);
     return i === undefined ? undefined : this.attribute(i);
