@@ -39,7 +39,8 @@ export class StoredEntry extends Entry {
       shape = shape.with(a.name, bytes);
       slots.push(values.length === 1 ? values[0] : sharedValues(values));
     }
-    return make(dn, shape, slots);
+    // A copy of the exact size: an array grown by push keeps room for more, in each of a forest's entries.
+    return make(dn, shape, slots.slice());
   }
 
   /**
@@ -48,26 +49,34 @@ export class StoredEntry extends Entry {
    * (timestamps, back links) without a writable copy of each. Slots and shapes are reused.
    */
   withAttributes(dn: Dn, set: readonly Attribute[]): StoredEntry {
-    let shape = this.shape;
-    let slots: Slot[] | undefined;
+    let added = 0;
     for (const a of set) {
-      const i = shape.slotOf(a.name);
+      const i = this.shape.slotOf(a.name);
       if (i === undefined && a.values.length === 0) continue;
       // Removing a slot, bytes: rare, done through a writable copy.
-      if (a.values.length === 0 || (i !== undefined && shape.bytes[i]) || a.values.some((v) => typeof v !== 'string')) {
+      if (a.values.length === 0 || (i !== undefined && this.shape.bytes[i]) || a.values.some((v) => typeof v !== 'string')) {
         const plain = this.clone(dn);
         for (const b of set) plain.set(b.name, b.values);
         return StoredEntry.from(dn, plain.attributes());
       }
-      slots ??= [...this.slots];
+      if (i === undefined) added++;
+    }
+    // Sized once: an array grown by push keeps room for more, in each of a forest's entries.
+    const slots = new Array<Slot>(this.slots.length + added);
+    for (let i = 0; i < this.slots.length; i++) slots[i] = this.slots[i];
+    let shape = this.shape;
+    let next = this.slots.length;
+    for (const a of set) {
+      if (a.values.length === 0) continue;
       const slot = a.values.length === 1 ? a.values[0] : sharedValues(a.values);
+      const i = shape.slotOf(a.name);
       if (i !== undefined) slots[i] = slot;
       else {
         shape = shape.with(a.name, false);
-        slots.push(slot);
+        slots[next++] = slot;
       }
     }
-    return make(dn, shape, slots ?? this.slots);
+    return make(dn, shape, slots);
   }
 
   /** The attribute names in order, as the entry spells them (without making each Attribute). */
