@@ -88,6 +88,20 @@ describe('StoredEntry', () => {
     expect(next).toBeInstanceOf(StoredEntry);
   });
 
+  it('lists its attributes frozen, the same list for an entry read again, each entry its own', () => {
+    const a = StoredEntry.of(plain());
+    const b = StoredEntry.of(new Entry(Dn.parse('cn=b,dc=x'), [{ name: 'cn', values: ['b'] }]));
+    const first = [...a.attributes()];
+    expect([...b.attributes()]).toEqual([{ name: 'cn', values: ['b'] }]);
+    const again = [...a.attributes()];
+    expect(again).toEqual(first);
+    expect(again[1]).toBe(first[1]);
+    expect(() => {
+      (first[1] as { name: string }).name = 'sn';
+    }).toThrow(TypeError);
+    expect(first.map((x) => x.name)).toEqual(['objectClass', 'cn', 'sAMAccountName', 'objectGUID', 'jpegPhoto', 'member;range=0-1']);
+  });
+
   it('pushValues gives an attribute\'s values, bytes as Buffers, looked up by any name of the type', () => {
     const stored = StoredEntry.of(plain());
     const out: (string | Buffer)[] = [];

@@ -103,8 +103,24 @@ export class StoredEntry extends Entry {
     return this.shape.slotOf(name) !== undefined;
   }
 
-  override *attributes(): IterableIterator<Attribute> {
-    for (let i = 0; i < this.slots.length; i++) yield this.attribute(i);
+  override attributes(): IterableIterator<Attribute> {
+    return this.attributeList().values();
+  }
+
+  /**
+   * Every attribute, made once for the entries read most recently: a search's stages (access,
+   * rewriting, encoding) each go through the attributes of the entry being sent, which would make
+   * an Attribute and an array for every attribute each time. Frozen, as the entry's values are.
+   */
+  private attributeList(): readonly Attribute[] {
+    const at = recentEntries.indexOf(this);
+    if (at >= 0) return recentAttributes[at]!;
+    const list: Attribute[] = new Array<Attribute>(this.slots.length);
+    for (let i = 0; i < this.slots.length; i++) list[i] = Object.freeze(this.attribute(i));
+    recentEntries[nextRecent] = this;
+    recentAttributes[nextRecent] = Object.freeze(list);
+    nextRecent = (nextRecent + 1) % RECENT;
+    return list;
   }
 
   private attribute(i: number): Attribute {
@@ -132,6 +148,12 @@ export class StoredEntry extends Entry {
     return new Entry(dn, this.attributes());
   }
 }
+
+/** The entries whose attributes were listed last, and their lists (see attributeList): a ring. */
+const RECENT = 16;
+const recentEntries: (StoredEntry | undefined)[] = new Array<StoredEntry | undefined>(RECENT).fill(undefined);
+const recentAttributes: (readonly Attribute[] | undefined)[] = new Array<readonly Attribute[] | undefined>(RECENT).fill(undefined);
+let nextRecent = 0;
 
 /** One attribute's values: the value itself when there is one (most attributes), else a frozen array. */
 type Slot = AttributeValue | readonly AttributeValue[];
