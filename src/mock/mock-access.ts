@@ -1,6 +1,7 @@
 import type { AccessRuleConfig } from '../config/auth-schema.js';
 import { stripOptions } from '../core/matching.js';
 import { attributeKey, attributeTypes, isCredentialAttribute } from '../core/schema.js';
+import { StoredEntry } from '../backends/memory/stored-entry.js';
 import type { MockForestData } from './mock-sources.js';
 
 /**
@@ -33,6 +34,16 @@ export function passwordAttributes(data: Iterable<MockForestData>): string[] {
     if (isCredentialAttribute(name) && !names.has(key)) names.set(key, stripOptions(name));
   };
   for (const t of attributeTypes) consider(t.name);
-  for (const forest of data) for (const r of forest.records) for (const a of r.entry.attributes()) consider(a.name);
+  // Stored entries of one shape share one array of names: each is considered once.
+  const seen = new Set<readonly string[]>();
+  for (const forest of data) {
+    for (const { entry } of forest.records) {
+      if (!(entry instanceof StoredEntry)) for (const a of entry.attributes()) consider(a.name);
+      else if (!seen.has(entry.attributeNames)) {
+        seen.add(entry.attributeNames);
+        for (const name of entry.attributeNames) consider(name);
+      }
+    }
+  }
   return [...names.values()];
 }

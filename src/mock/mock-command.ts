@@ -1,4 +1,4 @@
-import { releaseLoadGarbage } from '../backends/memory/release-load-garbage.js';
+import { releaseLoadGarbage, withLoadHeapGrowth } from '../backends/memory/release-load-garbage.js';
 import { watch, type FSWatcher } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -196,7 +196,7 @@ export async function runMock(argv: readonly string[], io: MockIo): Promise<numb
 }
 
 async function start(options: MockDirectoryOptions, faults: readonly FaultSpec[], io: MockIo, caFile?: string): Promise<MockDirectory> {
-  const mock = await startMockDirectory(options);
+  const mock = await withLoadHeapGrowth(() => startMockDirectory(options));
   releaseLoadGarbage();
   const lines = [
     `canopy mock directory listening on ${mock.url}${mock.ldapsUrl ? ` and ${mock.ldapsUrl} (StartTLS too)` : ''}`,

@@ -35,7 +35,8 @@ export async function readSources(paths: readonly string[]): Promise<MockSources
       files.push(...names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((n) => join(path, n)));
     }
   }
-  return withoutServerConfiguration(await Promise.all(files.map(async (name) => ({ name, text: await readFile(name, 'utf8') }))));
+  // Decoded in one piece: readFile's own decoding goes chunk by chunk, slower for a large file.
+  return withoutServerConfiguration(await Promise.all(files.map(async (name) => ({ name, text: (await readFile(name)).toString('utf8') }))));
 }
 
 /**
@@ -48,18 +49,37 @@ export function withoutServerConfiguration(sources: readonly LdifSource[]): Mock
   const kept: LdifSource[] = [];
   const skipped: string[] = [];
   for (const source of sources) {
-    const dn = [...source.text.matchAll(/^dn:(:?) *(.*)$/gim)]
-      .map(([, b64, value]) => (b64 ? Buffer.from(value, 'base64').toString('utf8') : value))
-      .find(configuresServer);
+    const dn = firstDn(source.text, configuresServer);
     if (dn === undefined) kept.push(source);
     else skipped.push(`${source.name}: configures a server ("${dn.trim()}"), not data: skipped`);
   }
   return { sources: kept, skipped };
 }
 
+/** The first value of a text's `dn:` lines (base64 ones decoded) that `wanted` accepts, read line by line: no regular expression over a large text. */
+function firstDn(text: string, wanted: (dn: string) => boolean): string | undefined {
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    if ((text.charCodeAt(start) | 0x20) === D && (text.charCodeAt(start + 1) | 0x20) === N && text.charCodeAt(start + 2) === COLON) {
+      const line = text.slice(start + 3, end).replace(/\r$/, '');
+      const dn = line.startsWith(':') ? Buffer.from(line.slice(1).trim(), 'base64').toString('utf8') : line.replace(/^ */, '');
+      if (wanted(dn)) return dn;
+    }
+    start = end + 1;
+  }
+  return undefined;
+}
+
+const D = 0x64;
+const N = 0x6e;
+const COLON = 0x3a;
+
 function configuresServer(dn: string): boolean {
-  const rdns = dn.toLowerCase().split(',').map((r) => r.replace(/\s+/g, ''));
-  return rdns.at(-1) === 'cn=config' || (rdns.length === 1 && (rdns[0] === 'cn=schema' || rdns[0] === 'cn=subschema'));
+  // The last RDN alone, spaces dropped: not every RDN of every entry of a large file.
+  const comma = dn.lastIndexOf(',');
+  const last = dn.slice(comma + 1).toLowerCase().replace(/\s+/g, '');
+  return last === 'cn=config' || (comma < 0 && (last === 'cn=schema' || last === 'cn=subschema'));
 }
 
 /**

@@ -54,6 +54,25 @@ describe('parseLdif', () => {
     expect(crlf[0].entry.get('description')?.values).toEqual(['a long value that is folded over two lines']);
   });
 
+  it('reads a comment\'s continuation as part of the comment, spaces between records as a blank line, a last line without newline', () => {
+    const text = ['# a comment', ' dn: cn=hidden,dc=x', 'dn: cn=a,dc=x', 'cn: a', '', '  ', 'dn: cn=b,dc=x', 'cn: b', ' c', '#', 'sn: b'].join('\n');
+    const read = parseLdif(text, 'x.ldif');
+    expect(read.map((r) => [r.entry.dn.text, r.line])).toEqual([
+      ['cn=a,dc=x', 3],
+      ['cn=b,dc=x', 7],
+    ]);
+    expect(read[1].entry.get('cn')?.values).toEqual(['bc']);
+    expect(read[1].entry.get('sn')?.values).toEqual(['b']);
+  });
+
+  it('reads content records alike whether loaded as content or as changes', () => {
+    const changes = parseLdifChanges(sample, 'fixtures/x.ldif');
+    expect(changes.map((c) => c.kind)).toEqual(['add', 'add']);
+    const added = changes.map((c) => (c.kind === 'add' ? c.entry : undefined)!);
+    expect(added.map((e) => [...e.attributes()])).toEqual(records.map((r) => [...r.entry.attributes()]));
+    expect(changes.map((c) => c.line)).toEqual([4, 16]);
+  });
+
   it('keeps base64 text that is not UTF-8 as bytes', () => {
     const [r] = parseLdif('dn: cn=x,dc=y\ndescription:: /w==\n', 'x.ldif');
     expect(r.entry.get('description')?.values).toEqual([Buffer.from([0xff])]);

@@ -54,6 +54,65 @@ describe('StoredEntry', () => {
     expect(StoredEntry.of(stored)).toBe(stored);
   });
 
+  it('withAttributes gives a stored entry with attributes set as Entry.set sets them, the original unchanged', () => {
+    const stored = StoredEntry.of(plain());
+    const dn = Dn.parse('CN=Tom,OU=Users,DC=bench,DC=test');
+    const next = stored.withAttributes(dn, [
+      { name: 'CN', values: ['Tom'] }, // replaced under the entry's spelling
+      { name: 'mail', values: ['tom@bench.test'] }, // added at the end
+      { name: 'memberOf', values: ['CN=g1,DC=x', 'CN=g2,DC=x'] },
+      { name: 'description', values: [] }, // absent and empty: nothing
+    ]);
+    expect(next).toBeInstanceOf(StoredEntry);
+    expect(next.dn).toBe(dn);
+    expect([...next.attributes()].map((a) => a.name)).toEqual(['objectClass', 'cn', 'sAMAccountName', 'objectGUID', 'jpegPhoto', 'member;range=0-1', 'mail', 'memberOf']);
+    expect(next.get('cn')?.values).toEqual(['Tom']);
+    expect(next.get('memberOf')?.values).toEqual(['CN=g1,DC=x', 'CN=g2,DC=x']);
+    expect(next.get('objectGUID')?.values).toEqual([guid]);
+    expect(stored.get('cn')?.values).toEqual(['Thomas Hernandez']);
+    expect(stored.has('mail')).toBe(false);
+  });
+
+  it('withAttributes removes an attribute given no values and writes bytes, as a plain entry would', () => {
+    const stored = StoredEntry.of(plain());
+    const next = stored.withAttributes(stored.dn, [
+      { name: 'sAMAccountName', values: [] },
+      { name: 'objectGUID', values: [Buffer.from([1, 2])] },
+      { name: 'cn', values: ['Tom'] },
+    ]);
+    const expected = plain();
+    expected.delete('sAMAccountName');
+    expected.set('objectGUID', [Buffer.from([1, 2])]);
+    expected.set('cn', ['Tom']);
+    expect([...next.attributes()]).toEqual([...StoredEntry.of(expected).attributes()]);
+    expect(next).toBeInstanceOf(StoredEntry);
+  });
+
+  it('lists its attributes frozen, the same list for an entry read again, each entry its own', () => {
+    const a = StoredEntry.of(plain());
+    const b = StoredEntry.of(new Entry(Dn.parse('cn=b,dc=x'), [{ name: 'cn', values: ['b'] }]));
+    const first = [...a.attributes()];
+    expect([...b.attributes()]).toEqual([{ name: 'cn', values: ['b'] }]);
+    const again = [...a.attributes()];
+    expect(again).toEqual(first);
+    expect(again[1]).toBe(first[1]);
+    expect(() => {
+      (first[1] as { name: string }).name = 'sn';
+    }).toThrow(TypeError);
+    expect(first.map((x) => x.name)).toEqual(['objectClass', 'cn', 'sAMAccountName', 'objectGUID', 'jpegPhoto', 'member;range=0-1']);
+  });
+
+  it('pushValues gives an attribute\'s values, bytes as Buffers, looked up by any name of the type', () => {
+    const stored = StoredEntry.of(plain());
+    const out: (string | Buffer)[] = [];
+    stored.pushValues('objectclass', out);
+    stored.pushValues('2.5.4.3', out);
+    stored.pushValues('jpegPhoto', out);
+    stored.pushValues('mail', out);
+    expect(out).toEqual(['top', 'person', 'user', 'Thomas Hernandez', Buffer.from([0xff, 0xd8, 0x00]), Buffer.from([0x80])]);
+    expect(stored.attributeNames).toEqual(['objectClass', 'cn', 'sAMAccountName', 'objectGUID', 'jpegPhoto', 'member;range=0-1']);
+  });
+
   it('shares lists of values that entries repeat, and keeps apart lists that only join alike', () => {
     const a = StoredEntry.of(plain());
     const b = StoredEntry.of(plain());

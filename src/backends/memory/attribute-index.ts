@@ -1,8 +1,11 @@
 import type { AttributeValue, Entry } from '../../core/entry.js';
 import { equalityKey, rulesFor, type AttributeRules } from '../../core/matching.js';
 import { attributeType } from '../../core/schema.js';
+import { StoredEntry } from './stored-entry.js';
 
 const NONE: ReadonlySet<string> = new Set();
+/** Entries an index keeps in an array for one value; beyond, in a set. */
+const FEW = 8;
 
 /**
  * An equality index on one attribute: normalised value → DN keys of the entries holding it, and a
@@ -11,11 +14,18 @@ const NONE: ReadonlySet<string> = new Set();
  */
 export class AttributeIndex {
   readonly rules: AttributeRules;
-  private readonly names: readonly string[];
-  /** Most values (names, mail, GUIDs) are held by one entry: its DN key alone, a set only for two or more. */
-  private readonly byKey = new Map<string, string | Set<string>>();
+  private readonly name: string;
+  /**
+   * Most values (names, mail, GUIDs) are held by one entry: its DN key alone; a few entries (a
+   * manager's reports) in an array; a set only beyond FEW, as a set costs several times an array.
+   */
+  private readonly byKey = new Map<string, string | string[] | Set<string>>();
   private sorted: string[] | undefined;
-  private last: { readonly value: AttributeValue | undefined; readonly key: string | undefined } = { value: undefined, key: undefined };
+  /** keysOf's values and keys, arrays reused: `add` and `remove` use the keys before the next call. */
+  private readonly values: AttributeValue[] = [];
+  private readonly keys: string[] = [];
+  private lastValue: AttributeValue | undefined;
+  private lastKey: string | undefined;
 
   /**
    * `heldKey` gives the key of a value that names an entry as the directory spells its DN (a
@@ -27,8 +37,9 @@ export class AttributeIndex {
     private readonly heldKey: (value: AttributeValue) => string | undefined = () => undefined,
   ) {
     const def = attributeType(attribute);
-    // Lower case, as Entry.get looks names up: the lookups then copy no string per entry.
-    this.names = (def ? [def.name, ...(def.aliases ?? [])] : [attribute]).map((n) => n.toLowerCase());
+    // Lower case, as Entry.get looks names up: the lookups then copy no string per entry. One
+    // name: Entry.get finds an attribute by any name of its type (its aliases would only repeat it).
+    this.name = (def?.name ?? attribute).toLowerCase();
     this.rules = rulesFor(attribute);
   }
 
@@ -44,9 +55,12 @@ export class AttributeIndex {
         this.byKey.set(key, dnKey);
         this.sorted = undefined;
       } else if (typeof held === 'string') {
-        if (held !== dnKey) this.byKey.set(key, new Set([held, dnKey]));
-      } else {
+        if (held !== dnKey) this.byKey.set(key, [held, dnKey]);
+      } else if (!Array.isArray(held)) {
         held.add(dnKey);
+      } else if (!held.includes(dnKey)) {
+        if (held.length < FEW) held.push(dnKey);
+        else this.byKey.set(key, new Set([...held, dnKey]));
       }
     }
   }
@@ -55,6 +69,11 @@ export class AttributeIndex {
     for (const key of this.keysOf(entry)) {
       const held = this.byKey.get(key);
       if (held === undefined) continue;
+      if (Array.isArray(held)) {
+        const rest = held.filter((k) => k !== dnKey);
+        this.byKey.set(key, rest.length === 1 ? rest[0] : rest);
+        continue;
+      }
       if (typeof held !== 'string') {
         held.delete(dnKey);
         // Back to the lean form; searches copy what `equal` gave them before the index changes.
@@ -71,7 +90,7 @@ export class AttributeIndex {
   /** DN keys of entries with a value whose equality key is `key`. Callers must not modify the set. */
   equal(key: string): ReadonlySet<string> {
     const held = this.byKey.get(key);
-    return held === undefined ? NONE : typeof held === 'string' ? new Set([held]) : held;
+    return held === undefined ? NONE : typeof held === 'string' ? new Set([held]) : Array.isArray(held) ? new Set(held) : held;
   }
 
   /** DN keys of entries with a value whose key starts with `prefix` (an already folded initial part). */
@@ -98,18 +117,27 @@ export class AttributeIndex {
    * category's DN, object classes), and a DN's key would otherwise be parsed again for each.
    */
   private keyOf(value: AttributeValue): string | undefined {
-    if (value !== this.last.value) this.last = { value, key: equalityKey(this.rules, value) };
-    return this.last.key;
+    if (value !== this.lastValue) {
+      this.lastValue = value;
+      this.lastKey = equalityKey(this.rules, value);
+    }
+    return this.lastKey;
   }
 
   private keysOf(entry: Entry): string[] {
-    const keys: string[] = [];
-    for (const name of this.names) {
-      for (const v of entry.get(name)?.values ?? []) {
-        const key = this.heldKey(v) ?? this.keyOf(v);
-        if (key !== undefined) keys.push(key);
-      }
+    // Stored entries give their values without an Attribute (and an array) per name: a load indexes every entry.
+    const values = this.values;
+    values.length = 0;
+    if (entry instanceof StoredEntry) entry.pushValues(this.name, values);
+    else for (const v of entry.get(this.name)?.values ?? []) values.push(v);
+    const keys = this.keys;
+    keys.length = 0;
+    for (const v of values) {
+      const key = this.heldKey(v) ?? this.keyOf(v);
+      if (key !== undefined) keys.push(key);
     }
+    values.length = 0;
     return keys;
   }
+
 }

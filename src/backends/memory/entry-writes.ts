@@ -4,7 +4,8 @@ import { Entry, type AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { equalityKey, normalise, valueText, withoutBinaryOption } from '../../core/matching.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { attributeKey, attributeType, syntaxOf, type SyntaxKind } from '../../core/schema.js';
+import { attributeKey, attributeType, hasBinaryOption, syntaxOf, type SyntaxKind } from '../../core/schema.js';
+import type { StoredEntry } from './stored-entry.js';
 
 /**
  * Pure entry transformations behind the memory directory's writes. Each takes a stored entry,
@@ -63,6 +64,12 @@ export function storedForm(entry: Entry, dn: Dn = entry.dn): Entry {
   const next = new Entry(dn, attributes);
   addRdnValues(next, dn.rdns[0]);
   return next;
+}
+
+/** Whether `storedForm(entry, dn)` would hold the same attributes: no `;binary` option, the RDN's values present. */
+export function inStoredForm(entry: StoredEntry, dn: Dn): boolean {
+  for (const a of dn.rdns[0]?.avas ?? []) if (!hasValue(entry, a.type, a.value)) return false;
+  return entry.attributeNames.every((name) => !name.includes(';') || !hasBinaryOption(name));
 }
 
 function addRdnValues(entry: Entry, rdn: Rdn | undefined): void {

@@ -57,14 +57,46 @@ export function parseLdifChanges(text: string, source: string): LdifChange[] {
   return Array.from(parseBlocks(text, source), (block) => parseChange(block, source, shared));
 }
 
-/** The records' lines, one record at a time (a large file's lines are never all held), the `version:` line checked and dropped. */
+/**
+ * The records' lines, one record at a time (a large file's lines are never all held), the
+ * `version:` line checked and dropped. Lines are unfolded on the way: continuation lines (leading
+ * space) joined, comments dropped; one pass without a generator or an object per physical line,
+ * as a large file has millions.
+ */
 function* parseBlocks(text: string, source: string): Generator<Line[]> {
   let block: Line[] = [];
   let first = true;
-  for (const line of unfold(text, source)) {
-    if (line.text !== '') {
-      block.push(line);
-      continue;
+  let number = 0;
+  // The logical line being read (open): its first physical line (undefined for a comment), its number, its continuations.
+  let open = false;
+  let head: string | undefined;
+  let headNumber = 0;
+  let parts: string[] | undefined;
+  for (let start = 0; start <= text.length + 1; ) {
+    let end = start > text.length ? start : text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const stop = end > start && text.charCodeAt(end - 1) === CR ? end - 1 : end;
+    const at = start;
+    start = end + 1;
+    number++;
+    // Past the end: a blank line, so that the last record ends like the others.
+    const blank = at > text.length || stop === at;
+    if (!blank && text.charCodeAt(at) === SPACE) {
+      if (open) {
+        if (head !== undefined) (parts ??= []).push(text.slice(at + 1, stop));
+        continue;
+      }
+      if (text.slice(at, stop).trim() !== '') throw new LdifError(source, number, 'continuation line without a line to continue');
+      // stray spaces between records read as a blank line: the record ends
+    } else {
+      if (open && head !== undefined) block.push({ text: parts ? head + parts.join('') : head, number: headNumber });
+      open = !blank;
+      parts = undefined;
+      if (open) {
+        head = text.charCodeAt(at) === HASH ? undefined : text.slice(at, stop);
+        headNumber = number;
+        continue;
+      }
     }
     if (block.length === 0) continue;
     if (first && /^version:/i.test(block[0].text)) {
@@ -78,37 +110,6 @@ function* parseBlocks(text: string, source: string): Generator<Line[]> {
   }
 }
 
-/**
- * Splits into logical lines: continuation lines (leading space) joined, comments dropped, and a
- * blank line after the last so that the last record ends like the others.
- */
-function* unfold(text: string, source: string): Generator<Line> {
-  let current: { parts: string[]; number: number; comment: boolean } | undefined;
-  let number = 0;
-  for (let start = 0; start <= text.length; ) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const l = text.slice(start, end > start && text.charCodeAt(end - 1) === CR ? end - 1 : end);
-    start = end + 1;
-    number++;
-    if (l.charCodeAt(0) === SPACE) {
-      if (!current && l.trim() === '') {
-        yield { text: '', number }; // stray spaces between records read as a blank line
-        continue;
-      }
-      if (!current) throw new LdifError(source, number, 'continuation line without a line to continue');
-      current.parts.push(l.slice(1));
-      continue;
-    }
-    if (current && !current.comment) yield { text: current.parts.length === 1 ? current.parts[0] : current.parts.join(''), number: current.number };
-    current = undefined;
-    if (l === '') yield { text: '', number };
-    else current = { parts: [l], number, comment: l.charCodeAt(0) === HASH };
-  }
-  if (current && !current.comment) yield { text: current.parts.join(''), number: current.number };
-  yield { text: '', number: number + 1 };
-}
-
 const CR = 0x0d;
 const SPACE = 0x20;
 const HASH = 0x23;
@@ -118,7 +119,7 @@ const LESS_THAN = 0x3c;
 function parseRecord(lines: readonly Line[], source: string, { values, dns }: Sharing): LdifRecord {
   const [dnLine, ...rest] = lines;
   const entry = new Entry(parseDnLine(dnLine, source, dns));
-  addAttributes(entry, rest, source, values, (line, attribute) => {
+  addAttributes((known, value) => entry.addValues(known.stored, [value]), rest, source, values, (line, attribute) => {
     if (attribute === 'changetype' || attribute === 'control') {
       fail(source, line, `"${line.text.split(':')[0]}:" records are not supported here: only LDIF content (entries) can be loaded`);
     }
@@ -184,7 +185,7 @@ function parseModifications(lines: readonly Line[], source: string, values: Valu
       fail(source, line, `a value of "${attribute}" in the change of "${current.name}" (missing "-"?)`);
     }
     if (kind === 'url') fail(source, line, `"${attribute}:<" URL values are not supported: inline the value as base64 ("${attribute}:: …")`);
-    current.entry.addValues(current.name, [toValue(attribute, kind, kind === 'text' ? values.copy(value) : value)]);
+    current.entry.addValues(current.name, [toValue(syntaxOf(attribute) === 'binary', kind, kind === 'text' ? values.copy(value) : value)]);
   }
   close();
   return changes;
@@ -228,7 +229,7 @@ function parseDn(text: string, line: Line, source: string): Dn {
 /** An added entry's lines read straight into the stored form, without a plain Entry (and its map) per record. */
 function storedEntry(dn: Dn, lines: readonly Line[], source: string, values: ValueCopies): StoredEntry {
   const attributes = new RecordAttributes();
-  addAttributes(attributes, lines, source, values);
+  addAttributes((known, value) => attributes.add(known, value), lines, source, values);
   return StoredEntry.from(dn, attributes.list);
 }
 
@@ -237,27 +238,32 @@ class RecordAttributes {
   readonly list: { readonly name: string; readonly values: AttributeValue[] }[] = [];
   private readonly keys: string[] = [];
 
-  addValues(name: string, values: readonly AttributeValue[]): void {
-    const key = descriptionKey(name);
-    const i = this.keys.indexOf(key); // a few dozen attributes: a scan costs less than a map
-    if (i >= 0) this.list[i].values.push(...values);
+  add(known: AttributeName, value: AttributeValue): void {
+    const i = this.keys.indexOf(known.key); // a few dozen attributes: a scan costs less than a map
+    if (i >= 0) this.list[i].values.push(value);
     else {
-      this.keys.push(key);
-      this.list.push({ name, values: [...values] });
+      this.keys.push(known.key);
+      this.list.push({ name: known.stored, values: [value] });
     }
   }
 }
 
-/** A record's `attribute: value` lines into `entry`; `check` sees each line's lower-case attribute first. */
-function addAttributes(entry: Pick<Entry, 'addValues'>, lines: readonly Line[], source: string, values: ValueCopies, check?: (line: Line, attribute: string) => void): void {
+/** A record's `attribute: value` lines into `add`; `check` sees each line's lower-case attribute first. */
+function addAttributes(
+  add: (known: AttributeName, value: AttributeValue) => void,
+  lines: readonly Line[],
+  source: string,
+  values: ValueCopies,
+  check?: (line: Line, attribute: string) => void,
+): void {
   for (const line of lines) {
-    const { attribute, kind, value } = splitLine(line, source);
-    const lower = attribute.toLowerCase();
+    const { attribute, known, kind, value } = splitLine(line, source);
+    const lower = known.lower;
     check?.(line, lower);
     if (lower === 'dn') fail(source, line, 'second "dn:" in one record (missing blank line between entries?)');
     if (lower === 'changetype') fail(source, line, '"changetype:" must come right after "dn:"');
     if (kind === 'url') fail(source, line, `"${attribute}:<" URL values are not supported: inline the value as base64 ("${attribute}:: …")`);
-    entry.addValues(withoutBinaryOption(attribute), [toValue(attribute, kind, kind === 'text' ? values.copy(value) : value)]);
+    add(known, toValue(known.binary, kind, kind === 'text' ? values.copy(value) : value));
   }
 }
 
@@ -388,29 +394,43 @@ function detached(value: string): string {
 
 type ValueKind = 'text' | 'base64' | 'url';
 
+/** An attribute description as a line spells it, and what loading a value of it needs, worked out once per spelling. */
+interface AttributeName {
+  readonly name: string;
+  readonly lower: string;
+  /** The name values are stored under: without `;binary`, which only says how a value travels. */
+  readonly stored: string;
+  /** Its description key (`descriptionKey`), which groups values of one attribute. */
+  readonly key: string;
+  readonly binary: boolean;
+}
+
 /**
  * Attribute descriptions seen, checked once each and kept as flat copies: a slice of the LDIF text
  * given to a cache (the schema's keys by spelling) would keep the whole file in memory. Bounded,
  * as any text may be loaded.
  */
-const attributeNames = new Map<string, string>();
+const attributeNames = new Map<string, AttributeName>();
 
-function attributeName(text: string, line: Line, source: string): string {
-  let name = attributeNames.get(text);
-  if (name === undefined) {
+function attributeName(text: string, line: Line, source: string): AttributeName {
+  let known = attributeNames.get(text);
+  if (known === undefined) {
     if (!ATTRIBUTE.test(text)) throw new LdifError(source, line.number, `invalid attribute description "${text}"`);
     if (attributeNames.size >= 4096) attributeNames.clear();
-    name = detached(text);
-    attributeNames.set(name, name);
+    const name = detached(text);
+    const stored = withoutBinaryOption(name);
+    known = { name, lower: name.toLowerCase(), stored, key: descriptionKey(stored), binary: syntaxOf(name) === 'binary' };
+    attributeNames.set(name, known);
   }
-  return name;
+  return known;
 }
 
-function splitLine(line: Line, source: string): { attribute: string; kind: ValueKind; value: string } {
+function splitLine(line: Line, source: string): { attribute: string; known: AttributeName; kind: ValueKind; value: string } {
   const colon = line.text.indexOf(':');
   // The line is not quoted: it may be a password whose colon was forgotten.
   if (colon <= 0) throw new LdifError(source, line.number, 'expected "attribute: value", found a line without one');
-  const attribute = attributeName(line.text.slice(0, colon), line, source);
+  const known = attributeName(line.text.slice(0, colon), line, source);
+  const attribute = known.name;
   const text = line.text;
   let at = colon + 1;
   const marker = text.charCodeAt(at);
@@ -421,11 +441,10 @@ function splitLine(line: Line, source: string): { attribute: string; kind: Value
   if (kind === 'base64' && (!BASE64.test(value) || value.length % 4 === 1)) {
     throw new LdifError(source, line.number, `invalid base64 value for "${attribute}"`);
   }
-  return { attribute, kind, value };
+  return { attribute, known, kind, value };
 }
 
-function toValue(attribute: string, kind: ValueKind, value: string): AttributeValue {
-  const binary = syntaxOf(attribute) === 'binary';
+function toValue(binary: boolean, kind: ValueKind, value: string): AttributeValue {
   if (kind !== 'base64') return binary ? Buffer.from(value, 'utf8') : value;
   const bytes = Buffer.from(value, 'base64');
   if (binary) return bytes;

@@ -10,7 +10,7 @@ import {
   type SearchStream,
 } from '../../core/directory.js';
 import { Dn } from '../../core/dn.js';
-import type { AttributeValue, Entry } from '../../core/entry.js';
+import type { Attribute, AttributeValue, Entry } from '../../core/entry.js';
 import { compileFilter, type EntryMatcher } from '../../core/filter-eval.js';
 import { AdLogonReason, adLogonMessage } from '../../core/ad-logon.js';
 import { LdapError } from '../../core/ldap-error.js';
@@ -22,9 +22,9 @@ import { SchemaUsage } from '../../core/schema-usage.js';
 import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, type AdProfile } from './ad-profile.js';
 import { adLogon, computedAccountControl, withPasswordChanged } from './ad-account-state.js';
 import { AttributeIndex } from './attribute-index.js';
-import { applyModifications, checkNewEntry, checkUserWrite, renamedEntry, storedForm } from './entry-writes.js';
+import { applyModifications, checkNewEntry, checkUserWrite, inStoredForm, renamedEntry, storedForm } from './entry-writes.js';
 import { LdifError, parseLdif, type LdifRecord } from './ldif.js';
-import { expandObjectCategory, setObjectCategory } from './object-category.js';
+import { expandObjectCategory, objectCategoryOf, setObjectCategory } from './object-category.js';
 import { StoredEntry } from './stored-entry.js';
 import { admitPasswords, checkNewPassword, governingPolicy, policyBind, qualityError, withPolicyChange, type Policy } from './password-policy.js';
 import { verifyPassword, withNewPassword } from './password.js';
@@ -136,7 +136,7 @@ export class MemoryDirectory implements Directory {
     for (const { entry } of records) dir.dnKeys.set(entry.dn.text, entry.dn.key);
     const backLinks = dir.ad && memberOfByKey(records.map((r) => r.entry), dir.dnKeys);
     const where = new Map<string, { readonly source: string; readonly line: number }>();
-    const now = generalizedTime(); // one string shared by the loaded entries
+    const now = [generalizedTime()]; // one string shared by the loaded entries
     for (const record of records) {
       const { entry, line, source } = record;
       const fail = (detail: string): never => {
@@ -149,18 +149,21 @@ export class MemoryDirectory implements Directory {
       const parent = dn.equals(dir.suffix) ? undefined : dir.nodes.get(dn.parentKey!);
       if (!dn.equals(dir.suffix) && !parent) fail(`parent of "${dn.text}" does not exist`);
       if (!entry.get('objectClass')?.values.length) fail(`entry "${dn.text}" has no objectClass`);
-      const stored = storedForm(entry, parent && !builtOn(dn, parent.entry.dn) ? dn.sharingParent(parent.entry.dn) : dn);
-      if (!stored.has('createTimestamp')) stored.set('createTimestamp', [now]);
-      if (!stored.has('modifyTimestamp')) stored.set('modifyTimestamp', [now]);
+      const added: Attribute[] = [];
+      if (!entry.has('createTimestamp')) added.push({ name: 'createTimestamp', values: now });
+      if (!entry.has('modifyTimestamp')) added.push({ name: 'modifyTimestamp', values: now });
       if (backLinks) {
         // A back link: computed from the groups, never taken from the data.
-        stored.set('memberOf', backLinks.get(dn.key) ?? []);
-        setObjectCategory(stored, dir.suffix);
-        dir.usn = highestUsn(stored, dir.usn);
+        added.push({ name: 'memberOf', values: backLinks.get(dn.key) ?? [] });
+        const category = entry.has('objectCategory') ? undefined : objectCategoryOf(entry, dir.suffix);
+        if (category !== undefined) added.push({ name: 'objectCategory', values: [category] });
+        dir.usn = highestUsn(entry, dir.usn);
       }
-      dir.insert(stored);
+      dir.insert(loadedForm(entry, parent && !builtOn(dn, parent.entry.dn) ? dn.sharingParent(parent.entry.dn) : dn, added), false);
       where.set(dn.key, record);
     }
+    // One index at a time over every entry: its tables stay in the processor's cache, as ten built entry by entry do not.
+    for (const index of dir.indexes.values()) for (const [key, node] of dir.nodes) index.add(node.entry, key);
     dir.journal = journal;
     return dir;
   }
@@ -614,7 +617,8 @@ export class MemoryDirectory implements Directory {
     }
   }
 
-  private insert(written: Entry): void {
+  /** `indexed` false: the load, which indexes every entry once all are in. */
+  private insert(written: Entry, indexed = true): void {
     const entry = StoredEntry.of(written);
     const key = entry.dn.key;
     this.journal?.push({ key, previous: undefined });
@@ -625,7 +629,7 @@ export class MemoryDirectory implements Directory {
     this.dnKeys.set(entry.dn.text, key);
     this.usage?.note(entry);
     if (parent) (parent.children ??= new Set()).add(key);
-    for (const index of this.indexes.values()) index.add(entry, key);
+    if (indexed) for (const index of this.indexes.values()) index.add(entry, key);
   }
 
   private remove(node: Node): void {
@@ -650,6 +654,17 @@ export class MemoryDirectory implements Directory {
 
 function isUserPassword(name: string): boolean {
   return attributeKey(name) === 'userpassword';
+}
+
+/**
+ * A loaded entry as stored: under `dn`, in stored form, with the attributes the load adds set. A
+ * stored entry the LDIF parser made (most) is extended as it is, without a writable copy of it.
+ */
+function loadedForm(entry: Entry, dn: Dn, added: readonly Attribute[]): StoredEntry {
+  if (entry instanceof StoredEntry && inStoredForm(entry, dn)) return entry.withAttributes(dn, added);
+  const stored = storedForm(entry, dn);
+  for (const a of added) stored.set(a.name, a.values);
+  return StoredEntry.of(stored);
 }
 
 /** True when `dn` is a child built on `parent`'s RDN objects already (the LDIF parser builds them so). */

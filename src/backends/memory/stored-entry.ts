@@ -39,7 +39,59 @@ export class StoredEntry extends Entry {
       shape = shape.with(a.name, bytes);
       slots.push(values.length === 1 ? values[0] : sharedValues(values));
     }
+    // A copy of the exact size: an array grown by push keeps room for more, in each of a forest's entries.
+    return make(dn, shape, slots.slice());
+  }
+
+  /**
+   * This entry under `dn` with attributes set as `Entry.set` sets them (replaced under the name the
+   * entry spells, added at the end, removed when given no values): how a load completes entries
+   * (timestamps, back links) without a writable copy of each. Slots and shapes are reused.
+   */
+  withAttributes(dn: Dn, set: readonly Attribute[]): StoredEntry {
+    let added = 0;
+    for (const a of set) {
+      const i = this.shape.slotOf(a.name);
+      if (i === undefined && a.values.length === 0) continue;
+      // Removing a slot, bytes: rare, done through a writable copy.
+      if (a.values.length === 0 || (i !== undefined && this.shape.bytes[i]) || a.values.some((v) => typeof v !== 'string')) {
+        const plain = this.clone(dn);
+        for (const b of set) plain.set(b.name, b.values);
+        return StoredEntry.from(dn, plain.attributes());
+      }
+      if (i === undefined) added++;
+    }
+    // Sized once: an array grown by push keeps room for more, in each of a forest's entries.
+    const slots = new Array<Slot>(this.slots.length + added);
+    for (let i = 0; i < this.slots.length; i++) slots[i] = this.slots[i];
+    let shape = this.shape;
+    let next = this.slots.length;
+    for (const a of set) {
+      if (a.values.length === 0) continue;
+      const slot = a.values.length === 1 ? a.values[0] : sharedValues(a.values);
+      const i = shape.slotOf(a.name);
+      if (i !== undefined) slots[i] = slot;
+      else {
+        shape = shape.with(a.name, false);
+        slots[next++] = slot;
+      }
+    }
     return make(dn, shape, slots);
+  }
+
+  /** The attribute names in order, as the entry spells them (without making each Attribute). */
+  get attributeNames(): readonly string[] {
+    return this.shape.names;
+  }
+
+  /** Adds an attribute's values (bytes as Buffers) to `out`, without making its Attribute: for indexing many entries. */
+  pushValues(name: string, out: AttributeValue[]): void {
+    const i = this.shape.slotOf(name);
+    if (i === undefined) return;
+    const slot = this.slots[i];
+    const bytes = this.shape.bytes[i];
+    if (!Array.isArray(slot)) out.push(bytes ? fromLatin1(slot as string) : (slot as AttributeValue));
+    else for (const v of slot as readonly AttributeValue[]) out.push(bytes ? fromLatin1(v) : v);
   }
 
   override get(name: string): Attribute | undefined {
@@ -51,8 +103,24 @@ export class StoredEntry extends Entry {
     return this.shape.slotOf(name) !== undefined;
   }
 
-  override *attributes(): IterableIterator<Attribute> {
-    for (let i = 0; i < this.slots.length; i++) yield this.attribute(i);
+  override attributes(): IterableIterator<Attribute> {
+    return this.attributeList().values();
+  }
+
+  /**
+   * Every attribute, made once for the entries read most recently: a search's stages (access,
+   * rewriting, encoding) each go through the attributes of the entry being sent, which would make
+   * an Attribute and an array for every attribute each time. Frozen, as the entry's values are.
+   */
+  private attributeList(): readonly Attribute[] {
+    const at = recentEntries.indexOf(this);
+    if (at >= 0) return recentAttributes[at]!;
+    const list: Attribute[] = new Array<Attribute>(this.slots.length);
+    for (let i = 0; i < this.slots.length; i++) list[i] = Object.freeze(this.attribute(i));
+    recentEntries[nextRecent] = this;
+    recentAttributes[nextRecent] = Object.freeze(list);
+    nextRecent = (nextRecent + 1) % RECENT;
+    return list;
   }
 
   private attribute(i: number): Attribute {
@@ -84,6 +152,12 @@ export class StoredEntry extends Entry {
     return new Entry(dn, this.attributes());
   }
 }
+
+/** The entries whose attributes were listed last, and their lists (see attributeList): a ring. */
+const RECENT = 16;
+const recentEntries: (StoredEntry | undefined)[] = new Array<StoredEntry | undefined>(RECENT).fill(undefined);
+const recentAttributes: (readonly Attribute[] | undefined)[] = new Array<readonly Attribute[] | undefined>(RECENT).fill(undefined);
+let nextRecent = 0;
 
 /** One attribute's values: the value itself when there is one (most attributes), else a frozen array. */
 type Slot = AttributeValue | readonly AttributeValue[];
