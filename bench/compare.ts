@@ -210,15 +210,23 @@ ${canopyForests.join('\n')}
   /** One measured run against one server, with its footprint. */
   interface Row extends Figures {
     readonly footprint: Footprint;
+    /** CPU the forests' slapds used during the run (a proxy's upstream work); 0 for direct slapd, whose figure is its own. */
+    readonly forestsCpuMs: number;
+    /** Seconds the run took. */
+    readonly seconds: number;
     readonly note?: string;
   }
   const measured = async (s: Server, run: () => Promise<Figures & { note?: string }>): Promise<Row> => {
     const watcher = watch(s.pids());
+    const forests = s === direct ? undefined : watch(slapds.map((d) => d.pid!));
+    const started = performance.now();
     const figures = await run().catch((error: unknown) => {
       watcher.abandon(); // the server may be gone: stop sampling without reading /proc again
+      forests?.abandon();
       throw error;
     });
-    return { ...figures, footprint: watcher.stop() };
+    const elapsed = (performance.now() - started) / 1000;
+    return { ...figures, footprint: watcher.stop(), forestsCpuMs: forests?.stop().cpuMs ?? 0, seconds: elapsed };
   };
 
   const workloads: Record<Workload, { title: string; unit: string; run: (s: Server) => Promise<Row> }> = {
@@ -355,6 +363,21 @@ ${canopyForests.join('\n')}
   printTable(
     ['workload', ...names],
     [...results].map(([w, rows]) => [w, ...rows.map((r) => cell(r, (r) => `${(r.footprint.peakRssKiB / 1024).toFixed(0)} / ${r.footprint.fds} (${r.footprint.peakFds})`))]),
+  );
+  // What limits a proxy on one core: its own CPU per operation, and what its upstream requests cost the forests.
+  console.log("\nCPU per operation, µs: the server's own + the forests' slapds (all on one core: their sum bounds the rate)\n");
+  printTable(
+    ['workload', ...names],
+    [...results].map(([w, rows]) => [
+      w,
+      ...rows.map((r) =>
+        cell(r, (r) => {
+          const operations = r.rate * r.seconds;
+          const us = (ms: number) => ((ms * 1000) / operations).toFixed(1);
+          return r.forestsCpuMs === 0 ? us(r.footprint.cpuMs) : `${us(r.footprint.cpuMs)} + ${us(r.forestsCpuMs)}`;
+        }),
+      ),
+    ]),
   );
   for (const [w, rows] of results) {
     if (!rows.some((r) => r instanceof Error || r.note)) continue;

@@ -444,7 +444,18 @@ export interface Footprint {
   /** Open file descriptors now, and the most seen while sampling. */
   readonly fds: number;
   readonly peakFds: number;
+  /** CPU time (user + system, every thread) the processes used while watched, in milliseconds. */
+  readonly cpuMs: number;
 }
+
+/** CPU time (user + system, all threads) a process has used so far, in milliseconds. */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** Linux's USER_HZ, in which /proc reports CPU time. */
+const CLOCK_TICKS = 100;
 
 export function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -460,13 +471,20 @@ const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
 export function watch(pids: readonly number[]): { stop(): Footprint; abandon(): void } {
   for (const pid of pids) writeFileSync(`/proc/${pid}/clear_refs`, '5');
   const sum = (f: (pid: number) => number) => pids.reduce((total, pid) => total + f(pid), 0);
+  const cpuBefore = sum(cpuMs);
   let peakFds = sum(fdCount);
   const sampler = setInterval(() => (peakFds = Math.max(peakFds, sum(fdCount))), 100);
   return {
     stop: () => {
       clearInterval(sampler);
       const fds = sum(fdCount);
-      return { peakRssKiB: sum((pid) => statusKiB(pid, 'VmHWM')), rssKiB: sum((pid) => statusKiB(pid, 'VmRSS')), fds, peakFds: Math.max(peakFds, fds) };
+      return {
+        peakRssKiB: sum((pid) => statusKiB(pid, 'VmHWM')),
+        rssKiB: sum((pid) => statusKiB(pid, 'VmRSS')),
+        fds,
+        peakFds: Math.max(peakFds, fds),
+        cpuMs: sum(cpuMs) - cpuBefore,
+      };
     },
     abandon: () => clearInterval(sampler),
   };
