@@ -275,6 +275,25 @@ describe('serve.workers: 2, as a process', () => {
     }
   });
 
+  it('when the primary is killed (SIGKILL) and its output closed, the workers tell their clients and exit', async () => {
+    const { file } = configFile();
+    p = await start(file);
+    const { raws, pids } = await rawClientsOnBothWorkers(p);
+    try {
+      // Nothing reads the workers' standard output any more, as when a supervisor's pipe goes with the primary.
+      p.child.stdout!.destroy();
+      p.child.kill('SIGKILL');
+      await expect.poll(() => pids.filter(alive), { timeout: 5_000 }).toEqual([]);
+      for (const r of raws) {
+        await r.closed;
+        expect(r.notices).toEqual([expect.objectContaining({ code: 52, message: 'server shutting down' })]);
+      }
+    } finally {
+      for (const r of raws) r.close();
+      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   it('the sync guard: syncs landing on different workers share one baseline, kept in a state file only the primary writes', async () => {
     const { file, pidFile, write } = configFile();
     const dir = dirname(file);
