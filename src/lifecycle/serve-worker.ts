@@ -55,10 +55,10 @@ export async function serveWorker(file: string, config: LoadedConfig, processLog
     setTimeout(() => exitNow(logger, 1), FAILED_EXIT_MS);
     void (server?.close(0, WORKER_FAILED) ?? Promise.resolve()).finally(() => exitNow(logger, 1));
   });
-  // The primary gone (killed), Node ends this worker as soon as its channel closes (node:cluster);
-  // the clients are told first: the notices leave in this turn, before the process ends.
+  // The primary gone (killed), Node ends this worker as soon as its channel closes (node:cluster),
+  // a drain under way included; the clients are told first: the notices leave in this turn.
   worker.on('disconnect', () => {
-    if (stopAsked || !server) return;
+    if (!server) return;
     logger.warn('the primary is gone: this worker closes its connections and exits');
     void server.close(0, SERVER_SHUTTING_DOWN);
   });
