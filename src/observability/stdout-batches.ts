@@ -1,15 +1,12 @@
-import sonicBoom, { type SonicBoom, type SonicBoomOpts } from 'sonic-boom';
+import sonicBoom, { type SonicBoom } from 'sonic-boom';
 
 /** Bytes of log lines that start a write, and the longest a line waits for others. */
 const BATCH_BYTES = 2048;
 /** Bytes a write to a pipe is atomic up to (POSIX PIPE_BUF on Linux). */
 const PIPE_BUF = 4096;
 const FLUSH_MS = 100;
-/**
- * Writes standard output refuses for now (EAGAIN: a reader that does not read) retried, 100 ms
- * apart, before its lines are given up: 5 s.
- */
-const STALLED_WRITE_RETRIES = 50;
+/** At exit, writes standard output refuses for now (EAGAIN: a reader not reading) retried, 100 ms apart: 2 s. */
+const EXIT_WRITE_RETRIES = 20;
 
 let shared: SonicBoom | undefined;
 
@@ -21,23 +18,26 @@ let shared: SonicBoom | undefined;
  * stays below it). What is left is written when the process exits.
  *
  * When nothing reads standard output any more (EPIPE: the primary of the workers was killed, the
- * pipeline ended) or its reader stalls for good, the lines are dropped: retrying them forever, as
- * the writer pino builds does in its exit flush, blocks the process at exit and it never ends.
+ * pipeline ended) the lines are dropped from then on, and at exit a reader that stalls is given up
+ * on: the writer pino builds retries both forever in its exit flush, blocking the process, which
+ * then never ends.
  */
 export function stdoutBatches(): SonicBoom {
   if (shared) return shared;
-  // maxWriteRetries is in sonic-boom 5 but not in its type declarations.
-  const options: SonicBoomOpts & { maxWriteRetries: number } = {
+  let exiting = false;
+  let exitRetries = 0;
+  const out = new sonicBoom.SonicBoom({
     fd: 1,
     sync: false,
     minLength: BATCH_BYTES,
     maxWrite: PIPE_BUF,
     periodicFlush: FLUSH_MS,
-    maxWriteRetries: STALLED_WRITE_RETRIES,
-  };
-  const out = new sonicBoom.SonicBoom(options);
+    // While running, a slow reader is waited for (the retries are timers, nothing blocks).
+    retryEAGAIN: () => !exiting || ++exitRetries <= EXIT_WRITE_RETRIES,
+  });
   out.on('error', () => drop(out));
   process.on('exit', () => {
+    exiting = true;
     try {
       out.flushSync();
     } catch {
