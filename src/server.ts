@@ -9,6 +9,7 @@ import { Dn } from './core/dn.js';
 import type { Directory } from './core/directory.js';
 import type { SchemaUsage } from './core/schema-usage.js';
 import { MemoryDirectory } from './backends/memory/memory-directory.js';
+import type { DisconnectNotice } from './frontend/connection.js';
 import { startFrontEnd, type FrontEnd } from './frontend/listener.js';
 import type { DropAfterPage } from './frontend/search-responder.js';
 import type { OperationObserver } from './frontend/operation-observer.js';
@@ -50,9 +51,10 @@ export interface RunningServer {
   reload(config: LoadedConfig): Promise<ReloadReport>;
   /**
    * Stops listening, lets running operations finish for up to `graceMs` (SIGTERM passes
-   * `shutdown.graceSeconds`; default 0: abort them), then closes the forests.
+   * `shutdown.graceSeconds`; default 0: abort them), ends the connections (sending `notice` to
+   * the clients still connected), then closes the forests.
    */
-  close(graceMs?: number): Promise<void>;
+  close(graceMs?: number, notice?: DisconnectNotice): Promise<void>;
   /** The configuration serving new operations. */
   readonly config: LoadedConfig;
   /** The sync deletion guard's references, kept across reloads. */
@@ -224,8 +226,8 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
       );
       return done;
     },
-    async close(graceMs = 0) {
-      await frontEnd.close(graceMs);
+    async close(graceMs = 0, notice) {
+      await frontEnd.close(graceMs, notice);
       // After the LDAP listener: /readyz says "not listening" while connections drain.
       await admin?.close();
       await reloading;

@@ -42,6 +42,12 @@ export interface ConnectionOptions extends Omit<OperationHandlerOptions, 'connec
   readonly vendorVersion: string;
 }
 
+/** Why the server ends a connection, told to the client in a Notice of Disconnection (RFC 4511 §4.4.1). */
+export interface DisconnectNotice {
+  readonly code: ResultCode;
+  readonly reason: string;
+}
+
 /** How long a closing connection may take to flush before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -99,8 +105,12 @@ export class Connection {
     this.log.debug({ tls: this.secure }, 'connection opened');
   }
 
-  /** Ends the connection (server shutdown): outstanding operations are aborted. */
-  close(): void {
+  /**
+   * Ends the connection (server shutdown): outstanding operations are aborted. With a notice the
+   * client is told why first, unless a StartTLS handshake has the socket (clear text would break it).
+   */
+  close(notice?: DisconnectNotice): void {
+    if (notice && !this.closed && !this.upgrading) this.socket.write(encodeNoticeOfDisconnection(notice.code, notice.reason));
     this.end();
   }
 
@@ -362,8 +372,7 @@ export class Connection {
   private disconnect(code: ResultCode, reason: string): void {
     if (this.closed) return;
     this.log.info({ code, reason }, 'disconnecting client');
-    this.socket.write(encodeNoticeOfDisconnection(code, reason));
-    this.end();
+    this.close({ code, reason });
   }
 
   private end(): void {

@@ -8,7 +8,7 @@ import type { SchemaUsage } from '../core/schema-usage.js';
 import { metrics } from '../observability/metrics.js';
 import { accessLogFilter, type AccessLogOptions } from './access-log.js';
 import { Admission, type Refusal } from './admission.js';
-import { Connection, type ConnectionLimits } from './connection.js';
+import { Connection, type ConnectionLimits, type DisconnectNotice } from './connection.js';
 import type { DropAfterPage } from './search-responder.js';
 import { subschemaSource } from './subschema.js';
 import type { OperationObserver } from './operation-observer.js';
@@ -57,8 +57,11 @@ export interface FrontEnd {
   readonly listening: boolean;
   /** The certificate (and client CAs) for LDAPS handshakes and StartTLS from now on; connections already secure keep theirs. */
   replaceTls(material: TlsMaterial): void;
-  /** Stops listening, lets running operations finish for up to `graceMs`, then ends every connection. */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Stops listening, lets running operations finish for up to `graceMs`, then ends every
+   * connection, sending `notice` (a Notice of Disconnection) to each client still connected.
+   */
+  close(graceMs?: number, notice?: DisconnectNotice): Promise<void>;
 }
 
 /** Listens for LDAP and LDAPS clients and gives each socket its own Connection. */
@@ -210,13 +213,15 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     replaceTls(material) {
       tls?.replace(material);
     },
-    async close(graceMs = 0) {
+    async close(graceMs = 0, notice) {
       const closing = Promise.all(servers.map(closeServer));
       if (graceMs > 0) {
         const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
         await Promise.race([Promise.all([...connections].map((c) => c.idle())), grace]);
       }
-      for (const c of connections) c.close();
+      // One line for all of them: a shutdown may end thousands of connections.
+      if (notice && connections.size > 0) log.info({ clients: connections.size, code: notice.code, reason: notice.reason }, 'notice of disconnection sent to the clients still connected');
+      for (const c of connections) c.close(notice);
       for (const s of opening) s.destroy();
       await closing;
     },

@@ -7,6 +7,7 @@ import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { startServer } from '../server.js';
 import { releaseLoadGarbage } from '../backends/memory/release-load-garbage.js';
+import { SERVER_SHUTTING_DOWN } from './disconnect-notices.js';
 import { servePrimary } from './serve-primary.js';
 import { serveWorker } from './serve-worker.js';
 import { welcomeLines } from './welcome.js';
@@ -23,7 +24,8 @@ export interface ServeOptions {
 /**
  * `canopy serve` as a process: SIGHUP re-reads the configuration file (an invalid one is refused
  * and the running configuration stays), SIGTERM and SIGINT stop accepting, let operations in
- * flight finish for `shutdown.graceSeconds`, close the forests and exit 0. With serve.workers > 1
+ * flight finish for `shutdown.graceSeconds`, end the connections left with a Notice of
+ * Disconnection, close the forests and exit 0. With serve.workers > 1
  * this process becomes the primary of that many workers (serve-primary.ts), and each worker, started
  * by it with the same command line, serves here too (serve-worker.ts).
  */
@@ -74,7 +76,7 @@ export async function serveProcess(file: string, config: LoadedConfig, logger: L
     stopping = true;
     const graceSeconds = server.config.shutdown.graceSeconds;
     logger.info({ signal, graceSeconds }, 'shutting down: no new connections; running operations may finish');
-    server.close(graceSeconds * 1000).then(
+    server.close(graceSeconds * 1000, SERVER_SHUTTING_DOWN).then(
       () => {
         if (pidFile !== undefined) rmSync(pidFile, { force: true });
         logger.info('canopy stopped');

@@ -10,13 +10,19 @@ import type { Logger } from '../observability/logger.js';
 import { registry } from '../observability/metrics.js';
 import { SyncGuard } from '../router/sync-guard.js';
 import { startServer, type RunningServer } from '../server.js';
+import type { DisconnectNotice } from '../frontend/connection.js';
+import { SERVER_SHUTTING_DOWN, WORKER_FAILED, WORKER_SHUTTING_DOWN } from './disconnect-notices.js';
 import { isCanopyMessage, type ToPrimary, type ToWorker } from './worker-messages.js';
+
+/** How long a failed worker may take to tell its clients before it exits anyway. */
+const FAILED_EXIT_MS = 3000;
 
 /**
  * A worker of `canopy serve` with serve.workers > 1: serves LDAP and LDAPS on the listeners the
  * primary shares out, and nothing else (the primary owns the HTTP endpoints, the pid file and
  * the signals). It starts from the same configuration file as the primary and re-reads it when
- * the primary says so.
+ * the primary says so. A worker that goes down on its own (a signal sent to it alone, an uncaught
+ * exception, its primary gone) sends its clients a Notice of Disconnection first.
  */
 export async function serveWorker(file: string, config: LoadedConfig, processLogger: Logger): Promise<void> {
   const worker = cluster.worker!;
@@ -27,18 +33,35 @@ export async function serveWorker(file: string, config: LoadedConfig, processLog
   AggregatorRegistry.setRegistries([registry]);
   new AggregatorRegistry();
 
-  // The primary stops workers by message. A Ctrl-C at a terminal or a SIGHUP to the whole process
-  // group reaches workers too: they drain on the first, and leave reloading to the primary.
+  // The primary stops workers by message. A signal is an operator stopping this worker alone (the
+  // primary replaces it), or a Ctrl-C at a terminal reaching the whole process group: either way
+  // it drains. A SIGHUP to the process group is left to the primary, which reloads every worker.
   let server: RunningServer | undefined;
-  let stopAsked = false;
-  const stop = (): void => {
+  let stopAsked: DisconnectNotice | undefined;
+  const stop = (notice: DisconnectNotice): void => {
     if (stopAsked) return;
-    stopAsked = true;
-    if (server) drain(server, logger);
+    stopAsked = notice;
+    if (server) drain(server, logger, notice);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => stop(WORKER_SHUTTING_DOWN));
+  process.on('SIGTERM', () => stop(WORKER_SHUTTING_DOWN));
   process.on('SIGHUP', () => undefined);
+  // State after an uncaught exception is not to be trusted: the clients are told, and the primary starts a replacement.
+  let failed = false;
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'worker failed: uncaught exception; its connections are closed and it exits');
+    if (failed) return;
+    failed = true;
+    setTimeout(() => exitNow(logger, 1), FAILED_EXIT_MS);
+    void (server?.close(0, WORKER_FAILED) ?? Promise.resolve()).finally(() => exitNow(logger, 1));
+  });
+  // The primary gone (killed), Node ends this worker as soon as its channel closes (node:cluster),
+  // a drain under way included; the clients are told first: the notices leave in this turn.
+  worker.on('disconnect', () => {
+    if (!server) return;
+    logger.warn('the primary is gone: this worker closes its connections and exits');
+    void server.close(0, SERVER_SHUTTING_DOWN);
+  });
 
   const peers = new PrimaryEvictions(send);
   const throttle = new ThrottleClient(send);
@@ -61,7 +84,7 @@ export async function serveWorker(file: string, config: LoadedConfig, processLog
         else answerReload(server!);
         break;
       case 'stop':
-        stop();
+        stop(SERVER_SHUTTING_DOWN);
         break;
       case 'evict':
         for (const dn of message.dns) {
@@ -106,7 +129,7 @@ export async function serveWorker(file: string, config: LoadedConfig, processLog
   if (early.reload) answerReload(server);
   early = undefined;
   send({ canopy: 'listening', urls: server.urls });
-  if (stopAsked) drain(server, logger);
+  if (stopAsked) drain(server, logger, stopAsked);
 }
 
 /** The configuration as a worker serves it: without the HTTP listener, which is the primary's. */
@@ -126,19 +149,22 @@ async function reload(server: RunningServer, file: string, logger: Logger): Prom
   }
 }
 
-function drain(server: RunningServer, logger: Logger): void {
-  server.close(server.config.shutdown.graceSeconds * 1000).then(
+function drain(server: RunningServer, logger: Logger, notice: DisconnectNotice): void {
+  server.close(server.config.shutdown.graceSeconds * 1000, notice).then(
     () => {
       logger.info('worker stopped');
-      logger.flush();
-      process.exit(0);
+      exitNow(logger, 0);
     },
     (err: unknown) => {
       logger.error({ err }, 'worker shutdown failed');
-      logger.flush();
-      process.exit(1);
+      exitNow(logger, 1);
     },
   );
+}
+
+function exitNow(logger: Logger, code: number): never {
+  logger.flush();
+  process.exit(code);
 }
 
 /** A write's evictions in every other worker, asked of the primary; resolved by its answer. */

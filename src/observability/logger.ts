@@ -1,5 +1,6 @@
 import { pino, type Logger, type Level, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
+import { stdoutBatches } from './stdout-batches.js';
 
 export type { Logger };
 
@@ -7,12 +8,6 @@ export type { Logger };
 export type LogFormat = 'json' | 'pretty';
 
 export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
-
-/** Bytes of log lines that start a write, and the longest a line waits for others (stdout JSON only). */
-const LOG_BATCH_BYTES = 2048;
-/** Bytes a write to a pipe is atomic up to (POSIX PIPE_BUF on Linux). */
-const PIPE_BUF = 4096;
-const LOG_FLUSH_MS = 100;
 
 /** Characters of a client-supplied name or DN (bind names, search bases) a log line keeps. */
 export const LOGGED_NAME_CHARS = 256;
@@ -66,10 +61,6 @@ export function createLogger(level: Level | 'silent' = 'info', destination?: Nod
     // after start-up come in order: fine for a person watching, JSON is the format for load.
     return pino(options, pretty({ destination: destination ?? 1, sync: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l' }));
   }
-  // Lines gather up to LOG_BATCH_BYTES (or LOG_FLUSH_MS) per write: one write per line was 10-15 % of a
-  // busy server's CPU at info. A write holds whole lines and at most PIPE_BUF bytes, so the workers of
-  // serve.workers, sharing standard output, never break each other's lines (their fields are capped,
-  // so a line stays below it). pino flushes what is left when the process exits.
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, maxWrite: PIPE_BUF, periodicFlush: LOG_FLUSH_MS }));
+  return pino(options, destination ?? stdoutBatches());
 }
 

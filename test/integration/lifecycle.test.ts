@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigErrors } from '../../src/config/config-error.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Directory, SearchStream } from '../../src/core/directory.js';
-import { logged, spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
+import { logged, logRecords, spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
 import { pagedControl, pagedCookie, RawLdapClient } from '../support/raw-ldap.js';
 import { openAccess, repoRoot, startTestServer } from '../support/server.js';
 
@@ -337,6 +337,22 @@ ${openAccess}`,
       expect(done.code).toBe(0);
       expect(done.dns).toHaveLength(entries);
       expect(await exited).toBe(0);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('on SIGTERM, tells the clients still connected with a Notice of Disconnection (unavailable) before exiting 0', async () => {
+    const { file } = setUp();
+    canopy = await spawnCanopy(process.execPath, [cli, 'serve', '--config', file]);
+    const raw = await RawLdapClient.connect(canopy.url);
+    try {
+      expect((await raw.search(AVVID)).code).toBe(0);
+      expect(await canopy.stop()).toBe(0);
+      await raw.closed;
+      expect(raw.notices).toEqual([expect.objectContaining({ code: 52, message: 'server shutting down', responseName: '1.3.6.1.4.1.1466.20036' })]);
+      expect(raw.received.at(-1)).toEqual({ id: 0, tag: 0x78 });
+      expect(logRecords(canopy).find((l) => l.msg === 'notice of disconnection sent to the clients still connected')).toMatchObject({ clients: 1, code: 52 });
     } finally {
       raw.close();
     }

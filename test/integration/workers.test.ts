@@ -40,8 +40,8 @@ ${forestYaml}${openAccess}`,
   return { file, pidFile: join(dir, 'canopy.pid'), write };
 }
 
-function start(file: string, pidFile?: string, startMs?: number): Promise<CanopyProcess> {
-  return spawnCanopy(process.execPath, [cli, 'serve', '--config', file, ...(pidFile ? ['--pid-file', pidFile] : [])], { startMs });
+function start(file: string, pidFile?: string, options: { env?: NodeJS.ProcessEnv; startMs?: number } = {}): Promise<CanopyProcess> {
+  return spawnCanopy(process.execPath, [cli, 'serve', '--config', file, ...(pidFile ? ['--pid-file', pidFile] : [])], options);
 }
 
 const clients: Client[] = [];
@@ -66,6 +66,23 @@ async function pidOf(p: CanopyProcess, c: Client): Promise<number> {
     .toBeDefined();
   return pid!;
 }
+
+/** Two raw clients and the worker pid serving each: a search each, found in the access log by the client's port. */
+async function rawClientsOnBothWorkers(p: CanopyProcess): Promise<{ raws: RawLdapClient[]; pids: number[] }> {
+  const raws = [await RawLdapClient.connect(p.url), await RawLdapClient.connect(p.url)];
+  const pids: number[] = [];
+  for (const r of raws) {
+    expect((await r.search(EGREEN)).code).toBe(0);
+    const peer = `127.0.0.1:${r.localPort}`;
+    let pid: number | undefined;
+    await expect.poll(() => (pid = logRecords(p).find((l) => l.msg === 'operation' && l.peer === peer)?.pid as number | undefined), { timeout: 10_000 }).toBeDefined();
+    pids.push(pid!);
+  }
+  expect(new Set(pids).size).toBe(2); // round robin: two connections in a row go to the two workers
+  return { raws, pids };
+}
+
+const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
 
 /** Two clients served by different workers (round robin deals connections out in turn). */
 async function clientsOnBothWorkers(p: CanopyProcess): Promise<[Client, Client]> {
@@ -210,6 +227,73 @@ describe('serve.workers: 2, as a process', () => {
     await expect.poll(async () => (await fetch(`${httpUrl(p!)}/readyz`)).status, { timeout: 10_000 }).toBe(200);
   });
 
+  it('a worker stopped on its own (SIGTERM to it) sends its clients a Notice of Disconnection, and is replaced', async () => {
+    const { file } = configFile();
+    p = await start(file);
+    const { raws, pids } = await rawClientsOnBothWorkers(p);
+    try {
+      const [victim, survivor] = pids;
+      const from = p.logLines.length;
+      process.kill(victim, 'SIGTERM');
+      await raws[0].closed;
+      expect(raws[0].notices).toEqual([
+        expect.objectContaining({ code: 52, message: 'server process shutting down; connect again', responseName: '1.3.6.1.4.1.1466.20036' }),
+      ]);
+      expect(raws[0].received.at(-1)).toEqual({ id: 0, tag: 0x78 }); // unsolicited: message ID 0, an extendedResponse
+      const [ended] = await logged(p, 'worker ended; its connections are closed; starting a replacement', from);
+      expect(ended).toMatchObject({ pid: victim, code: 0 });
+      const [replacement] = await logged(p, 'replacement worker listening', from);
+      // The other worker's client is untouched; new connections are served by the survivor and the replacement.
+      expect((await raws[1].search(EGREEN)).code).toBe(0);
+      expect(raws[1].notices).toEqual([]);
+      const served = new Set<number>();
+      for (let i = 0; i < 4; i++) served.add(await pidOf(p, client(p.url)));
+      expect([...served].sort()).toEqual([survivor, replacement.pid as number].sort());
+    } finally {
+      for (const r of raws) r.close();
+    }
+  });
+
+  it('a worker failing with an uncaught exception tells its clients (other, 80), exits non-zero and is replaced', async () => {
+    const { file } = configFile();
+    p = await start(file, undefined, { env: { NODE_OPTIONS: `--import=${join(repoRoot, 'test/support/worker-fault.mjs')}` } });
+    const { raws, pids } = await rawClientsOnBothWorkers(p);
+    try {
+      const from = p.logLines.length;
+      process.kill(pids[0], 'SIGWINCH');
+      await raws[0].closed;
+      expect(raws[0].notices).toEqual([expect.objectContaining({ code: 80, message: 'internal error in the server process; connect again' })]);
+      const [fatal] = await logged(p, 'worker failed: uncaught exception; its connections are closed and it exits', from);
+      expect(fatal).toMatchObject({ pid: pids[0], err: { message: 'fault injected by the test (SIGWINCH)' } });
+      const [ended] = await logged(p, 'worker ended; its connections are closed; starting a replacement', from);
+      expect(ended).toMatchObject({ pid: pids[0], code: 1 });
+      await logged(p, 'replacement worker listening', from);
+      expect((await raws[1].search(EGREEN)).code).toBe(0);
+      expect(raws[1].notices).toEqual([]);
+    } finally {
+      for (const r of raws) r.close();
+    }
+  });
+
+  it('when the primary is killed (SIGKILL) and its output closed, the workers tell their clients and exit', async () => {
+    const { file } = configFile();
+    p = await start(file);
+    const { raws, pids } = await rawClientsOnBothWorkers(p);
+    try {
+      // Nothing reads the workers' standard output any more, as when a supervisor's pipe goes with the primary.
+      p.child.stdout!.destroy();
+      p.child.kill('SIGKILL');
+      await expect.poll(() => pids.filter(alive), { timeout: 5_000 }).toEqual([]);
+      for (const r of raws) {
+        await r.closed;
+        expect(r.notices).toEqual([expect.objectContaining({ code: 52, message: 'server shutting down' })]);
+      }
+    } finally {
+      for (const r of raws) r.close();
+      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   it('the sync guard: syncs landing on different workers share one baseline, kept in a state file only the primary writes', async () => {
     const { file, pidFile, write } = configFile();
     const dir = dirname(file);
@@ -273,7 +357,7 @@ describe('serve.workers: 2, as a process', () => {
     const { file, pidFile, write } = configFile();
     write(`  - { name: big, backend: memory, base: "${big}", ldif: ["${ldif}"] }\nshutdown: { graceSeconds: 30 }\n`);
     // Two workers each load 20,000 users: on a busy 2-core machine that takes well over the usual start limit.
-    p = await start(file, pidFile, 90_000);
+    p = await start(file, pidFile, { startMs: 90_000 });
     const started = p;
     await expect.poll(() => logRecords(started).filter((l) => l.msg === 'worker listening').length, { timeout: 5_000 }).toBe(2);
     const workerPids = logRecords(p).filter((l) => l.msg === 'worker listening').map((l) => l.pid as number);

@@ -50,8 +50,8 @@ export class RawLdapClient {
   private nextId = 1;
   /** Every message received, in order: its message ID and protocol operation tag. */
   readonly received: { readonly id: number; readonly tag: number }[] = [];
-  /** Notices of Disconnection received (message ID 0). */
-  readonly notices: RawDone[] = [];
+  /** Notices of Disconnection received (message ID 0), with the responseName they carry. */
+  readonly notices: (RawDone & { readonly responseName?: string })[] = [];
   /** Message IDs of responses to no request of this client. */
   readonly strays: number[] = [];
   /** Resolves when the server has closed the connection (or it was closed here). */
@@ -184,7 +184,9 @@ export class RawLdapClient {
     if (id === 0) {
       const code = op.enumerated();
       op.string();
-      this.notices.push({ dns: [], code, message: op.string(), controls: new Map() });
+      const message = op.string();
+      const responseName = !op.atEnd && op.peek() === 0x8a ? op.string(0x8a) : undefined;
+      this.notices.push({ dns: [], code, message, controls: new Map(), ...(responseName !== undefined && { responseName }) });
       return;
     }
     if (!waiting) {

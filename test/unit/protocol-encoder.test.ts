@@ -107,4 +107,13 @@ describe('encodeResult', () => {
     expect(notice.pojo).toMatchObject({ status: 2 });
     expect(notice.responseName).toBe('1.3.6.1.4.1.1466.20036');
   });
+
+  it('encodes a shutdown notice as RFC 4511 §4.4.1 has it: an extendedResponse, unavailable, with its diagnostic and no value', () => {
+    const buf = encodeNoticeOfDisconnection(ResultCode.unavailable, 'server shutting down');
+    const notice = parse(buf);
+    expect(notice.protocolOp).toBe(Op.extendedResponse);
+    expect(notice.pojo).toMatchObject({ status: 52, matchedDN: '', diagnosticMessage: 'server shutting down' });
+    expect(notice.responseName).toBe('1.3.6.1.4.1.1466.20036');
+    expect(notice.responseValue).toBeUndefined();
+  });
 });
