@@ -4,6 +4,7 @@ import type {
   ModifyDnRequest,
   OperationContext,
   PasswordModifyRequest,
+  SearchContext,
   SearchRequest,
   SearchStream,
 } from './core/directory.js';
@@ -71,7 +72,7 @@ export class LivePipeline<P extends Pipeline = Pipeline> implements Directory, A
     return this.current.pipeline.directory.namingContexts();
   }
 
-  search(request: SearchRequest, ctx: OperationContext): SearchStream {
+  search(request: SearchRequest, ctx: SearchContext): SearchStream {
     const generation = this.current;
     return HookedSearch.over(() => generation.pipeline.directory.search(request, ctx), {
       opened: () => generation.enter(),

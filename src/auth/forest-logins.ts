@@ -1,4 +1,4 @@
-import type { Directory, OperationContext, SearchRequest } from '../core/directory.js';
+import { searchContext, type Directory, type OperationContext, type SearchRequest } from '../core/directory.js';
 import type { Dn } from '../core/dn.js';
 import type { Entry } from '../core/entry.js';
 import type { Filter } from '../core/filter.js';
@@ -97,7 +97,7 @@ export class ForestLogins {
   /** Up to two entries below the forest's mount matching `filter` (two are enough to call it ambiguous). */
   private async candidates(forest: LoginForest, filter: Filter, ctx: OperationContext): Promise<Entry[]> {
     const found: Entry[] = [];
-    for await (const entry of forest.directory.search(lookupRequest({ base: forest.mount, scope: 'sub', filter }), ctx)) {
+    for await (const entry of forest.directory.search(lookupRequest({ base: forest.mount, scope: 'sub', filter }), searchContext(ctx))) {
       found.push(entry);
       if (found.length === 2) break;
     }
@@ -107,7 +107,7 @@ export class ForestLogins {
   /** The entry at `dn`, or undefined when it does not exist. */
   private async lookup(forest: LoginForest, dn: Dn, ctx: OperationContext): Promise<Entry | undefined> {
     try {
-      for await (const entry of forest.directory.search(lookupRequest({ base: dn, scope: 'base', filter: PRESENT }), ctx)) return entry;
+      for await (const entry of forest.directory.search(lookupRequest({ base: dn, scope: 'base', filter: PRESENT }), searchContext(ctx))) return entry;
     } catch (err) {
       if (err instanceof LdapError && err.code === ResultCode.noSuchObject) return undefined;
       throw err;

@@ -3,6 +3,7 @@ import type { Attribute, AttributeValue, Entry } from './entry.js';
 import type { Filter } from './filter.js';
 import type { Identity } from './identity.js';
 import type { PolicyNotes } from './password-policy.js';
+import { SearchTrailer } from './search-trailer.js';
 import type { SessionResources } from './session-resources.js';
 
 export type Scope = 'base' | 'one' | 'sub';
@@ -16,8 +17,6 @@ export interface OperationContext {
   readonly boundDn: string;
   /** Who is bound; absent counts as anonymous. */
   readonly identity?: Identity;
-  /** Where a search records what its result must report (set by the front end for searches). */
-  readonly notes?: SearchNotes;
   /**
    * Where a bind, modify or Password Modify records the password policy state (draft-behera),
    * present when the client sent the request control: the front end returns it in the response control.
@@ -45,38 +44,17 @@ export interface UserWriter {
   readonly rulesAllow: boolean;
 }
 
-/**
- * What a search's final result must say besides its code: filled by the stages that know (the
- * router), read by the front end when it writes SearchResultDone.
- */
-export interface SearchNotes {
-  /** Forests left out of a partial result (`onForestError: partial`), with why. */
-  readonly missingForests: string[];
-  /** RFC 2891 sortResult when the entries could not be sorted; unset means sorted. */
-  sortResult?: number;
-  /**
-   * Search continuation references (RFC 4511 §4.5.3), each the URLs any of which continues the
-   * search; the front end writes them before the result of the page that collected them. Added
-   * through `noteReferences`, which keeps at most MAX_SEARCH_REFERENCES per search.
-   */
-  references?: string[][];
-  /** The URLs of a search that ends with referral (10), for its result's referral field. */
-  referral?: readonly string[];
-  /** Facts the result's diagnostic message must mention (an upstream referral not followed). */
-  remarks?: string[];
+/** The context of a search: besides who asks, the trailer its stages write its side results to. */
+export interface SearchContext extends OperationContext {
+  readonly trailer: SearchTrailer;
 }
 
-/** Continuation references kept per search: more are dropped, so a search's notes stay small. */
-export const MAX_SEARCH_REFERENCES = 1000;
-
-/** Adds continuation references to a search's notes (none when the caller has no notes), up to the cap. */
-export function noteReferences(notes: SearchNotes | undefined, references: readonly (readonly string[])[]): void {
-  if (!notes || references.length === 0) return;
-  const kept = (notes.references ??= []);
-  for (const urls of references) {
-    if (kept.length >= MAX_SEARCH_REFERENCES) return;
-    if (urls.length > 0) kept.push([...urls]);
-  }
+/**
+ * The context for a search that `ctx`'s operation starts (a lookup within a bind or compare, a
+ * tool's search): a fresh trailer, which the caller reads or deliberately ignores.
+ */
+export function searchContext(ctx: OperationContext): SearchContext {
+  return { ...ctx, trailer: new SearchTrailer() };
 }
 
 /** One server-side sort key (RFC 2891). */
@@ -155,7 +133,7 @@ export interface PasswordModifyRequest {
 export interface Directory {
   /** The naming contexts this directory holds, for routing and the root DSE. */
   namingContexts(): readonly Dn[];
-  search(request: SearchRequest, ctx: OperationContext): SearchStream;
+  search(request: SearchRequest, ctx: SearchContext): SearchStream;
   /** Resolves when the credentials are valid; rejects with invalidCredentials otherwise. */
   bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void>;
   add(entry: Entry, ctx: OperationContext): Promise<void>;

@@ -1,4 +1,4 @@
-import type { Directory, Modification, ModifyDnRequest, OperationContext, PasswordModifyRequest, SearchRequest, SearchStream } from './directory.js';
+import type { Directory, Modification, ModifyDnRequest, OperationContext, PasswordModifyRequest, SearchContext, SearchRequest, SearchStream } from './directory.js';
 import type { Dn } from './dn.js';
 import type { AttributeValue, Entry } from './entry.js';
 
@@ -14,7 +14,7 @@ export abstract class Stage implements Directory {
     return this.next.namingContexts();
   }
 
-  search(request: SearchRequest, ctx: OperationContext): SearchStream {
+  search(request: SearchRequest, ctx: SearchContext): SearchStream {
     return this.next.search(request, ctx);
   }
 

@@ -1,4 +1,4 @@
-import type { Directory, OperationContext } from '../core/directory.js';
+import { searchContext, type Directory, type OperationContext } from '../core/directory.js';
 import { Dn } from '../core/dn.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
@@ -14,11 +14,13 @@ import type { RequestDn } from '../protocol/decoder.js';
 export async function resolveRequestDn(dn: RequestDn, directory: Directory, ctx: OperationContext): Promise<Dn> {
   if (dn instanceof Dn) return dn;
   const found: Dn[] = [];
+  // The lookup's own trailer: a partial answer or a reference says nothing about the DN it resolves.
+  const lookup = searchContext(ctx);
   for (const base of directory.namingContexts()) {
     const filter = { type: 'equality', attribute: dn.attribute, value: dn.value } as const;
     // A lookup of at most two entries (a second one is enough to know the name is ambiguous), which the sync guard leaves alone.
     const request = { base, scope: 'sub', filter, attributes: ['1.1'], typesOnly: false, sizeLimit: 2, timeLimit: 0 } as const;
-    for await (const entry of directory.search(request, ctx)) {
+    for await (const entry of directory.search(request, lookup)) {
       found.push(entry.dn);
       if (found.length > 1) break;
     }

@@ -1,7 +1,8 @@
-import type { Directory, OperationContext, SearchNotes, SearchRequest } from '../core/directory.js';
+import type { Directory, OperationContext, SearchContext, SearchRequest } from '../core/directory.js';
 import type { Entry } from '../core/entry.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
+import { SearchTrailer } from '../core/search-trailer.js';
 
 /** Why a cursor closed without a reason of its own: one shared error, as every unpaged search closes its cursor and an Error's stack is costly. */
 const SEARCH_CLOSED = new LdapError(ResultCode.other, 'search closed');
@@ -13,7 +14,8 @@ const SEARCH_CLOSED = new LdapError(ResultCode.other, 'search closed');
  */
 export class SearchCursor {
   readonly iterator: AsyncIterator<Entry>;
-  readonly notes: SearchNotes = { missingForests: [] };
+  /** What the search's stages report for its result, over all its pages; it also identifies the search (DropAfterPage). */
+  readonly trailer = new SearchTrailer();
   /** Pulled but not yet sent: the first entry of the next page. */
   head: Entry | undefined;
   /** Entries sent so far, over all pages. */
@@ -22,7 +24,7 @@ export class SearchCursor {
   lastMessageId = 0;
   /** Pages answered with a cookie so far. */
   pages = 0;
-  /** Continuation references of `notes` already written to the client. */
+  /** Continuation references of `trailer` already written to the client. */
   referencesSent = 0;
   private readonly controller = new AbortController();
 
@@ -32,7 +34,7 @@ export class SearchCursor {
     ctx: OperationContext,
   ) {
     // The cursor's own signal, not the operation's: a page ends, the search goes on.
-    const cursorCtx: OperationContext = { ...ctx, signal: this.controller.signal, notes: this.notes };
+    const cursorCtx: SearchContext = { ...ctx, signal: this.controller.signal, trailer: this.trailer };
     this.iterator = directory.search(request, cursorCtx)[Symbol.asyncIterator]();
   }
 

@@ -1,10 +1,11 @@
 import { answerFromCache } from '../cache/cached-search.js';
 import type { ResultCache } from '../cache/result-cache.js';
-import type { Directory, OperationContext, SearchNotes, SearchRequest, SortRequest } from '../core/directory.js';
+import type { Directory, OperationContext, SearchRequest, SortRequest } from '../core/directory.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import { metrics } from '../observability/metrics.js';
 import { searchShape } from '../core/search-shape.js';
+import type { SearchTrailer } from '../core/search-trailer.js';
 import type { Control } from '../protocol/decoder.js';
 import { ControlOid } from '../protocol/controls/oids.js';
 import { decodePagedResults, pagedResultsControl, type PagedResults } from '../protocol/controls/paged-results.js';
@@ -53,9 +54,9 @@ export interface SearchOutcome {
 /**
  * Asked after each page of a paged search is answered with a cookie (`pages`: how many so far);
  * true drops the client's connection as a crashed server would. The mock directory's fault
- * switches use it; `notes` is the object the search's stages saw, so it identifies the search.
+ * switches use it; `trailer` is the one the search's stages saw, so it identifies the search.
  */
-export type DropAfterPage = (notes: SearchNotes, pages: number) => boolean;
+export type DropAfterPage = (trailer: SearchTrailer, pages: number) => boolean;
 
 interface SearchControls {
   readonly paged?: PagedResults;
@@ -153,7 +154,7 @@ export class SearchResponder {
       }
       this.cursors.park(cookie);
       const outcome = this.done(cursor, ResultCode.success, undefined, cookie, cursor.sent - before);
-      return this.dropAfterPage?.(cursor.notes, ++cursor.pages) ? { ...outcome, dropConnection: true } : outcome;
+      return this.dropAfterPage?.(cursor.trailer, ++cursor.pages) ? { ...outcome, dropConnection: true } : outcome;
     } catch (err) {
       this.cursors.release(cookie);
       // A sync cut short (a forest failing, the deletion guard): what an alert on failed syncs counts.
@@ -206,21 +207,20 @@ export class SearchResponder {
    * result. Written without waiting for the socket: they are few (MAX_SEARCH_REFERENCES per search).
    */
   private writeReferences(messageId: number, cursor: SearchCursor, output: SearchOutput): void {
-    const references = cursor.notes.references;
-    if (!references) return;
+    const { references } = cursor.trailer;
     while (cursor.referencesSent < references.length) output.write(encodeSearchReference(messageId, references[cursor.referencesSent++]));
   }
 
   private done(cursor: SearchCursor, code: ResultCode, message?: string, cookie?: Buffer, entries = cursor.sent): SearchOutcome {
-    const { notes } = cursor;
+    const { trailer } = cursor;
     const controls: Control[] = [];
     if (cookie) controls.push(pagedResultsControl(cookie));
-    if (cursor.request.sort) controls.push(sortResponseControl(notes.sortResult ?? ResultCode.success));
+    if (cursor.request.sort) controls.push(sortResponseControl(trailer.sortResult ?? ResultCode.success));
     // onForestError: partial — the result names what is missing, never a silent success.
-    const partial = notes.missingForests.length > 0 ? `partial result: ${notes.missingForests.join('; ')}` : undefined;
-    const text = [message, partial, ...(notes.remarks ?? [])].filter((t) => t !== undefined).join('; ');
+    const partial = trailer.missingForests.length > 0 ? `partial result: ${trailer.missingForests.join('; ')}` : undefined;
+    const text = [message, partial, ...trailer.remarks].filter((t) => t !== undefined).join('; ');
     // A sort that could not be done (a bound reached for now, a withheld key) is not kept for others.
-    const cacheable = code === ResultCode.success && !text && !cookie?.length && notes.sortResult === undefined;
+    const cacheable = code === ResultCode.success && !text && !cookie?.length && trailer.sortResult === undefined;
     return { code, entries, ...(text && { message: text }), ...(controls.length > 0 && { extras: { controls } }), ...(cacheable && { cacheable }) };
   }
 
@@ -228,7 +228,7 @@ export class SearchResponder {
   private failed(cursor: SearchCursor, err: unknown, entries = cursor.sent): SearchOutcome {
     if (!(err instanceof LdapError)) throw err;
     const { sort } = cursor.request;
-    const sortResult = cursor.notes.sortResult;
+    const sortResult = cursor.trailer.sortResult;
     if (sort?.required && sortResult !== undefined) {
       return {
         code: ResultCode.unavailableCriticalExtension,
@@ -239,7 +239,7 @@ export class SearchResponder {
     }
     const outcome = { ...this.done(cursor, err.code, err.message, undefined, entries), matchedDn: err.matchedDn };
     // RFC 4511 §4.1.10: a referral result carries its URLs (an upstream's, passed on by its forest).
-    const referral = err.code === ResultCode.referral ? cursor.notes.referral : undefined;
+    const referral = err.code === ResultCode.referral ? cursor.trailer.referral : undefined;
     return referral ? { ...outcome, extras: { ...outcome.extras, referral } } : outcome;
   }
 

@@ -6,7 +6,7 @@ import type {
   ModifyDnRequest,
   OperationContext,
   PasswordModifyRequest,
-  SearchNotes,
+  SearchContext,
   SearchRequest,
   SearchStream,
 } from '../core/directory.js';
@@ -14,6 +14,7 @@ import type { Dn } from '../core/dn.js';
 import type { AttributeValue, Entry } from '../core/entry.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
+import type { SearchTrailer } from '../core/search-trailer.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 
@@ -75,8 +76,8 @@ interface Slot {
 export class FaultSwitches {
   private slots: Slot[] = [];
   private nextId = 1;
-  /** Paged searches under a drop-after-pages fault, by the notes object that identifies each to the front end. */
-  private readonly pageDrops = new WeakMap<SearchNotes, { readonly slot: Slot; readonly forest: string }>();
+  /** Paged searches under a drop-after-pages fault, by the trailer that identifies each to the front end. */
+  private readonly pageDrops = new WeakMap<SearchTrailer, { readonly slot: Slot; readonly forest: string }>();
   /** Released when faults are cleared, so hanging operations re-check. */
   private cleared = released();
   /** Times each kind of fault was injected and took effect. */
@@ -147,17 +148,17 @@ export class FaultSwitches {
   }
 
   /** Subjects a search starting now in the forest to its drop-after-pages fault, if any. */
-  armPageDrop(forestName: string, notes: SearchNotes | undefined): void {
-    if (!notes || this.pageDrops.has(notes)) return;
+  armPageDrop(forestName: string, trailer: SearchTrailer): void {
+    if (this.pageDrops.has(trailer)) return;
     const slot = this.find(forestName, (f) => f.kind === 'drop' && f.afterPages !== undefined);
-    if (slot) this.pageDrops.set(notes, { slot, forest: forestName });
+    if (slot) this.pageDrops.set(trailer, { slot, forest: forestName });
   }
 
   /** The front end's `DropAfterPage` hook (`ServerOptions.dropAfterPage`): true drops the client's connection now. */
-  readonly dropAfterPage = (notes: SearchNotes, pages: number): boolean => {
-    const armed = this.pageDrops.get(notes);
+  readonly dropAfterPage = (trailer: SearchTrailer, pages: number): boolean => {
+    const armed = this.pageDrops.get(trailer);
     if (armed?.slot.fault.kind !== 'drop' || pages < (armed.slot.fault.afterPages ?? Infinity)) return false;
-    this.pageDrops.delete(notes);
+    this.pageDrops.delete(trailer);
     if (!this.slots.includes(armed.slot)) return false; // cleared (or used up) since the search started
     this.trigger(armed.slot, armed.forest);
     return true;
@@ -205,13 +206,13 @@ class FaultyDirectory implements Directory {
     return this.inner.namingContexts();
   }
 
-  search(request: SearchRequest, ctx: OperationContext): SearchStream {
+  search(request: SearchRequest, ctx: SearchContext): SearchStream {
     return this.faultySearch(request, ctx);
   }
 
-  private async *faultySearch(request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
+  private async *faultySearch(request: SearchRequest, ctx: SearchContext): AsyncGenerator<Entry, void, undefined> {
     await this.switches.before(this.forest, ctx.signal, false);
-    this.switches.armPageDrop(this.forest, ctx.notes);
+    this.switches.armPageDrop(this.forest, ctx.trailer);
     const drop = this.switches.dropFor(this.forest);
     let sent = 0;
     for await (const entry of this.inner.search(request, ctx)) {

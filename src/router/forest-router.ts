@@ -4,6 +4,7 @@ import type {
   Modification,
   ModifyDnRequest,
   OperationContext,
+  SearchContext,
   PasswordModifyRequest,
   SearchRequest,
   SearchStream,
@@ -78,7 +79,7 @@ export class ForestRouter implements Directory {
     return this.options.suffix ? [this.options.suffix] : this.forests.map((f) => f.mount);
   }
 
-  search(request: SearchRequest, ctx: OperationContext): SearchStream {
+  search(request: SearchRequest, ctx: SearchContext): SearchStream {
     const watched = this.options.guard?.watch(request, ctx);
     const owner = this.owner(request.base);
     if (owner) {
@@ -145,7 +146,7 @@ export class ForestRouter implements Directory {
     owner: RoutedForest,
     source: NamedStream,
     request: SearchRequest,
-    ctx: OperationContext,
+    ctx: SearchContext,
     watched?: WatchedSearch,
   ): AsyncGenerator<Entry, void, undefined> {
     const verdicts: Error[] = [];
@@ -173,7 +174,7 @@ export class ForestRouter implements Directory {
     };
   }
 
-  private searchAbove(base: Entry, request: SearchRequest, ctx: OperationContext, watched?: WatchedSearch): SearchStream {
+  private searchAbove(base: Entry, request: SearchRequest, ctx: SearchContext, watched?: WatchedSearch): SearchStream {
     const matches = compileFilter(request.filter);
     const scoped =
       request.scope === 'base' ? [base] : request.scope === 'one' ? this.synthetic!.childrenOf(base.dn) : this.synthetic!.subtree(base.dn);
@@ -210,7 +211,7 @@ export class ForestRouter implements Directory {
     });
   }
 
-  private sorted(sources: readonly NamedStream[], forests: readonly RoutedForest[], request: SearchRequest, ctx: OperationContext): SearchStream {
+  private sorted(sources: readonly NamedStream[], forests: readonly RoutedForest[], request: SearchRequest, ctx: SearchContext): SearchStream {
     const sort = request.sort!;
     const hiddenKey = sort.keys.find((k) => forests.some((f) => f.hides?.(k.attribute)))?.attribute;
     const context = {
@@ -219,7 +220,7 @@ export class ForestRouter implements Directory {
       connectionId: ctx.connectionId,
       ...(hiddenKey !== undefined && { hiddenKey }),
     };
-    return sortedMerge(sources, sort, context, ctx.notes);
+    return sortedMerge(sources, sort, context, ctx.trailer);
   }
 
   private async *deduplicated(sources: readonly NamedStream[]): AsyncGenerator<Entry, void, undefined> {
@@ -231,14 +232,14 @@ export class ForestRouter implements Directory {
 
   /**
    * `onForestError: partial`: a forest's outage ends only its own stream; the search goes on and
-   * its result names the forest (notes), with a warning log and a metric.
+   * its result names the forest (the search's trailer), with a warning log and a metric.
    */
   private async *tolerant(
     forest: string,
     stream: SearchStream,
     missing: string[],
     failed: Set<string>,
-    ctx: OperationContext,
+    ctx: SearchContext,
   ): AsyncGenerator<Entry, void, undefined> {
     try {
       yield* stream;
@@ -247,7 +248,7 @@ export class ForestRouter implements Directory {
       const reason = forestFailure(forest, err).message;
       missing.push(reason);
       failed.add(forest);
-      ctx.notes?.missingForests.push(reason);
+      ctx.trailer.missingForest(reason);
       metrics.partialSearches.inc({ forest });
       this.options.logger.warn({ forest, reason }, 'forest missing from a partial search result (onForestError: partial)');
     }

@@ -1,4 +1,5 @@
-import type { SearchNotes, SortKey, SortRequest } from '../core/directory.js';
+import type { SortKey, SortRequest } from '../core/directory.js';
+import type { SearchTrailer } from '../core/search-trailer.js';
 import type { Entry } from '../core/entry.js';
 import { LdapError } from '../core/ldap-error.js';
 import { compareOrder, orderingKey, rulesFor, type AttributeRules, type OrderKey } from '../core/matching.js';
@@ -120,31 +121,31 @@ function compileKeys(keys: readonly SortKey[], hiddenKey: string | undefined): C
  * Records why the entries are not sorted, and fails the search when the client required sorting;
  * otherwise the entries go out unsorted, as RFC 2891 §1.2 asks of a non-critical control.
  */
-function cannotSort(sort: SortRequest, notes: SearchNotes | undefined, code: ResultCode, message: string): void {
-  if (notes) notes.sortResult = code;
+function cannotSort(sort: SortRequest, trailer: SearchTrailer, code: ResultCode, message: string): void {
+  trailer.sortResult = code;
   if (sort.required) throw new LdapError(code, message);
 }
 
 /**
  * The entries of `sources` in the requested order. Errors of a source's stream come out as
- * ForestStreamErrors naming it; a sort that cannot be done is reported through `notes`.
+ * ForestStreamErrors naming it; a sort that cannot be done is reported in the search's trailer.
  */
 export async function* sortedMerge(
   sources: readonly NamedStream[],
   sort: SortRequest,
   context: SortContext,
-  notes: SearchNotes | undefined,
+  trailer: SearchTrailer,
 ): AsyncGenerator<Entry, void, undefined> {
   const keys = compileKeys(sort.keys, context.hiddenKey);
   if (!Array.isArray(keys)) {
-    cannotSort(sort, notes, keys.code, keys.message);
+    cannotSort(sort, trailer, keys.code, keys.message);
     yield* concatStreams(sources);
     return;
   }
   const withheld = (attribute: string): void =>
-    cannotSort(sort, notes, ResultCode.insufficientAccessRights, `sort key ${attribute} may not be read in every entry`);
+    cannotSort(sort, trailer, ResultCode.insufficientAccessRights, `sort key ${attribute} may not be read in every entry`);
   const order = new EntryOrder(keys, sort.mayRead, withheld);
-  const budget = new SortBudget(context, (reason) => cannotSort(sort, notes, ResultCode.adminLimitExceeded, reason));
+  const budget = new SortBudget(context, (reason) => cannotSort(sort, trailer, ResultCode.adminLimitExceeded, reason));
   yield* mergeSorted(
     sources.map((s) => sortBounded(s, order, budget)),
     order.compare,

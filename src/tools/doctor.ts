@@ -1,6 +1,6 @@
 import { LdapDirectory } from '../backends/ldap/ldap-directory.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { OperationContext, SearchRequest } from '../core/directory.js';
+import { searchContext, type SearchRequest } from '../core/directory.js';
 import { Dn } from '../core/dn.js';
 import type { Identity } from '../core/identity.js';
 import type { Logger } from '../observability/logger.js';
@@ -56,12 +56,12 @@ export async function runDoctor(config: LoadedConfig, options: DoctorOptions): P
     listed: options.listed ?? DEFAULT_LISTED,
     resolvedAcrossForests: config.namespace?.onDuplicate === 'priority' && unique.includes(options.alias.toLowerCase()),
   });
-  const ctx: OperationContext = {
+  const ctx = searchContext({
     signal: new AbortController().signal,
     connectionId: 0,
     boundDn: reader.identity?.dn.text ?? '',
     ...(reader.identity && { identity: reader.identity }),
-  };
+  });
   try {
     for (const f of forests) {
       const request: SearchRequest = {

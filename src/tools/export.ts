@@ -7,13 +7,14 @@ import { parseArgs } from 'node:util';
 import { entryToLdif, LDIF_HEADER } from '../backends/memory/ldif.js';
 import { ConfigErrors } from '../config/config-error.js';
 import { loadConfigFile } from '../config/load.js';
-import type { Directory, OperationContext, SearchNotes } from '../core/directory.js';
+import type { Directory, SearchContext } from '../core/directory.js';
 import { Dn } from '../core/dn.js';
 import { Entry } from '../core/entry.js';
 import type { Filter } from '../core/filter.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
 import { isCredentialAttribute } from '../core/schema.js';
+import { SearchTrailer } from '../core/search-trailer.js';
 import { createLogger } from '../observability/logger.js';
 import { parseFilterString } from '../protocol/filter-codec.js';
 import { assembleRouter } from '../server.js';
@@ -132,8 +133,8 @@ export interface ExportOptions {
 export async function exportToFile(directory: Directory, options: ExportOptions): Promise<number> {
   const partial = `${options.out}.partial`;
   let count = 0;
-  const notes: SearchNotes = { missingForests: [] };
-  const ctx: OperationContext = { signal: new AbortController().signal, connectionId: 0, boundDn: '', notes };
+  const trailer = new SearchTrailer();
+  const ctx: SearchContext = { signal: new AbortController().signal, connectionId: 0, boundDn: '', trailer };
   async function* records(): AsyncGenerator<string> {
     yield LDIF_HEADER;
     const request = { base: options.base, scope: 'sub' as const, filter: options.filter, attributes: ['*'], typesOnly: false, sizeLimit: 0, timeLimit: 0 };
@@ -144,8 +145,8 @@ export async function exportToFile(directory: Directory, options: ExportOptions)
       count++;
     }
     // `onForestError: partial` ends in success without the failed forests: not a whole export.
-    if (notes.missingForests.length > 0) {
-      throw new LdapError(ResultCode.unavailable, `not exported: forests ${notes.missingForests.join('; ')} did not answer`);
+    if (trailer.missingForests.length > 0) {
+      throw new LdapError(ResultCode.unavailable, `not exported: forests ${trailer.missingForests.join('; ')} did not answer`);
     }
   }
   try {
@@ -164,7 +165,7 @@ const RANGE = /;range=(\d+)-(\d+|\*)$/i;
  * The entry with every value of attributes that came in ranges (AD's `member;range=0-1499` for
  * groups over MaxValRange): the next windows are asked for until the last, as AD clients do.
  */
-async function withAllValues(entry: Entry, directory: Directory, ctx: OperationContext): Promise<Entry> {
+async function withAllValues(entry: Entry, directory: Directory, ctx: SearchContext): Promise<Entry> {
   let out: Entry | undefined;
   for (const a of [...entry.attributes()]) {
     let m = RANGE.exec(a.name);

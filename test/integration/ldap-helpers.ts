@@ -2,13 +2,14 @@
 import type { LoadedConfig } from '../../src/config/load.js';
 import type { LdapForestConfig } from '../../src/config/schema.js';
 import { forestSchema } from '../../src/config/schema.js';
-import type { OperationContext, SearchRequest } from '../../src/core/directory.js';
+import type { SearchContext, SearchRequest } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import type { Entry } from '../../src/core/entry.js';
 import type { Filter } from '../../src/core/filter.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { SERVICE_ACCOUNT, SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
+import { searchCtx } from '../support/search-context.js';
 
 export const serviceDn = (suffix: string): string => `CN=${SERVICE_ACCOUNT},OU=ServiceAccounts,${suffix}`;
 
@@ -49,8 +50,8 @@ export async function slapdForestsLike(
   );
 }
 
-export function context(signal: AbortSignal = new AbortController().signal): OperationContext {
-  return { signal, connectionId: 1, boundDn: '' };
+export function context(signal: AbortSignal = new AbortController().signal): SearchContext {
+  return searchCtx({ signal });
 }
 
 export function searchRequest(base: string, filter: string | Filter = '(objectClass=*)', scope: SearchRequest['scope'] = 'sub', attributes: string[] = []): SearchRequest {

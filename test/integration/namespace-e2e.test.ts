@@ -13,7 +13,7 @@ import { sidToText } from '../../src/core/sid.js';
 import { parseLdif } from '../../src/backends/memory/ldif.js';
 import { loadConfigFile, type LoadedConfig } from '../../src/config/load.js';
 import type { NamespaceConfig } from '../../src/config/schema.js';
-import type { Directory, OperationContext, Scope, SearchRequest, SearchStream } from '../../src/core/directory.js';
+import type { Directory, Scope, SearchContext, SearchRequest, SearchStream } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import type { Entry } from '../../src/core/entry.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -80,7 +80,7 @@ class CountingDirectory implements Directory {
   searches = 0;
   constructor(private readonly inner: Directory) {}
   namingContexts = (): readonly Dn[] => this.inner.namingContexts();
-  search(request: SearchRequest, ctx: OperationContext): SearchStream {
+  search(request: SearchRequest, ctx: SearchContext): SearchStream {
     this.searches++;
     return this.inner.search(request, ctx);
   }

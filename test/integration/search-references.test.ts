@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { Client, type SearchResult } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLdif } from '../../src/backends/memory/ldif.js';
-import { MAX_SEARCH_REFERENCES, noteReferences, type SearchNotes } from '../../src/core/directory.js';
 import { startMockDirectory, type MockDirectory } from '../../src/index.js';
 import { SERVICE_ACCOUNT, SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
@@ -205,15 +204,5 @@ ${referrals ? `    referrals: ${referrals}\n` : ''}${openAccess}`;
       expect(r.stdout).not.toMatch(/^# numEntries/m);
       expect(r.stdout).toContain('forest "avvid" answered with a referral; not followed');
     });
-  });
-});
-
-describe('noteReferences', () => {
-  it('keeps at most MAX_SEARCH_REFERENCES per search, the first ones', () => {
-    const notes: SearchNotes = { missingForests: [] };
-    noteReferences(notes, Array.from({ length: MAX_SEARCH_REFERENCES + 10 }, (_, i) => [`ldap://dc${i}.example.net/`]));
-    noteReferences(notes, [['ldap://late.example.net/']]);
-    expect(notes.references).toHaveLength(MAX_SEARCH_REFERENCES);
-    expect(notes.references!.at(-1)).toEqual([`ldap://dc${MAX_SEARCH_REFERENCES - 1}.example.net/`]);
   });
 });

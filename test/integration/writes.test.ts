@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { hashPassword } from '../../src/core/scrypt-hash.js';
 import { parseConfig } from '../../src/config/load.js';
 import { parseLdif } from '../../src/backends/memory/ldif.js';
-import type { Directory, OperationContext } from '../../src/core/directory.js';
+import type { Directory, SearchContext } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import type { Entry } from '../../src/core/entry.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
@@ -24,6 +24,7 @@ import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.j
 import { repoRoot, startTestServer } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { serviceDn } from './ldap-helpers.js';
+import { searchCtx } from '../support/search-context.js';
 
 const SUFFIX = 'dc=corp,dc=example';
 const PROVISIONING = `cn=provisioning,ou=accounts,${SUFFIX}`;
@@ -115,7 +116,7 @@ const common = (f: Forest) => ({
   readOnly: f === vse,
 });
 
-const ctx = (): OperationContext => ({ signal: new AbortController().signal, connectionId: 0, boundDn: '' });
+const ctx = (): SearchContext => searchCtx({ connectionId: 0 });
 
 async function startMemoryStack(): Promise<Stack> {
   const backends = new Map<string, Directory>();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { accessSchema } from '../../src/config/auth-schema.js';
-import type { Directory, OperationContext, SearchRequest } from '../../src/core/directory.js';
+import type { Directory, OperationContext, SearchContext, SearchRequest } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import { compileFilter } from '../../src/core/filter-eval.js';
@@ -8,6 +8,7 @@ import type { Identity } from '../../src/core/identity.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { AccessPolicy } from '../../src/stages/access/access-policy.js';
 import { AccessStage } from '../../src/stages/access/access-stage.js';
+import { searchCtx } from '../support/search-context.js';
 
 const policy = (rules: unknown[]) => new AccessPolicy(accessSchema.parse(rules)!);
 const user: Identity = { kind: 'user', forest: 'a', dn: Dn.parse('cn=u,ou=a,dc=x'), login: 'u' };
@@ -57,7 +58,7 @@ describe('AccessStage', () => {
       yield* entries;
     },
   } as unknown as Directory;
-  const ctx = (identity: Identity): OperationContext => ({ signal: new AbortController().signal, connectionId: 1, boundDn: '', identity });
+  const ctx = (identity: Identity): SearchContext => searchCtx({ identity });
   const request = (base: string, filter: string, attributes: string[] = []): SearchRequest => ({
     base: Dn.parse(base),
     scope: 'sub',

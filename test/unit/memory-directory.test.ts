@@ -4,7 +4,7 @@ import { hashPassword } from '../../src/backends/memory/password.js';
 import { LdifError } from '../../src/backends/memory/ldif.js';
 import { AttributeIndex } from '../../src/backends/memory/attribute-index.js';
 import { candidates } from '../../src/backends/memory/query-plan.js';
-import type { Modification, OperationContext, Scope } from '../../src/core/directory.js';
+import type { Modification, Scope, SearchContext } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import { compileFilter } from '../../src/core/filter-eval.js';
@@ -13,6 +13,7 @@ import { LdapError } from '../../src/core/ldap-error.js';
 import { ResultCode } from '../../src/core/result-codes.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { generateForest } from '../../src/tools/fixture-generator.js';
+import { searchCtx } from '../support/search-context.js';
 
 const b = (v: string | Buffer): Buffer => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
 const eq = (attribute: string, value: string | Buffer): Filter => ({ type: 'equality', attribute, value: b(value) });
@@ -35,7 +36,7 @@ const bitAnd = (attribute: string, value: string): Filter => ({
   dnAttributes: false,
 });
 
-const ctx = (signal: AbortSignal = new AbortController().signal): OperationContext => ({ signal, connectionId: 1, boundDn: '' });
+const ctx = (signal: AbortSignal = new AbortController().signal): SearchContext => searchCtx({ signal });
 const SUFFIX = Dn.parse('DC=avvid,DC=info');
 
 const BASE = `version: 1

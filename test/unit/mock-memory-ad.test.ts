@@ -2,15 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { rangeRequests, withRanges } from '../../src/backends/memory/ad-profile.js';
 import { entriesToLdif } from '../../src/backends/memory/ldif.js';
 import { MemoryDirectory } from '../../src/backends/memory/memory-directory.js';
-import type { OperationContext, SearchRequest } from '../../src/core/directory.js';
+import type { SearchRequest } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { ResultCode } from '../../src/core/result-codes.js';
+import { searchCtx } from '../support/search-context.js';
 
 // The memory directory's journal (the mock's reset) and its Active Directory profile.
 
-const ctx: OperationContext = { signal: new AbortController().signal, connectionId: 1, boundDn: '' };
+const ctx = searchCtx();
 const SUFFIX = Dn.parse('DC=x,DC=test');
 const dn = (rdn: string, ou = 'Users') => Dn.parse(`${rdn},OU=${ou},DC=x,DC=test`);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryDirectory } from '../../src/backends/memory/memory-directory.js';
-import type { Directory, OperationContext, Scope, SearchRequest } from '../../src/core/directory.js';
+import type { Directory, Scope, SearchContext, SearchRequest } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import type { Filter } from '../../src/core/filter.js';
@@ -9,8 +9,9 @@ import { ResultCode } from '../../src/core/result-codes.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { ForestRouter, type RoutedForest } from '../../src/router/forest-router.js';
+import { searchCtx } from '../support/search-context.js';
 
-const ctx = (): OperationContext => ({ signal: new AbortController().signal, connectionId: 1, boundDn: '' });
+const ctx = (): SearchContext => searchCtx();
 
 function forestLdif(base: string, people: string[]): string {
   const rdn = base.split(',')[0];
@@ -29,7 +30,7 @@ function counting(forest: RoutedForest): RoutedForest & { calls: number } {
   const counted = { ...forest, calls: 0 };
   const inner = forest.directory;
   counted.directory = Object.assign(Object.create(inner) as Directory, {
-    search: (r: SearchRequest, c: OperationContext) => {
+    search: (r: SearchRequest, c: SearchContext) => {
       counted.calls++;
       return inner.search(r, c);
     },

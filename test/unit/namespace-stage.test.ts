@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryDirectory } from '../../src/backends/memory/memory-directory.js';
 import { forestSchema } from '../../src/config/schema.js';
-import type { Directory, OperationContext, SearchRequest, SearchStream } from '../../src/core/directory.js';
+import type { Directory, SearchContext, SearchRequest, SearchStream } from '../../src/core/directory.js';
 import { SelectedEntry } from '../../src/core/attribute-selection.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
@@ -11,6 +11,7 @@ import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { compileForestView } from '../../src/stages/namespace/forest-view.js';
 import { NamespaceMap } from '../../src/stages/namespace/namespace-map.js';
 import { NamespaceStage } from '../../src/stages/namespace/namespace-stage.js';
+import { searchCtx } from '../support/search-context.js';
 
 const GUID = Buffer.from('0b0fe13042daef4eb4455cb1b3ef3d0e', 'hex');
 
@@ -103,7 +104,7 @@ class CountingDirectory implements Directory {
   namingContexts() {
     return this.inner.namingContexts();
   }
-  search(request: SearchRequest, ctx: OperationContext): SearchStream {
+  search(request: SearchRequest, ctx: SearchContext): SearchStream {
     this.searches.push(request);
     return this.inner.search(request, ctx);
   }
@@ -133,7 +134,7 @@ class CountingDirectory implements Directory {
   }
 }
 
-const ctx: OperationContext = { signal: new AbortController().signal, connectionId: 1, boundDn: '' };
+const ctx = searchCtx();
 
 function setup(vseFilter?: string) {
   const avvidView = compileForestView(

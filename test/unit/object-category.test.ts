@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { MemoryDirectory } from '../../src/backends/memory/memory-directory.js';
 import { categoryName, expandObjectCategory, objectCategoryOf } from '../../src/backends/memory/object-category.js';
 import { forestSchema } from '../../src/config/schema.js';
-import type { OperationContext } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import { filterToString } from '../../src/core/filter-text.js';
@@ -10,13 +9,14 @@ import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { upstreamFilter } from '../../src/stages/namespace/filter-rewrite.js';
 import { compileForestView } from '../../src/stages/namespace/forest-view.js';
 import { NamespaceMap } from '../../src/stages/namespace/namespace-map.js';
+import { searchCtx } from '../support/search-context.js';
 
 // AD's objectCategory under the memory backend's `profile: ad`: computed from objectClass,
 // and `(objectCategory=<class name>)` expanded to the class's default category DN.
 
 const ROOT = Dn.parse('DC=x,DC=test');
 const SCHEMA = 'CN=Schema,CN=Configuration,DC=x,DC=test';
-const ctx: OperationContext = { signal: new AbortController().signal, connectionId: 1, boundDn: '' };
+const ctx = searchCtx();
 
 const withClasses = (...classes: string[]) => new Entry(Dn.parse('CN=e,DC=x,DC=test'), [{ name: 'objectClass', values: classes }]);
 

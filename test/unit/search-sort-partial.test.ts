@@ -1,15 +1,17 @@
 /** Server-side sorting across forests and `onForestError: partial`, at the router. */
 import { describe, expect, it } from 'vitest';
-import type { Directory, OperationContext, SearchNotes, SearchRequest, SortKey } from '../../src/core/directory.js';
+import type { Directory, SearchContext, SearchRequest, SortKey } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { ResultCode } from '../../src/core/result-codes.js';
+import { SearchTrailer } from '../../src/core/search-trailer.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { metricValue, metrics } from '../../src/observability/metrics.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { ForestRouter, type RoutedForest } from '../../src/router/forest-router.js';
 import { SortBuffers } from '../../src/router/sort-buffers.js';
+import { searchCtx } from '../support/search-context.js';
 
 const suffix = Dn.parse('dc=corp,dc=example');
 
@@ -45,12 +47,11 @@ function search(keys: SortKey[] | undefined, required = false, base = suffix): S
   };
 }
 
-async function run(router: Directory, request: SearchRequest): Promise<{ cns: string[]; notes: SearchNotes }> {
-  const notes: SearchNotes = { missingForests: [] };
-  const ctx: OperationContext = { signal: new AbortController().signal, connectionId: 1, boundDn: '', notes };
+async function run(router: Directory, request: SearchRequest): Promise<{ cns: string[]; trailer: SearchTrailer }> {
+  const ctx = searchCtx();
   const cns: string[] = [];
   for await (const e of router.search(request, ctx)) cns.push(String(e.get('cn')!.values[0]));
-  return { cns, notes };
+  return { cns, trailer: ctx.trailer };
 }
 
 const a = forest('a', [
@@ -68,9 +69,9 @@ describe('server-side sort across forests', () => {
   const router = new ForestRouter([a, b], options);
 
   it('orders case-insensitively by several keys, an entry without the attribute last, even when not asked for', async () => {
-    const { cns, notes } = await run(router, search([{ attribute: 'sn', reverse: false }, { attribute: 'givenName', reverse: false }]));
+    const { cns, trailer } = await run(router, search([{ attribute: 'sn', reverse: false }, { attribute: 'givenName', reverse: false }]));
     expect(cns).toEqual(['a2', 'b2', 'b1', 'a1', 'a3']);
-    expect(notes.sortResult).toBeUndefined();
+    expect(trailer.sortResult).toBeUndefined();
   });
 
   it('reverses per key and uses the named ordering rule (integers numerically)', async () => {
@@ -89,7 +90,7 @@ describe('server-side sort across forests', () => {
     const keys = [{ attribute: 'sn', orderingRule: '1.2.3.4', reverse: false }];
     const lenient = await run(router, search(keys));
     expect(lenient.cns.sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
-    expect(lenient.notes.sortResult).toBe(ResultCode.inappropriateMatching);
+    expect(lenient.trailer.sortResult).toBe(ResultCode.inappropriateMatching);
     await expect(run(router, search(keys, true))).rejects.toMatchObject({ code: ResultCode.inappropriateMatching });
   });
 
@@ -98,7 +99,7 @@ describe('server-side sort across forests', () => {
     const keys = [{ attribute: 'sn', reverse: false }];
     const lenient = await run(small, search(keys));
     expect(lenient.cns.sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
-    expect(lenient.notes.sortResult).toBe(ResultCode.adminLimitExceeded);
+    expect(lenient.trailer.sortResult).toBe(ResultCode.adminLimitExceeded);
     await expect(run(small, search(keys, true))).rejects.toMatchObject({ code: ResultCode.adminLimitExceeded });
   });
 
@@ -113,12 +114,7 @@ describe('server-side sort across forests', () => {
 
 describe('what a sort may hold and read', () => {
   const byName = [{ attribute: 'sn', reverse: false }];
-  const ctx = (connectionId: number, notes: SearchNotes = { missingForests: [] }): OperationContext => ({
-    signal: new AbortController().signal,
-    connectionId,
-    boundDn: '',
-    notes,
-  });
+  const ctx = (connectionId: number, trailer = new SearchTrailer()): SearchContext => searchCtx({ connectionId, trailer });
 
   it('sorted searches share the bounds of their connection and of the process, and give their room back when done', async () => {
     const buffers = new SortBuffers(6, 8);
@@ -127,10 +123,10 @@ describe('what a sort may hold and read', () => {
     const holding = router.search(search(byName, true), ctx(1))[Symbol.asyncIterator]();
     expect((await holding.next()).done).toBe(false);
     expect(buffers.held).toBe(5);
-    const onConnection = (id: number, required: boolean, notes?: SearchNotes) => {
+    const onConnection = (id: number, required: boolean, trailer?: SearchTrailer) => {
       const out: string[] = [];
       return (async () => {
-        for await (const e of router.search(search(byName, required), ctx(id, notes))) out.push(String(e.get('cn')!.values[0]));
+        for await (const e of router.search(search(byName, required), ctx(id, trailer))) out.push(String(e.get('cn')!.values[0]));
         return out;
       })();
     };
@@ -143,9 +139,9 @@ describe('what a sort may hold and read', () => {
       code: ResultCode.adminLimitExceeded,
       message: expect.stringContaining('limits.maxSortEntriesTotal: 8'),
     });
-    const notes: SearchNotes = { missingForests: [] };
-    expect((await onConnection(2, false, notes)).sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
-    expect(notes.sortResult).toBe(ResultCode.adminLimitExceeded);
+    const trailer = new SearchTrailer();
+    expect((await onConnection(2, false, trailer)).sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
+    expect(trailer.sortResult).toBe(ResultCode.adminLimitExceeded);
     expect(buffers.held).toBe(5);
     while (!(await holding.next()).done);
     expect(buffers.held).toBe(0);
@@ -162,7 +158,7 @@ describe('what a sort may hold and read', () => {
     const router = new ForestRouter([a, hiding], options);
     const keys = [{ attribute: 'employeeNumber', orderingRule: '2.5.13.15', reverse: false }];
     const lenient = await run(router, search(keys));
-    expect(lenient.notes.sortResult).toBe(ResultCode.insufficientAccessRights);
+    expect(lenient.trailer.sortResult).toBe(ResultCode.insufficientAccessRights);
     expect(lenient.cns.sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
     await expect(run(router, search(keys, true))).rejects.toMatchObject({ code: ResultCode.insufficientAccessRights });
     // A search that does not reach the hiding forest sorts.
@@ -177,7 +173,7 @@ describe('what a sort may hold and read', () => {
       return { ...r, sort: { ...r.sort!, mayRead } };
     };
     const lenient = await run(router, request(false));
-    expect(lenient.notes.sortResult).toBe(ResultCode.insufficientAccessRights);
+    expect(lenient.trailer.sortResult).toBe(ResultCode.insufficientAccessRights);
     // a's by number; b's withheld numbers (2 before 30) play no part: they keep the forest's order.
     expect(lenient.cns).toEqual(['a2', 'a1', 'a3', 'b1', 'b2']);
     await expect(run(router, request(true))).rejects.toMatchObject({ code: ResultCode.insufficientAccessRights });
@@ -195,9 +191,9 @@ describe('onForestError', () => {
   it('partial: the other forests entries, the missing forest noted, counted', async () => {
     const router = new ForestRouter([a, broken], { ...options, onForestError: 'partial' });
     const before = await metricValue(metrics.partialSearches, { forest: 'c' });
-    const { cns, notes } = await run(router, search(undefined));
+    const { cns, trailer } = await run(router, search(undefined));
     expect(cns.sort()).toEqual(['a1', 'a2', 'a3', 'c1']);
-    expect(notes.missingForests).toEqual([expect.stringContaining('forest "c"')]);
+    expect(trailer.missingForests).toEqual([expect.stringContaining('forest "c"')]);
     expect(await metricValue(metrics.partialSearches, { forest: 'c' })).toBe(before + 1);
     // Sorted and partial together.
     const sorted = await run(router, search([{ attribute: 'cn', reverse: true }]));

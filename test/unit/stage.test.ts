@@ -3,6 +3,7 @@ import type { Directory, OperationContext } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import { Stage, stack } from '../../src/core/stage.js';
+import { searchCtx } from '../support/search-context.js';
 
 /** A directory that records which operations reach it, and from whom. */
 function recorder(name: string, log: string[]): Directory {
@@ -37,7 +38,7 @@ class Tagging extends Stage {
 }
 
 describe('pipeline stages', () => {
-  const ctx = { signal: new AbortController().signal, connectionId: 1, boundDn: '' } as OperationContext;
+  const ctx = searchCtx();
 
   it('pass every operation a stage does not change to the stage below, unchanged', async () => {
     const log: string[] = [];

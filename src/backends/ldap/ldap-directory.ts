@@ -1,12 +1,12 @@
 import { Attribute, Change, PasswordPolicyControl, type Control } from 'ldapts';
 import type { LdapForestConfig } from '../../config/schema.js';
 import {
-  noteReferences,
   type Directory,
   type Modification,
   type ModifyDnRequest,
   type OperationContext,
   type PasswordModifyRequest,
+  type SearchContext,
   type SearchRequest,
 } from '../../core/directory.js';
 import { Dn } from '../../core/dn.js';
@@ -146,7 +146,7 @@ export class LdapDirectory implements Directory {
    * A search as one request on a shared connection when its answer fits in a page (lookups), else
    * paged upstream on one connection from first page to last, at most a page and a half ahead.
    */
-  async *search(request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry> {
+  async *search(request: SearchRequest, ctx: SearchContext): AsyncGenerator<Entry> {
     ctx.signal.throwIfAborted();
     const options: PagedSearchOptions = {
       scope: request.scope,
@@ -203,7 +203,7 @@ export class LdapDirectory implements Directory {
    * searches (lookups) end here. Undefined when the answer is larger than a page: it is then paged
    * (which a shared connection cannot do while another paged search may run on it).
    */
-  private async searchOnce(base: string, options: PagedSearchOptions, ctx: OperationContext): Promise<readonly Entry[] | undefined> {
+  private async searchOnce(base: string, options: PagedSearchOptions, ctx: SearchContext): Promise<readonly Entry[] | undefined> {
     const { reply, entries, references } = await this.onPool(
       ctx,
       (c) => c.search(base, { ...options, sizeLimit: options.pageSize }, this.binaryAttributes, ctx.signal),
@@ -240,7 +240,7 @@ export class LdapDirectory implements Directory {
   }
 
   /** A search the server refused: its code reaches the client, except a referral under `drop`. */
-  private searchRefused(err: unknown, ctx: OperationContext): void {
+  private searchRefused(err: unknown, ctx: SearchContext): void {
     const error = upstreamError(err);
     if (error.code !== ResultCode.referral) throw error;
     this.referralResult(error, err instanceof UpstreamRefusal ? err.reply.referral : undefined, ctx);
@@ -546,9 +546,9 @@ export class LdapDirectory implements Directory {
   }
 
   /** Continuation references are never chased: `pass` hands them on as the upstream sent them, `drop` discards them. */
-  private forwardReferences(references: readonly string[][], ctx: OperationContext): void {
+  private forwardReferences(references: readonly string[][], ctx: SearchContext): void {
     if (references.length === 0) return;
-    if (this.config.referrals === 'pass') noteReferences(ctx.notes, references);
+    if (this.config.referrals === 'pass') ctx.trailer.addReferences(references);
     else this.logger.debug({ forest: this.config.name, references: references.length }, 'upstream continuation references dropped');
   }
 
@@ -557,12 +557,12 @@ export class LdapDirectory implements Directory {
    * is never chased either. With `pass` the client gets it, with the upstream's URLs; with `drop`
    * the search ends as a success whose diagnostic message says what happened, never silently.
    */
-  private referralResult(error: LdapError, urls: readonly string[] | undefined, ctx: OperationContext): void {
+  private referralResult(error: LdapError, urls: readonly string[] | undefined, ctx: SearchContext): void {
     if (this.config.referrals === 'pass' && urls) {
-      if (ctx.notes) ctx.notes.referral = urls;
+      ctx.trailer.referTo(urls);
       throw error;
     }
-    if (ctx.notes) (ctx.notes.remarks ??= []).push(`forest "${this.config.name}" answered with a referral; not followed`);
+    ctx.trailer.remark(`forest "${this.config.name}" answered with a referral; not followed`);
   }
 }
 

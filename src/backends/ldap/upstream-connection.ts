@@ -29,7 +29,7 @@ import {
   type Filter,
   type Message,
 } from 'ldapts';
-import { MAX_SEARCH_REFERENCES } from '../../core/directory.js';
+import { MAX_SEARCH_REFERENCES } from '../../core/search-trailer.js';
 import type { Entry } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';

@@ -1,11 +1,11 @@
 import { setImmediate } from 'node:timers/promises';
 import {
-  noteReferences,
   type Directory,
   type Modification,
   type ModifyDnRequest,
   type OperationContext,
   type PasswordModifyRequest,
+  type SearchContext,
   type SearchRequest,
   type SearchStream,
 } from '../../core/directory.js';
@@ -229,7 +229,7 @@ export class MemoryDirectory implements Directory {
     yield* this.descendants(root);
   }
 
-  search(request: SearchRequest, ctx: OperationContext): SearchStream {
+  search(request: SearchRequest, ctx: SearchContext): SearchStream {
     return this.ad ? this.asAd(this.runSearch(request, ctx), request.attributes, this.ad.maxValRange) : this.runSearch(request, ctx);
   }
 
@@ -253,7 +253,7 @@ export class MemoryDirectory implements Directory {
     return this.nodes.get(this.suffix.key)?.entry;
   }
 
-  private async *runSearch(request: SearchRequest, ctx: OperationContext): AsyncGenerator<Entry, void, undefined> {
+  private async *runSearch(request: SearchRequest, ctx: SearchContext): AsyncGenerator<Entry, void, undefined> {
     const { base, scope } = request;
     const filter = this.ad ? expandObjectCategory(request.filter, this.suffix) : request.filter;
     const matches = compileFilter(filter, { resolve: this.resolve });
@@ -285,7 +285,7 @@ export class MemoryDirectory implements Directory {
       yield* this.scan(node, scope, matches, signal);
     }
     if (scope === 'sub' && this.ad?.referrals && node.entry.dn.equals(this.suffix)) {
-      noteReferences(ctx.notes, domainRootReferences(this.suffix));
+      ctx.trailer.addReferences(domainRootReferences(this.suffix));
     }
   }
 

@@ -4,6 +4,7 @@ import type {
   ModifyDnRequest,
   OperationContext,
   PasswordModifyRequest,
+  SearchContext,
   SearchRequest,
   SearchStream,
 } from '../../core/directory.js';
@@ -46,7 +47,7 @@ export class AccessStage extends Stage {
     super(next);
   }
 
-  override search(request: SearchRequest, ctx: OperationContext): SearchStream {
+  override search(request: SearchRequest, ctx: SearchContext): SearchStream {
     const view = this.view(ctx);
     request = readableSort(request, view);
     if (!view.reaches(request.base, request.scope, 'read')) return failedSearch(refusal(ctx, request.base));
@@ -67,7 +68,7 @@ export class AccessStage extends Stage {
   }
 
   /** The entries `view` may read, each with the attributes it may read. */
-  private visible(view: AccessView, request: SearchRequest, ctx: OperationContext): SearchStream {
+  private visible(view: AccessView, request: SearchRequest, ctx: SearchContext): SearchStream {
     return HookedSearch.over(() => this.next.search(request, ctx), {
       entry: (entry) => {
         const access = view.covering(entry.dn);

@@ -1,11 +1,13 @@
-import type {
-  Directory,
-  Modification,
-  ModifyDnRequest,
-  OperationContext,
-  PasswordModifyRequest,
-  SearchRequest,
-  SearchStream,
+import {
+  searchContext,
+  type Directory,
+  type Modification,
+  type ModifyDnRequest,
+  type OperationContext,
+  type PasswordModifyRequest,
+  type SearchContext,
+  type SearchRequest,
+  type SearchStream,
 } from '../../core/directory.js';
 import { Dn } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
@@ -25,7 +27,7 @@ export interface SearchPlan {
   readonly forest: string;
   /** The request in the forest's own terms. */
   readonly request: SearchRequest;
-  execute(ctx: OperationContext): SearchStream;
+  execute(ctx: SearchContext): SearchStream;
 }
 
 /**
@@ -65,7 +67,7 @@ export class NamespaceStage implements Directory {
     };
   }
 
-  search(request: SearchRequest, ctx: OperationContext): SearchStream {
+  search(request: SearchRequest, ctx: SearchContext): SearchStream {
     let plan: SearchPlan | undefined;
     try {
       plan = this.plan(request);
@@ -146,7 +148,7 @@ export class NamespaceStage implements Directory {
     }
     const request: SearchRequest = { base, scope: 'base', filter, attributes: ['1.1'], typesOnly: true, sizeLimit: 1, timeLimit: 0 };
     try {
-      for await (const _ of this.inner.search(request, ctx)) return true;
+      for await (const _ of this.inner.search(request, searchContext(ctx))) return true;
     } catch (err) {
       throw this.virtualError(err);
     }
