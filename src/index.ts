@@ -20,4 +20,5 @@ export { Dn } from './core/dn.js';
 export { Entry, type Attribute, type AttributeValue } from './core/entry.js';
 export { LdapError } from './core/ldap-error.js';
 export { ResultCode } from './core/result-codes.js';
-export type { Directory, SearchRequest, SearchStream, OperationContext } from './core/directory.js';
+export { searchContext, type Directory, type SearchRequest, type SearchStream, type OperationContext, type SearchContext } from './core/directory.js';
+export { SearchTrailer } from './core/search-trailer.js';
