@@ -1,0 +1,41 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, LOGGED_VALUE_CHARS } from '../../src/observability/logger.js';
+
+/** A logger writing into an array of parsed JSON lines. */
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger('info', out), lines };
+}
+
+describe('log lines', () => {
+  it('censor passwords and credentials at the top level and one object down, in fields and in a child logger\'s bindings', () => {
+    const { logger, lines } = capture();
+    const secret = 'Secret-Passw0rd!';
+    const conn = { peer: '127.0.0.1', password: secret };
+    logger.info({ password: secret, credentials: { dn: 'cn=x', password: secret }, bind: { dn: 'cn=x', password: secret }, conn }, 'one');
+    logger.child({ password: secret, session: { credentials: secret, id: 3 } }).info({ n: 1 }, 'two');
+    logger.child({ conn: 1 }).child({ bind: { password: secret } }).info('three');
+    expect(JSON.stringify(lines)).not.toContain(secret);
+    expect(lines[0]).toMatchObject({ password: '[redacted]', credentials: '[redacted]', bind: { dn: 'cn=x', password: '[redacted]' }, conn: { peer: '127.0.0.1' } });
+    expect(lines[1]).toMatchObject({ password: '[redacted]', session: { credentials: '[redacted]', id: 3 }, n: 1 });
+    expect(lines[2]).toMatchObject({ conn: 1, bind: { password: '[redacted]' } });
+    // The caller's objects are not changed.
+    expect(conn.password).toBe(secret);
+  });
+
+  it('cap long string fields, so one request cannot write megabytes of log', () => {
+    const { logger, lines } = capture();
+    logger.info({ filter: 'x'.repeat(100_000), short: 'ok', list: ['y'.repeat(5000)] }, 'long');
+    expect(String(lines[0].filter).length).toBeLessThan(LOGGED_VALUE_CHARS + 40);
+    expect(String(lines[0].filter)).toContain('(100000 characters)');
+    expect((lines[0].list as string[])[0]).toContain('(5000 characters)');
+    expect(lines[0].short).toBe('ok');
+  });
+});
