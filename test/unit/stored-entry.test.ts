@@ -17,6 +17,13 @@ const plain = (): Entry =>
   ]);
 
 describe('StoredEntry', () => {
+  it('counts the most values one attribute holds without making the attributes', () => {
+    expect(StoredEntry.of(plain()).mostValues()).toBe(3);
+    const many = plain();
+    many.set('member', Array.from({ length: 1501 }, (_, i) => `CN=m${i},DC=x`));
+    expect(StoredEntry.of(many).mostValues()).toBe(1501);
+  });
+
   it('overrides every method of Entry, as it holds no attribute map of its own', () => {
     const methods = Object.getOwnPropertyNames(Entry.prototype).filter((m) => m !== 'constructor');
     expect(methods.length).toBeGreaterThan(5);

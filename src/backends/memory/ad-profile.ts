@@ -2,6 +2,7 @@ import type { Dn } from '../../core/dn.js';
 import { Entry, type Attribute } from '../../core/entry.js';
 import { integerValue } from '../../core/matching.js';
 import { attributeKey } from '../../core/schema.js';
+import { StoredEntry } from './stored-entry.js';
 
 /** How the memory directory imitates an Active Directory domain controller (`profile: ad`). */
 export interface AdProfile {
@@ -38,6 +39,8 @@ export function rangeRequests(attributes: readonly string[]): ReadonlyMap<string
  * upper bound is `*` when the window holds the last value. The stored entry is never changed.
  */
 export function withRanges(entry: Entry, windows: ReadonlyMap<string, RangeWindow>, maxValRange: number): Entry {
+  // Nearly every entry: no window asked for and no attribute past the limit.
+  if (windows.size === 0 && entry instanceof StoredEntry && entry.mostValues() <= maxValRange) return entry;
   let out: Attribute[] | undefined;
   let i = 0;
   for (const a of entry.attributes()) {

@@ -103,6 +103,13 @@ export class StoredEntry extends Entry {
     return this.shape.slotOf(name) !== undefined;
   }
 
+  /** The most values any one attribute holds, counted without making the attributes (AD's ranged retrieval asks per entry sent). */
+  mostValues(): number {
+    let most = 0;
+    for (const slot of this.slots) most = Math.max(most, Array.isArray(slot) ? slot.length : 1);
+    return most;
+  }
+
   override attributes(): IterableIterator<Attribute> {
     return this.attributeList().values();
   }
