@@ -51,12 +51,12 @@ export class Entry {
   }
 
   /**
-   * Adds an attribute that is not there yet as the very object given (its values are not copied):
-   * for entries built once and then only read, like a search's. Any other is added by value.
+   * Adds an attribute: one whose values arrived encoded, not there yet, as the very object given
+   * (shared, never changed: addValues replaces it); any other by value.
    */
   put(attribute: Attribute): void {
     const stored = storedName(attribute.name);
-    if (!this.byName.has(stored.key)) this.byName.set(stored.key, attribute);
+    if (attribute.encodedValues && !this.byName.has(stored.key)) this.byName.set(stored.key, attribute);
     else this.addValues(attribute.name, attribute.values);
   }
 

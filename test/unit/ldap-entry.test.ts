@@ -99,6 +99,15 @@ describe('upstream search entry → core Entry', () => {
     expect(entryFromBer(new BerReader(sent.buf, sent.pos, end), binary).get('description')?.values).toEqual(['a', 'b']);
   });
 
+  it('never changes the values array of an attribute it was given', () => {
+    const values = ['a'];
+    const entry = new Entry(Dn.parse('CN=x,DC=t'));
+    entry.put({ name: 'description', values });
+    entry.addValues('description', ['b']);
+    expect(values).toEqual(['a']);
+    expect(entry.get('description')?.values).toEqual(['a', 'b']);
+  });
+
   it('refuses malformed values when the entry is read, not when a stage reads them', () => {
     const op = (values: Buffer) => Buffer.concat([berOctets('CN=x,DC=t'), berTlv(0x30, berTlv(0x30, berOctets('cn'), berTlv(0x31, values)))]);
     // A value claiming 9 bytes where 1 follows; a value that is not an OCTET STRING.
