@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import { SyncGuard } from '../router/sync-guard.js';
 import type { ServeOptions } from './serve-process.js';
 import { welcomeLines } from './welcome.js';
+import { stopSignals } from './stop-signals.js';
 import { isCanopyMessage, type ToPrimary, type ToWorker } from './worker-messages.js';
 
 /** How long the primary waits for a worker's answer (an eviction, a readiness check) before going on without it. */
@@ -28,11 +29,7 @@ const REPLACE_DELAY_MS = 1000;
  */
 export async function servePrimary(file: string, config: LoadedConfig, logger: Logger, count: number, options: ServeOptions): Promise<void> {
   const { pidFile } = options;
-  let stopAsked: NodeJS.Signals | undefined;
-  let stop = (signal: NodeJS.Signals): void => void (stopAsked ??= signal);
-  const onStop = (signal: NodeJS.Signals): void => stop(signal);
-  process.once('SIGINT', onStop);
-  process.once('SIGTERM', onStop);
+  const signals = stopSignals();
 
   // Round robin in the primary rather than SO_REUSEPORT in each worker: the kernel's reuseport hashes
   // each connection to a listener by its addresses, which leaves long-lived connections from a few
@@ -141,7 +138,7 @@ export async function servePrimary(file: string, config: LoadedConfig, logger: L
     process.stdout.write(`\n${welcomeLines(config, urls, options.embeddedDefault === true).join('\n')}\n\n`);
   }
 
-  stop = (signal) => {
+  signals.onStop((signal) => {
     if (stopping) return;
     stopping = true;
     const graceSeconds = config.shutdown.graceSeconds;
@@ -162,8 +159,7 @@ export async function servePrimary(file: string, config: LoadedConfig, logger: L
       logger.flush();
       process.exit(ok ? 0 : 1);
     });
-  };
-  if (stopAsked !== undefined) stop(stopAsked);
+  });
 }
 
 function send(worker: Worker, message: ToWorker): void {

@@ -6,6 +6,7 @@ import { MAX_WORKERS } from '../config/schema.js';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { startServer } from '../server.js';
+import { stopSignals } from './stop-signals.js';
 import { releaseLoadGarbage } from '../backends/memory/release-load-garbage.js';
 import { SERVER_SHUTTING_DOWN } from './disconnect-notices.js';
 import { servePrimary } from './serve-primary.js';
@@ -38,14 +39,7 @@ export async function serveProcess(file: string, config: LoadedConfig, logger: L
   }
   if (workers > 1) return servePrimary(file, config, logger, workers, options);
   const { pidFile } = options;
-  // Listening for stop signals from the start: one asked for while starting (the "listening" line
-  // is out before start-up returns) is carried out once started. The listener stays in place,
-  // since removing a signal's last listener drops a signal already caught.
-  let stopAsked: NodeJS.Signals | undefined;
-  let stop = (signal: NodeJS.Signals): void => void (stopAsked ??= signal);
-  const onStop = (signal: NodeJS.Signals): void => stop(signal);
-  process.once('SIGINT', onStop);
-  process.once('SIGTERM', onStop);
+  const signals = stopSignals();
   const server = await startServer(config, { logger });
   if (config.forests.some((f) => f.backend === 'memory')) releaseLoadGarbage();
   if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
@@ -71,7 +65,7 @@ export async function serveProcess(file: string, config: LoadedConfig, logger: L
   process.on('SIGUSR2', () => server.syncGuard.acceptFromFile());
 
   let stopping = false;
-  stop = (signal) => {
+  signals.onStop((signal) => {
     if (stopping) return;
     stopping = true;
     const graceSeconds = server.config.shutdown.graceSeconds;
@@ -89,8 +83,7 @@ export async function serveProcess(file: string, config: LoadedConfig, logger: L
         process.exit(1);
       },
     );
-  };
-  if (stopAsked !== undefined) stop(stopAsked);
+  });
 }
 
 /**

@@ -3,12 +3,14 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Attribute, Change, Client } from 'ldapts';
+import type { Client } from 'ldapts';
+import { Attribute, Change } from 'ldapts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigErrors } from '../../src/config/config-error.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Directory, SearchStream } from '../../src/core/directory.js';
 import { logged, logRecords, spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
+import { trackedClients } from '../support/ldap-clients.js';
 import { pagedControl, pagedCookie, RawLdapClient } from '../support/raw-ldap.js';
 import { openAccess, repoRoot, startTestServer } from '../support/server.js';
 
@@ -30,15 +32,7 @@ function configOf(yaml: string) {
   return parseConfig(`listen: { ldap: "ldap://127.0.0.1:0", ldaps: "ldaps://127.0.0.1:0" }\nhttp: { port: 0 }\n${yaml}`, { source: 'test', baseDir: repoRoot });
 }
 
-const clients: Client[] = [];
-function client(url: string): Client {
-  const c = new Client({ url, timeout: 10_000 });
-  clients.push(c);
-  return c;
-}
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.unbind().catch(() => undefined)));
-});
+const client = trackedClients();
 
 async function count(c: Client, base: string, filter: string): Promise<number> {
   const { searchEntries } = await c.search(base, { filter, attributes: ['1.1'] });

@@ -2,11 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Attribute, Change, Client, InvalidCredentialsError } from 'ldapts';
+import type { Client} from 'ldapts';
+import { Attribute, Change, InvalidCredentialsError } from 'ldapts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { logged, logRecords, spawnCanopy, type CanopyProcess } from '../support/canopy-process.js';
 import { SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { loadState } from '../../src/router/sync-guard.js';
+import { trackedClients } from '../support/ldap-clients.js';
 import { RawLdapClient } from '../support/raw-ldap.js';
 import { openAccess, repoRoot } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
@@ -44,15 +46,7 @@ function start(file: string, pidFile?: string, options: { env?: NodeJS.ProcessEn
   return spawnCanopy(process.execPath, [cli, 'serve', '--config', file, ...(pidFile ? ['--pid-file', pidFile] : [])], options);
 }
 
-const clients: Client[] = [];
-function client(url: string): Client {
-  const c = new Client({ url, timeout: 10_000 });
-  clients.push(c);
-  return c;
-}
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.unbind().catch(() => undefined)));
-});
+const client = trackedClients();
 
 
 /** The worker process that serves `c`: the pid on the access log line of a search only it made. */
