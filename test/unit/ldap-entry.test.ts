@@ -113,6 +113,12 @@ describe('upstream search entry → core Entry', () => {
     // A value claiming 9 bytes where 1 follows; a value that is not an OCTET STRING.
     expect(() => entryFromBer(new BerReader(op(Buffer.from([0x04, 0x09, 0x41]))), binary)).toThrow(/length/);
     expect(() => entryFromBer(new BerReader(op(Buffer.from([0x02, 0x01, 0x41]))), binary)).toThrow(/tag/);
+    // A value whose length runs into the next attribute.
+    const overrun = Buffer.concat([
+      berOctets('CN=x,DC=t'),
+      berTlv(0x30, berTlv(0x30, berOctets('cn'), berTlv(0x31, Buffer.from([0x04, 0x05, 0x41]))), berTlv(0x30, berOctets('sn'), berTlv(0x31, berOctets('B')))),
+    ]);
+    expect(() => entryFromBer(new BerReader(overrun), binary)).toThrow(/past the end of its attribute/);
     expect(entryFromBer(new BerReader(op(Buffer.from([0x04, 0x01, 0x41]))), binary).get('cn')?.values).toEqual(['A']);
   });
 });

@@ -1,6 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import { SiblingDns } from '../../core/dn.js';
-import { Entry } from '../../core/entry.js';
-import type { BerReader } from '../../protocol/ber-reader.js';
+import { Entry, type AttributeValue } from '../../core/entry.js';
+import { BerError, BerReader } from '../../protocol/ber-reader.js';
 import { EncodedAttribute } from '../../core/encoded-attribute.js';
 
 const SEQUENCE = 0x30;
@@ -72,7 +73,7 @@ function sameBytes(known: Buffer, buf: Buffer, start: number): boolean {
  * Entry, without ldapts' intermediate objects: the DN keeps the upstream spelling; each attribute
  * keeps its values as the bytes that arrived (an EncodedAttribute over the reader's bytes, which
  * the entry keeps), decoded only if a stage reads them. Attributes without values are left out.
- * Malformed BER is a BerError or MalformedValues, a malformed DN an LdapError.
+ * Malformed BER is a BerError, a malformed DN an LdapError.
  */
 export function entryFromBer(reader: BerReader, binary: BinaryAttributes): Entry {
   const entry = new Entry(entryDns.parse(reader.string()));
@@ -83,9 +84,36 @@ export function entryFromBer(reader: BerReader, binary: BinaryAttributes): Entry
     const type = binary.spelling(reader.buf, reader.pos, typeEnd);
     reader.pos = typeEnd;
     const valuesEnd = reader.enter(SET);
-    const attribute = EncodedAttribute.of(type.name, reader.buf.subarray(reader.pos, valuesEnd), type.binary);
+    const valuesStart = reader.pos;
+    // Checked now, so that decoding the values later cannot fail.
+    while (reader.pos < valuesEnd) reader.pos = reader.enter(OCTET_STRING);
+    if (reader.pos !== valuesEnd) throw new BerError('a value runs past the end of its attribute');
+    if (valuesEnd > valuesStart) {
+      entry.put(new EncodedAttribute(type.name, reader.buf.subarray(valuesStart, valuesEnd), type.binary ? byteValues : textValues));
+    }
     reader.pos = attributeEnd;
-    if (attribute) entry.put(attribute);
   }
   return entry;
+}
+
+/** Values as text, unless one is not UTF-8: then every value stays bytes, as for a binary attribute. */
+function textValues(encoded: Buffer): AttributeValue[] {
+  const reader = new BerReader(encoded);
+  const texts: string[] = [];
+  while (!reader.atEnd) {
+    const end = reader.enter(OCTET_STRING);
+    const value = encoded.toString('utf8', reader.pos, end);
+    // Decoding replaces malformed sequences by U+FFFD: only then is the stricter check needed.
+    if (value.includes('\uFFFD') && !isUtf8(encoded.subarray(reader.pos, end))) return byteValues(encoded);
+    texts.push(value);
+    reader.pos = end;
+  }
+  return texts;
+}
+
+function byteValues(encoded: Buffer): Buffer[] {
+  const reader = new BerReader(encoded);
+  const values: Buffer[] = [];
+  while (!reader.atEnd) values.push(reader.octets(OCTET_STRING));
+  return values;
 }
