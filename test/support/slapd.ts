@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -199,7 +199,7 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts slapd in the foreground (-d) and resolves once it accepts TCP connections. */
+/** Starts slapd in the foreground (-d) and resolves once it listens on its ports. */
 async function launch(configFile: string, port: number, ldapsPort?: number): Promise<ChildProcess> {
   const urls = [`ldap://127.0.0.1:${port}/`, ...(ldapsPort === undefined ? [] : [`ldaps://127.0.0.1:${ldapsPort}/`])];
   const child = spawn(SLAPD, ['-f', configFile, '-h', urls.join(' '), '-d', '0'], {
@@ -211,7 +211,9 @@ async function launch(configFile: string, port: number, ldapsPort?: number): Pro
   child.on('exit', (code, signal) => (exited = `slapd exited (${code ?? signal}):\n${stderr}`));
   child.on('error', (err) => (exited = `slapd failed to start: ${err.message}`));
   const deadline = Date.now() + 10_000;
-  while (!(await accepts(port)) || (ldapsPort !== undefined && !(await accepts(ldapsPort)))) {
+  // Owned by this child, not merely accepted: another test's server may hold a port that the
+  // probe in freePort saw free, and then this slapd exits while that one answers.
+  while (!(await listensOn(child.pid, port)) || (ldapsPort !== undefined && !(await listensOn(child.pid, ldapsPort)))) {
     if (exited !== undefined) throw new Error(exited);
     if (Date.now() > deadline) {
       await kill(child);
@@ -220,6 +222,25 @@ async function launch(configFile: string, port: number, ldapsPort?: number): Pro
     await new Promise((r) => setTimeout(r, 25));
   }
   return child;
+}
+
+/** Whether process `pid` holds a socket listening on 127.0.0.1:`port` (Linux /proc). */
+async function listensOn(pid: number | undefined, port: number): Promise<boolean> {
+  if (pid === undefined) return false;
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const line of (await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    // local_address is "0100007F:PORT"; state 0A is LISTEN; field 9 is the socket's inode.
+    if (fields[1] === `0100007F:${hexPort}` && fields[3] === '0A') inodes.add(`socket:[${fields[9]}]`);
+  }
+  if (inodes.size === 0) return false;
+  const fdDir = `/proc/${pid}/fd`;
+  const fds = await readdir(fdDir).catch(() => [] as string[]);
+  for (const fd of fds) {
+    if (inodes.has(await readlink(join(fdDir, fd)).catch(() => ''))) return true;
+  }
+  return false;
 }
 
 export function accepts(port: number): Promise<boolean> {
