@@ -7,7 +7,7 @@ import { authzId, type Authenticator } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { PolicyError, type PolicyNotes } from '../core/password-policy.js';
 import { ResultCode } from '../core/result-codes.js';
-import { capLogged, LOGGED_VALUE_CHARS } from '../observability/logger.js';
+import { capLogged, LOGGED_VALUE_CHARS, writeInfoLine } from '../observability/logger.js';
 import type { Control, LdapRequest } from '../protocol/decoder.js';
 import { AttributeSelection, encodeResult, encodeSearchEntry, type ResultExtras } from '../protocol/encoder.js';
 import { ControlOid, PASSWORD_CONTROLS, SEARCH_CONTROLS } from '../protocol/controls/oids.js';
@@ -17,7 +17,7 @@ import type { AccessLogFilter } from './access-log.js';
 import { resolveRequestDn } from './alternative-dn-resolver.js';
 import type { ClientCertificate } from './client-certificate.js';
 import { recordOperation } from './operation-metrics.js';
-import { auditBind, describeRequest } from './operation-log.js';
+import { auditBind, requestFields } from './operation-log.js';
 import type { OperationObserver } from './operation-observer.js';
 import { changePassword, passwordModifyChange, unicodePwdChange, type PasswordChange, type PasswordChanger } from './password-modify.js';
 import { resetRestriction } from './password-reset-restriction.js';
@@ -174,7 +174,7 @@ export class OperationHandler {
     this.options.observe?.({ connectionId: this.options.connectionId, messageId, request, controls, code, entries: outcome.entries, identity: this.session.identity, secure: this.sink.secure() });
     const logged = this.options.accessLog?.(code) ?? true;
     if (signal.aborted) {
-      if (logged) this.log.info({ msgId: messageId, ...describeRequest(request), abandoned: true, ms }, 'operation');
+      if (logged) writeInfoLine(this.log, `,"msgId":${messageId}${requestFields(request)},"abandoned":true,"ms":${ms}`, 'operation');
       return;
     }
     const extras = policy?.state ? { ...outcome.extras, controls: [...(outcome.extras?.controls ?? []), passwordPolicyControl(policy.state)] } : outcome.extras;
@@ -183,18 +183,10 @@ export class OperationHandler {
     else this.sink.write(result);
     recordOperation(request.op, outcome.code, elapsed / 1000);
     if (!logged) return;
-    this.log.info(
-      {
-        msgId: messageId,
-        ...describeRequest(request),
-        code: outcome.code,
-        ...(outcome.entries !== undefined && { entries: outcome.entries }),
-        // A failure's diagnostic message (which forest, which server, why) as the client got it.
-        ...(outcome.message && { message: capLogged(outcome.message, LOGGED_VALUE_CHARS) }),
-        ms,
-      },
-      'operation',
-    );
+    const entries = outcome.entries === undefined ? '' : `,"entries":${outcome.entries}`;
+    // A failure's diagnostic message (which forest, which server, why) as the client got it.
+    const message = outcome.message ? `,"message":${JSON.stringify(capLogged(outcome.message, LOGGED_VALUE_CHARS))}` : '';
+    writeInfoLine(this.log, `,"msgId":${messageId}${requestFields(request)},"code":${outcome.code}${entries}${message},"ms":${ms}`, 'operation');
   }
 
   /**

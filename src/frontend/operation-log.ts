@@ -2,31 +2,38 @@ import type { Logger } from 'pino';
 import { filterToLogString } from '../core/filter-text.js';
 import type { Identity } from '../core/identity.js';
 import type { ResultCode } from '../core/result-codes.js';
-import { capLogged } from '../observability/logger.js';
+import { capLogged, LOGGED_VALUE_CHARS } from '../observability/logger.js';
 import type { LdapRequest } from '../protocol/decoder.js';
 import type { ClientCertificate } from './client-certificate.js';
 
-/** The fields of a request that its access log line shows (never a password). */
-export function describeRequest(request: LdapRequest): Record<string, unknown> {
+const q = JSON.stringify;
+
+/**
+ * The fields of a request that its access log line shows (never a password), as the JSON fragment
+ * `writeInfoLine` takes: names and DNs capped at LOGGED_NAME_CHARS, a filter at LOGGED_VALUE_CHARS.
+ */
+export function requestFields(request: LdapRequest): string {
   switch (request.op) {
-    case 'bind':
-      return { op: 'bind', dn: capLogged(request.name), method: request.auth.method, ...(request.auth.method === 'sasl' && { mechanism: capLogged(request.auth.mechanism) }) };
+    case 'bind': {
+      const mechanism = request.auth.method === 'sasl' ? `,"mechanism":${q(capLogged(request.auth.mechanism))}` : '';
+      return `,"op":"bind","dn":${q(capLogged(request.name))},"method":"${request.auth.method}"${mechanism}`;
+    }
     case 'search': {
       const s = request.search;
-      return { op: 'search', dn: capLogged(s.base.text), scope: s.scope, filter: filterToLogString(s.filter) };
+      return `,"op":"search","dn":${q(capLogged(s.base.text))},"scope":"${s.scope}","filter":${q(capLogged(filterToLogString(s.filter), LOGGED_VALUE_CHARS))}`;
     }
     case 'add':
-      return { op: 'add', dn: capLogged(request.entry.dn.text) };
+      return `,"op":"add","dn":${q(capLogged(request.entry.dn.text))}`;
     case 'modify':
     case 'delete':
     case 'compare':
-      return { op: request.op, dn: capLogged(request.dn.text) };
+      return `,"op":"${request.op}","dn":${q(capLogged(request.dn.text))}`;
     case 'modifyDn':
-      return { op: 'modifyDn', dn: capLogged(request.request.dn.text) };
+      return `,"op":"modifyDn","dn":${q(capLogged(request.request.dn.text))}`;
     case 'extended':
-      return { op: 'extended', oid: request.oid };
+      return `,"op":"extended","oid":${q(capLogged(request.oid))}`;
     default:
-      return { op: request.op };
+      return `,"op":"${request.op}"`;
   }
 }
 

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, LOGGED_VALUE_CHARS } from '../../src/observability/logger.js';
+import { createLogger, LOGGED_VALUE_CHARS, writeInfoLine } from '../../src/observability/logger.js';
 
 /** A logger writing into an array of parsed JSON lines. */
 function capture() {
@@ -37,5 +37,40 @@ describe('log lines', () => {
     expect(String(lines[0].filter)).toContain('(100000 characters)');
     expect((lines[0].list as string[])[0]).toContain('(5000 characters)');
     expect(lines[0].short).toBe('ok');
+  });
+});
+
+describe('lines written without pino (writeInfoLine, for the access log)', () => {
+  it('are the lines pino writes for the same fields: level, time, the bindings of a child, fields, message', () => {
+    const raw: string[] = [];
+    const out = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        raw.push(chunk.toString());
+        done();
+      },
+    });
+    const log = createLogger('info', out).child({ conn: 7, peer: '[::1]:5000' });
+    const dn = 'CN=José "quoted" \\ back,DC=example';
+    log.info({ msgId: 3, op: 'search', dn, code: 0, ms: 1.5 }, 'operation');
+    writeInfoLine(log, `,"msgId":3,"op":"search","dn":${JSON.stringify(dn)},"code":0,"ms":1.5`, 'operation');
+    expect(raw).toHaveLength(2);
+    const withoutTime = (line: string) => line.replace(/"time":\d+/, '"time":0');
+    expect(withoutTime(raw[1]!)).toBe(withoutTime(raw[0]!));
+    expect(JSON.parse(raw[1]!)).toMatchObject({ level: 30, name: 'canopy', conn: 7, peer: '[::1]:5000', dn, msg: 'operation' });
+  });
+
+  it('follow the logger\'s level: nothing below info', () => {
+    const raw: string[] = [];
+    const out = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        raw.push(chunk.toString());
+        done();
+      },
+    });
+    const log = createLogger('warn', out);
+    writeInfoLine(log, ',"n":1', 'operation');
+    log.level = 'info';
+    writeInfoLine(log, ',"n":2', 'operation');
+    expect(raw.map((l) => (JSON.parse(l) as { n: number }).n)).toEqual([2]);
   });
 });

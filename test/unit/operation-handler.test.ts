@@ -8,6 +8,7 @@ import { Dn } from '../../src/core/dn.js';
 import type { Authenticator } from '../../src/core/identity.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { ResultCode } from '../../src/core/result-codes.js';
+import { LOGGED_VALUE_CHARS } from '../../src/observability/logger.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { pagedResultsControl } from '../../src/protocol/controls/paged-results.js';
 import type { Control, LdapRequest } from '../../src/protocol/decoder.js';
@@ -219,6 +220,22 @@ describe('the operation handler', () => {
     expect(attributes.find((a) => a.type === 'namingContexts')?.values).toEqual(['dc=example']);
     expect(attributes.find((a) => a.type === 'vendorVersion')?.values).toEqual(['9.9.9']);
     expect(done.pojo.status).toBe(0);
+  });
+
+  it('caps what a client controls in its access line, which stays one valid JSON line with quotes and backslashes in it', async () => {
+    const h = harness();
+    const base = `cn=${'x'.repeat(2000)}\\"q,dc=example`;
+    await h.run(21, search(base, `(cn=${'y'.repeat(100_000)})`));
+    await h.run(22, { op: 'bind', version: 3, name: 'cn="quoted"', auth: { method: 'sasl', mechanism: 'M'.repeat(5000) } });
+    const [searched, bound] = h.lines.filter((l) => l.msg === 'operation') as { dn: string; filter?: string; mechanism?: string; code: number }[];
+    expect(searched!.dn).toMatch(/^cn=x{253}… \(2017 characters\)$/);
+    expect(searched!.filter).toContain('(100005 characters)');
+    expect(searched!.filter!.length).toBeLessThan(LOGGED_VALUE_CHARS + 40);
+    expect(searched!.code).toBe(ResultCode.noSuchObject);
+    expect(bound).toMatchObject({ op: 'bind', dn: 'cn="quoted"', method: 'sasl', code: ResultCode.authMethodNotSupported });
+    expect(bound!.mechanism).toContain('(5000 characters)');
+    // Each line fits one atomic pipe write (PIPE_BUF), so the workers sharing standard output never split it.
+    for (const line of h.text().split('\n')) expect(Buffer.byteLength(line)).toBeLessThan(4096);
   });
 
   it('writes no result for an abandoned search, logs it as abandoned and journals it without a code', async () => {
