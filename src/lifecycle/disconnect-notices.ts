@@ -14,3 +14,6 @@ export const WORKER_SHUTTING_DOWN: DisconnectNotice = { code: ResultCode.unavail
 
 /** A worker failed (an uncaught exception): the primary replaces it. */
 export const WORKER_FAILED: DisconnectNotice = { code: ResultCode.other, reason: 'internal error in the server process; connect again' };
+
+/** The one process of `canopy serve` failed (an uncaught exception) and exits: its supervisor restarts it. */
+export const SERVER_FAILED: DisconnectNotice = { code: ResultCode.other, reason: 'internal error in the server; connect again' };

@@ -8,8 +8,9 @@ import type { Logger } from '../observability/logger.js';
 import { startServer } from '../server.js';
 import { stopSignals } from './stop-signals.js';
 import { releaseLoadGarbage } from '../backends/memory/release-load-garbage.js';
-import { SERVER_SHUTTING_DOWN } from './disconnect-notices.js';
+import { SERVER_FAILED, SERVER_SHUTTING_DOWN } from './disconnect-notices.js';
 import { servePrimary } from './serve-primary.js';
+import { failOnUncaughtException } from './uncaught-failure.js';
 import { serveWorker } from './serve-worker.js';
 import { welcomeLines } from './welcome.js';
 
@@ -26,7 +27,8 @@ export interface ServeOptions {
  * `canopy serve` as a process: SIGHUP re-reads the configuration file (an invalid one is refused
  * and the running configuration stays), SIGTERM and SIGINT stop accepting, let operations in
  * flight finish for `shutdown.graceSeconds`, end the connections left with a Notice of
- * Disconnection, close the forests and exit 0. With serve.workers > 1
+ * Disconnection, close the forests and exit 0; an uncaught exception ends the connections with a
+ * notice (other, 80) and exits 1, for its supervisor to restart it. With serve.workers > 1
  * this process becomes the primary of that many workers (serve-primary.ts), and each worker, started
  * by it with the same command line, serves here too (serve-worker.ts).
  */
@@ -43,6 +45,15 @@ export async function serveProcess(file: string, config: LoadedConfig, logger: L
   const server = await startServer(config, { logger });
   if (config.forests.some((f) => f.backend === 'memory')) releaseLoadGarbage();
   if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
+  const removePidFile = (): void => {
+    if (pidFile !== undefined) rmSync(pidFile, { force: true });
+  };
+  failOnUncaughtException(
+    logger,
+    'canopy failed: uncaught exception; its connections are closed and it exits',
+    (notice) => server.close(0, notice).finally(removePidFile),
+    SERVER_FAILED,
+  );
   if (options.welcome) {
     process.stdout.write(`\n${welcomeLines(server.config, server.urls, options.embeddedDefault === true).join('\n')}\n\n`);
   }
@@ -72,7 +83,7 @@ export async function serveProcess(file: string, config: LoadedConfig, logger: L
     logger.info({ signal, graceSeconds }, 'shutting down: no new connections; running operations may finish');
     server.close(graceSeconds * 1000, SERVER_SHUTTING_DOWN).then(
       () => {
-        if (pidFile !== undefined) rmSync(pidFile, { force: true });
+        removePidFile();
         logger.info('canopy stopped');
         logger.flush();
         process.exit(0);

@@ -12,11 +12,10 @@ import { SyncGuard } from '../router/sync-guard.js';
 import { startServer, type RunningServer } from '../server.js';
 import type { DisconnectNotice } from '../frontend/connection.js';
 import { SERVER_SHUTTING_DOWN, WORKER_FAILED, WORKER_SHUTTING_DOWN } from './disconnect-notices.js';
+import { failOnUncaughtException } from './uncaught-failure.js';
 import { isCanopyMessage, type ToPrimary, type ToWorker } from './worker-messages.js';
 
 /** How long a failed worker may take to tell its clients before it exits anyway. */
-const FAILED_EXIT_MS = 3000;
-
 /**
  * A worker of `canopy serve` with serve.workers > 1: serves LDAP and LDAPS on the listeners the
  * primary shares out, and nothing else (the primary owns the HTTP endpoints, the pid file and
@@ -46,15 +45,8 @@ export async function serveWorker(file: string, config: LoadedConfig, processLog
   process.on('SIGINT', () => stop(WORKER_SHUTTING_DOWN));
   process.on('SIGTERM', () => stop(WORKER_SHUTTING_DOWN));
   process.on('SIGHUP', () => undefined);
-  // State after an uncaught exception is not to be trusted: the clients are told, and the primary starts a replacement.
-  let failed = false;
-  process.on('uncaughtException', (err) => {
-    logger.fatal({ err }, 'worker failed: uncaught exception; its connections are closed and it exits');
-    if (failed) return;
-    failed = true;
-    setTimeout(() => exitNow(logger, 1), FAILED_EXIT_MS);
-    void (server?.close(0, WORKER_FAILED) ?? Promise.resolve()).finally(() => exitNow(logger, 1));
-  });
+  // The clients are told, and the primary starts a replacement.
+  failOnUncaughtException(logger, 'worker failed: uncaught exception; its connections are closed and it exits', (notice) => server?.close(0, notice) ?? Promise.resolve(), WORKER_FAILED);
   // The primary gone (killed), Node ends this worker as soon as its channel closes (node:cluster),
   // a drain under way included; the clients are told first: the notices leave in this turn.
   worker.on('disconnect', () => {

@@ -352,6 +352,29 @@ ${openAccess}`,
     }
   });
 
+  it('after an uncaught exception, tells the clients (other, 80), removes its pid file and exits 1 for its supervisor to restart it', async () => {
+    const { file, pidFile } = setUp();
+    const fault = { NODE_OPTIONS: `--import=${join(repoRoot, 'test/support/uncaught-fault.mjs')}`, CANOPY_TEST_FAULT: 'process' };
+    canopy = await spawnCanopy(process.execPath, [cli, 'serve', '--config', file, '--pid-file', pidFile], { env: fault });
+    const p = canopy;
+    const raw = await RawLdapClient.connect(p.url);
+    try {
+      expect((await raw.search(AVVID)).code).toBe(0);
+      const exited = new Promise<number | null>((resolve) => p.child.once('exit', resolve));
+      p.child.kill('SIGWINCH');
+      await raw.closed;
+      expect(raw.notices).toEqual([expect.objectContaining({ code: 80, message: 'internal error in the server; connect again', responseName: '1.3.6.1.4.1.1466.20036' })]);
+      expect(await exited).toBe(1);
+      expect(existsSync(pidFile)).toBe(false);
+      expect(logRecords(p).find((l) => l.msg === 'canopy failed: uncaught exception; its connections are closed and it exits')).toMatchObject({
+        level: 60,
+        err: { message: 'fault injected by the test (SIGWINCH)' },
+      });
+    } finally {
+      raw.close();
+    }
+  });
+
   it('exits 0 on SIGTERM and removes its pid file', async () => {
     const { file, pidFile } = setUp();
     canopy = await spawnCanopy(process.execPath, [cli, 'serve', '--config', file, '--pid-file', pidFile]);

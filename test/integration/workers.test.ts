@@ -250,7 +250,7 @@ describe('serve.workers: 2, as a process', () => {
 
   it('a worker failing with an uncaught exception tells its clients (other, 80), exits non-zero and is replaced', async () => {
     const { file } = configFile();
-    p = await start(file, undefined, { env: { NODE_OPTIONS: `--import=${join(repoRoot, 'test/support/worker-fault.mjs')}` } });
+    p = await start(file, undefined, { env: { NODE_OPTIONS: `--import=${join(repoRoot, 'test/support/uncaught-fault.mjs')}` } });
     const { raws, pids } = await rawClientsOnBothWorkers(p);
     try {
       const from = p.logLines.length;
