@@ -216,7 +216,10 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
           frontEnd.replaceTls(renewed.tls);
           servedTls = renewed.tls;
           noteCertificateExpiry(renewed.file, renewed.tls.cert);
-          logger.info({ certFile: renewed.file, ...(renewed.tls.clientCa && { clientCa: config.tls?.clientCa }) }, 'TLS files reloaded: new handshakes use them');
+          logger.info(
+            { certFile: renewed.file, ...(renewed.tls.clientCa && { clientCa: config.tls?.clientCa }), ...(renewed.tls.clientCrl && { clientCrl: config.tls?.clientCrl }) },
+            'TLS files reloaded: new handshakes use them',
+          );
         }
         return report;
       });
@@ -278,7 +281,7 @@ async function replacePipeline(
  * Settings the front end and listeners read once, at start. Of `tls`, the files named at start are
  * read again by each reload; `tls.subjectMapping` belongs to the authenticator, which a reload replaces.
  */
-const TLS_RESTART_KEYS = ['certFile', 'keyFile', 'password', 'clientCa', 'verifyClient'].map((k) => `tls.${k}`);
+const TLS_RESTART_KEYS = ['certFile', 'keyFile', 'password', 'clientCa', 'clientCrl', 'verifyClient'].map((k) => `tls.${k}`);
 const RESTART_KEYS = ['listen', ...TLS_RESTART_KEYS, 'limits', 'http', 'shutdown', 'logging.accessLog', 'logging.accessLogSampleRate'] as const;
 
 function pick(config: LoadedConfig, path: string): unknown {
@@ -435,13 +438,13 @@ function hostPort(url: string): { host: string; port: number } {
   return { host, port: u.port === '' ? (u.protocol === 'ldaps:' ? 636 : 389) : Number(u.port) };
 }
 
-/** The certificate, key and client CAs at `tls`'s paths when they differ from those served, checked; else undefined. */
+/** The certificate, key, client CAs and CRLs at `tls`'s paths when they differ from those served, checked; else undefined. */
 async function renewedTls(tls: NonNullable<LoadedConfig['tls']>, served: ServedTls) {
   const read = await readTls(tls);
   const same = (a: Buffer | undefined, b: Buffer | undefined) => (a && b ? a.equals(b) : a === b);
-  if (read.cert.equals(served.cert) && read.key.equals(served.key) && same(read.clientCa, served.clientCa)) return undefined;
+  if (read.cert.equals(served.cert) && read.key.equals(served.key) && same(read.clientCa, served.clientCa) && same(read.clientCrl, served.clientCrl)) return undefined;
   try {
-    createSecureContext({ ...read, ca: read.clientCa });
+    createSecureContext({ ...read, ca: read.clientCa, crl: read.clientCrl });
   } catch (err) {
     throw new ConfigErrors([new ConfigError(['tls'], `${tls.certFile} and ${tls.keyFile} cannot be served together (${(err as Error).message})`)]);
   }
@@ -453,6 +456,7 @@ interface ServedTls {
   readonly key: Buffer;
   readonly passphrase?: string;
   readonly clientCa?: Buffer;
+  readonly clientCrl?: Buffer;
 }
 
 async function readTls(tls: NonNullable<LoadedConfig['tls']>): Promise<ServedTls> {
@@ -467,5 +471,15 @@ async function readTls(tls: NonNullable<LoadedConfig['tls']>): Promise<ServedTls
   if (clientCa && !clientCa.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) {
     throw new ConfigErrors([new ConfigError(['tls', 'clientCa'], `${tls.clientCa} holds no PEM certificate`)]);
   }
-  return { cert: await read(tls.certFile, 'certFile'), key: await read(tls.keyFile, 'keyFile'), passphrase: tls.password, ...(clientCa && { clientCa }) };
+  const clientCrl = tls.clientCrl === undefined ? undefined : await read(tls.clientCrl, 'clientCrl');
+  if (clientCrl && !clientCrl.toString('latin1').includes('-----BEGIN X509 CRL-----')) {
+    throw new ConfigErrors([new ConfigError(['tls', 'clientCrl'], `${tls.clientCrl} holds no PEM certificate revocation list`)]);
+  }
+  return {
+    cert: await read(tls.certFile, 'certFile'),
+    key: await read(tls.keyFile, 'keyFile'),
+    passphrase: tls.password,
+    ...(clientCa && { clientCa }),
+    ...(clientCrl && { clientCrl }),
+  };
 }

@@ -73,6 +73,7 @@ function resolveFiles(config: CanopyConfig, baseDir: string, source: string): Lo
     certFile: abs(config.tls.certFile),
     keyFile: abs(config.tls.keyFile),
     ...(config.tls.clientCa !== undefined && { clientCa: abs(config.tls.clientCa) }),
+    ...(config.tls.clientCrl !== undefined && { clientCrl: abs(config.tls.clientCrl) }),
     password: config.tls.passwordFile
       ? readSecret(abs(config.tls.passwordFile), ['tls', 'passwordFile'])
       : config.tls.password,

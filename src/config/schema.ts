@@ -224,6 +224,8 @@ export const configSchema = z
       passwordFile: z.string().optional(),
       /** PEM file of the CAs that sign client certificates (mutual TLS, SASL EXTERNAL). */
       clientCa: z.string().min(1).optional(),
+      /** PEM file of the certificate revocation lists of clientCa's CAs: a revoked client certificate does not verify. */
+      clientCrl: z.string().min(1).optional(),
       /** `allow` asks for a client certificate, `demand` refuses the handshake without a valid one. */
       verifyClient: z.enum(['never', 'allow', 'demand']).default('never'),
       /** Rules from a client certificate's subject to the DN it binds as (SASL EXTERNAL); the first that matches applies. */
@@ -244,6 +246,10 @@ export const configSchema = z
     .refine((t) => t.verifyClient === 'never' || t.clientCa !== undefined, {
       message: 'verifyClient allow or demand needs clientCa (the CAs that sign client certificates)',
       path: ['clientCa'],
+    })
+    .refine((t) => t.clientCrl === undefined || t.clientCa !== undefined, {
+      message: 'clientCrl needs clientCa (the CAs whose revocations it lists)',
+      path: ['clientCrl'],
     })
     .refine((t) => t.verifyClient !== 'never' || t.clientCa === undefined, {
       message: 'clientCa is set but verifyClient is never: set verifyClient to allow or demand',

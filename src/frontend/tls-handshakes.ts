@@ -5,13 +5,15 @@ import type { Logger } from 'pino';
 /** Whether client certificates are asked for: `allow` accepts clients without one, `demand` refuses their handshake. */
 export type VerifyClient = 'never' | 'allow' | 'demand';
 
-/** What Canopy serves TLS with: its certificate and key, and the CAs that sign client certificates. */
+/** What Canopy serves TLS with: its certificate and key, and the CAs that sign client certificates, with their revocations. */
 export interface TlsMaterial {
   readonly cert: Buffer | string;
   readonly key: Buffer | string;
   readonly passphrase?: string;
   /** PEM CAs that sign client certificates; needed unless verifyClient is `never`. */
   readonly clientCa?: Buffer | string;
+  /** PEM revocation lists of those CAs: OpenSSL then checks every client certificate against them. */
+  readonly clientCrl?: Buffer | string;
 }
 
 /**
@@ -59,7 +61,7 @@ export class TlsHandshakes {
     return this.verifyClient !== 'never';
   }
 
-  /** The certificate, key and client CAs of new handshakes from now on; connections already secure keep theirs. */
+  /** The certificate, key, client CAs and their revocation lists of new handshakes from now on; connections already secure keep theirs. */
   replace(material: TlsMaterial): void {
     this.server.setSecureContext(contextOptions(material));
   }
@@ -86,6 +88,7 @@ function contextOptions(material: TlsMaterial) {
     key: material.key,
     ...(material.passphrase !== undefined && { passphrase: material.passphrase }),
     ...(material.clientCa !== undefined && { ca: material.clientCa }),
+    ...(material.clientCrl !== undefined && { crl: material.clientCrl }),
   };
 }
 

@@ -18,7 +18,7 @@ import { captureLog } from '../support/log-capture.js';
 import { RawLdapClient } from '../support/raw-ldap.js';
 import { parseConfig } from '../../src/config/load.js';
 import { repoRoot, startTestServer, testConfig } from '../support/server.js';
-import { makeClientCertificate, makeTestCertificates, type ClientCertificateFiles, type TestCertificates } from '../support/tls.js';
+import { makeClientCertificate, makeCrl, makeTestCertificates, type ClientCertificateFiles, type TestCertificates } from '../support/tls.js';
 
 const SUFFIX = 'dc=example,dc=com';
 const ALICE = `uid=alice,ou=people,${SUFFIX}`;
@@ -327,6 +327,78 @@ ${ACCESS}`);
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('tls.clientCrl', () => {
+  let certs: TestCertificates;
+  let alice: ClientCertificateFiles;
+  let carol: ClientCertificateFiles;
+  beforeAll(async () => {
+    certs = await makeTestCertificates();
+    writeFileSync(join(certs.dir, 'data.ldif'), LDIF);
+    alice = await makeClientCertificate(certs, 'alice', '/DC=com/DC=example/OU=people/UID=alice');
+    // Carol's certificate names alice too: only its revocation tells them apart.
+    carol = await makeClientCertificate(certs, 'carol', '/DC=com/DC=example/OU=people/UID=alice');
+  }, 60_000);
+  afterAll(() => certs?.remove());
+  const config = (crl: string, verifyClient = 'allow') =>
+    testConfig(`tls: { certFile: "${certs.certFile}", keyFile: "${certs.keyFile}", clientCa: "${certs.caFile}", clientCrl: "${crl}", verifyClient: ${verifyClient} }
+logging: { level: silent }
+forests:
+  - { name: example, backend: memory, base: "${SUFFIX}", ldif: ["${join(certs.dir, 'data.ldif')}"] }
+${ACCESS}`);
+  /** The result code of an EXTERNAL bind presenting `c` through ldapts; 'refused' when the handshake fails. */
+  const externalBind = async (url: string, c: ClientCertificateFiles): Promise<number | 'refused'> => {
+    const client = new Client({ url, timeout: 10_000, tlsOptions: { ca: readFileSync(certs.caFile), cert: readFileSync(c.certFile), key: readFileSync(c.keyFile) } });
+    try {
+      await client.bind('EXTERNAL');
+      return 0;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      return typeof code === 'number' ? code : 'refused';
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  };
+
+  it('refuses a revoked client certificate for SASL EXTERNAL (48), and a reload reads a new list', async () => {
+    const crl = await makeCrl(certs, [carol], 'served-crl.pem');
+    const server = await startTestServer(config(crl));
+    try {
+      const ldaps = server.urls.find((u) => u.startsWith('ldaps:'))!;
+      expect(await externalBind(ldaps, alice)).toBe(0);
+      expect(await externalBind(ldaps, carol)).toBe(48);
+      // Over StartTLS too, through OpenLDAP's tools.
+      const whoami = (c: ClientCertificateFiles) =>
+        runLdapTool('ldapwhoami', ['-Q', '-Y', 'EXTERNAL', '-ZZ', '-H', server.url], undefined, { LDAPTLS_CACERT: certs.caFile, LDAPTLS_CERT: c.certFile, LDAPTLS_KEY: c.keyFile });
+      expect((await whoami(alice)).stdout.trim()).toBe(`dn:${ALICE}`);
+      expect((await whoami(carol)).status).not.toBe(0);
+      // Alice's certificate revoked in place: a reload serves the new list to new handshakes.
+      writeFileSync(crl, readFileSync(await makeCrl(certs, [carol, alice], 'next-crl.pem')));
+      expect(await server.reload(config(crl))).toEqual({ reopened: [], needRestart: [] });
+      expect(await externalBind(ldaps, alice)).toBe(48);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('with verifyClient demand, refuses the handshake of a revoked certificate', async () => {
+    const server = await startTestServer(config(await makeCrl(certs, [carol], 'demand-crl.pem'), 'demand'));
+    try {
+      const ldaps = server.urls.find((u) => u.startsWith('ldaps:'))!;
+      expect(await externalBind(ldaps, alice)).toBe(0);
+      expect(await externalBind(ldaps, carol)).toBe('refused');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('that cannot be read, holds no list, or comes without clientCa, is an error naming the key', async () => {
+    const missing = join(certs.dir, 'missing-crl.pem');
+    await expect(startTestServer(config(missing))).rejects.toThrow(`tls.clientCrl: cannot read ${missing}: ENOENT`);
+    await expect(startTestServer(config(certs.caFile))).rejects.toThrow(`tls.clientCrl: ${certs.caFile} holds no PEM certificate revocation list`);
+    expect(() => parseConfig(`tls: { certFile: a.pem, keyFile: a.key, clientCrl: crl.pem }\n`, { source: 'x.yaml', baseDir: certs.dir })).toThrow('clientCrl needs clientCa');
   });
 });
 

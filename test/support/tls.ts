@@ -72,3 +72,21 @@ export async function makeClientCertificate(
     '-CAcreateserial', '-days', '2', '-extfile', file('ext'), '-out', file('pem')]);
   return { certFile: file('pem'), keyFile: file('key') };
 }
+
+/**
+ * A PEM certificate revocation list of the test CA revoking `revoked` (none: an empty list), made
+ * with `openssl ca` and a throw-away database; written to `name` in the certificates' folder.
+ */
+export async function makeCrl(certs: TestCertificates, revoked: readonly ClientCertificateFiles[], name = 'crl.pem'): Promise<string> {
+  const dir = await mkdtemp(join(certs.dir, 'crl-db-'));
+  const config = join(dir, 'ca.cnf');
+  await writeFile(join(dir, 'index.txt'), '');
+  await writeFile(join(dir, 'crlnumber'), '01\n');
+  await writeFile(config, `[ca]\ndefault_ca = test\n[test]\ndatabase = ${join(dir, 'index.txt')}\ncrlnumber = ${join(dir, 'crlnumber')}\ndefault_md = sha256\ndefault_crl_days = 2\n`);
+  const signer = ['-config', config, '-keyfile', join(certs.dir, 'ca.key'), '-cert', join(certs.dir, 'ca.pem')];
+  for (const c of revoked) await run('openssl', ['ca', ...signer, '-revoke', c.certFile]);
+  const out = join(certs.dir, name);
+  await run('openssl', ['ca', ...signer, '-gencrl', '-out', out]);
+  await rm(dir, { recursive: true, force: true });
+  return out;
+}
