@@ -68,7 +68,10 @@ export class MessageFramer {
   }
 
   private badTag(): FramingError {
-    return new FramingError(`expected an LDAPMessage SEQUENCE, got tag 0x${this.byteAt(0).toString(16)}`);
+    const tag = this.byteAt(0);
+    // "P" starts a PROXY v1 header, CR a v2 one: sent from an address the listener takes none from.
+    const proxy = tag === 0x50 || tag === 0x0d ? ' (a PROXY protocol header? one is read only from an address listen.proxyProtocol.from lists)' : '';
+    return new FramingError(`expected an LDAPMessage SEQUENCE, got tag 0x${tag.toString(16)}${proxy}`);
   }
 
   private byteAt(index: number): number {

@@ -133,6 +133,11 @@ ${fixtureForests}${openAccess}`,
     expect(await closesWithin(spoofing, 2000)).toBe(true);
     await expect(answer).rejects.toThrow('closed before the response');
     expect(lines.some((l) => String(l.peer).startsWith('203.0.113.99'))).toBe(false);
+    // The operator reading the log learns why: a balancer not listed, not a client speaking nonsense.
+    expect(lines.find((l) => l.msg === 'disconnecting client' && String(l.peer).startsWith(`${STRANGER}:`))).toMatchObject({
+      code: 2,
+      reason: 'expected an LDAPMessage SEQUENCE, got tag 0x50 (a PROXY protocol header? one is read only from an address listen.proxyProtocol.from lists)',
+    });
 
     // On LDAPS the header is no TLS record: the handshake fails and the connection closes.
     const raw = tcpConnect({ port: server.ldapsPort!, host: '127.0.0.1', localAddress: STRANGER });
