@@ -208,18 +208,17 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
     reload(next) {
       // One reload at a time: two SIGHUPs in a row must not open the same forests twice.
       const done = reloading.then(async () => {
-        // The files `tls` named at start, read again: a certificate renewed in place is served
+        // The files `tls` names, read again (other paths, or the same renewed in place): served
         // from now on. Checked before anything changes, so that a bad pair refuses the reload.
-        const renewed = config.tls && servedTls && (await renewedTls(config.tls, servedTls));
+        // TLS added or removed needs a restart (the LDAPS listener), and so does verifyClient.
+        const renewed = next.tls && servedTls && (await renewedTls(next.tls, servedTls));
         const report = await replacePipeline(live, next, logger, options);
-        if (renewed) {
+        if (renewed && next.tls) {
           frontEnd.replaceTls(renewed.tls);
           servedTls = renewed.tls;
-          noteCertificateExpiry(renewed.file, renewed.tls.cert);
-          logger.info(
-            { certFile: renewed.file, ...(renewed.tls.clientCa && { clientCa: config.tls?.clientCa }), ...(renewed.tls.clientCrl && { clientCrl: config.tls?.clientCrl }) },
-            'TLS files reloaded: new handshakes use them',
-          );
+          noteCertificateExpiry(next.tls.certFile, renewed.tls.cert);
+          const { certFile, clientCa, clientCrl } = next.tls;
+          logger.info({ certFile, ...(clientCa && { clientCa }), ...(clientCrl && { clientCrl }) }, 'TLS files reloaded: new handshakes use them');
         }
         return report;
       });
@@ -278,11 +277,12 @@ async function replacePipeline(
 }
 
 /**
- * Settings the front end and listeners read once, at start. Of `tls`, the files named at start are
- * read again by each reload; `tls.subjectMapping` belongs to the authenticator, which a reload replaces.
+ * Settings the front end and listeners read once, at start. Of `tls`, the files it names are read
+ * again by each reload, and `tls.subjectMapping` belongs to the authenticator, which a reload
+ * replaces; whether TLS is served at all (`tls.verifyClient` differs then too) and whether client
+ * certificates are asked for shape the listeners.
  */
-const TLS_RESTART_KEYS = ['certFile', 'keyFile', 'password', 'clientCa', 'clientCrl', 'verifyClient'].map((k) => `tls.${k}`);
-const RESTART_KEYS = ['listen', ...TLS_RESTART_KEYS, 'limits', 'http', 'shutdown', 'logging.accessLog', 'logging.accessLogSampleRate'] as const;
+const RESTART_KEYS = ['listen', 'tls.verifyClient', 'limits', 'http', 'shutdown', 'logging.accessLog', 'logging.accessLogSampleRate'] as const;
 
 function pick(config: LoadedConfig, path: string): unknown {
   return path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], config);
@@ -448,7 +448,7 @@ async function renewedTls(tls: NonNullable<LoadedConfig['tls']>, served: ServedT
   } catch (err) {
     throw new ConfigErrors([new ConfigError(['tls'], `${tls.certFile} and ${tls.keyFile} cannot be served together (${(err as Error).message})`)]);
   }
-  return { tls: read, file: tls.certFile };
+  return { tls: read };
 }
 
 interface ServedTls {

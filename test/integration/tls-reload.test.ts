@@ -69,4 +69,18 @@ describe("reloading Canopy's own certificate", () => {
     await expect(reload()).rejects.toThrow(/cannot be served together/);
     expect(await trusts(second.caFile)).toBe(true);
   });
+
+  it('serves the files a reload names at other paths, without a restart; asking for client certificates waits for one', async () => {
+    const moved = `tls: { certFile: "${first.certFile}", keyFile: "${first.keyFile}" }\n${fixtureForests}${openAccess}`;
+    const report = await server.reload(parseConfig(moved, { source: 'test', baseDir: repoRoot }));
+    expect(report.needRestart).toEqual([]);
+    expect(await trusts(first.caFile)).toBe(true);
+    expect(await trusts(second.caFile)).toBe(false);
+    expect(await metricValue(metrics.tlsCertificateExpiry, { file: first.certFile })).toBe(expiry(first.certFile));
+    expect(await metricValue(metrics.tlsCertificateExpiry, { file: join(dir, 'cert.pem') })).toBe(0); // the old file's series is gone
+    const demanding = `tls: { certFile: "${first.certFile}", keyFile: "${first.keyFile}", clientCa: "${first.caFile}", verifyClient: demand }\n${fixtureForests}${openAccess}`;
+    expect((await server.reload(parseConfig(demanding, { source: 'test', baseDir: repoRoot }))).needRestart).toEqual(['tls.verifyClient']);
+    // Not in effect yet: a client without a certificate is still served over LDAPS.
+    expect(await trusts(first.caFile)).toBe(true);
+  });
 });
