@@ -158,10 +158,11 @@ export class SyncGuard {
    * error to end the search with when that is a drop past the thresholds, else undefined.
    */
   complete(search: WatchedSearch, forest: string, count: number): LdapError | undefined {
-    const now = new Date().toISOString();
     let shape = this.state.shapes[search.key];
+    // Most watched searches are lookups of a few entries, never kept: nothing more to do for them.
+    if (shape === undefined && count < this.settings.minEntries) return undefined;
+    const now = new Date().toISOString();
     if (shape === undefined) {
-      if (count < this.settings.minEntries) return undefined;
       shape = { description: search.describe(), lastSeen: now, forests: {} };
       this.state.shapes[search.key] = shape;
       this.forgetOldest();
