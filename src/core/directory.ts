@@ -13,6 +13,8 @@ export interface OperationContext {
   /** Aborted when the client abandons the operation, unbinds or disconnects. */
   readonly signal: AbortSignal;
   readonly connectionId: number;
+  /** The client's address (a PROXY header's when a balancer sent one); absent outside client connections. */
+  readonly clientAddress?: string;
   /** The bound DN as the client sent it; empty for anonymous. */
   readonly boundDn: string;
   /** Who is bound; absent counts as anonymous. */

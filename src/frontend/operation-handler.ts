@@ -42,7 +42,7 @@ export interface ResponseSink extends SearchOutput {
 export interface OperationHandlerOptions {
   /** The connection's, for the operation context, the journal and the log. */
   readonly connectionId: number;
-  /** The client's address, for the bind throttle. */
+  /** The client's address, for the bind throttle and the shares of upstream paged searches. */
   readonly peerAddress: string;
   readonly directory: Directory;
   /** The connection's logger: every line names the connection and the client. */
@@ -214,6 +214,7 @@ export class OperationHandler {
     const ctx: OperationContext = {
       signal,
       connectionId: this.options.connectionId,
+      clientAddress: this.options.peerAddress,
       boundDn: this.session.boundDn,
       identity: this.session.identity,
       session: this.session.resources,

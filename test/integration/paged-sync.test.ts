@@ -50,7 +50,7 @@ const virtualKey = (f: GeneratedForest, e: Entry): string => e.dn.rebase(Dn.pars
 const expectedSync = forests.flatMap((f) => f.entries.filter(isEnabledUser).map((e) => virtualKey(f, e))).sort();
 const keyOf = (dn: string): string => Dn.parse(dn).key;
 
-async function configYaml(extra: { onForestError?: string; limits?: Record<string, number>; pool?: number } = {}): Promise<string> {
+async function configYaml(extra: { onForestError?: string; limits?: Record<string, number>; pool?: number; anonymousRead?: boolean } = {}): Promise<string> {
   const forestYaml = forests
     .map(
       (f) => `  - name: ${f.name}
@@ -70,7 +70,7 @@ accounts:
   - { dn: "${SYNC_DN}", passwordHash: "${await hashPassword(SYNC_PASSWORD)}" }
 access:
   - { who: "${SYNC_DN}", what: { dn: "" }, allow: read }
-forests:
+${extra.anonymousRead ? '  - { who: anonymous, what: { dn: "" }, allow: read }\n' : ''}forests:
 ${forestYaml}
 `;
 }
@@ -258,6 +258,27 @@ describe('paged sync across two slapd forests of 5,000 users', () => {
     expect((await c.search(SUFFIX, [pagedControl(10, pagedCookie(two))])).dns).toHaveLength(10);
     c.close();
     await expect.poll(idle).toBe(true);
+  });
+
+  it('anonymous clients have a share each, by address: one parking its share leaves the others theirs', async () => {
+    const open = await startCanopy({ anonymousRead: true });
+    try {
+      // Two addresses of the loopback network, two anonymous clients (never bound).
+      const first = await RawLdapClient.connect(open.url, '127.0.0.2');
+      const one = await first.search(SUFFIX, [pagedControl(10)]);
+      const two = await first.search(SUFFIX, [pagedControl(10)]);
+      const three = await first.search(SUFFIX, [pagedControl(10)]);
+      expect([one.code, two.code, three.code]).toEqual([0, 0, 51]);
+      expect(three.message).toMatch(/anonymous from 127\.0\.0\.2 already holds 2 open paged searches/);
+      const second = await RawLdapClient.connect(open.url, '127.0.0.3');
+      const theirs = await second.search(SUFFIX, [pagedControl(10)]);
+      expect(theirs.code).toBe(0);
+      expect(theirs.dns).toHaveLength(10);
+      first.close();
+      second.close();
+    } finally {
+      await open.close();
+    }
   });
 
   it('caps open paged searches per connection (adminLimitExceeded) and expires idle ones', async () => {

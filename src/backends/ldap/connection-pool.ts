@@ -158,7 +158,7 @@ export class ConnectionPool {
     if (this.cursorsByHolder.take(holder) === undefined) return;
     throw new LdapError(
       ResultCode.busy,
-      `${this.options.name}: ${holder || 'anonymous'} already holds ${this.cursorsByHolder.perKey} open paged searches here (the most one identity may); finish or abandon one first`,
+      `${this.options.name}: ${holder} already holds ${this.cursorsByHolder.perKey} open paged searches here (the most one identity may); finish or abandon one first`,
       '',
       this.options.forest,
     );

@@ -163,7 +163,7 @@ export class LdapDirectory implements Directory {
     }
     // Larger than a page: paged here, in the same generator (a delegated one would be one more step per entry).
     const { signal } = ctx;
-    const holder = holderOf(ctx.identity);
+    const holder = holderOf(ctx);
     let delivered = false;
     for (let attempt = 1; ; attempt++) {
       const connection = await this.pool.acquire(signal, 'cursor', holder);
@@ -578,11 +578,18 @@ function notePolicy(controls: readonly Control[], ctx: OperationContext): void {
   };
 }
 
-/** Whose paged searches a forest counts against the per-identity cap: one key per canonical DN, login, or anonymous. */
-function holderOf(identity: Identity | undefined): string {
-  if (!identity || identity.kind === 'anonymous') return '';
-  if (identity.dn) return identity.dn.key;
-  return identity.kind === 'user' ? `${identity.forest}\\${identity.login.toLowerCase()}` : '';
+/**
+ * Whose paged searches a forest counts against the per-identity cap: one key per canonical DN or
+ * login; anonymous clients one per address (all of them as one, one anonymous client would hold
+ * every other's share), or per connection where no address is known.
+ */
+function holderOf(ctx: OperationContext): string {
+  const { identity } = ctx;
+  if (identity && identity.kind !== 'anonymous') {
+    if (identity.dn) return identity.dn.key;
+    if (identity.kind === 'user') return `${identity.forest}\\${identity.login.toLowerCase()}`;
+  }
+  return ctx.clientAddress === undefined ? `anonymous (connection ${ctx.connectionId})` : `anonymous from ${ctx.clientAddress}`;
 }
 
 function ldaptsAttribute(type: string, values: readonly AttributeValue[]): Attribute {
