@@ -12,7 +12,6 @@ import {
 import { Dn } from '../../core/dn.js';
 import type { AttributeValue, Entry } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
-import type { Identity } from '../../core/identity.js';
 import type { PolicyError } from '../../core/password-policy.js';
 import type { ForestReadiness } from '../../core/readiness.js';
 import { ResultCode } from '../../core/result-codes.js';
