@@ -40,11 +40,19 @@ export interface PoolStats {
  */
 export type LeaseKind = 'operation' | 'cursor';
 
+/** A lease waiting for room, in the order they came. */
+interface Waiter {
+  readonly kind: LeaseKind;
+  /** Ends the wait: with a slot already claimed for it, or with none to look again itself. */
+  wake(slot: Slot | undefined): void;
+}
+
 interface Slot {
   readonly connection: UpstreamConnection;
   operations: number;
   cursor: boolean;
-  idleTimer: NodeJS.Timeout | undefined;
+  /** When its last operation ended (performance.now()): an idle connection leaves idleMs after. */
+  idleSince: number;
 }
 
 /**
@@ -57,10 +65,17 @@ interface Slot {
 export class ConnectionPool {
   private readonly slots = new Map<UpstreamConnection, Slot>();
   private opening = 0;
-  private readonly waiting = new Set<() => void>();
+  private readonly waiting = new Set<Waiter>();
   /** Paged searches open per holder (no cap over all: one per connection caps them). */
   private readonly cursorsByHolder: KeyedQuota<string>;
   private closed = false;
+  /**
+   * One timer closes the idle connections that have been idle for idleMs: a timer per
+   * connection, set at every release and cleared at every lease, cost each bind two of them.
+   */
+  private idleSweep: NodeJS.Timeout | undefined;
+  /** The in-use figure last reported: the gauge is set only when it changes. */
+  private reportedBusy = -1;
 
   constructor(
     private readonly selector: ServerSelector,
@@ -112,7 +127,11 @@ export class ConnectionPool {
         this.report();
         return slot.connection;
       }
-      await this.turn(signal, deadline, kind);
+      const handed = await this.turn(signal, deadline, kind);
+      if (handed) {
+        this.report();
+        return handed.connection;
+      }
     }
   }
 
@@ -131,10 +150,13 @@ export class ConnectionPool {
     if (!reusable) connection.retire();
     if (slot.operations === 0) {
       if (this.leaving(slot)) this.discard(slot);
-      else if (this.options.idleMs > 0) slot.idleTimer = setTimeout(() => this.expire(slot), this.options.idleMs).unref();
+      else if (this.options.idleMs > 0) {
+        slot.idleSince = performance.now();
+        this.idleSweep ??= setTimeout(() => this.sweepIdle(), this.options.idleMs).unref();
+      }
     }
     this.report();
-    this.wakeAll();
+    this.serveWaiting();
   }
 
   /** Every connection takes nothing new: idle ones close now, busy ones once their last operation ends. */
@@ -148,9 +170,11 @@ export class ConnectionPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.idleSweep);
+    this.idleSweep = undefined;
     for (const slot of [...this.slots.values()]) this.discard(slot);
     this.report();
-    this.wakeAll();
+    this.serveWaiting();
   }
 
   /** Counts a cursor of `holder`; busy (51) when it has its share already. */
@@ -190,8 +214,6 @@ export class ConnectionPool {
   /** A lease of `slot` for this kind of work. */
   private claim(slot: Slot, kind: LeaseKind): Slot {
     slot.operations++;
-    clearTimeout(slot.idleTimer);
-    slot.idleTimer = undefined;
     if (kind === 'cursor') slot.cursor = true;
     return slot;
   }
@@ -204,7 +226,7 @@ export class ConnectionPool {
     this.opening++;
     try {
       const connection = (await this.selector.firstReachable(this.open)).value;
-      const slot: Slot = { connection, operations: 1, cursor: kind === 'cursor', idleTimer: undefined };
+      const slot: Slot = { connection, operations: 1, cursor: kind === 'cursor', idleSince: 0 };
       if (this.closed) {
         connection.close();
         throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`, '', this.options.forest);
@@ -213,32 +235,48 @@ export class ConnectionPool {
       return slot;
     } finally {
       this.opening--;
-      this.wakeAll();
+      this.serveWaiting();
     }
   }
 
   private discard(slot: Slot): void {
-    clearTimeout(slot.idleTimer);
     this.slots.delete(slot.connection);
     slot.connection.close();
   }
 
-  private expire(slot: Slot): void {
-    if (this.slots.get(slot.connection) === slot && slot.operations === 0) this.discard(slot);
+  /** Closes the connections idle for idleMs, and comes back when the next idle one is due. */
+  private sweepIdle(): void {
+    this.idleSweep = undefined;
+    const now = performance.now();
+    let next = Infinity;
+    for (const slot of [...this.slots.values()]) {
+      if (slot.operations > 0) continue;
+      const due = slot.idleSince + this.options.idleMs;
+      if (due <= now) this.discard(slot);
+      else next = Math.min(next, due);
+    }
+    if (next !== Infinity) this.idleSweep = setTimeout(() => this.sweepIdle(), Math.max(1, Math.ceil(next - now))).unref();
     this.report();
   }
 
-  /** Resolves when room may have been made (the caller looks again); rejects with busy at the deadline. */
-  private turn(signal: AbortSignal, deadline: number, kind: LeaseKind): Promise<void> {
+  /**
+   * Waits in line for room: resolves with a slot claimed for this lease when one is handed over,
+   * or with none when the caller should look again (it may open a connection, or the pool closed);
+   * rejects with busy at the deadline.
+   */
+  private turn(signal: AbortSignal, deadline: number, kind: LeaseKind): Promise<Slot | undefined> {
     return new Promise((resolve, reject) => {
       const stop = (): void => {
-        this.waiting.delete(wake);
+        this.waiting.delete(waiter);
         signal.removeEventListener('abort', onAbort);
         clearTimeout(timer);
       };
-      const wake = (): void => {
-        stop();
-        resolve();
+      const waiter: Waiter = {
+        kind,
+        wake: (slot) => {
+          stop();
+          resolve(slot);
+        },
       };
       const onAbort = (): void => {
         stop();
@@ -253,16 +291,38 @@ export class ConnectionPool {
         reject(new LdapError(ResultCode.busy, `${this.options.name}: ${what} for ${this.options.waitMs} ms`, '', this.options.forest));
       };
       const timer = deadline === Infinity ? undefined : setTimeout(onTimeout, Math.max(0, deadline - Date.now()));
-      this.waiting.add(wake);
+      this.waiting.add(waiter);
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
   private report(): void {
-    this.options.inUse?.set(this.stats().busy);
+    if (!this.options.inUse) return;
+    let busy = 0;
+    for (const slot of this.slots.values()) if (slot.operations > 0) busy++;
+    if (busy === this.reportedBusy) return;
+    this.reportedBusy = busy;
+    this.options.inUse.set(busy);
   }
 
-  private wakeAll(): void {
-    for (const wake of [...this.waiting]) wake();
+  /**
+   * Hands the room there is to the waiting leases, first come first served, each woken once with
+   * its slot: waking them all to race for one freed slot cost every release a new wait (a
+   * promise, a timer, an abort listener) per waiter, most of a busy bind pool's CPU.
+   */
+  private serveWaiting(): void {
+    for (const waiter of this.waiting) {
+      if (this.closed) {
+        waiter.wake(undefined); // it looks again, and finds the pool closed
+        continue;
+      }
+      const picked = this.pick(waiter.kind);
+      if ((!picked || picked.cursor) && this.slots.size + this.opening < this.options.size) {
+        waiter.wake(undefined); // it opens a connection itself; the next waiter's turn comes when that one is open
+        return;
+      }
+      if (picked) waiter.wake(this.claim(picked, waiter.kind));
+      else if (waiter.kind === 'operation') return; // no connection has room for any lease
+    }
   }
 }
