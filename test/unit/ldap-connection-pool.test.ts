@@ -125,6 +125,26 @@ describe('ConnectionPool', () => {
     await expect(pool.acquire(signal())).rejects.toMatchObject({ code: 51, message: 'forest "f": all 1 connections carried 1 operations for 20 ms' });
   });
 
+  it('answers each waiting lease busy at its own deadline, and serves the others meanwhile', async () => {
+    const { pool } = setup({ size: 1, perConnection: 1, waitMs: 60 });
+    const held = await pool.acquire(signal());
+    const started = Date.now();
+    const failedAt: number[] = [];
+    const note = (p: Promise<unknown>) => p.catch((e: unknown) => (failedAt.push(Date.now() - started), e));
+    const first = note(pool.acquire(signal()));
+    await new Promise((r) => setTimeout(r, 30));
+    const second = note(pool.acquire(signal()));
+    expect(await first).toMatchObject({ code: 51 });
+    expect(failedAt[0]).toBeGreaterThanOrEqual(59);
+    const third = pool.acquire(signal());
+    expect(await second).toMatchObject({ code: 51 });
+    expect(failedAt[1]).toBeGreaterThanOrEqual(89);
+    pool.release(held, true);
+    expect(await third).toBe(held); // served before its deadline: no busy later
+    await new Promise((r) => setTimeout(r, 80));
+    expect(failedAt).toHaveLength(2);
+  });
+
   it('stops waiting when the operation is aborted', async () => {
     const { pool } = setup({ size: 1, perConnection: 1 });
     const held = await pool.acquire(signal());

@@ -43,8 +43,12 @@ export type LeaseKind = 'operation' | 'cursor';
 /** A lease waiting for room, in the order they came. */
 interface Waiter {
   readonly kind: LeaseKind;
+  /** When it gives up with busy (Date.now()); Infinity without waitMs. */
+  readonly deadline: number;
   /** Ends the wait: with a slot already claimed for it, or with none to look again itself. */
   wake(slot: Slot | undefined): void;
+  /** Ends the wait with busy: its deadline passed. */
+  expire(): void;
 }
 
 interface Slot {
@@ -74,6 +78,9 @@ export class ConnectionPool {
    * connection, set at every release and cleared at every lease, cost each bind two of them.
    */
   private idleSweep: NodeJS.Timeout | undefined;
+  /** One timer for the waiting leases' deadlines, due at the earliest (a timer per wait cost each one two timer updates). */
+  private waitTimer: NodeJS.Timeout | undefined;
+  private waitTimerDue = Infinity;
   /** The in-use figure last reported: the gauge is set only when it changes. */
   private reportedBusy = -1;
 
@@ -172,6 +179,9 @@ export class ConnectionPool {
     this.closed = true;
     clearTimeout(this.idleSweep);
     this.idleSweep = undefined;
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+    this.waitTimerDue = Infinity;
     for (const slot of [...this.slots.values()]) this.discard(slot);
     this.report();
     this.serveWaiting();
@@ -269,31 +279,54 @@ export class ConnectionPool {
       const stop = (): void => {
         this.waiting.delete(waiter);
         signal.removeEventListener('abort', onAbort);
-        clearTimeout(timer);
       };
       const waiter: Waiter = {
         kind,
+        deadline,
         wake: (slot) => {
           stop();
           resolve(slot);
+        },
+        expire: () => {
+          stop();
+          const what =
+            kind === 'cursor'
+              ? `all ${this.options.size} connections held an open paged search`
+              : `all ${this.options.size} connections carried ${this.options.perConnection} operations`;
+          reject(new LdapError(ResultCode.busy, `${this.options.name}: ${what} for ${this.options.waitMs} ms`, '', this.options.forest));
         },
       };
       const onAbort = (): void => {
         stop();
         reject(signal.reason as Error);
       };
-      const onTimeout = (): void => {
-        stop();
-        const what =
-          kind === 'cursor'
-            ? `all ${this.options.size} connections held an open paged search`
-            : `all ${this.options.size} connections carried ${this.options.perConnection} operations`;
-        reject(new LdapError(ResultCode.busy, `${this.options.name}: ${what} for ${this.options.waitMs} ms`, '', this.options.forest));
-      };
-      const timer = deadline === Infinity ? undefined : setTimeout(onTimeout, Math.max(0, deadline - Date.now()));
       this.waiting.add(waiter);
       signal.addEventListener('abort', onAbort, { once: true });
+      if (deadline < this.waitTimerDue) this.armWaitTimer(deadline);
     });
+  }
+
+  /**
+   * Unreferenced: a lease waits only while every connection is busy or being opened, and their
+   * sockets keep the process running.
+   */
+  private armWaitTimer(due: number): void {
+    clearTimeout(this.waitTimer);
+    this.waitTimerDue = due;
+    this.waitTimer = setTimeout(() => this.expireWaits(), Math.max(1, due - Date.now())).unref();
+  }
+
+  /** Fails the waiting leases whose deadline passed with busy, and comes back at the next deadline. */
+  private expireWaits(): void {
+    this.waitTimer = undefined;
+    this.waitTimerDue = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const waiter of this.waiting) {
+      if (waiter.deadline <= now) waiter.expire();
+      else next = Math.min(next, waiter.deadline);
+    }
+    if (next !== Infinity) this.armWaitTimer(next);
   }
 
   private report(): void {
