@@ -111,12 +111,25 @@ export class ConnectionPool {
    * connection is full. Rejects when the signal aborts, no server answers, or `holder` already
    * holds its share of cursors (busy, at once: waiting would not free its own cursors).
    */
-  async acquire(signal: AbortSignal, kind: LeaseKind = 'operation', holder = ''): Promise<UpstreamConnection> {
-    if (kind === 'cursor') this.takeCursor(holder);
+  acquire(signal: AbortSignal, kind: LeaseKind = 'operation', holder = ''): Promise<UpstreamConnection> {
+    if (kind === 'cursor') return this.acquireCursor(signal, holder);
+    // Most leases find room at once: lent without an async step (two per bind, a lookup's and its own).
+    if (!signal.aborted && !this.closed) {
+      const taken = this.take(kind);
+      if (taken !== 'open' && taken) {
+        this.report();
+        return Promise.resolve(taken.connection);
+      }
+    }
+    return this.lend(signal, kind);
+  }
+
+  private async acquireCursor(signal: AbortSignal, holder: string): Promise<UpstreamConnection> {
+    this.takeCursor(holder);
     try {
-      return await this.lend(signal, kind);
+      return await this.lend(signal, 'cursor');
     } catch (err) {
-      if (kind === 'cursor') this.cursorsByHolder.release(holder);
+      this.cursorsByHolder.release(holder);
       throw err;
     }
   }
@@ -127,19 +140,24 @@ export class ConnectionPool {
     for (;;) {
       signal.throwIfAborted();
       if (this.closed) throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`, '', this.options.forest);
-      const picked = this.pick(kind);
-      // A new connection rather than one whose paged search would hold this request up, while size allows.
-      const slot = (!picked || picked.cursor) && this.slots.size + this.opening < this.options.size ? await this.openNew(kind) : picked && this.claim(picked, kind);
+      const taken = this.take(kind);
+      const slot = taken === 'open' ? await this.openNew(kind) : (taken ?? (await this.turn(signal, deadline, kind)));
       if (slot) {
         this.report();
         return slot.connection;
       }
-      const handed = await this.turn(signal, deadline, kind);
-      if (handed) {
-        this.report();
-        return handed.connection;
-      }
     }
+  }
+
+  /**
+   * A slot with room for this kind of lease, claimed; 'open' when a new connection should be
+   * opened for it instead (none has room, or the one with room holds a paged search that would
+   * hold this lease up, and size allows); undefined when it must wait.
+   */
+  private take(kind: LeaseKind): Slot | 'open' | undefined {
+    const picked = this.pick(kind);
+    if ((!picked || picked.cursor) && this.slots.size + this.opening < this.options.size) return 'open';
+    return picked && this.claim(picked, kind);
   }
 
   /**
@@ -349,12 +367,12 @@ export class ConnectionPool {
         waiter.wake(undefined); // it looks again, and finds the pool closed
         continue;
       }
-      const picked = this.pick(waiter.kind);
-      if ((!picked || picked.cursor) && this.slots.size + this.opening < this.options.size) {
+      const taken = this.take(waiter.kind);
+      if (taken === 'open') {
         waiter.wake(undefined); // it opens a connection itself; the next waiter's turn comes when that one is open
         return;
       }
-      if (picked) waiter.wake(this.claim(picked, waiter.kind));
+      if (taken) waiter.wake(taken);
       else if (waiter.kind === 'operation') return; // no connection has room for any lease
     }
   }

@@ -195,7 +195,7 @@ export class UpstreamConnection {
    * bound again and again: the last bind decides who it is (RFC 4511 §4.2.1).
    */
   async bind(name: string, password: string | Buffer, controls?: Control[]): Promise<UpstreamReply> {
-    return expect(await this.exchange(new SimpleBindRequest(name, password, controls)), [0]);
+    return expect((await this.send(new SimpleBindRequest(name, password, controls), NO_OPTIONS)).reply, [0]);
   }
 
   /**
@@ -271,7 +271,7 @@ export class UpstreamConnection {
   }
 
   private async exchange(request: Message): Promise<UpstreamReply> {
-    return (await this.send(request, {})).reply;
+    return (await this.send(request, NO_OPTIONS)).reply;
   }
 
   /**
@@ -402,6 +402,7 @@ export class PagedSearch extends CompactSearchRequest {
   }
 }
 
+const NO_OPTIONS = {};
 const ANY_OBJECT = new PresenceFilter({ attribute: 'objectClass' });
 const NO_BINARY = new BinaryAttributes([]);
 
