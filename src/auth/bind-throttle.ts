@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { SecurityConfig } from '../config/auth-schema.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
@@ -229,5 +229,6 @@ function turn(w: AccountWindow, signal: AbortSignal): Promise<void> {
 
 /** Account keys hold names as clients sent them (up to a message's size): counted under a digest. */
 function boundedKey(key: string): string {
-  return key.length <= 64 ? key : `#${createHash('sha256').update(key).digest('base64')}`;
+  // crypto.hash: the one-shot digest, without createHash's object per call (one per bind here).
+  return key.length <= 64 ? key : `#${hash('sha256', key, 'base64')}`;
 }

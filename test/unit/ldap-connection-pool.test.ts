@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConnectionPool, type PoolOptions } from '../../src/backends/ldap/connection-pool.js';
 import { ServerSelector } from '../../src/backends/ldap/server-selector.js';
 import type { UpstreamConnection } from '../../src/backends/ldap/upstream-connection.js';
@@ -125,6 +125,26 @@ describe('ConnectionPool', () => {
     await expect(pool.acquire(signal())).rejects.toMatchObject({ code: 51, message: 'forest "f": all 1 connections carried 1 operations for 20 ms' });
   });
 
+  it('answers each waiting lease busy at its own deadline, and serves the others meanwhile', async () => {
+    const { pool } = setup({ size: 1, perConnection: 1, waitMs: 60 });
+    const held = await pool.acquire(signal());
+    const started = Date.now();
+    const failedAt: number[] = [];
+    const note = (p: Promise<unknown>) => p.catch((e: unknown) => (failedAt.push(Date.now() - started), e));
+    const first = note(pool.acquire(signal()));
+    await new Promise((r) => setTimeout(r, 30));
+    const second = note(pool.acquire(signal()));
+    expect(await first).toMatchObject({ code: 51 });
+    expect(failedAt[0]).toBeGreaterThanOrEqual(59);
+    const third = pool.acquire(signal());
+    expect(await second).toMatchObject({ code: 51 });
+    expect(failedAt[1]).toBeGreaterThanOrEqual(89);
+    pool.release(held, true);
+    expect(await third).toBe(held); // served before its deadline: no busy later
+    await new Promise((r) => setTimeout(r, 80));
+    expect(failedAt).toHaveLength(2);
+  });
+
   it('stops waiting when the operation is aborted', async () => {
     const { pool } = setup({ size: 1, perConnection: 1 });
     const held = await pool.acquire(signal());
@@ -177,6 +197,57 @@ describe('ConnectionPool', () => {
     pool.release(back, true);
     expect(pool.stats().open).toBe(1);
     expect(selector.candidates()).toEqual([0, 1]);
+  });
+
+  it('hands a freed connection to the longest waiting lease alone, the others waiting on in order', async () => {
+    const { pool } = setup({ size: 1, perConnection: 1, waitMs: 1000 });
+    const held = await pool.acquire(signal());
+    const order: number[] = [];
+    const shared = new AbortController().signal;
+    const waits = vi.spyOn(shared, 'addEventListener'); // each wait listens for an abort once
+    const waiting = [1, 2, 3].map((n) => pool.acquire(shared).then((c) => (order.push(n), c)));
+    await new Promise((r) => setImmediate(r));
+    pool.release(held, true);
+    const first = await waiting[0];
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([1]);
+    expect(waits).toHaveBeenCalledTimes(3); // one slot freed, one lease served: the others were not woken to wait again
+    expect(first).toBe(held);
+    expect(pool.stats()).toMatchObject({ open: 1, operations: 1 });
+    pool.release(first, true);
+    pool.release(await waiting[1], true);
+    await waiting[2];
+    expect(order).toEqual([1, 2, 3]);
+  });
+
+  it('hands a waiting operation a connection with room even while a cursor waits for one without a paged search', async () => {
+    const { pool } = setup({ size: 1, perConnection: 2 });
+    const cursor = await pool.acquire(signal(), 'cursor', 'a');
+    const plain = await pool.acquire(signal());
+    const secondCursor = pool.acquire(signal(), 'cursor', 'b');
+    let operation: UpstreamConnection | undefined;
+    const waitingOperation = pool.acquire(signal()).then((c) => (operation = c));
+    pool.release(plain, true);
+    await waitingOperation;
+    expect(operation).toBe(cursor); // the cursor ahead of it could not use this room
+    pool.release(cursor, true, 'cursor', 'a');
+    pool.release(operation!, true);
+    expect(await secondCursor).toBe(cursor);
+  });
+
+  it('closes connections idle for idleMs, and keeps those used since', async () => {
+    const { pool, opened } = setup({ size: 2, perConnection: 1, idleMs: 40 });
+    const a = await pool.acquire(signal());
+    const b = await pool.acquire(signal());
+    pool.release(a, true);
+    await new Promise((r) => setTimeout(r, 25));
+    pool.release(b, true);
+    await new Promise((r) => setTimeout(r, 30)); // a idle 55 ms, b 30 ms
+    expect(opened.map((c) => c.closed)).toEqual([true, false]);
+    expect(pool.stats().open).toBe(1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(opened.map((c) => c.closed)).toEqual([true, true]);
+    expect(pool.stats().open).toBe(0);
   });
 
   it('fails waiting operations when closed', async () => {

@@ -40,11 +40,23 @@ export interface PoolStats {
  */
 export type LeaseKind = 'operation' | 'cursor';
 
+/** A lease waiting for room, in the order they came. */
+interface Waiter {
+  readonly kind: LeaseKind;
+  /** When it gives up with busy (Date.now()); Infinity without waitMs. */
+  readonly deadline: number;
+  /** Ends the wait: with a slot already claimed for it, or with none to look again itself. */
+  wake(slot: Slot | undefined): void;
+  /** Ends the wait with busy: its deadline passed. */
+  expire(): void;
+}
+
 interface Slot {
   readonly connection: UpstreamConnection;
   operations: number;
   cursor: boolean;
-  idleTimer: NodeJS.Timeout | undefined;
+  /** When its last operation ended (performance.now()): an idle connection leaves idleMs after. */
+  idleSince: number;
 }
 
 /**
@@ -57,10 +69,20 @@ interface Slot {
 export class ConnectionPool {
   private readonly slots = new Map<UpstreamConnection, Slot>();
   private opening = 0;
-  private readonly waiting = new Set<() => void>();
+  private readonly waiting = new Set<Waiter>();
   /** Paged searches open per holder (no cap over all: one per connection caps them). */
   private readonly cursorsByHolder: KeyedQuota<string>;
   private closed = false;
+  /**
+   * One timer closes the idle connections that have been idle for idleMs: a timer per
+   * connection, set at every release and cleared at every lease, cost each bind two of them.
+   */
+  private idleSweep: NodeJS.Timeout | undefined;
+  /** One timer for the waiting leases' deadlines, due at the earliest (a timer per wait cost each one two timer updates). */
+  private waitTimer: NodeJS.Timeout | undefined;
+  private waitTimerDue = Infinity;
+  /** The in-use figure last reported: the gauge is set only when it changes. */
+  private reportedBusy = -1;
 
   constructor(
     private readonly selector: ServerSelector,
@@ -89,12 +111,25 @@ export class ConnectionPool {
    * connection is full. Rejects when the signal aborts, no server answers, or `holder` already
    * holds its share of cursors (busy, at once: waiting would not free its own cursors).
    */
-  async acquire(signal: AbortSignal, kind: LeaseKind = 'operation', holder = ''): Promise<UpstreamConnection> {
-    if (kind === 'cursor') this.takeCursor(holder);
+  acquire(signal: AbortSignal, kind: LeaseKind = 'operation', holder = ''): Promise<UpstreamConnection> {
+    if (kind === 'cursor') return this.acquireCursor(signal, holder);
+    // Most leases find room at once: lent without an async step (two per bind, a lookup's and its own).
+    if (!signal.aborted && !this.closed) {
+      const taken = this.take(kind);
+      if (taken !== 'open' && taken) {
+        this.report();
+        return Promise.resolve(taken.connection);
+      }
+    }
+    return this.lend(signal, kind);
+  }
+
+  private async acquireCursor(signal: AbortSignal, holder: string): Promise<UpstreamConnection> {
+    this.takeCursor(holder);
     try {
-      return await this.lend(signal, kind);
+      return await this.lend(signal, 'cursor');
     } catch (err) {
-      if (kind === 'cursor') this.cursorsByHolder.release(holder);
+      this.cursorsByHolder.release(holder);
       throw err;
     }
   }
@@ -105,15 +140,24 @@ export class ConnectionPool {
     for (;;) {
       signal.throwIfAborted();
       if (this.closed) throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`, '', this.options.forest);
-      const picked = this.pick(kind);
-      // A new connection rather than one whose paged search would hold this request up, while size allows.
-      const slot = (!picked || picked.cursor) && this.slots.size + this.opening < this.options.size ? await this.openNew(kind) : picked && this.claim(picked, kind);
+      const taken = this.take(kind);
+      const slot = taken === 'open' ? await this.openNew(kind) : (taken ?? (await this.turn(signal, deadline, kind)));
       if (slot) {
         this.report();
         return slot.connection;
       }
-      await this.turn(signal, deadline, kind);
     }
+  }
+
+  /**
+   * A slot with room for this kind of lease, claimed; 'open' when a new connection should be
+   * opened for it instead (none has room, or the one with room holds a paged search that would
+   * hold this lease up, and size allows); undefined when it must wait.
+   */
+  private take(kind: LeaseKind): Slot | 'open' | undefined {
+    const picked = this.pick(kind);
+    if ((!picked || picked.cursor) && this.slots.size + this.opening < this.options.size) return 'open';
+    return picked && this.claim(picked, kind);
   }
 
   /**
@@ -131,10 +175,13 @@ export class ConnectionPool {
     if (!reusable) connection.retire();
     if (slot.operations === 0) {
       if (this.leaving(slot)) this.discard(slot);
-      else if (this.options.idleMs > 0) slot.idleTimer = setTimeout(() => this.expire(slot), this.options.idleMs).unref();
+      else if (this.options.idleMs > 0) {
+        slot.idleSince = performance.now();
+        this.idleSweep ??= setTimeout(() => this.sweepIdle(), this.options.idleMs).unref();
+      }
     }
     this.report();
-    this.wakeAll();
+    this.serveWaiting();
   }
 
   /** Every connection takes nothing new: idle ones close now, busy ones once their last operation ends. */
@@ -148,9 +195,14 @@ export class ConnectionPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.idleSweep);
+    this.idleSweep = undefined;
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+    this.waitTimerDue = Infinity;
     for (const slot of [...this.slots.values()]) this.discard(slot);
     this.report();
-    this.wakeAll();
+    this.serveWaiting();
   }
 
   /** Counts a cursor of `holder`; busy (51) when it has its share already. */
@@ -190,8 +242,6 @@ export class ConnectionPool {
   /** A lease of `slot` for this kind of work. */
   private claim(slot: Slot, kind: LeaseKind): Slot {
     slot.operations++;
-    clearTimeout(slot.idleTimer);
-    slot.idleTimer = undefined;
     if (kind === 'cursor') slot.cursor = true;
     return slot;
   }
@@ -204,7 +254,7 @@ export class ConnectionPool {
     this.opening++;
     try {
       const connection = (await this.selector.firstReachable(this.open)).value;
-      const slot: Slot = { connection, operations: 1, cursor: kind === 'cursor', idleTimer: undefined };
+      const slot: Slot = { connection, operations: 1, cursor: kind === 'cursor', idleSince: 0 };
       if (this.closed) {
         connection.close();
         throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`, '', this.options.forest);
@@ -213,56 +263,117 @@ export class ConnectionPool {
       return slot;
     } finally {
       this.opening--;
-      this.wakeAll();
+      this.serveWaiting();
     }
   }
 
   private discard(slot: Slot): void {
-    clearTimeout(slot.idleTimer);
     this.slots.delete(slot.connection);
     slot.connection.close();
   }
 
-  private expire(slot: Slot): void {
-    if (this.slots.get(slot.connection) === slot && slot.operations === 0) this.discard(slot);
+  /** Closes the connections idle for idleMs, and comes back when the next idle one is due. */
+  private sweepIdle(): void {
+    this.idleSweep = undefined;
+    const now = performance.now();
+    let next = Infinity;
+    for (const slot of [...this.slots.values()]) {
+      if (slot.operations > 0) continue;
+      const due = slot.idleSince + this.options.idleMs;
+      if (due <= now) this.discard(slot);
+      else next = Math.min(next, due);
+    }
+    if (next !== Infinity) this.idleSweep = setTimeout(() => this.sweepIdle(), Math.max(1, Math.ceil(next - now))).unref();
     this.report();
   }
 
-  /** Resolves when room may have been made (the caller looks again); rejects with busy at the deadline. */
-  private turn(signal: AbortSignal, deadline: number, kind: LeaseKind): Promise<void> {
+  /**
+   * Waits in line for room: resolves with a slot claimed for this lease when one is handed over,
+   * or with none when the caller should look again (it may open a connection, or the pool closed);
+   * rejects with busy at the deadline.
+   */
+  private turn(signal: AbortSignal, deadline: number, kind: LeaseKind): Promise<Slot | undefined> {
     return new Promise((resolve, reject) => {
       const stop = (): void => {
-        this.waiting.delete(wake);
+        this.waiting.delete(waiter);
         signal.removeEventListener('abort', onAbort);
-        clearTimeout(timer);
       };
-      const wake = (): void => {
-        stop();
-        resolve();
+      const waiter: Waiter = {
+        kind,
+        deadline,
+        wake: (slot) => {
+          stop();
+          resolve(slot);
+        },
+        expire: () => {
+          stop();
+          const what =
+            kind === 'cursor'
+              ? `all ${this.options.size} connections held an open paged search`
+              : `all ${this.options.size} connections carried ${this.options.perConnection} operations`;
+          reject(new LdapError(ResultCode.busy, `${this.options.name}: ${what} for ${this.options.waitMs} ms`, '', this.options.forest));
+        },
       };
       const onAbort = (): void => {
         stop();
         reject(signal.reason as Error);
       };
-      const onTimeout = (): void => {
-        stop();
-        const what =
-          kind === 'cursor'
-            ? `all ${this.options.size} connections held an open paged search`
-            : `all ${this.options.size} connections carried ${this.options.perConnection} operations`;
-        reject(new LdapError(ResultCode.busy, `${this.options.name}: ${what} for ${this.options.waitMs} ms`, '', this.options.forest));
-      };
-      const timer = deadline === Infinity ? undefined : setTimeout(onTimeout, Math.max(0, deadline - Date.now()));
-      this.waiting.add(wake);
+      this.waiting.add(waiter);
       signal.addEventListener('abort', onAbort, { once: true });
+      if (deadline < this.waitTimerDue) this.armWaitTimer(deadline);
     });
   }
 
-  private report(): void {
-    this.options.inUse?.set(this.stats().busy);
+  /**
+   * Unreferenced: a lease waits only while every connection is busy or being opened, and their
+   * sockets keep the process running.
+   */
+  private armWaitTimer(due: number): void {
+    clearTimeout(this.waitTimer);
+    this.waitTimerDue = due;
+    this.waitTimer = setTimeout(() => this.expireWaits(), Math.max(1, due - Date.now())).unref();
   }
 
-  private wakeAll(): void {
-    for (const wake of [...this.waiting]) wake();
+  /** Fails the waiting leases whose deadline passed with busy, and comes back at the next deadline. */
+  private expireWaits(): void {
+    this.waitTimer = undefined;
+    this.waitTimerDue = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const waiter of this.waiting) {
+      if (waiter.deadline <= now) waiter.expire();
+      else next = Math.min(next, waiter.deadline);
+    }
+    if (next !== Infinity) this.armWaitTimer(next);
+  }
+
+  private report(): void {
+    if (!this.options.inUse) return;
+    let busy = 0;
+    for (const slot of this.slots.values()) if (slot.operations > 0) busy++;
+    if (busy === this.reportedBusy) return;
+    this.reportedBusy = busy;
+    this.options.inUse.set(busy);
+  }
+
+  /**
+   * Hands the room there is to the waiting leases, first come first served, each woken once with
+   * its slot: waking them all to race for one freed slot cost every release a new wait (a
+   * promise, a timer, an abort listener) per waiter, most of a busy bind pool's CPU.
+   */
+  private serveWaiting(): void {
+    for (const waiter of this.waiting) {
+      if (this.closed) {
+        waiter.wake(undefined); // it looks again, and finds the pool closed
+        continue;
+      }
+      const taken = this.take(waiter.kind);
+      if (taken === 'open') {
+        waiter.wake(undefined); // it opens a connection itself; the next waiter's turn comes when that one is open
+        return;
+      }
+      if (taken) waiter.wake(taken);
+      else if (waiter.kind === 'operation') return; // no connection has room for any lease
+    }
   }
 }

@@ -263,6 +263,7 @@ export class LdapDirectory implements Directory {
       this.requests[connection.serverIndex].inc();
       let reusable = true;
       try {
+        // A control per bind: ldapts parses the server's answer into the request's control.
         const reply = await connection.bind(name, password, ctx.policy && [new PasswordPolicyControl()]);
         notePolicy(reply.controls, ctx);
         break;

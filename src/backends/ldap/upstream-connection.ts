@@ -8,6 +8,7 @@ import type { EventEmitter } from 'node:events';
 import {
   AbandonRequest,
   AddRequest,
+  BerWriter,
   BindRequest,
   Client,
   CompareRequest,
@@ -23,7 +24,6 @@ import {
   SearchResponse,
   type Attribute,
   type BerReader,
-  type BerWriter,
   type Change,
   type Control,
   type Filter,
@@ -75,6 +75,10 @@ const KEEPALIVE_MS = 60_000;
 
 /** What the parser saw of one request's responses besides what ldapts keeps. */
 interface Track {
+  /** The request's kind, which a timeout names. */
+  readonly what: string;
+  /** When it times out (performance.now()). */
+  readonly deadline: number;
   /** For searches: attributes whose values stay bytes (entries are kept as their bytes, for core entries). */
   readonly binary?: BinaryAttributes;
   readonly references: string[][];
@@ -104,9 +108,15 @@ export interface SearchReply {
  * so a lost socket makes this connection unusable and the pool opens a fresh one.
  */
 export class UpstreamConnection {
+  /** Outstanding requests in the order sent, so by deadline: every one waits the same operationMs. */
   private readonly tracks = new Map<number, Track>();
   /** Set when an operation timed out: the server may be stuck, so nothing new is sent here. */
   private retired = false;
+  /**
+   * One timer per connection, due when its oldest outstanding request times out: a timer set and
+   * cleared per request was a measurable part of Canopy's CPU per forwarded bind.
+   */
+  private timeouts: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly client: Client,
@@ -185,7 +195,7 @@ export class UpstreamConnection {
    * bound again and again: the last bind decides who it is (RFC 4511 §4.2.1).
    */
   async bind(name: string, password: string | Buffer, controls?: Control[]): Promise<UpstreamReply> {
-    return expect(await this.exchange(new SimpleBindRequest(name, password, controls)), [0]);
+    return expect((await this.send(new SimpleBindRequest(name, password, controls), NO_OPTIONS)).reply, [0]);
   }
 
   /**
@@ -255,11 +265,13 @@ export class UpstreamConnection {
 
   /** Unbinds and closes the socket; anything outstanding on it fails. Never throws. */
   close(): void {
+    clearTimeout(this.timeouts);
+    this.timeouts = undefined;
     this.client.unbind().catch(() => undefined);
   }
 
   private async exchange(request: Message): Promise<UpstreamReply> {
-    return (await this.send(request, {})).reply;
+    return (await this.send(request, NO_OPTIONS)).reply;
   }
 
   /**
@@ -274,12 +286,17 @@ export class UpstreamConnection {
     const client = internals(this.client);
     const messageId = client._nextMessageId();
     request.messageId = messageId;
-    const track: Track = { binary: options.binary, references: [], matchedDn: '', message: '' };
+    const track: Track = {
+      what: request.constructor.name,
+      deadline: performance.now() + this.operationMs,
+      binary: options.binary,
+      references: [],
+      matchedDn: '',
+      message: '',
+    };
     this.tracks.set(messageId, track);
-    const timer = setTimeout(() => {
-      this.retired = true;
-      this.cancel(messageId, new OperationTimeout(request.constructor.name, this.operationMs));
-    }, this.operationMs);
+    // Unreferenced: while a request is outstanding its socket keeps the process running anyway.
+    this.timeouts ??= setTimeout(() => this.expire(), this.operationMs).unref();
     const onAbort = (): void => this.cancel(messageId, signal?.reason as Error);
     signal?.addEventListener('abort', onAbort, { once: true });
     // Requests sent in one turn of the event loop leave in one write (one system call, one segment).
@@ -289,7 +306,7 @@ export class UpstreamConnection {
       process.nextTick(() => socket.uncork());
     }
     try {
-      const response = await client._send(request);
+      const response = await transmit(client, request);
       if (!response) throw new LdapError(ResultCode.other, 'the server sent no result');
       const reply: UpstreamReply = {
         status: response.status,
@@ -300,10 +317,28 @@ export class UpstreamConnection {
       };
       return { response, reply, track };
     } finally {
-      clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       this.tracks.delete(messageId);
     }
+  }
+
+  /**
+   * Fails the requests whose time is up, and retires the connection if any was (the server may be
+   * stuck); comes back when the oldest request left is due.
+   */
+  private expire(): void {
+    this.timeouts = undefined;
+    const now = performance.now();
+    const due: [number, Track][] = [];
+    for (const [messageId, track] of this.tracks) {
+      if (track.deadline > now) {
+        this.timeouts = setTimeout(() => this.expire(), Math.max(1, Math.ceil(track.deadline - now))).unref();
+        break;
+      }
+      due.push([messageId, track]);
+    }
+    if (due.length > 0) this.retired = true;
+    for (const [messageId, track] of due) this.cancel(messageId, new OperationTimeout(track.what, this.operationMs));
   }
 
   /** Fails one outstanding request now and abandons it upstream (its late answer is ignored). */
@@ -367,6 +402,7 @@ export class PagedSearch extends CompactSearchRequest {
   }
 }
 
+const NO_OPTIONS = {};
 const ANY_OBJECT = new PresenceFilter({ attribute: 'objectClass' });
 const NO_BINARY = new BinaryAttributes([]);
 
@@ -420,6 +456,70 @@ function referralUrls(reader: BerReader): string[] | undefined {
 
 const REFERRAL_TAG = 0xa3;
 
+/**
+ * What ldapts' `_send` does for a request, without its per-message costs: a fresh zero-filled KiB
+ * to encode into, the message serialised for a debug log that is off, and a second promise. The
+ * request is registered where ldapts' parser and socket handlers look for it, then written.
+ */
+function transmit(client: ClientInternals, request: Message): Promise<Answer | undefined> {
+  const socket = client.socket;
+  if (!socket) throw new ConnectionLost();
+  const bytes = encode(request);
+  return new Promise((resolve, reject) => {
+    client.messageDetailsByMessageId.set(String(request.messageId), { message: request, resolve, reject, socket });
+    socket.write(bytes);
+  });
+}
+
+/** Encodes every request this process sends, one at a time (encoding is synchronous). */
+let requestWriter = new BerWriter();
+/** A writer grown past this (a large add) is replaced rather than kept. */
+const WRITER_KEEP_BYTES = 64 * 1024;
+const CONTROLS_TAG = 0xa0;
+
+/** The LDAPMessage of `request` (RFC 4511 §4.2), as ldapts' Message.write encodes it, in a buffer of its own. */
+function encode(request: Message): Buffer {
+  const writer = requestWriter;
+  const state = writerInternals(writer);
+  state.currentOffset = 0;
+  state.sequenceOffsets.length = 0;
+  const message = request as unknown as MessageInternals;
+  writer.startSequence();
+  writer.writeInt(message.messageId);
+  writer.startSequence(message.protocolOperation);
+  message.writeMessage(writer);
+  writer.endSequence();
+  if (message.controls?.length) {
+    writer.startSequence(CONTROLS_TAG);
+    for (const control of message.controls) control.write(writer);
+    writer.endSequence();
+  }
+  writer.endSequence();
+  // A copy (small ones come from Node's buffer pool): the socket may hold the bytes until it writes them.
+  const bytes = Buffer.from(writer.buffer);
+  if (state.size > WRITER_KEEP_BYTES) requestWriter = new BerWriter();
+  return bytes;
+}
+
+/** The ldapts BerWriter members (private in its types) `encode` resets to reuse one writer. */
+interface WriterInternals {
+  currentOffset: number;
+  readonly size: number;
+  readonly sequenceOffsets: number[];
+}
+
+function writerInternals(writer: BerWriter): WriterInternals {
+  return writer as unknown as WriterInternals;
+}
+
+/** The ldapts Message members `encode` writes. */
+interface MessageInternals {
+  readonly messageId: number;
+  readonly protocolOperation: number;
+  readonly controls?: Control[];
+  writeMessage(writer: BerWriter): void;
+}
+
 /** A response as ldapts resolves `_send` with it. */
 interface Answer {
   readonly status: number;
@@ -431,10 +531,18 @@ interface ClientInternals {
   readonly isConnected: boolean;
   readonly socket?: Socket;
   readonly messageParser: ParserInternals;
-  readonly messageDetailsByMessageId: Map<string, { reject(err: Error): void }>;
+  readonly messageDetailsByMessageId: Map<string, MessageDetails>;
   _nextMessageId(): number;
   _connect(): Promise<void>;
   _send(message: Message): Promise<Answer | undefined>;
+}
+
+/** What ldapts keeps of an outstanding request: its parser, response handler and socket handlers read these. */
+interface MessageDetails {
+  readonly message: Message;
+  readonly socket: Socket;
+  resolve(response: Answer | undefined): void;
+  reject(err: Error): void;
 }
 
 /** The ldapts MessageParser member that builds each response (`request`: the message it answers). */
@@ -452,12 +560,17 @@ function internals(client: Client): ClientInternals {
  */
 export function checkLdaptsSeam(): void {
   const client = internals(new Client({ url: 'ldap://127.0.0.1:1' }));
+  const writer = writerInternals(new BerWriter());
   const missing = [
     typeof client._nextMessageId !== 'function' && 'Client._nextMessageId',
     typeof client._connect !== 'function' && 'Client._connect',
     typeof client._send !== 'function' && 'Client._send',
     !(client.messageDetailsByMessageId instanceof Map) && 'Client.messageDetailsByMessageId',
     typeof client.messageParser?._getMessageFromProtocolOperation !== 'function' && 'MessageParser._getMessageFromProtocolOperation',
+    typeof writer.currentOffset !== 'number' && 'BerWriter.currentOffset',
+    typeof writer.size !== 'number' && 'BerWriter.size',
+    !Array.isArray(writer.sequenceOffsets) && 'BerWriter.sequenceOffsets',
+    typeof (new BindRequest({ messageId: 0 }) as unknown as MessageInternals).writeMessage !== 'function' && 'Message.writeMessage',
   ].filter((m): m is string => typeof m === 'string');
   if (missing.length > 0) {
     throw new Error(`the installed ldapts lacks internals Canopy's ldap backend uses (${missing.join(', ')}); install the version package.json pins`);
