@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { filterToLogString } from '../core/filter-text.js';
 import type { Identity } from '../core/identity.js';
 import type { ResultCode } from '../core/result-codes.js';
-import { capLogged, LOGGED_VALUE_CHARS } from '../observability/logger.js';
+import { capLogged, LOGGED_VALUE_CHARS, writeInfoLine } from '../observability/logger.js';
 import type { LdapRequest } from '../protocol/decoder.js';
 import type { ClientCertificate } from './client-certificate.js';
 
@@ -49,17 +49,10 @@ export function auditBind(
   certificate: ClientCertificate | undefined,
   code: ResultCode,
 ): void {
-  const forest = identity.kind === 'user' ? identity.forest : undefined;
-  log.info(
-    {
-      bind: capLogged(request.name),
-      ...(request.auth.method === 'sasl' && { mechanism: capLogged(request.auth.mechanism) }),
-      ...(certificate?.state === 'verified' && { subject: capLogged(certificate.subject) }),
-      identity: identity.kind,
-      ...(identity.kind !== 'anonymous' && identity.dn && request.name === '' && { dn: capLogged(identity.dn.text) }),
-      ...(forest !== undefined && { forest }),
-      code,
-    },
-    'bind audit',
-  );
+  const mechanism = request.auth.method === 'sasl' ? `,"mechanism":${q(capLogged(request.auth.mechanism))}` : '';
+  const subject = certificate?.state === 'verified' ? `,"subject":${q(capLogged(certificate.subject))}` : '';
+  // The DN an empty bind name (SASL EXTERNAL) stands for.
+  const dn = identity.kind !== 'anonymous' && identity.dn && request.name === '' ? `,"dn":${q(capLogged(identity.dn.text))}` : '';
+  const forest = identity.kind === 'user' ? `,"forest":${q(identity.forest)}` : '';
+  writeInfoLine(log, `,"bind":${q(capLogged(request.name))}${mechanism}${subject},"identity":"${identity.kind}"${dn}${forest},"code":${code}`, 'bind audit');
 }
