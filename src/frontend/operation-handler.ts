@@ -9,7 +9,7 @@ import { PolicyError, type PolicyNotes } from '../core/password-policy.js';
 import { ResultCode } from '../core/result-codes.js';
 import { capLogged, LOGGED_VALUE_CHARS, writeInfoLine } from '../observability/logger.js';
 import type { Control, LdapRequest } from '../protocol/decoder.js';
-import { AttributeSelection, encodeResult, encodeSearchEntry, type ResultExtras } from '../protocol/encoder.js';
+import { AttributeSelection, encodeResult, encodeSearchEntry } from '../protocol/encoder.js';
 import { ControlOid, PASSWORD_CONTROLS, SEARCH_CONTROLS } from '../protocol/controls/oids.js';
 import { passwordPolicyControl } from '../protocol/controls/password-policy.js';
 import { ExtendedOid, Op } from '../protocol/tags.js';
@@ -17,6 +17,7 @@ import type { AccessLogFilter } from './access-log.js';
 import { resolveRequestDn } from './alternative-dn-resolver.js';
 import type { ClientCertificate } from './client-certificate.js';
 import { recordOperation } from './operation-metrics.js';
+import type { Outcome } from './outcome.js';
 import { auditBind, requestFields } from './operation-log.js';
 import type { OperationObserver } from './operation-observer.js';
 import { changePassword, passwordModifyChange, unicodePwdChange, type PasswordChange, type PasswordChanger } from './password-modify.js';
@@ -67,16 +68,6 @@ export interface OperationHandlerOptions {
 
 /** The operations that get a response: every request but Abandon and Unbind. */
 export type AnsweredOp = Exclude<LdapRequest['op'], 'abandon' | 'unbind'>;
-
-/** What an operation ends with: the LDAPResult fields, plus what the log line reports. */
-interface Outcome {
-  readonly code: ResultCode;
-  readonly message?: string;
-  readonly matchedDn?: string;
-  readonly extras?: ResultExtras;
-  readonly entries?: number;
-  readonly dropConnection?: boolean;
-}
 
 const RESPONSE: Record<LdapRequest['op'], number> = {
   bind: Op.bindResponse,

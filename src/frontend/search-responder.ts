@@ -10,8 +10,9 @@ import type { Control } from '../protocol/decoder.js';
 import { ControlOid } from '../protocol/controls/oids.js';
 import { decodePagedResults, pagedResultsControl, type PagedResults } from '../protocol/controls/paged-results.js';
 import { decodeSortRequest, sortResponseControl } from '../protocol/controls/server-side-sort.js';
-import { AttributeSelection, encodeSearchEntry, encodeSearchReference, type ResultExtras } from '../protocol/encoder.js';
+import { AttributeSelection, encodeSearchEntry, encodeSearchReference } from '../protocol/encoder.js';
 import { PagedCursors } from './paged-cursors.js';
+import type { SearchOutcome } from './outcome.js';
 import { SearchCursor } from './search-cursor.js';
 
 /** Server-side search limits (Active Directory's MaxPageSize, MaxQueryDuration, MaxResultSetsPerConn). 0 = none. */
@@ -36,19 +37,6 @@ export interface SearchOutput {
   write(message: Buffer): boolean;
   /** Resolves when the socket wants more, closes, or `signal` aborts. */
   drained(signal: AbortSignal): Promise<void>;
-}
-
-/** A search's SearchResultDone fields. */
-export interface SearchOutcome {
-  readonly code: ResultCode;
-  readonly message?: string;
-  readonly matchedDn?: string;
-  readonly extras?: ResultExtras;
-  readonly entries: number;
-  /** After writing the result, drop the client's connection (a `DropAfterPage` hook said so). */
-  readonly dropConnection?: boolean;
-  /** Success with the whole result, nothing to add (no forest missing, no remark, no page to follow): the result cache may keep it. */
-  readonly cacheable?: boolean;
 }
 
 /**
