@@ -382,7 +382,8 @@ export class Connection {
       this.notifyIdle();
       this.socket.end();
       this.socket.resume(); // discard whatever the client still sends
-      setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+      const grace = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+      this.socket.once('close', () => clearTimeout(grace)); // the usual end: the client closes too
     }
   }
 
