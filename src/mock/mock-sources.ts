@@ -56,24 +56,19 @@ export function withoutServerConfiguration(sources: readonly LdifSource[]): Mock
   return { sources: kept, skipped };
 }
 
-/** The first value of a text's `dn:` lines (base64 ones decoded) that `wanted` accepts, read line by line: no regular expression over a large text. */
+/** The first value of a text's `dn:` lines (base64 ones decoded) that `wanted` accepts: found by a regular expression, which passes over the other lines faster than a loop over each. */
 function firstDn(text: string, wanted: (dn: string) => boolean): string | undefined {
-  for (let start = 0; start < text.length; ) {
+  const dnLine = /(?:^|\n)[dD][nN]:/g;
+  for (let m = dnLine.exec(text); m !== null; m = dnLine.exec(text)) {
+    const start = dnLine.lastIndex;
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
-    if ((text.charCodeAt(start) | 0x20) === D && (text.charCodeAt(start + 1) | 0x20) === N && text.charCodeAt(start + 2) === COLON) {
-      const line = text.slice(start + 3, end).replace(/\r$/, '');
-      const dn = line.startsWith(':') ? Buffer.from(line.slice(1).trim(), 'base64').toString('utf8') : line.replace(/^ */, '');
-      if (wanted(dn)) return dn;
-    }
-    start = end + 1;
+    const line = text.slice(start, end).replace(/\r$/, '');
+    const dn = line.startsWith(':') ? Buffer.from(line.slice(1).trim(), 'base64').toString('utf8') : line.replace(/^ */, '');
+    if (wanted(dn)) return dn;
   }
   return undefined;
 }
-
-const D = 0x64;
-const N = 0x6e;
-const COLON = 0x3a;
 
 function configuresServer(dn: string): boolean {
   // The last RDN alone, spaces dropped: not every RDN of every entry of a large file.

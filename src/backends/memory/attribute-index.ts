@@ -18,6 +18,8 @@ export class AttributeIndex {
   /**
    * Most values (names, mail, GUIDs) are held by one entry: its DN key alone; a few entries (a
    * manager's reports) in an array; a set only beyond FEW, as a set costs several times an array.
+   * A load (`addLoaded`) leaves longer arrays (an object class's holders): made a set when first
+   * looked up or written, as a set's insertions would be most of the time indexing a large load.
    */
   private readonly byKey = new Map<string, string | string[] | Set<string>>();
   private sorted: string[] | undefined;
@@ -65,6 +67,22 @@ export class AttributeIndex {
     }
   }
 
+  /**
+   * `add` for a load, which adds each entry once and all of its keys together: an entry already
+   * holding a key can only be the last in its array, so none is searched, and arrays grow past FEW.
+   */
+  addLoaded(entry: Entry, dnKey: string): void {
+    for (const key of this.keysOf(entry)) {
+      const held = this.byKey.get(key);
+      if (held === undefined) this.byKey.set(key, dnKey);
+      else if (typeof held === 'string') {
+        if (held !== dnKey) this.byKey.set(key, [held, dnKey]);
+      } else if (!Array.isArray(held)) held.add(dnKey);
+      else if (held[held.length - 1] !== dnKey) held.push(dnKey);
+    }
+    this.sorted = undefined;
+  }
+
   remove(entry: Entry, dnKey: string): void {
     for (const key of this.keysOf(entry)) {
       const held = this.byKey.get(key);
@@ -90,7 +108,13 @@ export class AttributeIndex {
   /** DN keys of entries with a value whose equality key is `key`. Callers must not modify the set. */
   equal(key: string): ReadonlySet<string> {
     const held = this.byKey.get(key);
-    return held === undefined ? NONE : typeof held === 'string' ? new Set([held]) : Array.isArray(held) ? new Set(held) : held;
+    if (held === undefined) return NONE;
+    if (typeof held === 'string') return new Set([held]);
+    if (!Array.isArray(held)) return held;
+    const set = new Set(held);
+    // A load's long array: a set from now on, rather than one made at every lookup.
+    if (held.length > FEW) this.byKey.set(key, set);
+    return set;
   }
 
   /** DN keys of entries with a value whose key starts with `prefix` (an already folded initial part). */

@@ -135,7 +135,6 @@ export class MemoryDirectory implements Directory {
     // Every entry's DN key by its text before any is indexed: groups and managers may come before the entries they name.
     for (const { entry } of records) dir.dnKeys.set(entry.dn.text, entry.dn.key);
     const backLinks = dir.ad && memberOfByKey(records.map((r) => r.entry), dir.dnKeys);
-    const where = new Map<string, { readonly source: string; readonly line: number }>();
     const now = [generalizedTime()]; // one string shared by the loaded entries
     for (const record of records) {
       const { entry, line, source } = record;
@@ -144,8 +143,11 @@ export class MemoryDirectory implements Directory {
       };
       const dn = entry.dn;
       if (!dn.isWithin(dir.suffix)) fail(`entry "${dn.text}" is outside the naming context "${dir.suffix.text}"`);
-      const first = where.get(dn.key);
-      if (first) fail(`duplicate entry "${dn.text}" (first defined at ${first.source}:${first.line})`);
+      if (dir.nodes.has(dn.key)) {
+        // Found again only for the error: a map of where each entry came from would cost every load.
+        const first = records.find((r) => r.entry.dn.key === dn.key)!;
+        fail(`duplicate entry "${dn.text}" (first defined at ${first.source}:${first.line})`);
+      }
       const parent = dn.equals(dir.suffix) ? undefined : dir.nodes.get(dn.parentKey!);
       if (!dn.equals(dir.suffix) && !parent) fail(`parent of "${dn.text}" does not exist`);
       if (!entry.get('objectClass')?.values.length) fail(`entry "${dn.text}" has no objectClass`);
@@ -159,11 +161,10 @@ export class MemoryDirectory implements Directory {
         if (category !== undefined) added.push({ name: 'objectCategory', values: [category] });
         dir.usn = highestUsn(entry, dir.usn);
       }
-      dir.insert(loadedForm(entry, parent && !builtOn(dn, parent.entry.dn) ? dn.sharingParent(parent.entry.dn) : dn, added), false);
-      where.set(dn.key, record);
+      dir.insert(loadedForm(entry, parent && !builtOn(dn, parent.entry.dn) ? dn.sharingParent(parent.entry.dn) : dn, added), true);
     }
     // One index at a time over every entry: its tables stay in the processor's cache, as ten built entry by entry do not.
-    for (const index of dir.indexes.values()) for (const [key, node] of dir.nodes) index.add(node.entry, key);
+    for (const index of dir.indexes.values()) for (const [key, node] of dir.nodes) index.addLoaded(node.entry, key);
     dir.journal = journal;
     return dir;
   }
@@ -617,8 +618,8 @@ export class MemoryDirectory implements Directory {
     }
   }
 
-  /** `indexed` false: the load, which indexes every entry once all are in. */
-  private insert(written: Entry, indexed = true): void {
+  /** `loading`: the load, which keyed every entry's DN text before and indexes every entry once all are in. */
+  private insert(written: Entry, loading = false): void {
     const entry = StoredEntry.of(written);
     const key = entry.dn.key;
     this.journal?.push({ key, previous: undefined });
@@ -626,10 +627,10 @@ export class MemoryDirectory implements Directory {
     const parent = entry.dn.equals(this.suffix) ? undefined : this.nodes.get(entry.dn.parentKey!)!;
     const parentKey = parent?.entry.dn.key;
     this.nodes.set(key, { entry, parentKey });
-    this.dnKeys.set(entry.dn.text, key);
+    if (!loading) this.dnKeys.set(entry.dn.text, key);
     this.usage?.note(entry);
     if (parent) (parent.children ??= new Set()).add(key);
-    if (indexed) for (const index of this.indexes.values()) index.add(entry, key);
+    if (!loading) for (const index of this.indexes.values()) index.add(entry, key);
   }
 
   private remove(node: Node): void {
