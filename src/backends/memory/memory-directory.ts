@@ -23,7 +23,7 @@ import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, ty
 import { adLogon, computedAccountControl, withPasswordChanged } from './ad-account-state.js';
 import { AttributeIndex } from './attribute-index.js';
 import { applyModifications, checkNewEntry, checkUserWrite, inStoredForm, renamedEntry, storedForm } from './entry-writes.js';
-import { LdifError, parseLdif, type LdifRecord } from './ldif.js';
+import { LdifError, parseLdif, type LdifRecord, type LdifText } from './ldif.js';
 import { expandObjectCategory, objectCategoryOf, setObjectCategory } from './object-category.js';
 import { StoredEntry } from './stored-entry.js';
 import { admitPasswords, checkNewPassword, governingPolicy, policyBind, qualityError, withPolicyChange, type Policy } from './password-policy.js';
@@ -41,7 +41,8 @@ interface Node {
 export interface LdifSource {
   /** Shown in load errors, e.g. the file name. */
   readonly name: string;
-  readonly text: string;
+  /** The LDIF, as text or as a file's bytes (read without decoding the whole file). */
+  readonly text: LdifText;
 }
 
 export interface MemoryOptions {
