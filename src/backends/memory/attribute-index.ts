@@ -14,6 +14,8 @@ const FEW = 8;
  */
 export class AttributeIndex {
   readonly rules: AttributeRules;
+  /** Whether keys are case-folded text, as for names and mail (see isFolded). */
+  private readonly folds: boolean;
   private readonly name: string;
   /**
    * Most values (names, mail, GUIDs) are held by one entry: its DN key alone; a few entries (a
@@ -27,6 +29,7 @@ export class AttributeIndex {
   private readonly values: AttributeValue[] = [];
   private readonly keys: string[] = [];
   private lastValue: AttributeValue | undefined;
+  private readonly classKeys = new Map<string, string>();
   private lastKey: string | undefined;
 
   /**
@@ -43,11 +46,12 @@ export class AttributeIndex {
     // name: Entry.get finds an attribute by any name of its type (its aliases would only repeat it).
     this.name = (def?.name ?? attribute).toLowerCase();
     this.rules = rulesFor(attribute);
+    this.folds = this.rules.syntax === 'string' && !this.rules.exact;
   }
 
   /** Prefix lookups use the same folding as substring matching, which only string syntax shares with equality. */
   get supportsPrefix(): boolean {
-    return this.rules.syntax === 'string' && !this.rules.exact;
+    return this.folds;
   }
 
   add(entry: Entry, dnKey: string): void {
@@ -143,9 +147,24 @@ export class AttributeIndex {
   private keyOf(value: AttributeValue): string | undefined {
     if (value !== this.lastValue) {
       this.lastValue = value;
-      this.lastKey = equalityKey(this.rules, value);
+      this.lastKey = this.folds && typeof value === 'string' && isFolded(value) ? value.toLowerCase() : this.classKey(value) ?? equalityKey(this.rules, value);
     }
     return this.lastKey;
+  }
+
+  /**
+   * An object class's key, remembered by its text: every entry names a few of a few dozen classes,
+   * each of whose keys is a schema lookup. Undefined for other syntaxes.
+   */
+  private classKey(value: AttributeValue): string | undefined {
+    if (this.rules.syntax !== 'oid' || typeof value !== 'string') return undefined;
+    let key = this.classKeys.get(value);
+    if (key === undefined) {
+      key = equalityKey(this.rules, value)!;
+      if (this.classKeys.size >= 1024) this.classKeys.clear();
+      this.classKeys.set(value, key);
+    }
+    return key;
   }
 
   private keysOf(entry: Entry): string[] {
@@ -164,4 +183,19 @@ export class AttributeIndex {
     return keys;
   }
 
+}
+
+/**
+ * Whether text needs no more than lower case to be its equality key under case-ignore matching
+ * (`normaliseDnValue` trims and folds runs of spaces): printable ASCII, single spaces between
+ * words. Most names and addresses are; indexing a load then makes no other copy of each.
+ */
+function isFolded(text: string): boolean {
+  const last = text.length - 1;
+  for (let i = 0; i <= last; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x20 && c < 0x7f) continue;
+    if (c !== 0x20 || i === 0 || i === last || text.charCodeAt(i - 1) === 0x20) return false;
+  }
+  return true;
 }

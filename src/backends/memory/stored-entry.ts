@@ -237,8 +237,22 @@ class Shape {
     return this.slots.get(descriptionKey(description));
   }
 
+  /** The shape `with` gave last, and for which name and kind: entries loaded alike take the same step again and again. */
+  private lastName: string | undefined;
+  private lastBytes = false;
+  private last: Shape | undefined;
+
   /** This shape with one more attribute (an Entry holds each description key once). */
   with(name: string, bytes: boolean): Shape {
+    if (name === this.lastName && bytes === this.lastBytes) return this.last!;
+    const shape = this.step(name, bytes);
+    this.lastName = name;
+    this.lastBytes = bytes;
+    this.last = shape;
+    return shape;
+  }
+
+  private step(name: string, bytes: boolean): Shape {
     const next = bytes ? this.nextBytes : this.next;
     let shape = next.get(name);
     if (shape === undefined) {
