@@ -92,7 +92,7 @@ function configuresServer(dn: string): boolean {
  * memory directory's load with file and line.
  */
 export function forestsFromSources(sources: readonly LdifSource[]): MockForestData[] {
-  const records = applyLdifChanges(sources.flatMap((s) => parseLdifChanges(s.text, s.name).map((c) => ({ ...c, source: s.name }))));
+  const records = applyLdifChanges(sources.flatMap((s) => parseLdifChanges(s.text, s.name)));
   records.sort((a, b) => a.entry.dn.depth - b.entry.dn.depth);
   const forests: (MockForestData & { upnSuffixes: Set<string> })[] = [];
   const names = new Set<string>();

@@ -43,19 +43,28 @@ export type LdifText = string | Uint8Array;
 export function parseLdif(text: LdifText, source: string): LdifRecord[] {
   const shared = sharing();
   const records: LdifRecord[] = [];
-  for (const block of parseBlocks(bytesOf(text), source)) records.push(parseRecord(block, source, shared));
+  try {
+    for (const block of parseBlocks(bytesOf(text), source)) records.push(parseRecord(block, source, shared));
+  } finally {
+    releaseSplit();
+  }
   return records;
 }
 
 /**
- * Parses RFC 2849 LDIF: content and change records (add, delete, modify, modrdn/moddn), in order.
- * Added entries come in the memory directory's stored form (read-only, compact): the records of a
- * large file are all held at once before they are loaded.
+ * Parses RFC 2849 LDIF: content and change records (add, delete, modify, modrdn/moddn), in order,
+ * each naming its source (for `applyLdifChanges`). Added entries come in the memory directory's
+ * stored form (read-only, compact): the records of a large file are all held at once before they
+ * are loaded.
  */
-export function parseLdifChanges(text: LdifText, source: string): LdifChange[] {
+export function parseLdifChanges(text: LdifText, source: string): (LdifChange & { readonly source: string })[] {
   const shared = sharing();
-  const changes: LdifChange[] = [];
-  for (const block of parseBlocks(bytesOf(text), source)) changes.push(parseChange(block, source, shared));
+  const changes: (LdifChange & { readonly source: string })[] = [];
+  try {
+    for (const block of parseBlocks(bytesOf(text), source)) changes.push(parseChange(block, source, shared));
+  } finally {
+    releaseSplit();
+  }
   return changes;
 }
 
@@ -185,7 +194,7 @@ function parseRecord(block: Block, source: string, { values, dns }: Sharing): Ld
   return { entry, line: block.numbers[dnAt] };
 }
 
-function parseChange(block: Block, source: string, { values, dns, attributes }: Sharing): LdifChange {
+function parseChange(block: Block, source: string, { values, dns, attributes }: Sharing): LdifChange & { readonly source: string } {
   const dnAt = block.from;
   const dn = parseDnLine(block, dnAt, source, dns);
   const line = block.numbers[dnAt];
@@ -194,22 +203,22 @@ function parseChange(block: Block, source: string, { values, dns, attributes }: 
   const type = typeAt < block.count ? split.known.lower : undefined;
   if (type === 'control') throw new LdifError(source, block.numbers[typeAt], '"control:" lines are not supported: leave the controls out');
   if (type !== 'changetype') {
-    return { kind: 'add', entry: storedEntry(dn, block, typeAt, source, values, attributes), line };
+    return { kind: 'add', entry: storedEntry(dn, block, typeAt, source, values, attributes), line, source };
   }
   const changeType = splitValue();
   const bodyAt = typeAt + 1;
   switch (changeType.trim().toLowerCase()) {
     case 'add': {
-      return { kind: 'add', entry: storedEntry(dn, block, bodyAt, source, values, attributes), line };
+      return { kind: 'add', entry: storedEntry(dn, block, bodyAt, source, values, attributes), line, source };
     }
     case 'delete':
       if (bodyAt < block.count) throw new LdifError(source, block.numbers[bodyAt], 'a "changetype: delete" record has nothing after it');
-      return { kind: 'delete', dn, line };
+      return { kind: 'delete', dn, line, source };
     case 'modify':
-      return { kind: 'modify', dn, changes: parseModifications(block, bodyAt, source, values), line };
+      return { kind: 'modify', dn, changes: parseModifications(block, bodyAt, source, values), line, source };
     case 'modrdn':
     case 'moddn':
-      return { kind: 'modrdn', dn, ...parseModRdn(block, bodyAt, block.numbers[typeAt], source), line };
+      return { kind: 'modrdn', dn, ...parseModRdn(block, bodyAt, block.numbers[typeAt], source), line, source };
     default:
       throw new LdifError(source, block.numbers[typeAt], `unknown changetype "${changeType.trim()}" (add, delete, modify, modrdn, moddn)`);
   }
@@ -365,15 +374,16 @@ function addAttributes(
 export function applyLdifChanges(changes: readonly (LdifChange & { readonly source: string })[]): (LdifRecord & { readonly source: string })[] {
   const entries = new Map<string, LdifRecord & { readonly source: string }>();
   for (const change of changes) {
+    if (change.kind === 'add') {
+      const first = entries.get(change.entry.dn.key);
+      if (first) throw new LdifError(change.source, change.line, `duplicate entry "${change.entry.dn.text}" (first defined at ${first.source}:${first.line})`);
+      // The change itself is the record (entry, line, source): no object more per entry of a large file.
+      entries.set(change.entry.dn.key, change);
+      continue;
+    }
     const at = (detail: string): never => {
       throw new LdifError(change.source, change.line, detail);
     };
-    if (change.kind === 'add') {
-      const first = entries.get(change.entry.dn.key);
-      if (first) at(`duplicate entry "${change.entry.dn.text}" (first defined at ${first.source}:${first.line})`);
-      entries.set(change.entry.dn.key, { entry: change.entry, line: change.line, source: change.source });
-      continue;
-    }
     const record = entries.get(change.dn.key) ?? at(`${change.kind}: no entry "${change.dn.text}" (added by none of the records before it)`);
     try {
       switch (change.kind) {
@@ -532,7 +542,14 @@ const recentNames: (AttributeName | undefined)[] = new Array<AttributeName | und
  * line: its attribute, the kind of value, where the value's bytes are, and for base64 the value
  * without its spaces (checked).
  */
-const split = { known: undefined as unknown as AttributeName, kind: 'text' as ValueKind, bytes: Buffer.alloc(0) as Buffer, start: 0, end: 0, base64: '' };
+const NO_BYTES = Buffer.alloc(0);
+const split = { known: undefined as unknown as AttributeName, kind: 'text' as ValueKind, bytes: NO_BYTES as Buffer, start: 0, end: 0, base64: '' };
+
+/** Lets go of the bytes split last: held, they would keep a whole file in memory. */
+function releaseSplit(): void {
+  split.bytes = NO_BYTES;
+  split.base64 = '';
+}
 
 function splitAt(block: Block, i: number, source: string): void {
   const bytes = block.bytes[i];
