@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dn } from '../core/dn.js';
 import { attributeKey } from '../core/schema.js';
-import { applyLdifChanges, bytesOf, LdifError, parseLdifChanges, type LdifRecord, type LdifText } from '../backends/memory/ldif.js';
+import { applyLdifChanges, bytesOf, LdifError, parseLdifChanges, type LdifChange, type LdifRecord, type LdifText } from '../backends/memory/ldif.js';
 import type { LdifSource } from '../backends/memory/memory-directory.js';
 
 /** One naming context found in the data: its suffix and the records below it. */
@@ -16,9 +16,15 @@ export interface MockForestData {
   readonly upnSuffixes: ReadonlySet<string>;
 }
 
-/** LDIF sources to load, and those left out because they configure a server rather than hold data. */
+/** An LDIF source read into its change records (content records read as adds). */
+export interface ParsedSource {
+  readonly name: string;
+  readonly changes: readonly (LdifChange & { readonly source: string })[];
+}
+
+/** LDIF sources to load, parsed, and those left out because they configure a server rather than hold data. */
 export interface MockSources {
-  readonly sources: LdifSource[];
+  readonly sources: ParsedSource[];
   readonly skipped: readonly string[];
 }
 
@@ -40,18 +46,29 @@ export async function readSources(paths: readonly string[]): Promise<MockSources
 }
 
 /**
- * Leaves out sources that configure a server: records for `cn=config` (slapd's configuration:
- * modules, databases, access, its schema under `cn=schema,cn=config`) or for a subschema entry
- * (`cn=schema`, `cn=Subschema`). Found from the `dn:` lines alone, as such files often are
- * templates (`olcDatabase={1}{{ BACKEND }},cn=config`) whose DNs do not even parse.
+ * Parses LDIF sources, leaving out those that configure a server: records for `cn=config`
+ * (slapd's configuration: modules, databases, access, its schema under `cn=schema,cn=config`) or
+ * for a subschema entry (`cn=schema`, `cn=Subschema`). Such files often are templates
+ * (`olcDatabase={1}{{ BACKEND }},cn=config`) whose DNs do not even parse: a source that fails to
+ * parse, or names such an entry, is judged from its `dn:` lines as written (a data file's are
+ * looked at only through its parsed records, rather than in a pass of their own).
  */
 export function withoutServerConfiguration(sources: readonly LdifSource[]): MockSources {
-  const kept: LdifSource[] = [];
+  const kept: ParsedSource[] = [];
   const skipped: string[] = [];
   for (const source of sources) {
-    const dn = firstDn(source.text, configuresServer);
-    if (dn === undefined) kept.push(source);
-    else skipped.push(`${source.name}: configures a server ("${dn.trim()}"), not data: skipped`);
+    let changes: (LdifChange & { readonly source: string })[] | undefined;
+    let failure: unknown;
+    try {
+      changes = parseLdifChanges(source.text, source.name);
+    } catch (err) {
+      failure = err;
+    }
+    const suspect = changes === undefined || changes.some((c) => configuresServer((c.kind === 'add' ? c.entry.dn : c.dn).text));
+    const dn = suspect ? firstDn(source.text, configuresServer) : undefined;
+    if (dn !== undefined) skipped.push(`${source.name}: configures a server ("${dn.trim()}"), not data: skipped`);
+    else if (changes === undefined) throw failure;
+    else kept.push({ name: source.name, changes });
   }
   return { sources: kept, skipped };
 }
@@ -91,8 +108,8 @@ function configuresServer(dn: string): boolean {
  * suffix above it. A gap (an entry whose parent is missing below a suffix) is reported by the
  * memory directory's load with file and line.
  */
-export function forestsFromSources(sources: readonly LdifSource[]): MockForestData[] {
-  const records = applyLdifChanges(sources.flatMap((s) => parseLdifChanges(s.text, s.name)));
+export function forestsFromSources(sources: readonly ParsedSource[]): MockForestData[] {
+  const records = applyLdifChanges(sources.flatMap((s) => s.changes));
   records.sort((a, b) => a.entry.dn.depth - b.entry.dn.depth);
   const forests: (MockForestData & { upnSuffixes: Set<string> })[] = [];
   const names = new Set<string>();

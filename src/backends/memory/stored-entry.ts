@@ -232,9 +232,17 @@ class Shape {
     return Shape.current;
   }
 
+  /** The description `slotOf` was asked last and its answer: an index or a filter asks every entry (most of one shape) the same. */
+  private lastAsked: string | undefined;
+  private lastSlot: number | undefined;
+
   /** The slot of an attribute description (any name, alias or OID of the type, options kept apart). */
   slotOf(description: string): number | undefined {
-    return this.slots.get(descriptionKey(description));
+    if (description === this.lastAsked) return this.lastSlot;
+    const slot = this.slots.get(descriptionKey(description));
+    this.lastAsked = description;
+    this.lastSlot = slot;
+    return slot;
   }
 
   /** The shape `with` gave last, and for which name and kind: entries loaded alike take the same step again and again. */
