@@ -1,8 +1,9 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dn } from '../core/dn.js';
 import { attributeKey } from '../core/schema.js';
 import { applyLdifChanges, bytesOf, LdifError, parseLdifChanges, type LdifChange, type LdifRecord, type LdifText } from '../backends/memory/ldif.js';
+import { ldifFile } from '../backends/memory/ldif-file.js';
 import type { LdifSource } from '../backends/memory/memory-directory.js';
 
 /** One naming context found in the data: its suffix and the records below it. */
@@ -41,8 +42,8 @@ export async function readSources(paths: readonly string[]): Promise<MockSources
       files.push(...names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((n) => join(path, n)));
     }
   }
-  // Bytes: the parser reads them without a string of the whole file.
-  return withoutServerConfiguration(await Promise.all(files.map(async (name) => ({ name, text: await readFile(name) }))));
+  // Read piece by piece as they are parsed: a large file is never held whole, as text or as bytes.
+  return withoutServerConfiguration(files.map((name) => ({ name, text: ldifFile(name) })));
 }
 
 /**

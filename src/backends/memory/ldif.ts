@@ -36,15 +36,23 @@ export type LdifChange = { readonly line: number } & (
   | { readonly kind: 'modrdn'; readonly dn: Dn; readonly newRdn: string; readonly deleteOldRdn: boolean; readonly newSuperior?: Dn }
 );
 
-/** LDIF as text, or as the UTF-8 bytes of a file: a large file is parsed from its bytes, without a string of the whole file. */
-export type LdifText = string | Uint8Array;
+/**
+ * LDIF as text, as UTF-8 bytes, or as a file read piece by piece (`ldifFile`): a large file is
+ * parsed from its bytes, without a string of it, nor its bytes, whole.
+ */
+export type LdifText = string | Uint8Array | LdifFile;
+
+/** An LDIF file's bytes in pieces, each ending where a record does (after an empty line), valid until the next is asked for. */
+export interface LdifFile {
+  readonly pieces: () => Iterable<Buffer>;
+}
 
 /** Parses RFC 2849 LDIF content (entries, not change records). */
 export function parseLdif(text: LdifText, source: string): LdifRecord[] {
   const shared = sharing();
   const records: LdifRecord[] = [];
   try {
-    for (const block of parseBlocks(bytesOf(text), source)) records.push(parseRecord(block, source, shared));
+    for (const block of parseBlocks(piecesOf(text), source)) records.push(parseRecord(block, source, shared));
   } finally {
     releaseSplit();
   }
@@ -61,17 +69,24 @@ export function parseLdifChanges(text: LdifText, source: string): (LdifChange & 
   const shared = sharing();
   const changes: (LdifChange & { readonly source: string })[] = [];
   try {
-    for (const block of parseBlocks(bytesOf(text), source)) changes.push(parseChange(block, source, shared));
+    for (const block of parseBlocks(piecesOf(text), source)) changes.push(parseChange(block, source, shared));
   } finally {
     releaseSplit();
   }
   return changes;
 }
 
-/** The UTF-8 bytes of LDIF text, as a Buffer (a view, not a copy, of bytes given). */
+/** The UTF-8 bytes of LDIF text, as a Buffer (a view, not a copy, of bytes given; a file read whole). */
 export function bytesOf(text: LdifText): Buffer {
   if (typeof text === 'string') return Buffer.from(text, 'utf8');
-  return Buffer.isBuffer(text) ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  if (text instanceof Uint8Array) return Buffer.isBuffer(text) ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  const copies: Buffer[] = [];
+  for (const piece of text.pieces()) copies.push(Buffer.from(piece));
+  return Buffer.concat(copies);
+}
+
+function piecesOf(text: LdifText): Iterable<Buffer> {
+  return typeof text === 'string' || text instanceof Uint8Array ? [bytesOf(text)] : text.pieces();
 }
 
 /**
@@ -104,39 +119,33 @@ class Block {
 /**
  * The records' lines, one record at a time (a large file's lines are never all held), the
  * `version:` line checked and dropped. Lines are unfolded on the way: continuation lines (leading
- * space) joined, comments dropped.
+ * space) joined, comments dropped. The text comes in pieces that each end where a record does.
  */
-function* parseBlocks(bytes: Buffer, source: string): Generator<Block> {
+function* parseBlocks(pieces: Iterable<Buffer>, source: string): Generator<Block> {
   const block = new Block();
-  const length = bytes.length;
   let first = true;
   let number = 0;
   // The logical line being read (open): its first physical line, whether it is a comment, its number, its continuations.
   let open = false;
   let comment = false;
+  let headBytes: Buffer = NO_BYTES;
   let headStart = 0;
   let headEnd = 0;
   let headNumber = 0;
   let parts: Buffer[] | undefined;
-  for (let start = 0; start <= length + 1; ) {
-    let end = start;
-    while (end < length && bytes[end] !== LF) end++;
-    const stop = end > start && bytes[end - 1] === CR ? end - 1 : end;
-    const at = start;
-    start = end + 1;
+  /** Reads the line of `bytes` from `at` to `stop` (without its newline); true when it ends a record that has lines. */
+  const line = (bytes: Buffer, at: number, stop: number, blank: boolean): boolean => {
     number++;
-    // Past the end: a blank line, so that the last record ends like the others.
-    const blank = at > length || stop === at;
     if (!blank && bytes[at] === SPACE) {
       if (open) {
-        if (!comment) (parts ??= [bytes.subarray(headStart, headEnd)]).push(bytes.subarray(at + 1, stop));
-        continue;
+        if (!comment) (parts ??= [headBytes.subarray(headStart, headEnd)]).push(bytes.subarray(at + 1, stop));
+        return false;
       }
       if (bytes.toString('utf8', at, stop).trim() !== '') throw new LdifError(source, number, 'continuation line without a line to continue');
       // stray spaces between records read as a blank line: the record ends
     } else {
       if (open && !comment) {
-        if (parts === undefined) block.push(bytes, headStart, headEnd, headNumber);
+        if (parts === undefined) block.push(headBytes, headStart, headEnd, headNumber);
         else {
           const joined = Buffer.concat(parts);
           block.push(joined, 0, joined.length, headNumber);
@@ -146,23 +155,39 @@ function* parseBlocks(bytes: Buffer, source: string): Generator<Block> {
       parts = undefined;
       if (open) {
         comment = bytes[at] === HASH;
+        headBytes = bytes;
         headStart = at;
         headEnd = stop;
         headNumber = number;
-        continue;
+        return false;
       }
     }
-    if (block.count === 0) continue;
+    if (block.count === 0) return false;
     if (first && isVersionLine(block)) {
       const v = block.text(0).slice(VERSION.length).trim();
       if (v !== '1') throw new LdifError(source, block.numbers[0], `unsupported LDIF version "${v}"`);
       block.from = 1;
     }
     first = false;
-    if (block.count > block.from) yield block;
-    block.from = 0;
-    block.count = 0;
+    return block.count > block.from;
+  };
+  for (const bytes of pieces) {
+    const length = bytes.length;
+    for (let start = 0; start < length; ) {
+      let end = start;
+      while (end < length && bytes[end] !== LF) end++;
+      const stop = end > start && bytes[end - 1] === CR ? end - 1 : end;
+      if (line(bytes, start, stop, stop === start)) yield block;
+      if (block.count > 0 && !open) {
+        block.from = 0;
+        block.count = 0;
+      }
+      start = end + 1;
+    }
   }
+  // Past the end: a blank line, so that the last record ends like the others.
+  if (line(NO_BYTES, 0, 0, true)) yield block;
+  headBytes = NO_BYTES;
 }
 
 /** Whether a block's first line starts with `version:`, in any case. */
@@ -175,6 +200,7 @@ function isVersionLine(block: Block): boolean {
 }
 
 const VERSION = 'version:';
+const NO_BYTES: Buffer = Buffer.alloc(0);
 const LF = 0x0a;
 const CR = 0x0d;
 const SPACE = 0x20;
@@ -542,8 +568,7 @@ const recentNames: (AttributeName | undefined)[] = new Array<AttributeName | und
  * line: its attribute, the kind of value, where the value's bytes are, and for base64 the value
  * without its spaces (checked).
  */
-const NO_BYTES = Buffer.alloc(0);
-const split = { known: undefined as unknown as AttributeName, kind: 'text' as ValueKind, bytes: NO_BYTES as Buffer, start: 0, end: 0, base64: '' };
+const split = { known: undefined as unknown as AttributeName, kind: 'text' as ValueKind, bytes: NO_BYTES, start: 0, end: 0, base64: '' };
 
 /** Lets go of the bytes split last: held, they would keep a whole file in memory. */
 function releaseSplit(): void {
