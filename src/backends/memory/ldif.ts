@@ -501,16 +501,19 @@ const sharing = (): Sharing => ({ values: new ValueCopies(), dns: new KnownDns()
  * The DNs of the records read so far, by text, for the records below them: a child's DN is its
  * own RDN on its parent's Dn, sharing the parent's RDN objects, so a large tree holds each
  * ancestor's RDNs once (the memory directory keeps these Dns) and parses one RDN per entry.
- * Bounded: parents usually come shortly before their children.
+ * Bounded, in two generations: when the newer fills it becomes the older, and a DN found in the
+ * older moves to the newer, so that a parent of many (an OU of 100,000 users) stays while leaves
+ * go.
  */
 class KnownDns {
-  private readonly byText = new Map<string, Dn>();
+  private newer = new Map<string, Dn>();
+  private older = new Map<string, Dn>();
 
   /** The DN built on a known parent, or undefined (no known parent, or text the full parse must judge). */
   parse(text: string): Dn | undefined {
     // The first comma whose remainder is a known DN ends the RDN, unless it was escaped: then the RDN does not parse alone.
     for (let comma = text.indexOf(','); comma > 0; comma = text.indexOf(',', comma + 1)) {
-      const parent = this.byText.get(text.slice(comma + 1));
+      const parent = this.known(text.slice(comma + 1));
       if (parent === undefined) continue;
       try {
         const own = Dn.parse(text.slice(0, comma));
@@ -523,11 +526,24 @@ class KnownDns {
   }
 
   add(dn: Dn): Dn {
-    if (this.byText.size >= 65_536) this.byText.clear();
-    this.byText.set(dn.text, dn);
+    if (this.newer.size >= KNOWN_DNS) {
+      this.older = this.newer;
+      this.newer = new Map();
+    }
+    this.newer.set(dn.text, dn);
     return dn;
   }
+
+  private known(text: string): Dn | undefined {
+    const dn = this.newer.get(text);
+    if (dn !== undefined) return dn;
+    const old = this.older.get(text);
+    return old === undefined ? undefined : this.add(old);
+  }
 }
+
+/** DNs each generation of KnownDns holds. */
+const KNOWN_DNS = 32_768;
 
 type ValueKind = 'text' | 'base64' | 'url';
 
