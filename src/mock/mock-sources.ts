@@ -1,8 +1,9 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dn } from '../core/dn.js';
 import { attributeKey } from '../core/schema.js';
-import { applyLdifChanges, LdifError, parseLdifChanges, type LdifRecord } from '../backends/memory/ldif.js';
+import { applyLdifChanges, bytesOf, LdifError, parseLdifChanges, type LdifChange, type LdifRecord, type LdifText } from '../backends/memory/ldif.js';
+import { ldifFile } from '../backends/memory/ldif-file.js';
 import type { LdifSource } from '../backends/memory/memory-directory.js';
 
 /** One naming context found in the data: its suffix and the records below it. */
@@ -16,9 +17,15 @@ export interface MockForestData {
   readonly upnSuffixes: ReadonlySet<string>;
 }
 
-/** LDIF sources to load, and those left out because they configure a server rather than hold data. */
+/** An LDIF source read into its change records (content records read as adds). */
+export interface ParsedSource {
+  readonly name: string;
+  readonly changes: readonly (LdifChange & { readonly source: string })[];
+}
+
+/** LDIF sources to load, parsed, and those left out because they configure a server rather than hold data. */
 export interface MockSources {
-  readonly sources: LdifSource[];
+  readonly sources: ParsedSource[];
   readonly skipped: readonly string[];
 }
 
@@ -35,34 +42,47 @@ export async function readSources(paths: readonly string[]): Promise<MockSources
       files.push(...names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((n) => join(path, n)));
     }
   }
-  // Decoded in one piece: readFile's own decoding goes chunk by chunk, slower for a large file.
-  return withoutServerConfiguration(await Promise.all(files.map(async (name) => ({ name, text: (await readFile(name)).toString('utf8') }))));
+  // Read piece by piece as they are parsed: a large file is never held whole, as text or as bytes.
+  return withoutServerConfiguration(files.map((name) => ({ name, text: ldifFile(name) })));
 }
 
 /**
- * Leaves out sources that configure a server: records for `cn=config` (slapd's configuration:
- * modules, databases, access, its schema under `cn=schema,cn=config`) or for a subschema entry
- * (`cn=schema`, `cn=Subschema`). Found from the `dn:` lines alone, as such files often are
- * templates (`olcDatabase={1}{{ BACKEND }},cn=config`) whose DNs do not even parse.
+ * Parses LDIF sources, leaving out those that configure a server: records for `cn=config`
+ * (slapd's configuration: modules, databases, access, its schema under `cn=schema,cn=config`) or
+ * for a subschema entry (`cn=schema`, `cn=Subschema`). Such files often are templates
+ * (`olcDatabase={1}{{ BACKEND }},cn=config`) whose DNs do not even parse: a source that fails to
+ * parse, or names such an entry, is judged from its `dn:` lines as written (a data file's are
+ * looked at only through its parsed records, rather than in a pass of their own).
  */
 export function withoutServerConfiguration(sources: readonly LdifSource[]): MockSources {
-  const kept: LdifSource[] = [];
+  const kept: ParsedSource[] = [];
   const skipped: string[] = [];
   for (const source of sources) {
-    const dn = firstDn(source.text, configuresServer);
-    if (dn === undefined) kept.push(source);
-    else skipped.push(`${source.name}: configures a server ("${dn.trim()}"), not data: skipped`);
+    let changes: (LdifChange & { readonly source: string })[] | undefined;
+    let failure: unknown;
+    try {
+      changes = parseLdifChanges(source.text, source.name);
+    } catch (err) {
+      failure = err;
+    }
+    const suspect = changes === undefined || changes.some((c) => configuresServer((c.kind === 'add' ? c.entry.dn : c.dn).text));
+    const dn = suspect ? firstDn(source.text, configuresServer) : undefined;
+    if (dn !== undefined) skipped.push(`${source.name}: configures a server ("${dn.trim()}"), not data: skipped`);
+    else if (changes === undefined) throw failure;
+    else kept.push({ name: source.name, changes });
   }
   return { sources: kept, skipped };
 }
 
-/** The first value of a text's `dn:` lines (base64 ones decoded) that `wanted` accepts, read line by line: no regular expression over a large text. */
-function firstDn(text: string, wanted: (dn: string) => boolean): string | undefined {
-  for (let start = 0; start < text.length; ) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    if ((text.charCodeAt(start) | 0x20) === D && (text.charCodeAt(start + 1) | 0x20) === N && text.charCodeAt(start + 2) === COLON) {
-      const line = text.slice(start + 3, end).replace(/\r$/, '');
+/** The first value of a text's `dn:` lines (base64 ones decoded) that `wanted` accepts, read line by line from the bytes. */
+function firstDn(text: LdifText, wanted: (dn: string) => boolean): string | undefined {
+  const bytes = bytesOf(text);
+  const length = bytes.length;
+  for (let start = 0; start < length; ) {
+    let end = start;
+    while (end < length && bytes[end] !== LF) end++;
+    if ((bytes[start] | 0x20) === D && (bytes[start + 1] | 0x20) === N && bytes[start + 2] === COLON) {
+      const line = bytes.toString('utf8', start + 3, end).replace(/\r$/, '');
       const dn = line.startsWith(':') ? Buffer.from(line.slice(1).trim(), 'base64').toString('utf8') : line.replace(/^ */, '');
       if (wanted(dn)) return dn;
     }
@@ -71,6 +91,7 @@ function firstDn(text: string, wanted: (dn: string) => boolean): string | undefi
   return undefined;
 }
 
+const LF = 0x0a;
 const D = 0x64;
 const N = 0x6e;
 const COLON = 0x3a;
@@ -88,8 +109,8 @@ function configuresServer(dn: string): boolean {
  * suffix above it. A gap (an entry whose parent is missing below a suffix) is reported by the
  * memory directory's load with file and line.
  */
-export function forestsFromSources(sources: readonly LdifSource[]): MockForestData[] {
-  const records = applyLdifChanges(sources.flatMap((s) => parseLdifChanges(s.text, s.name).map((c) => ({ ...c, source: s.name }))));
+export function forestsFromSources(sources: readonly ParsedSource[]): MockForestData[] {
+  const records = applyLdifChanges(sources.flatMap((s) => s.changes));
   records.sort((a, b) => a.entry.dn.depth - b.entry.dn.depth);
   const forests: (MockForestData & { upnSuffixes: Set<string> })[] = [];
   const names = new Set<string>();

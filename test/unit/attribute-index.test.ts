@@ -35,4 +35,29 @@ describe('AttributeIndex', () => {
     index.remove(p, p.dn.key);
     expect(index.equal('person 1').size).toBe(0);
   });
+
+  it('indexes a load in bulk as adding entry by entry does, and stays right through writes after it', () => {
+    const people = Array.from({ length: 30 }, (_, n) => person(n, n < 20 ? 'cn=Boss,dc=x' : 'cn=other,dc=x'));
+    // An entry holding one key under two spellings (cn: Twin, cn: TWIN) is held once.
+    const twin = StoredEntry.of(new Entry(Dn.parse('cn=twin,dc=x'), [{ name: 'manager', values: ['cn=Boss,dc=x', 'CN=boss,dc=x'] }]));
+    const bulk = new AttributeIndex('manager');
+    const oneByOne = new AttributeIndex('manager');
+    for (const p of [...people, twin]) {
+      bulk.addLoaded(p, p.dn.key);
+      oneByOne.add(p, p.dn.key);
+    }
+    const sorted = (s: ReadonlySet<string>): string[] => [...s].sort();
+    expect(sorted(bulk.equal('cn=boss,dc=x'))).toEqual(sorted(oneByOne.equal('cn=boss,dc=x')));
+    expect(bulk.equal('cn=boss,dc=x').size).toBe(21);
+    expect(sorted(bulk.equal('cn=other,dc=x'))).toEqual(sorted(oneByOne.equal('cn=other,dc=x')));
+    expect(sorted(bulk.prefix('cn=b'))).toEqual(sorted(oneByOne.prefix('cn=b')));
+    // Writes after the load, on a long list before and after it was first looked up.
+    bulk.remove(people[25], people[25].dn.key);
+    bulk.add(people[25], people[25].dn.key);
+    bulk.add(people[25], people[25].dn.key);
+    expect(bulk.equal('cn=other,dc=x').size).toBe(10);
+    for (const p of people.slice(0, 19)) bulk.remove(p, p.dn.key);
+    bulk.remove(twin, twin.dn.key);
+    expect([...bulk.equal('cn=boss,dc=x')]).toEqual([people[19].dn.key]);
+  });
 });

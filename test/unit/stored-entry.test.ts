@@ -151,6 +151,14 @@ describe('LDIF DNs built on their parent', () => {
     expect(() => dns('dn: DC=x\nobjectClass: domain\n\ndn: CN=a\\,DC=x\nobjectClass: person\n')).toThrow(/x\.ldif:4: invalid DN "CN=a\\,DC=x": unescaped "="/);
   });
 
+  it('a parent of more entries than the parser keeps DNs of is still shared by the last of them', () => {
+    const children = Array.from({ length: 70_000 }, (_, i) => `dn: CN=u${i},OU=Users,DC=x\nobjectClass: person\n`);
+    const all = dns(['dn: DC=x\nobjectClass: domain\n', 'dn: OU=Users,DC=x\nobjectClass: organizationalUnit\n', ...children].join('\n'));
+    expect(all.at(-1)!.text).toBe('CN=u69999,OU=Users,DC=x');
+    expect(all.at(-1)!.rdns[1]).toBe(all[1].rdns[0]);
+    expect(all.at(-1)!.rdns[2]).toBe(all[0].rdns[0]);
+  });
+
   it('an empty RDN before a known parent is still refused', () => {
     expect(() => dns('dn: DC=x\nobjectClass: domain\n\ndn:  ,DC=x\nobjectClass: person\n')).toThrow(/x\.ldif:4: invalid DN/);
   });

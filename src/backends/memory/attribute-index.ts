@@ -14,10 +14,14 @@ const FEW = 8;
  */
 export class AttributeIndex {
   readonly rules: AttributeRules;
+  /** Whether keys are case-folded text, as for names and mail (see isFolded). */
+  private readonly folds: boolean;
   private readonly name: string;
   /**
    * Most values (names, mail, GUIDs) are held by one entry: its DN key alone; a few entries (a
    * manager's reports) in an array; a set only beyond FEW, as a set costs several times an array.
+   * A load (`addLoaded`) leaves longer arrays (an object class's holders): made a set when first
+   * looked up or written, as a set's insertions would be most of the time indexing a large load.
    */
   private readonly byKey = new Map<string, string | string[] | Set<string>>();
   private sorted: string[] | undefined;
@@ -25,6 +29,7 @@ export class AttributeIndex {
   private readonly values: AttributeValue[] = [];
   private readonly keys: string[] = [];
   private lastValue: AttributeValue | undefined;
+  private readonly classKeys = new Map<string, string>();
   private lastKey: string | undefined;
 
   /**
@@ -41,11 +46,12 @@ export class AttributeIndex {
     // name: Entry.get finds an attribute by any name of its type (its aliases would only repeat it).
     this.name = (def?.name ?? attribute).toLowerCase();
     this.rules = rulesFor(attribute);
+    this.folds = this.rules.syntax === 'string' && !this.rules.exact;
   }
 
   /** Prefix lookups use the same folding as substring matching, which only string syntax shares with equality. */
   get supportsPrefix(): boolean {
-    return this.rules.syntax === 'string' && !this.rules.exact;
+    return this.folds;
   }
 
   add(entry: Entry, dnKey: string): void {
@@ -63,6 +69,22 @@ export class AttributeIndex {
         else this.byKey.set(key, new Set([...held, dnKey]));
       }
     }
+  }
+
+  /**
+   * `add` for a load, which adds each entry once and all of its keys together: an entry already
+   * holding a key can only be the last in its array, so none is searched, and arrays grow past FEW.
+   */
+  addLoaded(entry: Entry, dnKey: string): void {
+    for (const key of this.keysOf(entry)) {
+      const held = this.byKey.get(key);
+      if (held === undefined) this.byKey.set(key, dnKey);
+      else if (typeof held === 'string') {
+        if (held !== dnKey) this.byKey.set(key, [held, dnKey]);
+      } else if (!Array.isArray(held)) held.add(dnKey);
+      else if (held[held.length - 1] !== dnKey) held.push(dnKey);
+    }
+    this.sorted = undefined;
   }
 
   remove(entry: Entry, dnKey: string): void {
@@ -90,7 +112,13 @@ export class AttributeIndex {
   /** DN keys of entries with a value whose equality key is `key`. Callers must not modify the set. */
   equal(key: string): ReadonlySet<string> {
     const held = this.byKey.get(key);
-    return held === undefined ? NONE : typeof held === 'string' ? new Set([held]) : Array.isArray(held) ? new Set(held) : held;
+    if (held === undefined) return NONE;
+    if (typeof held === 'string') return new Set([held]);
+    if (!Array.isArray(held)) return held;
+    const set = new Set(held);
+    // A load's long array: a set from now on, rather than one made at every lookup.
+    if (held.length > FEW) this.byKey.set(key, set);
+    return set;
   }
 
   /** DN keys of entries with a value whose key starts with `prefix` (an already folded initial part). */
@@ -119,9 +147,24 @@ export class AttributeIndex {
   private keyOf(value: AttributeValue): string | undefined {
     if (value !== this.lastValue) {
       this.lastValue = value;
-      this.lastKey = equalityKey(this.rules, value);
+      this.lastKey = this.folds && typeof value === 'string' && isFolded(value) ? value.toLowerCase() : this.classKey(value) ?? equalityKey(this.rules, value);
     }
     return this.lastKey;
+  }
+
+  /**
+   * An object class's key, remembered by its text: every entry names a few of a few dozen classes,
+   * each of whose keys is a schema lookup. Undefined for other syntaxes.
+   */
+  private classKey(value: AttributeValue): string | undefined {
+    if (this.rules.syntax !== 'oid' || typeof value !== 'string') return undefined;
+    let key = this.classKeys.get(value);
+    if (key === undefined) {
+      key = equalityKey(this.rules, value)!;
+      if (this.classKeys.size >= 1024) this.classKeys.clear();
+      this.classKeys.set(value, key);
+    }
+    return key;
   }
 
   private keysOf(entry: Entry): string[] {
@@ -140,4 +183,19 @@ export class AttributeIndex {
     return keys;
   }
 
+}
+
+/**
+ * Whether text needs no more than lower case to be its equality key under case-ignore matching
+ * (`normaliseDnValue` trims and folds runs of spaces): printable ASCII, single spaces between
+ * words. Most names and addresses are; indexing a load then makes no other copy of each.
+ */
+function isFolded(text: string): boolean {
+  const last = text.length - 1;
+  for (let i = 0; i <= last; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x20 && c < 0x7f) continue;
+    if (c !== 0x20 || i === 0 || i === last || text.charCodeAt(i - 1) === 0x20) return false;
+  }
+  return true;
 }

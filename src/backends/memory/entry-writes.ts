@@ -14,8 +14,12 @@ import type { StoredEntry } from './stored-entry.js';
  */
 
 function hasValue(entry: Entry, name: string, value: AttributeValue): boolean {
+  const values = entry.get(name)?.values;
+  if (values === undefined) return false;
+  // The same text (an RDN's value as its entry spells it, nearly always) matches without normalising either.
+  if (typeof value === 'string' && values.includes(value)) return true;
   const want = normalise(name, value);
-  return entry.get(name)?.values.some((v) => normalise(name, v) === want) ?? false;
+  return values.some((v) => normalise(name, v) === want);
 }
 
 /**

@@ -25,11 +25,6 @@ export interface LdifRecord {
   readonly line: number;
 }
 
-interface Line {
-  readonly text: string;
-  readonly number: number;
-}
-
 const ATTRIBUTE = /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)(?:;[A-Za-z0-9-]+)*$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -41,168 +36,274 @@ export type LdifChange = { readonly line: number } & (
   | { readonly kind: 'modrdn'; readonly dn: Dn; readonly newRdn: string; readonly deleteOldRdn: boolean; readonly newSuperior?: Dn }
 );
 
+/**
+ * LDIF as text, as UTF-8 bytes, or as a file read piece by piece (`ldifFile`): a large file is
+ * parsed from its bytes, without a string of it, nor its bytes, whole.
+ */
+export type LdifText = string | Uint8Array | LdifFile;
+
+/** An LDIF file's bytes in pieces, each ending where a record does (after an empty line), valid until the next is asked for. */
+export interface LdifFile {
+  readonly pieces: () => Iterable<Buffer>;
+}
+
 /** Parses RFC 2849 LDIF content (entries, not change records). */
-export function parseLdif(text: string, source: string): LdifRecord[] {
+export function parseLdif(text: LdifText, source: string): LdifRecord[] {
   const shared = sharing();
-  return Array.from(parseBlocks(text, source), (block) => parseRecord(block, source, shared));
+  const records: LdifRecord[] = [];
+  try {
+    for (const block of parseBlocks(piecesOf(text), source)) records.push(parseRecord(block, source, shared));
+  } finally {
+    releaseSplit();
+  }
+  return records;
 }
 
 /**
- * Parses RFC 2849 LDIF: content and change records (add, delete, modify, modrdn/moddn), in order.
- * Added entries come in the memory directory's stored form (read-only, compact): the records of a
- * large file are all held at once before they are loaded.
+ * Parses RFC 2849 LDIF: content and change records (add, delete, modify, modrdn/moddn), in order,
+ * each naming its source (for `applyLdifChanges`). Added entries come in the memory directory's
+ * stored form (read-only, compact): the records of a large file are all held at once before they
+ * are loaded.
  */
-export function parseLdifChanges(text: string, source: string): LdifChange[] {
+export function parseLdifChanges(text: LdifText, source: string): (LdifChange & { readonly source: string })[] {
   const shared = sharing();
-  return Array.from(parseBlocks(text, source), (block) => parseChange(block, source, shared));
+  const changes: (LdifChange & { readonly source: string })[] = [];
+  try {
+    for (const block of parseBlocks(piecesOf(text), source)) changes.push(parseChange(block, source, shared));
+  } finally {
+    releaseSplit();
+  }
+  return changes;
+}
+
+/** The UTF-8 bytes of LDIF text, as a Buffer (a view, not a copy, of bytes given; a file read whole). */
+export function bytesOf(text: LdifText): Buffer {
+  if (typeof text === 'string') return Buffer.from(text, 'utf8');
+  if (text instanceof Uint8Array) return Buffer.isBuffer(text) ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  const copies: Buffer[] = [];
+  for (const piece of text.pieces()) copies.push(Buffer.from(piece));
+  return Buffer.concat(copies);
+}
+
+function piecesOf(text: LdifText): Iterable<Buffer> {
+  return typeof text === 'string' || text instanceof Uint8Array ? [bytesOf(text)] : text.pieces();
+}
+
+/**
+ * One record's logical lines, from `from` to `count - 1`, as places in bytes: no string or object
+ * per line, as a large file has millions. A folded line's parts are joined into bytes of their own.
+ * Reused from record to record.
+ */
+class Block {
+  from = 0;
+  count = 0;
+  readonly bytes: Buffer[] = [];
+  readonly starts: number[] = [];
+  readonly ends: number[] = [];
+  readonly numbers: number[] = [];
+
+  push(bytes: Buffer, start: number, end: number, number: number): void {
+    const i = this.count++;
+    this.bytes[i] = bytes;
+    this.starts[i] = start;
+    this.ends[i] = end;
+    this.numbers[i] = number;
+  }
+
+  /** A line as text: for the version line, not for the lines of entries. */
+  text(i: number): string {
+    return this.bytes[i].toString('utf8', this.starts[i], this.ends[i]);
+  }
 }
 
 /**
  * The records' lines, one record at a time (a large file's lines are never all held), the
  * `version:` line checked and dropped. Lines are unfolded on the way: continuation lines (leading
- * space) joined, comments dropped; one pass without a generator or an object per physical line,
- * as a large file has millions.
+ * space) joined, comments dropped. The text comes in pieces that each end where a record does.
  */
-function* parseBlocks(text: string, source: string): Generator<Line[]> {
-  let block: Line[] = [];
+function* parseBlocks(pieces: Iterable<Buffer>, source: string): Generator<Block> {
+  const block = new Block();
   let first = true;
   let number = 0;
-  // The logical line being read (open): its first physical line (undefined for a comment), its number, its continuations.
+  // The logical line being read (open): its first physical line, whether it is a comment, its number, its continuations.
   let open = false;
-  let head: string | undefined;
+  let comment = false;
+  let headBytes: Buffer = NO_BYTES;
+  let headStart = 0;
+  let headEnd = 0;
   let headNumber = 0;
-  let parts: string[] | undefined;
-  for (let start = 0; start <= text.length + 1; ) {
-    let end = start > text.length ? start : text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const stop = end > start && text.charCodeAt(end - 1) === CR ? end - 1 : end;
-    const at = start;
-    start = end + 1;
+  let parts: Buffer[] | undefined;
+  /** Reads the line of `bytes` from `at` to `stop` (without its newline); true when it ends a record that has lines. */
+  const line = (bytes: Buffer, at: number, stop: number, blank: boolean): boolean => {
     number++;
-    // Past the end: a blank line, so that the last record ends like the others.
-    const blank = at > text.length || stop === at;
-    if (!blank && text.charCodeAt(at) === SPACE) {
+    if (!blank && bytes[at] === SPACE) {
       if (open) {
-        if (head !== undefined) (parts ??= []).push(text.slice(at + 1, stop));
-        continue;
+        if (!comment) (parts ??= [headBytes.subarray(headStart, headEnd)]).push(bytes.subarray(at + 1, stop));
+        return false;
       }
-      if (text.slice(at, stop).trim() !== '') throw new LdifError(source, number, 'continuation line without a line to continue');
+      if (bytes.toString('utf8', at, stop).trim() !== '') throw new LdifError(source, number, 'continuation line without a line to continue');
       // stray spaces between records read as a blank line: the record ends
     } else {
-      if (open && head !== undefined) block.push({ text: parts ? head + parts.join('') : head, number: headNumber });
+      if (open && !comment) {
+        if (parts === undefined) block.push(headBytes, headStart, headEnd, headNumber);
+        else {
+          const joined = Buffer.concat(parts);
+          block.push(joined, 0, joined.length, headNumber);
+        }
+      }
       open = !blank;
       parts = undefined;
       if (open) {
-        head = text.charCodeAt(at) === HASH ? undefined : text.slice(at, stop);
+        comment = bytes[at] === HASH;
+        headBytes = bytes;
+        headStart = at;
+        headEnd = stop;
         headNumber = number;
-        continue;
+        return false;
       }
     }
-    if (block.length === 0) continue;
-    if (first && /^version:/i.test(block[0].text)) {
-      const v = block[0].text.slice('version:'.length).trim();
-      if (v !== '1') throw new LdifError(source, block[0].number, `unsupported LDIF version "${v}"`);
-      block = block.slice(1);
+    if (block.count === 0) return false;
+    if (first && isVersionLine(block)) {
+      const v = block.text(0).slice(VERSION.length).trim();
+      if (v !== '1') throw new LdifError(source, block.numbers[0], `unsupported LDIF version "${v}"`);
+      block.from = 1;
     }
     first = false;
-    if (block.length > 0) yield block;
-    block = [];
+    return block.count > block.from;
+  };
+  for (const bytes of pieces) {
+    const length = bytes.length;
+    for (let start = 0; start < length; ) {
+      let end = start;
+      while (end < length && bytes[end] !== LF) end++;
+      const stop = end > start && bytes[end - 1] === CR ? end - 1 : end;
+      if (line(bytes, start, stop, stop === start)) yield block;
+      if (block.count > 0 && !open) {
+        block.from = 0;
+        block.count = 0;
+      }
+      start = end + 1;
+    }
   }
+  // Past the end: a blank line, so that the last record ends like the others.
+  if (line(NO_BYTES, 0, 0, true)) yield block;
+  headBytes = NO_BYTES;
 }
 
+/** Whether a block's first line starts with `version:`, in any case. */
+function isVersionLine(block: Block): boolean {
+  const bytes = block.bytes[0];
+  const start = block.starts[0];
+  if (block.ends[0] - start < VERSION.length) return false;
+  for (let i = 0; i < VERSION.length; i++) if ((bytes[start + i] | (i < 7 ? 0x20 : 0)) !== VERSION.charCodeAt(i)) return false;
+  return true;
+}
+
+const VERSION = 'version:';
+const NO_BYTES: Buffer = Buffer.alloc(0);
+const LF = 0x0a;
 const CR = 0x0d;
 const SPACE = 0x20;
 const HASH = 0x23;
+const DASH = 0x2d;
 const COLON = 0x3a;
 const LESS_THAN = 0x3c;
 
-function parseRecord(lines: readonly Line[], source: string, { values, dns }: Sharing): LdifRecord {
-  const [dnLine, ...rest] = lines;
-  const entry = new Entry(parseDnLine(dnLine, source, dns));
-  addAttributes((known, value) => entry.addValues(known.stored, [value]), rest, source, values, (line, attribute) => {
-    if (attribute === 'changetype' || attribute === 'control') {
-      fail(source, line, `"${line.text.split(':')[0]}:" records are not supported here: only LDIF content (entries) can be loaded`);
+function parseRecord(block: Block, source: string, { values, dns }: Sharing): LdifRecord {
+  const dnAt = block.from;
+  const entry = new Entry(parseDnLine(block, dnAt, source, dns));
+  addAttributes((known, value) => entry.addValues(known.stored, [value]), block, dnAt + 1, source, values, (known, number) => {
+    if (known.lower === 'changetype' || known.lower === 'control') {
+      throw new LdifError(source, number, `"${known.name}:" records are not supported here: only LDIF content (entries) can be loaded`);
     }
   });
-  return { entry, line: dnLine.number };
+  return { entry, line: block.numbers[dnAt] };
 }
 
-function parseChange(lines: readonly Line[], source: string, { values, dns }: Sharing): LdifChange {
-  const [dnLine, ...rest] = lines;
-  const dn = parseDnLine(dnLine, source, dns);
-  const line = dnLine.number;
-  const typeLine = rest[0] && splitLine(rest[0], source);
-  if (typeLine?.attribute.toLowerCase() === 'control') fail(source, rest[0], '"control:" lines are not supported: leave the controls out');
-  if (typeLine?.attribute.toLowerCase() !== 'changetype') {
-    return { kind: 'add', entry: storedEntry(dn, rest, source, values), line };
+function parseChange(block: Block, source: string, { values, dns, attributes }: Sharing): LdifChange & { readonly source: string } {
+  const dnAt = block.from;
+  const dn = parseDnLine(block, dnAt, source, dns);
+  const line = block.numbers[dnAt];
+  const typeAt = dnAt + 1;
+  if (typeAt < block.count) splitAt(block, typeAt, source);
+  const type = typeAt < block.count ? split.known.lower : undefined;
+  if (type === 'control') throw new LdifError(source, block.numbers[typeAt], '"control:" lines are not supported: leave the controls out');
+  if (type !== 'changetype') {
+    return { kind: 'add', entry: storedEntry(dn, block, typeAt, source, values, attributes), line, source };
   }
-  const body = rest.slice(1);
-  switch (typeLine.value.trim().toLowerCase()) {
+  const changeType = splitValue();
+  const bodyAt = typeAt + 1;
+  switch (changeType.trim().toLowerCase()) {
     case 'add': {
-      return { kind: 'add', entry: storedEntry(dn, body, source, values), line };
+      return { kind: 'add', entry: storedEntry(dn, block, bodyAt, source, values, attributes), line, source };
     }
     case 'delete':
-      if (body.length > 0) fail(source, body[0], 'a "changetype: delete" record has nothing after it');
-      return { kind: 'delete', dn, line };
+      if (bodyAt < block.count) throw new LdifError(source, block.numbers[bodyAt], 'a "changetype: delete" record has nothing after it');
+      return { kind: 'delete', dn, line, source };
     case 'modify':
-      return { kind: 'modify', dn, changes: parseModifications(body, source, values), line };
+      return { kind: 'modify', dn, changes: parseModifications(block, bodyAt, source, values), line, source };
     case 'modrdn':
     case 'moddn':
-      return { kind: 'modrdn', dn, ...parseModRdn(body, rest[0], source), line };
+      return { kind: 'modrdn', dn, ...parseModRdn(block, bodyAt, block.numbers[typeAt], source), line, source };
     default:
-      return fail(source, rest[0], `unknown changetype "${typeLine.value.trim()}" (add, delete, modify, modrdn, moddn)`);
+      throw new LdifError(source, block.numbers[typeAt], `unknown changetype "${changeType.trim()}" (add, delete, modify, modrdn, moddn)`);
   }
 }
 
 /** `add: attr` / `delete: attr` / `replace: attr`, its values, and `-` after each. */
-function parseModifications(lines: readonly Line[], source: string, values: ValueCopies): Modification[] {
+function parseModifications(block: Block, from: number, source: string, values: ValueCopies): Modification[] {
   const changes: Modification[] = [];
-  let current: { operation: ModificationOperation; name: string; entry: Entry; line: Line } | undefined;
+  let current: { operation: ModificationOperation; name: string; entry: Entry } | undefined;
   const close = () => {
     if (!current) return;
     const attribute = current.entry.get(current.name);
     changes.push({ operation: current.operation, attribute: { name: current.name, values: attribute?.values ?? [] } });
     current = undefined;
   };
-  for (const line of lines) {
-    if (line.text === '-') {
-      if (!current) fail(source, line, '"-" without a change before it');
+  for (let i = from; i < block.count; i++) {
+    const number = block.numbers[i];
+    if (block.ends[i] - block.starts[i] === 1 && block.bytes[i][block.starts[i]] === DASH) {
+      if (!current) throw new LdifError(source, number, '"-" without a change before it');
       close();
       continue;
     }
-    const { attribute, kind, value } = splitLine(line, source);
+    splitAt(block, i, source);
+    const { known, kind } = split;
+    const attribute = known.name;
     if (!current) {
-      const operation = attribute.toLowerCase();
+      const operation = known.lower;
       if (operation !== 'add' && operation !== 'delete' && operation !== 'replace') {
-        fail(source, line, `expected "add:", "delete:" or "replace:", found "${attribute}:"`);
+        throw new LdifError(source, number, `expected "add:", "delete:" or "replace:", found "${attribute}:"`);
       }
+      const value = splitValue();
       const name = withoutBinaryOption(value.trim());
-      if (!ATTRIBUTE.test(name)) fail(source, line, `invalid attribute description "${value.trim()}"`);
-      current = { operation: operation as ModificationOperation, name, entry: new Entry(Dn.root), line };
+      if (!ATTRIBUTE.test(name)) throw new LdifError(source, number, `invalid attribute description "${value.trim()}"`);
+      current = { operation: operation as ModificationOperation, name, entry: new Entry(Dn.root) };
       continue;
     }
     if (withoutBinaryOption(attribute).toLowerCase() !== current.name.toLowerCase()) {
-      fail(source, line, `a value of "${attribute}" in the change of "${current.name}" (missing "-"?)`);
+      throw new LdifError(source, number, `a value of "${attribute}" in the change of "${current.name}" (missing "-"?)`);
     }
-    if (kind === 'url') fail(source, line, `"${attribute}:<" URL values are not supported: inline the value as base64 ("${attribute}:: …")`);
-    current.entry.addValues(current.name, [toValue(syntaxOf(attribute) === 'binary', kind, kind === 'text' ? values.copy(value) : value)]);
+    if (kind === 'url') throw new LdifError(source, number, `"${attribute}:<" URL values are not supported: inline the value as base64 ("${attribute}:: …")`);
+    current.entry.addValues(current.name, [valueOf(syntaxOf(attribute) === 'binary', values)]);
   }
   close();
   return changes;
 }
 
-function parseModRdn(lines: readonly Line[], typeLine: Line, source: string): { newRdn: string; deleteOldRdn: boolean; newSuperior?: Dn } {
-  const fields = new Map<string, { value: string; line: Line }>();
-  for (const line of lines) {
-    const { attribute, kind, value } = splitLine(line, source);
-    const name = attribute.toLowerCase();
-    if (name !== 'newrdn' && name !== 'deleteoldrdn' && name !== 'newsuperior') fail(source, line, `unexpected "${attribute}:" in a modrdn record`);
-    fields.set(name, { value: kind === 'base64' ? decodeUtf8(value, line, source) : value.trim(), line });
+function parseModRdn(block: Block, from: number, typeLine: number, source: string): { newRdn: string; deleteOldRdn: boolean; newSuperior?: Dn } {
+  const fields = new Map<string, { value: string; line: number }>();
+  for (let i = from; i < block.count; i++) {
+    const number = block.numbers[i];
+    splitAt(block, i, source);
+    const name = split.known.lower;
+    if (name !== 'newrdn' && name !== 'deleteoldrdn' && name !== 'newsuperior') throw new LdifError(source, number, `unexpected "${split.known.name}:" in a modrdn record`);
+    fields.set(name, { value: split.kind === 'base64' ? decodeUtf8(split.base64, number, source) : splitValue().trim(), line: number });
   }
   const newRdn = fields.get('newrdn');
   const deleteOldRdn = fields.get('deleteoldrdn');
-  if (!newRdn) return fail(source, typeLine, 'a modrdn record needs "newrdn:"');
-  if (deleteOldRdn && deleteOldRdn.value !== '0' && deleteOldRdn.value !== '1') fail(source, deleteOldRdn.line, '"deleteoldrdn:" must be 0 or 1');
+  if (!newRdn) throw new LdifError(source, typeLine, 'a modrdn record needs "newrdn:"');
+  if (deleteOldRdn && deleteOldRdn.value !== '0' && deleteOldRdn.value !== '1') throw new LdifError(source, deleteOldRdn.line, '"deleteoldrdn:" must be 0 or 1');
   const superior = fields.get('newsuperior');
   return {
     newRdn: newRdn.value,
@@ -211,64 +312,83 @@ function parseModRdn(lines: readonly Line[], typeLine: Line, source: string): { 
   };
 }
 
-function parseDnLine(dnLine: Line, source: string, dns: KnownDns): Dn {
-  const head = splitLine(dnLine, source);
-  if (head.attribute.toLowerCase() !== 'dn') fail(source, dnLine, `expected "dn:", found "${head.attribute}:"`);
-  const text = head.kind === 'base64' ? decodeUtf8(head.value, dnLine, source) : detached(head.value);
-  return dns.parse(text) ?? dns.add(parseDn(text, dnLine, source));
+function parseDnLine(block: Block, at: number, source: string, dns: KnownDns): Dn {
+  const number = block.numbers[at];
+  splitAt(block, at, source);
+  if (split.known.lower !== 'dn') throw new LdifError(source, number, `expected "dn:", found "${split.known.name}:"`);
+  const text = split.kind === 'base64' ? decodeUtf8(split.base64, number, source) : textOf(split.bytes, split.start, split.end);
+  return dns.parse(text) ?? dns.add(parseDn(text, number, source));
 }
 
-function parseDn(text: string, line: Line, source: string): Dn {
+function parseDn(text: string, line: number, source: string): Dn {
   try {
     return Dn.parse(text);
   } catch (err) {
-    return fail(source, line, err instanceof LdapError ? err.message : `invalid DN "${text}"`);
+    throw new LdifError(source, line, err instanceof LdapError ? err.message : `invalid DN "${text}"`);
   }
 }
 
 /** An added entry's lines read straight into the stored form, without a plain Entry (and its map) per record. */
-function storedEntry(dn: Dn, lines: readonly Line[], source: string, values: ValueCopies): StoredEntry {
-  const attributes = new RecordAttributes();
-  addAttributes((known, value) => attributes.add(known, value), lines, source, values);
-  return StoredEntry.from(dn, attributes.list);
+function storedEntry(dn: Dn, block: Block, from: number, source: string, values: ValueCopies, attributes: RecordAttributes): StoredEntry {
+  attributes.clear();
+  addAttributes((known, value) => attributes.add(known, value), block, from, source, values);
+  return StoredEntry.fromList(dn, attributes.list, attributes.count);
 }
 
-/** A record's attributes in the order read, values grouped by type and options as an Entry groups them. */
+/**
+ * A record's attributes in the order read, values grouped by type and options as an Entry groups
+ * them: `count` of `list`, whose objects and arrays are reused from record to record (the stored
+ * entry keeps none of them).
+ */
 class RecordAttributes {
-  readonly list: { readonly name: string; readonly values: AttributeValue[] }[] = [];
+  readonly list: { name: string; readonly values: AttributeValue[] }[] = [];
+  count = 0;
   private readonly keys: string[] = [];
 
+  clear(): void {
+    this.count = 0;
+  }
+
   add(known: AttributeName, value: AttributeValue): void {
-    const i = this.keys.indexOf(known.key); // a few dozen attributes: a scan costs less than a map
-    if (i >= 0) this.list[i].values.push(value);
+    for (let i = 0; i < this.count; i++) {
+      // a few dozen attributes: a scan costs less than a map
+      if (this.keys[i] === known.key) {
+        this.list[i].values.push(value);
+        return;
+      }
+    }
+    const i = this.count++;
+    this.keys[i] = known.key;
+    const attribute = this.list[i];
+    if (attribute === undefined) this.list.push({ name: known.stored, values: [value] });
     else {
-      this.keys.push(known.key);
-      this.list.push({ name: known.stored, values: [value] });
+      attribute.name = known.stored;
+      attribute.values.length = 0;
+      attribute.values.push(value);
     }
   }
 }
 
-/** A record's `attribute: value` lines into `add`; `check` sees each line's lower-case attribute first. */
+/** A record's `attribute: value` lines from `from` into `add`; `check` sees each line's attribute first. */
 function addAttributes(
   add: (known: AttributeName, value: AttributeValue) => void,
-  lines: readonly Line[],
+  block: Block,
+  from: number,
   source: string,
   values: ValueCopies,
-  check?: (line: Line, attribute: string) => void,
+  check?: (known: AttributeName, number: number) => void,
 ): void {
-  for (const line of lines) {
-    const { attribute, known, kind, value } = splitLine(line, source);
+  for (let i = from; i < block.count; i++) {
+    splitAt(block, i, source);
+    const known = split.known;
     const lower = known.lower;
-    check?.(line, lower);
-    if (lower === 'dn') fail(source, line, 'second "dn:" in one record (missing blank line between entries?)');
-    if (lower === 'changetype') fail(source, line, '"changetype:" must come right after "dn:"');
-    if (kind === 'url') fail(source, line, `"${attribute}:<" URL values are not supported: inline the value as base64 ("${attribute}:: …")`);
-    add(known, toValue(known.binary, kind, kind === 'text' ? values.copy(value) : value));
+    const number = block.numbers[i];
+    check?.(known, number);
+    if (lower === 'dn') throw new LdifError(source, number, 'second "dn:" in one record (missing blank line between entries?)');
+    if (lower === 'changetype') throw new LdifError(source, number, '"changetype:" must come right after "dn:"');
+    if (split.kind === 'url') throw new LdifError(source, number, `"${known.name}:<" URL values are not supported: inline the value as base64 ("${known.name}:: …")`);
+    add(known, valueOf(known.binary, values));
   }
-}
-
-function fail(source: string, line: Line, detail: string): never {
-  throw new LdifError(source, line.number, detail);
 }
 
 /**
@@ -280,15 +400,16 @@ function fail(source: string, line: Line, detail: string): never {
 export function applyLdifChanges(changes: readonly (LdifChange & { readonly source: string })[]): (LdifRecord & { readonly source: string })[] {
   const entries = new Map<string, LdifRecord & { readonly source: string }>();
   for (const change of changes) {
+    if (change.kind === 'add') {
+      const first = entries.get(change.entry.dn.key);
+      if (first) throw new LdifError(change.source, change.line, `duplicate entry "${change.entry.dn.text}" (first defined at ${first.source}:${first.line})`);
+      // The change itself is the record (entry, line, source): no object more per entry of a large file.
+      entries.set(change.entry.dn.key, change);
+      continue;
+    }
     const at = (detail: string): never => {
       throw new LdifError(change.source, change.line, detail);
     };
-    if (change.kind === 'add') {
-      const first = entries.get(change.entry.dn.key);
-      if (first) at(`duplicate entry "${change.entry.dn.text}" (first defined at ${first.source}:${first.line})`);
-      entries.set(change.entry.dn.key, { entry: change.entry, line: change.line, source: change.source });
-      continue;
-    }
     const record = entries.get(change.dn.key) ?? at(`${change.kind}: no entry "${change.dn.text}" (added by none of the records before it)`);
     try {
       switch (change.kind) {
@@ -321,54 +442,78 @@ export function applyLdifChanges(changes: readonly (LdifChange & { readonly sour
 }
 
 /**
- * Copies of text values that keep no part of the LDIF text alive: V8 holds a substring of 13 or
- * more characters as a view on its whole source, so each value would keep the file in memory as
- * long as its entry. Short values repeat across entries (object classes, departments, flags):
- * those seen recently are shared instead of copied again.
+ * Text values read from the bytes, each a string of its own (a slice of a string of the whole
+ * file would keep the file in memory as long as its entry). Short values repeat across entries
+ * (object classes, departments, flags): those seen recently are shared instead of made again.
  */
 class ValueCopies {
   /**
-   * The last value seen in each of a fixed number of slots, chosen by a hash of the text: no
-   * allocation per value (a map emptied when full makes its tables again and again while a large
-   * file loads, most of the load's garbage), and a frequent value stays until another displaces it.
+   * The last value seen in each of a fixed number of slots, chosen by a hash of its bytes: no
+   * allocation for a value seen, and a frequent value stays until another displaces it.
    */
   private readonly recent: (string | undefined)[] = new Array<string | undefined>(4096).fill(undefined);
 
-  copy(value: string): string {
-    if (value.length > 32) return detached(value);
-    let hash = 0x811c9dc5; // FNV-1a
-    for (let i = 0; i < value.length; i++) hash = Math.imul(hash ^ value.charCodeAt(i), 0x01000193);
+  text(bytes: Buffer, start: number, end: number): string {
+    if (end - start > 32) return textOf(bytes, start, end);
+    let hash = FNV_OFFSET;
+    let all = 0;
+    for (let i = start; i < end; i++) {
+      const c = bytes[i];
+      all |= c;
+      hash = Math.imul(hash ^ c, FNV_PRIME);
+    }
+    if (all >= 0x80) return bytes.toString('utf8', start, end);
     const slot = (hash >>> 0) & 4095;
     const seen = this.recent[slot];
-    if (seen === value) return seen;
-    const copy = detached(value);
-    this.recent[slot] = copy;
-    return copy;
+    if (seen !== undefined && spells(seen, bytes, start, end)) return seen;
+    const text = bytes.toString('latin1', start, end);
+    this.recent[slot] = text;
+    return text;
   }
 }
 
-/** What the records of one text share: value copies, and DNs that entries below them are built on. */
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** Bytes as text: ASCII (nearly all LDIF) decoded as Latin-1, which costs less than UTF-8's decoder and gives the same string. */
+function textOf(bytes: Buffer, start: number, end: number): string {
+  for (let i = start; i < end; i++) if (bytes[i] >= 0x80) return bytes.toString('utf8', start, end);
+  return bytes.toString('latin1', start, end);
+}
+
+/** Whether an ASCII string is these bytes. */
+function spells(text: string, bytes: Buffer, start: number, end: number): boolean {
+  if (text.length !== end - start) return false;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== bytes[start + i]) return false;
+  return true;
+}
+
+/** What the records of one text share: value copies, DNs that entries below them are built on, a record's attributes. */
 interface Sharing {
   readonly values: ValueCopies;
   readonly dns: KnownDns;
+  readonly attributes: RecordAttributes;
 }
 
-const sharing = (): Sharing => ({ values: new ValueCopies(), dns: new KnownDns() });
+const sharing = (): Sharing => ({ values: new ValueCopies(), dns: new KnownDns(), attributes: new RecordAttributes() });
 
 /**
  * The DNs of the records read so far, by text, for the records below them: a child's DN is its
  * own RDN on its parent's Dn, sharing the parent's RDN objects, so a large tree holds each
  * ancestor's RDNs once (the memory directory keeps these Dns) and parses one RDN per entry.
- * Bounded: parents usually come shortly before their children.
+ * Bounded, in two generations: when the newer fills it becomes the older, and a DN found in the
+ * older moves to the newer, so that a parent of many (an OU of 100,000 users) stays while leaves
+ * go.
  */
 class KnownDns {
-  private readonly byText = new Map<string, Dn>();
+  private newer = new Map<string, Dn>();
+  private older = new Map<string, Dn>();
 
   /** The DN built on a known parent, or undefined (no known parent, or text the full parse must judge). */
   parse(text: string): Dn | undefined {
     // The first comma whose remainder is a known DN ends the RDN, unless it was escaped: then the RDN does not parse alone.
     for (let comma = text.indexOf(','); comma > 0; comma = text.indexOf(',', comma + 1)) {
-      const parent = this.byText.get(text.slice(comma + 1));
+      const parent = this.known(text.slice(comma + 1));
       if (parent === undefined) continue;
       try {
         const own = Dn.parse(text.slice(0, comma));
@@ -381,16 +526,24 @@ class KnownDns {
   }
 
   add(dn: Dn): Dn {
-    if (this.byText.size >= 65_536) this.byText.clear();
-    this.byText.set(dn.text, dn);
+    if (this.newer.size >= KNOWN_DNS) {
+      this.older = this.newer;
+      this.newer = new Map();
+    }
+    this.newer.set(dn.text, dn);
     return dn;
+  }
+
+  private known(text: string): Dn | undefined {
+    const dn = this.newer.get(text);
+    if (dn !== undefined) return dn;
+    const old = this.older.get(text);
+    return old === undefined ? undefined : this.add(old);
   }
 }
 
-/** A flat copy of a string (a JSON round trip: lossless, and the cheapest copy V8 offers). */
-function detached(value: string): string {
-  return value.length < 13 ? value : (JSON.parse(JSON.stringify(value)) as string);
-}
+/** DNs each generation of KnownDns holds. */
+const KNOWN_DNS = 32_768;
 
 type ValueKind = 'text' | 'base64' | 'url';
 
@@ -405,19 +558,14 @@ interface AttributeName {
   readonly binary: boolean;
 }
 
-/**
- * Attribute descriptions seen, checked once each and kept as flat copies: a slice of the LDIF text
- * given to a cache (the schema's keys by spelling) would keep the whole file in memory. Bounded,
- * as any text may be loaded.
- */
+/** Attribute descriptions seen, checked once each. Bounded, as any text may be loaded. */
 const attributeNames = new Map<string, AttributeName>();
 
-function attributeName(text: string, line: Line, source: string): AttributeName {
-  let known = attributeNames.get(text);
+function attributeName(name: string, line: number, source: string): AttributeName {
+  let known = attributeNames.get(name);
   if (known === undefined) {
-    if (!ATTRIBUTE.test(text)) throw new LdifError(source, line.number, `invalid attribute description "${text}"`);
+    if (!ATTRIBUTE.test(name)) throw new LdifError(source, line, `invalid attribute description "${name}"`);
     if (attributeNames.size >= 4096) attributeNames.clear();
-    const name = detached(text);
     const stored = withoutBinaryOption(name);
     known = { name, lower: name.toLowerCase(), stored, key: descriptionKey(stored), binary: syntaxOf(name) === 'binary' };
     attributeNames.set(name, known);
@@ -425,38 +573,80 @@ function attributeName(text: string, line: Line, source: string): AttributeName 
   return known;
 }
 
-function splitLine(line: Line, source: string): { attribute: string; known: AttributeName; kind: ValueKind; value: string } {
-  const colon = line.text.indexOf(':');
-  // The line is not quoted: it may be a password whose colon was forgotten.
-  if (colon <= 0) throw new LdifError(source, line.number, 'expected "attribute: value", found a line without one');
-  const known = attributeName(line.text.slice(0, colon), line, source);
-  const attribute = known.name;
-  const text = line.text;
-  let at = colon + 1;
-  const marker = text.charCodeAt(at);
-  const kind: ValueKind = marker === COLON ? 'base64' : marker === LESS_THAN ? 'url' : 'text';
-  if (kind !== 'text') at++;
-  if (kind !== 'base64') while (text.charCodeAt(at) === SPACE) at++;
-  const value = kind === 'base64' ? text.slice(at).replace(/\s+/g, '') : text.slice(at);
-  if (kind === 'base64' && (!BASE64.test(value) || value.length % 4 === 1)) {
-    throw new LdifError(source, line.number, `invalid base64 value for "${attribute}"`);
-  }
-  return { attribute, known, kind, value };
+/**
+ * The descriptions of the names read last, in slots chosen by a hash of their bytes: a line's
+ * name is found without making its string (most lines of a file spell one of a few dozen names).
+ */
+const recentNames: (AttributeName | undefined)[] = new Array<AttributeName | undefined>(1024).fill(undefined);
+
+/**
+ * The parts of the line `splitAt` read last, set in place rather than returned in an object per
+ * line: its attribute, the kind of value, where the value's bytes are, and for base64 the value
+ * without its spaces (checked).
+ */
+const split = { known: undefined as unknown as AttributeName, kind: 'text' as ValueKind, bytes: NO_BYTES, start: 0, end: 0, base64: '' };
+
+/** Lets go of the bytes split last: held, they would keep a whole file in memory. */
+function releaseSplit(): void {
+  split.bytes = NO_BYTES;
+  split.base64 = '';
 }
 
-function toValue(binary: boolean, kind: ValueKind, value: string): AttributeValue {
-  if (kind !== 'base64') return binary ? Buffer.from(value, 'utf8') : value;
-  const bytes = Buffer.from(value, 'base64');
+function splitAt(block: Block, i: number, source: string): void {
+  const bytes = block.bytes[i];
+  const start = block.starts[i];
+  const end = block.ends[i];
+  const number = block.numbers[i];
+  let colon = start;
+  let hash = FNV_OFFSET;
+  for (; colon < end && bytes[colon] !== COLON; colon++) hash = Math.imul(hash ^ bytes[colon], FNV_PRIME);
+  // The line is not quoted: it may be a password whose colon was forgotten.
+  if (colon === end || colon === start) throw new LdifError(source, number, 'expected "attribute: value", found a line without one');
+  const slot = (hash >>> 0) & 1023;
+  let known = recentNames[slot];
+  if (known === undefined || !spells(known.name, bytes, start, colon)) {
+    known = attributeName(bytes.toString('utf8', start, colon), number, source);
+    recentNames[slot] = known;
+  }
+  let at = colon + 1;
+  const marker = at < end ? bytes[at] : -1;
+  const kind: ValueKind = marker === COLON ? 'base64' : marker === LESS_THAN ? 'url' : 'text';
+  if (kind !== 'text') at++;
+  if (kind !== 'base64') while (at < end && bytes[at] === SPACE) at++;
+  split.known = known;
+  split.kind = kind;
+  split.bytes = bytes;
+  split.start = at;
+  split.end = end;
+  if (kind === 'base64') {
+    const value = bytes.toString('utf8', at, end).replace(/\s+/g, '');
+    if (!BASE64.test(value) || value.length % 4 === 1) throw new LdifError(source, number, `invalid base64 value for "${known.name}"`);
+    split.base64 = value;
+  }
+}
+
+/** The value of the line split last as text (base64 as written, without spaces): for change records' fields. */
+function splitValue(): string {
+  return split.kind === 'base64' ? split.base64 : split.bytes.toString('utf8', split.start, split.end);
+}
+
+/** The value of the line split last: text (copied or shared), or bytes for a binary attribute or base64 that is not UTF-8. */
+function valueOf(binary: boolean, values: ValueCopies): AttributeValue {
+  if (split.kind !== 'base64') {
+    const text = values.text(split.bytes, split.start, split.end);
+    return binary ? Buffer.from(text, 'utf8') : text;
+  }
+  const bytes = Buffer.from(split.base64, 'base64');
   if (binary) return bytes;
   // Text that is not UTF-8 stays bytes rather than being silently corrupted by decoding.
   const text = bytes.toString('utf8');
   return Buffer.from(text, 'utf8').equals(bytes) ? text : bytes;
 }
 
-function decodeUtf8(base64: string, line: Line, source: string): string {
+function decodeUtf8(base64: string, line: number, source: string): string {
   const bytes = Buffer.from(base64, 'base64');
   const text = bytes.toString('utf8');
-  if (!Buffer.from(text, 'utf8').equals(bytes)) throw new LdifError(source, line.number, 'base64 DN is not valid UTF-8');
+  if (!Buffer.from(text, 'utf8').equals(bytes)) throw new LdifError(source, line, 'base64 DN is not valid UTF-8');
   return text;
 }
 

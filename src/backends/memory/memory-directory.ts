@@ -23,7 +23,7 @@ import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, ty
 import { adLogon, computedAccountControl, withPasswordChanged } from './ad-account-state.js';
 import { AttributeIndex } from './attribute-index.js';
 import { applyModifications, checkNewEntry, checkUserWrite, inStoredForm, renamedEntry, storedForm } from './entry-writes.js';
-import { LdifError, parseLdif, type LdifRecord } from './ldif.js';
+import { LdifError, parseLdif, type LdifRecord, type LdifText } from './ldif.js';
 import { expandObjectCategory, objectCategoryOf, setObjectCategory } from './object-category.js';
 import { StoredEntry } from './stored-entry.js';
 import { admitPasswords, checkNewPassword, governingPolicy, policyBind, qualityError, withPolicyChange, type Policy } from './password-policy.js';
@@ -41,7 +41,8 @@ interface Node {
 export interface LdifSource {
   /** Shown in load errors, e.g. the file name. */
   readonly name: string;
-  readonly text: string;
+  /** The LDIF, as text or as a file's bytes (read without decoding the whole file). */
+  readonly text: LdifText;
 }
 
 export interface MemoryOptions {
@@ -135,20 +136,20 @@ export class MemoryDirectory implements Directory {
     // Every entry's DN key by its text before any is indexed: groups and managers may come before the entries they name.
     for (const { entry } of records) dir.dnKeys.set(entry.dn.text, entry.dn.key);
     const backLinks = dir.ad && memberOfByKey(records.map((r) => r.entry), dir.dnKeys);
-    const where = new Map<string, { readonly source: string; readonly line: number }>();
     const now = [generalizedTime()]; // one string shared by the loaded entries
     for (const record of records) {
-      const { entry, line, source } = record;
-      const fail = (detail: string): never => {
-        throw new LdifError(source, line, detail);
-      };
+      const { entry } = record;
       const dn = entry.dn;
-      if (!dn.isWithin(dir.suffix)) fail(`entry "${dn.text}" is outside the naming context "${dir.suffix.text}"`);
-      const first = where.get(dn.key);
-      if (first) fail(`duplicate entry "${dn.text}" (first defined at ${first.source}:${first.line})`);
-      const parent = dn.equals(dir.suffix) ? undefined : dir.nodes.get(dn.parentKey!);
-      if (!dn.equals(dir.suffix) && !parent) fail(`parent of "${dn.text}" does not exist`);
-      if (!entry.get('objectClass')?.values.length) fail(`entry "${dn.text}" has no objectClass`);
+      if (!dn.isWithin(dir.suffix)) loadError(record, `entry "${dn.text}" is outside the naming context "${dir.suffix.text}"`);
+      if (dir.nodes.has(dn.key)) {
+        // Found again only for the error: a map of where each entry came from would cost every load.
+        const first = records.find((r) => r.entry.dn.key === dn.key)!;
+        loadError(record, `duplicate entry "${dn.text}" (first defined at ${first.source}:${first.line})`);
+      }
+      const isSuffix = dn.equals(dir.suffix);
+      const parent = isSuffix ? undefined : dir.loadedParent(dn);
+      if (!isSuffix && !parent) loadError(record, `parent of "${dn.text}" does not exist`);
+      if (!entry.get('objectClass')?.values.length) loadError(record, `entry "${dn.text}" has no objectClass`);
       const added: Attribute[] = [];
       if (!entry.has('createTimestamp')) added.push({ name: 'createTimestamp', values: now });
       if (!entry.has('modifyTimestamp')) added.push({ name: 'modifyTimestamp', values: now });
@@ -159,11 +160,10 @@ export class MemoryDirectory implements Directory {
         if (category !== undefined) added.push({ name: 'objectCategory', values: [category] });
         dir.usn = highestUsn(entry, dir.usn);
       }
-      dir.insert(loadedForm(entry, parent && !builtOn(dn, parent.entry.dn) ? dn.sharingParent(parent.entry.dn) : dn, added), false);
-      where.set(dn.key, record);
+      dir.insertLoaded(loadedForm(entry, parent && !builtOn(dn, parent.entry.dn) ? dn.sharingParent(parent.entry.dn) : dn, added), parent);
     }
     // One index at a time over every entry: its tables stay in the processor's cache, as ten built entry by entry do not.
-    for (const index of dir.indexes.values()) for (const [key, node] of dir.nodes) index.add(node.entry, key);
+    for (const index of dir.indexes.values()) for (const [key, node] of dir.nodes) index.addLoaded(node.entry, key);
     dir.journal = journal;
     return dir;
   }
@@ -617,8 +617,25 @@ export class MemoryDirectory implements Directory {
     }
   }
 
-  /** `indexed` false: the load, which indexes every entry once all are in. */
-  private insert(written: Entry, indexed = true): void {
+  /**
+   * The node of a loaded entry's parent. Found by the parent's DN as the entry spells it, whose
+   * key the load holds already (LDIF names parents as they name themselves): a key worked out from
+   * the entry's DN would normalise its RDN again.
+   */
+  private loadedParent(dn: Dn): Node | undefined {
+    const own = dn.rdns[0].text.length;
+    const key = dn.text.charCodeAt(own) === COMMA ? this.dnKeys.get(dn.text.slice(own + 1)) : undefined;
+    return this.nodes.get(key ?? dn.parentKey!);
+  }
+
+  /** A loaded entry under its parent's node: the load keyed every entry's DN text before and indexes every entry once all are in. */
+  private insertLoaded(entry: StoredEntry, parent: Node | undefined): void {
+    const key = entry.dn.key;
+    this.nodes.set(key, { entry, parentKey: parent?.entry.dn.key });
+    if (parent) (parent.children ??= new Set()).add(key);
+  }
+
+  private insert(written: Entry): void {
     const entry = StoredEntry.of(written);
     const key = entry.dn.key;
     this.journal?.push({ key, previous: undefined });
@@ -629,7 +646,7 @@ export class MemoryDirectory implements Directory {
     this.dnKeys.set(entry.dn.text, key);
     this.usage?.note(entry);
     if (parent) (parent.children ??= new Set()).add(key);
-    if (indexed) for (const index of this.indexes.values()) index.add(entry, key);
+    for (const index of this.indexes.values()) index.add(entry, key);
   }
 
   private remove(node: Node): void {
@@ -650,6 +667,13 @@ export class MemoryDirectory implements Directory {
     this.usage?.note(entry);
     for (const index of this.indexes.values()) index.add(entry, key);
   }
+}
+
+const COMMA = 0x2c;
+
+/** A load error pointing at the record's file and line. */
+function loadError(record: { readonly source: string; readonly line: number }, detail: string): never {
+  throw new LdifError(record.source, record.line, detail);
 }
 
 function isUserPassword(name: string): boolean {

@@ -29,18 +29,28 @@ export class StoredEntry extends Entry {
 
   /** An entry of these attributes (each description once, as an Entry holds them), those without values left out. */
   static from(dn: Dn, attributes: Iterable<Attribute>): StoredEntry {
+    const list = Array.isArray(attributes) ? (attributes as readonly Attribute[]) : [...attributes];
+    return StoredEntry.fromList(dn, list, list.length);
+  }
+
+  /** `from` the first `count` attributes of a list (a parser's, reused for the next record: none of its arrays is kept). */
+  static fromList(dn: Dn, list: readonly Attribute[], count: number): StoredEntry {
+    let held = 0;
+    for (let i = 0; i < count; i++) if (list[i].values.length > 0) held++;
+    // Sized once: an array grown by push keeps room for more, in each of a forest's entries.
+    const slots = new Array<Slot>(held);
     let shape = Shape.root();
-    const slots: Slot[] = [];
-    for (const a of attributes) {
+    let next = 0;
+    for (let i = 0; i < count; i++) {
+      const a = list[i];
       if (a.values.length === 0) continue;
       // Bytes (GUIDs, SIDs) as one-byte strings: a Buffer object costs several times its bytes.
       const bytes = a.values.every((v) => typeof v !== 'string');
       const values = bytes ? a.values.map((v) => (v as Buffer).toString('latin1')) : a.values;
       shape = shape.with(a.name, bytes);
-      slots.push(values.length === 1 ? values[0] : sharedValues(values));
+      slots[next++] = values.length === 1 ? values[0] : sharedValues(values);
     }
-    // A copy of the exact size: an array grown by push keeps room for more, in each of a forest's entries.
-    return make(dn, shape, slots.slice());
+    return make(dn, shape, slots);
   }
 
   /**
@@ -222,13 +232,35 @@ class Shape {
     return Shape.current;
   }
 
+  /** The description `slotOf` was asked last and its answer: an index or a filter asks every entry (most of one shape) the same. */
+  private lastAsked: string | undefined;
+  private lastSlot: number | undefined;
+
   /** The slot of an attribute description (any name, alias or OID of the type, options kept apart). */
   slotOf(description: string): number | undefined {
-    return this.slots.get(descriptionKey(description));
+    if (description === this.lastAsked) return this.lastSlot;
+    const slot = this.slots.get(descriptionKey(description));
+    this.lastAsked = description;
+    this.lastSlot = slot;
+    return slot;
   }
+
+  /** The shape `with` gave last, and for which name and kind: entries loaded alike take the same step again and again. */
+  private lastName: string | undefined;
+  private lastBytes = false;
+  private last: Shape | undefined;
 
   /** This shape with one more attribute (an Entry holds each description key once). */
   with(name: string, bytes: boolean): Shape {
+    if (name === this.lastName && bytes === this.lastBytes) return this.last!;
+    const shape = this.step(name, bytes);
+    this.lastName = name;
+    this.lastBytes = bytes;
+    this.last = shape;
+    return shape;
+  }
+
+  private step(name: string, bytes: boolean): Shape {
     const next = bytes ? this.nextBytes : this.next;
     let shape = next.get(name);
     if (shape === undefined) {
