@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { ConfigError, ConfigErrors } from './config/config-error.js';
 import type { LoadedConfig } from './config/load.js';
@@ -8,6 +8,7 @@ import type { ForestConfig } from './config/schema.js';
 import { Dn } from './core/dn.js';
 import type { Directory } from './core/directory.js';
 import type { SchemaUsage } from './core/schema-usage.js';
+import { ldifFile } from './backends/memory/ldif-file.js';
 import { MemoryDirectory } from './backends/memory/memory-directory.js';
 import type { DisconnectNotice } from './frontend/connection.js';
 import { startFrontEnd, type FrontEnd } from './frontend/listener.js';
@@ -419,7 +420,11 @@ export async function openForest(forest: ForestConfig, index: number, logger: Lo
   const sources = await Promise.all(
     forest.ldif.map(async (file, j) => {
       try {
-        return { name: file, text: await readFile(file, 'utf8') };
+        // Checked here to name the key; read piece by piece as it is parsed, never whole (ldif-file.ts).
+        const handle = await open(file, 'r');
+        const info = await handle.stat().finally(() => handle.close());
+        if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: info.isDirectory() ? 'EISDIR' : 'not a regular file' });
+        return { name: file, text: ldifFile(file) };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? 'error';
         throw new ConfigErrors([new ConfigError(['forests', index, 'ldif', j], `cannot read ${file}: ${code}`)]);

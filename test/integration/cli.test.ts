@@ -60,7 +60,12 @@ describe('canopy command line', () => {
     writeFileSync(file, 'forests:\n  - { name: a, backend: memory, base: "dc=a", ldif: [nowhere.ldif] }\n');
     const r = run(['serve', '--config', file]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('forests[0].ldif[0]: cannot read');
+    expect(r.stderr).toContain(`forests[0].ldif[0]: cannot read ${join(dir, 'nowhere.ldif')}: ENOENT`);
+    // A folder is no LDIF file for serve (the mock reads folders): named too, not a raw read error.
+    writeFileSync(file, `forests:\n  - { name: a, backend: memory, base: "dc=a", ldif: ["${dir}"] }\n`);
+    const folder = run(['serve', '--config', file]);
+    expect(folder.status).toBe(1);
+    expect(folder.stderr).toContain(`forests[0].ldif[0]: cannot read ${dir}: EISDIR`);
   });
 
   it('validate accepts the default configuration', () => {
