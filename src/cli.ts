@@ -124,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
     return -1; // keep running
   } catch (err) {
     if (err instanceof ConfigErrors) {
-      process.stderr.write(`canopy: invalid configuration ${file}:\n${err.message.replace(/^/gm, '  ')}\n`);
+      process.stderr.write(`canopy: ${err.report(file)}\n`);
       return 1;
     }
     const e = err as NodeJS.ErrnoException;

@@ -43,4 +43,9 @@ export class ConfigErrors extends Error {
     super(errors.map((e) => e.message).join('\n'));
     this.name = 'ConfigErrors';
   }
+
+  /** What a command prints: `invalid configuration FILE:`, then each error on its own indented line. */
+  report(file: string): string {
+    return `invalid configuration ${file}:\n${this.message.replace(/^/gm, '  ')}`;
+  }
 }

@@ -117,7 +117,7 @@ export function reloadCommand(pidFile: string, configFile: string | undefined, o
       loadConfigFile(configFile);
     } catch (e) {
       if (!(e instanceof ConfigErrors)) throw e;
-      err.write(`canopy: invalid configuration ${configFile}:\n${e.message.replace(/^/gm, '  ')}\nnot reloaded\n`);
+      err.write(`canopy: ${e.report(configFile)}\nnot reloaded\n`);
       return 1;
     }
   }

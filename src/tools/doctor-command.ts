@@ -82,7 +82,7 @@ export async function runDoctorCommand(argv: readonly string[], io: DoctorIo): P
     return doctorExitCode(report);
   } catch (err) {
     // Whatever keeps the doctor from a verdict is status 2, so that 1 always means "blocks".
-    if (err instanceof ConfigErrors) return fail(`invalid configuration ${file}:\n${err.message.replace(/^/gm, '  ')}`);
+    if (err instanceof ConfigErrors) return fail(err.report(file));
     if (err instanceof DoctorUsageError || err instanceof LdifError) return fail(err.message);
     return fail(`internal error: ${(err as Error).stack ?? String(err)}`);
   }

@@ -108,7 +108,7 @@ export async function runExport(argv: readonly string[], io: ExportIo): Promise<
     return 0;
   } catch (err) {
     if (err instanceof ConfigErrors) {
-      io.err.write(`canopy export: invalid configuration ${file}:\n${err.message.replace(/^/gm, '  ')}\n`);
+      io.err.write(`canopy export: ${err.report(file)}\n`);
     } else {
       io.err.write(`canopy export: ${(err as Error).message}\n`);
     }

@@ -73,7 +73,7 @@ export async function runGuardCommand(argv: readonly string[], io: GuardIo): Pro
     stateFile = loadConfigFile(configFile).sync.guard.stateFile;
   } catch (err) {
     if (!(err instanceof ConfigErrors)) throw err;
-    io.err.write(`canopy guard: invalid configuration ${configFile}:\n${err.message.replace(/^/gm, '  ')}\n`);
+    io.err.write(`canopy guard: ${err.report(configFile)}\n`);
     return 1;
   }
   if (stateFile === undefined) {
