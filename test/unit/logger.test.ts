@@ -40,15 +40,21 @@ describe('log lines', () => {
   });
 });
 
+/** A destination keeping each write as written. */
+function rawLines() {
+  const raw: string[] = [];
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      raw.push(chunk.toString());
+      done();
+    },
+  });
+  return { raw, out };
+}
+
 describe('lines written without pino (writeInfoLine, for the access log)', () => {
   it('are the lines pino writes for the same fields: level, time, the bindings of a child, fields, message', () => {
-    const raw: string[] = [];
-    const out = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        raw.push(chunk.toString());
-        done();
-      },
-    });
+    const { raw, out } = rawLines();
     const log = createLogger('info', out).child({ conn: 7, peer: '[::1]:5000' });
     const dn = 'CN=José "quoted" \\ back,DC=example';
     log.info({ msgId: 3, op: 'search', dn, code: 0, ms: 1.5 }, 'operation');
@@ -60,13 +66,7 @@ describe('lines written without pino (writeInfoLine, for the access log)', () =>
   });
 
   it('follow the logger\'s level: nothing below info', () => {
-    const raw: string[] = [];
-    const out = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        raw.push(chunk.toString());
-        done();
-      },
-    });
+    const { raw, out } = rawLines();
     const log = createLogger('warn', out);
     writeInfoLine(log, ',"n":1', 'operation');
     log.level = 'info';
