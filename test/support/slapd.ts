@@ -122,8 +122,9 @@ async function serve(
           },
         };
       } catch (err) {
-        // Another process may take the port between our probe and slapd's bind.
-        if (attempt >= 5 || !/already in use|bind/i.test(String(err))) throw err;
+        // Another process may take the port between our probe and slapd's bind; slapd then exits
+        // (at -d 0 often without a word), and a configuration error fails the same way every time.
+        if (attempt >= 5 || !/already in use|bind|slapd exited/i.test(String(err))) throw err;
       }
     }
   } catch (err) {
