@@ -5,7 +5,7 @@
 // Run: npm run bench [-- --only rebind,paged-sync] [-- --users 2000]   (or ./dev bench …)
 // Each option also reads an environment variable: BENCH_USERS, BENCH_SECONDS, BENCH_ONLY, BENCH_LOGINS.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SERVICE_ACCOUNT, SERVICE_PASSWORD, USER_PASSWORD } from '../dist/tools/fixture-generator.js';
@@ -41,6 +41,10 @@ const { values } = parseArgs({
     // measured while it still compiles its code path (Canopy's JIT, the first seconds of a workload
     // it has not done yet) or fills its caches shows its start, not what it does all day.
     warmup: { type: 'string', default: process.env.BENCH_WARMUP ?? '3' },
+    // Where the forests run: `own`, the server under test alone on core 0 and the forests on core 1 (as the
+    // issues measured, each server on a core of its own; direct slapd is the forests themselves, on core 0);
+    // `shared`, the forests on core 0 beside the server under test, so what a proxy's requests cost them counts against it.
+    layout: { type: 'string', default: process.env.BENCH_LAYOUT ?? 'own' },
     // Timed syncs per server (after the warm-up's): the rate shown is their median.
     syncs: { type: 'string', default: process.env.BENCH_SYNCS ?? '3' },
     only: { type: 'string', default: process.env.BENCH_ONLY ?? WORKLOADS.join(',') },
@@ -75,6 +79,13 @@ if (values['access-log'] !== 'on' && values['access-log'] !== 'off') {
   process.exit(2);
 }
 const accessLog = values['access-log'] === 'on';
+const layout = values.layout;
+if (layout !== 'own' && layout !== 'shared') {
+  console.error(`--layout: "${layout}" is neither own nor shared`);
+  process.exit(2);
+}
+// The load generator's core: a third one where the machine has it, else beside the forests.
+const LOAD_CORE = layout === 'own' && availableParallelism() > 2 ? 2 : 1;
 if (bindResolution !== 'search' && bindResolution !== 'native') {
   console.error(`--bind-resolution: "${bindResolution}" is neither search nor native`);
   process.exit(2);
@@ -175,8 +186,8 @@ ${canopyForests.join('\n')}
   const canopyUncached: Canopy = await startCanopy(join(dir, 'canopy-uncached.yaml'), canopySettings(false), accessLog);
   stops.push(() => canopyUncached.stop());
 
-  // Every server (the forests too: each proxied request costs them) on core 0; this load generator on core 1.
-  const pinned = [...slapds.map((s) => s.pid!), meta.pid!, asyncmeta.pid!, canopy.pid, canopyUncached.pid].every((pid) => pin(pid, 0)) && pin(process.pid, 1);
+  // Every server under test on core 0, the load generator on its own; the forests where --layout puts them (placeForests).
+  const pinned = [...slapds.map((s) => s.pid!), meta.pid!, asyncmeta.pid!, canopy.pid, canopyUncached.pid].every((pid) => pin(pid, 0)) && pin(process.pid, LOAD_CORE);
 
   const remount = (p: Person, f: Forest): Person => ({ ...p, dn: p.dn.slice(0, p.dn.length - f.base.length) + f.mount });
   const virtualPeople = FORESTS.map((f, i) => people[i].map((p) => remount(p, f)));
@@ -201,6 +212,10 @@ ${canopyForests.join('\n')}
     { name: 'Canopy', pids: () => [canopy.pid], endpoints: [virtual(canopy.port)] },
   ];
   const uncachedCanopy: Server = { name: 'Canopy', pids: () => [canopyUncached.pid], endpoints: [virtual(canopyUncached.port)] };
+  /** Pins the forests for a run against `s`: on core 0 when they are the server under test or the layout is shared, on core 1 otherwise. */
+  const placeForests = (s: Server) => {
+    for (const slapd of slapds) pin(slapd.pid!, s === direct || layout === 'shared' ? 0 : 1);
+  };
 
   const at = (s: Server, c: number) => s.endpoints[c % s.endpoints.length];
   const random = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)];
@@ -354,6 +369,7 @@ ${canopyForests.join('\n')}
   for (const w of WORKLOADS.filter(runs)) {
     const rows: (Row | Error)[] = [];
     for (const s of servers) {
+      placeForests(s);
       const row = await workloads[w].run(s).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
       rows.push(row);
       process.stderr.write(`${w}: ${s.name} ${row instanceof Error ? `failed: ${row.message}` : `${row.rate.toFixed(0)} ${workloads[w].unit}`}\n`);
@@ -367,7 +383,7 @@ ${canopyForests.join('\n')}
   const names = servers.map((s) => s.name);
   console.log(
     `\n2 forests × ${users} users; searches ${connections} connections × ${depth} in flight, binds ${clients} connections, ${seconds} s per run after ${warmup} s of the same untimed;` +
-      ` ${pinned ? 'servers pinned to core 0, load generator to core 1' : 'NOT pinned (no taskset)'}; Canopy logs at info (its default), access log ${accessLog ? 'on' : 'off'}, bindResolution ${bindResolution}\n`,
+      ` ${!pinned ? 'NOT pinned (no taskset)' : layout === 'own' ? `server under test pinned to core 0, the forests behind a proxy to core 1, load generator to core ${LOAD_CORE}` : 'servers and forests pinned to core 0, load generator to core 1'}; Canopy logs at info (its default), access log ${accessLog ? 'on' : 'off'}, bindResolution ${bindResolution}\n`,
   );
   printTable(
     ['workload', 'unit', ...names, 'Canopy ÷ direct', 'Canopy ÷ meta', 'Canopy ÷ asyncmeta'],
@@ -387,7 +403,9 @@ ${canopyForests.join('\n')}
     [...results].map(([w, rows]) => [w, ...rows.map((r) => cell(r, (r) => `${(r.footprint.peakRssKiB / 1024).toFixed(0)} / ${r.footprint.fds} (${r.footprint.peakFds})`))]),
   );
   // What limits a proxy on one core: its own CPU per operation, and what its upstream requests cost the forests.
-  console.log("\nCPU per operation, µs: the server's own + the forests' slapds (all on one core: their sum bounds the rate)\n");
+  console.log(
+    `\nCPU per operation, µs: the server's own + the forests' slapds (${layout === 'shared' ? 'all on one core: their sum bounds the rate' : 'on cores of their own: the larger bounds the rate'})\n`,
+  );
   printTable(
     ['workload', ...names],
     [...results].map(([w, rows]) => [
