@@ -47,21 +47,31 @@ function writeHeader(buf: Buffer, off: number, tag: number, n: number): number {
   } else {
     const k = lengthOfLength(n) - 1;
     buf[off++] = 0x80 | k;
-    for (let i = k - 1; i >= 0; i--) buf[off++] = Math.floor(n / 2 ** (8 * i)) & 0xff;
+    for (let i = k - 1; i >= 0; i--) buf[off++] = byteOf(n, i);
   }
   return off;
+}
+
+/** Byte `i` (0 = least significant) of a non-negative integer below 2^40; shifts, not a power per byte: this runs for every message. */
+function byteOf(v: number, i: number): number {
+  return i < 4 ? (v >>> (8 * i)) & 0xff : Math.floor(v / 0x100000000) & 0xff;
 }
 
 function writeInt(buf: Buffer, off: number, tag: number, v: number): number {
   const n = intContentLength(v);
   buf[off++] = tag;
   buf[off++] = n;
-  for (let i = n - 1; i >= 0; i--) buf[off++] = Math.floor(v / 2 ** (8 * i)) & 0xff;
+  for (let i = n - 1; i >= 0; i--) buf[off++] = byteOf(v, i);
   return off;
 }
 
 function writeString(buf: Buffer, off: number, tag: number, s: string, byteLength: number): number {
   off = writeHeader(buf, off, tag, byteLength);
+  // As many bytes as characters: all ASCII. Short ones (attribute names) copied here, not through a native call each.
+  if (byteLength === s.length && byteLength <= 24) {
+    for (let i = 0; i < byteLength; i++) buf[off + i] = s.charCodeAt(i);
+    return off + byteLength;
+  }
   return off + buf.write(s, off, byteLength, 'utf8');
 }
 

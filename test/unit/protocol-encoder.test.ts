@@ -55,6 +55,19 @@ describe('encodeSearchEntry', () => {
     expect(r.child(Op.searchResultEntry).string()).toBe('cn=José Núñez,ou=Ünits,dc=example');
   });
 
+  it('writes every length and message ID byte by byte as @ldapjs/messages reads it', () => {
+    // Lengths at each boundary of the length-of-length; names and values at the edge of the short ASCII copy.
+    const values = [127, 128, 255, 256, 65_535, 65_536].map((n) => 'v'.repeat(n));
+    const names = ['a'.repeat(24), 'b'.repeat(25), 'é'.repeat(12)];
+    const wide = new Entry(Dn.parse('cn=x'), [...values.map((v, i) => ({ name: `${names[i % 3]}${i}`, values: [v] }))]);
+    for (const messageId of [1, 127, 128, 255, 256, 65_536, 2 ** 24, 2 ** 31 - 1]) {
+      const msg = parse(encodeSearchEntry(messageId, wide, AttributeSelection.compile([], false)));
+      expect(msg.messageId).toBe(messageId);
+      expect(msg.attributes!.map((a) => a.type)).toEqual(values.map((_, i) => `${names[i % 3]}${i}`));
+      expect(msg.attributes!.map((a) => a.values[0].length)).toEqual(values.map((v) => v.length));
+    }
+  });
+
   it('applies the attribute selection rules', () => {
     const names = (requested: string[], typesOnly = false): string[] =>
       parse(encodeSearchEntry(1, entry, AttributeSelection.compile(requested, typesOnly))).attributes!.map((a) => a.type);
