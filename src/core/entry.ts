@@ -20,7 +20,16 @@ export interface Attribute {
  * name, alias or OID, any case: `entry.get('2.5.4.3')` is its `cn`), options kept apart.
  */
 export class Entry {
-  private readonly byName = new Map<string, Attribute>();
+  /**
+   * Keys (`descriptionKey`: the type's key with the options) and attributes side by side, in the
+   * order added. An entry holds a dozen or so attributes, which a scan of shared key strings finds
+   * sooner than a Map's hash does, and a search builds several entries per returned one: a Map
+   * per entry, grown twice by rehashing, cost twice the scan. Past SCAN_LIMIT attributes (a
+   * client's add of 100,000, which scans would make quadratic) they move to a Map.
+   */
+  private keys: string[] = [];
+  private list: Attribute[] = [];
+  private map: Map<string, Attribute> | undefined;
 
   constructor(
     readonly dn: Dn,
@@ -30,24 +39,24 @@ export class Entry {
   }
 
   get(name: string): Attribute | undefined {
-    return this.byName.get(keyOf(name));
+    return this.#get(keyOf(name));
   }
 
   has(name: string): boolean {
-    return this.byName.has(keyOf(name));
+    return this.#get(keyOf(name)) !== undefined;
   }
 
   attributes(): IterableIterator<Attribute> {
-    return this.byName.values();
+    return this.map ? this.map.values() : this.list.values();
   }
 
   /** Adds values to an attribute, creating it under the given spelling when new. */
   addValues(name: string, values: readonly AttributeValue[]): void {
     const stored = storedName(name);
-    const existing = this.byName.get(stored.key);
-    if (existing?.encodedValues) this.byName.set(stored.key, { name: existing.name, values: [...existing.values, ...values] });
-    else if (existing) existing.values.push(...values);
-    else this.byName.set(stored.key, { name: stored.name, values: [...values] });
+    const existing = this.#get(stored.key);
+    if (existing === undefined) this.#add(stored.key, { name: stored.name, values: [...values] });
+    else if (existing.encodedValues) this.#set(stored.key, { name: existing.name, values: [...existing.values, ...values] });
+    else existing.values.push(...values);
   }
 
   /**
@@ -56,25 +65,65 @@ export class Entry {
    */
   put(attribute: Attribute): void {
     const stored = storedName(attribute.name);
-    if (attribute.encodedValues && !this.byName.has(stored.key)) this.byName.set(stored.key, attribute);
+    if (attribute.encodedValues && this.#get(stored.key) === undefined) this.#add(stored.key, attribute);
     else this.addValues(attribute.name, attribute.values);
   }
 
   set(name: string, values: readonly AttributeValue[]): void {
     const { key, name: spelled } = storedName(name);
-    if (values.length === 0) this.byName.delete(key);
-    else this.byName.set(key, { name: this.byName.get(key)?.name ?? spelled, values: [...values] });
+    if (values.length === 0) this.#delete(key);
+    else this.#set(key, { name: this.#get(key)?.name ?? spelled, values: [...values] });
   }
 
   delete(name: string): boolean {
-    return this.byName.delete(keyOf(name));
+    return this.#delete(keyOf(name));
   }
 
   /** A deep-enough copy for writes: attribute value arrays are copied, values (immutable) shared. */
   clone(dn: Dn = this.dn): Entry {
-    return new Entry(dn, this.byName.values());
+    return new Entry(dn, this.attributes());
+  }
+
+  #get(key: string): Attribute | undefined {
+    if (this.map) return this.map.get(key);
+    const i = this.keys.indexOf(key);
+    return i < 0 ? undefined : this.list[i];
+  }
+
+  /** Replaces the attribute of `key` in its place, or adds it at the end. */
+  #set(key: string, attribute: Attribute): void {
+    const i = this.map ? -1 : this.keys.indexOf(key);
+    if (i >= 0) this.list[i] = attribute;
+    else this.#add(key, attribute);
+  }
+
+  /** Adds the attribute of a key the entry does not hold (or replaces it, once in a Map). */
+  #add(key: string, attribute: Attribute): void {
+    if (this.map) {
+      this.map.set(key, attribute);
+      return;
+    }
+    this.keys.push(key);
+    this.list.push(attribute);
+    if (this.keys.length > SCAN_LIMIT) {
+      this.map = new Map(this.keys.map((k, j) => [k, this.list[j]]));
+      this.keys = [];
+      this.list = [];
+    }
+  }
+
+  #delete(key: string): boolean {
+    if (this.map) return this.map.delete(key);
+    const i = this.keys.indexOf(key);
+    if (i < 0) return false;
+    this.keys.splice(i, 1);
+    this.list.splice(i, 1);
+    return true;
   }
 }
+
+/** Attributes an entry finds by scanning; more are kept in a Map. */
+const SCAN_LIMIT = 32;
 
 interface StoredName {
   readonly name: string;
