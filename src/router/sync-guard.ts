@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { OperationContext, SearchRequest } from '../core/directory.js';
 import { filterToLogString, filterToString } from '../core/filter-text.js';
@@ -137,7 +137,8 @@ export class SyncGuard {
     if (!this.settings.enabled || request.scope === 'base' || request.sizeLimit !== 0) return undefined;
     const identity = identityKey(ctx.identity ?? ANONYMOUS);
     const filter = filterToString(request.filter);
-    const key = createHash('sha256').update(`${identity}\n${request.base.key}\n${request.scope}\n${filter}`).digest('base64url');
+    // crypto.hash, the one-shot digest: a third of createHash's cost, paid by every subtree search.
+    const key = hash('sha256', `${identity}\n${request.base.key}\n${request.scope}\n${filter}`, 'base64url');
     return {
       key,
       // Only a new reference or a trip needs the text: most searches are lookups that never do.
