@@ -348,6 +348,24 @@ describe('NamespaceStage search', () => {
     expect((entry as SelectedEntry).selectedFor).toBe(attributes);
   });
 
+  it('serves searches asking for the same list with what it compiled once, each entry marked with its own search list', async () => {
+    const { avvid } = setup();
+    const first = ['uid', 'cn'];
+    const again = ['uid', 'cn']; // equal, another array
+    const [a] = await collect(avvid.search(request(AVVID, '(uid=jdoe)', first), ctx));
+    const [b] = await collect(avvid.search(request(AVVID, '(uid=jdoe)', again), ctx));
+    expect(flat([b])).toEqual(flat([a]));
+    expect((a as SelectedEntry).selectedFor).toBe(first);
+    expect((b as SelectedEntry).selectedFor).toBe(again);
+    // Lists that would join into one text stay apart, and a hidden attribute stays hidden whichever came first.
+    const [joined] = await collect(avvid.search(request(AVVID, '(uid=jdoe)', ['uid\ncn', 'telephoneNumber']), ctx));
+    expect([...joined.attributes()].map((x) => x.name)).toEqual([]);
+    const [split] = await collect(avvid.search(request(AVVID, '(uid=jdoe)', ['uid', 'cn\ntelephoneNumber']), ctx));
+    expect([...split.attributes()].map((x) => x.name)).toEqual(['uid']);
+    const [other] = await collect(avvid.search(request(AVVID, '(uid=jdoe)', ['sn']), ctx));
+    expect([...other.attributes()].map((x) => x.name)).toEqual(['sn']);
+  });
+
   it('names its mount as naming context', () => {
     const { avvid } = setup();
     expect(avvid.namingContexts().map((d) => d.text)).toEqual([AVVID]);

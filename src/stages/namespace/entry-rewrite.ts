@@ -15,16 +15,17 @@ interface AttributePlan {
   readonly values: 'copy' | 'dn' | 'upn';
 }
 
-/** Spellings remembered per search: entries of one search share a handful. */
+/** Spellings remembered per rewriter: a forest's entries share a handful. */
 const MAX_PLANS = 1024;
 
 /**
- * Rewrites the entries of one search into virtual terms: DN, attribute names, DN values, UPN
- * suffixes; hidden and unrequested attributes left out; msDS-UserAccountDisabled and canopyForest
- * added when asked for. Decisions per attribute spelling are made once per search, so the work per
- * entry is a map lookup per attribute plus the values that really change; the front end trusts the
- * selection made here (SelectedEntry) instead of checking every attribute again. Upstream entries are
- * never modified (a memory forest shares its stored objects).
+ * Rewrites a forest's entries into virtual terms for one requested attribute list: DN, attribute
+ * names, DN values, UPN suffixes; hidden and unrequested attributes left out;
+ * msDS-UserAccountDisabled and canopyForest added when asked for. Decisions per attribute spelling
+ * are made once per rewriter, which serves every search asking for the same list (NamespaceStage
+ * keeps them), so the work per entry is a map lookup per attribute plus the values that really
+ * change; the front end trusts the selection made here (SelectedEntry) instead of checking every
+ * attribute again. Upstream entries are never modified (a memory forest shares its stored objects).
  */
 export class EntryRewriter {
   private readonly plans = new Map<string, AttributePlan | null>();
@@ -34,14 +35,19 @@ export class EntryRewriter {
   constructor(
     private readonly map: NamespaceMap,
     private readonly view: ForestView,
-    private readonly request: AttributeRequest,
+    /** What the list asks for: the same for every search this rewriter serves. */
+    readonly request: AttributeRequest,
   ) {
     this.keepDn = view.base.key === view.mount.key;
   }
 
-  rewrite(entry: Entry): Entry {
+  /**
+   * `entry` in virtual terms, selected for `requested`: the very list of the search it is for,
+   * which names the same attributes as the list this rewriter was made for (see SelectedEntry).
+   */
+  rewrite(entry: Entry, requested: readonly string[]): Entry {
     const dn = this.keepDn && entry.dn.isWithin(this.view.base) ? entry.dn : this.map.toVirtual(entry.dn, this.view);
-    const out = new SelectedEntry(dn, this.request.selection.requested);
+    const out = new SelectedEntry(dn, requested);
     for (const a of entry.attributes()) {
       const plan = this.plan(a.name);
       if (plan === null) continue;

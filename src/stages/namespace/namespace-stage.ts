@@ -37,6 +37,13 @@ export interface SearchPlan {
  * first to skip forests where the filter cannot match.
  */
 export class NamespaceStage implements Directory {
+  /**
+   * Rewriters by requested attribute list: an application asks for the same list search after
+   * search (a lookup's own cost was mostly compiling it and deciding each attribute again). Bounded,
+   * as the lists come from clients.
+   */
+  private readonly rewriters = new Map<string, EntryRewriter>();
+
   constructor(
     readonly view: ForestView,
     private readonly map: NamespaceMap,
@@ -55,16 +62,28 @@ export class NamespaceStage implements Directory {
     const base = this.toUpstream(request.base);
     const filter = upstreamFilter(this.map, this.view, request.filter);
     if (filter === undefined) return undefined;
-    const attributes = AttributeRequest.compile(this.view, request.attributes);
-    const upstream: SearchRequest = { ...request, base, filter, attributes: attributes.upstream };
+    const requested = request.attributes;
+    const rewriter = this.rewriter(requested);
+    const upstream: SearchRequest = { ...request, base, filter, attributes: rewriter.request.upstream };
     return {
       forest: this.view.name,
       request: upstream,
-      execute: (ctx) => {
-        const rewriter = new EntryRewriter(this.map, this.view, attributes);
-        return HookedSearch.over(() => this.inner.search(upstream, ctx), { entry: (e) => rewriter.rewrite(e), error: (err) => this.virtualError(err) });
-      },
+      execute: (ctx) =>
+        HookedSearch.over(() => this.inner.search(upstream, ctx), { entry: (e) => rewriter.rewrite(e, requested), error: (err) => this.virtualError(err) }),
     };
+  }
+
+  private rewriter(requested: readonly string[]): EntryRewriter {
+    const key = JSON.stringify(requested);
+    let rewriter = this.rewriters.get(key);
+    if (rewriter === undefined) {
+      rewriter = new EntryRewriter(this.map, this.view, AttributeRequest.compile(this.view, requested));
+      if (key.length <= MAX_KEPT_LIST_CHARS) {
+        if (this.rewriters.size >= MAX_KEPT_LISTS) this.rewriters.clear();
+        this.rewriters.set(key, rewriter);
+      }
+    }
+    return rewriter;
   }
 
   search(request: SearchRequest, ctx: SearchContext): SearchStream {
@@ -203,3 +222,7 @@ export class NamespaceStage implements Directory {
     return rewritten;
   }
 }
+
+/** Attribute lists whose rewriters a stage keeps, and the longest list (as JSON) it keeps one for. */
+const MAX_KEPT_LISTS = 256;
+const MAX_KEPT_LIST_CHARS = 4096;
