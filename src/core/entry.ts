@@ -23,10 +23,10 @@ export class Entry {
   /**
    * Keys (`descriptionKey`: the type's key with the options) and attributes side by side, in the
    * order added. An entry holds a dozen or so attributes, which a scan of shared key strings finds
-   * sooner than a Map's hash does, and a search builds several entries per returned one: a Map
-   * per entry, grown twice by rehashing, cost more (building an entry and its rewritten copy: 1.05
-   * against 0.72 µs). Past SCAN_LIMIT attributes (a
-   * client's add of 100,000, which scans would make quadratic) they move to a Map.
+   * sooner than a Map's hash does, and a search builds several entries per returned one: with a
+   * Map per entry, grown twice by rehashing, building an entry and its rewritten copy cost 1.05 µs
+   * against 0.72. Past SCAN_LIMIT attributes (a client's add of 100,000, which scans would make
+   * quadratic) they move to a Map.
    */
   private keys: string[] = [];
   private list: Attribute[] = [];
