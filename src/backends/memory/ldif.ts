@@ -332,16 +332,19 @@ function parseDn(text: string, line: number, source: string): Dn {
 function storedEntry(dn: Dn, block: Block, from: number, source: string, values: ValueCopies, attributes: RecordAttributes): StoredEntry {
   attributes.clear();
   addAttributes((known, value) => attributes.add(known, value), block, from, source, values);
-  return StoredEntry.fromList(dn, attributes.list, attributes.count);
+  return StoredEntry.fromList(dn, attributes.list, attributes.count, attributes.sizes);
 }
 
 /**
  * A record's attributes in the order read, values grouped by type and options as an Entry groups
- * them: `count` of `list`, whose objects and arrays are reused from record to record (the stored
- * entry keeps none of them).
+ * them: `count` of `list`, the first `sizes[i]` values of each. Its objects and arrays are reused
+ * from record to record (the stored entry keeps none of them) and never shortened: an array whose
+ * length is set to 0 lets go of its storage, and the next push allocates it again, for every
+ * attribute of every record of a large file.
  */
 class RecordAttributes {
   readonly list: { name: string; readonly values: AttributeValue[] }[] = [];
+  readonly sizes: number[] = [];
   count = 0;
   private readonly keys: string[] = [];
 
@@ -353,18 +356,18 @@ class RecordAttributes {
     for (let i = 0; i < this.count; i++) {
       // a few dozen attributes: a scan costs less than a map
       if (this.keys[i] === known.key) {
-        this.list[i].values.push(value);
+        this.list[i].values[this.sizes[i]++] = value;
         return;
       }
     }
     const i = this.count++;
     this.keys[i] = known.key;
+    this.sizes[i] = 1;
     const attribute = this.list[i];
     if (attribute === undefined) this.list.push({ name: known.stored, values: [value] });
     else {
       attribute.name = known.stored;
-      attribute.values.length = 0;
-      attribute.values.push(value);
+      attribute.values[0] = value;
     }
   }
 }
