@@ -518,6 +518,8 @@ class KnownDns {
     for (let comma = text.indexOf(','); comma > 0; comma = text.indexOf(',', comma + 1)) {
       const parent = this.known(text.slice(comma + 1));
       if (parent === undefined) continue;
+      const child = parent.childSpelled(text, comma);
+      if (child !== undefined) return this.add(child);
       try {
         const own = Dn.parse(text.slice(0, comma));
         if (!own.isRoot) return this.add(own.rebase(Dn.root, parent));

@@ -64,17 +64,19 @@ export class StoredEntry extends Entry {
   /**
    * This entry under `dn` with attributes set as `Entry.set` sets them (replaced under the name the
    * entry spells, added at the end, removed when given no values): how a load completes entries
-   * (timestamps, back links) without a writable copy of each. Slots and shapes are reused.
+   * (timestamps, back links) without a writable copy of each. Slots and shapes are reused. The
+   * first `count` of `set` when given (a load reuses one list).
    */
-  withAttributes(dn: Dn, set: readonly Attribute[]): StoredEntry {
+  withAttributes(dn: Dn, set: readonly Attribute[], count = set.length): StoredEntry {
     let added = 0;
-    for (const a of set) {
+    for (let k = 0; k < count; k++) {
+      const a = set[k];
       const i = this.shape.slotOf(a.name);
       if (i === undefined && a.values.length === 0) continue;
       // Removing a slot, bytes: rare, done through a writable copy.
       if (a.values.length === 0 || (i !== undefined && this.shape.bytes[i]) || a.values.some((v) => typeof v !== 'string')) {
         const plain = this.clone(dn);
-        for (const b of set) plain.set(b.name, b.values);
+        for (let b = 0; b < count; b++) plain.set(set[b].name, set[b].values);
         return StoredEntry.from(dn, plain.attributes());
       }
       if (i === undefined) added++;
@@ -84,7 +86,8 @@ export class StoredEntry extends Entry {
     for (let i = 0; i < this.slots.length; i++) slots[i] = this.slots[i];
     let shape = this.shape;
     let next = this.slots.length;
-    for (const a of set) {
+    for (let k = 0; k < count; k++) {
+      const a = set[k];
       if (a.values.length === 0) continue;
       const slot = a.values.length === 1 ? a.values[0] : sharedValues(a.values);
       const i = shape.slotOf(a.name);
