@@ -447,7 +447,8 @@ export function applyLdifChanges(changes: readonly (LdifChange & { readonly sour
 /**
  * Text values read from the bytes, each a string of its own (a slice of a string of the whole
  * file would keep the file in memory as long as its entry). Short values repeat across entries
- * (object classes, departments, flags): those seen recently are shared instead of made again.
+ * (object classes, departments, flags, and DNs: the groups a user's memberOf names, a manager):
+ * those seen recently are shared instead of made again.
  */
 class ValueCopies {
   /**
@@ -457,7 +458,7 @@ class ValueCopies {
   private readonly recent: (string | undefined)[] = new Array<string | undefined>(4096).fill(undefined);
 
   text(bytes: Buffer, start: number, end: number): string {
-    if (end - start > 32) return textOf(bytes, start, end);
+    if (end - start > SHARED_LENGTH) return textOf(bytes, start, end);
     let hash = FNV_OFFSET;
     let all = 0;
     for (let i = start; i < end; i++) {
@@ -475,6 +476,8 @@ class ValueCopies {
   }
 }
 
+/** The longest value shared, in bytes: most DNs of a directory are shorter. */
+const SHARED_LENGTH = 64;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
