@@ -177,7 +177,7 @@ function avaKey(a: Ava): string {
 function lowerCaseKey(text: string, comma: number, rdn: Rdn, parentKey: string): string | undefined {
   const { type, value } = rdn.avas[0];
   if (type.length + 1 + value.length !== comma || text.length !== comma + 1 + parentKey.length) return undefined;
-  if (value.includes('  ') || /[<>]/.test(value)) return undefined;
+  if (value.includes('  ') || value.includes('<') || value.includes('>')) return undefined;
   const typeKey = attributeKey(type);
   const lower = text.toLowerCase();
   return typeKey.length === type.length && lower.startsWith(typeKey) && lower.endsWith(parentKey) ? lower : undefined;
