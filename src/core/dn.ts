@@ -73,6 +73,22 @@ export class Dn {
     return new Dn([own, ...parent.rdns], this.text, this.key);
   }
 
+  /**
+   * The DN spelled `text` when it is a plain RDN (see parsePlainRdns) ending at `comma`, then this
+   * DN spelled as `this.text`: built on this DN's RDNs and key, with `text` itself as its text and,
+   * when the RDN's key is its own lower case, `text` lower-cased as its key (a large load builds
+   * every entry's DN so: no string concatenated, then copied when first used as a map key).
+   * Undefined for any other text, which `Dn.parse` then judges; otherwise equal to `Dn.parse(text)`.
+   */
+  childSpelled(text: string, comma: number): Dn | undefined {
+    if (this.isRoot || text.length !== comma + 1 + this.text.length || text.charCodeAt(comma) !== COMMA) return undefined;
+    if (!text.endsWith(this.text) || NOT_PLAIN.test(text)) return undefined;
+    const rdn = plainRdn(text, 0, comma);
+    // Spaces around the RDN: Dn.parse's text leaves them out.
+    if (rdn === undefined || rdn.text.length !== comma) return undefined;
+    return new Dn([rdn].concat(this.rdns), text, lowerCaseKey(text, comma, rdn, this.key) ?? `${rdnKey(rdn)},${this.key}`);
+  }
+
   /** The DN of a child of this entry, named by an RDN string such as `cn=John Doe`. */
   child(rdnText: string): Dn {
     const [rdn, ...rest] = parseRdns(rdnText);
@@ -153,6 +169,20 @@ function avaKey(a: Ava): string {
   return `${attributeKey(a.type)}=${escapeKey(normaliseDnValue(a.value))}`;
 }
 
+/**
+ * `text` lower-cased when that is its key: a plain RDN ending at `comma` without spaces around
+ * its `=`, whose type's key is the type in lower case and whose value has no run of spaces nor a
+ * character the key escapes, followed by a parent whose key is the rest in lower case.
+ */
+function lowerCaseKey(text: string, comma: number, rdn: Rdn, parentKey: string): string | undefined {
+  const { type, value } = rdn.avas[0];
+  if (type.length + 1 + value.length !== comma || text.length !== comma + 1 + parentKey.length) return undefined;
+  if (value.includes('  ') || value.includes('<') || value.includes('>')) return undefined;
+  const typeKey = attributeKey(type);
+  const lower = text.toLowerCase();
+  return typeKey.length === type.length && lower.startsWith(typeKey) && lower.endsWith(parentKey) ? lower : undefined;
+}
+
 function escapeKey(v: string): string {
   return v.replace(/[,+"\\<>;=]/g, (c) => '\\' + c);
 }
@@ -184,17 +214,24 @@ function parsePlainRdns(text: string): Rdn[] | undefined {
   for (;;) {
     let end = text.indexOf(',', start);
     if (end < 0) end = text.length;
-    const eq = text.indexOf('=', start);
-    if (eq < 0 || eq > end) return undefined;
-    const next = text.indexOf('=', eq + 1);
-    if (next >= 0 && next < end) return undefined;
-    const type = text.slice(start, eq).trim();
-    const value = text.slice(eq + 1, end).trim();
-    if (value === '' || !TYPE.test(type)) return undefined;
-    rdns.push({ avas: [{ type, value }], text: text.slice(start, end).trim() });
+    const rdn = plainRdn(text, start, end);
+    if (rdn === undefined) return undefined;
+    rdns.push(rdn);
     if (end === text.length) return rdns;
     start = end + 1;
   }
+}
+
+/** The RDN of a plain DN's text from `start` to `end` (a comma or the end): one `type=value`, else undefined. */
+function plainRdn(text: string, start: number, end: number): Rdn | undefined {
+  const eq = text.indexOf('=', start);
+  if (eq < 0 || eq > end) return undefined;
+  const next = text.indexOf('=', eq + 1);
+  if (next >= 0 && next < end) return undefined;
+  const type = text.slice(start, eq).trim();
+  const value = text.slice(eq + 1, end).trim();
+  if (value === '' || !TYPE.test(type)) return undefined;
+  return { avas: [{ type, value }], text: text.slice(start, end).trim() };
 }
 
 function parseFullRdns(text: string): Rdn[] {

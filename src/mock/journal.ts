@@ -138,53 +138,83 @@ export class Journal {
 }
 
 function toEntry(o: ObservedOperation, seq: number): JournalEntry {
-  const base = {
+  // One object, its fields added in the order shown: no copy of it per kind of operation (a mock
+  // answers thousands of binds a second, each journaled).
+  const entry: Mutable<JournalEntry> = {
     seq,
-    time: new Date().toISOString(),
+    time: isoTime(),
     connection: o.connectionId,
     messageId: o.messageId,
     operation: o.request.op,
-    controls: o.controls.map(describeControl),
+    controls: o.controls.length === 0 ? NO_CONTROLS : o.controls.map(describeControl),
     identity: authzId(o.identity),
     tls: o.secure,
-    ...(o.code !== undefined && { result: o.code, resultName: resultName(o.code) }),
-    ...(o.entries !== undefined && { entries: o.entries }),
   };
+  if (o.code !== undefined) {
+    entry.result = o.code;
+    entry.resultName = resultName(o.code);
+  }
+  if (o.entries !== undefined) entry.entries = o.entries;
   const r = o.request;
   switch (r.op) {
     case 'bind':
       // The name only: the password (or SASL credentials) never gets into the journal.
-      return { ...base, dn: r.name, method: r.auth.method === 'sasl' ? `sasl ${r.auth.mechanism}` : 'simple' };
+      entry.dn = r.name;
+      entry.method = r.auth.method === 'sasl' ? `sasl ${r.auth.mechanism}` : 'simple';
+      break;
     case 'search': {
       const s = r.search;
-      return { ...base, dn: s.base.text, scope: s.scope, filter: filterToLogString(s.filter), attributes: [...s.attributes] };
+      entry.dn = s.base.text;
+      entry.scope = s.scope;
+      entry.filter = filterToLogString(s.filter);
+      entry.attributes = [...s.attributes];
+      break;
     }
     case 'add':
-      return { ...base, dn: r.entry.dn.text, attributes: [...r.entry.attributes()].map((a) => a.name) };
+      entry.dn = r.entry.dn.text;
+      entry.attributes = [...r.entry.attributes()].map((a) => a.name);
+      break;
     case 'modify':
-      return {
-        ...base,
-        dn: r.dn.text,
-        attributes: r.changes.map((c) => c.attribute.name),
-        changes: r.changes.map((c) => `${c.operation}: ${c.attribute.name}`),
-      };
+      entry.dn = r.dn.text;
+      entry.attributes = r.changes.map((c) => c.attribute.name);
+      entry.changes = r.changes.map((c) => `${c.operation}: ${c.attribute.name}`);
+      break;
     case 'delete':
-      return { ...base, dn: r.dn.text };
+      entry.dn = r.dn.text;
+      break;
     case 'compare':
-      return { ...base, dn: r.dn.text, attributes: [r.attribute] };
+      entry.dn = r.dn.text;
+      entry.attributes = [r.attribute];
+      break;
     case 'modifyDn':
-      return {
-        ...base,
-        dn: r.request.dn.text,
-        newRdn: r.request.newRdn,
-        ...(r.request.newSuperior && { newSuperior: r.request.newSuperior.text }),
-      };
+      entry.dn = r.request.dn.text;
+      entry.newRdn = r.request.newRdn;
+      if (r.request.newSuperior) entry.newSuperior = r.request.newSuperior.text;
+      break;
     case 'extended':
       // Password Modify's passwords and any other request value stay out.
-      return { ...base, oid: r.oid, ...(r.passwordModify?.userIdentity !== undefined && { dn: r.passwordModify.userIdentity }) };
-    default:
-      return base;
+      entry.oid = r.oid;
+      if (r.passwordModify?.userIdentity !== undefined) entry.dn = r.passwordModify.userIdentity;
+      break;
   }
+  return entry;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Operations without controls (nearly all) share one empty list. */
+const NO_CONTROLS: readonly JournalControl[] = Object.freeze([]);
+
+/** The time now as ISO text, made once per millisecond: many operations end within one. */
+let lastMs = NaN;
+let lastIso = '';
+function isoTime(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
 }
 
 function describeControl(control: Control): JournalControl {

@@ -26,6 +26,22 @@ describe('AttributeIndex', () => {
     expect([...index.prefix('cn=')]).toEqual([people[0].dn.key]);
   });
 
+  it('indexes an entry of few values after one of many with only its own values', () => {
+    // The index reuses its arrays of values and keys from entry to entry.
+    const index = new AttributeIndex('member');
+    const group = (name: string, members: string[]): Entry => StoredEntry.of(new Entry(Dn.parse(`cn=${name},dc=x`), [{ name: 'member', values: members }]));
+    const big = group('big', Array.from({ length: 30 }, (_, n) => `cn=u${n},dc=x`));
+    const small = group('small', ['cn=u29,dc=x']);
+    const plainSmall = new Entry(Dn.parse('cn=plain,dc=x'), [{ name: 'member', values: ['cn=u28,dc=x'] }]);
+    for (const g of [big, small, plainSmall]) index.add(g, g.dn.key);
+    expect([...index.equal('cn=u0,dc=x')]).toEqual([big.dn.key]);
+    expect([...index.equal('cn=u29,dc=x')].sort()).toEqual([big.dn.key, small.dn.key].sort());
+    expect([...index.equal('cn=u28,dc=x')].sort()).toEqual([big.dn.key, plainSmall.dn.key].sort());
+    index.remove(small, small.dn.key);
+    expect([...index.equal('cn=u29,dc=x')]).toEqual([big.dn.key]);
+    expect([...index.equal('cn=u0,dc=x')]).toEqual([big.dn.key]);
+  });
+
   it('indexes values held under any name of the type, once each', () => {
     const index = new AttributeIndex('cn');
     const p = person(1, 'cn=b,dc=x', 'commonName');

@@ -116,6 +116,38 @@ describe('Dn relations', () => {
     same(Dn.root.child('dc=x'), 'dc=x');
   });
 
+  it('childSpelled builds a plain child on its parent exactly as Dn.parse does, keeping the text given, or leaves it to Dn.parse', () => {
+    const parent = Dn.parse('OU=Users,DC=avvid,DC=info');
+    const spaced = Dn.parse('ou=Users , DC=avvid');
+    const cases: Array<[parent: Dn, text: string, built: boolean]> = [
+      [parent, 'CN=Thomas Hernandez,OU=Users,DC=avvid,DC=info', true],
+      [parent, 'cn=already lower,OU=Users,DC=avvid,DC=info', true],
+      [parent, 'commonName=Ann Lee,OU=Users,DC=avvid,DC=info', true], // type key "cn": key not the lower case
+      [parent, '2.5.4.3=Ann,OU=Users,DC=avvid,DC=info', true],
+      [parent, 'CN=Ann  Lee,OU=Users,DC=avvid,DC=info', true], // spaces folded in the key
+      [parent, 'CN = Ann,OU=Users,DC=avvid,DC=info', true],
+      [parent, 'CN=a<b>c,OU=Users,DC=avvid,DC=info', true], // escaped in the key
+      [parent, 'CN=Ann ,OU=Users,DC=avvid,DC=info', false], // nor the space before the comma
+      [spaced, 'CN=Bo,ou=Users,DC=avvid', true], // the parent's key is not its text in lower case
+      [parent, ' CN=Ann,OU=Users,DC=avvid,DC=info', false], // Dn.parse's text leaves the space out
+      [parent, 'CN=Doe\\, John,OU=Users,DC=avvid,DC=info', false],
+      [parent, 'CN=a+uid=b,OU=Users,DC=avvid,DC=info', false],
+      [parent, 'CN=José,OU=Users,DC=avvid,DC=info', false],
+      [parent, 'CN=x,OU=Other,DC=avvid,DC=info', false],
+      [parent, 'CN=,OU=Users,DC=avvid,DC=info', false],
+    ];
+    for (const [p, text, built] of cases) {
+      const child = p.childSpelled(text, text.indexOf(',', text.indexOf('=')));
+      expect(child !== undefined, text).toBe(built);
+      if (!child) continue;
+      const parsed = Dn.parse(text);
+      expect([child.text, child.key, child.depth, child.rdns.map((r) => r.avas)], text).toEqual([parsed.text, parsed.key, parsed.depth, parsed.rdns.map((r) => r.avas)]);
+      expect(child.text).toBe(text);
+      expect(child.rdns.slice(1)).toEqual(p.rdns);
+      expect(child.rdns[1]).toBe(p.rdns[0]);
+    }
+  });
+
   it('parses sibling DNs with their parent parsed once, exactly as Dn.parse does', () => {
     const dns = new SiblingDns(2);
     const texts = [

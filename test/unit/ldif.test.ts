@@ -73,6 +73,25 @@ describe('parseLdif', () => {
     expect(changes.map((c) => c.line)).toEqual([4, 16]);
   });
 
+  it('gives each record exactly its own values when records of one file hold many, then few, then bytes', () => {
+    // The parser reuses one record's arrays for the next: a short record must not keep a long one's values.
+    const members = Array.from({ length: 40 }, (_, i) => `member: cn=u${i},dc=x`).join('\n');
+    const text = [
+      `dn: cn=big,dc=x\nobjectClass: top\nobjectClass: group\ncn: big\n${members}\n`,
+      'dn: cn=small,dc=x\nobjectClass: group\ncn: small\nmember: cn=u7,dc=x\nmember: cn=u8,dc=x\n',
+      'dn: cn=one,dc=x\nobjectClass: group\ncn: one\nmember: cn=u9,dc=x\nobjectGUID:: AAEC\nobjectGUID:: AwQF\n',
+    ].join('\n');
+    const added = parseLdifChanges(text, 'x.ldif').map((c) => (c.kind === 'add' ? c.entry : undefined)!);
+    expect(added[0].get('member')?.values).toHaveLength(40);
+    expect(added[0].get('member')?.values[39]).toBe('cn=u39,dc=x');
+    expect(added[0].get('objectClass')?.values).toEqual(['top', 'group']);
+    expect(added[1].get('member')?.values).toEqual(['cn=u7,dc=x', 'cn=u8,dc=x']);
+    expect(added[1].get('objectClass')?.values).toEqual(['group']);
+    expect(added[2].get('member')?.values).toEqual(['cn=u9,dc=x']);
+    expect(added[2].get('objectGUID')?.values).toEqual([Buffer.from([0, 1, 2]), Buffer.from([3, 4, 5])]);
+    expect([...added[2].attributes()].map((a) => a.name)).toEqual(['objectClass', 'cn', 'member', 'objectGUID']);
+  });
+
   it('keeps base64 text that is not UTF-8 as bytes', () => {
     const [r] = parseLdif('dn: cn=x,dc=y\ndescription:: /w==\n', 'x.ldif');
     expect(r.entry.get('description')?.values).toEqual([Buffer.from([0xff])]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryDirectory } from '../../src/backends/memory/memory-directory.js';
+import { StoredEntry } from '../../src/backends/memory/stored-entry.js';
 import { categoryName, expandObjectCategory, objectCategoryOf } from '../../src/backends/memory/object-category.js';
 import { forestSchema } from '../../src/config/schema.js';
 import { Dn } from '../../src/core/dn.js';
@@ -46,6 +47,20 @@ describe('the category an entry gets from its object classes', () => {
   it('gives none to an entry with no structural class', () => {
     expect(objectCategoryOf(withClasses('top'), ROOT)).toBeUndefined();
     expect(objectCategoryOf(withClasses('top', 'extensibleObject'), ROOT)).toBeUndefined();
+  });
+
+  it('answers entries sharing a stored list of classes alike, under each forest root, and a list that changed by its new classes', () => {
+    const users = [0, 1].map((n) => StoredEntry.of(new Entry(Dn.parse(`CN=u${n},DC=x,DC=test`), [{ name: 'objectClass', values: ['top', 'person', 'user'] }])));
+    expect(users[0].get('objectClass')!.values).toBe(users[1].get('objectClass')!.values);
+    const other = Dn.parse('DC=other');
+    expect(objectCategoryOf(users[0], ROOT)).toBe(`CN=Person,${SCHEMA}`);
+    expect(objectCategoryOf(users[1], ROOT)).toBe(`CN=Person,${SCHEMA}`);
+    expect(objectCategoryOf(users[1], other)).toBe('CN=Person,CN=Schema,CN=Configuration,DC=other');
+    // A plain entry's list may change between two questions.
+    const plain = withClasses('top', 'group');
+    expect(objectCategoryOf(plain, ROOT)).toBe(`CN=Group,${SCHEMA}`);
+    plain.get('objectClass')!.values.push('computer');
+    expect(objectCategoryOf(plain, ROOT)).toBe(`CN=Computer,${SCHEMA}`);
   });
 
   it('names class CNs as AD does', () => {

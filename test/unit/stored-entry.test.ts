@@ -109,14 +109,15 @@ describe('StoredEntry', () => {
     expect(first.map((x) => x.name)).toEqual(['objectClass', 'cn', 'sAMAccountName', 'objectGUID', 'jpegPhoto', 'member;range=0-1']);
   });
 
-  it('pushValues gives an attribute\'s values, bytes as Buffers, looked up by any name of the type', () => {
+  it('writeValues gives an attribute\'s values, bytes as Buffers, looked up by any name of the type, and where they end', () => {
     const stored = StoredEntry.of(plain());
-    const out: (string | Buffer)[] = [];
-    stored.pushValues('objectclass', out);
-    stored.pushValues('2.5.4.3', out);
-    stored.pushValues('jpegPhoto', out);
-    stored.pushValues('mail', out);
-    expect(out).toEqual(['top', 'person', 'user', 'Thomas Hernandez', Buffer.from([0xff, 0xd8, 0x00]), Buffer.from([0x80])]);
+    // A reused array holding more than is written: what lies past the end returned is not the entry's.
+    const out: (string | Buffer)[] = ['old', 'old', 'old', 'old', 'old', 'old', 'old', 'old'];
+    let at = stored.writeValues('objectclass', out, 0);
+    at = stored.writeValues('2.5.4.3', out, at);
+    at = stored.writeValues('jpegPhoto', out, at);
+    expect(stored.writeValues('mail', out, at)).toBe(at);
+    expect(out.slice(0, at)).toEqual(['top', 'person', 'user', 'Thomas Hernandez', Buffer.from([0xff, 0xd8, 0x00]), Buffer.from([0x80])]);
     expect(stored.attributeNames).toEqual(['objectClass', 'cn', 'sAMAccountName', 'objectGUID', 'jpegPhoto', 'member;range=0-1']);
   });
 

@@ -79,10 +79,12 @@ export function domainRootReferences(domain: Dn): string[][] {
   ];
 }
 
+const USN_ATTRIBUTES = ['uSNChanged', 'uSNCreated'];
+
 /** The highest update sequence number in loaded data, so new changes number after it. */
 export function highestUsn(entry: Entry, current: bigint): bigint {
   let max = current;
-  for (const name of ['uSNChanged', 'uSNCreated']) {
+  for (const name of USN_ATTRIBUTES) {
     const v = entry.get(name)?.values[0];
     const n = v === undefined ? undefined : integerValue(v.toString());
     if (n !== undefined && n > max) max = n;

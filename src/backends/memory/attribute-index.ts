@@ -25,7 +25,11 @@ export class AttributeIndex {
    */
   private readonly byKey = new Map<string, string | string[] | Set<string>>();
   private sorted: string[] | undefined;
-  /** keysOf's values and keys, arrays reused: `add` and `remove` use the keys before the next call. */
+  /**
+   * keysOf's values and keys, arrays reused and never shortened (an array whose length is set to
+   * 0 lets go of its storage, allocated again by the next push: for every entry of a load):
+   * `add` and `remove` use the keys before the next call.
+   */
   private readonly values: AttributeValue[] = [];
   private readonly keys: string[] = [];
   private lastValue: AttributeValue | undefined;
@@ -55,7 +59,9 @@ export class AttributeIndex {
   }
 
   add(entry: Entry, dnKey: string): void {
-    for (const key of this.keysOf(entry)) {
+    const count = this.keysOf(entry);
+    for (let i = 0; i < count; i++) {
+      const key = this.keys[i];
       const held = this.byKey.get(key);
       if (held === undefined) {
         this.byKey.set(key, dnKey);
@@ -76,7 +82,9 @@ export class AttributeIndex {
    * holding a key can only be the last in its array, so none is searched, and arrays grow past FEW.
    */
   addLoaded(entry: Entry, dnKey: string): void {
-    for (const key of this.keysOf(entry)) {
+    const count = this.keysOf(entry);
+    for (let i = 0; i < count; i++) {
+      const key = this.keys[i];
       const held = this.byKey.get(key);
       if (held === undefined) this.byKey.set(key, dnKey);
       else if (typeof held === 'string') {
@@ -88,7 +96,9 @@ export class AttributeIndex {
   }
 
   remove(entry: Entry, dnKey: string): void {
-    for (const key of this.keysOf(entry)) {
+    const count = this.keysOf(entry);
+    for (let i = 0; i < count; i++) {
+      const key = this.keys[i];
       const held = this.byKey.get(key);
       if (held === undefined) continue;
       if (Array.isArray(held)) {
@@ -167,20 +177,22 @@ export class AttributeIndex {
     return key;
   }
 
-  private keysOf(entry: Entry): string[] {
+  /** Puts the keys of an entry's values first in `keys`; returns how many. */
+  private keysOf(entry: Entry): number {
     // Stored entries give their values without an Attribute (and an array) per name: a load indexes every entry.
     const values = this.values;
-    values.length = 0;
-    if (entry instanceof StoredEntry) entry.pushValues(this.name, values);
-    else for (const v of entry.get(this.name)?.values ?? []) values.push(v);
+    let count = 0;
+    if (entry instanceof StoredEntry) count = entry.writeValues(this.name, values, 0);
+    else for (const v of entry.get(this.name)?.values ?? []) values[count++] = v;
     const keys = this.keys;
-    keys.length = 0;
-    for (const v of values) {
-      const key = this.heldKey(v) ?? this.keyOf(v);
-      if (key !== undefined) keys.push(key);
+    let found = 0;
+    for (let i = 0; i < count; i++) {
+      const key = this.heldKey(values[i]) ?? this.keyOf(values[i]);
+      if (key !== undefined) keys[found++] = key;
     }
-    values.length = 0;
-    return keys;
+    // Not held past the call: a removed entry's values would stay in memory.
+    values.fill(undefined as unknown as AttributeValue, 0, count);
+    return found;
   }
 
 }

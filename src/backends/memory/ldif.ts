@@ -332,16 +332,19 @@ function parseDn(text: string, line: number, source: string): Dn {
 function storedEntry(dn: Dn, block: Block, from: number, source: string, values: ValueCopies, attributes: RecordAttributes): StoredEntry {
   attributes.clear();
   addAttributes((known, value) => attributes.add(known, value), block, from, source, values);
-  return StoredEntry.fromList(dn, attributes.list, attributes.count);
+  return StoredEntry.fromList(dn, attributes.list, attributes.count, attributes.sizes);
 }
 
 /**
  * A record's attributes in the order read, values grouped by type and options as an Entry groups
- * them: `count` of `list`, whose objects and arrays are reused from record to record (the stored
- * entry keeps none of them).
+ * them: `count` of `list`, the first `sizes[i]` values of each. Its objects and arrays are reused
+ * from record to record (the stored entry keeps none of them) and never shortened: an array whose
+ * length is set to 0 lets go of its storage, and the next push allocates it again, for every
+ * attribute of every record of a large file.
  */
 class RecordAttributes {
   readonly list: { name: string; readonly values: AttributeValue[] }[] = [];
+  readonly sizes: number[] = [];
   count = 0;
   private readonly keys: string[] = [];
 
@@ -353,18 +356,18 @@ class RecordAttributes {
     for (let i = 0; i < this.count; i++) {
       // a few dozen attributes: a scan costs less than a map
       if (this.keys[i] === known.key) {
-        this.list[i].values.push(value);
+        this.list[i].values[this.sizes[i]++] = value;
         return;
       }
     }
     const i = this.count++;
     this.keys[i] = known.key;
+    this.sizes[i] = 1;
     const attribute = this.list[i];
     if (attribute === undefined) this.list.push({ name: known.stored, values: [value] });
     else {
       attribute.name = known.stored;
-      attribute.values.length = 0;
-      attribute.values.push(value);
+      attribute.values[0] = value;
     }
   }
 }
@@ -444,7 +447,8 @@ export function applyLdifChanges(changes: readonly (LdifChange & { readonly sour
 /**
  * Text values read from the bytes, each a string of its own (a slice of a string of the whole
  * file would keep the file in memory as long as its entry). Short values repeat across entries
- * (object classes, departments, flags): those seen recently are shared instead of made again.
+ * (object classes, departments, flags, and DNs: the groups a user's memberOf names, a manager):
+ * those seen recently are shared instead of made again.
  */
 class ValueCopies {
   /**
@@ -454,7 +458,7 @@ class ValueCopies {
   private readonly recent: (string | undefined)[] = new Array<string | undefined>(4096).fill(undefined);
 
   text(bytes: Buffer, start: number, end: number): string {
-    if (end - start > 32) return textOf(bytes, start, end);
+    if (end - start > SHARED_LENGTH) return textOf(bytes, start, end);
     let hash = FNV_OFFSET;
     let all = 0;
     for (let i = start; i < end; i++) {
@@ -472,6 +476,8 @@ class ValueCopies {
   }
 }
 
+/** The longest value shared, in bytes: most DNs of a directory are shorter. */
+const SHARED_LENGTH = 64;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
@@ -515,6 +521,8 @@ class KnownDns {
     for (let comma = text.indexOf(','); comma > 0; comma = text.indexOf(',', comma + 1)) {
       const parent = this.known(text.slice(comma + 1));
       if (parent === undefined) continue;
+      const child = parent.childSpelled(text, comma);
+      if (child !== undefined) return this.add(child);
       try {
         const own = Dn.parse(text.slice(0, comma));
         if (!own.isRoot) return this.add(own.rebase(Dn.root, parent));

@@ -136,7 +136,12 @@ export class MemoryDirectory implements Directory {
     // Every entry's DN key by its text before any is indexed: groups and managers may come before the entries they name.
     for (const { entry } of records) dir.dnKeys.set(entry.dn.text, entry.dn.key);
     const backLinks = dir.ad && memberOfByKey(records.map((r) => r.entry), dir.dnKeys);
-    const now = [generalizedTime()]; // one string shared by the loaded entries
+    // One string and one attribute each shared by the loaded entries; one list of what is added, reused.
+    const now = [generalizedTime()];
+    const created = { name: 'createTimestamp', values: now };
+    const modified = { name: 'modifyTimestamp', values: now };
+    const added: Attribute[] = [];
+    const loaded: StoredEntry[] = [];
     for (const record of records) {
       const { entry } = record;
       const dn = entry.dn;
@@ -150,20 +155,24 @@ export class MemoryDirectory implements Directory {
       const parent = isSuffix ? undefined : dir.loadedParent(dn);
       if (!isSuffix && !parent) loadError(record, `parent of "${dn.text}" does not exist`);
       if (!entry.get('objectClass')?.values.length) loadError(record, `entry "${dn.text}" has no objectClass`);
-      const added: Attribute[] = [];
-      if (!entry.has('createTimestamp')) added.push({ name: 'createTimestamp', values: now });
-      if (!entry.has('modifyTimestamp')) added.push({ name: 'modifyTimestamp', values: now });
+      // Counted rather than emptied: an array whose length is set to 0 lets go of its storage.
+      let count = 0;
+      if (!entry.has('createTimestamp')) added[count++] = created;
+      if (!entry.has('modifyTimestamp')) added[count++] = modified;
       if (backLinks) {
         // A back link: computed from the groups, never taken from the data.
-        added.push({ name: 'memberOf', values: backLinks.get(dn.key) ?? [] });
+        added[count++] = { name: 'memberOf', values: backLinks.get(dn.key) ?? NO_VALUES };
         const category = entry.has('objectCategory') ? undefined : objectCategoryOf(entry, dir.suffix);
-        if (category !== undefined) added.push({ name: 'objectCategory', values: [category] });
+        if (category !== undefined) added[count++] = { name: 'objectCategory', values: [category] };
         dir.usn = highestUsn(entry, dir.usn);
       }
-      dir.insertLoaded(loadedForm(entry, parent && !builtOn(dn, parent.entry.dn) ? dn.sharingParent(parent.entry.dn) : dn, added), parent);
+      const stored = loadedForm(entry, parent && !builtOn(dn, parent.entry.dn) ? dn.sharingParent(parent.entry.dn) : dn, added, count);
+      dir.insertLoaded(stored, parent);
+      loaded.push(stored);
     }
-    // One index at a time over every entry: its tables stay in the processor's cache, as ten built entry by entry do not.
-    for (const index of dir.indexes.values()) for (const [key, node] of dir.nodes) index.addLoaded(node.entry, key);
+    // One index at a time over every entry: its tables stay in the processor's cache, as ten built
+    // entry by entry do not. From an array: a walk of the node map makes an object per step.
+    for (const index of dir.indexes.values()) for (let i = 0; i < loaded.length; i++) index.addLoaded(loaded[i], loaded[i].dn.key);
     dir.journal = journal;
     return dir;
   }
@@ -684,16 +693,21 @@ function isUserPassword(name: string): boolean {
  * A loaded entry as stored: under `dn`, in stored form, with the attributes the load adds set. A
  * stored entry the LDIF parser made (most) is extended as it is, without a writable copy of it.
  */
-function loadedForm(entry: Entry, dn: Dn, added: readonly Attribute[]): StoredEntry {
-  if (entry instanceof StoredEntry && inStoredForm(entry, dn)) return entry.withAttributes(dn, added);
+function loadedForm(entry: Entry, dn: Dn, added: readonly Attribute[], count: number): StoredEntry {
+  if (entry instanceof StoredEntry && inStoredForm(entry, dn)) return entry.withAttributes(dn, added, count);
   const stored = storedForm(entry, dn);
-  for (const a of added) stored.set(a.name, a.values);
+  for (let i = 0; i < count; i++) stored.set(added[i].name, added[i].values);
   return StoredEntry.of(stored);
 }
 
+/** No memberOf values: shared by the loaded entries in no group. */
+const NO_VALUES = Object.freeze([]) as unknown as AttributeValue[];
+
 /** True when `dn` is a child built on `parent`'s RDN objects already (the LDIF parser builds them so). */
 function builtOn(dn: Dn, parent: Dn): boolean {
-  return dn.depth === parent.depth + 1 && parent.rdns.every((rdn, i) => dn.rdns[i + 1] === rdn);
+  if (dn.depth !== parent.depth + 1) return false;
+  for (let i = 0; i < parent.rdns.length; i++) if (dn.rdns[i + 1] !== parent.rdns[i]) return false;
+  return true;
 }
 
 function isDisabled(entry: Entry): boolean {

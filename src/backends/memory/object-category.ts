@@ -1,5 +1,5 @@
 import type { Dn } from '../../core/dn.js';
-import type { Entry } from '../../core/entry.js';
+import type { AttributeValue, Entry } from '../../core/entry.js';
 import type { Filter } from '../../core/filter.js';
 import { attributeKey, objectClass } from '../../core/schema.js';
 
@@ -67,8 +67,26 @@ function tableCategoryDn(className: string, forestRoot: Dn): string {
  * last); undefined when there is none.
  */
 export function objectCategoryOf(entry: Entry, forestRoot: Dn): string | undefined {
+  const classes = entry.get('objectClass')?.values ?? [];
+  // Stored entries share their frozen lists of classes: a load's users ask with one list again and again.
+  if (classes === lastClasses && forestRoot === lastRoot) return lastCategory;
+  const category = categoryOfClasses(classes, forestRoot);
+  if (Object.isFrozen(classes)) {
+    lastClasses = classes;
+    lastRoot = forestRoot;
+    lastCategory = category;
+  }
+  return category;
+}
+
+/** The frozen list of classes objectCategoryOf was asked for last, under which root, and its answer. */
+let lastClasses: readonly AttributeValue[] | undefined;
+let lastRoot: Dn | undefined;
+let lastCategory: string | undefined;
+
+function categoryOfClasses(classes: readonly AttributeValue[], forestRoot: Dn): string | undefined {
   // In the schema's spelling, so that an OID or an odd case finds the table too.
-  const names = (entry.get('objectClass')?.values ?? []).map((v) => objectClass(String(v))?.name ?? String(v));
+  const names = classes.map((v) => objectClass(String(v))?.name ?? String(v));
   const lower = new Set(names.map((n) => n.toLowerCase()));
   const known = PRECEDENCE.find((c) => lower.has(c));
   if (known) return tableCategoryDn(known, forestRoot);

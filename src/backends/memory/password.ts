@@ -1,16 +1,16 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AttributeValue, Entry } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
 
-/** RFC 2307-style `{SCHEME}base64` password schemes: digest algorithm and whether a salt follows the digest. */
-const SCHEMES: Readonly<Record<string, { algorithm: string; salted: boolean }>> = {
-  SHA: { algorithm: 'sha1', salted: false },
-  SSHA: { algorithm: 'sha1', salted: true },
-  SHA256: { algorithm: 'sha256', salted: false },
-  SSHA256: { algorithm: 'sha256', salted: true },
-  SHA512: { algorithm: 'sha512', salted: false },
-  SSHA512: { algorithm: 'sha512', salted: true },
+/** RFC 2307-style `{SCHEME}base64` password schemes: digest algorithm, its size in bytes, and whether a salt follows the digest. */
+const SCHEMES: Readonly<Record<string, { algorithm: string; size: number; salted: boolean }>> = {
+  SHA: { algorithm: 'sha1', size: 20, salted: false },
+  SSHA: { algorithm: 'sha1', size: 20, salted: true },
+  SHA256: { algorithm: 'sha256', size: 32, salted: false },
+  SSHA256: { algorithm: 'sha256', size: 32, salted: true },
+  SHA512: { algorithm: 'sha512', size: 64, salted: false },
+  SSHA512: { algorithm: 'sha512', size: 64, salted: true },
 };
 
 export type PasswordScheme = 'SSHA' | 'SSHA256' | 'SSHA512';
@@ -26,7 +26,7 @@ export function verifyPassword(stored: AttributeValue, password: Buffer): boolea
   const scheme = SCHEMES[m[1].toUpperCase()];
   if (!scheme) return false;
   const decoded = Buffer.from(m[2], 'base64');
-  const size = createHash(scheme.algorithm).digest().length;
+  const size = scheme.size;
   if (decoded.length < size || (!scheme.salted && decoded.length !== size)) return false;
   const digest = decoded.subarray(0, size);
   const salt = decoded.subarray(size);
@@ -61,7 +61,6 @@ export function withNewPassword(entry: Entry, oldPassword: Buffer | undefined, n
 
 /** Compares digests so the time taken does not reveal how much of a plain password matched. */
 function constantTimeEquals(a: Buffer, b: Buffer): boolean {
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb);
+  // One-shot digests: no Hash object each, on every simple bind of a clear-text password.
+  return timingSafeEqual(hash('sha256', a, 'buffer'), hash('sha256', b, 'buffer'));
 }

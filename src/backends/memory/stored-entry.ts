@@ -33,22 +33,30 @@ export class StoredEntry extends Entry {
     return StoredEntry.fromList(dn, list, list.length);
   }
 
-  /** `from` the first `count` attributes of a list (a parser's, reused for the next record: none of its arrays is kept). */
-  static fromList(dn: Dn, list: readonly Attribute[], count: number): StoredEntry {
+  /**
+   * `from` the first `count` attributes of a list (a parser's, reused for the next record: none of
+   * its arrays is kept), with `sizes[i]` values of attribute i when given (its array may hold more).
+   */
+  static fromList(dn: Dn, list: readonly Attribute[], count: number, sizes?: readonly number[]): StoredEntry {
     let held = 0;
-    for (let i = 0; i < count; i++) if (list[i].values.length > 0) held++;
+    for (let i = 0; i < count; i++) if ((sizes ? sizes[i] : list[i].values.length) > 0) held++;
     // Sized once: an array grown by push keeps room for more, in each of a forest's entries.
     const slots = new Array<Slot>(held);
     let shape = Shape.root();
     let next = 0;
     for (let i = 0; i < count; i++) {
       const a = list[i];
-      if (a.values.length === 0) continue;
-      // Bytes (GUIDs, SIDs) as one-byte strings: a Buffer object costs several times its bytes.
-      const bytes = a.values.every((v) => typeof v !== 'string');
-      const values = bytes ? a.values.map((v) => (v as Buffer).toString('latin1')) : a.values;
+      const size = sizes ? sizes[i] : a.values.length;
+      if (size === 0) continue;
+      let bytes = true;
+      for (let j = 0; j < size && bytes; j++) bytes = typeof a.values[j] !== 'string';
       shape = shape.with(a.name, bytes);
-      slots[next++] = values.length === 1 ? values[0] : sharedValues(values);
+      // Bytes (GUIDs, SIDs) as one-byte strings: a Buffer object costs several times its bytes.
+      if (size === 1) slots[next++] = bytes ? (a.values[0] as Buffer).toString('latin1') : a.values[0];
+      else {
+        const values = size === a.values.length ? a.values : a.values.slice(0, size);
+        slots[next++] = sharedValues(bytes ? values.map((v) => (v as Buffer).toString('latin1')) : values);
+      }
     }
     return make(dn, shape, slots);
   }
@@ -56,17 +64,19 @@ export class StoredEntry extends Entry {
   /**
    * This entry under `dn` with attributes set as `Entry.set` sets them (replaced under the name the
    * entry spells, added at the end, removed when given no values): how a load completes entries
-   * (timestamps, back links) without a writable copy of each. Slots and shapes are reused.
+   * (timestamps, back links) without a writable copy of each. Slots and shapes are reused. The
+   * first `count` of `set` when given (a load reuses one list).
    */
-  withAttributes(dn: Dn, set: readonly Attribute[]): StoredEntry {
+  withAttributes(dn: Dn, set: readonly Attribute[], count = set.length): StoredEntry {
     let added = 0;
-    for (const a of set) {
+    for (let k = 0; k < count; k++) {
+      const a = set[k];
       const i = this.shape.slotOf(a.name);
       if (i === undefined && a.values.length === 0) continue;
       // Removing a slot, bytes: rare, done through a writable copy.
       if (a.values.length === 0 || (i !== undefined && this.shape.bytes[i]) || a.values.some((v) => typeof v !== 'string')) {
         const plain = this.clone(dn);
-        for (const b of set) plain.set(b.name, b.values);
+        for (let b = 0; b < count; b++) plain.set(set[b].name, set[b].values);
         return StoredEntry.from(dn, plain.attributes());
       }
       if (i === undefined) added++;
@@ -76,7 +86,8 @@ export class StoredEntry extends Entry {
     for (let i = 0; i < this.slots.length; i++) slots[i] = this.slots[i];
     let shape = this.shape;
     let next = this.slots.length;
-    for (const a of set) {
+    for (let k = 0; k < count; k++) {
+      const a = set[k];
       if (a.values.length === 0) continue;
       const slot = a.values.length === 1 ? a.values[0] : sharedValues(a.values);
       const i = shape.slotOf(a.name);
@@ -94,14 +105,18 @@ export class StoredEntry extends Entry {
     return this.shape.names;
   }
 
-  /** Adds an attribute's values (bytes as Buffers) to `out`, without making its Attribute: for indexing many entries. */
-  pushValues(name: string, out: AttributeValue[]): void {
+  /**
+   * Writes an attribute's values (bytes as Buffers) into `out` from `at` on, without making its
+   * Attribute, and returns where they end: for indexing many entries into one reused array.
+   */
+  writeValues(name: string, out: AttributeValue[], at: number): number {
     const i = this.shape.slotOf(name);
-    if (i === undefined) return;
+    if (i === undefined) return at;
     const slot = this.slots[i];
     const bytes = this.shape.bytes[i];
-    if (!Array.isArray(slot)) out.push(bytes ? fromLatin1(slot as string) : (slot as AttributeValue));
-    else for (const v of slot as readonly AttributeValue[]) out.push(bytes ? fromLatin1(v) : v);
+    if (!Array.isArray(slot)) out[at++] = bytes ? fromLatin1(slot as string) : (slot as AttributeValue);
+    else for (const v of slot as readonly AttributeValue[]) out[at++] = bytes ? fromLatin1(v) : v;
+    return at;
   }
 
   override get(name: string): Attribute | undefined {
