@@ -26,9 +26,9 @@ export function parseScryptHash(text: string): ScryptHash | undefined {
   return { options: scryptOptions(ln, r, p), salt: Buffer.from(m[4], 'base64'), hash };
 }
 
-/** What `canopy hash-password` prints. */
-export async function hashPassword(password: string | Buffer): Promise<string> {
-  const { ln, r, p } = DEFAULT;
+/** What `canopy hash-password` prints; `ln` (log2 of the cost, 10 at least) lower for a password nobody keeps secret. */
+export async function hashPassword(password: string | Buffer, ln = DEFAULT.ln): Promise<string> {
+  const { r, p } = DEFAULT;
   const salt = randomBytes(16);
   const hash = await derive(password, salt, KEY_BYTES, scryptOptions(ln, r, p));
   return `$scrypt$ln=${ln},r=${r},p=${p}$${salt.toString('base64')}$${hash.toString('base64')}`;

@@ -76,4 +76,32 @@ describe('AttributeIndex', () => {
     bulk.remove(twin, twin.dn.key);
     expect([...bulk.equal('cn=boss,dc=x')]).toEqual([people[19].dn.key]);
   });
+
+  it('indexes a load when first read, from the entries as they are then, writes in between included', () => {
+    const people = new Map(Array.from({ length: 12 }, (_, n) => person(n, n < 8 ? 'cn=Boss,dc=x' : 'cn=other,dc=x')).map((p) => [p.dn.key, p]));
+    const index = new AttributeIndex('manager');
+    let visits = 0;
+    index.indexLater((add) => {
+      visits++;
+      for (const p of people.values()) add(p, p.dn.key);
+    });
+    // Writes before the first read: the directory's entries change, the index reads them later.
+    const leaver = people.get('cn=p0,dc=x')!;
+    people.delete(leaver.dn.key);
+    index.remove(leaver, leaver.dn.key);
+    const newcomer = person(20, 'cn=Boss,dc=x');
+    people.set(newcomer.dn.key, newcomer);
+    index.add(newcomer, newcomer.dn.key);
+    expect(visits).toBe(0);
+    const boss = [...index.equal('cn=boss,dc=x')].sort();
+    expect(boss).toEqual([...people.values()].filter((p) => p.get('manager')!.values[0] === 'cn=Boss,dc=x').map((p) => p.dn.key).sort());
+    expect(boss).not.toContain(leaver.dn.key);
+    expect(boss).toContain(newcomer.dn.key);
+    expect(index.prefix('cn=o').size).toBe(4);
+    expect(visits).toBe(1);
+    // Built: writes go to the index again.
+    index.remove(newcomer, newcomer.dn.key);
+    expect(index.equal('cn=boss,dc=x').size).toBe(7);
+    expect(visits).toBe(1);
+  });
 });

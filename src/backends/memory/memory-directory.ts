@@ -141,7 +141,6 @@ export class MemoryDirectory implements Directory {
     const created = { name: 'createTimestamp', values: now };
     const modified = { name: 'modifyTimestamp', values: now };
     const added: Attribute[] = [];
-    const loaded: StoredEntry[] = [];
     for (const record of records) {
       const { entry } = record;
       const dn = entry.dn;
@@ -168,11 +167,10 @@ export class MemoryDirectory implements Directory {
       }
       const stored = loadedForm(entry, parent && !builtOn(dn, parent.entry.dn) ? dn.sharingParent(parent.entry.dn) : dn, added, count);
       dir.insertLoaded(stored, parent);
-      loaded.push(stored);
     }
-    // One index at a time over every entry: its tables stay in the processor's cache, as ten built
-    // entry by entry do not. From an array: a walk of the node map makes an object per step.
-    for (const index of dir.indexes.values()) for (let i = 0; i < loaded.length; i++) index.addLoaded(loaded[i], loaded[i].dn.key);
+    // Each index built over every entry when first read (one at a time: its tables stay in the
+    // processor's cache, as ten built entry by entry do not), from the entries then.
+    for (const index of dir.indexes.values()) index.indexLater((add) => dir.forEachEntry(add));
     dir.journal = journal;
     return dir;
   }
@@ -637,7 +635,12 @@ export class MemoryDirectory implements Directory {
     return this.nodes.get(key ?? dn.parentKey!);
   }
 
-  /** A loaded entry under its parent's node: the load keyed every entry's DN text before and indexes every entry once all are in. */
+  /** Every entry with its DN key, as an index wants them. */
+  private forEachEntry(visit: (entry: Entry, dnKey: string) => void): void {
+    for (const node of this.nodes.values()) visit(node.entry, node.entry.dn.key);
+  }
+
+  /** A loaded entry under its parent's node: the load keyed every entry's DN text before, and the indexes take it when first read. */
   private insertLoaded(entry: StoredEntry, parent: Node | undefined): void {
     const key = entry.dn.key;
     this.nodes.set(key, { entry, parentKey: parent?.entry.dn.key });
