@@ -132,7 +132,7 @@ export class Dn {
 /**
  * Parses the DNs of entries that share parents (a search's results): the parent of a plain DN is
  * parsed and normalised once and remembered (a bounded number of them), so each entry costs the
- * parse of its own RDN. Results are those of Dn.parse.
+ * parse of its own RDN, and keeps its text as it came (childSpelled). Results are those of Dn.parse.
  */
 export class SiblingDns {
   private readonly parents = new Map<string, Dn>();
@@ -149,7 +149,8 @@ export class SiblingDns {
       if (this.parents.size >= this.maxParents) this.parents.clear();
       this.parents.set(parentText, parent);
     }
-    return parent.isRoot ? Dn.parse(text) : parent.child(text.slice(0, comma));
+    if (parent.isRoot) return Dn.parse(text);
+    return parent.childSpelled(text, comma) ?? parent.child(text.slice(0, comma));
   }
 }
 

@@ -160,6 +160,12 @@ describe('Dn relations', () => {
       'CN=y,OU=Third,DC=avvid,DC=info',
       'DC=info',
       'CN=José,OU=Users,DC=avvid,DC=info',
+      // Kept as spelled, the key its own lower case only where that is the key.
+      'CN=Two  Spaces,OU=Users,DC=avvid,DC=info',
+      'commonName=Alias,OU=Users,DC=avvid,DC=info',
+      '2.5.4.3=Oid,OU=Users,DC=avvid,DC=info',
+      'CN=a<b>c,OU=Users,DC=avvid,DC=info',
+      'CN=UPPER Case,OU=Users,DC=avvid,DC=info',
     ];
     for (const text of [...texts, ...texts]) {
       const parsed = Dn.parse(text);
