@@ -41,10 +41,11 @@ const { values } = parseArgs({
     // measured while it still compiles its code path (Canopy's JIT, the first seconds of a workload
     // it has not done yet) or fills its caches shows its start, not what it does all day.
     warmup: { type: 'string', default: process.env.BENCH_WARMUP ?? '3' },
-    // Where the forests run: `own`, the server under test alone on core 0 and the forests on core 1 (as the
-    // issues measured, each server on a core of its own; direct slapd is the forests themselves, on core 0);
-    // `shared`, the forests on core 0 beside the server under test, so what a proxy's requests cost them counts against it.
-    layout: { type: 'string', default: process.env.BENCH_LAYOUT ?? 'own' },
+    // Where the forests run: `own`, the server under test alone on core 0 and each forest on a core of its own
+    // (as the issues measured; direct slapd is the forests themselves, on core 0); `shared`, the forests on
+    // core 0 beside the server under test, so what a proxy's requests cost them counts against it. By default
+    // `own` where the machine has the four cores it takes, else `shared`.
+    layout: { type: 'string', default: process.env.BENCH_LAYOUT ?? (availableParallelism() >= 4 ? 'own' : 'shared') },
     // Timed syncs per server (after the warm-up's): the rate shown is their median.
     syncs: { type: 'string', default: process.env.BENCH_SYNCS ?? '3' },
     only: { type: 'string', default: process.env.BENCH_ONLY ?? WORKLOADS.join(',') },
@@ -84,8 +85,11 @@ if (layout !== 'own' && layout !== 'shared') {
   console.error(`--layout: "${layout}" is neither own nor shared`);
   process.exit(2);
 }
-// The load generator's core: a third one where the machine has it, else beside the forests.
-const LOAD_CORE = layout === 'own' && availableParallelism() > 2 ? 2 : 1;
+// Under `own`, forest i on core 1 + i and the load generator on the next, as far as the machine has
+// cores (on two, the forests and the load generator share core 1).
+const ownCores = Math.max(availableParallelism() - 1, 1);
+const forestCore = (i: number): number => (layout === 'own' ? 1 + (i % Math.max(ownCores - 1, 1)) : 0);
+const LOAD_CORE = layout === 'own' ? Math.min(1 + Math.max(ownCores - 1, 1), availableParallelism() - 1) : 1;
 if (bindResolution !== 'search' && bindResolution !== 'native') {
   console.error(`--bind-resolution: "${bindResolution}" is neither search nor native`);
   process.exit(2);
@@ -212,9 +216,9 @@ ${canopyForests.join('\n')}
     { name: 'Canopy', pids: () => [canopy.pid], endpoints: [virtual(canopy.port)] },
   ];
   const uncachedCanopy: Server = { name: 'Canopy', pids: () => [canopyUncached.pid], endpoints: [virtual(canopyUncached.port)] };
-  /** Pins the forests for a run against `s`: on core 0 when they are the server under test or the layout is shared, on core 1 otherwise. */
+  /** Pins the forests for a run against `s`: on core 0 when they are the server under test, else where the layout puts them. */
   const placeForests = (s: Server) => {
-    for (const slapd of slapds) pin(slapd.pid!, s === direct || layout === 'shared' ? 0 : 1);
+    slapds.forEach((slapd, i) => pin(slapd.pid!, s === direct ? 0 : forestCore(i)));
   };
 
   const at = (s: Server, c: number) => s.endpoints[c % s.endpoints.length];
@@ -389,7 +393,7 @@ ${canopyForests.join('\n')}
   const names = servers.map((s) => s.name);
   console.log(
     `\n2 forests × ${users} users; searches ${connections} connections × ${depth} in flight, binds ${clients} connections, ${seconds} s per run after ${warmup} s of the same untimed;` +
-      ` ${!pinned ? 'NOT pinned (no taskset)' : layout === 'own' ? `server under test pinned to core 0, the forests behind a proxy to core 1, load generator to core ${LOAD_CORE}` : 'servers and forests pinned to core 0, load generator to core 1'}; Canopy logs at info (its default), access log ${accessLog ? 'on' : 'off'}, bindResolution ${bindResolution}\n`,
+      ` ${!pinned ? 'NOT pinned (no taskset)' : layout === 'own' ? `server under test pinned to core 0, the forests behind a proxy to cores ${[...new Set(slapds.map((_, i) => forestCore(i)))].join(' and ')}, load generator to core ${LOAD_CORE}` : 'servers and forests pinned to core 0, load generator to core 1'}; Canopy logs at info (its default), access log ${accessLog ? 'on' : 'off'}, bindResolution ${bindResolution}\n`,
   );
   printTable(
     ['workload', 'unit', ...names, 'Canopy ÷ direct', 'Canopy ÷ meta', 'Canopy ÷ asyncmeta'],
