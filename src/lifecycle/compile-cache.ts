@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, statSync } from 'node:fs';
 import module from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,7 +12,7 @@ type Enable = (directory: string) => unknown;
  * `~/.cache/…`), made private (0700). Never in the shared temp folder Node uses by default: there
  * another account could prepare the folder and have Canopy run the code it finds. The cache is
  * left off when the folder or its parent is not a real folder owned by this account and writable
- * by it alone, when it cannot be made (no home, read-only), and when NODE_COMPILE_CACHE or
+ * by it alone, or sits in a folder where others could rename it away, when it cannot be made (no home, read-only), and when NODE_COMPILE_CACHE or
  * NODE_DISABLE_COMPILE_CACHE decides instead. Returns the folder used, if any.
  */
 export function enablePrivateCompileCache(env: NodeJS.ProcessEnv = process.env, enable: Enable | undefined = module.enableCompileCache): string | undefined {
@@ -21,12 +21,18 @@ export function enablePrivateCompileCache(env: NodeJS.ProcessEnv = process.env, 
   const directory = join(base, 'canopy', 'node-compile-cache');
   try {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
-    if (!isPrivate(directory) || !isPrivate(dirname(directory))) return undefined;
+    if (!isPrivate(directory) || !isPrivate(dirname(directory)) || !keepsEntries(base)) return undefined;
   } catch {
     return undefined; // a quiet optimisation: without it Canopy starts as before
   }
   enable(directory);
   return directory;
+}
+
+/** A folder where no other account can rename or remove what this one made: not writable by others, or sticky (as /tmp is). */
+function keepsEntries(path: string): boolean {
+  const { mode } = statSync(path);
+  return (mode & 0o002) === 0 || (mode & 0o1000) !== 0;
 }
 
 /** A folder (not a link) of this account that no other account may write to. */

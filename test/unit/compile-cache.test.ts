@@ -44,6 +44,13 @@ describe('enablePrivateCompileCache', () => {
     chmodSync(join(parentWritable, 'canopy'), 0o777);
     expect(attempt({ XDG_CACHE_HOME: parentWritable })).toEqual({ used: undefined, enabled: [] });
 
+    // A cache home others may write to, not sticky: they could rename the private folder away.
+    const open = temp();
+    chmodSync(open, 0o777);
+    expect(attempt({ XDG_CACHE_HOME: open })).toEqual({ used: undefined, enabled: [] });
+    chmodSync(open, 0o1777); // sticky, as /tmp: what is in it stays its owner's
+    expect(attempt({ XDG_CACHE_HOME: open }).used).toBe(join(open, 'canopy', 'node-compile-cache'));
+
     const linked = temp();
     const elsewhere = temp();
     mkdirSync(join(linked, 'canopy'), { mode: 0o700 });
