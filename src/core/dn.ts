@@ -80,9 +80,10 @@ export class Dn {
    * every entry's DN so: no string concatenated, then copied when first used as a map key).
    * Undefined for any other text, which `Dn.parse` then judges; otherwise equal to `Dn.parse(text)`.
    */
-  childSpelled(text: string, comma: number): Dn | undefined {
+  childSpelled(text: string, comma: number, knownPlain = false): Dn | undefined {
     if (this.isRoot || text.length !== comma + 1 + this.text.length || text.charCodeAt(comma) !== COMMA) return undefined;
-    if (!text.endsWith(this.text) || NOT_PLAIN.test(text)) return undefined;
+    // knownPlain: the caller tested NOT_PLAIN already (SiblingDns does, for every entry's DN).
+    if (!text.endsWith(this.text) || (!knownPlain && NOT_PLAIN.test(text))) return undefined;
     const rdn = plainRdn(text, 0, comma);
     // Spaces around the RDN: Dn.parse's text leaves them out.
     if (rdn === undefined || rdn.text.length !== comma) return undefined;
@@ -150,7 +151,7 @@ export class SiblingDns {
       this.parents.set(parentText, parent);
     }
     if (parent.isRoot) return Dn.parse(text);
-    return parent.childSpelled(text, comma) ?? parent.child(text.slice(0, comma));
+    return parent.childSpelled(text, comma, true) ?? parent.child(text.slice(0, comma));
   }
 }
 
