@@ -233,12 +233,12 @@ ${canopyForests.join('\n')}
     return op;
   };
   const searchLoad = { seconds, connections, depth };
-  /** The workload `load` once untimed for the warm-up's seconds, then timed for `seconds`. */
-  const warmedUp = async (s: Server, load: (timed: boolean) => Promise<Figures>): Promise<Row> => {
-    if (warmup > 0) await load(false);
+  /** The workload `load` once untimed (unless --warmup is 0 and `mustWarm` false), then timed. */
+  const warmedUp = async (s: Server, load: (timed: boolean) => Promise<Figures>, mustWarm = false): Promise<Row> => {
+    if (warmup > 0 || mustWarm) await load(false);
     return measured(s, () => load(true));
   };
-  const length = (timed: boolean) => (timed ? seconds : warmup);
+  const runSeconds = (timed: boolean) => (timed ? seconds : warmup);
 
   /** One measured run against one server, with its footprint. */
   interface Row extends Figures {
@@ -271,7 +271,7 @@ ${canopyForests.join('\n')}
       unit: 'binds/s',
       run: (s) =>
         warmedUp(s, (timed) =>
-          pipelined(s.name, { seconds: length(timed), connections: clients, depth: 1 }, (c) => ({ port: at(s, c).port, next: () => bindOp(random(at(s, c).enabled).dn, USER_PASSWORD) })),
+          pipelined(s.name, { seconds: runSeconds(timed), connections: clients, depth: 1 }, (c) => ({ port: at(s, c).port, next: () => bindOp(random(at(s, c).enabled).dn, USER_PASSWORD) })),
         ),
     },
     'fresh-bind': {
@@ -279,7 +279,7 @@ ${canopyForests.join('\n')}
       unit: 'binds/s',
       run: (s) =>
         warmedUp(s, (timed) =>
-          freshBinds(s.name, { seconds: length(timed), concurrency: clients }, (c) => at(s, c).port, (c) => bindOp(random(at(s, c).enabled).dn, USER_PASSWORD)),
+          freshBinds(s.name, { seconds: runSeconds(timed), concurrency: clients }, (c) => at(s, c).port, (c) => bindOp(random(at(s, c).enabled).dn, USER_PASSWORD)),
         ),
     },
     'uncached-lookup': {
@@ -288,7 +288,7 @@ ${canopyForests.join('\n')}
       run: (s) => {
         const server = s.name === 'Canopy' ? uncachedCanopy : s;
         return warmedUp(server, (timed) =>
-          pipelined(s.name, { ...searchLoad, seconds: length(timed) }, (c) => {
+          pipelined(s.name, { ...searchLoad, seconds: runSeconds(timed) }, (c) => {
             const e = at(server, c);
             return { port: e.port, setup: [serviceBind(e)], next: () => lookup(e, random(e.people)) };
           }),
@@ -305,6 +305,7 @@ ${canopyForests.join('\n')}
             const e = at(s, c);
             return { port: e.port, setup: [serviceBind(e)], next: (n) => lookup(e, e.hot[(n * 7919) % e.hot.length]) };
           }),
+          true,
         ),
     },
     'paged-sync': {
