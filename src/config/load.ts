@@ -1,11 +1,16 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import type * as Yaml from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, ConfigErrors, isSecretPath, showValue } from './config-error.js';
 import { substituteEnv } from './env-substitution.js';
 import { configSchema, type CanopyConfig } from './schema.js';
 import { describeYamlErrors } from './yaml-errors.js';
+
+// The YAML parser (72 modules) is loaded when a configuration is first parsed: commands that read
+// none (`canopy mock`, `--version`) start without it.
+const requireOnUse = createRequire(import.meta.url);
 
 /** A validated configuration whose file paths are absolute and whose secrets are read. */
 export interface LoadedConfig extends CanopyConfig {
@@ -27,6 +32,7 @@ export function parseConfig(
   text: string,
   options: { source: string; baseDir: string; env?: NodeJS.ProcessEnv },
 ): LoadedConfig {
+  const { LineCounter, parseDocument } = requireOnUse('yaml') as typeof Yaml;
   const lineCounter = new LineCounter();
   // prettyErrors would quote the source lines around an error, inline passwords included.
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });

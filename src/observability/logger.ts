@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type Level, type LoggerOptions } from 'pino';
-import pretty from 'pino-pretty';
+import type Pretty from 'pino-pretty';
 import { stdoutLines } from './stdout-lines.js';
 
 export type { Logger };
@@ -64,6 +65,10 @@ function capFields(fields: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+// pino-pretty (40 modules) is loaded when a pretty logger is made: JSON logging, the tests and
+// `canopy mock` start without it.
+const requireOnUse = createRequire(import.meta.url);
+
 /** The process logger, on stdout unless a destination is given: fields capped and secrets censored (capFields). */
 export function createLogger(level: Level | 'silent' = 'info', destination?: NodeJS.WritableStream, format: LogFormat = 'json'): Logger {
   const options: LoggerOptions = {
@@ -75,6 +80,7 @@ export function createLogger(level: Level | 'silent' = 'info', destination?: Nod
   if (format === 'pretty') {
     // Formatting happens in this thread, written synchronously so lines and the welcome printed
     // after start-up come in order: fine for a person watching, JSON is the format for load.
+    const pretty = requireOnUse('pino-pretty') as typeof Pretty;
     return withCheckedChildren(pino(options, pretty({ destination: destination ?? 1, sync: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l' })));
   }
   return withCheckedChildren(pino(options, destination ?? stdoutLines()));
