@@ -80,6 +80,35 @@ describe('StoredEntry', () => {
     expect(stored.has('mail')).toBe(false);
   });
 
+  it('a parsed entry has room for what a load adds, reads without it, and is completed in place once; later changes copy it', () => {
+    const [change] = parseLdifChanges('dn: cn=a,dc=x\nobjectClass: person\ncn: a\nmemberOf: cn=old,dc=x\n', 'test.ldif');
+    const parsed = (change as { entry: StoredEntry }).entry;
+    // Room for the timestamps and objectCategory (memberOf is there): not read as attributes.
+    expect([...parsed.attributes()].map((a) => a.name)).toEqual(['objectClass', 'cn', 'memberOf']);
+    expect(parsed.mostValues()).toBe(1);
+    expect(parsed.clone().get('createTimestamp')).toBeUndefined();
+
+    const dn = Dn.parse('cn=a,dc=x');
+    const completed = parsed.withAttributes(dn, [
+      { name: 'createTimestamp', values: ['20240101000000Z'] },
+      { name: 'memberOf', values: ['cn=g1,dc=x', 'cn=g2,dc=x'] },
+    ]);
+    expect(completed).toBe(parsed);
+    expect(completed.dn).toBe(dn);
+    expect([...completed.attributes()].map((a) => a.name)).toEqual(['objectClass', 'cn', 'memberOf', 'createTimestamp']);
+    expect(completed.get('memberOf')?.values).toEqual(['cn=g1,dc=x', 'cn=g2,dc=x']);
+    expect(completed.mostValues()).toBe(2);
+
+    // The room left (one slot) was given back: a stored entry is never changed in place again.
+    const again = completed.withAttributes(dn, [{ name: 'modifyTimestamp', values: ['20240101000000Z'] }]);
+    expect(again).not.toBe(completed);
+    expect(again.get('modifyTimestamp')?.values).toEqual(['20240101000000Z']);
+    expect(completed.has('modifyTimestamp')).toBe(false);
+    const replaced = completed.withAttributes(dn, [{ name: 'cn', values: ['b'] }]);
+    expect(replaced).not.toBe(completed);
+    expect(completed.get('cn')?.values).toEqual(['a']);
+  });
+
   it('withAttributes removes an attribute given no values and writes bytes, as a plain entry would', () => {
     const stored = StoredEntry.of(plain());
     const next = stored.withAttributes(stored.dn, [

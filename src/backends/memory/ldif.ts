@@ -332,8 +332,15 @@ function parseDn(text: string, line: number, source: string): Dn {
 function storedEntry(dn: Dn, block: Block, from: number, source: string, values: ValueCopies, attributes: RecordAttributes): StoredEntry {
   attributes.clear();
   addAttributes((known, value) => attributes.add(known, value), block, from, source, values);
-  return StoredEntry.fromList(dn, attributes.list, attributes.count, attributes.sizes);
+  return StoredEntry.fromList(dn, attributes.list, attributes.count, attributes.sizes, attributes.missing(LOAD_ADDS));
 }
+
+/**
+ * What the memory directory's load adds to an entry that lacks them (its timestamps; under the AD
+ * profile the memberOf back link and objectCategory): a parsed entry has a slot free for each, so
+ * that the load completes it in place (StoredEntry.withAttributes) rather than copying it.
+ */
+const LOAD_ADDS = ['createTimestamp', 'modifyTimestamp', 'memberOf', 'objectCategory'].map(descriptionKey);
 
 /**
  * A record's attributes in the order read, values grouped by type and options as an Entry groups
@@ -350,6 +357,13 @@ class RecordAttributes {
 
   clear(): void {
     this.count = 0;
+  }
+
+  /** How many of these description keys the record has no values of. */
+  missing(keys: readonly string[]): number {
+    let missing = keys.length;
+    for (let i = 0; i < this.count; i++) if (keys.includes(this.keys[i])) missing--;
+    return missing;
   }
 
   add(known: AttributeName, value: AttributeValue): void {

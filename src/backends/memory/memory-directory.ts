@@ -160,7 +160,8 @@ export class MemoryDirectory implements Directory {
       if (!entry.has('modifyTimestamp')) added[count++] = modified;
       if (backLinks) {
         // A back link: computed from the groups, never taken from the data.
-        added[count++] = { name: 'memberOf', values: backLinks.get(dn.key) ?? NO_VALUES };
+        const groups = backLinks.get(dn.key);
+        added[count++] = { name: 'memberOf', values: groups === undefined ? NO_VALUES : typeof groups === 'string' ? [groups] : groups };
         const category = entry.has('objectCategory') ? undefined : objectCategoryOf(entry, dir.suffix);
         if (category !== undefined) added[count++] = { name: 'objectCategory', values: [category] };
         dir.usn = highestUsn(entry, dir.usn);
@@ -722,17 +723,20 @@ function isDisabled(entry: Entry): boolean {
 }
 
 /**
- * The DNs of the groups naming each DN key in `member`: AD's memberOf, computed once at load.
- * Members spelled as the entries spell their DNs (`keys`, by text) are keyed without parsing.
+ * The DNs of the groups naming each DN key in `member`: AD's memberOf, computed once at load. One
+ * group is its DN alone, not a list (most entries are in one group or none, and each list would
+ * outlive many collections until the load ends). Members spelled as the entries spell their DNs
+ * (`keys`, by text) are keyed without parsing.
  */
-function memberOfByKey(entries: readonly Entry[], keys: ReadonlyMap<string, string>): Map<string, string[]> {
-  const groups = new Map<string, string[]>();
+function memberOfByKey(entries: readonly Entry[], keys: ReadonlyMap<string, string>): Map<string, string | string[]> {
+  const groups = new Map<string, string | string[]>();
   for (const group of entries) {
     for (const v of group.get('member')?.values ?? []) {
       const key = (typeof v === 'string' && keys.get(v)) || normalise('member', v);
       const list = groups.get(key);
-      if (list) list.push(group.dn.text);
-      else groups.set(key, [group.dn.text]);
+      if (list === undefined) groups.set(key, group.dn.text);
+      else if (typeof list === 'string') groups.set(key, [list, group.dn.text]);
+      else list.push(group.dn.text);
     }
   }
   return groups;

@@ -4,14 +4,19 @@ import { runInNewContext } from 'node:vm';
 /**
  * One full garbage collection, run by the `serve` and `mock` commands once memory forests have
  * loaded and start-up has let go of the LDIF. Parsing it leaves tens of MiB of garbage per 20,000
- * entries, and an idle mock allocates too little for V8 to collect it on its own: it would stay in
- * the process's RSS for good. (Not in startMockDirectory: a test process pays for its own heap.)
- * Node exposes `gc` only under --expose-gc, which can be turned on at run time for a new context.
+ * entries, and an idle mock allocates too little for V8 to collect it soon on its own: the RSS
+ * would hold it until V8's memory reducer ran, 10–15 s later. (Not in startMockDirectory: a test
+ * process pays for its own heap.) Node exposes `gc` only under --expose-gc, which can be turned on
+ * at run time for a new context.
+ *
+ * A regular collection, not the memory-reducing 'last-resort' one: that marks the whole heap
+ * twice (0.5 s at 100,000 entries, against 0.2 s), and the compaction it adds (a sixth of the RSS)
+ * V8's memory reducer does anyway once the process idles, in steps of a few milliseconds
+ * (bench/mock-startup.ts reports the RSS at the banner and once settled).
  */
 export function releaseLoadGarbage(): void {
   setFlagsFromString('--expose-gc');
-  // 'last-resort': V8's memory-reducing collection, which also gives the freed pages back.
-  (runInNewContext('gc') as (options: object) => void)({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  (runInNewContext('gc') as (options: object) => void)({ type: 'major', execution: 'sync' });
 }
 
 /**

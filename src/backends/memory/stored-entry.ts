@@ -35,13 +35,14 @@ export class StoredEntry extends Entry {
 
   /**
    * `from` the first `count` attributes of a list (a parser's, reused for the next record: none of
-   * its arrays is kept), with `sizes[i]` values of attribute i when given (its array may hold more).
+   * its arrays is kept), with `sizes[i]` values of attribute i when given (its array may hold more),
+   * and `room` empty slots after them for attributes a load adds (see `withAttributes`).
    */
-  static fromList(dn: Dn, list: readonly Attribute[], count: number, sizes?: readonly number[]): StoredEntry {
+  static fromList(dn: Dn, list: readonly Attribute[], count: number, sizes?: readonly number[], room = 0): StoredEntry {
     let held = 0;
     for (let i = 0; i < count; i++) if ((sizes ? sizes[i] : list[i].values.length) > 0) held++;
     // Sized once: an array grown by push keeps room for more, in each of a forest's entries.
-    const slots = new Array<Slot>(held);
+    const slots = new Array<Slot>(held + room);
     let shape = Shape.root();
     let next = 0;
     for (let i = 0; i < count; i++) {
@@ -66,6 +67,11 @@ export class StoredEntry extends Entry {
    * entry spells, added at the end, removed when given no values): how a load completes entries
    * (timestamps, back links) without a writable copy of each. Slots and shapes are reused. The
    * first `count` of `set` when given (a load reuses one list).
+   *
+   * An entry the LDIF parser made with room (empty slots) for what is added is completed in place
+   * and returned: until its load has run, the parser's entry belongs to that load alone, and a
+   * large load would otherwise make every entry and its slots twice. Room left over is then given
+   * back, so that an entry is completed in place at most once; any other entry is copied.
    */
   withAttributes(dn: Dn, set: readonly Attribute[], count = set.length): StoredEntry {
     let added = 0;
@@ -81,11 +87,14 @@ export class StoredEntry extends Entry {
       }
       if (i === undefined) added++;
     }
+    const used = this.shape.names.length;
+    const room = this.slots.length - used;
+    const inPlace = room > 0 && room >= added;
     // Sized once: an array grown by push keeps room for more, in each of a forest's entries.
-    const slots = new Array<Slot>(this.slots.length + added);
-    for (let i = 0; i < this.slots.length; i++) slots[i] = this.slots[i];
+    const slots = inPlace ? (this.slots as Slot[]) : new Array<Slot>(used + added);
+    if (!inPlace) for (let i = 0; i < used; i++) slots[i] = this.slots[i];
     let shape = this.shape;
-    let next = this.slots.length;
+    let next = used;
     for (let k = 0; k < count; k++) {
       const a = set[k];
       if (a.values.length === 0) continue;
@@ -97,7 +106,16 @@ export class StoredEntry extends Entry {
         slots[next++] = slot;
       }
     }
-    return make(dn, shape, slots);
+    if (!inPlace) return make(dn, shape, slots);
+    // Shortened in place (V8 trims the array's storage without copying it).
+    slots.length = next;
+    const self = this as unknown as { dn: Dn; shape: Shape };
+    self.dn = dn;
+    self.shape = shape;
+    // Its attributes listed before (see attributeList) are no longer its attributes.
+    const listed = recentEntries.indexOf(this);
+    if (listed >= 0) recentEntries[listed] = undefined;
+    return this;
   }
 
   /** The attribute names in order, as the entry spells them (without making each Attribute). */
@@ -131,7 +149,7 @@ export class StoredEntry extends Entry {
   /** The most values any one attribute holds, counted without making the attributes (AD's ranged retrieval asks per entry sent). */
   mostValues(): number {
     let most = 0;
-    for (const slot of this.slots) most = Math.max(most, Array.isArray(slot) ? slot.length : 1);
+    for (let i = 0; i < this.shape.names.length; i++) most = Math.max(most, Array.isArray(this.slots[i]) ? (this.slots[i] as readonly AttributeValue[]).length : 1);
     return most;
   }
 
@@ -147,8 +165,8 @@ export class StoredEntry extends Entry {
   private attributeList(): readonly Attribute[] {
     const at = recentEntries.indexOf(this);
     if (at >= 0) return recentAttributes[at]!;
-    const list: Attribute[] = new Array<Attribute>(this.slots.length);
-    for (let i = 0; i < this.slots.length; i++) list[i] = Object.freeze(this.attribute(i));
+    const list: Attribute[] = new Array<Attribute>(this.shape.names.length);
+    for (let i = 0; i < list.length; i++) list[i] = Object.freeze(this.attribute(i));
     recentEntries[nextRecent] = this;
     recentAttributes[nextRecent] = Object.freeze(list);
     nextRecent = (nextRecent + 1) % RECENT;
