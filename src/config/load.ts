@@ -8,8 +8,8 @@ import { substituteEnv } from './env-substitution.js';
 import { configSchema, type CanopyConfig } from './schema.js';
 import { describeYamlErrors } from './yaml-errors.js';
 
-// The YAML parser (72 modules) is loaded when a configuration is first parsed: commands that read
-// none (`canopy mock`, `--version`) start without it.
+// The YAML parser (72 modules) is loaded when a configuration file is first parsed: commands that
+// read none (`canopy mock` without --config, `--version`) start without it.
 const requireOnUse = createRequire(import.meta.url);
 
 /** A validated configuration whose file paths are absolute and whose secrets are read. */
@@ -44,6 +44,11 @@ export function parseConfig(
     if (err instanceof ConfigError) throw new ConfigErrors([err]);
     throw err;
   }
+  return validateConfig(raw, options);
+}
+
+/** A configuration given as data (its variables substituted), validated and resolved as a file's is; throws ConfigErrors. */
+export function validateConfig(raw: unknown, options: { source: string; baseDir: string }): LoadedConfig {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigErrors(parsed.error.issues.flatMap((i) => describeIssue(i, raw)));
   return resolveFiles(parsed.data, options.baseDir, options.source);

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { hashPassword } from '../core/scrypt-hash.js';
 import { MemoryDirectory } from '../backends/memory/memory-directory.js';
 import { entriesToLdif } from '../backends/memory/ldif.js';
-import { parseConfig, type LoadedConfig } from '../config/load.js';
+import { parseConfig, validateConfig, type LoadedConfig } from '../config/load.js';
 import { Dn } from '../core/dn.js';
 import type { TlsConfig } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -342,8 +342,8 @@ function configFor(
       };
     }),
   };
-  // JSON is YAML; `$` is doubled so that no value is read as an environment variable reference.
-  const config = parseConfig(JSON.stringify(document).replaceAll('$', '$$$$'), { source: 'canopy mock', baseDir: process.cwd() });
+  // Validated as data, not written as YAML: no value is read as an environment variable reference.
+  const config = validateConfig(document, { source: 'canopy mock', baseDir: process.cwd() });
   // Added after validation, which keeps accounts out of the forests: the administrator is the
   // suite's root DN (cn=admin,<suffix>), checked before any entry of that name, as on slapd.
   return { ...config, accounts: [...config.accounts, options.account] };

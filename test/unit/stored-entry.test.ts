@@ -82,7 +82,8 @@ describe('StoredEntry', () => {
 
   it('a parsed entry has room for what a load adds, reads without it, and is completed in place once; later changes copy it', () => {
     const [change] = parseLdifChanges('dn: cn=a,dc=x\nobjectClass: person\ncn: a\nmemberOf: cn=old,dc=x\n', 'test.ldif');
-    const parsed = (change as { entry: StoredEntry }).entry;
+    if (change.kind !== 'add') throw new Error('expected an added entry');
+    const parsed = change.entry as StoredEntry;
     // Room for the timestamps and objectCategory (memberOf is there): not read as attributes.
     expect([...parsed.attributes()].map((a) => a.name)).toEqual(['objectClass', 'cn', 'memberOf']);
     expect(parsed.mostValues()).toBe(1);
