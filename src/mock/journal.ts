@@ -1,4 +1,4 @@
-import { authzId } from '../core/identity.js';
+import { authzId, type Identity } from '../core/identity.js';
 import { filterToLogString } from '../core/filter-text.js';
 import { resultName } from '../core/result-codes.js';
 import type { ObservedOperation } from '../frontend/operation-observer.js';
@@ -61,9 +61,25 @@ export const DEFAULT_JOURNAL_SIZE = 10_000;
  * Every operation the mock directory answered, in order, for a test to assert on ("it bound over
  * TLS before it searched", "it paged with size 500"). A ring: past `capacity` the oldest entries
  * are dropped (`dropped` counts them), so a long run cannot exhaust memory.
+ *
+ * The ring is held in columns, an entry made only when read: a busy mock journals thousands of
+ * operations a second and keeps the last 10,000, and an object (and strings) made for each lived
+ * through many young collections, then had V8 mark the whole heap every few seconds: a tenth of a
+ * bind's processor time. A simple bind now leaves numbers, the name the client sent and who it
+ * then was; other operations one object of their details.
  */
 export class Journal {
-  private readonly ring: (JournalEntry | undefined)[];
+  /** Per place in the ring: when, then connection, message ID, result code (NaN: abandoned) and entries sent (NaN: not a search). */
+  private readonly times: Float64Array;
+  private readonly numbers: Float64Array;
+  private readonly secure: Uint8Array;
+  private readonly operations: (string | undefined)[];
+  private readonly dns: (string | undefined)[];
+  /** Who the connection was bound as (authzId): one string for the operations of one identity. */
+  private readonly identities: (string | undefined)[];
+  private lastIdentity: Identity | undefined;
+  private lastAuthzId = '';
+  private readonly details: (Details | undefined)[];
   private start = 0;
   private size = 0;
   private seq = 0;
@@ -72,13 +88,19 @@ export class Journal {
 
   constructor(readonly capacity: number = DEFAULT_JOURNAL_SIZE) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`journal size must be a positive integer, not ${capacity}`);
-    this.ring = new Array<JournalEntry | undefined>(capacity);
+    this.times = new Float64Array(capacity);
+    this.numbers = new Float64Array(capacity * NUMBERS);
+    this.secure = new Uint8Array(capacity);
+    this.operations = new Array<string | undefined>(capacity).fill(undefined);
+    this.dns = new Array<string | undefined>(capacity).fill(undefined);
+    this.identities = new Array<string | undefined>(capacity).fill(undefined);
+    this.details = new Array<Details | undefined>(capacity).fill(undefined);
   }
 
   /** The entries held, oldest first. */
   get entries(): JournalEntry[] {
     const out: JournalEntry[] = [];
-    for (let i = 0; i < this.size; i++) out.push(this.ring[(this.start + i) % this.capacity]!);
+    for (let i = 0; i < this.size; i++) out.push(this.entryAt(i));
     return out;
   }
 
@@ -88,7 +110,10 @@ export class Journal {
   }
 
   clear(): void {
-    this.ring.fill(undefined);
+    this.operations.fill(undefined);
+    this.dns.fill(undefined);
+    this.identities.fill(undefined);
+    this.details.fill(undefined);
     this.start = 0;
     this.size = 0;
     this.droppedCount = 0;
@@ -120,14 +145,34 @@ export class Journal {
   }
 
   /** The front end's observer: records one answered operation. */
-  readonly record = (operation: ObservedOperation): void => {
-    const entry = toEntry(operation, ++this.seq);
+  readonly record = (o: ObservedOperation): void => {
+    this.seq++;
     if (this.size < this.capacity) this.size++;
     else {
       this.start = (this.start + 1) % this.capacity;
       this.droppedCount++;
     }
-    this.ring[(this.start + this.size - 1) % this.capacity] = entry;
+    const slot = (this.start + this.size - 1) % this.capacity;
+    this.times[slot] = Date.now();
+    const at = slot * NUMBERS;
+    this.numbers[at] = o.connectionId;
+    this.numbers[at + 1] = o.messageId;
+    this.numbers[at + 2] = o.code ?? NaN;
+    this.numbers[at + 3] = o.entries ?? NaN;
+    this.secure[slot] = o.secure ? 1 : 0;
+    this.operations[slot] = o.request.op;
+    // Text, not the identity: a user's holds a DN parsed for it, several times the text's size.
+    if (o.identity !== this.lastIdentity) {
+      this.lastIdentity = o.identity;
+      this.lastAuthzId = authzId(o.identity);
+    }
+    this.identities[slot] = this.lastAuthzId;
+    const r = o.request;
+    // The name only: the password (or SASL credentials) never gets into the journal.
+    this.dns[slot] = r.op === 'bind' ? r.name : undefined;
+    this.details[slot] = r.op === 'bind' && r.auth.method !== 'sasl' && o.controls.length === 0 ? undefined : detailsOf(o);
+    if (this.waiters.size === 0) return;
+    const entry = this.entryAt(this.size - 1);
     for (const w of this.waiters) if (w.predicate(entry)) w.resolve(entry);
   };
 
@@ -135,69 +180,96 @@ export class Journal {
   toJSON(since = 0): { entries: JournalEntry[]; dropped: number } {
     return { entries: this.entries.filter((e) => e.seq > since), dropped: this.dropped };
   }
+
+  /** The entry `i` places after the oldest held. */
+  private entryAt(i: number): JournalEntry {
+    const slot = (this.start + i) % this.capacity;
+    const at = slot * NUMBERS;
+    const details = this.details[slot];
+    // Its fields added in the order shown.
+    const entry: Mutable<JournalEntry> = {
+      seq: this.seq - this.size + 1 + i,
+      time: isoTime(this.times[slot]),
+      connection: this.numbers[at],
+      messageId: this.numbers[at + 1],
+      operation: this.operations[slot]!,
+      controls: details?.controls?.map(describeControl) ?? NO_CONTROLS,
+      identity: this.identities[slot]!,
+      tls: this.secure[slot] === 1,
+    };
+    const code = this.numbers[at + 2];
+    if (!Number.isNaN(code)) {
+      entry.result = code;
+      entry.resultName = resultName(code);
+    }
+    const entries = this.numbers[at + 3];
+    if (!Number.isNaN(entries)) entry.entries = entries;
+    const dn = this.dns[slot];
+    if (dn !== undefined) {
+      entry.dn = dn;
+      entry.method = details?.method ?? 'simple';
+    }
+    if (details !== undefined) {
+      const { controls: _controls, method: _method, ...fields } = details;
+      Object.assign(entry, fields);
+    }
+    return entry;
+  }
 }
 
-function toEntry(o: ObservedOperation, seq: number): JournalEntry {
-  // One object, its fields added in the order shown: no copy of it per kind of operation (a mock
-  // answers thousands of binds a second, each journaled).
-  const entry: Mutable<JournalEntry> = {
-    seq,
-    time: isoTime(),
-    connection: o.connectionId,
-    messageId: o.messageId,
-    operation: o.request.op,
-    controls: o.controls.length === 0 ? NO_CONTROLS : o.controls.map(describeControl),
-    identity: authzId(o.identity),
-    tls: o.secure,
-  };
-  if (o.code !== undefined) {
-    entry.result = o.code;
-    entry.resultName = resultName(o.code);
-  }
-  if (o.entries !== undefined) entry.entries = o.entries;
+/** Numbers per place in the ring (see Journal.numbers). */
+const NUMBERS = 4;
+
+/** An operation's fields beyond a simple bind's, as its request gave them (controls decoded when read). */
+interface Details extends Partial<Pick<JournalEntry, 'dn' | 'scope' | 'filter' | 'attributes' | 'changes' | 'method' | 'oid' | 'newRdn' | 'newSuperior'>> {
+  controls?: readonly Control[];
+}
+
+function detailsOf(o: ObservedOperation): Details {
+  const details: Mutable<Details> = {};
+  if (o.controls.length > 0) details.controls = o.controls;
   const r = o.request;
   switch (r.op) {
     case 'bind':
-      // The name only: the password (or SASL credentials) never gets into the journal.
-      entry.dn = r.name;
-      entry.method = r.auth.method === 'sasl' ? `sasl ${r.auth.mechanism}` : 'simple';
+      if (r.auth.method === 'sasl') details.method = `sasl ${r.auth.mechanism}`;
       break;
     case 'search': {
       const s = r.search;
-      entry.dn = s.base.text;
-      entry.scope = s.scope;
-      entry.filter = filterToLogString(s.filter);
-      entry.attributes = [...s.attributes];
+      details.dn = s.base.text;
+      details.scope = s.scope;
+      // As text now: a filter's password values are never held, even in memory.
+      details.filter = filterToLogString(s.filter);
+      details.attributes = s.attributes;
       break;
     }
     case 'add':
-      entry.dn = r.entry.dn.text;
-      entry.attributes = [...r.entry.attributes()].map((a) => a.name);
+      details.dn = r.entry.dn.text;
+      details.attributes = [...r.entry.attributes()].map((a) => a.name);
       break;
     case 'modify':
-      entry.dn = r.dn.text;
-      entry.attributes = r.changes.map((c) => c.attribute.name);
-      entry.changes = r.changes.map((c) => `${c.operation}: ${c.attribute.name}`);
+      details.dn = r.dn.text;
+      details.attributes = r.changes.map((c) => c.attribute.name);
+      details.changes = r.changes.map((c) => `${c.operation}: ${c.attribute.name}`);
       break;
     case 'delete':
-      entry.dn = r.dn.text;
+      details.dn = r.dn.text;
       break;
     case 'compare':
-      entry.dn = r.dn.text;
-      entry.attributes = [r.attribute];
+      details.dn = r.dn.text;
+      details.attributes = [r.attribute];
       break;
     case 'modifyDn':
-      entry.dn = r.request.dn.text;
-      entry.newRdn = r.request.newRdn;
-      if (r.request.newSuperior) entry.newSuperior = r.request.newSuperior.text;
+      details.dn = r.request.dn.text;
+      details.newRdn = r.request.newRdn;
+      if (r.request.newSuperior) details.newSuperior = r.request.newSuperior.text;
       break;
     case 'extended':
       // Password Modify's passwords and any other request value stay out.
-      entry.oid = r.oid;
-      if (r.passwordModify?.userIdentity !== undefined) entry.dn = r.passwordModify.userIdentity;
+      details.oid = r.oid;
+      if (r.passwordModify?.userIdentity !== undefined) details.dn = r.passwordModify.userIdentity;
       break;
   }
-  return entry;
+  return details;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -205,14 +277,13 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** Operations without controls (nearly all) share one empty list. */
 const NO_CONTROLS: readonly JournalControl[] = Object.freeze([]);
 
-/** The time now as ISO text, made once per millisecond: many operations end within one. */
+/** A time as ISO text, made once per millisecond: many operations end within one. */
 let lastMs = NaN;
 let lastIso = '';
-function isoTime(): string {
-  const now = Date.now();
-  if (now !== lastMs) {
-    lastMs = now;
-    lastIso = new Date(now).toISOString();
+function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
   }
   return lastIso;
 }
