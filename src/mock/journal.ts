@@ -193,7 +193,7 @@ export class Journal {
       connection: this.numbers[at],
       messageId: this.numbers[at + 1],
       operation: this.operations[slot]!,
-      controls: details?.controls?.map(describeControl) ?? NO_CONTROLS,
+      controls: details?.controls ?? NO_CONTROLS,
       identity: this.identities[slot]!,
       tls: this.secure[slot] === 1,
     };
@@ -220,14 +220,13 @@ export class Journal {
 /** Numbers per place in the ring (see Journal.numbers). */
 const NUMBERS = 4;
 
-/** An operation's fields beyond a simple bind's, as its request gave them (controls decoded when read). */
-interface Details extends Partial<Pick<JournalEntry, 'dn' | 'scope' | 'filter' | 'attributes' | 'changes' | 'method' | 'oid' | 'newRdn' | 'newSuperior'>> {
-  controls?: readonly Control[];
-}
+/** An operation's fields beyond a simple bind's. */
+type Details = Partial<Pick<JournalEntry, 'dn' | 'scope' | 'filter' | 'attributes' | 'changes' | 'method' | 'oid' | 'newRdn' | 'newSuperior' | 'controls'>>;
 
 function detailsOf(o: ObservedOperation): Details {
   const details: Mutable<Details> = {};
-  if (o.controls.length > 0) details.controls = o.controls;
+  // Decoded now: a control's value is a Buffer, which would hold on to a whole pooled slab of memory.
+  if (o.controls.length > 0) details.controls = o.controls.map(describeControl);
   const r = o.request;
   switch (r.op) {
     case 'bind':
