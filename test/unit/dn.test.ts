@@ -137,14 +137,30 @@ describe('Dn relations', () => {
       [parent, 'CN=,OU=Users,DC=avvid,DC=info', false],
     ];
     for (const [p, text, built] of cases) {
-      const child = p.childSpelled(text, text.indexOf(',', text.indexOf('=')));
-      expect(child !== undefined, text).toBe(built);
-      if (!child) continue;
-      const parsed = Dn.parse(text);
-      expect([child.text, child.key, child.depth, child.rdns.map((r) => r.avas)], text).toEqual([parsed.text, parsed.key, parsed.depth, parsed.rdns.map((r) => r.avas)]);
-      expect(child.text).toBe(text);
-      expect(child.rdns.slice(1)).toEqual(p.rdns);
-      expect(child.rdns[1]).toBe(p.rdns[0]);
+      // Lazily too (a load's DNs): its RDN objects made when first asked for, the DN the same.
+      for (const lazy of [false, true]) {
+        const child = p.childSpelled(text, text.indexOf(',', text.indexOf('=')), false, lazy);
+        expect(child !== undefined, text).toBe(built);
+        if (!child) continue;
+        const parsed = Dn.parse(text);
+        // Read before its RDNs are made: depth, parent, first RDN, scope checks.
+        expect([child.depth, child.parentKey, child.parent()?.key, child.firstRdn?.avas, child.isWithin(p), child.isRoot], text).toEqual([
+          parsed.depth,
+          parsed.parentKey,
+          parsed.parent()?.key,
+          parsed.rdns[0].avas,
+          true,
+          false,
+        ]);
+        expect(child.builtOn).toBe(lazy ? p : undefined);
+        expect([child.text, child.key, child.depth, child.rdns.map((r) => r.avas)], text).toEqual([parsed.text, parsed.key, parsed.depth, parsed.rdns.map((r) => r.avas)]);
+        expect(child.text).toBe(text);
+        expect(child.rdns.slice(1)).toEqual(p.rdns);
+        expect(child.rdns[1]).toBe(p.rdns[0]);
+        // Made once: the same list each time.
+        expect(child.rdns).toBe(child.rdns);
+        expect(child.rebase(p, Dn.parse('ou=moved,dc=x')).text).toBe(parsed.rebase(p, Dn.parse('ou=moved,dc=x')).text);
+      }
     }
   });
 

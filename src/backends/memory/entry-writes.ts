@@ -72,7 +72,7 @@ export function storedForm(entry: Entry, dn: Dn = entry.dn): Entry {
 
 /** Whether `storedForm(entry, dn)` would hold the same attributes: no `;binary` option, the RDN's values present. */
 export function inStoredForm(entry: StoredEntry, dn: Dn): boolean {
-  for (const a of dn.rdns[0]?.avas ?? []) if (!hasValue(entry, a.type, a.value)) return false;
+  for (const a of dn.firstRdn?.avas ?? []) if (!hasValue(entry, a.type, a.value)) return false;
   return entry.attributeNames.every((name) => !name.includes(';') || !hasBinaryOption(name));
 }
 

@@ -535,7 +535,7 @@ class KnownDns {
     for (let comma = text.indexOf(','); comma > 0; comma = text.indexOf(',', comma + 1)) {
       const parent = this.known(text.slice(comma + 1));
       if (parent === undefined) continue;
-      const child = parent.childSpelled(text, comma);
+      const child = parent.childSpelled(text, comma, false, true);
       if (child !== undefined) return this.add(child);
       try {
         const own = Dn.parse(text.slice(0, comma));

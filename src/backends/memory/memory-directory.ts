@@ -630,6 +630,7 @@ export class MemoryDirectory implements Directory {
    * the entry's DN would normalise its RDN again.
    */
   private loadedParent(dn: Dn): Node | undefined {
+    if (dn.builtOn !== undefined) return this.nodes.get(dn.builtOn.key);
     const own = dn.rdns[0].text.length;
     const key = dn.text.charCodeAt(own) === COMMA ? this.dnKeys.get(dn.text.slice(own + 1)) : undefined;
     return this.nodes.get(key ?? dn.parentKey!);
@@ -715,6 +716,7 @@ const NO_VALUES = Object.freeze([]) as unknown as AttributeValue[];
 
 /** True when `dn` is a child built on `parent`'s RDN objects already (the LDIF parser builds them so). */
 function builtOn(dn: Dn, parent: Dn): boolean {
+  if (dn.builtOn === parent) return true;
   if (dn.depth !== parent.depth + 1) return false;
   for (let i = 0; i < parent.rdns.length; i++) if (dn.rdns[i + 1] !== parent.rdns[i]) return false;
   return true;
