@@ -14,6 +14,7 @@ import { startProxy } from './baselines.ts';
 import {
   bindOp,
   freshBinds,
+  median,
   numberFlag,
   pagedRead,
   pin,
@@ -334,15 +335,15 @@ ${canopyForests.join('\n')}
             const incomplete = timed.find((t) => t.entries !== expectedSync);
             const complete = incomplete ? `INCOMPLETE: ${incomplete.entries} of ${expectedSync}` : 'complete';
             const bySpeed = timed.map((t) => t.seconds).sort((a, b) => a - b);
-            const median = bySpeed[Math.floor(bySpeed.length / 2)];
+            const middle = median(bySpeed);
             const spread = bySpeed.length > 1 ? ` (${bySpeed[0].toFixed(2)}–${bySpeed[bySpeed.length - 1].toFixed(2)} s)` : '';
             return {
               name: s.name,
-              rate: (incomplete?.entries ?? expectedSync) / median,
-              p50: median * 1000,
+              rate: (incomplete?.entries ?? expectedSync) / middle,
+              p50: middle * 1000,
               p99: bySpeed[bySpeed.length - 1] * 1000,
               operations: timed.reduce((n, t) => n + t.entries, 0),
-              note: `${complete}, ${timed[0].pages} pages, median of ${syncs} syncs ${median.toFixed(2)} s${spread}`,
+              note: `${complete}, ${timed[0].pages} pages, median of ${syncs} syncs ${middle.toFixed(2)} s${spread}`,
             };
           });
         } finally {

@@ -454,6 +454,11 @@ export function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 
+/** The middle of some figures (the upper one of an even count): what repeated runs on a noisy machine report. */
+export function median(figures: readonly number[]): number {
+  return [...figures].sort((a, b) => a - b)[Math.floor(figures.length / 2)];
+}
+
 /** Linux's USER_HZ, in which /proc reports CPU time. */
 const CLOCK_TICKS = 100;
 

@@ -10,22 +10,16 @@
 // the others their last run's (on a shared virtual machine one start in several may take a
 // third longer than the others).
 // Run after a build: node bench/mock-startup.ts [--sizes 1000,20000,100000] [--runs 3]
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { numberFlag, printTable, startMock, statusKiB, writeForest } from './load.ts';
+import { cpuMs, median, numberFlag, printTable, startMock, statusKiB, writeForest } from './load.ts';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '1000,20000,100000' }, runs: { type: 'string', default: '3' } } });
 const sizes = values.sizes.split(',').map((size) => numberFlag('sizes', size));
 const runs = numberFlag('runs', values.runs);
-const median = (list: readonly number[]): number => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
-/** User and system time of a process so far, in seconds (/proc/PID/stat, in clock ticks of 1/100 s on Linux). */
-const cpuSeconds = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
 
 /** The lowest RSS of an idle process over the 20 s after its banner, read every second. */
 async function settledRss(pid: number): Promise<number> {
@@ -54,7 +48,7 @@ try {
       const mock = await startMock(file, 'cn=admin', 'bench');
       rsses.push(statusKiB(mock.pid, 'VmRSS') * 1024);
       peak = statusKiB(mock.pid, 'VmHWM') * 1024;
-      cpus.push(cpuSeconds(mock.pid));
+      cpus.push(cpuMs(mock.pid) / 1000);
       starts.push(mock.startMs / 1000);
       entries = mock.entries;
       // The last run waits for the settled RSS: the others would only repeat it.
