@@ -74,7 +74,8 @@ export class Journal {
   private readonly numbers: Float64Array;
   private readonly secure: Uint8Array;
   private readonly operations: (string | undefined)[];
-  private readonly dns: (string | undefined)[];
+  /** A bind's name as the client sent it (other operations keep their DN in their details). */
+  private readonly bindNames: (string | undefined)[];
   /** Who the connection was bound as (authzId): one string for the operations of one identity. */
   private readonly identities: (string | undefined)[];
   private lastIdentity: Identity | undefined;
@@ -92,7 +93,7 @@ export class Journal {
     this.numbers = new Float64Array(capacity * NUMBERS);
     this.secure = new Uint8Array(capacity);
     this.operations = new Array<string | undefined>(capacity).fill(undefined);
-    this.dns = new Array<string | undefined>(capacity).fill(undefined);
+    this.bindNames = new Array<string | undefined>(capacity).fill(undefined);
     this.identities = new Array<string | undefined>(capacity).fill(undefined);
     this.details = new Array<Details | undefined>(capacity).fill(undefined);
   }
@@ -111,7 +112,7 @@ export class Journal {
 
   clear(): void {
     this.operations.fill(undefined);
-    this.dns.fill(undefined);
+    this.bindNames.fill(undefined);
     this.identities.fill(undefined);
     this.details.fill(undefined);
     this.start = 0;
@@ -169,7 +170,7 @@ export class Journal {
     this.identities[slot] = this.lastAuthzId;
     const r = o.request;
     // The name only: the password (or SASL credentials) never gets into the journal.
-    this.dns[slot] = r.op === 'bind' ? r.name : undefined;
+    this.bindNames[slot] = r.op === 'bind' ? r.name : undefined;
     this.details[slot] = r.op === 'bind' && r.auth.method !== 'sasl' && o.controls.length === 0 ? undefined : detailsOf(o);
     if (this.waiters.size === 0) return;
     const entry = this.entryAt(this.size - 1);
@@ -204,9 +205,8 @@ export class Journal {
     }
     const entries = this.numbers[at + 3];
     if (!Number.isNaN(entries)) entry.entries = entries;
-    const dn = this.dns[slot];
-    if (dn !== undefined) {
-      entry.dn = dn;
+    if (entry.operation === 'bind') {
+      entry.dn = this.bindNames[slot];
       entry.method = details?.method ?? 'simple';
     }
     if (details !== undefined) {
