@@ -92,9 +92,12 @@ export class Dn {
 
   /**
    * This DN built on `parent`'s RDN objects when `parent` is its parent spelled the same way, so
-   * that a large tree holds each ancestor's RDNs once rather than once per descendant; else itself.
+   * that a large tree holds each ancestor's RDNs once rather than once per descendant; else itself,
+   * as when it is built on them already (the LDIF parser builds a load's DNs so).
    */
   sharingParent(parent: Dn): Dn {
+    if (this.#parent === parent) return this;
+    if (this.#rdns !== undefined && this.depth === parent.depth + 1 && parent.rdns.every((rdn, i) => this.#rdns![i + 1] === rdn)) return this;
     const own = this.rdns[0];
     if (own === undefined || this.depth !== parent.depth + 1 || !this.isWithin(parent)) return this;
     if (this.text !== (parent.isRoot ? own.text : `${own.text},${parent.text}`)) return this;

@@ -160,6 +160,11 @@ describe('Dn relations', () => {
         // Made once: the same list each time.
         expect(child.rdns).toBe(child.rdns);
         expect(child.rebase(p, Dn.parse('ou=moved,dc=x')).text).toBe(parsed.rebase(p, Dn.parse('ou=moved,dc=x')).text);
+        // Built on its parent's RDN objects already: sharing that parent keeps it; another spelled alike is shared anew.
+        expect(child.sharingParent(p)).toBe(child);
+        const alike = Dn.fromRdns(p.rdns.map((r) => ({ ...r })));
+        expect(child.sharingParent(alike)).not.toBe(child);
+        expect(child.sharingParent(alike).rdns[1]).toBe(alike.rdns[0]);
       }
     }
   });

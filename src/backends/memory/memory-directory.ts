@@ -161,7 +161,7 @@ export class MemoryDirectory implements Directory {
         if (category !== undefined) added[count++] = { name: 'objectCategory', values: [category] };
         dir.usn = highestUsn(entry, dir.usn);
       }
-      const stored = loadedForm(entry, parent && !builtOn(dn, parent.entry.dn) ? dn.sharingParent(parent.entry.dn) : dn, added, count);
+      const stored = loadedForm(entry, parent ? dn.sharingParent(parent.entry.dn) : dn, added, count);
       if (!dir.insertLoaded(stored, parent)) {
         // Found again only for the error: a map of where each entry came from would cost every load.
         const first = records.find((r) => r.entry.dn.key === dn.key)!;
@@ -713,14 +713,6 @@ function loadedForm(entry: Entry, dn: Dn, added: readonly Attribute[], count: nu
 
 /** No memberOf values: shared by the loaded entries in no group. */
 const NO_VALUES = Object.freeze([]) as unknown as AttributeValue[];
-
-/** True when `dn` is a child built on `parent`'s RDN objects already (the LDIF parser builds them so). */
-function builtOn(dn: Dn, parent: Dn): boolean {
-  if (dn.builtOn === parent) return true;
-  if (dn.depth !== parent.depth + 1) return false;
-  for (let i = 0; i < parent.rdns.length; i++) if (dn.rdns[i + 1] !== parent.rdns[i]) return false;
-  return true;
-}
 
 function isDisabled(entry: Entry): boolean {
   const uac = entry.get('userAccountControl')?.values[0];

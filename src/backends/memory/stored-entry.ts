@@ -149,7 +149,11 @@ export class StoredEntry extends Entry {
   /** The most values any one attribute holds, counted without making the attributes (AD's ranged retrieval asks per entry sent). */
   mostValues(): number {
     let most = 0;
-    for (let i = 0; i < this.shape.names.length; i++) most = Math.max(most, Array.isArray(this.slots[i]) ? (this.slots[i] as readonly AttributeValue[]).length : 1);
+    // Up to the shape's names: a parsed entry not yet completed has empty slots after them.
+    for (let i = 0; i < this.shape.names.length; i++) {
+      const slot = this.slots[i];
+      most = Math.max(most, Array.isArray(slot) ? slot.length : 1);
+    }
     return most;
   }
 
