@@ -113,15 +113,15 @@ export class Dn {
    * With `lazy`, its RDN objects are made when first asked for, not now: the DNs of a large
    * load are kept for good and seldom taken apart, and their RDNs were a fifth of an entry's objects.
    */
-  childSpelled(text: string, comma: number, knownPlain = false, lazy = false): Dn | undefined {
+  childSpelled(text: string, comma: number, spelling: ChildSpelling = CHECKED): Dn | undefined {
     if (this.isRoot || text.length !== comma + 1 + this.text.length || text.charCodeAt(comma) !== COMMA) return undefined;
     // knownPlain: the caller tested NOT_PLAIN already (SiblingDns does, for every entry's DN).
-    if (!text.endsWith(this.text) || (!knownPlain && NOT_PLAIN.test(text))) return undefined;
+    if (!text.endsWith(this.text) || (spelling.knownPlain !== true && NOT_PLAIN.test(text))) return undefined;
     const rdn = plainRdn(text, 0, comma);
     // Spaces around the RDN: Dn.parse's text leaves them out.
     if (rdn === undefined || rdn.text.length !== comma) return undefined;
     const key = lowerCaseKey(text, comma, rdn, this.key) ?? `${rdnKey(rdn)},${this.key}`;
-    return lazy ? new Dn(undefined, text, key, this) : new Dn([rdn].concat(this.rdns), text, key);
+    return spelling.lazy === true ? new Dn(undefined, text, key, this) : new Dn([rdn].concat(this.rdns), text, key);
   }
 
   /** The DN of a child of this entry, named by an RDN string such as `cn=John Doe`. */
@@ -164,6 +164,16 @@ export class Dn {
   }
 }
 
+/** How childSpelled builds a child: `knownPlain`, the caller tested the text against NOT_PLAIN already; `lazy`, its RDN objects made when first asked for. */
+export interface ChildSpelling {
+  readonly knownPlain?: boolean;
+  readonly lazy?: boolean;
+}
+
+/** childSpelled's default: the text checked, the RDNs made now. SiblingDns's, for every upstream entry's DN. */
+const CHECKED: ChildSpelling = {};
+const KNOWN_PLAIN: ChildSpelling = { knownPlain: true };
+
 /**
  * Parses the DNs of entries that share parents (a search's results): the parent of a plain DN is
  * parsed and normalised once and remembered (a bounded number of them), so each entry costs the
@@ -185,7 +195,7 @@ export class SiblingDns {
       this.parents.set(parentText, parent);
     }
     if (parent.isRoot) return Dn.parse(text);
-    return parent.childSpelled(text, comma, true) ?? parent.child(text.slice(0, comma));
+    return parent.childSpelled(text, comma, KNOWN_PLAIN) ?? parent.child(text.slice(0, comma));
   }
 }
 

@@ -139,7 +139,7 @@ describe('Dn relations', () => {
     for (const [p, text, built] of cases) {
       // Lazily too (a load's DNs): its RDN objects made when first asked for, the DN the same.
       for (const lazy of [false, true]) {
-        const child = p.childSpelled(text, text.indexOf(',', text.indexOf('=')), false, lazy);
+        const child = p.childSpelled(text, text.indexOf(',', text.indexOf('=')), { lazy });
         expect(child !== undefined, text).toBe(built);
         if (!child) continue;
         const parsed = Dn.parse(text);

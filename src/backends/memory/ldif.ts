@@ -1,5 +1,5 @@
 import type { Modification, ModificationOperation } from '../../core/directory.js';
-import { Dn } from '../../core/dn.js';
+import { Dn, type ChildSpelling } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { withoutBinaryOption } from '../../core/matching.js';
@@ -535,7 +535,7 @@ class KnownDns {
     for (let comma = text.indexOf(','); comma > 0; comma = text.indexOf(',', comma + 1)) {
       const parent = this.known(text.slice(comma + 1));
       if (parent === undefined) continue;
-      const child = parent.childSpelled(text, comma, false, true);
+      const child = parent.childSpelled(text, comma, LAZY);
       if (child !== undefined) return this.add(child);
       try {
         const own = Dn.parse(text.slice(0, comma));
@@ -563,6 +563,9 @@ class KnownDns {
     return old === undefined ? undefined : this.add(old);
   }
 }
+
+/** A load's DNs: their RDN objects made when first asked for (see Dn.childSpelled). */
+const LAZY: ChildSpelling = { lazy: true };
 
 /** DNs each generation of KnownDns holds. */
 const KNOWN_DNS = 32_768;
