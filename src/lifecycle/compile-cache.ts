@@ -12,8 +12,9 @@ type Enable = (directory: string) => unknown;
  * `~/.cache/…`), made private (0700). Never in the shared temp folder Node uses by default: there
  * another account could prepare the folder and have Canopy run the code it finds. The cache is
  * left off when the folder or its parent is not a real folder owned by this account and writable
- * by it alone, or sits in a folder where others could rename it away, when it cannot be made (no home, read-only), and when NODE_COMPILE_CACHE or
- * NODE_DISABLE_COMPILE_CACHE decides instead. Returns the folder used, if any.
+ * by it alone, or sits in a folder where others could rename it away; when it cannot be made (no
+ * home, read-only); and when NODE_COMPILE_CACHE or NODE_DISABLE_COMPILE_CACHE decides instead.
+ * Returns the folder used, if any.
  */
 export function enablePrivateCompileCache(env: NodeJS.ProcessEnv = process.env, enable: Enable | undefined = module.enableCompileCache): string | undefined {
   if (!enable || env.NODE_COMPILE_CACHE || env.NODE_DISABLE_COMPILE_CACHE) return undefined;
