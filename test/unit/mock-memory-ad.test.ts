@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rangeRequests, withRanges } from '../../src/backends/memory/ad-profile.js';
-import { entriesToLdif } from '../../src/backends/memory/ldif.js';
+import { applyLdifChanges, entriesToLdif, parseLdifChanges } from '../../src/backends/memory/ldif.js';
 import { MemoryDirectory } from '../../src/backends/memory/memory-directory.js';
 import type { SearchRequest } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
@@ -93,6 +93,24 @@ describe('memory directory, profile ad', () => {
     expect(text(await read(dir, dn('CN=Bob')), 'memberOf')).toEqual(['CN=Staff,OU=Groups,DC=x,DC=test']);
     // The plain profile serves the data as it is.
     expect(text(await read(load(false), dn('CN=Ann')), 'memberOf')).toEqual(['CN=Bogus,OU=Groups,DC=x,DC=test']);
+  });
+
+  it('completes the parsed entries of canopy mock\'s load with memberOf from none, one or several groups, timestamps and objectCategory', async () => {
+    const groups = ['G1', 'G2', 'G3'].map((g, i) => `dn: CN=${g},OU=Groups,DC=x,DC=test\nobjectClass: group\ncn: ${g}\n${['CN=Ann', 'CN=Bob', 'CN=Cy'].slice(i).map((u) => `member: ${u},OU=Users,DC=x,DC=test\n`).join('')}`);
+    const people = ['Ann', 'Bob', 'Cy', 'Di'].map((u) => `dn: CN=${u},OU=Users,DC=x,DC=test\nobjectClass: user\ncn: ${u}\nmemberOf: CN=Bogus,OU=Groups,DC=x,DC=test\n`);
+    const ldif = [`${LDIF.split('\n\n').slice(0, 3).join('\n\n')}\n`, ...people, ...groups].join('\n');
+    const records = applyLdifChanges(parseLdifChanges(ldif, 't.ldif').map((c) => ({ ...c, source: 't.ldif' })));
+    const dir = MemoryDirectory.fromRecords({ suffix: SUFFIX, records, ad: { maxValRange: 1500 } });
+    const g = (name: string) => `CN=${name},OU=Groups,DC=x,DC=test`;
+    expect(text(await read(dir, dn('CN=Ann')), 'memberOf')).toEqual([g('G1')]);
+    expect(text(await read(dir, dn('CN=Bob')), 'memberOf')).toEqual([g('G1'), g('G2')]);
+    expect(text(await read(dir, dn('CN=Cy')), 'memberOf')).toEqual([g('G1'), g('G2'), g('G3')]);
+    const di = await read(dir, dn('CN=Di'), ['*', 'createTimestamp', 'modifyTimestamp']);
+    expect(di.has('memberOf')).toBe(false);
+    expect(text(di, 'createTimestamp')[0]).toMatch(/^\d{14}Z$/);
+    expect(text(di, 'modifyTimestamp')).toEqual(text(di, 'createTimestamp'));
+    expect(text(di, 'objectCategory')).toEqual(['CN=Person,CN=Schema,CN=Configuration,DC=x,DC=test']);
+    expect(text(di, 'cn')).toEqual(['Di']);
   });
 
   it('maintains memberOf after every write, and refuses writing it', async () => {
