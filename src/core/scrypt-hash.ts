@@ -7,6 +7,8 @@ import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:c
 
 const PATTERN = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]+=*)\$([A-Za-z0-9+/]+=*)$/;
 const DEFAULT = { ln: 15, r: 8, p: 1 };
+/** The lowest cost (log2) a hash may have: one below is refused. */
+export const MIN_COST_LN = 10;
 const KEY_BYTES = 32;
 
 export interface ScryptHash {
@@ -20,13 +22,13 @@ export function parseScryptHash(text: string): ScryptHash | undefined {
   const m = PATTERN.exec(text);
   if (!m) return undefined;
   const [ln, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if (ln < 10 || ln > 20 || r < 1 || p < 1) return undefined;
+  if (ln < MIN_COST_LN || ln > 20 || r < 1 || p < 1) return undefined;
   const hash = Buffer.from(m[5], 'base64');
   if (hash.length < 16) return undefined;
   return { options: scryptOptions(ln, r, p), salt: Buffer.from(m[4], 'base64'), hash };
 }
 
-/** What `canopy hash-password` prints; `ln` (log2 of the cost, 10 at least) lower for a password nobody keeps secret. */
+/** What `canopy hash-password` prints; `ln` (log2 of the cost, MIN_COST_LN at least) lower for a password nobody keeps secret. */
 export async function hashPassword(password: string | Buffer, ln = DEFAULT.ln): Promise<string> {
   const { r, p } = DEFAULT;
   const salt = randomBytes(16);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashPassword } from '../core/scrypt-hash.js';
+import { hashPassword, MIN_COST_LN } from '../core/scrypt-hash.js';
 import { MemoryDirectory } from '../backends/memory/memory-directory.js';
 import { entriesToLdif } from '../backends/memory/ldif.js';
 import { parseConfig, validateConfig, type LoadedConfig } from '../config/load.js';
@@ -145,14 +145,6 @@ export const MOCK_ADMIN_DN = 'cn=admin';
 const FIXTURES = ['avvid.info.ldif', 'vse.lab.ldif'].map((f) => fileURLToPath(new URL(`../../fixtures/${f}`, import.meta.url)));
 
 /**
- * The scrypt cost (log2) of the administrator's hash: the lowest a configuration accepts. Its
- * password is given in clear (command line, test code) and its hash is never stored, so the
- * default cost protects nothing here, while every administrator bind of a test suite paid it
- * (156 ms each at the default cost here, 3 ms at this one).
- */
-const ADMIN_HASH_COST = 10;
-
-/**
  * Starts a mock directory: Canopy's own stack (configuration, namespace stage, router, front end)
  * over memory forests that keep a journal of writes, behind fault switches, with an administrator
  * account that may read and write everything.
@@ -160,7 +152,10 @@ const ADMIN_HASH_COST = 10;
 export async function startMockDirectory(options: MockDirectoryOptions = {}): Promise<MockDirectory> {
   const logger = options.logger ?? createLogger('silent');
   const password = options.adminPassword ?? randomBytes(12).toString('base64url');
-  const account = { dn: adminDnOf(options.adminDn ?? MOCK_ADMIN_DN), passwordHash: await hashPassword(password, ADMIN_HASH_COST) };
+  // The lowest scrypt cost a configuration accepts: the administrator's password is given in clear
+  // (command line, test code) and its hash never stored, so the default cost protects nothing here,
+  // while every administrator bind of a test suite paid it (156 ms each, against 3 ms).
+  const account = { dn: adminDnOf(options.adminDn ?? MOCK_ADMIN_DN), passwordHash: await hashPassword(password, MIN_COST_LN) };
   const host = options.host ?? '127.0.0.1';
   const listen = `ldap://${urlHost(host)}:${options.port ?? 0}`;
   const certificates = await certificatesFor(options, host);

@@ -5,7 +5,7 @@ import { bindFailureReason } from '../../src/auth/bind-failure-reason.js';
 import { ForestLogins, type LoginForest } from '../../src/auth/forest-logins.js';
 import { LocalAccounts } from '../../src/auth/local-accounts.js';
 import { parseLoginName, spellingKey } from '../../src/auth/login-name.js';
-import { hashPassword, parseScryptHash, verifyPassword } from '../../src/core/scrypt-hash.js';
+import { hashPassword, MIN_COST_LN, parseScryptHash, verifyPassword } from '../../src/core/scrypt-hash.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Directory, OperationContext, SearchRequest } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
@@ -24,6 +24,13 @@ describe('scrypt password hashes', () => {
     expect(await verifyPassword(parsed, Buffer.from('sync-secret'))).toBe(false);
     expect(parseScryptHash('{SSHA}abc')).toBeUndefined();
     expect(parseScryptHash(hash.replace('ln=15', 'ln=40'))).toBeUndefined();
+  });
+
+  it('hashes at a lower cost when asked (the mock administrator), down to the lowest accepted', async () => {
+    const cheap = await hashPassword('Adm1n', MIN_COST_LN);
+    expect(cheap).toMatch(new RegExp(`^\\$scrypt\\$ln=${MIN_COST_LN},r=8,p=1\\$`));
+    expect(await verifyPassword(parseScryptHash(cheap)!, Buffer.from('Adm1n'))).toBe(true);
+    expect(parseScryptHash(cheap.replace(`ln=${MIN_COST_LN}`, `ln=${MIN_COST_LN - 1}`))).toBeUndefined();
   });
 });
 
