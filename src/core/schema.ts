@@ -34,6 +34,8 @@ export interface AttributeTypeDef {
   readonly credential?: boolean;
   /** Values are SIDs: an assertion may give one in string form (`S-1-5-21-…`), as AD accepts. */
   readonly sid?: boolean;
+  /** Computed by Canopy from these types' values: whoever may not read them may not read it either. */
+  readonly derivedFrom?: readonly string[];
   readonly aliases?: readonly string[];
   /** The standard's own description, published as it is (types from the built-in schemas). */
   readonly definition?: AttributeTypeDescription;
@@ -138,7 +140,7 @@ const AD_TYPES: readonly AttributeTypeDef[] = [
   s('badPasswordTime', `${MS}.1.4.49`, { syntax: 'integer', singleValue: true }),
   // Constructed by AD when asked for by name: never stored, never written.
   s('msDS-User-Account-Control-Computed', `${MS}.1.4.1460`, { syntax: 'integer', singleValue: true, operational: true, noUserModification: true }),
-  s('msDS-UserAccountDisabled', `${MS}.1.4.1853`, { syntax: 'boolean', singleValue: true }),
+  s('msDS-UserAccountDisabled', `${MS}.1.4.1853`, { syntax: 'boolean', singleValue: true, derivedFrom: ['userAccountControl'] }),
   s('whenCreated', `${MS}.1.2.2`, { syntax: 'time', singleValue: true }),
   s('whenChanged', `${MS}.1.2.3`, { syntax: 'time', singleValue: true }),
 
@@ -344,6 +346,54 @@ for (const t of attributeTypes) {
   byName.set(t.name.toLowerCase(), t);
   byName.set(t.oid, t);
   for (const a of t.aliases ?? []) byName.set(a.toLowerCase(), t);
+}
+
+/**
+ * What reading each type's values reveals besides its own (type key → keys): the types Canopy
+ * computes it from (`derivedFrom`: msDS-UserAccountDisabled shows a bit of userAccountControl).
+ */
+const revealed = new Map<string, readonly string[]>();
+for (const t of attributeTypes) if (t.derivedFrom) revealed.set(t.name.toLowerCase(), t.derivedFrom.map(attributeKey));
+
+/**
+ * What an assertion on each type tests besides its own values (type key → keys): its subtypes
+ * (RFC 4512 §2.5.1: slapd matches `(name=x)` against cn, sn, title…, and `(distinguishedName=x)`
+ * against member, owner…), at any depth, and what its values reveal.
+ */
+const tested = new Map<string, readonly string[]>();
+{
+  const subtypes = new Map<string, Set<string>>();
+  for (const d of STANDARDS.flatMap((s) => s.attributeTypes)) {
+    if (!d.sup) continue;
+    const sup = attributeKey(d.sup);
+    const sub = attributeKey(d.oid);
+    if (sup !== sub) (subtypes.get(sup) ?? subtypes.set(sup, new Set()).get(sup)!).add(sub);
+  }
+  const below = (key: string, into: Set<string>): Set<string> => {
+    for (const sub of subtypes.get(key) ?? []) if (!into.has(sub)) below(sub, into.add(sub));
+    return into;
+  };
+  for (const key of new Set([...subtypes.keys(), ...revealed.keys()])) {
+    const keys = new Set<string>(revealed.get(key));
+    for (const sub of below(key, new Set())) for (const k of [sub, ...(revealed.get(sub) ?? [])]) keys.add(k);
+    keys.delete(key);
+    if (keys.size > 0) tested.set(key, [...keys]);
+  }
+}
+
+const NONE: readonly string[] = [];
+
+/** The type keys, besides `key`'s own, whose values reading `key` reveals (types it is computed from). */
+export function revealedTypes(key: string): readonly string[] {
+  return revealed.get(key) ?? NONE;
+}
+
+/**
+ * The type keys, besides `key`'s own, an assertion (a filter, a compare) on `key` tests: its
+ * subtypes and what its values reveal. Whoever may not search one of them may not assert on `key`.
+ */
+export function testedTypes(key: string): readonly string[] {
+  return tested.get(key) ?? NONE;
 }
 
 /** Every object class Canopy knows: the AD table's (allowing what the standard's class of that name allows too), then the standards'. */

@@ -74,7 +74,7 @@ describe('AccessStage', () => {
     return out;
   };
 
-  it('strips attributes, folds assertions on unreadable ones, and checks varying ones per entry', async () => {
+  it('strips attributes, and folds assertions on what some entry of the region does not show', async () => {
     const stage = new AccessStage(
       policy([
         { who: 'authenticated', what: { dn: 'ou=a,dc=x' }, allow: 'read' },
@@ -87,10 +87,14 @@ describe('AccessStage', () => {
       ['cn=p,ou=a,dc=x', ['cn', 'title']],
       ['cn=q,ou=b,dc=x', ['cn']],
     ]);
-    // title is readable under ou=a only: q matches upstream but not for this client.
-    const titled = await run(stage, request('dc=x', '(title=boss)', ['cn']), user);
-    expect(titled.map((e) => e.dn.text)).toEqual(['cn=p,ou=a,dc=x']);
-    expect(sent.at(-1)!.attributes).toEqual(['cn', 'title']);
+    // title is readable under ou=a only: from dc=x the assertion would test q's title too, so it is
+    // Undefined there and nothing is asked; from ou=a it is decided by the forest, as sent.
+    const before0 = sent.length;
+    expect(await run(stage, request('dc=x', '(title=boss)', ['cn']), user)).toEqual([]);
+    expect(sent.length).toBe(before0);
+    await run(stage, request('ou=a,dc=x', '(title=boss)', ['cn']), user);
+    expect(sent.at(-1)!.filter).toEqual(parseFilterString('(title=boss)'));
+    expect(sent.at(-1)!.attributes).toEqual(['cn']);
     // Below ou=b mail is readable nowhere: the assertion is FALSE before anything is asked.
     const before = sent.length;
     expect(await run(stage, request('ou=b,dc=x', '(mail=*)'), user)).toEqual([]);
@@ -103,7 +107,8 @@ describe('AccessStage', () => {
     const evaluating = {
       async *search(r: SearchRequest) {
         sent.push(r);
-        yield* entries.filter(compileFilter(r.filter));
+        const matches = compileFilter(r.filter);
+        yield* entries.filter((e) => e.dn.isWithin(r.base) && matches(e));
       },
     } as unknown as Directory;
     const stage = new AccessStage(
@@ -117,17 +122,24 @@ describe('AccessStage', () => {
     );
     const found = async (base: string, filter: string) => (await run(stage, request(base, filter, ['cn']), user)).map((e) => e.dn.text);
     const p = 'cn=p,ou=a,dc=x';
-    // q's title is unreadable: neither (title=boss) nor its negation holds there.
-    expect(await found('dc=x', '(title=boss)')).toEqual([p]);
-    expect(await found('dc=x', '(!(title=boss))')).toEqual([]);
-    expect(await found('dc=x', '(!(title=clerk))')).toEqual([p]);
-    expect(await found('dc=x', '(|(title=clerk)(cn=q))')).toEqual(['cn=q,ou=b,dc=x']);
-    expect(await found('dc=x', '(&(cn=*)(!(title=clerk)))')).toEqual([p]);
-    // No attribute named: tested where every attribute is readable (p), Undefined elsewhere (q), by OID or name.
+    // q's title is unreadable: from dc=x neither (title=…) nor its negation holds anywhere (the
+    // forest would decide it on q's title); below ou=a, where every entry shows it, both do.
+    for (const base of ['dc=x', 'DC=X', '0.9.2342.19200300.100.1.25=x']) {
+      expect(await found(base, '(title=boss)')).toEqual([]);
+      expect(await found(base, '(!(title=boss))')).toEqual([]);
+      expect(await found(base, '(!(Title=clerk))')).toEqual([]);
+      expect(await found(base, '(|(title=clerk)(cn=q))')).toEqual(['cn=q,ou=b,dc=x']);
+      expect(await found(base, '(&(cn=*)(!(TITLE=clerk)))')).toEqual([]);
+    }
+    expect(await found('ou=a,dc=x', '(title=boss)')).toEqual([p]);
+    expect(await found('ou=a,dc=x', '(!(title=clerk))')).toEqual([p]);
+    expect(await found('ou=a,dc=x', '(&(cn=*)(!(title=clerk)))')).toEqual([p]);
+    // No attribute named: tested where every attribute is readable (below ou=a), Undefined where some entry hides one.
     for (const rule of ['caseIgnoreMatch', '2.5.13.2', '2.5.13.17', 'octetStringMatch']) {
-      expect(await found('dc=x', `(:${rule}:=boss)`)).toEqual([p]);
+      expect(await found('ou=a,dc=x', `(:${rule}:=boss)`)).toEqual([p]);
+      expect(await found('dc=x', `(:${rule}:=boss)`)).toEqual([]);
       expect(await found('dc=x', `(!(:${rule}:=boss))`)).toEqual([]);
-      expect(await found('dc=x', `(!(:${rule}:=clerk))`)).toEqual([p]);
+      expect(await found('ou=a,dc=x', `(!(:${rule}:=clerk))`)).toEqual([p]);
     }
     // Below ou=b no attribute but cn is readable: decided before anything is asked.
     const before = sent.length;
@@ -222,5 +234,197 @@ describe('AccessStage', () => {
     await stage.modify(own, change('telephoneNumber'), ctx(user));
     await stage.passwordModify({ user: own, newPassword: Buffer.from('n3w') }, ctx(user));
     expect(done).toEqual(['modify', 'password']);
+  });
+});
+
+describe('AccessStage: what an assertion tests besides the values an identity sees', () => {
+  const sync: Identity = { kind: 'account', dn: Dn.parse('cn=sync') };
+  const ctx = (identity: Identity = sync): SearchContext => searchCtx({ identity });
+  const people = [
+    new Entry(Dn.parse('cn=p,ou=a,dc=x'), [
+      { name: 'cn', values: ['p'] },
+      { name: 'title', values: ['boss'] },
+      { name: 'userAccountControl', values: ['514'] },
+      { name: 'memberOf', values: ['cn=g,dc=x'] },
+      { name: 'createTimestamp', values: ['20260101000000Z'] },
+    ]),
+    new Entry(Dn.parse('cn=q,ou=b,dc=x'), [
+      { name: 'cn', values: ['q'] },
+      { name: 'title', values: ['clerk'] },
+      { name: 'userAccountControl', values: ['512'] },
+      { name: 'createTimestamp', values: ['20260101000000Z'] },
+    ]),
+  ];
+  /** A forest: evaluates the filter it gets on whole entries (subtypes of `name` as slapd does), returns what was asked for. */
+  const forest = (sent: SearchRequest[] = []) =>
+    ({
+      async *search(r: SearchRequest) {
+        sent.push(r);
+        const matches = compileFilter(r.filter);
+        for (const e of people) {
+          if (!e.dn.isWithin(r.base) || !matches(e)) continue;
+          // Operational attributes only when named, as a server returns them.
+          yield new Entry(e.dn, [...e.attributes()].filter((a) => a.name !== 'createTimestamp' || r.attributes.includes('createTimestamp')));
+        }
+      },
+      async compare() {
+        return true;
+      },
+      async modify() {},
+      async add() {},
+      async modifyDn() {},
+    }) as unknown as Directory;
+  const request = (base: string, filter: string, attributes: string[] = ['cn']): SearchRequest => ({
+    base: Dn.parse(base),
+    scope: 'sub',
+    filter: parseFilterString(filter),
+    attributes,
+    typesOnly: false,
+    sizeLimit: 0,
+    timeLimit: 0,
+  });
+  const found = async (stage: AccessStage, base: string, filter: string, identity?: Identity) => {
+    const out: string[] = [];
+    for await (const e of stage.search(request(base, filter), ctx(identity))) out.push(e.dn.text);
+    return out;
+  };
+
+  it('an assertion on what a returned entry lacks cannot turn a hidden value into an oracle', async () => {
+    // title readable under ou=a only; the forest matches createTimestamp, which comes back only when named.
+    const stage = new AccessStage(
+      policy([
+        { who: 'cn=sync', what: { dn: 'ou=b,dc=x', attributes: ['title'] }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
+      ]),
+      forest(),
+    );
+    // Whatever q's title is guessed to be, the answer is the same: the hidden leaf is Undefined in the whole region.
+    for (const guess of ['clerk', 'boss', 'cl*', 'zz*']) {
+      const leaf = `(title=${guess})`;
+      expect(await found(stage, 'dc=x', `(|${leaf}(!(createTimestamp=*)))`)).toEqual([]);
+      expect(await found(stage, 'dc=x', `(&(cn=q)(|${leaf}(!(cn=q))))`)).toEqual([]);
+    }
+    // Where every entry of the region shows title, the forest decides it.
+    expect(await found(stage, 'ou=a,dc=x', '(|(title=boss)(!(createTimestamp=*)))')).toEqual(['cn=p,ou=a,dc=x']);
+  });
+
+  it('a rule decides each kind of entry of a region: the base, rule bases inside it, their children and deeper ones', () => {
+    const p = policy([
+      { who: 'cn=sync', what: { dn: 'ou=a,dc=x', scope: 'one', attributes: ['title'] }, allow: 'none' },
+      { who: 'cn=sync', what: { dn: 'ou=c,ou=a,dc=x', scope: 'base' }, allow: 'none' },
+      { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
+    ]).view(sync);
+    // Children of ou=a hide title; grandchildren and ou=a itself show it; ou=c (a child) is invisible.
+    expect(p.region(Dn.parse('dc=x'), 'sub').asserts('title')).toBe(false);
+    expect(p.region(Dn.parse('ou=a,dc=x'), 'base').asserts('title')).toBe(true);
+    expect(p.region(Dn.parse('ou=a,dc=x'), 'one').asserts('title')).toBe(false);
+    expect(p.region(Dn.parse('cn=p,ou=a,dc=x'), 'one').asserts('title')).toBe(true);
+    expect(p.region(Dn.parse('ou=b,dc=x'), 'sub').asserts('title')).toBe(true);
+    expect(p.region(Dn.parse('dc=x'), 'sub').asserts('cn')).toBe(true);
+    expect(p.region(Dn.parse('dc=x'), 'sub').readsEverything).toBe(false);
+    expect(p.region(Dn.parse('ou=b,dc=x'), 'sub').readsEverything).toBe(true);
+  });
+
+  it('an assertion on a supertype tests its subtypes: (name=…) and compare of name when title is withheld', async () => {
+    const stage = new AccessStage(
+      policy([
+        { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['title', 'member'] }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
+      ]),
+      forest(),
+    );
+    // Were it sent, the forest would find both entries (neither holds a value of `name` itself).
+    for (const name of ['name', 'NAME', 'Name']) expect(await found(stage, 'dc=x', `(|(cn=nobody)(!(${name}=boss)))`)).toEqual([]);
+    for (const name of ['name', '2.5.4.41', 'name;lang-en', 'distinguishedName', '2.5.4.49']) {
+      await expect(stage.compare(Dn.parse('cn=p,ou=a,dc=x'), name, 'boss', ctx())).rejects.toMatchObject({ code: 50 });
+    }
+    // seeAlso is no supertype of a withheld type.
+    expect(await stage.compare(Dn.parse('cn=p,ou=a,dc=x'), 'seeAlso', 'cn=g,dc=x', ctx())).toBe(true);
+    // cn has no withheld subtype: it is asked as sent.
+    expect(await found(stage, 'dc=x', '(cn=p)')).toEqual(['cn=p,ou=a,dc=x']);
+  });
+
+  it('what Canopy computes from a withheld attribute is withheld too: msDS-UserAccountDisabled from userAccountControl', async () => {
+    const stage = new AccessStage(
+      policy([
+        { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['userAccountControl'] }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
+      ]),
+      forest(),
+    );
+    for (const name of ['msDS-UserAccountDisabled', 'MSDS-USERACCOUNTDISABLED', '1.2.840.113556.1.4.1853']) {
+      await expect(stage.compare(Dn.parse('cn=p,ou=a,dc=x'), name, 'TRUE', ctx())).rejects.toMatchObject({ code: 50 });
+    }
+    expect(await found(stage, 'dc=x', '(msDS-UserAccountDisabled=TRUE)')).toEqual([]);
+    expect(await found(stage, 'dc=x', '(!(msDS-UserAccountDisabled=FALSE))')).toEqual([]);
+    const policyView = policy([
+      { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['userAccountControl'] }, allow: 'none' },
+      { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
+    ]).view(sync);
+    expect(policyView.covering(Dn.parse('cn=p,ou=a,dc=x')).attribute('msDS-UserAccountDisabled')).toBe('none');
+  });
+
+  it('an OID Canopy does not know may name a withheld type: it gets the lowest level, in filters, compare and writes', async () => {
+    const stage = new AccessStage(
+      policy([
+        { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['memberOf', 'info'] }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
+      ]),
+      forest(),
+    );
+    const access = policy([
+      { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['memberOf'] }, allow: 'none' },
+      { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
+    ])
+      .view(sync)
+      .covering(Dn.parse('cn=p,ou=a,dc=x'));
+    for (const oid of ['1.3.6.1.4.1.99999.1.3', 'OID.1.3.6.1.4.1.99999.1.3', '1.3.6.1.4.1.99999.1.3;binary', '2.5.4.999']) {
+      expect(access.attribute(oid)).toBe('none');
+      await expect(stage.compare(Dn.parse('cn=p,ou=a,dc=x'), oid, 'cn=g,dc=x', ctx())).rejects.toMatchObject({ code: 50 });
+      const change = [{ operation: 'add' as const, attribute: { name: oid, values: ['cn=admins,dc=x'] } }];
+      await expect(stage.modify(Dn.parse('cn=p,ou=a,dc=x'), change, ctx())).rejects.toMatchObject({ code: 50 });
+    }
+    // Known types keep their own level; an unknown name names no known type.
+    expect([access.attribute('cn'), access.attribute('memberOf'), access.attribute('x-unknown')]).toEqual(['write', 'none', 'write']);
+  });
+
+  it('the in-chain rule walks through entries: Undefined unless the identity reads everything in every forest', async () => {
+    const mounts = new Map([['x', Dn.parse('dc=x')]]);
+    const sent: SearchRequest[] = [];
+    const partial = new AccessStage(
+      policy([
+        { who: 'cn=sync', what: { dn: 'ou=b,dc=x' }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
+      ]),
+      forest(sent),
+      mounts,
+    );
+    const chain = '(memberOf:1.2.840.113556.1.4.1941:=cn=g,dc=x)';
+    const before = sent.length;
+    expect(await found(partial, 'ou=a,dc=x', chain)).toEqual([]);
+    expect(await found(partial, 'ou=a,dc=x', `(!${chain})`)).toEqual([]);
+    expect(sent.length).toBe(before);
+    const full = new AccessStage(policy([{ who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' }]), forest(sent), mounts);
+    await found(full, 'ou=a,dc=x', chain);
+    expect(sent.at(-1)!.filter).toEqual(parseFilterString(chain));
+  });
+
+  it('writing an entry or renaming it writes its RDN values: each needs write', async () => {
+    const stage = new AccessStage(
+      policy([
+        { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['employeeNumber'] }, allow: 'read' },
+        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
+      ]),
+      forest(),
+    );
+    for (const type of ['employeeNumber', 'EMPLOYEENUMBER', '2.16.840.1.113730.3.1.3']) {
+      await expect(stage.add(new Entry(Dn.parse(`${type}=778,ou=a,dc=x`), [{ name: 'objectClass', values: ['person'] }]), ctx())).rejects.toMatchObject({ code: 50 });
+      const rename = { dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: `${type}=999`, deleteOldRdn: false };
+      await expect(stage.modifyDn(rename, ctx())).rejects.toMatchObject({ code: 50 });
+    }
+    const back = { dn: Dn.parse('employeeNumber=999,ou=a,dc=x'), newRdn: 'cn=p', deleteOldRdn: true };
+    await expect(stage.modifyDn(back, ctx())).rejects.toMatchObject({ code: 50 });
+    await stage.modifyDn({ dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: 'cn=p2', deleteOldRdn: true }, ctx());
+    await stage.add(new Entry(Dn.parse('cn=n,ou=a,dc=x'), [{ name: 'objectClass', values: ['person'] }]), ctx());
   });
 });

@@ -484,3 +484,61 @@ describe('NamespaceStage writes, bind and compare', () => {
     expect((await rejection(avvid.bind(Dn.parse(`CN=John Doe,OU=Users,${VSE}`), Buffer.from('secret'), ctx))).code).toBe(ResultCode.invalidCredentials);
   });
 });
+
+describe('NamespaceStage: a hidden type stays hidden behind the types that would reveal it', () => {
+  /** avvid hiding title, seeAlso, userAccountControl and employeeNumber (an OpenLDAP forest would match subtypes). */
+  function hiding() {
+    const view = compileForestView(
+      forestSchema.parse({
+        name: 'avvid',
+        backend: 'memory',
+        ldif: ['avvid.ldif'],
+        base: 'DC=avvid,DC=info',
+        mount: 'DC=avvid,DC=corp,DC=example',
+        attributes: { hide: ['title', 'seeAlso', 'userAccountControl', 'employeeNumber'] },
+      }),
+    );
+    const dir = new CountingDirectory(MemoryDirectory.fromLdif({ suffix: view.base, sources: [{ name: 'avvid.ldif', text: AVVID_LDIF }] }));
+    return { stage: new NamespaceStage(view, new NamespaceMap([view]), dir), dir };
+  }
+  const john = Dn.parse(`CN=John Doe,OU=Users,${AVVID}`);
+
+  it('an assertion on a supertype of a hidden type is Undefined, and never sent; compare refuses it', async () => {
+    const { stage, dir } = hiding();
+    for (const filter of ['(name=John*)', '(!(NAME=x))', '(!(distinguishedName=x))', '(|(name=J*)(!(seeAlso=x)))', '(name:caseIgnoreMatch:=x)', '(!(name:2.5.13.2:=x))']) {
+      expect(await collect(stage.search(request(AVVID, filter), ctx))).toEqual([]);
+    }
+    expect(dir.searches).toEqual([]);
+    for (const name of ['name', 'Name', '2.5.4.41', 'name;lang-en', 'distinguishedName', '2.5.4.49']) {
+      expect((await rejection(stage.compare(john, name, 'John Doe', ctx))).code).toBe(ResultCode.unwillingToPerform);
+    }
+    // cn is no supertype of a hidden type: it goes as sent.
+    expect((await collect(stage.search(request(AVVID, '(cn=John Doe)'), ctx))).length).toBe(1);
+  });
+
+  it('msDS-UserAccountDisabled, computed from a hidden userAccountControl, is hidden too: read, filter and compare', async () => {
+    const { stage, dir } = hiding();
+    for (const attributes of [['msDS-UserAccountDisabled'], ['*', 'msDS-UserAccountDisabled'], ['1.2.840.113556.1.4.1853', '+']]) {
+      const [entry] = await collect(stage.search(request(AVVID, '(cn=John Doe)', attributes), ctx));
+      expect([entry.has('msDS-UserAccountDisabled'), entry.has('userAccountControl')]).toEqual([false, false]);
+    }
+    dir.searches = [];
+    for (const filter of ['(msDS-UserAccountDisabled=TRUE)', '(!(msDS-UserAccountDisabled=FALSE))', '(msDS-UserAccountDisabled=*)']) {
+      expect(await collect(stage.search(request(AVVID, filter), ctx))).toEqual([]);
+    }
+    expect(dir.searches).toEqual([]);
+    expect((await rejection(stage.compare(john, 'msDS-UserAccountDisabled', 'FALSE', ctx))).code).toBe(ResultCode.unwillingToPerform);
+  });
+
+  it('an add whose RDN names a hidden type is refused, and a mapped RDN type is renamed', async () => {
+    const { stage } = hiding();
+    for (const type of ['employeeNumber', 'EMPLOYEENUMBER', '2.16.840.1.113730.3.1.3']) {
+      const add = stage.add(new Entry(Dn.parse(`${type}=778,OU=Users,${AVVID}`), [{ name: 'objectClass', values: ['person'] }]), ctx);
+      expect((await rejection(add)).code).toBe(ResultCode.insufficientAccessRights);
+    }
+    const { avvid, avvidDir } = setup();
+    await avvid.add(new Entry(Dn.parse(`uid=newbie,OU=Users,${AVVID}`), [{ name: 'objectClass', values: ['person'] }, { name: 'uid', values: ['newbie'] }]), ctx);
+    const added = await collect(avvidDir.inner.search(request('DC=avvid,DC=info', '(sAMAccountName=newbie)', ['1.1']), ctx));
+    expect(added.map((e) => e.dn.text)).toEqual(['sAMAccountName=newbie,OU=Users,DC=avvid,DC=info']);
+  });
+});

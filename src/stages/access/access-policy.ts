@@ -2,7 +2,7 @@ import type { AccessRuleConfig } from '../../config/auth-schema.js';
 import { Dn } from '../../core/dn.js';
 import type { Scope } from '../../core/directory.js';
 import type { Identity } from '../../core/identity.js';
-import { attributeKey } from '../../core/schema.js';
+import { attributeKey, keyKind, revealedTypes, testedTypes } from '../../core/schema.js';
 
 /** What a rule grants; `write` includes `read`. */
 export type Level = 'none' | 'read' | 'write';
@@ -85,15 +85,59 @@ export class AccessView {
     return false;
   }
 
-  /** Whether some rule may grant read on `attribute` anywhere in the search region. */
-  mayRead(attribute: string, base: Dn, scope: Scope): boolean {
-    const name = attributeKey(attribute);
-    return this.rules.some((r) => allows(r.allow, 'read') && (r.attributes?.has(name) ?? true) && intersects(r, base, scope));
+  /**
+   * The decisions for every kind of entry the search region `base`/`scope` can hold that the
+   * identity may see. Which rules cover an entry depends only on where it lies relative to the
+   * rules' bases: each entry of the region is covered like one of these — the region's base or a
+   * rule's base inside it, or a child or a deeper descendant of one that is no rule's base itself.
+   */
+  region(base: Dn, scope: Scope): RegionAccess {
+    const places: Dn[] = [];
+    const add = (dn: Dn): void => {
+      if (scope === 'base' ? dn.equals(base) : scope === 'one' ? dn.parent()?.equals(base) === true : dn.isWithin(base)) places.push(dn);
+    };
+    const bases = new Map<string, Dn>([[base.key, base]]);
+    for (const r of this.rules) if (r.base.isWithin(base)) bases.set(r.base.key, r.base);
+    for (const b of bases.values()) {
+      const child = b.child(UNNAMED);
+      add(b);
+      add(child);
+      add(child.child(UNNAMED));
+    }
+    const visible = places.map((dn) => this.covering(dn)).filter((a) => allows(a.entry, 'read'));
+    return new RegionAccess(visible, visible.length === places.length);
+  }
+}
+
+/** An RDN no rule names (its type is no attribute type): a place that stands for every unnamed child. */
+const UNNAMED = '1.3.6.1.4.1.99999.3.0=unnamed';
+
+/**
+ * What the identity may assert on in a search region. A forest evaluates a filter on each entry
+ * with every value the entry holds, so an assertion is kept only where its answer reveals nothing
+ * on any entry the identity may see there; elsewhere it is UNDEFINED, even on entries where the
+ * identity could read the attribute (the client can search the part where it may, for those).
+ */
+export class RegionAccess {
+  constructor(
+    private readonly visible: readonly EntryAccess[],
+    /** Every entry of the region is visible. */
+    private readonly allVisible: boolean,
+  ) {}
+
+  /** Whether every visible entry of the region may be searched on `attribute` (its subtypes and what it reveals included). */
+  asserts(attribute: string): boolean {
+    return this.visible.every((a) => allows(a.assertion(attribute), 'read'));
   }
 
-  /** Whether some rule may grant read on every attribute somewhere in the search region. */
-  mayReadEvery(base: Dn, scope: Scope): boolean {
-    return this.rules.some((r) => allows(r.allow, 'read') && r.attributes === undefined && intersects(r, base, scope));
+  /** Whether every attribute of every visible entry may be searched (an extensible match naming no attribute tests them all). */
+  get assertsEvery(): boolean {
+    return this.visible.every((a) => a.readsEvery);
+  }
+
+  /** Whether the identity reads every attribute of every entry of the region (what a walk through its entries needs). */
+  get readsEverything(): boolean {
+    return this.allVisible && this.assertsEvery;
   }
 }
 
@@ -128,10 +172,46 @@ export class EntryAccess {
     return false;
   }
 
+  /**
+   * The level of an attribute's values: the type's own, and no more than that of the types its
+   * values reveal. A description Canopy cannot resolve (an unknown OID) may name any type: it gets
+   * the lowest level any attribute of the entry has.
+   */
   attribute(name: string): Level {
-    const canonical = attributeKey(name);
-    return this.rules.find((r) => r.attributes?.has(canonical) ?? true)?.allow ?? 'none';
+    const key = attributeKey(name);
+    if (keyKind(key) === 'unresolved') return this.lowest;
+    return lower(this.level(key), revealedTypes(key), (k) => this.level(k));
   }
+
+  /** The level of an assertion on an attribute (a filter, a compare): it also tests the subtypes. */
+  assertion(name: string): Level {
+    const key = attributeKey(name);
+    if (keyKind(key) === 'unresolved') return this.lowest;
+    return lower(this.attribute(key), testedTypes(key), (k) => this.attribute(k));
+  }
+
+  private level(key: string): Level {
+    return this.rules.find((r) => r.attributes?.has(key) ?? true)?.allow ?? 'none';
+  }
+
+  /** The lowest level of any attribute: the rules up to the first without an attribute list decide one type or another. */
+  private get lowest(): Level {
+    let level: Level = 'write';
+    for (const r of this.rules) {
+      if (RANK[r.allow] < RANK[level]) level = r.allow;
+      if (r.attributes === undefined) return level;
+    }
+    return 'none';
+  }
+}
+
+/** The lowest of `level` and the levels of `keys`. */
+function lower(level: Level, keys: readonly string[], of: (key: string) => Level): Level {
+  for (const k of keys) {
+    const other = of(k);
+    if (RANK[other] < RANK[level]) level = other;
+  }
+  return level;
 }
 
 function compileWho(who: string): (identity: Identity) => boolean {

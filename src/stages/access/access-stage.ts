@@ -10,16 +10,15 @@ import type {
 } from '../../core/directory.js';
 import type { Dn } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
-import { compileFilter } from '../../core/filter-eval.js';
-import { foldFilter, UNDEFINED, type Folded } from '../../core/filter-fold.js';
+import { IN_CHAIN_RULE } from '../../core/extensible-rules.js';
+import { foldFilter, UNDEFINED } from '../../core/filter-fold.js';
 import type { Filter } from '../../core/filter.js';
 import { ANONYMOUS } from '../../core/identity.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
 import { EMPTY_SEARCH, failedSearch, HookedSearch } from '../../core/search-stream.js';
 import { Stage } from '../../core/stage.js';
-import { allows, type AccessPolicy, type AccessView, type EntryAccess } from './access-policy.js';
-import { filterAttributes } from './filter-attributes.js';
+import { allows, type AccessPolicy, type AccessView, type EntryAccess, type RegionAccess } from './access-policy.js';
 import { readableSort } from './readable-sort.js';
 
 /** What a filter that folds to TRUE is sent as. */
@@ -28,10 +27,11 @@ const ANY_ENTRY: Filter = { type: 'present', attribute: 'objectClass' };
 /**
  * What a bound identity may see and change. Searches run below with the forests' service
  * accounts; this stage returns only the entries the identity may read, strips the attributes it
- * may not, and makes assertions on those attributes UNDEFINED (RFC 4511 §4.5.1.7: neither they nor
- * their negations match), as well as extensible matches that name no attribute wherever it may not
- * read every attribute (they would test them all). An operation on an entry the identity
- * may not see fails like a missing entry, so refusals never reveal what exists.
+ * may not, and makes UNDEFINED (RFC 4511 §4.5.1.7: neither they nor their negations match) every
+ * assertion it may not make on some entry it sees in the search region: on an attribute, a subtype
+ * of it or what it is computed from; extensible matches naming no attribute (they test them all);
+ * and the in-chain rule unless it reads everything (it walks through entries). An operation on an
+ * entry the identity may not see fails like a missing entry, so refusals never reveal what exists.
  *
  * Writes: a forest user writing in its own forest writes as itself (`asUser`), and the forest's
  * own permissions decide; anyone else needs `write` from the rules and writes with the forest's
@@ -51,20 +51,28 @@ export class AccessStage extends Stage {
     const view = this.view(ctx);
     request = readableSort(request, view);
     if (!view.reaches(request.base, request.scope, 'read')) return failedSearch(refusal(ctx, request.base));
-    // Assertions on attributes readable nowhere in the region are UNDEFINED for every entry.
-    const filter = foldFilter(request.filter, (leaf) =>
-      (leaf.attribute === undefined ? view.mayReadEvery(request.base, request.scope) : view.mayRead(leaf.attribute, request.base, request.scope))
-        ? leaf
-        : UNDEFINED,
-    );
+    // The forest evaluates the filter with every value: an assertion stays only where it may be
+    // made on every entry the identity sees in the region; elsewhere it is UNDEFINED (never
+    // decided again per entry from what comes back: that entry lacks what the forest matched on).
+    let region: RegionAccess | undefined;
+    const scope = (): RegionAccess => (region ??= view.region(request.base, request.scope));
+    const filter = foldFilter(request.filter, (leaf) => {
+      if (leaf.type === 'extensible' && leaf.rule === IN_CHAIN_RULE && !this.readsEveryForest(view)) return UNDEFINED;
+      if (!view.attributeLimited) return leaf;
+      return (leaf.attribute === undefined ? scope().assertsEvery : scope().asserts(leaf.attribute)) ? leaf : UNDEFINED;
+    });
     if (filter === false) return EMPTY_SEARCH;
-    const downstream: SearchRequest = {
-      ...request,
-      filter: filter === true ? ANY_ENTRY : filter,
-      // Where readability varies by entry, the filter is checked again here, on the filter's attributes.
-      attributes: view.attributeLimited ? withFilterAttributes(request.attributes, request.filter) : request.attributes,
-    };
+    const downstream: SearchRequest = filter === request.filter ? request : { ...request, filter: filter === true ? ANY_ENTRY : filter };
     return this.visible(view, downstream, ctx);
+  }
+
+  /**
+   * Whether the identity reads every attribute of every entry of every forest: the in-chain rule
+   * walks group links anywhere in a forest, through entries and values the identity may not see.
+   */
+  private readsEveryForest(view: AccessView): boolean {
+    for (const mount of this.forestMounts.values()) if (!view.region(mount, 'sub').readsEverything) return false;
+    return true;
   }
 
   /** The entries `view` may read, each with the attributes it may read. */
@@ -73,14 +81,14 @@ export class AccessStage extends Stage {
       entry: (entry) => {
         const access = view.covering(entry.dn);
         if (!allows(access.entry, 'read')) return undefined;
-        if (access.uniform) return entry;
-        return recheck(request.filter, access, entry) ? readable(entry, access) : undefined;
+        return access.uniform ? entry : readable(entry, access);
       },
     });
   }
 
   override async add(entry: Entry, ctx: OperationContext): Promise<void> {
-    const attributes = Array.from(entry.attributes(), (a) => a.name);
+    // The RDN's values are the entry's too (the server adds them when the client leaves them out).
+    const attributes = [...Array.from(entry.attributes(), (a) => a.name), ...rdnTypes(entry.dn)];
     return this.next.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true }));
   }
 
@@ -97,7 +105,9 @@ export class AccessStage extends Stage {
     const parent = request.newSuperior ?? request.dn.parent();
     // The rules must allow writing at the new place too.
     const alsoAt = parent?.child(request.newRdn);
-    return this.next.modifyDn(request, this.writer(request.dn, ctx, 'modifyDN', { whole: true, ...(alsoAt && { alsoAt }) }));
+    // A rename writes the new RDN's values, and removes the old one's with deleteOldRdn.
+    const attributes = [...(alsoAt ? rdnTypes(alsoAt) : []), ...(request.deleteOldRdn ? rdnTypes(request.dn) : [])];
+    return this.next.modifyDn(request, this.writer(request.dn, ctx, 'modifyDN', { whole: true, attributes, ...(alsoAt && { alsoAt }) }));
   }
 
   override async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
@@ -109,7 +119,7 @@ export class AccessStage extends Stage {
   override async compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
     const access = this.view(ctx).covering(dn);
     if (!allows(access.entry, 'read')) throw refusal(ctx, dn);
-    if (!allows(access.attribute(attribute), 'read')) {
+    if (!allows(access.assertion(attribute), 'read')) {
       throw new LdapError(ResultCode.insufficientAccessRights, `compare: no read access to ${attribute}`);
     }
     return this.next.compare(dn, attribute, value, ctx);
@@ -129,7 +139,7 @@ export class AccessStage extends Stage {
   private writer(dn: Dn, ctx: OperationContext, operation: string, needs: WriteNeeds): OperationContext {
     const identity = ctx.identity ?? ANONYMOUS;
     const mount = identity.kind === 'user' ? this.forestMounts.get(identity.forest) : undefined;
-    const denied = this.denial(dn, ctx, operation, needs) ?? (needs.alsoAt && this.denial(needs.alsoAt, ctx, operation, { whole: needs.whole }));
+    const denied = this.denial(dn, ctx, operation, needs) ?? (needs.alsoAt && this.denial(needs.alsoAt, ctx, operation, needs));
     if (identity.kind === 'user' && mount !== undefined && dn.isWithin(mount)) {
       const asUser = { ...ctx, asUser: { ...(identity.dn && { dn: identity.dn }), rulesAllow: denied === undefined } };
       // A user's own password change is between it and its forest, whatever the rules let it see.
@@ -180,25 +190,12 @@ function refusal(ctx: OperationContext, dn: Dn): LdapError {
   return new LdapError(ResultCode.noSuchObject, `no such object "${dn.text}"`);
 }
 
-/**
- * The filter decided again on one entry, with assertions on what this entry hides from the identity
- * UNDEFINED. The forest returned every entry this can be TRUE for: a filter TRUE with an UNDEFINED
- * assertion is TRUE whatever that assertion's value (Kleene logic is regular).
- */
-function recheck(filter: Filter, access: EntryAccess, entry: Entry): boolean {
-  const folded: Folded = foldFilter(filter, (leaf) =>
-    (leaf.attribute === undefined ? access.readsEvery : allows(access.attribute(leaf.attribute), 'read')) ? leaf : UNDEFINED,
-  );
-  if (typeof folded === 'boolean') return folded;
-  return folded === filter || compileFilter(folded)(entry);
+/** The attribute types of a DN's first RDN. */
+function rdnTypes(dn: Dn): string[] {
+  return dn.firstRdn?.avas.map((a) => a.type) ?? [];
 }
 
 function readable(entry: Entry, access: EntryAccess): Entry {
   const kept = [...entry.attributes()].filter((a) => allows(access.attribute(a.name), 'read'));
   return new Entry(entry.dn, kept);
-}
-
-function withFilterAttributes(requested: readonly string[], filter: Filter): readonly string[] {
-  if (requested.length === 0 || requested.includes('*')) return requested;
-  return [...requested.filter((a) => a !== '1.1'), ...filterAttributes(filter)];
 }

@@ -32,13 +32,15 @@ export class AttributeRequest {
       }
       const type = attributeKey(r);
       if (type === CANOPY_FOREST) continue;
-      const name = type === DISABLED ? UAC : view.upstreamName(r);
+      // msDS-UserAccountDisabled is computed from userAccountControl (none where that is hidden).
+      const name = type === DISABLED ? view.upstreamName(r) && UAC : view.upstreamName(r);
       if (name !== undefined) upstream.set(descriptionKey(name), name);
     }
     // An empty list asks for every user attribute: when the client named only hidden or computed
     // attributes, ask for none instead.
     const list = requested.length > 0 && upstream.size === 0 ? ['1.1'] : [...upstream.values()];
-    return new AttributeRequest(list, selection, selection.named(DISABLED), selection.includes(CANOPY_FOREST));
+    const wantsDisabled = selection.named(DISABLED) && view.upstreamName(DISABLED) !== undefined;
+    return new AttributeRequest(list, selection, wantsDisabled, selection.includes(CANOPY_FOREST));
   }
 
   /** Whether the client gets an attribute of this virtual name. */

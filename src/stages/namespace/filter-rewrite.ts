@@ -41,7 +41,7 @@ type Assertion = Exclude<Filter, { type: 'and' | 'or' | 'not' | 'extensible' }>;
 function assertion(map: NamespaceMap, view: ForestView, f: Assertion): Decision {
   const lower = attributeKey(f.attribute);
   if (lower === CANOPY_FOREST) return forestAssertion(view, f);
-  const name = view.upstreamName(f.attribute);
+  const name = view.assertedName(f.attribute);
   if (name === undefined) return UNDEFINED;
   if (lower === DISABLED && name === f.attribute) return disabledAssertion(f);
   switch (f.type) {
@@ -134,7 +134,7 @@ function extensible(map: NamespaceMap, view: ForestView, f: Extract<Filter, { ty
   if (f.attribute === undefined) return view.hidesAttributes ? UNDEFINED : f;
   const lower = attributeKey(f.attribute);
   if (lower === CANOPY_FOREST || lower === DISABLED) return false;
-  const name = view.upstreamName(f.attribute);
+  const name = view.assertedName(f.attribute);
   if (name === undefined) return UNDEFINED;
   const value = valueToUpstream(map, view, f.attribute, name, f.value);
   if (value === undefined) return false;

@@ -1,7 +1,7 @@
 import type { ForestConfig } from '../../config/schema.js';
 import { Dn } from '../../core/dn.js';
 import type { Filter } from '../../core/filter.js';
-import { attributeKey, attributeType, keyKind } from '../../core/schema.js';
+import { attributeKey, attributeType, keyKind, revealedTypes, testedTypes } from '../../core/schema.js';
 import { parseFilterString } from '../../protocol/filter-codec.js';
 
 /** DN-valued attributes rewritten whatever their schema says (DESIGN: "DN-valued attributes"). */
@@ -33,8 +33,14 @@ export interface ForestView {
   readonly upnToVirtual: ReadonlyMap<string, string>;
   /** The forest's configured filter, in its own attribute names. */
   readonly filter?: Filter;
-  /** A virtual attribute description as the forest spells it; undefined when hidden. */
+  /** A virtual attribute description as the forest spells it; undefined when hidden (or computed from a hidden one). */
   upstreamName(virtual: string): string | undefined;
+  /**
+   * A virtual attribute description as the forest spells it in an assertion (a filter, a compare);
+   * undefined also when the forest would test a hidden type with it: a subtype (slapd matches
+   * `(name=x)` against title, `(distinguishedName=x)` against member).
+   */
+  assertedName(virtual: string): string | undefined;
   /** An upstream attribute description as the virtual tree spells it; undefined when hidden. */
   virtualName(upstream: string): string | undefined;
   /** Whether values of the attribute (either side's name) are DNs to rewrite. */
@@ -82,6 +88,9 @@ export function compileForestView(config: ForestConfig): ForestView {
     if (!upnToVirtual.has(upstream.toLowerCase())) upnToVirtual.set(upstream.toLowerCase(), virtual);
   }
 
+  const upstreamName = translator(toUpstream, isHidden(hiddenVirtual));
+  const testsHidden = (key: string): boolean => testedTypes(key).some((k) => hiddenVirtual.has(k) || hiddenUpstream.has(k) || unknownHidden(k));
+
   return {
     name: config.name,
     mount,
@@ -90,7 +99,8 @@ export function compileForestView(config: ForestConfig): ForestView {
     upnToUpstream,
     upnToVirtual,
     ...(config.filter !== undefined ? { filter: parseFilterString(config.filter) } : {}),
-    upstreamName: translator(toUpstream, isHidden(hiddenVirtual)),
+    upstreamName,
+    assertedName: (virtual) => (testsHidden(attributeKey(virtual)) ? undefined : upstreamName(virtual)),
     virtualName: translator(toVirtual, isHidden(hiddenUpstream)),
     hidesAttributes: hidesAnything || config.attributes.unknown === 'hide',
     isDnValued: (name) => dnValued.has(attributeKey(name)) || attributeType(name)?.syntax === 'dn',
@@ -106,7 +116,7 @@ function unknownPolicy(policy: 'pass' | 'hide', hidesAnything: boolean): (key: s
 function translator(map: ReadonlyMap<string, string>, hidden: (key: string) => boolean): (name: string) => string | undefined {
   return (name) => {
     const key = attributeKey(name);
-    if (hidden(key)) return undefined;
+    if (hidden(key) || revealedTypes(key).some(hidden)) return undefined;
     const mapped = map.get(key);
     if (mapped === undefined) return name;
     const semicolon = name.indexOf(';');

@@ -103,8 +103,12 @@ export class NamespaceStage implements Directory {
   }
 
   async add(entry: Entry, ctx: OperationContext): Promise<void> {
-    const dn = this.toUpstream(entry.dn);
+    let dn = this.toUpstream(entry.dn);
     this.writable('add');
+    // The RDN's types are written too: refused where hidden, renamed where mapped.
+    const rdn = entry.dn.firstRdn;
+    const upstreamRdn = rdn && rdnToUpstream(this.map, this.view, rdn.text);
+    if (rdn && upstreamRdn !== rdn.text) dn = dn.parent()!.child(upstreamRdn!);
     const attributes = [...entry.attributes()].map((a) => attributeToUpstream(this.map, this.view, a));
     return this.guard(this.inner.add(new Entry(dn, attributes), this.writeContext(ctx)));
   }
@@ -154,7 +158,7 @@ export class NamespaceStage implements Directory {
    */
   async compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
     const base = this.toUpstream(dn);
-    const name = this.view.upstreamName(attribute);
+    const name = this.view.assertedName(attribute);
     if (name === undefined) {
       throw new LdapError(ResultCode.unwillingToPerform, `attribute "${attribute}" cannot be compared through this directory`);
     }
