@@ -66,6 +66,16 @@ export class Dn {
     return this.#rdns === undefined ? this.ownRdn() : this.#rdns[0];
   }
 
+  /**
+   * Whether every value is printable ASCII. Servers agree on such a DN's identity up to case and
+   * spaces, which its key folds; beyond ASCII they prepare strings each their own way (Active
+   * Directory ignores kana type, for one), so a decision on such a DN is made on the DN the forest
+   * gives back for it.
+   */
+  get printableAscii(): boolean {
+    return this.rdns.every((r) => r.avas.every((a) => !NOT_PRINTABLE_ASCII.test(a.value)));
+  }
+
   get isRoot(): boolean {
     return this.depth === 0;
   }
@@ -199,9 +209,31 @@ export class SiblingDns {
   }
 }
 
-/** The normalised form of a single value, as DN comparison uses it (case-ignore, spaces folded). */
+/**
+ * The normalised form of a single value, as DN comparison and case-ignore matching use it: RFC 4518
+ * string preparation as slapd does it (characters mapped to nothing or to a space, compatibility
+ * normalisation NFKC), then case folded and spaces folded. So `Ｅlizabeth` (full width) and `José`
+ * spelled with a combining accent name what `elizabeth` and `josé` name, as they do upstream.
+ */
 export function normaliseDnValue(value: string): string {
-  return value.trim().replace(/\s+/g, ' ').toLowerCase();
+  const prepared = NOT_PRINTABLE_ASCII.test(value) ? withoutIgnorable(value).normalize('NFKC') : value;
+  return prepared.trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+/** Printable ASCII needs no preparation: most names and addresses are. */
+const NOT_PRINTABLE_ASCII = /[^\x20-\x7e]/;
+
+/** RFC 4518 §2.2's characters mapped to nothing: soft hyphen, joiners, variation selectors, the object replacement character, controls other than spaces. */
+function withoutIgnorable(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    const c = ch.codePointAt(0)!;
+    const ignorable =
+      c <= 0x08 || (c >= 0x0e && c <= 0x1f) || (c >= 0x7f && c <= 0x84) || (c >= 0x86 && c <= 0x9f) || c === 0xad || c === 0x34f || c === 0x1806 ||
+      (c >= 0x180b && c <= 0x180e) || (c >= 0x200b && c <= 0x200d) || c === 0x2060 || (c >= 0xfe00 && c <= 0xfe0f) || c === 0xfeff || c === 0xfffc;
+    if (!ignorable) out += ch;
+  }
+  return out;
 }
 
 const COMMA = 0x2c;
@@ -223,7 +255,7 @@ function avaKey(a: Ava): string {
 function lowerCaseKey(text: string, comma: number, rdn: Rdn, parentKey: string): string | undefined {
   const { type, value } = rdn.avas[0];
   if (type.length + 1 + value.length !== comma || text.length !== comma + 1 + parentKey.length) return undefined;
-  if (value.includes('  ') || value.includes('<') || value.includes('>')) return undefined;
+  if (value.includes('  ') || value.includes('<') || value.includes('>') || NOT_PRINTABLE_ASCII.test(value)) return undefined;
   const typeKey = attributeKey(type);
   const lower = text.toLowerCase();
   return typeKey.length === type.length && lower.startsWith(typeKey) && lower.endsWith(parentKey) ? lower : undefined;

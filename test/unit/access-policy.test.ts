@@ -5,6 +5,8 @@ import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import { compileFilter } from '../../src/core/filter-eval.js';
 import type { Identity } from '../../src/core/identity.js';
+import { LdapError } from '../../src/core/ldap-error.js';
+import { ResultCode } from '../../src/core/result-codes.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { AccessPolicy } from '../../src/stages/access/access-policy.js';
 import { AccessStage } from '../../src/stages/access/access-stage.js';
@@ -426,5 +428,108 @@ describe('AccessStage: what an assertion tests besides the values an identity se
     await expect(stage.modifyDn(back, ctx())).rejects.toMatchObject({ code: 50 });
     await stage.modifyDn({ dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: 'cn=p2', deleteOldRdn: true }, ctx());
     await stage.add(new Entry(Dn.parse('cn=n,ou=a,dc=x'), [{ name: 'objectClass', values: ['person'] }]), ctx());
+  });
+
+  it('a DN beyond printable ASCII is decided as the forest gives it back: its own preparation of Unicode decides what it names', async () => {
+    // A forest that, as Active Directory, ignores accents in names: `Jösé Müller` there is `José Müller`.
+    const fold = (dn: Dn) => dn.text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+    const stored = [Dn.parse('cn=José Müller,ou=a,dc=x'), Dn.parse('ou=locked,dc=x'), Dn.parse('cn=p,ou=a,dc=x')];
+    const writes: string[] = [];
+    const accentBlind = {
+      async *search(r: SearchRequest) {
+        const found = stored.find((dn) => fold(dn) === fold(r.base));
+        if (!found) throw new LdapError(ResultCode.noSuchObject, 'noSuchObject');
+        yield new Entry(found, []);
+      },
+      modify: async (dn: Dn) => void writes.push(`modify ${dn.text}`),
+      delete: async (dn: Dn) => void writes.push(`delete ${dn.text}`),
+      modifyDn: async (r: { dn: Dn; newSuperior?: Dn }) => void writes.push(`modifyDN ${r.dn.text} ${r.newSuperior?.text}`),
+      passwordModify: async (r: { user: Dn }) => void writes.push(`password ${r.user.text}`),
+      compare: async () => true,
+      add: async (e: Entry) => void writes.push(`add ${e.dn.text}`),
+    } as unknown as Directory;
+    const stage = new AccessStage(
+      policy([
+        { who: 'cn=sync', what: { dn: 'cn=José Müller,ou=a,dc=x', scope: 'base' }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'ou=locked,dc=x' }, allow: 'read' },
+        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
+      ]),
+      accentBlind,
+    );
+    const change = [{ operation: 'replace' as const, attribute: { name: 'title', values: ['x'] } }];
+    for (const spelled of ['cn=Jösé Müller,ou=a,dc=x', 'CN=JOSE\u0300 MÜLLER,OU=A,DC=X', 'cn=Jôsé Mùller,ou=a,dc=x']) {
+      const dn = Dn.parse(spelled);
+      await expect(stage.modify(dn, change, ctx()), spelled).rejects.toMatchObject({ code: 32 });
+      await expect(stage.delete(dn, ctx())).rejects.toMatchObject({ code: 32 });
+      await expect(stage.compare(dn, 'cn', 'x', ctx())).rejects.toMatchObject({ code: 32 });
+      await expect(stage.passwordModify({ user: dn, newPassword: Buffer.from('x'), oldPasswordProven: false } as never, ctx())).rejects.toMatchObject({ code: 32 });
+      await expect(stage.modifyDn({ dn, newRdn: 'cn=free', deleteOldRdn: true }, ctx())).rejects.toMatchObject({ code: 32 });
+    }
+    // Into a read-only subtree under another spelling of it, and an add below it.
+    await expect(stage.modifyDn({ dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: 'cn=p', deleteOldRdn: true, newSuperior: Dn.parse('ou=löcked,dc=x') }, ctx())).rejects.toMatchObject({ code: 50 });
+    await expect(stage.add(new Entry(Dn.parse('cn=n,ou=löcked,dc=x'), [{ name: 'objectClass', values: ['person'] }]), ctx())).rejects.toMatchObject({ code: 50 });
+    // What the forest does not have is answered as what the identity may not see; ASCII goes as spelled, unasked.
+    await expect(stage.modify(Dn.parse('cn=Nöbody,ou=a,dc=x'), change, ctx())).rejects.toMatchObject({ code: 32 });
+    await stage.modify(Dn.parse('CN=P,OU=A,DC=X'), change, ctx());
+    await stage.modifyDn({ dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: 'cn=p', deleteOldRdn: true, newSuperior: Dn.parse('ou=ä,dc=x'.replace('ä', 'a')) }, ctx());
+    expect(writes).toEqual(['modify CN=P,OU=A,DC=X', 'modifyDN cn=p,ou=a,dc=x ou=a,dc=x']);
+  });
+
+  it('an entry it may not see and one that does not exist get the same answer: no existence oracle', async () => {
+    const existing = ['cn=p,ou=a,dc=x', 'cn=hidden,ou=a,dc=x', 'ou=a,dc=x', 'ou=h,dc=x', 'cn=s,ou=h,dc=x', 'dc=x'].map((t) => Dn.parse(t));
+    /** A forest answering a missing entry as servers do: noSuchObject, matchedDN the deepest existing entry above. */
+    const deepest = (dn: Dn): string => {
+      for (let above = dn.parent(); above; above = above.parent()) if (existing.some((e) => e.equals(above))) return above.text;
+      return '';
+    };
+    const check = async (dn: Dn) => {
+      if (!existing.some((e) => e.equals(dn))) throw new LdapError(ResultCode.noSuchObject, `no such entry "${dn.text}"`, deepest(dn));
+    };
+    const forest = {
+      async *search(r: SearchRequest) {
+        await check(r.base);
+        yield new Entry(r.base, []);
+      },
+      modify: check,
+      delete: check,
+      compare: async (dn: Dn) => (await check(dn), true),
+    } as unknown as Directory;
+    const stage = new AccessStage(
+      policy([
+        { who: 'cn=sync', what: { dn: 'cn=hidden,ou=a,dc=x', scope: 'base' }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'ou=h,dc=x' }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
+      ]),
+      forest,
+    );
+    const change = [{ operation: 'replace' as const, attribute: { name: 'title', values: ['x'] } }];
+    const answer = async (op: Promise<unknown>, dn: string) => {
+      const err = (await op.then(() => undefined, (e: unknown) => e)) as LdapError;
+      return [err.code, err.matchedDn, err.message.replace(dn, '<dn>')];
+    };
+    const asked = (dn: string) => [
+      (async () => {
+        for await (const _ of stage.search({ ...request(dn, '(objectClass=*)'), scope: 'base' }, ctx()));
+      })(),
+      stage.modify(Dn.parse(dn), change, ctx()),
+      stage.delete(Dn.parse(dn), ctx()),
+      stage.compare(Dn.parse(dn), 'cn', 'x', ctx()),
+    ];
+    // A hidden entry and a missing sibling; an entry of a hidden subtree, a missing one there, and the subtree itself.
+    for (const [hidden, absent] of [
+      ['cn=hidden,ou=a,dc=x', 'cn=absent,ou=a,dc=x'],
+      ['cn=s,ou=h,dc=x', 'cn=absent,ou=h,dc=x'],
+      ['ou=h,dc=x', 'ou=absent,dc=x'],
+    ]) {
+      const a = asked(hidden);
+      const b = asked(absent);
+      for (let i = 0; i < a.length; i++) {
+        const [x, y] = [await answer(a[i], hidden), await answer(b[i], absent)];
+        expect(x, `${hidden} / ${absent} #${i}`).toEqual(y);
+        expect(x[0]).toBe(32);
+      }
+    }
+    // What lies above nothing that exists names no matchedDN.
+    expect(await answer(stage.modify(Dn.parse('cn=a,dc=nowhere'), change, ctx()), 'cn=a,dc=nowhere')).toEqual([32, '', 'no such object "<dn>"']);
   });
 });

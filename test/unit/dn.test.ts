@@ -49,6 +49,30 @@ describe('Dn.parse keeps the spelling and normalises the key', () => {
     expect(Dn.parse('CN=José,DC=X').equals(Dn.parse('cn=jos\\c3\\a9, dc=x'))).toBe(true);
     expect(Dn.parse('cn=a,dc=x').equals(Dn.parse('cn=b,dc=x'))).toBe(false);
   });
+
+  it('prepares values as RFC 4518 and slapd do: width, composition, ignorable and space characters', () => {
+    const key = Dn.parse('CN=Elizabeth Green,OU=Users,DC=x').key;
+    for (const spelled of [
+      'CN=\uff25lizabeth Green,OU=Users,DC=x', // full-width E
+      'CN=Elizabeth Green,OU=\uff35\uff53\uff45\uff52\uff53,DC=x', // full-width Users
+      'CN=Eliza\u00adbeth Green,OU=Users,DC=x', // soft hyphen
+      'CN=Eliza\u200bbeth Green,OU=Users,DC=x', // zero-width space
+      'CN=Elizabeth\u00a0Green,OU=Users,DC=x', // no-break space
+      'CN=Elizabeth\u3000Green,OU=Users,DC=x', // ideographic space
+      'CN=\\ef\\bc\\a5lizabeth Green,OU=Users,DC=x', // full-width E, hex-escaped
+    ]) {
+      expect(Dn.parse(spelled).key, spelled).toBe(key);
+    }
+    // A combining accent (NFD) names the precomposed letter (NFC), escaped or not.
+    const nfc = Dn.parse('CN=Jos\u00e9 M\u00fcller,DC=x');
+    expect(Dn.parse('CN=Jose\u0301 Mu\u0308ller,DC=x').key).toBe(nfc.key);
+    expect(Dn.parse('CN=Jose\\cc\\81 Mu\\cc\\88ller,DC=x').key).toBe(nfc.key);
+    expect(Dn.parse('CN=Jose Muller,DC=x').key).not.toBe(nfc.key);
+    // Built on a parent, the same key.
+    const parent = Dn.parse('OU=Users,DC=x');
+    const text = 'CN=\uff25lizabeth Green,OU=Users,DC=x';
+    expect((parent.childSpelled(text, text.indexOf(',')) ?? Dn.parse(text)).key).toBe(key);
+  });
 });
 
 describe('Dn.parse rejects malformed DNs with invalidDNSyntax', () => {

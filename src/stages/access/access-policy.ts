@@ -65,6 +65,11 @@ export class AccessView {
     this.attributeLimited = rules.some((r) => r.attributes !== undefined);
   }
 
+  /** Whether some rule grants read anywhere. */
+  get readsAnything(): boolean {
+    return this.rules.some((r) => allows(r.allow, 'read'));
+  }
+
   /** The rules covering an entry, in order (the first deciding per attribute). */
   covering(dn: Dn): EntryAccess {
     return new EntryAccess(this.rules.filter((r) => covers(r, dn)));

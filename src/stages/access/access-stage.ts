@@ -1,14 +1,15 @@
-import type {
-  Directory,
-  Modification,
-  ModifyDnRequest,
-  OperationContext,
-  PasswordModifyRequest,
-  SearchContext,
-  SearchRequest,
-  SearchStream,
+import {
+  searchContext,
+  type Directory,
+  type Modification,
+  type ModifyDnRequest,
+  type OperationContext,
+  type PasswordModifyRequest,
+  type SearchContext,
+  type SearchRequest,
+  type SearchStream,
 } from '../../core/directory.js';
-import type { Dn } from '../../core/dn.js';
+import { Dn } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
 import { IN_CHAIN_RULE } from '../../core/extensible-rules.js';
 import { foldFilter, UNDEFINED } from '../../core/filter-fold.js';
@@ -50,7 +51,7 @@ export class AccessStage extends Stage {
   override search(request: SearchRequest, ctx: SearchContext): SearchStream {
     const view = this.view(ctx);
     request = readableSort(request, view);
-    if (!view.reaches(request.base, request.scope, 'read')) return failedSearch(refusal(ctx, request.base));
+    if (!view.reaches(request.base, request.scope, 'read')) return failedSearch(this.unseenAnswer(ctx, request.base));
     // The forest evaluates the filter with every value: an assertion stays only where it may be
     // made on every entry the identity sees in the region; elsewhere it is UNDEFINED (never
     // decided again per entry from what comes back: that entry lacks what the forest matched on).
@@ -83,48 +84,107 @@ export class AccessStage extends Stage {
         if (!allows(access.entry, 'read')) return undefined;
         return access.uniform ? entry : readable(entry, access);
       },
+      // A missing base is answered as one the identity may not see (see unseen).
+      error: (err) => (missing(err) ? this.unseenAnswer(ctx, request.base, err.matchedDn) : err),
     });
   }
 
   override async add(entry: Entry, ctx: OperationContext): Promise<void> {
+    const parent = entry.dn.parent();
+    if (parent && !parent.printableAscii) entry = new Entry((await this.resolve(parent, ctx)).child(entry.dn.firstRdn!.text), [...entry.attributes()]);
     // The RDN's values are the entry's too (the server adds them when the client leaves them out).
     const attributes = [...Array.from(entry.attributes(), (a) => a.name), ...rdnTypes(entry.dn)];
-    return this.next.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true }));
+    return this.unseen(this.next.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true })), ctx, entry.dn);
   }
 
   override async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
+    dn = await this.resolve(dn, ctx);
     const attributes = changes.map((c) => c.attribute.name);
-    return this.next.modify(dn, changes, this.writer(dn, ctx, 'modify', { attributes }));
+    return this.unseen(this.next.modify(dn, changes, this.writer(dn, ctx, 'modify', { attributes })), ctx, dn);
   }
 
   override async delete(dn: Dn, ctx: OperationContext): Promise<void> {
-    return this.next.delete(dn, this.writer(dn, ctx, 'delete', { whole: true }));
+    dn = await this.resolve(dn, ctx);
+    return this.unseen(this.next.delete(dn, this.writer(dn, ctx, 'delete', { whole: true })), ctx, dn);
   }
 
   override async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
-    const parent = request.newSuperior ?? request.dn.parent();
+    const dn = await this.resolve(request.dn, ctx);
+    const newSuperior = request.newSuperior && (await this.resolve(request.newSuperior, ctx));
+    request = { ...request, dn, ...(newSuperior && { newSuperior }) };
+    const parent = newSuperior ?? dn.parent();
     // The rules must allow writing at the new place too.
     const alsoAt = parent?.child(request.newRdn);
     // A rename writes the new RDN's values, and removes the old one's with deleteOldRdn.
-    const attributes = [...(alsoAt ? rdnTypes(alsoAt) : []), ...(request.deleteOldRdn ? rdnTypes(request.dn) : [])];
-    return this.next.modifyDn(request, this.writer(request.dn, ctx, 'modifyDN', { whole: true, attributes, ...(alsoAt && { alsoAt }) }));
+    const attributes = [...(alsoAt ? rdnTypes(alsoAt) : []), ...(request.deleteOldRdn ? rdnTypes(dn) : [])];
+    return this.unseen(this.next.modifyDn(request, this.writer(dn, ctx, 'modifyDN', { whole: true, attributes, ...(alsoAt && { alsoAt }) })), ctx, dn);
   }
 
   override async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
     // A change proven by the user's own password is the user's, whoever's connection carries it.
     if (request.oldPasswordProven) return this.next.passwordModify(request, ctx);
-    return this.next.passwordModify(request, this.writer(request.user, ctx, 'password modify', { attributes: ['userPassword'], passwordChange: true }));
+    request = { ...request, user: await this.resolve(request.user, ctx) };
+    const writer = this.writer(request.user, ctx, 'password modify', { attributes: ['userPassword'], passwordChange: true });
+    return this.unseen(this.next.passwordModify(request, writer), ctx, request.user);
   }
 
   override async compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
+    dn = await this.resolve(dn, ctx);
     const access = this.view(ctx).covering(dn);
-    if (!allows(access.entry, 'read')) throw refusal(ctx, dn);
+    if (!allows(access.entry, 'read')) throw this.unseenAnswer(ctx, dn);
     if (!allows(access.assertion(attribute), 'read')) {
       throw new LdapError(ResultCode.insufficientAccessRights, `compare: no read access to ${attribute}`);
     }
-    return this.next.compare(dn, attribute, value, ctx);
+    return this.unseen(this.next.compare(dn, attribute, value, ctx), ctx, dn);
   }
 
+
+  /**
+   * The DN the rules decide on: as given when it is printable ASCII (every server agrees on it up
+   * to what its key folds), otherwise as the forest gives it back (a base lookup with the service
+   * account): `CN=Ｅlizabeth` or a Unicode spelling a forest prepares its own way names the entry
+   * it names there, and the write goes to that DN. An entry the forest does not have is answered
+   * like one the identity may not see.
+   */
+  private async resolve(dn: Dn, ctx: OperationContext): Promise<Dn> {
+    if (dn.printableAscii) return dn;
+    const request: SearchRequest = { base: dn, scope: 'base', filter: ANY_ENTRY, attributes: ['1.1'], typesOnly: true, sizeLimit: 1, timeLimit: 0 };
+    try {
+      for await (const entry of this.next.search(request, searchContext(ctx))) return entry.dn;
+    } catch (err) {
+      if (!missing(err)) throw err;
+    }
+    throw this.unseenAnswer(ctx, dn);
+  }
+
+  /**
+   * A missing entry answered exactly as one the identity may not see (no matchedDN, the same
+   * words): otherwise the two answers would tell which hidden DNs exist.
+   */
+  private async unseen<T>(operation: Promise<T>, ctx: OperationContext, dn: Dn): Promise<T> {
+    try {
+      return await operation;
+    } catch (err) {
+      throw missing(err) ? this.unseenAnswer(ctx, dn, err.matchedDn) : err;
+    }
+  }
+
+  /**
+   * What an identity hears about an entry it may not see, and about one that does not exist: the
+   * same noSuchObject, naming as matchedDN the deepest entry above it that it may see, starting from
+   * the parent of an entry it may not see and from what the forest matched above a missing one.
+   * Otherwise the answers would tell which hidden DNs exist. An anonymous client that may read
+   * nothing at all is told to bind.
+   */
+  private unseenAnswer(ctx: OperationContext, dn: Dn, matchedDn?: string): LdapError {
+    const view = this.view(ctx);
+    if ((ctx.identity ?? ANONYMOUS).kind === 'anonymous' && !view.readsAnything) {
+      return new LdapError(ResultCode.insufficientAccessRights, 'anonymous clients may read the root DSE and the schema only: bind first');
+    }
+    let above = matchedDn === undefined ? dn.parent() : matchedDn === '' ? undefined : parsedOrParent(matchedDn, dn);
+    while (above && !above.isRoot && !allows(view.covering(above).entry, 'read')) above = above.parent();
+    return new LdapError(ResultCode.noSuchObject, `no such object "${dn.text}"`, above && !above.isRoot ? above.text : '');
+  }
 
   private view(ctx: OperationContext): AccessView {
     return this.policy.view(ctx.identity ?? ANONYMOUS);
@@ -145,7 +205,7 @@ export class AccessStage extends Stage {
       // A user's own password change is between it and its forest, whatever the rules let it see.
       if (needs.passwordChange && identity.dn?.equals(dn)) return asUser;
       const access = this.view(ctx).covering(dn);
-      if (!allows(access.entry, 'read')) throw refusal(ctx, dn);
+      if (!allows(access.entry, 'read')) throw this.unseenAnswer(ctx, dn);
       const hidden = needs.attributes?.find((a) => !allows(access.attribute(a), 'read'));
       if (hidden !== undefined) throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to ${hidden} of "${dn.text}"`);
       return asUser;
@@ -157,7 +217,7 @@ export class AccessStage extends Stage {
   /** Why the rules do not let the identity make the write; undefined when they do. */
   private denial(dn: Dn, ctx: OperationContext, operation: string, needs: WriteNeeds): LdapError | undefined {
     const access = this.view(ctx).covering(dn);
-    if (!allows(access.entry, 'read')) return refusal(ctx, dn);
+    if (!allows(access.entry, 'read')) return this.unseenAnswer(ctx, dn);
     if (!allows(needs.whole ? access.whole : access.entry, 'write')) {
       return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to "${dn.text}"`);
     }
@@ -179,15 +239,17 @@ interface WriteNeeds {
   readonly passwordChange?: boolean;
 }
 
-/**
- * What an identity hears about an entry it may not see: anonymous clients are told to bind;
- * others get noSuchObject, the same answer whether the entry exists or not.
- */
-function refusal(ctx: OperationContext, dn: Dn): LdapError {
-  if ((ctx.identity ?? ANONYMOUS).kind === 'anonymous') {
-    return new LdapError(ResultCode.insufficientAccessRights, 'anonymous clients may read the root DSE and the schema only: bind first');
+/** The matchedDN a forest gave, parsed; `dn`'s parent if it is no DN. */
+function parsedOrParent(matchedDn: string, dn: Dn): Dn | undefined {
+  try {
+    return Dn.parse(matchedDn);
+  } catch {
+    return dn.parent();
   }
-  return new LdapError(ResultCode.noSuchObject, `no such object "${dn.text}"`);
+}
+
+function missing(err: unknown): err is LdapError {
+  return err instanceof LdapError && err.code === ResultCode.noSuchObject;
 }
 
 /** The attribute types of a DN's first RDN. */
