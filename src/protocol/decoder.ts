@@ -181,6 +181,13 @@ function decodeBind(r: BerReader): LdapRequest {
 
 const SCOPES: readonly Scope[] = ['base', 'one', 'sub'];
 
+/**
+ * Attribute descriptions one search may name. Each is resolved and looked for in every entry, and
+ * passed upstream: 115,000 of them kept a forest busy past the operation timeout. Directories'
+ * schemas hold a few thousand types at most; applications ask for tens.
+ */
+const MAX_REQUESTED_ATTRIBUTES = 1000;
+
 function decodeSearch(r: BerReader, maxFilterTerms?: number): DecodedSearch {
   const baseText = r.string();
   const scopeCode = r.enumerated();
@@ -191,7 +198,12 @@ function decodeSearch(r: BerReader, maxFilterTerms?: number): DecodedSearch {
   const filter = decodeFilter(r, maxFilterTerms);
   const attrs = r.child(0x30);
   const attributes: string[] = [];
-  while (!attrs.atEnd) attributes.push(attrs.string());
+  while (!attrs.atEnd) {
+    if (attributes.length === MAX_REQUESTED_ATTRIBUTES) {
+      throw new LdapError(ResultCode.unwillingToPerform, `a search may ask for at most ${MAX_REQUESTED_ATTRIBUTES} attributes`);
+    }
+    attributes.push(attrs.string());
+  }
   const scope = SCOPES[scopeCode];
   if (scope === undefined) throw new LdapError(ResultCode.protocolError, `unsupported search scope ${scopeCode}`);
   if (sizeLimit < 0 || timeLimit < 0) throw new LdapError(ResultCode.protocolError, 'negative search limit');

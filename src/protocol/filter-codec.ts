@@ -53,7 +53,7 @@ export function decodeFilter(r: BerReader, maxTerms = Infinity): Filter {
         continue;
       }
       count();
-      done = decodeItem(r, tag);
+      done = decodeItem(r, tag, count);
       if (top && r.pos > top.end) throw new LdapError(ResultCode.protocolError, 'filter element overruns its parent');
     }
     const parent = stack[stack.length - 1];
@@ -68,7 +68,8 @@ function closeFrame(frame: Frame): Filter {
   return { type: 'not', filter: frame.children[0] };
 }
 
-function decodeItem(r: BerReader, tag: number): Filter {
+/** `count` counts a term: each substring piece past the first is one (each is matched against every value). */
+function decodeItem(r: BerReader, tag: number, count: () => void): Filter {
   switch (tag) {
     case EQUALITY:
     case GE:
@@ -89,14 +90,19 @@ function decodeItem(r: BerReader, tag: number): Filter {
       let initial: Buffer | undefined;
       let final: Buffer | undefined;
       const any: Buffer[] = [];
+      let pieces = 0;
       while (!parts.atEnd) {
         const t = parts.peek();
+        if (pieces++ > 0) count();
         const value = Buffer.from(parts.octets(t));
+        // RFC 4511 §4.5.1.7.2 / RFC 4517 §3.3.29: a substring is at least one character.
+        if (value.length === 0) throw new LdapError(ResultCode.protocolError, 'empty substring in a substrings filter');
         if (t === 0x80 && initial === undefined && any.length === 0 && final === undefined) initial = value;
         else if (t === 0x81 && final === undefined) any.push(value);
         else if (t === 0x82 && final === undefined) final = value;
         else throw new LdapError(ResultCode.protocolError, 'malformed substrings filter');
       }
+      if (pieces === 0) throw new LdapError(ResultCode.protocolError, 'a substrings filter without substrings');
       return { type: 'substrings', attribute, any, ...(initial && { initial }), ...(final && { final }) };
     }
     case EXTENSIBLE: {

@@ -223,6 +223,25 @@ describe('defaults: message size before a bind, filter terms, protocol conforman
     c.close();
   });
 
+  it('counts substring pieces as terms and refuses empty ones; caps the attributes a search names; the connection goes on', async () => {
+    const c = await RawLdapClient.connect(server.url);
+    expect((await c.bind(JOHN, USER_PASSWORD)).code).toBe(0);
+    const substrings = (pieces: readonly Buffer[]) => berTlv(0xa4, berOctets('objectClass'), berTlv(0x30, Buffer.concat(pieces)));
+    const anys = (n: number, text: string) => Array.from({ length: n }, () => berTlv(0x81, Buffer.from(text)));
+    // A 1 MB filter of empty pieces (each one a pass over every value), and 5,000 real ones.
+    expect(await c.request(searchOp(AVVID, substrings(anys(300_000, ''))))).toMatchObject({ code: 2 });
+    expect(await c.request(searchOp(AVVID, substrings(anys(5_000, 'o'))))).toMatchObject({
+      code: 53,
+      message: expect.stringContaining('limits.maxFilterTerms'),
+    });
+    expect((await c.request(searchOp(AVVID, substrings(anys(3, 'o'))))).code).toBe(0);
+    const names = (n: number) => Array.from({ length: n }, (_, i) => `x-attribute-${i}`);
+    expect(await c.request(searchOp(AVVID, undefined, 2, names(20_000)))).toMatchObject({ code: 53, message: expect.stringContaining('at most 1000 attributes') });
+    expect((await c.request(searchOp(AVVID, undefined, 0, names(1000)))).code).toBe(0);
+    expect((await c.search(AVVID)).code).toBe(0);
+    c.close();
+  });
+
   it('ldapsearch: 1,000 terms are served, 1,001 refused with 53', async () => {
     const filter = (n: number) => `(|${Array.from({ length: n - 1 }, (_, i) => `(sAMAccountName=nobody${i})`).join('')})`;
     const search = (f: string) => runLdapTool('ldapsearch', ['-x', '-LLL', '-H', server.url, '-D', JOHN, '-w', USER_PASSWORD, '-b', AVVID, f, 'cn']);

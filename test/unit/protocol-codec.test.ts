@@ -142,6 +142,35 @@ describe('decodeMessage', () => {
     expect(request(decodeMessage(search(terms(1000)))).request).toMatchObject({ op: 'search' });
   });
 
+  it('counts each substring past the first as a term, and refuses empty substrings (RFC 4517 §3.3.29)', () => {
+    const substrings = (parts: Buffer[]) => tlv(0xa4, Buffer.concat([str('cn'), tlv(0x30, Buffer.concat(parts))]));
+    const anys = (n: number, text = 'a') => Array.from({ length: n }, () => str(text, 0x81));
+    // One assertion of 10 substrings is 10 terms.
+    expect(request(decodeMessage(search(substrings(anys(10))), { maxFilterTerms: 10 })).request).toMatchObject({ op: 'search' });
+    expect(decodeMessage(search(substrings(anys(11))), { maxFilterTerms: 10 })).toMatchObject({ kind: 'reject', messageId: 3, error: { code: 53 } });
+    expect(decodeMessage(search(tlv(0xa1, Buffer.concat([substrings(anys(5)), substrings(anys(5))]))), { maxFilterTerms: 10 })).toMatchObject({
+      kind: 'reject',
+      error: { code: 53 },
+    });
+    // Thousands of pieces (each one more pass over every value) are refused while decoding, empty ones at the first.
+    expect(decodeMessage(search(substrings(anys(20_000))), { maxFilterTerms: 1000 })).toMatchObject({ kind: 'reject', error: { code: 53 } });
+    expect(decodeMessage(search(substrings(anys(20_000, ''))))).toMatchObject({ kind: 'reject', error: { code: 2 } });
+    for (const empty of [[str('', 0x80)], [str('a', 0x80), str('', 0x81)], [str('', 0x82)], []]) {
+      expect(decodeMessage(search(substrings(empty)))).toMatchObject({ kind: 'reject', messageId: 3, responseTag: 0x65, error: { code: 2 } });
+    }
+  });
+
+  it('refuses a search naming more than 1,000 attributes, under its message ID', () => {
+    const names = (n: number) => Array.from({ length: n }, (_, i) => `a${i}`);
+    expect(request(decodeMessage(search(str('cn', 0x87), 'dc=example', names(1000)))).request).toMatchObject({ op: 'search' });
+    expect(decodeMessage(search(str('cn', 0x87), 'dc=example', names(1001)))).toMatchObject({
+      kind: 'reject',
+      messageId: 3,
+      responseTag: 0x65,
+      error: { code: 53, message: 'a search may ask for at most 1000 attributes' },
+    });
+  });
+
   it('decodes the Password Modify value (RFC 3062), and rejects a malformed one under its message ID', () => {
     const oid = str('1.3.6.1.4.1.4203.1.11.1', 0x80);
     const passwd = (value?: Buffer) => decodeMessage(message(11, tlv(0x77, Buffer.concat([oid, ...(value ? [str(value, 0x81)] : [])]))));
