@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openLdapForest, type LdapDirectory } from '../../src/backends/ldap/ldap-directory.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { metricValue, metrics } from '../../src/observability/metrics.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { collect, context, ldapForestConfig, searchRequest } from './ldap-helpers.js';
 
@@ -90,6 +91,28 @@ describe('ldap forest recovery', () => {
       process.kill(pid, 'SIGCONT');
     }
     expect(await msUntil(served)).toBeLessThan(3000);
+  });
+
+  it('one request timing out does not take a one-server forest away: the server is checked first, and it answers', async () => {
+    // A server frozen for less than a probe's wait: what one slow request looks like to Canopy.
+    const [slapd] = await start(1, { connectMs: 1000, operationMs: 600 });
+    expect(await lookup()).toBe(1);
+    const pid = slapd.pid!;
+    process.kill(pid, 'SIGSTOP');
+    await stopped(pid);
+    let first: Promise<number | LdapError>;
+    let second: Promise<number | LdapError>;
+    try {
+      first = lookup(); // times out at 600 ms; its retry waits for the server
+      await sleep(700);
+      second = lookup(); // sent after that timeout: before, the forest was marked down then (52 until a probe)
+      await sleep(150);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(await first).toBe(1);
+    expect(await second).toBe(1);
+    expect(await metricValue(metrics.upstreamServerUp, { forest: 'avvid', server: slapd.url })).toBe(1);
   });
 
   it('goes back to the first server of two within 2 s of it answering again', async () => {

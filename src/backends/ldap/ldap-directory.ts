@@ -37,6 +37,7 @@ import { serverTls } from './tls-options.js';
 import {
   checkLdaptsSeam,
   ConnectionLost,
+  OperationTimeout,
   PagedSearch,
   UpstreamConnection,
   type ConnectOptions,
@@ -79,6 +80,8 @@ export class LdapDirectory implements Directory {
   private readonly readiness = new CachedProbe(() => this.probe(), PROBE_CACHE_MS);
   private readonly credentials: ServiceCredentials;
   private readonly recovery: RecoveryProbe;
+  /** Servers being checked after a request timed out on them (serverFailed). */
+  private readonly verifying = new Set<number>();
   /** How the forest takes password changes, once a server's root DSE told. */
   private passwordChange: PasswordMethod | undefined;
   /** Users' own connections held in client sessions: closed with the forest (a reload that replaces it, shutdown). */
@@ -226,7 +229,7 @@ export class LdapDirectory implements Directory {
    * entries). The server is marked down unless the connection was found closed before sending.
    */
   private readFailed(what: string, err: unknown, connection: UpstreamConnection, attempt: number, delivered: boolean): 'retry' | LdapError {
-    if (!(err instanceof ConnectionLost)) this.selector.markDown(connection.serverIndex, err);
+    if (!(err instanceof ConnectionLost)) this.serverFailed(connection.serverIndex, err);
     if (!delivered && attempt === 1) return 'retry';
     if (!delivered && err instanceof UpstreamRefusal) return upstreamError(err); // busy or unavailable: its own answer
     const when = delivered ? 'after entries were sent' : 'after a retry';
@@ -271,7 +274,7 @@ export class LdapDirectory implements Directory {
         if (err instanceof UpstreamRefusal) notePolicy(err.reply.controls, ctx);
         if (!isServerFailure(err)) throw upstreamError(err);
         reusable = false;
-        if (!(err instanceof ConnectionLost)) this.selector.markDown(connection.serverIndex, err);
+        if (!(err instanceof ConnectionLost)) this.serverFailed(connection.serverIndex, err);
         if (attempt > 1) {
           throw new LdapError(
             ResultCode.unavailable,
@@ -421,7 +424,7 @@ export class LdapDirectory implements Directory {
     if (ctx.asUser) return this.writeAsUser(what, ctx, send);
     return this.onPool(ctx, send, (err, connection, attempt) => {
       if (err instanceof ConnectionLost && attempt === 1) return 'retry'; // never sent: safe to send once more
-      this.selector.markDown(connection.serverIndex, err);
+      this.serverFailed(connection.serverIndex, err);
       // busy/unavailable are answers: the server did nothing, and the client hears its code.
       if (err instanceof UpstreamRefusal) return upstreamError(err);
       return this.unknownOutcome(what, connection, err);
@@ -478,7 +481,7 @@ export class LdapDirectory implements Directory {
         if (err instanceof ConnectionLost) {
           throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": the upstream connection of this login was closed; try again`, '', this.config.name);
         }
-        this.selector.markDown(connection.serverIndex, err);
+        this.serverFailed(connection.serverIndex, err);
         throw this.unknownOutcome(what, connection, err);
       }
     });
@@ -509,6 +512,25 @@ export class LdapDirectory implements Directory {
         connection.close();
       }
     });
+  }
+
+  /**
+   * A request failed on server `index` for want of the server. One that timed out on the last
+   * server still up is checked first (a probe: connect and bind): one slow request, a client's
+   * search of 100,000 attribute names, say, must not take the forest away from everyone else's
+   * logins. Where another server is up, the forest moves there as for any failure, and the
+   * recovery probe brings this one back within a second if it answers.
+   */
+  private serverFailed(index: number, err: unknown): void {
+    if (!(err instanceof OperationTimeout) || this.selector.othersUp(index)) return this.selector.markDown(index, err);
+    if (this.verifying.has(index)) return;
+    this.verifying.add(index);
+    this.checkServer(index)
+      .catch((probeFailure: unknown) => {
+        // Another error (the service account refused) says the server answers: whoever meets it reports it.
+        if (isServerFailure(probeFailure)) this.selector.markDown(index, probeFailure);
+      })
+      .finally(() => this.verifying.delete(index));
   }
 
   /**

@@ -84,6 +84,12 @@ export class ServerSelector {
     return false;
   }
 
+  /** Whether a server other than `index` is worth trying now. */
+  othersUp(index: number): boolean {
+    const now = this.now();
+    return this.servers.some((s, i) => i !== index && s.retryAt <= now);
+  }
+
   /** Indexes of the servers marked down that have not answered since. */
   downServers(): number[] {
     const out: number[] = [];
