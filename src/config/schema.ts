@@ -181,6 +181,12 @@ const ldapForest = z.strictObject({
       bindConnections: z.number().int().min(1).max(64).default(4),
       /** Upstream paged searches one identity may hold open at once (a server keeps one per connection). */
       pagedSearchesPerIdentity: z.number().int().min(1).max(64).default(2),
+      /**
+       * Searches of one identity this forest answers at once, each holding up to a page of entries
+       * from its upstream answer until the client has read them (a paged one, until it is done or
+       * released); more wait their turn.
+       */
+      searchesPerIdentity: z.number().int().min(1).max(10_000).default(64),
       idleMs: z.number().int().min(0).default(300_000),
     })
     .refine((p) => p.pagedSearchesPerIdentity <= p.size, {

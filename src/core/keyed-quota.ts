@@ -39,3 +39,57 @@ export class KeyedQuota<K> {
     return key === undefined ? this.total : (this.byKey.get(key) ?? 0);
   }
 }
+
+/**
+ * Slots per key, taken in turn: a key at its cap waits (first come, first served) until one of its
+ * own is given back, while other keys go on. For what a client cannot be refused outright but
+ * must not pile up: searches holding a forest's answers until the client reads them.
+ */
+export class KeyedSlots<K> {
+  private readonly taken = new Map<K, number>();
+  private readonly waiting = new Map<K, (() => void)[]>();
+
+  constructor(readonly perKey: number) {}
+
+  /** A slot for `key`, once one is free; rejects with the signal's reason if it aborts first. */
+  take(key: K, signal: AbortSignal): Promise<void> | undefined {
+    const held = this.taken.get(key) ?? 0;
+    if (held < this.perKey) {
+      this.taken.set(key, held + 1);
+      return undefined;
+    }
+    signal.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      const queue = this.waiting.get(key) ?? [];
+      this.waiting.set(key, queue);
+      const turn = (): void => {
+        signal.removeEventListener('abort', abort);
+        resolve();
+      };
+      const abort = (): void => {
+        const at = queue.indexOf(turn);
+        if (at >= 0) queue.splice(at, 1);
+        if (queue.length === 0 && this.waiting.get(key) === queue) this.waiting.delete(key);
+        reject(signal.reason as Error);
+      };
+      queue.push(turn);
+      signal.addEventListener('abort', abort, { once: true });
+    });
+  }
+
+  /** Gives back a slot of `key`: to the next waiting for one, if any. */
+  give(key: K): void {
+    const queue = this.waiting.get(key);
+    const next = queue?.shift();
+    if (queue?.length === 0) this.waiting.delete(key);
+    if (next) return next();
+    const held = (this.taken.get(key) ?? 1) - 1;
+    if (held > 0) this.taken.set(key, held);
+    else this.taken.delete(key);
+  }
+
+  /** Slots `key` holds. */
+  held(key: K): number {
+    return this.taken.get(key) ?? 0;
+  }
+}

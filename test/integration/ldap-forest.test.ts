@@ -14,6 +14,8 @@ import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { metricValue, metrics } from '../../src/observability/metrics.js';
+import { searchCtx } from '../support/search-context.js';
 import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runCheck } from '../../src/tools/check.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
@@ -253,6 +255,44 @@ describe('ldap forest against slapd', () => {
     await new Promise((r) => setTimeout(r, 250));
     expect(quick.poolStats().open).toBe(0);
     await quick.close();
+  });
+
+  it('one identity holds at most pool.searchesPerIdentity answers unread; more wait their turn, other identities go on', async () => {
+    const held = openLdapForest(ldapForestConfig(SUFFIX, [slapd.url], { pageSize: 10, pool: { searchesPerIdentity: 2 } }), logger);
+    const as = (dn: string) => searchCtx({ identity: { kind: 'account', dn: Dn.parse(dn) } });
+    const users = searchRequest(SUFFIX, '(objectClass=organizationalUnit)', 'sub', ['ou']);
+    try {
+      // Two searches read one entry each, then stop reading: each holds its answer.
+      const open = [held.search(users, as('cn=a')), held.search(users, as('cn=a'))];
+      for (const s of open) expect((await s.next()).done).toBe(false);
+      const requests = async () => (await metricValue(metrics.upstreamRequests, { forest: 'avvid', server: slapd.url })) ?? 0;
+      const before = await requests();
+      // A third of the same identity is not even sent while they hold theirs.
+      const third = held.search(users, as('CN=A'));
+      let thirdDone = false;
+      const thirdFirst = third.next().then((r) => ((thirdDone = true), r));
+      await new Promise((r) => setTimeout(r, 200));
+      expect([thirdDone, await requests()]).toEqual([false, before]);
+      // Another identity is served meanwhile.
+      expect((await collect(held.search(users, as('cn=b')))).length).toBeGreaterThan(2);
+      // Reading an answer to its end (or leaving it) frees a turn.
+      for (let r = await open[0].next(); !r.done; r = await open[0].next());
+      expect((await thirdFirst).done).toBe(false);
+      await open[1].return(undefined);
+      await third.return(undefined);
+      // A waiting search that is abandoned leaves the queue.
+      const waiters = [held.search(users, as('cn=a')), held.search(users, as('cn=a'))];
+      for (const s of waiters) expect((await s.next()).done).toBe(false);
+      const abandon = new AbortController();
+      const abandoned = held.search(users, searchCtx({ identity: { kind: 'account', dn: Dn.parse('cn=a') }, signal: abandon.signal }));
+      const failed = abandoned.next().then(() => 'served', () => 'aborted');
+      abandon.abort(new LdapError(88, 'abandoned'));
+      expect(await failed).toBe('aborted');
+      for (const s of waiters) await s.return(undefined);
+      expect((await collect(held.search(users, as('cn=a')))).length).toBeGreaterThan(2);
+    } finally {
+      await held.close();
+    }
   });
 
   it('canopy check: a table per server, true only when every forest has a working server', async () => {

@@ -17,6 +17,7 @@ import type { ForestReadiness } from '../../core/readiness.js';
 import { ResultCode } from '../../core/result-codes.js';
 import type { Logger } from '../../observability/logger.js';
 import { metrics } from '../../observability/metrics.js';
+import { KeyedSlots } from '../../core/keyed-quota.js';
 import { ConnectionPool } from './connection-pool.js';
 import { BinaryAttributes } from './entry-from-ber.js';
 import { describeFailure, isServerFailure, upstreamError, UpstreamRefusal } from './errors.js';
@@ -42,6 +43,7 @@ import {
   UpstreamConnection,
   type ConnectOptions,
   type PagedSearchOptions,
+  type ReceivedEntry,
 } from './upstream-connection.js';
 import { UpstreamPages } from './upstream-pages.js';
 import { UserConnection } from './user-connection.js';
@@ -80,6 +82,8 @@ export class LdapDirectory implements Directory {
   private readonly readiness = new CachedProbe(() => this.probe(), PROBE_CACHE_MS);
   private readonly credentials: ServiceCredentials;
   private readonly recovery: RecoveryProbe;
+  /** Searches under way per identity (pool.searchesPerIdentity). */
+  private readonly searching: KeyedSlots<string>;
   /** Servers being checked after a request timed out on them (serverFailed). */
   private readonly verifying = new Set<number>();
   /** How the forest takes password changes, once a server's root DSE told. */
@@ -104,6 +108,7 @@ export class LdapDirectory implements Directory {
     const name = `forest "${config.name}"`;
     // Connections bound before the service account was refused must not go on serving as if it were not.
     this.credentials = new ServiceCredentials(config.name, config.bind, logger, (refused) => refused && this.pool.retireAll());
+    this.searching = new KeyedSlots(config.pool.searchesPerIdentity);
     this.recovery = new RecoveryProbe(this.selector, (i) => this.checkServer(i));
     this.pool = new ConnectionPool(this.selector, (i) => this.openService(i), {
       name,
@@ -158,45 +163,58 @@ export class LdapDirectory implements Directory {
       pageSize: this.config.pageSize,
     };
     const base = request.base.text;
-    const whole = await this.searchOnce(base, options, ctx);
-    if (whole) {
-      for (const entry of whole) yield entry;
-      return;
-    }
-    // Larger than a page: paged here, in the same generator (a delegated one would be one more step per entry).
-    const { signal } = ctx;
+    // A client that sends searches and reads none of their entries would otherwise have every
+    // answer held here (85 MiB a connection, measured): one identity's searches take turns.
     const holder = holderOf(ctx);
-    let delivered = false;
-    for (let attempt = 1; ; attempt++) {
-      const connection = await this.pool.acquire(signal, 'cursor', holder);
-      this.requests[connection.serverIndex].inc();
-      const pages = new UpstreamPages(connection, new PagedSearch(base, options, this.binaryAttributes), signal);
-      try {
-        for (let page = await pages.next(); page; page = await pages.next()) {
-          this.forwardReferences(page.references, ctx);
-          // Half-way through a page, the next one is asked for (at most one page ahead).
-          const half = page.entries.length >> 1;
-          for (let i = 0; i < page.entries.length; i++) {
-            if (i === half) pages.readAhead();
-            const entry = page.entries[i].decode();
-            if (entry instanceof LdapError) throw entry;
-            delivered = true;
-            yield entry;
-          }
+    const turn = this.searching.take(holder, ctx.signal);
+    if (turn) await turn;
+    try {
+      const whole = await this.searchOnce(base, options, ctx);
+      if (whole) {
+        // Kept as the bytes that arrived until the client reaches each one.
+        for (const arrived of whole) {
+          const entry = arrived.decode();
+          if (entry instanceof LdapError) throw entry;
+          yield entry;
         }
         return;
-      } catch (err) {
-        signal.throwIfAborted();
-        if (!isServerFailure(err)) {
-          this.searchRefused(err, ctx);
-          return;
-        }
-        const outcome = this.readFailed('search', err, connection, attempt, delivered);
-        if (outcome !== 'retry') throw outcome;
-      } finally {
-        // A paged search left unfinished upstream keeps its cookie on the connection: it takes no more.
-        this.pool.release(connection, !pages.unfinished, 'cursor', holder);
       }
+      // Larger than a page: paged here, in the same generator (a delegated one would be one more step per entry).
+      const { signal } = ctx;
+      let delivered = false;
+      for (let attempt = 1; ; attempt++) {
+        const connection = await this.pool.acquire(signal, 'cursor', holder);
+        this.requests[connection.serverIndex].inc();
+        const pages = new UpstreamPages(connection, new PagedSearch(base, options, this.binaryAttributes), signal);
+        try {
+          for (let page = await pages.next(); page; page = await pages.next()) {
+            this.forwardReferences(page.references, ctx);
+            // Half-way through a page, the next one is asked for (at most one page ahead).
+            const half = page.entries.length >> 1;
+            for (let i = 0; i < page.entries.length; i++) {
+              if (i === half) pages.readAhead();
+              const entry = page.entries[i].decode();
+              if (entry instanceof LdapError) throw entry;
+              delivered = true;
+              yield entry;
+            }
+          }
+          return;
+        } catch (err) {
+          signal.throwIfAborted();
+          if (!isServerFailure(err)) {
+            this.searchRefused(err, ctx);
+            return;
+          }
+          const outcome = this.readFailed('search', err, connection, attempt, delivered);
+          if (outcome !== 'retry') throw outcome;
+        } finally {
+          // A paged search left unfinished upstream keeps its cookie on the connection: it takes no more.
+          this.pool.release(connection, !pages.unfinished, 'cursor', holder);
+        }
+      }
+    } finally {
+      this.searching.give(holder);
     }
   }
 
@@ -205,7 +223,7 @@ export class LdapDirectory implements Directory {
    * searches (lookups) end here. Undefined when the answer is larger than a page: it is then paged
    * (which a shared connection cannot do while another paged search may run on it).
    */
-  private async searchOnce(base: string, options: PagedSearchOptions, ctx: SearchContext): Promise<readonly Entry[] | undefined> {
+  private async searchOnce(base: string, options: PagedSearchOptions, ctx: SearchContext): Promise<readonly ReceivedEntry[] | undefined> {
     const { reply, entries, references } = await this.onPool(
       ctx,
       (c) => c.search(base, { ...options, sizeLimit: options.pageSize }, this.binaryAttributes, ctx.signal),
@@ -217,9 +235,7 @@ export class LdapDirectory implements Directory {
       this.searchRefused(new UpstreamRefusal(reply), ctx);
       return [];
     }
-    const decoded = entries.map((e) => e.decode());
-    for (const entry of decoded) if (entry instanceof LdapError) throw entry;
-    return decoded as readonly Entry[];
+    return entries;
   }
 
 
