@@ -468,6 +468,15 @@ describe('AccessStage: what an assertion tests besides the values an identity se
     // Into a read-only subtree under another spelling of it, and an add below it.
     await expect(stage.modifyDn({ dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: 'cn=p', deleteOldRdn: true, newSuperior: Dn.parse('ou=löcked,dc=x') }, ctx())).rejects.toMatchObject({ code: 50 });
     await expect(stage.add(new Entry(Dn.parse('cn=n,ou=löcked,dc=x'), [{ name: 'objectClass', values: ['person'] }]), ctx())).rejects.toMatchObject({ code: 50 });
+    // A search from such a base starts at the DN the forest names: refused as unseen, or served from there.
+    const searched = async (base: string) => {
+      const out: string[] = [];
+      for await (const e of stage.search({ ...request(base, '(objectClass=*)'), scope: 'base' }, ctx())) out.push(e.dn.text);
+      return out;
+    };
+    await expect(searched('cn=Jösé Müller,ou=a,dc=x')).rejects.toMatchObject({ code: 32, matchedDn: 'ou=a,dc=x' });
+    await expect(searched('cn=Nöbody,ou=a,dc=x')).rejects.toMatchObject({ code: 32, matchedDn: 'ou=a,dc=x' });
+    expect(await searched('ou=löcked,dc=x')).toEqual(['ou=locked,dc=x']);
     // What the forest does not have is answered as what the identity may not see; ASCII goes as spelled, unasked.
     await expect(stage.modify(Dn.parse('cn=Nöbody,ou=a,dc=x'), change, ctx())).rejects.toMatchObject({ code: 32 });
     await stage.modify(Dn.parse('CN=P,OU=A,DC=X'), change, ctx());

@@ -49,6 +49,16 @@ export class AccessStage extends Stage {
   }
 
   override search(request: SearchRequest, ctx: SearchContext): SearchStream {
+    return request.base.printableAscii ? this.searchAt(request, ctx) : this.searchResolved(request, ctx);
+  }
+
+  /** A search whose base is beyond printable ASCII, from the DN the forest gives back for it (see resolve). */
+  private async *searchResolved(request: SearchRequest, ctx: SearchContext): SearchStream {
+    const base = await this.resolve(request.base, ctx);
+    yield* this.searchAt({ ...request, base }, ctx);
+  }
+
+  private searchAt(request: SearchRequest, ctx: SearchContext): SearchStream {
     const view = this.view(ctx);
     request = readableSort(request, view);
     if (!view.reaches(request.base, request.scope, 'read')) return failedSearch(this.unseenAnswer(ctx, request.base));
