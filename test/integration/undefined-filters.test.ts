@@ -34,6 +34,10 @@ const SYNC_PASSWORD = 'Cucm-Sync-Passw0rd!';
 /** An application's service account that may read the phone directory's attributes only. */
 const PHONEBOOK = 'cn=phonebook,ou=accounts,dc=corp,dc=example';
 const PHONEBOOK_PASSWORD = 'Phone-Book-Passw0rd!';
+/** A help desk account: every attribute but a few, everywhere but one user's entry. */
+const HELPDESK = 'cn=helpdesk,ou=accounts,dc=corp,dc=example';
+const HELPDESK_PASSWORD = 'Help-Desk-Passw0rd!';
+const WITHHELD = ['homePhone', 'employeeNumber', 'userAccountControl', 'title'];
 const PHONE_DIRECTORY = ['objectClass', 'cn', 'displayName', 'sn', 'mail', 'telephoneNumber', 'ipPhone', 'mobile', 'title', 'department', 'sAMAccountName'];
 const HIDE: Record<string, string[]> = { avvid: ['userPassword', 'homePhone', 'unicodePwd'], vse: [] };
 /** Cisco Unified CM's directory sync filter. */
@@ -62,8 +66,18 @@ async function configWith(forests: ForestConfig[]): Promise<LoadedConfig> {
   return {
     ...defaults,
     forests,
-    accounts: [...defaults.accounts, { dn: PHONEBOOK, passwordHash: await hashPassword(PHONEBOOK_PASSWORD) }],
-    access: accessSchema.parse([{ who: PHONEBOOK, what: { dn: SUFFIX, attributes: PHONE_DIRECTORY }, allow: 'read' }, ...defaults.access!]),
+    accounts: [
+      ...defaults.accounts,
+      { dn: PHONEBOOK, passwordHash: await hashPassword(PHONEBOOK_PASSWORD) },
+      { dn: HELPDESK, passwordHash: await hashPassword(HELPDESK_PASSWORD) },
+    ],
+    access: accessSchema.parse([
+      { who: PHONEBOOK, what: { dn: SUFFIX, attributes: PHONE_DIRECTORY }, allow: 'read' },
+      { who: HELPDESK, what: { dn: SUFFIX, attributes: WITHHELD }, allow: 'none' },
+      { who: HELPDESK, what: { dn: `CN=John Doe,OU=Users,${VSE}`, scope: 'base' }, allow: 'none' },
+      { who: HELPDESK, what: { dn: SUFFIX }, allow: 'read' },
+      ...defaults.access!,
+    ]),
   };
 }
 
@@ -155,6 +169,53 @@ function describeSuite(title: string, config: () => LoadedConfig) {
       }
       // The guesses bound nothing either way: forest users still log in.
       await bound('VSE\\jdoe', USER_PASSWORD);
+    });
+
+    it('what a forest matched on never reads a withheld value out: OR-NOT, supertypes, computed attributes, unknown OIDs', async () => {
+      const helpdesk = await bound(HELPDESK, HELPDESK_PASSWORD);
+      // The forest decides the whole filter with every value; a leaf it may not search is Undefined
+      // beforehand, so a right and a wrong guess of vse's home phone get the same answer.
+      const answers = async (guess: string) => [
+        await found(helpdesk, SUFFIX, `(|(homePhone=${guess}*)(!(canopyForest=vse)))`),
+        await found(helpdesk, SUFFIX, `(&(objectClass=user)(|(homePhone=${guess}*)(!(objectCategory=person))))`),
+        await found(helpdesk, SUFFIX, `(&(objectClass=user)(|(employeeNumber=1*)(!(createTimestamp=*))))`),
+      ];
+      expect(await answers(vseHomePhone.slice(0, 6))).toEqual(await answers('+1 999'));
+      expect((await answers('+1 999'))[0].length).toBeGreaterThan(10);
+      // title is withheld: (name=…) would test it (OpenLDAP matches subtypes), so it is Undefined; compare too.
+      expect(await found(helpdesk, SUFFIX, '(&(sAMAccountName=jdoe)(name=Dir*))')).toEqual([]);
+      expect(await found(helpdesk, SUFFIX, '(&(sAMAccountName=jdoe)(!(name=x)))')).toEqual([]);
+      const titled = vse.virtual(vseHomeOwner);
+      await expect(helpdesk.compare(titled, 'name', value(vseHomeOwner, 'title'))).rejects.toMatchObject({ code: 50 });
+      // msDS-UserAccountDisabled shows userAccountControl's bit: withheld with it.
+      expect((await found(sync, SUFFIX, '(msDS-UserAccountDisabled=TRUE)')).length).toBe(disabled.size);
+      expect(await found(helpdesk, SUFFIX, '(msDS-UserAccountDisabled=TRUE)')).toEqual([]);
+      expect(await found(helpdesk, SUFFIX, '(&(objectClass=user)(!(msDS-UserAccountDisabled=FALSE)))')).toEqual([]);
+      const [entry] = (await helpdesk.search(titled, { scope: 'base', attributes: ['*', 'msDS-UserAccountDisabled'] })).searchEntries;
+      const valuesOf = (name: string) => [entry[name] ?? []].flat();
+      expect([valuesOf('msDS-UserAccountDisabled'), valuesOf('userAccountControl')]).toEqual([[], []]);
+      // An OID Canopy does not know may be a withheld type's: Undefined, NOT or not (ldapsearch sends it as typed).
+      for (const filter of ['(&(sAMAccountName=jdoe)(!(1.3.6.1.4.1.99999.9.9=x)))', '(&(sAMAccountName=jdoe)(1.3.6.1.4.1.99999.9.9=*))']) {
+        expect(await ldapsearch(HELPDESK, HELPDESK_PASSWORD, SUFFIX, filter)).toEqual([]);
+      }
+    });
+
+    it('an entry hidden from an identity and one that does not exist get the same answer, whatever the spelling', async () => {
+      const helpdesk = await bound(HELPDESK, HELPDESK_PASSWORD);
+      const answer = async (dn: string) => {
+        const r = await runLdapTool('ldapsearch', ['-x', '-LLL', '-H', url, '-D', HELPDESK, '-w', HELPDESK_PASSWORD, '-b', dn, '-s', 'base', '1.1']);
+        return [r.status, /Matched DN: (.*)/.exec(r.stderr + r.stdout)?.[1]?.trim()];
+      };
+      // matchedDN: the deepest entry above that the identity may see, spelled as the client spelled it.
+      const hidden = await answer(`CN=John Doe,OU=Users,${VSE}`);
+      expect(hidden).toEqual([32, `OU=Users,${VSE}`]);
+      expect(await answer(`CN=Nobody Here,OU=Users,${VSE}`)).toEqual(hidden);
+      expect(await answer(`CN=Nobody,OU=Nowhere,${VSE}`)).toEqual([32, VSE]);
+      // Full width, a soft hyphen, another case: the same hidden entry.
+      for (const spelled of [`CN=\uff2aohn Doe,OU=Users,${VSE}`, `CN=Jo\u00adhn Doe,OU=Users,${VSE}`, `cn=JOHN DOE,OU=Users,${VSE}`]) {
+        expect(await answer(spelled), spelled).toEqual(hidden);
+        await expect(helpdesk.compare(spelled, 'cn', 'John Doe'), spelled).rejects.toMatchObject({ code: 32 });
+      }
     });
 
     it('no extensible match naming no attribute tests a hidden phone number, by any rule, OID or name', async () => {

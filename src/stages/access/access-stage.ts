@@ -54,8 +54,12 @@ export class AccessStage extends Stage {
 
   /** A search whose base is beyond printable ASCII, from the DN the forest gives back for it (see resolve). */
   private async *searchResolved(request: SearchRequest, ctx: SearchContext): SearchStream {
-    const base = await this.resolve(request.base, ctx);
-    yield* this.searchAt({ ...request, base }, ctx);
+    try {
+      const base = await this.resolve(request.base, ctx);
+      yield* this.searchAt({ ...request, base }, ctx);
+    } catch (err) {
+      throw missing(err) ? this.unseenAnswer(ctx, request.base, err.matchedDn) : err;
+    }
   }
 
   private searchAt(request: SearchRequest, ctx: SearchContext): SearchStream {
@@ -99,55 +103,66 @@ export class AccessStage extends Stage {
     });
   }
 
-  override async add(entry: Entry, ctx: OperationContext): Promise<void> {
-    const parent = entry.dn.parent();
-    if (parent && !parent.printableAscii) entry = new Entry((await this.resolve(parent, ctx)).child(entry.dn.firstRdn!.text), [...entry.attributes()]);
-    // The RDN's values are the entry's too (the server adds them when the client leaves them out).
-    const attributes = [...Array.from(entry.attributes(), (a) => a.name), ...rdnTypes(entry.dn)];
-    return this.unseen(this.next.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true })), ctx, entry.dn);
+  override add(entry: Entry, ctx: OperationContext): Promise<void> {
+    return this.spelledAs(entry.dn, ctx, async () => {
+      const parent = entry.dn.parent();
+      if (parent && !parent.printableAscii) entry = new Entry((await this.resolve(parent, ctx)).child(entry.dn.firstRdn!.text), [...entry.attributes()]);
+      // The RDN's values are the entry's too (the server adds them when the client leaves them out).
+      const attributes = [...Array.from(entry.attributes(), (a) => a.name), ...rdnTypes(entry.dn)];
+      return this.next.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true }));
+    });
   }
 
-  override async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
-    dn = await this.resolve(dn, ctx);
-    const attributes = changes.map((c) => c.attribute.name);
-    return this.unseen(this.next.modify(dn, changes, this.writer(dn, ctx, 'modify', { attributes })), ctx, dn);
+  override modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
+    return this.spelledAs(dn, ctx, async () => {
+      const target = await this.resolve(dn, ctx);
+      const attributes = changes.map((c) => c.attribute.name);
+      return this.next.modify(target, changes, this.writer(target, ctx, 'modify', { attributes }));
+    });
   }
 
-  override async delete(dn: Dn, ctx: OperationContext): Promise<void> {
-    dn = await this.resolve(dn, ctx);
-    return this.unseen(this.next.delete(dn, this.writer(dn, ctx, 'delete', { whole: true })), ctx, dn);
+  override delete(dn: Dn, ctx: OperationContext): Promise<void> {
+    return this.spelledAs(dn, ctx, async () => {
+      const target = await this.resolve(dn, ctx);
+      return this.next.delete(target, this.writer(target, ctx, 'delete', { whole: true }));
+    });
   }
 
-  override async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
-    const dn = await this.resolve(request.dn, ctx);
-    const newSuperior = request.newSuperior && (await this.resolve(request.newSuperior, ctx));
-    request = { ...request, dn, ...(newSuperior && { newSuperior }) };
-    const parent = newSuperior ?? dn.parent();
-    // The rules must allow writing at the new place too.
-    const alsoAt = parent?.child(request.newRdn);
-    // A rename writes the new RDN's values, and removes the old one's with deleteOldRdn.
-    const attributes = [...(alsoAt ? rdnTypes(alsoAt) : []), ...(request.deleteOldRdn ? rdnTypes(dn) : [])];
-    return this.unseen(this.next.modifyDn(request, this.writer(dn, ctx, 'modifyDN', { whole: true, attributes, ...(alsoAt && { alsoAt }) })), ctx, dn);
+  override modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
+    return this.spelledAs(request.dn, ctx, async () => {
+      const dn = await this.resolve(request.dn, ctx);
+      const newSuperior = request.newSuperior && (await this.resolve(request.newSuperior, ctx));
+      const resolved = { ...request, dn, ...(newSuperior && { newSuperior }) };
+      const parent = newSuperior ?? dn.parent();
+      // The rules must allow writing at the new place too.
+      const alsoAt = parent?.child(request.newRdn);
+      // A rename writes the new RDN's values, and removes the old one's with deleteOldRdn.
+      const attributes = [...(alsoAt ? rdnTypes(alsoAt) : []), ...(request.deleteOldRdn ? rdnTypes(dn) : [])];
+      return this.next.modifyDn(resolved, this.writer(dn, ctx, 'modifyDN', { whole: true, attributes, ...(alsoAt && { alsoAt }) }));
+    });
   }
 
-  override async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
+  override passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
     // A change proven by the user's own password is the user's, whoever's connection carries it.
     if (request.oldPasswordProven) return this.next.passwordModify(request, ctx);
-    request = { ...request, user: await this.resolve(request.user, ctx) };
-    const writer = this.writer(request.user, ctx, 'password modify', { attributes: ['userPassword'], passwordChange: true });
-    return this.unseen(this.next.passwordModify(request, writer), ctx, request.user);
+    return this.spelledAs(request.user, ctx, async () => {
+      const user = await this.resolve(request.user, ctx);
+      const writer = this.writer(user, ctx, 'password modify', { attributes: ['userPassword'], passwordChange: true });
+      return this.next.passwordModify({ ...request, user }, writer);
+    });
   }
 
-  override async compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
-    dn = await this.resolve(dn, ctx);
-    const access = this.view(ctx).covering(dn);
-    if (!allows(access.entry, 'read')) throw this.unseenAnswer(ctx, dn);
-    if (!allows(access.assertion(attribute), 'read')) {
-      throw new LdapError(ResultCode.insufficientAccessRights, `compare: no read access to ${attribute}`);
-    }
-    return this.unseen(this.next.compare(dn, attribute, value, ctx), ctx, dn);
+  override compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
+    return this.spelledAs(dn, ctx, async () => {
+      const target = await this.resolve(dn, ctx);
+      const access = this.view(ctx).covering(target);
+      if (!allows(access.entry, 'read')) throw this.unseenAnswer(ctx, target);
+      if (!allows(access.assertion(attribute), 'read')) {
+        throw new LdapError(ResultCode.insufficientAccessRights, `compare: no read access to ${attribute}`);
+      }
+      return this.next.compare(target, attribute, value, ctx);
+    });
   }
-
 
   /**
    * The DN the rules decide on: as given when it is printable ASCII (every server agrees on it up
@@ -168,12 +183,12 @@ export class AccessStage extends Stage {
   }
 
   /**
-   * A missing entry answered exactly as one the identity may not see (no matchedDN, the same
-   * words): otherwise the two answers would tell which hidden DNs exist.
+   * Runs an operation on `dn`, a missing entry answered exactly as one the identity may not see
+   * (see unseenAnswer), in the client's spelling of `dn` whatever DN the forest gave back for it.
    */
-  private async unseen<T>(operation: Promise<T>, ctx: OperationContext, dn: Dn): Promise<T> {
+  private async spelledAs<T>(dn: Dn, ctx: OperationContext, operation: () => Promise<T>): Promise<T> {
     try {
-      return await operation;
+      return await operation();
     } catch (err) {
       throw missing(err) ? this.unseenAnswer(ctx, dn, err.matchedDn) : err;
     }
@@ -193,7 +208,11 @@ export class AccessStage extends Stage {
     }
     let above = matchedDn === undefined ? dn.parent() : matchedDn === '' ? undefined : parsedOrParent(matchedDn, dn);
     while (above && !above.isRoot && !allows(view.covering(above).entry, 'read')) above = above.parent();
-    return new LdapError(ResultCode.noSuchObject, `no such object "${dn.text}"`, above && !above.isRoot ? above.text : '');
+    if (!above || above.isRoot) return new LdapError(ResultCode.noSuchObject, `no such object "${dn.text}"`);
+    // Spelled as the client spelled that part of its DN: the forest's own spelling would tell the two answers apart.
+    let spelled: Dn | undefined = dn;
+    while (spelled && spelled.depth > above.depth) spelled = spelled.parent();
+    return new LdapError(ResultCode.noSuchObject, `no such object "${dn.text}"`, (spelled?.equals(above) ? spelled : above).text);
   }
 
   private view(ctx: OperationContext): AccessView {
