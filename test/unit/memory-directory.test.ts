@@ -369,6 +369,17 @@ describe('MemoryDirectory writes', () => {
     expect((await ldapError(load().modifyDn(request, ctx()))).code).toBe(code);
   });
 
+  it('a rename to another value of a single-valued type is a constraintViolation (19), as slapd answers; to its own value it is done', async () => {
+    const dir = load();
+    await dir.modify(JOHN, [mod('replace', 'employeeNumber', '100002')], ctx());
+    for (const newRdn of ['employeeNumber=999', 'EMPLOYEENUMBER=999', '2.16.840.1.113730.3.1.3=999']) {
+      expect((await ldapError(dir.modifyDn({ dn: JOHN, newRdn, deleteOldRdn: true }, ctx()))).code, newRdn).toBe(ResultCode.constraintViolation);
+    }
+    await dir.modifyDn({ dn: JOHN, newRdn: 'employeeNumber=100002', deleteOldRdn: true }, ctx());
+    expect(await search(dir, 'employeeNumber=100002,ou=users,dc=avvid,dc=info', 'base', eq('employeeNumber', '100002'))).toHaveLength(1);
+    expect(await search(dir, 'ou=users,dc=avvid,dc=info', 'sub', eq('employeeNumber', '999'))).toEqual([]);
+  });
+
   it('compares with the matching rules', async () => {
     const dir = load();
     expect(await dir.compare(JOHN, 'SAMACCOUNTNAME', 'JDOE', ctx())).toBe(true);

@@ -163,6 +163,8 @@ export function renamedEntry(entry: Entry, newDn: Dn, deleteOldRdn: boolean): En
     }
   }
   addRdnValues(next, newRdn);
+  // A single-valued type keeps one value: renaming to another value of it must remove the old one.
+  for (const ava of newRdn.avas) rejectMultipleValues(ava.type, next.get(ava.type)?.values ?? []);
   return next;
 }
 
