@@ -60,9 +60,9 @@ export class ForestLogins {
       case 'dn': {
         const forest = this.forests.find((f) => login.dn.isWithin(f.mount));
         if (!forest) return noAccount(login);
-        // A DN beyond printable ASCII is looked up even so: the account is keyed, and the
-        // identity named, by the DN the forest gives back, not by the client's spelling of it.
-        if (forest.checksAccountState && login.dn.printableAscii) return this.nativeDnAccount(forest, login.dn, ctx);
+        // Any other DN than a plain one (Dn.plainNaming) is looked up even so: the account is keyed,
+        // and the identity named, by the DN the forest gives back, not by the client's spelling of it.
+        if (forest.checksAccountState && login.dn.plainNaming) return this.nativeDnAccount(forest, login.dn, ctx);
         const entry = await this.lookup(forest, login.dn, ctx);
         return entry ? this.account(forest, entry, login.dn.text, ctx) : noAccount(login);
       }

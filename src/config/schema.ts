@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseCidr } from '../core/cidr.js';
 import { Dn } from '../core/dn.js';
+import { attributeKey, testedTypes } from '../core/schema.js';
 import { parseFilterString } from '../protocol/filter-codec.js';
 import { accessSchema, accountsSchema, checkAccounts, securitySchema } from './auth-schema.js';
 
@@ -111,7 +112,21 @@ const forestCommon = {
   attributes: z
     .strictObject({
       /** Virtual name → the forest's name. */
-      map: z.record(attributeName, attributeName).default({}),
+      map: z
+        .record(attributeName, attributeName)
+        .default({})
+        .superRefine((map, ctx) => {
+          // An assertion on a supertype tests its subtypes upstream, under no name the mapping shows.
+          for (const [virtual, upstream] of Object.entries(map)) {
+            const subtypes = testedTypes(attributeKey(upstream));
+            if (subtypes.length === 0) continue;
+            ctx.addIssue({
+              code: 'custom',
+              path: [virtual],
+              message: `"${virtual}: ${upstream}" maps onto ${upstream}, whose subtypes or sources (${subtypes.slice(0, 4).join(', ')}${subtypes.length > 4 ? ', …' : ''}) a filter or compare on it would also test: map the type you mean`,
+            });
+          }
+        }),
       /** Hidden by type: every name, alias and OID of a listed type. */
       hide: z.array(attributeName).default([]),
       /**

@@ -67,13 +67,15 @@ export class Dn {
   }
 
   /**
-   * Whether every value is printable ASCII. Servers agree on such a DN's identity up to case and
-   * spaces, which its key folds; beyond ASCII they prepare strings each their own way (Active
-   * Directory ignores kana type, for one), so a decision on such a DN is made on the DN the forest
-   * gives back for it.
+   * Whether every server names the same entry by this DN as its key does: each RDN of a naming type
+   * every directory compares by case-ignore string matching (cn, ou, dc, o, l, st, c, uid) with a
+   * printable ASCII value, which the key folds as they do (case, spaces). Other types have their own
+   * rules upstream (slapd's telephoneNumberMatch ignores spaces and hyphens), and beyond ASCII each
+   * directory prepares strings its own way (Active Directory ignores kana type): a decision on any
+   * other DN is made on the DN the forest gives back for it.
    */
-  get printableAscii(): boolean {
-    return this.rdns.every((r) => r.avas.every((a) => !NOT_PRINTABLE_ASCII.test(a.value)));
+  get plainNaming(): boolean {
+    return this.rdns.every((r) => r.avas.every((a) => PLAIN_NAMING_TYPES.has(attributeKey(a.type)) && !NOT_PRINTABLE_ASCII.test(a.value)));
   }
 
   get isRoot(): boolean {
@@ -219,6 +221,9 @@ export function normaliseDnValue(value: string): string {
   const prepared = NOT_PRINTABLE_ASCII.test(value) ? withoutIgnorable(value).normalize('NFKC') : value;
   return prepared.trim().replace(/\s+/g, ' ').toLowerCase();
 }
+
+/** RDN types compared by case-ignore string matching in every directory (RFC 4519 and Active Directory alike). */
+const PLAIN_NAMING_TYPES = new Set(['cn', 'ou', 'dc', 'o', 'l', 'st', 'c', 'uid']);
 
 /** Printable ASCII needs no preparation: most names and addresses are. */
 const NOT_PRINTABLE_ASCII = /[^\x20-\x7e]/;

@@ -98,6 +98,8 @@ const AD_TYPES: readonly AttributeTypeDef[] = [
   s('employeeNumber', '2.16.840.1.113730.3.1.3', { singleValue: true }),
   s('employeeID', `${MS}.1.4.35`, { singleValue: true }),
   s('sAMAccountName', `${MS}.1.4.221`, { singleValue: true }),
+  // AD's ambiguous name resolution: (anr=x) tests every attribute of the forest's ANR set.
+  s('aNR', `${MS}.1.4.1208`),
   s('userPrincipalName', `${MS}.1.4.656`, { singleValue: true }),
   s('msRTCSIP-PrimaryUserAddress', `${PRIVATE}.2`, { singleValue: true }),
   s('proxyAddresses', `${MS}.1.2.210`),
@@ -382,6 +384,16 @@ const tested = new Map<string, readonly string[]>();
 }
 
 const NONE: readonly string[] = [];
+
+/**
+ * Whether an assertion on the type tests attributes the forest chooses rather than the type's own
+ * values: AD's `anr` matches every attribute of its ANR set (displayName, sn, sAMAccountName,
+ * proxyAddresses… as the forest configures it), so it is decided like an extensible match naming no
+ * attribute.
+ */
+export function testsAnyAttribute(key: string): boolean {
+  return key === 'anr';
+}
 
 /** The type keys, besides `key`'s own, whose values reading `key` reveals (types it is computed from). */
 export function revealedTypes(key: string): readonly string[] {

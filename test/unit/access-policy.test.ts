@@ -390,6 +390,24 @@ describe('AccessStage: what an assertion tests besides the values an identity se
     expect([access.attribute('cn'), access.attribute('memberOf'), access.attribute('x-unknown')]).toEqual(['write', 'none', 'write']);
   });
 
+  it("AD's anr tests attributes of the forest's choosing: Undefined unless every attribute of every visible entry may be searched", async () => {
+    const sent: SearchRequest[] = [];
+    const stage = new AccessStage(
+      policy([
+        { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['title'] }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
+      ]),
+      forest(sent),
+    );
+    const before = sent.length;
+    for (const filter of ['(anr=p)', '(!(ANR=p))', '(&(cn=*)(!(aNR=x)))']) expect(await found(stage, 'dc=x', filter), filter).toEqual([]);
+    expect(sent.length).toBe(before);
+    await expect(stage.compare(Dn.parse('cn=p,ou=a,dc=x'), 'anr', 'p', ctx())).rejects.toMatchObject({ code: 50 });
+    const full = new AccessStage(policy([{ who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' }]), forest(sent));
+    await found(full, 'dc=x', '(anr=p)');
+    expect(sent.at(-1)!.filter).toEqual(parseFilterString('(anr=p)'));
+  });
+
   it('the in-chain rule walks through entries: Undefined unless the identity reads everything in every forest', async () => {
     const mounts = new Map([['x', Dn.parse('dc=x')]]);
     const sent: SearchRequest[] = [];
@@ -424,6 +442,8 @@ describe('AccessStage: what an assertion tests besides the values an identity se
       const rename = { dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: `${type}=999`, deleteOldRdn: false };
       await expect(stage.modifyDn(rename, ctx())).rejects.toMatchObject({ code: 50 });
     }
+    // An entry named by a withheld type (its DN is looked up: employeeNumber is no plain naming type).
+    people.push(new Entry(Dn.parse('employeeNumber=999,ou=a,dc=x'), [{ name: 'employeeNumber', values: ['999'] }]));
     const back = { dn: Dn.parse('employeeNumber=999,ou=a,dc=x'), newRdn: 'cn=p', deleteOldRdn: true };
     await expect(stage.modifyDn(back, ctx())).rejects.toMatchObject({ code: 50 });
     await stage.modifyDn({ dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: 'cn=p2', deleteOldRdn: true }, ctx());
@@ -484,8 +504,44 @@ describe('AccessStage: what an assertion tests besides the values an identity se
     expect(writes).toEqual(['modify CN=P,OU=A,DC=X', 'modifyDN cn=p,ou=a,dc=x ou=a,dc=x']);
   });
 
+  it('a DN of a naming type with its own matching upstream is decided as the forest gives it back', async () => {
+    // slapd's telephoneNumberMatch ignores spaces and hyphens: +1-408-555-0100 there is +1 408 555 0100.
+    const phone = Dn.parse('telephoneNumber=\\+1 408 555 0100,ou=a,dc=x');
+    const fold = (dn: Dn) => dn.key.replace(/[ -]/g, '');
+    const writes: string[] = [];
+    const forest = {
+      async *search(r: SearchRequest) {
+        if (fold(r.base) !== fold(phone)) throw new LdapError(ResultCode.noSuchObject, 'noSuchObject');
+        yield new Entry(phone, []);
+      },
+      modify: async (dn: Dn) => void writes.push(dn.text),
+      compare: async () => true,
+    } as unknown as Directory;
+    const stage = new AccessStage(
+      policy([
+        { who: 'cn=sync', what: { dn: phone.text, scope: 'base' }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
+      ]),
+      forest,
+    );
+    const change = [{ operation: 'replace' as const, attribute: { name: 'title', values: ['x'] } }];
+    for (const spelled of ['telephoneNumber=\\+1-408-555-0100,ou=a,dc=x', 'telephoneNumber=\\+14085550100,ou=a,dc=x', '2.5.4.20=\\+1 408-555 0100,ou=a,dc=x']) {
+      await expect(stage.modify(Dn.parse(spelled), change, ctx()), spelled).rejects.toMatchObject({ code: 32, matchedDn: 'ou=a,dc=x' });
+      await expect(stage.compare(Dn.parse(spelled), 'cn', 'x', ctx())).rejects.toMatchObject({ code: 32 });
+    }
+    expect(writes).toEqual([]);
+    expect([Dn.parse('CN=Ann Lee,OU=Users,DC=x').plainNaming, Dn.parse('uid=ann,dc=x').plainNaming, phone.plainNaming, Dn.parse('mail=a@x,dc=x').plainNaming]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+  });
+
   it('an entry it may not see and one that does not exist get the same answer: no existence oracle', async () => {
-    const existing = ['cn=p,ou=a,dc=x', 'cn=hidden,ou=a,dc=x', 'ou=a,dc=x', 'ou=h,dc=x', 'cn=s,ou=h,dc=x', 'dc=x'].map((t) => Dn.parse(t));
+    const existing = ['cn=p,ou=a,dc=x', 'cn=hidden,ou=a,dc=x', 'ou=a,dc=x', 'ou=h,dc=x', 'cn=s,ou=h,dc=x', 'dc=x', 'ou=g,dc=x', 'cn=fin,ou=g,dc=x'].map((t) =>
+      Dn.parse(t),
+    );
     /** A forest answering a missing entry as servers do: noSuchObject, matchedDN the deepest existing entry above. */
     const deepest = (dn: Dn): string => {
       for (let above = dn.parent(); above; above = above.parent()) if (existing.some((e) => e.equals(above))) return above.text;
@@ -502,10 +558,19 @@ describe('AccessStage: what an assertion tests besides the values an identity se
       modify: check,
       delete: check,
       compare: async (dn: Dn) => (await check(dn), true),
+      add: async (e: Entry) => check(e.dn.parent()!),
+      // As slapd: a missing entry or new superior is noSuchObject without matchedDN.
+      modifyDn: async (r: { dn: Dn; newSuperior?: Dn }) => {
+        for (const dn of [r.dn, r.newSuperior]) if (dn && !existing.some((e) => e.equals(dn))) throw new LdapError(ResultCode.noSuchObject, 'noSuchObject');
+      },
+      passwordModify: async (r: { user: Dn }) => {
+        if (!existing.some((e) => e.equals(r.user))) throw new LdapError(ResultCode.noSuchObject, 'noSuchObject');
+      },
     } as unknown as Directory;
     const stage = new AccessStage(
       policy([
         { who: 'cn=sync', what: { dn: 'cn=hidden,ou=a,dc=x', scope: 'base' }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'ou=g,dc=x', scope: 'one' }, allow: 'none' },
         { who: 'cn=sync', what: { dn: 'ou=h,dc=x' }, allow: 'none' },
         { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
       ]),
@@ -516,24 +581,32 @@ describe('AccessStage: what an assertion tests besides the values an identity se
       const err = (await op.then(() => undefined, (e: unknown) => e)) as LdapError;
       return [err.code, err.matchedDn, err.message.replace(dn, '<dn>')];
     };
+    const searched = async (dn: string, scope: SearchRequest['scope']) => {
+      for await (const _ of stage.search({ ...request(dn, '(objectClass=*)'), scope }, ctx()));
+    };
     const asked = (dn: string) => [
-      (async () => {
-        for await (const _ of stage.search({ ...request(dn, '(objectClass=*)'), scope: 'base' }, ctx()));
-      })(),
+      searched(dn, 'base'),
+      searched(dn, 'one'),
+      searched(dn, 'sub'),
       stage.modify(Dn.parse(dn), change, ctx()),
       stage.delete(Dn.parse(dn), ctx()),
       stage.compare(Dn.parse(dn), 'cn', 'x', ctx()),
+      // Below it, and to it as a new superior: its children and moves would tell it exists.
+      stage.add(new Entry(Dn.parse(`cn=child,${dn}`), [{ name: 'objectClass', values: ['person'] }]), ctx()),
+      stage.modifyDn({ dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: 'cn=p', deleteOldRdn: true, newSuperior: Dn.parse(dn) }, ctx()),
+      stage.passwordModify({ user: Dn.parse(dn), newPassword: Buffer.from('x'), oldPasswordProven: false } as never, ctx()),
     ];
     // A hidden entry and a missing sibling; an entry of a hidden subtree, a missing one there, and the subtree itself.
     for (const [hidden, absent] of [
       ['cn=hidden,ou=a,dc=x', 'cn=absent,ou=a,dc=x'],
+      ['cn=fin,ou=g,dc=x', 'cn=nogroup,ou=g,dc=x'],
       ['cn=s,ou=h,dc=x', 'cn=absent,ou=h,dc=x'],
       ['ou=h,dc=x', 'ou=absent,dc=x'],
     ]) {
       const a = asked(hidden);
       const b = asked(absent);
       for (let i = 0; i < a.length; i++) {
-        const [x, y] = [await answer(a[i], hidden), await answer(b[i], absent)];
+        const [x, y] = [await answer(a[i], hidden), await answer(b[i], absent)].map((r) => [r[0], r[1], String(r[2]).replace(/cn=child,/, '')]);
         expect(x, `${hidden} / ${absent} #${i}`).toEqual(y);
         expect(x[0]).toBe(32);
       }

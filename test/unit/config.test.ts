@@ -33,6 +33,18 @@ describe('configuration', () => {
     expect(errorsOf(text)).toEqual([expect.stringMatching(/^forests\[0\]\.maxValRange: .*must be at least 10/)]);
   });
 
+  it('refuses attributes.map onto a supertype (its subtypes would be tested under no name shown), naming key and value', () => {
+    const mapped = (map: string) => `forests:\n  - { name: a, backend: memory, base: "dc=a", ldif: [a.ldif], attributes: { map: { ${map} } } }\n`;
+    for (const [map, key] of [
+      ['fullName: name', 'fullName'],
+      ['dnAlias: distinguishedName', 'dnAlias'],
+      ['x: 2.5.4.41', 'x'],
+    ]) {
+      expect(errorsOf(mapped(map)), map).toEqual([expect.stringMatching(new RegExp(`^forests\\[0\\]\\.attributes\\.map\\.${key}: .*maps onto .*would also test`))]);
+    }
+    expect(() => load(mapped('uid: sAMAccountName'))).not.toThrow();
+  });
+
   it('serve.workers: auto by default, a number, auto, or an environment variable; anything else names key and value', () => {
     expect(load(forest).serve.workers).toBe('auto');
     expect(load(`serve: { workers: 4 }\n${forest}`).serve.workers).toBe(4);

@@ -451,6 +451,8 @@ describe('NamespaceStage writes, bind and compare', () => {
 
   it('renames with the new RDN in the forest`s terms, refusing hidden and computed attributes, and never the mount', async () => {
     const { avvid, avvidDir } = setup();
+    // sAMAccountName is single-valued: the rename names the value it has.
+    await avvid.modify(john, [{ operation: 'replace', attribute: { name: 'uid', values: ['johnd'] } }], ctx);
     await avvid.modifyDn({ dn: john, newRdn: 'uid=johnd', deleteOldRdn: false }, ctx);
     const renamed = await collect(avvidDir.inner.search(request('DC=avvid,DC=info', '(sAMAccountName=johnd)', ['1.1']), ctx));
     expect(renamed.map((e) => e.dn.text)).toEqual(['sAMAccountName=johnd,OU=Users,DC=avvid,DC=info']);
@@ -528,6 +530,33 @@ describe('NamespaceStage: a hidden type stays hidden behind the types that would
     }
     expect(dir.searches).toEqual([]);
     expect((await rejection(stage.compare(john, 'msDS-UserAccountDisabled', 'FALSE', ctx))).code).toBe(ResultCode.unwillingToPerform);
+  });
+
+  it("hiding the virtual name of a mapping hides what it maps; anr (its attributes the forest's choice) is Undefined where anything is hidden", async () => {
+    const view = compileForestView(
+      forestSchema.parse({
+        name: 'avvid',
+        backend: 'memory',
+        ldif: ['avvid.ldif'],
+        base: 'DC=avvid,DC=info',
+        mount: 'DC=avvid,DC=corp,DC=example',
+        attributes: { map: { phone2: 'telephoneNumber' }, hide: ['phone2'] },
+      }),
+    );
+    const dir = new CountingDirectory(MemoryDirectory.fromLdif({ suffix: view.base, sources: [{ name: 'avvid.ldif', text: AVVID_LDIF }] }));
+    const stage = new NamespaceStage(view, new NamespaceMap([view]), dir);
+    for (const attributes of [['phone2'], ['telephoneNumber'], ['*']]) {
+      const [entry] = await collect(stage.search(request(AVVID, '(cn=John Doe)', attributes), ctx));
+      expect([entry.has('phone2'), entry.has('telephoneNumber')]).toEqual([false, false]);
+    }
+    dir.searches = [];
+    for (const filter of ['(phone2=*)', '(telephoneNumber=*)', '(!(phone2=x))', '(anr=John)', '(!(ANR=x))']) {
+      expect(await collect(stage.search(request(AVVID, filter), ctx)), filter).toEqual([]);
+    }
+    expect(dir.searches).toEqual([]);
+    for (const name of ['phone2', 'telephoneNumber', 'anr']) {
+      expect((await rejection(stage.compare(john, name, '+1 555 0100', ctx))).code).toBe(ResultCode.unwillingToPerform);
+    }
   });
 
   it('an add whose RDN names a hidden type is refused, and a mapped RDN type is renamed', async () => {

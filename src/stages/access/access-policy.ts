@@ -154,6 +154,11 @@ export class EntryAccess {
     return this.rules.find((r) => r.attributes === undefined || r.allow !== 'none')?.allow ?? 'none';
   }
 
+  /** Whether a rule hides the entry (rather than no rule covering it at all): what lies below it is hidden with it. */
+  get hidden(): boolean {
+    return this.rules.find((r) => r.attributes === undefined || r.allow !== 'none')?.allow === 'none';
+  }
+
   /**
    * The level of the entry as a whole: the first covering rule without an attribute list. Adding,
    * deleting and renaming an entry change all of it, so a grant limited to some attributes (a

@@ -12,6 +12,7 @@ import {
 import { Dn } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
 import { IN_CHAIN_RULE } from '../../core/extensible-rules.js';
+import { attributeKey, testsAnyAttribute } from '../../core/schema.js';
 import { foldFilter, UNDEFINED } from '../../core/filter-fold.js';
 import type { Filter } from '../../core/filter.js';
 import { ANONYMOUS } from '../../core/identity.js';
@@ -49,10 +50,10 @@ export class AccessStage extends Stage {
   }
 
   override search(request: SearchRequest, ctx: SearchContext): SearchStream {
-    return request.base.printableAscii ? this.searchAt(request, ctx) : this.searchResolved(request, ctx);
+    return request.base.plainNaming ? this.searchAt(request, ctx) : this.searchResolved(request, ctx);
   }
 
-  /** A search whose base is beyond printable ASCII, from the DN the forest gives back for it (see resolve). */
+  /** A search from a DN other than a plain one, starting at the DN the forest gives back for it (see resolve). */
   private async *searchResolved(request: SearchRequest, ctx: SearchContext): SearchStream {
     try {
       const base = await this.resolve(request.base, ctx);
@@ -65,7 +66,10 @@ export class AccessStage extends Stage {
   private searchAt(request: SearchRequest, ctx: SearchContext): SearchStream {
     const view = this.view(ctx);
     request = readableSort(request, view);
-    if (!view.reaches(request.base, request.scope, 'read')) return failedSearch(this.unseenAnswer(ctx, request.base));
+    // A base a rule hides is answered as a missing one, whatever the scope: its children would tell it exists.
+    if (!view.reaches(request.base, request.scope, 'read') || view.covering(request.base).hidden) {
+      return failedSearch(this.unseenAnswer(ctx, request.base));
+    }
     // The forest evaluates the filter with every value: an assertion stays only where it may be
     // made on every entry the identity sees in the region; elsewhere it is UNDEFINED (never
     // decided again per entry from what comes back: that entry lacks what the forest matched on).
@@ -74,7 +78,8 @@ export class AccessStage extends Stage {
     const filter = foldFilter(request.filter, (leaf) => {
       if (leaf.type === 'extensible' && leaf.rule === IN_CHAIN_RULE && !this.readsEveryForest(view)) return UNDEFINED;
       if (!view.attributeLimited) return leaf;
-      return (leaf.attribute === undefined ? scope().assertsEvery : scope().asserts(leaf.attribute)) ? leaf : UNDEFINED;
+      const anyAttribute = leaf.attribute === undefined || testsAnyAttribute(attributeKey(leaf.attribute));
+      return (anyAttribute ? scope().assertsEvery : scope().asserts(leaf.attribute!)) ? leaf : UNDEFINED;
     });
     if (filter === false) return EMPTY_SEARCH;
     const downstream: SearchRequest = filter === request.filter ? request : { ...request, filter: filter === true ? ANY_ENTRY : filter };
@@ -104,9 +109,12 @@ export class AccessStage extends Stage {
   }
 
   override add(entry: Entry, ctx: OperationContext): Promise<void> {
-    return this.spelledAs(entry.dn, ctx, async () => {
+    return this.spelledAs(entry.dn, ctx, MATCHED, async () => {
       const parent = entry.dn.parent();
-      if (parent && !parent.printableAscii) entry = new Entry((await this.resolve(parent, ctx)).child(entry.dn.firstRdn!.text), [...entry.attributes()]);
+      if (parent && !parent.plainNaming) entry = new Entry((await this.resolve(parent, ctx)).child(entry.dn.firstRdn!.text), [...entry.attributes()]);
+      // Under a parent a rule hides: answered as under a missing one.
+      const under = entry.dn.parent();
+      if (under && this.view(ctx).covering(under).hidden) throw this.unseenAnswer(ctx, under);
       // The RDN's values are the entry's too (the server adds them when the client leaves them out).
       const attributes = [...Array.from(entry.attributes(), (a) => a.name), ...rdnTypes(entry.dn)];
       return this.next.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true }));
@@ -114,7 +122,7 @@ export class AccessStage extends Stage {
   }
 
   override modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
-    return this.spelledAs(dn, ctx, async () => {
+    return this.spelledAs(dn, ctx, MATCHED, async () => {
       const target = await this.resolve(dn, ctx);
       const attributes = changes.map((c) => c.attribute.name);
       return this.next.modify(target, changes, this.writer(target, ctx, 'modify', { attributes }));
@@ -122,16 +130,18 @@ export class AccessStage extends Stage {
   }
 
   override delete(dn: Dn, ctx: OperationContext): Promise<void> {
-    return this.spelledAs(dn, ctx, async () => {
+    return this.spelledAs(dn, ctx, MATCHED, async () => {
       const target = await this.resolve(dn, ctx);
       return this.next.delete(target, this.writer(target, ctx, 'delete', { whole: true }));
     });
   }
 
   override modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
-    return this.spelledAs(request.dn, ctx, async () => {
+    // No matchedDN: slapd names none for a missing new superior, and this answer may be about either DN.
+    return this.spelledAs(request.dn, ctx, NO_MATCHED, async () => {
       const dn = await this.resolve(request.dn, ctx);
       const newSuperior = request.newSuperior && (await this.resolve(request.newSuperior, ctx));
+      if (newSuperior && this.view(ctx).covering(newSuperior).hidden) throw this.unseenAnswer(ctx, newSuperior);
       const resolved = { ...request, dn, ...(newSuperior && { newSuperior }) };
       const parent = newSuperior ?? dn.parent();
       // The rules must allow writing at the new place too.
@@ -145,7 +155,8 @@ export class AccessStage extends Stage {
   override passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
     // A change proven by the user's own password is the user's, whoever's connection carries it.
     if (request.oldPasswordProven) return this.next.passwordModify(request, ctx);
-    return this.spelledAs(request.user, ctx, async () => {
+    // No matchedDN: an extended operation's result names none (slapd's never does).
+    return this.spelledAs(request.user, ctx, NO_MATCHED, async () => {
       const user = await this.resolve(request.user, ctx);
       const writer = this.writer(user, ctx, 'password modify', { attributes: ['userPassword'], passwordChange: true });
       return this.next.passwordModify({ ...request, user }, writer);
@@ -153,11 +164,12 @@ export class AccessStage extends Stage {
   }
 
   override compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
-    return this.spelledAs(dn, ctx, async () => {
+    return this.spelledAs(dn, ctx, MATCHED, async () => {
       const target = await this.resolve(dn, ctx);
       const access = this.view(ctx).covering(target);
       if (!allows(access.entry, 'read')) throw this.unseenAnswer(ctx, target);
-      if (!allows(access.assertion(attribute), 'read')) {
+      const anyAttribute = testsAnyAttribute(attributeKey(attribute));
+      if (!allows(access.assertion(attribute), 'read') || (anyAttribute && !access.readsEvery)) {
         throw new LdapError(ResultCode.insufficientAccessRights, `compare: no read access to ${attribute}`);
       }
       return this.next.compare(target, attribute, value, ctx);
@@ -165,14 +177,14 @@ export class AccessStage extends Stage {
   }
 
   /**
-   * The DN the rules decide on: as given when it is printable ASCII (every server agrees on it up
-   * to what its key folds), otherwise as the forest gives it back (a base lookup with the service
-   * account): `CN=Ｅlizabeth` or a Unicode spelling a forest prepares its own way names the entry
-   * it names there, and the write goes to that DN. An entry the forest does not have is answered
-   * like one the identity may not see.
+   * The DN the rules decide on: as given when it is plain (Dn.plainNaming: every server names by it
+   * what its key names), otherwise as the forest gives it back (a base lookup with the service
+   * account): `CN=Ｅlizabeth`, `telephoneNumber=+1-408-555-0100` or a Unicode spelling a forest
+   * prepares its own way names the entry it names there, and the write goes to that DN. An entry the
+   * forest does not have is answered like one the identity may not see.
    */
   private async resolve(dn: Dn, ctx: OperationContext): Promise<Dn> {
-    if (dn.printableAscii) return dn;
+    if (dn.plainNaming) return dn;
     const request: SearchRequest = { base: dn, scope: 'base', filter: ANY_ENTRY, attributes: ['1.1'], typesOnly: true, sizeLimit: 1, timeLimit: 0 };
     try {
       for await (const entry of this.next.search(request, searchContext(ctx))) return entry.dn;
@@ -186,11 +198,11 @@ export class AccessStage extends Stage {
    * Runs an operation on `dn`, a missing entry answered exactly as one the identity may not see
    * (see unseenAnswer), in the client's spelling of `dn` whatever DN the forest gave back for it.
    */
-  private async spelledAs<T>(dn: Dn, ctx: OperationContext, operation: () => Promise<T>): Promise<T> {
+  private async spelledAs<T>(dn: Dn, ctx: OperationContext, matched: boolean, operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (err) {
-      throw missing(err) ? this.unseenAnswer(ctx, dn, err.matchedDn) : err;
+      throw missing(err) ? this.unseenAnswer(ctx, dn, matched ? err.matchedDn : '') : err;
     }
   }
 
@@ -276,6 +288,10 @@ function parsedOrParent(matchedDn: string, dn: Dn): Dn | undefined {
     return dn.parent();
   }
 }
+
+/** spelledAs: whether a noSuchObject names the deepest entry above that the identity may see. */
+const MATCHED = true;
+const NO_MATCHED = false;
 
 function missing(err: unknown): err is LdapError {
   return err instanceof LdapError && err.code === ResultCode.noSuchObject;

@@ -1,7 +1,7 @@
 import type { Filter } from '../../core/filter.js';
 import { foldAnd, foldFilter, UNDEFINED, type Decision, type Folded } from '../../core/filter-fold.js';
 import { compareOrdering, rulesFor, substringMatcher, valueText } from '../../core/matching.js';
-import { attributeKey } from '../../core/schema.js';
+import { attributeKey, testsAnyAttribute } from '../../core/schema.js';
 import { sidAssertionBytes } from '../../core/sid.js';
 import { DISABLED, UAC_DISABLED, UAC_ENABLED, UAC_PRESENT } from './account-disabled.js';
 import { dnValueToUpstream } from './dn-rewrite.js';
@@ -41,6 +41,8 @@ type Assertion = Exclude<Filter, { type: 'and' | 'or' | 'not' | 'extensible' }>;
 function assertion(map: NamespaceMap, view: ForestView, f: Assertion): Decision {
   const lower = attributeKey(f.attribute);
   if (lower === CANOPY_FOREST) return forestAssertion(view, f);
+  // AD's anr tests attributes of the forest's choosing: as an extensible match naming none.
+  if (testsAnyAttribute(lower) && view.hidesAttributes) return UNDEFINED;
   const name = view.assertedName(f.attribute);
   if (name === undefined) return UNDEFINED;
   if (lower === DISABLED && name === f.attribute) return disabledAssertion(f);

@@ -65,6 +65,8 @@ export function compileForestView(config: ForestConfig): ForestView {
   // Upstream names of mappings are not virtual names, and virtual names are not upstream ones.
   const hiddenVirtual = new Set([...toVirtual.keys()].filter((k) => !toUpstream.has(k)));
   for (const k of toUpstream.keys()) if (!toVirtual.has(k)) hiddenUpstream.add(k);
+  // A hidden virtual name of a mapping hides what it maps, too.
+  for (const k of hidden) if (toUpstream.has(k)) hiddenUpstream.add(attributeKey(toUpstream.get(k)!));
   for (const [virtual, upstream] of toUpstream) if (hiddenUpstream.has(attributeKey(upstream))) hiddenVirtual.add(virtual);
   for (const k of hidden) if (!toVirtual.has(k) && !toUpstream.has(k)) hiddenVirtual.add(k);
 

@@ -13,6 +13,7 @@ import { Dn } from '../../core/dn.js';
 import { Entry, type AttributeValue } from '../../core/entry.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
+import { attributeKey, testsAnyAttribute } from '../../core/schema.js';
 import { EMPTY_SEARCH, failedSearch, HookedSearch } from '../../core/search-stream.js';
 import { AttributeRequest } from './attribute-request.js';
 import { messageToVirtual } from './diagnostic-rewrite.js';
@@ -159,7 +160,7 @@ export class NamespaceStage implements Directory {
   async compare(dn: Dn, attribute: string, value: AttributeValue, ctx: OperationContext): Promise<boolean> {
     const base = this.toUpstream(dn);
     const name = this.view.assertedName(attribute);
-    if (name === undefined) {
+    if (name === undefined || (testsAnyAttribute(attributeKey(attribute)) && this.view.hidesAttributes)) {
       throw new LdapError(ResultCode.unwillingToPerform, `attribute "${attribute}" cannot be compared through this directory`);
     }
     const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
