@@ -15,6 +15,7 @@ import { Entry } from '../../src/core/entry.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { metricValue, metrics } from '../../src/observability/metrics.js';
+import { startCountingProxy } from '../support/counting-proxy.js';
 import { searchCtx } from '../support/search-context.js';
 import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runCheck } from '../../src/tools/check.js';
@@ -290,8 +291,37 @@ describe('ldap forest against slapd', () => {
       expect(await failed).toBe('aborted');
       for (const s of waiters) await s.return(undefined);
       expect((await collect(held.search(users, as('cn=a')))).length).toBeGreaterThan(2);
+      // Anonymous clients take turns as one, whatever address each comes from.
+      const anonymous = (address: string) => searchCtx({ identity: { kind: 'anonymous' }, clientAddress: address });
+      const parked = [held.search(users, anonymous('127.0.1.1')), held.search(users, anonymous('127.0.1.2'))];
+      for (const s of parked) expect((await s.next()).done).toBe(false);
+      let anotherServed = false;
+      const another = held.search(users, anonymous('127.0.1.3'));
+      const anotherFirst = another.next().then((r) => ((anotherServed = true), r));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(anotherServed).toBe(false);
+      await parked[0].return(undefined);
+      expect((await anotherFirst).done).toBe(false);
+      for (const s of [parked[1], another]) await s.return(undefined);
     } finally {
       await held.close();
+    }
+  });
+
+  it('asks the forest to give up when Canopy would (timeouts.operationMs), or sooner when the client asks', async () => {
+    const proxy = await startCountingProxy(slapd);
+    const timed = openLdapForest(ldapForestConfig(SUFFIX, [proxy.url], { pageSize: 10, timeouts: { connectMs: 2000, operationMs: 4500 } }), logger);
+    try {
+      for (const timeLimit of [0, 2, 100]) {
+        await collect(timed.search({ ...searchRequest(SUFFIX, '(objectClass=organizationalUnit)', 'sub', ['ou']), timeLimit }, context()));
+      }
+      // Paged upstream (more than a page): each page's request too.
+      await collect(timed.search(searchRequest(SUFFIX, '(objectClass=user)', 'sub', ['cn']), context()));
+      expect(proxy.searchTimeLimits.slice(0, 3)).toEqual([5, 2, 5]);
+      expect(new Set(proxy.searchTimeLimits.slice(3))).toEqual(new Set([5]));
+    } finally {
+      await timed.close();
+      await proxy.close();
     }
   });
 

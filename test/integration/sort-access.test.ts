@@ -106,6 +106,14 @@ function describeSortSuite(title: string, avvidForest: () => string) {
       expect(r.entries.length).toBeGreaterThan(100);
     });
 
+    it('a sort of more than 32 keys is refused (53) before anything is asked; 32 are served', async () => {
+      const c = await bound(SYNC, SYNC_PASSWORD);
+      const keys = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 ? 'sn' : 'cn'));
+      expect(await sorted(c, SUFFIX, sortControl(false, ...keys(20_000)))).toMatchObject({ code: 53, entries: [] });
+      expect(await sorted(c, SUFFIX, sortControl(true, ...keys(33)))).toMatchObject({ code: 53 });
+      expect((await sorted(c, SUFFIX, sortControl(true, ...keys(32)))).code).toBe(0);
+    });
+
     it('a key a forest hides, however spelled: critical → 12 and no entries; non-critical → every entry, sortResult 50', async () => {
       const c = await bound(SYNC, SYNC_PASSWORD);
       const all = (await c.search(SUFFIX, { filter: USERS, attributes: ['1.1'] })).searchEntries.map((e) => e.dn).sort();

@@ -13,12 +13,15 @@ export interface CountingProxy {
   readonly binds: number;
   /** Search requests seen so far. */
   readonly searches: number;
+  /** The time limit (seconds) of each search request seen, in order. */
+  readonly searchTimeLimits: readonly number[];
   close(): Promise<void>;
 }
 
 export async function startCountingProxy(target: { readonly port: number }): Promise<CountingProxy> {
   let binds = 0;
   let searches = 0;
+  const searchTimeLimits: number[] = [];
   const served = await listenTracked((client) => {
     const upstream = connect({ host: '127.0.0.1', port: target.port });
     upstream.on('error', () => upstream.destroy());
@@ -31,7 +34,10 @@ export async function startCountingProxy(target: { readonly port: number }): Pro
         const decoded = decodeMessage(m);
         if (decoded.kind !== 'request') continue;
         if (decoded.request.op === 'bind') binds++;
-        else if (decoded.request.op === 'search') searches++;
+        else if (decoded.request.op === 'search') {
+          searches++;
+          searchTimeLimits.push(decoded.request.search.timeLimit);
+        }
       }
     });
     client.pipe(upstream);
@@ -45,6 +51,7 @@ export async function startCountingProxy(target: { readonly port: number }): Pro
     get searches() {
       return searches;
     },
+    searchTimeLimits,
     close: served.close,
   };
 }

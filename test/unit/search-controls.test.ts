@@ -40,6 +40,16 @@ describe('search controls', () => {
     );
   });
 
+  it('refuses a sort of more than 32 keys with unwillingToPerform while decoding it', () => {
+    const keys = (n: number) => ldaptsValue(new ServerSideSortingRequestControl({ value: Array.from({ length: n }, () => ({ attributeType: 'cn' })) }));
+    expect(decodeSortRequest({ oid: ServerSideSortingRequestControl.type, critical: false, value: keys(32) })).toHaveLength(32);
+    for (const n of [33, 5000]) {
+      expect(() => decodeSortRequest({ oid: ServerSideSortingRequestControl.type, critical: false, value: keys(n) })).toThrow(
+        expect.objectContaining({ code: 53, message: 'a sort control may name at most 32 keys' }),
+      );
+    }
+  });
+
   it('writes response controls after the protocolOp of SearchResultDone', () => {
     const cookie = Buffer.alloc(16, 0xab);
     const done = encodeResult(7, Op.searchResultDone, 0, '', 'ok', { controls: [pagedResultsControl(cookie), sortResponseControl(11, 'sn')] });

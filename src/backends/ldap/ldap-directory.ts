@@ -159,14 +159,17 @@ export class LdapDirectory implements Directory {
       scope: request.scope,
       filter: toLdaptsFilter(request.filter),
       attributes: [...request.attributes],
-      timeLimit: request.timeLimit,
+      // The forest gives up when Canopy does (operationMs), so a search it abandons keeps no server busy.
+      timeLimit: upstreamTimeLimit(request.timeLimit, this.config.timeouts.operationMs),
       pageSize: this.config.pageSize,
     };
     const base = request.base.text;
     // A client that sends searches and reads none of their entries would otherwise have every
     // answer held here (85 MiB a connection, measured): one identity's searches take turns.
     const holder = holderOf(ctx);
-    const turn = this.searching.take(holder, ctx.signal);
+    // Anonymous clients take turns as one: an address is no identity (anyone may have many).
+    const searcher = isAnonymous(ctx) ? ANONYMOUS_SEARCHER : holder;
+    const turn = this.searching.take(searcher, ctx.signal);
     if (turn) await turn;
     try {
       const whole = await this.searchOnce(base, options, ctx);
@@ -214,7 +217,7 @@ export class LdapDirectory implements Directory {
         }
       }
     } finally {
-      this.searching.give(holder);
+      this.searching.give(searcher);
     }
   }
 
@@ -621,6 +624,19 @@ function notePolicy(controls: readonly Control[], ctx: OperationContext): void {
  * login; anonymous clients one per address (all of them as one, one anonymous client would hold
  * every other's share), or per connection where no address is known.
  */
+/** A search's time limit upstream, in seconds: the client's, and never past Canopy's own wait for an answer. */
+function upstreamTimeLimit(clientSeconds: number, operationMs: number): number {
+  const ours = Math.max(1, Math.ceil(operationMs / 1000));
+  return clientSeconds > 0 ? Math.min(clientSeconds, ours) : ours;
+}
+
+const ANONYMOUS_SEARCHER = 'anonymous';
+
+/** A client that did not bind (Canopy's own lookups, for logins and the like, carry no identity). */
+function isAnonymous(ctx: OperationContext): boolean {
+  return ctx.identity?.kind === 'anonymous';
+}
+
 function holderOf(ctx: OperationContext): string {
   const { identity } = ctx;
   if (identity && identity.kind !== 'anonymous') {

@@ -7,6 +7,13 @@ import type { Control } from '../decoder.js';
 import { ControlOid } from './oids.js';
 
 /**
+ * Keys one sort may name. Each is a value looked up and compared for every entry, and an attribute
+ * asked of the forests: 170,000 keys in one request held a process for 39 s and 3.5 GiB. Clients
+ * sort on one or two (AD and slapd serve a handful).
+ */
+const MAX_SORT_KEYS = 32;
+
+/**
  * SortKeyList ::= SEQUENCE OF SEQUENCE { attributeType AttributeDescription,
  *   orderingRule [0] MatchingRuleId OPTIONAL, reverseOrder [1] BOOLEAN DEFAULT FALSE } (RFC 2891).
  */
@@ -16,6 +23,9 @@ export function decodeSortRequest(control: Control): SortKey[] {
     const list = new BerReader(control.value).child(0x30);
     const keys: SortKey[] = [];
     while (!list.atEnd) {
+      if (keys.length === MAX_SORT_KEYS) {
+        throw new LdapError(ResultCode.unwillingToPerform, `a sort control may name at most ${MAX_SORT_KEYS} keys`);
+      }
       const k = list.child(0x30);
       const attribute = k.string();
       const orderingRule = !k.atEnd && k.peek() === 0x80 ? k.string(0x80) : undefined;
