@@ -103,7 +103,7 @@ export class AccessStage extends Stage {
         if (!allows(access.entry, 'read')) return undefined;
         return access.uniform ? entry : readable(entry, access);
       },
-      // A missing base is answered as one the identity may not see (see unseen).
+      // A missing base is answered as one the identity may not see (see unseenAnswer).
       error: (err) => (missing(err) ? this.unseenAnswer(ctx, request.base, err.matchedDn) : err),
     });
   }
