@@ -38,13 +38,18 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       },
     ],
   ]);
-  const server = createServer((req, res) => {
+  // Bounded like the LDAP listener: its sockets count against the same descriptor limit, and a
+  // client that opens connections and sends nothing (slowloris) must not hold them.
+  const server = createServer({ headersTimeout: HTTP_REQUEST_MS, requestTimeout: HTTP_REQUEST_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
     handle(req, res, routes).catch((err: unknown) => {
       options.logger.error({ err, path: req.url }, 'HTTP request failed');
       if (!res.headersSent) send(res, 500, TEXT, 'internal error\n');
       else res.destroy();
     });
   });
+  server.maxConnections = HTTP_MAX_CONNECTIONS;
+  // A connection that sends nothing at all is no request the timeouts above see.
+  server.setTimeout(HTTP_REQUEST_MS);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
@@ -67,6 +72,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
 }
 
 const TEXT = 'text/plain; charset=utf-8';
+/** Time a request may take to arrive whole; scrapes and probes send theirs at once. */
+const HTTP_REQUEST_MS = 10_000;
+/** Connections open at once; more are closed as they come (scrapers and probes keep a few). */
+const HTTP_MAX_CONNECTIONS = 256;
 
 async function handle(req: IncomingMessage, res: ServerResponse, routes: ReadonlyMap<string, Route>): Promise<void> {
   const [path, query = ''] = (req.url ?? '/').split('?', 2);

@@ -4,6 +4,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +119,30 @@ describe('HTTP endpoints', () => {
     expect(await get(server, '/healthz')).toMatchObject({ status: 200, body: 'ok\n' });
     expect(await get(server, '/healthz', 'HEAD')).toMatchObject({ status: 200, body: '' });
   });
+
+  it('holds at most 256 connections, and closes one that sends no request within 10 s (slowloris)', async () => {
+    let closed = 0;
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 300 },
+        () =>
+          new Promise<Socket>((resolve) => {
+            const socket = connect(server.httpPort!, '127.0.0.1', () => resolve(socket));
+            socket.on('error', () => undefined);
+            socket.on('close', () => closed++);
+          }),
+      ),
+    );
+    // Past the cap (a scrape's kept-alive connection may hold a place too), connections are closed as
+    // they come; the rest wait for their request.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(closed).toBeGreaterThanOrEqual(300 - 256);
+    expect(closed).toBeLessThan(300);
+    // None sends one: all are closed once the request time is up, and the listener serves again.
+    expect(await eventually(() => Promise.resolve(closed), (n) => n === 300, 15_000)).toBe(300);
+    expect(await get(server, '/healthz')).toMatchObject({ status: 200, body: 'ok\n' });
+    for (const s of sockets) s.destroy();
+  }, 30_000);
 
   it('answers /readyz with every forest ready when memory forests serve, each named with ?verbose', async () => {
     const res = await get(server, '/readyz');
