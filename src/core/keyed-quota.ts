@@ -46,18 +46,16 @@ export class KeyedQuota<K> {
  * must not pile up: searches holding a forest's answers until the client reads them.
  */
 export class KeyedSlots<K> {
-  private readonly taken = new Map<K, number>();
+  private readonly taken: KeyedQuota<K>;
   private readonly waiting = new Map<K, (() => void)[]>();
 
-  constructor(readonly perKey: number) {}
+  constructor(perKey: number) {
+    this.taken = new KeyedQuota(perKey, 0);
+  }
 
   /** A slot for `key`, once one is free; rejects with the signal's reason if it aborts first. */
   take(key: K, signal: AbortSignal): Promise<void> | undefined {
-    const held = this.taken.get(key) ?? 0;
-    if (held < this.perKey) {
-      this.taken.set(key, held + 1);
-      return undefined;
-    }
+    if (this.taken.take(key) === undefined) return undefined;
     signal.throwIfAborted();
     return new Promise((resolve, reject) => {
       const queue = this.waiting.get(key) ?? [];
@@ -83,13 +81,6 @@ export class KeyedSlots<K> {
     const next = queue?.shift();
     if (queue?.length === 0) this.waiting.delete(key);
     if (next) return next();
-    const held = (this.taken.get(key) ?? 1) - 1;
-    if (held > 0) this.taken.set(key, held);
-    else this.taken.delete(key);
-  }
-
-  /** Slots `key` holds. */
-  held(key: K): number {
-    return this.taken.get(key) ?? 0;
+    this.taken.release(key);
   }
 }

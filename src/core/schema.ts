@@ -36,6 +36,8 @@ export interface AttributeTypeDef {
   readonly sid?: boolean;
   /** Computed by Canopy from these types' values: whoever may not read them may not read it either. */
   readonly derivedFrom?: readonly string[];
+  /** An assertion on it tests attributes the forest chooses (AD's anr: its ANR set), not values of its own. */
+  readonly testsAnyAttribute?: boolean;
   readonly aliases?: readonly string[];
   /** The standard's own description, published as it is (types from the built-in schemas). */
   readonly definition?: AttributeTypeDescription;
@@ -99,7 +101,7 @@ const AD_TYPES: readonly AttributeTypeDef[] = [
   s('employeeID', `${MS}.1.4.35`, { singleValue: true }),
   s('sAMAccountName', `${MS}.1.4.221`, { singleValue: true }),
   // AD's ambiguous name resolution: (anr=x) tests every attribute of the forest's ANR set.
-  s('aNR', `${MS}.1.4.1208`),
+  s('aNR', `${MS}.1.4.1208`, { testsAnyAttribute: true }),
   s('userPrincipalName', `${MS}.1.4.656`, { singleValue: true }),
   s('msRTCSIP-PrimaryUserAddress', `${PRIVATE}.2`, { singleValue: true }),
   s('proxyAddresses', `${MS}.1.2.210`),
@@ -387,12 +389,11 @@ const NONE: readonly string[] = [];
 
 /**
  * Whether an assertion on the type tests attributes the forest chooses rather than the type's own
- * values: AD's `anr` matches every attribute of its ANR set (displayName, sn, sAMAccountName,
- * proxyAddresses… as the forest configures it), so it is decided like an extensible match naming no
- * attribute.
+ * values (`testsAnyAttribute`: AD's anr matches every attribute of the forest's ANR set), so it is
+ * decided like an extensible match naming no attribute.
  */
 export function testsAnyAttribute(key: string): boolean {
-  return key === 'anr';
+  return byName.get(key)?.testsAnyAttribute === true;
 }
 
 /** The type keys, besides `key`'s own, whose values reading `key` reveals (types it is computed from). */

@@ -18,9 +18,15 @@ const FIXTURE = fileURLToPath(new URL('../../fixtures/avvid.info.ldif', import.m
 const LONG_BACKOFF = { initialMs: 60_000, maxMs: 60_000 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until the kernel shows the process stopped: a signal is delivered asynchronously. */
-async function stopped(pid: number): Promise<void> {
-  while (!/^State:\s+T/m.test(await readFile(`/proc/${pid}/status`, 'utf8'))) await sleep(10);
+/** Runs `during` while the process is stopped (SIGSTOP, once the kernel shows it), continuing it after. */
+async function whileFrozen<T>(pid: number, during: () => Promise<T>): Promise<T> {
+  process.kill(pid, 'SIGSTOP');
+  try {
+    while (!/^State:\s+T/m.test(await readFile(`/proc/${pid}/status`, 'utf8'))) await sleep(10);
+    return await during();
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
 }
 
 describe('ldap forest recovery', () => {
@@ -79,17 +85,12 @@ describe('ldap forest recovery', () => {
   it('serves a one-server forest again within a few seconds of a SIGSTOPped server continuing', async () => {
     const [slapd] = await start(1, { connectMs: 1000, operationMs: 1000 });
     expect(await lookup()).toBe(1);
-    const pid = slapd.pid!;
-    process.kill(pid, 'SIGSTOP');
-    await stopped(pid);
-    try {
+    await whileFrozen(slapd.pid!, async () => {
       const failed = await lookup(); // times out on the pooled connection, then no server is left
       expect(failed).toBeInstanceOf(LdapError);
       expect((failed as LdapError).code).toBe(52);
       await sleep(2000);
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
+    });
     expect(await msUntil(served)).toBeLessThan(3000);
   });
 
@@ -97,19 +98,13 @@ describe('ldap forest recovery', () => {
     // A server frozen for less than a probe's wait: what one slow request looks like to Canopy.
     const [slapd] = await start(1, { connectMs: 1000, operationMs: 600 });
     expect(await lookup()).toBe(1);
-    const pid = slapd.pid!;
-    process.kill(pid, 'SIGSTOP');
-    await stopped(pid);
-    let first: Promise<number | LdapError>;
-    let second: Promise<number | LdapError>;
-    try {
-      first = lookup(); // times out at 600 ms; its retry waits for the server
+    const [first, second] = await whileFrozen(slapd.pid!, async () => {
+      const first = lookup(); // times out at 600 ms; its retry waits for the server
       await sleep(700);
-      second = lookup(); // sent after that timeout: before, the forest was marked down then (52 until a probe)
+      const second = lookup(); // sent after that timeout: before, the forest was marked down then (52 until a probe)
       await sleep(150);
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
+      return [first, second];
+    });
     expect(await first).toBe(1);
     expect(await second).toBe(1);
     expect(await metricValue(metrics.upstreamServerUp, { forest: 'avvid', server: slapd.url })).toBe(1);

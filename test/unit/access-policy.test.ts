@@ -8,7 +8,7 @@ import type { Identity } from '../../src/core/identity.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { ResultCode } from '../../src/core/result-codes.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
-import { AccessPolicy } from '../../src/stages/access/access-policy.js';
+import { AccessPolicy, type Level } from '../../src/stages/access/access-policy.js';
 import { AccessStage } from '../../src/stages/access/access-stage.js';
 import { searchCtx } from '../support/search-context.js';
 
@@ -285,6 +285,12 @@ describe('AccessStage: what an assertion tests besides the values an identity se
     sizeLimit: 0,
     timeLimit: 0,
   });
+  /** The sync account's rules: `first` on `attributes` below `base`, then `rest` on all of dc=x. */
+  const syncRules = (attributes: string[], first: Level, rest: Level, base = 'dc=x') =>
+    policy([
+      { who: 'cn=sync', what: { dn: base, attributes }, allow: first },
+      { who: 'cn=sync', what: { dn: 'dc=x' }, allow: rest },
+    ]);
   const found = async (stage: AccessStage, base: string, filter: string, identity?: Identity) => {
     const out: string[] = [];
     for await (const e of stage.search(request(base, filter), ctx(identity))) out.push(e.dn.text);
@@ -293,13 +299,7 @@ describe('AccessStage: what an assertion tests besides the values an identity se
 
   it('an assertion on what a returned entry lacks cannot turn a hidden value into an oracle', async () => {
     // title readable under ou=a only; the forest matches createTimestamp, which comes back only when named.
-    const stage = new AccessStage(
-      policy([
-        { who: 'cn=sync', what: { dn: 'ou=b,dc=x', attributes: ['title'] }, allow: 'none' },
-        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
-      ]),
-      forest(),
-    );
+    const stage = new AccessStage(syncRules(['title'], 'none', 'read', 'ou=b,dc=x'), forest());
     // Whatever q's title is guessed to be, the answer is the same: the hidden leaf is Undefined in the whole region.
     for (const guess of ['clerk', 'boss', 'cl*', 'zz*']) {
       const leaf = `(title=${guess})`;
@@ -328,13 +328,7 @@ describe('AccessStage: what an assertion tests besides the values an identity se
   });
 
   it('an assertion on a supertype tests its subtypes: (name=…) and compare of name when title is withheld', async () => {
-    const stage = new AccessStage(
-      policy([
-        { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['title', 'member'] }, allow: 'none' },
-        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
-      ]),
-      forest(),
-    );
+    const stage = new AccessStage(syncRules(['title', 'member'], 'none', 'read'), forest());
     // Were it sent, the forest would find both entries (neither holds a value of `name` itself).
     for (const name of ['name', 'NAME', 'Name']) expect(await found(stage, 'dc=x', `(|(cn=nobody)(!(${name}=boss)))`)).toEqual([]);
     for (const name of ['name', '2.5.4.41', 'name;lang-en', 'distinguishedName', '2.5.4.49']) {
@@ -347,39 +341,19 @@ describe('AccessStage: what an assertion tests besides the values an identity se
   });
 
   it('what Canopy computes from a withheld attribute is withheld too: msDS-UserAccountDisabled from userAccountControl', async () => {
-    const stage = new AccessStage(
-      policy([
-        { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['userAccountControl'] }, allow: 'none' },
-        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
-      ]),
-      forest(),
-    );
+    const stage = new AccessStage(syncRules(['userAccountControl'], 'none', 'read'), forest());
     for (const name of ['msDS-UserAccountDisabled', 'MSDS-USERACCOUNTDISABLED', '1.2.840.113556.1.4.1853']) {
       await expect(stage.compare(Dn.parse('cn=p,ou=a,dc=x'), name, 'TRUE', ctx())).rejects.toMatchObject({ code: 50 });
     }
     expect(await found(stage, 'dc=x', '(msDS-UserAccountDisabled=TRUE)')).toEqual([]);
     expect(await found(stage, 'dc=x', '(!(msDS-UserAccountDisabled=FALSE))')).toEqual([]);
-    const policyView = policy([
-      { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['userAccountControl'] }, allow: 'none' },
-      { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
-    ]).view(sync);
+    const policyView = syncRules(['userAccountControl'], 'none', 'read').view(sync);
     expect(policyView.covering(Dn.parse('cn=p,ou=a,dc=x')).attribute('msDS-UserAccountDisabled')).toBe('none');
   });
 
   it('an OID Canopy does not know may name a withheld type: it gets the lowest level, in filters, compare and writes', async () => {
-    const stage = new AccessStage(
-      policy([
-        { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['memberOf', 'info'] }, allow: 'none' },
-        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
-      ]),
-      forest(),
-    );
-    const access = policy([
-      { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['memberOf'] }, allow: 'none' },
-      { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
-    ])
-      .view(sync)
-      .covering(Dn.parse('cn=p,ou=a,dc=x'));
+    const stage = new AccessStage(syncRules(['memberOf', 'info'], 'none', 'write'), forest());
+    const access = syncRules(['memberOf'], 'none', 'write').view(sync).covering(Dn.parse('cn=p,ou=a,dc=x'));
     for (const oid of ['1.3.6.1.4.1.99999.1.3', 'OID.1.3.6.1.4.1.99999.1.3', '1.3.6.1.4.1.99999.1.3;binary', '2.5.4.999']) {
       expect(access.attribute(oid)).toBe('none');
       await expect(stage.compare(Dn.parse('cn=p,ou=a,dc=x'), oid, 'cn=g,dc=x', ctx())).rejects.toMatchObject({ code: 50 });
@@ -392,13 +366,7 @@ describe('AccessStage: what an assertion tests besides the values an identity se
 
   it("AD's anr tests attributes of the forest's choosing: Undefined unless every attribute of every visible entry may be searched", async () => {
     const sent: SearchRequest[] = [];
-    const stage = new AccessStage(
-      policy([
-        { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['title'] }, allow: 'none' },
-        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'read' },
-      ]),
-      forest(sent),
-    );
+    const stage = new AccessStage(syncRules(['title'], 'none', 'read'), forest(sent));
     const before = sent.length;
     for (const filter of ['(anr=p)', '(!(ANR=p))', '(&(cn=*)(!(aNR=x)))']) expect(await found(stage, 'dc=x', filter), filter).toEqual([]);
     expect(sent.length).toBe(before);
@@ -430,13 +398,7 @@ describe('AccessStage: what an assertion tests besides the values an identity se
   });
 
   it('writing an entry or renaming it writes its RDN values: each needs write', async () => {
-    const stage = new AccessStage(
-      policy([
-        { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['employeeNumber'] }, allow: 'read' },
-        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
-      ]),
-      forest(),
-    );
+    const stage = new AccessStage(syncRules(['employeeNumber'], 'read', 'write'), forest());
     for (const type of ['employeeNumber', 'EMPLOYEENUMBER', '2.16.840.1.113730.3.1.3']) {
       await expect(stage.add(new Entry(Dn.parse(`${type}=778,ou=a,dc=x`), [{ name: 'objectClass', values: ['person'] }]), ctx())).rejects.toMatchObject({ code: 50 });
       const rename = { dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: `${type}=999`, deleteOldRdn: false };

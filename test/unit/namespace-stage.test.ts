@@ -488,8 +488,8 @@ describe('NamespaceStage writes, bind and compare', () => {
 });
 
 describe('NamespaceStage: a hidden type stays hidden behind the types that would reveal it', () => {
-  /** avvid hiding title, seeAlso, userAccountControl and employeeNumber (an OpenLDAP forest would match subtypes). */
-  function hiding() {
+  /** avvid with `attributes`: by default hiding title, seeAlso, userAccountControl and employeeNumber (an OpenLDAP forest would match subtypes). */
+  function hiding(attributes: object = { hide: ['title', 'seeAlso', 'userAccountControl', 'employeeNumber'] }) {
     const view = compileForestView(
       forestSchema.parse({
         name: 'avvid',
@@ -497,7 +497,7 @@ describe('NamespaceStage: a hidden type stays hidden behind the types that would
         ldif: ['avvid.ldif'],
         base: 'DC=avvid,DC=info',
         mount: 'DC=avvid,DC=corp,DC=example',
-        attributes: { hide: ['title', 'seeAlso', 'userAccountControl', 'employeeNumber'] },
+        attributes,
       }),
     );
     const dir = new CountingDirectory(MemoryDirectory.fromLdif({ suffix: view.base, sources: [{ name: 'avvid.ldif', text: AVVID_LDIF }] }));
@@ -533,18 +533,7 @@ describe('NamespaceStage: a hidden type stays hidden behind the types that would
   });
 
   it("hiding the virtual name of a mapping hides what it maps; anr (its attributes the forest's choice) is Undefined where anything is hidden", async () => {
-    const view = compileForestView(
-      forestSchema.parse({
-        name: 'avvid',
-        backend: 'memory',
-        ldif: ['avvid.ldif'],
-        base: 'DC=avvid,DC=info',
-        mount: 'DC=avvid,DC=corp,DC=example',
-        attributes: { map: { phone2: 'telephoneNumber' }, hide: ['phone2'] },
-      }),
-    );
-    const dir = new CountingDirectory(MemoryDirectory.fromLdif({ suffix: view.base, sources: [{ name: 'avvid.ldif', text: AVVID_LDIF }] }));
-    const stage = new NamespaceStage(view, new NamespaceMap([view]), dir);
+    const { stage, dir } = hiding({ map: { phone2: 'telephoneNumber' }, hide: ['phone2'] });
     for (const attributes of [['phone2'], ['telephoneNumber'], ['*']]) {
       const [entry] = await collect(stage.search(request(AVVID, '(cn=John Doe)', attributes), ctx));
       expect([entry.has('phone2'), entry.has('telephoneNumber')]).toEqual([false, false]);

@@ -151,12 +151,17 @@ export class EntryAccess {
   constructor(private readonly rules: readonly Rule[]) {}
 
   get entry(): Level {
-    return this.rules.find((r) => r.attributes === undefined || r.allow !== 'none')?.allow ?? 'none';
+    return this.entryRule?.allow ?? 'none';
   }
 
   /** Whether a rule hides the entry (rather than no rule covering it at all): what lies below it is hidden with it. */
   get hidden(): boolean {
-    return this.rules.find((r) => r.attributes === undefined || r.allow !== 'none')?.allow === 'none';
+    return this.entryRule?.allow === 'none';
+  }
+
+  /** The rule deciding whether the entry is visible: the first that is not an attribute-limited refusal. */
+  private get entryRule(): Rule | undefined {
+    return this.rules.find((r) => r.attributes === undefined || r.allow !== 'none');
   }
 
   /**

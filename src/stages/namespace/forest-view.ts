@@ -91,7 +91,8 @@ export function compileForestView(config: ForestConfig): ForestView {
   }
 
   const upstreamName = translator(toUpstream, isHidden(hiddenVirtual));
-  const testsHidden = (key: string): boolean => testedTypes(key).some((k) => hiddenVirtual.has(k) || hiddenUpstream.has(k) || unknownHidden(k));
+  // The types an assertion tests besides its own are known ones: hidden on either side by name.
+  const testsHidden = (key: string): boolean => testedTypes(key).some((k) => hiddenVirtual.has(k) || hiddenUpstream.has(k));
 
   return {
     name: config.name,
