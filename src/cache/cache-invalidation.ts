@@ -7,6 +7,8 @@ import type {
 } from '../core/directory.js';
 import type { Dn } from '../core/dn.js';
 import type { Entry } from '../core/entry.js';
+import { LdapError } from '../core/ldap-error.js';
+import { ResultCode } from '../core/result-codes.js';
 import { Stage } from '../core/stage.js';
 import type { ResultCache } from './result-cache.js';
 
@@ -20,10 +22,9 @@ export interface CachePeers {
 
 /**
  * The pipeline stage that keeps the result cache honest about writes made through Canopy: after
- * every add, modify, delete, modifyDN and password change — whatever its outcome, since a write that failed or
- * timed out may still have reached the forest — the results that could hold the entry (at its old
- * and its new place) are evicted — here and, with workers, in every other worker's cache before
- * the write's result goes back to its client.
+ * an add, modify, delete, modifyDN or password change that may have changed the forest, the results
+ * that could hold the entry (at its old and its new place) are evicted — here and, with workers, in
+ * every other worker's cache before the write's result goes back to its client.
  */
 export class CacheInvalidation extends Stage {
   constructor(
@@ -34,48 +35,46 @@ export class CacheInvalidation extends Stage {
     super(next);
   }
 
-  override async add(entry: Entry, ctx: OperationContext): Promise<void> {
-    try {
-      await this.next.add(entry, ctx);
-    } finally {
-      await this.evict(entry.dn);
-    }
+  override add(entry: Entry, ctx: OperationContext): Promise<void> {
+    return this.evictAfter(this.next.add(entry, ctx), entry.dn);
   }
 
-  override async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
-    try {
-      await this.next.modify(dn, changes, ctx);
-    } finally {
-      await this.evict(dn);
-    }
+  override modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
+    return this.evictAfter(this.next.modify(dn, changes, ctx), dn);
   }
 
-  override async delete(dn: Dn, ctx: OperationContext): Promise<void> {
-    try {
-      await this.next.delete(dn, ctx);
-    } finally {
-      await this.evict(dn);
-    }
+  override delete(dn: Dn, ctx: OperationContext): Promise<void> {
+    return this.evictAfter(this.next.delete(dn, ctx), dn);
   }
 
-  override async modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
-    try {
-      await this.next.modifyDn(request, ctx);
-    } finally {
-      // Without a new superior the entry stays beside its old place, in the same forest.
-      await this.evict(request.dn, ...(request.newSuperior ? [request.newSuperior] : []));
-    }
+  override modifyDn(request: ModifyDnRequest, ctx: OperationContext): Promise<void> {
+    // Without a new superior the entry stays beside its old place, in the same forest.
+    return this.evictAfter(this.next.modifyDn(request, ctx), request.dn, ...(request.newSuperior ? [request.newSuperior] : []));
   }
 
-  override async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
-    try {
-      await this.next.passwordModify(request, ctx);
-    } finally {
-      await this.evict(request.user);
-    }
+  override passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
+    return this.evictAfter(this.next.passwordModify(request, ctx), request.user);
   }
 
-  private async evict(...dns: Dn[]): Promise<void> {
+  /**
+   * Evicts once the write is done, unless its answer says it changed nothing: a forest applies a
+   * write whole or not at all (RFC 4511 §4.6), so its refusal, and Canopy's busy or unavailable
+   * before sending, leave every kept result true. Evicting then would let any client empty the
+   * cache (and its stale-if-error reserve) for everyone with writes it may not make. An unknown
+   * outcome (`other`: the connection failed after sending; an abandon or a timeout) evicts.
+   */
+  private async evictAfter(write: Promise<void>, ...dns: Dn[]): Promise<void> {
+    try {
+      await write;
+    } catch (err) {
+      if (err instanceof LdapError && err.code !== ResultCode.other) throw err;
+      await this.evict(dns);
+      throw err;
+    }
+    await this.evict(dns);
+  }
+
+  private async evict(dns: readonly Dn[]): Promise<void> {
     for (const dn of dns) this.cache.invalidate(dn);
     await this.peers?.evict(dns);
   }

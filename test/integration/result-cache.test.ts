@@ -43,6 +43,8 @@ class Forests {
   readonly searches = new Map<string, number>();
   readonly binds = new Map<string, number>();
   readonly down = new Set<string>();
+  /** While set, a modify is applied and then answered as a connection lost after sending it would be. */
+  unknownOutcome = false;
   /** While set, a modify waits for it before it reaches the forest (and `reached` is resolved). */
   private hold?: { readonly gate: Promise<void>; readonly reached: () => void };
 
@@ -71,6 +73,12 @@ class Forests {
             hold.reached();
             await hold.gate;
             return target.modify(...args);
+          };
+        }
+        if (prop === 'modify' && this.unknownOutcome) {
+          return async (...args: Parameters<Directory['modify']>) => {
+            await target.modify(...args);
+            throw new LdapError(ResultCode.other, 'modify sent but the connection failed; result unknown');
           };
         }
         const value: unknown = Reflect.get(target, prop);
@@ -213,9 +221,16 @@ describe('result cache (memory forests)', () => {
     expect(stack.forests.calls('avvid')).toBe(2);
     expect(stack.forests.calls('vse')).toBe(1);
     expect((await metricValue(metrics.cacheEvictions, { reason: 'write' })) - evictions).toBe(1);
-    // A write that fails evicts too: it may have reached the forest before failing.
-    await failure(c.modify(JDOE, new Change({ operation: 'delete', modification: new Attribute({ type: 'pager', values: ['none'] }) })));
+    // A write the forest refuses changed nothing: what is kept stays (anyone could otherwise empty the cache at will).
+    expect(await failure(c.modify(JDOE, new Change({ operation: 'delete', modification: new Attribute({ type: 'pager', values: ['none'] }) })))).toMatchObject({ code: 16 });
     await search(c, AVVID, JDOE_SEARCH);
+    expect(stack.forests.calls('avvid')).toBe(2);
+    // One whose outcome is unknown (the connection failed after sending) may have changed it: evicted.
+    stack.forests.unknownOutcome = true;
+    const unknown = await failure(c.modify(JDOE, new Change({ operation: 'replace', modification: new Attribute({ type: 'telephoneNumber', values: ['+1 555 0101'] }) })));
+    expect(unknown).toMatchObject({ code: 80 });
+    const [changed] = await search(c, AVVID, JDOE_SEARCH);
+    expect(changed.telephoneNumber).toBe('+1 555 0101');
     expect(stack.forests.calls('avvid')).toBe(3);
   });
 

@@ -105,14 +105,14 @@ async function canopyConfig(forests: readonly Record<string, unknown>[]): Promis
   });
 }
 
-/** What every forest has, memory or ldap: vse is read-only; userPassword is hidden. */
+/** What every forest has, memory or ldap: vse is read-only; employeeNumber is hidden (a hidden userPassword: subtree-writes.test.ts). */
 const common = (f: Forest) => ({
   name: f.name,
   base: f.base,
   mount: f.mount,
   upnSuffixes: f.upn,
   netbiosName: f.netbios,
-  attributes: { hide: ['userPassword'] },
+  attributes: { hide: ['employeeNumber'] },
   readOnly: f === vse,
 });
 
@@ -329,7 +329,7 @@ function describeWrites(title: string, start: () => Promise<Stack>): void {
       // …and in another forest it has no identity of its own, only the (missing) write rules.
       expect(await failure(user.modify(vseJdoe.virtual.text, change))).toMatchObject({ code: 50 });
       const provisioning = await client(PROVISIONING, ACCOUNT_PASSWORD);
-      expect(await failure(provisioning.modify(jdoe.virtual.text, [replace('userPassword', 'Hidden-Passw0rd!')]))).toMatchObject({ code: 50 });
+      expect(await failure(provisioning.modify(jdoe.virtual.text, [replace('employeeNumber', '4711')]))).toMatchObject({ code: 50 });
       expect((await stack.backing.read(avvid, resetTarget.upstream, ['telephoneNumber']))?.telephonenumber).not.toEqual(['+1 555 0102']);
     });
 

@@ -576,4 +576,50 @@ describe('AccessStage: what an assertion tests besides the values an identity se
     // What lies above nothing that exists names no matchedDN.
     expect(await answer(stage.modify(Dn.parse('cn=a,dc=nowhere'), change, ctx()), 'cn=a,dc=nowhere')).toEqual([32, '', 'no such object "<dn>"']);
   });
+
+  it('a rename, a move or a delete concerns what may lie below the entry: decided by the rules, whatever exists there', async () => {
+    const done: string[] = [];
+    const writable = {
+      modifyDn: async (r: { dn: Dn }) => void done.push(`modifyDN ${r.dn.text}`),
+      delete: async (dn: Dn) => void done.push(`delete ${dn.text}`),
+    } as unknown as Directory;
+    // The sync account writes everything but one protected entry (and a place kept for another), as in the audit.
+    const rules = (who: string, rest: Level) =>
+      policy([
+        { who, what: { dn: 'cn=secret,ou=alpha,ou=p,dc=x', scope: 'base' }, allow: 'none' },
+        { who, what: { dn: 'cn=kept,ou=gamma,ou=p,dc=x', scope: 'base' }, allow: 'none' },
+        { who, what: { dn: 'dc=x' }, allow: rest },
+      ]);
+    const stage = new AccessStage(rules('cn=sync', 'write'), writable);
+    const refused = async (op: Promise<unknown>) => expect(op).rejects.toMatchObject({ code: ResultCode.insufficientAccessRights });
+    // Renaming or moving the parent would take the protected entry out of its rule; any spelling of the parent.
+    for (const parent of ['ou=alpha,ou=p,dc=x', 'OU=Alpha,OU=P,DC=X', 'organizationalUnitName=alpha,ou=p,dc=x', '2.5.4.11=ALPHA,ou=p,dc=x']) {
+      await refused(stage.modifyDn({ dn: Dn.parse(parent), newRdn: 'ou=gone', deleteOldRdn: true }, ctx()));
+      await refused(stage.modifyDn({ dn: Dn.parse(parent), newRdn: 'ou=alpha', deleteOldRdn: false, newSuperior: Dn.parse('ou=q,dc=x') }, ctx()));
+      await refused(stage.modifyDn({ dn: Dn.parse('ou=p,dc=x'), newRdn: 'ou=p2', deleteOldRdn: true }, ctx()));
+      // A delete refused by the forest for a hidden child would tell it exists: refused by the rules first.
+      await refused(stage.delete(Dn.parse(parent), ctx()));
+    }
+    // Moving entries to where a rule would cover them as the writer may not write them.
+    await refused(stage.modifyDn({ dn: Dn.parse('ou=beta,ou=p,dc=x'), newRdn: 'ou=gamma', deleteOldRdn: true }, ctx()));
+    expect(done).toEqual([]);
+    await stage.modifyDn({ dn: Dn.parse('ou=beta,ou=p,dc=x'), newRdn: 'ou=delta', deleteOldRdn: true }, ctx());
+    await stage.modifyDn({ dn: Dn.parse('cn=v,ou=alpha,ou=p,dc=x'), newRdn: 'cn=w', deleteOldRdn: true }, ctx());
+    await stage.delete(Dn.parse('ou=beta,ou=p,dc=x'), ctx());
+    expect(done).toEqual(['modifyDN ou=beta,ou=p,dc=x', 'modifyDN cn=v,ou=alpha,ou=p,dc=x', 'delete ou=beta,ou=p,dc=x']);
+
+    // A forest user writing as itself: its forest decides the write, the rules still hide what they hide.
+    done.length = 0;
+    const mine = new AccessStage(rules('authenticated', 'read'), writable, new Map([['a', Dn.parse('ou=p,dc=x')]]));
+    const u: Identity = { kind: 'user', forest: 'a', dn: Dn.parse('cn=u,ou=beta,ou=p,dc=x'), login: 'u' };
+    await refused(mine.modifyDn({ dn: Dn.parse('ou=alpha,ou=p,dc=x'), newRdn: 'ou=gone', deleteOldRdn: true }, ctx(u)));
+    await refused(mine.modifyDn({ dn: Dn.parse('OU=ALPHA,ou=p,dc=x'), newRdn: 'ou=alpha', deleteOldRdn: false, newSuperior: Dn.parse('ou=q,ou=p,dc=x') }, ctx(u)));
+    await refused(mine.delete(Dn.parse('ou=alpha,ou=p,dc=x'), ctx(u)));
+    // Onto a DN it may not see: answered as a missing entry, not by the forest's "already exists".
+    const onto = mine.modifyDn({ dn: Dn.parse('cn=v,ou=beta,ou=p,dc=x'), newRdn: 'cn=secret', deleteOldRdn: true, newSuperior: Dn.parse('ou=alpha,ou=p,dc=x') }, ctx(u));
+    await expect(onto).rejects.toMatchObject({ code: ResultCode.noSuchObject });
+    expect(done).toEqual([]);
+    await mine.modifyDn({ dn: Dn.parse('cn=v,ou=beta,ou=p,dc=x'), newRdn: 'cn=w', deleteOldRdn: true }, ctx(u));
+    expect(done).toEqual(['modifyDN cn=v,ou=beta,ou=p,dc=x']);
+  });
 });

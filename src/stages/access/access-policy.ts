@@ -109,8 +109,7 @@ export class AccessView {
       add(child);
       add(child.child(UNNAMED));
     }
-    const visible = places.map((dn) => this.covering(dn)).filter((a) => allows(a.entry, 'read'));
-    return new RegionAccess(visible, visible.length === places.length);
+    return new RegionAccess(places.map((dn) => this.covering(dn)));
   }
 }
 
@@ -124,11 +123,25 @@ const UNNAMED = '1.3.6.1.4.1.99999.3.0=unnamed';
  * identity could read the attribute (the client can search the part where it may, for those).
  */
 export class RegionAccess {
-  constructor(
-    private readonly visible: readonly EntryAccess[],
-    /** Every entry of the region is visible. */
-    private readonly allVisible: boolean,
-  ) {}
+  private readonly visible: readonly EntryAccess[];
+
+  constructor(private readonly places: readonly EntryAccess[]) {
+    this.visible = places.filter((a) => allows(a.entry, 'read'));
+  }
+
+  /** Whether every entry of the region is visible. */
+  get seesEverything(): boolean {
+    return this.visible.length === this.places.length;
+  }
+
+  /**
+   * Whether every entry of the region may be written as a whole: a rename or a move takes the
+   * entries below along (and the rules, which name DNs, then cover them differently), and a delete
+   * fails on a child, so either may only touch what the identity could have changed entry by entry.
+   */
+  get writesEverything(): boolean {
+    return this.places.every((a) => allows(a.whole, 'write'));
+  }
 
   /** Whether every visible entry of the region may be searched on `attribute` (its subtypes and what it reveals included). */
   asserts(attribute: string): boolean {
@@ -142,7 +155,7 @@ export class RegionAccess {
 
   /** Whether the identity reads every attribute of every entry of the region (what a walk through its entries needs). */
   get readsEverything(): boolean {
-    return this.allVisible && this.assertsEvery;
+    return this.seesEverything && this.assertsEvery;
   }
 }
 

@@ -132,7 +132,7 @@ export class AccessStage extends Stage {
   override delete(dn: Dn, ctx: OperationContext): Promise<void> {
     return this.spelledAs(dn, ctx, MATCHED, async () => {
       const target = await this.resolve(dn, ctx);
-      return this.next.delete(target, this.writer(target, ctx, 'delete', { whole: true }));
+      return this.next.delete(target, this.writer(target, ctx, 'delete', { whole: true, subtree: true }));
     });
   }
 
@@ -148,7 +148,7 @@ export class AccessStage extends Stage {
       const alsoAt = parent?.child(request.newRdn);
       // A rename writes the new RDN's values, and removes the old one's with deleteOldRdn.
       const attributes = [...(alsoAt ? rdnTypes(alsoAt) : []), ...(request.deleteOldRdn ? rdnTypes(dn) : [])];
-      return this.next.modifyDn(resolved, this.writer(dn, ctx, 'modifyDN', { whole: true, attributes, ...(alsoAt && { alsoAt }) }));
+      return this.next.modifyDn(resolved, this.writer(dn, ctx, 'modifyDN', { whole: true, subtree: true, attributes, ...(alsoAt && { alsoAt }) }));
     });
   }
 
@@ -245,10 +245,18 @@ export class AccessStage extends Stage {
       const asUser = { ...ctx, asUser: { ...(identity.dn && { dn: identity.dn }), rulesAllow: denied === undefined } };
       // A user's own password change is between it and its forest, whatever the rules let it see.
       if (needs.passwordChange && identity.dn?.equals(dn)) return asUser;
-      const access = this.view(ctx).covering(dn);
+      const view = this.view(ctx);
+      const access = view.covering(dn);
       if (!allows(access.entry, 'read')) throw this.unseenAnswer(ctx, dn);
+      // A rename's new place is seen or not like any entry: the forest's "already exists" would tell.
+      if (needs.alsoAt && !allows(view.covering(needs.alsoAt).entry, 'read')) throw this.unseenAnswer(ctx, needs.alsoAt);
       const hidden = needs.attributes?.find((a) => !allows(access.attribute(a), 'read'));
       if (hidden !== undefined) throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to ${hidden} of "${dn.text}"`);
+      // Decided by the rules, not by what exists: moving an entry would take entries hidden below it
+      // out of their rules, and a delete refused for a hidden child would tell that it exists.
+      if (needs.subtree && !view.region(dn, 'sub').seesEverything) {
+        throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: the access rules hide entries that may lie below "${dn.text}"`);
+      }
       return asUser;
     }
     if (denied) throw denied;
@@ -263,8 +271,12 @@ export class AccessStage extends Stage {
       return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to "${dn.text}"`);
     }
     const attribute = needs.attributes?.find((a) => !allows(access.attribute(a), 'write'));
-    if (attribute === undefined) return undefined;
-    return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to ${attribute} of "${dn.text}"`);
+    if (attribute !== undefined) return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to ${attribute} of "${dn.text}"`);
+    // Decided by the rules whether or not entries lie below (see RegionAccess.writesEverything).
+    if (needs.subtree && !this.view(ctx).region(dn, 'sub').writesEverything) {
+      return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to every entry that may lie below "${dn.text}"`);
+    }
+    return undefined;
   }
 }
 
@@ -276,6 +288,8 @@ interface WriteNeeds {
   readonly whole?: boolean;
   /** A rename's new DN, which the rules must allow too. */
   readonly alsoAt?: Dn;
+  /** Delete, rename: what may lie below the entry is concerned too (at the new place as well). */
+  readonly subtree?: boolean;
   /** Password Modify: a forest user changing its own password is not held to the rules. */
   readonly passwordChange?: boolean;
 }

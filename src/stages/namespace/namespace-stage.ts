@@ -130,6 +130,14 @@ export class NamespaceStage implements Directory {
   async passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
     const user = this.toUpstream(request.user);
     this.writable('password modify');
+    // A reset writes the password's type (userPassword, or AD's unicodePwd), which a forest hiding it
+    // never has written, as a modify of it is refused. A user's own change (bound as itself, or
+    // proven by the old password) is between the user and its forest.
+    const own = request.oldPasswordProven === true || ctx.asUser?.dn?.equals(request.user) === true;
+    const hidden = own ? undefined : PASSWORD_TYPES.find((type) => this.view.virtualName(type) === undefined);
+    if (hidden !== undefined) {
+      throw new LdapError(ResultCode.insufficientAccessRights, `password modify: forest "${this.view.name}" hides ${hidden}: a password can only be changed by its user`);
+    }
     return this.guard(this.inner.passwordModify({ ...request, user }, this.writeContext(ctx)));
   }
 
@@ -229,5 +237,8 @@ export class NamespaceStage implements Directory {
 }
 
 /** Attribute lists whose rewriters a stage keeps, and the longest list (as JSON) it keeps one for. */
+/** The types a password change writes: OpenLDAP's and the mock's, and Active Directory's. */
+const PASSWORD_TYPES = ['userPassword', 'unicodePwd'];
+
 const MAX_KEPT_LISTS = 256;
 const MAX_KEPT_LIST_CHARS = 4096;

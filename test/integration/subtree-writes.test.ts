@@ -1,0 +1,183 @@
+import { fileURLToPath } from 'node:url';
+import { Client } from 'ldapts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessSchema } from '../../src/config/auth-schema.js';
+import { loadConfigFile, type LoadedConfig } from '../../src/config/load.js';
+import type { ForestConfig } from '../../src/config/schema.js';
+import { hashPassword } from '../../src/core/scrypt-hash.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { runLdapTool } from '../support/ldap-tools.js';
+import { startSlapd, type Slapd } from '../support/slapd.js';
+import { ldapForestConfig, serviceDn } from './ldap-helpers.js';
+
+// Writes whose effect reaches past the entry they name, through the whole stack with real clients,
+// on a memory forest and on slapd alike. Access rules name DNs, so renaming or moving an entry
+// moves what lies below it out of (or into) the rules that cover it, and a delete the forest refuses
+// for a child tells that the child exists: both are decided by the rules, whatever lies below.
+// A forest that hides userPassword never has it written: a reset is refused, the user's own change is not.
+
+const DEFAULT_CONFIG = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+const env = { ...process.env, CANOPY_HOST: '127.0.0.1', CANOPY_PORT: '0', CANOPY_HTTP_PORT: '0', CANOPY_LOG_LEVEL: 'silent' };
+const defaults = loadConfigFile(DEFAULT_CONFIG, env);
+const SUFFIX = 'dc=corp,dc=example';
+const AVVID = `ou=avvid,${SUFFIX}`;
+const USERS = `OU=Users,${AVVID}`;
+const PROVISIONING = `cn=provisioning,ou=accounts,${SUFFIX}`;
+const PROVISIONING_PASSWORD = 'Pr0visioning-Passw0rd!';
+/** Hidden from the provisioning account and from Elizabeth Green by a rule on it alone. */
+const PROTECTED = `CN=John Doe,${USERS}`;
+const EGREEN = `CN=Elizabeth Green,${USERS}`;
+/** A place a rule protects where nothing exists: refusals decided by the rules read the same there. */
+const EMPTY = `OU=Empty,${AVVID}`;
+const PASSWORD_MODIFY = '1.3.6.1.4.1.4203.1.11.1';
+const RULES_HIDE = 'the access rules hide entries that may lie below';
+
+const avvidForest = (): ForestConfig => {
+  const forest = defaults.forests.find((f) => f.name === 'avvid')!;
+  // The default configuration hides userPassword and unicodePwd in this forest.
+  expect(forest.attributes.hide).toContain('userPassword');
+  return forest;
+};
+
+async function configWith(forest: ForestConfig): Promise<LoadedConfig> {
+  return {
+    ...defaults,
+    forests: [forest],
+    accounts: [...defaults.accounts, { dn: PROVISIONING, passwordHash: await hashPassword(PROVISIONING_PASSWORD) }],
+    access: accessSchema.parse([
+      { who: PROVISIONING, what: { dn: PROTECTED, scope: 'base' }, allow: 'none' },
+      { who: PROVISIONING, what: { dn: `CN=Ghost,${EMPTY}`, scope: 'base' }, allow: 'none' },
+      { who: PROVISIONING, what: { dn: SUFFIX }, allow: 'write' },
+      { who: EGREEN, what: { dn: PROTECTED, scope: 'base' }, allow: 'none' },
+      { who: 'authenticated', what: { dn: SUFFIX }, allow: 'read' },
+    ]),
+  };
+}
+
+/** A BER PasswdModifyRequestValue (RFC 3062). */
+function passwordModifyValue(fields: { user?: string; old?: string; new?: string }): Buffer {
+  const field = (tag: number, text?: string) => {
+    if (text === undefined) return Buffer.alloc(0);
+    const bytes = Buffer.from(text, 'utf8');
+    return Buffer.concat([Buffer.from([tag, bytes.length]), bytes]);
+  };
+  const body = Buffer.concat([field(0x80, fields.user), field(0x81, fields.old), field(0x82, fields.new)]);
+  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+}
+
+function describeSuite(title: string, config: () => LoadedConfig) {
+  describe(title, () => {
+    let server: RunningServer;
+    let url: string;
+    const clients: Client[] = [];
+    const bound = async (name: string, password: string): Promise<Client> => {
+      const c = new Client({ url, timeout: 10_000 });
+      clients.push(c);
+      await c.bind(name, password);
+      return c;
+    };
+    const failure = (p: Promise<unknown>) => p.then(() => ({ code: 0, message: 'success' }), (e: { code?: number; message: string }) => ({ code: e.code, message: e.message }));
+    const exists = async (c: Client, dn: string) => (await failure(c.search(dn, { scope: 'base', attributes: ['1.1'] }))).code === 0;
+
+    beforeAll(async () => {
+      server = await startServer(config(), { logger: createLogger('silent') });
+      url = server.urls[0];
+    });
+    afterAll(async () => {
+      await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
+      await server?.close();
+    });
+
+    it('renaming, moving or deleting the parent of an entry hidden from the writer is refused by the rules, whatever lies below', async () => {
+      const provisioning = await bound(PROVISIONING, PROVISIONING_PASSWORD);
+      const admin = await bound('cn=cucm-sync,ou=accounts,dc=corp,dc=example', 'Cucm-Sync-Passw0rd!');
+      expect(await failure(provisioning.search(PROTECTED, { scope: 'base' }))).toMatchObject({ code: 32 });
+      // Any spelling of the parent; ldapmodrdn as well as ldapts.
+      for (const parent of [USERS, USERS.toUpperCase(), `organizationalUnitName=Users,${AVVID}`]) {
+        expect(await failure(provisioning.modifyDN(parent, `OU=People,${AVVID}`))).toMatchObject({ code: 50 });
+        expect(await failure(provisioning.modifyDN(parent, `OU=Users,OU=Groups,${AVVID}`))).toMatchObject({ code: 50 });
+        // Not notAllowedOnNonLeaf (66): that would say the hidden child exists.
+        expect(await failure(provisioning.del(parent))).toMatchObject({ code: 50 });
+      }
+      const tool = await runLdapTool('ldapmodrdn', ['-x', '-H', url, '-D', PROVISIONING, '-w', PROVISIONING_PASSWORD, '-r', USERS, 'OU=People']);
+      expect(tool.status, tool.stderr).toBe(50);
+      expect(await exists(admin, PROTECTED)).toBe(true);
+      expect(await failure(provisioning.search(PROTECTED, { scope: 'base' }))).toMatchObject({ code: 32 });
+
+      // Where the rule protects nothing that exists, the answer is the same: it tells nothing.
+      const users = await failure(provisioning.del(USERS));
+      const absent = await failure(provisioning.del(EMPTY));
+      // Entries moved to where a rule would cover them as the writer may not write them: refused too.
+      await provisioning.add(`OU=Projects,${AVVID}`, { objectClass: ['top', 'organizationalUnit'], ou: 'Projects' });
+      await provisioning.add(`OU=Sub,OU=Projects,${AVVID}`, { objectClass: ['top', 'organizationalUnit'], ou: 'Sub' });
+      expect(await failure(provisioning.modifyDN(`OU=Projects,${AVVID}`, EMPTY))).toMatchObject({ code: 50 });
+      await provisioning.add(EMPTY, { objectClass: ['top', 'organizationalUnit'], ou: 'Empty' });
+      const empty = await failure(provisioning.del(EMPTY));
+      for (const answer of [absent, empty]) {
+        expect(answer.code).toBe(50);
+        expect(answer.message.replace(EMPTY, '<dn>')).toBe(users.message.replace(USERS, '<dn>'));
+      }
+      // A parent with nothing protected below renames, moves and deletes as before, its children along.
+      await provisioning.modifyDN(`OU=Projects,${AVVID}`, `OU=Works,${AVVID}`);
+      await provisioning.modifyDN(`OU=Works,${AVVID}`, `OU=Works,OU=Groups,${AVVID}`);
+      expect(await exists(provisioning, `OU=Sub,OU=Works,OU=Groups,${AVVID}`)).toBe(true);
+      await provisioning.del(`OU=Sub,OU=Works,OU=Groups,${AVVID}`);
+      await provisioning.del(`OU=Works,OU=Groups,${AVVID}`);
+      expect(await exists(provisioning, `OU=Works,OU=Groups,${AVVID}`)).toBe(false);
+    });
+
+    it('a forest user writing as itself may not move or delete what the rules hide from it, nor learn that a hidden DN exists', async () => {
+      const user = await bound('egreen@avvid.info', USER_PASSWORD);
+      for (const parent of [USERS, `ou=users,${AVVID}`]) {
+        expect(await failure(user.modifyDN(parent, `OU=People,${AVVID}`))).toMatchObject({ code: 50, message: expect.stringContaining(RULES_HIDE) as unknown });
+        expect(await failure(user.del(parent))).toMatchObject({ code: 50, message: expect.stringContaining(RULES_HIDE) as unknown });
+      }
+      // Renaming onto the hidden entry's DN is answered as a missing entry, like one that does not exist under a hiding rule.
+      const onto = await failure(user.modifyDN(EGREEN, PROTECTED));
+      expect(onto.code).toBe(32);
+      // Elsewhere the forest decides (it refuses another user's entry): not Canopy's rules.
+      const elsewhere = await failure(user.modifyDN(`OU=Groups,${AVVID}`, `OU=Teams,${AVVID}`));
+      expect(elsewhere.message).not.toContain(RULES_HIDE);
+    });
+
+    it('a forest hiding userPassword has no password reset, while users still change their own', async () => {
+      const provisioning = await bound(PROVISIONING, PROVISIONING_PASSWORD);
+      const reset = await failure(provisioning.exop(PASSWORD_MODIFY, passwordModifyValue({ user: EGREEN, new: 'Reset-Passw0rd!1' })));
+      expect(reset).toMatchObject({ code: 50, message: expect.stringContaining('hides userPassword') as unknown });
+      expect(await failure(bound(EGREEN, 'Reset-Passw0rd!1'))).toMatchObject({ code: 49 });
+      const tool = await runLdapTool('ldappasswd', ['-x', '-H', url, '-D', EGREEN, '-w', USER_PASSWORD, '-a', USER_PASSWORD, '-s', 'Own-Passw0rd!2']);
+      expect(tool.status, tool.stderr).toBe(0);
+      await bound('egreen@avvid.info', 'Own-Passw0rd!2');
+    });
+  });
+}
+
+describe('writes beyond one entry: a memory forest', () => {
+  let config: LoadedConfig;
+  beforeAll(async () => {
+    config = await configWith(avvidForest());
+  });
+  describeSuite('through canopy', () => config);
+});
+
+describe('writes beyond one entry: an ldap forest over slapd', () => {
+  let slapd: Slapd;
+  let config: LoadedConfig;
+  beforeAll(async () => {
+    const forest = avvidForest();
+    if (forest.backend !== 'memory') throw new Error('the default forests are memory forests');
+    const service = serviceDn(forest.base);
+    // As a directory lets users change their own password, and the service account write.
+    const acl = [
+      `access to attrs=userPassword by self write by dn.exact="${service}" write by anonymous auth by * none`,
+      `access to * by dn.exact="${service}" write by * read`,
+    ].join('\n');
+    slapd = await startSlapd({ suffix: forest.base, ldif: forest.ldif, extraConfig: acl });
+    const { name, mount, upnSuffixes, netbiosName, attributes } = forest;
+    config = await configWith(ldapForestConfig(forest.base, [slapd.url], { name, mount, upnSuffixes, netbiosName, attributes }));
+  });
+  afterAll(() => slapd?.stop());
+  describeSuite('through canopy', () => config);
+});
