@@ -128,7 +128,11 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
   const syncGuard = serverOptions.syncGuard ?? new SyncGuard(config.sync.guard, logger);
   const options: PipelineOptions = {
     ...serverOptions,
-    sortBuffers: new SortBuffers(config.limits.maxSortEntriesPerConnection, config.limits.maxSortEntriesTotal),
+    sortBuffers: new SortBuffers({
+      perConnection: config.limits.maxSortEntriesPerConnection,
+      perIdentity: config.limits.maxSortEntriesPerIdentity,
+      processWide: config.limits.maxSortEntriesTotal,
+    }),
     syncGuard,
   };
   const live = new LivePipeline<ServedPipeline>(await assemblePipeline(config, logger, options));

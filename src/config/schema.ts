@@ -219,6 +219,14 @@ const ldapForest = z.strictObject({
 
 export const forestSchema = z.discriminatedUnion('backend', [memoryForest, ldapForest]);
 
+/**
+ * One identity's share of the process's sort buffers when not configured: a fifth of them (20,000
+ * of the default 100,000), so one identity cannot hold what others need; none when they are unbounded.
+ */
+export function defaultSortShare(total: number): number {
+  return total === 0 ? 0 : Math.max(1, Math.floor(total / 5));
+}
+
 export const configSchema = z
   .strictObject({
   listen: z
@@ -306,11 +314,26 @@ export const configSchema = z
       maxSortEntriesPerConnection: z.number().int().min(0).default(20_000),
       /** Entries buffered by all sorted searches of the process at once; 0 = no limit. */
       maxSortEntriesTotal: z.number().int().min(0).default(100_000),
+      /**
+       * Entries buffered by all sorted searches of one identity at once, over all its connections
+       * (paged ones parked between pages included); 0 = no limit. Default: a fifth of maxSortEntriesTotal.
+       */
+      maxSortEntriesPerIdentity: z.number().int().min(0).optional(),
       /** Paged searches open at once on one connection (AD's MaxResultSetsPerConn). */
       maxPagedSearches: z.number().int().min(1).max(1000).default(10),
       /** A paged search not continued for this long is released. */
       pagedSearchIdleSeconds: z.number().int().min(1).default(300),
     })
+    .superRefine((l, ctx) => {
+      const share = l.maxSortEntriesPerIdentity;
+      if (share === undefined || l.maxSortEntriesTotal === 0 || share <= l.maxSortEntriesTotal) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxSortEntriesPerIdentity'],
+        message: `is more than limits.maxSortEntriesTotal (${l.maxSortEntriesTotal}): one identity's share must leave room for others`,
+      });
+    })
+    .transform((l) => ({ ...l, maxSortEntriesPerIdentity: l.maxSortEntriesPerIdentity ?? defaultSortShare(l.maxSortEntriesTotal) }))
     .prefault({}),
   logging: z
     .strictObject({

@@ -35,6 +35,21 @@ export interface OperationContext {
   readonly asUser?: UserWriter;
 }
 
+/**
+ * Whose share of a per-identity quota an operation counts against (an ldap forest's paged searches
+ * and searches under way, sort buffers): one key per canonical DN or login; anonymous clients one
+ * per address (all of them as one, one anonymous client would hold every other's share), or per
+ * connection where no address is known.
+ */
+export function holderOf(ctx: OperationContext): string {
+  const { identity } = ctx;
+  if (identity && identity.kind !== 'anonymous') {
+    if (identity.dn) return identity.dn.key;
+    if (identity.kind === 'user') return `${identity.forest}\\${identity.login.toLowerCase()}`;
+  }
+  return ctx.clientAddress === undefined ? `anonymous (connection ${ctx.connectionId})` : `anonymous from ${ctx.clientAddress}`;
+}
+
 /** A forest user writing as itself. */
 export interface UserWriter {
   /** The user's entry in the terms of the directory receiving the write; absent when unknown (native UPN login). */

@@ -1,13 +1,14 @@
 import type { Dn } from '../core/dn.js';
-import type {
-  Directory,
-  Modification,
-  ModifyDnRequest,
-  OperationContext,
-  SearchContext,
-  PasswordModifyRequest,
-  SearchRequest,
-  SearchStream,
+import {
+  holderOf,
+  type Directory,
+  type Modification,
+  type ModifyDnRequest,
+  type OperationContext,
+  type SearchContext,
+  type PasswordModifyRequest,
+  type SearchRequest,
+  type SearchStream,
 } from '../core/directory.js';
 import type { AttributeValue, Entry } from '../core/entry.js';
 import { compileFilter } from '../core/filter-eval.js';
@@ -45,7 +46,7 @@ export interface RouterOptions {
   readonly maxSortEntries?: number;
   /** Fails sync-shaped searches whose forests return far fewer entries than last time. */
   readonly guard?: SyncGuard;
-  /** The sort buffers of the whole process, bounded per connection and in all; only maxSortEntries applies when absent. */
+  /** The sort buffers of the whole process, bounded per connection, per identity and in all; only maxSortEntries applies when absent. */
   readonly sortBuffers?: SortBuffers;
   readonly logger: Logger;
 }
@@ -217,7 +218,7 @@ export class ForestRouter implements Directory {
     const context = {
       maxEntries: this.options.maxSortEntries ?? 0,
       buffers: this.options.sortBuffers,
-      connectionId: ctx.connectionId,
+      holder: { connection: ctx.connectionId, identity: holderOf(ctx) },
       ...(hiddenKey !== undefined && { hiddenKey }),
     };
     return sortedMerge(sources, sort, context, ctx.trailer);

@@ -5,12 +5,14 @@ import { LdapError } from '../core/ldap-error.js';
 import { compareOrder, orderingKey, rulesFor, type AttributeRules, type OrderKey } from '../core/matching.js';
 import { ResultCode } from '../core/result-codes.js';
 import { concatStreams, forestError, type NamedStream } from './merge-streams.js';
-import type { SortBuffers } from './sort-buffers.js';
+import type { SortBuffers, SortHolder } from './sort-buffers.js';
 
 /**
  * Server-side sorting (RFC 2891) across forests: each forest's stream is sorted in a buffer (all
- * buffers of a search together bounded by `limits.maxSortEntries`, and all sorts of a connection
- * and of the process by SortBuffers), and the sorted streams are merged k-way.
+ * buffers of a search together bounded by `limits.maxSortEntries`, and all sorts of a connection,
+ * of an identity and of the process by SortBuffers), and the sorted streams are merged k-way. An
+ * entry sent on leaves its buffer and gives its room back, so a paged sort parked between pages
+ * holds only what its client has yet to read.
  *
  * An entry is never ordered by a value its reader may not see: a sort key a forest hides, or a
  * value the access rules withhold from the client, makes the sort result insufficientAccessRights
@@ -23,7 +25,8 @@ export interface SortContext {
   readonly maxEntries: number;
   /** The buffers shared with the other sorted searches of the process, if bounded. */
   readonly buffers?: SortBuffers;
-  readonly connectionId: number;
+  /** The connection and identity the buffers count this search's entries against. */
+  readonly holder: SortHolder;
   /** A sort key some forest of the search hides (attributes.hide): the sort is refused. */
   readonly hiddenKey?: string;
 }
@@ -152,7 +155,7 @@ export async function* sortedMerge(
   );
 }
 
-/** Room for one sorted search's buffers: its own maxEntries, and its share of the connection's and the process's. */
+/** Room for one sorted search's buffers: its own maxEntries, and its share of the connection's, the identity's and the process's. */
 class SortBudget {
   private remaining: number;
 
@@ -166,16 +169,17 @@ class SortBudget {
 
   /** Takes room for one entry; otherwise why not (nothing taken). */
   take(): string | undefined {
-    const { maxEntries, buffers, connectionId } = this.context;
+    const { maxEntries, buffers, holder } = this.context;
     if (maxEntries > 0 && this.remaining <= 0) return `more than ${maxEntries} entries to sort (limits.maxSortEntries)`;
-    const full = buffers?.take(connectionId);
+    const full = buffers?.take(holder);
     if (full !== undefined) return `too many entries held for sorting (${full}); try again later`;
     this.remaining--;
     return undefined;
   }
 
+  /** Gives back the room of `n` entries (sent on, or let go); `maxEntries` counts the entries of the search, sent or not. */
   release(n: number): void {
-    this.context.buffers?.release(this.context.connectionId, n);
+    this.context.buffers?.release(this.context.holder, n);
   }
 }
 
@@ -188,7 +192,8 @@ async function* sortBounded(source: NamedStream, order: EntryOrder, budget: Sort
     });
   const buffer: Sorted[] = [];
   let overflow = false;
-  // Room is given back only when the generator ends: until then the buffer's entries are still held.
+  // Entries in the buffer, and the one last sent on until the merge asks for the next (it holds it
+  // until then); the rest is given back when the generator ends, however it ends.
   let held = 0;
   let count = 0;
   try {
@@ -203,8 +208,11 @@ async function* sortBounded(source: NamedStream, order: EntryOrder, budget: Sort
       if (full !== undefined) {
         budget.exceeded(full);
         overflow = true;
-        buffer.sort(order.compare);
-        yield* buffer.splice(0);
+        for (const sorted of takeSorted(buffer, order.compare)) {
+          yield sorted;
+          held--;
+          budget.release(1);
+        }
         yield item;
       } else {
         held++;
@@ -212,12 +220,25 @@ async function* sortBounded(source: NamedStream, order: EntryOrder, budget: Sort
       }
     }
     source.complete?.(count);
-    buffer.sort(order.compare);
-    yield* buffer;
+    for (const sorted of takeSorted(buffer, order.compare)) {
+      yield sorted;
+      held--;
+      budget.release(1);
+    }
   } finally {
     budget.release(held);
     void iterator.return?.()?.catch(() => undefined);
   }
+}
+
+/**
+ * The buffer's entries in order, each taken out of it as it goes, so that the buffer keeps no
+ * entry already sent on: a paged sort parked between pages holds only the entries still to send.
+ */
+function* takeSorted(buffer: Sorted[], compare: (a: Sorted, b: Sorted) => number): Generator<Sorted, void, undefined> {
+  // Stable, then reversed, so that popping gives ties in the sources' order.
+  buffer.sort(compare).reverse();
+  for (let item = buffer.pop(); item !== undefined; item = buffer.pop()) yield item;
 }
 
 /** k-way merge of sorted streams: holds one entry per stream; ties keep the sources' order. */

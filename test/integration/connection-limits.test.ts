@@ -18,6 +18,7 @@ import { fixtureForests, openAccess, startTestServer } from '../support/server.j
 import { makeTestCertificates, type TestCertificates } from '../support/tls.js';
 
 const JOHN = 'CN=John Doe,OU=Users,DC=avvid,DC=info';
+const ASHLEY = 'CN=Ashley Gonzalez,OU=Users,DC=avvid,DC=info';
 const AVVID = 'DC=avvid,DC=info';
 const OTHER_ADDRESS = '127.0.0.2';
 
@@ -351,6 +352,70 @@ describe('sort buffers of one connection', () => {
     expect(alone.code).toBe(0);
     expect(sortResult(alone)).toBe(0);
     c.close();
+  });
+});
+
+describe('sort buffers of one identity', () => {
+  let server: Server;
+
+  beforeAll(async () => {
+    // Every search reaches the sort (none is answered from the cache).
+    server = await withServer({ maxSortEntriesPerIdentity: 200, maxSortEntriesTotal: 300 }, 'cache: { enabled: false }\n');
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('paged sorted searches parked by one identity on several connections stop at its share; another identity is still served sorted', async () => {
+    const counting = await RawLdapClient.connect(server.url);
+    const count = (await counting.search(AVVID)).dns.length;
+    counting.close();
+    // Two parked sorts (each holding all but the entry sent) fit in the share of 200, a third does not;
+    // without the share, four would fill the process's 300 and leave no room for anyone else.
+    expect(count).toBeGreaterThan(70);
+    expect(count).toBeLessThanOrEqual(100);
+    const john: RawLdapClient[] = [];
+    try {
+      const firstPages: (number | undefined)[] = [];
+      for (let i = 0; i < 4; i++) {
+        const c = await RawLdapClient.connect(server.url);
+        john.push(c);
+        expect((await c.bind(JOHN, USER_PASSWORD)).code).toBe(0);
+        // The auditor's scenario: page size 1, a non-critical sort, one page read, then idle.
+        const page = await c.search(AVVID, [pagedControl(1), sortControl('cn', false)]);
+        expect(page).toMatchObject({ code: 0, dns: [expect.any(String)] });
+        expect(pagedCookie(page).length).toBeGreaterThan(0);
+        firstPages.push(sortResult(page));
+      }
+      // Past its share, John's sorts come unsorted (sortResult 11), or fail when critical (12), naming the limit.
+      expect(firstPages).toEqual([0, 0, 11, 11]);
+      const critical = await john[0].search(AVVID, [sortControl('sn', true)]);
+      expect(critical).toMatchObject({ code: 12, dns: [], message: expect.stringContaining('limits.maxSortEntriesPerIdentity: 200') });
+      // Ashley, another identity, is served sorted while John's cursors stay parked.
+      const ashley = await RawLdapClient.connect(server.url);
+      expect((await ashley.bind(ASHLEY, USER_PASSWORD)).code).toBe(0);
+      for (const key of ['sn', 'cn']) {
+        const sorted = await ashley.search(AVVID, [sortControl(key, true)]);
+        expect(sorted.code).toBe(0);
+        expect(sortResult(sorted)).toBe(0);
+        expect(sorted.dns).toHaveLength(count);
+      }
+      ashley.close();
+    } finally {
+      for (const c of john) c.close();
+    }
+    // John's connections gone, his share is free again.
+    const again = await RawLdapClient.connect(server.url);
+    expect((await again.bind(JOHN, USER_PASSWORD)).code).toBe(0);
+    let alone = await again.search(AVVID, [sortControl('sn', true)]);
+    for (let i = 0; i < 50 && alone.code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      alone = await again.search(AVVID, [sortControl('sn', true)]);
+    }
+    expect(alone.code).toBe(0);
+    expect(sortResult(alone)).toBe(0);
+    again.close();
   });
 });
 

@@ -74,11 +74,26 @@ describe('configuration', () => {
       tlsHandshakeTimeoutSeconds: 10,
       maxFilterTerms: 1000,
       maxSortEntriesPerConnection: 20_000,
+      maxSortEntriesPerIdentity: 20_000,
       maxSortEntriesTotal: 100_000,
     });
     expect(c.logging.level).toBe('info');
     expect(c.forests[0]).toMatchObject({ ldif: ['/etc/canopy/data/avvid.ldif'] });
     expect(c.tls).toBeUndefined();
+  });
+
+  it('limits.maxSortEntriesPerIdentity: a fifth of maxSortEntriesTotal unless set; more than the total names key and value', () => {
+    const limits = (yaml: string) => load(`limits: ${yaml}\n${forest}`).limits;
+    expect(limits('{ maxSortEntriesTotal: 10000 }').maxSortEntriesPerIdentity).toBe(2000);
+    expect(limits('{ maxSortEntriesTotal: 3 }').maxSortEntriesPerIdentity).toBe(1);
+    expect(limits('{ maxSortEntriesTotal: 0 }').maxSortEntriesPerIdentity).toBe(0);
+    expect(limits('{ maxSortEntriesPerIdentity: 5000, maxSortEntriesTotal: 10000 }').maxSortEntriesPerIdentity).toBe(5000);
+    expect(limits('{ maxSortEntriesPerIdentity: 10000, maxSortEntriesTotal: 10000 }').maxSortEntriesPerIdentity).toBe(10000);
+    expect(limits('{ maxSortEntriesPerIdentity: 500000, maxSortEntriesTotal: 0 }').maxSortEntriesPerIdentity).toBe(500000);
+    expect(errorsOf(`limits: { maxSortEntriesPerIdentity: 150000 }\n${forest}`)).toEqual([
+      "limits.maxSortEntriesPerIdentity: 150000 is more than limits.maxSortEntriesTotal (100000): one identity's share must leave room for others",
+    ]);
+    expect(errorsOf(`limits: { maxSortEntriesPerIdentity: -1 }\n${forest}`)).toEqual([expect.stringMatching(/^limits\.maxSortEntriesPerIdentity: -1 /)]);
   });
 
   it('substitutes ${VAR} and ${VAR:-default} from the environment', () => {

@@ -117,12 +117,12 @@ describe('what a sort may hold and read', () => {
   const ctx = (connectionId: number, trailer = new SearchTrailer()): SearchContext => searchCtx({ connectionId, trailer });
 
   it('sorted searches share the bounds of their connection and of the process, and give their room back when done', async () => {
-    const buffers = new SortBuffers(6, 8);
+    const buffers = new SortBuffers({ perConnection: 6, perIdentity: 0, processWide: 8 });
     const router = new ForestRouter([a, b], { ...options, sortBuffers: buffers });
     // Holding: a sorted search of connection 1 whose client has read one entry of five.
     const holding = router.search(search(byName, true), ctx(1))[Symbol.asyncIterator]();
     expect((await holding.next()).done).toBe(false);
-    expect(buffers.held).toBe(5);
+    expect(buffers.held()).toBe(5);
     const onConnection = (id: number, required: boolean, trailer?: SearchTrailer) => {
       const out: string[] = [];
       return (async () => {
@@ -142,15 +142,70 @@ describe('what a sort may hold and read', () => {
     const trailer = new SearchTrailer();
     expect((await onConnection(2, false, trailer)).sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
     expect(trailer.sortResult).toBe(ResultCode.adminLimitExceeded);
-    expect(buffers.held).toBe(5);
+    expect(buffers.held()).toBe(5);
     while (!(await holding.next()).done);
-    expect(buffers.held).toBe(0);
+    expect(buffers.held()).toBe(0);
     expect(await onConnection(2, true)).toEqual(['a2', 'b2', 'a1', 'b1', 'a3']);
     // An abandoned sort gives its room back too.
     const abandoned = router.search(search(byName, true), ctx(3))[Symbol.asyncIterator]();
     await abandoned.next();
     await abandoned.return?.();
-    expect(buffers.held).toBe(0);
+    expect(buffers.held()).toBe(0);
+  });
+
+  it('an entry sent on gives its room back: a paged sort parked between pages holds only what its client has yet to read', async () => {
+    const buffers = new SortBuffers({ perConnection: 0, perIdentity: 0, processWide: 0 });
+    const router = new ForestRouter([a, b], { ...options, sortBuffers: buffers });
+    const reading = router.search(search(byName, true), ctx(1))[Symbol.asyncIterator]();
+    const seen: string[] = [];
+    const held: number[] = [];
+    for (let next = await reading.next(); !next.done; next = await reading.next()) {
+      seen.push(String(next.value.get('cn')!.values[0]));
+      held.push(buffers.held());
+    }
+    // Each entry counts until the client asks for the next one (the merge holds it until then).
+    expect(seen).toEqual(['a2', 'b2', 'a1', 'b1', 'a3']);
+    expect(held).toEqual([5, 4, 3, 2, 1]);
+    expect(buffers.held()).toBe(0);
+    // Beyond the search's own maxSortEntries, the entries sorted so far go out first, each given back as sent.
+    const small = new ForestRouter([a, b], { ...options, maxSortEntries: 2, sortBuffers: buffers });
+    const over = small.search(search(byName), ctx(1))[Symbol.asyncIterator]();
+    await over.next();
+    const during = buffers.held();
+    while (!(await over.next()).done);
+    expect(during).toBeLessThanOrEqual(2);
+    expect(buffers.held()).toBe(0);
+  });
+
+  it("one identity's share: refused past it on any of its connections, while another identity is served sorted", async () => {
+    const buffers = new SortBuffers({ perConnection: 0, perIdentity: 6, processWide: 0 });
+    const router = new ForestRouter([a, b], { ...options, sortBuffers: buffers });
+    const as = (dn: string, connectionId: number, trailer = new SearchTrailer()): SearchContext =>
+      searchCtx({ connectionId, trailer, identity: { kind: 'account', dn: Dn.parse(dn) } });
+    const sorted = async (required: boolean, context: SearchContext): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const e of router.search(search(byName, required), context)) out.push(String(e.get('cn')!.values[0]));
+      return out;
+    };
+    // Identity A parks a sort on connection 1, its client having read one entry of five.
+    const parked = router.search(search(byName, true), as('cn=A,dc=corp,dc=example', 1))[Symbol.asyncIterator]();
+    await parked.next();
+    expect(buffers.held('cn=a,dc=corp,dc=example')).toBe(5);
+    // A's next sort, on another connection (and however its DN is spelled), is past the share.
+    await expect(sorted(true, as('CN=a, DC=corp, DC=example', 2))).rejects.toMatchObject({
+      code: ResultCode.adminLimitExceeded,
+      message: expect.stringContaining('limits.maxSortEntriesPerIdentity: 6'),
+    });
+    const trailer = new SearchTrailer();
+    expect((await sorted(false, as('cn=A,dc=corp,dc=example', 3, trailer))).sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
+    expect(trailer.sortResult).toBe(ResultCode.adminLimitExceeded);
+    // Identity B is served sorted meanwhile, and so is an anonymous client.
+    expect(await sorted(true, as('cn=B,dc=corp,dc=example', 4))).toEqual(['a2', 'b2', 'a1', 'b1', 'a3']);
+    expect(await sorted(true, ctx(5))).toEqual(['a2', 'b2', 'a1', 'b1', 'a3']);
+    expect(buffers.held()).toBe(5);
+    await parked.return?.();
+    expect(buffers.held()).toBe(0);
+    expect(await sorted(true, as('cn=A,dc=corp,dc=example', 2))).toEqual(['a2', 'b2', 'a1', 'b1', 'a3']);
   });
 
   it('a key a forest hides: sortResult 50 (an error when required), whichever forest of the search hides it', async () => {

@@ -1,6 +1,7 @@
 import { Attribute, Change, PasswordPolicyControl, type Control } from 'ldapts';
 import type { LdapForestConfig } from '../../config/schema.js';
 import {
+  holderOf,
   type Directory,
   type Modification,
   type ModifyDnRequest,
@@ -619,11 +620,6 @@ function notePolicy(controls: readonly Control[], ctx: OperationContext): void {
   };
 }
 
-/**
- * Whose paged searches a forest counts against the per-identity cap: one key per canonical DN or
- * login; anonymous clients one per address (all of them as one, one anonymous client would hold
- * every other's share), or per connection where no address is known.
- */
 /** A search's time limit upstream, in seconds: the client's, and never past Canopy's own wait for an answer. */
 function upstreamTimeLimit(clientSeconds: number, operationMs: number): number {
   const ours = Math.max(1, Math.ceil(operationMs / 1000));
@@ -635,15 +631,6 @@ const ANONYMOUS_SEARCHER = 'anonymous';
 /** A client that did not bind (Canopy's own lookups, for logins and the like, carry no identity). */
 function isAnonymous(ctx: OperationContext): boolean {
   return ctx.identity?.kind === 'anonymous';
-}
-
-function holderOf(ctx: OperationContext): string {
-  const { identity } = ctx;
-  if (identity && identity.kind !== 'anonymous') {
-    if (identity.dn) return identity.dn.key;
-    if (identity.kind === 'user') return `${identity.forest}\\${identity.login.toLowerCase()}`;
-  }
-  return ctx.clientAddress === undefined ? `anonymous (connection ${ctx.connectionId})` : `anonymous from ${ctx.clientAddress}`;
 }
 
 function ldaptsAttribute(type: string, values: readonly AttributeValue[]): Attribute {
