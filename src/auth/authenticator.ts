@@ -12,18 +12,19 @@ import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { bindRefusal } from './bind-diagnostics.js';
 import { bindFailureReason } from './bind-failure-reason.js';
-import { BindThrottle, type Throttle, type ThrottledAttempt } from './bind-throttle.js';
+import { BindThrottle, type Throttle } from './bind-throttle.js';
 import type { ForestLogins } from './forest-logins.js';
 import type { LocalAccounts } from './local-accounts.js';
-import { parseLoginName, type LoginAccount, type LoginName } from './login-name.js';
+import { parseLoginName, spellingKey, type LoginAccount, type LoginName } from './login-name.js';
 import { SubjectMapping } from './subject-mapping.js';
 
 /**
  * Canopy's simple binds: the TLS requirement, then the account the name resolves to (a local
  * account by DN, or a forest entry by virtual DN, UPN, down-level or bare name), the throttle's
- * permission to check it, and the check. Every credential failure reaches the client as the same
- * invalidCredentials, so it cannot tell an unknown user from a wrong password (an account's state,
- * locked or expired, only as `security.bindDiagnostics` allows); outages keep their
+ * permission to check it, and the check. Every credential failure, a throttled bind's included,
+ * reaches the client as the same invalidCredentials after the same delay, so it cannot tell an
+ * unknown user from a wrong password (an account's state, locked or expired, only as
+ * `security.bindDiagnostics` allows); outages keep their
  * own codes, with a message that names no server (the log has the details). The old password of
  * a password change, and the account a SASL EXTERNAL certificate maps to, go through the same
  * check and throttle.
@@ -109,8 +110,10 @@ export class CanopyAuthenticator implements Authenticator {
   /**
    * The account `login` names, the throttle's permission to check it, and the check (`prove`).
    * Credential failures are counted (metric, throttle), delayed as the throttle says, and answered
-   * with `refusal`; outages keep their own codes. With `forChange`, a forest's refusal that a
-   * password change ends (`changeFixes`) proves the old password: `mustChange`.
+   * with `refusal`; a bind the throttle refuses unchecked is delayed and answered as a wrong
+   * password (only the log and the metric say it was throttled: the refusal happens only to names
+   * that resolved to an account); outages keep their own codes. With `forChange`, a forest's
+   * refusal that a password change ends (`changeFixes`) proves the old password: `mustChange`.
    */
   private async check(
     login: LoginName,
@@ -135,15 +138,13 @@ export class CanopyAuthenticator implements Authenticator {
       throw this.outage(err, name, '');
     }
     const forest = account.forest ?? '';
-    let attempt: ThrottledAttempt;
-    try {
-      attempt = await this.throttle.attempt(request.peer, account.key, request.signal);
-    } catch (err) {
-      if (err instanceof LdapError) {
-        metrics.bindsThrottled.inc();
-        metrics.bindsFailed.inc({ forest, reason: 'throttled' });
-      }
-      throw err;
+    const { granted: attempt, refused } = await this.throttle.attempt(request.peer, { account: account.key, spelling: spellingKey(login) }, request.signal);
+    if (refused) {
+      metrics.bindsThrottled.inc();
+      metrics.bindsFailed.inc({ forest, reason: 'throttled' });
+      this.logger.info({ peer: request.peer, login: name, retryInSeconds: refused.retryInSeconds }, 'bind refused unchecked: too many failed binds');
+      if (refused.delayMs > 0) await sleep(refused.delayMs, undefined, { signal: request.signal });
+      throw how.refusal(WRONG_PASSWORD, account);
     }
     let identity: Identity;
     try {
@@ -191,6 +192,9 @@ export class CanopyAuthenticator implements Authenticator {
     return new LdapError(err.code, message);
   }
 }
+
+/** What a throttled bind is answered as: a wrong password (AD's 52e, which no diagnostics disclose). */
+const WRONG_PASSWORD = new LdapError(ResultCode.invalidCredentials, adLogonMessage(AdLogonReason.wrongPassword));
 
 /** The identity a login proved; `check` returns mustChange only for a password change. */
 function identityOf(proof: PasswordProof): Identity {

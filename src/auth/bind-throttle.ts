@@ -1,7 +1,5 @@
 import { hash } from 'node:crypto';
 import type { SecurityConfig } from '../config/auth-schema.js';
-import { LdapError } from '../core/ldap-error.js';
-import { ResultCode } from '../core/result-codes.js';
 
 export type ThrottleSettings = SecurityConfig['throttle'];
 
@@ -13,9 +11,21 @@ interface AccountWindow {
   readonly waiters: Set<() => void>;
 }
 
-interface AddressWindow {
+/** A login name's (as spelled) or an address's window: failures so far, from the first. */
+interface CountWindow {
   start: number;
   failures: number;
+}
+
+/**
+ * What a bind is counted under: `account`, the account the name resolved to (the same for every
+ * spelling of it), which bears the refusal limit; `spelling`, the name as the client spelled it
+ * (normalised, `spellingKey`), which decides the slow-down, so that no delay depends on whether
+ * the name resolved.
+ */
+export interface BindKeys {
+  readonly account: string;
+  readonly spelling: string;
 }
 
 /** What the authenticator reports about an attempt it was allowed to check. */
@@ -32,11 +42,25 @@ export interface BindAttempt {
 export type FailureOutcome = ReturnType<BindAttempt['failed']>;
 
 /**
+ * A bind refused unchecked: it counts as a failure of its spelling and address and waits
+ * `delayMs`, what a failure of that spelling would wait, before it is answered as a failure is.
+ * `retryInSeconds` (when the account's window ends) is for the log only: a client told it would
+ * learn that the name resolved to an account.
+ */
+export interface ThrottleRefusal {
+  readonly delayMs: number;
+  readonly retryInSeconds: number;
+}
+
+/** A reservation: an attempt to check, or a refusal. */
+export type Reservation<A> = { readonly granted: A; readonly refused?: undefined } | { readonly granted?: undefined; readonly refused: ThrottleRefusal };
+
+/**
  * Where the authenticator reserves its attempts: a BindThrottle in this process, or, with workers
  * (serve.workers), the primary's, asked over IPC, whose report of a failure arrives later.
  */
 export interface Throttle {
-  attempt(address: string, account: string, signal: AbortSignal): Promise<ThrottledAttempt>;
+  attempt(address: string, keys: BindKeys, signal: AbortSignal): Promise<Reservation<ThrottledAttempt>>;
 }
 
 export interface ThrottledAttempt extends Omit<BindAttempt, 'failed'> {
@@ -53,20 +77,29 @@ const SWEEP_AT = 10_000;
 export const MAX_WINDOWS = 100_000;
 
 /**
- * Failed binds counted per account (whatever name spelled it) and per source address, in fixed
- * windows. An attempt takes its place in the account's count BEFORE its password is checked, so
- * binds in parallel or pipelined cannot check more passwords than the limit: past it, a bind waits
- * for an attempt in progress to end, and once the failures reach the limit, binds are refused
- * unchecked until the window passes (the same answer whether the password was right or not).
+ * Failed binds counted per account (whatever name spelled it), per login name as spelled, and per
+ * source address, in fixed windows. An attempt takes its place in the account's count BEFORE its
+ * password is checked, so binds in parallel or pipelined cannot check more passwords than the
+ * limit: past it, a bind waits for an attempt in progress to end, and once the failures reach the
+ * limit, binds are refused unchecked until the window passes (the same answer whether the password
+ * was right or not).
  *
- * After `slowAfter` failures of an account its failed binds are answered only after `delayMs`.
+ * A failed bind is answered only after `delayMs` once its spelling has failed more than
+ * `slowAfter` times, or its address is past its maximum. The delay is never decided by the
+ * account: a name that resolves to nothing is counted under its spelling, so an account's count
+ * shared across spellings would slow `DOMAIN\name` after failures of `name@suffix` only when
+ * the name exists. For the same reason a refusal is no distinct answer: it counts as a failure of
+ * its spelling and address, and waits what that failure would wait (the authenticator answers it
+ * as a wrong password).
+ *
  * An address past its own maximum (every login of a search-then-bind application comes from the
  * application's address) does not lock names out: only accounts that have already failed
  * `slowAfter` times (at least once) are refused from it, and its failed binds are slowed; an
  * account without failures is still checked. Successful binds are never slowed.
  */
 export class BindThrottle implements Throttle {
-  private readonly addresses = new Map<string, AddressWindow>();
+  private readonly addresses = new Map<string, CountWindow>();
+  private readonly spellings = new Map<string, CountWindow>();
   private readonly accounts = new Map<string, AccountWindow>();
   private sweepAt = SWEEP_AT;
 
@@ -76,20 +109,21 @@ export class BindThrottle implements Throttle {
   ) {}
 
   /**
-   * Reserves an attempt at `account` from `address`; waits while the attempts in progress would
-   * reach the limit; rejects with invalidCredentials when the account is refused, or with the
-   * signal's reason when the bind is given up while waiting.
+   * Reserves an attempt at `keys.account` from `address`; waits while the attempts in progress
+   * would reach the limit; answers a refusal (counted as a failure of the spelling) when the
+   * account is refused, and rejects with the signal's reason when the bind is given up while waiting.
    */
-  async attempt(address: string, account: string, signal: AbortSignal): Promise<BindAttempt> {
-    const key = boundedKey(account);
+  async attempt(address: string, keys: BindKeys, signal: AbortSignal): Promise<Reservation<BindAttempt>> {
+    const key = boundedKey(keys.account);
+    const spelling = boundedKey(keys.spelling);
     for (;;) {
       signal.throwIfAborted();
       const w = this.account(key);
       const limit = this.limitFrom(address);
-      if (w.failures >= limit) throw this.refusal(w, address);
+      if (w.failures >= limit) return { refused: this.refusal(w, spelling, address) };
       if (w.failures + w.pending < limit) {
         w.pending++;
-        return this.reserved(w, key, address);
+        return { granted: this.reserved(w, key, spelling, address) };
       }
       await turn(w, signal);
     }
@@ -98,12 +132,12 @@ export class BindThrottle implements Throttle {
   /** The per-account limit for binds from `address`: lower once the address is past its own maximum. */
   private limitFrom(address: string): number {
     const { maxFailuresPerAccount, maxFailuresPerAddress, slowAfter } = this.settings;
-    const a = this.address(address);
+    const a = this.window(this.addresses, address);
     if (!a || a.failures < maxFailuresPerAddress) return maxFailuresPerAccount;
     return Math.min(maxFailuresPerAccount, Math.max(1, slowAfter));
   }
 
-  private reserved(w: AccountWindow, key: string, address: string): BindAttempt {
+  private reserved(w: AccountWindow, key: string, spelling: string, address: string): BindAttempt {
     let settled = false;
     const settle = (): void => {
       if (settled) throw new Error('a bind attempt was settled twice');
@@ -115,28 +149,42 @@ export class BindThrottle implements Throttle {
     return {
       succeeded: () => {
         w.failures = 0;
+        this.spellings.delete(spelling);
         settle();
       },
       failed: () => {
         if (w.failures === 0) w.start = this.now(); // the window opens with the first failure
         w.failures++;
         settle();
-        const a = this.countAddress(address);
-        const slowed = w.failures > this.settings.slowAfter || a.failures >= this.settings.maxFailuresPerAddress;
-        return { delayMs: slowed ? this.settings.delayMs : 0, limitReached: w.failures >= this.limitFrom(address) };
+        return { delayMs: this.failedDelay(spelling, address), limitReached: w.failures >= this.limitFrom(address) };
       },
       undecided: settle,
     };
   }
 
-  private refusal(w: AccountWindow, address: string): LdapError {
+  /**
+   * A failure of `spelling` from `address`, counted in both: how long its answer waits. By the
+   * spelling, never the account, so that the delay is the same whether the name resolved or not.
+   */
+  private failedDelay(spelling: string, address: string): number {
+    const s = this.count(this.spellings, spelling);
+    const a = this.count(this.addresses, address);
+    const slowed = s.failures > this.settings.slowAfter || a.failures >= this.settings.maxFailuresPerAddress;
+    return slowed ? this.settings.delayMs : 0;
+  }
+
+  /**
+   * A bind refused unchecked: counted and delayed as a failure of its spelling (a client must not
+   * tell a refusal from a wrong password, or it would learn that the name is an account's).
+   */
+  private refusal(w: AccountWindow, spelling: string, address: string): ThrottleRefusal {
     const ms = this.settings.windowSeconds * 1000;
     const accountEnds = w.start + ms;
     // Below the account's own maximum, the refusal ends with either window.
-    const a = this.address(address);
+    const a = this.window(this.addresses, address);
     const until = w.failures >= this.settings.maxFailuresPerAccount || !a ? accountEnds : Math.min(accountEnds, a.start + ms);
-    const seconds = Math.max(1, Math.ceil((until - this.now()) / 1000));
-    return new LdapError(ResultCode.invalidCredentials, `too many failed binds: try again in ${seconds} s`);
+    const retryInSeconds = Math.max(1, Math.ceil((until - this.now()) / 1000));
+    return { delayMs: this.failedDelay(spelling, address), retryInSeconds };
   }
 
   /** The account's current window, a fresh one when it had none or it has passed. */
@@ -153,24 +201,26 @@ export class BindThrottle implements Throttle {
     return fresh;
   }
 
-  private address(address: string): AddressWindow | undefined {
-    const a = this.addresses.get(address);
-    if (a && this.expired(a.start)) {
-      this.addresses.delete(address);
+  /** The current window of `key` in `windows` (addresses or spellings), undefined when it had none or it has passed. */
+  private window(windows: Map<string, CountWindow>, key: string): CountWindow | undefined {
+    const w = windows.get(key);
+    if (w && this.expired(w.start)) {
+      windows.delete(key);
       return undefined;
     }
-    return a;
+    return w;
   }
 
-  private countAddress(address: string): AddressWindow {
-    const a = this.address(address);
-    if (a) {
-      a.failures++;
-      return a;
+  /** One more failure of `key` in `windows`: its window, opened by this failure when it had none. */
+  private count(windows: Map<string, CountWindow>, key: string): CountWindow {
+    const w = this.window(windows, key);
+    if (w) {
+      w.failures++;
+      return w;
     }
     this.makeRoom();
     const fresh = { start: this.now(), failures: 1 };
-    this.addresses.set(address, fresh);
+    windows.set(key, fresh);
     return fresh;
   }
 
@@ -184,9 +234,9 @@ export class BindThrottle implements Throttle {
    * window goes (a Map iterates in insertion order).
    */
   private makeRoom(): void {
-    if (this.accounts.size + this.addresses.size >= this.sweepAt) {
+    if (this.windowCount() >= this.sweepAt) {
       this.sweep();
-      this.sweepAt = Math.max(SWEEP_AT, 2 * (this.accounts.size + this.addresses.size));
+      this.sweepAt = Math.max(SWEEP_AT, 2 * this.windowCount());
     }
     if (this.accounts.size >= MAX_WINDOWS) {
       for (const [k, w] of this.accounts) {
@@ -196,17 +246,21 @@ export class BindThrottle implements Throttle {
         }
       }
     }
-    if (this.addresses.size >= MAX_WINDOWS) this.addresses.delete(this.addresses.keys().next().value!);
+    for (const windows of [this.addresses, this.spellings]) if (windows.size >= MAX_WINDOWS) windows.delete(windows.keys().next().value!);
+  }
+
+  private windowCount(): number {
+    return this.accounts.size + this.addresses.size + this.spellings.size;
   }
 
   private sweep(): void {
     for (const [k, w] of this.accounts) if (w.pending === 0 && w.waiters.size === 0 && (w.failures === 0 || this.expired(w.start))) this.accounts.delete(k);
-    for (const k of [...this.addresses.keys()]) this.address(k);
+    for (const windows of [this.addresses, this.spellings]) for (const k of [...windows.keys()]) this.window(windows, k);
   }
 
   /** Windows held, for tests of the bound. */
-  get size(): { readonly accounts: number; readonly addresses: number } {
-    return { accounts: this.accounts.size, addresses: this.addresses.size };
+  get size(): { readonly accounts: number; readonly addresses: number; readonly spellings: number } {
+    return { accounts: this.accounts.size, addresses: this.addresses.size, spellings: this.spellings.size };
   }
 }
 
@@ -227,7 +281,7 @@ function turn(w: AccountWindow, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Account keys hold names as clients sent them (up to a message's size): counted under a digest. */
+/** Account and spelling keys hold names as clients sent them (up to a message's size): counted under a digest. */
 function boundedKey(key: string): string {
   // crypto.hash: the one-shot digest, without createHash's object per call (one per bind here).
   return key.length <= 64 ? key : `#${hash('sha256', key, 'base64')}`;

@@ -1,6 +1,14 @@
-import { LdapError } from '../core/ldap-error.js';
-import { ResultCode } from '../core/result-codes.js';
-import { BindThrottle, type BindAttempt, type FailureOutcome, type Throttle, type ThrottledAttempt, type ThrottleSettings } from './bind-throttle.js';
+import {
+  BindThrottle,
+  type BindAttempt,
+  type BindKeys,
+  type FailureOutcome,
+  type Reservation,
+  type Throttle,
+  type ThrottledAttempt,
+  type ThrottleRefusal,
+  type ThrottleSettings,
+} from './bind-throttle.js';
 
 /**
  * The failed-bind throttle shared by the workers of serve.workers: the primary holds the one
@@ -11,7 +19,7 @@ import { BindThrottle, type BindAttempt, type FailureOutcome, type Throttle, typ
 
 /** From a worker to the primary. */
 export type ThrottleRequest =
-  | { readonly canopy: 'throttle-attempt'; readonly id: number; readonly address: string; readonly account: string }
+  | ({ readonly canopy: 'throttle-attempt'; readonly id: number; readonly address: string } & BindKeys)
   /** The bind was given up while waiting for its turn. */
   | { readonly canopy: 'throttle-abort'; readonly id: number }
   | { readonly canopy: 'throttle-settle'; readonly id: number; readonly outcome: 'succeeded' | 'failed' | 'undecided' };
@@ -19,20 +27,21 @@ export type ThrottleRequest =
 /** From the primary to a worker. */
 export type ThrottleAnswer =
   | { readonly canopy: 'throttle-granted'; readonly id: number }
-  | { readonly canopy: 'throttle-refused'; readonly id: number; readonly message: string }
+  /** Refused unchecked: the worker waits `delayMs` and answers as for a wrong password. */
+  | ({ readonly canopy: 'throttle-refused'; readonly id: number } & ThrottleRefusal)
   | ({ readonly canopy: 'throttle-failed'; readonly id: number } & FailureOutcome);
 
 /** The worker's side: a Throttle whose counts live in the primary. */
 export class ThrottleClient implements Throttle {
   private next = 0;
   /** Reservations waiting for the primary's answer. */
-  private readonly waiting = new Map<number, { resolve(a: ThrottledAttempt): void; reject(e: Error): void }>();
+  private readonly waiting = new Map<number, { resolve(r: Reservation<ThrottledAttempt>): void; reject(e: Error): void }>();
   /** Failures reported, waiting for the delay the primary sets. */
   private readonly failures = new Map<number, (o: FailureOutcome) => void>();
 
   constructor(private readonly send: (message: ThrottleRequest) => void) {}
 
-  attempt(address: string, account: string, signal: AbortSignal): Promise<ThrottledAttempt> {
+  attempt(address: string, keys: BindKeys, signal: AbortSignal): Promise<Reservation<ThrottledAttempt>> {
     signal.throwIfAborted();
     const id = this.next++;
     return new Promise((resolve, reject) => {
@@ -53,7 +62,7 @@ export class ThrottleClient implements Throttle {
           reject(e);
         },
       });
-      this.send({ canopy: 'throttle-attempt', id, address, account });
+      this.send({ canopy: 'throttle-attempt', id, address, account: keys.account, spelling: keys.spelling });
     });
   }
 
@@ -66,17 +75,19 @@ export class ThrottleClient implements Throttle {
     }
     const waiter = this.waiting.get(id);
     this.waiting.delete(id);
-    if (message.canopy === 'throttle-refused') return waiter?.reject(new LdapError(ResultCode.invalidCredentials, message.message));
+    if (message.canopy === 'throttle-refused') return waiter?.resolve({ refused: { delayMs: message.delayMs, retryInSeconds: message.retryInSeconds } });
     // Granted after the bind was given up (the answers crossed): the reservation is handed back.
     if (!waiter) return this.send({ canopy: 'throttle-settle', id, outcome: 'undecided' });
     waiter.resolve({
-      succeeded: () => this.send({ canopy: 'throttle-settle', id, outcome: 'succeeded' }),
-      undecided: () => this.send({ canopy: 'throttle-settle', id, outcome: 'undecided' }),
-      failed: () =>
-        new Promise<FailureOutcome>((resolve) => {
-          this.failures.set(id, resolve);
-          this.send({ canopy: 'throttle-settle', id, outcome: 'failed' });
-        }),
+      granted: {
+        succeeded: () => this.send({ canopy: 'throttle-settle', id, outcome: 'succeeded' }),
+        undecided: () => this.send({ canopy: 'throttle-settle', id, outcome: 'undecided' }),
+        failed: () =>
+          new Promise<FailureOutcome>((resolve) => {
+            this.failures.set(id, resolve);
+            this.send({ canopy: 'throttle-settle', id, outcome: 'failed' });
+          }),
+      },
     });
   }
 }
@@ -115,15 +126,18 @@ export class ThrottleHost {
       case 'throttle-attempt': {
         const entry: { readonly abort: AbortController; attempt?: BindAttempt } = { abort: new AbortController() };
         mine.set(id, entry);
-        this.throttle.attempt(message.address, message.account, entry.abort.signal).then(
-          (attempt) => {
-            entry.attempt = attempt;
+        this.throttle.attempt(message.address, { account: message.account, spelling: message.spelling }, entry.abort.signal).then(
+          ({ granted, refused }) => {
+            if (refused) {
+              mine.delete(id);
+              this.send(worker, { canopy: 'throttle-refused', id, ...refused });
+              return;
+            }
+            entry.attempt = granted;
             this.send(worker, { canopy: 'throttle-granted', id });
           },
-          (err: unknown) => {
-            mine.delete(id);
-            if (err instanceof LdapError) this.send(worker, { canopy: 'throttle-refused', id, message: err.message });
-          },
+          // Given up while waiting (the worker's abort, or the worker ended): nothing to answer.
+          () => mine.delete(id),
         );
         break;
       }

@@ -1,6 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { BindThrottle, MAX_WINDOWS } from '../../src/auth/bind-throttle.js';
+import { BindThrottle, MAX_WINDOWS, type BindAttempt, type BindKeys, type Reservation } from '../../src/auth/bind-throttle.js';
 import { bindFailureReason } from '../../src/auth/bind-failure-reason.js';
 import { ForestLogins, type LoginForest } from '../../src/auth/forest-logins.js';
 import { LocalAccounts } from '../../src/auth/local-accounts.js';
@@ -73,6 +73,14 @@ describe('LocalAccounts', () => {
 describe('BindThrottle', () => {
   const settings = { windowSeconds: 60, slowAfter: 2, delayMs: 500, maxFailuresPerAccount: 3, maxFailuresPerAddress: 5 };
   const signal = new AbortController().signal;
+  /** A name that resolves to an account (`account`), spelled `spelling`; a name that resolves to nothing is keyed by its spelling alone. */
+  const keys = (account: string, spelling: string = account): BindKeys => ({ account, spelling });
+  /** The attempt a reservation grants (the test fails if it was refused). */
+  const granted = async (r: Promise<Reservation<BindAttempt>>): Promise<BindAttempt> => {
+    const { granted: attempt, refused } = await r;
+    if (!attempt) throw new Error(`refused: ${JSON.stringify(refused)}`);
+    return attempt;
+  };
   /** Settles as soon as it can: what is still pending afterwards is waiting for a turn. */
   const track = <T>(p: Promise<T>) => {
     const t = { value: undefined as T | undefined, error: undefined as { code?: number; message: string } | undefined };
@@ -84,48 +92,50 @@ describe('BindThrottle', () => {
   };
   const tick = () => new Promise((r) => setTimeout(r, 0));
 
-  it('counts an attempt before it is checked: concurrent binds beyond the limit wait, then are refused unchecked', async () => {
+  it('counts an attempt before it is checked: concurrent binds beyond the limit wait, then are refused unchecked, each counted and slowed as a failure of its spelling', async () => {
     const t = new BindThrottle(settings, () => 0);
-    const attempts = Array.from({ length: 6 }, () => track(t.attempt('a', 'x', signal)));
+    const attempts = Array.from({ length: 6 }, () => track(t.attempt('a', keys('x'), signal)));
     await tick();
-    expect(attempts.map((a) => a.value !== undefined)).toEqual([true, true, true, false, false, false]);
-    expect(attempts.slice(0, 3).map((a) => a.value!.failed().delayMs)).toEqual([0, 0, 500]);
+    expect(attempts.map((a) => a.value?.granted !== undefined)).toEqual([true, true, true, false, false, false]);
+    expect(attempts.slice(0, 3).map((a) => a.value!.granted!.failed().delayMs)).toEqual([0, 0, 500]);
     await tick();
-    for (const a of attempts.slice(3)) expect(a.error).toMatchObject({ code: 49, message: 'too many failed binds: try again in 60 s' });
-    await expect(t.attempt('b', 'x', signal)).rejects.toMatchObject({ code: 49 }); // from any address
-    expect((await t.attempt('a', 'y', signal)).failed()).toEqual({ delayMs: 0, limitReached: false }); // another account
+    for (const a of attempts.slice(3)) expect(a.value).toEqual({ refused: { delayMs: 500, retryInSeconds: 60 } });
+    expect(await t.attempt('b', keys('x'), signal)).toMatchObject({ refused: { delayMs: 500 } }); // from any address
+    // Another account, from an address not past its maximum (this one is now, refusals counted).
+    expect((await granted(t.attempt('c', keys('y'), signal))).failed()).toEqual({ delayMs: 0, limitReached: false });
   });
 
   it('holds a bounded number of windows however many fresh names and addresses fail within one window', async () => {
     const t = new BindThrottle({ ...settings, maxFailuresPerAddress: 1_000_000 }, () => 0);
-    const victim = await t.attempt('a', 'victim', signal);
+    const victim = await granted(t.attempt('a', keys('victim'), signal));
     victim.failed();
-    for (let i = 0; i < MAX_WINDOWS + 5_000; i++) (await t.attempt(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, `fresh-${i}`, signal)).failed();
+    for (let i = 0; i < MAX_WINDOWS + 5_000; i++) (await granted(t.attempt(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, keys(`fresh-${i}`, `spelled-${i}`), signal))).failed();
     expect(t.size.accounts).toBeLessThanOrEqual(MAX_WINDOWS);
     expect(t.size.addresses).toBeLessThanOrEqual(MAX_WINDOWS);
+    expect(t.size.spellings).toBeLessThanOrEqual(MAX_WINDOWS);
   });
 
   it('lets a waiting bind go on when an attempt succeeds (clearing the failures) or checked nothing', async () => {
     const t = new BindThrottle(settings, () => 0);
-    const [first, second] = [await t.attempt('a', 'x', signal), await t.attempt('a', 'x', signal)];
-    (await t.attempt('a', 'x', signal)).failed();
-    const waiting = track(t.attempt('a', 'x', signal));
+    const [first, second] = [await granted(t.attempt('a', keys('x'), signal)), await granted(t.attempt('a', keys('x'), signal))];
+    (await granted(t.attempt('a', keys('x'), signal))).failed();
+    const waiting = track(t.attempt('a', keys('x'), signal));
     await tick();
     expect(waiting.value).toBeUndefined();
     first.undecided();
     await tick();
-    expect(waiting.value).toBeDefined();
+    expect(waiting.value?.granted).toBeDefined();
     second.succeeded();
-    waiting.value!.failed();
-    for (let i = 0; i < 2; i++) (await t.attempt('a', 'x', signal)).failed();
-    await expect(t.attempt('a', 'x', signal)).rejects.toMatchObject({ code: 49 });
+    waiting.value!.granted!.failed();
+    for (let i = 0; i < 2; i++) (await granted(t.attempt('a', keys('x'), signal))).failed();
+    expect((await t.attempt('a', keys('x'), signal)).refused).toBeDefined();
   });
 
   it('gives a waiting bind up when its operation is abandoned', async () => {
     const t = new BindThrottle(settings, () => 0);
-    for (let i = 0; i < 3; i++) await t.attempt('a', 'x', signal);
+    for (let i = 0; i < 3; i++) await t.attempt('a', keys('x'), signal);
     const abandon = new AbortController();
-    const waiting = track(t.attempt('a', 'x', abandon.signal));
+    const waiting = track(t.attempt('a', keys('x'), abandon.signal));
     abandon.abort(new Error('abandoned'));
     await tick();
     expect(waiting.error?.message).toBe('abandoned');
@@ -134,22 +144,72 @@ describe('BindThrottle', () => {
   it('refuses an account until its window passes', async () => {
     let now = 0;
     const t = new BindThrottle(settings, () => now);
-    for (let i = 0; i < 3; i++) (await t.attempt('a', 'x', signal)).failed();
+    for (let i = 0; i < 3; i++) (await granted(t.attempt('a', keys('x'), signal))).failed();
     now = 59_500;
-    await expect(t.attempt('a', 'x', signal)).rejects.toMatchObject({ message: 'too many failed binds: try again in 1 s' });
+    expect((await t.attempt('a', keys('x'), signal)).refused).toMatchObject({ retryInSeconds: 1 });
     now = 60_000;
-    expect((await t.attempt('a', 'x', signal)).failed().delayMs).toBe(0);
+    expect((await granted(t.attempt('a', keys('x'), signal))).failed().delayMs).toBe(0);
   });
 
   it('an address past its maximum never refuses an account without failures; failed ones get fewer tries, slowly', async () => {
     const t = new BindThrottle(settings, () => 0);
-    for (const name of ['p', 'q', 'r', 's', 't']) (await t.attempt('a', name, signal)).failed();
+    for (const name of ['p', 'q', 'r', 's', 't']) (await granted(t.attempt('a', keys(name), signal))).failed();
     // p has one failure (below slowAfter = 2): still checked, its failure slowed, then refused from this address only.
-    expect((await t.attempt('a', 'p', signal)).failed()).toEqual({ delayMs: 500, limitReached: true });
-    await expect(t.attempt('a', 'p', signal)).rejects.toMatchObject({ code: 49 });
-    (await t.attempt('b', 'p', signal)).succeeded();
+    expect((await granted(t.attempt('a', keys('p'), signal))).failed()).toEqual({ delayMs: 500, limitReached: true });
+    expect((await t.attempt('a', keys('p'), signal)).refused).toMatchObject({ delayMs: 500 });
+    (await granted(t.attempt('b', keys('p'), signal))).succeeded();
     // A clean account, as often as it likes, and its success is never slowed or refused.
-    for (let i = 0; i < 20; i++) (await t.attempt('a', 'sync', signal)).succeeded();
+    for (let i = 0; i < 20; i++) (await granted(t.attempt('a', keys('sync'), signal))).succeeded();
+  });
+
+  it('slows by the name as spelled: failures of one spelling do not slow another spelling of the same account', async () => {
+    const t = new BindThrottle({ ...settings, maxFailuresPerAccount: 10, maxFailuresPerAddress: 100 }, () => 0);
+    const delays = async (account: string, spelling: string, n: number): Promise<number[]> => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push((await granted(t.attempt('a', keys(account, spelling), signal))).failed().delayMs);
+      return out;
+    };
+    expect(await delays('user:jdoe', 'nt:vse\\jdoe', 3)).toEqual([0, 0, 500]);
+    // The fourth failure of the account, under another spelling: answered at once, as for a name that is no account.
+    expect(await delays('user:jdoe', 'upn:jdoe@vse.lab', 1)).toEqual([0]);
+    // The account's count is the account's all the same: its limit (10) is reached by failures of any spelling.
+    expect(await delays('user:jdoe', 'upn:jdoe@vse.lab', 6)).toEqual([0, 500, 500, 500, 500, 500]);
+    expect((await t.attempt('a', keys('user:jdoe', 'nt:jdoe'), signal)).refused).toEqual({ delayMs: 0, retryInSeconds: 60 });
+    // A success clears its spelling's count as it clears the account's.
+    const other = new BindThrottle(settings, () => 0);
+    for (let i = 0; i < 2; i++) (await granted(other.attempt('a', keys('user:egreen', 'nt:egreen'), signal))).failed();
+    (await granted(other.attempt('a', keys('user:egreen', 'nt:egreen'), signal))).succeeded();
+    expect((await granted(other.attempt('a', keys('user:egreen', 'nt:egreen'), signal))).failed().delayMs).toBe(0);
+  });
+
+  it('answers a name that is an account and one that is none alike: a refusal waits what a failure of its spelling would', async () => {
+    // The auditor's sequences: three failures by one spelling, one by another, then on past the account's limit by a third.
+    const spellings = ['nt:vse\\x', 'nt:vse\\x', 'nt:vse\\x', 'upn:x@vse.lab', 'dn:cn=x', 'dn:cn=x', 'dn:cn=x', 'dn:cn=x', 'nt:x', 'upn:x@vse.lab', 'upn:x@vse.lab'];
+    /** Each answer's delay, and whether it was refused (which the authenticator answers as a failure). */
+    const run = async (accountOf: (spelling: string) => string) => {
+      const t = new BindThrottle({ ...settings, maxFailuresPerAccount: 5, maxFailuresPerAddress: 100 }, () => 0);
+      const out: { delayMs: number; refused: boolean }[] = [];
+      for (const spelling of spellings) {
+        const { granted: attempt, refused } = await t.attempt('a', keys(accountOf(spelling), spelling), signal);
+        out.push(refused ? { delayMs: refused.delayMs, refused: true } : { delayMs: attempt!.failed().delayMs, refused: false });
+      }
+      return out;
+    };
+    const existing = await run(() => 'user:x');
+    const missing = await run((spelling) => spelling);
+    expect(existing.map((o) => o.delayMs)).toEqual(missing.map((o) => o.delayMs));
+    expect(existing.map((o) => o.delayMs)).toEqual([0, 0, 500, 0, 0, 0, 500, 500, 0, 0, 500]);
+    // The existing name was refused past its limit (5): only the log tells.
+    expect(existing.map((o) => o.refused)).toEqual([false, false, false, false, false, true, true, true, true, true, true]);
+    expect(missing.some((o) => o.refused)).toBe(false);
+  });
+
+  it('counts a refusal against its address as a failure, so the address reaches its maximum alike for names that are accounts and names that are not', async () => {
+    const t = new BindThrottle(settings, () => 0);
+    for (const spelling of ['nt:a', 'nt:b', 'nt:c']) (await granted(t.attempt('a', keys('user:x', spelling), signal))).failed();
+    // Two refusals: the address's fourth and fifth failures, its maximum.
+    for (const spelling of ['nt:d', 'nt:e']) expect((await t.attempt('a', keys('user:x', spelling), signal)).refused?.delayMs).toBe(spelling === 'nt:e' ? 500 : 0);
+    expect((await granted(t.attempt('a', keys('nt:fresh'), signal))).failed().delayMs).toBe(500);
   });
 });
 
