@@ -47,7 +47,8 @@ class Generation<P extends Pipeline> {
  * The pipeline the front end talks to, replaceable while clients stay connected (reload). Each
  * operation and each search stream runs to its end on the pipeline it started on; a replaced
  * pipeline is closed once the last of them ends, so a paged sync spanning a reload finishes on
- * the configuration it began with.
+ * the configuration it began with, unless the server ends it first (a reload that changed the
+ * access rules or hidden attributes: server.ts).
  */
 export class LivePipeline<P extends Pipeline = Pipeline> implements Directory, Authenticator {
   private current: Generation<P>;

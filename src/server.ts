@@ -26,6 +26,8 @@ import { AccessStage } from './stages/access/access-stage.js';
 import { CacheInvalidation, type CachePeers } from './cache/cache-invalidation.js';
 import { ResultCache } from './cache/result-cache.js';
 import type { Throttle } from './auth/bind-throttle.js';
+import { accountRevocation, visibilityChanged } from './auth/reload-revocation.js';
+import { ResultCode } from './core/result-codes.js';
 import { assembleAuthenticator, type AssembledForest } from './assemble-authenticator.js';
 import { LdapDirectory, openLdapForest } from './backends/ldap/ldap-directory.js';
 import { startAdminServer, type AdminServer } from './http/admin-server.js';
@@ -46,7 +48,12 @@ export interface RunningServer {
   readonly directory: Directory;
   /**
    * Serves new operations with `config` (SIGHUP, `canopy reload`); connections stay open and
-   * operations already running finish on the old configuration. Rejects, keeping the old
+   * operations already running finish on the old configuration, with two exceptions. A connection
+   * bound as a local account the new configuration removes, or whose credentials it changes (its
+   * password hash, or the `tls.subjectMapping` that led a certificate to it), is ended with a
+   * Notice of Disconnection. When the access rules or what a forest hides change, paged searches
+   * begun before end: their next page is refused (unwillingToPerform) and the client must start
+   * again; otherwise they finish on the configuration they began with. Rejects, keeping the old
    * configuration, when the new one cannot be put in place (a forest that cannot be opened).
    */
   reload(config: LoadedConfig): Promise<ReloadReport>;
@@ -217,7 +224,7 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
         // from now on. Checked before anything changes, so that a bad pair refuses the reload.
         // TLS added or removed needs a restart (the LDAPS listener), and so does verifyClient.
         const renewed = next.tls && servedTls && (await renewedTls(next.tls, servedTls));
-        const report = await replacePipeline(live, next, logger, options);
+        const report = await replacePipeline(live, next, logger, options, (before) => applyToOpenConnections(frontEnd, before, next, logger));
         if (renewed && next.tls) {
           frontEnd.replaceTls(renewed.tls);
           servedTls = renewed.tls;
@@ -245,12 +252,45 @@ export async function startServer(config: LoadedConfig, serverOptions: ServerOpt
   };
 }
 
-/** Builds the pipeline for `next`, reusing the backends of unchanged forests, and puts it in service. */
+/** What the clients of a connection closed by a reload are told: the identity it was bound as no longer stands. */
+export const BIND_REVOKED: DisconnectNotice = {
+  code: ResultCode.strongerAuthRequired,
+  reason: 'the account this connection was bound as was removed or its credentials changed (configuration reloaded); bind again',
+};
+
+/** The message a paged search ended by a reload gets for its next page (unwillingToPerform). */
+export const PAGED_SEARCH_ENDED_BY_RELOAD =
+  'the configuration changed (access rules or hidden attributes) since this paged search began: start the search again';
+
+/**
+ * A reload from `before` to `next` reaching the connections already open: sessions of local accounts
+ * it removed or whose credentials changed are ended, and paged searches are ended when what searches
+ * may see changed. Run in the turn the new pipeline takes over, so that a bind is either checked by
+ * the new configuration or still pending here (and judged when it ends).
+ */
+function applyToOpenConnections(frontEnd: FrontEnd, before: LoadedConfig, next: LoadedConfig, logger: Logger): void {
+  const revoked = accountRevocation(before, next);
+  const endPagedSearches = visibilityChanged(before, next) ? PAGED_SEARCH_ENDED_BY_RELOAD : undefined;
+  if (!revoked && endPagedSearches === undefined) return;
+  const { disconnected, pagedSearches } = frontEnd.reloaded({ ...(revoked && { revoked }), notice: BIND_REVOKED, ...(endPagedSearches !== undefined && { endPagedSearches }) });
+  if (revoked) {
+    logger.info({ connections: disconnected }, 'local accounts removed or changed: connections bound as them closed (notice of disconnection sent)');
+  }
+  if (endPagedSearches !== undefined) {
+    logger.info({ pagedSearches }, 'access rules or hidden attributes changed: paged searches begun before the reload ended');
+  }
+}
+
+/**
+ * Builds the pipeline for `next`, reusing the backends of unchanged forests, and puts it in service;
+ * `swapped` is told, in the same turn, with the configuration replaced.
+ */
 async function replacePipeline(
   live: LivePipeline<ServedPipeline>,
   next: LoadedConfig,
   logger: Logger,
   options: PipelineOptions,
+  swapped: (before: LoadedConfig) => void,
 ): Promise<ReloadReport> {
   const current = live.pipeline;
   options.syncGuard?.configure(next.sync.guard);
@@ -278,6 +318,7 @@ async function replacePipeline(
   current.cache?.retire(pipeline.cache);
   // The old pipeline closes in the background once its last operation and paged search end.
   live.replace(pipeline).catch((err: unknown) => logger.error({ err }, 'closing the replaced configuration failed'));
+  swapped(current.config);
   return { reopened, needRestart };
 }
 

@@ -28,6 +28,15 @@ export type Identity =
 
 export const ANONYMOUS: Identity = { kind: 'anonymous' };
 
+/** How a bound identity proved itself: a password (simple bind), or a client certificate's subject (SASL EXTERNAL). */
+export type BindProof = { readonly method: 'simple' } | { readonly method: 'external'; readonly subject: string };
+
+/**
+ * A reload's verdict on an identity bound before it: true when it no longer stands (its local
+ * account removed, its password hash or the certificate mapping that led to it changed).
+ */
+export type Revocation = (identity: Identity, proof: BindProof) => boolean;
+
 /** The RFC 4532 authorization identity: `dn:<DN>`, `u:<login>`, or empty for anonymous. */
 export function authzId(identity: Identity): string {
   switch (identity.kind) {

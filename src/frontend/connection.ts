@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import type { Revocation } from '../core/identity.js';
 import { ResultCode } from '../core/result-codes.js';
 import { decodeMessage } from '../protocol/decoder.js';
 import { encodeNoticeOfDisconnection, encodeResult } from '../protocol/encoder.js';
@@ -46,6 +47,23 @@ export interface ConnectionOptions extends Omit<OperationHandlerOptions, 'connec
 export interface DisconnectNotice {
   readonly code: ResultCode;
   readonly reason: string;
+}
+
+/** What a configuration reload does to the connections already open. */
+export interface ReloadEffect {
+  /** Judges each connection's bound identity: one that no longer stands ends the connection, with `notice`. */
+  readonly revoked?: Revocation;
+  readonly notice: DisconnectNotice;
+  /** Set when what searches may see changed: the paged searches open now end, their next page refused with this message. */
+  readonly endPagedSearches?: string;
+}
+
+/** What a reload did to one connection. */
+export interface ReloadOutcome {
+  /** The connection was ended: the identity it was bound as no longer stands. */
+  readonly revoked: boolean;
+  /** Paged searches ended. */
+  readonly pagedSearches: number;
 }
 
 /** How long a closing connection may take to flush before it is destroyed. */
@@ -112,6 +130,21 @@ export class Connection {
   close(notice?: DisconnectNotice): void {
     if (notice && !this.closed && !this.upgrading) this.socket.write(encodeNoticeOfDisconnection(notice.code, notice.reason));
     this.end();
+  }
+
+  /**
+   * A configuration reload: a connection bound as an identity it revokes is ended with its notice
+   * (its operations aborted, its paged searches ended); otherwise its paged searches end when what
+   * searches may see changed.
+   */
+  reloaded(effect: ReloadEffect): ReloadOutcome {
+    if (this.closed) return { revoked: false, pagedSearches: 0 };
+    if (effect.revoked && this.handler.revokedBy(effect.revoked)) {
+      this.log.debug({ code: effect.notice.code, reason: effect.notice.reason }, 'disconnecting client: its bind no longer stands after a reload');
+      this.close(effect.notice);
+      return { revoked: true, pagedSearches: 0 };
+    }
+    return { revoked: false, pagedSearches: effect.endPagedSearches === undefined ? 0 : this.handler.endPagedSearches(effect.endPagedSearches) };
   }
 
   /**

@@ -8,7 +8,7 @@ import type { SchemaUsage } from '../core/schema-usage.js';
 import { metrics } from '../observability/metrics.js';
 import { accessLogFilter, type AccessLogOptions } from './access-log.js';
 import { Admission, type Refusal } from './admission.js';
-import { Connection, type ConnectionLimits, type DisconnectNotice } from './connection.js';
+import { Connection, type ConnectionLimits, type DisconnectNotice, type ReloadEffect } from './connection.js';
 import type { DropAfterPage } from './search-responder.js';
 import { subschemaSource } from './subschema.js';
 import type { OperationObserver } from './operation-observer.js';
@@ -57,6 +57,12 @@ export interface FrontEnd {
   readonly listening: boolean;
   /** The certificate (and client CAs) for LDAPS handshakes and StartTLS from now on; connections already secure keep theirs. */
   replaceTls(material: TlsMaterial): void;
+  /**
+   * A configuration reload reaches the connections already open: those bound as an identity it
+   * revokes are ended with its notice; paged searches end when what searches may see changed.
+   * Called in the turn the new configuration takes over. Returns the counts.
+   */
+  reloaded(effect: ReloadEffect): { readonly disconnected: number; readonly pagedSearches: number };
   /**
    * Stops listening, lets running operations finish for up to `graceMs`, then ends every
    * connection, sending `notice` (a Notice of Disconnection) to each client still connected.
@@ -212,6 +218,16 @@ export async function startFrontEnd(options: FrontEndOptions): Promise<FrontEnd>
     },
     replaceTls(material) {
       tls?.replace(material);
+    },
+    reloaded(effect) {
+      let disconnected = 0;
+      let pagedSearches = 0;
+      for (const c of [...connections]) {
+        const outcome = c.reloaded(effect);
+        if (outcome.revoked) disconnected++;
+        pagedSearches += outcome.pagedSearches;
+      }
+      return { disconnected, pagedSearches };
     },
     async close(graceMs = 0, notice) {
       const closing = Promise.all(servers.map(closeServer));

@@ -3,7 +3,7 @@ import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory, OperationContext, SearchRequest } from '../core/directory.js';
 import type { Entry } from '../core/entry.js';
 import { compileFilter } from '../core/filter-eval.js';
-import { authzId, type Authenticator } from '../core/identity.js';
+import { authzId, type Authenticator, type Revocation } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { PolicyError, type PolicyNotes } from '../core/password-policy.js';
 import { ResultCode } from '../core/result-codes.js';
@@ -132,6 +132,16 @@ export class OperationHandler {
   /** The client abandoned `messageId` (the connection aborted it if it runs): a paged search it was a page of ends. */
   abandoned(messageId: number): void {
     this.searches.abandoned(messageId);
+  }
+
+  /** A reload's verdict on the bound identity: true when it no longer stands and the connection must end. */
+  revokedBy(revoked: Revocation): boolean {
+    return this.session.revokedBy(revoked);
+  }
+
+  /** A reload changed what searches may see: the paged searches open now end, their next page refused with `reason`; returns how many. */
+  endPagedSearches(reason: string): number {
+    return this.searches.endPagedSearches(reason);
   }
 
   /** The connection ended: its paged searches end, and its bind with the upstream connections it holds. */

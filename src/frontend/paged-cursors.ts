@@ -10,6 +10,14 @@ interface Held {
   readonly fingerprint: string;
   busy: boolean;
   idle?: NodeJS.Timeout;
+  /** A reload ended it while a page was being read: it ends when that page does, for this reason. */
+  ended?: string;
+}
+
+/** A paged search a reload ended: its next page is refused with `reason`. */
+interface Ended {
+  readonly reason: string;
+  readonly expiry?: NodeJS.Timeout;
 }
 
 /**
@@ -19,6 +27,12 @@ interface Held {
  */
 export class PagedCursors {
   private readonly held = new Map<string, Held>();
+  /**
+   * Cookies of paged searches a reload ended, and why: their next page is refused with that reason
+   * rather than as an unknown cookie, so the client learns to start again. Kept until that page
+   * comes or the idle time passes; at most maxOpen of them.
+   */
+  private readonly ended = new Map<string, Ended>();
 
   constructor(
     private readonly maxOpen: number,
@@ -43,7 +57,13 @@ export class PagedCursors {
 
   /** The cursor of a cookie, now busy with a page; refuses unknown, expired, busy or mismatched ones. */
   take(cookie: Buffer, fingerprint: string): SearchCursor {
-    const held = this.held.get(cookie.toString('hex'));
+    const key = cookie.toString('hex');
+    const ended = this.ended.get(key);
+    if (ended) {
+      this.forget(key);
+      throw new LdapError(ResultCode.unwillingToPerform, ended.reason);
+    }
+    const held = this.held.get(key);
     if (!held) throw new LdapError(ResultCode.unwillingToPerform, 'unknown or expired paged results cookie');
     if (held.busy) throw new LdapError(ResultCode.unwillingToPerform, 'a page of this paged search is already being read');
     if (held.fingerprint !== fingerprint) {
@@ -59,6 +79,10 @@ export class PagedCursors {
     const key = cookie.toString('hex');
     const held = this.held.get(key);
     if (!held) return;
+    if (held.ended !== undefined) {
+      this.end(key, held.ended);
+      return;
+    }
     held.busy = false;
     if (this.idleMs > 0) held.idle = setTimeout(() => this.release(cookie), this.idleMs).unref();
   }
@@ -83,5 +107,33 @@ export class PagedCursors {
   /** Unbind, disconnect, bind as someone else: every paged search of the connection ends. */
   releaseAll(): void {
     for (const key of [...this.held.keys()]) this.release(Buffer.from(key, 'hex'));
+    for (const key of [...this.ended.keys()]) this.forget(key);
+  }
+
+  /**
+   * A reload changed what the searches may see: every paged search open now ends (one whose page
+   * is being read, once that page is answered), and the next page asked of it is refused with
+   * `reason`. Returns how many ended.
+   */
+  endAll(reason: string): number {
+    const open = [...this.held];
+    for (const [key, held] of open) {
+      if (held.busy) held.ended = reason;
+      else this.end(key, reason);
+    }
+    return open.length;
+  }
+
+  /** Releases the cursor of `key` and remembers why, for its next page. */
+  private end(key: string, reason: string): void {
+    this.release(Buffer.from(key, 'hex'));
+    if (this.ended.size >= this.maxOpen) this.forget(this.ended.keys().next().value!);
+    const expiry = this.idleMs > 0 ? setTimeout(() => this.ended.delete(key), this.idleMs).unref() : undefined;
+    this.ended.set(key, { reason, ...(expiry && { expiry }) });
+  }
+
+  private forget(key: string): void {
+    clearTimeout(this.ended.get(key)?.expiry);
+    this.ended.delete(key);
   }
 }

@@ -113,6 +113,11 @@ export class SearchResponder {
     this.cursors.releaseAll();
   }
 
+  /** A reload changed what searches may see: the paged searches open now end, their next page refused with `reason`; returns how many. */
+  endPagedSearches(reason: string): number {
+    return this.cursors.endAll(reason);
+  }
+
   private async page(messageId: number, request: SearchRequest, paged: PagedResults, ctx: OperationContext, output: SearchOutput): Promise<SearchOutcome> {
     const fingerprint = fingerprintOf(request, ctx.boundDn);
     const first = paged.cookie.length === 0;

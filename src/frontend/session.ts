@@ -1,5 +1,5 @@
 import type { OperationContext } from '../core/directory.js';
-import { ANONYMOUS, type Authenticator, type Identity } from '../core/identity.js';
+import { ANONYMOUS, type Authenticator, type BindProof, type Identity, type Revocation } from '../core/identity.js';
 import { Dn } from '../core/dn.js';
 import { LdapError } from '../core/ldap-error.js';
 import { ResultCode } from '../core/result-codes.js';
@@ -29,8 +29,14 @@ export class Session {
    * across a rebind).
    */
   resources = new SessionResources();
-  /** The bind in progress, whose outcome becomes the session's unless a later bind or the end replaced it. */
-  private pending: SessionResources | undefined;
+  /** How the bound identity proved itself; undefined when anonymous. */
+  private proof: BindProof | undefined;
+  /**
+   * The bind in progress, whose outcome becomes the session's unless a later bind or the end
+   * replaced it, with the verdicts of reloads made while it was checked (against a configuration
+   * they replaced): its identity must pass them too.
+   */
+  private pending: { readonly resources: SessionResources; readonly reloads: Revocation[] } | undefined;
 
   /**
    * Binds or throws the LdapError the client gets. Only a full name-and-password bind, or SASL
@@ -46,8 +52,9 @@ export class Session {
       }
       const subject = verifiedSubject(client);
       const authorization = authorizationDn(auth.credentials);
-      await this.establish((session) =>
-        authenticator.authenticateCertificate({ subject, authorization, peer: client.peer, signal: ctx.signal, connectionId: ctx.connectionId, session }),
+      await this.establish(
+        (session) => authenticator.authenticateCertificate({ subject, authorization, peer: client.peer, signal: ctx.signal, connectionId: ctx.connectionId, session }),
+        { method: 'external', subject },
       );
       return;
     }
@@ -69,6 +76,7 @@ export class Session {
           session,
           ...(ctx.policy && { policy: ctx.policy }),
         }),
+      { method: 'simple' },
       name,
     );
   }
@@ -78,9 +86,12 @@ export class Session {
    * later bind or the end of the connection replaced it meanwhile. `name` is the bound DN as the
    * client sent it; a bind without a name (SASL EXTERNAL) is known by its identity's DN.
    */
-  private async establish(check: (session: SessionResources) => Promise<Identity>, name?: string): Promise<void> {
-    const resources = new SessionResources();
-    this.pending = resources;
+  private async establish(check: (session: SessionResources) => Promise<Identity>, proof: BindProof, name?: string): Promise<void> {
+    const pending = { resources: new SessionResources(), reloads: [] as Revocation[] };
+    // Set before the check starts, in the same turn: a reload that swaps the configuration after
+    // this sees the bind as pending, one before it served the check with the new configuration.
+    this.pending = pending;
+    const { resources } = pending;
     let identity: Identity;
     try {
       identity = await check(resources);
@@ -88,14 +99,30 @@ export class Session {
       resources.release(); // nothing may stay held for a bind that failed
       throw err;
     }
-    if (this.pending !== resources) {
+    if (this.pending !== pending) {
       resources.release();
       throw new LdapError(ResultCode.operationsError, 'a later bind or the end of the connection replaced this bind');
     }
     this.pending = undefined;
+    if (pending.reloads.some((revoked) => revoked(identity, proof))) {
+      // Checked against a configuration a reload replaced, which removed the account or changed its credentials.
+      resources.release();
+      throw new LdapError(ResultCode.invalidCredentials, 'invalid credentials (the configuration was reloaded during the bind)');
+    }
     this.identity = identity;
     this.resources = resources;
+    this.proof = proof;
     this.boundDn = name ?? (identity.kind === 'anonymous' ? '' : (identity.dn?.text ?? ''));
+  }
+
+  /**
+   * A reload's verdict (`revoked`) on this session: true when the identity it is bound as no longer
+   * stands, for the connection to end. A bind in progress, checked against the replaced
+   * configuration, is judged when it ends (refused with invalidCredentials).
+   */
+  revokedBy(revoked: Revocation): boolean {
+    this.pending?.reloads.push(revoked);
+    return this.proof !== undefined && this.identity.kind !== 'anonymous' && revoked(this.identity, this.proof);
   }
 
   /**
@@ -113,6 +140,7 @@ export class Session {
   end(): void {
     this.boundDn = '';
     this.identity = ANONYMOUS;
+    this.proof = undefined;
     this.pending = undefined;
     this.resources.release();
     this.resources = new SessionResources();

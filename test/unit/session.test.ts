@@ -73,4 +73,26 @@ describe('Session', () => {
     expect(held.get('cn=a')!.closed).toBe(true);
     expect(session.resources.get(forest)).toBeUndefined();
   });
+
+  it('a reload during a bind judges the bind when it ends: revoked, it fails with invalidCredentials and leaves the session anonymous', async () => {
+    const { authenticator, held, release } = slowAuthenticator();
+    const session = new Session();
+    const revokeA = (identity: Identity) => identity.kind !== 'anonymous' && identity.dn?.text === 'cn=a';
+    const bindA = settled(session.bind(3, 'cn=a', simple('pa'), authenticator, client, ctx()));
+    await tick();
+    expect(session.revokedBy(revokeA)).toBe(false); // not bound yet
+    release('cn=a');
+    expect(await bindA).toBe(49);
+    expect(session.identity.kind).toBe('anonymous');
+    expect(held.get('cn=a')!.closed).toBe(true);
+
+    // A bind the reload does not revoke succeeds; the verdict of a later reload applies to it once bound.
+    const bindB = settled(session.bind(3, 'cn=b', simple('pb'), authenticator, client, ctx()));
+    await tick();
+    expect(session.revokedBy(revokeA)).toBe(false);
+    release('cn=b');
+    expect(await bindB).toBe('ok');
+    expect(session.revokedBy(revokeA)).toBe(false);
+    expect(session.revokedBy((identity, proof) => identity.kind === 'user' && proof.method === 'simple')).toBe(true);
+  });
 });
