@@ -28,8 +28,8 @@ export interface OperationContext {
   readonly session?: SessionResources;
   /**
    * Set by the access stage on a write by a forest user to its own forest: the forest applies the
-   * user's own permissions (ldap: the user's own upstream connection; memory: its own entry, and
-   * what the access rules allow).
+   * user's own permissions (ldap: the user's own upstream connection; memory: what Active
+   * Directory lets SELF change on its own entry, and what the access rules allow).
    * Absent: the write uses the forest's service account, Canopy's access rules having allowed it.
    */
   readonly asUser?: UserWriter;
@@ -56,7 +56,8 @@ export interface UserWriter {
   readonly dn?: Dn;
   /**
    * Whether Canopy's access rules alone would let this identity make the write. A forest without
-   * permissions of its own (memory) goes by them, besides letting users change their own entry.
+   * permissions of its own (memory) goes by them, besides letting users change on their own entry
+   * what Active Directory lets SELF change (its Personal-Information and Web-Information, its password).
    */
   readonly rulesAllow: boolean;
 }

@@ -614,6 +614,38 @@ describe('memory forests: the names others log in by', () => {
     for (const name of [jdoe.upn, 'AVVID\\jdoe']) expect(await logsIn(name, USER_PASSWORD), name).toBe(true);
   });
 
+  it('a user changes only what AD lets SELF on its own entry: identity, account state, class and groups are refused (insufficientAccessRights)', async () => {
+    const guarded = ['objectGUID', 'objectSid', 'userAccountControl', 'accountExpires', 'pwdLastSet', 'lockoutTime', 'objectClass', 'memberOf', 'description'];
+    const before = await stack.backing.read(avvid, selfWriter.upstream, guarded);
+    const attempts: [string, string, string][] = [
+      ['replace', 'objectGUID', 'AAAAAAAAAAAAAAAAAAAAAA=='],
+      ['replace', 'objectSid', 'S-1-5-21-1-2-3-500'],
+      ['replace', 'userAccountControl', '66048'],
+      ['replace', '1.2.840.113556.1.4.8', '66048'],
+      ['replace', 'accountExpires', '0'],
+      ['replace', 'pwdLastSet', '-1'],
+      ['replace', 'lockoutTime', '0'],
+      ['add', 'objectClass', 'computer'],
+      ['add', 'memberOf', `CN=Domain Admins,CN=Users,${avvid.mount}`],
+      ['replace', 'description', 'self-described'],
+    ];
+    for (const attempt of attempts) {
+      const r = await ldapmodify(selfWriter.upn, USER_PASSWORD, modifyLdif(selfWriter.virtual, attempt));
+      expect(r.status, `${attempt.join(' ')}: ${r.stderr}`).toBe(50);
+      expect(r.stderr).toContain(`a user may not change ${attempt[1]} of its own entry`);
+    }
+    expect(await stack.backing.read(avvid, selfWriter.upstream, guarded)).toEqual(before);
+    // Its Personal-Information and Web-Information it changes, by any name of the type.
+    const own = await ldapmodify(
+      selfWriter.upn,
+      USER_PASSWORD,
+      modifyLdif(selfWriter.virtual, ['replace', 'mobileTelephoneNumber', '+1 408 555 0113'], ['replace', 'streetAddress', '1 Main St'], ['replace', 'wWWHomePage', 'https://avvid.info/~hsanchez']),
+    );
+    expect(own.status, own.stderr).toBe(0);
+    const after = await stack.backing.read(avvid, selfWriter.upstream, ['mobile', 'street', 'wWWHomePage']);
+    expect([after?.mobile, after?.streetaddress, after?.wwwhomepage]).toEqual([['+1 408 555 0113'], ['1 Main St'], ['https://avvid.info/~hsanchez']]);
+  });
+
   it('no write gives an account a login name another holds: UPN constraintViolation (19), sAMAccountName entryAlreadyExists (68), as AD answers', async () => {
     const target = resetTarget;
     const before = await stored(target.upstream);

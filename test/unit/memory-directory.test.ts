@@ -1,16 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { AD_DEFAULTS } from '../../src/backends/memory/ad-profile.js';
+import { SELF_WRITABLE, selfWritable } from '../../src/backends/memory/entry-writes.js';
 import { MemoryDirectory } from '../../src/backends/memory/memory-directory.js';
 import { hashPassword } from '../../src/backends/memory/password.js';
 import { LdifError } from '../../src/backends/memory/ldif.js';
 import { AttributeIndex } from '../../src/backends/memory/attribute-index.js';
 import { candidates } from '../../src/backends/memory/query-plan.js';
-import type { Modification, Scope, SearchContext } from '../../src/core/directory.js';
+import type { Modification, OperationContext, Scope, SearchContext } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
 import { compileFilter } from '../../src/core/filter-eval.js';
 import type { Filter } from '../../src/core/filter.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { ResultCode } from '../../src/core/result-codes.js';
+import { attributeKey, keyKind } from '../../src/core/schema.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { generateForest } from '../../src/tools/fixture-generator.js';
 import { searchCtx } from '../support/search-context.js';
@@ -100,8 +103,8 @@ member: CN=John Doe,OU=Users,DC=avvid,DC=info
 member: CN=Jane Boss,OU=Users,DC=avvid,DC=info
 `;
 
-function load(extra = ''): MemoryDirectory {
-  return MemoryDirectory.fromLdif({ suffix: SUFFIX, sources: [{ name: 'test.ldif', text: BASE + '\n' + extra }] });
+function load(extra = '', ad = false): MemoryDirectory {
+  return MemoryDirectory.fromLdif({ suffix: SUFFIX, sources: [{ name: 'test.ldif', text: BASE + '\n' + extra }], ...(ad && { ad: AD_DEFAULTS }) });
 }
 
 async function search(dir: MemoryDirectory, base: string, scope: Scope, filter: Filter = present('objectClass')): Promise<string[]> {
@@ -389,6 +392,182 @@ describe('MemoryDirectory writes', () => {
     expect(await dir.compare(JOHN, 'sn', 'smith', ctx())).toBe(false);
     expect((await ldapError(dir.compare(JOHN, 'title', 'x', ctx()))).code).toBe(ResultCode.noSuchAttribute);
     expect((await ldapError(dir.compare(Dn.parse('cn=x,dc=avvid,dc=info'), 'cn', 'x', ctx()))).code).toBe(ResultCode.noSuchObject);
+  });
+});
+
+/**
+ * A forest user writing as itself (`asUser`), without an access rule granting the write: on its own
+ * entry it may change what Active Directory lets SELF change (Personal-Information and
+ * Web-Information) and its password, nothing else, in both profiles.
+ */
+describe('MemoryDirectory: a user writing its own entry', () => {
+  const JOHN = Dn.parse('cn=john doe,ou=users,dc=avvid,dc=info');
+  const JANE = Dn.parse('cn=jane boss,ou=users,dc=avvid,dc=info');
+  const asJohn = (rulesAllow = false): OperationContext => ({ ...ctx(), asUser: { dn: JOHN, rulesAllow } });
+  const replace = (name: string, ...values: (string | Buffer)[]): Modification => ({ operation: 'replace', attribute: { name, values } });
+  const stored = (dir: MemoryDirectory, at: Dn) => [...dir.entries()].find((e) => e.dn.key === at.key)!;
+  const profiles: Array<[string, boolean]> = [
+    ['plain', false],
+    ['ad', true],
+  ];
+
+  // By LDAP name, alias, OID (the schema's or Microsoft's), with options: one type each.
+  const allowed: Array<[string, string | Buffer]> = [
+    ['telephoneNumber', '+1 555 0101'],
+    ['2.5.4.20', '+1 555 0102'],
+    ['OID.2.5.4.20', '+1 555 0103'],
+    ['TELEPHONENUMBER', '+1 555 0104'],
+    ['mobileTelephoneNumber', '+1 555 0105'],
+    ['homePhone', '+1 555 0106'],
+    ['pager', '+1 555 0107'],
+    ['ipPhone', '4711'],
+    ['otherTelephone', '+1 555 0108'],
+    ['1.2.840.113556.1.2.18', '+1 555 0109'],
+    ['facsimileTelephoneNumber', '+1 555 0110'],
+    ['streetAddress', '1 Main St'],
+    ['1.2.840.113556.1.2.256', '2 Main St'],
+    ['l', 'San Jose'],
+    ['st', 'CA'],
+    ['c', 'US'],
+    ['postalCode', '95134'],
+    ['postOfficeBox', 'PO 1'],
+    ['physicalDeliveryOfficeName', 'SJC-10'],
+    ['homePostalAddress', '3 Home St'],
+    ['info', 'a note'],
+    ['thumbnailPhoto', Buffer.from([0xff, 0xd8, 0xff])],
+    ['userCertificate;binary', Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01])],
+    ['wWWHomePage', 'https://example.org/~jdoe'],
+    ['url', 'https://example.org/jdoe'],
+  ];
+  it.each(profiles)('%s profile: changes its Personal-Information and Web-Information, by any name, alias or OID of the type', async (_p, ad) => {
+    const dir = load('', ad);
+    for (const [name, value] of allowed) await dir.modify(JOHN, [replace(name, value)], asJohn());
+    expect(stored(dir, JOHN).get('telephoneNumber')?.values).toEqual(['+1 555 0104']);
+    expect(stored(dir, JOHN).get('mobile')?.values).toEqual(['+1 555 0105']);
+    expect(stored(dir, JOHN).get('street')?.values).toEqual(['1 Main St']);
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', eq('2.5.4.20', '+1 555 0104'))).toEqual(['CN=John Doe,OU=Users,DC=avvid,DC=info']);
+  });
+
+  // Each class AD grants SELF no write on, and what is not a known type at all.
+  const refused: Array<[string, string, string | Buffer]> = [
+    ['identity', 'objectGUID', Buffer.alloc(16, 1)],
+    ['identity, with an option', 'OBJECTGUID;binary', Buffer.alloc(16, 2)],
+    ['identity', 'objectSid', Buffer.from('010500000000000515000000', 'hex')],
+    ['account state', 'userAccountControl', '66048'],
+    ['account state, by OID', '1.2.840.113556.1.4.8', '66048'],
+    ['account state', 'accountExpires', '0'],
+    ['account state', 'pwdLastSet', '-1'],
+    ['account state', 'lockoutTime', '0'],
+    ['the class', 'objectClass', 'computer'],
+    ['group membership', 'memberOf', 'CN=Domain Admins,CN=Users,DC=avvid,DC=info'],
+    ['an unknown OID', '1.3.6.1.4.1.99999.77.1', 'x'],
+    ['an unknown name', 'shoeSize', '38'],
+    ['outside both property sets', 'description', 'admin'],
+    ['outside both property sets', 'title', 'Boss'],
+    ['outside both property sets', 'countryCode', '840'],
+    ['the RDN attribute', 'cn', 'John Doe'],
+    ['a login name', 'sAMAccountName', 'administrator'],
+    ['a login name, by alias', 'rfc822Mailbox', 'boss@avvid.info'],
+    ['a login name, by OID', '0.9.2342.19200300.100.1.1', 'jdoe'],
+    ['a password attribute written as a reset', 'unicodePwd', Buffer.from('"x"', 'utf16le')],
+  ];
+  for (const [profile, ad] of profiles) {
+    it.each(refused)(`${profile} profile: refuses %s (%s) with insufficientAccessRights, naming it as spelled, changing nothing`, async (_c, name, value) => {
+      const dir = load('', ad);
+      const err = await ldapError(dir.modify(JOHN, [replace('telephoneNumber', '+1 555 0199'), replace(name, value)], asJohn()));
+      expect(err.code).toBe(ResultCode.insufficientAccessRights);
+      expect(err.message).toContain(`a user may not change ${name} of its own entry`);
+      expect(stored(dir, JOHN).has('telephoneNumber')).toBe(false);
+    });
+  }
+
+  it('plain profile: changes its own userPassword by a modify, as slapd lets `self`; ad profile: that would be a reset (50)', async () => {
+    const plain = load();
+    await plain.modify(JOHN, [replace('userPassword', 'Own-Passw0rd')], asJohn());
+    await plain.bind(JOHN, Buffer.from('Own-Passw0rd'), ctx());
+    const ad = load('', true);
+    const err = await ldapError(ad.modify(JOHN, [replace('userPassword', 'Own-Passw0rd')], asJohn()));
+    expect(err.code).toBe(ResultCode.insufficientAccessRights);
+    expect(err.message).toContain('userPassword');
+    await ad.bind(JOHN, Buffer.from('secret'), ctx());
+  });
+
+  it.each(profiles)('%s profile: changes its own password by Password Modify, not another user`s', async (_p, ad) => {
+    const dir = load('', ad);
+    await dir.passwordModify({ user: JOHN, oldPassword: Buffer.from('secret'), newPassword: Buffer.from('N3w-Passw0rd!') }, asJohn());
+    await dir.bind(JOHN, Buffer.from('N3w-Passw0rd!'), ctx());
+    const err = await ldapError(dir.passwordModify({ user: JANE, newPassword: Buffer.from('Stolen-Passw0rd!') }, asJohn()));
+    expect(err.code).toBe(ResultCode.insufficientAccessRights);
+  });
+
+  it.each(profiles)('%s profile: may not rename, move, delete or add, its own entry included, nor write another entry', async (_p, ad) => {
+    const dir = load('', ad);
+    const refusals = [
+      dir.modifyDn({ dn: JOHN, newRdn: 'cn=Johnny Doe', deleteOldRdn: true }, asJohn()),
+      dir.modifyDn({ dn: JOHN, newRdn: 'cn=John Doe', deleteOldRdn: false, newSuperior: SUFFIX }, asJohn()),
+      dir.delete(JOHN, asJohn()),
+      dir.add(entry('cn=New,ou=users,dc=avvid,dc=info', { objectClass: ['user'] }), asJohn()),
+      dir.modify(JANE, [replace('telephoneNumber', '+1 555 0100')], asJohn()),
+    ];
+    for (const refusal of refusals) expect((await ldapError(refusal)).code).toBe(ResultCode.insufficientAccessRights);
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', eq('sAMAccountName', 'jdoe'))).toEqual(['CN=John Doe,OU=Users,DC=avvid,DC=info']);
+    expect(stored(dir, JANE).has('telephoneNumber')).toBe(false);
+  });
+
+  it.each(profiles)('%s profile: an access rule granting the write lets it through (rulesAllow)', async (_p, ad) => {
+    const dir = load('', ad);
+    await dir.modify(JOHN, [replace('description', 'granted'), replace('userAccountControl', '66048')], asJohn(true));
+    expect(stored(dir, JOHN).get('userAccountControl')?.values).toEqual(['66048']);
+    await dir.modify(JANE, [replace('title', 'granted')], asJohn(true));
+    await dir.modifyDn({ dn: JOHN, newRdn: 'cn=Johnny Doe', deleteOldRdn: true }, asJohn(true));
+    expect(await search(dir, 'dc=avvid,dc=info', 'sub', eq('sAMAccountName', 'jdoe'))).toEqual(['cn=Johnny Doe,OU=Users,DC=avvid,DC=info']);
+  });
+
+  it('decides by type: every listed name and Microsoft`s OID for it, with or without options; the password by profile', () => {
+    const pairs: Array<[string, string]> = [
+      ['telephoneNumber', '2.5.4.20'],
+      ['otherHomePhone', '1.2.840.113556.1.2.277'],
+      ['otherMobile', '1.2.840.113556.1.4.647'],
+      ['otherPager', '1.2.840.113556.1.2.118'],
+      ['otherIpPhone', '1.2.840.113556.1.4.722'],
+      ['otherFacsimileTelephoneNumber', '1.2.840.113556.1.4.646'],
+      ['primaryInternationalISDNNumber', '1.2.840.113556.1.4.649'],
+      ['internationalISDNNumber', '2.5.4.25'],
+      ['primaryTelexNumber', '1.2.840.113556.1.4.648'],
+      ['telexNumber', '2.5.4.21'],
+      ['teletexTerminalIdentifier', '2.5.4.22'],
+      ['x121Address', '2.5.4.24'],
+      ['postalAddress', '2.5.4.16'],
+      ['registeredAddress', '2.5.4.26'],
+      ['preferredDeliveryMethod', '2.5.4.28'],
+      ['personalTitle', '1.2.840.113556.1.2.615'],
+      ['assistant', '1.2.840.113556.1.4.652'],
+      ['userCert', '1.2.840.113556.1.4.645'],
+      ['userSMIMECertificate', '2.16.840.1.113730.3.1.40'],
+      ['userSharedFolder', '1.2.840.113556.1.4.751'],
+      ['userSharedFolderOther', '1.2.840.113556.1.4.752'],
+      ['msDS-GeoCoordinatesLatitude', '1.2.840.113556.1.4.2184'],
+      ['wWWHomePage', '1.2.840.113556.1.2.464'],
+      ['url', '1.2.840.113556.1.4.749'],
+    ];
+    for (const [name, oid] of pairs) {
+      for (const spelling of [name, name.toUpperCase(), `${name};binary`, oid, `oid.${oid}`]) {
+        expect(selfWritable(spelling, false), spelling).toBe(true);
+        expect(selfWritable(spelling, true), spelling).toBe(true);
+      }
+    }
+    // Each listed OID names its type, or no type Canopy knows: never another known type.
+    for (const [name, oid] of SELF_WRITABLE) {
+      if (keyKind(attributeKey(oid)) === 'known') expect(attributeKey(oid), `${name} ${oid}`).toBe(attributeKey(name));
+    }
+    // In Personal-Information, but about how the account authenticates or is delegated to: left out.
+    for (const name of ['msDS-AllowedToActOnBehalfOfOtherIdentity', 'msDS-SupportedEncryptionTypes', 'msDS-HostServiceAccount', 'mSMQSignCertificates']) {
+      expect(selfWritable(name, false), name).toBe(false);
+    }
+    expect(selfWritable('userPassword', false)).toBe(true);
+    expect(selfWritable('2.5.4.35', false)).toBe(true);
+    expect(selfWritable('userPassword', true)).toBe(false);
+    expect(selfWritable('unicodePwd', false)).toBe(false);
   });
 });
 

@@ -22,27 +22,111 @@ function hasValue(entry: Entry, name: string, value: AttributeValue): boolean {
   return values.some((v) => normalise(name, v) === want);
 }
 
+const MS = '1.2.840.113556';
+
 /**
- * Attribute types other people's logins are found by: Canopy's UPN and `DOMAIN\user` logins,
- * applications' search-then-bind on uid or mail. Active Directory grants SELF no write on any of
- * them (they are outside its Personal-Information and Web-Information property sets).
+ * What a user may write on its own entry: what Active Directory grants SELF by default (the user
+ * class's default security descriptor), its Personal-Information property set (rights GUID
+ * 77b5b886-944a-11d1-aebd-0000f80367c1) and its Web-Information set (e45795b3-…), each type by its
+ * LDAP name and Microsoft's OID. Compared by type key, so that an alias (`streetAddress`,
+ * `mobileTelephoneNumber`), the OID and options (`;binary`, `;lang-…`) are the same type; a type
+ * Canopy's schema does not know is found by this name or this OID only.
+ *
+ * Left out on purpose, though AD puts them in Personal-Information: what says how the account
+ * authenticates or is delegated to (msDS-AllowedToActOnBehalfOfOtherIdentity,
+ * msDS-SupportedEncryptionTypes, msDS-HostServiceAccount, MSMQ's digests and signing
+ * certificates) and the interactive-logon counters AD maintains itself. Not in either set, so
+ * refused: names (cn, displayName, givenName, sn), description, title, department, company,
+ * manager, co, countryCode (General-Information), every login name (sAMAccountName,
+ * userPrincipalName, uid, mail), objectClass, identity (objectGUID, objectSid), account state
+ * (userAccountControl, accountExpires, pwdLastSet, lockoutTime), group membership (memberOf),
+ * and every type Canopy does not know.
  */
-const LOGIN_NAMES: ReadonlySet<string> = new Set(['sAMAccountName', 'userPrincipalName', 'uid', 'mail'].map(attributeKey));
+export const SELF_WRITABLE: readonly (readonly [name: string, oid: string])[] = [
+  // Personal-Information: postal addresses.
+  ['streetAddress', `${MS}.1.2.256`],
+  ['street', '2.5.4.9'],
+  ['postOfficeBox', '2.5.4.18'],
+  ['postalAddress', '2.5.4.16'],
+  ['postalCode', '2.5.4.17'],
+  ['l', '2.5.4.7'],
+  ['st', '2.5.4.8'],
+  ['c', '2.5.4.6'],
+  ['physicalDeliveryOfficeName', '2.5.4.19'],
+  ['homePostalAddress', `${MS}.1.2.617`],
+  ['registeredAddress', '2.5.4.26'],
+  ['preferredDeliveryMethod', '2.5.4.28'],
+  // Personal-Information: phone numbers and other addresses.
+  ['telephoneNumber', '2.5.4.20'],
+  ['otherTelephone', `${MS}.1.2.18`],
+  ['homePhone', '0.9.2342.19200300.100.1.20'],
+  ['otherHomePhone', `${MS}.1.2.277`],
+  ['mobile', '0.9.2342.19200300.100.1.41'],
+  ['otherMobile', `${MS}.1.4.647`],
+  ['pager', '0.9.2342.19200300.100.1.42'],
+  ['otherPager', `${MS}.1.2.118`],
+  ['ipPhone', `${MS}.1.4.721`],
+  ['otherIpPhone', `${MS}.1.4.722`],
+  ['facsimileTelephoneNumber', '2.5.4.23'],
+  ['otherFacsimileTelephoneNumber', `${MS}.1.4.646`],
+  ['internationalISDNNumber', '2.5.4.25'],
+  ['primaryInternationalISDNNumber', `${MS}.1.4.649`],
+  ['telexNumber', '2.5.4.21'],
+  ['primaryTelexNumber', `${MS}.1.4.648`],
+  ['teletexTerminalIdentifier', '2.5.4.22'],
+  ['x121Address', '2.5.4.24'],
+  // Personal-Information: the rest.
+  ['assistant', `${MS}.1.4.652`],
+  ['info', `${MS}.1.2.81`],
+  ['personalTitle', `${MS}.1.2.615`],
+  ['thumbnailPhoto', '2.16.840.1.113730.3.1.35'],
+  ['userCertificate', '2.5.4.36'],
+  ['userCert', `${MS}.1.4.645`],
+  ['userSMIMECertificate', '2.16.840.1.113730.3.1.40'],
+  ['userSharedFolder', `${MS}.1.4.751`],
+  ['userSharedFolderOther', `${MS}.1.4.752`],
+  ['msDS-GeoCoordinatesAltitude', `${MS}.1.4.2183`],
+  ['msDS-GeoCoordinatesLatitude', `${MS}.1.4.2184`],
+  ['msDS-GeoCoordinatesLongitude', `${MS}.1.4.2185`],
+  // Web-Information.
+  ['wWWHomePage', `${MS}.1.2.464`],
+  ['url', `${MS}.1.4.749`],
+];
+
+const SELF_WRITABLE_KEYS: ReadonlySet<string> = new Set(SELF_WRITABLE.flatMap(([name, oid]) => [attributeKey(name), attributeKey(oid)]));
+/** The plain profile's own password: slapd's images let `self` write `userPassword` (under ppolicy, as the user's own change). */
+const PLAIN_PASSWORD = attributeKey('userPassword');
+
+/**
+ * Whether a user may write the attribute type on its own entry. Under `profile: ad` a user changes
+ * its password by Password Modify or by AD's delete-and-add of `unicodePwd` (both reach the
+ * directory as a password change, not as this modify): a modify writing `userPassword` or
+ * `unicodePwd` would be a reset, which AD does not let SELF make.
+ */
+export function selfWritable(description: string, ad: boolean): boolean {
+  const key = attributeKey(description);
+  return SELF_WRITABLE_KEYS.has(key) || (!ad && key === PLAIN_PASSWORD);
+}
 
 /**
  * A forest user writing as itself (`asUser`): the mock directory keeps no access control of its
- * own, so, like Active Directory's default for users, it lets a user change its own entry (modify,
- * password) except the names others log in by (`written`: the attributes a modify names, compared
- * by type whatever their spelling); anything more only where Canopy's access rules allow it.
+ * own, so it grants what Active Directory grants SELF by default. On its own entry a user may
+ * modify the types `selfWritable` allows (`written`: the attributes a modify names, compared by
+ * type whatever their spelling) and change its password; adding, deleting and renaming (its own
+ * entry included: the RDN's type is none of them, and AD does not let SELF rename itself) are
+ * refused. Anything more only where Canopy's access rules allow it (`rulesAllow`).
  */
-export function checkUserWrite(writer: UserWriter | undefined, operation: string, own?: Dn, written: readonly string[] = []): void {
+export function checkUserWrite(writer: UserWriter | undefined, operation: string, own?: Dn, written: readonly string[] = [], ad = false): void {
   if (writer === undefined || writer.rulesAllow) return;
   if (own === undefined || writer.dn?.equals(own) !== true) {
     throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: a user may change its own entry only`);
   }
-  const login = written.find((name) => LOGIN_NAMES.has(attributeKey(name)));
-  if (login !== undefined) {
-    throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: a user may not change its own login name (${login})`);
+  const refused = written.find((name) => !selfWritable(name, ad));
+  if (refused !== undefined) {
+    throw new LdapError(
+      ResultCode.insufficientAccessRights,
+      `${operation}: a user may not change ${refused} of its own entry (only its Personal-Information and Web-Information, as Active Directory lets SELF, and its password)`,
+    );
   }
 }
 

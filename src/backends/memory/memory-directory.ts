@@ -425,7 +425,7 @@ export class MemoryDirectory implements Directory {
 
   async modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
     const node = this.existing(dn);
-    checkUserWrite(ctx.asUser, 'modify', dn, changes.map((c) => c.attribute.name));
+    checkUserWrite(ctx.asUser, 'modify', dn, changes.map((c) => c.attribute.name), this.ad !== undefined);
     if (this.ad) rejectBackLink(changes.some((c) => attributeKey(c.attribute.name) === 'memberof'));
     const before = node.entry;
     const policy = this.policyOf(before);
