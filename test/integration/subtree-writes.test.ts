@@ -9,6 +9,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
+import { passwordModifyValue } from '../support/raw-ldap.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { ldapForestConfig, serviceDn } from './ldap-helpers.js';
 
@@ -54,17 +55,6 @@ async function configWith(forest: ForestConfig): Promise<LoadedConfig> {
       { who: 'authenticated', what: { dn: SUFFIX }, allow: 'read' },
     ]),
   };
-}
-
-/** A BER PasswdModifyRequestValue (RFC 3062). */
-function passwordModifyValue(fields: { user?: string; old?: string; new?: string }): Buffer {
-  const field = (tag: number, text?: string) => {
-    if (text === undefined) return Buffer.alloc(0);
-    const bytes = Buffer.from(text, 'utf8');
-    return Buffer.concat([Buffer.from([tag, bytes.length]), bytes]);
-  };
-  const body = Buffer.concat([field(0x80, fields.user), field(0x81, fields.old), field(0x82, fields.new)]);
-  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
 }
 
 function describeSuite(title: string, config: () => LoadedConfig) {

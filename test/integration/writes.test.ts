@@ -17,9 +17,9 @@ import { Dn } from '../../src/core/dn.js';
 import type { Entry } from '../../src/core/entry.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
-import { berOctets, berTlv } from '../../src/protocol/ber-writer.js';
 import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
+import { passwordModifyValue } from '../support/raw-ldap.js';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.js';
 import { repoRoot, startTestServer } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
@@ -216,16 +216,6 @@ const failure = (p: Promise<unknown>): Promise<{ code: number; message: string }
     (e: { code: number; message: string }) => e,
   );
 const keyOf = (dn: string): string => Dn.parse(dn).key;
-
-/** PasswdModifyRequestValue (RFC 3062) with the fields given. */
-function passwordModifyValue(fields: { user?: string; old?: string; new?: string }): Buffer {
-  return berTlv(
-    0x30,
-    ...(fields.user !== undefined ? [berOctets(fields.user, 0x80)] : []),
-    ...(fields.old !== undefined ? [berOctets(fields.old, 0x81)] : []),
-    ...(fields.new !== undefined ? [berOctets(fields.new, 0x82)] : []),
-  );
-}
 
 function describeWrites(title: string, start: () => Promise<Stack>): void {
   describe(title, () => {

@@ -19,6 +19,16 @@ export const PAGED_OID = '1.2.840.113556.1.4.319';
 export const SORT_OID = '1.2.840.113556.1.4.473';
 const SORT_RESPONSE_OID = '1.2.840.113556.1.4.474';
 
+/** PasswdModifyRequestValue (RFC 3062) with the fields given: what ldapts' exop sends as its value. */
+export function passwordModifyValue(fields: { user?: string; old?: string; new?: string }): Buffer {
+  return berTlv(
+    0x30,
+    ...(fields.user !== undefined ? [berOctets(fields.user, 0x80)] : []),
+    ...(fields.old !== undefined ? [berOctets(fields.old, 0x81)] : []),
+    ...(fields.new !== undefined ? [berOctets(fields.new, 0x82)] : []),
+  );
+}
+
 /** An RFC 2891 sort request control on one attribute. */
 export function sortControl(attribute: string, critical: boolean): Buffer {
   const value = berTlv(0x30, berTlv(0x30, berOctets(attribute)));
