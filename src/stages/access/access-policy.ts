@@ -90,13 +90,33 @@ export class AccessView {
     return false;
   }
 
-  /**
-   * The decisions for every kind of entry the search region `base`/`scope` can hold that the
-   * identity may see. Which rules cover an entry depends only on where it lies relative to the
-   * rules' bases: each entry of the region is covered like one of these — the region's base or a
-   * rule's base inside it, or a child or a deeper descendant of one that is no rule's base itself.
-   */
+  /** The decisions for every kind of entry the search region `base`/`scope` can hold (see places). */
   region(base: Dn, scope: Scope): RegionAccess {
+    return new RegionAccess(this.places(base, scope).map((dn) => this.covering(dn)));
+  }
+
+  /**
+   * Whether moving the subtree at `from` to `to` (a rename or a move: the entries below go along)
+   * leaves what the identity may do on every entry of it as it was, or could only take rights
+   * away: each kind of entry, of either subtree, is covered by the same rules at both places, or
+   * the identity may write every attribute of it where it is now (it could have copied it anyway).
+   * Rules name DNs, so otherwise a move would take entries out of rules that protect them.
+   */
+  keepsDecisions(from: Dn, to: Dn): boolean {
+    const unchanged = (before: Dn, after: Dn): boolean => {
+      const was = this.covering(before);
+      return was.writesEvery || was.sameRules(this.covering(after));
+    };
+    return this.places(from, 'sub').every((p) => unchanged(p, p.rebase(from, to))) && this.places(to, 'sub').every((p) => unchanged(p.rebase(to, from), p));
+  }
+
+  /**
+   * One place for every kind of entry the region `base`/`scope` can hold. Which rules cover an
+   * entry depends only on where it lies relative to the rules' bases: each entry of the region is
+   * covered like one of these — the region's base or a rule's base inside it, or a child or a
+   * deeper descendant of one that is no rule's base itself.
+   */
+  private places(base: Dn, scope: Scope): Dn[] {
     const places: Dn[] = [];
     const add = (dn: Dn): void => {
       if (scope === 'base' ? dn.equals(base) : scope === 'one' ? dn.parent()?.equals(base) === true : dn.isWithin(base)) places.push(dn);
@@ -109,7 +129,7 @@ export class AccessView {
       add(child);
       add(child.child(UNNAMED));
     }
-    return new RegionAccess(places.map((dn) => this.covering(dn)));
+    return places;
   }
 }
 
@@ -135,9 +155,8 @@ export class RegionAccess {
   }
 
   /**
-   * Whether every entry of the region may be written as a whole: a rename or a move takes the
-   * entries below along (and the rules, which name DNs, then cover them differently), and a delete
-   * fails on a child, so either may only touch what the identity could have changed entry by entry.
+   * Whether every entry of the region may be written as a whole: a delete refused for a child the
+   * identity may not write (or see) would tell that the child exists, so it is refused first.
    */
   get writesEverything(): boolean {
     return this.places.every((a) => allows(a.whole, 'write'));
@@ -193,8 +212,22 @@ export class EntryAccess {
 
   /** Whether every attribute of the entry is readable: no refusal comes before a read grant without an attribute list. */
   get readsEvery(): boolean {
+    return this.grantsEvery('read');
+  }
+
+  /** Whether every attribute of the entry is writable. */
+  get writesEvery(): boolean {
+    return this.grantsEvery('write');
+  }
+
+  /** Whether the rules deciding on this entry are those deciding on `other`: the same decisions. */
+  sameRules(other: EntryAccess): boolean {
+    return this.rules.length === other.rules.length && this.rules.every((r, i) => r === other.rules[i]);
+  }
+
+  private grantsEvery(level: Level): boolean {
     for (const r of this.rules) {
-      if (!allows(r.allow, 'read')) return false;
+      if (!allows(r.allow, level)) return false;
       if (r.attributes === undefined) return true;
     }
     return false;

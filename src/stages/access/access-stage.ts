@@ -240,7 +240,8 @@ export class AccessStage extends Stage {
   private writer(dn: Dn, ctx: OperationContext, operation: string, needs: WriteNeeds): OperationContext {
     const identity = ctx.identity ?? ANONYMOUS;
     const mount = identity.kind === 'user' ? this.forestMounts.get(identity.forest) : undefined;
-    const denied = this.denial(dn, ctx, operation, needs) ?? (needs.alsoAt && this.denial(needs.alsoAt, ctx, operation, needs));
+    const denied =
+      this.denial(dn, ctx, operation, needs) ?? (needs.alsoAt && this.denial(needs.alsoAt, ctx, operation, needs)) ?? this.belowDenial(dn, ctx, operation, needs, 'write');
     if (identity.kind === 'user' && mount !== undefined && dn.isWithin(mount)) {
       const asUser = { ...ctx, asUser: { ...(identity.dn && { dn: identity.dn }), rulesAllow: denied === undefined } };
       // A user's own password change is between it and its forest, whatever the rules let it see.
@@ -252,11 +253,8 @@ export class AccessStage extends Stage {
       if (needs.alsoAt && !allows(view.covering(needs.alsoAt).entry, 'read')) throw this.unseenAnswer(ctx, needs.alsoAt);
       const hidden = needs.attributes?.find((a) => !allows(access.attribute(a), 'read'));
       if (hidden !== undefined) throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to ${hidden} of "${dn.text}"`);
-      // Decided by the rules, not by what exists: moving an entry would take entries hidden below it
-      // out of their rules, and a delete refused for a hidden child would tell that it exists.
-      if (needs.subtree && !view.region(dn, 'sub').seesEverything) {
-        throw new LdapError(ResultCode.insufficientAccessRights, `${operation}: the access rules hide entries that may lie below "${dn.text}"`);
-      }
+      const below = this.belowDenial(dn, ctx, operation, needs, 'read');
+      if (below) throw below;
       return asUser;
     }
     if (denied) throw denied;
@@ -271,12 +269,27 @@ export class AccessStage extends Stage {
       return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to "${dn.text}"`);
     }
     const attribute = needs.attributes?.find((a) => !allows(access.attribute(a), 'write'));
-    if (attribute !== undefined) return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to ${attribute} of "${dn.text}"`);
-    // Decided by the rules whether or not entries lie below (see RegionAccess.writesEverything).
-    if (needs.subtree && !this.view(ctx).region(dn, 'sub').writesEverything) {
-      return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to every entry that may lie below "${dn.text}"`);
+    if (attribute === undefined) return undefined;
+    return new LdapError(ResultCode.insufficientAccessRights, `${operation}: no write access to ${attribute} of "${dn.text}"`);
+  }
+
+  /**
+   * Why a delete or a move may not touch what may lie below the entry, decided by the rules, not by
+   * what exists there. A move takes the entries below along, and the rules name DNs: it may not take
+   * any of them out of rules that decide on it otherwise (AccessView.keepsDecisions). A delete
+   * refused by the forest for a child the identity may not write (`level` write) or, writing as
+   * itself, not see (read) would tell that the child exists.
+   */
+  private belowDenial(dn: Dn, ctx: OperationContext, operation: string, needs: WriteNeeds, level: 'read' | 'write'): LdapError | undefined {
+    if (!needs.subtree) return undefined;
+    const view = this.view(ctx);
+    if (needs.alsoAt) {
+      if (view.keepsDecisions(dn, needs.alsoAt)) return undefined;
+      return new LdapError(ResultCode.insufficientAccessRights, `${operation}: the access rules decide otherwise on entries that may lie below "${dn.text}" at its new place`);
     }
-    return undefined;
+    const region = view.region(dn, 'sub');
+    if (level === 'write' ? region.writesEverything : region.seesEverything) return undefined;
+    return new LdapError(ResultCode.insufficientAccessRights, `${operation}: the access rules withhold entries that may lie below "${dn.text}"`);
   }
 }
 
@@ -288,7 +301,7 @@ interface WriteNeeds {
   readonly whole?: boolean;
   /** A rename's new DN, which the rules must allow too. */
   readonly alsoAt?: Dn;
-  /** Delete, rename: what may lie below the entry is concerned too (at the new place as well). */
+  /** Delete, rename: what may lie below the entry is concerned too (see belowDenial). */
   readonly subtree?: boolean;
   /** Password Modify: a forest user changing its own password is not held to the rules. */
   readonly passwordChange?: boolean;
