@@ -115,15 +115,14 @@ export class BindThrottle implements Throttle {
    */
   async attempt(address: string, keys: BindKeys, signal: AbortSignal): Promise<Reservation<BindAttempt>> {
     const key = boundedKey(keys.account);
-    const spelling = boundedKey(keys.spelling);
     for (;;) {
       signal.throwIfAborted();
       const w = this.account(key);
       const limit = this.limitFrom(address);
-      if (w.failures >= limit) return { refused: this.refusal(w, spelling, address) };
+      if (w.failures >= limit) return { refused: this.refusal(w, boundedKey(keys.spelling), address) };
       if (w.failures + w.pending < limit) {
         w.pending++;
-        return { granted: this.reserved(w, key, spelling, address) };
+        return { granted: this.reserved(w, key, keys.spelling, address) };
       }
       await turn(w, signal);
     }
@@ -137,6 +136,7 @@ export class BindThrottle implements Throttle {
     return Math.min(maxFailuresPerAccount, Math.max(1, slowAfter));
   }
 
+  /** `spelling` as the client spelled it: digested (boundedKey) only when it is counted, off the path of a right password. */
   private reserved(w: AccountWindow, key: string, spelling: string, address: string): BindAttempt {
     let settled = false;
     const settle = (): void => {
@@ -149,14 +149,14 @@ export class BindThrottle implements Throttle {
     return {
       succeeded: () => {
         w.failures = 0;
-        this.spellings.delete(spelling);
+        if (this.spellings.size > 0) this.spellings.delete(boundedKey(spelling));
         settle();
       },
       failed: () => {
         if (w.failures === 0) w.start = this.now(); // the window opens with the first failure
         w.failures++;
         settle();
-        return { delayMs: this.failedDelay(spelling, address), limitReached: w.failures >= this.limitFrom(address) };
+        return { delayMs: this.failedDelay(boundedKey(spelling), address), limitReached: w.failures >= this.limitFrom(address) };
       },
       undecided: settle,
     };
