@@ -218,9 +218,12 @@ export class SiblingDns {
  * spelled with a combining accent name what `elizabeth` and `josé` name, as they do upstream.
  */
 export function normaliseDnValue(value: string): string {
-  const prepared = NOT_PRINTABLE_ASCII.test(value) ? withoutIgnorable(value).normalize('NFKC') : value;
-  return prepared.trim().replace(/\s+/g, ' ').toLowerCase();
+  if (!NOT_PRINTABLE_ASCII.test(value)) return value.trim().replace(/\s+/g, ' ').toLowerCase();
+  // Case folded, not lowered: toLowerCase makes a word-final Σ a final ς, which folding (and slapd) makes σ like any sigma.
+  return withoutIgnorable(value).normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase().replace(FINAL_SIGMA, 'σ');
 }
+
+const FINAL_SIGMA = /ς/g;
 
 /** RDN types compared by case-ignore string matching in every directory (RFC 4519 and Active Directory alike). */
 const PLAIN_NAMING_TYPES = new Set(['cn', 'ou', 'dc', 'o', 'l', 'st', 'c', 'uid']);

@@ -33,6 +33,9 @@ const EGREEN = `CN=Elizabeth Green,${USERS}`;
 /** A place a rule protects where nothing exists: refusals decided by the rules read the same there. */
 const EMPTY = `OU=Empty,${AVVID}`;
 const GROUPS = `OU=Groups,${AVVID}`;
+/** An entry named by a type the forest matches its own way (slapd's telephoneNumberMatch ignores spaces and hyphens), hidden from the provisioning account. */
+const PHONE_NAMED = `telephoneNumber=\\+1 408 555 0100,${USERS}`;
+const ADMIN = `cn=admin,ou=accounts,${SUFFIX}`;
 const PASSWORD_MODIFY = '1.3.6.1.4.1.4203.1.11.1';
 /** What Canopy's refusals of such writes say (the forest's own refusals say otherwise). */
 const BY_THE_RULES = /the access rules (withhold|decide otherwise on) entries that may lie below/;
@@ -48,9 +51,15 @@ async function configWith(forest: ForestConfig): Promise<LoadedConfig> {
   return {
     ...defaults,
     forests: [forest],
-    accounts: [...defaults.accounts, { dn: PROVISIONING, passwordHash: await hashPassword(PROVISIONING_PASSWORD) }],
+    accounts: [
+      ...defaults.accounts,
+      { dn: PROVISIONING, passwordHash: await hashPassword(PROVISIONING_PASSWORD) },
+      { dn: ADMIN, passwordHash: await hashPassword(PROVISIONING_PASSWORD) },
+    ],
     access: accessSchema.parse([
+      { who: ADMIN, what: { dn: SUFFIX }, allow: 'write' },
       { who: PROVISIONING, what: { dn: PROTECTED, scope: 'base' }, allow: 'none' },
+      { who: PROVISIONING, what: { dn: PHONE_NAMED, scope: 'base' }, allow: 'none' },
       { who: PROVISIONING, what: { dn: `CN=Ghost,${EMPTY}`, scope: 'base' }, allow: 'none' },
       // Groups' descriptions are the directory team's: the provisioning account reads them only.
       { who: PROVISIONING, what: { dn: GROUPS, attributes: ['description'] }, allow: 'read' },
@@ -123,6 +132,25 @@ function describeSuite(title: string, config: () => LoadedConfig) {
       await provisioning.del(`OU=Sub,OU=Works,OU=Groups,${AVVID}`);
       await provisioning.del(`OU=Works,OU=Groups,${AVVID}`);
       expect(await exists(provisioning, `OU=Works,OU=Groups,${AVVID}`)).toBe(false);
+    });
+
+    it('an add or a rename onto another spelling of a hidden entry is never told "already exists"', async () => {
+      const admin = await bound(ADMIN, PROVISIONING_PASSWORD);
+      const provisioning = await bound(PROVISIONING, PROVISIONING_PASSWORD);
+      const person = (cn: string, phone: string) => ({ objectClass: ['top', 'person', 'organizationalPerson'], cn, sn: 'Entry', telephoneNumber: phone });
+      await admin.add(PHONE_NAMED, person('Phone Entry', '+1 408 555 0100'));
+      const added: string[] = [];
+      for (const spelled of ['+1-408-555-0100', '+14085550100']) {
+        const dn = `telephoneNumber=\\${spelled},${USERS}`;
+        const rename = await failure(provisioning.modifyDN(`CN=Elizabeth Green,${USERS}`, dn));
+        if (rename.code === 0) await provisioning.modifyDN(dn, `CN=Elizabeth Green,${USERS}`);
+        const add = await failure(provisioning.add(dn, person(`Other ${spelled}`, spelled)));
+        // slapd names the hidden entry by it (32, as for any hidden DN); a memory forest, which compares
+        // numbers as text, makes a new entry. Never 68, which would say the hidden entry exists.
+        for (const answer of [add, rename]) expect([0, 32], `${dn}: ${answer.message}`).toContain(answer.code);
+        if (add.code === 0) added.push(dn);
+      }
+      for (const dn of [...added, PHONE_NAMED]) await admin.del(dn);
     });
 
     it('a forest user writing as itself may not move or delete what the rules hide from it, nor learn that a hidden DN exists', async () => {

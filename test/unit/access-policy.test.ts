@@ -577,6 +577,38 @@ describe('AccessStage: what an assertion tests besides the values an identity se
     expect(await answer(stage.modify(Dn.parse('cn=a,dc=nowhere'), change, ctx()), 'cn=a,dc=nowhere')).toEqual([32, '', 'no such object "<dn>"']);
   });
 
+  it('an add or a rename onto a DN the forest names otherwise is answered as a missing entry when what it names is hidden', async () => {
+    // The forest compares telephone numbers without spaces and hyphens (telephoneNumberMatch); Canopy does not.
+    const hidden = Dn.parse('telephoneNumber=\\+1 408 555 0100,ou=a,dc=x');
+    const spoken = (dn: Dn) => dn.text.replace(/[- ]/g, '').toLowerCase();
+    const done: string[] = [];
+    const forest = {
+      async *search(r: SearchRequest) {
+        if (spoken(r.base) !== spoken(hidden)) throw new LdapError(ResultCode.noSuchObject, 'no such object', 'ou=a,dc=x');
+        yield new Entry(hidden, []);
+      },
+      add: async (e: Entry) => void done.push(`add ${e.dn.text}`),
+      modifyDn: async (r: { newRdn: string }) => void done.push(`modifyDN ${r.newRdn}`),
+    } as unknown as Directory;
+    const stage = new AccessStage(
+      policy([
+        { who: 'cn=sync', what: { dn: hidden.text, scope: 'base' }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
+      ]),
+      forest,
+    );
+    const person = [{ name: 'objectClass', values: ['person'] }];
+    const answer = (op: Promise<unknown>) => op.then(() => 0, (e: LdapError) => e.code);
+    for (const number of ['\\+1-408-555-0100', '\\+14085550100']) {
+      expect(await answer(stage.add(new Entry(Dn.parse(`telephoneNumber=${number},ou=a,dc=x`), person), ctx())), number).toBe(ResultCode.noSuchObject);
+      expect(await answer(stage.modifyDn({ dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: `telephoneNumber=${number}`, deleteOldRdn: false }, ctx())), number).toBe(ResultCode.noSuchObject);
+    }
+    expect(done).toEqual([]);
+    await stage.add(new Entry(Dn.parse('telephoneNumber=\\+1-408-555-0199,ou=a,dc=x'), person), ctx());
+    await stage.modifyDn({ dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: 'telephoneNumber=\\+1-408-555-0199', deleteOldRdn: false }, ctx());
+    expect(done).toEqual(['add telephoneNumber=\\+1-408-555-0199,ou=a,dc=x', 'modifyDN telephoneNumber=\\+1-408-555-0199']);
+  });
+
   it('a rename, a move or a delete concerns what may lie below the entry: decided by the rules, whatever exists there', async () => {
     const done: string[] = [];
     const writable = {

@@ -115,6 +115,7 @@ export class AccessStage extends Stage {
       // Under a parent a rule hides: answered as under a missing one.
       const under = entry.dn.parent();
       if (under && this.view(ctx).covering(under).hidden) throw this.unseenAnswer(ctx, under);
+      await this.refuseHiddenNamesake(entry.dn, ctx);
       // The RDN's values are the entry's too (the server adds them when the client leaves them out).
       const attributes = [...Array.from(entry.attributes(), (a) => a.name), ...rdnTypes(entry.dn)];
       return this.next.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true }));
@@ -146,6 +147,7 @@ export class AccessStage extends Stage {
       const parent = newSuperior ?? dn.parent();
       // The rules must allow writing at the new place too.
       const alsoAt = parent?.child(request.newRdn);
+      if (alsoAt) await this.refuseHiddenNamesake(alsoAt, ctx);
       // A rename writes the new RDN's values, and removes the old one's with deleteOldRdn.
       const attributes = [...(alsoAt ? rdnTypes(alsoAt) : []), ...(request.deleteOldRdn ? rdnTypes(dn) : [])];
       return this.next.modifyDn(resolved, this.writer(dn, ctx, 'modifyDN', { whole: true, subtree: true, attributes, ...(alsoAt && { alsoAt }) }));
@@ -185,13 +187,31 @@ export class AccessStage extends Stage {
    */
   private async resolve(dn: Dn, ctx: OperationContext): Promise<Dn> {
     if (dn.plainNaming) return dn;
+    const found = await this.lookup(dn, ctx);
+    if (found === undefined) throw this.unseenAnswer(ctx, dn);
+    return found;
+  }
+
+  /**
+   * A DN an add or a rename is to create: where it is not plain, an entry the forest already names
+   * by it may be one the rules hide under its own spelling (`CN=ΟΔΥΣΣΕΑΣ` for `CN=οδυσσεασ`), and
+   * the forest's "already exists" would tell it exists: answered as a missing entry instead.
+   */
+  private async refuseHiddenNamesake(dn: Dn, ctx: OperationContext): Promise<void> {
+    if (dn.plainNaming) return;
+    const found = await this.lookup(dn, ctx);
+    if (found !== undefined && !allows(this.view(ctx).covering(found).entry, 'read')) throw this.unseenAnswer(ctx, dn);
+  }
+
+  /** The DN of the entry the forest names by `dn` (a base lookup with the service account), if any. */
+  private async lookup(dn: Dn, ctx: OperationContext): Promise<Dn | undefined> {
     const request: SearchRequest = { base: dn, scope: 'base', filter: ANY_ENTRY, attributes: ['1.1'], typesOnly: true, sizeLimit: 1, timeLimit: 0 };
     try {
       for await (const entry of this.next.search(request, searchContext(ctx))) return entry.dn;
     } catch (err) {
       if (!missing(err)) throw err;
     }
-    throw this.unseenAnswer(ctx, dn);
+    return undefined;
   }
 
   /**
