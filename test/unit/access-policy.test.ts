@@ -647,10 +647,14 @@ describe('AccessStage: what an assertion tests besides the values an identity se
       policy([
         { who: 'cn=sync', what: { dn: 'dc=x', attributes: ['userPassword'] }, allow: 'none' },
         { who: 'cn=sync', what: { dn: 'ou=secure,dc=x', attributes: ['homePhone'] }, allow: 'read' },
+        { who: 'cn=sync', what: { dn: 'cn=b,ou=open,dc=x', scope: 'base', attributes: ['telephoneNumber'] }, allow: 'none' },
         { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
       ]),
       writable,
     );
+    // Renaming the entry a rule names, or its parent, takes the entry out of that rule.
+    await refused(partial.modifyDn({ dn: Dn.parse('cn=b,ou=open,dc=x'), newRdn: 'cn=b2', deleteOldRdn: true }, ctx()));
+    await refused(partial.modifyDn({ dn: Dn.parse('ou=open,dc=x'), newRdn: 'ou=delta', deleteOldRdn: true }, ctx()));
     await refused(partial.modifyDn({ dn: Dn.parse('cn=s,ou=secure,dc=x'), newRdn: 'cn=s', deleteOldRdn: false, newSuperior: Dn.parse('ou=open,dc=x') }, ctx()));
     await refused(partial.modifyDn({ dn: Dn.parse('ou=secure,dc=x'), newRdn: 'ou=plain', deleteOldRdn: true }, ctx()));
     await refused(partial.modifyDn({ dn: Dn.parse('cn=o,ou=open,dc=x'), newRdn: 'cn=o', deleteOldRdn: false, newSuperior: Dn.parse('ou=secure,dc=x') }, ctx()));
