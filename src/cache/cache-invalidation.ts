@@ -61,7 +61,8 @@ export class CacheInvalidation extends Stage {
    * write whole or not at all (RFC 4511 §4.6), so its refusal, and Canopy's busy or unavailable
    * before sending, leave every kept result true. Evicting then would let any client empty the
    * cache (and its stale-if-error reserve) for everyone with writes it may not make. An unknown
-   * outcome (`other`: the connection failed after sending; an abandon or a timeout) evicts.
+   * outcome (`other`: the connection failed after sending, or the forest did not answer in time)
+   * evicts. (A write the client abandons runs to its end all the same: see OperationHandler.)
    */
   private async evictAfter(write: Promise<void>, ...dns: Dn[]): Promise<void> {
     try {

@@ -213,7 +213,11 @@ export class OperationHandler {
   ): Promise<Outcome> {
     const { directory } = this.options;
     const ctx: OperationContext = {
-      signal,
+      // A write, once accepted, runs to its end: abandoning it (or a bind or the end of the
+      // connection after it) only withholds its response (RFC 4511 §4.11 lets a server complete
+      // it). So its outcome is always known, and a refused write, abandoned, is still refused:
+      // whether the forest changed decides whether kept results are evicted for everyone.
+      signal: isWrite(request) ? new AbortController().signal : signal,
       connectionId: this.options.connectionId,
       clientAddress: this.options.peerAddress,
       boundDn: this.session.boundDn,
@@ -310,3 +314,10 @@ export function unsupportedCritical(op: LdapRequest['op'], controls: readonly Co
   const known = op === 'search' ? SEARCH_CONTROLS : op === 'bind' || op === 'modify' || op === 'extended' ? PASSWORD_CONTROLS : undefined;
   return controls.find((c) => c.critical && !known?.has(c.oid));
 }
+
+/** Whether the request changes a directory: add, modify, delete, modifyDN, Password Modify. */
+function isWrite(request: LdapRequest): boolean {
+  return WRITES.has(request.op) || (request.op === 'extended' && request.passwordModify !== undefined);
+}
+
+const WRITES: ReadonlySet<LdapRequest['op']> = new Set(['add', 'modify', 'delete', 'modifyDn']);

@@ -24,6 +24,9 @@ const USER = 'jdoe@avvid.info';
 const AVVID_LDIF = fileURLToPath(new URL('../../fixtures/avvid.info.ldif', import.meta.url));
 const USERS = '(&(objectClass=user)(!(objectClass=computer)))';
 
+/** An entry hidden from users by the rules. */
+const HIDDEN = `CN=Elizabeth Green,OU=Users,${AVVID}`;
+
 /** The attributes the issue's slapd forest hides. */
 const HIDE = '[userPassword, homePhone, employeeNumber]';
 
@@ -33,7 +36,8 @@ accounts:
   - { dn: "${SYNC}", passwordHash: "${await hashPassword(SYNC_PASSWORD)}" }
 access:
   - { who: "${SYNC}", what: { dn: "${SUFFIX}" }, allow: read }
-  # Users may not read vse's mobile numbers, nor anything outside the list below.
+  # Users may not see Elizabeth Green at all, nor read vse's mobile numbers, nor anything outside the list below.
+  - { who: authenticated, what: { dn: "${HIDDEN}", scope: base }, allow: none }
   - { who: authenticated, what: { dn: "${VSE}", attributes: [mobile] }, allow: none }
   - { who: authenticated, what: { dn: "${SUFFIX}", attributes: [objectClass, cn, sn, givenName, mobile, telephoneNumber] }, allow: read }
 forests:
@@ -135,6 +139,22 @@ function describeSortSuite(title: string, avvidForest: () => string) {
       const r = await runLdapTool('ldapsearch', ['-x', '-H', server.url, '-D', SYNC, '-w', SYNC_PASSWORD, '-b', SUFFIX, '-E', '!sss=employeeNumber', USERS, 'cn']);
       expect(r.status).toBe(12);
       expect(r.stdout).not.toMatch(/^dn:/m);
+    });
+
+    it('an entry the identity may not see neither refuses a sort nor shows in its result: no oracle on it', async () => {
+      const c = await bound(USER, USER_PASSWORD);
+      const answer = async (filter: string, critical: boolean) => {
+        const control = sortControl(critical, 'telephoneNumber');
+        const { searchEntries } = await c.search(AVVID, { filter, attributes: ['cn'] }, control);
+        return { entries: searchEntries.length, sortResult: control.result?.sortResult };
+      };
+      for (const critical of [false, true]) {
+        // Beside a visible entry (a sort compares two), Elizabeth Green matches and is hidden, Nobody matches
+        // nothing: the same answer, whatever the guess.
+        for (const guess of ['(cn=Elizabeth Green)', '(cn=Eliz*)', '(cn=Nobody)', '(cn=Zz*)']) {
+          expect(await answer(`(|(cn=John Doe)${guess})`, critical), `${guess} ${critical}`).toEqual({ entries: 1, sortResult: 0 });
+        }
+      }
     });
 
     it('a key the access rules withhold: 50, and withheld values never order the entries', async () => {

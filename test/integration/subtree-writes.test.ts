@@ -6,10 +6,12 @@ import { loadConfigFile, type LoadedConfig } from '../../src/config/load.js';
 import type { ForestConfig } from '../../src/config/schema.js';
 import { hashPassword } from '../../src/core/scrypt-hash.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { metrics, metricValue } from '../../src/observability/metrics.js';
+import { berInt, berOctets, berTlv } from '../../src/protocol/ber-writer.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
-import { passwordModifyValue } from '../support/raw-ldap.js';
+import { passwordModifyValue, RawLdapClient } from '../support/raw-ldap.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { ldapForestConfig, serviceDn } from './ldap-helpers.js';
 
@@ -70,7 +72,8 @@ async function configWith(forest: ForestConfig): Promise<LoadedConfig> {
   };
 }
 
-function describeSuite(title: string, config: () => LoadedConfig) {
+/** `frozen` runs its work with the forest's server stopped (SIGSTOP), where there is one. */
+function describeSuite(title: string, config: () => LoadedConfig, frozen: (work: () => Promise<void>) => Promise<void> = (work) => work()) {
   describe(title, () => {
     let server: RunningServer;
     let url: string;
@@ -167,6 +170,30 @@ function describeSuite(title: string, config: () => LoadedConfig) {
       expect(elsewhere.message).not.toMatch(BY_THE_RULES);
     });
 
+    it('a write the forest refuses evicts no kept result, even abandoned at once or cut off by a disconnect', async () => {
+      const sync = await bound('cn=cucm-sync,ou=accounts,dc=corp,dc=example', 'Cucm-Sync-Passw0rd!');
+      const lookup = () => sync.search(AVVID, { filter: '(sAMAccountName=jdoe)', attributes: ['cn'] });
+      await lookup();
+      const evictions = await metricValue(metrics.cacheEvictions, { reason: 'write' });
+      const hits = await metricValue(metrics.cacheHits);
+      // Elizabeth writes as herself: her forest lets her change her own entry only.
+      const modify = (dn: string) => berTlv(0x66, berOctets(dn), berTlv(0x30, berTlv(0x30, berInt(2, 0x0a), berTlv(0x30, berOctets('description'), berTlv(0x31, berOctets('x'))))));
+      const raw = await RawLdapClient.connect(url);
+      expect((await raw.bind(EGREEN, USER_PASSWORD)).code).toBe(0);
+      // Abandoned while its forest cannot answer yet (on slapd: stopped), then cut off by the disconnect.
+      await frozen(async () => {
+        raw.abandon(raw.send(modify(`OU=ServiceAccounts,${AVVID}`)));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      });
+      expect((await raw.request(modify(`OU=Computers,${AVVID}`))).code).toBe(50);
+      raw.send(modify(`OU=ServiceAccounts,${AVVID}`));
+      raw.close();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the writes run to their refusals
+      expect(await metricValue(metrics.cacheEvictions, { reason: 'write' })).toBe(evictions);
+      await lookup();
+      expect(await metricValue(metrics.cacheHits)).toBe(hits + 1);
+    });
+
     it('a forest hiding userPassword has no password reset, while users still change their own', async () => {
       const provisioning = await bound(PROVISIONING, PROVISIONING_PASSWORD);
       const reset = await failure(provisioning.exop(PASSWORD_MODIFY, passwordModifyValue({ user: EGREEN, new: 'Reset-Passw0rd!1' })));
@@ -204,5 +231,13 @@ describe('writes beyond one entry: an ldap forest over slapd', () => {
     config = await configWith(ldapForestConfig(forest.base, [slapd.url], { name, mount, upnSuffixes, netbiosName, attributes }));
   });
   afterAll(() => slapd?.stop());
-  describeSuite('through canopy', () => config);
+  const frozen = async (work: () => Promise<void>) => {
+    process.kill(slapd.pid!, 'SIGSTOP');
+    try {
+      await work();
+    } finally {
+      process.kill(slapd.pid!, 'SIGCONT');
+    }
+  };
+  describeSuite('through canopy', () => config, frozen);
 });

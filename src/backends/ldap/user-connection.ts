@@ -1,3 +1,5 @@
+import { LdapError } from '../../core/ldap-error.js';
+import { ResultCode } from '../../core/result-codes.js';
 import type { SessionResource } from '../../core/session-resources.js';
 import type { UpstreamConnection } from './upstream-connection.js';
 
@@ -29,16 +31,26 @@ export class UserConnection implements SessionResource {
     return result;
   }
 
+  /**
+   * The login ended (a rebind, an unbind, the client gone): writes already given to `run` finish on
+   * the connection first, since a write once accepted runs to its end and its outcome must be known
+   * (cutting it off would look like the server failing, and mark it down); then the connection
+   * closes and the password is wiped. A write given later is refused, as nothing was sent.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.password.fill(0);
-    this.connection?.then((c) => c.close(), () => undefined);
     this.onClose();
+    this.tail = this.tail.then(() => {
+      this.password.fill(0);
+      const open = this.connection;
+      this.connection = undefined;
+      return open?.then((c) => c.close(), () => undefined);
+    });
   }
 
   private connect(): Promise<UpstreamConnection> {
-    if (this.closed) return Promise.reject(new Error('the login ended'));
+    if (this.closed && this.connection === undefined) return Promise.reject(new LdapError(ResultCode.unavailable, 'this login ended: bind again to write'));
     const current = this.connection;
     if (current) {
       // A connection that was lost is opened again with the login's credentials.

@@ -6,7 +6,8 @@ import { allows, type AccessView, type EntryAccess } from './access-policy.js';
  * A sorted search as the access stage passes it down: where rules limit attributes, the router
  * may take a sort key only from values this identity may read, so the order of the entries it
  * gets back says nothing about a value stripped from them (RFC 2891 sortResult 50 otherwise).
- * Views without attribute limits show every attribute of a visible entry, so they need no check.
+ * Views without attribute limits show every attribute of a visible entry, so they need no check;
+ * entries the identity may not see at all are dropped above the sort and never refuse it.
  */
 export function readableSort(request: SearchRequest, view: AccessView): SearchRequest {
   if (!request.sort || !view.attributeLimited) return request;
@@ -18,7 +19,9 @@ export function readableSort(request: SearchRequest, view: AccessView): SearchRe
       last = entry;
       access = view.covering(entry.dn);
     }
-    return allows(access!.attribute(attribute), 'read');
+    // An entry the identity may not see is dropped after the sort: its values order nothing it
+    // gets, and a refusal for them would tell that it exists and match the filter.
+    return !allows(access!.entry, 'read') || allows(access!.attribute(attribute), 'read');
   };
   return { ...request, sort: { ...request.sort, mayRead } };
 }
