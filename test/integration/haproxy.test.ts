@@ -112,7 +112,8 @@ frontend ldaps
     default_backend canopy_ldaps
 backend canopy
     balance roundrobin
-    default-server send-proxy-v2 check check-send-proxy inter 200ms fall 1 rise 2
+    # One missed check (a replica slow on a loaded machine) does not take it out of the rotation.
+    default-server send-proxy-v2 check check-send-proxy inter 200ms fall 3 rise 2
 ${replicas.map((r, i) => `    server canopy${i} 127.0.0.1:${new URL(r.url).port}`).join('\n')}
 backend canopy_ldaps
     balance roundrobin
