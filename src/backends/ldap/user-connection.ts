@@ -24,7 +24,11 @@ export class UserConnection implements SessionResource {
     private readonly onClose: () => void = () => undefined,
   ) {}
 
-  /** Runs one write on the user's connection, one at a time, opening it first when needed. */
+  /**
+   * Runs one write on the user's connection, one at a time, opening it first when needed. A write
+   * still waiting for its turn when the login ends is refused unsent: a client that leaves holds
+   * the connection for the one write under way at most.
+   */
   run<T>(operation: (connection: UpstreamConnection) => Promise<T>): Promise<T> {
     const result = this.tail.then(async () => operation(await this.connect()));
     this.tail = result.catch(() => undefined);
@@ -32,10 +36,10 @@ export class UserConnection implements SessionResource {
   }
 
   /**
-   * The login ended (a rebind, an unbind, the client gone): writes already given to `run` finish on
-   * the connection first, since a write once accepted runs to its end and its outcome must be known
-   * (cutting it off would look like the server failing, and mark it down); then the connection
-   * closes and the password is wiped. A write given later is refused, as nothing was sent.
+   * The login ended (a rebind, an unbind, the client gone): the write under way finishes on the
+   * connection first, since its outcome must be known (cutting it off would look like the server
+   * failing, and mark it down); then the connection closes and the password is wiped. Writes not
+   * yet sent are refused (connect), as nothing was sent.
    */
   close(): void {
     if (this.closed) return;
@@ -50,7 +54,7 @@ export class UserConnection implements SessionResource {
   }
 
   private connect(): Promise<UpstreamConnection> {
-    if (this.closed && this.connection === undefined) return Promise.reject(new LdapError(ResultCode.unavailable, 'this login ended: bind again to write'));
+    if (this.closed) return Promise.reject(new LdapError(ResultCode.unavailable, 'this login ended before the write was sent: bind again to write'));
     const current = this.connection;
     if (current) {
       // A connection that was lost is opened again with the login's credentials.
