@@ -219,11 +219,28 @@ export class SiblingDns {
  */
 export function normaliseDnValue(value: string): string {
   if (!NOT_PRINTABLE_ASCII.test(value)) return value.trim().replace(/\s+/g, ' ').toLowerCase();
-  // Case folded, not lowered: toLowerCase makes a word-final Σ a final ς, which folding (and slapd) makes σ like any sigma.
-  return withoutIgnorable(value).normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase().replace(FINAL_SIGMA, 'σ');
+  // Lowered letter by letter as slapd does: toLowerCase makes a word-final Σ a final ς (folded
+  // here to σ like any sigma) and İ an i with a combining dot (slapd: i).
+  return withoutIgnorable(value).normalize('NFKC').trim().replace(/\s+/g, ' ').replace(CAPITAL_DOTTED_I, 'i').toLowerCase().replace(FINAL_SIGMA, 'σ');
+}
+
+/**
+ * An RDN's value reduced to its letters and digits, case folded and without marks: equal for every
+ * spelling any directory could take for the same name (its own Unicode preparation, matching rules
+ * such as telephoneNumberMatch that ignore spaces and hyphens), and for a few it would not. For
+ * refusing what might collide with a protected name, never for deciding that two names are one.
+ */
+export function looseRdnKey(rdn: Rdn): string {
+  return rdn.avas
+    .map((a) => `${attributeKey(a.type)}=${a.value.normalize('NFKD').replace(MARKS, '').replace(CAPITAL_DOTTED_I, 'i').toLowerCase().replace(FINAL_SIGMA, 'σ').replace(NOT_LETTER_OR_DIGIT, '')}`)
+    .sort()
+    .join('+');
 }
 
 const FINAL_SIGMA = /ς/g;
+const CAPITAL_DOTTED_I = /\u0130/g;
+const MARKS = /\p{M}/gu;
+const NOT_LETTER_OR_DIGIT = /[^\p{L}\p{N}]/gu;
 
 /** RDN types compared by case-ignore string matching in every directory (RFC 4519 and Active Directory alike). */
 const PLAIN_NAMING_TYPES = new Set(['cn', 'ou', 'dc', 'o', 'l', 'st', 'c', 'uid']);

@@ -68,6 +68,8 @@ describe('Dn.parse keeps the spelling and normalises the key', () => {
     expect(Dn.parse('CN=Jose\u0301 Mu\u0308ller,DC=x').key).toBe(nfc.key);
     expect(Dn.parse('CN=Jose\\cc\\81 Mu\\cc\\88ller,DC=x').key).toBe(nfc.key);
     expect(Dn.parse('CN=Jose Muller,DC=x').key).not.toBe(nfc.key);
+    // Lowered letter by letter, as slapd does: a dotted capital I is i (JS makes it i and a combining dot).
+    expect(Dn.parse('CN=El\u0130zabeth Green,OU=Users,DC=x').key).toBe(key);
     // Case folded, not lowered: a capital sigma at a word's end is σ like any other (JS lowers it to ς).
     const sigma = Dn.parse('CN=ΟΔΥΣΣΕΑΣ,DC=x').key;
     for (const spelled of ['cn=οδυσσεασ,dc=x', 'cn=οδυσσεας,dc=x', 'CN=Οδυσσέας,DC=x'.normalize('NFD').replace('\u0301', '')]) expect(Dn.parse(spelled).key, spelled).toBe(sigma);

@@ -1,5 +1,5 @@
 import type { AccessRuleConfig } from '../../config/auth-schema.js';
-import { Dn } from '../../core/dn.js';
+import { Dn, looseRdnKey } from '../../core/dn.js';
 import type { Scope } from '../../core/directory.js';
 import type { Identity } from '../../core/identity.js';
 import { attributeKey, keyKind, revealedTypes, testedTypes } from '../../core/schema.js';
@@ -88,6 +88,22 @@ export class AccessView {
       }
     }
     return false;
+  }
+
+  /**
+   * Whether a rule names an entry this identity may not see whose name might be `dn`'s under
+   * another spelling (looseRdnKey: the same parent, the same letters and digits): a write creating
+   * `dn` is refused as for a missing entry whether or not that entry exists, where the forest's own
+   * comparison of names, not Canopy's, decides what `dn` names.
+   */
+  hidesNamesake(dn: Dn): boolean {
+    const parent = dn.parent();
+    const rdn = dn.firstRdn;
+    if (!parent || !rdn) return false;
+    const loose = looseRdnKey(rdn);
+    return this.rules.some(
+      (r) => r.base.parent()?.equals(parent) === true && r.base.firstRdn !== undefined && looseRdnKey(r.base.firstRdn) === loose && !allows(this.covering(r.base).entry, 'read'),
+    );
   }
 
   /** The decisions for every kind of entry the search region `base`/`scope` can hold (see places). */

@@ -193,14 +193,19 @@ export class AccessStage extends Stage {
   }
 
   /**
-   * A DN an add or a rename is to create: where it is not plain, an entry the forest already names
-   * by it may be one the rules hide under its own spelling (`CN=ΟΔΥΣΣΕΑΣ` for `CN=οδυσσεασ`), and
-   * the forest's "already exists" would tell it exists: answered as a missing entry instead.
+   * A DN an add or a rename is to create: where it is not plain, the forest's comparison of names
+   * decides what it names, and it may name an entry the rules hide under another spelling
+   * (`CN=οδυσσεασ` for `CN=ΟΔΥΣΣΕΑΣ`, `CN=Elİzabeth` for `CN=Elizabeth`): the forest's "already
+   * exists" would tell that entry exists, and success would create it where a rule protects it.
+   * Answered as a missing entry when a rule hides a name it might be (whether or not that entry
+   * exists), or when the forest names by it an entry the rules hide.
    */
   private async refuseHiddenNamesake(dn: Dn, ctx: OperationContext): Promise<void> {
     if (dn.plainNaming) return;
+    const view = this.view(ctx);
+    if (view.hidesNamesake(dn)) throw this.unseenAnswer(ctx, dn);
     const found = await this.lookup(dn, ctx);
-    if (found !== undefined && !allows(this.view(ctx).covering(found).entry, 'read')) throw this.unseenAnswer(ctx, dn);
+    if (found !== undefined && !allows(view.covering(found).entry, 'read')) throw this.unseenAnswer(ctx, dn);
   }
 
   /** The DN of the entry the forest names by `dn` (a base lookup with the service account), if any. */
