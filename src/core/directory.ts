@@ -92,6 +92,12 @@ export interface SortRequest {
    * by entry: the sort takes no key from a value the client may not read (RFC 2891 sortResult 50).
    */
   readonly mayRead?: (entry: Entry, attribute: string) => boolean;
+  /**
+   * Whether the client may see the entry at all, set by the access stage: an entry it may not see
+   * is dropped before the sort counts it (the access stage would drop it after), so that no sort
+   * limit reached tells that a hidden entry matched.
+   */
+  readonly sees?: (entry: Entry) => boolean;
 }
 
 export interface SearchRequest {

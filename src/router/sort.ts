@@ -150,7 +150,7 @@ export async function* sortedMerge(
   const order = new EntryOrder(keys, sort.mayRead, withheld);
   const budget = new SortBudget(context, (reason) => cannotSort(sort, trailer, ResultCode.adminLimitExceeded, reason));
   yield* mergeSorted(
-    sources.map((s) => sortBounded(s, order, budget)),
+    sources.map((s) => sortBounded(s, order, budget, sort.sees)),
     order.compare,
   );
 }
@@ -184,7 +184,12 @@ class SortBudget {
 }
 
 /** One source sorted in a buffer, which counts against the budget shared by all sources. */
-async function* sortBounded(source: NamedStream, order: EntryOrder, budget: SortBudget): AsyncGenerator<Sorted, void, undefined> {
+async function* sortBounded(
+  source: NamedStream,
+  order: EntryOrder,
+  budget: SortBudget,
+  sees: ((entry: Entry) => boolean) | undefined,
+): AsyncGenerator<Sorted, void, undefined> {
   const iterator = source.stream[Symbol.asyncIterator]();
   const pull = (): Promise<IteratorResult<Entry>> =>
     iterator.next().catch((err: unknown) => {
@@ -199,6 +204,7 @@ async function* sortBounded(source: NamedStream, order: EntryOrder, budget: Sort
   try {
     for (let next = await pull(); !next.done; next = await pull()) {
       count++;
+      if (sees && !sees(next.value)) continue; // takes no room: see SortRequest.sees
       const item = order.decorate(next.value);
       if (overflow) {
         yield item;

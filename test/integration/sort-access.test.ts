@@ -30,8 +30,9 @@ const HIDDEN = `CN=Elizabeth Green,OU=Users,${AVVID}`;
 /** The attributes the issue's slapd forest hides. */
 const HIDE = '[userPassword, homePhone, employeeNumber]';
 
-async function configYaml(avvidForest: string): Promise<string> {
+async function configYaml(avvidForest: string, limits = ''): Promise<string> {
   return `namespace: { suffix: "${SUFFIX}" }
+${limits}
 accounts:
   - { dn: "${SYNC}", passwordHash: "${await hashPassword(SYNC_PASSWORD)}" }
 access:
@@ -202,4 +203,27 @@ describe('sort access: a slapd forest', () => {
     await slapd?.stop();
   });
   describeSortSuite('through canopy', () => ldapAvvid(slapd.url));
+});
+
+describe('sort access: entries the client may not see take no room in a sort', () => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  beforeAll(async () => {
+    server = await startTestServer(await configYaml(memoryAvvid, 'limits: { maxSortEntries: 2 }'));
+  });
+  afterAll(() => server?.close());
+
+  it('two visible entries sort within a limit of two whether or not a hidden one matches too', async () => {
+    const c = new Client({ url: server.url, timeout: 10_000 });
+    await c.bind(USER, USER_PASSWORD);
+    try {
+      for (const third of ['(cn=Elizabeth Green)', '(cn=Elizabeth Xreen)']) {
+        const control = sortControl(true, 'cn');
+        const { searchEntries } = await c.search(AVVID, { filter: `(|(cn=John Doe)(cn=Kevin Scott)${third})`, attributes: ['cn'] }, control);
+        expect(searchEntries.map((e) => first(e, 'cn')), third).toEqual(['John Doe', 'Kevin Scott']);
+        expect(control.result?.sortResult, third).toBe(0);
+      }
+    } finally {
+      await c.unbind();
+    }
+  });
 });

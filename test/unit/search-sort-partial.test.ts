@@ -220,6 +220,22 @@ describe('what a sort may hold and read', () => {
     expect((await run(router, search(keys, true, a.mount))).cns).toEqual(['a2', 'a1', 'a3']);
   });
 
+  it('entries the client may not see take no room: a sort limit reached would tell that one matched', async () => {
+    // a has three entries, b two; the client may not see a1 or a3. Three fit: sorted, sortResult 0,
+    // as if a1 and a3 did not exist (the access stage above drops them in any case).
+    const sees = (entry: Entry) => !['a1', 'a3'].includes(String(entry.get('cn')!.values[0]));
+    const small = new ForestRouter([a, b], { ...options, maxSortEntries: 3 });
+    const buffers = new SortBuffers({ perConnection: 3, perIdentity: 3, processWide: 3 });
+    const shared = new ForestRouter([a, b], { ...options, sortBuffers: buffers });
+    for (const router of [small, shared]) {
+      const r = search([{ attribute: 'sn', reverse: false }], true);
+      const sorted = await run(router, { ...r, sort: { ...r.sort!, sees } });
+      expect(sorted.trailer.sortResult).toBeUndefined();
+      expect(sorted.cns).toEqual(['a2', 'b2', 'b1']);
+    }
+    expect(buffers.held()).toBe(0);
+  });
+
   it('values the client may not read count as absent, and make the sort result 50', async () => {
     const mayRead = (entry: Entry) => !entry.dn.isWithin(b.mount);
     const router = new ForestRouter([a, b], options);
