@@ -1,6 +1,6 @@
 import { LdapError } from './ldap-error.js';
 import { ResultCode } from './result-codes.js';
-import { attributeKey } from './schema.js';
+import { attributeKey, attributeType } from './schema.js';
 
 /** One attribute-value assertion of an RDN: the type as spelled, the value unescaped. */
 export interface Ava {
@@ -225,16 +225,21 @@ export function normaliseDnValue(value: string): string {
 }
 
 /**
- * An RDN's value reduced to its letters and digits, case folded and without marks: equal for every
- * spelling any directory could take for the same name (its own Unicode preparation, matching rules
- * such as telephoneNumberMatch that ignore spaces and hyphens), and for a few it would not. For
- * refusing what might collide with a protected name, never for deciding that two names are one.
+ * An RDN reduced so that every spelling any directory could take for the same name gives the same
+ * key, and a few others too: a string value to its letters and digits, case folded and without
+ * marks (a forest's own Unicode preparation, matching rules such as telephoneNumberMatch that ignore
+ * spaces and hyphens); a value of any other syntax, or of a type Canopy does not know, to nothing
+ * at all, since a forest compares it by meaning (a DN's types by OID, an object class by name or
+ * OID, an integer by number). For refusing what might collide with a protected name, never for
+ * deciding that two names are one.
  */
 export function looseRdnKey(rdn: Rdn): string {
-  return rdn.avas
-    .map((a) => `${attributeKey(a.type)}=${a.value.normalize('NFKD').replace(MARKS, '').replace(CAPITAL_DOTTED_I, 'i').toLowerCase().replace(FINAL_SIGMA, 'σ').replace(NOT_LETTER_OR_DIGIT, '')}`)
-    .sort()
-    .join('+');
+  return rdn.avas.map((a) => `${attributeKey(a.type)}=${looseValue(a)}`).sort().join('+');
+}
+
+function looseValue({ type, value }: Ava): string {
+  if (attributeType(type)?.syntax !== 'string') return '';
+  return value.normalize('NFKD').replace(MARKS, '').replace(CAPITAL_DOTTED_I, 'i').toLowerCase().replace(FINAL_SIGMA, 'σ').replace(NOT_LETTER_OR_DIGIT, '');
 }
 
 const FINAL_SIGMA = /ς/g;

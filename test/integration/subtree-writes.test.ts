@@ -63,6 +63,7 @@ async function configWith(forest: ForestConfig): Promise<LoadedConfig> {
       { who: PROVISIONING, what: { dn: PROTECTED, scope: 'base' }, allow: 'none' },
       { who: PROVISIONING, what: { dn: PHONE_NAMED, scope: 'base' }, allow: 'none' },
       { who: PROVISIONING, what: { dn: `CN=Iris Absent,${USERS}`, scope: 'base' }, allow: 'none' },
+      { who: PROVISIONING, what: { dn: `seeAlso=cn\\=boss\\,dc\\=x,${USERS}`, scope: 'base' }, allow: 'none' },
       { who: PROVISIONING, what: { dn: `CN=Ghost,${EMPTY}`, scope: 'base' }, allow: 'none' },
       // Groups' descriptions are the directory team's: the provisioning account reads them only.
       { who: PROVISIONING, what: { dn: GROUPS, attributes: ['description'] }, allow: 'read' },
@@ -159,6 +160,11 @@ function describeSuite(title: string, config: () => LoadedConfig, frozen: (work:
       // be the protected entry; refused as the missing entry it is, as the plain spelling is.
       for (const name of ['CN=Iris Absent', 'CN=\u0130ris Absent', 'CN=Iris Abs\u00e9nt']) {
         expect(await failure(provisioning.add(`${name},${USERS}`, person(name.slice(3), '+1 408 555 0199'))), name).toMatchObject({ code: 32 });
+      }
+      // A name whose value the forest compares as a DN: slapd takes 2.5.4.3=BOSS for cn=boss.
+      for (const value of ['cn\\=boss\\,dc\\=x', '2.5.4.3\\=BOSS\\,domainComponent\\=x']) {
+        const entry = { ...person('Boss', '+1 408 555 0198'), seeAlso: 'cn=boss,dc=x' };
+        expect(await failure(provisioning.add(`seeAlso=${value},${USERS}`, entry)), value).toMatchObject({ code: 32 });
       }
     });
 

@@ -596,13 +596,16 @@ describe('AccessStage: what an assertion tests besides the values an identity se
         // A protected name nothing holds yet: a write creating it under another spelling is refused as well.
         { who: 'cn=sync', what: { dn: 'cn=Iris Absent,ou=a,dc=x', scope: 'base' }, allow: 'none' },
         { who: 'cn=sync', what: { dn: 'telephoneNumber=\\+1 408 555 0177,ou=a,dc=x', scope: 'base' }, allow: 'none' },
+        // Names whose values a forest compares by meaning: a DN, an object class.
+        { who: 'cn=sync', what: { dn: 'seeAlso=cn\\=boss\\,dc\\=x,ou=a,dc=x', scope: 'base' }, allow: 'none' },
+        { who: 'cn=sync', what: { dn: 'objectClass=person,ou=a,dc=x', scope: 'base' }, allow: 'none' },
         { who: 'cn=sync', what: { dn: 'dc=x' }, allow: 'write' },
       ]),
       forest,
     );
     const person = [{ name: 'objectClass', values: ['person'] }];
     const answer = (op: Promise<unknown>) => op.then(() => 0, (e: LdapError) => e.code);
-    for (const name of ['cn=\u0130ris Absent', 'CN=IR\u0130S ABSENT', 'cn=Iris Abs\u00ebnt', 'commonName=\uff29ris Absent', 'telephoneNumber=\\+1-408-555-0177']) {
+    for (const name of ['cn=\u0130ris Absent', 'CN=IR\u0130S ABSENT', 'cn=Iris Abs\u00ebnt', 'commonName=\uff29ris Absent', 'telephoneNumber=\\+1-408-555-0177', 'seeAlso=2.5.4.3\\=BOSS\\,domainComponent\\=x', 'objectClass=2.5.6.6', '2.5.4.0=Person']) {
       expect(await answer(stage.add(new Entry(Dn.parse(`${name},ou=a,dc=x`), person), ctx())), name).toBe(ResultCode.noSuchObject);
       expect(await answer(stage.modifyDn({ dn: Dn.parse('cn=p,ou=a,dc=x'), newRdn: name, deleteOldRdn: false }, ctx())), name).toBe(ResultCode.noSuchObject);
     }
