@@ -92,12 +92,6 @@ export interface SortRequest {
    * by entry: the sort takes no key from a value the client may not read (RFC 2891 sortResult 50).
    */
   readonly mayRead?: (entry: Entry, attribute: string) => boolean;
-  /**
-   * Whether the client may see the entry at all, set by the access stage: an entry it may not see
-   * is dropped before the sort counts it (the access stage would drop it after), so that no sort
-   * limit reached tells that a hidden entry matched.
-   */
-  readonly sees?: (entry: Entry) => boolean;
 }
 
 export interface SearchRequest {
@@ -113,6 +107,13 @@ export interface SearchRequest {
   readonly timeLimit: number;
   /** Server-side sort (RFC 2891), applied by the router across forests. */
   readonly sort?: SortRequest;
+  /**
+   * Whether the client may see an entry at all, set by the access stage where that varies in the
+   * search region. What the router decides across entries (a sort and its limits, which forest's
+   * entry keeps a unique value, the sync guard's counts) must leave out entries the access stage
+   * drops later, or its answer would tell that a hidden entry matched.
+   */
+  readonly sees?: (entry: Entry) => boolean;
 }
 
 /**

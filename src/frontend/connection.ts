@@ -8,7 +8,7 @@ import { encodeNoticeOfDisconnection, encodeResult } from '../protocol/encoder.j
 import { FramingError, MessageFramer } from '../protocol/framing.js';
 import { ExtendedOid, Op } from '../protocol/tags.js';
 import { clientCertificateOf } from './client-certificate.js';
-import { OperationHandler, unsupportedCritical, type OperationHandlerOptions, type ResponseSink } from './operation-handler.js';
+import { isWrite, OperationHandler, unsupportedCritical, type OperationHandlerOptions, type ResponseSink } from './operation-handler.js';
 import type { ClientAddress } from './proxy-protocol.js';
 import type { SearchLimits } from './search-responder.js';
 import type { TlsHandshakes } from './tls-handshakes.js';
@@ -80,6 +80,8 @@ export class Connection {
   private socket: Socket;
   private readonly framer: MessageFramer;
   private readonly inFlight = new Map<number, AbortController>();
+  /** Writes under way (each runs to its end): a bind waits for them. */
+  private readonly writes = new Set<Promise<void>>();
   private readonly idleWaiters: (() => void)[] = [];
   private readonly handler: OperationHandler;
   private readonly log: Logger;
@@ -289,7 +291,17 @@ export class Connection {
     if (request.op === 'bind') this.startBind();
     const controller = new AbortController();
     this.inFlight.set(messageId, controller);
-    void this.handler.handle(messageId, request, controls, controller.signal).finally(() => {
+    // A bind waits for the writes before it, which run to their end whatever happens to the client
+    // (OperationHandler): a client that binds between writes leaves one login's writes behind at most.
+    const writesBefore = request.op === 'bind' && this.writes.size > 0 ? Promise.allSettled([...this.writes]) : undefined;
+    const handled = writesBefore
+      ? writesBefore.then(() => this.handler.handle(messageId, request, controls, controller.signal))
+      : this.handler.handle(messageId, request, controls, controller.signal);
+    if (isWrite(request)) {
+      this.writes.add(handled);
+      void handled.finally(() => this.writes.delete(handled));
+    }
+    void handled.finally(() => {
       this.inFlight.delete(messageId);
       if (request.op === 'bind') {
         this.binding = false;

@@ -316,7 +316,7 @@ export function unsupportedCritical(op: LdapRequest['op'], controls: readonly Co
 }
 
 /** Whether the request changes a directory: add, modify, delete, modifyDN, Password Modify. */
-function isWrite(request: LdapRequest): boolean {
+export function isWrite(request: LdapRequest): boolean {
   return WRITES.has(request.op) || (request.op === 'extended' && request.passwordModify !== undefined);
 }
 

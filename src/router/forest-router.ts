@@ -151,7 +151,7 @@ export class ForestRouter implements Directory {
     watched?: WatchedSearch,
   ): AsyncGenerator<Entry, void, undefined> {
     const verdicts: Error[] = [];
-    const sources = [this.guarded(source, watched, verdicts)];
+    const sources = [this.guarded(source, watched, verdicts, request.sees)];
     try {
       yield* request.sort ? this.sorted(sources, [owner], request, ctx) : concatStreams(sources);
     } catch (err) {
@@ -161,11 +161,19 @@ export class ForestRouter implements Directory {
   }
 
   /** The stream with the guard's count on completion; a drop it refuses lands in `verdicts`, thrown when the search ends. */
-  private guarded(source: NamedStream, watched: WatchedSearch | undefined, verdicts: Error[], failed?: ReadonlySet<string>): NamedStream {
+  private guarded(
+    source: NamedStream,
+    watched: WatchedSearch | undefined,
+    verdicts: Error[],
+    sees: SearchRequest['sees'],
+    failed?: ReadonlySet<string>,
+  ): NamedStream {
     const guard = this.options.guard;
     if (!guard || !watched) return source;
     return {
       ...source,
+      // What the client may see, as its guard remembers it: hidden entries would tell their numbers.
+      ...(sees && { counts: sees }),
       complete: (count) => {
         // A forest a partial search went on without did not complete.
         if (failed?.has(source.forest)) return;
@@ -193,10 +201,10 @@ export class ForestRouter implements Directory {
     const sources: NamedStream[] = forests.map((f) => {
       const stream = f.directory.search({ ...downstream, base: f.mount, scope }, ctx);
       const named = { forest: f.name, stream: this.options.onForestError === 'partial' ? this.tolerant(f.name, stream, missing, failed, ctx) : stream };
-      return this.guarded(named, watched, verdicts, failed);
+      return this.guarded(named, watched, verdicts, request.sees, failed);
     });
     // Sequential, in priority order, so the entry kept is always the preferred forest's.
-    const streams = unique.length > 0 ? [{ forest: 'priority', stream: this.deduplicated(sources) }] : sources;
+    const streams = unique.length > 0 ? [{ forest: 'priority', stream: this.deduplicated(sources, request.sees) }] : sources;
     const merged = request.sort
       ? this.sorted([{ forest: VIRTUAL_TREE, stream: arrayStream(local) }, ...streams], forests, request, ctx)
       : mergeStreams(streams, local);
@@ -221,13 +229,14 @@ export class ForestRouter implements Directory {
       holder: { connection: ctx.connectionId, identity: holderOf(ctx) },
       ...(hiddenKey !== undefined && { hiddenKey }),
     };
-    return sortedMerge(sources, sort, context, ctx.trailer);
+    return sortedMerge(sources, sort, context, ctx.trailer, request.sees);
   }
 
-  private async *deduplicated(sources: readonly NamedStream[]): AsyncGenerator<Entry, void, undefined> {
+  /** Only an entry the client may see claims a unique value: a hidden one would take a visible one's place. */
+  private async *deduplicated(sources: readonly NamedStream[], sees: SearchRequest['sees']): AsyncGenerator<Entry, void, undefined> {
     const duplicates = new DuplicateFilter(this.options.uniqueAttributes, this.options.logger);
     for (const s of sources) {
-      for await (const e of concatStreams([s])) if (duplicates.admit(e, s.forest)) yield e;
+      for await (const e of concatStreams([s])) if ((sees === undefined || sees(e)) && duplicates.admit(e, s.forest)) yield e;
     }
   }
 

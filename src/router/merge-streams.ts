@@ -6,6 +6,8 @@ export interface NamedStream {
   readonly stream: SearchStream;
   /** Called with the number of entries when the stream ends by itself (not on failure or early close). */
   readonly complete?: (count: number) => void;
+  /** Which entries that number counts, when not all (the sync guard counts what the client may see). */
+  readonly counts?: (entry: Entry) => boolean;
 }
 
 /** A failure of one forest's part of a merged search, naming the forest. */
@@ -76,7 +78,8 @@ class Merge implements AsyncIterator<Entry> {
         this.sources[pulled.index].complete?.(this.counts[pulled.index]);
         continue;
       }
-      this.counts[pulled.index]++;
+      const { counts } = this.sources[pulled.index];
+      if (counts === undefined || counts(pulled.result.value)) this.counts[pulled.index]++;
       this.pull(pulled.index);
       return pulled.result;
     }
@@ -116,7 +119,7 @@ export async function* concatStreams(sources: readonly NamedStream[]): AsyncGene
     let count = 0;
     try {
       for await (const entry of s.stream) {
-        count++;
+        if (s.counts === undefined || s.counts(entry)) count++;
         yield entry;
       }
     } catch (err) {

@@ -138,6 +138,8 @@ export async function* sortedMerge(
   sort: SortRequest,
   context: SortContext,
   trailer: SearchTrailer,
+  /** The client's view (SearchRequest.sees): entries it may not see take no room and order nothing. */
+  sees?: (entry: Entry) => boolean,
 ): AsyncGenerator<Entry, void, undefined> {
   const keys = compileKeys(sort.keys, context.hiddenKey);
   if (!Array.isArray(keys)) {
@@ -150,7 +152,7 @@ export async function* sortedMerge(
   const order = new EntryOrder(keys, sort.mayRead, withheld);
   const budget = new SortBudget(context, (reason) => cannotSort(sort, trailer, ResultCode.adminLimitExceeded, reason));
   yield* mergeSorted(
-    sources.map((s) => sortBounded(s, order, budget, sort.sees)),
+    sources.map((s) => sortBounded(s, order, budget, sees)),
     order.compare,
   );
 }
@@ -203,8 +205,8 @@ async function* sortBounded(
   let count = 0;
   try {
     for (let next = await pull(); !next.done; next = await pull()) {
-      count++;
-      if (sees && !sees(next.value)) continue; // takes no room: see SortRequest.sees
+      if (source.counts === undefined || source.counts(next.value)) count++;
+      if (sees && !sees(next.value)) continue; // takes no room: see SearchRequest.sees
       const item = order.decorate(next.value);
       if (overflow) {
         yield item;

@@ -82,7 +82,10 @@ class TestDirectory implements Directory {
   async modify(): Promise<void> {
     throw new Error('boom: internal detail');
   }
+  /** While set, a delete waits for it (a write a slow forest has not answered yet). */
+  deleteGate: Promise<void> | undefined;
   async delete(): Promise<void> {
+    await this.deleteGate;
     throw new LdapError(ResultCode.noSuchObject, 'no such entry', suffix.text);
   }
   async modifyDn(): Promise<void> {
@@ -323,6 +326,21 @@ describe('front end under abuse', () => {
     expect(responses.filter((r) => r.tag === 0x65).map((r) => r.messageId).sort()).toEqual([1, 4]);
     expect(responses.filter((r) => r.messageId === 4 && r.tag === 0x64)).toHaveLength(3);
     expect(responses.some((r) => r.messageId === 2)).toBe(false);
+  });
+
+  it('a bind waits for the writes before it, which run to their end: the client leaves one login\'s writes behind at most', async () => {
+    let release!: () => void;
+    dir.deleteGate = new Promise<void>((resolve) => (release = resolve));
+    const del = tlv(0x30, Buffer.concat([Buffer.from([0x02, 0x01, 0x01]), tlv(0x4a, Buffer.from('cn=held,dc=example,dc=com'))]));
+    const anonymousBind = tlv(0x30, Buffer.concat([Buffer.from([0x02, 0x01, 0x02]), tlv(0x60, Buffer.from([0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00]))]));
+    const exchange = rawExchange(fe.ldapPort!, [del, anonymousBind], (r) => r.some((x) => x.messageId === 2));
+    const early = await Promise.race([exchange.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 300))]);
+    expect(early).toBe('waiting');
+    release();
+    dir.deleteGate = undefined;
+    const { responses } = await exchange;
+    // The delete was abandoned by the bind: it ran to its end, its answer withheld; then the bind was answered.
+    expect(responses.map((r) => [r.messageId, r.code])).toEqual([[2, 0]]);
   });
 
   it('answers 10,000 pipelined searches sent in one write', async () => {

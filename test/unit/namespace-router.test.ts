@@ -3,6 +3,7 @@ import { MemoryDirectory } from '../../src/backends/memory/memory-directory.js';
 import type { Directory, Scope, SearchContext, SearchRequest } from '../../src/core/directory.js';
 import { Dn } from '../../src/core/dn.js';
 import { Entry } from '../../src/core/entry.js';
+import { SyncGuard } from '../../src/router/sync-guard.js';
 import type { Filter } from '../../src/core/filter.js';
 import { LdapError } from '../../src/core/ldap-error.js';
 import { ResultCode } from '../../src/core/result-codes.js';
@@ -144,6 +145,33 @@ describe('ForestRouter', () => {
   it('onDuplicate: priority keeps the lower priority number and returns other entries', async () => {
     const found = await search(router([avvid(), vse()], 'priority'), 'dc=corp,dc=example', 'sub', '(objectClass=user)');
     expect(found).toEqual(['CN=Ann,ou=avvid,dc=corp,dc=example', 'CN=Bob,ou=vse,ou=labs,dc=corp,dc=example', 'CN=JDoe,ou=vse,ou=labs,dc=corp,dc=example']);
+  });
+
+  it('onDuplicate: priority lets only an entry the client may see claim a unique value', async () => {
+    // vse's JDoe comes first (priority 1); a client that may not see it gets avvid's, as if vse held none.
+    const hiddenVse = (e: Entry) => !e.dn.text.startsWith('CN=JDoe,ou=vse');
+    const request = { base: suffix, scope: 'sub' as const, filter: parseFilterString('(sAMAccountName=jdoe)'), attributes: [], typesOnly: false, sizeLimit: 0, timeLimit: 0, sees: hiddenVse };
+    const found: string[] = [];
+    for await (const e of router([avvid(), vse()], 'priority').search(request, ctx())) found.push(e.dn.text);
+    expect(found).toEqual(['CN=JDoe,ou=avvid,dc=corp,dc=example']);
+  });
+
+  it("the sync guard counts what the client may see: hidden entries deleted tell nothing, and change nothing it gets", async () => {
+    const people = (n: number) => Array.from({ length: n }, (_, i) => `P${i}`);
+    const guard = new SyncGuard({ enabled: true, minEntries: 5, maxDropPercent: 10, maxDropCount: 2, maxShapes: 10 }, logger);
+    const sees = (e: Entry) => !/^CN=P(1\d|[2-9]\d)/.test(e.dn.text); // P0–P9 visible, the rest hidden
+    const run = async (n: number) => {
+      const forest = memoryForest('avvid', 'ou=avvid,dc=corp,dc=example', people(n));
+      const routed = new ForestRouter([forest], { suffix, uniqueAttributes: [], onDuplicate: 'all', logger, guard });
+      const request = { base: suffix, scope: 'sub' as const, filter: parseFilterString('(objectClass=user)'), attributes: [], typesOnly: false, sizeLimit: 0, timeLimit: 0, sees };
+      const account = { ...ctx(), boundDn: 'cn=sync', identity: { kind: 'account' as const, dn: Dn.parse('cn=sync') } };
+      let visible = 0;
+      for await (const e of routed.search(request, account)) if (sees(e)) visible++;
+      return visible;
+    };
+    expect(await run(40)).toBe(10);
+    // 30 hidden entries gone: the client's own count did not move, so its search is not refused.
+    expect(await run(10)).toBe(10);
   });
 
   it('routes writes by DN and refuses them on virtual containers', async () => {

@@ -229,7 +229,7 @@ describe('what a sort may hold and read', () => {
     const shared = new ForestRouter([a, b], { ...options, sortBuffers: buffers });
     for (const router of [small, shared]) {
       const r = search([{ attribute: 'sn', reverse: false }], true);
-      const sorted = await run(router, { ...r, sort: { ...r.sort!, sees } });
+      const sorted = await run(router, { ...r, sees });
       expect(sorted.trailer.sortResult).toBeUndefined();
       expect(sorted.cns).toEqual(['a2', 'b2', 'b1']);
     }

@@ -82,7 +82,9 @@ export class AccessStage extends Stage {
       return (anyAttribute ? scope().assertsEvery : scope().asserts(leaf.attribute!)) ? leaf : UNDEFINED;
     });
     if (filter === false) return EMPTY_SEARCH;
-    const downstream: SearchRequest = filter === request.filter ? request : { ...request, filter: filter === true ? ANY_ENTRY : filter };
+    let downstream: SearchRequest = filter === request.filter ? request : { ...request, filter: filter === true ? ANY_ENTRY : filter };
+    // Where some entry of the region is hidden, the router is told which (SearchRequest.sees).
+    if (!scope().seesEverything) downstream = { ...downstream, sees: (entry) => allows(view.covering(entry.dn).entry, 'read') };
     return this.visible(view, downstream, ctx);
   }
 
