@@ -371,7 +371,9 @@ describe('serve.workers: 2, as a process', () => {
         expect(done.code).toBe(0);
         expect(done.dns).toHaveLength(entries);
       }
-      expect(await exited).toBe(0);
+      const code = await exited;
+      // On failure, say which worker did not stop cleanly and why (its error lines).
+      expect(code, JSON.stringify(logRecords(p).filter((l) => Number(l.level) >= 50))).toBe(0);
     } finally {
       for (const r of raws) r.close();
     }
