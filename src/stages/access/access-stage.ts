@@ -82,9 +82,12 @@ export class AccessStage extends Stage {
       return (anyAttribute ? scope().assertsEvery : scope().asserts(leaf.attribute!)) ? leaf : UNDEFINED;
     });
     if (filter === false) return EMPTY_SEARCH;
-    let downstream: SearchRequest = filter === request.filter ? request : { ...request, filter: filter === true ? ANY_ENTRY : filter };
-    // Where some entry of the region is hidden, the router is told which (SearchRequest.sees).
-    if (!scope().seesEverything) downstream = { ...downstream, sees: (entry) => allows(view.covering(entry.dn).entry, 'read') };
+    // The router asks which entries the client may see only where it decides across entries (a sort,
+    // duplicates, the sync guard): the region is looked at then, once, and each entry only where
+    // some entry of the region is hidden (SearchRequest.sees).
+    let everything: boolean | undefined;
+    const sees = (entry: Entry): boolean => (everything ??= scope().seesEverything) || allows(view.covering(entry.dn).entry, 'read');
+    const downstream: SearchRequest = { ...request, sees, ...(filter !== request.filter && { filter: filter === true ? ANY_ENTRY : filter }) };
     return this.visible(view, downstream, ctx);
   }
 
