@@ -74,8 +74,11 @@ async function configWith(forest: ForestConfig): Promise<LoadedConfig> {
   };
 }
 
-/** `frozen` runs its work with the forest's server stopped (SIGSTOP), where there is one. */
-function describeSuite(title: string, config: () => LoadedConfig, frozen: (work: () => Promise<void>) => Promise<void> = (work) => work()) {
+type Frozen = (work: () => Promise<void>) => Promise<void>;
+
+/** `stopped` runs its work with the forest's server stopped (SIGSTOP), where there is one. */
+function describeSuite(title: string, config: () => LoadedConfig, stopped?: Frozen) {
+  const frozen: Frozen = stopped ?? ((work) => work());
   describe(title, () => {
     let server: RunningServer;
     let url: string;
@@ -205,6 +208,34 @@ function describeSuite(title: string, config: () => LoadedConfig, frozen: (work:
       await lookup();
       expect(await metricValue(metrics.cacheHits)).toBe(hits + 1);
     });
+
+    if (stopped) {
+      it('logins that ended with a write under way against a stopped forest are a few at most: further writes of that login are refused busy', async () => {
+        const modify = (dn: string) => berTlv(0x66, berOctets(dn), berTlv(0x30, berTlv(0x30, berInt(2, 0x0a), berTlv(0x30, berOctets('description'), berTlv(0x31, berOctets('y'))))));
+        const sessions = await Promise.all(
+          Array.from({ length: 6 }, async () => {
+            const raw = await RawLdapClient.connect(url);
+            expect((await raw.bind(EGREEN, USER_PASSWORD)).code).toBe(0);
+            return raw;
+          }),
+        );
+        let last: { code: number; message: string } | undefined;
+        await frozen(async () => {
+          // Four logins each leave a write under way (their upstream connection cannot even bind now).
+          for (const raw of sessions.slice(0, 4)) {
+            raw.send(modify(EGREEN));
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            raw.close();
+          }
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          last = await sessions[4].request(modify(EGREEN));
+        });
+        expect(last).toMatchObject({ code: 51, message: expect.stringContaining('earlier writes of this login are still under way') as unknown });
+        // Once the forest answers, they end, and the login's writes reach it again (it refuses this one itself: 50).
+        await expect.poll(async () => (await sessions[5].request(modify(EGREEN))).code, { timeout: 10_000 }).toBe(50);
+        for (const raw of sessions.slice(4)) raw.close();
+      });
+    }
 
     it('a forest hiding userPassword has no password reset, while users still change their own', async () => {
       const provisioning = await bound(PROVISIONING, PROVISIONING_PASSWORD);

@@ -20,7 +20,11 @@ describe('UserConnection: a login ending while its writes are under way', () => 
     const queued = user.run(async () => 'sent');
     await new Promise((resolve) => setImmediate(resolve)); // the first write has its connection
     user.close();
+    let ended = false;
+    void user.ended.then(() => (ended = true));
+    await new Promise((resolve) => setImmediate(resolve));
     expect(connection.closed).toBe(false);
+    expect(ended).toBe(false); // the login still holds its connection for the write under way
     finish('applied');
     expect(await underWay).toBe('applied');
     // Not sent: refused as unavailable (52), which says nothing was done, never as a server failure.
@@ -28,6 +32,7 @@ describe('UserConnection: a login ending while its writes are under way', () => 
     await expect(user.run(async () => 'late')).rejects.toMatchObject({ code: ResultCode.unavailable });
     await new Promise((resolve) => setImmediate(resolve));
     expect(connection.closed).toBe(true);
+    expect(ended).toBe(true);
     expect(password.every((b) => b === 0)).toBe(true);
     expect(opened).toBe(1);
   });

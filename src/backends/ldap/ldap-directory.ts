@@ -18,7 +18,7 @@ import type { ForestReadiness } from '../../core/readiness.js';
 import { ResultCode } from '../../core/result-codes.js';
 import type { Logger } from '../../observability/logger.js';
 import { metrics } from '../../observability/metrics.js';
-import { KeyedSlots } from '../../core/keyed-quota.js';
+import { KeyedQuota, KeyedSlots } from '../../core/keyed-quota.js';
 import { ConnectionPool } from './connection-pool.js';
 import { BinaryAttributes } from './entry-from-ber.js';
 import { describeFailure, isServerFailure, upstreamError, UpstreamRefusal } from './errors.js';
@@ -91,6 +91,12 @@ export class LdapDirectory implements Directory {
   private passwordChange: PasswordMethod | undefined;
   /** Users' own connections held in client sessions: closed with the forest (a reload that replaces it, shutdown). */
   private readonly userConnections = new Set<UserConnection>();
+  /**
+   * Logins ended with a write under way, by login name, until it ends (UserConnection.close): each
+   * holds an upstream connection meanwhile, so a client ending logins against a slow forest could
+   * pile them up; past MAX_DRAINING a login's further writes are refused busy until they end.
+   */
+  private readonly draining = new KeyedQuota<string>(0, 0);
 
   constructor(
     private readonly config: LdapForestConfig,
@@ -309,7 +315,11 @@ export class LdapDirectory implements Directory {
     }
     // The login may write as itself later: its connection is opened then, with these credentials.
     if (ctx.session && !ctx.signal.aborted) {
-      const held = new UserConnection(name, Buffer.from(password), (n, p) => this.openAsUser(n, p), () => this.userConnections.delete(held));
+      const held = new UserConnection(name, Buffer.from(password), (n, p) => this.openAsUser(n, p), () => {
+        this.userConnections.delete(held);
+        this.draining.take(name);
+        void held.ended.then(() => this.draining.release(name));
+      });
       this.userConnections.add(held);
       ctx.session.hold(this, held);
     }
@@ -491,6 +501,9 @@ export class LdapDirectory implements Directory {
   private async writeAsUser<T>(what: string, ctx: OperationContext, send: (c: UpstreamConnection) => Promise<T>): Promise<T> {
     const held = ctx.session?.get<UserConnection>(this);
     if (!held) throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": this login holds no upstream session; bind again to write`, '', this.config.name);
+    if (this.draining.held(held.name) >= MAX_DRAINING) {
+      throw new LdapError(ResultCode.busy, `forest "${this.config.name}": earlier writes of this login are still under way upstream; try again`, '', this.config.name);
+    }
     return held.run(async (connection) => {
       ctx.signal.throwIfAborted();
       this.requests[connection.serverIndex].inc();
@@ -619,6 +632,9 @@ function notePolicy(controls: readonly Control[], ctx: OperationContext): void {
     ...(error !== undefined && { error: error as PolicyError }),
   };
 }
+
+/** Ended logins of one name whose write under way may hold an upstream connection at once (see LdapDirectory.draining). */
+const MAX_DRAINING = 4;
 
 /** A search's time limit upstream, in seconds: the client's, and never past Canopy's own wait for an answer. */
 function upstreamTimeLimit(clientSeconds: number, operationMs: number): number {

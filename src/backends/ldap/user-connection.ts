@@ -14,6 +14,9 @@ export class UserConnection implements SessionResource {
   private connection: Promise<UpstreamConnection> | undefined;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private finish!: () => void;
+  /** Resolves once the login ended and its connection closed, after the write under way then. */
+  readonly ended = new Promise<void>((resolve) => (this.finish = resolve));
 
   constructor(
     readonly name: string,
@@ -45,12 +48,14 @@ export class UserConnection implements SessionResource {
     if (this.closed) return;
     this.closed = true;
     this.onClose();
-    this.tail = this.tail.then(() => {
-      this.password.fill(0);
-      const open = this.connection;
-      this.connection = undefined;
-      return open?.then((c) => c.close(), () => undefined);
-    });
+    this.tail = this.tail
+      .then(() => {
+        this.password.fill(0);
+        const open = this.connection;
+        this.connection = undefined;
+        return open?.then((c) => c.close(), () => undefined);
+      })
+      .finally(() => this.finish());
   }
 
   private connect(): Promise<UpstreamConnection> {
