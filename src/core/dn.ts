@@ -219,9 +219,15 @@ export class SiblingDns {
  */
 export function normaliseDnValue(value: string): string {
   if (!NOT_PRINTABLE_ASCII.test(value)) return value.trim().replace(/\s+/g, ' ').toLowerCase();
-  // Lowered letter by letter as slapd does: toLowerCase makes a word-final Σ a final ς (folded
-  // here to σ like any sigma) and İ an i with a combining dot (slapd: i).
-  return withoutIgnorable(value).normalize('NFKC').trim().replace(/\s+/g, ' ').replace(CAPITAL_DOTTED_I, 'i').toLowerCase().replace(FINAL_SIGMA, 'σ');
+  return foldCase(withoutIgnorable(value).normalize('NFKC').trim().replace(/\s+/g, ' '));
+}
+
+/**
+ * Lowered letter by letter as slapd does: toLowerCase makes a word-final Σ a final ς (folded here
+ * to σ like any sigma) and İ an i with a combining dot (slapd: i).
+ */
+function foldCase(text: string): string {
+  return text.replace(CAPITAL_DOTTED_I, 'i').toLowerCase().replace(FINAL_SIGMA, 'σ');
 }
 
 /**
@@ -239,7 +245,7 @@ export function looseRdnKey(rdn: Rdn): string {
 
 function looseValue({ type, value }: Ava): string {
   if (attributeType(type)?.syntax !== 'string') return '';
-  return value.normalize('NFKD').replace(MARKS, '').replace(CAPITAL_DOTTED_I, 'i').toLowerCase().replace(FINAL_SIGMA, 'σ').replace(NOT_LETTER_OR_DIGIT, '');
+  return foldCase(value.normalize('NFKD').replace(MARKS, '')).replace(NOT_LETTER_OR_DIGIT, '');
 }
 
 const FINAL_SIGMA = /ς/g;
