@@ -40,8 +40,9 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
     // Each timed run follows an untimed run of the same workload against the same server: a server
     // measured while it still compiles its code path (Canopy's JIT, the first seconds of a workload
-    // it has not done yet) or fills its caches shows its start, not what it does all day.
-    warmup: { type: 'string', default: process.env.BENCH_WARMUP ?? '3' },
+    // it has not done yet) or fills its caches shows its start, not what it does all day. Ten seconds:
+    // after three, Canopy's CPU per lookup was still a third above its steady state (V8 still compiling).
+    warmup: { type: 'string', default: process.env.BENCH_WARMUP ?? '10' },
     // Where the forests run: `own`, the server under test alone on core 0 and each forest on a core of its own
     // (as the issues measured; direct slapd is the forests themselves, on core 0); `shared`, the forests on
     // core 0 beside the server under test, so what a proxy's requests cost them counts against it. By default
