@@ -45,7 +45,8 @@ export function assembleAuthenticator(
         bindUpn: (upn: string, password: Buffer, ctx) => {
           const name = upnToUpstream(namespace, f.view, upn);
           if (name === undefined) return Promise.reject(new LdapError(ResultCode.invalidCredentials, 'invalid credentials'));
-          return native.bindName(name, password, ctx);
+          // The forest compares UPNs ignoring case (and AD its Unicode forms): one account, however spelled.
+          return native.bindName(name, password, ctx, `upn:${name.normalize('NFKC').toLowerCase()}`);
         },
       }),
     };

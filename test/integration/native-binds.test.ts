@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.js';
+import { berInt, berOctets, berTlv } from '../../src/protocol/ber-writer.js';
 import { SERVICE_PASSWORD, USER_PASSWORD } from '../../src/tools/fixture-generator.js';
+import { RawLdapClient } from '../support/raw-ldap.js';
 import { startCountingProxy, type CountingProxy } from '../support/counting-proxy.js';
 import { openAccess, startTestServer } from '../support/server.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
@@ -72,6 +74,45 @@ describe('DN logins through an ldap forest', () => {
     expect(await loginCost(url, proxy, JDOE, USER_PASSWORD)).toEqual({ outcome: 'ok', whoami: `dn:${JDOE.toLowerCase()}`, binds: 1, searches: 0 });
     expect(await loginCost(url, proxy, JDOE.toLowerCase(), 'wrong')).toMatchObject({ outcome: 49, binds: 1, searches: 0 });
     expect(await loginCost(url, proxy, 'CN=Nobody,OU=Users,OU=avvid,DC=corp,DC=example', USER_PASSWORD)).toMatchObject({ outcome: 49, binds: 1, searches: 0 });
+  });
+
+  it('native: logins that ended with a write under way count by account, however its DN is spelled', async () => {
+    const { url } = await canopy('native');
+    // One account, six spellings: the name a native login sends upstream is the client's own.
+    const spellings = [
+      JDOE,
+      JDOE.toLowerCase(),
+      JDOE.toUpperCase(),
+      'commonName=John Doe,OU=Users,OU=avvid,DC=corp,DC=example',
+      '2.5.4.3=John Doe, OU=Users, OU=avvid, DC=corp, DC=example',
+      'cn=JOHN doe,ou=USERS,ou=Avvid,dc=Corp,dc=Example',
+    ];
+    const sessions = await Promise.all(
+      spellings.map(async (name) => {
+        const raw = await RawLdapClient.connect(url);
+        expect((await raw.bind(name, USER_PASSWORD)).code, name).toBe(0);
+        return raw;
+      }),
+    );
+    const modify = berTlv(0x66, berOctets(JDOE), berTlv(0x30, berTlv(0x30, berInt(2, 0x0a), berTlv(0x30, berOctets('description'), berTlv(0x31, berOctets('x'))))));
+    let fifth: { code: number; message: string } | string = 'no answer';
+    process.kill(slapd.pid!, 'SIGSTOP');
+    try {
+      // Four logins, each spelled its own way, leave a write under way (their connection cannot even bind now).
+      for (const raw of sessions.slice(0, 4)) {
+        raw.send(modify);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        raw.close();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Without a count by account the fifth would wait for the stopped forest too (another upstream connection held).
+      fifth = await Promise.race([sessions[4].request(modify), new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 3 s'), 3000))]);
+    } finally {
+      process.kill(slapd.pid!, 'SIGCONT');
+    }
+    expect(fifth).toMatchObject({ code: 51, message: expect.stringContaining('earlier writes of this login are still under way') as unknown });
+    await expect.poll(async () => (await sessions[5].request(modify)).code, { timeout: 10_000 }).not.toBe(51);
+    for (const raw of sessions.slice(4)) raw.close();
   });
 
   it('search (the default): the entry is looked up before its bind', async () => {

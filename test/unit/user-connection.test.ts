@@ -14,7 +14,7 @@ describe('UserConnection: a login ending while its writes are under way', () => 
     const connection = fakeConnection();
     const password = Buffer.from('Passw0rd!');
     let opened = 0;
-    const user = new UserConnection('cn=u', password, async () => (opened++, connection));
+    const user = new UserConnection('cn=u', 'cn=u', password, async () => (opened++, connection));
     let finish!: (value: string) => void;
     const underWay = user.run(() => new Promise<string>((resolve) => (finish = resolve)));
     const queued = user.run(async () => 'sent');
@@ -39,7 +39,7 @@ describe('UserConnection: a login ending while its writes are under way', () => 
 
   it('closes at once when no write is under way', async () => {
     const connection = fakeConnection();
-    const user = new UserConnection('cn=u', Buffer.from('x'), async () => connection);
+    const user = new UserConnection('cn=u', 'cn=u', Buffer.from('x'), async () => connection);
     expect(await user.run(async () => 1)).toBe(1);
     user.close();
     await new Promise((resolve) => setImmediate(resolve));

@@ -92,9 +92,10 @@ export class LdapDirectory implements Directory {
   /** Users' own connections held in client sessions: closed with the forest (a reload that replaces it, shutdown). */
   private readonly userConnections = new Set<UserConnection>();
   /**
-   * Logins ended with a write under way, by login name, until it ends (UserConnection.close): each
-   * holds an upstream connection meanwhile, so a client ending logins against a slow forest could
-   * pile them up; past MAX_DRAINING a login's further writes are refused busy until they end.
+   * Logins ended with a write under way, by account (not by spelling: a DN or UPN spelled another
+   * way names the same one), until it ends (UserConnection.close): each holds an upstream
+   * connection meanwhile, so a client ending logins against a slow forest could pile them up; past
+   * MAX_DRAINING an account's further writes are refused busy until they end.
    */
   private readonly draining = new KeyedQuota<string>(0, 0);
 
@@ -275,15 +276,16 @@ export class LdapDirectory implements Directory {
   }
 
   bind(dn: Dn, password: Buffer, ctx: OperationContext): Promise<void> {
-    return this.bindName(dn.text, password, ctx);
+    return this.bindName(dn.text, password, ctx, dn.key);
   }
 
   /**
    * A bind with any name the server accepts (Active Directory takes a UPN), on a bind connection
    * bound again for this login. A failed server is marked down and the bind tried once more on
-   * the next: a bind changes nothing, so sending it again is safe.
+   * the next: a bind changes nothing, so sending it again is safe. `account` is the login's
+   * account however it is spelled (a DN's key, a UPN folded): what its ended logins count under.
    */
-  async bindName(name: string, password: Buffer, ctx: OperationContext): Promise<void> {
+  async bindName(name: string, password: Buffer, ctx: OperationContext, account: string): Promise<void> {
     // RFC 4513 §5.1.2: a name with an empty password is an unauthenticated bind; never forward it.
     if (password.length === 0) throw new LdapError(ResultCode.invalidCredentials, 'empty password: unauthenticated bind refused');
     for (let attempt = 1; ; attempt++) {
@@ -315,10 +317,10 @@ export class LdapDirectory implements Directory {
     }
     // The login may write as itself later: its connection is opened then, with these credentials.
     if (ctx.session && !ctx.signal.aborted) {
-      const held = new UserConnection(name, Buffer.from(password), (n, p) => this.openAsUser(n, p), () => {
+      const held = new UserConnection(name, account, Buffer.from(password), (n, p) => this.openAsUser(n, p), () => {
         this.userConnections.delete(held);
-        this.draining.take(name);
-        void held.ended.then(() => this.draining.release(name));
+        this.draining.take(account);
+        void held.ended.then(() => this.draining.release(account));
       });
       this.userConnections.add(held);
       ctx.session.hold(this, held);
@@ -501,7 +503,7 @@ export class LdapDirectory implements Directory {
   private async writeAsUser<T>(what: string, ctx: OperationContext, send: (c: UpstreamConnection) => Promise<T>): Promise<T> {
     const held = ctx.session?.get<UserConnection>(this);
     if (!held) throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": this login holds no upstream session; bind again to write`, '', this.config.name);
-    if (this.draining.held(held.name) >= MAX_DRAINING) {
+    if (this.draining.held(held.account) >= MAX_DRAINING) {
       throw new LdapError(ResultCode.busy, `forest "${this.config.name}": earlier writes of this login are still under way upstream; try again`, '', this.config.name);
     }
     return held.run(async (connection) => {

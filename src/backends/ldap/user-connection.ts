@@ -20,6 +20,8 @@ export class UserConnection implements SessionResource {
 
   constructor(
     readonly name: string,
+    /** The login's account however its name was spelled (LdapDirectory counts ended logins by it). */
+    readonly account: string,
     private readonly password: Buffer,
     /** Opens and binds a connection as this user. */
     private readonly open: (name: string, password: Buffer) => Promise<UpstreamConnection>,
