@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Client } from 'ldapts';
+import { Attribute, Change, Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessSchema } from '../../src/config/auth-schema.js';
 import { loadConfigFile, type LoadedConfig } from '../../src/config/load.js';
@@ -168,6 +168,31 @@ function describeSuite(title: string, config: () => LoadedConfig, stopped?: Froz
       for (const value of ['cn\\=boss\\,dc\\=x', '2.5.4.3\\=BOSS\\,domainComponent\\=x']) {
         const entry = { ...person('Boss', '+1 408 555 0198'), seeAlso: 'cn=boss,dc=x' };
         expect(await failure(provisioning.add(`seeAlso=${value},${USERS}`, entry)), value).toMatchObject({ code: 32 });
+      }
+    });
+
+    it('an entry below one the rules hide is hidden with it (its DN names it): searched, read, compared and written as a missing one', async () => {
+      const admin = await bound(ADMIN, PROVISIONING_PASSWORD);
+      const provisioning = await bound(PROVISIONING, PROVISIONING_PASSWORD);
+      const child = `CN=ExchangeActiveSyncDevices,${PROTECTED}`;
+      const absent = `CN=ExchangeActiveSyncDevices,CN=Nobody,${USERS}`;
+      await admin.add(child, { objectClass: ['top', 'person'], cn: 'ExchangeActiveSyncDevices', sn: 'Devices' });
+      try {
+        expect(await exists(admin, child)).toBe(true);
+        const { searchEntries } = await provisioning.search(USERS, { filter: '(cn=ExchangeActiveSyncDevices)', attributes: ['1.1'] });
+        expect(searchEntries).toEqual([]);
+        for (const spelled of [child, child.toLowerCase(), `commonName=ExchangeActiveSyncDevices,commonName=John Doe,${USERS}`]) {
+          // Answered as the same name under a parent that does not exist (the message names the DN asked for).
+          const read = await failure(provisioning.search(spelled, { scope: 'base', attributes: ['1.1'] }));
+          const missing = await failure(provisioning.search(absent, { scope: 'base', attributes: ['1.1'] }));
+          expect(read.code, `${spelled}: ${read.message}`).toBe(32);
+          expect(read.message.replace(spelled, '…')).toBe(missing.message.replace(absent, '…'));
+          expect(await failure(provisioning.compare(spelled, 'cn', 'ExchangeActiveSyncDevices')), spelled).toMatchObject({ code: 32 });
+          const change = new Change({ operation: 'replace', modification: new Attribute({ type: 'description', values: ['x'] }) });
+          expect(await failure(provisioning.modify(spelled, change)), spelled).toMatchObject({ code: 32 });
+        }
+      } finally {
+        await admin.del(child);
       }
     });
 

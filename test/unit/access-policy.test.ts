@@ -42,6 +42,41 @@ describe('AccessPolicy', () => {
   });
 });
 
+describe('AccessPolicy: entries below one the rules hide', () => {
+  it('are hidden with it, whatever the scope of the refusal and whatever rule covers them, since their DNs name it', () => {
+    const p = policy([
+      { who: 'authenticated', what: { dn: 'cn=jdoe,ou=users,dc=x', scope: 'base' }, allow: 'none' },
+      // A grant that comes first decides its entry: a child of ou=secret the refusal below does not hide.
+      { who: 'authenticated', what: { dn: 'cn=open,ou=secret,dc=x', scope: 'base' }, allow: 'read' },
+      { who: 'authenticated', what: { dn: 'ou=secret,dc=x', scope: 'one' }, allow: 'none' },
+      // An attribute-limited refusal hides no entry.
+      { who: 'authenticated', what: { dn: 'cn=boss,ou=users,dc=x', scope: 'base', attributes: ['mail'] }, allow: 'none' },
+      { who: 'authenticated', what: { dn: 'cn=devices,cn=jdoe,ou=users,dc=x', scope: 'base' }, allow: 'write' },
+      { who: 'authenticated', what: { dn: 'dc=x' }, allow: 'read' },
+    ]);
+    const v = p.view(user);
+    const level = (dn: string) => v.covering(Dn.parse(dn)).entry;
+    expect(level('cn=jdoe,ou=users,dc=x')).toBe('none');
+    // Below it: hidden too, even where a rule of its own would grant (the DN would tell).
+    expect(level('cn=ExchangeActiveSyncDevices,CN=JDoe,ou=users,dc=x')).toBe('none');
+    expect(level('cn=devices,commonName=jdoe,ou=users,dc=x')).toBe('none');
+    expect(level('cn=a,cn=b,cn=jdoe,ou=users,dc=x')).toBe('none');
+    expect(v.covering(Dn.parse('cn=x,cn=jdoe,ou=users,dc=x')).hidden).toBe(true);
+    // A one-level refusal hides the base's children and what lies below them; a child a grant covers first stays.
+    expect(level('ou=secret,dc=x')).toBe('read');
+    expect(level('cn=agent,ou=secret,dc=x')).toBe('none');
+    expect(level('cn=phone,cn=agent,ou=secret,dc=x')).toBe('none');
+    expect(level('cn=open,ou=secret,dc=x')).toBe('read');
+    expect(level('cn=child,cn=open,ou=secret,dc=x')).toBe('read');
+    // Beside and above: untouched.
+    expect(level('cn=jdoe2,ou=users,dc=x')).toBe('read');
+    expect(level('cn=x,cn=boss,ou=users,dc=x')).toBe('read');
+    // A search region holding them is not seen whole; one based below the hidden entry is answered as missing.
+    expect(v.region(Dn.parse('ou=users,dc=x'), 'sub').seesEverything).toBe(false);
+    expect(v.region(Dn.parse('cn=jdoe2,ou=users,dc=x'), 'sub').seesEverything).toBe(true);
+  });
+});
+
 describe('AccessStage', () => {
   const entries = [
     new Entry(Dn.parse('cn=p,ou=a,dc=x'), [

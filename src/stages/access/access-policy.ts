@@ -60,9 +60,16 @@ export class AccessPolicy {
 export class AccessView {
   /** Whether some rule limits attributes: then readability can differ from entry to entry. */
   readonly attributeLimited: boolean;
+  /**
+   * Refusals of whole entries whose region stops above their descendants (scope base or one): an
+   * entry they hide hides what lies below it too, since its DN names it (ExchangeActiveSyncDevices
+   * below a hidden user). Refusals of subtrees cover their descendants themselves.
+   */
+  private readonly shallowRefusals: readonly Rule[];
 
   constructor(private readonly rules: readonly Rule[]) {
     this.attributeLimited = rules.some((r) => r.attributes !== undefined);
+    this.shallowRefusals = rules.filter((r) => r.scope !== 'subtree' && r.attributes === undefined && r.allow === 'none');
   }
 
   /** Whether some rule grants read anywhere. */
@@ -70,9 +77,29 @@ export class AccessView {
     return this.rules.some((r) => allows(r.allow, 'read'));
   }
 
-  /** The rules covering an entry, in order (the first deciding per attribute). */
+  /**
+   * The rules covering an entry, in order (the first deciding per attribute); for an entry below
+   * one the rules hide, a refusal of everything (it is hidden with it).
+   */
   covering(dn: Dn): EntryAccess {
+    const own = this.ownRules(dn);
+    return this.shallowRefusals.length === 0 || own.hidden || !this.belowHidden(dn) ? own : HIDDEN_ABOVE;
+  }
+
+  private ownRules(dn: Dn): EntryAccess {
     return new EntryAccess(this.rules.filter((r) => covers(r, dn)));
+  }
+
+  /** Whether an ancestor of `dn` is an entry the rules hide (one a shallow refusal covers, hidden by its own rules). */
+  private belowHidden(dn: Dn): boolean {
+    for (const r of this.shallowRefusals) {
+      // The ancestor the refusal covers: its base (scope base), or the base's child on the way to dn (scope one).
+      const depth = r.base.depth + (r.scope === 'one' ? 1 : 0);
+      if (dn.depth <= depth || !dn.isWithin(r.base)) continue;
+      const ancestor = Dn.fromRdns(dn.rdns.slice(dn.depth - depth));
+      if (this.ownRules(ancestor).hidden) return true;
+    }
+    return false;
   }
 
   /**
@@ -148,6 +175,9 @@ export class AccessView {
     return places;
   }
 }
+
+/** What decides on an entry below one the rules hide: nothing may be done with it, as with its hidden ancestor. */
+const HIDDEN_ABOVE_RULE: Rule = { who: () => true, base: Dn.root, scope: 'subtree', allow: 'none' };
 
 /** An RDN no rule names (its type is no attribute type): a place that stands for every unnamed child. */
 const UNNAMED = '1.3.6.1.4.1.99999.3.0=unnamed';
@@ -331,3 +361,5 @@ function intersects(rule: Rule, base: Dn, scope: Scope): boolean {
   // scope one: only the search base's children.
   return rule.base.parent()?.equals(base) === true && rule.scope !== 'one';
 }
+
+const HIDDEN_ABOVE = new EntryAccess([HIDDEN_ABOVE_RULE]);
