@@ -114,6 +114,12 @@ export interface SearchRequest {
    * drops later, or its answer would tell that a hidden entry matched.
    */
   readonly sees?: (entry: Entry) => boolean;
+  /**
+   * Whether the client may read nothing at all below a forest's mount, set by the access stage. The
+   * router leaves such a forest out of a search above it: its entries would all be dropped, and its
+   * outage, its hidden attributes (a sort key it hides) or its references would tell it is there.
+   */
+  readonly skips?: (mount: Dn) => boolean;
 }
 
 /**

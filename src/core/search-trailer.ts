@@ -17,6 +17,8 @@ export class SearchTrailer {
   private remarkTexts: string[] | undefined;
   private sortCode: number | undefined;
   private referralUrls: readonly string[] | undefined;
+  /** Whether continuation references may reach the client: asked when the first arrives (see screenReferences). */
+  private referencesAllowed: (() => boolean) | boolean = true;
 
   /** A forest left out of a partial result (`onForestError: partial`), with why. */
   missingForest(reason: string): void {
@@ -41,12 +43,23 @@ export class SearchTrailer {
    * search; at most MAX_SEARCH_REFERENCES per search are kept, empty ones are skipped.
    */
   addReferences(references: readonly (readonly string[])[]): void {
+    if (typeof this.referencesAllowed === 'function') this.referencesAllowed = this.referencesAllowed();
+    if (!this.referencesAllowed) return;
     for (const urls of references) {
       if (urls.length === 0) continue;
       const kept = (this.continuations ??= []);
       if (kept.length >= MAX_SEARCH_REFERENCES) return;
       kept.push([...urls]);
     }
+  }
+
+  /**
+   * References reach the client only if `allowed` says so, asked once, when the first arrives: a
+   * reference names a place in the search region (a forest's upstream DN), so a client that may not
+   * see every entry there gets none. Dropped silently, as under `referrals: drop`: a remark would tell.
+   */
+  screenReferences(allowed: () => boolean): void {
+    this.referencesAllowed = allowed;
   }
 
   /** In the order they were added; the front end writes them before the result of the page that collected them. */

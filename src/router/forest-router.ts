@@ -194,7 +194,8 @@ export class ForestRouter implements Directory {
     const scope = request.scope === 'one' ? 'base' : 'sub';
     const unique = this.options.onDuplicate === 'priority' ? this.options.uniqueAttributes : [];
     const downstream = this.withAttributes(request, [...unique, ...sortAttributes(request)]);
-    const forests = (this.options.onDuplicate === 'priority' ? this.byPriority : this.forests).filter(below);
+    const skips = request.skips;
+    const forests = (this.options.onDuplicate === 'priority' ? this.byPriority : this.forests).filter((f) => below(f) && !skips?.(f.mount));
     const missing: string[] = [];
     const failed = new Set<string>();
     const verdicts: Error[] = [];

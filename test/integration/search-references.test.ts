@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Client, type SearchResult } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLdif } from '../../src/backends/memory/ldif.js';
+import { hashPassword } from '../../src/core/scrypt-hash.js';
 import { startMockDirectory, type MockDirectory } from '../../src/index.js';
 import { SERVICE_ACCOUNT, SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
 import { runLdapTool } from '../support/ldap-tools.js';
@@ -103,6 +104,50 @@ forests:
     expect((await client.search('ou=avvid,dc=corp,dc=example', { attributes: ['1.1'] })).searchReferences).toEqual(AD_REFERENCES);
     expect((await client.search('ou=vse,dc=corp,dc=example', { attributes: ['1.1'] })).searchReferences).toEqual([]);
     await client.unbind();
+  });
+});
+
+describe('references and what the client may see', () => {
+  const SUFFIX = 'dc=corp,dc=example';
+  const PASSWORD = 'Reader-Passw0rd!';
+  const [ALL, PART, VSE_ONLY] = ['all', 'part', 'vse-only'].map((n) => `cn=${n},${SUFFIX}`);
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  beforeAll(async () => {
+    const hash = await hashPassword(PASSWORD);
+    server = await startTestServer(`namespace: { suffix: "${SUFFIX}" }
+accounts:
+${[ALL, PART, VSE_ONLY].map((dn) => `  - { dn: "${dn}", passwordHash: "${hash}" }`).join('\n')}
+access:
+  - { who: "${PART}", what: { dn: "OU=Users,ou=avvid,${SUFFIX}" }, allow: none }
+  - { who: "${VSE_ONLY}", what: { dn: "ou=avvid,${SUFFIX}" }, allow: none }
+  - { who: authenticated, what: { dn: "${SUFFIX}" }, allow: read }
+forests:
+  - { name: avvid, backend: memory, profile: ad, referrals: true, base: "${AVVID}", mount: "ou=avvid,${SUFFIX}", ldif: [fixtures/avvid.info.ldif] }
+  - { name: vse, backend: memory, profile: ad, base: "DC=vse,DC=lab", mount: "ou=vse,${SUFFIX}", ldif: [fixtures/vse.lab.ldif] }
+`);
+  });
+  afterAll(() => server?.close());
+
+  it('reach only a client that sees every entry of the search region: a reference names a place in it', async () => {
+    const search = async (who: string, base: string) => {
+      const client = await bound(server.url, who, PASSWORD);
+      try {
+        return await client.search(base, { filter: '(objectClass=organizationalUnit)', attributes: ['1.1'] });
+      } finally {
+        await client.unbind();
+      }
+    };
+    expect((await search(ALL, SUFFIX)).searchReferences).toEqual(AD_REFERENCES);
+    // Part of avvid hidden: its entries elsewhere still come, its references do not.
+    for (const base of [SUFFIX, `ou=avvid,${SUFFIX}`]) {
+      const result = await search(PART, base);
+      expect(result.searchEntries.length, base).toBeGreaterThan(0);
+      expect(result.searchReferences, base).toEqual([]);
+    }
+    // A forest it may read nothing of is not searched at all: nothing of it shows.
+    const vse = await search(VSE_ONLY, SUFFIX);
+    expect(vse.searchReferences).toEqual([]);
+    expect(vse.searchEntries.every((e) => !e.dn.toLowerCase().includes('ou=avvid'))).toBe(true);
   });
 });
 

@@ -87,7 +87,11 @@ export class AccessStage extends Stage {
     // some entry of the region is hidden (SearchRequest.sees).
     let everything: boolean | undefined;
     const sees = (entry: Entry): boolean => (everything ??= scope().seesEverything) || allows(view.covering(entry.dn).entry, 'read');
-    const downstream: SearchRequest = { ...request, sees, ...(filter !== request.filter && { filter: filter === true ? ANY_ENTRY : filter }) };
+    const skips = (mount: Dn): boolean => !view.reaches(mount, 'sub', 'read') || view.covering(mount).hidden;
+    // A continuation reference names a place in the region as the forest calls it: passed on only to
+    // a client that sees the whole region (the region is looked at only when one arrives).
+    ctx.trailer.screenReferences(() => (everything ??= scope().seesEverything));
+    const downstream: SearchRequest = { ...request, sees, skips, ...(filter !== request.filter && { filter: filter === true ? ANY_ENTRY : filter }) };
     return this.visible(view, downstream, ctx);
   }
 
