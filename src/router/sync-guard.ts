@@ -254,11 +254,30 @@ export class SyncGuard {
     this.saveTimer.unref();
   }
 
+  /**
+   * Past maxShapes, the identity with the most shapes gives up its least recently seen: one
+   * client's many searches never push out another's few (a daily sync is always the least recently
+   * seen, and a real drop would pass unnoticed once its reference was gone).
+   */
   private forgetOldest(): void {
-    const keys = Object.keys(this.state.shapes);
+    const { shapes } = this.state;
+    const keys = Object.keys(shapes);
     if (keys.length <= this.settings.maxShapes) return;
-    const oldest = keys.reduce((a, b) => (this.state.shapes[a].lastSeen <= this.state.shapes[b].lastSeen ? a : b));
-    delete this.state.shapes[oldest];
+    const held = new Map<string, { count: number; oldest: string }>();
+    for (const key of keys) {
+      const who = shapes[key].description.identity;
+      const holder = held.get(who);
+      if (!holder) held.set(who, { count: 1, oldest: key });
+      else {
+        holder.count++;
+        if (shapes[key].lastSeen < shapes[holder.oldest].lastSeen) holder.oldest = key;
+      }
+    }
+    let most: { count: number; oldest: string } | undefined;
+    for (const holder of held.values()) {
+      if (!most || holder.count > most.count || (holder.count === most.count && shapes[holder.oldest].lastSeen < shapes[most.oldest].lastSeen)) most = holder;
+    }
+    delete shapes[most!.oldest];
   }
 }
 

@@ -86,6 +86,18 @@ describe('sync guard', () => {
     expect(Object.keys(guard.snapshot().shapes)).toHaveLength(3);
   });
 
+  it("past maxShapes, the identity remembered most gives one up: another client's many searches never push out a sync's reference", () => {
+    const guard = new SyncGuard({ ...settings, maxShapes: 10 }, silent);
+    const sync = guard.watch(request(), ctx())!;
+    expect(guard.complete(sync, 'avvid', 10_000)).toBeUndefined();
+    // Later and many: an ordinary user's subtree searches of a hundred entries each, all different.
+    const user = ctx('cn=user1,dc=corp,dc=example');
+    for (let i = 0; i < 100; i++) guard.complete(guard.watch(request(`(&(telephoneNumber=+1 408*)(!(cn=zz${i})))`), user)!, 'avvid', 100);
+    expect(Object.keys(guard.snapshot().shapes)).toHaveLength(10);
+    expect(guard.snapshot().shapes[sync.key]?.forests.avvid.reference?.count).toBe(10_000);
+    expect(guard.complete(sync, 'avvid', 64)?.code).toBe(ResultCode.unavailable);
+  });
+
   it('keeps its state in a file written whole; a missing file starts empty, a corrupt one with a warning', () => {
     const dir = mkdtempSync(join(tmpdir(), 'canopy-guard-'));
     const stateFile = join(dir, 'guard.json');
