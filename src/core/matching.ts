@@ -169,8 +169,25 @@ export function substringMatcher(attribute: string, assertion: SubstringAssertio
   const initial = assertion.initial === undefined ? undefined : fold(assertion.initial);
   const any = assertion.any.map(fold);
   const final = assertion.final === undefined ? undefined : fold(assertion.final);
-  const foldValue = rules.exact ? valueText : (v: AttributeValue) => normaliseDnValue(valueText(v));
+  const foldValue = rules.exact ? valueText : foldedValue;
   return (value) => matchPieces(foldValue(value), initial, any, final);
+}
+
+/**
+ * Values folded lately: an OR of many substrings on one attribute folds the same values once, not
+ * once per substring (a thousand of them on a long description kept a memory forest busy for seconds).
+ */
+const folded = new Map<AttributeValue, string>();
+const FOLDED_KEPT = 64;
+
+function foldedValue(value: AttributeValue): string {
+  let text = folded.get(value);
+  if (text === undefined) {
+    if (folded.size >= FOLDED_KEPT) folded.clear();
+    text = normaliseDnValue(valueText(value));
+    folded.set(value, text);
+  }
+  return text;
 }
 
 /** Works on strings and Buffers alike: both have startsWith/indexOf semantics needed here. */

@@ -89,10 +89,11 @@ const ACCOUNT_DISABLED = 2n;
  * must clone before changing one, and writes here replace them instead of changing them.
  */
 /**
- * Entries examined between turns of the event loop: a filter that matches little (or costs much,
- * like a long OR) scanning a large forest must not keep other clients waiting until it ends.
+ * Milliseconds a scan runs between turns of the event loop: a filter that matches little (or costs
+ * much, like an OR of a thousand substrings on long values) scanning a forest must not keep other
+ * clients waiting until it ends. Measured in time, since one entry may cost more than a thousand.
  */
-const YIELD_EVERY = 512;
+const YIELD_AFTER_MS = 10;
 
 export class MemoryDirectory implements Directory {
   private readonly nodes = new Map<string, Node>();
@@ -299,9 +300,12 @@ export class MemoryDirectory implements Directory {
   private async *scan(node: Node, scope: 'one' | 'sub', matches: EntryMatcher, signal: AbortSignal): AsyncGenerator<Entry> {
     if (scope === 'sub' && matches(node.entry)) yield node.entry;
     const entries = scope === 'sub' ? this.descendants(node) : this.children(node);
-    let examined = 0;
+    let turn = performance.now();
     for (const entry of entries) {
-      if (++examined % YIELD_EVERY === 0) await setImmediate();
+      if (performance.now() - turn >= YIELD_AFTER_MS) {
+        await setImmediate();
+        turn = performance.now();
+      }
       signal.throwIfAborted();
       if (matches(entry)) yield entry;
     }
@@ -316,9 +320,12 @@ export class MemoryDirectory implements Directory {
   ): AsyncGenerator<Entry> {
     const below = ',' + baseKey;
     // Copied: the index's own set may change while the consumer is paused between entries.
-    let examined = 0;
+    let turn = performance.now();
     for (const key of [...keys]) {
-      if (++examined % YIELD_EVERY === 0) await setImmediate();
+      if (performance.now() - turn >= YIELD_AFTER_MS) {
+        await setImmediate();
+        turn = performance.now();
+      }
       signal.throwIfAborted();
       const node = this.nodes.get(key);
       if (!node) continue;
