@@ -40,14 +40,18 @@ export async function answerFromCache<O extends RunOutcome>(
   const found = cache.lookup(key);
   if (found?.fresh) return replay(found.result, messageId, output, signal);
   const recorder = new Recorder(output, cache, found !== undefined);
-  const outcome = await run(recorder);
-  if (found && recorder.holding && UNAVAILABLE.has(outcome.code) && cache.mayStandIn(key, found.result)) {
-    cache.servedStale(found.result, outcome.message);
-    return replay(found.result, messageId, output, signal);
+  try {
+    const outcome = await run(recorder);
+    if (found && recorder.holding && UNAVAILABLE.has(outcome.code) && cache.mayStandIn(key, found.result)) {
+      cache.servedStale(found.result, outcome.message);
+      return await replay(found.result, messageId, output, signal);
+    }
+    await recorder.release(signal);
+    if (outcome.cacheable && recorder.messages) cache.store(key, recorder.messages, outcome);
+    return outcome;
+  } finally {
+    recorder.done();
   }
-  await recorder.release(signal);
-  if (outcome.cacheable && recorder.messages) cache.store(key, recorder.messages, outcome);
-  return outcome;
 }
 
 async function replay(result: CachedResult, messageId: number, output: MessageOutput, signal: AbortSignal): Promise<KeptOutcome> {
@@ -64,7 +68,8 @@ async function replay(result: CachedResult, messageId: number, output: MessageOu
 
 /**
  * Between a search and the connection: keeps what the search writes while it stays within the
- * cache's bounds, and while `holding`, keeps it from the client too (until `release`).
+ * cache's bounds (entries per result, and the room the cache gives running searches' records), and
+ * while `holding`, keeps it from the client too (until `release`).
  */
 class Recorder implements MessageOutput {
   /** The messages written so far; undefined once the result is too large to keep. */
@@ -73,14 +78,14 @@ class Recorder implements MessageOutput {
 
   constructor(
     private readonly output: MessageOutput,
-    private readonly bounds: { readonly maxEntriesPerResult: number; readonly maxBytes: number },
+    private readonly cache: Pick<ResultCache, 'maxEntriesPerResult' | 'record' | 'recorded'>,
     public holding: boolean,
   ) {}
 
   write(message: Buffer): boolean {
     if (this.messages) {
-      this.bytes += message.length;
-      if (this.messages.length < this.bounds.maxEntriesPerResult && this.bytes <= this.bounds.maxBytes) {
+      if (this.messages.length < this.cache.maxEntriesPerResult && this.cache.record(message.length)) {
+        this.bytes += message.length;
         this.messages.push(message);
         if (this.holding) return true;
       } else {
@@ -88,9 +93,16 @@ class Recorder implements MessageOutput {
         if (this.holding) for (const m of this.messages) this.output.write(m);
         this.holding = false;
         this.messages = undefined;
+        this.done();
       }
     }
     return this.output.write(message);
+  }
+
+  /** The search ended (or its record was given up): what it recorded no longer counts against the cache's room. */
+  done(): void {
+    this.cache.recorded(this.bytes);
+    this.bytes = 0;
   }
 
   drained(signal: AbortSignal): Promise<void> {

@@ -96,6 +96,8 @@ export class ResultCache {
   private successor?: ResultCache;
   private readonly counts = { hits: 0, misses: 0, staleServed: 0, evicted: { size: 0, expired: 0, write: 0 } };
   private closed = false;
+  /** Bytes the searches running now have recorded to keep (see record): a copy of their answers. */
+  private recording = 0;
 
   constructor(options: ResultCacheOptions) {
     const s = options.settings;
@@ -153,6 +155,22 @@ export class ResultCache {
    */
   mayStandIn(key: CacheKey, result: CachedResult): boolean {
     return this.lru.peek(key.text) === result && this.now() - result.storedAt < result.freshMs + this.staleMs;
+  }
+
+  /**
+   * Room for `bytes` more of a running search's record, to keep when it ends whole: false when the
+   * searches running now have recorded maxBytes together, so that many searches at once (one
+   * client pipelining large ones) hold no unbounded copy of their answers. Given back with
+   * `recorded` when the search ends, kept or not.
+   */
+  record(bytes: number): boolean {
+    if (this.recording + bytes > this.maxBytes) return false;
+    this.recording += bytes;
+    return true;
+  }
+
+  recorded(bytes: number): void {
+    this.recording -= bytes;
   }
 
   /** Keeps a whole, successful result: `messages` as the search wrote them (any message ID). */

@@ -231,6 +231,30 @@ describe('answerFromCache', () => {
     expect(Buffer.concat(again.written)).toEqual(Buffer.concat(result(300)));
   });
 
+  it('searches running at once record together at most maxBytes: past it a search is answered, not kept', async () => {
+    const { cache: c } = cache({ maxBytes: 3000, maxEntriesPerResult: 10 });
+    const big = (n: number, id: number) => message(id, entry(`cn=${n},ou=a,dc=x`, String(n).repeat(600)));
+    const keyOf = (filter: string) => c.key(request('ou=a,dc=x', filter), ctx())!;
+    // The first search records 3 × ~650 bytes and waits; the second, meanwhile, finds no room left.
+    let finish!: () => void;
+    const waiting = new Promise<void>((resolve) => (finish = resolve));
+    const first = answerFromCache(c, keyOf('(cn=1)'), 1, output(), signal, async (out) => {
+      for (const n of [1, 2, 3]) out.write(big(n, 1));
+      await waiting;
+      return { ...SUCCESS, entries: 3 };
+    });
+    const out = output();
+    await answerFromCache(c, keyOf('(cn=2)'), 2, out, signal, run([big(4, 2), big(5, 2)], { ...SUCCESS, entries: 2 }));
+    expect(out.written).toEqual([big(4, 2), big(5, 2)]);
+    expect(c.lookup(keyOf('(cn=2)'))).toBeUndefined();
+    finish();
+    await first;
+    expect(c.lookup(keyOf('(cn=1)'))?.fresh).toBe(true);
+    // Every record given back once its search ended: the same search is kept now.
+    await answerFromCache(c, keyOf('(cn=2)'), 3, output(), signal, run([big(4, 3), big(5, 3)], { ...SUCCESS, entries: 2 }));
+    expect(c.lookup(keyOf('(cn=2)'))?.fresh).toBe(true);
+  });
+
   it('keeps neither results past maxEntriesPerResult nor results that are not whole', async () => {
     const { cache: c } = cache();
     const key = c.key(request('ou=a,dc=x'), ctx())!;
