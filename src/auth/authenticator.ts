@@ -3,6 +3,7 @@ import type { SecurityConfig } from '../config/auth-schema.js';
 import type { OperationContext } from '../core/directory.js';
 import { AdLogonReason, adLogonMessage, adLogonReasonOf } from '../core/ad-logon.js';
 import type { Dn } from '../core/dn.js';
+import { KeyedSlots } from '../core/keyed-quota.js';
 import type { Authenticator, BindCredentials, CertificateCredentials, Identity, PasswordProof } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
 import { PolicyError, type PolicyNotes } from '../core/password-policy.js';
@@ -31,6 +32,12 @@ import { SubjectMapping } from './subject-mapping.js';
  */
 export class CanopyAuthenticator implements Authenticator {
   private readonly throttle: Throttle;
+  /**
+   * A local account's password is checked by scrypt on a thread of libuv's small pool (an unknown
+   * DN by a dummy hash, so that it takes as long): one check at a time per client address, so one
+   * address binding fresh names in a flood cannot hold every thread while other clients wait.
+   */
+  private readonly localChecks = new KeyedSlots<string>(1);
 
   constructor(
     private readonly security: SecurityConfig,
@@ -148,7 +155,7 @@ export class CanopyAuthenticator implements Authenticator {
     }
     let identity: Identity;
     try {
-      identity = await how.prove(account);
+      identity = account.forest === undefined ? await this.checkedLocally(request, () => how.prove(account)) : await how.prove(account);
     } catch (err) {
       const failed = (err instanceof LdapError && err.code === ResultCode.invalidCredentials) || request.signal.aborted;
       if (!failed) {
@@ -169,6 +176,17 @@ export class CanopyAuthenticator implements Authenticator {
     attempt.succeeded();
     if (identity.kind === 'user' && policy.state?.error === PolicyError.changeAfterReset) identity = { ...identity, mustChangePassword: true };
     return { kind: 'login', identity };
+  }
+
+  /** `prove` for a local account, in its client address's turn (see localChecks). */
+  private async checkedLocally<T>(request: { readonly peer: string; readonly signal: AbortSignal }, prove: () => Promise<T>): Promise<T> {
+    const turn = this.localChecks.take(request.peer, request.signal);
+    if (turn) await turn;
+    try {
+      return await prove();
+    } finally {
+      this.localChecks.give(request.peer);
+    }
   }
 
   /**
