@@ -26,3 +26,21 @@ export type Filter =
 /** Deepest nesting of and/or/not accepted from a client: deeper filters are refused, not evaluated. */
 export const MAX_FILTER_DEPTH = 256;
 
+
+/**
+ * How much testing one entry against the filter costs, in assertions (a substring's pieces each
+ * count): what a scan weighs to give other clients a turn after the same work whatever the filter.
+ */
+export function filterWeight(filter: Filter): number {
+  switch (filter.type) {
+    case 'and':
+    case 'or':
+      return filter.filters.reduce((n, f) => n + filterWeight(f), 0);
+    case 'not':
+      return filterWeight(filter.filter);
+    case 'substrings':
+      return 1 + filter.any.length;
+    default:
+      return 1;
+  }
+}

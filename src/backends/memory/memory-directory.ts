@@ -12,6 +12,7 @@ import {
 import { Dn } from '../../core/dn.js';
 import type { Attribute, AttributeValue, Entry } from '../../core/entry.js';
 import { compileFilter, type EntryMatcher } from '../../core/filter-eval.js';
+import { filterWeight } from '../../core/filter.js';
 import { AdLogonReason, adLogonMessage } from '../../core/ad-logon.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { equalityKey, integerValue, normalise } from '../../core/matching.js';
@@ -89,11 +90,12 @@ const ACCOUNT_DISABLED = 2n;
  * must clone before changing one, and writes here replace them instead of changing them.
  */
 /**
- * Milliseconds a scan runs between turns of the event loop: a filter that matches little (or costs
- * much, like an OR of a thousand substrings on long values) scanning a forest must not keep other
- * clients waiting until it ends. Measured in time, since one entry may cost more than a thousand.
+ * Assertions a scan tests between turns of the event loop (entries examined times the filter's
+ * weight): a filter that matches little (or costs much, like an OR of a thousand substrings)
+ * scanning a forest must not keep other clients waiting until it ends. Counted, not timed, so the
+ * order in which forests' entries interleave stays the same from run to run (canopy export's output).
  */
-const YIELD_AFTER_MS = 10;
+const YIELD_AFTER_ASSERTIONS = 512;
 
 export class MemoryDirectory implements Directory {
   private readonly nodes = new Map<string, Node>();
@@ -288,23 +290,23 @@ export class MemoryDirectory implements Directory {
     }
     const indexed = candidates(filter, this.indexes);
     if (indexed) {
-      yield* this.fromCandidates(indexed, node.entry.dn.key, scope, matches, signal);
+      yield* this.fromCandidates(indexed, node.entry.dn.key, scope, matches, filterWeight(filter), signal);
     } else {
-      yield* this.scan(node, scope, matches, signal);
+      yield* this.scan(node, scope, matches, filterWeight(filter), signal);
     }
     if (scope === 'sub' && this.ad?.referrals && node.entry.dn.equals(this.suffix)) {
       ctx.trailer.addReferences(domainRootReferences(this.suffix));
     }
   }
 
-  private async *scan(node: Node, scope: 'one' | 'sub', matches: EntryMatcher, signal: AbortSignal): AsyncGenerator<Entry> {
+  private async *scan(node: Node, scope: 'one' | 'sub', matches: EntryMatcher, weight: number, signal: AbortSignal): AsyncGenerator<Entry> {
     if (scope === 'sub' && matches(node.entry)) yield node.entry;
     const entries = scope === 'sub' ? this.descendants(node) : this.children(node);
-    let turn = performance.now();
+    let work = 0;
     for (const entry of entries) {
-      if (performance.now() - turn >= YIELD_AFTER_MS) {
+      if ((work += weight) >= YIELD_AFTER_ASSERTIONS) {
+        work = 0;
         await setImmediate();
-        turn = performance.now();
       }
       signal.throwIfAborted();
       if (matches(entry)) yield entry;
@@ -316,15 +318,16 @@ export class MemoryDirectory implements Directory {
     baseKey: string,
     scope: 'one' | 'sub',
     matches: EntryMatcher,
+    weight: number,
     signal: AbortSignal,
   ): AsyncGenerator<Entry> {
     const below = ',' + baseKey;
     // Copied: the index's own set may change while the consumer is paused between entries.
-    let turn = performance.now();
+    let work = 0;
     for (const key of [...keys]) {
-      if (performance.now() - turn >= YIELD_AFTER_MS) {
+      if ((work += weight) >= YIELD_AFTER_ASSERTIONS) {
+        work = 0;
         await setImmediate();
-        turn = performance.now();
       }
       signal.throwIfAborted();
       const node = this.nodes.get(key);
