@@ -191,6 +191,18 @@ function describeSuite(title: string, config: () => LoadedConfig, stopped?: Froz
           const change = new Change({ operation: 'replace', modification: new Attribute({ type: 'description', values: ['x'] }) });
           expect(await failure(provisioning.modify(spelled, change)), spelled).toMatchObject({ code: 32 });
         }
+        // A parent spelled so that only the forest knows what it names (a BER hex value): the hidden
+        // entry's child answers as a missing entry's child does, naming no DN the client spelled.
+        const hex = (value: string) => `#04${Buffer.byteLength(value).toString(16).padStart(2, '0')}${Buffer.from(value).toString('hex')}`;
+        const below = async (parent: string) => {
+          const base = `CN=E,CN=${hex(parent)},${USERS}`;
+          const r = await runLdapTool('ldapsearch', ['-x', '-o', 'ldif-wrap=no', '-H', url, '-D', PROVISIONING, '-w', PROVISIONING_PASSWORD, '-b', base, '-s', 'base', '(objectClass=*)', '1.1']);
+          return { status: r.status, out: (r.stdout + r.stderr).replaceAll(base, 'BASE') };
+        };
+        const hidden = await below('John Doe');
+        expect(hidden.status).not.toBe(0);
+        expect(hidden).toEqual(await below('Zqx Nobody'));
+        expect(hidden.out).not.toMatch(/#04/);
       } finally {
         await admin.del(child);
       }

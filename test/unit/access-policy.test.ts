@@ -455,7 +455,13 @@ describe('AccessStage: what an assertion tests besides the values an identity se
     const accentBlind = {
       async *search(r: SearchRequest) {
         const found = stored.find((dn) => fold(dn) === fold(r.base));
-        if (!found) throw new LdapError(ResultCode.noSuchObject, 'noSuchObject');
+        if (!found) {
+          // As a directory answers: the deepest entry it has above the base, in its own spelling.
+          const held = [...stored, Dn.parse('ou=a,dc=x'), Dn.parse('dc=x')];
+          let above = r.base.parent();
+          while (above && !held.some((dn) => fold(dn) === fold(above!))) above = above.parent();
+          throw new LdapError(ResultCode.noSuchObject, 'noSuchObject', above ? held.find((dn) => fold(dn) === fold(above!))!.text : '');
+        }
         yield new Entry(found, []);
       },
       modify: async (dn: Dn) => void writes.push(`modify ${dn.text}`),

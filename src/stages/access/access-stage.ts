@@ -196,8 +196,10 @@ export class AccessStage extends Stage {
    */
   private async resolve(dn: Dn, ctx: OperationContext): Promise<Dn> {
     if (dn.plainNaming) return dn;
-    const found = await this.lookup(dn, ctx);
-    if (found === undefined) throw this.unseenAnswer(ctx, dn);
+    const { found, matchedDn } = await this.lookup(dn, ctx);
+    // From what the forest matched, never from dn's parent: a parent spelled so that only the forest
+    // knows what it names (`CN=#04084a6f…`) may be missing, or an entry the rules hide.
+    if (found === undefined) throw this.unseenAnswer(ctx, dn, matchedDn);
     return found;
   }
 
@@ -213,19 +215,23 @@ export class AccessStage extends Stage {
     if (dn.plainNaming) return;
     const view = this.view(ctx);
     if (view.hidesNamesake(dn)) throw this.unseenAnswer(ctx, dn);
-    const found = await this.lookup(dn, ctx);
+    const { found } = await this.lookup(dn, ctx);
     if (found !== undefined && !allows(view.covering(found).entry, 'read')) throw this.unseenAnswer(ctx, dn);
   }
 
-  /** The DN of the entry the forest names by `dn` (a base lookup with the service account), if any. */
-  private async lookup(dn: Dn, ctx: OperationContext): Promise<Dn | undefined> {
+  /**
+   * The DN of the entry the forest names by `dn` (a base lookup with the service account), if any;
+   * else what the forest matched above it ('' for nothing).
+   */
+  private async lookup(dn: Dn, ctx: OperationContext): Promise<{ found?: Dn; matchedDn: string }> {
     const request: SearchRequest = { base: dn, scope: 'base', filter: ANY_ENTRY, attributes: ['1.1'], typesOnly: true, sizeLimit: 1, timeLimit: 0 };
     try {
-      for await (const entry of this.next.search(request, searchContext(ctx))) return entry.dn;
+      for await (const entry of this.next.search(request, searchContext(ctx))) return { found: entry.dn, matchedDn: '' };
     } catch (err) {
       if (!missing(err)) throw err;
+      return { matchedDn: err.matchedDn };
     }
-    return undefined;
+    return { matchedDn: '' };
   }
 
   /**
