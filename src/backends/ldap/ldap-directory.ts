@@ -635,7 +635,7 @@ function notePolicy(controls: readonly Control[], ctx: OperationContext): void {
   };
 }
 
-/** Ended logins of one name whose write under way may hold an upstream connection at once (see LdapDirectory.draining). */
+/** Ended logins of one account whose write under way may hold an upstream connection at once (see LdapDirectory.draining). */
 const MAX_DRAINING = 4;
 
 /** A search's time limit upstream, in seconds: the client's, and never past Canopy's own wait for an answer. */

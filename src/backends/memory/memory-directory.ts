@@ -84,12 +84,6 @@ const COMPUTED_KEY = attributeKey(COMPUTED);
 const ACCOUNT_DISABLED = 2n;
 
 /**
- * The mock directory: one naming context held in memory, loaded from LDIF. Entries live in a
- * tree keyed by DN key; searches use equality/prefix indexes when the filter allows and scan the
- * scope otherwise. Stored Entry objects are shared with consumers (no copy per search): callers
- * must clone before changing one, and writes here replace them instead of changing them.
- */
-/**
  * Assertions a scan tests between turns of the event loop (entries examined times the filter's
  * weight): a filter that matches little (or costs much, like an OR of a thousand substrings)
  * scanning a forest must not keep other clients waiting until it ends. Counted, not timed, so the
@@ -97,6 +91,27 @@ const ACCOUNT_DISABLED = 2n;
  */
 const YIELD_AFTER_ASSERTIONS = 512;
 
+/** A scan's count of assertions tested since its last turn (see YIELD_AFTER_ASSERTIONS). */
+class ScanTurns {
+  private work = 0;
+
+  /** `weight`: the assertions one entry costs (filterWeight). */
+  constructor(private readonly weight: number) {}
+
+  /** Counts one entry; true when other clients' turn is due. */
+  due(): boolean {
+    if ((this.work += this.weight) < YIELD_AFTER_ASSERTIONS) return false;
+    this.work = 0;
+    return true;
+  }
+}
+
+/**
+ * The mock directory: one naming context held in memory, loaded from LDIF. Entries live in a
+ * tree keyed by DN key; searches use equality/prefix indexes when the filter allows and scan the
+ * scope otherwise. Stored Entry objects are shared with consumers (no copy per search): callers
+ * must clone before changing one, and writes here replace them instead of changing them.
+ */
 export class MemoryDirectory implements Directory {
   private readonly nodes = new Map<string, Node>();
   private readonly indexes = new Map<string, AttributeIndex>(
@@ -290,24 +305,20 @@ export class MemoryDirectory implements Directory {
     }
     const indexed = candidates(filter, this.indexes);
     if (indexed) {
-      yield* this.fromCandidates(indexed, node.entry.dn.key, scope, matches, filterWeight(filter), signal);
+      yield* this.fromCandidates(indexed, node.entry.dn.key, scope, matches, new ScanTurns(filterWeight(filter)), signal);
     } else {
-      yield* this.scan(node, scope, matches, filterWeight(filter), signal);
+      yield* this.scan(node, scope, matches, new ScanTurns(filterWeight(filter)), signal);
     }
     if (scope === 'sub' && this.ad?.referrals && node.entry.dn.equals(this.suffix)) {
       ctx.trailer.addReferences(domainRootReferences(this.suffix));
     }
   }
 
-  private async *scan(node: Node, scope: 'one' | 'sub', matches: EntryMatcher, weight: number, signal: AbortSignal): AsyncGenerator<Entry> {
+  private async *scan(node: Node, scope: 'one' | 'sub', matches: EntryMatcher, turns: ScanTurns, signal: AbortSignal): AsyncGenerator<Entry> {
     if (scope === 'sub' && matches(node.entry)) yield node.entry;
     const entries = scope === 'sub' ? this.descendants(node) : this.children(node);
-    let work = 0;
     for (const entry of entries) {
-      if ((work += weight) >= YIELD_AFTER_ASSERTIONS) {
-        work = 0;
-        await setImmediate();
-      }
+      if (turns.due()) await setImmediate();
       signal.throwIfAborted();
       if (matches(entry)) yield entry;
     }
@@ -318,17 +329,13 @@ export class MemoryDirectory implements Directory {
     baseKey: string,
     scope: 'one' | 'sub',
     matches: EntryMatcher,
-    weight: number,
+    turns: ScanTurns,
     signal: AbortSignal,
   ): AsyncGenerator<Entry> {
     const below = ',' + baseKey;
     // Copied: the index's own set may change while the consumer is paused between entries.
-    let work = 0;
     for (const key of [...keys]) {
-      if ((work += weight) >= YIELD_AFTER_ASSERTIONS) {
-        work = 0;
-        await setImmediate();
-      }
+      if (turns.due()) await setImmediate();
       signal.throwIfAborted();
       const node = this.nodes.get(key);
       if (!node) continue;

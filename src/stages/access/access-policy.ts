@@ -176,9 +176,6 @@ export class AccessView {
   }
 }
 
-/** What decides on an entry below one the rules hide: nothing may be done with it, as with its hidden ancestor. */
-const HIDDEN_ABOVE_RULE: Rule = { who: () => true, base: Dn.root, scope: 'subtree', allow: 'none' };
-
 /** An RDN no rule names (its type is no attribute type): a place that stands for every unnamed child. */
 const UNNAMED = '1.3.6.1.4.1.99999.3.0=unnamed';
 
@@ -362,4 +359,5 @@ function intersects(rule: Rule, base: Dn, scope: Scope): boolean {
   return rule.base.parent()?.equals(base) === true && rule.scope !== 'one';
 }
 
-const HIDDEN_ABOVE = new EntryAccess([HIDDEN_ABOVE_RULE]);
+/** What decides on an entry below one the rules hide: nothing may be done with it, as with its hidden ancestor. */
+const HIDDEN_ABOVE = new EntryAccess([{ who: () => true, base: Dn.root, scope: 'subtree', allow: 'none' }]);
