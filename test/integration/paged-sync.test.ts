@@ -281,6 +281,30 @@ describe('paged sync across two slapd forests of 5,000 users', () => {
     }
   });
 
+  it('two identities parking paged searches never take every upstream one: the last is kept for an identity holding none', async () => {
+    // pool.size 4, 2 per identity: the first parks two, the second one (its second would take the
+    // last connection for paged searches while the first holds some), a third identity gets the last.
+    const open = await startCanopy({ anonymousRead: true });
+    try {
+      const [first, second, third] = await Promise.all(['127.0.0.2', '127.0.0.3', '127.0.0.4'].map((address) => RawLdapClient.connect(open.url, address)));
+      const parked = [await first.search(SUFFIX, [pagedControl(10)]), await first.search(SUFFIX, [pagedControl(10)]), await second.search(SUFFIX, [pagedControl(10)])];
+      expect(parked.map((p) => p.code)).toEqual([0, 0, 0]);
+      const started = Date.now();
+      const refused = await second.search(SUFFIX, [pagedControl(10)]);
+      expect(refused.code).toBe(51);
+      expect(refused.message).toMatch(/forest "(avvid|vse)".*kept for identities holding none, and anonymous from 127\.0\.0\.3 holds 1/);
+      expect(Date.now() - started).toBeLessThan(1000);
+      const kept = await third.search(SUFFIX, [pagedControl(10)]);
+      expect(kept.code).toBe(0);
+      expect(kept.dns).toHaveLength(10);
+      // The parked ones go on.
+      expect((await second.search(SUFFIX, [pagedControl(10, pagedCookie(parked[2]))])).dns).toHaveLength(10);
+      for (const c of [first, second, third]) c.close();
+    } finally {
+      await open.close();
+    }
+  });
+
   it('caps open paged searches per connection (adminLimitExceeded) and expires idle ones', async () => {
     const capped = await startCanopy({ limits: { maxPagedSearches: 2, pagedSearchIdleSeconds: 1 } });
     try {

@@ -109,6 +109,30 @@ describe('ConnectionPool', () => {
     pool.release(lookup, true);
   });
 
+  it('keeps the last cursor connection for identities holding none: a few identities never take every one', async () => {
+    const { pool } = setup({ size: 4, cursorsPerHolder: 2 });
+    const a = [await pool.acquire(signal(), 'cursor', 'cn=a'), await pool.acquire(signal(), 'cursor', 'cn=a')]; // alone: its whole share
+    const b = await pool.acquire(signal(), 'cursor', 'cn=b'); // holding none: the third
+    // b would take the last one while a holds some: refused at once, naming why.
+    await expect(pool.acquire(signal(), 'cursor', 'cn=b')).rejects.toMatchObject({ code: 51, message: expect.stringContaining('kept for identities holding none, and cn=b holds 1') });
+    expect(pool.stats().cursors).toBe(3);
+    const c = await pool.acquire(signal(), 'cursor', 'cn=c'); // holding none: the kept one
+    expect(new Set([...a, b, c]).size).toBe(4);
+    // Once a ends one, b may take its second: a connection is free for others again after it.
+    pool.release(a[0], true, 'cursor', 'cn=a');
+    await expect(pool.acquire(signal(), 'cursor', 'cn=b')).rejects.toMatchObject({ code: 51 }); // still the last free one
+    pool.release(a[1], true, 'cursor', 'cn=a');
+    expect(await pool.acquire(signal(), 'cursor', 'cn=b')).toBeDefined();
+  });
+
+  it('lets an identity alone use its whole share, up to the last cursor connection', async () => {
+    const { pool } = setup({ size: 2, cursorsPerHolder: 2 });
+    const first = await pool.acquire(signal(), 'cursor', 'cn=sync');
+    const second = await pool.acquire(signal(), 'cursor', 'cn=sync');
+    expect(first).not.toBe(second);
+    expect(pool.stats().cursors).toBe(2);
+  });
+
   it('refuses an identity more cursors than its share at once, with busy', async () => {
     const { pool } = setup({ size: 4, cursorsPerHolder: 2 });
     const first = await pool.acquire(signal(), 'cursor', 'cn=sync');

@@ -205,12 +205,28 @@ export class ConnectionPool {
     this.serveWaiting();
   }
 
-  /** Counts a cursor of `holder`; busy (51) when it has its share already. */
+  /**
+   * Counts a cursor of `holder`; busy (51) when it has its share already, or when it holds one and
+   * taking another would leave no cursor connection for the identities holding none while others
+   * hold some: parked cursors of a few identities never take a forest's paged searches whole. An
+   * identity alone here may use its whole share (a sync with its second paged search).
+   */
   private takeCursor(holder: string): void {
-    if (this.cursorsByHolder.take(holder) === undefined) return;
+    const quota = this.cursorsByHolder;
+    const held = quota.held(holder);
+    const others = quota.held() - held;
+    if (held > 0 && others > 0 && this.options.size - quota.held() <= 1) {
+      throw new LdapError(
+        ResultCode.busy,
+        `${this.options.name}: the last connection for a paged search is kept for identities holding none, and ${holder} holds ${held}; finish or abandon one first`,
+        '',
+        this.options.forest,
+      );
+    }
+    if (quota.take(holder) === undefined) return;
     throw new LdapError(
       ResultCode.busy,
-      `${this.options.name}: ${holder} already holds ${this.cursorsByHolder.perKey} open paged searches here (the most one identity may); finish or abandon one first`,
+      `${this.options.name}: ${holder} already holds ${quota.perKey} open paged searches here (the most one identity may); finish or abandon one first`,
       '',
       this.options.forest,
     );
