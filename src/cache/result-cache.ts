@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { CacheConfig } from '../config/schema.js';
-import type { OperationContext, SearchRequest } from '../core/directory.js';
+import { holderOf, type OperationContext, type SearchRequest } from '../core/directory.js';
 import type { Dn } from '../core/dn.js';
 import type { Filter } from '../core/filter.js';
 import { ANONYMOUS, type Identity } from '../core/identity.js';
@@ -18,7 +18,8 @@ export interface CachedForest {
 }
 
 export interface ResultCacheOptions {
-  readonly settings: Omit<CacheConfig, 'enabled'>;
+  /** Without maxBytesPerIdentity, one identity may fill the whole cache (the configuration's default is a fifth). */
+  readonly settings: Omit<CacheConfig, 'enabled' | 'maxBytesPerIdentity'> & { readonly maxBytesPerIdentity?: number };
   readonly forests: readonly CachedForest[];
   /** The access view of an identity (AccessPolicy.viewKey): who may share a cached result. */
   readonly viewKey: (identity: Identity) => string;
@@ -34,6 +35,8 @@ export interface CacheKey {
   readonly forests: readonly string[];
   /** Writes to those forests counted when the search started: a result read across a write is not kept. */
   readonly writes: number;
+  /** Whose share of the cache the result fills when kept (holderOf: a canonical DN, a login, an anonymous client's address). */
+  readonly holder: string;
 }
 
 /** The SearchResultDone of a kept result (always a success). */
@@ -49,6 +52,8 @@ export interface CachedResult {
   readonly outcome: KeptOutcome;
   readonly forests: readonly string[];
   readonly bytes: number;
+  /** The identity whose search kept it: its share bears the bytes. */
+  readonly holder: string;
   readonly storedAt: number;
   /** Served as is until storedAt + freshMs; after that only while a forest is unavailable (staleIfErrorSeconds). */
   readonly freshMs: number;
@@ -75,11 +80,14 @@ const REQUESTED = /^(?:[*+]|[A-Za-z0-9][\w.-]*(?:;[\w-]+|;range=\d+-(?:\d+|\*))*
  * Search results after rewriting and access filtering, encoded, in an LRU bounded by bytes. Keyed
  * by the request's shape, its limits and the identity's access view, so clients with different
  * rights never share an answer; tagged with the forests the search touched, so a write through
- * Canopy evicts every result that could hold the written entry.
+ * Canopy evicts every result that could hold the written entry. Each identity's kept results fill
+ * at most its share of the bytes; past it its own oldest go, not others' (whose stale results may
+ * have to stand in for an unavailable forest).
  */
 export class ResultCache {
   readonly maxEntriesPerResult: number;
   readonly maxBytes: number;
+  private readonly maxBytesPerIdentity: number;
   private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
   private readonly staleMs: number;
@@ -90,6 +98,8 @@ export class ResultCache {
   private readonly lru: LRUCache<string, CachedResult>;
   /** Keys of the kept results touching each forest. */
   private readonly byForest = new Map<string, Set<string>>();
+  /** Each identity's kept results, least recently used first, and their bytes: its share (maxBytesPerIdentity). */
+  private readonly byHolder = new Map<string, { bytes: number; readonly keys: Set<string> }>();
   /** Writes seen per forest. */
   private readonly writes = new Map<string, number>();
   /** The next configuration's cache, once this one is retired: writes still running here evict there too. */
@@ -98,11 +108,14 @@ export class ResultCache {
   private closed = false;
   /** Bytes the searches running now have recorded to keep (see record): a copy of their answers. */
   private recording = 0;
+  /** Set while makeRoom evicts: the deletion is a size eviction (an identity's share), not a write's. */
+  private evictingShare = false;
 
   constructor(options: ResultCacheOptions) {
     const s = options.settings;
     this.maxEntriesPerResult = s.maxEntriesPerResult;
     this.maxBytes = s.maxBytes;
+    this.maxBytesPerIdentity = Math.min(s.maxBytes, s.maxBytesPerIdentity ?? s.maxBytes);
     this.ttlMs = s.ttlSeconds * 1000;
     this.negativeTtlMs = s.negativeTtlSeconds * 1000;
     this.staleMs = s.staleIfErrorSeconds * 1000;
@@ -132,12 +145,13 @@ export class ResultCache {
     const forests = touched.map((f) => f.name);
     const view = this.viewKey(ctx.identity ?? ANONYMOUS);
     const text = [view, request.sizeLimit, pageSize ?? '', request.sort?.required ?? '', searchShape(request)].join('\0');
-    return { text, forests, writes: this.writesTo(forests) };
+    return { text, forests, writes: this.writesTo(forests), holder: holderOf(ctx) };
   }
 
   /** The kept result, fresh or one that may stand in for an unavailable forest (staleIfErrorSeconds); counts a hit or a miss. */
   lookup(key: CacheKey): { readonly result: CachedResult; readonly fresh: boolean } | undefined {
     const result = this.lru.get(key.text);
+    if (result) this.used(result.holder, key.text);
     const fresh = result !== undefined && this.now() - result.storedAt < result.freshMs;
     if (fresh) {
       this.counts.hits++;
@@ -181,7 +195,8 @@ export class ResultCache {
     let opBytes = 0;
     for (const m of messages) opBytes += m.length - protocolOpStart(m);
     const bytes = opBytes + key.text.length + OVERHEAD_BYTES;
-    if (bytes > this.maxBytes) return;
+    if (bytes > this.maxBytesPerIdentity) return;
+    this.makeRoom(key.holder, bytes);
     // One allocation of exactly this size, outside Node's shared buffer pool: a kept result holds only its own bytes.
     const ops = Buffer.allocUnsafeSlow(opBytes);
     let off = 0;
@@ -191,6 +206,7 @@ export class ResultCache {
       outcome: { code: outcome.code, entries: outcome.entries, ...(outcome.extras && { extras: outcome.extras }) },
       forests: key.forests,
       bytes,
+      holder: key.holder,
       storedAt: this.now(),
       freshMs,
     };
@@ -201,6 +217,28 @@ export class ResultCache {
       let keys = this.byForest.get(f);
       if (!keys) this.byForest.set(f, (keys = new Set()));
       keys.add(key.text);
+    }
+    let mine = this.byHolder.get(key.holder);
+    if (!mine) this.byHolder.set(key.holder, (mine = { bytes: 0, keys: new Set() }));
+    mine.bytes += bytes;
+    mine.keys.add(key.text);
+  }
+
+  /** A kept result was asked for: last in its holder's order, as in the LRU's. */
+  private used(holder: string, key: string): void {
+    const keys = this.byHolder.get(holder)?.keys;
+    if (keys?.delete(key)) keys.add(key);
+  }
+
+  /** Evicts `holder`'s own least recently used results until `bytes` more fit in its share. */
+  private makeRoom(holder: string, bytes: number): void {
+    const mine = this.byHolder.get(holder);
+    if (!mine || this.maxBytesPerIdentity >= this.maxBytes) return;
+    for (const k of mine.keys) {
+      if (mine.bytes + bytes <= this.maxBytesPerIdentity) return;
+      this.evictingShare = true;
+      this.lru.delete(k);
+      this.evictingShare = false;
     }
   }
 
@@ -254,9 +292,14 @@ export class ResultCache {
 
   private readonly disposed = (result: CachedResult, key: string, reason: LRUCache.DisposeReason): void => {
     for (const f of result.forests) this.byForest.get(f)?.delete(key);
+    const holder = this.byHolder.get(result.holder);
+    if (holder?.keys.delete(key)) {
+      holder.bytes -= result.bytes;
+      if (holder.keys.size === 0) this.byHolder.delete(result.holder);
+    }
     metrics.cacheResults.dec();
     metrics.cacheBytes.dec(result.bytes);
-    const why = EVICTION[reason];
+    const why = this.evictingShare ? 'size' : EVICTION[reason];
     if (this.closed || why === undefined) return;
     this.counts.evicted[why]++;
     metrics.cacheEvictions.inc({ reason: why });

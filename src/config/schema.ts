@@ -355,7 +355,21 @@ export const configSchema = z
       negativeTtlSeconds: z.number().int().min(0).default(10),
       /** How long past its TTL a result is still served while a forest it touches is unavailable; 0 = never. */
       staleIfErrorSeconds: z.number().int().min(0).default(0),
+      /**
+       * Bytes of kept results one identity's searches may fill; past it its own oldest go first, so
+       * one identity's many searches never push out everyone else's. Default: a fifth of maxBytes.
+       */
+      maxBytesPerIdentity: z.number().int().min(1024).optional(),
     })
+    .superRefine((c, ctx) => {
+      if (c.maxBytesPerIdentity === undefined || c.maxBytesPerIdentity <= c.maxBytes) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxBytesPerIdentity'],
+        message: `is more than cache.maxBytes (${c.maxBytes}): one identity's share must leave room for others`,
+      });
+    })
+    .transform((c) => ({ ...c, maxBytesPerIdentity: c.maxBytesPerIdentity ?? Math.max(1024, Math.floor(c.maxBytes / 5)) }))
     .prefault({}),
   /** The single virtual tree; without it each forest is served at its own mount (default: its base). */
   namespace: z

@@ -97,7 +97,7 @@ export const metrics = {
   // Result cache
   cacheHits: counter('canopy_cache_hits_total', 'Searches answered from the result cache', []),
   cacheMisses: counter('canopy_cache_misses_total', 'Cacheable searches not found in the result cache', []),
-  cacheEvictions: counter('canopy_cache_evictions_total', 'Cached results removed, by reason (size, expired, write)', ['reason']),
+  cacheEvictions: counter('canopy_cache_evictions_total', 'Cached results removed, by reason (size: the cache\'s or an identity\'s share; expired; write)', ['reason']),
   cacheStaleServed: counter('canopy_cache_stale_served_total', 'Cached results served past their TTL because a forest was unavailable', []),
   cacheResults: gauge('canopy_cache_results', 'Search results held in the cache', []),
   cacheBytes: gauge('canopy_cache_bytes', 'Bytes held by cached results (encoded entries plus a per-result overhead), as cache.maxBytes counts them', []),

@@ -193,7 +193,8 @@ describe('result cache (memory forests)', () => {
   });
 
   it('evicts the least recently used results past cache.maxBytes', async () => {
-    const stack = await start(yaml('cache: { maxBytes: 4096 }\n'));
+    // One identity here, allowed the whole cache (its share is a fifth by default).
+    const stack = await start(yaml('cache: { maxBytes: 4096, maxBytesPerIdentity: 4096 }\n'));
     const c = await stack.client();
     const evictions = await metricValue(metrics.cacheEvictions, { reason: 'size' });
     const users = ['jdoe', 'egreen', 'hsanchez', 'kscott', 'jmartin', 'obrown'];
@@ -347,6 +348,23 @@ describe('result cache (memory forests)', () => {
     expect(await failure(search(c, AVVID, { filter: '(sAMAccountName=egreen)' }))).toMatchObject({ code: ResultCode.unavailable });
     stack.advance(300); // 361 s old: past ttlSeconds + staleIfErrorSeconds
     expect(await failure(search(c, AVVID, JDOE_SEARCH))).toMatchObject({ code: ResultCode.unavailable });
+  });
+
+  it("one identity's many searches do not push out another's kept results: its share of cache.maxBytes (a fifth) bears them", async () => {
+    const stack = await start(yaml('cache: { staleIfErrorSeconds: 300, maxBytes: 65536 }\n'));
+    const victim = await stack.client(READER);
+    const kept = await search(victim, AVVID, JDOE_SEARCH);
+    expect(kept).toHaveLength(1);
+    // Another identity with the same rights (the same access view) churns through 400 unique searches.
+    const churner = await stack.client(READER2);
+    for (let i = 0; i < 400; i++) await search(churner, AVVID, { filter: `(|(sAMAccountName=jdoe)(cn=churn${i}))`, attributes: ['cn', 'sAMAccountName'] });
+    stack.advance(61);
+    stack.forests.down.add('avvid');
+    // The victim's result outlived the churn: it stands in while the forest is unavailable.
+    expect(await search(victim, AVVID, JDOE_SEARCH)).toEqual(kept);
+    // The churner's oldest went to make room for its newest.
+    expect(await failure(search(churner, AVVID, { filter: '(|(sAMAccountName=jdoe)(cn=churn0))', attributes: ['cn', 'sAMAccountName'] }))).toMatchObject({ code: ResultCode.unavailable });
+    expect(await search(churner, AVVID, { filter: '(|(sAMAccountName=jdoe)(cn=churn399))', attributes: ['cn', 'sAMAccountName'] })).toHaveLength(1);
   });
 
   it('logs a summary of the cache when the server closes', async () => {

@@ -96,6 +96,16 @@ describe('configuration', () => {
     expect(errorsOf(`limits: { maxSortEntriesPerIdentity: -1 }\n${forest}`)).toEqual([expect.stringMatching(/^limits\.maxSortEntriesPerIdentity: -1 /)]);
   });
 
+  it("cache.maxBytesPerIdentity: a fifth of maxBytes unless set (at least 1024); more than maxBytes names key and value", () => {
+    const cache = (yaml: string) => load(`cache: ${yaml}\n${forest}`).cache;
+    expect(cache('{}').maxBytesPerIdentity).toBe(Math.floor((64 * 1024 * 1024) / 5));
+    expect(cache('{ maxBytes: 4096 }').maxBytesPerIdentity).toBe(1024);
+    expect(cache('{ maxBytes: 100000, maxBytesPerIdentity: 100000 }').maxBytesPerIdentity).toBe(100000);
+    expect(errorsOf(`cache: { maxBytes: 100000, maxBytesPerIdentity: 200000 }\n${forest}`)).toEqual([
+      "cache.maxBytesPerIdentity: 200000 is more than cache.maxBytes (100000): one identity's share must leave room for others",
+    ]);
+  });
+
   it('substitutes ${VAR} and ${VAR:-default} from the environment', () => {
     const text = `listen:\n  ldap: ldap://\${HOST}:\${PORT:-3390}\nlogging: { level: "\${LEVEL:-warn}" }\n${forest}`;
     const c = load(text, { HOST: '0.0.0.0' });

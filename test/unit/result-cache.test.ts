@@ -38,7 +38,7 @@ const ALL = AttributeSelection.compile([], false);
 const message = (id: number, e: Entry) => encodeSearchEntry(id, e, ALL);
 const SUCCESS: RunOutcome = { code: ResultCode.success, entries: 1, cacheable: true };
 
-function cache(settings: Partial<typeof SETTINGS> = {}, viewKey = (i: Identity) => i.kind) {
+function cache(settings: Partial<typeof SETTINGS & { maxBytesPerIdentity: number }> = {}, viewKey = (i: Identity) => i.kind) {
   const clock = { now: 1_000_000 };
   return { clock, cache: new ResultCache({ settings: { ...SETTINGS, ...settings }, forests: FORESTS, viewKey, logger: createLogger('silent'), now: () => clock.now }) };
 }
@@ -162,6 +162,37 @@ describe('ResultCache', () => {
     c.store(huge, [message(1, entry('cn=huge,ou=a,dc=x', 'h'.repeat(4000)))], SUCCESS);
     expect(c.lookup(huge)).toBeUndefined();
     expect(c.summary().results).toBe(3);
+  });
+
+  it("one identity's results fill at most its share: past it its own oldest go, never another's", () => {
+    const { cache: c } = cache({ maxBytes: 20_000, maxBytesPerIdentity: 4000 });
+    const big = (n: string) => [message(1, entry(`cn=${n},ou=a,dc=x`, 'z'.repeat(500)))];
+    let n = 0;
+    // The victim's results, kept before the churn (the same access view: the rules cover both alike).
+    const victim = ['v1', 'v2'].map((n) => c.key(request('ou=a,dc=x', `(uid=${n})`), ctx(user('victim')))!);
+    for (const k of victim) c.store(k, big(`v${n++}`), SUCCESS);
+    // Another identity's many searches: only its own oldest results make room for its newest.
+    const churn = Array.from({ length: 200 }, (_, i) => c.key(request('ou=a,dc=x', `(uid=c${i})`), ctx(user('mallory')))!);
+    for (const k of churn) c.store(k, big(`c${n++}`), SUCCESS);
+    expect(victim.every((k) => c.lookup(k)?.fresh)).toBe(true);
+    const kept = churn.filter((k) => c.lookup(k) !== undefined);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThan(5); // 4000 bytes of ~1,100-byte results
+    expect(kept).toEqual(churn.slice(churn.length - kept.length)); // its newest
+    expect(c.summary().evicted.size).toBe(200 - kept.length);
+    // A result larger than the share is not kept at all.
+    const huge = c.key(request('ou=a,dc=x', '(uid=huge)'), ctx(user('mallory')))!;
+    c.store(huge, [message(1, entry('cn=huge,ou=a,dc=x', 'h'.repeat(4000)))], SUCCESS);
+    expect(c.lookup(huge)).toBeUndefined();
+    // Anonymous clients have a share each, by address.
+    const from = (address: string): OperationContext => ({ ...ctx(), clientAddress: address });
+    const anonymous = Array.from({ length: 10 }, (_, i) => c.key(request('ou=a,dc=x', `(uid=a${i})`), from('192.0.2.1'))!);
+    for (const k of anonymous) c.store(k, big(`a${n++}`), SUCCESS);
+    const other = c.key(request('ou=a,dc=x', '(uid=b)'), from('192.0.2.2'))!;
+    c.store(other, big('b'), SUCCESS);
+    for (let i = 0; i < 10; i++) c.store(c.key(request('ou=a,dc=x', `(uid=again${i})`), from('192.0.2.1'))!, big(`r${i}`), SUCCESS);
+    expect(c.lookup(other)?.fresh).toBe(true);
+    expect(victim.every((k) => c.lookup(k)?.fresh)).toBe(true);
   });
 
   it('counts what kept results really take in memory, so maxBytes bounds it', () => {
