@@ -5,7 +5,7 @@ import { AdLogonReason, adLogonMessage, adLogonReasonOf } from '../core/ad-logon
 import type { Dn } from '../core/dn.js';
 import { KeyedSlots } from '../core/keyed-quota.js';
 import type { Authenticator, BindCredentials, CertificateCredentials, Identity, PasswordProof } from '../core/identity.js';
-import { LdapError } from '../core/ldap-error.js';
+import { LdapError, loggedMessage } from '../core/ldap-error.js';
 import { PolicyError, type PolicyNotes } from '../core/password-policy.js';
 import type { SessionResources } from '../core/session-resources.js';
 import { ResultCode } from '../core/result-codes.js';
@@ -205,7 +205,7 @@ export class CanopyAuthenticator implements Authenticator {
   private outage(err: unknown, login: string, forest: string): unknown {
     if (!(err instanceof LdapError)) return err;
     metrics.bindsFailed.inc({ forest, reason: 'unavailable' });
-    this.logger.warn({ login, code: err.code, err: err.message }, 'bind could not be checked');
+    this.logger.warn({ login, code: err.code, err: loggedMessage(err) }, 'bind could not be checked');
     const message = err.code === ResultCode.busy ? 'the directory is busy: try again' : 'the login could not be checked now: try again later';
     return new LdapError(err.code, message);
   }

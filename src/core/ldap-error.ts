@@ -9,10 +9,20 @@ export class LdapError extends Error {
     readonly matchedDn = '',
     /** The forest whose failure this is, when the message already names it (the router adds nothing). */
     readonly forest?: string,
+    /**
+     * What only the log may say (the upstream server's URL, the socket's error, the service account):
+     * the message is what the client gets, and names no server.
+     */
+    readonly detail?: string,
   ) {
     super(message);
     this.name = `LdapError(${resultName(code)})`;
   }
+}
+
+/** An error's message with what only the log may say (`detail`), for log lines, readiness and doctor. */
+export function loggedMessage(err: LdapError): string {
+  return err.detail === undefined ? err.message : `${err.message} [${err.detail}]`;
 }
 
 /** Normalises anything thrown while serving an operation into an LdapError (unknown faults are `other`). */

@@ -164,7 +164,7 @@ export class OperationHandler {
     } catch (err) {
       if (!(err instanceof LdapError)) this.log.error({ err, msgId: messageId }, 'operation failed');
       const e = err instanceof LdapError ? err : new LdapError(ResultCode.other, 'internal error');
-      outcome = { code: e.code, message: e.message, matchedDn: e.matchedDn };
+      outcome = { code: e.code, message: e.message, matchedDn: e.matchedDn, ...(e.detail !== undefined && { detail: e.detail }) };
     }
     const elapsed = performance.now() - started;
     const ms = Math.round(elapsed * 10) / 10;
@@ -187,7 +187,8 @@ export class OperationHandler {
     const entries = outcome.entries === undefined ? '' : `,"entries":${outcome.entries}`;
     // A failure's diagnostic message (which forest, which server, why) as the client got it.
     const message = outcome.message ? `,"message":${JSON.stringify(capLogged(outcome.message, LOGGED_VALUE_CHARS))}` : '';
-    writeInfoLine(this.log, `,"msgId":${messageId}${requestFields(request)},"code":${outcome.code}${entries}${message},"ms":${ms}`, 'operation');
+    const detail = outcome.detail ? `,"detail":${JSON.stringify(capLogged(outcome.detail, LOGGED_VALUE_CHARS))}` : '';
+    writeInfoLine(this.log, `,"msgId":${messageId}${requestFields(request)},"code":${outcome.code}${entries}${message}${detail},"ms":${ms}`, 'operation');
   }
 
   /**

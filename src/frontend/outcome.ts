@@ -5,6 +5,8 @@ import type { ResultExtras } from '../protocol/encoder.js';
 export interface Outcome {
   readonly code: ResultCode;
   readonly message?: string;
+  /** What the log adds to the message and the client never gets (an upstream server's URL and error). */
+  readonly detail?: string;
   readonly matchedDn?: string;
   readonly extras?: ResultExtras;
   /** Entries sent (searches). */

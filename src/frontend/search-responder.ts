@@ -230,7 +230,7 @@ export class SearchResponder {
         extras: { controls: [sortResponseControl(sortResult)] },
       };
     }
-    const outcome = { ...this.done(cursor, err.code, err.message, undefined, entries), matchedDn: err.matchedDn };
+    const outcome = { ...this.done(cursor, err.code, err.message, undefined, entries), matchedDn: err.matchedDn, ...(err.detail !== undefined && { detail: err.detail }) };
     // RFC 4511 §4.1.10: a referral result carries its URLs (an upstream's, passed on by its forest).
     const referral = err.code === ResultCode.referral ? cursor.trailer.referral : undefined;
     return referral ? { ...outcome, extras: { ...outcome.extras, referral } } : outcome;

@@ -12,7 +12,7 @@ import {
 } from '../core/directory.js';
 import type { AttributeValue, Entry } from '../core/entry.js';
 import { compileFilter } from '../core/filter-eval.js';
-import { LdapError } from '../core/ldap-error.js';
+import { LdapError, loggedMessage } from '../core/ldap-error.js';
 import { normalise } from '../core/matching.js';
 import { ResultCode } from '../core/result-codes.js';
 import { arrayStream, failedSearch, HookedSearch } from '../core/search-stream.js';
@@ -256,12 +256,13 @@ export class ForestRouter implements Directory {
       yield* stream;
     } catch (err) {
       if (ctx.signal.aborted || !isOutage(err)) throw err;
-      const reason = forestFailure(forest, err).message;
+      const failure = forestFailure(forest, err);
+      const reason = failure.message;
       missing.push(reason);
       failed.add(forest);
       ctx.trailer.missingForest(reason);
       metrics.partialSearches.inc({ forest });
-      this.options.logger.warn({ forest, reason }, 'forest missing from a partial search result (onForestError: partial)');
+      this.options.logger.warn({ forest, reason: failure instanceof LdapError ? loggedMessage(failure) : reason }, 'forest missing from a partial search result (onForestError: partial)');
     }
   }
 
@@ -304,7 +305,7 @@ function forestFailure(forest: string, err: unknown): Error {
   if (!(err instanceof LdapError)) return new LdapError(ResultCode.unavailable, `forest "${forest}" failed: internal error`);
   if (err.forest === forest) return err;
   const code = isOutage(err) ? ResultCode.unavailable : err.code;
-  return new LdapError(code, `forest "${forest}": ${err.message}`, err.matchedDn, forest);
+  return new LdapError(code, `forest "${forest}": ${err.message}`, err.matchedDn, forest, err.detail);
 }
 
 const OUTAGE_CODES: readonly number[] = [ResultCode.unavailable, ResultCode.busy, ResultCode.other, ResultCode.operationsError];

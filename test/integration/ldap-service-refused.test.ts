@@ -84,12 +84,13 @@ describe('a refused service account', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('answers unavailable naming the forest and the refused account, after one bind', async () => {
+  it('answers unavailable naming the forest, after one bind; the refused account, its server and the fix are the log\'s', async () => {
     const err = await lookup();
     expect(err).toBeInstanceOf(LdapError);
     expect((err as LdapError).code).toBe(52);
-    expect((err as LdapError).message).toMatch(/^forest "avvid": the service account CN=svc-canopy,.* was refused by ldap:\/\//);
-    expect((err as LdapError).message).toContain(passwordFile);
+    expect((err as LdapError).message).toBe('forest "avvid": its service account was refused; no further binds are tried with this password until an operator fixes it');
+    expect((err as LdapError).detail).toMatch(/^the service account CN=svc-canopy,.* was refused by ldap:\/\//);
+    expect((err as LdapError).detail).toContain(passwordFile);
     expect(proxy.binds).toBe(1);
   });
 
@@ -102,7 +103,7 @@ describe('a refused service account', () => {
     const second = await checkReadiness(true, [{ name: 'avvid', ready: () => forest.ready() }]);
     for (const r of [first, second]) {
       expect(r.ready).toBe(false);
-      expect(r.forests[0].reason).toMatch(/^forest "avvid": the service account .* was refused/);
+      expect(r.forests[0].reason).toMatch(/^forest "avvid": its service account was refused.*\[the service account .* was refused by ldap:\/\//);
     }
     expect(proxy.binds).toBe(1);
   });

@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BinaryAttributes } from '../../src/backends/ldap/entry-from-ber.js';
-import { OperationTimeout, UpstreamConnection, type ConnectOptions } from '../../src/backends/ldap/upstream-connection.js';
+import { OperationTimeout } from '../../src/backends/ldap/errors.js';
+import { UpstreamConnection, type ConnectOptions } from '../../src/backends/ldap/upstream-connection.js';
 import { toLdaptsFilter } from '../../src/backends/ldap/filter-to-ldapts.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 

@@ -98,9 +98,8 @@ describe('ServerSelector', () => {
     const err = await s.firstReachable(() => Promise.reject(refusal(52, 'shutting down'))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LdapError);
     expect((err as LdapError).code).toBe(52);
-    expect((err as LdapError).message).toBe(
-      'forest "avvid": no server reachable (ldap://a: down 0; ldap://b: down 1; ldap://c: unavailable (52))',
-    );
+    expect((err as LdapError).message).toBe('forest "avvid": no server reachable');
+    expect((err as LdapError).detail).toBe('ldap://a: down 0; ldap://b: down 1; ldap://c: unavailable (52)');
   });
 
   it('stops at an error that is not a server failure', async () => {

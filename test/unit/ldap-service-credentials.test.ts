@@ -32,7 +32,7 @@ describe('ServiceCredentials', () => {
     const credentials = new ServiceCredentials('avvid', { dn: 'CN=svc', password: 'p' }, logger);
     const used = credentials.current();
     const err = credentials.bindFailed(used, 'ldap://a', new LdapError(53, 'unwilling'));
-    expect([err.code, err.message]).toEqual([52, 'forest "avvid": service account bind to ldap://a failed: unwilling']);
+    expect([err.code, err.message, err.detail]).toEqual([52, 'forest "avvid": its service account could not bind (unwillingToPerform (53))', 'server ldap://a: unwilling']);
     expect(credentials.current()).toBe(used);
   });
 
@@ -41,9 +41,11 @@ describe('ServiceCredentials', () => {
     const credentials = new ServiceCredentials('avvid', { dn: 'CN=svc', password: 'S3cret' }, logger, (r) => events.push(r));
     const err = credentials.bindFailed(credentials.current(), 'ldap://a', refusedBind);
     expect(err.code).toBe(52);
-    expect(err.message).toContain('the service account CN=svc was refused by ldap://a');
-    expect(err.message).toContain('reload the configuration');
-    expect(err.message).not.toContain('S3cret');
+    // The client hears that the forest's account is refused; the account, server and fix are the log's.
+    expect(err.message).toBe('forest "avvid": its service account was refused; no further binds are tried with this password until an operator fixes it');
+    expect(err.detail).toContain('the service account CN=svc was refused by ldap://a');
+    expect(err.detail).toContain('reload the configuration');
+    expect(`${err.message} ${err.detail}`).not.toContain('S3cret');
     expect(() => credentials.current()).toThrow(err);
     expect(events).toEqual([true]);
     credentials.retry();
@@ -69,7 +71,7 @@ describe('ServiceCredentials', () => {
     await new Promise((r) => setTimeout(r, 200)); // the watch's first look at the file
     writeFileSync(file, 'new\n');
     await vi.waitFor(() => expect(credentials.current()?.password).toBe('new'), { timeout: 3000, interval: 50 });
-    expect(credentials.bindFailed(old, 'ldap://a', refusedBind).message).toMatch(/service account bind to ldap:\/\/a failed/);
+    expect(credentials.bindFailed(old, 'ldap://a', refusedBind).message).toMatch(/its service account could not bind/);
     expect(credentials.current()?.password).toBe('new');
     expect(events).toEqual([]);
   });

@@ -298,6 +298,28 @@ describe('the operation handler', () => {
     expect(h.lines.filter((l) => l.msg === 'operation').map((l) => l.code)).toEqual([ResultCode.noSuchObject, ResultCode.other]);
   });
 
+  it("an upstream failure's server and socket error reach the access log, never the client", async () => {
+    const outage = new LdapError(ResultCode.unavailable, 'forest "avvid": search failed after a retry (ECONNREFUSED)', '', 'avvid', 'server ldaps://dc1.corp.internal:636: connect ECONNREFUSED 10.1.2.3:636');
+    const failing: Directory = Object.assign(Object.create(memory()) as MemoryDirectory, {
+      search: () => ({
+        [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(outage), return: () => Promise.resolve({ done: true as const, value: undefined }) }),
+      }),
+      delete: () => Promise.reject(outage),
+    });
+    const h = harness({ directory: failing });
+    await h.run(11, search('ou=people,dc=example', '(cn=ann)'));
+    await h.run(12, { op: 'delete', dn: Dn.parse('cn=ann,ou=people,dc=example') });
+    for (const m of h.sink.messages) {
+      expect(m.pojo).toMatchObject({ status: ResultCode.unavailable, diagnosticMessage: 'forest "avvid": search failed after a retry (ECONNREFUSED)' });
+    }
+    expect(h.sink.written.map((b) => b.toString('latin1')).join('')).not.toMatch(/dc1|10\.1\.2\.3|636/);
+    const lines = h.lines.filter((l) => l.msg === 'operation');
+    expect(lines.map((l) => [l.msgId, l.code, l.detail])).toEqual([
+      [11, 52, 'server ldaps://dc1.corp.internal:636: connect ECONNREFUSED 10.1.2.3:636'],
+      [12, 52, 'server ldaps://dc1.corp.internal:636: connect ECONNREFUSED 10.1.2.3:636'],
+    ]);
+  });
+
   it('answers a request the decoder refused, and one refused before it ran, under their message IDs', async () => {
     const h = harness();
     const before = await answered('modify', ResultCode.invalidDNSyntax);

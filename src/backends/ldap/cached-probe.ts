@@ -1,3 +1,4 @@
+import { LdapError, loggedMessage } from '../../core/ldap-error.js';
 import type { ForestReadiness } from '../../core/readiness.js';
 
 /**
@@ -19,7 +20,7 @@ export class CachedProbe {
     this.running ??= this.probe()
       .then(
         (): ForestReadiness => ({ ready: true }),
-        (err: unknown): ForestReadiness => ({ ready: false, reason: err instanceof Error ? err.message : String(err) }),
+        (err: unknown): ForestReadiness => ({ ready: false, reason: err instanceof LdapError ? loggedMessage(err) : err instanceof Error ? err.message : String(err) }),
       )
       .then((value) => {
         this.last = { at: this.now(), value };

@@ -12,6 +12,20 @@ export interface UpstreamReply {
   readonly controls: readonly Control[];
 }
 
+/** The connection's socket closed before the request was sent: nothing reached the server. */
+export class ConnectionLost extends Error {
+  constructor() {
+    super('connection closed before the request was sent');
+  }
+}
+
+/** No answer within the operation timeout (the server may be stopped or overloaded). */
+export class OperationTimeout extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what}: no answer within ${ms} ms`);
+  }
+}
+
 /** The server answered with a result code the request does not accept. */
 export class UpstreamRefusal extends Error {
   constructor(readonly reply: UpstreamReply) {
@@ -40,7 +54,18 @@ export function upstreamError(err: unknown): LdapError {
     const { status, message, matchedDn } = err.reply;
     return new LdapError(status as ResultCode, message || resultName(status), matchedDn);
   }
-  return new LdapError(ResultCode.other, describeFailure(err));
+  return new LdapError(ResultCode.other, clientReason(err), '', undefined, describeFailure(err));
+}
+
+/**
+ * Why a server failed, as a client may hear it: a result code, a timeout or a socket error's code,
+ * never the text of a socket error (which names addresses and ports); describeFailure is the log's.
+ */
+export function clientReason(err: unknown): string {
+  if (err instanceof UpstreamRefusal || err instanceof LdapError) return `${resultName(err.code)} (${err.code})`;
+  if (err instanceof OperationTimeout || err instanceof ConnectionLost) return err.message;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) ? code : 'the connection failed';
 }
 
 /** A short reason for logs and error messages (no stack, no multi-line socket details). */

@@ -21,7 +21,7 @@ import { metrics } from '../../observability/metrics.js';
 import { KeyedQuota, KeyedSlots } from '../../core/keyed-quota.js';
 import { ConnectionPool } from './connection-pool.js';
 import { BinaryAttributes } from './entry-from-ber.js';
-import { describeFailure, isServerFailure, upstreamError, UpstreamRefusal } from './errors.js';
+import { clientReason, ConnectionLost, describeFailure, isServerFailure, OperationTimeout, upstreamError, UpstreamRefusal } from './errors.js';
 import { toLdaptsFilter } from './filter-to-ldapts.js';
 import { isUnicodePwd } from '../../core/unicode-pwd.js';
 import {
@@ -38,8 +38,6 @@ import { ServiceCredentials } from './service-credentials.js';
 import { serverTls } from './tls-options.js';
 import {
   checkLdaptsSeam,
-  ConnectionLost,
-  OperationTimeout,
   PagedSearch,
   UpstreamConnection,
   type ConnectOptions,
@@ -260,12 +258,7 @@ export class LdapDirectory implements Directory {
     if (!delivered && attempt === 1) return 'retry';
     if (!delivered && err instanceof UpstreamRefusal) return upstreamError(err); // busy or unavailable: its own answer
     const when = delivered ? 'after entries were sent' : 'after a retry';
-    return new LdapError(
-      ResultCode.unavailable,
-      `forest "${this.config.name}": ${what} failed on ${this.selector.url(connection.serverIndex)} ${when} (${describeFailure(err)})`,
-      '',
-      this.config.name,
-    );
+    return this.serverError(`${what} failed ${when}`, connection.serverIndex, err);
   }
 
   /** A search the server refused: its code reaches the client, except a referral under `drop`. */
@@ -304,12 +297,7 @@ export class LdapDirectory implements Directory {
         reusable = false;
         if (!(err instanceof ConnectionLost)) this.serverFailed(connection.serverIndex, err);
         if (attempt > 1) {
-          throw new LdapError(
-            ResultCode.unavailable,
-            `forest "${this.config.name}": bind failed on ${this.selector.url(connection.serverIndex)} after a retry (${describeFailure(err)})`,
-            '',
-            this.config.name,
-          );
+          throw this.serverError('bind failed after a retry', connection.serverIndex, err);
         }
       } finally {
         this.binds.release(connection, reusable);
@@ -406,7 +394,7 @@ export class LdapDirectory implements Directory {
       return this.passwordChange;
     } catch (err) {
       // Nothing was changed yet: a failure here is an outage, never an unknown outcome.
-      throw new LdapError(ResultCode.unavailable, `forest "${this.config.name}": reading the root DSE of ${this.selector.url(c.serverIndex)} failed (${describeFailure(err)})`, '', this.config.name);
+      throw this.serverError('reading the root DSE failed', c.serverIndex, err);
     }
   }
 
@@ -415,9 +403,10 @@ export class LdapDirectory implements Directory {
     if (this.servers[c.serverIndex].tls.mode !== 'none') return;
     throw new LdapError(
       ResultCode.unwillingToPerform,
-      `forest "${this.config.name}": unicodePwd is written only over an encrypted upstream connection (ldaps:// or tls.startTls), and ${this.selector.url(c.serverIndex)} is not one`,
+      `forest "${this.config.name}": unicodePwd is written only over an encrypted upstream connection (ldaps:// or tls.startTls), and this forest's server is not one`,
       '',
       this.config.name,
+      `server ${this.selector.url(c.serverIndex)}`,
     );
   }
 
@@ -527,11 +516,20 @@ export class LdapDirectory implements Directory {
    * `other`, not `unavailable`/`busy`, which tell a client that nothing was done.
    */
   private unknownOutcome(what: string, connection: UpstreamConnection, err: unknown): LdapError {
+    return this.serverError(`${what} sent but the connection failed`, connection.serverIndex, err, ResultCode.other, '; result unknown: the write may or may not have been applied');
+  }
+
+  /**
+   * A server's failure as the client hears it: the forest, what failed and a reason naming no server
+   * (clientReason); the server's URL and the socket's error go to the log only (`detail`).
+   */
+  private serverError(what: string, serverIndex: number, err: unknown, code: ResultCode = ResultCode.unavailable, after = ''): LdapError {
     return new LdapError(
-      ResultCode.other,
-      `forest "${this.config.name}": ${what} sent to ${this.selector.url(connection.serverIndex)} but the connection failed (${describeFailure(err)}); result unknown: the write may or may not have been applied`,
+      code,
+      `forest "${this.config.name}": ${what} (${clientReason(err)})${after}`,
       '',
       this.config.name,
+      `server ${this.selector.url(serverIndex)}: ${describeFailure(err)}`,
     );
   }
 

@@ -1,5 +1,5 @@
 import type { LdapForestConfig } from '../../config/schema.js';
-import { LdapError } from '../../core/ldap-error.js';
+import { LdapError, loggedMessage } from '../../core/ldap-error.js';
 import { describeFailure, isServerFailure, upstreamError } from './errors.js';
 import { serverTls, type TlsMode } from './tls-options.js';
 import { UpstreamConnection } from './upstream-connection.js';
@@ -48,5 +48,5 @@ async function probeServer(config: LdapForestConfig, server: string, index: numb
 }
 
 function describe(err: unknown): string {
-  return err instanceof LdapError ? `${err.message} (${err.code})` : describeFailure(err);
+  return err instanceof LdapError ? `${loggedMessage(err)} (${err.code})` : describeFailure(err);
 }

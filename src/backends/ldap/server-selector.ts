@@ -162,6 +162,7 @@ export class ServerSelector {
 
   unreachable(): LdapError {
     const reasons = this.servers.map((s) => `${s.url}: ${s.lastError ?? 'not tried'}`).join('; ');
-    return new LdapError(ResultCode.unavailable, `forest "${this.forest}": no server reachable (${reasons})`, '', this.forest);
+    // The servers and their errors go to the log, readiness and doctor (detail), not to clients.
+    return new LdapError(ResultCode.unavailable, `forest "${this.forest}": no server reachable`, '', this.forest, reasons);
   }
 }

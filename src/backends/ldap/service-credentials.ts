@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { secretText } from '../../config/load.js';
 import { LdapError } from '../../core/ldap-error.js';
-import { ResultCode } from '../../core/result-codes.js';
+import { ResultCode, resultName } from '../../core/result-codes.js';
 import type { Logger } from '../../observability/logger.js';
 import { metrics } from '../../observability/metrics.js';
 import type { Credentials } from './upstream-connection.js';
@@ -64,18 +64,19 @@ export class ServiceCredentials {
    */
   bindFailed(used: Credentials | undefined, server: string, err: LdapError): LdapError {
     if (err.code !== ResultCode.invalidCredentials || used === undefined || used !== this.credentials) {
-      return new LdapError(ResultCode.unavailable, `forest "${this.forest}": service account bind to ${server} failed: ${err.message}`, '', this.forest);
+      return new LdapError(ResultCode.unavailable, `forest "${this.forest}": its service account could not bind (${resultName(err.code)} (${err.code}))`, '', this.forest, `server ${server}: ${err.message}`);
     }
     if (!this.refusal) {
       const fix = this.bind?.passwordFile === undefined
         ? 'fix the password (bind.password, or the account in the directory), then reload the configuration'
         : `write the right password to ${this.bind.passwordFile} (taken within seconds, no reload needed), or fix the account in the directory and reload the configuration`;
+      // Clients learn that the forest's own account is refused; the account, server and fix are for operators.
       this.refusal = new LdapError(
         ResultCode.unavailable,
-        `forest "${this.forest}": the service account ${used.dn} was refused by ${server} (${err.message}); ` +
-          `no further binds are tried with this password, so that the account is not locked out: ${fix}`,
+        `forest "${this.forest}": its service account was refused; no further binds are tried with this password until an operator fixes it`,
         '',
         this.forest,
+        `the service account ${used.dn} was refused by ${server} (${err.message}); no further binds are tried with this password, so that the account is not locked out: ${fix}`,
       );
       this.logger.error({ forest: this.forest, server, account: used.dn, reason: err.message }, 'service account refused: no further binds with this password');
       this.refusedGauge.set(1);

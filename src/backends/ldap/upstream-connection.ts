@@ -36,7 +36,7 @@ import { ResultCode } from '../../core/result-codes.js';
 import { BerReader as EntryReader } from '../../protocol/ber-reader.js';
 import { Op } from '../../protocol/tags.js';
 import { BinaryAttributes, entryFromBer } from './entry-from-ber.js';
-import { isServerFailure, upstreamError, UpstreamRefusal, type UpstreamReply } from './errors.js';
+import { ConnectionLost, isServerFailure, OperationTimeout, upstreamError, UpstreamRefusal, type UpstreamReply } from './errors.js';
 import type { ServerTls } from './tls-options.js';
 
 export interface ConnectOptions {
@@ -50,20 +50,6 @@ export interface ConnectOptions {
 export interface Credentials {
   readonly dn: string;
   readonly password: string | Buffer;
-}
-
-/** The connection's socket closed before the request was sent: nothing reached the server. */
-export class ConnectionLost extends Error {
-  constructor() {
-    super('connection closed before the request was sent');
-  }
-}
-
-/** No answer within the operation timeout (the server may be stopped or overloaded). */
-export class OperationTimeout extends Error {
-  constructor(what: string, ms: number) {
-    super(`${what}: no answer within ${ms} ms`);
-  }
 }
 
 /** Probes dead peers on idle pooled connections (firewalls drop silent TCP sessions). */

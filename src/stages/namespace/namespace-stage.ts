@@ -230,7 +230,7 @@ export class NamespaceStage implements Directory {
     } catch {
       // an unparsable matchedDN is dropped rather than passed on in the forest's terms
     }
-    const rewritten = new LdapError(err.code, message, matched, err.forest);
+    const rewritten = new LdapError(err.code, message, matched, err.forest, err.detail);
     rewritten.stack = err.stack;
     return rewritten;
   }
