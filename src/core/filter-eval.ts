@@ -9,6 +9,8 @@ import {
   substringMatcher,
   type AttributeRules,
 } from './matching.js';
+import { LdapError } from './ldap-error.js';
+import { ResultCode } from './result-codes.js';
 import { attributeKey } from './schema.js';
 
 /**
@@ -22,7 +24,24 @@ export type EntryMatcher = (entry: Entry) => boolean;
 export interface CompileOptions {
   /** Looks an entry up by DN key; enables the in-chain rule (1.2.840.113556.1.4.1941). */
   readonly resolve?: (dnKey: string) => Entry | undefined;
+  /** Counts the values the filter tests (a memory scan's turns are counted in them); a meter of its own when absent. */
+  readonly meter?: FilterMeter;
 }
+
+/**
+ * Values a filter tested (each value of an attribute an assertion looked at, each entry an in-chain
+ * walk visited), and the most one entry may cost: evaluating one entry is synchronous, so a filter
+ * of a thousand assertions on a group of ten thousand members would otherwise hold the process for
+ * seconds before anything else can run.
+ */
+export class FilterMeter {
+  tests = 0;
+  /** `tests` may not pass this while the current entry is tested. */
+  limit = Infinity;
+}
+
+/** Values one entry's test may look at: a few tenths of a second at most of the costliest tests (DN values, in-chain walks). */
+export const MAX_TESTS_PER_ENTRY = 100_000;
 
 const FALSE = 0;
 const TRUE = 1;
@@ -34,16 +53,31 @@ type TriMatcher = (entry: Entry) => Tri;
 const MAX_CHAIN_VISITS = 10_000;
 
 export function compileFilter(filter: Filter, options: CompileOptions = {}): EntryMatcher {
-  const m = compile(filter, options);
-  return (entry) => m(entry) === TRUE;
+  const meter = options.meter ?? new FilterMeter();
+  const m = compile(filter, { ...options, meter });
+  return (entry) => {
+    meter.limit = meter.tests + MAX_TESTS_PER_ENTRY;
+    return m(entry) === TRUE;
+  };
 }
+
+/** Counts one value tested; past the entry's limit the search ends with adminLimitExceeded. */
+function tested(meter: FilterMeter): void {
+  if (++meter.tests > meter.limit) {
+    throw new LdapError(ResultCode.adminLimitExceeded, `the filter tests more than ${MAX_TESTS_PER_ENTRY} values of one entry: narrow it (fewer assertions on a many-valued attribute)`);
+  }
+}
+
 
 const always =
   (t: Tri): TriMatcher =>
   () =>
     t;
 
-function compile(f: Filter, options: CompileOptions): TriMatcher {
+/** Options inside compile: the meter is always there. */
+type Compiling = CompileOptions & { readonly meter: FilterMeter };
+
+function compile(f: Filter, options: Compiling): TriMatcher {
   switch (f.type) {
     case 'and': {
       const parts = f.filters.map((x) => compile(x, options));
@@ -80,7 +114,11 @@ function compile(f: Filter, options: CompileOptions): TriMatcher {
       // Every entry has an objectClass; a bare `(objectClass=*)` must never depend on data.
       if (attributeKey(f.attribute) === 'objectclass') return always(TRUE);
       const values = valueLookup(f.attribute);
-      return (e) => (values(e) ? TRUE : FALSE);
+      const { meter } = options;
+      return (e) => {
+        tested(meter);
+        return values(e) ? TRUE : FALSE;
+      };
     }
     case 'equality':
     case 'approx': {
@@ -88,7 +126,7 @@ function compile(f: Filter, options: CompileOptions): TriMatcher {
       const rules = rulesFor(f.attribute);
       const want = equalityKey(rules, f.value);
       if (want === undefined) return always(UNDEFINED);
-      return anyValue(valueLookup(f.attribute), (v) => {
+      return anyValue(valueLookup(f.attribute), options.meter, (v) => {
         const k = equalityKey(rules, v);
         return k === undefined ? undefined : k === want;
       });
@@ -99,14 +137,14 @@ function compile(f: Filter, options: CompileOptions): TriMatcher {
       const bound = orderingKey(rules, f.value);
       if (bound === undefined) return always(UNDEFINED);
       const sign = f.type === 'ge' ? 1 : -1;
-      return anyValue(valueLookup(f.attribute), (v) => {
+      return anyValue(valueLookup(f.attribute), options.meter, (v) => {
         const k = orderingKey(rules, v);
         return k === undefined ? undefined : compareOrder(k, bound) * sign >= 0;
       });
     }
     case 'substrings': {
       const test = substringMatcher(f.attribute, f);
-      return anyValue(valueLookup(f.attribute), test);
+      return anyValue(valueLookup(f.attribute), options.meter, test);
     }
     case 'extensible':
       return compileExtensible(f, options);
@@ -116,16 +154,19 @@ function compile(f: Filter, options: CompileOptions): TriMatcher {
 type ValueTest = (value: AttributeValue) => boolean | undefined;
 
 /** TRUE if some value matches, else UNDEFINED if some value could not be evaluated, else FALSE. */
-function anyValue(values: (e: Entry) => readonly AttributeValue[] | undefined, test: ValueTest): TriMatcher {
+function anyValue(values: (e: Entry) => readonly AttributeValue[] | undefined, meter: FilterMeter, test: ValueTest): TriMatcher {
   return (e) => {
     const vs = values(e);
-    return vs ? someValue(vs, test) : FALSE;
+    if (vs) return someValue(vs, meter, test);
+    tested(meter); // an absent attribute is one test too: a scan of entries without it still gives turns
+    return FALSE;
   };
 }
 
-function someValue(values: readonly AttributeValue[], test: ValueTest): Tri {
+function someValue(values: readonly AttributeValue[], meter: FilterMeter, test: ValueTest): Tri {
   let r: Tri = FALSE;
   for (const v of values) {
+    tested(meter);
     const t = test(v);
     if (t === true) return TRUE;
     if (t === undefined) r = UNDEFINED;
@@ -153,7 +194,8 @@ function valueLookup(attribute: string): (e: Entry) => readonly AttributeValue[]
 
 type ExtensibleFilter = Extract<Filter, { type: 'extensible' }>;
 
-function compileExtensible(f: ExtensibleFilter, options: CompileOptions): TriMatcher {
+function compileExtensible(f: ExtensibleFilter, options: Compiling): TriMatcher {
+  const { meter } = options;
   if (f.rule === IN_CHAIN_RULE) return compileInChain(f, options);
 
   let test: ValueTest;
@@ -182,12 +224,13 @@ function compileExtensible(f: ExtensibleFilter, options: CompileOptions): TriMat
 
   const attrs: TriMatcher =
     f.attribute !== undefined
-      ? anyValue(valueLookup(f.attribute), test)
+      ? anyValue(valueLookup(f.attribute), meter, test)
       : (e) => {
           let r: Tri = FALSE;
           for (const a of e.attributes()) {
+            tested(meter);
             if (!applies(a.name)) continue;
-            const t = someValue(a.values, test);
+            const t = someValue(a.values, meter, test);
             if (t === TRUE) return TRUE;
             if (t === UNDEFINED) r = UNDEFINED;
           }
@@ -202,6 +245,7 @@ function compileExtensible(f: ExtensibleFilter, options: CompileOptions): TriMat
     let d: Tri = r;
     for (const rdn of e.dn.rdns) {
       for (const ava of rdn.avas) {
+        tested(meter);
         if (!applies(ava.type)) continue;
         const t = test(ava.value);
         if (t === true) return TRUE;
@@ -221,8 +265,8 @@ function sameAttributeAs(attribute: string): (name: string) => boolean {
  * AD's LDAP_MATCHING_RULE_IN_CHAIN: TRUE when the assertion DN is reachable from the entry by
  * following the (DN-valued) attribute transitively, e.g. nested group membership via memberOf.
  */
-function compileInChain(f: ExtensibleFilter, options: CompileOptions): TriMatcher {
-  const resolve = options.resolve;
+function compileInChain(f: ExtensibleFilter, options: Compiling): TriMatcher {
+  const { resolve, meter } = options;
   if (f.attribute === undefined || resolve === undefined) return always(UNDEFINED);
   const dnRules: AttributeRules = { syntax: 'dn', exact: false };
   const target = equalityKey(dnRules, f.value);
@@ -234,6 +278,7 @@ function compileInChain(f: ExtensibleFilter, options: CompileOptions): TriMatche
     const seen = new Set<string>();
     const queue: AttributeValue[] = [...start];
     while (queue.length > 0 && seen.size < MAX_CHAIN_VISITS) {
+      tested(meter);
       const key = equalityKey(dnRules, queue.pop()!)!;
       if (key === target) return TRUE;
       if (seen.has(key)) continue;

@@ -45,3 +45,54 @@ describe('memory forest: a costly filter', () => {
     expect(order).toEqual(['lookup (1)', 'scan (0)']);
   });
 });
+
+describe('memory forest: assertions on a many-valued attribute', () => {
+  const GROUP_BASE = 'dc=groups,dc=test';
+  const MEMBERS = 10_000;
+  let dir: MockDirectory;
+  const clients: Client[] = [];
+
+  function groups(): string {
+    const member = (i: number) => `member: cn=user${i},${GROUP_BASE}\n`;
+    const big = `dn: cn=all staff,${GROUP_BASE}\nobjectClass: groupOfNames\ncn: all staff\n${Array.from({ length: MEMBERS }, (_, i) => member(i)).join('')}`;
+    const small = `dn: cn=team,${GROUP_BASE}\nobjectClass: groupOfNames\ncn: team\n${[1, 2, 3].map(member).join('')}`;
+    return [`dn: ${GROUP_BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: groups\no: groups\n`, big, small].join('\n');
+  }
+
+  beforeAll(async () => {
+    dir = await startMockDirectory({ ldif: groups() });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
+    await dir?.close();
+  });
+  const bound = async () => {
+    const c = new Client({ url: dir.url, timeout: 60_000 });
+    clients.push(c);
+    await c.bind(dir.bindDn, dir.password);
+    return c;
+  };
+  const anyOf = (term: (i: number) => string) => `(|${Array.from({ length: 998 }, (_, i) => term(i)).join('')})`;
+
+  it('ends a filter that would test too many values of one entry with adminLimitExceeded, whatever kind of assertion', async () => {
+    const c = await bound();
+    for (const filter of [
+      anyOf((i) => `(member:2.5.13.1:=cn=nobody${i},${GROUP_BASE})`),
+      anyOf((i) => `(member:1.2.840.113556.1.4.1941:=cn=nobody${i},${GROUP_BASE})`),
+      anyOf((i) => `(member=*zq${i}*)`),
+    ]) {
+      await expect(c.search(GROUP_BASE, { filter, attributes: ['1.1'] })).rejects.toMatchObject({ code: 11, message: expect.stringContaining('values of one entry') });
+    }
+  });
+
+  it('answers the same kinds of filters where one entry costs less (a big group by one assertion, a small group by many), and equality through the index', async () => {
+    const c = await bound();
+    const indexed = await c.search(GROUP_BASE, { filter: anyOf((i) => `(member=cn=user${i * 10},${GROUP_BASE})`), attributes: ['cn'] });
+    expect(indexed.searchEntries.map((e) => e.cn)).toEqual(['all staff']);
+    const one = await c.search(GROUP_BASE, { filter: `(member=cn=user9999,${GROUP_BASE})`, attributes: ['cn'] });
+    expect(one.searchEntries.map((e) => e.cn)).toEqual(['all staff']);
+    const some = (term: (i: number) => string) => `(|${Array.from({ length: 990 }, (_, i) => term(i)).join('')})`;
+    const many = await c.search(GROUP_BASE, { scope: 'one', filter: `(&(cn=team)${some((i) => `(member:2.5.13.1:=cn=user${i},${GROUP_BASE})`)})`, attributes: ['cn'] });
+    expect(many.searchEntries.map((e) => e.cn)).toEqual(['team']);
+  });
+});

@@ -11,7 +11,7 @@ import {
 } from '../../core/directory.js';
 import { Dn } from '../../core/dn.js';
 import type { Attribute, AttributeValue, Entry } from '../../core/entry.js';
-import { compileFilter, type EntryMatcher } from '../../core/filter-eval.js';
+import { compileFilter, FilterMeter, type EntryMatcher } from '../../core/filter-eval.js';
 import { filterWeight } from '../../core/filter.js';
 import { AdLogonReason, adLogonMessage } from '../../core/ad-logon.js';
 import { LdapError } from '../../core/ldap-error.js';
@@ -84,23 +84,30 @@ const COMPUTED_KEY = attributeKey(COMPUTED);
 const ACCOUNT_DISABLED = 2n;
 
 /**
- * Assertions a scan tests between turns of the event loop (entries examined times the filter's
- * weight): a filter that matches little (or costs much, like an OR of a thousand substrings)
- * scanning a forest must not keep other clients waiting until it ends. Counted, not timed, so the
- * order in which forests' entries interleave stays the same from run to run (canopy export's output).
+ * Work a scan does between turns of the event loop (for each entry examined, the filter's weight or
+ * the values its assertions tested, whichever is more): a filter that matches little, or costs much (an OR of a
+ * thousand substrings, assertions on a group of ten thousand members), scanning a forest must not
+ * keep other clients waiting until it ends. Counted, not timed, so the order in which forests'
+ * entries interleave stays the same from run to run (canopy export's output).
  */
-const YIELD_AFTER_ASSERTIONS = 512;
+const YIELD_AFTER_WORK = 512;
 
-/** A scan's count of assertions tested since its last turn (see YIELD_AFTER_ASSERTIONS). */
+/** A scan's work since its last turn (see YIELD_AFTER_WORK). */
 class ScanTurns {
   private work = 0;
+  private tests = 0;
 
-  /** `weight`: the assertions one entry costs (filterWeight). */
-  constructor(private readonly weight: number) {}
+  /** `weight`: the assertions one entry costs (filterWeight); `meter`: the values the filter tested. */
+  constructor(
+    private readonly weight: number,
+    private readonly meter: FilterMeter,
+  ) {}
 
   /** Counts one entry; true when other clients' turn is due. */
   due(): boolean {
-    if ((this.work += this.weight) < YIELD_AFTER_ASSERTIONS) return false;
+    this.work += Math.max(this.weight, this.meter.tests - this.tests);
+    this.tests = this.meter.tests;
+    if (this.work < YIELD_AFTER_WORK) return false;
     this.work = 0;
     return true;
   }
@@ -281,7 +288,8 @@ export class MemoryDirectory implements Directory {
   private async *runSearch(request: SearchRequest, ctx: SearchContext): AsyncGenerator<Entry, void, undefined> {
     const { base, scope } = request;
     const filter = this.ad ? expandObjectCategory(request.filter, this.suffix) : request.filter;
-    const matches = compileFilter(filter, { resolve: this.resolve });
+    const meter = new FilterMeter();
+    const matches = compileFilter(filter, { resolve: this.resolve, meter });
     const signal = ctx.signal;
     signal.throwIfAborted();
 
@@ -305,9 +313,9 @@ export class MemoryDirectory implements Directory {
     }
     const indexed = candidates(filter, this.indexes);
     if (indexed) {
-      yield* this.fromCandidates(indexed, node.entry.dn.key, scope, matches, new ScanTurns(filterWeight(filter)), signal);
+      yield* this.fromCandidates(indexed, node.entry.dn.key, scope, matches, new ScanTurns(filterWeight(filter), meter), signal);
     } else {
-      yield* this.scan(node, scope, matches, new ScanTurns(filterWeight(filter)), signal);
+      yield* this.scan(node, scope, matches, new ScanTurns(filterWeight(filter), meter), signal);
     }
     if (scope === 'sub' && this.ad?.referrals && node.entry.dn.equals(this.suffix)) {
       ctx.trailer.addReferences(domainRootReferences(this.suffix));
