@@ -152,6 +152,9 @@ const AD_TYPES: readonly AttributeTypeDef[] = [
   s('modifyTimestamp', '2.5.18.2', { syntax: 'time', singleValue: true, operational: true, noUserModification: true }),
   s('subschemaSubentry', '2.5.18.10', { syntax: 'dn', singleValue: true, operational: true, noUserModification: true }),
   s('hasSubordinates', '2.5.18.9', { syntax: 'boolean', singleValue: true, operational: true, noUserModification: true }),
+  // Counts of an entry's children (389 DS / OpenDJ, and AD): the access stage withholds them where a child is hidden.
+  s('numSubordinates', '1.3.6.1.4.1.453.16.2.103', { syntax: 'integer', singleValue: true, operational: true, noUserModification: true }),
+  s('msDS-Approx-Immed-Subordinates', `${MS}.1.4.1669`, { syntax: 'integer', singleValue: true, operational: true, noUserModification: true }),
   s('entryDN', '1.3.6.1.1.20', { syntax: 'dn', singleValue: true, operational: true, noUserModification: true }),
   // Canopy's own: the forest an entry of the virtual tree comes from (private arc).
   s('canopyForest', `${CANOPY}.1`, { singleValue: true, operational: true, noUserModification: true }),

@@ -5,7 +5,7 @@
  * entries when it is not. Over a memory forest and a slapd forest alike.
  */
 import { fileURLToPath } from 'node:url';
-import { Client, ServerSideSortingRequestControl, type Entry as LdaptsEntry } from 'ldapts';
+import { Attribute, Change, Client, ServerSideSortingRequestControl, type Entry as LdaptsEntry } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/core/scrypt-hash.js';
 import { USER_PASSWORD } from '../../src/tools/fixture-generator.js';
@@ -63,6 +63,15 @@ const ldapAvvid = (url: string): string => `  - name: avvid
     bind: { dn: "${serviceDn('DC=avvid,DC=info')}", password: "${SERVICE_PASSWORD}" }
     attributes: { hide: ${HIDE} }`;
 
+/** A Password Modify request value (RFC 3062) naming `user` with a new password. */
+const passwordModifyValue = (user: string): Buffer => {
+  const id = Buffer.from(user, 'utf8');
+  const pw = Buffer.from('New-Passw0rd!', 'utf8');
+  const field = (tag: number, v: Buffer) => Buffer.concat([Buffer.from([tag, v.length]), v]);
+  const body = Buffer.concat([field(0x80, id), field(0x82, pw)]);
+  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+};
+
 const sortControl = (critical: boolean, ...keys: string[]): ServerSideSortingRequestControl =>
   new ServerSideSortingRequestControl({
     value: keys.map((k) => (k.startsWith('-') ? { attributeType: k.slice(1), reverseOrder: true } : { attributeType: k })),
@@ -105,6 +114,24 @@ function describeSortSuite(title: string, avvidForest: () => string, frozen?: (w
     afterAll(async () => {
       await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
       await server?.close();
+    });
+
+    it('a refusal the rules decide answers a missing entry as one they hide: compare, modify, Password Modify', async () => {
+      const c = await bound(USER, USER_PASSWORD);
+      const missingDn = `CN=Nobody Here,OU=Users,${AVVID}`;
+      const existing = `CN=Anthony Johnson,OU=Users,${AVVID}`;
+      const code = (p: Promise<unknown>) => p.then(() => 0, (e: { code: number }) => e.code);
+      const change = new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['x'] }) });
+      // title is no attribute users may read; employeeNumber the forest hides.
+      for (const dn of [HIDDEN, missingDn]) {
+        expect(await code(c.compare(dn, 'title', 'x')), dn).toBe(32);
+        expect(await code(c.compare(dn, 'employeeNumber', '1')), dn).toBe(32);
+        expect(await code(c.modify(dn, change)), dn).toBe(32);
+        expect(await code(c.exop('1.3.6.1.4.1.4203.1.11.1', passwordModifyValue(dn))), dn).toBe(32);
+      }
+      // An entry the user sees hears the refusal itself.
+      expect(await code(c.compare(existing, 'title', 'x'))).toBe(50);
+      expect(await code(c.modify(existing, change))).toBe(50);
     });
 
     it('a sort on a readable attribute is done (the control for the cases below)', async () => {

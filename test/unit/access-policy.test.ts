@@ -10,7 +10,11 @@ import { ResultCode } from '../../src/core/result-codes.js';
 import { parseFilterString } from '../../src/protocol/filter-codec.js';
 import { AccessPolicy, type Level } from '../../src/stages/access/access-policy.js';
 import { AccessStage } from '../../src/stages/access/access-stage.js';
+import { arrayStream } from '../../src/core/search-stream.js';
 import { searchCtx } from '../support/search-context.js';
+
+/** A forest stub's search: every DN asked names an entry (a refusal is answered as such only for an entry that exists). */
+const everyEntryExists = (request: SearchRequest) => arrayStream([new Entry(request.base, [])]);
 
 const policy = (rules: unknown[]) => new AccessPolicy(accessSchema.parse(rules)!);
 const user: Identity = { kind: 'user', forest: 'a', dn: Dn.parse('cn=u,ou=a,dc=x'), login: 'u' };
@@ -195,6 +199,7 @@ describe('AccessStage', () => {
   it('a forest user writes as itself in its own forest; elsewhere, and for everyone else, the rules decide', async () => {
     const writers: OperationContext['asUser'][] = [];
     const writable = {
+      search: everyEntryExists,
       async modify(_dn: Dn, _changes: unknown, c: OperationContext) {
         writers.push(c.asUser);
       },
@@ -221,6 +226,7 @@ describe('AccessStage', () => {
   it('a grant limited to some attributes allows modifying them, never adding, deleting or renaming entries', async () => {
     const done: string[] = [];
     const writable = {
+      search: everyEntryExists,
       modify: async () => void done.push('modify'),
       add: async () => void done.push('add'),
       delete: async () => void done.push('delete'),
@@ -253,6 +259,7 @@ describe('AccessStage', () => {
   it('a forest user writing as itself cannot write attributes the rules hide from it, but changes its own password', async () => {
     const done: string[] = [];
     const writable = {
+      search: everyEntryExists,
       modify: async () => void done.push('modify'),
       passwordModify: async () => void done.push('password'),
     } as unknown as Directory;
@@ -663,6 +670,7 @@ describe('AccessStage: what an assertion tests besides the values an identity se
   it('a rename, a move or a delete concerns what may lie below the entry: decided by the rules, whatever exists there', async () => {
     const done: string[] = [];
     const writable = {
+      search: everyEntryExists,
       modifyDn: async (r: { dn: Dn }) => void done.push(`modifyDN ${r.dn.text}`),
       delete: async (dn: Dn) => void done.push(`delete ${dn.text}`),
     } as unknown as Directory;

@@ -27,6 +27,14 @@ import { readableSort } from './readable-sort.js';
 const ANY_ENTRY: Filter = { type: 'present', attribute: 'objectClass' };
 
 /**
+ * Attributes a server computes from an entry's children, hidden ones included (slapd's and AD's
+ * hasSubordinates, 389's numSubordinates, AD's msDS-Approx-Immed-Subordinates): withheld from an
+ * entry some of whose children the identity may not see, and UNDEFINED in filters where the
+ * region holds such an entry, or they would tell that a hidden child exists.
+ */
+const SUBORDINATE_ATTRIBUTES: ReadonlySet<string> = new Set(['hasSubordinates', 'numSubordinates', 'msDS-Approx-Immed-Subordinates'].map(attributeKey));
+
+/**
  * What a bound identity may see and change. Searches run below with the forests' service
  * accounts; this stage returns only the entries the identity may read, strips the attributes it
  * may not, and makes UNDEFINED (RFC 4511 §4.5.1.7: neither they nor their negations match) every
@@ -75,8 +83,11 @@ export class AccessStage extends Stage {
     // decided again per entry from what comes back: that entry lacks what the forest matched on).
     let region: RegionAccess | undefined;
     const scope = (): RegionAccess => (region ??= view.region(request.base, request.scope));
+    let subtree: boolean | undefined;
+    const seesEveryChild = (): boolean => (subtree ??= view.region(request.base, 'sub').seesEverything);
     const filter = foldFilter(request.filter, (leaf) => {
       if (leaf.type === 'extensible' && leaf.rule === IN_CHAIN_RULE && !this.readsEveryForest(view)) return UNDEFINED;
+      if (leaf.attribute !== undefined && SUBORDINATE_ATTRIBUTES.has(attributeKey(leaf.attribute)) && !seesEveryChild()) return UNDEFINED;
       if (!view.attributeLimited) return leaf;
       const anyAttribute = leaf.attribute === undefined || testsAnyAttribute(attributeKey(leaf.attribute));
       return (anyAttribute ? scope().assertsEvery : scope().asserts(leaf.attribute!)) ? leaf : UNDEFINED;
@@ -110,7 +121,8 @@ export class AccessStage extends Stage {
       entry: (entry) => {
         const access = view.covering(entry.dn);
         if (!allows(access.entry, 'read')) return undefined;
-        return access.uniform ? entry : readable(entry, access);
+        const shown = access.uniform ? entry : readable(entry, access);
+        return countsChildren(shown) && !view.region(entry.dn, 'one').seesEverything ? withoutSubordinates(shown) : shown;
       },
       // A missing base is answered as one the identity may not see (see unseenAnswer).
       error: (err) => (missing(err) ? this.unseenAnswer(ctx, request.base, err.matchedDn) : err),
@@ -118,17 +130,23 @@ export class AccessStage extends Stage {
   }
 
   override add(entry: Entry, ctx: OperationContext): Promise<void> {
-    return this.spelledAs(entry.dn, ctx, MATCHED, async () => {
-      const parent = entry.dn.parent();
-      if (parent && !parent.plainNaming) entry = new Entry((await this.resolve(parent, ctx)).child(entry.dn.firstRdn!.text), [...entry.attributes()]);
-      // Under a parent a rule hides: answered as under a missing one.
-      const under = entry.dn.parent();
-      if (under && this.view(ctx).covering(under).hidden) throw this.unseenAnswer(ctx, under);
-      await this.refuseHiddenNamesake(entry.dn, ctx);
-      // The RDN's values are the entry's too (the server adds them when the client leaves them out).
-      const attributes = [...Array.from(entry.attributes(), (a) => a.name), ...rdnTypes(entry.dn)];
-      return this.next.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true }));
-    });
+    return this.spelledAs(
+      entry.dn,
+      ctx,
+      MATCHED,
+      async () => {
+        const parent = entry.dn.parent();
+        if (parent && !parent.plainNaming) entry = new Entry((await this.resolve(parent, ctx)).child(entry.dn.firstRdn!.text), [...entry.attributes()]);
+        // Under a parent a rule hides: answered as under a missing one.
+        const under = entry.dn.parent();
+        if (under && this.view(ctx).covering(under).hidden) throw this.unseenAnswer(ctx, under);
+        await this.refuseHiddenNamesake(entry.dn, ctx);
+        // The RDN's values are the entry's too (the server adds them when the client leaves them out).
+        const attributes = [...Array.from(entry.attributes(), (a) => a.name), ...rdnTypes(entry.dn)];
+        return this.next.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true }));
+      },
+      NEW_ENTRY,
+    );
   }
 
   override modify(dn: Dn, changes: readonly Modification[], ctx: OperationContext): Promise<void> {
@@ -179,8 +197,10 @@ export class AccessStage extends Stage {
       const target = await this.resolve(dn, ctx);
       const access = this.view(ctx).covering(target);
       if (!allows(access.entry, 'read')) throw this.unseenAnswer(ctx, target);
-      const anyAttribute = testsAnyAttribute(attributeKey(attribute));
-      if (!allows(access.assertion(attribute), 'read') || (anyAttribute && !access.readsEvery)) {
+      const key = attributeKey(attribute);
+      const anyAttribute = testsAnyAttribute(key);
+      const hidesChild = SUBORDINATE_ATTRIBUTES.has(key) && !this.view(ctx).region(target, 'one').seesEverything;
+      if (!allows(access.assertion(attribute), 'read') || (anyAttribute && !access.readsEvery) || hidesChild) {
         throw new LdapError(ResultCode.insufficientAccessRights, `compare: no read access to ${attribute}`);
       }
       return this.next.compare(target, attribute, value, ctx);
@@ -238,11 +258,18 @@ export class AccessStage extends Stage {
    * Runs an operation on `dn`, a missing entry answered exactly as one the identity may not see
    * (see unseenAnswer), in the client's spelling of `dn` whatever DN the forest gave back for it.
    */
-  private async spelledAs<T>(dn: Dn, ctx: OperationContext, matched: boolean, operation: () => Promise<T>): Promise<T> {
+  private async spelledAs<T>(dn: Dn, ctx: OperationContext, matched: boolean, operation: () => Promise<T>, existing = true): Promise<T> {
     try {
       return await operation();
     } catch (err) {
-      throw missing(err) ? this.unseenAnswer(ctx, dn, matched ? err.matchedDn : '') : err;
+      if (missing(err)) throw this.unseenAnswer(ctx, dn, matched ? err.matchedDn : '');
+      // A refusal decided before the entry is read (the rules, a forest's hidden attributes) must not
+      // answer a missing entry otherwise than one the rules hide: only an entry that exists hears it.
+      if (existing && err instanceof LdapError && DECIDED_UNREAD.has(err.code)) {
+        const { found, matchedDn } = await this.lookup(dn, ctx);
+        if (found === undefined) throw this.unseenAnswer(ctx, dn, matched ? matchedDn : '');
+      }
+      throw err;
     }
   }
 
@@ -359,6 +386,10 @@ function parsedOrParent(matchedDn: string, dn: Dn): Dn | undefined {
 /** spelledAs: whether a noSuchObject names the deepest entry above that the identity may see. */
 const MATCHED = true;
 const NO_MATCHED = false;
+/** spelledAs for an add: its DN names no entry yet, so a refusal is never turned into a missing entry's answer. */
+const NEW_ENTRY = false;
+/** Refusals decided without reading the entry: see spelledAs. */
+const DECIDED_UNREAD: ReadonlySet<ResultCode> = new Set([ResultCode.insufficientAccessRights, ResultCode.unwillingToPerform]);
 
 function missing(err: unknown): err is LdapError {
   return err instanceof LdapError && err.code === ResultCode.noSuchObject;
@@ -367,6 +398,16 @@ function missing(err: unknown): err is LdapError {
 /** The attribute types of a DN's first RDN. */
 function rdnTypes(dn: Dn): string[] {
   return dn.firstRdn?.avas.map((a) => a.type) ?? [];
+}
+
+/** Whether the entry carries an attribute computed from its children (SUBORDINATE_ATTRIBUTES). */
+function countsChildren(entry: Entry): boolean {
+  for (const key of SUBORDINATE_ATTRIBUTES) if (entry.get(key)) return true;
+  return false;
+}
+
+function withoutSubordinates(entry: Entry): Entry {
+  return new Entry(entry.dn, [...entry.attributes()].filter((a) => !SUBORDINATE_ATTRIBUTES.has(attributeKey(a.name))));
 }
 
 function readable(entry: Entry, access: EntryAccess): Entry {
