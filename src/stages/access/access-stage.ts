@@ -266,8 +266,9 @@ export class AccessStage extends Stage {
       // A refusal decided before the entry is read (the rules, a forest's hidden attributes) must not
       // answer a missing entry otherwise than one the rules hide: only an entry that exists hears it.
       if (existing && err instanceof LdapError && DECIDED_UNREAD.has(err.code)) {
-        const { found, matchedDn } = await this.lookup(dn, ctx);
-        if (found === undefined) throw this.unseenAnswer(ctx, dn, matched ? matchedDn : '');
+        // A forest that cannot say whether the entry exists leaves the refusal as it was.
+        const looked = await this.lookup(dn, ctx).catch(() => undefined);
+        if (looked && looked.found === undefined) throw this.unseenAnswer(ctx, dn, matched ? looked.matchedDn : '');
       }
       throw err;
     }
