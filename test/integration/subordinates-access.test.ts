@@ -6,7 +6,7 @@
  * not produce it).
  */
 import { fileURLToPath } from 'node:url';
-import { Client, type Entry as LdaptsEntry } from 'ldapts';
+import { Client, ServerSideSortingRequestControl, type Entry as LdaptsEntry } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/core/scrypt-hash.js';
 import { SERVICE_PASSWORD } from '../../src/tools/fixture-generator.js';
@@ -23,7 +23,7 @@ const PASSWORD = 'Reader-Passw0rd!';
 const AVVID_LDIF = fileURLToPath(new URL('../../fixtures/avvid.info.ldif', import.meta.url));
 const USERS = `OU=Users,${AVVID}`;
 
-describe('attributes computed from children, over a slapd forest', () => {
+describe('attributes computed from children, and refusals around hidden entries, over a slapd forest', () => {
   let slapd: Slapd;
   let server: Awaited<ReturnType<typeof startTestServer>>;
   const clients: Client[] = [];
@@ -106,5 +106,40 @@ forests:
     // A region holding no entry with a hidden child answers as before.
     const found = (await reader.search(`OU=Groups,${AVVID}`, { scope: 'base', filter: '(hasSubordinates=TRUE)', attributes: ['1.1'] })).searchEntries;
     expect(found.map((e) => e.dn.toLowerCase())).toEqual([`ou=groups,${AVVID}`]);
+  });
+
+  it('a missing DN gets what a hidden one gets, whatever the forest would check first (syntax, a parent, a new superior)', async () => {
+    const reader = await bound(READER);
+    const hidden = `CN=John Doe,${USERS}`;
+    const missingDn = `CN=John Nope,${USERS}`;
+    const code = (p: Promise<unknown>) => p.then(() => 0, (e: { code: number }) => e.code);
+    for (const dn of [hidden, missingDn]) {
+      // slapd checks the assertion's syntax (21) and answers hasSubordinates itself (0) before it looks for the entry.
+      expect(await code(reader.compare(dn, 'createTimestamp', 'x')), dn).toBe(32);
+      expect(await code(reader.compare(dn, 'hasSubordinates', 'TRUE')), dn).toBe(32);
+      // An add below it, a move under it: refused by the rules (50) only where the parent exists.
+      expect(await code(reader.add(`CN=New,${dn}`, { objectClass: ['top', 'person'], cn: 'New', sn: 'New' })), dn).toBe(32);
+      expect(await code(reader.modifyDN(`CN=Elizabeth Green,${USERS}`, `CN=Elizabeth Green,${dn}`)), dn).toBe(32);
+    }
+    // Where the parent or the new superior exists the rules' refusal is heard.
+    expect(await code(reader.add(`CN=New,${USERS}`, { objectClass: ['top', 'person'], cn: 'New', sn: 'New' }))).toBe(50);
+    expect(await code(reader.modifyDN(`CN=Elizabeth Green,${USERS}`, `CN=Elizabeth Green,OU=Groups,${AVVID}`))).toBe(50);
+  });
+
+  it('is no sort key where a child is hidden: a critical sort by it is refused (12, sortResult 50), by any name', async () => {
+    const reader = await bound(READER);
+    const sync = await bound(SYNC);
+    const sorted = (c: Client, attributeType: string, critical: boolean) => {
+      const control = new ServerSideSortingRequestControl({ value: { attributeType }, critical });
+      return c.search(AVVID, { scope: 'one', filter: '(|(ou=Users)(ou=Groups))', attributes: ['1.1'] }, control).then(
+        (r) => ({ code: 0, sortResult: control.result?.sortResult, dns: r.searchEntries.map((e) => e.dn.toLowerCase()) }),
+        (e: { code: number }) => ({ code: e.code, sortResult: control.result?.sortResult, dns: [] as string[] }),
+      );
+    };
+    for (const key of ['hasSubordinates', '2.5.18.9']) {
+      expect(await sorted(reader, key, true)).toMatchObject({ code: 12, sortResult: 50 });
+      expect(await sorted(reader, key, false)).toMatchObject({ code: 0, sortResult: 50 });
+    }
+    expect(await sorted(sync, 'hasSubordinates', true)).toMatchObject({ code: 0, sortResult: 0 });
   });
 });

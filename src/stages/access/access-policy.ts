@@ -57,6 +57,14 @@ export class AccessPolicy {
   }
 }
 
+/**
+ * Attributes a server computes from an entry's children, hidden ones included (slapd's and AD's
+ * hasSubordinates, 389's numSubordinates, AD's msDS-Approx-Immed-Subordinates): withheld from an
+ * entry some of whose children the identity may not see, and UNDEFINED in filters where the
+ * region holds such an entry, or they would tell that a hidden child exists.
+ */
+export const SUBORDINATE_ATTRIBUTES: ReadonlySet<string> = new Set(['hasSubordinates', 'numSubordinates', 'msDS-Approx-Immed-Subordinates'].map(attributeKey));
+
 export class AccessView {
   /** Whether some rule limits attributes: then readability can differ from entry to entry. */
   readonly attributeLimited: boolean;
@@ -131,6 +139,11 @@ export class AccessView {
     return this.rules.some(
       (r) => r.base.parent()?.equals(parent) === true && r.base.firstRdn !== undefined && looseRdnKey(r.base.firstRdn) === loose && !allows(this.covering(r.base).entry, 'read'),
     );
+  }
+
+  /** Whether every child `dn` may have is visible: then what the forest says of its children (SUBORDINATE_ATTRIBUTES) may be shown. */
+  showsChildren(dn: Dn): boolean {
+    return this.region(dn, 'one').seesEverything;
   }
 
   /** The decisions for every kind of entry the search region `base`/`scope` can hold (see places). */

@@ -20,19 +20,12 @@ import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
 import { EMPTY_SEARCH, failedSearch, HookedSearch } from '../../core/search-stream.js';
 import { Stage } from '../../core/stage.js';
-import { allows, type AccessPolicy, type AccessView, type EntryAccess, type RegionAccess } from './access-policy.js';
+import { allows, SUBORDINATE_ATTRIBUTES, type AccessPolicy, type AccessView, type EntryAccess, type RegionAccess } from './access-policy.js';
 import { readableSort } from './readable-sort.js';
 
 /** What a filter that folds to TRUE is sent as. */
 const ANY_ENTRY: Filter = { type: 'present', attribute: 'objectClass' };
 
-/**
- * Attributes a server computes from an entry's children, hidden ones included (slapd's and AD's
- * hasSubordinates, 389's numSubordinates, AD's msDS-Approx-Immed-Subordinates): withheld from an
- * entry some of whose children the identity may not see, and UNDEFINED in filters where the
- * region holds such an entry, or they would tell that a hidden child exists.
- */
-const SUBORDINATE_ATTRIBUTES: ReadonlySet<string> = new Set(['hasSubordinates', 'numSubordinates', 'msDS-Approx-Immed-Subordinates'].map(attributeKey));
 
 /**
  * What a bound identity may see and change. Searches run below with the forests' service
@@ -122,7 +115,7 @@ export class AccessStage extends Stage {
         const access = view.covering(entry.dn);
         if (!allows(access.entry, 'read')) return undefined;
         const shown = access.uniform ? entry : readable(entry, access);
-        return countsChildren(shown) && !view.region(entry.dn, 'one').seesEverything ? withoutSubordinates(shown) : shown;
+        return countsChildren(shown) && !view.showsChildren(entry.dn) ? withoutSubordinates(shown) : shown;
       },
       // A missing base is answered as one the identity may not see (see unseenAnswer).
       error: (err) => (missing(err) ? this.unseenAnswer(ctx, request.base, err.matchedDn) : err),
@@ -130,12 +123,12 @@ export class AccessStage extends Stage {
   }
 
   override add(entry: Entry, ctx: OperationContext): Promise<void> {
+    const parent = entry.dn.parent();
     return this.spelledAs(
       entry.dn,
       ctx,
       MATCHED,
       async () => {
-        const parent = entry.dn.parent();
         if (parent && !parent.plainNaming) entry = new Entry((await this.resolve(parent, ctx)).child(entry.dn.firstRdn!.text), [...entry.attributes()]);
         // Under a parent a rule hides: answered as under a missing one.
         const under = entry.dn.parent();
@@ -145,7 +138,8 @@ export class AccessStage extends Stage {
         const attributes = [...Array.from(entry.attributes(), (a) => a.name), ...rdnTypes(entry.dn)];
         return this.next.add(entry, this.writer(entry.dn, ctx, 'add', { attributes, whole: true }));
       },
-      NEW_ENTRY,
+      // The new entry does not exist yet: its parent must.
+      () => (parent ? [parent] : []),
     );
   }
 
@@ -178,7 +172,7 @@ export class AccessStage extends Stage {
       // A rename writes the new RDN's values, and removes the old one's with deleteOldRdn.
       const attributes = [...(alsoAt ? rdnTypes(alsoAt) : []), ...(request.deleteOldRdn ? rdnTypes(dn) : [])];
       return this.next.modifyDn(resolved, this.writer(dn, ctx, 'modifyDN', { whole: true, subtree: true, attributes, ...(alsoAt && { alsoAt }) }));
-    });
+    }, () => (request.newSuperior ? [request.dn, request.newSuperior] : [request.dn]));
   }
 
   override passwordModify(request: PasswordModifyRequest, ctx: OperationContext): Promise<void> {
@@ -199,7 +193,7 @@ export class AccessStage extends Stage {
       if (!allows(access.entry, 'read')) throw this.unseenAnswer(ctx, target);
       const key = attributeKey(attribute);
       const anyAttribute = testsAnyAttribute(key);
-      const hidesChild = SUBORDINATE_ATTRIBUTES.has(key) && !this.view(ctx).region(target, 'one').seesEverything;
+      const hidesChild = SUBORDINATE_ATTRIBUTES.has(key) && !this.view(ctx).showsChildren(target);
       if (!allows(access.assertion(attribute), 'read') || (anyAttribute && !access.readsEvery) || hidesChild) {
         throw new LdapError(ResultCode.insufficientAccessRights, `compare: no read access to ${attribute}`);
       }
@@ -257,18 +251,23 @@ export class AccessStage extends Stage {
   /**
    * Runs an operation on `dn`, a missing entry answered exactly as one the identity may not see
    * (see unseenAnswer), in the client's spelling of `dn` whatever DN the forest gave back for it.
+   * Any other refusal is answered only where the entries the operation needs (`needed`: its entry,
+   * an add's parent, a move's new superior) exist: the rules decide some before the entry is read
+   * (50, 53) and a forest checks a value's syntax before it looks for the entry (21, 17), while a
+   * hidden entry always gets noSuchObject; so a missing one gets it too. Not an outage or a write
+   * whose outcome is unknown (UNDECIDED): a lookup would not tell what happened to the entry.
    */
-  private async spelledAs<T>(dn: Dn, ctx: OperationContext, matched: boolean, operation: () => Promise<T>, existing = true): Promise<T> {
+  private async spelledAs<T>(dn: Dn, ctx: OperationContext, matched: boolean, operation: () => Promise<T>, needed: () => readonly Dn[] = () => [dn]): Promise<T> {
     try {
       return await operation();
     } catch (err) {
       if (missing(err)) throw this.unseenAnswer(ctx, dn, matched ? err.matchedDn : '');
-      // A refusal decided before the entry is read (the rules, a forest's hidden attributes) must not
-      // answer a missing entry otherwise than one the rules hide: only an entry that exists hears it.
-      if (existing && err instanceof LdapError && DECIDED_UNREAD.has(err.code)) {
-        // A forest that cannot say whether the entry exists leaves the refusal as it was.
-        const looked = await this.lookup(dn, ctx).catch(() => undefined);
-        if (looked && looked.found === undefined) throw this.unseenAnswer(ctx, dn, matched ? looked.matchedDn : '');
+      if (err instanceof LdapError && !UNDECIDED.has(err.code)) {
+        for (const place of needed()) {
+          // A forest that cannot say whether the entry exists leaves the refusal as it was.
+          const looked = await this.lookup(place, ctx).catch(() => undefined);
+          if (looked && looked.found === undefined) throw this.unseenAnswer(ctx, place, matched ? looked.matchedDn : '');
+        }
       }
       throw err;
     }
@@ -387,10 +386,8 @@ function parsedOrParent(matchedDn: string, dn: Dn): Dn | undefined {
 /** spelledAs: whether a noSuchObject names the deepest entry above that the identity may see. */
 const MATCHED = true;
 const NO_MATCHED = false;
-/** spelledAs for an add: its DN names no entry yet, so a refusal is never turned into a missing entry's answer. */
-const NEW_ENTRY = false;
-/** Refusals decided without reading the entry: see spelledAs. */
-const DECIDED_UNREAD: ReadonlySet<ResultCode> = new Set([ResultCode.insufficientAccessRights, ResultCode.unwillingToPerform]);
+/** Answers that say nothing was decided about the entry (an outage, a write's unknown outcome): spelledAs passes them on. */
+const UNDECIDED: ReadonlySet<ResultCode> = new Set([ResultCode.operationsError, ResultCode.timeLimitExceeded, ResultCode.busy, ResultCode.unavailable, ResultCode.other]);
 
 function missing(err: unknown): err is LdapError {
   return err instanceof LdapError && err.code === ResultCode.noSuchObject;
