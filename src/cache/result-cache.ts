@@ -196,7 +196,10 @@ export class ResultCache {
     for (const m of messages) opBytes += m.length - protocolOpStart(m);
     const bytes = opBytes + key.text.length + OVERHEAD_BYTES;
     if (bytes > this.maxBytesPerIdentity) return;
-    this.makeRoom(key.holder, bytes);
+    // A result kept again stays in the share of the identity that kept it first: another identity of
+    // the same view renewing it must not make it its own, then push it out of its own share.
+    const holder = this.lru.peek(key.text, { allowStale: true })?.holder ?? key.holder;
+    this.makeRoom(holder, bytes);
     // One allocation of exactly this size, outside Node's shared buffer pool: a kept result holds only its own bytes.
     const ops = Buffer.allocUnsafeSlow(opBytes);
     let off = 0;
@@ -206,7 +209,7 @@ export class ResultCache {
       outcome: { code: outcome.code, entries: outcome.entries, ...(outcome.extras && { extras: outcome.extras }) },
       forests: key.forests,
       bytes,
-      holder: key.holder,
+      holder,
       storedAt: this.now(),
       freshMs,
     };
@@ -218,8 +221,8 @@ export class ResultCache {
       if (!keys) this.byForest.set(f, (keys = new Set()));
       keys.add(key.text);
     }
-    let mine = this.byHolder.get(key.holder);
-    if (!mine) this.byHolder.set(key.holder, (mine = { bytes: 0, keys: new Set() }));
+    let mine = this.byHolder.get(holder);
+    if (!mine) this.byHolder.set(holder, (mine = { bytes: 0, keys: new Set() }));
     mine.bytes += bytes;
     mine.keys.add(key.text);
   }

@@ -29,8 +29,8 @@ export interface CompileOptions {
 }
 
 /**
- * Values a filter tested (each value of an attribute an assertion looked at, each entry an in-chain
- * walk visited), and the most one entry may cost: evaluating one entry is synchronous, so a filter
+ * Values a filter tested (each value of an attribute an assertion looked at, a KiB of it counting as
+ * one more, each entry an in-chain walk visited), and the most one entry may cost: evaluating one entry is synchronous, so a filter
  * of a thousand assertions on a group of ten thousand members would otherwise hold the process for
  * seconds before anything else can run.
  */
@@ -61,9 +61,12 @@ export function compileFilter(filter: Filter, options: CompileOptions = {}): Ent
   };
 }
 
-/** Counts one value tested; past the entry's limit the search ends with adminLimitExceeded. */
-function tested(meter: FilterMeter): void {
-  if (++meter.tests > meter.limit) {
+/**
+ * Counts one test (of a value `length` long: a KiB counts as one more test, since matching folds the
+ * whole value each time); past the entry's limit the search ends with adminLimitExceeded.
+ */
+function tested(meter: FilterMeter, length = 0): void {
+  if ((meter.tests += 1 + (length >> 10)) > meter.limit) {
     throw new LdapError(ResultCode.adminLimitExceeded, `the filter tests more than ${MAX_TESTS_PER_ENTRY} values of one entry: narrow it (fewer assertions on a many-valued attribute)`);
   }
 }
@@ -166,7 +169,7 @@ function anyValue(values: (e: Entry) => readonly AttributeValue[] | undefined, m
 function someValue(values: readonly AttributeValue[], meter: FilterMeter, test: ValueTest): Tri {
   let r: Tri = FALSE;
   for (const v of values) {
-    tested(meter);
+    tested(meter, v.length);
     const t = test(v);
     if (t === true) return TRUE;
     if (t === undefined) r = UNDEFINED;
@@ -245,7 +248,7 @@ function compileExtensible(f: ExtensibleFilter, options: Compiling): TriMatcher 
     let d: Tri = r;
     for (const rdn of e.dn.rdns) {
       for (const ava of rdn.avas) {
-        tested(meter);
+        tested(meter, ava.value.length);
         if (!applies(ava.type)) continue;
         const t = test(ava.value);
         if (t === true) return TRUE;

@@ -56,7 +56,9 @@ describe('memory forest: assertions on a many-valued attribute', () => {
     const member = (i: number) => `member: cn=user${i},${GROUP_BASE}\n`;
     const big = `dn: cn=all staff,${GROUP_BASE}\nobjectClass: groupOfNames\ncn: all staff\n${Array.from({ length: MEMBERS }, (_, i) => member(i)).join('')}`;
     const small = `dn: cn=team,${GROUP_BASE}\nobjectClass: groupOfNames\ncn: team\n${[1, 2, 3].map(member).join('')}`;
-    return [`dn: ${GROUP_BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: groups\no: groups\n`, big, small].join('\n');
+    // One value of 900,000 characters: a test of it folds all of it.
+    const long = `dn: cn=long,${GROUP_BASE}\nobjectClass: person\ncn: long\nsn: long\ndescription: ${'x'.repeat(900_000)}\n`;
+    return [`dn: ${GROUP_BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: groups\no: groups\n`, big, small, long].join('\n');
   }
 
   beforeAll(async () => {
@@ -80,6 +82,9 @@ describe('memory forest: assertions on a many-valued attribute', () => {
       anyOf((i) => `(member:2.5.13.1:=cn=nobody${i},${GROUP_BASE})`),
       anyOf((i) => `(member:1.2.840.113556.1.4.1941:=cn=nobody${i},${GROUP_BASE})`),
       anyOf((i) => `(member=*zq${i}*)`),
+      // Few values, but long ones: a KiB counts as a test.
+      anyOf((i) => `(description=y${i})`),
+      anyOf((i) => `(description>=y${i})`),
     ]) {
       await expect(c.search(GROUP_BASE, { filter, attributes: ['1.1'] })).rejects.toMatchObject({ code: 11, message: expect.stringContaining('values of one entry') });
     }
@@ -94,5 +99,7 @@ describe('memory forest: assertions on a many-valued attribute', () => {
     const some = (term: (i: number) => string) => `(|${Array.from({ length: 990 }, (_, i) => term(i)).join('')})`;
     const many = await c.search(GROUP_BASE, { scope: 'one', filter: `(&(cn=team)${some((i) => `(member:2.5.13.1:=cn=user${i},${GROUP_BASE})`)})`, attributes: ['cn'] });
     expect(many.searchEntries.map((e) => e.cn)).toEqual(['team']);
+    const long = await c.search(GROUP_BASE, { filter: `(description=${'x'.repeat(100)}*)`, attributes: ['cn'] });
+    expect(long.searchEntries.map((e) => e.cn)).toEqual(['long']);
   });
 });

@@ -195,6 +195,19 @@ describe('ResultCache', () => {
     expect(victim.every((k) => c.lookup(k)?.fresh)).toBe(true);
   });
 
+  it("another identity of the same view renewing a kept result does not make it its own, nor push it out of its share", () => {
+    const { cache: c, clock } = cache({ maxBytes: 20_000, maxBytesPerIdentity: 4000 });
+    const big = (n: string) => [message(1, entry(`cn=${n},ou=a,dc=x`, 'z'.repeat(500)))];
+    const victim = c.key(request('ou=a,dc=x', '(uid=shared)'), ctx(user('victim')))!;
+    c.store(victim, big('shared'), SUCCESS);
+    clock.now += 61_000; // past its TTL: kept to stand in for an unavailable forest
+    const renewed = c.key(request('ou=a,dc=x', '(uid=shared)'), ctx(user('mallory')))!;
+    expect(renewed.text).toBe(victim.text);
+    c.store(renewed, big('shared'), SUCCESS);
+    for (let i = 0; i < 40; i++) c.store(c.key(request('ou=a,dc=x', `(uid=m${i})`), ctx(user('mallory')))!, big(`m${i}`), SUCCESS);
+    expect(c.lookup(victim)?.fresh).toBe(true); // renewed, and still kept
+  });
+
   it('counts what kept results really take in memory, so maxBytes bounds it', () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
