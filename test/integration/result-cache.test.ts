@@ -224,15 +224,16 @@ describe('result cache (memory forests)', () => {
     expect((await metricValue(metrics.cacheEvictions, { reason: 'write' })) - evictions).toBe(1);
     // A write the forest refuses changed nothing: what is kept stays (anyone could otherwise empty the cache at will).
     expect(await failure(c.modify(JDOE, new Change({ operation: 'delete', modification: new Attribute({ type: 'pager', values: ['none'] }) })))).toMatchObject({ code: 16 });
+    const beforeKept = stack.forests.calls('avvid'); // the refusal looked the entry up (it exists: its answer stands)
     await search(c, AVVID, JDOE_SEARCH);
-    expect(stack.forests.calls('avvid')).toBe(2);
+    expect(stack.forests.calls('avvid')).toBe(beforeKept);
     // One whose outcome is unknown (the connection failed after sending) may have changed it: evicted.
     stack.forests.unknownOutcome = true;
     const unknown = await failure(c.modify(JDOE, new Change({ operation: 'replace', modification: new Attribute({ type: 'telephoneNumber', values: ['+1 555 0101'] }) })));
     expect(unknown).toMatchObject({ code: 80 });
     const [changed] = await search(c, AVVID, JDOE_SEARCH);
     expect(changed.telephoneNumber).toBe('+1 555 0101');
-    expect(stack.forests.calls('avvid')).toBe(3);
+    expect(stack.forests.calls('avvid')).toBe(beforeKept + 1);
   });
 
   it('never gives a client the answer kept for an identity with other rights; identities with the same rights share', async () => {
