@@ -42,6 +42,7 @@ const accounts = (): string => `accounts:\n${[ADMIN, READER, READER2].map((dn) =
 class Forests {
   readonly searches = new Map<string, number>();
   readonly binds = new Map<string, number>();
+  readonly compares = new Map<string, number>();
   readonly down = new Set<string>();
   /** While set, a modify is applied and then answered as a connection lost after sending it would be. */
   unknownOutcome = false;
@@ -67,6 +68,7 @@ class Forests {
           };
         }
         if (prop === 'bind') count(this.binds);
+        if (prop === 'compare') count(this.compares);
         const hold = this.hold;
         if (prop === 'modify' && hold) {
           return async (...args: Parameters<Directory['modify']>) => {
@@ -366,6 +368,25 @@ describe('result cache (memory forests)', () => {
     // The churner's oldest went to make room for its newest.
     expect(await failure(search(churner, AVVID, { filter: '(|(sAMAccountName=jdoe)(cn=churn0))', attributes: ['cn', 'sAMAccountName'] }))).toMatchObject({ code: ResultCode.unavailable });
     expect(await search(churner, AVVID, { filter: '(|(sAMAccountName=jdoe)(cn=churn399))', attributes: ['cn', 'sAMAccountName'] })).toHaveLength(1);
+  });
+
+  it("asks the forest about an entry the rules hide as it would about a missing one, so that neither answer comes sooner", async () => {
+    const stack = await start(yaml());
+    const reader = await stack.client(READER);
+    const hidden = `CN=Finance,OU=Groups,${AVVID}`; // OU=Groups is hidden from authenticated clients
+    const missingDn = `CN=Nobody Here,OU=Users,${AVVID}`;
+    // Requests that reached the forest: searches (lookups included) and compares.
+    const reached = () => stack.forests.calls('avvid') + (stack.forests.compares.get('avvid') ?? 0);
+    const asked = async (work: () => Promise<unknown>) => {
+      const before = reached();
+      const answer = await failure(work());
+      return { code: answer.code, calls: reached() - before };
+    };
+    for (const dn of [hidden, missingDn]) {
+      expect(await asked(() => search(reader, dn, { scope: 'base' })), dn).toEqual({ code: 32, calls: 1 });
+      expect(await asked(() => reader.compare(dn, 'cn', 'x')), dn).toEqual({ code: 32, calls: 1 });
+      expect(await asked(() => reader.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'cn', values: ['x'] }) }))), dn).toEqual({ code: 32, calls: 1 });
+    }
   });
 
   it('logs a summary of the cache when the server closes', async () => {

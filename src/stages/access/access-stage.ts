@@ -18,7 +18,7 @@ import type { Filter } from '../../core/filter.js';
 import { ANONYMOUS } from '../../core/identity.js';
 import { LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
-import { EMPTY_SEARCH, failedSearch, HookedSearch } from '../../core/search-stream.js';
+import { EMPTY_SEARCH, HookedSearch } from '../../core/search-stream.js';
 import { Stage } from '../../core/stage.js';
 import { allows, SUBORDINATE_ATTRIBUTES, type AccessPolicy, type AccessView, type EntryAccess, type RegionAccess } from './access-policy.js';
 import { readableSort } from './readable-sort.js';
@@ -69,7 +69,7 @@ export class AccessStage extends Stage {
     request = readableSort(request, view);
     // A base a rule hides is answered as a missing one, whatever the scope: its children would tell it exists.
     if (!view.reaches(request.base, request.scope, 'read') || view.covering(request.base).hidden) {
-      return failedSearch(this.unseenAnswer(ctx, request.base));
+      return this.askedAnyway(this.unseenAnswer(ctx, request.base), request.base, ctx);
     }
     // The forest evaluates the filter with every value: an assertion stays only where it may be
     // made on every entry the identity sees in the region; elsewhere it is UNDEFINED (never
@@ -261,6 +261,7 @@ export class AccessStage extends Stage {
     try {
       return await operation();
     } catch (err) {
+      if (err instanceof LdapError && DECIDED_HERE.has(err)) await this.lookup(dn, ctx).catch(() => undefined); // see askedAnyway
       if (missing(err)) throw this.unseenAnswer(ctx, dn, matched ? err.matchedDn : '');
       if (err instanceof LdapError && !UNDECIDED.has(err.code)) {
         for (const place of needed()) {
@@ -287,11 +288,30 @@ export class AccessStage extends Stage {
     }
     let above = matchedDn === undefined ? dn.parent() : matchedDn === '' ? undefined : parsedOrParent(matchedDn, dn);
     while (above && !above.isRoot && !allows(view.covering(above).entry, 'read')) above = above.parent();
-    if (!above || above.isRoot) return new LdapError(ResultCode.noSuchObject, `no such object "${dn.text}"`);
-    // Spelled as the client spelled that part of its DN: the forest's own spelling would tell the two answers apart.
-    let spelled: Dn | undefined = dn;
-    while (spelled && spelled.depth > above.depth) spelled = spelled.parent();
-    return new LdapError(ResultCode.noSuchObject, `no such object "${dn.text}"`, (spelled?.equals(above) ? spelled : above).text);
+    let answer: LdapError;
+    if (!above || above.isRoot) answer = new LdapError(ResultCode.noSuchObject, `no such object "${dn.text}"`);
+    else {
+      // Spelled as the client spelled that part of its DN: the forest's own spelling would tell the two answers apart.
+      let spelled: Dn | undefined = dn;
+      while (spelled && spelled.depth > above.depth) spelled = spelled.parent();
+      answer = new LdapError(ResultCode.noSuchObject, `no such object "${dn.text}"`, (spelled?.equals(above) ? spelled : above).text);
+    }
+    if (matchedDn === undefined) DECIDED_HERE.add(answer);
+    return answer;
+  }
+
+  /**
+   * A search of an entry the rules hide fails with `answer` after the forest was asked about its base
+   * all the same (its answer dropped): a missing entry's answer comes from the forest, and the two
+   * must take as long (spelledAs does the same for other operations).
+   */
+  private askedAnyway(answer: LdapError, base: Dn, ctx: SearchContext): SearchStream {
+    const failed = this.lookup(base, ctx).then(
+      () => Promise.reject(answer),
+      () => Promise.reject(answer),
+    );
+    failed.catch(() => undefined); // delivered by next(); a consumer may never ask
+    return { [Symbol.asyncIterator]: () => ({ next: () => failed }) };
   }
 
   private view(ctx: OperationContext): AccessView {
@@ -386,6 +406,8 @@ function parsedOrParent(matchedDn: string, dn: Dn): Dn | undefined {
 /** spelledAs: whether a noSuchObject names the deepest entry above that the identity may see. */
 const MATCHED = true;
 const NO_MATCHED = false;
+/** unseenAnswer's answers for entries the rules hide, decided without asking the forest (see askedAnyway). */
+const DECIDED_HERE = new WeakSet<LdapError>();
 /** Answers that say nothing was decided about the entry (an outage, a write's unknown outcome): spelledAs passes them on. */
 const UNDECIDED: ReadonlySet<ResultCode> = new Set([ResultCode.operationsError, ResultCode.timeLimitExceeded, ResultCode.busy, ResultCode.unavailable, ResultCode.other]);
 
