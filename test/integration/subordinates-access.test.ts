@@ -113,6 +113,17 @@ forests:
     const hidden = `CN=John Doe,${USERS}`;
     const missingDn = `CN=John Nope,${USERS}`;
     const code = (p: Promise<unknown>) => p.then(() => 0, (e: { code: number }) => e.code);
+    // The whole answer, the DN it names written as <dn>: the same for both.
+    const answer = (p: Promise<unknown>, dn: string) =>
+      p.then(
+        () => 'success',
+        (e: { code: number; message: string }) => `${e.code} ${e.message.split(dn).join('<dn>')}`,
+      );
+    const newEntry = (dn: string) => `CN=New,${dn}`;
+    const adds = await Promise.all([hidden, missingDn].map((dn) => answer(reader.add(newEntry(dn), { objectClass: ['top', 'person'], cn: 'New', sn: 'New' }), newEntry(dn))));
+    expect(adds[0]).toBe(adds[1]);
+    const moves = await Promise.all([hidden, missingDn].map((dn) => answer(reader.modifyDN(`CN=Elizabeth Green,${USERS}`, `CN=Elizabeth Green,${dn}`), 'unused')));
+    expect(moves[0]).toBe(moves[1]);
     for (const dn of [hidden, missingDn]) {
       // slapd checks the assertion's syntax (21) and answers hasSubordinates itself (0) before it looks for the entry.
       expect(await code(reader.compare(dn, 'createTimestamp', 'x')), dn).toBe(32);

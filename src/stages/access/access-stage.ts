@@ -267,7 +267,8 @@ export class AccessStage extends Stage {
         for (const place of needed()) {
           // A forest that cannot say whether the entry exists leaves the refusal as it was.
           const looked = await this.lookup(place, ctx).catch(() => undefined);
-          if (looked && looked.found === undefined) throw this.unseenAnswer(ctx, place, matched ? looked.matchedDn : '');
+          // Answered for the operation's DN, as for a hidden `place` (whose answer was made for it above).
+          if (looked && looked.found === undefined) throw this.unseenAnswer(ctx, dn, matched ? looked.matchedDn : '');
         }
       }
       throw err;
