@@ -198,8 +198,10 @@ export class ResultCache {
     if (bytes > this.maxBytesPerIdentity) return;
     // A result kept again stays in the share of the identity that kept it first: another identity of
     // the same view renewing it must not make it its own, then push it out of its own share.
-    const holder = this.lru.peek(key.text, { allowStale: true })?.holder ?? key.holder;
-    this.makeRoom(holder, bytes);
+    const replaced = this.lru.peek(key.text, { allowStale: true });
+    const holder = replaced?.holder ?? key.holder;
+    // The result it replaces leaves the same share: only the difference needs room.
+    this.makeRoom(holder, bytes - (replaced?.bytes ?? 0));
     // One allocation of exactly this size, outside Node's shared buffer pool: a kept result holds only its own bytes.
     const ops = Buffer.allocUnsafeSlow(opBytes);
     let off = 0;

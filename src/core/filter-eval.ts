@@ -1,6 +1,6 @@
 import type { AttributeValue, Entry } from './entry.js';
 import { extensibleRule, IN_CHAIN_RULE } from './extensible-rules.js';
-import type { Filter } from './filter.js';
+import { filterWeight, type Filter } from './filter.js';
 import {
   compareOrder,
   equalityKey,
@@ -38,6 +38,22 @@ export class FilterMeter {
   tests = 0;
   /** `tests` may not pass this while the current entry is tested. */
   limit = Infinity;
+  /**
+   * The current entry's values' matching keys, by kind of key: many assertions on one attribute
+   * prepare each value once (preparing a value is most of a test's cost, and Unicode normalisation
+   * of a crafted kilobyte takes up to a millisecond). Emptied for each entry.
+   */
+  readonly keys = new Map<string, Map<AttributeValue, unknown>>();
+
+  /** `value`'s key of kind `kind`, prepared by `prepare` the first time this entry asks. */
+  key<K>(kind: string, value: AttributeValue, prepare: (value: AttributeValue) => K): K {
+    let known = this.keys.get(kind);
+    if (!known) this.keys.set(kind, (known = new Map()));
+    if (known.has(value)) return known.get(value) as K;
+    const key = prepare(value);
+    known.set(value, key);
+    return key;
+  }
 }
 
 /** Values one entry's test may look at: a few tenths of a second at most of the costliest tests (DN values, in-chain walks). */
@@ -54,11 +70,23 @@ const MAX_CHAIN_VISITS = 10_000;
 
 export function compileFilter(filter: Filter, options: CompileOptions = {}): EntryMatcher {
   const meter = options.meter ?? new FilterMeter();
-  const m = compile(filter, { ...options, meter });
+  const m = compile(filter, { ...options, meter, sharedKeys: filterWeight(filter) > 1 });
   return (entry) => {
     meter.limit = meter.tests + MAX_TESTS_PER_ENTRY;
+    if (meter.keys.size > 0) meter.keys.clear();
     return m(entry) === TRUE;
   };
+}
+
+/**
+ * A value's equality or ordering key under `rules`: from the meter's keys of the entry when the
+ * filter has several assertions (`shared`), computed each time otherwise (one assertion asks once).
+ */
+function keyFunction<K>(meter: FilterMeter, shared: boolean, kind: string, rules: AttributeRules, prepare: (rules: AttributeRules, value: AttributeValue) => K): (value: AttributeValue) => K {
+  const prepared = (value: AttributeValue): K => prepare(rules, value);
+  if (!shared) return prepared;
+  const id = `${kind}:${rules.syntax}:${rules.exact}:${rules.sid === true}`;
+  return (value) => meter.key(id, value, prepared);
 }
 
 /**
@@ -77,8 +105,8 @@ const always =
   () =>
     t;
 
-/** Options inside compile: the meter is always there. */
-type Compiling = CompileOptions & { readonly meter: FilterMeter };
+/** Options inside compile: the meter is always there; `sharedKeys`: the filter has several assertions (see keyFunction). */
+type Compiling = CompileOptions & { readonly meter: FilterMeter; readonly sharedKeys: boolean };
 
 function compile(f: Filter, options: Compiling): TriMatcher {
   switch (f.type) {
@@ -129,8 +157,9 @@ function compile(f: Filter, options: Compiling): TriMatcher {
       const rules = rulesFor(f.attribute);
       const want = equalityKey(rules, f.value);
       if (want === undefined) return always(UNDEFINED);
+      const keyOf = keyFunction(options.meter, options.sharedKeys, 'eq', rules, equalityKey);
       return anyValue(valueLookup(f.attribute), options.meter, (v) => {
-        const k = equalityKey(rules, v);
+        const k = keyOf(v);
         return k === undefined ? undefined : k === want;
       });
     }
@@ -140,8 +169,9 @@ function compile(f: Filter, options: Compiling): TriMatcher {
       const bound = orderingKey(rules, f.value);
       if (bound === undefined) return always(UNDEFINED);
       const sign = f.type === 'ge' ? 1 : -1;
+      const keyOf = keyFunction(options.meter, options.sharedKeys, 'ord', rules, orderingKey);
       return anyValue(valueLookup(f.attribute), options.meter, (v) => {
-        const k = orderingKey(rules, v);
+        const k = keyOf(v);
         return k === undefined ? undefined : compareOrder(k, bound) * sign >= 0;
       });
     }
@@ -218,8 +248,9 @@ function compileExtensible(f: ExtensibleFilter, options: Compiling): TriMatcher 
     const rules: AttributeRules = rulesFor(f.attribute);
     const want = equalityKey(rules, f.value);
     if (want === undefined) return always(UNDEFINED);
+    const keyOf = keyFunction(meter, options.sharedKeys, 'eq', rules, equalityKey);
     test = (v) => {
-      const k = equalityKey(rules, v);
+      const k = keyOf(v);
       return k === undefined ? undefined : k === want;
     };
     applies = sameAttributeAs(f.attribute);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Dn } from '../../src/core/dn.js';
 import { Entry, type AttributeValue } from '../../src/core/entry.js';
-import { compileFilter } from '../../src/core/filter-eval.js';
+import { compileFilter, FilterMeter, MAX_TESTS_PER_ENTRY } from '../../src/core/filter-eval.js';
 import { filterToString } from '../../src/core/filter-text.js';
 import type { Filter } from '../../src/core/filter.js';
 import { compareOrdering, normalise } from '../../src/core/matching.js';
@@ -238,5 +238,33 @@ describe('filters parsed from RFC 4515 text', () => {
     const filter = parseFilterString(text);
     expect(compileFilter(filter)(e)).toBe(want);
     expect(filterToString(filter)).toBe(text);
+  });
+});
+
+describe('compileFilter: the work one entry costs', () => {
+  // A letter and a run of combining marks NFKC reorders: preparing one such value takes long.
+  const crafted = (i: number) => `${String.fromCharCode(97 + (i % 26))}${'\u0301\u0316\u0300\u0317'.repeat(200)}${i}`;
+  const entry = new Entry(Dn.parse('cn=x,dc=test'), [
+    { name: 'cn', values: ['x'] },
+    { name: 'description', values: Array.from({ length: 200 }, (_, i) => crafted(i)) },
+  ]);
+  const anyOf = (n: number, term: (i: number) => string) => parseFilterString(`(|${Array.from({ length: n }, (_, i) => term(i)).join('')})`);
+
+  it('prepares each value of the entry once for many assertions, equality and ordering alike', () => {
+    for (const filter of [anyOf(499, (i) => `(description=y${i})`), anyOf(499, (i) => `(description>=${'\uffff'}${i})`)]) {
+      const meter = new FilterMeter();
+      expect(compileFilter(filter, { meter })(entry)).toBe(false);
+      const prepared = [...meter.keys.values()];
+      expect(prepared).toHaveLength(1);
+      expect(prepared[0].size).toBe(200); // not 499 × 200
+      expect(meter.tests).toBeGreaterThanOrEqual(499 * 200);
+    }
+  });
+
+  it('ends a test past MAX_TESTS_PER_ENTRY with adminLimitExceeded, a KiB of a value counting as one more', () => {
+    const long = new Entry(Dn.parse('cn=y,dc=test'), [{ name: 'description', values: ['x'.repeat(900_000)] }]);
+    expect(() => compileFilter(anyOf(200, (i) => `(description=y${i})`))(long)).toThrow(expect.objectContaining({ code: 11 }) as unknown as Error);
+    expect(compileFilter(parseFilterString('(description=y)'))(long)).toBe(false);
+    expect(MAX_TESTS_PER_ENTRY).toBe(100_000);
   });
 });

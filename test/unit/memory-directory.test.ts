@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AD_DEFAULTS } from '../../src/backends/memory/ad-profile.js';
-import { SELF_WRITABLE, selfWritable } from '../../src/backends/memory/entry-writes.js';
+import { MAX_SELF_WRITTEN_ENTRY, SELF_WRITABLE, selfWritable } from '../../src/backends/memory/entry-writes.js';
 import { MemoryDirectory } from '../../src/backends/memory/memory-directory.js';
 import { hashPassword } from '../../src/backends/memory/password.js';
 import { LdifError } from '../../src/backends/memory/ldif.js';
@@ -490,6 +490,21 @@ describe('MemoryDirectory: a user writing its own entry', () => {
     expect(err.code).toBe(ResultCode.insufficientAccessRights);
     expect(err.message).toContain('userPassword');
     await ad.bind(JOHN, Buffer.from('secret'), ctx());
+  });
+
+  it.each(profiles)('%s profile: its own writes may not grow its entry past MAX_SELF_WRITTEN_ENTRY characters of values (constraintViolation); shrinking it passes', async (_p, ad) => {
+    const dir = load('', ad);
+    const add = (name: string, ...values: string[]): Modification => ({ operation: 'add', attribute: { name, values } });
+    // 200 values of 1,000 characters fit; 100 more do not.
+    await dir.modify(JOHN, [add('otherTelephone', ...Array.from({ length: 200 }, (_, i) => `${i}`.padEnd(1000, 'x')))], asJohn());
+    const err = await ldapError(dir.modify(JOHN, [add('otherTelephone', ...Array.from({ length: 100 }, (_, i) => `n${i}`.padEnd(1000, 'y')))], asJohn()));
+    expect(err.code).toBe(ResultCode.constraintViolation);
+    expect(err.message).toContain(String(MAX_SELF_WRITTEN_ENTRY));
+    expect(stored(dir, JOHN).get('otherTelephone')?.values).toHaveLength(200);
+    await dir.modify(JOHN, [{ operation: 'delete', attribute: { name: 'otherTelephone', values: [] } }], asJohn());
+    await dir.modify(JOHN, [add('info', 'a note')], asJohn());
+    // Another writer (the rules' provisioning account) is not bound by it.
+    await dir.modify(JOHN, [add('otherTelephone', ...Array.from({ length: 300 }, (_, i) => `${i}`.padEnd(1000, 'x')))], ctx());
   });
 
   it.each(profiles)('%s profile: changes its own password by Password Modify, not another user`s', async (_p, ad) => {

@@ -208,6 +208,18 @@ describe('ResultCache', () => {
     expect(c.lookup(victim)?.fresh).toBe(true); // renewed, and still kept
   });
 
+  it('renewing a result makes room only for what it adds: the identity\'s other results stay', () => {
+    const { cache: c, clock } = cache({ maxBytes: 20_000, maxBytesPerIdentity: 2600 });
+    const big = (n: string) => [message(1, entry(`cn=${n},ou=a,dc=x`, 'z'.repeat(500)))];
+    const [a, b] = ['a', 'b'].map((n) => c.key(request('ou=a,dc=x', `(uid=${n})`), ctx(user('victim')))!);
+    c.store(a, big('a'), SUCCESS);
+    c.store(b, big('b'), SUCCESS);
+    clock.now += 61_000;
+    c.store(c.key(request('ou=a,dc=x', '(uid=b)'), ctx(user('mallory')))!, big('b'), SUCCESS);
+    expect(c.lookup(a)).toBeDefined(); // stale, kept: the renewal of b needed no room
+    expect(c.summary().evicted.size).toBe(0);
+  });
+
   it('counts what kept results really take in memory, so maxBytes bounds it', () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;

@@ -188,10 +188,10 @@ export function applyModifications(entry: Entry, changes: readonly Modification[
         }
         rejectDuplicates(name, values);
         rejectInvalidValues(name, values);
-        for (const v of values) {
-          if (hasValue(next, name, v)) {
-            throw new LdapError(ResultCode.attributeOrValueExists, `"${name}" already has the value being added`);
-          }
+        // Each value held is normalised once for all those added (per added value, it cost values held × added).
+        const held = valueKeys(name, current?.values ?? []);
+        if (values.some((v) => held.has(normalise(name, v)))) {
+          throw new LdapError(ResultCode.attributeOrValueExists, `"${name}" already has the value being added`);
         }
         next.addValues(target, values);
         rejectMultipleValues(name, next.get(target)!.values);
@@ -203,12 +203,11 @@ export function applyModifications(entry: Entry, changes: readonly Modification[
           next.delete(target);
           break;
         }
-        for (const v of values) {
-          if (!hasValue(next, name, v)) {
-            throw new LdapError(ResultCode.noSuchAttribute, `"${name}" does not have a value being deleted`);
-          }
+        const held = valueKeys(name, current.values);
+        const remove = valueKeys(name, values);
+        for (const key of remove) {
+          if (!held.has(key)) throw new LdapError(ResultCode.noSuchAttribute, `"${name}" does not have a value being deleted`);
         }
-        const remove = new Set(values.map((v) => normalise(name, v)));
         next.set(target, current.values.filter((v) => !remove.has(normalise(name, v))));
         break;
       }
@@ -295,8 +294,35 @@ function rejectMultipleValues(name: string, values: readonly AttributeValue[]): 
   }
 }
 
+/**
+ * Most characters (or bytes) of values a user's entry may hold after the user's own write: a user
+ * may write its Personal-Information attributes (Active Directory bounds each with its rangeUpper),
+ * and without a bound on the whole its writes would grow the process's memory, and the time every
+ * search of its entry takes, as far as it likes.
+ */
+export const MAX_SELF_WRITTEN_ENTRY = 256 * 1024;
+
+/** Refuses a user's own write that grows its entry past MAX_SELF_WRITTEN_ENTRY (a write that does not grow it passes). */
+export function checkSelfWrittenSize(before: Entry, after: Entry): void {
+  const size = valuesSize(after);
+  if (size > MAX_SELF_WRITTEN_ENTRY && size > valuesSize(before)) {
+    throw new LdapError(ResultCode.constraintViolation, `the entry's values would hold ${size} characters, more than the ${MAX_SELF_WRITTEN_ENTRY} a user may write on its own entry`);
+  }
+}
+
+function valuesSize(entry: Entry): number {
+  let size = 0;
+  for (const a of entry.attributes()) for (const v of a.values) size += v.length;
+  return size;
+}
+
+/** The values' matching keys (normalise), once each. */
+function valueKeys(name: string, values: readonly AttributeValue[]): Set<string> {
+  return new Set(values.map((v) => normalise(name, v)));
+}
+
 function rejectDuplicates(name: string, values: readonly AttributeValue[]): void {
-  const keys = new Set(values.map((v) => normalise(name, v)));
+  const keys = valueKeys(name, values);
   if (keys.size !== values.length) {
     throw new LdapError(ResultCode.attributeOrValueExists, `duplicate values for "${name}"`);
   }

@@ -23,7 +23,7 @@ import { SchemaUsage } from '../../core/schema-usage.js';
 import { adTime, domainRootReferences, highestUsn, rangeRequests, withRanges, type AdProfile } from './ad-profile.js';
 import { adLogon, computedAccountControl, withPasswordChanged } from './ad-account-state.js';
 import { AttributeIndex } from './attribute-index.js';
-import { applyModifications, checkNewEntry, checkUserWrite, inStoredForm, renamedEntry, storedForm } from './entry-writes.js';
+import { applyModifications, checkNewEntry, checkSelfWrittenSize, checkUserWrite, inStoredForm, renamedEntry, storedForm } from './entry-writes.js';
 import { LdifError, parseLdif, type LdifRecord, type LdifText } from './ldif.js';
 import { expandObjectCategory, objectCategoryOf, setObjectCategory } from './object-category.js';
 import { StoredEntry } from './stored-entry.js';
@@ -460,6 +460,7 @@ export class MemoryDirectory implements Directory {
       ? changes.map((c) => (c.operation === 'delete' || !isUserPassword(c.attribute.name) ? c : { ...c, attribute: { ...c.attribute, values: admitPasswords(policy, c.attribute.values, ctx.policy) } }))
       : changes;
     const next = applyModifications(before, written, this.ad ? ResultCode.notAllowedOnRDN : ResultCode.namingViolation);
+    if (ctx.asUser?.dn?.equals(dn)) checkSelfWrittenSize(before, next);
     if (setsPassword) withPolicyChange(next, policy, ctx.asUser?.dn?.equals(dn) === true, this.now());
     this.rejectTakenLogins(next, dn.key, before);
     this.touch(next);
