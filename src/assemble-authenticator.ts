@@ -7,7 +7,7 @@ import { SubjectMapping } from './auth/subject-mapping.js';
 import { LdapDirectory } from './backends/ldap/ldap-directory.js';
 import type { CanopyConfig } from './config/schema.js';
 import type { Directory } from './core/directory.js';
-import type { Authenticator } from './core/identity.js';
+import { foldedUpn, type Authenticator } from './core/identity.js';
 import { LdapError } from './core/ldap-error.js';
 import { ResultCode } from './core/result-codes.js';
 import type { Logger } from './observability/logger.js';
@@ -45,8 +45,7 @@ export function assembleAuthenticator(
         bindUpn: (upn: string, password: Buffer, ctx) => {
           const name = upnToUpstream(namespace, f.view, upn);
           if (name === undefined) return Promise.reject(new LdapError(ResultCode.invalidCredentials, 'invalid credentials'));
-          // The forest compares UPNs ignoring case (and AD its Unicode forms): one account, however spelled.
-          return native.bindName(name, password, ctx, `upn:${name.normalize('NFKC').toLowerCase()}`);
+          return native.bindName(name, password, ctx, `upn:${foldedUpn(name)}`);
         },
       }),
     };

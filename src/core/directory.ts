@@ -1,7 +1,7 @@
 import type { Dn } from './dn.js';
 import type { Attribute, AttributeValue, Entry } from './entry.js';
 import type { Filter } from './filter.js';
-import type { Identity } from './identity.js';
+import { foldedUpn, type Identity } from './identity.js';
 import type { PolicyNotes } from './password-policy.js';
 import { SearchTrailer } from './search-trailer.js';
 import type { SessionResources } from './session-resources.js';
@@ -45,7 +45,7 @@ export function holderOf(ctx: OperationContext): string {
   const { identity } = ctx;
   if (identity && identity.kind !== 'anonymous') {
     if (identity.dn) return identity.dn.key;
-    if (identity.kind === 'user') return `${identity.forest}\\${identity.login.toLowerCase()}`;
+    if (identity.kind === 'user') return `${identity.forest}\\${foldedUpn(identity.login)}`;
   }
   return ctx.clientAddress === undefined ? `anonymous (connection ${ctx.connectionId})` : `anonymous from ${ctx.clientAddress}`;
 }

@@ -37,6 +37,11 @@ export type BindProof = { readonly method: 'simple' } | { readonly method: 'exte
  */
 export type Revocation = (identity: Identity, proof: BindProof) => boolean;
 
+/** A UPN as one account's key, however spelled: the forest compares UPNs ignoring case (and AD its Unicode forms). */
+export function foldedUpn(upn: string): string {
+  return upn.normalize('NFKC').toLowerCase();
+}
+
 /** The RFC 4532 authorization identity: `dn:<DN>`, `u:<login>`, or empty for anonymous. */
 export function authzId(identity: Identity): string {
   switch (identity.kind) {
