@@ -4,6 +4,7 @@ import { filterWeight, type Filter } from './filter.js';
 import {
   compareOrder,
   equalityKey,
+  foldValue,
   orderingKey,
   rulesFor,
   substringMatcher,
@@ -30,18 +31,19 @@ export interface CompileOptions {
 
 /**
  * Values a filter tested (each value of an attribute an assertion looked at, a KiB of it counting as
- * one more, each entry an in-chain walk visited), and the most one entry may cost: evaluating one entry is synchronous, so a filter
- * of a thousand assertions on a group of ten thousand members would otherwise hold the process for
- * seconds before anything else can run.
+ * one more, each entry an in-chain walk visited), and the most one entry may cost: evaluating one
+ * entry is synchronous, so a filter of a thousand assertions on a group of ten thousand members
+ * would otherwise hold the process for seconds before anything else can run.
  */
 export class FilterMeter {
   tests = 0;
   /** `tests` may not pass this while the current entry is tested. */
   limit = Infinity;
   /**
-   * The current entry's values' matching keys, by kind of key: many assertions on one attribute
-   * prepare each value once (preparing a value is most of a test's cost, and Unicode normalisation
-   * of a crafted kilobyte takes up to a millisecond). Emptied for each entry.
+   * The current entry's values' matching keys (equality, ordering, substring folding), by kind of
+   * key: many assertions on one attribute prepare each value once (preparing a value is most of a
+   * test's cost, and Unicode normalisation of a crafted kilobyte takes up to a millisecond). Emptied
+   * for each entry, so it holds one entry's keys at most.
    */
   readonly keys = new Map<string, Map<AttributeValue, unknown>>();
 
@@ -98,7 +100,6 @@ function tested(meter: FilterMeter, length = 0): void {
     throw new LdapError(ResultCode.adminLimitExceeded, `the filter tests more than ${MAX_TESTS_PER_ENTRY} values of one entry: narrow it (fewer assertions on a many-valued attribute)`);
   }
 }
-
 
 const always =
   (t: Tri): TriMatcher =>
@@ -176,8 +177,9 @@ function compile(f: Filter, options: Compiling): TriMatcher {
       });
     }
     case 'substrings': {
-      const test = substringMatcher(f.attribute, f);
-      return anyValue(valueLookup(f.attribute), options.meter, test);
+      // Folding a value is most of a substring test: with many assertions, once per value of an entry.
+      const folding = options.sharedKeys ? (value: AttributeValue) => options.meter.key('fold', value, foldValue) : foldValue;
+      return anyValue(valueLookup(f.attribute), options.meter, substringMatcher(f.attribute, f, folding));
     }
     case 'extensible':
       return compileExtensible(f, options);

@@ -26,7 +26,6 @@ export type Filter =
 /** Deepest nesting of and/or/not accepted from a client: deeper filters are refused, not evaluated. */
 export const MAX_FILTER_DEPTH = 256;
 
-
 /**
  * How much testing one entry against the filter costs, in assertions (a substring's pieces each
  * count): what a scan weighs to give other clients a turn after the same work whatever the filter.

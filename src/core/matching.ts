@@ -156,8 +156,14 @@ export function foldPiece(piece: AttributeValue): string {
 /**
  * Builds a substring matcher for an attribute. Binary values match byte-wise; every other
  * syntax matches its text case-ignore, as AD and slapd do for the directory string syntaxes.
+ * `folding` says how a value is folded for case-ignore matching (filter evaluation passes one that
+ * folds each value of an entry once for all the filter's assertions).
  */
-export function substringMatcher(attribute: string, assertion: SubstringAssertion): (value: AttributeValue) => boolean {
+export function substringMatcher(
+  attribute: string,
+  assertion: SubstringAssertion,
+  folding: (value: AttributeValue) => string = foldValue,
+): (value: AttributeValue) => boolean {
   const rules = rulesFor(attribute);
   if (rules.syntax === 'binary') {
     const initial = assertion.initial === undefined ? undefined : valueBytes(assertion.initial);
@@ -169,25 +175,13 @@ export function substringMatcher(attribute: string, assertion: SubstringAssertio
   const initial = assertion.initial === undefined ? undefined : fold(assertion.initial);
   const any = assertion.any.map(fold);
   const final = assertion.final === undefined ? undefined : fold(assertion.final);
-  const foldValue = rules.exact ? valueText : foldedValue;
-  return (value) => matchPieces(foldValue(value), initial, any, final);
+  const text = rules.exact ? valueText : folding;
+  return (value) => matchPieces(text(value), initial, any, final);
 }
 
-/**
- * Values folded lately: an OR of many substrings on one attribute folds the same values once, not
- * once per substring (a thousand of them on a long description kept a memory forest busy for seconds).
- */
-const folded = new Map<AttributeValue, string>();
-const FOLDED_KEPT = 64;
-
-function foldedValue(value: AttributeValue): string {
-  let text = folded.get(value);
-  if (text === undefined) {
-    if (folded.size >= FOLDED_KEPT) folded.clear();
-    text = normaliseDnValue(valueText(value));
-    folded.set(value, text);
-  }
-  return text;
+/** A value's text folded for case-ignore substring matching. */
+export function foldValue(value: AttributeValue): string {
+  return normaliseDnValue(valueText(value));
 }
 
 /** Works on strings and Buffers alike: both have startsWith/indexOf semantics needed here. */

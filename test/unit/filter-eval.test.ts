@@ -250,8 +250,8 @@ describe('compileFilter: the work one entry costs', () => {
   ]);
   const anyOf = (n: number, term: (i: number) => string) => parseFilterString(`(|${Array.from({ length: n }, (_, i) => term(i)).join('')})`);
 
-  it('prepares each value of the entry once for many assertions, equality and ordering alike', () => {
-    for (const filter of [anyOf(499, (i) => `(description=y${i})`), anyOf(499, (i) => `(description>=${'\uffff'}${i})`)]) {
+  it('prepares each value of the entry once for many assertions: equality, ordering and substrings alike', () => {
+    for (const filter of [anyOf(499, (i) => `(description=y${i})`), anyOf(499, (i) => `(description>=${'\uffff'}${i})`), anyOf(499, (i) => `(description=*zq${i}*)`)]) {
       const meter = new FilterMeter();
       expect(compileFilter(filter, { meter })(entry)).toBe(false);
       const prepared = [...meter.keys.values()];

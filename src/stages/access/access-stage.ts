@@ -110,12 +110,14 @@ export class AccessStage extends Stage {
 
   /** The entries `view` may read, each with the attributes it may read. */
   private visible(view: AccessView, request: SearchRequest, ctx: SearchContext): SearchStream {
+    // Servers return these operational attributes only when asked for (by name or `+`): most searches look at no entry for them.
+    const childCounts = request.attributes.some((a) => a === '+' || SUBORDINATE_ATTRIBUTES.has(attributeKey(a)));
     return HookedSearch.over(() => this.next.search(request, ctx), {
       entry: (entry) => {
         const access = view.covering(entry.dn);
         if (!allows(access.entry, 'read')) return undefined;
         const shown = access.uniform ? entry : readable(entry, access);
-        return countsChildren(shown) && !view.showsChildren(entry.dn) ? withoutSubordinates(shown) : shown;
+        return childCounts && countsChildren(shown) && !view.showsChildren(entry.dn) ? withoutSubordinates(shown) : shown;
       },
       // A missing base is answered as one the identity may not see (see unseenAnswer).
       error: (err) => (missing(err) ? this.unseenAnswer(ctx, request.base, err.matchedDn) : err),
