@@ -20,6 +20,13 @@ export class LdapError extends Error {
   }
 }
 
+const OUTAGE_CODES: readonly number[] = [ResultCode.unavailable, ResultCode.busy, ResultCode.other, ResultCode.operationsError];
+
+/** A forest that could not answer (or a write whose outcome is unknown), as opposed to a directory answer (noSuchObject, limits, …). */
+export function isOutage(err: unknown): boolean {
+  return !(err instanceof LdapError) || OUTAGE_CODES.includes(err.code);
+}
+
 /** An error's message with what only the log may say (`detail`), for log lines, readiness and doctor. */
 export function loggedMessage(err: LdapError): string {
   return err.detail === undefined ? err.message : `${err.message} [${err.detail}]`;

@@ -12,7 +12,7 @@ import {
 } from '../core/directory.js';
 import type { AttributeValue, Entry } from '../core/entry.js';
 import { compileFilter } from '../core/filter-eval.js';
-import { LdapError, loggedMessage } from '../core/ldap-error.js';
+import { isOutage, LdapError, loggedMessage } from '../core/ldap-error.js';
 import { normalise } from '../core/matching.js';
 import { ResultCode } from '../core/result-codes.js';
 import { arrayStream, failedSearch, HookedSearch } from '../core/search-stream.js';
@@ -306,13 +306,6 @@ function forestFailure(forest: string, err: unknown): Error {
   if (err.forest === forest) return err;
   const code = isOutage(err) ? ResultCode.unavailable : err.code;
   return new LdapError(code, `forest "${forest}": ${err.message}`, err.matchedDn, forest, err.detail);
-}
-
-const OUTAGE_CODES: readonly number[] = [ResultCode.unavailable, ResultCode.busy, ResultCode.other, ResultCode.operationsError];
-
-/** A forest that could not answer, as opposed to a directory answer (noSuchObject, limits, …). */
-function isOutage(err: unknown): boolean {
-  return !(err instanceof LdapError) || OUTAGE_CODES.includes(err.code);
 }
 
 function sortAttributes(request: SearchRequest): string[] {

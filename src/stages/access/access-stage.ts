@@ -16,7 +16,7 @@ import { attributeKey, testsAnyAttribute } from '../../core/schema.js';
 import { foldFilter, UNDEFINED } from '../../core/filter-fold.js';
 import type { Filter } from '../../core/filter.js';
 import { ANONYMOUS } from '../../core/identity.js';
-import { LdapError } from '../../core/ldap-error.js';
+import { isOutage, LdapError } from '../../core/ldap-error.js';
 import { ResultCode } from '../../core/result-codes.js';
 import { EMPTY_SEARCH, HookedSearch } from '../../core/search-stream.js';
 import { Stage } from '../../core/stage.js';
@@ -257,7 +257,7 @@ export class AccessStage extends Stage {
    * an add's parent, a move's new superior) exist: the rules decide some before the entry is read
    * (50, 53) and a forest checks a value's syntax before it looks for the entry (21, 17), while a
    * hidden entry always gets noSuchObject; so a missing one gets it too. Not an outage or a write
-   * whose outcome is unknown (UNDECIDED): a lookup would not tell what happened to the entry.
+   * whose outcome is unknown: a lookup would not tell what happened to the entry.
    */
   private async spelledAs<T>(dn: Dn, ctx: OperationContext, matched: boolean, operation: () => Promise<T>, needed: () => readonly Dn[] = () => [dn]): Promise<T> {
     try {
@@ -265,7 +265,8 @@ export class AccessStage extends Stage {
     } catch (err) {
       if (err instanceof LdapError && DECIDED_HERE.has(err)) await this.lookup(dn, ctx).catch(() => undefined); // see askedAnyway
       if (missing(err)) throw this.unseenAnswer(ctx, dn, matched ? err.matchedDn : '');
-      if (err instanceof LdapError && !UNDECIDED.has(err.code)) {
+      // An outage, a write's unknown outcome or a time limit decided nothing about the entry: passed on.
+      if (err instanceof LdapError && !isOutage(err) && err.code !== ResultCode.timeLimitExceeded) {
         for (const place of needed()) {
           // A forest that cannot say whether the entry exists leaves the refusal as it was.
           const looked = await this.lookup(place, ctx).catch(() => undefined);
@@ -411,8 +412,6 @@ const MATCHED = true;
 const NO_MATCHED = false;
 /** unseenAnswer's answers for entries the rules hide, decided without asking the forest (see askedAnyway). */
 const DECIDED_HERE = new WeakSet<LdapError>();
-/** Answers that say nothing was decided about the entry (an outage, a write's unknown outcome): spelledAs passes them on. */
-const UNDECIDED: ReadonlySet<ResultCode> = new Set([ResultCode.operationsError, ResultCode.timeLimitExceeded, ResultCode.busy, ResultCode.unavailable, ResultCode.other]);
 
 function missing(err: unknown): err is LdapError {
   return err instanceof LdapError && err.code === ResultCode.noSuchObject;
