@@ -9,8 +9,52 @@ import { version } from '../version.js';
  */
 export const registry = new Registry();
 
-function counter<L extends string>(name: string, help: string, labelNames: readonly L[]) {
-  return new Counter<L>({ name, help, labelNames, registers: [registry] });
+/** One series of a counter, counted in a plain number until the metrics are read (`Tallied.tally`). */
+export interface Tally {
+  inc(): void;
+}
+
+/**
+ * A counter whose busiest series are tallied: prom-client's `inc` validates and hashes the label
+ * set on every call (a child from `labels()` too), a measurable part of a forwarded bind. A tally
+ * counts in a number, added to its series whenever the metrics are read (`/metrics`, a worker's
+ * report, a test's `get()`), so what is read is exact. One tally per series: asking again gives the same.
+ */
+export type Tallied<L extends string> = Counter<L> & { tally(...values: string[]): Tally };
+
+function counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Tallied<L> {
+  const tallies = new Map<string, { labels: Partial<Record<L, string>>; count: number; tally: Tally }>();
+  const metric = new Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const t of tallies.values()) {
+        if (t.count === 0) continue;
+        this.inc(t.labels, t.count);
+        t.count = 0;
+      }
+    },
+  });
+  return Object.assign(metric, {
+    tally(...values: string[]): Tally {
+      const key = values.join('\0');
+      const known = tallies.get(key);
+      if (known) return known.tally;
+      const t = {
+        labels: Object.fromEntries(labelNames.map((l, i) => [l, values[i]])) as Partial<Record<L, string>>,
+        count: 0,
+        tally: {
+          inc() {
+            t.count++;
+          },
+        },
+      };
+      tallies.set(key, t);
+      return t.tally;
+    },
+  });
 }
 
 /**
@@ -25,16 +69,83 @@ function gauge<L extends string>(name: string, help: string, labelNames: readonl
 /** Latency buckets from 0.5 ms to 30 s: a cached lookup and a full paged sync page both land in range. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** One series of a histogram, observed into plain numbers until the metrics are read (`TalliedHistogram.tally`). */
+export interface ObservationTally {
+  observe(value: number): void;
+}
+
+/** What prom-client 15's Histogram keeps per series (not part of its types): a tally's counts are added to it when read. */
+interface HistogramSeries {
+  readonly labels: Record<string, string>;
+  bucketValues: Record<number, number>;
+  sum: number;
+  count: number;
+}
+
+export type TalliedHistogram<L extends string> = Histogram<L> & { tally(...values: string[]): ObservationTally };
+
+/**
+ * A histogram whose series are tallied as the counters' are (see Tallied): an observation is a
+ * bucket's count, a sum and a count in numbers, added to prom-client's series when read.
+ */
+function histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): TalliedHistogram<L> {
+  const tallies = new Map<string, { labels: Record<string, string>; buckets: Float64Array; sum: number; count: number; tally: ObservationTally }>();
+  const metric = new Histogram<L>({
+    name,
+    help,
+    labelNames,
+    buckets: [...buckets],
+    registers: [registry],
+    collect() {
+      const series = (this as unknown as { hashMap: Record<string, HistogramSeries> }).hashMap;
+      for (const t of tallies.values()) {
+        if (t.count === 0) continue;
+        const same = (s: HistogramSeries): boolean => labelNames.every((l) => s.labels[l] === t.labels[l]);
+        let target = Object.values(series).find(same);
+        if (!target) {
+          this.zero(t.labels as Partial<Record<L, string>>);
+          target = Object.values(series).find(same)!;
+        }
+        // A value above the last bound is counted (+Inf) in no bucket, as prom-client does.
+        for (let i = 0; i < buckets.length; i++) target.bucketValues[buckets[i]] += t.buckets[i];
+        target.sum += t.sum;
+        target.count += t.count;
+        t.buckets.fill(0);
+        t.sum = 0;
+        t.count = 0;
+      }
+    },
+  });
+  return Object.assign(metric, {
+    tally(...values: string[]): ObservationTally {
+      const key = values.join('\0');
+      const known = tallies.get(key);
+      if (known) return known.tally;
+      const t = {
+        labels: Object.fromEntries(labelNames.map((l, i) => [l, values[i]])),
+        buckets: new Float64Array(buckets.length),
+        sum: 0,
+        count: 0,
+        tally: {
+          observe(value: number) {
+            let i = 0;
+            while (i < buckets.length && value > buckets[i]) i++;
+            if (i < buckets.length) t.buckets[i]++;
+            t.sum += value;
+            t.count++;
+          },
+        },
+      };
+      tallies.set(key, t);
+      return t.tally;
+    },
+  });
+}
+
 export const metrics = {
   // Front end
   operations: counter('canopy_operations_total', 'LDAP operations answered, by operation and result code', ['op', 'code']),
-  operationSeconds: new Histogram<'op'>({
-    name: 'canopy_operation_duration_seconds',
-    help: 'Time from request to result, by operation',
-    labelNames: ['op'],
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  }),
+  operationSeconds: histogram('canopy_operation_duration_seconds', 'Time from request to result, by operation', ['op'], LATENCY_BUCKETS),
   openConnections: gauge('canopy_open_connections', 'Client connections open (LDAPS ones from the start of their TLS handshake)', []),
   connectionsRefused: counter('canopy_connections_refused_total', 'Client connections closed at once, by limit (maxConnections, maxConnectionsPerAddress)', ['limit']),
   openPagedSearches: gauge('canopy_open_paged_searches', 'Paged searches (cursors) kept between pages', []),

@@ -134,7 +134,7 @@ export class LdapDirectory implements Directory {
       idleMs: config.pool.idleMs,
       waitMs: config.timeouts.operationMs,
     });
-    this.requests = config.servers.map((url) => metrics.upstreamRequests.labels(config.name, url));
+    this.requests = config.servers.map((url) => metrics.upstreamRequests.tally(config.name, url));
     this.binaryAttributes = new BinaryAttributes(config.binaryAttributes);
     if (!config.tls.rejectUnauthorized) {
       logger.warn({ forest: config.name }, 'upstream TLS certificates are not verified (tls.rejectUnauthorized: false)');

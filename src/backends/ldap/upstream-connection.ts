@@ -286,8 +286,9 @@ export class UpstreamConnection {
     const onAbort = (): void => this.cancel(messageId, signal?.reason as Error);
     signal?.addEventListener('abort', onAbort, { once: true });
     // Requests sent in one turn of the event loop leave in one write (one system call, one segment).
+    // A bind travels alone (RFC 4511 §4.2.1): corking it would only delay its write to the next tick.
     const socket = client.socket;
-    if (socket && !socket.writableCorked) {
+    if (socket && !socket.writableCorked && !(request instanceof BindRequest)) {
       socket.cork();
       process.nextTick(() => socket.uncork());
     }
