@@ -27,6 +27,8 @@ export class SearchCursor {
   /** Continuation references of `trailer` already written to the client. */
   referencesSent = 0;
   private readonly controller = new AbortController();
+  /** The iterator said it is done: nothing runs for this search any more. */
+  private ended = false;
 
   constructor(
     directory: Directory,
@@ -65,9 +67,14 @@ export class SearchCursor {
     };
   }
 
+  /** The iterator ran to its end: closing then has nothing to stop (an abort costs an event per search). */
+  finished(): void {
+    this.ended = true;
+  }
+
   /** Stops the search and releases what it holds upstream (pooled connections, paged searches). */
   close(reason: unknown = SEARCH_CLOSED): void {
-    if (this.controller.signal.aborted) return;
+    if (this.ended || this.controller.signal.aborted) return;
     this.head = undefined;
     this.controller.abort(reason);
     this.iterator.return?.()?.catch(() => undefined);

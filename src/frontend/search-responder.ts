@@ -176,14 +176,14 @@ export class SearchResponder {
       while (max === 0 || n < max) {
         const next = await iterator.next();
         if (signal.aborted) throw cursor.stopReason();
-        if (next.done) return true;
+        if (next.done) return ended(cursor);
         n++;
         if (!output.write(encodeSearchEntry(messageId, next.value, selection))) await output.drained(signal);
       }
       if (signal.aborted) throw cursor.stopReason();
       const next = await iterator.next();
       if (signal.aborted) throw cursor.stopReason();
-      if (next.done) return true;
+      if (next.done) return ended(cursor);
       cursor.head = next.value;
       return false;
     } catch (err) {
@@ -242,6 +242,11 @@ export class SearchResponder {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+function ended(cursor: SearchCursor): true {
+  cursor.finished();
+  return true;
+}
 
 /** The smaller of two limits where 0 means none. */
 function lowest(a: number, b: number): number {

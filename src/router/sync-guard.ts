@@ -82,14 +82,20 @@ export interface GuardChange {
   readonly record: GuardedForest;
 }
 
-/** A search the guard watches: its key, and what to say about it (made only when needed). */
+/** A search the guard watches: whose it is, its key, and what to say about it (key and description made only when needed). */
 export interface WatchedSearch {
+  readonly identity: string;
   readonly key: string;
   describe(): ShapeDescription;
 }
 
 export class SyncGuard {
   private state: GuardState;
+  /**
+   * The identities some shape is kept for (possibly a few more, never fewer): a search of any other
+   * identity that ends below minEntries has no reference to compare with, and needs no key.
+   */
+  private holders = new Set<string>();
   private saveTimer?: NodeJS.Timeout;
 
   /**
@@ -103,6 +109,7 @@ export class SyncGuard {
     private readonly share?: (change: GuardChange) => void,
   ) {
     this.state = loadState(this.file, logger);
+    this.findHolders();
   }
 
   /** The state file this guard reads and writes: none for a worker's copy. */
@@ -116,11 +123,13 @@ export class SyncGuard {
     this.flush();
     this.settings = settings;
     if (moved && !this.share) this.state = loadState(this.file, this.logger);
+    this.findHolders();
   }
 
   /** A change decided elsewhere (another worker, through the primary), kept as if decided here. */
   merge(change: GuardChange): void {
     const shape = (this.state.shapes[change.key] ??= { description: change.description, lastSeen: change.lastSeen, forests: {} });
+    this.holders.add(shape.description.identity);
     if (change.lastSeen > shape.lastSeen) shape.lastSeen = change.lastSeen;
     shape.forests[change.forest] = structuredClone(change.record);
     this.forgetOldest();
@@ -130,17 +139,20 @@ export class SyncGuard {
   /** The primary's whole state, for a worker's copy: at its start, after an accept or a new state file. */
   replace(state: GuardState): void {
     this.state = structuredClone(state);
+    this.findHolders();
   }
 
   /** The search as the guard knows it, or undefined when it is not sync-shaped (or the guard is off). */
   watch(request: SearchRequest, ctx: OperationContext): WatchedSearch | undefined {
     if (!this.settings.enabled || request.scope === 'base' || request.sizeLimit !== 0) return undefined;
     const identity = identityKey(ctx.identity ?? ANONYMOUS);
-    const filter = filterToString(request.filter);
-    // crypto.hash, the one-shot digest: a third of createHash's cost, paid by every subtree search.
-    const key = hash('sha256', `${identity}\n${request.base.key}\n${request.scope}\n${filter}`, 'base64url');
+    let key: string | undefined;
     return {
-      key,
+      identity,
+      // crypto.hash, the one-shot digest: a third of createHash's cost, paid by the searches that need it (see complete).
+      get key() {
+        return (key ??= hash('sha256', `${identity}\n${request.base.key}\n${request.scope}\n${filterToString(request.filter)}`, 'base64url'));
+      },
       // Only a new reference or a trip needs the text: most searches are lookups that never do.
       describe: () => {
         const logged = filterToLogString(request.filter);
@@ -159,13 +171,15 @@ export class SyncGuard {
    * error to end the search with when that is a drop past the thresholds, else undefined.
    */
   complete(search: WatchedSearch, forest: string, count: number): LdapError | undefined {
-    let shape = this.state.shapes[search.key];
     // Most watched searches are lookups of a few entries, never kept: nothing more to do for them.
+    if (count < this.settings.minEntries && !this.holders.has(search.identity)) return undefined;
+    let shape = this.state.shapes[search.key];
     if (shape === undefined && count < this.settings.minEntries) return undefined;
     const now = new Date().toISOString();
     if (shape === undefined) {
       shape = { description: search.describe(), lastSeen: now, forests: {} };
       this.state.shapes[search.key] = shape;
+      this.holders.add(search.identity);
       this.forgetOldest();
     }
     shape.lastSeen = now;
@@ -278,6 +292,11 @@ export class SyncGuard {
       if (!most || holder.count > most.count || (holder.count === most.count && shapes[holder.oldest].lastSeen < shapes[most.oldest].lastSeen)) most = holder;
     }
     delete shapes[most!.oldest];
+    this.findHolders();
+  }
+
+  private findHolders(): void {
+    this.holders = new Set(Object.values(this.state.shapes).map((shape) => shape.description.identity));
   }
 }
 

@@ -72,6 +72,30 @@ describe('sync guard', () => {
     expect(new SyncGuard({ ...settings, enabled: false }, silent).watch(request(), ctx())).toBeUndefined();
   });
 
+  it('trips on a drop to fewer than minEntries however its reference arrived: kept here, read from the file, merged or replaced from a primary', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'canopy-guard-'));
+    const stateFile = join(dir, 'guard.json');
+    const kept = new SyncGuard({ ...settings, stateFile }, silent);
+    expect(kept.complete(kept.watch(request(), ctx())!, 'avvid', 1_000)).toBeUndefined();
+    kept.flush();
+    const dropTo3 = (guard: SyncGuard, who = ctx()) => guard.complete(guard.watch(request(), who)!, 'avvid', 3)?.code;
+    const fromFile = new SyncGuard({ ...settings, stateFile }, silent);
+    const replaced = new SyncGuard(settings, silent, () => undefined);
+    replaced.replace(kept.snapshot());
+    const merged = new SyncGuard(settings, silent, () => undefined);
+    const [key, shape] = Object.entries(kept.snapshot().shapes)[0];
+    merged.merge({ key, description: shape.description, lastSeen: shape.lastSeen, forest: 'avvid', record: shape.forests.avvid });
+    for (const guard of [kept, fromFile, replaced, merged]) expect(dropTo3(guard)).toBe(ResultCode.unavailable);
+    // Another identity's search of the same shape has no reference: its few entries pass.
+    expect(dropTo3(fromFile, ctx('cn=other,dc=corp,dc=example'))).toBeUndefined();
+    // Once the shape is forgotten (past maxShapes), the identity's small searches pass again.
+    const small = new SyncGuard({ ...settings, maxShapes: 1 }, silent);
+    small.complete(small.watch(request(), ctx())!, 'avvid', 1_000);
+    small.complete(small.watch(request('(cn=a*)'), ctx('cn=other,dc=corp,dc=example'))!, 'avvid', 1_000);
+    small.complete(small.watch(request('(cn=b*)'), ctx('cn=other,dc=corp,dc=example'))!, 'avvid', 1_000);
+    expect(dropTo3(small)).toBeUndefined();
+  });
+
   it('masks password values and caps long filters in what it keeps', () => {
     const guard = new SyncGuard(settings, silent);
     const { filter } = guard.watch(request(`(&(userPassword=Secret-1)(|${'(cn=a)'.repeat(100)}))`), ctx())!.describe();
