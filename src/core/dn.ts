@@ -42,8 +42,11 @@ export class Dn {
 
   /** Parses a DN; malformed input is an LdapError(invalidDNSyntax) naming the DN. */
   static parse(text: string): Dn {
-    const rdns = parseRdns(text);
-    return new Dn(rdns, rdns.map((r) => r.text).join(','));
+    if (text.trim() === '') return new Dn([], '');
+    const plain = parsePlainRdns(text);
+    const rdns = plain ?? parseFullRdns(text);
+    const spelled = rdns.map((r) => r.text).join(',');
+    return new Dn(rdns, spelled, plain && lowerCaseDnKey(plain, spelled));
   }
 
   /** Builds a DN from RDNs that are already parsed (a child, a parent, a moved entry). */
@@ -295,6 +298,20 @@ function lowerCaseKey(text: string, comma: number, rdn: Rdn, parentKey: string):
   const typeKey = attributeKey(type);
   const lower = text.toLowerCase();
   return typeKey.length === type.length && lower.startsWith(typeKey) && lower.endsWith(parentKey) ? lower : undefined;
+}
+
+/**
+ * The key of a DN that parsePlainRdns parsed, when it is its text (`spelled`) in lower case, as
+ * for most names (see lowerCaseKey): one string lowered instead of each value normalised and escaped.
+ */
+function lowerCaseDnKey(rdns: readonly Rdn[], spelled: string): string | undefined {
+  for (const rdn of rdns) {
+    const { type, value } = rdn.avas[0];
+    if (type.length + 1 + value.length !== rdn.text.length || value.includes('  ') || value.includes('<') || value.includes('>')) return undefined;
+    const typeKey = attributeKey(type);
+    if (typeKey.length !== type.length || typeKey !== type.toLowerCase()) return undefined;
+  }
+  return spelled.toLowerCase();
 }
 
 function escapeKey(v: string): string {

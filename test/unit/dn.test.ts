@@ -80,6 +80,26 @@ describe('Dn.parse keeps the spelling and normalises the key', () => {
   });
 });
 
+describe('Dn.parse keys a plain DN by its lower case only where each value normalised and escaped gives the same', () => {
+  it.each([
+    'CN=John Smith,OU=People,DC=avvid,DC=info',
+    'uid=ab-c,ou=People,o=Example',
+    'CN=John  Smith,DC=x', // a run of spaces folds to one
+    'cn=a<b>c,dc=x', // escaped in the key
+    'commonName=Jo,DC=x', // a type whose key is another name
+    '2.5.4.3=Jo,dc=x', // an OID
+    'CN = Jo , DC = x', // spaces around `=` and `,`
+    'cn=Jo ,dc=x',
+    'CN=Smith\\, John,DC=x', // not plain: the full parser's
+    'employeeNumber=0042,dc=x',
+    'unknownType=AbC,dc=x',
+  ])('%s', (text) => {
+    const dn = Dn.parse(text);
+    // The key as it is made for any DN: each RDN's type key and prepared, escaped value.
+    expect(dn.key).toBe(Dn.fromRdns(dn.rdns).key);
+  });
+});
+
 describe('Dn.parse rejects malformed DNs with invalidDNSyntax', () => {
   it.each([
     ...['cn', 'cn=a,', '=a', 'cn=a"b', '1cn=x', 'cn=a\\', 'cn=,dc=x', 'c n=a'],
