@@ -50,6 +50,11 @@ const { values } = parseArgs({
     layout: { type: 'string', default: process.env.BENCH_LAYOUT ?? (availableParallelism() >= 4 ? 'own' : 'shared') },
     // Timed syncs per server (after the warm-up's): the rate shown is their median.
     syncs: { type: 'string', default: process.env.BENCH_SYNCS ?? '3' },
+    // Timed runs per server of the rate workloads, the servers taking turns (each warmed up before its
+    // first): a machine whose speed drifts over minutes then slows every server alike, and the ratios
+    // shown are the medians of each round's (a run of one server against one of another a minute later
+    // moved the ratios by a third on this project's VM).
+    rounds: { type: 'string', default: process.env.BENCH_ROUNDS ?? '1' },
     only: { type: 'string', default: process.env.BENCH_ONLY ?? WORKLOADS.join(',') },
     // Default: 5 per user (100,000 for two forests of 10,000 and more), so a small forest gives a quick run.
     logins: { type: 'string', default: process.env.BENCH_LOGINS },
@@ -70,6 +75,7 @@ const users = numberFlag('users', values.users);
 const seconds = numberFlag('seconds', values.seconds, true);
 const warmup = numberFlag('warmup', values.warmup, true);
 const syncs = numberFlag('syncs', values.syncs);
+const rounds = numberFlag('rounds', values.rounds);
 const logins = values.logins === undefined ? Math.min(100_000, 5 * users) : numberFlag('logins', values.logins);
 const connections = numberFlag('connections', values.connections);
 const depth = numberFlag('depth', values.depth);
@@ -235,9 +241,12 @@ ${canopyForests.join('\n')}
     return op;
   };
   const searchLoad = { seconds, connections, depth };
-  /** The workload `load` once untimed (unless --warmup is 0 and `mustWarm` false), then timed. */
-  const warmedUp = async (s: Server, load: (timed: boolean) => Promise<Figures>, mustWarm = false): Promise<Row> => {
-    if (warmup > 0 || mustWarm) await load(false);
+  /**
+   * The workload `load` once untimed (unless --warmup is 0 and `mustWarm` false), then timed. A later
+   * round (`again`) runs timed at once: the server is warm from its first (`mustWarm` warms it again).
+   */
+  const warmedUp = async (s: Server, again: boolean, load: (timed: boolean) => Promise<Figures>, mustWarm = false): Promise<Row> => {
+    if ((warmup > 0 && !again) || mustWarm) await load(false);
     return measured(s, () => load(true));
   };
   const runSeconds = (timed: boolean) => (timed ? seconds : warmup);
@@ -267,29 +276,33 @@ ${canopyForests.join('\n')}
     return { ...figures, operations, footprint: watcher.stop(), forestsCpuMs: forests?.stop().cpuMs ?? 0, seconds: elapsed };
   };
 
-  const workloads: Record<Workload, { title: string; unit: string; run: (s: Server) => Promise<Row> }> = {
+  /** `rounds`: whether the workload is timed in rounds (a rate); `again`: a run after the server's first. */
+  const workloads: Record<Workload, { title: string; unit: string; rounds?: true; run: (s: Server, again: boolean) => Promise<Row> }> = {
     rebind: {
       title: `binds, kept connections (${clients} connections)`,
       unit: 'binds/s',
-      run: (s) =>
-        warmedUp(s, (timed) =>
+      rounds: true,
+      run: (s, again) =>
+        warmedUp(s, again, (timed) =>
           pipelined(s.name, { seconds: runSeconds(timed), connections: clients, depth: 1 }, (c) => ({ port: at(s, c).port, next: () => bindOp(random(at(s, c).enabled).dn, USER_PASSWORD) })),
         ),
     },
     'fresh-bind': {
       title: `binds, a fresh connection each (${clients} at once)`,
       unit: 'binds/s',
-      run: (s) =>
-        warmedUp(s, (timed) =>
+      rounds: true,
+      run: (s, again) =>
+        warmedUp(s, again, (timed) =>
           freshBinds(s.name, { seconds: runSeconds(timed), concurrency: clients }, (c) => at(s, c).port, (c) => bindOp(random(at(s, c).enabled).dn, USER_PASSWORD)),
         ),
     },
     'uncached-lookup': {
       title: `lookups (sAMAccountName=X), X random of ${2 * users}, Canopy's cache off`,
       unit: 'ops/s',
-      run: (s) => {
+      rounds: true,
+      run: (s, again) => {
         const server = s.name === 'Canopy' ? uncachedCanopy : s;
-        return warmedUp(server, (timed) =>
+        return warmedUp(server, again, (timed) =>
           pipelined(s.name, { ...searchLoad, seconds: runSeconds(timed) }, (c) => {
             const e = at(server, c);
             return { port: e.port, setup: [serviceBind(e)], next: () => lookup(e, random(e.people)) };
@@ -300,9 +313,10 @@ ${canopyForests.join('\n')}
     'cached-lookup': {
       title: `hot lookups (sAMAccountName=X), X one of ${hot} per forest, Canopy's cache on`,
       unit: 'ops/s',
+      rounds: true,
       // The warm-up also fills Canopy's cache (at least 2 s of it, whatever --warmup says).
-      run: (s) =>
-        warmedUp(s, (timed) =>
+      run: (s, again) =>
+        warmedUp(s, again, (timed) =>
           pipelined(s.name, { ...searchLoad, seconds: timed ? seconds : Math.max(warmup, 2) }, (c) => {
             const e = at(s, c);
             return { port: e.port, setup: [serviceBind(e)], next: (n) => lookup(e, e.hot[(n * 7919) % e.hot.length]) };
@@ -378,33 +392,57 @@ ${canopyForests.join('\n')}
   };
 
   // A server failing a workload (an error result, a dropped connection) gets a note instead of a figure.
-  const results = new Map<Workload, (Row | Error)[]>();
+  // Per workload, each server's runs, one per round (a server that failed is not run again).
+  const runsOf = new Map<Workload, (Row | Error)[][]>();
   for (const w of WORKLOADS.filter(runs)) {
-    const rows: (Row | Error)[] = [];
-    for (const s of servers) {
-      placeForests(s);
-      const row = await workloads[w].run(s).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
-      rows.push(row);
-      process.stderr.write(`${w}: ${s.name} ${row instanceof Error ? `failed: ${row.message}` : `${row.rate.toFixed(0)} ${workloads[w].unit}`}\n`);
+    const tried: (Row | Error)[][] = servers.map(() => []);
+    for (let round = 0; round < (workloads[w].rounds ? rounds : 1); round++) {
+      for (const [i, s] of servers.entries()) {
+        if (tried[i].some((r) => r instanceof Error)) continue;
+        placeForests(s);
+        const row = await workloads[w].run(s, round > 0).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+        tried[i].push(row);
+        process.stderr.write(`${w}: ${s.name} ${row instanceof Error ? `failed: ${row.message}` : `${row.rate.toFixed(0)} ${workloads[w].unit}`}\n`);
+      }
     }
-    results.set(w, rows);
+    runsOf.set(w, tried);
   }
+  // Each server's run of the median rate (its footprint and CPU with it); a failure wins.
+  const medianRun = (tried: readonly (Row | Error)[]): Row | Error => {
+    const failed = tried.find((r) => r instanceof Error);
+    if (failed) return failed;
+    const sorted = (tried as Row[]).slice().sort((a, b) => a.rate - b.rate);
+    return sorted[(sorted.length - 1) >> 1];
+  };
+  const results = new Map([...runsOf].map(([w, tried]) => [w, tried.map(medianRun)]));
 
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   const cell = (r: Row | Error, text: (r: Row) => string) => (r instanceof Error ? 'failed' : text(r));
-  const ratio = (a: Row | Error, b: Row | Error) => (a instanceof Error || b instanceof Error ? '—' : `${(a.rate / b.rate).toFixed(2)}×`);
+  /** Canopy's rate ÷ a baseline's: the median of the rounds' ratios (each of two runs a minute apart at most). */
+  const ratio = (w: Workload, canopy: number, baseline: number) => {
+    const [c, b] = [runsOf.get(w)![canopy], runsOf.get(w)![baseline]];
+    if ([...c, ...b].some((r) => r instanceof Error)) return '—';
+    return `${median(c.map((r, i) => (r as Row).rate / (b[i] as Row).rate)).toFixed(2)}×`;
+  };
   const names = servers.map((s) => s.name);
   console.log(
     `\n2 forests × ${users} users; searches ${connections} connections × ${depth} in flight, binds ${clients} connections, ${seconds} s per run after ${warmup} s of the same untimed;` +
+      `${rounds > 1 ? ` rates: the median of ${rounds} rounds, the servers taking turns, and ratios the median of each round's;` : ''}` +
       ` ${!pinned ? 'NOT pinned (no taskset)' : layout === 'own' ? `server under test pinned to core 0, the forests behind a proxy to cores ${[...new Set(slapds.map((_, i) => forestCore(i)))].join(' and ')}, load generator to core ${LOAD_CORE}` : 'servers and forests pinned to core 0, load generator to core 1'}; Canopy logs at info (its default), access log ${accessLog ? 'on' : 'off'}, bindResolution ${bindResolution}\n`,
   );
   printTable(
     ['workload', 'unit', ...names, 'Canopy ÷ direct', 'Canopy ÷ meta', 'Canopy ÷ asyncmeta'],
     [...results].map(([w, rows]) => {
-      const [d, m, a, c] = rows;
-      return [w, workloads[w].unit, ...rows.map((r) => cell(r, (r) => fmt(r.rate))), ratio(c, d), ratio(c, m), ratio(c, a)];
+      return [w, workloads[w].unit, ...rows.map((r) => cell(r, (r) => fmt(r.rate))), ratio(w, 3, 0), ratio(w, 3, 1), ratio(w, 3, 2)];
     }),
   );
+  if (rounds > 1) {
+    console.log('\nrates of each round, in the order run\n');
+    printTable(
+      ['workload', ...names],
+      [...runsOf].map(([w, tried]) => [w, ...tried.map((runs) => runs.map((r) => cell(r, (r) => fmt(r.rate))).join(' / '))]),
+    );
+  }
   console.log('\nlatency p50 / p99 ms (paged sync: the whole sync)\n');
   printTable(
     ['workload', ...names],
