@@ -193,7 +193,7 @@ const ldapForest = z.strictObject({
       size: z.number().int().min(1).max(64).default(4),
       operationsPerConnection: z.number().int().min(1).max(1000).default(16),
       /** Connections for user binds, bound again per login. */
-      bindConnections: z.number().int().min(1).max(64).default(4),
+      bindConnections: z.number().int().min(1).max(64).default(16),
       /** Upstream paged searches one identity may hold open at once (a server keeps one per connection). */
       pagedSearchesPerIdentity: z.number().int().min(1).max(64).default(2),
       /**
