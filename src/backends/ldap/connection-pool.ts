@@ -239,13 +239,15 @@ export class ConnectionPool {
    * write, and a write to a socket is most of Canopy's own CPU per upstream request.
    */
   private pick(kind: LeaseKind): Slot | undefined {
+    const { perConnection } = this.options;
     let best: Slot | undefined;
     for (const slot of this.slots.values()) {
+      // Full ones first: asking the selector whether a busy connection should leave cost each bind a call per connection.
+      if (slot.operations >= perConnection || (kind === 'cursor' && slot.cursor)) continue;
       if (this.leaving(slot)) {
         if (slot.operations === 0) this.discard(slot);
         continue;
       }
-      if (slot.operations >= this.options.perConnection || (kind === 'cursor' && slot.cursor)) continue;
       if (!best || (slot.cursor === best.cursor ? slot.operations > best.operations : best.cursor)) best = slot;
     }
     return best;
