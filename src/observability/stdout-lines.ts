@@ -46,13 +46,16 @@ export function stdoutLines(): LineDestination {
 export class StdoutLines implements LineDestination {
   /** Lines joined for the next chunk: joining strings costs less per line than encoding each. */
   private text = '';
-  /** Chunks of whole lines waiting for the stream, from `head` on. */
-  private chunks: Buffer[] = [];
+  /**
+   * Chunks of whole lines waiting for the stream, from `head` on: text where it fits a write (the
+   * stream encodes it in place: a Buffer made per chunk here cost a bind more than its line), else bytes.
+   */
+  private chunks: (string | Buffer)[] = [];
   private head = 0;
   /** Bytes here not yet handed to the stream (characters, for `text`). */
   private pendingBytes = 0;
   /** The chunk the stream is writing, until its callback. */
-  private inFlight: Buffer | undefined;
+  private inFlight: string | Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private dropped = 0;
   /** Standard output is gone (EPIPE and the like): lines are dropped. */
@@ -77,15 +80,21 @@ export class StdoutLines implements LineDestination {
   }
 
   /**
-   * The joined lines, encoded, join the queue: in one chunk, or, when multi-byte text made them
-   * longer than PIPE_BUF bytes, in chunks cut after a newline (a byte UTF-8 never uses inside a
-   * character, and a JSON line only at its end). A single line longer than that is a chunk alone.
+   * The joined lines join the queue: as one chunk of text when its bytes fit a write, else encoded
+   * and cut after a newline (a byte UTF-8 never uses inside a character, and a JSON line only at its
+   * end) into chunks of PIPE_BUF bytes at most. A single line longer than that is a chunk alone.
    */
   private seal(): void {
-    if (this.text === '') return;
-    let bytes = Buffer.from(this.text);
-    this.pendingBytes += bytes.length - this.text.length;
+    const { text } = this;
+    if (text === '') return;
     this.text = '';
+    const length = Buffer.byteLength(text);
+    this.pendingBytes += length - text.length;
+    if (length <= PIPE_BUF) {
+      this.chunks.push(text);
+      return;
+    }
+    let bytes = Buffer.from(text);
     while (bytes.length > PIPE_BUF) {
       const cut = bytes.lastIndexOf(NEWLINE, PIPE_BUF - 1) + 1 || bytes.indexOf(NEWLINE) + 1 || bytes.length;
       this.chunks.push(bytes.subarray(0, cut));
@@ -111,7 +120,7 @@ export class StdoutLines implements LineDestination {
       this.chunks.splice(0, this.head);
       this.head = 0;
     }
-    this.pendingBytes -= chunk.length;
+    this.pendingBytes -= typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
     this.inFlight = chunk;
     this.out.write(chunk, this.written);
   };
@@ -144,7 +153,7 @@ export class StdoutLines implements LineDestination {
     // A chunk still counted by the stream was refused so far (EAGAIN) and sits in its queue, unwritten.
     const unwritten = this.inFlight !== undefined && this.out.writableLength > 0 ? [this.inFlight] : [];
     this.seal();
-    let data = Buffer.concat([...unwritten, ...this.chunks.slice(this.head)]);
+    let data = Buffer.concat([...unwritten, ...this.chunks.slice(this.head)].map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk) : chunk)));
     this.close();
     let retries = 0;
     while (data.length > 0) {

@@ -307,6 +307,8 @@ export class LdapDirectory implements Directory {
     if (ctx.session && !ctx.signal.aborted) {
       const held = new UserConnection(name, account, Buffer.from(password), (n, p) => this.openAsUser(n, p), () => {
         this.userConnections.delete(held);
+        // A login that never wrote has nothing under way to count.
+        if (!held.wrote) return;
         this.draining.take(account);
         void held.ended.then(() => this.draining.release(account));
       });

@@ -14,6 +14,8 @@ export class UserConnection implements SessionResource {
   private connection: Promise<UpstreamConnection> | undefined;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** A write was asked for: most logins never write. */
+  private used = false;
   private finish!: () => void;
   /** Resolves once the login ended and its connection closed, after the write under way then. */
   readonly ended = new Promise<void>((resolve) => (this.finish = resolve));
@@ -35,6 +37,7 @@ export class UserConnection implements SessionResource {
    * the connection for the one write under way at most.
    */
   run<T>(operation: (connection: UpstreamConnection) => Promise<T>): Promise<T> {
+    this.used = true;
     const result = this.tail.then(async () => operation(await this.connect()));
     this.tail = result.catch(() => undefined);
     return result;
@@ -50,6 +53,12 @@ export class UserConnection implements SessionResource {
     if (this.closed) return;
     this.closed = true;
     this.onClose();
+    if (!this.used) {
+      // Nothing was opened or sent: only the password to wipe.
+      this.password.fill(0);
+      this.finish();
+      return;
+    }
     this.tail = this.tail
       .then(() => {
         this.password.fill(0);
@@ -58,6 +67,11 @@ export class UserConnection implements SessionResource {
         return open?.then((c) => c.close(), () => undefined);
       })
       .finally(() => this.finish());
+  }
+
+  /** Whether the login asked for a write (its connection may be open, or a write under way). */
+  get wrote(): boolean {
+    return this.used;
   }
 
   private connect(): Promise<UpstreamConnection> {
