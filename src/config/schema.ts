@@ -197,6 +197,11 @@ const ldapForest = z.strictObject({
       /** Upstream paged searches one identity may hold open at once (a server keeps one per connection). */
       pagedSearchesPerIdentity: z.number().int().min(1).max(64).default(2),
       /**
+       * When every connection holds an upstream paged search, an identity holding none takes the
+       * connection of one that asked for no page this long (its next page is refused busy).
+       */
+      reclaimPagedSearchAfterMs: z.number().int().min(1).default(10_000),
+      /**
        * Searches of one identity this forest answers at once, each holding up to a page of entries
        * from its upstream answer until the client has read them (a paged one, until it is done or
        * released); more wait their turn.

@@ -65,6 +65,11 @@ export interface UserWriter {
 /** The context of a search: besides who asks, the trailer its stages write its side results to. */
 export interface SearchContext extends OperationContext {
   readonly trailer: SearchTrailer;
+  /**
+   * For a client's paged search, when it last asked for a page (performance.now()): between pages
+   * it is parked, whatever its forests still hold for it.
+   */
+  readonly paging?: { at: number };
 }
 
 /**

@@ -24,6 +24,8 @@ export class SearchCursor {
   lastMessageId = 0;
   /** Pages answered with a cookie so far. */
   pages = 0;
+  /** When the client last asked for a page (the search's stages see it as their context's `paging`). */
+  readonly paging = { at: performance.now() };
   /** Continuation references of `trailer` already written to the client. */
   referencesSent = 0;
   private readonly controller = new AbortController();
@@ -36,7 +38,7 @@ export class SearchCursor {
     ctx: OperationContext,
   ) {
     // The cursor's own signal, not the operation's: a page ends, the search goes on.
-    const cursorCtx: SearchContext = { ...ctx, signal: this.controller.signal, trailer: this.trailer };
+    const cursorCtx: SearchContext = { ...ctx, signal: this.controller.signal, trailer: this.trailer, paging: this.paging };
     this.iterator = directory.search(request, cursorCtx)[Symbol.asyncIterator]();
   }
 

@@ -131,6 +131,7 @@ export class SearchResponder {
       return this.done(cursor, ResultCode.success, undefined, EMPTY, 0);
     }
     cursor.lastMessageId = messageId;
+    cursor.paging.at = performance.now();
     const before = cursor.sent;
     const pageSize = lowest(paged.size, this.limits.maxPageSize);
     // The client's sizeLimit counts over the whole paged search (RFC 2696 §3).

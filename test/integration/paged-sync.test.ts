@@ -50,7 +50,9 @@ const virtualKey = (f: GeneratedForest, e: Entry): string => e.dn.rebase(Dn.pars
 const expectedSync = forests.flatMap((f) => f.entries.filter(isEnabledUser).map((e) => virtualKey(f, e))).sort();
 const keyOf = (dn: string): string => Dn.parse(dn).key;
 
-async function configYaml(extra: { onForestError?: string; limits?: Record<string, number>; pool?: number; anonymousRead?: boolean } = {}): Promise<string> {
+async function configYaml(
+  extra: { onForestError?: string; limits?: Record<string, number>; pool?: number; reclaimMs?: number; pageSize?: number; anonymousRead?: boolean } = {},
+): Promise<string> {
   const forestYaml = forests
     .map(
       (f) => `  - name: ${f.name}
@@ -60,8 +62,9 @@ async function configYaml(extra: { onForestError?: string; limits?: Record<strin
     upnSuffixes: { ${f.upn.replace('local', 'lab')}: ${f.upn} }
     servers: ["${f.slapd!.url}"]
     bind: { dn: "${serviceDn(f.base)}", password: "${SERVICE_PASSWORD}" }
-    timeouts: { connectMs: 2000, operationMs: 1500 }
-    pool: { size: ${extra.pool ?? 4} }`,
+    timeouts: { connectMs: 2000, operationMs: 1500 }${extra.pageSize ? `
+    pageSize: ${extra.pageSize}` : ''}
+    pool: { size: ${extra.pool ?? 4}${extra.reclaimMs ? `, reclaimPagedSearchAfterMs: ${extra.reclaimMs}` : ''} }`,
     )
     .join('\n');
   return `namespace: { suffix: "${SUFFIX}", onForestError: ${extra.onForestError ?? 'fail'} }
@@ -300,6 +303,45 @@ describe('paged sync across two slapd forests of 5,000 users', () => {
       // The parked ones go on.
       expect((await second.search(SUFFIX, [pagedControl(10, pagedCookie(parked[2]))])).dns).toHaveLength(10);
       for (const c of [first, second, third]) c.close();
+    } finally {
+      await open.close();
+    }
+  });
+
+  it("four identities parking a paged search each never keep a fifth out: it takes the connection of the one parked longest, whose next page is busy", async () => {
+    // pool.size 4: four identities (four anonymous addresses) hold every connection for paged
+    // searches. Upstream pages of 10: what a search already read from its forest (a page and a half
+    // at most) is still delivered after its connection is taken.
+    const open = await startCanopy({ anonymousRead: true, reclaimMs: 400, pageSize: 10 });
+    try {
+      const addresses = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6'];
+      const clients = await Promise.all(addresses.map((address) => RawLdapClient.connect(open.url, address)));
+      const parked = [];
+      for (const c of clients.slice(0, 4)) parked.push(await c.search(SUFFIX, [pagedControl(10)]));
+      expect(parked.map((p) => p.code)).toEqual([0, 0, 0, 0]);
+      // The first three read on; the fourth stays parked.
+      await new Promise((r) => setTimeout(r, 500));
+      for (let i = 0; i < 3; i++) {
+        const next = await clients[i].search(SUFFIX, [pagedControl(10, pagedCookie(parked[i]))]);
+        expect(next.dns).toHaveLength(10);
+        parked[i] = next;
+      }
+      const fifth = await clients[4].search(SUFFIX, [pagedControl(10)]);
+      expect(fifth.code).toBe(0);
+      expect(fifth.dns).toHaveLength(10);
+      // The one parked longest lost its connection in both forests: once what they had sent it is read
+      // (a page and a half of upstream entries at most each), its next page says so.
+      let lost = parked[3];
+      for (let page = 0; page < 6 && lost.code === 0; page++) lost = await clients[3].search(SUFFIX, [pagedControl(10, pagedCookie(lost))]);
+      expect(lost.code).toBe(51);
+      expect(lost.message).toMatch(/forest "(avvid|vse)": this paged search asked for no page for 400 ms or more .* its connection went to another identity's; start it again/);
+      // The others go on, the fifth too; and a server that lost nothing is still up (no failure counted).
+      for (const [i, c] of [0, 1, 2, 4].entries()) {
+        const previous = i < 3 ? parked[c] : fifth;
+        expect((await clients[c].search(SUFFIX, [pagedControl(10, pagedCookie(previous))])).dns).toHaveLength(10);
+      }
+      expect(await metricValue(metrics.upstreamServerUp, { forest: 'avvid' })).toBe(1);
+      for (const c of clients) c.close();
     } finally {
       await open.close();
     }

@@ -125,6 +125,34 @@ describe('ConnectionPool', () => {
     expect(await pool.acquire(signal(), 'cursor', 'cn=b')).toBeDefined();
   });
 
+  it('gives an identity holding none the connection of the paged search idle longest (of the identity holding most), once idle reclaimCursorAfterMs', async () => {
+    const { pool, opened } = setup({ size: 4, cursorsPerHolder: 2, waitMs: 20, reclaimCursorAfterMs: 1000 });
+    const ended: string[] = [];
+    const owner = (name: string, at: number) => ({ at, lastActive() { return this.at; }, end: () => ended.push(name) });
+    const now = performance.now();
+    const a1 = owner('a1', now - 5000); // idle longest, but its identity holds one alone
+    const b1 = owner('b1', now - 3000);
+    const b2 = owner('b2', now - 2000);
+    await pool.acquire(signal(), 'cursor', 'cn=a', a1);
+    const taken = await pool.acquire(signal(), 'cursor', 'cn=b', b1);
+    await pool.acquire(signal(), 'cursor', 'cn=b', b2);
+    await pool.acquire(signal(), 'cursor', 'cn=e', owner('e1', now)); // the last one
+    expect(pool.stats().cursors).toBe(4);
+    // An identity holding one already takes nothing from others.
+    await expect(pool.acquire(signal(), 'cursor', 'cn=a', owner('a2', now))).rejects.toMatchObject({ code: 51 });
+    expect(ended).toEqual([]);
+    // cn=c holds none: b's older search goes (b holds most), its connection retired and closed.
+    const c = await pool.acquire(signal(), 'cursor', 'cn=c', owner('c', now));
+    expect(ended).toEqual(['b1']);
+    expect(opened.find((o) => (o as unknown) === taken)?.closed).toBe(true);
+    expect(c).not.toBe(taken);
+    expect(pool.stats()).toMatchObject({ open: 4, cursors: 4 });
+    // Searches active within reclaimCursorAfterMs are never taken: cn=d waits, then busy.
+    a1.at = b2.at = performance.now();
+    await expect(pool.acquire(signal(), 'cursor', 'cn=d', owner('d', now))).rejects.toMatchObject({ code: 51 });
+    expect(ended).toEqual(['b1']);
+  });
+
   it('lets an identity alone use its whole share, up to the last cursor connection', async () => {
     const { pool } = setup({ size: 2, cursorsPerHolder: 2 });
     const first = await pool.acquire(signal(), 'cursor', 'cn=sync');

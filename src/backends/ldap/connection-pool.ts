@@ -15,6 +15,11 @@ export interface PoolOptions {
   readonly waitMs?: number;
   /** Most paged-search cursors one identity may hold open in this pool at once. */
   readonly cursorsPerHolder?: number;
+  /**
+   * When every connection holds a paged search, an identity holding none takes the connection of
+   * one that asked for no page this long (ms), ending it (see reclaim); none is taken when absent.
+   */
+  readonly reclaimCursorAfterMs?: number;
   /** Named in busy messages ("forest X"). */
   readonly name: string;
   /** The forest the pool serves, which its errors name. */
@@ -51,10 +56,22 @@ interface Waiter {
   expire(): void;
 }
 
+/** What a paged search tells the pool of itself: when it was last active (performance.now()), and how to tell it that its connection was taken. */
+export interface CursorOwner {
+  lastActive(): number;
+  end(): void;
+}
+
+interface CursorLease extends CursorOwner {
+  readonly holder: string;
+}
+
 interface Slot {
   readonly connection: UpstreamConnection;
   operations: number;
   cursor: boolean;
+  /** The paged search holding the connection, when one does. */
+  lease?: CursorLease;
   /** When its last operation ended (performance.now()): an idle connection leaves idleMs after. */
   idleSince: number;
 }
@@ -111,8 +128,8 @@ export class ConnectionPool {
    * connection is full. Rejects when the signal aborts, no server answers, or `holder` already
    * holds its share of cursors (busy, at once: waiting would not free its own cursors).
    */
-  acquire(signal: AbortSignal, kind: LeaseKind = 'operation', holder = ''): Promise<UpstreamConnection> {
-    if (kind === 'cursor') return this.acquireCursor(signal, holder);
+  acquire(signal: AbortSignal, kind: LeaseKind = 'operation', holder = '', owner?: CursorOwner): Promise<UpstreamConnection> {
+    if (kind === 'cursor') return this.acquireCursor(signal, holder, owner);
     // Most leases find room at once: lent without an async step (two per bind, a lookup's and its own).
     if (!signal.aborted && !this.closed) {
       const taken = this.take(kind);
@@ -124,23 +141,32 @@ export class ConnectionPool {
     return this.lend(signal, kind);
   }
 
-  private async acquireCursor(signal: AbortSignal, holder: string): Promise<UpstreamConnection> {
+  /** `owner.end` is called if the paged search loses its connection to another identity's (reclaim): its lease is released then. */
+  private async acquireCursor(signal: AbortSignal, holder: string, owner: CursorOwner | undefined): Promise<UpstreamConnection> {
     this.takeCursor(holder);
+    let connection: UpstreamConnection;
     try {
-      return await this.lend(signal, 'cursor');
+      connection = await this.lend(signal, 'cursor', holder);
     } catch (err) {
       this.cursorsByHolder.release(holder);
       throw err;
     }
+    if (owner) this.slots.get(connection)!.lease = { holder, lastActive: () => owner.lastActive(), end: () => owner.end() };
+    return connection;
   }
 
-  private async lend(signal: AbortSignal, kind: LeaseKind): Promise<UpstreamConnection> {
+  private async lend(signal: AbortSignal, kind: LeaseKind, holder = ''): Promise<UpstreamConnection> {
     const waitMs = this.options.waitMs;
     const deadline = waitMs === undefined ? Infinity : Date.now() + waitMs;
+    let reclaimed = false;
     for (;;) {
       signal.throwIfAborted();
       if (this.closed) throw new LdapError(ResultCode.unavailable, `${this.options.name}: connection pool is closed`, '', this.options.forest);
       const taken = this.take(kind);
+      if (taken === undefined && kind === 'cursor' && !reclaimed && this.reclaim(holder)) {
+        reclaimed = true;
+        continue;
+      }
       const slot = taken === 'open' ? await this.openNew(kind) : (taken ?? (await this.turn(signal, deadline, kind)));
       if (slot) {
         this.report();
@@ -170,6 +196,7 @@ export class ConnectionPool {
     slot.operations--;
     if (kind === 'cursor') {
       slot.cursor = false;
+      slot.lease = undefined;
       this.cursorsByHolder.release(holder);
     }
     if (!reusable) connection.retire();
@@ -182,6 +209,32 @@ export class ConnectionPool {
     }
     this.report();
     this.serveWaiting();
+  }
+
+  /**
+   * Every connection holds a paged search, and `holder` holds none but the one it asks for: the
+   * paged search that asked for no page longest is ended if that was reclaimCursorAfterMs ago or
+   * more (among those, one of the identity holding most), so that its connection goes to this one.
+   * Its lease is released and its connection retired (the server still holds its search), then its
+   * owner told (`end`). Parked paged searches of a few identities thus never keep another's out.
+   */
+  private reclaim(holder: string): boolean {
+    const after = this.options.reclaimCursorAfterMs;
+    if (after === undefined || this.cursorsByHolder.held(holder) > 1) return false;
+    const now = performance.now();
+    const held = (lease: CursorLease): number => this.cursorsByHolder.held(lease.holder);
+    let victim: { lease: CursorLease; slot: Slot; since: number } | undefined;
+    for (const slot of this.slots.values()) {
+      const lease = slot.lease;
+      if (!lease || lease.holder === holder) continue;
+      const since = lease.lastActive();
+      if (now - since < after) continue;
+      if (!victim || held(lease) > held(victim.lease) || (held(lease) === held(victim.lease) && since < victim.since)) victim = { lease, slot, since };
+    }
+    if (!victim) return false;
+    this.release(victim.slot.connection, false, 'cursor', victim.lease.holder);
+    victim.lease.end();
+    return true;
   }
 
   /** Every connection takes nothing new: idle ones close now, busy ones once their last operation ends. */

@@ -123,6 +123,7 @@ export class LdapDirectory implements Directory {
       perConnection: config.pool.operationsPerConnection,
       idleMs: config.pool.idleMs,
       cursorsPerHolder: config.pool.pagedSearchesPerIdentity,
+      reclaimCursorAfterMs: config.pool.reclaimPagedSearchAfterMs,
       waitMs: config.timeouts.operationMs,
       inUse: metrics.upstreamPoolInUse.labels(config.name),
     });
@@ -192,16 +193,24 @@ export class LdapDirectory implements Directory {
       const { signal } = ctx;
       let delivered = false;
       for (let attempt = 1; ; attempt++) {
-        const connection = await this.pool.acquire(signal, 'cursor', holder);
+        // Ended by the pool when another identity needs the connection and this search has been
+        // idle a while: its client asked for no page, and it asked the forest for none.
+        const reclaim = new AbortController();
+        let asked = performance.now();
+        const owner = { lastActive: () => Math.max(asked, ctx.paging?.at ?? 0), end: () => reclaim.abort(this.reclaimed()) };
+        const connection = await this.pool.acquire(signal, 'cursor', holder, owner);
         this.requests[connection.serverIndex].inc();
-        const pages = new UpstreamPages(connection, new PagedSearch(base, options, this.binaryAttributes), signal);
+        const pages = new UpstreamPages(connection, new PagedSearch(base, options, this.binaryAttributes), AbortSignal.any([signal, reclaim.signal]));
         try {
-          for (let page = await pages.next(); page; page = await pages.next()) {
+          for (let page = await pages.next(); page; asked = performance.now(), page = await pages.next()) {
             this.forwardReferences(page.references, ctx);
             // Half-way through a page, the next one is asked for (at most one page ahead).
             const half = page.entries.length >> 1;
             for (let i = 0; i < page.entries.length; i++) {
-              if (i === half) pages.readAhead();
+              if (i === half) {
+                asked = performance.now();
+                pages.readAhead();
+              }
               const entry = page.entries[i].decode();
               if (entry instanceof LdapError) throw entry;
               delivered = true;
@@ -211,6 +220,8 @@ export class LdapDirectory implements Directory {
           return;
         } catch (err) {
           signal.throwIfAborted();
+          // Its connection went to another identity's paged search (the pool released it): no server failed.
+          if (reclaim.signal.aborted) throw reclaim.signal.reason;
           if (!isServerFailure(err)) {
             this.searchRefused(err, ctx);
             return;
@@ -219,12 +230,24 @@ export class LdapDirectory implements Directory {
           if (outcome !== 'retry') throw outcome;
         } finally {
           // A paged search left unfinished upstream keeps its cookie on the connection: it takes no more.
-          this.pool.release(connection, !pages.unfinished, 'cursor', holder);
+          if (!reclaim.signal.aborted) this.pool.release(connection, !pages.unfinished, 'cursor', holder);
         }
       }
     } finally {
       this.searching.give(searcher);
     }
+  }
+
+  /** What a paged search whose connection another identity's took answers its next page with. */
+  private reclaimed(): LdapError {
+    const ms = this.config.pool.reclaimPagedSearchAfterMs;
+    const after = ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+    return new LdapError(
+      ResultCode.busy,
+      `forest "${this.config.name}": this paged search asked for no page for ${after} or more while every connection for paged searches was held, and its connection went to another identity's; start it again`,
+      '',
+      this.config.name,
+    );
   }
 
   /**
