@@ -287,31 +287,30 @@ function avaKey(a: Ava): string {
 }
 
 /**
- * `text` lower-cased when that is its key: a plain RDN ending at `comma` without spaces around
- * its `=`, whose type's key is the type in lower case and whose value has no run of spaces nor a
- * character the key escapes, followed by a parent whose key is the rest in lower case.
+ * Whether a plain RDN's key is its text in lower case: no spaces around its `=`, no run of spaces
+ * nor a character the key escapes in its value, and a type whose key is the type in lower case.
  */
-function lowerCaseKey(text: string, comma: number, rdn: Rdn, parentKey: string): string | undefined {
+function keyIsLowerCase(rdn: Rdn): boolean {
   const { type, value } = rdn.avas[0];
-  if (type.length + 1 + value.length !== comma || text.length !== comma + 1 + parentKey.length) return undefined;
-  if (value.includes('  ') || value.includes('<') || value.includes('>') || NOT_PRINTABLE_ASCII.test(value)) return undefined;
+  if (type.length + 1 + value.length !== rdn.text.length) return false;
+  if (value.includes('  ') || value.includes('<') || value.includes('>') || NOT_PRINTABLE_ASCII.test(value)) return false;
   const typeKey = attributeKey(type);
-  const lower = text.toLowerCase();
-  return typeKey.length === type.length && lower.startsWith(typeKey) && lower.endsWith(parentKey) ? lower : undefined;
+  return typeKey.length === type.length && typeKey === type.toLowerCase();
 }
 
 /**
- * The key of a DN that parsePlainRdns parsed, when it is its text (`spelled`) in lower case, as
- * for most names (see lowerCaseKey): one string lowered instead of each value normalised and escaped.
+ * `text` lower-cased when that is its key: a plain RDN ending at `comma` whose key is its own lower
+ * case (keyIsLowerCase), followed by a parent whose key is the rest in lower case.
  */
+function lowerCaseKey(text: string, comma: number, rdn: Rdn, parentKey: string): string | undefined {
+  if (text.length !== comma + 1 + parentKey.length || !keyIsLowerCase(rdn)) return undefined;
+  const lower = text.toLowerCase();
+  return lower.endsWith(parentKey) ? lower : undefined;
+}
+
+/** The key of a DN that parsePlainRdns parsed, when it is its text (`spelled`) in lower case, as for most names. */
 function lowerCaseDnKey(rdns: readonly Rdn[], spelled: string): string | undefined {
-  for (const rdn of rdns) {
-    const { type, value } = rdn.avas[0];
-    if (type.length + 1 + value.length !== rdn.text.length || value.includes('  ') || value.includes('<') || value.includes('>')) return undefined;
-    const typeKey = attributeKey(type);
-    if (typeKey.length !== type.length || typeKey !== type.toLowerCase()) return undefined;
-  }
-  return spelled.toLowerCase();
+  return rdns.every(keyIsLowerCase) ? spelled.toLowerCase() : undefined;
 }
 
 function escapeKey(v: string): string {

@@ -5,56 +5,69 @@ import { version } from '../version.js';
  * Canopy's metrics, in one process-wide prom-client registry that the HTTP listener exposes as
  * `/metrics`. Every metric is declared here so that the catalogue (and the Grafana dashboard built
  * on it) is readable in one place; modules import the one they update. Updating a prom-client
- * counter is a map update, cheap enough for any path but the per-entry one.
+ * series hashes its label set: per-operation updates go through tallies instead (SeriesTallies).
  */
 export const registry = new Registry();
 
-/** One series of a counter, counted in a plain number until the metrics are read (`Tallied.tally`). */
+/**
+ * Tallies of one metric, one per label set (values in `labelNames`' order), made on first use:
+ * prom-client's `inc` and `observe` validate and hash the label set on every call (a child's from
+ * `labels()` too), a measurable part of a forwarded bind. A tally counts in plain numbers, added to
+ * its series whenever the metrics are read (`/metrics`, a worker's report, a test's `get()`), so what
+ * is read is exact.
+ */
+class SeriesTallies<T> {
+  private readonly byKey = new Map<string, { readonly labels: Record<string, string>; readonly tally: T }>();
+
+  constructor(
+    private readonly labelNames: readonly string[],
+    private readonly make: () => T,
+  ) {}
+
+  of(values: readonly string[]): T {
+    const key = values.join('\0');
+    let series = this.byKey.get(key);
+    if (!series) this.byKey.set(key, (series = { labels: Object.fromEntries(this.labelNames.map((l, i) => [l, values[i]])), tally: this.make() }));
+    return series.tally;
+  }
+
+  values(): IterableIterator<{ readonly labels: Record<string, string>; readonly tally: T }> {
+    return this.byKey.values();
+  }
+}
+
+/** One series of a counter, counted in a plain number until the metrics are read (see SeriesTallies). */
 export interface Tally {
   inc(): void;
 }
 
-/**
- * A counter whose busiest series are tallied: prom-client's `inc` validates and hashes the label
- * set on every call (a child from `labels()` too), a measurable part of a forwarded bind. A tally
- * counts in a number, added to its series whenever the metrics are read (`/metrics`, a worker's
- * report, a test's `get()`), so what is read is exact. One tally per series: asking again gives the same.
- */
+class CountTally implements Tally {
+  count = 0;
+
+  inc(): void {
+    this.count++;
+  }
+}
+
+/** A counter whose busiest series are tallied (see SeriesTallies); asking again for a series gives the same tally. */
 export type Tallied<L extends string> = Counter<L> & { tally(...values: string[]): Tally };
 
 function counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Tallied<L> {
-  const tallies = new Map<string, { labels: Partial<Record<L, string>>; count: number; tally: Tally }>();
+  const tallies = new SeriesTallies(labelNames, () => new CountTally());
   const metric = new Counter<L>({
     name,
     help,
     labelNames,
     registers: [registry],
     collect() {
-      for (const t of tallies.values()) {
-        if (t.count === 0) continue;
-        this.inc(t.labels, t.count);
-        t.count = 0;
+      for (const { labels, tally } of tallies.values()) {
+        if (tally.count === 0) continue;
+        this.inc(labels as Partial<Record<L, string>>, tally.count);
+        tally.count = 0;
       }
     },
   });
-  return Object.assign(metric, {
-    tally(...values: string[]): Tally {
-      const key = values.join('\0');
-      const known = tallies.get(key);
-      if (known) return known.tally;
-      const t = {
-        labels: Object.fromEntries(labelNames.map((l, i) => [l, values[i]])) as Partial<Record<L, string>>,
-        count: 0,
-        tally: {
-          inc() {
-            t.count++;
-          },
-        },
-      };
-      tallies.set(key, t);
-      return t.tally;
-    },
-  });
+  return Object.assign(metric, { tally: (...values: string[]): Tally => tallies.of(values) });
 }
 
 /**
@@ -69,9 +82,29 @@ function gauge<L extends string>(name: string, help: string, labelNames: readonl
 /** Latency buckets from 0.5 ms to 30 s: a cached lookup and a full paged sync page both land in range. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** One series of a histogram, observed into plain numbers until the metrics are read (`TalliedHistogram.tally`). */
+/** One series of a histogram, observed into plain numbers until the metrics are read (see SeriesTallies). */
 export interface ObservationTally {
   observe(value: number): void;
+}
+
+/** A bucket's count (a value above the last bound in none: +Inf, as prom-client counts it), a sum and a count. */
+class BucketTally implements ObservationTally {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(private readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(value: number): void {
+    const { bounds } = this;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]) i++;
+    if (i < bounds.length) this.counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
 }
 
 /** What prom-client 15's Histogram keeps per series (not part of its types): a tally's counts are added to it when read. */
@@ -84,12 +117,9 @@ interface HistogramSeries {
 
 export type TalliedHistogram<L extends string> = Histogram<L> & { tally(...values: string[]): ObservationTally };
 
-/**
- * A histogram whose series are tallied as the counters' are (see Tallied): an observation is a
- * bucket's count, a sum and a count in numbers, added to prom-client's series when read.
- */
+/** A histogram whose series are tallied as the counters' are (see SeriesTallies). */
 function histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): TalliedHistogram<L> {
-  const tallies = new Map<string, { labels: Record<string, string>; buckets: Float64Array; sum: number; count: number; tally: ObservationTally }>();
+  const tallies = new SeriesTallies(labelNames, () => new BucketTally(buckets));
   const metric = new Histogram<L>({
     name,
     help,
@@ -98,48 +128,24 @@ function histogram<L extends string>(name: string, help: string, labelNames: rea
     registers: [registry],
     collect() {
       const series = (this as unknown as { hashMap: Record<string, HistogramSeries> }).hashMap;
-      for (const t of tallies.values()) {
-        if (t.count === 0) continue;
-        const same = (s: HistogramSeries): boolean => labelNames.every((l) => s.labels[l] === t.labels[l]);
+      for (const { labels, tally } of tallies.values()) {
+        if (tally.count === 0) continue;
+        const same = (s: HistogramSeries): boolean => labelNames.every((l) => s.labels[l] === labels[l]);
         let target = Object.values(series).find(same);
         if (!target) {
-          this.zero(t.labels as Partial<Record<L, string>>);
+          this.zero(labels as Partial<Record<L, string>>);
           target = Object.values(series).find(same)!;
         }
-        // A value above the last bound is counted (+Inf) in no bucket, as prom-client does.
-        for (let i = 0; i < buckets.length; i++) target.bucketValues[buckets[i]] += t.buckets[i];
-        target.sum += t.sum;
-        target.count += t.count;
-        t.buckets.fill(0);
-        t.sum = 0;
-        t.count = 0;
+        for (let i = 0; i < buckets.length; i++) target.bucketValues[buckets[i]] += tally.counts[i];
+        target.sum += tally.sum;
+        target.count += tally.count;
+        tally.counts.fill(0);
+        tally.sum = 0;
+        tally.count = 0;
       }
     },
   });
-  return Object.assign(metric, {
-    tally(...values: string[]): ObservationTally {
-      const key = values.join('\0');
-      const known = tallies.get(key);
-      if (known) return known.tally;
-      const t = {
-        labels: Object.fromEntries(labelNames.map((l, i) => [l, values[i]])),
-        buckets: new Float64Array(buckets.length),
-        sum: 0,
-        count: 0,
-        tally: {
-          observe(value: number) {
-            let i = 0;
-            while (i < buckets.length && value > buckets[i]) i++;
-            if (i < buckets.length) t.buckets[i]++;
-            t.sum += value;
-            t.count++;
-          },
-        },
-      };
-      tallies.set(key, t);
-      return t.tally;
-    },
-  });
+  return Object.assign(metric, { tally: (...values: string[]): ObservationTally => tallies.of(values) });
 }
 
 export const metrics = {

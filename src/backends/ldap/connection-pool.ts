@@ -62,8 +62,9 @@ export interface CursorOwner {
   end(): void;
 }
 
-interface CursorLease extends CursorOwner {
+interface CursorLease {
   readonly holder: string;
+  readonly owner: CursorOwner;
 }
 
 interface Slot {
@@ -151,7 +152,7 @@ export class ConnectionPool {
       this.cursorsByHolder.release(holder);
       throw err;
     }
-    if (owner) this.slots.get(connection)!.lease = { holder, lastActive: () => owner.lastActive(), end: () => owner.end() };
+    if (owner) this.slots.get(connection)!.lease = { holder, owner };
     return connection;
   }
 
@@ -227,13 +228,13 @@ export class ConnectionPool {
     for (const slot of this.slots.values()) {
       const lease = slot.lease;
       if (!lease || lease.holder === holder) continue;
-      const since = lease.lastActive();
+      const since = lease.owner.lastActive();
       if (now - since < after) continue;
       if (!victim || held(lease) > held(victim.lease) || (held(lease) === held(victim.lease) && since < victim.since)) victim = { lease, slot, since };
     }
     if (!victim) return false;
     this.release(victim.slot.connection, false, 'cursor', victim.lease.holder);
-    victim.lease.end();
+    victim.lease.owner.end();
     return true;
   }
 
