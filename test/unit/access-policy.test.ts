@@ -46,6 +46,33 @@ describe('AccessPolicy', () => {
   });
 });
 
+describe('AccessPolicy: views shared by identities with the same rules', () => {
+  it('one view per set of rules, its regions kept by scope and canonical base: each identity still gets its own rules', () => {
+    const p = policy([
+      { who: 'cn=boss,ou=a,dc=x', what: { dn: 'ou=secret,dc=x' }, allow: 'read' },
+      { who: 'authenticated', what: { dn: 'ou=secret,dc=x' }, allow: 'none' },
+      { who: 'authenticated', what: { dn: 'dc=x' }, allow: 'read' },
+    ]);
+    const other: Identity = { kind: 'user', forest: 'a', dn: Dn.parse('cn=v,ou=a,dc=x'), login: 'v' };
+    const boss: Identity = { kind: 'user', forest: 'a', dn: Dn.parse('cn=boss,ou=a,dc=x'), login: 'boss' };
+    expect(p.view(other)).toBe(p.view(user));
+    expect(p.view(boss)).not.toBe(p.view(user));
+    // Asked in either order and in any spelling, each view answers for its own rules.
+    for (const spelling of ['dc=x', 'DC=X', ' dc = x ']) {
+      expect(p.view(user).region(Dn.parse(spelling), 'sub').seesEverything).toBe(false);
+      expect(p.view(boss).region(Dn.parse(spelling), 'sub').seesEverything).toBe(true);
+      expect(p.view(anonymous).region(Dn.parse(spelling), 'sub').seesEverything).toBe(false);
+    }
+    // The same base in another scope is another region: its children are all visible.
+    expect(p.view(user).region(Dn.parse('ou=secret,dc=x'), 'sub').seesEverything).toBe(false);
+    expect(p.view(user).region(Dn.parse('dc=x'), 'base').seesEverything).toBe(true);
+    expect(p.view(user).region(Dn.parse('ou=other,dc=x'), 'one').seesEverything).toBe(true);
+    // Many bases asked (a client's choice) keep memory bounded, and answers right.
+    for (let i = 0; i < 1000; i++) expect(p.view(user).region(Dn.parse(`cn=n${i},ou=secret,dc=x`), 'base').seesEverything).toBe(false);
+    expect(p.view(user).region(Dn.parse('DC=X'), 'sub').seesEverything).toBe(false);
+  });
+});
+
 describe('AccessPolicy: entries below one the rules hide', () => {
   it('are hidden with it, whatever the scope of the refusal and whatever rule covers them, since their DNs name it', () => {
     const p = policy([

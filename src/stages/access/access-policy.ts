@@ -41,9 +41,23 @@ export class AccessPolicy {
     }));
   }
 
+  /**
+   * Views by the rules they hold (viewKey): identities with the same rules share one, and what it
+   * works out for a search region once serves every search of every one of them. At most 2^rules
+   * keys, bounded anyway since rules may match on attributes of the identity.
+   */
+  private readonly views = new Map<string, AccessView>();
+
   /** The rules that apply to one identity. */
   view(identity: Identity): AccessView {
-    return new AccessView(this.rules.filter((r) => r.who(identity)));
+    const key = this.viewKey(identity);
+    let view = this.views.get(key);
+    if (view === undefined) {
+      view = new AccessView(this.rules.filter((r) => r.who(identity)));
+      if (this.views.size >= MAX_KEPT) this.views.clear();
+      this.views.set(key, view);
+    }
+    return view;
   }
 
   /**
@@ -56,6 +70,9 @@ export class AccessPolicy {
     return key;
   }
 }
+
+/** Views, and search regions of a view, kept at most (from clients: bounded). */
+const MAX_KEPT = 256;
 
 /**
  * Attributes a server computes from an entry's children, hidden ones included (slapd's and AD's
@@ -74,6 +91,8 @@ export class AccessView {
    * below a hidden user). Refusals of subtrees cover their descendants themselves.
    */
   private readonly shallowRefusals: readonly Rule[];
+  /** Regions worked out (region), by scope and base key. */
+  private readonly regions = new Map<string, RegionAccess>();
 
   constructor(private readonly rules: readonly Rule[]) {
     this.attributeLimited = rules.some((r) => r.attributes !== undefined);
@@ -148,7 +167,15 @@ export class AccessView {
 
   /** The decisions for every kind of entry the search region `base`/`scope` can hold (see places). */
   region(base: Dn, scope: Scope): RegionAccess {
-    return new RegionAccess(this.places(base, scope).map((dn) => this.covering(dn)));
+    // Applications search the same few bases over and over; working a region out makes DNs.
+    const key = `${scope}:${base.key}`;
+    let region = this.regions.get(key);
+    if (region === undefined) {
+      region = new RegionAccess(this.places(base, scope).map((dn) => this.covering(dn)));
+      if (this.regions.size >= MAX_KEPT) this.regions.clear();
+      this.regions.set(key, region);
+    }
+    return region;
   }
 
   /**
