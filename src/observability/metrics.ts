@@ -75,9 +75,36 @@ function counter<L extends string>(name: string, help: string, labelNames: reado
  * counts (connections, cache bytes). A gauge that states a fact rather than counts (a version, an
  * expiry, a server up) names how the workers' values combine instead.
  */
-function gauge<L extends string>(name: string, help: string, labelNames: readonly L[], aggregator?: 'min' | 'max' | 'first') {
-  return new Gauge<L>({ name, help, labelNames, registers: [registry], ...(aggregator && { aggregator }) });
+function gauge<L extends string>(name: string, help: string, labelNames: readonly L[], aggregator?: 'min' | 'max' | 'first'): TalliedGauge<L> {
+  const tallies = new SeriesTallies(labelNames, () => new ValueTally());
+  const metric = new Gauge<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    ...(aggregator && { aggregator }),
+    collect() {
+      for (const { labels, tally } of tallies.values()) this.set(labels as Partial<Record<L, string>>, tally.value);
+    },
+  });
+  return Object.assign(metric, { tally: (...values: string[]): GaugeTally => tallies.of(values) });
 }
+
+/** One series of a gauge set often (a pool's connections in use), kept in a plain number until the metrics are read (see SeriesTallies). */
+export interface GaugeTally {
+  set(value: number): void;
+}
+
+class ValueTally implements GaugeTally {
+  value = 0;
+
+  set(value: number): void {
+    this.value = value;
+  }
+}
+
+/** A gauge whose busiest series may be tallied (see SeriesTallies); asking again for a series gives the same tally. */
+export type TalliedGauge<L extends string> = Gauge<L> & { tally(...values: string[]): GaugeTally };
 
 /** Latency buckets from 0.5 ms to 30 s: a cached lookup and a full paged sync page both land in range. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];

@@ -46,7 +46,8 @@ class Merge implements AsyncIterator<Entry> {
   private readonly ready: Pulled[] = [];
   private readonly running: Set<number>;
   private readonly counts: number[];
-  private wake: (() => void) | undefined;
+  /** The pull waiting for a forest's entry (one at a time: a consumer awaits each pull). */
+  private waiting: { resolve(result: IteratorResult<Entry>): void; reject(err: unknown): void } | undefined;
   private firstSent = 0;
   private ended = false;
 
@@ -60,14 +61,29 @@ class Merge implements AsyncIterator<Entry> {
     for (const i of this.running) this.pull(i);
   }
 
-  async next(): Promise<IteratorResult<Entry>> {
-    if (this.firstSent < this.first.length) return { done: false, value: this.first[this.firstSent++] };
+  // Not an async function: an answer that has arrived is given at once, with no frame or await to resume.
+  next(): Promise<IteratorResult<Entry>> {
+    if (this.firstSent < this.first.length) return Promise.resolve({ done: false, value: this.first[this.firstSent++] });
+    try {
+      const answer = this.settle();
+      if (answer !== undefined) return Promise.resolve(answer);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+  }
+
+  /** Abandon, size limit, failure elsewhere: the forests still running stop; their pulls settle into `ready`, unread. */
+  async return(): Promise<IteratorResult<Entry>> {
+    this.stop();
+    return DONE;
+  }
+
+  /** The answer to a pull from what has arrived (an entry or the end; a forest's failure is thrown), or undefined while it must wait. */
+  private settle(): IteratorResult<Entry> | undefined {
     while (!this.ended && this.running.size > 0) {
-      if (this.ready.length === 0) {
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        if (this.ended) break;
-      }
-      const pulled = this.ready.shift()!;
+      const pulled = this.ready.shift();
+      if (pulled === undefined) return undefined;
       if ('error' in pulled) {
         this.running.delete(pulled.index);
         this.stop();
@@ -87,12 +103,6 @@ class Merge implements AsyncIterator<Entry> {
     return DONE;
   }
 
-  /** Abandon, size limit, failure elsewhere: the forests still running stop; their pulls settle into `ready`, unread. */
-  async return(): Promise<IteratorResult<Entry>> {
-    this.stop();
-    return DONE;
-  }
-
   private stop(): void {
     this.ended = true;
     for (const i of this.running) void this.iterators[i].return?.()?.catch(() => undefined);
@@ -108,8 +118,19 @@ class Merge implements AsyncIterator<Entry> {
 
   private arrive(pulled: Pulled): void {
     this.ready.push(pulled);
-    this.wake?.();
-    this.wake = undefined;
+    const waiting = this.waiting;
+    if (waiting === undefined) return;
+    let answer: IteratorResult<Entry> | undefined;
+    try {
+      answer = this.settle();
+    } catch (err) {
+      this.waiting = undefined;
+      waiting.reject(err);
+      return;
+    }
+    if (answer === undefined) return;
+    this.waiting = undefined;
+    waiting.resolve(answer);
   }
 }
 

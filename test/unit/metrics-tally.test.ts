@@ -23,6 +23,19 @@ describe('tallied metrics', () => {
     expect(await exposed('canopy_operations_total{op="tally-test",code="0"}')).toBe(7);
   });
 
+  it('reads a gauge tally as the value last set, also after the registry was reset', async () => {
+    const tally = metrics.upstreamPoolInUse.tally('tally-test');
+    expect(metrics.upstreamPoolInUse.tally('tally-test')).toBe(tally);
+    tally.set(3);
+    tally.set(2);
+    expect(await exposed('canopy_upstream_pool_in_use{forest="tally-test"}')).toBe(2);
+    expect(await metricValue(metrics.upstreamPoolInUse, { forest: 'tally-test' })).toBe(2);
+    registry.resetMetrics();
+    expect(await exposed('canopy_upstream_pool_in_use{forest="tally-test"}')).toBe(2);
+    tally.set(0);
+    expect(await exposed('canopy_upstream_pool_in_use{forest="tally-test"}')).toBe(0);
+  });
+
   it('observes into buckets, sum and count as prom-client would', async () => {
     const tally = metrics.operationSeconds.tally('tally-test');
     const values = [0.0001, 0.0005, 0.0007, 0.003, 0.2, 31];

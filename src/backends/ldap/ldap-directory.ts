@@ -125,7 +125,7 @@ export class LdapDirectory implements Directory {
       cursorsPerHolder: config.pool.pagedSearchesPerIdentity,
       reclaimCursorAfterMs: config.pool.reclaimPagedSearchAfterMs,
       waitMs: config.timeouts.operationMs,
-      inUse: metrics.upstreamPoolInUse.labels(config.name),
+      inUse: metrics.upstreamPoolInUse.tally(config.name),
     });
     this.binds = new ConnectionPool(this.selector, async (i) => this.opened(await UpstreamConnection.open(this.servers[i], i)), {
       name,
