@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ResultCache } from '../cache/result-cache.js';
 import type { Directory, OperationContext, SearchRequest } from '../core/directory.js';
 import type { Entry } from '../core/entry.js';
+import { Dn } from '../core/dn.js';
 import { compileFilter } from '../core/filter-eval.js';
 import { authzId, type Authenticator, type Revocation } from '../core/identity.js';
 import { LdapError } from '../core/ldap-error.js';
@@ -237,8 +238,10 @@ export class OperationHandler {
         await this.session.bind(request.version, request.name, request.auth, this.options.authenticator, this.client(), ctx);
         return { code: ResultCode.success };
       case 'search': {
-        const base = await resolveRequestDn(request.search.base, directory, ctx);
-        return this.search(messageId, { ...request.search, base }, controls, ctx);
+        // A plain DN (most searches) needs no lookup: no async step for it. `return await`: one step fewer than returning the promise.
+        const { search } = request;
+        const searched = search.base instanceof Dn ? (search as SearchRequest) : { ...search, base: await resolveRequestDn(search.base, directory, ctx) };
+        return await this.search(messageId, searched, controls, ctx);
       }
       case 'add':
         await directory.add(request.entry, ctx);
@@ -287,9 +290,9 @@ export class OperationHandler {
     if (await changePassword(change, changer, ctx)) this.session.passwordChanged(ctx.identity);
   }
 
-  private async search(messageId: number, request: SearchRequest, controls: readonly Control[], ctx: OperationContext): Promise<Outcome> {
+  private search(messageId: number, request: SearchRequest, controls: readonly Control[], ctx: OperationContext): Promise<Outcome> {
     if (request.scope === 'base' && (request.base.isRoot || request.base.equals(SUBSCHEMA_DN))) {
-      return this.searchServerEntry(messageId, request);
+      return Promise.resolve(this.searchServerEntry(messageId, request));
     }
     return this.searches.search(messageId, request, controls, ctx);
   }

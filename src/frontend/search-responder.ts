@@ -75,7 +75,8 @@ export class SearchResponder {
     return this.cursors.size;
   }
 
-  async search(messageId: number, request: SearchRequest, controls: readonly Control[], ctx: OperationContext): Promise<SearchOutcome> {
+  // Not async: it awaits nothing, and the promise it returns is the search's own (no step more to resolve another with it).
+  search(messageId: number, request: SearchRequest, controls: readonly Control[], ctx: OperationContext): Promise<SearchOutcome> {
     const { paged, sort } = searchControls(controls);
     const full = sort ? { ...request, sort } : request;
     const run = (output: SearchOutput): Promise<SearchOutcome> =>

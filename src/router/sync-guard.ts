@@ -89,6 +89,31 @@ export interface WatchedSearch {
   describe(): ShapeDescription;
 }
 
+/**
+ * A watched search, its key and description made only when asked (a class, not an object literal
+ * with a getter: that one made its accessor anew for every search).
+ */
+class WatchedShape implements WatchedSearch {
+  private hashed: string | undefined;
+
+  constructor(
+    readonly identity: string,
+    private readonly request: SearchRequest,
+  ) {}
+
+  get key(): string {
+    const { request } = this;
+    // crypto.hash, the one-shot digest: a third of createHash's cost, paid by the searches that need it (see complete).
+    return (this.hashed ??= hash('sha256', `${this.identity}\n${request.base.key}\n${request.scope}\n${filterToString(request.filter)}`, 'base64url'));
+  }
+
+  // Only a new reference or a trip needs the text: most searches are lookups that never do.
+  describe(): ShapeDescription {
+    const { request } = this;
+    return { identity: this.identity, base: request.base.text, scope: request.scope, filter: capLogged(filterToLogString(request.filter)) };
+  }
+}
+
 export class SyncGuard {
   private state: GuardState;
   /**
@@ -145,25 +170,7 @@ export class SyncGuard {
   /** The search as the guard knows it, or undefined when it is not sync-shaped (or the guard is off). */
   watch(request: SearchRequest, ctx: OperationContext): WatchedSearch | undefined {
     if (!this.settings.enabled || request.scope === 'base' || request.sizeLimit !== 0) return undefined;
-    const identity = identityKey(ctx.identity ?? ANONYMOUS);
-    let key: string | undefined;
-    return {
-      identity,
-      // crypto.hash, the one-shot digest: a third of createHash's cost, paid by the searches that need it (see complete).
-      get key() {
-        return (key ??= hash('sha256', `${identity}\n${request.base.key}\n${request.scope}\n${filterToString(request.filter)}`, 'base64url'));
-      },
-      // Only a new reference or a trip needs the text: most searches are lookups that never do.
-      describe: () => {
-        const logged = filterToLogString(request.filter);
-        return {
-          identity,
-          base: request.base.text,
-          scope: request.scope,
-          filter: capLogged(logged),
-        };
-      },
-    };
+    return new WatchedShape(identityKey(ctx.identity ?? ANONYMOUS), request);
   }
 
   /**

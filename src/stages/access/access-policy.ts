@@ -91,8 +91,8 @@ export class AccessView {
    * below a hidden user). Refusals of subtrees cover their descendants themselves.
    */
   private readonly shallowRefusals: readonly Rule[];
-  /** Regions worked out (region), by scope and base key. */
-  private readonly regions = new Map<string, RegionAccess>();
+  /** Regions worked out (region), by scope, then base key. */
+  private readonly regions: Record<Scope, Map<string, RegionAccess>> = { base: new Map(), one: new Map(), sub: new Map() };
 
   constructor(private readonly rules: readonly Rule[]) {
     this.attributeLimited = rules.some((r) => r.attributes !== undefined);
@@ -168,12 +168,12 @@ export class AccessView {
   /** The decisions for every kind of entry the search region `base`/`scope` can hold (see places). */
   region(base: Dn, scope: Scope): RegionAccess {
     // Applications search the same few bases over and over; working a region out makes DNs.
-    const key = `${scope}:${base.key}`;
-    let region = this.regions.get(key);
+    const regions = this.regions[scope];
+    let region = regions.get(base.key);
     if (region === undefined) {
       region = new RegionAccess(this.places(base, scope).map((dn) => this.covering(dn)));
-      if (this.regions.size >= MAX_KEPT) this.regions.clear();
-      this.regions.set(key, region);
+      if (regions.size >= MAX_KEPT) regions.clear();
+      regions.set(base.key, region);
     }
     return region;
   }
