@@ -131,15 +131,20 @@ export class ConnectionPool {
    */
   acquire(signal: AbortSignal, kind: LeaseKind = 'operation', holder = '', owner?: CursorOwner): Promise<UpstreamConnection> {
     if (kind === 'cursor') return this.acquireCursor(signal, holder, owner);
-    // Most leases find room at once: lent without an async step (two per bind, a lookup's and its own).
-    if (!signal.aborted && !this.closed) {
-      const taken = this.take(kind);
-      if (taken !== 'open' && taken) {
-        this.report();
-        return Promise.resolve(taken.connection);
-      }
-    }
-    return this.lend(signal, kind);
+    const now = this.acquireNow(signal);
+    return now ? Promise.resolve(now) : this.lend(signal, 'operation');
+  }
+
+  /**
+   * A connection for one operation when one has room now (most leases), else undefined (then
+   * `acquire` waits): a caller that takes it this way awaits nothing (two steps per bind, a lookup's and its own).
+   */
+  acquireNow(signal: AbortSignal): UpstreamConnection | undefined {
+    if (signal.aborted || this.closed) return undefined;
+    const taken = this.take('operation');
+    if (taken === 'open' || !taken) return undefined;
+    this.report();
+    return taken.connection;
   }
 
   /** `owner.end` is called if the paged search loses its connection to another identity's (reclaim): its lease is released then. */

@@ -43,6 +43,7 @@ import {
   type ConnectOptions,
   type PagedSearchOptions,
   type ReceivedEntry,
+  type SearchReply,
 } from './upstream-connection.js';
 import { UpstreamPages } from './upstream-pages.js';
 import { UserConnection } from './user-connection.js';
@@ -179,7 +180,13 @@ export class LdapDirectory implements Directory {
     const turn = this.searching.take(searcher, ctx.signal);
     if (turn) await turn;
     try {
-      const whole = await this.searchOnce(base, options, ctx);
+      // One request on a shared connection, asking for at most a page of entries: most searches (lookups) end here.
+      const once = await this.onPool(
+        ctx,
+        (c) => c.search(base, { ...options, sizeLimit: options.pageSize }, this.binaryAttributes, ctx.signal),
+        (err, connection, attempt) => this.readFailed('search', err, connection, attempt, false),
+      );
+      const whole = this.wholeAnswer(once, ctx);
       if (whole) {
         // Kept as the bytes that arrived until the client reaches each one.
         for (const arrived of whole) {
@@ -251,16 +258,11 @@ export class LdapDirectory implements Directory {
   }
 
   /**
-   * The search as one request on a shared connection, asking for at most a page of entries: most
-   * searches (lookups) end here. Undefined when the answer is larger than a page: it is then paged
-   * (which a shared connection cannot do while another paged search may run on it).
+   * The entries of a search sent as one request (a lookup's answer); undefined when the answer is
+   * larger than a page: it is then paged (which a shared connection cannot do while another paged
+   * search may run on it). Not async: the generator awaits the request itself, one step fewer.
    */
-  private async searchOnce(base: string, options: PagedSearchOptions, ctx: SearchContext): Promise<readonly ReceivedEntry[] | undefined> {
-    const { reply, entries, references } = await this.onPool(
-      ctx,
-      (c) => c.search(base, { ...options, sizeLimit: options.pageSize }, this.binaryAttributes, ctx.signal),
-      (err, connection, attempt) => this.readFailed('search', err, connection, attempt, false),
-    );
+  private wholeAnswer({ reply, entries, references }: SearchReply, ctx: SearchContext): readonly ReceivedEntry[] | undefined {
     if (reply.status === ResultCode.sizeLimitExceeded) return undefined;
     this.forwardReferences(references, ctx);
     if (reply.status !== ResultCode.success) {
@@ -306,7 +308,7 @@ export class LdapDirectory implements Directory {
     if (password.length === 0) throw new LdapError(ResultCode.invalidCredentials, 'empty password: unauthenticated bind refused');
     for (let attempt = 1; ; attempt++) {
       ctx.signal.throwIfAborted();
-      const connection = await this.binds.acquire(ctx.signal);
+      const connection = this.binds.acquireNow(ctx.signal) ?? (await this.binds.acquire(ctx.signal));
       this.requests[connection.serverIndex].inc();
       let reusable = true;
       try {
@@ -496,7 +498,7 @@ export class LdapDirectory implements Directory {
     failed: (err: unknown, connection: UpstreamConnection, attempt: number) => 'retry' | LdapError,
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const connection = await this.pool.acquire(ctx.signal);
+      const connection = this.pool.acquireNow(ctx.signal) ?? (await this.pool.acquire(ctx.signal));
       this.requests[connection.serverIndex].inc();
       let reusable = true;
       try {
