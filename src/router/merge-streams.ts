@@ -44,7 +44,9 @@ const DONE: IteratorResult<Entry> = { done: true, value: undefined };
 class Merge implements AsyncIterator<Entry> {
   private readonly iterators: AsyncIterator<Entry>[];
   private readonly ready: Pulled[] = [];
-  private readonly running: Set<number>;
+  /** Which forests' streams still run, and how many do (a Set made per search cost more). */
+  private readonly running: boolean[];
+  private runningCount: number;
   private readonly counts: number[];
   /** The pull waiting for a forest's entry (one at a time: a consumer awaits each pull). */
   private waiting: { resolve(result: IteratorResult<Entry>): void; reject(err: unknown): void } | undefined;
@@ -56,9 +58,10 @@ class Merge implements AsyncIterator<Entry> {
     private readonly first: readonly Entry[],
   ) {
     this.iterators = sources.map((s) => s.stream[Symbol.asyncIterator]());
-    this.running = new Set(this.iterators.keys());
+    this.running = sources.map(() => true);
+    this.runningCount = sources.length;
     this.counts = sources.map(() => 0);
-    for (const i of this.running) this.pull(i);
+    for (let i = 0; i < sources.length; i++) this.pull(i);
   }
 
   // Not an async function: an answer that has arrived is given at once, with no frame or await to resume.
@@ -81,16 +84,16 @@ class Merge implements AsyncIterator<Entry> {
 
   /** The answer to a pull from what has arrived (an entry or the end; a forest's failure is thrown), or undefined while it must wait. */
   private settle(): IteratorResult<Entry> | undefined {
-    while (!this.ended && this.running.size > 0) {
+    while (!this.ended && this.runningCount > 0) {
       const pulled = this.ready.shift();
       if (pulled === undefined) return undefined;
       if ('error' in pulled) {
-        this.running.delete(pulled.index);
+        this.finished(pulled.index);
         this.stop();
         throw pulled.error;
       }
       if (pulled.result.done) {
-        this.running.delete(pulled.index);
+        this.finished(pulled.index);
         this.sources[pulled.index].complete?.(this.counts[pulled.index]);
         continue;
       }
@@ -103,10 +106,18 @@ class Merge implements AsyncIterator<Entry> {
     return DONE;
   }
 
+  private finished(index: number): void {
+    this.running[index] = false;
+    this.runningCount--;
+  }
+
   private stop(): void {
     this.ended = true;
-    for (const i of this.running) void this.iterators[i].return?.()?.catch(() => undefined);
-    this.running.clear();
+    for (let i = 0; i < this.running.length; i++) {
+      if (!this.running[i]) continue;
+      this.finished(i);
+      void this.iterators[i].return?.()?.catch(() => undefined);
+    }
   }
 
   private pull(index: number): void {

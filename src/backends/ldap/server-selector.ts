@@ -78,6 +78,8 @@ export class ServerSelector {
    * marked down, or a better one may be tried again (failback).
    */
   shouldLeave(index: number): boolean {
+    // The first server, never marked down since it last answered (nearly every pick): no clock to read.
+    if (index === 0 && this.servers[0].retryAt === 0) return false;
     const now = this.now();
     if (this.servers[index].retryAt > now) return true;
     for (let i = 0; i < index; i++) if (this.servers[i].retryAt <= now) return true;

@@ -75,7 +75,7 @@ export class NamespaceStage implements Directory {
   }
 
   private rewriter(requested: readonly string[]): EntryRewriter {
-    const key = JSON.stringify(requested);
+    const key = listKey(requested);
     let rewriter = this.rewriters.get(key);
     if (rewriter === undefined) {
       rewriter = new EntryRewriter(this.map, this.view, AttributeRequest.compile(this.view, requested));
@@ -241,4 +241,17 @@ export class NamespaceStage implements Directory {
 const PASSWORD_TYPES = ['userPassword', 'unicodePwd'];
 
 const MAX_KEPT_LISTS = 256;
+
+/** The list last keyed, and its key: every forest of a search asks for the same list (one array), keyed once. */
+let lastList: readonly string[] | undefined;
+let lastListKey = '';
+
+/** An attribute list as a key, the same only for the same names in the same order (JSON: no two lists share one). */
+function listKey(requested: readonly string[]): string {
+  if (requested !== lastList) {
+    lastListKey = JSON.stringify(requested);
+    lastList = requested;
+  }
+  return lastListKey;
+}
 const MAX_KEPT_LIST_CHARS = 4096;
