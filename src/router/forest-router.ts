@@ -187,7 +187,7 @@ export class ForestRouter implements Directory {
     const matches = compileFilter(request.filter);
     const scoped =
       request.scope === 'base' ? [base] : request.scope === 'one' ? this.synthetic!.childrenOf(base.dn) : this.synthetic!.subtree(base.dn);
-    const local = [...scoped].filter(matches);
+    const local = scoped.filter(matches);
     if (request.scope === 'base') return arrayStream(local);
 
     const below = request.scope === 'one' ? (f: RoutedForest) => f.mount.parent()?.equals(base.dn) === true : (f: RoutedForest) => f.mount.isWithin(base.dn);

@@ -327,7 +327,16 @@ export function acceptPending(state: GuardState, request: AcceptRequest): number
 }
 
 /** Who searched, as the shape names it: references are per identity. */
+/** Identities' keys: an identity (immutable) is the session's for all its searches, each of which asks. */
+const identityKeys = new WeakMap<Identity, string>();
+
 function identityKey(identity: Identity): string {
+  let key = identityKeys.get(identity);
+  if (key === undefined) identityKeys.set(identity, (key = keyOf(identity)));
+  return key;
+}
+
+function keyOf(identity: Identity): string {
   switch (identity.kind) {
     case 'anonymous':
       return 'anonymous';

@@ -18,6 +18,7 @@ const CLASSES: Record<string, string[]> = {
 export class SyntheticTree {
   private readonly entries = new Map<string, Entry>();
   private readonly children = new Map<string, Entry[]>();
+  private readonly subtrees = new Map<string, readonly Entry[]>();
 
   constructor(suffix: Dn, mounts: readonly Dn[]) {
     this.add(suffix);
@@ -42,9 +43,15 @@ export class SyntheticTree {
     return this.children.get(dn.key) ?? [];
   }
 
-  /** Synthetic entries at or below `dn`. */
-  *subtree(dn: Dn): Iterable<Entry> {
-    for (const e of this.entries.values()) if (e.dn.isWithin(dn)) yield e;
+  /** Synthetic entries at or below `dn`, worked out once per entry (a search from the suffix asks each time). */
+  subtree(dn: Dn): readonly Entry[] {
+    let below = this.subtrees.get(dn.key);
+    if (below === undefined) {
+      below = [...this.entries.values()].filter((e) => e.dn.isWithin(dn));
+      // Only the tree's own DNs are kept (searches reach here from one of them): a bounded map.
+      if (this.entries.has(dn.key)) this.subtrees.set(dn.key, below);
+    }
+    return below;
   }
 
   private add(dn: Dn): void {

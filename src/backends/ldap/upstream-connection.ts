@@ -61,8 +61,8 @@ const KEEPALIVE_MS = 60_000;
 
 /** What the parser saw of one request's responses besides what ldapts keeps. */
 interface Track {
-  /** The request's kind, which a timeout names. */
-  readonly what: string;
+  /** The request, whose kind a timeout names. */
+  readonly request: Message;
   /** When it times out (performance.now()). */
   readonly deadline: number;
   /** For searches: attributes whose values stay bytes (entries are kept as their bytes, for core entries). */
@@ -273,7 +273,7 @@ export class UpstreamConnection {
     const messageId = client._nextMessageId();
     request.messageId = messageId;
     const track: Track = {
-      what: request.constructor.name,
+      request,
       deadline: performance.now() + this.operationMs,
       binary: options.binary,
       references: [],
@@ -325,7 +325,7 @@ export class UpstreamConnection {
       due.push([messageId, track]);
     }
     if (due.length > 0) this.retired = true;
-    for (const [messageId, track] of due) this.cancel(messageId, new OperationTimeout(track.what, this.operationMs));
+    for (const [messageId, track] of due) this.cancel(messageId, new OperationTimeout(track.request.constructor.name, this.operationMs));
   }
 
   /** Fails one outstanding request now and abandons it upstream (its late answer is ignored). */
