@@ -87,13 +87,13 @@ access:
 /**
  * Writes `configFile`, `settings` (YAML) after what every benchmark's Canopy shares: a free
  * loopback port, logging at info as in production, and no HTTP listener (its fixed default port
- * would clash with other servers). Then starts `canopy serve` (dist/cli.js, run as the command
+ * would clash with other servers). Then starts `canopy serve` (`cli`: this checkout's dist/cli.js unless given, run as the command
  * itself so its Node flags apply) in a process of its own, and resolves once it logs "canopy listening". Its
  * log (a line per operation) is then drained unread: test/support's spawnCanopy keeps every line.
  */
-export function startCanopy(configFile: string, settings: string, accessLog = true): Promise<Canopy> {
+export function startCanopy(configFile: string, settings: string, accessLog = true, cli = join(root, 'dist/cli.js')): Promise<Canopy> {
   writeFileSync(configFile, `listen: { ldap: "ldap://127.0.0.1:0" }\nlogging: { level: info, accessLog: ${accessLog} }\nhttp: { enabled: false }\n${settings}`);
-  const child = spawn(join(root, 'dist/cli.js'), ['serve', '--config', configFile], {
+  const child = spawn(cli, ['serve', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
@@ -452,6 +452,23 @@ export interface Footprint {
 export function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/**
+ * Time on a CPU of every thread of a process so far, in milliseconds, from the scheduler's
+ * nanosecond account (/proc/PID/task/T/schedstat): /proc/PID/stat counts in 10 ms ticks, too coarse
+ * for runs of a few seconds. Threads that ended are not counted (Node's stay for the process's life).
+ */
+export function onCpuMs(pid: number): number {
+  let ns = 0;
+  for (const thread of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${thread}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ns / 1e6;
 }
 
 /** The middle of some figures (the upper one of an even count): what repeated runs on a noisy machine report. */
