@@ -46,7 +46,7 @@ describe('the packed package', () => {
   it('runs Node with the young generation bounded (the command`s own flags), so a sync stays within its memory', () => {
     const argv = readFileSync(`/proc/${canopy.child.pid}/cmdline`, 'utf8').split('\0');
     expect(argv).toContain('--max-semi-space-size=8');
-    expect(argv).toContain('--heap-growing-percent=20');
+    expect(argv).toContain('--heap-growing-percent=40');
     expect(argv[0]).toMatch(/node$/); // env exec'd Node itself: it gets the signals
   });
 
