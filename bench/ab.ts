@@ -8,9 +8,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SERVICE_ACCOUNT, SERVICE_PASSWORD, USER_PASSWORD } from '../dist/tools/fixture-generator.js';
-import { startSlapd, type SlapdServer } from '../test/support/slapd.ts';
-import { bindOp, median, numberFlag, onCpuMs, pin, pipelined, readForest, searchOp, startCanopy, writeForest, type Canopy, type Person } from './load.ts';
+import { median, numberFlag, onCpuMs, pin, startCanopy, type Canopy } from './load.ts';
+import { canopySettings, runWorkload, startTwoForests } from './two-forests.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,33 +34,12 @@ const slices = numberFlag('slices', values.slices);
 const seconds = numberFlag('seconds', values.seconds, true);
 const users = numberFlag('users', values.users);
 
-const SUFFIX = 'dc=corp,dc=example';
-const FORESTS = [
-  { name: 'avvid', base: 'DC=avvid,DC=info', mount: `ou=avvid,${SUFFIX}`, seed: 1 },
-  { name: 'vse', base: 'DC=vse,DC=lab', mount: `ou=vse,${SUFFIX}`, seed: 2 },
-];
-const serviceDn = (base: string) => `CN=${SERVICE_ACCOUNT},OU=ServiceAccounts,${base}`;
-
 const dir = mkdtempSync(join(tmpdir(), 'canopy-bench-ab-'));
 const stops: (() => Promise<void>)[] = [];
 try {
-  const slapds: SlapdServer[] = [];
-  const people: Person[] = [];
-  for (const f of FORESTS) {
-    const ldif = join(dir, `${f.name}.ldif`);
-    writeForest(ldif, { users, suffix: f.base, seed: f.seed });
-    for (const p of readForest(ldif).people) people.push({ ...p, dn: p.dn.slice(0, p.dn.length - f.base.length) + f.mount });
-    const slapd = await startSlapd({ suffix: f.base, ldif: [ldif], extraConfig: `limits dn.exact="${serviceDn(f.base)}" size=unlimited` });
-    stops.push(() => slapd.stop());
-    slapds.push(slapd);
-  }
-  const enabled = people.filter((p) => p.enabled);
-  // As bench/compare.ts configures Canopy for its uncached lookups and binds.
-  const forests = FORESTS.map(
-    (f, i) =>
-      `  - name: ${f.name}\n    backend: ldap\n    base: "${f.base}"\n    mount: "${f.mount}"\n    servers: ["${slapds[i].url}"]\n    bind: { dn: "${serviceDn(f.base)}", password: "${SERVICE_PASSWORD}" }\n    bindResolution: native`,
-  );
-  const settings = `serve: { workers: 1 }\ncache: { enabled: false }\nnamespace: { suffix: "${SUFFIX}" }\naccess:\n  - { who: authenticated, what: { dn: "${SUFFIX}", scope: subtree }, allow: read }\nforests:\n${forests.join('\n')}\n`;
+  const forests = await startTwoForests(dir, users, stops);
+  const { slapds } = forests;
+  const settings = canopySettings(slapds);
   const builds: { readonly name: string; readonly canopy: Canopy }[] = [
     { name: `A ${values.base}`, canopy: await startCanopy(join(dir, 'a.yaml'), settings, true, baseCli) },
     { name: 'B this checkout', canopy: await startCanopy(join(dir, 'b.yaml'), settings) },
@@ -70,15 +48,7 @@ try {
   for (const pid of [...slapds.map((s) => s.pid!), ...builds.map((b) => b.canopy.pid)]) pin(pid, 0);
   pin(process.pid, 1);
 
-  const random = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)];
-  const run = (port: number, span: number) =>
-    workload === 'rebind'
-      ? pipelined('rebind', { seconds: span, connections: 32, depth: 1 }, () => ({ port, next: () => bindOp(random(enabled).dn, USER_PASSWORD) }))
-      : pipelined('lookups', { seconds: span, connections: 4, depth: 8 }, () => ({
-          port,
-          setup: [bindOp(serviceDn(FORESTS[0].mount), SERVICE_PASSWORD)],
-          next: () => searchOp(SUFFIX, `(sAMAccountName=${random(people).sam})`, ['cn', 'mail', 'userPrincipalName', 'telephoneNumber']),
-        }));
+  const run = (port: number, span: number) => runWorkload(workload === 'rebind' ? 'rebind' : 'uncached-lookup', forests, port, span);
   for (const b of builds) await run(b.canopy.port, 5); // warm: V8 compiles the hot path in the first seconds
 
   const forestsMs = () => slapds.reduce((sum, s) => sum + onCpuMs(s.pid!), 0);

@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { SERVICE_ACCOUNT, SERVICE_PASSWORD, USER_PASSWORD } from '../dist/tools/fixture-generator.js';
-import { startSlapd, type SlapdServer } from '../test/support/slapd.ts';
-import { bindOp, numberFlag, pin, pipelined, printTable, readForest, searchOp, startCanopy, writeForest, type Figures, type Person } from './load.ts';
+import { numberFlag, pin, printTable, startCanopy, type Figures } from './load.ts';
+import { canopySettings, FORESTS, runWorkload, startTwoForests, type TwoForestWorkload } from './two-forests.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,14 +26,6 @@ const seconds = numberFlag('seconds', values.seconds, true);
 const warmup = numberFlag('warmup', values.warmup, true);
 const rounds = numberFlag('rounds', values.rounds);
 
-const SUFFIX = 'dc=corp,dc=example';
-const FORESTS = [
-  { name: 'avvid', base: 'DC=avvid,DC=info', mount: `ou=avvid,${SUFFIX}`, seed: 1 },
-  { name: 'vse', base: 'DC=vse,DC=lab', mount: `ou=vse,${SUFFIX}`, seed: 2 },
-];
-const LOOKUP_ATTRIBUTES = ['cn', 'mail', 'userPrincipalName', 'telephoneNumber'];
-const serviceDn = (base: string) => `CN=${SERVICE_ACCOUNT},OU=ServiceAccounts,${base}`;
-
 /** User and system CPU (ms) and system calls so far: /proc/PID/stat and /proc/PID/io. */
 function usage(pid: number): { user: number; system: number; calls: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -46,17 +37,8 @@ function usage(pid: number): { user: number; system: number; calls: number } {
 const dir = mkdtempSync(join(tmpdir(), 'canopy-bench-floor-'));
 const stops: (() => Promise<void>)[] = [];
 try {
-  const slapds: SlapdServer[] = [];
-  const people: Person[] = [];
-  for (const f of FORESTS) {
-    const ldif = join(dir, `${f.name}.ldif`);
-    writeForest(ldif, { users, suffix: f.base, seed: f.seed });
-    for (const p of readForest(ldif).people) people.push({ ...p, dn: p.dn.slice(0, p.dn.length - f.base.length) + f.mount });
-    const slapd = await startSlapd({ suffix: f.base, ldif: [ldif], extraConfig: `limits dn.exact="${serviceDn(f.base)}" size=unlimited` });
-    stops.push(() => slapd.stop());
-    slapds.push(slapd);
-  }
-  const enabled = people.filter((p) => p.enabled);
+  const forests = await startTwoForests(dir, users, stops);
+  const { slapds } = forests;
 
   const relayPort = 20_000 + Math.floor(Math.random() * 20_000);
   const relay = spawn(process.execPath, [join(import.meta.dirname, 'node-relay.ts'), String(relayPort), ...FORESTS.map((f, i) => `${f.mount}|${f.base}|${slapds[i].port}`)], {
@@ -67,34 +49,19 @@ try {
     relay.once('exit', (code) => failed(new Error(`node-relay exited with ${code}`)));
     createInterface({ input: relay.stdout! }).on('line', (line) => line.includes('listening') && done());
   });
-  const forests = FORESTS.map(
-    (f, i) => `  - name: ${f.name}\n    backend: ldap\n    base: "${f.base}"\n    mount: "${f.mount}"\n    servers: ["${slapds[i].url}"]\n    bind: { dn: "${serviceDn(f.base)}", password: "${SERVICE_PASSWORD}" }\n    bindResolution: native`,
-  );
-  const canopy = await startCanopy(
-    join(dir, 'canopy.yaml'),
-    `serve: { workers: 1 }\ncache: { enabled: false }\nnamespace: { suffix: "${SUFFIX}" }\naccess:\n  - { who: authenticated, what: { dn: "${SUFFIX}", scope: subtree }, allow: read }\nforests:\n${forests.join('\n')}\n`,
-  );
+  const canopy = await startCanopy(join(dir, 'canopy.yaml'), canopySettings(slapds));
   stops.push(() => canopy.stop());
   // As compare.ts's shared layout: the servers and the forests on core 0, the load generator on core 1.
   const pinned = [...slapds.map((s) => s.pid!), relay.pid!, canopy.pid].every((pid) => pin(pid, 0)) && pin(process.pid, 1);
 
-  const random = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)];
-  const workloads = {
-    rebind: (port: number, span: number) =>
-      pipelined('rebind', { seconds: span, connections: 32, depth: 1 }, () => ({ port, next: () => bindOp(random(enabled).dn, USER_PASSWORD) })),
-    'uncached-lookup': (port: number, span: number) =>
-      pipelined('lookups', { seconds: span, connections: 4, depth: 8 }, () => ({
-        port,
-        setup: [bindOp(serviceDn(FORESTS[0].mount), SERVICE_PASSWORD)],
-        next: () => searchOp(SUFFIX, `(sAMAccountName=${random(people).sam})`, LOOKUP_ATTRIBUTES),
-      })),
-  };
+  const workloads: readonly TwoForestWorkload[] = ['rebind', 'uncached-lookup'];
   const servers = [
     { name: 'Node relay', pid: relay.pid!, port: relayPort },
     { name: 'Canopy', pid: canopy.pid, port: canopy.port },
   ];
   const rows: string[][] = [];
-  for (const [workload, run] of Object.entries(workloads)) {
+  for (const workload of workloads) {
+    const run = (port: number, span: number) => runWorkload(workload, forests, port, span);
     for (let round = 1; round <= rounds; round++) {
       for (const server of servers) {
         if (warmup > 0) await run(server.port, warmup);
