@@ -326,10 +326,10 @@ export function acceptPending(state: GuardState, request: AcceptRequest): number
   return accepted;
 }
 
-/** Who searched, as the shape names it: references are per identity. */
 /** Identities' keys: an identity (immutable) is the session's for all its searches, each of which asks. */
 const identityKeys = new WeakMap<Identity, string>();
 
+/** Who searched, as the shape names it: references are per identity. */
 function identityKey(identity: Identity): string {
   let key = identityKeys.get(identity);
   if (key === undefined) identityKeys.set(identity, (key = keyOf(identity)));

@@ -241,6 +241,7 @@ export class NamespaceStage implements Directory {
 const PASSWORD_TYPES = ['userPassword', 'unicodePwd'];
 
 const MAX_KEPT_LISTS = 256;
+const MAX_KEPT_LIST_CHARS = 4096;
 
 /** The list last keyed, and its key: every forest of a search asks for the same list (one array), keyed once. */
 let lastList: readonly string[] | undefined;
@@ -254,4 +255,3 @@ function listKey(requested: readonly string[]): string {
   }
   return lastListKey;
 }
-const MAX_KEPT_LIST_CHARS = 4096;
